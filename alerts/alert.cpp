@@ -1,0 +1,70 @@
+#include "alerts/alert.hpp"
+
+#include <array>
+#include <utility>
+
+namespace ehg::alerts {
+namespace {
+
+constexpr std::array<std::pair<Severity, std::string_view>, 5> kSeverityNames{{
+    {Severity::kInfo, "info"},
+    {Severity::kLow, "low"},
+    {Severity::kMedium, "medium"},
+    {Severity::kHigh, "high"},
+    {Severity::kCritical, "critical"},
+}};
+
+constexpr std::array<std::pair<AlertState, std::string_view>, 4> kStateNames{{
+    {AlertState::kRaised, "raised"},
+    {AlertState::kDelivered, "delivered"},
+    {AlertState::kAcknowledged, "acknowledged"},
+    {AlertState::kResolved, "resolved"},
+}};
+
+}  // namespace
+
+std::string_view ToString(Severity severity) {
+  for (const auto& [value, name] : kSeverityNames) {
+    if (value == severity) return name;
+  }
+  return "medium";
+}
+
+std::optional<Severity> ParseSeverity(std::string_view name) {
+  for (const auto& [value, value_name] : kSeverityNames) {
+    if (value_name == name) return value;
+  }
+  return std::nullopt;
+}
+
+core::Priority OutboxPriority(Severity severity) {
+  return severity == Severity::kCritical ? core::Priority::kCritical : core::Priority::kHigh;
+}
+
+std::string_view ToString(AlertState state) {
+  for (const auto& [value, name] : kStateNames) {
+    if (value == state) return name;
+  }
+  return "raised";
+}
+
+std::optional<AlertState> ParseAlertState(std::string_view name) {
+  for (const auto& [value, value_name] : kStateNames) {
+    if (value_name == name) return value;
+  }
+  return std::nullopt;
+}
+
+std::string_view ToString(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kRaised:
+      return "raised";
+    case ChangeKind::kUpdated:
+      return "updated";
+    case ChangeKind::kResolved:
+      return "resolved";
+  }
+  return "raised";
+}
+
+}  // namespace ehg::alerts

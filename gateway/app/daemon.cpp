@@ -1,0 +1,242 @@
+#include "gateway/app/daemon.hpp"
+
+#include <signal.h>
+
+#include <cerrno>
+#include <ctime>
+#include <memory>
+#include <optional>
+
+#include "devices/sim/simulated_source.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/core/event.hpp"
+#include "gateway/core/log.hpp"
+#include "gateway/pipeline/event_bodies.hpp"
+#include "gateway/pipeline/pipeline.hpp"
+#include "gateway/store/store.hpp"
+
+namespace ehg::app {
+namespace {
+
+void LogConfigErrors(std::string_view message, const std::vector<config::ConfigError>& errors) {
+  for (const config::ConfigError& error : errors)
+    core::LogError(message, {{"error", error.ToString()}});
+}
+
+std::vector<devices::sim::SimulatedDevice> SimulatedDevices(const config::Config& config) {
+  std::vector<devices::sim::SimulatedDevice> simulated;
+  for (const config::DeviceConfig& device : config.devices) {
+    if (const auto* settings = std::get_if<config::SimulatedDeviceConfig>(&device.settings)) {
+      // The config accepts exactly the profile names the simulator knows (tested), so this is set.
+      const auto profile = devices::sim::ParseProfile(settings->profile);
+      std::vector<devices::sim::ScenarioChange> scenario;
+      for (const config::ScenarioStep& step : settings->scenario)
+        scenario.push_back({step.after, step.parameter, step.value});
+      simulated.push_back({device.id, profile.value(), settings->interval, settings->seed,
+                           settings->artefact_rate, std::move(scenario)});
+    }
+  }
+  return simulated;
+}
+
+void WarnAboutUnsupportedDevices(const config::Config& config) {
+  for (const config::DeviceConfig& device : config.devices) {
+    if (std::holds_alternative<config::SerialDeviceConfig>(device.settings)) {
+      core::LogError("serial devices are not supported by this build yet; device ignored",
+                     {{"device", device.id}});
+    } else if (std::holds_alternative<config::BleDeviceConfig>(device.settings)) {
+      core::LogError("BLE devices are not supported by this build yet; device ignored",
+                     {{"device", device.id}});
+    }
+  }
+}
+
+// Told on the pipeline thread once a reading is durable (or refused). Debug only: it names values' keys.
+void ReportReading(const core::Reading& reading, const Result<std::int64_t>& stored) {
+  if (!core::LogEnabled(core::LogLevel::kDebug)) return;
+  if (stored) {
+    core::LogDebug("reading stored",
+                   {{"reading_id", *stored},
+                    {"device", reading.device_id},
+                    {"metric", reading.metric},
+                    {"device_time_ms", reading.EffectiveTime().time_since_epoch().count()}});
+  } else {
+    core::LogDebug(
+        "reading not stored",
+        {{"device", reading.device_id}, {"metric", reading.metric}, {"reason", stored.error().message}});
+  }
+}
+
+class Daemon {
+ public:
+  Daemon(std::filesystem::path config_path, config::Config config)
+      : config_path_(std::move(config_path)),
+        config_(std::move(config)),
+        clock_(config_.gateway.assume_clock_synchronised),
+        ids_(clock_) {}
+
+  int Run() {
+    core::SetLogLevel(config_.gateway.log_level);
+    core::LogInfo("gateway starting", {{"version", EHG_VERSION}, {"config", config_path_.string()}});
+    if (config_.gateway.assume_clock_synchronised) {
+      core::LogWarning(
+          "wall clock assumed synchronised by configuration (gateway.assume_clock_synchronised)");
+    }
+    if (config_.broker.insecure_plaintext_for_development) {
+      core::LogWarning(
+          "broker.insecure_plaintext_for_development is set: MQTT without TLS, development only");
+    }
+    if (!clock_.WallClockSynchronised()) {
+      core::LogWarning("wall clock not synchronised; readings are marked time_uncertain until it is");
+    }
+
+    std::error_code error;
+    std::filesystem::create_directories(config_.storage.path.parent_path(), error);
+    store::OpenReport report;
+    auto opened = store::Store::Open(
+        {config_.storage.path, config_.storage.outbox_budget_bytes, config_.storage.max_database_bytes},
+        clock_, &report);
+    if (!opened) {
+      core::LogError("cannot open the database",
+                     {{"code", ToString(opened.error().code)}, {"reason", opened.error().message}});
+      return opened.error().code == Errc::kUnsupported ? kExitConfig : kExitFailure;
+    }
+    store_ = std::move(*opened);
+    if (report.corrupt_file_moved_to) ReportCorruptDatabase(report);
+
+    pipeline_ =
+        std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_), config_.rules);
+    if (auto started = pipeline_->Start(); !started) {
+      core::LogError("cannot start the pipeline", {{"reason", started.error().message}});
+      return kExitFailure;
+    }
+    StartDevices();
+    core::LogInfo("gateway running",
+                  {{"devices", config_.devices.size()}, {"rules", config_.rules.thresholds.size()}});
+
+    WaitForSignals();
+
+    // Stop intake first, then let the pipeline commit what it already holds.
+    if (source_) source_->Stop();
+    pipeline_->Stop();
+    const auto& counters = pipeline_->counters();
+    core::LogInfo("gateway stopped", {{"stored", counters.stored.load()},
+                                      {"rejected", counters.rejected_invalid.load()},
+                                      {"alerts_raised", counters.alerts_raised.load()},
+                                      {"outbox_rows", store_->outbox_stats().rows}});
+    return kExitOk;
+  }
+
+  // Blocks these signals in every thread (threads inherit the mask), so only sigtimedwait sees them.
+  static sigset_t BlockSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    return signals;
+  }
+
+ private:
+  static pipeline::PipelineOptions PipelineOptions(const config::Config& config) {
+    return pipeline::PipelineOptions{config.gateway.id,
+                                     config.resident.pseudonym,
+                                     config.pipeline.queue_capacity,
+                                     config.pipeline.batch_window,
+                                     config.pipeline.batch_max,
+                                     config.storage.readings_retention};
+  }
+
+  void ReportCorruptDatabase(const store::OpenReport& report) {
+    const pipeline::EventContext context{config_.gateway.id, config_.resident.pseudonym};
+    core::Event event{ids_.Next(), core::EventKind::kGateway, core::Priority::kHigh, clock_.Now(), {}};
+    event.body = pipeline::GatewayEventBody(
+        context, event.id, event.created, "storage.corrupt_database_replaced", "error",
+        "the database failed its integrity check and was moved to " + report.corrupt_file_moved_to->string() +
+            ": " + report.corruption_reason);
+    store::WriteBatch batch;
+    batch.events.push_back(std::move(event));
+    if (auto written = store_->Write(batch); !written) {
+      core::LogError("cannot record the corrupt-database event", {{"reason", written.error().message}});
+    }
+  }
+
+  void StartDevices() {
+    WarnAboutUnsupportedDevices(config_);
+    auto simulated = SimulatedDevices(config_);
+    if (simulated.empty()) return;
+    source_ = std::make_unique<devices::sim::SimulatedSource>(std::move(simulated), *pipeline_, clock_,
+                                                              ReportReading);
+    source_->Start();
+  }
+
+  void WaitForSignals() {
+    const sigset_t signals = BlockSignals();
+    while (true) {
+      siginfo_t info{};
+      const timespec timeout{1, 0};
+      const int signal_number = sigtimedwait(&signals, &info, &timeout);
+      if (signal_number == SIGTERM || signal_number == SIGINT) {
+        core::LogInfo("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        return;
+      }
+      if (signal_number == SIGHUP) Reload();
+    }
+  }
+
+  void Reload() {
+    core::LogInfo("reloading config", {{"config", config_path_.string()}});
+    config::ConfigResult loaded = config::LoadConfig(config_path_);
+    if (!loaded) {
+      LogConfigErrors("reload refused, keeping the running config", loaded.error());
+      return;
+    }
+    config::Config next = std::move(*loaded);
+    if (next.gateway.id != config_.gateway.id || next.gateway.tenant != config_.gateway.tenant ||
+        next.resident != config_.resident || next.storage != config_.storage ||
+        next.broker != config_.broker || next.tls != config_.tls || next.pipeline != config_.pipeline ||
+        next.gateway.assume_clock_synchronised != config_.gateway.assume_clock_synchronised) {
+      core::LogWarning(
+          "identity, broker, storage, pipeline or clock settings changed: they apply after a restart");
+    }
+    core::SetLogLevel(next.gateway.log_level);
+    config_.gateway.log_level = next.gateway.log_level;
+    if (next.rules != config_.rules) {
+      pipeline_->ReplaceRules(next.rules);
+      config_.rules = next.rules;
+    }
+    if (next.devices != config_.devices) {
+      if (source_) source_->Stop();
+      source_.reset();
+      config_.devices = next.devices;
+      StartDevices();
+    }
+    core::LogInfo("config reloaded",
+                  {{"devices", config_.devices.size()}, {"rules", config_.rules.thresholds.size()}});
+  }
+
+  std::filesystem::path config_path_;
+  config::Config config_;
+  core::SystemClock clock_;
+  core::EventIdGenerator ids_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<devices::sim::SimulatedSource> source_;
+};
+
+}  // namespace
+
+int RunDaemon(const std::filesystem::path& config_path) {
+  // Before any thread exists, so that every thread inherits the blocked mask.
+  Daemon::BlockSignals();
+  config::ConfigResult loaded = config::LoadConfig(config_path);
+  if (!loaded) {
+    LogConfigErrors("config invalid", loaded.error());
+    return kExitConfig;
+  }
+  Daemon daemon(config_path, std::move(*loaded));
+  return daemon.Run();
+}
+
+}  // namespace ehg::app

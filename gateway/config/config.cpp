@@ -1,0 +1,806 @@
+#include "gateway/config/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "gateway/config/json.hpp"
+#include "gateway/core/metrics.hpp"
+
+namespace ehg::config {
+namespace {
+
+constexpr std::array<std::string_view, 4> kSimulatedProfiles{"blood_pressure", "pulse_oximeter",
+                                                             "thermometer", "weight_scale"};
+// Scenario parameters with the range a simulated resident may be driven to.
+struct ScenarioParameter {
+  std::string_view name;
+  double min;
+  double max;
+};
+constexpr std::array<ScenarioParameter, 7> kScenarioParameters{{{"systolic", 60, 260},
+                                                                {"diastolic", 30, 160},
+                                                                {"pulse", 30, 220},
+                                                                {"spo2", 70, 100},
+                                                                {"perfusion_index", 0.2, 20},
+                                                                {"temperature", 33, 42},
+                                                                {"weight", 20, 250}}};
+constexpr std::array<std::string_view, 7> kScenarioParameterNames{
+    "systolic", "diastolic", "pulse", "spo2", "perfusion_index", "temperature", "weight"};
+constexpr std::array<std::string_view, 7> kSerialProtocols{
+    "contec-cms50-5", "contec-cms50-9", "nonin-df2", "nonin-df7", "nonin-df8", "beurer-bm", "ascii"};
+constexpr std::array<std::string_view, 7> kBleProfiles{
+    "blood_pressure", "thermometer", "heart_rate", "pulse_oximeter", "weight_scale", "glucose", "bthome"};
+
+std::string JoinQuoted(std::span<const std::string_view> names) {
+  std::string joined;
+  for (const std::string_view name : names) {
+    if (!joined.empty()) joined += ", ";
+    joined += name;
+  }
+  return joined;
+}
+
+class Errors {
+ public:
+  void Add(std::string path, std::string message, const JsonValue* at) {
+    list_.push_back(ConfigError{std::move(path), std::move(message), at != nullptr ? at->position.line : 0});
+  }
+  void AddAtLine(std::string path, std::string message, int line) {
+    list_.push_back(ConfigError{std::move(path), std::move(message), line});
+  }
+  bool Empty() const { return list_.empty(); }
+  std::vector<ConfigError> Take() { return std::move(list_); }
+
+ private:
+  std::vector<ConfigError> list_;
+};
+
+std::string Join(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
+}
+
+std::string Index(const std::string& path, std::size_t index) {
+  return path + "[" + std::to_string(index) + "]";
+}
+
+// Reads the members of one JSON object; every key it is asked for counts as known, Finish() reports the
+// rest as unknown (a misspelt key must never silently leave a safety setting at its default).
+class ObjectReader {
+ public:
+  ObjectReader(const JsonValue& object, std::string path, Errors& errors)
+      : object_(object), path_(std::move(path)), errors_(errors) {}
+
+  const JsonValue* Optional(std::string_view key) {
+    known_.push_back(key);
+    return object_.Find(key);
+  }
+
+  const JsonValue* Required(std::string_view key, std::string_view expected) {
+    const JsonValue* value = Optional(key);
+    if (value == nullptr) {
+      errors_.Add(PathOf(key), "required key missing (expected " + std::string(expected) + ")", &object_);
+    }
+    return value;
+  }
+
+  std::string PathOf(std::string_view key) const { return Join(path_, key); }
+
+  void Finish() {
+    for (const JsonMember& member : object_.members) {
+      if (std::find(known_.begin(), known_.end(), member.key) != known_.end()) continue;
+      std::string expected;
+      for (const std::string_view key : known_) {
+        if (!expected.empty()) expected += ", ";
+        expected += key;
+      }
+      errors_.AddAtLine(PathOf(member.key), "unknown key (expected one of: " + expected + ")",
+                        member.key_position.line);
+    }
+  }
+
+ private:
+  const JsonValue& object_;
+  std::string path_;
+  Errors& errors_;
+  std::vector<std::string_view> known_;
+};
+
+std::string Expected(std::string_view expected, const JsonValue& got) {
+  return "expected " + std::string(expected) + ", got " + Describe(got);
+}
+
+std::optional<std::string> ReadString(const JsonValue& value, const std::string& path, Errors& errors,
+                                      std::string_view expected) {
+  if (value.type != JsonValue::Type::kString) {
+    errors.Add(path, Expected(expected, value), &value);
+    return std::nullopt;
+  }
+  return value.text;
+}
+
+std::optional<bool> ReadBool(const JsonValue& value, const std::string& path, Errors& errors) {
+  if (value.type != JsonValue::Type::kBool) {
+    errors.Add(path, Expected("true or false", value), &value);
+    return std::nullopt;
+  }
+  return value.boolean;
+}
+
+std::string FormatNumber(double number) {
+  std::ostringstream out;
+  out << number;
+  return out.str();
+}
+
+std::optional<double> ReadNumber(const JsonValue& value, const std::string& path, Errors& errors, double min,
+                                 double max, std::string_view what) {
+  const std::string expected =
+      std::string(what) + " between " + FormatNumber(min) + " and " + FormatNumber(max);
+  if (value.type != JsonValue::Type::kNumber || value.number < min || value.number > max) {
+    errors.Add(path, Expected(expected, value), &value);
+    return std::nullopt;
+  }
+  return value.number;
+}
+
+std::optional<std::int64_t> ReadInteger(const JsonValue& value, const std::string& path, Errors& errors,
+                                        std::int64_t min, std::int64_t max, std::string_view what) {
+  const std::string expected =
+      std::string(what) + " (a whole number) between " + std::to_string(min) + " and " + std::to_string(max);
+  if (value.type != JsonValue::Type::kNumber || !value.integral || value.number < static_cast<double>(min) ||
+      value.number > static_cast<double>(max)) {
+    errors.Add(path, Expected(expected, value), &value);
+    return std::nullopt;
+  }
+  return static_cast<std::int64_t>(value.number);
+}
+
+std::optional<std::string> ReadChoice(const JsonValue& value, const std::string& path, Errors& errors,
+                                      std::span<const std::string_view> choices) {
+  const std::string expected = "one of " + JoinQuoted(choices);
+  if (value.type != JsonValue::Type::kString ||
+      std::find(choices.begin(), choices.end(), value.text) == choices.end()) {
+    errors.Add(path, Expected(expected, value), &value);
+    return std::nullopt;
+  }
+  return value.text;
+}
+
+bool IsIdentifier(std::string_view text, std::size_t min_length, std::size_t max_length, bool allow_dot) {
+  if (text.size() < min_length || text.size() > max_length) return false;
+  return std::all_of(text.begin(), text.end(), [allow_dot](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || (allow_dot && c == '.');
+  });
+}
+
+bool AllDigits(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool IsHex(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  });
+}
+
+bool IsBluetoothAddress(std::string_view text) {
+  if (text.size() != 17) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (i % 3 == 2) {
+      if (text[i] != ':') return false;
+    } else if (!IsHex(text.substr(i, 1))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::filesystem::path ZoneInfoDirectory() {
+  const char* tzdir = std::getenv("TZDIR");
+  return tzdir != nullptr && *tzdir != '\0' ? std::filesystem::path(tzdir) : "/usr/share/zoneinfo";
+}
+
+bool IsKnownTimeZone(std::string_view name) {
+  if (name.empty() || name.front() == '/' || name.find("..") != std::string_view::npos) return false;
+  const bool well_formed = std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
+           c == '_' || c == '-' || c == '+';
+  });
+  std::error_code error;
+  return well_formed && std::filesystem::is_regular_file(ZoneInfoDirectory() / std::string(name), error);
+}
+
+std::filesystem::path Resolve(const std::filesystem::path& base, const std::string& text) {
+  const std::filesystem::path path(text);
+  return path.is_absolute() || base.empty() ? path : (base / path).lexically_normal();
+}
+
+std::optional<std::filesystem::path> ReadPath(ObjectReader& reader, std::string_view key, bool required,
+                                              const std::filesystem::path& base, Errors& errors) {
+  constexpr std::string_view kExpected = "a file path";
+  const JsonValue* value = required ? reader.Required(key, kExpected) : reader.Optional(key);
+  if (value == nullptr) return std::nullopt;
+  const auto text = ReadString(*value, reader.PathOf(key), errors, kExpected);
+  if (!text) return std::nullopt;
+  if (text->empty() || text->find('\0') != std::string::npos) {
+    errors.Add(reader.PathOf(key), Expected(kExpected, *value), value);
+    return std::nullopt;
+  }
+  return Resolve(base, *text);
+}
+
+class ConfigParser {
+ public:
+  ConfigParser(const std::filesystem::path& base, Errors& errors) : base_(base), errors_(errors) {}
+
+  Config Parse(const JsonValue& root) {
+    Config config;
+    if (root.type != JsonValue::Type::kObject) {
+      errors_.Add("", Expected("a JSON object at the top level", root), &root);
+      return config;
+    }
+    ObjectReader reader(root, "", errors_);
+    if (const JsonValue* value = Section(reader, "gateway", true)) Gateway(*value, config.gateway);
+    if (const JsonValue* value = Section(reader, "resident", true)) Resident(*value, config.resident);
+    if (const JsonValue* value = Section(reader, "broker", true)) Broker(*value, config.broker);
+    const bool tls_required = !config.broker.insecure_plaintext_for_development;
+    if (const JsonValue* value = Section(reader, "tls", tls_required)) Tls(*value, config.tls);
+    if (const JsonValue* value = Section(reader, "storage", true)) Storage(*value, config.storage);
+    if (const JsonValue* value = Section(reader, "pipeline", false)) Pipeline(*value, config.pipeline);
+    if (const JsonValue* value = reader.Optional("devices")) Devices(*value, config.devices);
+    if (const JsonValue* value = reader.Optional("rules")) Rules(*value, config.rules);
+    reader.Finish();
+    return config;
+  }
+
+ private:
+  const JsonValue* Section(ObjectReader& reader, std::string_view key, bool required) {
+    const JsonValue* value = required ? reader.Required(key, "an object") : reader.Optional(key);
+    if (value != nullptr && value->type != JsonValue::Type::kObject) {
+      errors_.Add(std::string(key), Expected("an object", *value), value);
+      return nullptr;
+    }
+    return value;
+  }
+
+  void Gateway(const JsonValue& object, GatewayConfig& out) {
+    ObjectReader reader(object, "gateway", errors_);
+    constexpr std::string_view kIdExpected = "a gateway id of 1-64 letters, digits, '-' or '_'";
+    if (const JsonValue* value = reader.Required("id", kIdExpected)) {
+      if (value->type == JsonValue::Type::kString && IsIdentifier(value->text, 1, 64, false)) {
+        out.id = value->text;
+      } else {
+        errors_.Add("gateway.id", Expected(kIdExpected, *value), value);
+      }
+    }
+    constexpr std::string_view kTenantExpected =
+        "a four-digit municipality number in quotes such as \"0301\"";
+    if (const JsonValue* value = reader.Required("tenant", kTenantExpected)) {
+      if (value->type == JsonValue::Type::kString && value->text.size() == 4 && AllDigits(value->text)) {
+        out.tenant = value->text;
+      } else {
+        errors_.Add("gateway.tenant", Expected(kTenantExpected, *value), value);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("log_level")) {
+      constexpr std::array<std::string_view, 4> kLevels{"debug", "info", "warning", "error"};
+      if (auto level = ReadChoice(*value, "gateway.log_level", errors_, kLevels)) {
+        out.log_level = *core::ParseLogLevel(*level);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("assume_clock_synchronised")) {
+      if (auto flag = ReadBool(*value, "gateway.assume_clock_synchronised", errors_)) {
+        out.assume_clock_synchronised = *flag;
+      }
+    }
+    reader.Finish();
+  }
+
+  void Resident(const JsonValue& object, ResidentConfig& out) {
+    ObjectReader reader(object, "resident", errors_);
+    constexpr std::string_view kPseudonymExpected = "a pseudonym of 4-64 letters, digits, '-' or '_'";
+    if (const JsonValue* value = reader.Required("pseudonym", kPseudonymExpected)) {
+      if (value->type == JsonValue::Type::kString && value->text.size() == 11 && AllDigits(value->text)) {
+        // Do not echo it: it may be a real national identity number.
+        errors_.Add("resident.pseudonym",
+                    "looks like a national identity number (11 digits): use the pseudonym the care system "
+                    "assigned, never a person's identity",
+                    value);
+      } else if (value->type == JsonValue::Type::kString && IsIdentifier(value->text, 4, 64, false)) {
+        out.pseudonym = value->text;
+      } else {
+        errors_.Add("resident.pseudonym", Expected(kPseudonymExpected, *value), value);
+      }
+    }
+    constexpr std::string_view kZoneExpected = "an IANA time zone such as \"Europe/Oslo\"";
+    if (const JsonValue* value = reader.Required("time_zone", kZoneExpected)) {
+      if (value->type == JsonValue::Type::kString && IsKnownTimeZone(value->text)) {
+        out.time_zone = value->text;
+      } else {
+        errors_.Add("resident.time_zone",
+                    Expected(kZoneExpected, *value) + " (not in the time zone database)", value);
+      }
+    }
+    reader.Finish();
+  }
+
+  void Broker(const JsonValue& object, BrokerConfig& out) {
+    ObjectReader reader(object, "broker", errors_);
+    if (const JsonValue* value = reader.Optional("insecure_plaintext_for_development")) {
+      if (auto flag = ReadBool(*value, "broker.insecure_plaintext_for_development", errors_)) {
+        out.insecure_plaintext_for_development = *flag;
+      }
+    }
+    constexpr std::string_view kUriExpected = "a broker address such as \"ssl://mqtt.example.no:8883\"";
+    if (const JsonValue* value = reader.Required("uri", kUriExpected)) {
+      if (auto uri = ReadString(*value, "broker.uri", errors_, kUriExpected)) Uri(*uri, *value, out);
+    }
+    if (const JsonValue* value = reader.Optional("keepalive_seconds")) {
+      if (auto seconds = ReadInteger(*value, "broker.keepalive_seconds", errors_, 5, 3600, "seconds")) {
+        out.keepalive = std::chrono::seconds(*seconds);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("reconnect_max_seconds")) {
+      if (auto seconds = ReadInteger(*value, "broker.reconnect_max_seconds", errors_, 1, 3600, "seconds")) {
+        out.reconnect_max = std::chrono::seconds(*seconds);
+      }
+    }
+    reader.Finish();
+  }
+
+  void Uri(const std::string& uri, const JsonValue& value, BrokerConfig& out) {
+    const auto scheme_end = uri.find("://");
+    const std::string scheme = scheme_end == std::string::npos ? "" : uri.substr(0, scheme_end);
+    const std::string rest = scheme_end == std::string::npos ? "" : uri.substr(scheme_end + 3);
+    const auto colon = rest.rfind(':');
+    const std::string host = colon == std::string::npos ? "" : rest.substr(0, colon);
+    const std::string port = colon == std::string::npos ? "" : rest.substr(colon + 1);
+    const bool port_ok =
+        AllDigits(port) && port.size() <= 5 && std::stoi(port) >= 1 && std::stoi(port) <= 65535;
+    if (host.empty() || !port_ok || host.find('/') != std::string::npos) {
+      errors_.Add("broker.uri", Expected("scheme://host:port such as \"ssl://mqtt.example.no:8883\"", value),
+                  &value);
+      return;
+    }
+    if (scheme == "ssl" || scheme == "mqtts") {
+      out.uri = uri;
+    } else if (scheme == "tcp" || scheme == "mqtt") {
+      if (out.insecure_plaintext_for_development) {
+        out.uri = uri;
+      } else {
+        errors_.Add(
+            "broker.uri",
+            "plaintext " + scheme +
+                ":// refused: use ssl://, or set broker.insecure_plaintext_for_development to true on a "
+                "development setup",
+            &value);
+      }
+    } else {
+      errors_.Add("broker.uri", Expected("an ssl:// or mqtts:// address", value), &value);
+    }
+  }
+
+  void Tls(const JsonValue& object, TlsConfig& out) {
+    ObjectReader reader(object, "tls", errors_);
+    if (auto path = ReadPath(reader, "ca_file", true, base_, errors_)) out.ca_file = *path;
+    if (auto path = ReadPath(reader, "cert_file", true, base_, errors_)) out.cert_file = *path;
+    if (auto path = ReadPath(reader, "key_file", true, base_, errors_)) out.key_file = *path;
+    reader.Finish();
+  }
+
+  void Storage(const JsonValue& object, StorageConfig& out) {
+    ObjectReader reader(object, "storage", errors_);
+    if (auto path = ReadPath(reader, "path", true, base_, errors_)) out.path = *path;
+    if (const JsonValue* value = reader.Optional("outbox_budget_bytes")) {
+      if (auto bytes = ReadInteger(*value, "storage.outbox_budget_bytes", errors_, 64 * 1024,
+                                   std::int64_t{64} * 1024 * 1024 * 1024, "bytes")) {
+        out.outbox_budget_bytes = static_cast<std::uint64_t>(*bytes);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("max_database_bytes")) {
+      if (auto bytes =
+              ReadInteger(*value, "storage.max_database_bytes", errors_, 0, std::int64_t{1} << 40, "bytes")) {
+        out.max_database_bytes = static_cast<std::uint64_t>(*bytes);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("readings_retention_days")) {
+      if (auto days = ReadInteger(*value, "storage.readings_retention_days", errors_, 1, 3650, "days")) {
+        out.readings_retention = std::chrono::days(*days);
+      }
+    }
+    if (out.max_database_bytes > 0 && out.max_database_bytes < 2 * out.outbox_budget_bytes) {
+      errors_.Add(
+          "storage.max_database_bytes",
+          "must be 0 (no cap) or at least twice storage.outbox_budget_bytes, so the outbox fits beside "
+          "the readings",
+          reader.Optional("max_database_bytes"));
+    }
+    reader.Finish();
+  }
+
+  void Pipeline(const JsonValue& object, PipelineConfig& out) {
+    ObjectReader reader(object, "pipeline", errors_);
+    if (const JsonValue* value = reader.Optional("queue_capacity")) {
+      if (auto capacity =
+              ReadInteger(*value, "pipeline.queue_capacity", errors_, 16, 1'000'000, "readings")) {
+        out.queue_capacity = static_cast<std::size_t>(*capacity);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("batch_window_ms")) {
+      if (auto window = ReadInteger(*value, "pipeline.batch_window_ms", errors_, 0, 1000, "milliseconds")) {
+        out.batch_window = std::chrono::milliseconds(*window);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("batch_max")) {
+      if (auto batch = ReadInteger(*value, "pipeline.batch_max", errors_, 1, 10'000, "readings")) {
+        out.batch_max = static_cast<std::size_t>(*batch);
+      }
+    }
+    reader.Finish();
+  }
+
+  void Devices(const JsonValue& array, std::vector<DeviceConfig>& out) {
+    if (array.type != JsonValue::Type::kArray) {
+      errors_.Add("devices", Expected("an array of devices", array), &array);
+      return;
+    }
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < array.items.size(); ++i) {
+      const JsonValue& item = array.items[i];
+      const std::string path = Index("devices", i);
+      if (item.type != JsonValue::Type::kObject) {
+        errors_.Add(path, Expected("a device object", item), &item);
+        continue;
+      }
+      if (auto device = Device(item, path, seen)) out.push_back(std::move(*device));
+    }
+  }
+
+  std::optional<DeviceConfig> Device(const JsonValue& object, const std::string& path,
+                                     std::set<std::string>& seen) {
+    ObjectReader reader(object, path, errors_);
+    DeviceConfig device;
+    bool ok = true;
+    constexpr std::string_view kIdExpected = "a device id of 1-64 letters, digits, '-', '_' or '.'";
+    if (const JsonValue* value = reader.Required("id", kIdExpected)) {
+      if (value->type != JsonValue::Type::kString || !IsIdentifier(value->text, 1, 64, true)) {
+        errors_.Add(reader.PathOf("id"), Expected(kIdExpected, *value), value);
+        ok = false;
+      } else if (!seen.insert(value->text).second) {
+        errors_.Add(reader.PathOf("id"), "duplicate device id \"" + value->text + "\"", value);
+        ok = false;
+      } else {
+        device.id = value->text;
+      }
+    } else {
+      ok = false;
+    }
+    constexpr std::array<std::string_view, 3> kTypes{"sim", "serial", "ble"};
+    std::optional<std::string> type;
+    if (const JsonValue* value = reader.Required("type", "one of sim, serial, ble")) {
+      type = ReadChoice(*value, reader.PathOf("type"), errors_, kTypes);
+    }
+    if (!type) {
+      // Without a type the other keys cannot be judged; report only what was said above.
+      return std::nullopt;
+    }
+    if (*type == "sim") {
+      ok = SimulatedDevice(reader, device) && ok;
+    } else if (*type == "serial") {
+      ok = SerialDevice(reader, device) && ok;
+    } else {
+      ok = BleDevice(reader, device) && ok;
+    }
+    reader.Finish();
+    return ok ? std::optional<DeviceConfig>(std::move(device)) : std::nullopt;
+  }
+
+  bool SimulatedDevice(ObjectReader& reader, DeviceConfig& device) {
+    SimulatedDeviceConfig settings;
+    bool ok = true;
+    const std::string expected = "one of " + JoinQuoted(kSimulatedProfiles);
+    if (const JsonValue* value = reader.Required("profile", expected)) {
+      auto profile = ReadChoice(*value, reader.PathOf("profile"), errors_, kSimulatedProfiles);
+      ok = profile.has_value();
+      if (profile) settings.profile = *profile;
+    } else {
+      ok = false;
+    }
+    if (const JsonValue* value = reader.Optional("interval_seconds")) {
+      auto seconds = ReadNumber(*value, reader.PathOf("interval_seconds"), errors_, 0.001, 86'400, "seconds");
+      ok = seconds.has_value() && ok;
+      if (seconds) settings.interval = std::chrono::milliseconds(std::llround(*seconds * 1000));
+    }
+    if (const JsonValue* value = reader.Optional("seed")) {
+      auto seed =
+          ReadInteger(*value, reader.PathOf("seed"), errors_, 0, std::int64_t{1} << 53, "a random seed");
+      ok = seed.has_value() && ok;
+      if (seed) settings.seed = static_cast<std::uint64_t>(*seed);
+    }
+    if (const JsonValue* value = reader.Optional("artefact_rate")) {
+      auto rate = ReadNumber(*value, reader.PathOf("artefact_rate"), errors_, 0, 1, "a share");
+      ok = rate.has_value() && ok;
+      if (rate) settings.artefact_rate = *rate;
+    }
+    if (const JsonValue* value = reader.Optional("scenario"))
+      ok = Scenario(*value, reader.PathOf("scenario"), settings) && ok;
+    device.settings = settings;
+    return ok;
+  }
+
+  bool Scenario(const JsonValue& array, const std::string& path, SimulatedDeviceConfig& settings) {
+    if (array.type != JsonValue::Type::kArray) {
+      errors_.Add(path, Expected("an array of scenario steps", array), &array);
+      return false;
+    }
+    bool ok = true;
+    for (std::size_t i = 0; i < array.items.size(); ++i) {
+      const JsonValue& item = array.items[i];
+      const std::string step_path = Index(path, i);
+      if (item.type != JsonValue::Type::kObject) {
+        errors_.Add(step_path,
+                    Expected("a scenario step such as {\"after_seconds\": 60, \"spo2\": 86}", item), &item);
+        ok = false;
+        continue;
+      }
+      ObjectReader reader(item, step_path, errors_);
+      std::optional<double> after;
+      if (const JsonValue* value = reader.Required("after_seconds", "seconds since the device started")) {
+        after = ReadNumber(*value, reader.PathOf("after_seconds"), errors_, 0, 30 * 86'400, "seconds");
+      }
+      std::size_t parameters = 0;
+      for (const ScenarioParameter& parameter : kScenarioParameters) {
+        const JsonValue* value = reader.Optional(parameter.name);
+        if (value == nullptr) continue;
+        ++parameters;
+        const auto number = ReadNumber(*value, reader.PathOf(parameter.name), errors_, parameter.min,
+                                       parameter.max, "a value");
+        if (number && after) {
+          settings.scenario.push_back(
+              {std::chrono::milliseconds(std::llround(*after * 1000)), std::string(parameter.name), *number});
+        } else {
+          ok = false;
+        }
+      }
+      if (parameters == 0) {
+        errors_.Add(step_path, "a scenario step sets at least one of " + JoinQuoted(kScenarioParameterNames),
+                    &item);
+        ok = false;
+      }
+      ok = ok && after.has_value();
+      reader.Finish();
+    }
+    std::stable_sort(settings.scenario.begin(), settings.scenario.end(),
+                     [](const ScenarioStep& a, const ScenarioStep& b) { return a.after < b.after; });
+    return ok;
+  }
+
+  bool SerialDevice(ObjectReader& reader, DeviceConfig& device) {
+    SerialDeviceConfig settings;
+    bool ok = true;
+    constexpr std::string_view kPortExpected = "a device path such as /dev/ttyUSB0";
+    if (const JsonValue* value = reader.Required("port", kPortExpected)) {
+      if (value->type == JsonValue::Type::kString && value->text.starts_with("/dev/") &&
+          value->text.size() > 5) {
+        settings.port = value->text;
+      } else {
+        errors_.Add(reader.PathOf("port"), Expected(kPortExpected, *value), value);
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    const std::string expected = "one of " + JoinQuoted(kSerialProtocols);
+    if (const JsonValue* value = reader.Required("protocol", expected)) {
+      auto protocol = ReadChoice(*value, reader.PathOf("protocol"), errors_, kSerialProtocols);
+      ok = protocol.has_value() && ok;
+      if (protocol) settings.protocol = *protocol;
+    } else {
+      ok = false;
+    }
+    device.settings = settings;
+    return ok;
+  }
+
+  bool BleDevice(ObjectReader& reader, DeviceConfig& device) {
+    BleDeviceConfig settings;
+    bool ok = true;
+    constexpr std::string_view kAddressExpected = "a Bluetooth address such as \"A4:C1:38:12:34:56\"";
+    if (const JsonValue* value = reader.Required("address", kAddressExpected)) {
+      if (value->type == JsonValue::Type::kString && IsBluetoothAddress(value->text)) {
+        settings.address = value->text;
+        std::transform(settings.address.begin(), settings.address.end(), settings.address.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      } else {
+        errors_.Add(reader.PathOf("address"), Expected(kAddressExpected, *value), value);
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    const std::string expected = "one of " + JoinQuoted(kBleProfiles);
+    if (const JsonValue* value = reader.Required("profile", expected)) {
+      auto profile = ReadChoice(*value, reader.PathOf("profile"), errors_, kBleProfiles);
+      ok = profile.has_value() && ok;
+      if (profile) settings.profile = *profile;
+    } else {
+      ok = false;
+    }
+    if (const JsonValue* value = reader.Optional("bthome_key")) {
+      constexpr std::string_view kKeyExpected = "a 128-bit key as 32 hex digits";
+      if (value->type == JsonValue::Type::kString && value->text.size() == 32 && IsHex(value->text)) {
+        settings.bthome_key_hex = value->text;
+      } else {
+        errors_.Add(reader.PathOf("bthome_key"), Expected(kKeyExpected, *value), value);
+        ok = false;
+      }
+      if (settings.profile != "bthome" && !settings.profile.empty()) {
+        errors_.Add(reader.PathOf("bthome_key"), "only a bthome device takes a bthome_key", value);
+        ok = false;
+      }
+    }
+    device.settings = settings;
+    return ok;
+  }
+
+  void Rules(const JsonValue& array, alerts::RuleSet& out) {
+    if (array.type != JsonValue::Type::kArray) {
+      errors_.Add("rules", Expected("an array of rules", array), &array);
+      return;
+    }
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < array.items.size(); ++i) {
+      const JsonValue& item = array.items[i];
+      const std::string path = Index("rules", i);
+      if (item.type != JsonValue::Type::kObject) {
+        errors_.Add(path, Expected("a rule object", item), &item);
+        continue;
+      }
+      Rule(item, path, seen, out);
+    }
+  }
+
+  void Rule(const JsonValue& object, const std::string& path, std::set<std::string>& seen,
+            alerts::RuleSet& out) {
+    ObjectReader reader(object, path, errors_);
+    alerts::ThresholdRule rule;
+    bool ok = true;
+    constexpr std::string_view kIdExpected = "a rule id of 1-64 letters, digits, '-', '_' or '.'";
+    if (const JsonValue* value = reader.Required("id", kIdExpected)) {
+      if (value->type != JsonValue::Type::kString || !IsIdentifier(value->text, 1, 64, true)) {
+        errors_.Add(reader.PathOf("id"), Expected(kIdExpected, *value), value);
+        ok = false;
+      } else if (!seen.insert(value->text).second) {
+        errors_.Add(reader.PathOf("id"), "duplicate rule id \"" + value->text + "\"", value);
+        ok = false;
+      } else {
+        rule.id = value->text;
+      }
+    } else {
+      ok = false;
+    }
+    constexpr std::array<std::string_view, 1> kKinds{"threshold"};
+    const JsonValue* kind_value = reader.Required("kind", "one of threshold");
+    if (kind_value == nullptr || !ReadChoice(*kind_value, reader.PathOf("kind"), errors_, kKinds)) {
+      return;  // the other keys depend on the kind
+    }
+    const core::MetricInfo* metric = nullptr;
+    constexpr std::string_view kMetricExpected = "a metric name from the catalogue such as \"spo2\"";
+    if (const JsonValue* value = reader.Required("metric", kMetricExpected)) {
+      metric = value->type == JsonValue::Type::kString ? core::FindMetric(value->text) : nullptr;
+      if (metric == nullptr) {
+        errors_.Add(reader.PathOf("metric"), Expected(kMetricExpected, *value), value);
+        ok = false;
+      } else if (metric->kind != core::MetricKind::kQuantity) {
+        errors_.Add(reader.PathOf("metric"), "metric \"" + value->text + "\" is not a measured quantity",
+                    value);
+        ok = false;
+        metric = nullptr;
+      } else {
+        rule.metric = value->text;
+      }
+    } else {
+      ok = false;
+    }
+    const double min = metric != nullptr ? metric->min_value : std::numeric_limits<double>::lowest();
+    const double max = metric != nullptr ? metric->max_value : std::numeric_limits<double>::max();
+    const std::string unit = metric != nullptr ? " " + std::string(metric->unit) : "";
+    const JsonValue* above = reader.Optional("above");
+    const JsonValue* below = reader.Optional("below");
+    if (above != nullptr) {
+      rule.above = ReadNumber(*above, reader.PathOf("above"), errors_, min, max, "a value in" + unit);
+      ok = rule.above.has_value() && ok;
+    }
+    if (below != nullptr) {
+      rule.below = ReadNumber(*below, reader.PathOf("below"), errors_, min, max, "a value in" + unit);
+      ok = rule.below.has_value() && ok;
+    }
+    if (above == nullptr && below == nullptr) {
+      errors_.Add(path, "a threshold rule needs \"above\", \"below\" or both", &object);
+      ok = false;
+    }
+    if (rule.above && rule.below && *rule.below >= *rule.above) {
+      errors_.Add(reader.PathOf("below"),
+                  "must be lower than \"above\" (the rule fires outside [below, above])", below);
+      ok = false;
+    }
+    constexpr std::array<std::string_view, 5> kSeverities{"info", "low", "medium", "high", "critical"};
+    if (const JsonValue* value = reader.Required("severity", "one of info, low, medium, high, critical")) {
+      auto severity = ReadChoice(*value, reader.PathOf("severity"), errors_, kSeverities);
+      ok = severity.has_value() && ok;
+      if (severity) rule.severity = *alerts::ParseSeverity(*severity);
+    } else {
+      ok = false;
+    }
+    reader.Finish();
+    if (ok) out.thresholds.push_back(std::move(rule));
+  }
+
+  std::filesystem::path base_;
+  Errors& errors_;
+};
+
+}  // namespace
+
+std::string ConfigError::ToString() const {
+  std::string text = path.empty() ? message : path + ": " + message;
+  if (line > 0) text += " (line " + std::to_string(line) + ")";
+  return text;
+}
+
+ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& base_directory) {
+  auto document = ParseJson(text);
+  if (!document) {
+    const JsonSyntaxError& syntax = document.error();
+    return tl::unexpected(std::vector<ConfigError>{
+        ConfigError{"",
+                    "invalid JSON at line " + std::to_string(syntax.position.line) + ", column " +
+                        std::to_string(syntax.position.column) + ": " + syntax.message,
+                    0}});
+  }
+  Errors errors;
+  Config config = ConfigParser(base_directory, errors).Parse(*document);
+  if (!errors.Empty()) return tl::unexpected(errors.Take());
+  return config;
+}
+
+ConfigResult LoadConfig(const std::filesystem::path& file) {
+  std::ifstream stream(file, std::ios::binary);
+  if (!stream) {
+    return tl::unexpected(std::vector<ConfigError>{ConfigError{"", "cannot read " + file.string(), 0}});
+  }
+  constexpr std::streamsize kMaxConfigBytes = 4 * 1024 * 1024;
+  std::string text(static_cast<std::size_t>(kMaxConfigBytes) + 1, '\0');
+  stream.read(text.data(), kMaxConfigBytes + 1);
+  if (stream.bad()) {
+    return tl::unexpected(std::vector<ConfigError>{ConfigError{"", "cannot read " + file.string(), 0}});
+  }
+  text.resize(static_cast<std::size_t>(stream.gcount()));
+  if (text.size() > static_cast<std::size_t>(kMaxConfigBytes)) {
+    return tl::unexpected(std::vector<ConfigError>{
+        ConfigError{"", file.string() + " is larger than 4 MiB: not a config file", 0}});
+  }
+  return ParseConfig(text, std::filesystem::absolute(file).parent_path());
+}
+
+std::span<const std::string_view> SimulatedProfiles() {
+  return kSimulatedProfiles;
+}
+std::span<const std::string_view> ScenarioParameters() {
+  return kScenarioParameterNames;
+}
+std::span<const std::string_view> SerialProtocols() {
+  return kSerialProtocols;
+}
+std::span<const std::string_view> BleProfiles() {
+  return kBleProfiles;
+}
+
+}  // namespace ehg::config

@@ -1,0 +1,152 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "alerts/rules.hpp"
+#include "gateway/core/log.hpp"
+#include "gateway/core/result.hpp"
+
+// The gateway's configuration as typed, validated structs. Loading is strict: unknown keys, wrong types
+// and out-of-range values are errors that name the JSON path; all errors are reported together.
+namespace ehg::config {
+
+struct GatewayConfig {
+  std::string id;      // MQTT topic segment: letters, digits, '-' and '_'
+  std::string tenant;  // four-digit municipality number
+  core::LogLevel log_level = core::LogLevel::kInfo;
+  // Treat the wall clock as synchronised even when the kernel says it is not (development machines,
+  // containers without NTP). Never set on a deployed gateway.
+  bool assume_clock_synchronised = false;
+
+  friend bool operator==(const GatewayConfig&, const GatewayConfig&) = default;
+};
+
+struct ResidentConfig {
+  std::string pseudonym;  // never a name or a national identity number
+  std::string time_zone;  // IANA name, e.g. Europe/Oslo
+
+  friend bool operator==(const ResidentConfig&, const ResidentConfig&) = default;
+};
+
+struct BrokerConfig {
+  std::string uri;  // ssl://host:port, or tcp://host:port with insecure_plaintext_for_development
+  bool insecure_plaintext_for_development = false;
+  std::chrono::seconds keepalive{30};
+  std::chrono::seconds reconnect_max{60};
+
+  friend bool operator==(const BrokerConfig&, const BrokerConfig&) = default;
+};
+
+struct TlsConfig {
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;
+  std::filesystem::path key_file;
+
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
+};
+
+struct StorageConfig {
+  std::filesystem::path path;
+  // Bound on the outbox's payload bytes; when full, the oldest observations are dropped (and counted).
+  std::uint64_t outbox_budget_bytes = 64ull * 1024 * 1024;
+  std::chrono::days readings_retention{90};
+  // Hard cap on the database file so the gateway never fills the disk; 0 = none.
+  std::uint64_t max_database_bytes = 0;
+
+  friend bool operator==(const StorageConfig&, const StorageConfig&) = default;
+};
+
+struct PipelineConfig {
+  std::size_t queue_capacity = 4096;
+  std::chrono::milliseconds batch_window{5};
+  std::size_t batch_max = 512;
+
+  friend bool operator==(const PipelineConfig&, const PipelineConfig&) = default;
+};
+
+// A change of the simulated resident's physiology at a point in time (e.g. SpO2 falls to 86 %).
+struct ScenarioStep {
+  std::chrono::milliseconds after{0};  // since the device started
+  std::string parameter;  // systolic, diastolic, pulse, spo2, perfusion_index, temperature, weight
+  double value = 0;
+
+  friend bool operator==(const ScenarioStep&, const ScenarioStep&) = default;
+};
+
+// A simulated device: realistic, noisy readings on a schedule (demo, tests, installer training).
+struct SimulatedDeviceConfig {
+  std::string profile;  // blood_pressure, pulse_oximeter, thermometer, weight_scale
+  std::chrono::milliseconds interval{60'000};
+  std::uint64_t seed = 1;
+  double artefact_rate = 0.02;  // share of measurements flagged unreliable (finger out, motion, ...)
+  std::vector<ScenarioStep> scenario;
+
+  friend bool operator==(const SimulatedDeviceConfig&, const SimulatedDeviceConfig&) = default;
+};
+
+struct SerialDeviceConfig {
+  std::filesystem::path port;  // normally /dev/serial/by-id/...
+  std::string protocol;  // contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii
+
+  friend bool operator==(const SerialDeviceConfig&, const SerialDeviceConfig&) = default;
+};
+
+struct BleDeviceConfig {
+  std::string address;  // AA:BB:CC:DD:EE:FF
+  std::string
+      profile;  // blood_pressure, thermometer, heart_rate, pulse_oximeter, weight_scale, glucose, bthome
+  std::string bthome_key_hex;  // 32 hex digits for encrypted BTHome, else empty
+
+  friend bool operator==(const BleDeviceConfig&, const BleDeviceConfig&) = default;
+};
+
+struct DeviceConfig {
+  std::string id;
+  std::variant<SimulatedDeviceConfig, SerialDeviceConfig, BleDeviceConfig> settings;
+
+  friend bool operator==(const DeviceConfig&, const DeviceConfig&) = default;
+};
+
+struct Config {
+  GatewayConfig gateway;
+  ResidentConfig resident;
+  BrokerConfig broker;
+  TlsConfig tls;
+  StorageConfig storage;
+  PipelineConfig pipeline;
+  std::vector<DeviceConfig> devices;
+  alerts::RuleSet rules;
+
+  friend bool operator==(const Config&, const Config&) = default;
+};
+
+struct ConfigError {
+  std::string path;  // JSON path such as devices[2].port; empty for the document as a whole
+  std::string message;
+  int line = 0;  // 0 when unknown
+
+  std::string ToString() const;  // "devices[2].port: expected ..., got 42 (line 14)"
+};
+
+using ConfigResult = tl::expected<Config, std::vector<ConfigError>>;
+
+// Parses and validates config text. Relative file paths are resolved against `base_directory`.
+ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& base_directory);
+
+// Reads and parses a config file; relative paths inside it are relative to the file's directory.
+ConfigResult LoadConfig(const std::filesystem::path& file);
+
+// Names accepted in the config, shared with the components that implement them.
+std::span<const std::string_view> SimulatedProfiles();
+std::span<const std::string_view> ScenarioParameters();
+std::span<const std::string_view> SerialProtocols();
+std::span<const std::string_view> BleProfiles();
+
+}  // namespace ehg::config

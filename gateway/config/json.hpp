@@ -1,0 +1,53 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+// A strict JSON reader for configuration files. It exists beside Poco::JSON because a config reader
+// needs what Poco's parser does not give: the line and column of every syntax error and of every value
+// (so validation errors can point into the file), and duplicate keys reported instead of the last one
+// silently winning (a duplicated threshold is a safety bug). Comments (// and /* */) are allowed.
+namespace ehg::config {
+
+struct Position {
+  int line = 1;
+  int column = 1;
+};
+
+struct JsonMember;
+
+struct JsonValue {
+  enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
+
+  Type type = Type::kNull;
+  bool boolean = false;
+  double number = 0;
+  bool integral = false;  // a number written without fraction or exponent
+  std::string text;       // string value, or a number as written
+  std::vector<JsonValue> items;
+  std::vector<JsonMember> members;  // in file order
+  Position position;
+
+  const JsonValue* Find(std::string_view key) const;
+};
+
+struct JsonMember {
+  std::string key;
+  Position key_position;
+  JsonValue value;
+};
+
+struct JsonSyntaxError {
+  Position position;
+  std::string message;
+};
+
+// Parses one JSON document; nesting deeper than 64 levels is refused.
+tl::expected<JsonValue, JsonSyntaxError> ParseJson(std::string_view text);
+
+// A short description of a value for error messages: 42, "abc", true, null, an array, an object.
+std::string Describe(const JsonValue& value);
+
+}  // namespace ehg::config

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+namespace ehg::core {
+
+// Wall time as stored and sent: milliseconds since the Unix epoch, UTC.
+using WallTime = std::chrono::sys_time<std::chrono::milliseconds>;
+// Time for durations and schedules: never jumps when the wall clock is set.
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// Injected everywhere time matters so that rules and timers are tested without sleeping.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual WallTime Now() const = 0;
+  virtual SteadyTime SteadyNow() const = 0;
+  // False until the wall clock is known to be right (a Pi has no RTC and boots with a stale time).
+  virtual bool WallClockSynchronised() const = 0;
+};
+
+// The real clocks. Synchronisation is the kernel's view (adjtimex STA_UNSYNC, cleared by NTP/timesyncd),
+// unless the operator said the clock is trusted (development machines without NTP).
+class SystemClock final : public Clock {
+ public:
+  explicit SystemClock(bool assume_synchronised = false) : assume_synchronised_(assume_synchronised) {}
+  WallTime Now() const override;
+  SteadyTime SteadyNow() const override;
+  bool WallClockSynchronised() const override;
+
+ private:
+  bool assume_synchronised_;
+};
+
+// A clock that moves only when told. Thread-safe so tests can advance it while a component runs.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(WallTime start = WallTime{std::chrono::milliseconds{1'767'225'600'000}})
+      : wall_(start) {}
+  WallTime Now() const override;
+  SteadyTime SteadyNow() const override;
+  bool WallClockSynchronised() const override { return synchronised_.load(); }
+
+  void Advance(std::chrono::milliseconds step);
+  void SetWall(WallTime wall);  // a wall-clock jump: steady time does not move
+  void SetSynchronised(bool synchronised) { synchronised_.store(synchronised); }
+
+ private:
+  mutable std::mutex mutex_;
+  WallTime wall_;
+  SteadyTime steady_{};
+  std::atomic<bool> synchronised_{true};
+};
+
+// ISO 8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z.
+std::string FormatIso8601(WallTime time);
+
+}  // namespace ehg::core

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <concepts>
+#include <functional>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+// One logging facade for the whole process: logfmt lines (key=value) on stderr, with the syslog
+// priority prefix ("<6>") when stderr is connected to journald. Thread-safe.
+// Levels: error = someone must act; warning = degraded but coping; info = lifecycle; debug = per message.
+// Measurement values and resident identifiers are logged at debug only.
+namespace ehg::core {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
+std::string_view ToString(LogLevel level);
+
+struct LogField {
+  LogField(std::string_view field_key, std::string_view field_value) : key(field_key), value(field_value) {}
+  LogField(std::string_view field_key, const char* field_value) : key(field_key), value(field_value) {}
+  LogField(std::string_view field_key, const std::string& field_value) : key(field_key), value(field_value) {}
+  template <typename T>
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+      LogField(std::string_view field_key, T field_value)
+      : key(field_key), value(std::to_string(field_value)) {}
+  LogField(std::string_view field_key, double field_value);
+  LogField(std::string_view field_key, bool field_value)
+      : key(field_key), value(field_value ? "true" : "false") {}
+
+  std::string_view key;
+  std::string value;
+};
+
+void SetLogLevel(LogLevel level);
+LogLevel GetLogLevel();
+bool LogEnabled(LogLevel level);
+
+void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields = {});
+inline void LogDebug(std::string_view message, std::initializer_list<LogField> fields = {}) {
+  Log(LogLevel::kDebug, message, fields);
+}
+inline void LogInfo(std::string_view message, std::initializer_list<LogField> fields = {}) {
+  Log(LogLevel::kInfo, message, fields);
+}
+inline void LogWarning(std::string_view message, std::initializer_list<LogField> fields = {}) {
+  Log(LogLevel::kWarning, message, fields);
+}
+inline void LogError(std::string_view message, std::initializer_list<LogField> fields = {}) {
+  Log(LogLevel::kError, message, fields);
+}
+
+// Formats one logfmt line without the trailing newline (exposed for tests and the capture sink).
+std::string FormatLogLine(LogLevel level, std::string_view message, std::initializer_list<LogField> fields);
+
+// Replaces stderr as the destination (tests capture lines); an empty sink restores stderr.
+using LogSink = std::function<void(LogLevel level, std::string_view line)>;
+void SetLogSink(LogSink sink);
+
+}  // namespace ehg::core

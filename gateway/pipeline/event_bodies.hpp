@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+
+#include "alerts/alert.hpp"
+#include "gateway/core/event.hpp"
+#include "gateway/core/reading.hpp"
+#include "gateway/core/result.hpp"
+
+// JSON bodies of the events the pipeline appends to the outbox, and the persisted form of an alert.
+// The schemas are documented in docs/events.md.
+namespace ehg::pipeline {
+
+struct EventContext {
+  std::string gateway_id;
+  std::string resident_pseudonym;
+};
+
+std::string ObservationBody(const EventContext& context, const core::EventId& id,
+                            const core::Reading& reading);
+std::string AlertBody(const EventContext& context, const core::EventId& id, alerts::ChangeKind change,
+                      const alerts::Alert& alert);
+std::string GatewayEventBody(const EventContext& context, const core::EventId& id, core::WallTime time,
+                             std::string_view code, std::string_view severity, std::string_view detail);
+
+// An open alert as stored in the alerts table, and back.
+std::string AlertToJson(const alerts::Alert& alert);
+Result<alerts::Alert> AlertFromJson(const std::string& json);
+
+}  // namespace ehg::pipeline

@@ -1,0 +1,262 @@
+#include "gateway/pipeline/pipeline.hpp"
+
+#include <utility>
+
+#include "gateway/core/log.hpp"
+#include "gateway/pipeline/event_bodies.hpp"
+
+namespace ehg::pipeline {
+namespace {
+
+constexpr std::chrono::minutes kHousekeepingInterval{60};
+// The longest the thread sleeps without work, so the watchdog heartbeat keeps moving.
+constexpr std::chrono::milliseconds kIdleWake{500};
+
+store::AlertRecord ToRecord(const alerts::Alert& alert) {
+  return store::AlertRecord{alert.alert_id,
+                            alert.rule_id,
+                            std::string(alerts::ToString(alert.severity)),
+                            std::string(alerts::ToString(alert.state)),
+                            alert.state != alerts::AlertState::kResolved,
+                            alert.raised_at,
+                            alert.updated_at,
+                            AlertToJson(alert)};
+}
+
+}  // namespace
+
+Pipeline::Pipeline(store::Store& store, const core::Clock& clock, core::EventIdGenerator& ids,
+                   PipelineOptions options, alerts::RuleSet rules)
+    : store_(store), clock_(clock), ids_(ids), options_(std::move(options)), evaluator_(std::move(rules)) {}
+
+Pipeline::~Pipeline() {
+  Stop();
+}
+
+Result<void> Pipeline::Start() {
+  auto alerts = store_.LoadOpenAlerts();
+  if (!alerts) return tl::unexpected(alerts.error().WithContext("pipeline: start"));
+  for (const store::AlertRecord& record : *alerts) {
+    auto alert = AlertFromJson(record.detail);
+    if (!alert) {
+      // An unreadable alert must not stop the gateway; it stays in the store for inspection.
+      core::LogError("open alert could not be restored",
+                     {{"alert_id", record.alert_id}, {"reason", alert.error().message}});
+      continue;
+    }
+    open_alerts_[alert->rule_id] = std::move(*alert);
+  }
+  auto devices = store_.LoadDevices();
+  if (!devices) return tl::unexpected(devices.error().WithContext("pipeline: start"));
+  for (store::DeviceRecord& device : *devices)
+    devices_[device.device_id] = std::move(device);
+
+  heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = true;
+    stop_requested_ = false;
+  }
+  thread_ = std::thread([this] { Run(); });
+  core::LogInfo("pipeline started",
+                {{"open_alerts", open_alerts_.size()}, {"rules", evaluator_.rules().thresholds.size()}});
+  return {};
+}
+
+void Pipeline::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = false;
+    stop_requested_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+    core::LogInfo("pipeline stopped", {{"stored", counters_.stored.load()}});
+  }
+}
+
+bool Pipeline::Submit(core::Reading reading, core::ReadingDone done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!accepting_) {
+      ++counters_.refused_stopping;
+      return false;
+    }
+    if (queue_.size() >= options_.queue_capacity) {
+      const std::uint64_t refused = ++counters_.refused_queue_full;
+      // Log the first refusal and then every 1000th, so a stuck store does not also flood the journal.
+      if (refused % 1000 == 1) {
+        core::LogWarning("pipeline queue full, reading refused", {{"device", reading.device_id},
+                                                                  {"capacity", options_.queue_capacity},
+                                                                  {"refused_total", refused}});
+      }
+      return false;
+    }
+    queue_.push_back(Submission{std::move(reading), std::move(done)});
+    ++counters_.submitted;
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void Pipeline::ReplaceRules(alerts::RuleSet rules) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_rules_ = std::move(rules);
+  }
+  wake_.notify_one();
+}
+
+core::SteadyTime Pipeline::LastHeartbeat() const {
+  return core::SteadyTime{core::SteadyTime::duration{heartbeat_.load()}};
+}
+
+void Pipeline::Run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait_for(lock, kIdleWake, [this] { return !queue_.empty() || stop_requested_ || pending_rules_; });
+    if (pending_rules_) {
+      evaluator_ = alerts::Evaluator(std::move(*pending_rules_));
+      pending_rules_.reset();
+      core::LogInfo("rules replaced", {{"rules", evaluator_.rules().thresholds.size()}});
+    }
+    if (!queue_.empty() && !stop_requested_ && options_.batch_window.count() > 0) {
+      // Gather a little more so one fsync covers many readings.
+      wake_.wait_for(lock, options_.batch_window,
+                     [this] { return queue_.size() >= options_.batch_max || stop_requested_; });
+    }
+    std::deque<Submission> batch;
+    while (!queue_.empty() && batch.size() < options_.batch_max) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    const bool finished = stop_requested_ && queue_.empty();
+    lock.unlock();
+    if (!batch.empty()) ProcessBatch(batch);
+    Housekeeping();
+    heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
+    lock.lock();
+    if (finished) break;
+  }
+}
+
+void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
+  const core::WallTime now = clock_.Now();
+  const EventContext context{options_.gateway_id, options_.resident_pseudonym};
+
+  // Validate against the catalogue; what fails is refused with a reason, counted and logged.
+  std::vector<Submission*> accepted;
+  store::WriteBatch write;
+  for (Submission& submission : batch) {
+    const core::Reading& reading = submission.reading;
+    if (auto valid = core::ValidateReading(reading); !valid) {
+      ++counters_.rejected_invalid;
+      core::LogWarning(
+          "reading rejected",
+          {{"device", reading.device_id}, {"metric", reading.metric}, {"reason", valid.error().message}});
+      core::LogDebug("rejected reading value", {{"device", reading.device_id}, {"value", reading.value}});
+      if (submission.done) submission.done(reading, tl::unexpected(valid.error()));
+      continue;
+    }
+    accepted.push_back(&submission);
+    write.readings.push_back(reading);
+  }
+  if (accepted.empty()) return;
+
+  // Rules run on a copy of the open alerts: if the transaction fails, nothing changed.
+  alerts::OpenAlerts open = open_alerts_;
+  const alerts::Evaluation evaluation =
+      evaluator_.OnReadings(write.readings, open, now, [this] { return ids_.Next().ToString(); });
+
+  std::map<std::string, store::DeviceRecord> touched;
+  for (const core::Reading& reading : write.readings) {
+    auto [entry, first_in_batch] = touched.try_emplace(reading.device_id);
+    store::DeviceRecord& device = entry->second;
+    if (first_in_batch) {
+      const auto known = devices_.find(reading.device_id);
+      device = known != devices_.end() ? known->second
+                                       : store::DeviceRecord{reading.device_id, {}, {}, {}, {}, {}};
+    }
+    device.last_seen = reading.received_at;
+    if (reading.metric == "battery") device.battery_percent = reading.value;
+    device.updated_at = now;
+
+    core::Event event{ids_.Next(), core::EventKind::kObservation, core::Priority::kBulk, now, {}};
+    event.body = ObservationBody(context, event.id, reading);
+    write.events.push_back(std::move(event));
+  }
+  for (auto& [id, device] : touched)
+    write.devices.push_back(device);
+  for (const alerts::AlertChange& change : evaluation.changes) {
+    write.alerts.push_back(ToRecord(change.alert));
+    core::Event event{
+        ids_.Next(), core::EventKind::kAlert, alerts::OutboxPriority(change.alert.severity), now, {}};
+    event.body = AlertBody(context, event.id, change.kind, change.alert);
+    write.events.push_back(std::move(event));
+  }
+
+  auto written = store_.Write(write);
+  ++counters_.batches;
+  if (!written) {
+    ++counters_.store_failures;
+    core::LogError("batch not stored; readings refused", {{"readings", write.readings.size()},
+                                                          {"code", ToString(written.error().code)},
+                                                          {"reason", written.error().message}});
+    for (Submission* submission : accepted) {
+      if (submission->done) submission->done(submission->reading, tl::unexpected(written.error()));
+    }
+    return;
+  }
+
+  open_alerts_ = std::move(open);
+  for (auto& [id, device] : touched)
+    devices_[id] = std::move(device);
+  counters_.stored += write.readings.size();
+  counters_.unreliable += evaluation.unreliable_readings;
+  if (written->dropped_observations > 0) {
+    counters_.dropped_observations += written->dropped_observations;
+    core::LogWarning("outbox full: oldest observations dropped",
+                     {{"dropped", written->dropped_observations}});
+  }
+  if (written->over_budget_with_undroppable) {
+    core::LogError("outbox over its budget with alerts only; alerts are kept",
+                   {{"rows", store_.outbox_stats().rows}});
+  }
+  for (const alerts::AlertChange& change : evaluation.changes) {
+    switch (change.kind) {
+      case alerts::ChangeKind::kRaised:
+        ++counters_.alerts_raised;
+        break;
+      case alerts::ChangeKind::kUpdated:
+        ++counters_.alerts_updated;
+        break;
+      case alerts::ChangeKind::kResolved:
+        ++counters_.alerts_resolved;
+        break;
+    }
+    core::LogInfo("alert " + std::string(alerts::ToString(change.kind)),
+                  {{"alert_id", change.alert.alert_id},
+                   {"rule", change.alert.rule_id},
+                   {"severity", alerts::ToString(change.alert.severity)}});
+  }
+  for (std::size_t i = 0; i < accepted.size(); ++i) {
+    if (accepted[i]->done) accepted[i]->done(accepted[i]->reading, written->reading_ids[i]);
+  }
+}
+
+void Pipeline::Housekeeping() {
+  const core::SteadyTime now = clock_.SteadyNow();
+  if (next_housekeeping_ && now < *next_housekeeping_) return;
+  next_housekeeping_ = now + kHousekeepingInterval;
+  const core::WallTime cutoff = clock_.Now() - options_.readings_retention;
+  if (!clock_.WallClockSynchronised()) return;  // a wrong wall clock could delete everything
+  auto pruned = store_.PruneReadingsBefore(cutoff);
+  if (!pruned) {
+    core::LogWarning("pruning old readings failed", {{"reason", pruned.error().message}});
+  } else if (*pruned > 0) {
+    core::LogInfo("old readings pruned", {{"count", *pruned}});
+  }
+}
+
+}  // namespace ehg::pipeline

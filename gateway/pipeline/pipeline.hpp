@@ -1,0 +1,108 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "alerts/evaluator.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
+#include "gateway/core/reading_sink.hpp"
+#include "gateway/store/store.hpp"
+
+// The single owner of state changes: takes readings from drivers in small batches and, in one store
+// transaction per batch, stores them, runs the rule engine, stores alert changes and appends the
+// resulting events to the outbox. A driver hears that a reading was accepted only after the commit.
+namespace ehg::pipeline {
+
+struct PipelineOptions {
+  std::string gateway_id;
+  std::string resident_pseudonym;
+  std::size_t queue_capacity = 4096;
+  std::chrono::milliseconds batch_window{5};
+  std::size_t batch_max = 512;
+  std::chrono::days readings_retention{90};
+};
+
+// Monotonic counters, readable from any thread (status page, metrics, tests).
+struct PipelineCounters {
+  std::atomic<std::uint64_t> submitted{0};
+  std::atomic<std::uint64_t> stored{0};
+  std::atomic<std::uint64_t> rejected_invalid{0};    // outside the catalogue: unknown metric, unit, range
+  std::atomic<std::uint64_t> refused_queue_full{0};  // Submit returned false: queue at capacity
+  std::atomic<std::uint64_t> refused_stopping{0};    // Submit returned false: shutting down
+  std::atomic<std::uint64_t> unreliable{0};          // stored, but excluded from clinical rules
+  std::atomic<std::uint64_t> batches{0};
+  std::atomic<std::uint64_t> store_failures{0};  // batches whose transaction failed
+  std::atomic<std::uint64_t> alerts_raised{0};
+  std::atomic<std::uint64_t> alerts_updated{0};
+  std::atomic<std::uint64_t> alerts_resolved{0};
+  std::atomic<std::uint64_t> dropped_observations{0};  // removed from the outbox to honour its budget
+};
+
+class Pipeline final : public core::ReadingSink {
+ public:
+  // The store is used only by the pipeline thread between Start() and Stop().
+  Pipeline(store::Store& store, const core::Clock& clock, core::EventIdGenerator& ids,
+           PipelineOptions options, alerts::RuleSet rules);
+  ~Pipeline() override;
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Loads open alerts and device state from the store, then starts the pipeline thread.
+  Result<void> Start();
+  // Refuses new readings, commits everything already queued, joins the thread. Idempotent.
+  void Stop();
+
+  // Thread-safe. Overflow policy: when the queue holds queue_capacity readings, Submit refuses (false)
+  // and counts it; the driver keeps what it must not lose and retries. Never blocks.
+  [[nodiscard]] bool Submit(core::Reading reading, core::ReadingDone done = {}) override;
+
+  // Swaps the rule set between two batches; open alerts of rules that no longer exist stay open.
+  void ReplaceRules(alerts::RuleSet rules);
+
+  // Steady time of the pipeline thread's last loop (for the systemd watchdog).
+  core::SteadyTime LastHeartbeat() const;
+  const PipelineCounters& counters() const { return counters_; }
+
+ private:
+  struct Submission {
+    core::Reading reading;
+    core::ReadingDone done;
+  };
+
+  void Run();
+  void ProcessBatch(std::deque<Submission>& batch);
+  void Housekeeping();
+
+  store::Store& store_;
+  const core::Clock& clock_;
+  core::EventIdGenerator& ids_;
+  PipelineOptions options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Submission> queue_;
+  std::optional<alerts::RuleSet> pending_rules_;
+  bool accepting_ = false;
+  bool stop_requested_ = false;
+  std::thread thread_;
+
+  // Pipeline thread only.
+  alerts::Evaluator evaluator_;
+  alerts::OpenAlerts open_alerts_;
+  std::map<std::string, store::DeviceRecord> devices_;
+  std::optional<core::SteadyTime> next_housekeeping_;
+
+  std::atomic<std::int64_t> heartbeat_{0};
+  PipelineCounters counters_;
+};
+
+}  // namespace ehg::pipeline

@@ -1,0 +1,78 @@
+#include "gateway/store/schema.hpp"
+
+#include <array>
+
+#include "gateway/store/store.hpp"
+
+namespace ehg::store {
+namespace {
+
+// Version 1: readings and the outbox.
+constexpr std::string_view kVersion1 = R"sql(
+CREATE TABLE readings (
+  id             INTEGER PRIMARY KEY,
+  device_id      TEXT    NOT NULL,
+  metric         TEXT    NOT NULL,
+  value          REAL    NOT NULL,
+  unit           TEXT    NOT NULL,
+  device_time_ms INTEGER,
+  received_ms    INTEGER NOT NULL,
+  time_uncertain INTEGER NOT NULL DEFAULT 0,
+  flags          INTEGER NOT NULL DEFAULT 0,
+  sequence       INTEGER
+);
+CREATE INDEX readings_by_received ON readings (received_ms);
+CREATE TABLE outbox (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id   TEXT    NOT NULL UNIQUE,
+  kind       TEXT    NOT NULL,
+  priority   INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  body       TEXT    NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX outbox_by_priority ON outbox (priority, seq);
+)sql";
+
+// Version 2: alert and device state, durable counters, the outbox's byte size per row (for the budget)
+// and an index for duplicate detection of device records.
+constexpr std::string_view kVersion2 = R"sql(
+CREATE TABLE alerts (
+  alert_id   TEXT    PRIMARY KEY,
+  rule_id    TEXT    NOT NULL,
+  severity   TEXT    NOT NULL,
+  state      TEXT    NOT NULL,
+  is_open    INTEGER NOT NULL,
+  raised_ms  INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  detail     TEXT    NOT NULL
+);
+CREATE INDEX alerts_open ON alerts (rule_id) WHERE is_open = 1;
+CREATE TABLE devices (
+  device_id       TEXT    PRIMARY KEY,
+  last_seen_ms    INTEGER,
+  connected       INTEGER,
+  battery_percent REAL,
+  last_error      TEXT    NOT NULL DEFAULT '',
+  updated_ms      INTEGER NOT NULL
+);
+CREATE TABLE counters (
+  name  TEXT    PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+ALTER TABLE outbox ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox SET bytes = length(CAST(body AS BLOB));
+CREATE INDEX outbox_bulk ON outbox (kind, seq);
+CREATE INDEX readings_by_device ON readings (device_id, metric, device_time_ms);
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations{kVersion1, kVersion2};
+static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
+
+}  // namespace
+
+std::span<const std::string_view> Migrations() {
+  return kMigrations;
+}
+
+}  // namespace ehg::store

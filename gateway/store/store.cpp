@@ -1,0 +1,538 @@
+#include "gateway/store/store.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "gateway/core/log.hpp"
+#include "gateway/store/schema.hpp"
+
+namespace ehg::store {
+namespace {
+
+using std::chrono::milliseconds;
+
+Error FromSqlite(const SQLite::Exception& exception, std::string_view doing) {
+  const int primary = exception.getErrorCode() & 0xff;
+  Errc code = Errc::kInternal;
+  switch (primary) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      code = Errc::kCorrupt;
+      break;
+    case SQLITE_FULL:
+      code = Errc::kFull;
+      break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+    case SQLITE_AUTH:
+      code = Errc::kIo;
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      code = Errc::kBusy;
+      break;
+    default:
+      break;
+  }
+  return Error{code, std::string(doing) + ": " + exception.what()};
+}
+
+std::int64_t ToMilliseconds(core::WallTime time) {
+  return time.time_since_epoch().count();
+}
+core::WallTime FromMilliseconds(std::int64_t value) {
+  return core::WallTime{milliseconds{value}};
+}
+
+void BindOptional(SQLite::Statement& statement, int index, const std::optional<std::int64_t>& value) {
+  if (value) {
+    statement.bind(index, static_cast<std::int64_t>(*value));
+  } else {
+    statement.bind(index);
+  }
+}
+
+// fsync a directory so that a rename inside it survives power loss.
+Result<void> SyncDirectory(const std::filesystem::path& directory) {
+  const int descriptor = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (descriptor < 0) return Fail(Errc::kIo, "cannot open directory " + directory.string() + " to sync it");
+  const int synced = ::fsync(descriptor);
+  ::close(descriptor);
+  if (synced != 0) return Fail(Errc::kIo, "fsync of " + directory.string() + " failed");
+  return {};
+}
+
+std::string CompactUtc(core::WallTime time) {
+  std::string iso = core::FormatIso8601(time);  // 2026-01-01T00:00:00.000Z
+  std::string compact;
+  for (const char c : iso.substr(0, 19)) {
+    if (c != '-' && c != ':') compact += c;
+  }
+  return compact + "Z";
+}
+
+// Moves a corrupt database and its WAL/SHM companions aside so nothing of them mixes into the new file.
+Result<std::filesystem::path> MoveAside(const std::filesystem::path& path, const core::Clock& clock) {
+  std::filesystem::path target;
+  for (int attempt = 0;; ++attempt) {
+    target = path;
+    target += ".corrupt-" + CompactUtc(clock.Now()) + (attempt > 0 ? "-" + std::to_string(attempt) : "");
+    std::error_code error;
+    if (!std::filesystem::exists(target, error)) break;
+    if (attempt > 100) return Fail(Errc::kIo, "no free name to move " + path.string() + " aside");
+  }
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::filesystem::path from = path;
+    from += suffix;
+    std::filesystem::path to = target;
+    to += suffix;
+    std::error_code error;
+    if (!std::filesystem::exists(from, error)) continue;
+    std::filesystem::rename(from, to, error);
+    if (error) return Fail(Errc::kIo, "cannot move " + from.string() + " aside: " + error.message());
+  }
+  if (auto synced = SyncDirectory(path.parent_path().empty() ? "." : path.parent_path()); !synced) {
+    return tl::unexpected(synced.error());
+  }
+  return target;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  Impl(std::filesystem::path file, std::uint64_t budget, std::unique_ptr<SQLite::Database> database)
+      : path(std::move(file)), outbox_budget_bytes(budget), db(std::move(database)) {}
+
+  std::filesystem::path path;
+  std::uint64_t outbox_budget_bytes;
+  std::unique_ptr<SQLite::Database> db;
+  OutboxStats stats;
+  std::unique_ptr<SQLite::Statement> insert_reading;
+  std::unique_ptr<SQLite::Statement> insert_event;
+  std::unique_ptr<SQLite::Statement> upsert_alert;
+  std::unique_ptr<SQLite::Statement> upsert_device;
+
+  SQLite::Statement& Prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql) {
+    if (!slot) slot = std::make_unique<SQLite::Statement>(*db, sql);
+    slot->reset();
+    slot->clearBindings();
+    return *slot;
+  }
+
+  // After a failed statement: finish every cached statement (a statement left mid-step keeps its
+  // transaction busy), then roll back whatever of the batch was written.
+  void RollbackIfOpen() noexcept {
+    for (auto* statement : {&insert_reading, &insert_event, &upsert_alert, &upsert_device}) {
+      if (*statement) (*statement)->tryReset();
+    }
+    if (sqlite3_get_autocommit(db->getHandle()) == 0) {
+      const int result = sqlite3_exec(db->getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (result != SQLITE_OK) {
+        core::LogError("rollback failed", {{"reason", sqlite3_errmsg(db->getHandle())}});
+      }
+    }
+  }
+
+  void LoadStats() {
+    SQLite::Statement query(*db,
+                            "SELECT count(*), coalesce(sum(bytes), 0), "
+                            "coalesce(sum(kind = 'alert'), 0) FROM outbox");
+    query.executeStep();
+    stats.rows = static_cast<std::uint64_t>(query.getColumn(0).getInt64());
+    stats.bytes = static_cast<std::uint64_t>(query.getColumn(1).getInt64());
+    stats.alert_rows = static_cast<std::uint64_t>(query.getColumn(2).getInt64());
+  }
+
+  void AddToCounter(std::string_view name, std::int64_t amount) {
+    SQLite::Statement update(*db,
+                             "INSERT INTO counters (name, value) VALUES (?, ?) "
+                             "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value");
+    update.bind(1, std::string(name));
+    update.bind(2, static_cast<std::int64_t>(amount));
+    update.exec();
+  }
+};
+
+namespace {
+
+Result<void> Migrate(SQLite::Database& db, int from_version) {
+  const auto migrations = Migrations();
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    for (int version = from_version + 1; version <= kSchemaVersion; ++version) {
+      db.exec(std::string(migrations[static_cast<std::size_t>(version - 1)]));
+    }
+    db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+    db.exec("COMMIT");
+  } catch (const SQLite::Exception& exception) {
+    sqlite3_exec(db.getHandle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    return tl::unexpected(
+        FromSqlite(exception, "migrating schema from version " + std::to_string(from_version)));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<SQLite::Database>> OpenAndMigrate(const std::filesystem::path& path,
+                                                         std::uint64_t max_database_bytes,
+                                                         OpenReport& report) {
+  try {
+    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    db->setBusyTimeout(5000);
+    // A check of every page before anything is written: cheap at this size, and the difference between
+    // "start fresh, loudly" and a crash loop on a damaged SD card.
+    {
+      SQLite::Statement check(*db, "PRAGMA quick_check");
+      std::string problems;
+      while (check.executeStep()) {
+        const std::string line = check.getColumn(0).getString();
+        if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+      }
+      if (!problems.empty()) return Fail(Errc::kCorrupt, "integrity check failed: " + problems);
+    }
+    const int version = db->execAndGet("PRAGMA user_version").getInt();
+    report.found_version = version;
+    if (version > kSchemaVersion) {
+      return Fail(Errc::kUnsupported,
+                  "database " + path.string() + " has schema version " + std::to_string(version) +
+                      ", newer than this build understands (" + std::to_string(kSchemaVersion) +
+                      "); refusing to touch it. Install the newer ehealth-gateway again, or "
+                      "restore a backup made by this version");
+    }
+    if (db->execAndGet("PRAGMA journal_mode = WAL").getString() != "wal") {
+      return Fail(Errc::kIo, "cannot switch " + path.string() + " to WAL mode");
+    }
+    db->exec("PRAGMA synchronous = FULL");
+    db->exec("PRAGMA foreign_keys = ON");
+    if (max_database_bytes > 0) {
+      const auto page_size = static_cast<std::uint64_t>(db->execAndGet("PRAGMA page_size").getInt64());
+      db->exec("PRAGMA max_page_count = " +
+               std::to_string(std::max<std::uint64_t>(1, max_database_bytes / page_size)));
+    }
+    if (version < kSchemaVersion) {
+      if (auto migrated = Migrate(*db, version); !migrated) return tl::unexpected(migrated.error());
+      core::LogInfo("database schema migrated",
+                    {{"from_version", version}, {"to_version", kSchemaVersion}, {"path", path.string()}});
+    }
+    report.version = kSchemaVersion;
+    return db;
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "opening " + path.string()));
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const core::Clock& clock,
+                                           OpenReport* report) {
+  OpenReport local;
+  OpenReport& out = report != nullptr ? *report : local;
+  out = OpenReport{};
+  auto opened = OpenAndMigrate(options.path, options.max_database_bytes, out);
+  if (!opened && opened.error().code == Errc::kCorrupt) {
+    auto moved = MoveAside(options.path, clock);
+    if (!moved) return tl::unexpected(moved.error().WithContext("store: recovering from a corrupt database"));
+    out.corrupt_file_moved_to = *moved;
+    out.corruption_reason = opened.error().message;
+    core::LogError(
+        "database failed its integrity check; moved aside and started fresh",
+        {{"path", options.path.string()}, {"moved_to", moved->string()}, {"reason", opened.error().message}});
+    opened = OpenAndMigrate(options.path, options.max_database_bytes, out);
+  }
+  if (!opened) return tl::unexpected(opened.error().WithContext("store"));
+  auto impl = std::make_unique<Impl>(options.path, options.outbox_budget_bytes, std::move(*opened));
+  try {
+    impl->LoadStats();
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading outbox size"));
+  }
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const std::filesystem::path& Store::path() const {
+  return impl_->path;
+}
+OutboxStats Store::outbox_stats() const {
+  return impl_->stats;
+}
+
+Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
+  Impl& impl = *impl_;
+  WriteOutcome outcome;
+  OutboxStats stats = impl.stats;
+  std::uint64_t dropped_bytes = 0;
+  try {
+    impl.db->exec("BEGIN IMMEDIATE");
+    for (const core::Reading& reading : batch.readings) {
+      SQLite::Statement& insert = impl.Prepared(impl.insert_reading,
+                                                "INSERT INTO readings (device_id, metric, value, unit, "
+                                                "device_time_ms, received_ms, time_uncertain, "
+                                                "flags, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      insert.bind(1, reading.device_id);
+      insert.bind(2, reading.metric);
+      insert.bind(3, reading.value);
+      insert.bind(4, reading.unit);
+      BindOptional(insert, 5,
+                   reading.device_time ? std::optional<std::int64_t>(ToMilliseconds(*reading.device_time))
+                                       : std::nullopt);
+      insert.bind(6, static_cast<std::int64_t>(ToMilliseconds(reading.received_at)));
+      insert.bind(7, reading.time_uncertain ? 1 : 0);
+      insert.bind(8, static_cast<std::int64_t>(reading.flags.bits()));
+      BindOptional(insert, 9,
+                   reading.sequence ? std::optional<std::int64_t>(*reading.sequence) : std::nullopt);
+      insert.exec();
+      outcome.reading_ids.push_back(impl.db->getLastInsertRowid());
+    }
+    for (const AlertRecord& alert : batch.alerts) {
+      SQLite::Statement& upsert = impl.Prepared(impl.upsert_alert,
+                                                "INSERT OR REPLACE INTO alerts (alert_id, rule_id, severity, "
+                                                "state, is_open, raised_ms, updated_ms, "
+                                                "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      upsert.bind(1, alert.alert_id);
+      upsert.bind(2, alert.rule_id);
+      upsert.bind(3, alert.severity);
+      upsert.bind(4, alert.state);
+      upsert.bind(5, alert.open ? 1 : 0);
+      upsert.bind(6, static_cast<std::int64_t>(ToMilliseconds(alert.raised_at)));
+      upsert.bind(7, static_cast<std::int64_t>(ToMilliseconds(alert.updated_at)));
+      upsert.bind(8, alert.detail);
+      upsert.exec();
+    }
+    for (const DeviceRecord& device : batch.devices) {
+      SQLite::Statement& upsert = impl.Prepared(
+          impl.upsert_device,
+          "INSERT OR REPLACE INTO devices (device_id, last_seen_ms, connected, battery_percent, last_error, "
+          "updated_ms) VALUES (?, ?, ?, ?, ?, ?)");
+      upsert.bind(1, device.device_id);
+      BindOptional(
+          upsert, 2,
+          device.last_seen ? std::optional<std::int64_t>(ToMilliseconds(*device.last_seen)) : std::nullopt);
+      BindOptional(upsert, 3,
+                   device.connected ? std::optional<std::int64_t>(*device.connected ? 1 : 0) : std::nullopt);
+      if (device.battery_percent) {
+        upsert.bind(4, *device.battery_percent);
+      } else {
+        upsert.bind(4);
+      }
+      upsert.bind(5, device.last_error);
+      upsert.bind(6, static_cast<std::int64_t>(ToMilliseconds(device.updated_at)));
+      upsert.exec();
+    }
+
+    // The outbox budget: make room by removing the oldest observations, never anything else.
+    std::uint64_t incoming = 0;
+    for (const core::Event& event : batch.events)
+      incoming += event.body.size();
+    std::vector<bool> keep(batch.events.size(), true);
+    if (stats.bytes + incoming > impl.outbox_budget_bytes) {
+      SQLite::Statement oldest(
+          *impl.db, "SELECT seq, bytes FROM outbox WHERE kind = 'observation' ORDER BY seq LIMIT 256");
+      SQLite::Statement remove(*impl.db, "DELETE FROM outbox WHERE seq = ?");
+      bool more = true;
+      while (more && stats.bytes + incoming > impl.outbox_budget_bytes) {
+        oldest.reset();
+        more = false;
+        std::vector<std::pair<std::int64_t, std::uint64_t>> victims;
+        while (oldest.executeStep()) {
+          victims.emplace_back(oldest.getColumn(0).getInt64(),
+                               static_cast<std::uint64_t>(oldest.getColumn(1).getInt64()));
+        }
+        for (const auto& [sequence, bytes] : victims) {
+          if (stats.bytes + incoming <= impl.outbox_budget_bytes) break;
+          remove.reset();
+          remove.bind(1, static_cast<std::int64_t>(sequence));
+          remove.exec();
+          stats.bytes -= bytes;
+          --stats.rows;
+          ++outcome.dropped_observations;
+          dropped_bytes += bytes;
+          more = true;
+        }
+      }
+      // Still too full: this batch's own observations go, oldest first.
+      for (std::size_t i = 0; i < batch.events.size() && stats.bytes + incoming > impl.outbox_budget_bytes;
+           ++i) {
+        if (batch.events[i].kind != core::EventKind::kObservation) continue;
+        keep[i] = false;
+        incoming -= batch.events[i].body.size();
+        ++outcome.dropped_observations;
+        dropped_bytes += batch.events[i].body.size();
+      }
+      outcome.over_budget_with_undroppable = stats.bytes + incoming > impl.outbox_budget_bytes;
+    }
+    for (std::size_t i = 0; i < batch.events.size(); ++i) {
+      if (!keep[i]) continue;
+      const core::Event& event = batch.events[i];
+      SQLite::Statement& insert =
+          impl.Prepared(impl.insert_event,
+                        "INSERT INTO outbox (event_id, kind, priority, created_ms, body, bytes) "
+                        "VALUES (?, ?, ?, ?, ?, ?)");
+      insert.bind(1, event.id.ToString());
+      insert.bind(2, std::string(core::ToString(event.kind)));
+      insert.bind(3, static_cast<int>(event.priority));
+      insert.bind(4, static_cast<std::int64_t>(ToMilliseconds(event.created)));
+      insert.bind(5, event.body);
+      insert.bind(6, static_cast<std::int64_t>(event.body.size()));
+      insert.exec();
+      ++stats.rows;
+      stats.bytes += event.body.size();
+      if (event.kind == core::EventKind::kAlert) ++stats.alert_rows;
+    }
+    if (outcome.dropped_observations > 0) {
+      impl.AddToCounter(kDroppedObservations, static_cast<std::int64_t>(outcome.dropped_observations));
+      impl.AddToCounter(kDroppedObservationBytes, static_cast<std::int64_t>(dropped_bytes));
+    }
+    impl.db->exec("COMMIT");
+  } catch (const SQLite::Exception& exception) {
+    impl.RollbackIfOpen();
+    return tl::unexpected(FromSqlite(exception, "store: writing a batch"));
+  }
+  impl.stats = stats;
+  return outcome;
+}
+
+Result<std::vector<OutboxRow>> Store::PeekOutbox(std::size_t limit) {
+  std::vector<OutboxRow> rows;
+  try {
+    SQLite::Statement query(*impl_->db,
+                            "SELECT seq, event_id, kind, priority, created_ms, body, attempts FROM outbox "
+                            "ORDER BY priority, seq LIMIT ?");
+    query.bind(1, static_cast<std::int64_t>(limit));
+    while (query.executeStep()) {
+      OutboxRow row;
+      row.sequence = query.getColumn(0).getInt64();
+      const auto id = core::EventId::Parse(query.getColumn(1).getString());
+      const auto kind = core::ParseEventKind(query.getColumn(2).getString());
+      if (!id || !kind)
+        return Fail(Errc::kCorrupt, "outbox row " + std::to_string(row.sequence) + " is malformed");
+      row.event.id = *id;
+      row.event.kind = *kind;
+      row.event.priority = static_cast<core::Priority>(query.getColumn(3).getInt());
+      row.event.created = FromMilliseconds(query.getColumn(4).getInt64());
+      row.event.body = query.getColumn(5).getString();
+      row.attempts = static_cast<std::uint32_t>(query.getColumn(6).getInt());
+      rows.push_back(std::move(row));
+    }
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading the outbox"));
+  }
+  return rows;
+}
+
+Result<void> Store::RemoveFromOutbox(const std::vector<std::int64_t>& sequences) {
+  Impl& impl = *impl_;
+  try {
+    impl.db->exec("BEGIN IMMEDIATE");
+    SQLite::Statement remove(*impl.db, "DELETE FROM outbox WHERE seq = ?");
+    for (const std::int64_t sequence : sequences) {
+      remove.reset();
+      remove.bind(1, static_cast<std::int64_t>(sequence));
+      remove.exec();
+    }
+    impl.db->exec("COMMIT");
+    impl.LoadStats();
+  } catch (const SQLite::Exception& exception) {
+    impl.RollbackIfOpen();
+    return tl::unexpected(FromSqlite(exception, "store: removing sent events"));
+  }
+  return {};
+}
+
+Result<std::vector<AlertRecord>> Store::LoadOpenAlerts() {
+  std::vector<AlertRecord> alerts;
+  try {
+    SQLite::Statement query(
+        *impl_->db,
+        "SELECT alert_id, rule_id, severity, state, raised_ms, updated_ms, detail FROM alerts "
+        "WHERE is_open = 1 ORDER BY raised_ms");
+    while (query.executeStep()) {
+      AlertRecord record;
+      record.alert_id = query.getColumn(0).getString();
+      record.rule_id = query.getColumn(1).getString();
+      record.severity = query.getColumn(2).getString();
+      record.state = query.getColumn(3).getString();
+      record.open = true;
+      record.raised_at = FromMilliseconds(query.getColumn(4).getInt64());
+      record.updated_at = FromMilliseconds(query.getColumn(5).getInt64());
+      record.detail = query.getColumn(6).getString();
+      alerts.push_back(std::move(record));
+    }
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: loading open alerts"));
+  }
+  return alerts;
+}
+
+Result<std::vector<DeviceRecord>> Store::LoadDevices() {
+  std::vector<DeviceRecord> devices;
+  try {
+    SQLite::Statement query(
+        *impl_->db,
+        "SELECT device_id, last_seen_ms, connected, battery_percent, last_error, updated_ms "
+        "FROM devices ORDER BY device_id");
+    while (query.executeStep()) {
+      DeviceRecord record;
+      record.device_id = query.getColumn(0).getString();
+      if (!query.getColumn(1).isNull()) record.last_seen = FromMilliseconds(query.getColumn(1).getInt64());
+      if (!query.getColumn(2).isNull()) record.connected = query.getColumn(2).getInt() != 0;
+      if (!query.getColumn(3).isNull()) record.battery_percent = query.getColumn(3).getDouble();
+      record.last_error = query.getColumn(4).getString();
+      record.updated_at = FromMilliseconds(query.getColumn(5).getInt64());
+      devices.push_back(std::move(record));
+    }
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: loading devices"));
+  }
+  return devices;
+}
+
+Result<std::int64_t> Store::ReadCounter(std::string_view name) {
+  try {
+    SQLite::Statement query(*impl_->db, "SELECT value FROM counters WHERE name = ?");
+    query.bind(1, std::string(name));
+    return query.executeStep() ? query.getColumn(0).getInt64() : 0;
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading counter"));
+  }
+}
+
+Result<std::uint64_t> Store::CountReadings() {
+  try {
+    return static_cast<std::uint64_t>(impl_->db->execAndGet("SELECT count(*) FROM readings").getInt64());
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: counting readings"));
+  }
+}
+
+Result<std::uint64_t> Store::PruneReadingsBefore(core::WallTime cutoff) {
+  try {
+    SQLite::Statement remove(*impl_->db, "DELETE FROM readings WHERE received_ms < ?");
+    remove.bind(1, static_cast<std::int64_t>(ToMilliseconds(cutoff)));
+    return static_cast<std::uint64_t>(remove.exec());
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: pruning old readings"));
+  }
+}
+
+Result<std::string> Store::IntegrityCheck() {
+  try {
+    SQLite::Statement check(*impl_->db, "PRAGMA integrity_check");
+    std::string result;
+    while (check.executeStep())
+      result += (result.empty() ? "" : "; ") + check.getColumn(0).getString();
+    return result;
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: integrity check"));
+  }
+}
+
+}  // namespace ehg::store

@@ -1,0 +1,137 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
+#include "gateway/core/reading.hpp"
+#include "gateway/core/result.hpp"
+
+// The gateway's durable state in one SQLite file (WAL, synchronous=FULL): readings, the outbox of
+// events waiting to be sent, alert state, device state and durable counters.
+namespace ehg::store {
+
+// The schema version this build writes. Older files are migrated forward on open; newer ones refused.
+inline constexpr int kSchemaVersion = 2;
+
+struct StoreOptions {
+  std::filesystem::path path;
+  std::uint64_t outbox_budget_bytes = 64ull * 1024 * 1024;
+  // Hard cap on the database file (SQLite max_page_count), so the gateway can never fill the SD card
+  // that the rest of the system needs. 0 = no cap. A write beyond it fails with Errc::kFull.
+  std::uint64_t max_database_bytes = 0;
+};
+
+struct OpenReport {
+  int found_version = 0;  // 0 for a new file
+  int version = kSchemaVersion;
+  // Set when the file failed its integrity check and was moved aside; a fresh database was started.
+  std::optional<std::filesystem::path> corrupt_file_moved_to;
+  std::string corruption_reason;
+};
+
+// An open alert's persisted form. The alert engine's own representation is serialised into `detail`
+// by the pipeline, so the store stays independent of the rule model.
+struct AlertRecord {
+  std::string alert_id;
+  std::string rule_id;
+  std::string severity;
+  std::string state;
+  bool open = true;
+  core::WallTime raised_at{};
+  core::WallTime updated_at{};
+  std::string detail;  // JSON
+};
+
+struct DeviceRecord {
+  std::string device_id;
+  std::optional<core::WallTime> last_seen;
+  std::optional<bool> connected;
+  std::optional<double> battery_percent;
+  std::string last_error;
+  core::WallTime updated_at{};
+};
+
+struct OutboxRow {
+  std::int64_t sequence = 0;  // insertion order
+  core::Event event;
+  std::uint32_t attempts = 0;
+};
+
+struct OutboxStats {
+  std::uint64_t rows = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t alert_rows = 0;
+};
+
+// Everything one pipeline batch changes, written in one transaction.
+struct WriteBatch {
+  std::vector<core::Reading> readings;
+  std::vector<AlertRecord> alerts;    // insert or replace by alert_id
+  std::vector<DeviceRecord> devices;  // insert or replace by device_id
+  std::vector<core::Event> events;    // appended to the outbox
+};
+
+struct WriteOutcome {
+  std::vector<std::int64_t> reading_ids;  // in the order of WriteBatch::readings
+  // Observations removed to stay within the outbox budget (older rows or events of this batch).
+  std::uint64_t dropped_observations = 0;
+  // The outbox is above its budget although only events that must never be dropped remain.
+  bool over_budget_with_undroppable = false;
+};
+
+// Counter names persisted in the counters table.
+inline constexpr std::string_view kDroppedObservations = "outbox.dropped_observations";
+inline constexpr std::string_view kDroppedObservationBytes = "outbox.dropped_observation_bytes";
+
+// Owns the one writable SQLite connection. Not thread-safe: the pipeline thread only.
+class Store {
+ public:
+  // Opens or creates the database and migrates it forward in one transaction.
+  // A database newer than this build is refused (Errc::kUnsupported) and left untouched.
+  // A file that is not a database or fails `PRAGMA quick_check` is moved aside to
+  // `<path>.corrupt-<UTC time>` (with its -wal and -shm) and a fresh database is created; the report
+  // says so, so the caller can raise a loud error event. I/O errors (permissions, full disk) are
+  // returned as errors and never cause the file to be moved.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options, const core::Clock& clock,
+                                             OpenReport* report = nullptr);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Writes the whole batch in one BEGIN IMMEDIATE transaction, applying the outbox budget: when the
+  // outbox would exceed it, the oldest observations are removed first (counted); events that are not
+  // observations are never removed. If Write returns an error, nothing of the batch was stored.
+  Result<WriteOutcome> Write(const WriteBatch& batch);
+
+  // Outbox in sending order: priority, then insertion order.
+  Result<std::vector<OutboxRow>> PeekOutbox(std::size_t limit);
+  Result<void> RemoveFromOutbox(const std::vector<std::int64_t>& sequences);
+  OutboxStats outbox_stats() const;
+
+  Result<std::vector<AlertRecord>> LoadOpenAlerts();
+  Result<std::vector<DeviceRecord>> LoadDevices();
+  Result<std::int64_t> ReadCounter(std::string_view name);
+  Result<std::uint64_t> CountReadings();
+
+  // Removes stored readings received before `cutoff` (retention); returns how many.
+  Result<std::uint64_t> PruneReadingsBefore(core::WallTime cutoff);
+
+  // PRAGMA integrity_check: "ok" or the first problems found.
+  Result<std::string> IntegrityCheck();
+
+  const std::filesystem::path& path() const;
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ehg::store

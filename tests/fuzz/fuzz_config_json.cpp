@@ -1,0 +1,20 @@
+// Config files come from installers and from remote config commands: hostile bytes must give an error,
+// never a crash, a hang or an out-of-bounds read.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "gateway/config/config.hpp"
+#include "gateway/config/json.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const auto document = ehg::config::ParseJson(text);
+  if (document) (void)ehg::config::Describe(*document);
+  const auto config = ehg::config::ParseConfig(text, "/etc/ehealth-gateway");
+  if (!config) {
+    for (const auto& error : config.error())
+      (void)error.ToString();
+  }
+  return 0;
+}

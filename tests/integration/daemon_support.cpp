@@ -1,0 +1,58 @@
+#include "tests/integration/daemon_support.hpp"
+
+#include <fstream>
+#include <sstream>
+
+namespace ehg::test {
+
+std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
+                                        const DaemonConfigOptions& options) {
+  const auto path = directory / "gateway.json";
+  std::ofstream out(path);
+  out << R"({
+  "gateway": {"id": "gw-it-01", "tenant": "0301", "log_level": ")"
+      << options.log_level << R"(", "assume_clock_synchronised": true},
+  "resident": {"pseudonym": "r-it-0001", "time_zone": "Europe/Oslo"},
+  "broker": {"uri": "ssl://127.0.0.1:8883"},
+  "tls": {"ca_file": "ca.pem", "cert_file": "gw.pem", "key_file": "gw.key"},
+  "storage": {"path": "data/gateway.db"},
+  "devices": [
+    {"id": "oximeter", "type": "sim", "profile": "pulse_oximeter", "interval_seconds": )"
+      << options.oximeter_interval_seconds << R"(, "seed": 5},
+    {"id": "cuff", "type": "sim", "profile": "blood_pressure", "interval_seconds": )"
+      << options.cuff_interval_seconds << R"(, "seed": 6}
+  ],
+  "rules": )"
+      << options.rules << "\n}\n";
+  return path;
+}
+
+Process StartDaemon(const std::filesystem::path& config) {
+  return Process::Start({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+}
+
+std::vector<StoredReading> ReportedReadings(const std::vector<std::string>& lines) {
+  std::vector<StoredReading> readings;
+  for (const std::string& line : lines) {
+    if (line.find("msg=\"reading stored\"") == std::string::npos) continue;
+    StoredReading reading{};
+    std::istringstream fields(line);
+    for (std::string field; fields >> field;) {
+      const auto equals = field.find('=');
+      if (equals == std::string::npos) continue;
+      const std::string key = field.substr(0, equals);
+      const std::string value = field.substr(equals + 1);
+      if (key == "reading_id") reading.id = std::stoll(value);
+      if (key == "device") reading.device = value;
+      if (key == "metric") reading.metric = value;
+      if (key == "device_time_ms") reading.device_time_ms = std::stoll(value);
+    }
+    // A line cut off by the kill is not a report: all four fields are needed.
+    if (reading.id > 0 && !reading.device.empty() && !reading.metric.empty() && reading.device_time_ms > 0) {
+      readings.push_back(reading);
+    }
+  }
+  return readings;
+}
+
+}  // namespace ehg::test

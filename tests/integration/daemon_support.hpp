@@ -1,0 +1,35 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/support/process.hpp"
+
+namespace ehg::test {
+
+struct DaemonConfigOptions {
+  std::string log_level = "info";
+  double oximeter_interval_seconds = 0.05;
+  double cuff_interval_seconds = 0.2;
+  std::string rules =
+      R"([{"id": "spo2-low", "kind": "threshold", "metric": "spo2", "below": 94, "severity": "high"}])";
+};
+
+// Writes a config for a gateway on simulated devices whose data lives in `directory`.
+std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
+                                        const DaemonConfigOptions& options = {});
+
+Process StartDaemon(const std::filesystem::path& config);
+
+struct StoredReading {
+  std::int64_t id;
+  std::string device;
+  std::string metric;
+  std::int64_t device_time_ms;
+};
+
+// The readings the daemon reported as durable ("reading stored" debug lines).
+std::vector<StoredReading> ReportedReadings(const std::vector<std::string>& lines);
+
+}  // namespace ehg::test

@@ -1,0 +1,136 @@
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/integration/daemon_support.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ehg::test::Process;
+using ehg::test::RunCommand;
+
+namespace {
+std::int64_t Count(const fs::path& database, const std::string& sql) {
+  SQLite::Database db(database.string(), SQLite::OPEN_READWRITE);
+  return db.execAndGet(sql).getInt64();
+}
+}  // namespace
+
+TEST_CASE("check-config: OK and exit 0 for every example, every error and exit 1 for a broken file") {
+  for (const char* example : {"demo.json", "copd-resident.json", "heart-failure-resident.json"}) {
+    CAPTURE(example);
+    const auto result = RunCommand(
+        {EHG_GATEWAY_BINARY, "check-config", std::string(EHG_SOURCE_DIR) + "/examples/" + example});
+    CHECK(result.exit_code == 0);
+    CHECK(result.output.starts_with("OK: "));
+  }
+  const std::string broken = std::string(EHG_FIXTURES_DIR) + "/config/invalid/several-errors-at-once.json";
+  const auto result = RunCommand({EHG_GATEWAY_BINARY, "check-config", broken});
+  CHECK(result.exit_code == 1);
+  CHECK(result.output.find("gateway.tenant: expected a four-digit municipality number") != std::string::npos);
+  CHECK(result.output.find("devices[2].port: expected a device path such as /dev/ttyUSB0, got \"ttyUSB0\"") !=
+        std::string::npos);
+  CHECK(result.output.find("rules[0].severity:") != std::string::npos);
+  CHECK(result.output.find("3 errors") != std::string::npos);
+}
+
+TEST_CASE("--version and --help answer without a config") {
+  const auto version = RunCommand({EHG_GATEWAY_BINARY, "--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.output.starts_with("ehealth-gateway "));
+  const auto help = RunCommand({EHG_GATEWAY_BINARY, "--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.output.find("check-config") != std::string::npos);
+  const auto wrong = RunCommand({EHG_GATEWAY_BINARY, "frobnicate"});
+  CHECK(wrong.exit_code != 0);
+}
+
+TEST_CASE("SIGTERM stops intake, commits and exits 0 within 2 s") {
+  ehg::test::TempDir dir;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path());
+  Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("gateway running", 10s));
+  std::this_thread::sleep_for(500ms);
+  const auto stop_requested = std::chrono::steady_clock::now();
+  daemon.Signal(SIGTERM);
+  const auto code = daemon.Wait(2s);
+  const auto took = std::chrono::steady_clock::now() - stop_requested;
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(took < 2s);
+  CHECK(daemon.Output().find("msg=\"gateway stopped\"") != std::string::npos);
+  const auto stored = Count(dir / "data" / "gateway.db", "SELECT count(*) FROM readings");
+  CHECK(stored > 0);
+  // Nothing identifying or clinical at info level: no values, no pseudonym.
+  CHECK(daemon.Output().find("r-it-0001") == std::string::npos);
+  CHECK(daemon.Output().find("value=") == std::string::npos);
+}
+
+TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid one replaces the rules") {
+  ehg::test::TempDir dir;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path());
+  Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("gateway running", 10s));
+
+  std::ofstream(config, std::ios::app) << "this is not json";
+  daemon.Signal(SIGHUP);
+  REQUIRE(daemon.WaitForOutput("reload refused, keeping the running config", 5s));
+  CHECK(daemon.Output().find("invalid JSON at line") != std::string::npos);
+
+  ehg::test::DaemonConfigOptions options;
+  options.rules =
+      R"([{"id": "pulse-high", "kind": "threshold", "metric": "pulse_rate", "above": 60, "severity": "low"}])";
+  ehg::test::WriteDaemonConfig(dir.path(), options);
+  daemon.Signal(SIGHUP);
+  REQUIRE(daemon.WaitForOutput("msg=\"rules replaced\"", 5s));
+  REQUIRE(daemon.WaitForOutput("rule=pulse-high", 10s));  // the new rule raises on the simulated pulse
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(5s) == 0);
+}
+
+TEST_CASE("An invalid config at start: every error logged, exit 78 so systemd does not restart in a loop") {
+  ehg::test::TempDir dir;
+  const auto config = dir / "gateway.json";
+  std::ofstream(config) << R"({"gateway": {"id": "gw 1", "tenant": 301}})";
+  const auto result = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+  CHECK(result.exit_code == 78);
+  CHECK(result.output.find("gateway.id: expected a gateway id") != std::string::npos);
+  CHECK(result.output.find("gateway.tenant: expected a four-digit") != std::string::npos);
+  CHECK(result.output.find("resident: required key missing") != std::string::npos);
+}
+
+TEST_CASE("A database from a newer release stops the daemon with exit 78 and a clear message") {
+  ehg::test::TempDir dir;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path());
+  fs::create_directories(dir / "data");
+  fs::copy_file(fs::path(EHG_FIXTURES_DIR) / "store" / "schema-future.db", dir / "data" / "gateway.db");
+  const auto result = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+  CHECK(result.exit_code == 78);
+  CHECK(result.output.find("newer than this build understands") != std::string::npos);
+}
+
+TEST_CASE("A corrupt database is moved aside, a fresh one started, and a gateway error event queued") {
+  ehg::test::TempDir dir;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path());
+  fs::create_directories(dir / "data");
+  fs::copy_file(fs::path(EHG_FIXTURES_DIR) / "store" / "not-a-database.db", dir / "data" / "gateway.db");
+  Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("gateway running", 10s));
+  daemon.Signal(SIGTERM);
+  REQUIRE(daemon.Wait(5s) == 0);
+  CHECK(daemon.Output().find("level=error msg=\"database failed its integrity check") != std::string::npos);
+  const auto database = dir / "data" / "gateway.db";
+  CHECK(Count(database,
+              "SELECT count(*) FROM outbox WHERE kind = 'gateway' AND priority = 1 AND "
+              "body LIKE '%storage.corrupt_database_replaced%'") == 1);
+  int moved = 0;
+  for (const auto& entry : fs::directory_iterator(dir / "data")) {
+    moved += entry.path().filename().string().starts_with("gateway.db.corrupt-") ? 1 : 0;
+  }
+  CHECK(moved == 1);
+}

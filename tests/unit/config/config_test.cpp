@@ -1,0 +1,168 @@
+#include "gateway/config/config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "devices/sim/measurement_generator.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ehg::config::ParseConfig;
+
+namespace {
+
+constexpr const char* kMinimal = R"({
+  "gateway": {"id": "gw-1", "tenant": "0301"},
+  "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
+  "broker": {"uri": "ssl://broker.example.no:8883"},
+  "tls": {"ca_file": "ca.pem", "cert_file": "/etc/ehg/gw.pem", "key_file": "keys/gw.key"},
+  "storage": {"path": "data/gateway.db"}
+})";
+
+}  // namespace
+
+TEST_CASE("A minimal config gets safe defaults") {
+  const auto config = ParseConfig(kMinimal, "/etc/ehealth-gateway");
+  REQUIRE(config.has_value());
+  CHECK(config->gateway.id == "gw-1");
+  CHECK(config->gateway.tenant == "0301");
+  CHECK(config->gateway.log_level == ehg::core::LogLevel::kInfo);
+  CHECK_FALSE(config->gateway.assume_clock_synchronised);
+  CHECK_FALSE(config->broker.insecure_plaintext_for_development);
+  CHECK(config->broker.keepalive == 30s);
+  CHECK(config->broker.reconnect_max == 60s);
+  CHECK(config->storage.outbox_budget_bytes == 64ull * 1024 * 1024);
+  CHECK(config->storage.readings_retention == std::chrono::days(90));
+  CHECK(config->pipeline.queue_capacity == 4096);
+  CHECK(config->devices.empty());
+  CHECK(config->rules.thresholds.empty());
+}
+
+TEST_CASE("Relative paths resolve against the config file's directory, absolute ones stay") {
+  const auto config = ParseConfig(kMinimal, "/etc/ehealth-gateway");
+  REQUIRE(config.has_value());
+  CHECK(config->tls.ca_file == fs::path("/etc/ehealth-gateway/ca.pem"));
+  CHECK(config->tls.cert_file == fs::path("/etc/ehg/gw.pem"));
+  CHECK(config->tls.key_file == fs::path("/etc/ehealth-gateway/keys/gw.key"));
+  CHECK(config->storage.path == fs::path("/etc/ehealth-gateway/data/gateway.db"));
+}
+
+TEST_CASE(
+    "Plaintext MQTT is accepted only when the config names the development flag, and then TLS is optional") {
+  const auto config = ParseConfig(R"({
+    "gateway": {"id": "gw-1", "tenant": "0301"},
+    "resident": {"pseudonym": "r-0001", "time_zone": "UTC"},
+    "broker": {"uri": "tcp://127.0.0.1:1883", "insecure_plaintext_for_development": true},
+    "storage": {"path": "/tmp/x.db"}
+  })",
+                                  "/");
+  REQUIRE(config.has_value());
+  CHECK(config->broker.insecure_plaintext_for_development);
+  CHECK(config->broker.uri == "tcp://127.0.0.1:1883");
+}
+
+TEST_CASE("Devices and rules become typed structs") {
+  const auto config = ParseConfig(R"({
+    "gateway": {"id": "gw-1", "tenant": "0301", "log_level": "debug"},
+    "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
+    "broker": {"uri": "mqtts://broker.example.no:8883", "keepalive_seconds": 45},
+    "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
+    "storage": {"path": "/d.db", "outbox_budget_bytes": 1048576, "readings_retention_days": 7},
+    "pipeline": {"queue_capacity": 100, "batch_window_ms": 0, "batch_max": 10},
+    "devices": [
+      {"id": "sim-bp", "type": "sim", "profile": "blood_pressure", "interval_seconds": 0.25, "seed": 7,
+       "artefact_rate": 0},
+      {"id": "oxi", "type": "serial", "port": "/dev/serial/by-id/usb-x", "protocol": "nonin-df8"},
+      {"id": "button", "type": "ble", "address": "a4:c1:38:0d:2e:51", "profile": "bthome",
+       "bthome_key": "231d39c1d7cc1ab1aee224cd096db932"}
+    ],
+    "rules": [
+      {"id": "pulse-band", "kind": "threshold", "metric": "pulse_rate", "above": 120, "below": 45,
+       "severity": "critical"}
+    ]
+  })",
+                                  "/");
+  REQUIRE(config.has_value());
+  CHECK(config->gateway.log_level == ehg::core::LogLevel::kDebug);
+  CHECK(config->broker.keepalive == 45s);
+  CHECK(config->pipeline.batch_window == 0ms);
+  REQUIRE(config->devices.size() == 3);
+  const auto& simulated = std::get<ehg::config::SimulatedDeviceConfig>(config->devices[0].settings);
+  CHECK(simulated.interval == 250ms);
+  CHECK(simulated.seed == 7);
+  CHECK(simulated.artefact_rate == 0);
+  const auto& serial = std::get<ehg::config::SerialDeviceConfig>(config->devices[1].settings);
+  CHECK(serial.port == fs::path("/dev/serial/by-id/usb-x"));
+  CHECK(serial.protocol == "nonin-df8");
+  const auto& ble = std::get<ehg::config::BleDeviceConfig>(config->devices[2].settings);
+  CHECK(ble.address == "A4:C1:38:0D:2E:51");  // normalised to BlueZ's spelling
+  REQUIRE(config->rules.thresholds.size() == 1);
+  const auto& rule = config->rules.thresholds[0];
+  CHECK(rule.above == 120);
+  CHECK(rule.below == 45);
+  CHECK(rule.severity == ehg::alerts::Severity::kCritical);
+}
+
+TEST_CASE("Every example config passes") {
+  const fs::path examples = fs::path(EHG_SOURCE_DIR) / "examples";
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(examples)) {
+    if (entry.path().extension() != ".json") continue;
+    CAPTURE(entry.path().filename().string());
+    const auto config = ehg::config::LoadConfig(entry.path());
+    if (!config) {
+      for (const auto& error : config.error())
+        MESSAGE(error.ToString());
+    }
+    CHECK(config.has_value());
+    ++checked;
+  }
+  CHECK(checked >= 3);
+}
+
+TEST_CASE("The config accepts exactly the simulator's profiles") {
+  for (const std::string_view name : ehg::config::SimulatedProfiles()) {
+    CAPTURE(name);
+    CHECK(ehg::devices::sim::ParseProfile(name).has_value());
+  }
+}
+
+TEST_CASE("A missing or oversized file is an error, not a crash") {
+  const auto missing = ehg::config::LoadConfig("/nonexistent/gateway.json");
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error()[0].message == "cannot read /nonexistent/gateway.json");
+  const auto directory = ehg::config::LoadConfig("/");
+  CHECK_FALSE(directory.has_value());
+}
+
+TEST_CASE("A simulated device's scenario becomes time-ordered steps") {
+  const auto config = ParseConfig(R"({
+    "gateway": {"id": "gw-1", "tenant": "0301"},
+    "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
+    "broker": {"uri": "ssl://b.example.no:8883"},
+    "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
+    "storage": {"path": "/d.db"},
+    "devices": [{"id": "oxi", "type": "sim", "profile": "pulse_oximeter", "scenario": [
+      {"after_seconds": 120, "spo2": 95},
+      {"after_seconds": 5.5, "spo2": 86, "pulse": 112}
+    ]}]
+  })",
+                                  "/");
+  REQUIRE(config.has_value());
+  const auto& scenario = std::get<ehg::config::SimulatedDeviceConfig>(config->devices[0].settings).scenario;
+  REQUIRE(scenario.size() == 3);
+  CHECK(scenario[0].after == 5500ms);
+  CHECK(scenario[2].after == 120s);
+  CHECK(scenario[2].parameter == "spo2");
+  CHECK(scenario[2].value == 95);
+  for (const auto& step : scenario) {
+    ehg::devices::sim::Physiology physiology;
+    CHECK(ehg::devices::sim::SetPhysiology(physiology, step.parameter, step.value));
+  }
+  for (const std::string_view name : ehg::config::ScenarioParameters()) {
+    ehg::devices::sim::Physiology physiology;
+    CAPTURE(name);
+    CHECK(ehg::devices::sim::SetPhysiology(physiology, name, 1));
+  }
+}

@@ -1,0 +1,109 @@
+#include "gateway/config/json.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using ehg::config::JsonValue;
+using ehg::config::ParseJson;
+
+namespace {
+std::string ErrorOf(std::string_view text) {
+  const auto parsed = ParseJson(text);
+  if (parsed) return "no error";
+  return std::to_string(parsed.error().position.line) + ":" + std::to_string(parsed.error().position.column) +
+         " " + parsed.error().message;
+}
+}  // namespace
+
+TEST_CASE("Values, comments and positions") {
+  const auto parsed = ParseJson(
+      "// leading comment\n"
+      "{ \"a\": [1, -2.5e3, true, false, null], /* inline */\n"
+      "  \"b\": {\"c\": \"x\\u00e6\\ud83d\\ude00\\n\"} }\n");
+  REQUIRE(parsed.has_value());
+  const JsonValue& root = *parsed;
+  CHECK(root.type == JsonValue::Type::kObject);
+  CHECK(root.position.line == 2);
+  CHECK(root.position.column == 1);
+  const JsonValue* a = root.Find("a");
+  REQUIRE(a != nullptr);
+  REQUIRE(a->items.size() == 5);
+  CHECK(a->items[0].integral);
+  CHECK(a->items[0].number == 1);
+  CHECK_FALSE(a->items[1].integral);
+  CHECK(a->items[1].number == -2500);
+  CHECK(a->items[2].boolean);
+  CHECK(a->items[4].type == JsonValue::Type::kNull);
+  const JsonValue* c = root.Find("b")->Find("c");
+  REQUIRE(c != nullptr);
+  CHECK(c->text == "x\xC3\xA6\xF0\x9F\x98\x80\n");
+  CHECK(c->position.line == 3);
+  CHECK(c->position.column == 14);
+  CHECK(root.members[0].key == "a");  // file order kept
+}
+
+TEST_CASE("Columns count characters, not UTF-8 bytes") {
+  CHECK(ErrorOf("{\"æøå\": x}") == "1:9 unexpected character 'x', expected a value");
+}
+
+TEST_CASE("Syntax errors name line, column and what was expected") {
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* error;
+  };
+  const Case cases[] = {
+      {"empty document", "", "1:1 unexpected end of input, expected a value"},
+      {"only a comment", "// nothing\n", "2:1 unexpected end of input, expected a value"},
+      {"missing comma", "{\"a\": 1\n \"b\": 2}", "2:2 expected ',' or '}' after member value"},
+      {"missing colon", "{\"a\" 1}", "1:6 expected ':' after member name"},
+      {"unquoted key", "{a: 1}", "1:2 expected a member name in double quotes"},
+      {"single quotes", "{'a': 1}", "1:2 expected a member name in double quotes"},
+      {"trailing comma in object", "{\"a\": 1,}", "1:9 trailing comma before '}'"},
+      {"trailing comma in array", "[1,\n]", "2:1 trailing comma before ']'"},
+      {"unclosed array", "[1, 2", "1:6 unexpected end of input, expected ',' or ']'"},
+      {"unclosed object", "{\"a\": 1", "1:8 unexpected end of input, expected ',' or '}'"},
+      {"text after the document", "{} x", "1:4 unexpected text after the end of the document"},
+      {"two documents", "{}{}", "1:3 unexpected text after the end of the document"},
+      {"leading zero", "[01]", "1:3 leading zeros are not allowed in numbers"},
+      {"bare minus", "[-]", "1:3 invalid number"},
+      {"fraction without digits", "[1.]", "1:4 expected a digit after the decimal point"},
+      {"exponent without digits", "[1e+]", "1:5 expected a digit in the exponent"},
+      {"number too large", "[1e999]", "1:2 number out of range: 1e999"},
+      {"NaN is not JSON", "[NaN]", "1:2 unexpected character 'N', expected a value"},
+      {"misspelt literal", "[tru]", "1:2 invalid literal, expected true"},
+      {"unterminated string", "[\"abc", "1:2 unterminated string"},
+      {"raw newline in string", "[\"a\nb\"]", "1:4 control character in string (escape it)"},
+      {"bad escape", "[\"\\x\"]", "1:5 invalid escape '\\x'"},
+      {"short unicode escape", "[\"\\u12\"]", "1:7 invalid hex digit in \\u escape"},
+      {"lone high surrogate", "[\"\\ud83d\"]", "1:9 unpaired UTF-16 surrogate in \\u escape"},
+      {"lone low surrogate", "[\"\\ude00\"]", "1:9 unpaired UTF-16 surrogate in \\u escape"},
+      {"unterminated comment", "{/* open", "1:2 unterminated /* comment"},
+      {"duplicate key", "{\"a\": 1, \"a\": 2}", "1:10 duplicate key \"a\""},
+  };
+  for (const Case& test : cases) {
+    CAPTURE(test.name);
+    CHECK(ErrorOf(test.text) == test.error);
+  }
+}
+
+TEST_CASE("Nesting is bounded so hostile input cannot exhaust the stack") {
+  CHECK(ErrorOf(std::string(64, '[') + std::string(64, ']')) == "no error");
+  CHECK(ErrorOf(std::string(65, '[') + std::string(65, ']')) == "1:65 nesting deeper than 64 levels");
+  CHECK(ErrorOf(std::string(100'000, '[')) == "1:65 nesting deeper than 64 levels");
+}
+
+TEST_CASE("A byte order mark is skipped") {
+  CHECK(ParseJson("\xEF\xBB\xBF{}").has_value());
+}
+
+TEST_CASE("Describe shows values briefly for error messages") {
+  CHECK(ehg::config::Describe(*ParseJson("42")) == "42");
+  CHECK(ehg::config::Describe(*ParseJson("\"abc\"")) == "\"abc\"");
+  CHECK(ehg::config::Describe(*ParseJson("[1]")) == "an array");
+  CHECK(ehg::config::Describe(*ParseJson("{}")) == "an object");
+  CHECK(ehg::config::Describe(*ParseJson("null")) == "null");
+  CHECK(ehg::config::Describe(*ParseJson("\"" + std::string(60, 'x') + "\"")) ==
+        "\"" + std::string(37, 'x') + "...\"");
+}

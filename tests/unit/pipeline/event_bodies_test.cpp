@@ -1,0 +1,97 @@
+#include "gateway/pipeline/event_bodies.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <doctest/doctest.h>
+
+using namespace std::chrono_literals;
+using ehg::core::WallTime;
+using Poco::JSON::Object;
+
+namespace {
+Object::Ptr Parse(const std::string& json) {
+  return Poco::JSON::Parser().parse(json).extract<Object::Ptr>();
+}
+const ehg::pipeline::EventContext kContext{"gw-1", "r-0001"};
+}  // namespace
+
+TEST_CASE("An observation body names gateway, pseudonym, device, metric, value, unit, times and flags") {
+  ehg::core::ManualClock clock;
+  ehg::core::EventIdGenerator ids(clock);
+  const auto id = ids.Next();
+  ehg::core::Reading reading;
+  reading.device_id = "oximeter";
+  reading.metric = "spo2";
+  reading.value = 94;
+  reading.unit = "%";
+  reading.device_time = WallTime{1'767'225'600'000ms};
+  reading.received_at = WallTime{1'767'225'600'250ms};
+  reading.flags.Set(ehg::core::QualityFlag::kLowPerfusion);
+  reading.sequence = 7;
+  const auto body = Parse(ehg::pipeline::ObservationBody(kContext, id, reading));
+  CHECK(body->getValue<std::string>("schema") == "ehealth-gateway/observation/v0");
+  CHECK(body->getValue<std::string>("event_id") == id.ToString());
+  CHECK(body->getValue<std::string>("gateway") == "gw-1");
+  CHECK(body->getValue<std::string>("subject") == "r-0001");
+  CHECK(body->getValue<std::string>("device") == "oximeter");
+  CHECK(body->getValue<std::string>("metric") == "spo2");
+  CHECK(body->getValue<double>("value") == 94);
+  CHECK(body->getValue<std::string>("unit") == "%");
+  CHECK(body->getValue<std::string>("effective") == "2026-01-01T00:00:00.000Z");
+  CHECK(body->getValue<std::string>("received") == "2026-01-01T00:00:00.250Z");
+  CHECK_FALSE(body->getValue<bool>("time_uncertain"));
+  CHECK(body->getArray("flags")->getElement<std::string>(0) == "low_perfusion");
+  CHECK(body->getValue<int>("sequence") == 7);
+}
+
+TEST_CASE("An alert survives the trip through its stored form unchanged") {
+  ehg::alerts::Alert alert;
+  alert.alert_id = "a-1";
+  alert.rule_id = "spo2-low";
+  alert.metric = "spo2";
+  alert.severity = ehg::alerts::Severity::kCritical;
+  alert.state = ehg::alerts::AlertState::kAcknowledged;
+  alert.raised_at = WallTime{1'000ms};
+  alert.updated_at = WallTime{2'000ms};
+  alert.occurrences = 4;
+  alert.worst_value = 84.5;
+  alert.evidence = {{"oximeter", "spo2", 86, "%", WallTime{900ms}},
+                    {"oximeter", "spo2", 84.5, "%", WallTime{1'900ms}}};
+  const auto restored = ehg::pipeline::AlertFromJson(ehg::pipeline::AlertToJson(alert));
+  REQUIRE(restored.has_value());
+  CHECK(*restored == alert);
+}
+
+TEST_CASE("A damaged stored alert is an error, not a crash") {
+  for (const char* json : {"", "{", "[]", R"({"alert_id": 1})", R"({"alert_id":"a","rule_id":"r","metric":"m",
+        "severity":"severe","state":"raised","raised_ms":0,"updated_ms":0,"occurrences":1,"worst_value":1,
+        "evidence":[]})",
+                           R"({"alert_id":"a","rule_id":"r","metric":"m","severity":"high","state":"raised",
+        "raised_ms":0,"updated_ms":0,"occurrences":1,"worst_value":1,"evidence":[1]})"}) {
+    CAPTURE(json);
+    const auto restored = ehg::pipeline::AlertFromJson(json);
+    REQUIRE_FALSE(restored.has_value());
+    CHECK(restored.error().code == ehg::Errc::kParse);
+  }
+}
+
+TEST_CASE("An alert body carries change, rule, severity, state, worst value and evidence") {
+  ehg::core::ManualClock clock;
+  ehg::core::EventIdGenerator ids(clock);
+  ehg::alerts::Alert alert;
+  alert.alert_id = "a-1";
+  alert.rule_id = "spo2-low";
+  alert.metric = "spo2";
+  alert.severity = ehg::alerts::Severity::kHigh;
+  alert.worst_value = 87;
+  alert.evidence = {{"oximeter", "spo2", 87, "%", WallTime{0ms}}};
+  const auto body =
+      Parse(ehg::pipeline::AlertBody(kContext, ids.Next(), ehg::alerts::ChangeKind::kRaised, alert));
+  CHECK(body->getValue<std::string>("schema") == "ehealth-gateway/alert/v0");
+  CHECK(body->getValue<std::string>("change") == "raised");
+  CHECK(body->getValue<std::string>("rule_id") == "spo2-low");
+  CHECK(body->getValue<std::string>("severity") == "high");
+  CHECK(body->getValue<std::string>("state") == "raised");
+  CHECK(body->getValue<double>("worst_value") == 87);
+  CHECK(body->getArray("evidence")->size() == 1);
+}

@@ -1,0 +1,286 @@
+#include "gateway/pipeline/pipeline.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include "tests/support/log_capture.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
+
+using namespace std::chrono_literals;
+using ehg::Errc;
+using ehg::alerts::RuleSet;
+using ehg::alerts::Severity;
+using ehg::alerts::ThresholdRule;
+using ehg::core::Reading;
+using ehg::pipeline::Pipeline;
+using ehg::test::WaitUntil;
+
+namespace {
+
+RuleSet LowSpO2() {
+  return RuleSet{{ThresholdRule{"spo2-low", "spo2", std::nullopt, 90.0, Severity::kHigh}}};
+}
+
+Reading SpO2(double value) {
+  Reading reading;
+  reading.device_id = "oximeter";
+  reading.metric = "spo2";
+  reading.value = value;
+  reading.unit = "%";
+  reading.received_at = ehg::core::WallTime{1'767'225'600'000ms};
+  return reading;
+}
+
+// Collects what the pipeline reports back to the driver.
+struct Outcomes {
+  std::mutex mutex;
+  std::vector<ehg::Result<std::int64_t>> results;
+
+  ehg::core::ReadingDone Callback() {
+    return [this](const Reading&, const ehg::Result<std::int64_t>& stored) {
+      std::lock_guard lock(mutex);
+      results.push_back(stored);
+    };
+  }
+  std::size_t size() {
+    std::lock_guard lock(mutex);
+    return results.size();
+  }
+  ehg::Result<std::int64_t> at(std::size_t i) {
+    std::lock_guard lock(mutex);
+    return results.at(i);
+  }
+};
+
+struct Fixture {
+  ehg::test::TempDir dir;
+  ehg::core::ManualClock clock{ehg::core::WallTime{1'767'225'600'000ms}};
+  ehg::core::EventIdGenerator ids{clock};
+  std::unique_ptr<ehg::store::Store> store;
+
+  explicit Fixture(ehg::store::StoreOptions options = {}) {
+    if (options.path.empty()) options.path = dir / "gateway.db";
+    store = std::move(ehg::store::Store::Open(options, clock).value());
+  }
+
+  ehg::pipeline::PipelineOptions Options(std::size_t capacity = 64) {
+    return {"gw-1", "r-0001", capacity, 2ms, 512, std::chrono::days(90)};
+  }
+};
+
+std::vector<Poco::JSON::Object::Ptr> OutboxBodies(ehg::store::Store& store, ehg::core::EventKind kind) {
+  std::vector<Poco::JSON::Object::Ptr> bodies;
+  const auto rows = store.PeekOutbox(1'000).value();
+  for (const auto& row : rows) {
+    if (row.event.kind == kind) {
+      bodies.push_back(Poco::JSON::Parser().parse(row.event.body).extract<Poco::JSON::Object::Ptr>());
+    }
+  }
+  return bodies;
+}
+
+}  // namespace
+
+TEST_CASE("A reading is reported accepted only once it is in the store, with an observation event") {
+  Fixture fixture;
+  Outcomes outcomes;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  REQUIRE(pipeline.Submit(SpO2(97), outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == 1; }));
+  pipeline.Stop();
+  REQUIRE(outcomes.at(0).has_value());
+  CHECK(*outcomes.at(0) > 0);
+  CHECK(fixture.store->CountReadings().value() == 1);
+  const auto observations = OutboxBodies(*fixture.store, ehg::core::EventKind::kObservation);
+  REQUIRE(observations.size() == 1);
+  CHECK(observations[0]->getValue<std::string>("subject") == "r-0001");
+  CHECK(observations[0]->getValue<double>("value") == 97);
+  CHECK(pipeline.counters().stored == 1);
+  CHECK(fixture.store->LoadDevices().value().at(0).last_seen == SpO2(97).received_at);
+}
+
+TEST_CASE("A reading outside the catalogue is refused with its reason, counted, logged without its value") {
+  Fixture fixture;
+  Outcomes outcomes;
+  ehg::test::LogCapture log(ehg::core::LogLevel::kInfo);
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  REQUIRE(pipeline.Submit(SpO2(127), outcomes.Callback()));  // 127: a common "no value" code of oximeters
+  REQUIRE(WaitUntil([&] { return outcomes.size() == 1; }));
+  pipeline.Stop();
+  REQUIRE_FALSE(outcomes.at(0).has_value());
+  CHECK(outcomes.at(0).error().code == Errc::kRejected);
+  CHECK(pipeline.counters().rejected_invalid == 1);
+  CHECK(fixture.store->CountReadings().value() == 0);
+  CHECK(fixture.store->outbox_stats().rows == 0);  // and it never raised an alert
+  CHECK(log.Contains("level=warning msg=\"reading rejected\" device=oximeter metric=spo2"));
+  for (const auto& line : log.Lines())
+    CHECK(line.find("127") == std::string::npos);
+}
+
+TEST_CASE(
+    "A breach raises an alert in the same transaction: stored state plus an alert event ahead of "
+    "observations") {
+  Fixture fixture;
+  Outcomes outcomes;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  REQUIRE(pipeline.Submit(SpO2(88), outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == 1; }));
+  pipeline.Stop();
+  const auto open = fixture.store->LoadOpenAlerts().value();
+  REQUIRE(open.size() == 1);
+  CHECK(open[0].rule_id == "spo2-low");
+  CHECK(open[0].severity == "high");
+  const auto rows = fixture.store->PeekOutbox(10).value();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].event.kind == ehg::core::EventKind::kAlert);
+  CHECK(rows[0].event.priority == ehg::core::Priority::kHigh);
+  const auto alert = Poco::JSON::Parser().parse(rows[0].event.body).extract<Poco::JSON::Object::Ptr>();
+  CHECK(alert->getValue<std::string>("alert_id") == open[0].alert_id);
+  CHECK(alert->getValue<std::string>("change") == "raised");
+  CHECK(pipeline.counters().alerts_raised == 1);
+}
+
+TEST_CASE("Open alerts survive a restart: a repeat updates the same alert, a recovery resolves it") {
+  Fixture fixture;
+  std::string alert_id;
+  {
+    Outcomes outcomes;
+    Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+    REQUIRE(pipeline.Start().has_value());
+    REQUIRE(pipeline.Submit(SpO2(88), outcomes.Callback()));
+    REQUIRE(WaitUntil([&] { return outcomes.size() == 1; }));
+    pipeline.Stop();
+    alert_id = fixture.store->LoadOpenAlerts().value().at(0).alert_id;
+  }
+  Outcomes outcomes;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  REQUIRE(pipeline.Submit(SpO2(86), outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == 1; }));
+  CHECK(pipeline.counters().alerts_raised == 0);
+  CHECK(pipeline.counters().alerts_updated == 1);
+  const auto open = fixture.store->LoadOpenAlerts().value();
+  REQUIRE(open.size() == 1);
+  CHECK(open[0].alert_id == alert_id);
+  REQUIRE(pipeline.Submit(SpO2(96), outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == 2; }));
+  pipeline.Stop();
+  CHECK(fixture.store->LoadOpenAlerts().value().empty());
+  const auto alerts = OutboxBodies(*fixture.store, ehg::core::EventKind::kAlert);
+  REQUIRE(alerts.size() == 3);
+  CHECK(alerts[2]->getValue<std::string>("change") == "resolved");
+  CHECK(alerts[2]->getValue<std::string>("alert_id") == alert_id);
+}
+
+TEST_CASE("A full queue refuses (and counts) instead of blocking the driver") {
+  Fixture fixture;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(16), LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  // Hold the pipeline thread inside a completion callback so the queue can fill up.
+  std::mutex mutex;
+  std::condition_variable released;
+  bool entered = false;
+  bool release = false;
+  REQUIRE(pipeline.Submit(SpO2(97), [&](const Reading&, const ehg::Result<std::int64_t>&) {
+    std::unique_lock lock(mutex);
+    entered = true;
+    released.wait(lock, [&] { return release; });
+  }));
+  REQUIRE(WaitUntil([&] {
+    std::lock_guard lock(mutex);
+    return entered;
+  }));
+  for (int i = 0; i < 16; ++i)
+    REQUIRE(pipeline.Submit(SpO2(97)));
+  CHECK_FALSE(pipeline.Submit(SpO2(97)));
+  CHECK(pipeline.counters().refused_queue_full == 1);
+  {
+    std::lock_guard lock(mutex);
+    release = true;
+  }
+  released.notify_all();
+  pipeline.Stop();
+  CHECK(fixture.store->CountReadings().value() == 17);
+}
+
+TEST_CASE("Stop commits everything already queued, then refuses new readings") {
+  Fixture fixture;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(4096), LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  for (int i = 0; i < 2'000; ++i)
+    REQUIRE(pipeline.Submit(SpO2(95 + i % 5)));
+  pipeline.Stop();
+  CHECK(fixture.store->CountReadings().value() == 2'000);
+  CHECK_FALSE(pipeline.Submit(SpO2(97)));
+  CHECK(pipeline.counters().refused_stopping == 1);
+  CHECK(pipeline.counters().batches >= 4);  // batch_max 512
+}
+
+TEST_CASE("When the store fails, every reading of the batch hears why and no alert state changes") {
+  Fixture fixture({{}, 1ull << 30, 128 * 1024});
+  Outcomes outcomes;
+  ehg::test::LogCapture log(ehg::core::LogLevel::kInfo);
+  auto options = fixture.Options(100'000);
+  options.batch_window = 100ms;  // a burst of 100 submissions becomes exactly one batch
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, options, LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  // Fill the capped database until a batch of 100 fails.
+  for (int round = 0; round < 200 && pipeline.counters().store_failures == 0; ++round) {
+    for (int i = 0; i < 100; ++i)
+      REQUIRE(pipeline.Submit(SpO2(97), outcomes.Callback()));
+    REQUIRE(WaitUntil([&] { return outcomes.size() == static_cast<std::size_t>(round + 1) * 100; }));
+  }
+  REQUIRE(pipeline.counters().store_failures == 1);
+  // The same amount again, now breaching the rule: it fails as a whole.
+  const std::size_t before = outcomes.size();
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(pipeline.Submit(SpO2(80), outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == before + 100; }));
+  pipeline.Stop();
+  for (std::size_t i = before; i < before + 100; ++i) {
+    REQUIRE_FALSE(outcomes.at(i).has_value());
+    CHECK(outcomes.at(i).error().code == Errc::kFull);
+  }
+  CHECK(pipeline.counters().store_failures == 2);
+  CHECK(pipeline.counters().alerts_raised == 0);
+  CHECK(fixture.store->LoadOpenAlerts().value().empty());
+  CHECK(log.Count("level=error msg=\"batch not stored; readings refused\"") == 2);
+  CHECK(fixture.store->IntegrityCheck().value() == "ok");
+}
+
+TEST_CASE("Replaced rules apply to the next batch") {
+  Fixture fixture;
+  Outcomes outcomes;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), RuleSet{});
+  REQUIRE(pipeline.Start().has_value());
+  REQUIRE(pipeline.Submit(SpO2(85), outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == 1; }));
+  CHECK(pipeline.counters().alerts_raised == 0);
+  pipeline.ReplaceRules(LowSpO2());
+  REQUIRE(WaitUntil([&] {
+    if (!pipeline.Submit(SpO2(85), outcomes.Callback())) return false;
+    const std::size_t expected = outcomes.size() + 1;
+    return WaitUntil([&] { return outcomes.size() >= expected; }) && pipeline.counters().alerts_raised == 1;
+  }));
+  pipeline.Stop();
+}
+
+TEST_CASE("The heartbeat moves while the pipeline is idle") {
+  Fixture fixture;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  const auto first = pipeline.LastHeartbeat();
+  fixture.clock.Advance(10s);
+  CHECK(WaitUntil([&] { return pipeline.LastHeartbeat() > first; }, 3s));
+  pipeline.Stop();
+}

@@ -1,0 +1,251 @@
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <doctest/doctest.h>
+
+#include "gateway/store/store.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/unit/store/store_test_support.hpp"
+
+using namespace std::chrono_literals;
+using ehg::Errc;
+using ehg::core::EventIdGenerator;
+using ehg::core::EventKind;
+using ehg::core::ManualClock;
+using ehg::core::Priority;
+using ehg::core::WallTime;
+using ehg::store::WriteBatch;
+using ehg::test::MakeEvent;
+using ehg::test::MakeReading;
+using ehg::test::OpenOrFail;
+using ehg::test::TempDir;
+
+TEST_CASE("A batch stores readings with all their fields and returns their ids in order") {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  WriteBatch batch;
+  auto first = MakeReading("spo2", 96, "%", 1'000);
+  first.device_time = WallTime{900ms};
+  first.flags.Set(ehg::core::QualityFlag::kMotionArtefact);
+  first.time_uncertain = true;
+  first.sequence = 42;
+  batch.readings.push_back(first);
+  batch.readings.push_back(MakeReading("pulse_rate", 71, "/min", 1'000));
+  const auto outcome = store->Write(batch);
+  REQUIRE(outcome.has_value());
+  REQUIRE(outcome->reading_ids.size() == 2);
+  CHECK(outcome->reading_ids[0] < outcome->reading_ids[1]);
+
+  SQLite::Database inspect((dir / "gateway.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement row(
+      inspect,
+      "SELECT device_id, metric, value, unit, device_time_ms, received_ms, time_uncertain, flags, "
+      "sequence FROM readings WHERE id = ?");
+  row.bind(1, outcome->reading_ids[0]);
+  REQUIRE(row.executeStep());
+  CHECK(row.getColumn(0).getString() == "device-1");
+  CHECK(row.getColumn(1).getString() == "spo2");
+  CHECK(row.getColumn(2).getDouble() == 96);
+  CHECK(row.getColumn(3).getString() == "%");
+  CHECK(row.getColumn(4).getInt64() == 900);
+  CHECK(row.getColumn(5).getInt64() == 1'000);
+  CHECK(row.getColumn(6).getInt() == 1);
+  CHECK(row.getColumn(7).getInt() == static_cast<int>(ehg::core::QualityFlag::kMotionArtefact));
+  CHECK(row.getColumn(8).getInt() == 42);
+}
+
+TEST_CASE("The outbox is read in priority order, FIFO within a priority") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  WriteBatch batch;
+  batch.events = {MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 10),
+                  MakeEvent(ids, EventKind::kAlert, Priority::kHigh, 10),
+                  MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 10),
+                  MakeEvent(ids, EventKind::kAlert, Priority::kCritical, 10),
+                  MakeEvent(ids, EventKind::kAlert, Priority::kHigh, 10)};
+  const auto events = batch.events;
+  REQUIRE(store->Write(batch).has_value());
+  const auto rows = store->PeekOutbox(10).value();
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0].event.id == events[3].id);
+  CHECK(rows[1].event.id == events[1].id);
+  CHECK(rows[2].event.id == events[4].id);
+  CHECK(rows[3].event.id == events[0].id);
+  CHECK(rows[4].event.id == events[2].id);
+  CHECK(rows[0].event.body == events[3].body);
+  CHECK(store->outbox_stats().rows == 5);
+  CHECK(store->outbox_stats().alert_rows == 3);
+  CHECK(store->outbox_stats().bytes == 50);
+
+  REQUIRE(store->RemoveFromOutbox({rows[0].sequence, rows[3].sequence}).has_value());
+  const auto rest = store->PeekOutbox(10).value();
+  REQUIRE(rest.size() == 3);
+  CHECK(rest[0].event.id == events[1].id);
+  CHECK(store->outbox_stats().rows == 3);
+  CHECK(store->outbox_stats().bytes == 30);
+}
+
+TEST_CASE("A failing batch stores nothing at all") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  WriteBatch batch;
+  batch.readings.push_back(MakeReading("spo2", 97, "%"));
+  const auto event = MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 10);
+  batch.events = {event, event};  // the same event id twice violates the outbox's uniqueness
+  const auto outcome = store->Write(batch);
+  REQUIRE_FALSE(outcome.has_value());
+  CHECK(store->CountReadings().value() == 0);
+  CHECK(store->outbox_stats().rows == 0);
+  CHECK(store->PeekOutbox(10).value().empty());
+  // And the store is usable afterwards.
+  batch.events = {event};
+  const auto retried = store->Write(batch);
+  if (!retried) MESSAGE(retried.error().message);
+  CHECK(retried.has_value());
+  CHECK(store->CountReadings().value() == 1);
+}
+
+TEST_CASE("Outbox budget: the oldest observations go first, alerts never, drops are counted durably") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  const auto path = dir / "gateway.db";
+  std::vector<ehg::core::Event> observations;
+  {
+    auto store = OpenOrFail({path, 1'000}, clock);
+    WriteBatch batch;
+    for (int i = 0; i < 9; ++i)
+      batch.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 100));
+    observations = batch.events;
+    REQUIRE(store->Write(batch).value().dropped_observations == 0);
+    CHECK(store->outbox_stats().bytes == 900);
+
+    // 300 bytes of alerts need room: the three oldest observations make it.
+    WriteBatch alerts;
+    alerts.events = {MakeEvent(ids, EventKind::kAlert, Priority::kHigh, 150),
+                     MakeEvent(ids, EventKind::kAlert, Priority::kCritical, 150)};
+    const auto outcome = store->Write(alerts);
+    REQUIRE(outcome.has_value());
+    CHECK(outcome->dropped_observations == 2);
+    CHECK_FALSE(outcome->over_budget_with_undroppable);
+    CHECK(store->outbox_stats().bytes == 1'000);
+    const auto rows = store->PeekOutbox(100).value();
+    REQUIRE(rows.size() == 9);
+    CHECK(rows[2].event.id == observations[2].id);  // observations 0 and 1 were dropped
+  }
+  auto store = OpenOrFail({path, 1'000}, clock);
+  CHECK(store->ReadCounter(ehg::store::kDroppedObservations).value() == 2);
+  CHECK(store->ReadCounter(ehg::store::kDroppedObservationBytes).value() == 200);
+  CHECK(store->outbox_stats().bytes == 1'000);  // recomputed on open
+}
+
+TEST_CASE("With only alerts left, alerts are still stored beyond the budget, new observations are dropped") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  auto store = OpenOrFail({dir / "gateway.db", 300}, clock);
+  WriteBatch alerts;
+  alerts.events = {MakeEvent(ids, EventKind::kAlert, Priority::kHigh, 200),
+                   MakeEvent(ids, EventKind::kAlert, Priority::kHigh, 200)};
+  const auto first = store->Write(alerts);
+  REQUIRE(first.has_value());
+  CHECK(first->over_budget_with_undroppable);
+  CHECK(store->outbox_stats().alert_rows == 2);
+
+  WriteBatch mixed;
+  mixed.events = {MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 50),
+                  MakeEvent(ids, EventKind::kDevice, Priority::kNormal, 50),
+                  MakeEvent(ids, EventKind::kAlert, Priority::kCritical, 50)};
+  const auto second = store->Write(mixed);
+  REQUIRE(second.has_value());
+  CHECK(second->dropped_observations == 1);
+  CHECK(store->outbox_stats().rows == 4);  // two alerts, the device event, the new alert
+  CHECK(store->ReadCounter(ehg::store::kDroppedObservations).value() == 1);
+}
+
+TEST_CASE(
+    "A full database refuses the batch (Errc::kFull), keeps what it had, and recovers after space frees") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  // Small cap and a budget too large to protect it: the database itself runs out of pages.
+  auto store = OpenOrFail({dir / "gateway.db", 1ull << 30, 256 * 1024}, clock);
+  std::uint64_t stored = 0;
+  ehg::Result<ehg::store::WriteOutcome> outcome;
+  for (int i = 0; i < 1'000; ++i) {
+    WriteBatch batch;
+    batch.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 2'000));
+    outcome = store->Write(batch);
+    if (!outcome) break;
+    ++stored;
+  }
+  REQUIRE_FALSE(outcome.has_value());
+  CHECK(outcome.error().code == Errc::kFull);
+  CHECK(stored > 10);
+  CHECK(store->outbox_stats().rows == stored);
+  CHECK(store->IntegrityCheck().value() == "ok");
+
+  const auto rows = store->PeekOutbox(50).value();
+  std::vector<std::int64_t> sent;
+  for (const auto& row : rows)
+    sent.push_back(row.sequence);
+  REQUIRE(store->RemoveFromOutbox(sent).has_value());
+  WriteBatch batch;
+  batch.events.push_back(MakeEvent(ids, EventKind::kAlert, Priority::kCritical, 2'000));
+  const auto after = store->Write(batch);
+  if (!after) MESSAGE(after.error().message);
+  CHECK(after.has_value());
+}
+
+TEST_CASE("Alert and device state round-trip, only open alerts are loaded") {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  WriteBatch batch;
+  batch.alerts = {
+      {"a-1", "spo2-low", "high", "raised", true, WallTime{1'000ms}, WallTime{2'000ms}, R"({"x":1})"},
+      {"a-2", "pulse-high", "medium", "resolved", false, WallTime{1'000ms}, WallTime{3'000ms}, "{}"},
+  };
+  batch.devices = {{"oximeter", WallTime{5'000ms}, true, 80.0, "", WallTime{5'000ms}},
+                   {"cuff", std::nullopt, std::nullopt, std::nullopt, "no answer", WallTime{6'000ms}}};
+  REQUIRE(store->Write(batch).has_value());
+  // Resolving updates the same row.
+  WriteBatch resolve;
+  resolve.alerts = {
+      {"a-1", "spo2-low", "high", "resolved", false, WallTime{1'000ms}, WallTime{4'000ms}, "{}"}};
+  resolve.alerts.push_back(
+      {"a-3", "fever", "medium", "acknowledged", true, WallTime{7'000ms}, WallTime{8'000ms}, "{}"});
+  REQUIRE(store->Write(resolve).has_value());
+
+  const auto open = store->LoadOpenAlerts().value();
+  REQUIRE(open.size() == 1);
+  CHECK(open[0].alert_id == "a-3");
+  CHECK(open[0].state == "acknowledged");
+  CHECK(open[0].raised_at == WallTime{7'000ms});
+
+  const auto devices = store->LoadDevices().value();
+  REQUIRE(devices.size() == 2);
+  CHECK(devices[0].device_id == "cuff");
+  CHECK_FALSE(devices[0].last_seen.has_value());
+  CHECK_FALSE(devices[0].connected.has_value());
+  CHECK(devices[0].last_error == "no answer");
+  CHECK(devices[1].device_id == "oximeter");
+  CHECK(devices[1].last_seen == WallTime{5'000ms});
+  CHECK(devices[1].connected == true);
+  CHECK(devices[1].battery_percent == 80.0);
+}
+
+TEST_CASE("Retention removes only readings older than the cutoff") {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  WriteBatch batch;
+  for (std::int64_t t : {1'000, 2'000, 3'000, 4'000})
+    batch.readings.push_back(MakeReading("spo2", 97, "%", t));
+  REQUIRE(store->Write(batch).has_value());
+  CHECK(store->PruneReadingsBefore(WallTime{3'000ms}).value() == 2);
+  CHECK(store->CountReadings().value() == 2);
+}
