@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "alerts/evaluator.hpp"
+#include "tests/support/readings.hpp"
 
 using namespace std::chrono_literals;
 using ehg::alerts::ChangeKind;
@@ -18,13 +19,7 @@ using ehg::core::WallTime;
 namespace {
 
 Reading SpO2(double value, WallTime time = WallTime{1'000ms}) {
-  Reading reading;
-  reading.device_id = "oximeter";
-  reading.metric = "spo2";
-  reading.value = value;
-  reading.unit = "%";
-  reading.received_at = time;
-  return reading;
+  return ehg::test::SpO2(value, time.time_since_epoch().count());
 }
 
 struct Harness {

@@ -5,22 +5,14 @@
 #include <cmath>
 #include <limits>
 
+#include "tests/support/readings.hpp"
+
 using ehg::Errc;
 using ehg::core::QualityFlag;
 using ehg::core::QualityFlags;
 using ehg::core::Reading;
 using ehg::core::ValidateReading;
-
-namespace {
-Reading SpO2(double value) {
-  Reading reading;
-  reading.device_id = "oximeter";
-  reading.metric = "spo2";
-  reading.value = value;
-  reading.unit = "%";
-  return reading;
-}
-}  // namespace
+using ehg::test::SpO2;
 
 TEST_CASE("A reading inside its physical range is valid, including both edges") {
   CHECK(ValidateReading(SpO2(97)).has_value());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/support/log_capture.hpp"
+#include "tests/support/readings.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
@@ -20,22 +21,13 @@ using ehg::alerts::Severity;
 using ehg::alerts::ThresholdRule;
 using ehg::core::Reading;
 using ehg::pipeline::Pipeline;
+using ehg::test::SpO2;
 using ehg::test::WaitUntil;
 
 namespace {
 
 RuleSet LowSpO2() {
   return RuleSet{{ThresholdRule{"spo2-low", "spo2", std::nullopt, 90.0, Severity::kHigh}}};
-}
-
-Reading SpO2(double value) {
-  Reading reading;
-  reading.device_id = "oximeter";
-  reading.metric = "spo2";
-  reading.value = value;
-  reading.unit = "%";
-  reading.received_at = ehg::core::WallTime{1'767'225'600'000ms};
-  return reading;
 }
 
 // Collects what the pipeline reports back to the driver.

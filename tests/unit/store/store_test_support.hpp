@@ -10,6 +10,7 @@
 #include "gateway/core/event.hpp"
 #include "gateway/core/reading.hpp"
 #include "gateway/store/store.hpp"
+#include "tests/support/readings.hpp"
 
 namespace ehg::test {
 
@@ -22,17 +23,6 @@ inline std::filesystem::path CopyFixture(const std::string& name, const std::fil
   const auto target = directory / "gateway.db";
   std::filesystem::copy_file(std::filesystem::path(EHG_FIXTURES_DIR) / "store" / name, target);
   return target;
-}
-
-inline core::Reading MakeReading(const std::string& metric, double value, const std::string& unit,
-                                 std::int64_t received_ms = 1'767'225'600'000) {
-  core::Reading reading;
-  reading.device_id = "device-1";
-  reading.metric = metric;
-  reading.value = value;
-  reading.unit = unit;
-  reading.received_at = core::WallTime{std::chrono::milliseconds{received_ms}};
-  return reading;
 }
 
 inline core::Event MakeEvent(core::EventIdGenerator& ids, core::EventKind kind, core::Priority priority,
