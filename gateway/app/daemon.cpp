@@ -1,6 +1,7 @@
 #include "gateway/app/daemon.hpp"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <ctime>
@@ -228,6 +229,8 @@ class Daemon {
 }  // namespace
 
 int RunDaemon(const std::filesystem::path& config_path) {
+  // Health data: files and directories we create are for the service user only, whatever the caller's umask.
+  ::umask(0077);
   // Before any thread exists, so that every thread inherits the blocked mask.
   Daemon::BlockSignals();
   config::ConfigResult loaded = config::LoadConfig(config_path);

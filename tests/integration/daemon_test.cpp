@@ -134,3 +134,32 @@ TEST_CASE("A corrupt database is moved aside, a fresh one started, and a gateway
   }
   CHECK(moved == 1);
 }
+
+TEST_CASE("Files the daemon creates are readable by its own user only, whatever the caller's umask") {
+  ehg::test::TempDir dir;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path());
+  Process daemon = Process::Start(
+      {"/bin/sh", "-c", "umask 022 && exec " + std::string(EHG_GATEWAY_BINARY) + " run --config " + config.string()});
+  REQUIRE(daemon.WaitForOutput("gateway running", 10s));
+  daemon.Signal(SIGTERM);
+  REQUIRE(daemon.Wait(5s) == 0);
+  const auto others = fs::perms::group_all | fs::perms::others_all;
+  CHECK((fs::status(dir / "data").permissions() & others) == fs::perms::none);
+  CHECK((fs::status(dir / "data" / "gateway.db").permissions() & others) == fs::perms::none);
+}
+
+TEST_CASE("Under journald, each log line carries its syslog priority") {
+  ehg::test::TempDir dir;
+  const auto config = dir / "gateway.json";
+  std::ofstream(config) << "{}";
+  // journald announces its stream as JOURNAL_STREAM=<device>:<inode> of the daemon's stderr.
+  const auto result = RunCommand({"/bin/sh", "-c",
+                                  "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec " +
+                                      std::string(EHG_GATEWAY_BINARY) + " run --config " + config.string() +
+                                      " 2>&1"});
+  CHECK(result.exit_code == 78);
+  CHECK(result.output.starts_with("<3>level=error msg=\"config invalid\""));
+  // Without journald the same line starts with a timestamp instead.
+  const auto plain = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+  CHECK(plain.output.starts_with("ts="));
+}

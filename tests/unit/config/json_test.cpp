@@ -47,42 +47,45 @@ TEST_CASE("Columns count characters, not UTF-8 bytes") {
   CHECK(ErrorOf("{\"æøå\": x}") == "1:9 unexpected character 'x', expected a value");
 }
 
+// Kept outside the test body: the texts hold unbalanced braces.
+struct SyntaxCase {
+  const char* name;
+  const char* text;
+  const char* error;
+};
+
+const SyntaxCase kSyntaxCases[] = {
+    {"empty document", "", "1:1 unexpected end of input, expected a value"},
+    {"only a comment", "// nothing\n", "2:1 unexpected end of input, expected a value"},
+    {"missing comma", "{\"a\": 1\n \"b\": 2}", "2:2 expected ',' or '}' after member value"},
+    {"missing colon", "{\"a\" 1}", "1:6 expected ':' after member name"},
+    {"unquoted key", "{a: 1}", "1:2 expected a member name in double quotes"},
+    {"single quotes", "{'a': 1}", "1:2 expected a member name in double quotes"},
+    {"trailing comma in object", "{\"a\": 1,}", "1:9 trailing comma before '}'"},
+    {"trailing comma in array", "[1,\n]", "2:1 trailing comma before ']'"},
+    {"unclosed array", "[1, 2", "1:6 unexpected end of input, expected ',' or ']'"},
+    {"unclosed object", "{\"a\": 1", "1:8 unexpected end of input, expected ',' or '}'"},
+    {"text after the document", "{} x", "1:4 unexpected text after the end of the document"},
+    {"two documents", "{}{}", "1:3 unexpected text after the end of the document"},
+    {"leading zero", "[01]", "1:3 leading zeros are not allowed in numbers"},
+    {"bare minus", "[-]", "1:3 invalid number"},
+    {"fraction without digits", "[1.]", "1:4 expected a digit after the decimal point"},
+    {"exponent without digits", "[1e+]", "1:5 expected a digit in the exponent"},
+    {"number too large", "[1e999]", "1:2 number out of range: 1e999"},
+    {"NaN is not JSON", "[NaN]", "1:2 unexpected character 'N', expected a value"},
+    {"misspelt literal", "[tru]", "1:2 invalid literal, expected true"},
+    {"unterminated string", "[\"abc", "1:2 unterminated string"},
+    {"raw newline in string", "[\"a\nb\"]", "1:4 control character in string (escape it)"},
+    {"bad escape", "[\"\\x\"]", "1:5 invalid escape '\\x'"},
+    {"short unicode escape", "[\"\\u12\"]", "1:7 invalid hex digit in \\u escape"},
+    {"lone high surrogate", "[\"\\ud83d\"]", "1:9 unpaired UTF-16 surrogate in \\u escape"},
+    {"lone low surrogate", "[\"\\ude00\"]", "1:9 unpaired UTF-16 surrogate in \\u escape"},
+    {"unterminated comment", "{/* open", "1:2 unterminated /* comment"},
+    {"duplicate key", "{\"a\": 1, \"a\": 2}", "1:10 duplicate key \"a\""},
+};
+
 TEST_CASE("Syntax errors name line, column and what was expected") {
-  struct Case {
-    const char* name;
-    const char* text;
-    const char* error;
-  };
-  const Case cases[] = {
-      {"empty document", "", "1:1 unexpected end of input, expected a value"},
-      {"only a comment", "// nothing\n", "2:1 unexpected end of input, expected a value"},
-      {"missing comma", "{\"a\": 1\n \"b\": 2}", "2:2 expected ',' or '}' after member value"},
-      {"missing colon", "{\"a\" 1}", "1:6 expected ':' after member name"},
-      {"unquoted key", "{a: 1}", "1:2 expected a member name in double quotes"},
-      {"single quotes", "{'a': 1}", "1:2 expected a member name in double quotes"},
-      {"trailing comma in object", "{\"a\": 1,}", "1:9 trailing comma before '}'"},
-      {"trailing comma in array", "[1,\n]", "2:1 trailing comma before ']'"},
-      {"unclosed array", "[1, 2", "1:6 unexpected end of input, expected ',' or ']'"},
-      {"unclosed object", "{\"a\": 1", "1:8 unexpected end of input, expected ',' or '}'"},
-      {"text after the document", "{} x", "1:4 unexpected text after the end of the document"},
-      {"two documents", "{}{}", "1:3 unexpected text after the end of the document"},
-      {"leading zero", "[01]", "1:3 leading zeros are not allowed in numbers"},
-      {"bare minus", "[-]", "1:3 invalid number"},
-      {"fraction without digits", "[1.]", "1:4 expected a digit after the decimal point"},
-      {"exponent without digits", "[1e+]", "1:5 expected a digit in the exponent"},
-      {"number too large", "[1e999]", "1:2 number out of range: 1e999"},
-      {"NaN is not JSON", "[NaN]", "1:2 unexpected character 'N', expected a value"},
-      {"misspelt literal", "[tru]", "1:2 invalid literal, expected true"},
-      {"unterminated string", "[\"abc", "1:2 unterminated string"},
-      {"raw newline in string", "[\"a\nb\"]", "1:4 control character in string (escape it)"},
-      {"bad escape", "[\"\\x\"]", "1:5 invalid escape '\\x'"},
-      {"short unicode escape", "[\"\\u12\"]", "1:7 invalid hex digit in \\u escape"},
-      {"lone high surrogate", "[\"\\ud83d\"]", "1:9 unpaired UTF-16 surrogate in \\u escape"},
-      {"lone low surrogate", "[\"\\ude00\"]", "1:9 unpaired UTF-16 surrogate in \\u escape"},
-      {"unterminated comment", "{/* open", "1:2 unterminated /* comment"},
-      {"duplicate key", "{\"a\": 1, \"a\": 2}", "1:10 duplicate key \"a\""},
-  };
-  for (const Case& test : cases) {
+  for (const SyntaxCase& test : kSyntaxCases) {
     CAPTURE(test.name);
     CHECK(ErrorOf(test.text) == test.error);
   }
