@@ -3,10 +3,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
-#include <cerrno>
 #include <ctime>
 #include <memory>
-#include <optional>
 
 #include "devices/sim/simulated_source.hpp"
 #include "gateway/config/config.hpp"
@@ -52,7 +50,7 @@ void WarnAboutUnsupportedDevices(const config::Config& config) {
   }
 }
 
-// Told on the pipeline thread once a reading is durable (or refused). Debug only: it names values' keys.
+// Told on the pipeline thread once a reading is durable (or refused). Per-message detail: debug only.
 void ReportReading(const core::Reading& reading, const Result<std::int64_t>& stored) {
   if (!core::LogEnabled(core::LogLevel::kDebug)) return;
   if (stored) {
