@@ -30,8 +30,12 @@ constexpr std::array<ScenarioParameter, 7> kScenarioParameters{{{"systolic", 60,
                                                                 {"perfusion_index", 0.2, 20},
                                                                 {"temperature", 33, 42},
                                                                 {"weight", 20, 250}}};
-constexpr std::array<std::string_view, 7> kScenarioParameterNames{
-    "systolic", "diastolic", "pulse", "spo2", "perfusion_index", "temperature", "weight"};
+constexpr std::array<std::string_view, kScenarioParameters.size()> kScenarioParameterNames = [] {
+  std::array<std::string_view, kScenarioParameters.size()> names{};
+  for (std::size_t i = 0; i < names.size(); ++i)
+    names[i] = kScenarioParameters[i].name;
+  return names;
+}();
 constexpr std::array<std::string_view, 7> kSerialProtocols{
     "contec-cms50-5", "contec-cms50-9", "nonin-df2", "nonin-df7", "nonin-df8", "beurer-bm", "ascii"};
 constexpr std::array<std::string_view, 7> kBleProfiles{

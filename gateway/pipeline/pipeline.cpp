@@ -249,9 +249,8 @@ void Pipeline::Housekeeping() {
   const core::SteadyTime now = clock_.SteadyNow();
   if (next_housekeeping_ && now < *next_housekeeping_) return;
   next_housekeeping_ = now + kHousekeepingInterval;
-  const core::WallTime cutoff = clock_.Now() - options_.readings_retention;
   if (!clock_.WallClockSynchronised()) return;  // a wrong wall clock could delete everything
-  auto pruned = store_.PruneReadingsBefore(cutoff);
+  auto pruned = store_.PruneReadingsBefore(clock_.Now() - options_.readings_retention);
   if (!pruned) {
     core::LogWarning("pruning old readings failed", {{"reason", pruned.error().message}});
   } else if (*pruned > 0) {

@@ -430,20 +430,28 @@ Result<std::vector<OutboxRow>> Store::PeekOutbox(std::size_t limit) {
 
 Result<void> Store::RemoveFromOutbox(const std::vector<std::int64_t>& sequences) {
   Impl& impl = *impl_;
+  // Runs after every broker acknowledgement: adjust the cached sizes by what was deleted instead of
+  // summing the whole outbox again.
+  OutboxStats stats = impl.stats;
   try {
     impl.db->exec("BEGIN IMMEDIATE");
-    SQLite::Statement remove(*impl.db, "DELETE FROM outbox WHERE seq = ?");
+    SQLite::Statement remove(*impl.db, "DELETE FROM outbox WHERE seq = ? RETURNING bytes, kind = 'alert'");
     for (const std::int64_t sequence : sequences) {
       remove.reset();
-      remove.bind(1, static_cast<std::int64_t>(sequence));
-      remove.exec();
+      remove.bind(1, sequence);
+      while (remove.executeStep()) {
+        stats.bytes -= static_cast<std::uint64_t>(remove.getColumn(0).getInt64());
+        --stats.rows;
+        if (remove.getColumn(1).getInt() != 0) --stats.alert_rows;
+      }
     }
+    remove.reset();
     impl.db->exec("COMMIT");
-    impl.LoadStats();
   } catch (const SQLite::Exception& exception) {
     impl.RollbackIfOpen();
     return tl::unexpected(FromSqlite(exception, "store: removing sent events"));
   }
+  impl.stats = stats;
   return {};
 }
 
