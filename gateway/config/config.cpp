@@ -9,11 +9,17 @@
 #include <set>
 #include <sstream>
 
-#include "gateway/config/json.hpp"
+#include "gateway/core/json.hpp"
 #include "gateway/core/metrics.hpp"
 
 namespace ehg::config {
 namespace {
+
+using core::Describe;
+using core::JsonMember;
+using core::JsonSyntaxError;
+using core::JsonValue;
+using core::ParseJson;
 
 constexpr std::array<std::string_view, 4> kSimulatedProfiles{"blood_pressure", "pulse_oximeter",
                                                              "thermometer", "weight_scale"};

@@ -1,5 +1,6 @@
 #include "gateway/pipeline/pipeline.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "gateway/core/log.hpp"
@@ -51,6 +52,11 @@ Result<void> Pipeline::Start() {
   for (store::DeviceRecord& device : *devices)
     devices_[device.device_id] = std::move(device);
 
+  auto dropped = store_.ReadCounter(store::kDroppedObservations);
+  if (!dropped) return tl::unexpected(dropped.error().WithContext("pipeline: start"));
+  dropped_total_.store(static_cast<std::uint64_t>(*dropped));
+  AfterCommit({}, {});
+
   heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
   {
     std::lock_guard lock(mutex_);
@@ -100,6 +106,24 @@ bool Pipeline::Submit(core::Reading reading, core::ReadingDone done) {
   return true;
 }
 
+bool Pipeline::ApplyOutboxChange(OutboxChange change, OutboxChangeDone done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!accepting_ || changes_.size() >= kOutboxChangeCapacity) {
+      ++counters_.outbox_changes_refused;
+      return false;
+    }
+    changes_.push_back(PendingChange{std::move(change), std::move(done)});
+  }
+  wake_.notify_one();
+  return true;
+}
+
+OutboxSnapshot Pipeline::outbox() const {
+  return OutboxSnapshot{outbox_rows_.load(), outbox_bytes_.load(), outbox_alert_rows_.load(),
+                        dropped_total_.load()};
+}
+
 void Pipeline::ReplaceRules(alerts::RuleSet rules) {
   {
     std::lock_guard lock(mutex_);
@@ -115,7 +139,9 @@ core::SteadyTime Pipeline::LastHeartbeat() const {
 void Pipeline::Run() {
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait_for(lock, kIdleWake, [this] { return !queue_.empty() || stop_requested_ || pending_rules_; });
+    wake_.wait_for(lock, kIdleWake, [this] {
+      return !queue_.empty() || !changes_.empty() || stop_requested_ || pending_rules_;
+    });
     if (pending_rules_) {
       evaluator_ = alerts::Evaluator(std::move(*pending_rules_));
       pending_rules_.reset();
@@ -126,19 +152,77 @@ void Pipeline::Run() {
       wake_.wait_for(lock, options_.batch_window,
                      [this] { return queue_.size() >= options_.batch_max || stop_requested_; });
     }
+    std::deque<PendingChange> changes;
+    changes.swap(changes_);
     std::deque<Submission> batch;
     while (!queue_.empty() && batch.size() < options_.batch_max) {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    const bool finished = stop_requested_ && queue_.empty();
+    const bool finished = stop_requested_ && queue_.empty() && changes_.empty();
     lock.unlock();
+    if (!changes.empty()) ProcessChanges(changes);
     if (!batch.empty()) ProcessBatch(batch);
     Housekeeping();
     heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
     lock.lock();
     if (finished) break;
   }
+}
+
+void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
+  // All waiting changes share one transaction: one fsync for many acknowledgements.
+  store::WriteBatch write;
+  for (PendingChange& pending : changes) {
+    OutboxChange& change = pending.change;
+    write.sent_sequences.insert(write.sent_sequences.end(), change.sent_sequences.begin(),
+                                change.sent_sequences.end());
+    write.receipted_alerts.insert(write.receipted_alerts.end(), change.receipted_alerts.begin(),
+                                  change.receipted_alerts.end());
+    for (core::Event& event : change.events)
+      write.events.push_back(event);
+    for (auto& [name, value] : change.settings)
+      write.settings[name] = value;
+  }
+  auto written = store_.Write(write);
+  if (!written) {
+    counters_.outbox_change_failures += changes.size();
+    core::LogError("uplink change not stored", {{"changes", changes.size()},
+                                                {"code", ToString(written.error().code)},
+                                                {"reason", written.error().message}});
+    for (PendingChange& pending : changes) {
+      if (pending.done) pending.done(tl::unexpected(written.error()));
+    }
+    return;
+  }
+  counters_.outbox_changes += changes.size();
+  AfterCommit(*written, write.events);
+  // Each caller hears the outcome of its own receipts.
+  std::size_t receipt_offset = 0;
+  for (PendingChange& pending : changes) {
+    const std::size_t receipts = pending.change.receipted_alerts.size();
+    if (pending.done) {
+      store::WriteOutcome own;
+      own.removed_rows = written->removed_rows;
+      const auto first = written->receipt_matched.begin() + static_cast<std::ptrdiff_t>(receipt_offset);
+      own.receipt_matched.assign(first, first + static_cast<std::ptrdiff_t>(receipts));
+      pending.done(own);
+    }
+    receipt_offset += receipts;
+  }
+}
+
+void Pipeline::AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events) {
+  const store::OutboxStats stats = store_.outbox_stats();
+  outbox_rows_.store(stats.rows);
+  outbox_bytes_.store(stats.bytes);
+  outbox_alert_rows_.store(stats.alert_rows);
+  dropped_total_ += outcome.dropped_observations;
+  if (events.empty() || !outbox_listener_) return;
+  core::Priority most_urgent = core::Priority::kBulk;
+  for (const core::Event& event : events)
+    most_urgent = std::min(most_urgent, event.priority);
+  outbox_listener_(most_urgent);
 }
 
 void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
@@ -209,6 +293,7 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     return;
   }
 
+  AfterCommit(*written, write.events);
   open_alerts_ = std::move(open);
   for (auto& [id, device] : touched)
     devices_[id] = std::move(device);

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -45,7 +46,32 @@ struct PipelineCounters {
   std::atomic<std::uint64_t> alerts_updated{0};
   std::atomic<std::uint64_t> alerts_resolved{0};
   std::atomic<std::uint64_t> dropped_observations{0};  // removed from the outbox to honour its budget
+  std::atomic<std::uint64_t> outbox_changes{0};        // uplink changes committed
+  std::atomic<std::uint64_t> outbox_change_failures{0};
+  std::atomic<std::uint64_t> outbox_changes_refused{0};  // ApplyOutboxChange returned false: queue full
 };
+
+// The outbox as the last commit left it, readable from any thread (status message, status page).
+struct OutboxSnapshot {
+  std::uint64_t rows = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t alert_rows = 0;
+  std::uint64_t dropped_observations_total = 0;  // since the database was created (persisted)
+};
+
+// What the uplink asks the pipeline to change in the store; applied in one transaction of its own.
+struct OutboxChange {
+  std::vector<std::int64_t> sent_sequences;     // the broker acknowledged these rows
+  std::vector<core::EventId> receipted_alerts;  // the care system confirmed these alert events
+  std::vector<core::Event> events;              // new events for the outbox (e.g. command results)
+  std::map<std::string, std::string> settings;  // persisted settings (e.g. the heartbeat interval)
+};
+
+// Told on the pipeline thread after the change's transaction ended: the outcome, or why nothing of the
+// change was stored.
+using OutboxChangeDone = std::function<void(const Result<store::WriteOutcome>&)>;
+// Told on the pipeline thread after events were committed to the outbox: the most urgent of them.
+using OutboxListener = std::function<void(core::Priority most_urgent)>;
 
 class Pipeline final : public core::ReadingSink {
  public:
@@ -65,6 +91,16 @@ class Pipeline final : public core::ReadingSink {
   // and counts it; the driver keeps what it must not lose and retries. Never blocks.
   [[nodiscard]] bool Submit(core::Reading reading, core::ReadingDone done = {}) override;
 
+  // Thread-safe. Queues a change for the next loop of the pipeline thread, before any readings of that
+  // loop (removals free room in the outbox). Overflow policy: at most kOutboxChangeCapacity changes wait;
+  // beyond that it refuses (false, counted) and the caller keeps the change and offers it again.
+  [[nodiscard]] bool ApplyOutboxChange(OutboxChange change, OutboxChangeDone done = {});
+  static constexpr std::size_t kOutboxChangeCapacity = 64;
+
+  // Set before Start(). Called on the pipeline thread; must only post work elsewhere.
+  void SetOutboxListener(OutboxListener listener) { outbox_listener_ = std::move(listener); }
+  OutboxSnapshot outbox() const;
+
   // Swaps the rule set between two batches; open alerts of rules that no longer exist stay open.
   void ReplaceRules(alerts::RuleSet rules);
 
@@ -78,8 +114,15 @@ class Pipeline final : public core::ReadingSink {
     core::ReadingDone done;
   };
 
+  struct PendingChange {
+    OutboxChange change;
+    OutboxChangeDone done;
+  };
+
   void Run();
+  void ProcessChanges(std::deque<PendingChange>& changes);
   void ProcessBatch(std::deque<Submission>& batch);
+  void AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events);
   void Housekeeping();
 
   store::Store& store_;
@@ -90,6 +133,7 @@ class Pipeline final : public core::ReadingSink {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Submission> queue_;
+  std::deque<PendingChange> changes_;
   std::optional<alerts::RuleSet> pending_rules_;
   bool accepting_ = false;
   bool stop_requested_ = false;
@@ -101,7 +145,13 @@ class Pipeline final : public core::ReadingSink {
   std::map<std::string, store::DeviceRecord> devices_;
   std::optional<core::SteadyTime> next_housekeeping_;
 
+  OutboxListener outbox_listener_;
+
   std::atomic<std::int64_t> heartbeat_{0};
+  std::atomic<std::uint64_t> outbox_rows_{0};
+  std::atomic<std::uint64_t> outbox_bytes_{0};
+  std::atomic<std::uint64_t> outbox_alert_rows_{0};
+  std::atomic<std::uint64_t> dropped_total_{0};
   PipelineCounters counters_;
 };
 

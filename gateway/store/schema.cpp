@@ -66,7 +66,15 @@ CREATE INDEX outbox_bulk ON outbox (kind, seq);
 CREATE INDEX readings_by_device ON readings (device_id, metric, device_time_ms);
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations{kVersion1, kVersion2};
+// Version 3: small persisted settings that commands change at run time (the heartbeat interval).
+constexpr std::string_view kVersion3 = R"sql(
+CREATE TABLE settings (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations{kVersion1, kVersion2, kVersion3};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

@@ -104,6 +104,59 @@ Result<std::filesystem::path> MoveAside(const std::filesystem::path& path, const
   return target;
 }
 
+Result<std::vector<OutboxRow>> ReadOutbox(SQLite::Database& db, std::size_t limit) {
+  std::vector<OutboxRow> rows;
+  try {
+    SQLite::Statement query(db,
+                            "SELECT seq, event_id, kind, priority, created_ms, body, attempts FROM outbox "
+                            "ORDER BY priority, seq LIMIT ?");
+    query.bind(1, static_cast<std::int64_t>(limit));
+    while (query.executeStep()) {
+      OutboxRow row;
+      row.sequence = query.getColumn(0).getInt64();
+      const auto id = core::EventId::Parse(query.getColumn(1).getString());
+      const auto kind = core::ParseEventKind(query.getColumn(2).getString());
+      if (!id || !kind)
+        return Fail(Errc::kCorrupt, "outbox row " + std::to_string(row.sequence) + " is malformed");
+      row.event.id = *id;
+      row.event.kind = *kind;
+      row.event.priority = static_cast<core::Priority>(query.getColumn(3).getInt());
+      row.event.created = FromMilliseconds(query.getColumn(4).getInt64());
+      row.event.body = query.getColumn(5).getString();
+      row.attempts = static_cast<std::uint32_t>(query.getColumn(6).getInt());
+      rows.push_back(std::move(row));
+    }
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading the outbox"));
+  }
+  return rows;
+}
+
+OutboxStats ReadOutboxStats(SQLite::Database& db) {
+  SQLite::Statement query(db,
+                          "SELECT count(*), coalesce(sum(bytes), 0), "
+                          "coalesce(sum(kind = 'alert'), 0) FROM outbox");
+  query.executeStep();
+  OutboxStats stats;
+  stats.rows = static_cast<std::uint64_t>(query.getColumn(0).getInt64());
+  stats.bytes = static_cast<std::uint64_t>(query.getColumn(1).getInt64());
+  stats.alert_rows = static_cast<std::uint64_t>(query.getColumn(2).getInt64());
+  return stats;
+}
+
+// Runs a `DELETE ... RETURNING bytes, kind = 'alert'` statement and adjusts the cached sizes by what it
+// removed, so no full-table sum is needed after every acknowledgement. Returns the rows removed.
+std::uint64_t RemoveAndAccount(SQLite::Statement& remove, OutboxStats& stats) {
+  std::uint64_t removed = 0;
+  while (remove.executeStep()) {
+    stats.bytes -= static_cast<std::uint64_t>(remove.getColumn(0).getInt64());
+    --stats.rows;
+    if (remove.getColumn(1).getInt() != 0) --stats.alert_rows;
+    ++removed;
+  }
+  return removed;
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -118,6 +171,8 @@ struct Store::Impl {
   std::unique_ptr<SQLite::Statement> insert_event;
   std::unique_ptr<SQLite::Statement> upsert_alert;
   std::unique_ptr<SQLite::Statement> upsert_device;
+  std::unique_ptr<SQLite::Statement> remove_sent;
+  std::unique_ptr<SQLite::Statement> remove_receipted;
 
   SQLite::Statement& Prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql) {
     if (!slot) slot = std::make_unique<SQLite::Statement>(*db, sql);
@@ -129,7 +184,8 @@ struct Store::Impl {
   // After a failed statement: finish every cached statement (a statement left mid-step keeps its
   // transaction busy), then roll back whatever of the batch was written.
   void RollbackIfOpen() noexcept {
-    for (auto* statement : {&insert_reading, &insert_event, &upsert_alert, &upsert_device}) {
+    for (auto* statement :
+         {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent, &remove_receipted}) {
       if (*statement) (*statement)->tryReset();
     }
     if (sqlite3_get_autocommit(db->getHandle()) == 0) {
@@ -140,15 +196,7 @@ struct Store::Impl {
     }
   }
 
-  void LoadStats() {
-    SQLite::Statement query(*db,
-                            "SELECT count(*), coalesce(sum(bytes), 0), "
-                            "coalesce(sum(kind = 'alert'), 0) FROM outbox");
-    query.executeStep();
-    stats.rows = static_cast<std::uint64_t>(query.getColumn(0).getInt64());
-    stats.bytes = static_cast<std::uint64_t>(query.getColumn(1).getInt64());
-    stats.alert_rows = static_cast<std::uint64_t>(query.getColumn(2).getInt64());
-  }
+  void LoadStats() { stats = ReadOutboxStats(*db); }
 
   void AddToCounter(std::string_view name, std::int64_t amount) {
     SQLite::Statement update(*db,
@@ -328,6 +376,28 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
       upsert.exec();
     }
 
+    for (const std::int64_t sequence : batch.sent_sequences) {
+      SQLite::Statement& remove =
+          impl.Prepared(impl.remove_sent, "DELETE FROM outbox WHERE seq = ? RETURNING bytes, kind = 'alert'");
+      remove.bind(1, sequence);
+      outcome.removed_rows += RemoveAndAccount(remove, stats);
+    }
+    for (const core::EventId& event_id : batch.receipted_alerts) {
+      SQLite::Statement& remove =
+          impl.Prepared(impl.remove_receipted,
+                        "DELETE FROM outbox WHERE event_id = ? AND kind = 'alert' RETURNING bytes, 1");
+      remove.bind(1, event_id.ToString());
+      const std::uint64_t removed = RemoveAndAccount(remove, stats);
+      outcome.removed_rows += removed;
+      outcome.receipt_matched.push_back(removed > 0);
+    }
+    for (const auto& [name, value] : batch.settings) {
+      SQLite::Statement upsert(*impl.db, "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)");
+      upsert.bind(1, name);
+      upsert.bind(2, value);
+      upsert.exec();
+    }
+
     // The outbox budget: make room by removing the oldest observations, never anything else.
     std::uint64_t incoming = 0;
     for (const core::Event& event : batch.events)
@@ -401,31 +471,7 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
 }
 
 Result<std::vector<OutboxRow>> Store::PeekOutbox(std::size_t limit) {
-  std::vector<OutboxRow> rows;
-  try {
-    SQLite::Statement query(*impl_->db,
-                            "SELECT seq, event_id, kind, priority, created_ms, body, attempts FROM outbox "
-                            "ORDER BY priority, seq LIMIT ?");
-    query.bind(1, static_cast<std::int64_t>(limit));
-    while (query.executeStep()) {
-      OutboxRow row;
-      row.sequence = query.getColumn(0).getInt64();
-      const auto id = core::EventId::Parse(query.getColumn(1).getString());
-      const auto kind = core::ParseEventKind(query.getColumn(2).getString());
-      if (!id || !kind)
-        return Fail(Errc::kCorrupt, "outbox row " + std::to_string(row.sequence) + " is malformed");
-      row.event.id = *id;
-      row.event.kind = *kind;
-      row.event.priority = static_cast<core::Priority>(query.getColumn(3).getInt());
-      row.event.created = FromMilliseconds(query.getColumn(4).getInt64());
-      row.event.body = query.getColumn(5).getString();
-      row.attempts = static_cast<std::uint32_t>(query.getColumn(6).getInt());
-      rows.push_back(std::move(row));
-    }
-  } catch (const SQLite::Exception& exception) {
-    return tl::unexpected(FromSqlite(exception, "store: reading the outbox"));
-  }
-  return rows;
+  return ReadOutbox(*impl_->db, limit);
 }
 
 Result<void> Store::RemoveFromOutbox(const std::vector<std::int64_t>& sequences) {
@@ -439,11 +485,7 @@ Result<void> Store::RemoveFromOutbox(const std::vector<std::int64_t>& sequences)
     for (const std::int64_t sequence : sequences) {
       remove.reset();
       remove.bind(1, sequence);
-      while (remove.executeStep()) {
-        stats.bytes -= static_cast<std::uint64_t>(remove.getColumn(0).getInt64());
-        --stats.rows;
-        if (remove.getColumn(1).getInt() != 0) --stats.alert_rows;
-      }
+      RemoveAndAccount(remove, stats);
     }
     remove.reset();
     impl.db->exec("COMMIT");
@@ -478,6 +520,18 @@ Result<std::vector<AlertRecord>> Store::LoadOpenAlerts() {
     return tl::unexpected(FromSqlite(exception, "store: loading open alerts"));
   }
   return alerts;
+}
+
+Result<std::map<std::string, std::string>> Store::LoadSettings() {
+  std::map<std::string, std::string> settings;
+  try {
+    SQLite::Statement query(*impl_->db, "SELECT name, value FROM settings");
+    while (query.executeStep())
+      settings[query.getColumn(0).getString()] = query.getColumn(1).getString();
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: loading settings"));
+  }
+  return settings;
 }
 
 Result<std::vector<DeviceRecord>> Store::LoadDevices() {
@@ -540,6 +594,40 @@ Result<std::string> Store::IntegrityCheck() {
     return result;
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: integrity check"));
+  }
+}
+
+struct OutboxReader::Impl {
+  std::unique_ptr<SQLite::Database> db;
+};
+
+Result<std::unique_ptr<OutboxReader>> OutboxReader::Open(const std::filesystem::path& path) {
+  try {
+    // Read-write open but query_only: a WAL reader needs to update the shared-memory index, which a
+    // SQLITE_OPEN_READONLY connection cannot do when it is the first to open the file.
+    auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE);
+    db->setBusyTimeout(5000);
+    db->exec("PRAGMA query_only = ON");
+    auto impl = std::make_unique<Impl>();
+    impl->db = std::move(db);
+    return std::unique_ptr<OutboxReader>(new OutboxReader(std::move(impl)));
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: opening " + path.string() + " for reading"));
+  }
+}
+
+OutboxReader::OutboxReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+OutboxReader::~OutboxReader() = default;
+
+Result<std::vector<OutboxRow>> OutboxReader::Peek(std::size_t limit) {
+  return ReadOutbox(*impl_->db, limit);
+}
+
+Result<OutboxStats> OutboxReader::Stats() {
+  try {
+    return ReadOutboxStats(*impl_->db);
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading outbox size"));
   }
 }
 

@@ -18,7 +18,7 @@
 namespace ehg::store {
 
 // The schema version this build writes. Older files are migrated forward on open; newer ones refused.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct StoreOptions {
   std::filesystem::path path;
@@ -76,10 +76,24 @@ struct WriteBatch {
   std::vector<AlertRecord> alerts;    // insert or replace by alert_id
   std::vector<DeviceRecord> devices;  // insert or replace by device_id
   std::vector<core::Event> events;    // appended to the outbox
+  // Outbox rows the broker acknowledged (PUBACK). Rows already gone are ignored.
+  std::vector<std::int64_t> sent_sequences;
+  // Alert events whose receipt the care system sent: their outbox rows are removed. Unknown ids are
+  // ignored (a receipt may arrive twice).
+  std::vector<core::EventId> receipted_alerts;
+  std::map<std::string, std::string> settings;  // insert or replace by name
+
+  bool empty() const {
+    return readings.empty() && alerts.empty() && devices.empty() && events.empty() &&
+           sent_sequences.empty() && receipted_alerts.empty() && settings.empty();
+  }
 };
 
 struct WriteOutcome {
   std::vector<std::int64_t> reading_ids;  // in the order of WriteBatch::readings
+  std::uint64_t removed_rows = 0;         // by sent_sequences and receipted_alerts
+  // In the order of WriteBatch::receipted_alerts: whether that alert's row was still in the outbox.
+  std::vector<bool> receipt_matched;
   // Observations removed to stay within the outbox budget (older rows or events of this batch).
   std::uint64_t dropped_observations = 0;
   // The outbox is above its budget although only events that must never be dropped remain.
@@ -116,6 +130,7 @@ class Store {
   OutboxStats outbox_stats() const;
 
   Result<std::vector<AlertRecord>> LoadOpenAlerts();
+  Result<std::map<std::string, std::string>> LoadSettings();
   Result<std::vector<DeviceRecord>> LoadDevices();
   Result<std::int64_t> ReadCounter(std::string_view name);
   Result<std::uint64_t> CountReadings();
@@ -131,6 +146,27 @@ class Store {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// A second, read-only connection to the same file for the uplink thread, so reading the outbox never
+// waits for the pipeline's fsync (WAL lets readers run beside the one writer). Not thread-safe: one
+// thread only. Sees every transaction committed before each call.
+class OutboxReader {
+ public:
+  // The database must exist (the Store creates and migrates it first).
+  static Result<std::unique_ptr<OutboxReader>> Open(const std::filesystem::path& path);
+  ~OutboxReader();
+  OutboxReader(const OutboxReader&) = delete;
+  OutboxReader& operator=(const OutboxReader&) = delete;
+
+  // Outbox in sending order (priority, then insertion order), at most `limit` rows.
+  Result<std::vector<OutboxRow>> Peek(std::size_t limit);
+  Result<OutboxStats> Stats();
+
+ private:
+  struct Impl;
+  explicit OutboxReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -276,3 +276,52 @@ TEST_CASE("The heartbeat moves while the pipeline is idle") {
   CHECK(WaitUntil([&] { return pipeline.LastHeartbeat() > first; }, 3s));
   pipeline.Stop();
 }
+
+TEST_CASE("Uplink changes remove acknowledged rows, match receipts, and wake the outbox listener") {
+  Fixture fixture;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+  std::atomic<int> most_urgent{-1};
+  std::atomic<int> notifications{0};
+  pipeline.SetOutboxListener([&](ehg::core::Priority priority) {
+    most_urgent = static_cast<int>(priority);
+    ++notifications;
+  });
+  REQUIRE(pipeline.Start().has_value());
+  REQUIRE(pipeline.Submit(SpO2(97)));
+  REQUIRE(pipeline.Submit(SpO2(85)));  // raises the spo2-low alert
+  REQUIRE(WaitUntil([&] { return pipeline.outbox().rows == 3; }));
+  CHECK(most_urgent.load() == static_cast<int>(ehg::core::Priority::kHigh));
+  CHECK(pipeline.outbox().alert_rows == 1);
+
+  const auto rows = fixture.store->PeekOutbox(10).value();  // read-only use while the pipeline runs
+  REQUIRE(rows.size() == 3);
+  ehg::pipeline::OutboxChange change;
+  change.sent_sequences = {rows[1].sequence};
+  change.receipted_alerts = {rows[0].event.id, fixture.ids.Next()};
+  change.settings["uplink.heartbeat_interval_seconds"] = "20";
+  std::mutex mutex;
+  std::optional<ehg::Result<ehg::store::WriteOutcome>> outcome;
+  REQUIRE(pipeline.ApplyOutboxChange(change, [&](const ehg::Result<ehg::store::WriteOutcome>& result) {
+    std::lock_guard lock(mutex);
+    outcome = result;
+  }));
+  REQUIRE(WaitUntil([&] {
+    std::lock_guard lock(mutex);
+    return outcome.has_value();
+  }));
+  pipeline.Stop();
+  REQUIRE(outcome->has_value());
+  CHECK((*outcome)->removed_rows == 2);
+  CHECK((*outcome)->receipt_matched == std::vector<bool>{true, false});
+  CHECK(pipeline.outbox().rows == 1);
+  CHECK(pipeline.outbox().alert_rows == 0);
+  CHECK(fixture.store->LoadSettings().value().at("uplink.heartbeat_interval_seconds") == "20");
+  CHECK(pipeline.counters().outbox_changes == 1);
+}
+
+TEST_CASE("Uplink changes are refused when the pipeline is not running") {
+  Fixture fixture;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+  CHECK_FALSE(pipeline.ApplyOutboxChange({}));
+  CHECK(pipeline.counters().outbox_changes_refused == 1);
+}

@@ -29,7 +29,7 @@ TEST_CASE("A new database is created at the current schema, in WAL mode with ful
   SQLite::Database inspect((dir / "gateway.db").string(), SQLite::OPEN_READONLY);
   CHECK(inspect.execAndGet("PRAGMA user_version").getInt() == ehg::store::kSchemaVersion);
   CHECK(inspect.execAndGet("PRAGMA journal_mode").getString() == "wal");
-  for (const char* table : {"readings", "outbox", "alerts", "devices", "counters"}) {
+  for (const char* table : {"readings", "outbox", "alerts", "devices", "counters", "settings"}) {
     CAPTURE(table);
     CHECK(inspect.tableExists(table));
   }
@@ -59,7 +59,7 @@ TEST_CASE("A version-1 database is migrated forward with its data") {
   auto store = OpenOrFail({path}, clock, &report);
   CHECK(report.found_version == 1);
   CHECK(report.version == ehg::store::kSchemaVersion);
-  CHECK(log.Contains("msg=\"database schema migrated\" from_version=1 to_version=2"));
+  CHECK(log.Contains("msg=\"database schema migrated\" from_version=1 to_version=3"));
   CHECK(store->CountReadings().value() == 3);
 
   // Outbox rows survive, with their byte sizes filled in (UTF-8 bytes, not characters).
@@ -75,6 +75,23 @@ TEST_CASE("A version-1 database is migrated forward with its data") {
   CHECK(store->IntegrityCheck().value() == "ok");
 }
 
+TEST_CASE("A version-2 database is migrated forward with its outbox and counters") {
+  TempDir dir;
+  ManualClock clock;
+  const fs::path path = CopyFixture("schema-v2.db", dir.path());
+  OpenReport report;
+  auto store = OpenOrFail({path}, clock, &report);
+  CHECK(report.found_version == 2);
+  CHECK(store->outbox_stats().rows == 2);
+  CHECK(store->ReadCounter(ehg::store::kDroppedObservations).value() == 7);
+  CHECK(store->LoadSettings().value().empty());
+  ehg::store::WriteBatch batch;
+  batch.settings["uplink.heartbeat_interval_seconds"] = "30";
+  REQUIRE(store->Write(batch).has_value());
+  CHECK(store->LoadSettings().value().at("uplink.heartbeat_interval_seconds") == "30");
+  CHECK(store->IntegrityCheck().value() == "ok");
+}
+
 TEST_CASE("A database from a newer release is refused and left untouched") {
   TempDir dir;
   ManualClock clock;
@@ -83,7 +100,7 @@ TEST_CASE("A database from a newer release is refused and left untouched") {
   auto opened = Store::Open({path}, clock);
   REQUIRE_FALSE(opened.has_value());
   CHECK(opened.error().code == Errc::kUnsupported);
-  CHECK(opened.error().message.find("schema version 99, newer than this build understands (2)") !=
+  CHECK(opened.error().message.find("schema version 99, newer than this build understands (3)") !=
         std::string::npos);
   CHECK(ReadBytes(path) == before);
   CHECK_FALSE(fs::exists(path.string() + "-wal"));

@@ -260,3 +260,64 @@ TEST_CASE("Retention removes only readings older than the cutoff") {
   CHECK(store->PruneReadingsBefore(WallTime{3'000ms}).value() == 2);
   CHECK(store->CountReadings().value() == 2);
 }
+
+TEST_CASE("Acknowledged rows and receipted alerts leave the outbox in the same batch as new events") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  WriteBatch first;
+  first.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 10));
+  first.events.push_back(MakeEvent(ids, EventKind::kAlert, Priority::kCritical, 20));
+  first.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 30));
+  REQUIRE(store->Write(first).has_value());
+  const auto rows = store->PeekOutbox(10).value();
+  REQUIRE(rows.size() == 3);
+  REQUIRE(rows[0].event.kind == EventKind::kAlert);
+
+  WriteBatch second;
+  second.sent_sequences = {rows[1].sequence, rows[1].sequence, 9999};  // twice, and an unknown row
+  // A receipt names the alert's event id; an observation's id is not an alert and stays.
+  second.receipted_alerts = {rows[0].event.id, rows[2].event.id, ids.Next()};
+  second.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 5));
+  const auto outcome = store->Write(second);
+  REQUIRE(outcome.has_value());
+  CHECK(outcome->removed_rows == 2);
+  CHECK(outcome->receipt_matched == std::vector<bool>{true, false, false});
+  const auto left = store->PeekOutbox(10).value();
+  REQUIRE(left.size() == 2);
+  CHECK(left[0].event.id == rows[2].event.id);
+  const auto stats = store->outbox_stats();
+  CHECK(stats.rows == 2);
+  CHECK(stats.bytes == 35);
+  CHECK(stats.alert_rows == 0);
+}
+
+TEST_CASE("The outbox reader sees committed rows through its own connection") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  auto reader = ehg::store::OutboxReader::Open(dir / "gateway.db");
+  REQUIRE(reader.has_value());
+  CHECK((*reader)->Peek(10).value().empty());
+  WriteBatch batch;
+  batch.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 10));
+  batch.events.push_back(MakeEvent(ids, EventKind::kAlert, Priority::kHigh, 20));
+  REQUIRE(store->Write(batch).has_value());
+  const auto rows = (*reader)->Peek(10).value();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].event.kind == EventKind::kAlert);
+  CHECK(rows[0].event.body.size() == 20);
+  const auto stats = (*reader)->Stats().value();
+  CHECK(stats.rows == 2);
+  CHECK(stats.alert_rows == 1);
+  CHECK(stats.bytes == 30);
+}
+
+TEST_CASE("The outbox reader refuses a file that does not exist") {
+  TempDir dir;
+  auto reader = ehg::store::OutboxReader::Open(dir / "missing.db");
+  REQUIRE_FALSE(reader.has_value());
+  CHECK(reader.error().code == Errc::kIo);
+}

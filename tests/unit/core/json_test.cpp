@@ -1,11 +1,11 @@
-#include "gateway/config/json.hpp"
+#include "gateway/core/json.hpp"
 
 #include <doctest/doctest.h>
 
 #include <string>
 
-using ehg::config::JsonValue;
-using ehg::config::ParseJson;
+using ehg::core::JsonValue;
+using ehg::core::ParseJson;
 
 namespace {
 std::string ErrorOf(std::string_view text) {
@@ -102,11 +102,11 @@ TEST_CASE("A byte order mark is skipped") {
 }
 
 TEST_CASE("Describe shows values briefly for error messages") {
-  CHECK(ehg::config::Describe(*ParseJson("42")) == "42");
-  CHECK(ehg::config::Describe(*ParseJson("\"abc\"")) == "\"abc\"");
-  CHECK(ehg::config::Describe(*ParseJson("[1]")) == "an array");
-  CHECK(ehg::config::Describe(*ParseJson("{}")) == "an object");
-  CHECK(ehg::config::Describe(*ParseJson("null")) == "null");
-  CHECK(ehg::config::Describe(*ParseJson("\"" + std::string(60, 'x') + "\"")) ==
+  CHECK(ehg::core::Describe(*ParseJson("42")) == "42");
+  CHECK(ehg::core::Describe(*ParseJson("\"abc\"")) == "\"abc\"");
+  CHECK(ehg::core::Describe(*ParseJson("[1]")) == "an array");
+  CHECK(ehg::core::Describe(*ParseJson("{}")) == "an object");
+  CHECK(ehg::core::Describe(*ParseJson("null")) == "null");
+  CHECK(ehg::core::Describe(*ParseJson("\"" + std::string(60, 'x') + "\"")) ==
         "\"" + std::string(37, 'x') + "...\"");
 }

@@ -5,11 +5,11 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-// A strict JSON reader for configuration files. It exists beside Poco::JSON because a config reader
-// needs what Poco's parser does not give: the line and column of every syntax error and of every value
+// A strict JSON reader for configuration files and commands. It exists beside Poco::JSON because a config
+// reader needs what Poco's parser does not give: the line and column of every syntax error and of every value
 // (so validation errors can point into the file), and duplicate keys reported instead of the last one
 // silently winning (a duplicated threshold is a safety bug). Comments (// and /* */) are allowed.
-namespace ehg::config {
+namespace ehg::core {
 
 struct Position {
   int line = 1;
@@ -50,4 +50,4 @@ tl::expected<JsonValue, JsonSyntaxError> ParseJson(std::string_view text);
 // A short description of a value for error messages: 42, "abc", true, null, an array, an object.
 std::string Describe(const JsonValue& value);
 
-}  // namespace ehg::config
+}  // namespace ehg::core

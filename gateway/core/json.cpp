@@ -1,10 +1,10 @@
-#include "gateway/config/json.hpp"
+#include "gateway/core/json.hpp"
 
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 
-namespace ehg::config {
+namespace ehg::core {
 namespace {
 
 constexpr int kMaxDepth = 64;
@@ -365,4 +365,4 @@ std::string Describe(const JsonValue& value) {
   return "a value";
 }
 
-}  // namespace ehg::config
+}  // namespace ehg::core
