@@ -13,6 +13,9 @@
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/pipeline/pipeline.hpp"
 #include "gateway/store/store.hpp"
+#include "gateway/uplink/messages.hpp"
+#include "gateway/uplink/paho_transport.hpp"
+#include "gateway/uplink/uplink.hpp"
 
 namespace ehg::app {
 namespace {
@@ -66,6 +69,39 @@ void ReportReading(const core::Reading& reading, const Result<std::int64_t>& sto
   }
 }
 
+// The uplink's view of the outbox: reads through its own connection, changes through the pipeline
+// (the one writer).
+class PipelineOutbox final : public uplink::OutboxPort {
+ public:
+  PipelineOutbox(std::unique_ptr<store::OutboxReader> reader, pipeline::Pipeline& pipeline)
+      : reader_(std::move(reader)), pipeline_(pipeline) {}
+
+  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit) override { return reader_->Peek(limit); }
+  bool Commit(const store::OutboxChange& change,
+              std::function<void(const Result<store::WriteOutcome>&)> done) override {
+    return pipeline_.ApplyOutboxChange(change, std::move(done));
+  }
+  store::OutboxSnapshot Snapshot() const override { return pipeline_.outbox(); }
+
+ private:
+  std::unique_ptr<store::OutboxReader> reader_;
+  pipeline::Pipeline& pipeline_;
+};
+
+std::chrono::seconds HeartbeatInterval(const config::Config& config,
+                                       const std::map<std::string, std::string>& settings) {
+  const auto stored = settings.find(std::string(uplink::kHeartbeatSetting));
+  if (stored == settings.end()) return config.uplink.heartbeat_interval;
+  try {
+    const std::chrono::seconds interval{std::stoll(stored->second)};
+    if (interval >= uplink::kMinHeartbeat && interval <= uplink::kMaxHeartbeat) return interval;
+  } catch (const std::exception&) {
+  }
+  core::LogWarning("stored heartbeat interval unusable; using the configured one",
+                   {{"stored", stored->second}});
+  return config.uplink.heartbeat_interval;
+}
+
 class Daemon {
  public:
   Daemon(std::filesystem::path config_path, config::Config config)
@@ -103,20 +139,38 @@ class Daemon {
     store_ = std::move(*opened);
     if (report.corrupt_file_moved_to) ReportCorruptDatabase(report);
 
+    auto settings = store_->LoadSettings();
+    if (!settings) {
+      core::LogError("cannot read stored settings", {{"reason", settings.error().message}});
+      return kExitFailure;
+    }
+    auto reader = store::OutboxReader::Open(config_.storage.path);
+    if (!reader) {
+      core::LogError("cannot open the outbox for reading", {{"reason", reader.error().message}});
+      return kExitFailure;
+    }
+
     pipeline_ =
         std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_), config_.rules);
+    outbox_ = std::make_unique<PipelineOutbox>(std::move(*reader), *pipeline_);
+    uplink_ = std::make_unique<uplink::Uplink>(UplinkOptions(config_, *settings), TransportFactory(config_),
+                                               *outbox_, clock_, ids_);
+    pipeline_->SetOutboxListener([this](core::Priority most_urgent) { uplink_->NotifyOutbox(most_urgent); });
     if (auto started = pipeline_->Start(); !started) {
       core::LogError("cannot start the pipeline", {{"reason", started.error().message}});
       return kExitFailure;
     }
+    uplink_->Start();
     StartDevices();
     core::LogInfo("gateway running",
                   {{"devices", config_.devices.size()}, {"rules", config_.rules.thresholds.size()}});
 
     WaitForSignals();
 
-    // Stop intake first, then let the pipeline commit what it already holds.
+    // Stop intake first; the uplink hands its last acknowledgements to the pipeline, which commits
+    // everything it holds.
     if (source_) source_->Stop();
+    uplink_->Stop();
     pipeline_->Stop();
     const auto& counters = pipeline_->counters();
     core::LogInfo("gateway stopped", {{"stored", counters.stored.load()},
@@ -145,6 +199,40 @@ class Daemon {
                                      config.pipeline.batch_window,
                                      config.pipeline.batch_max,
                                      config.storage.readings_retention};
+  }
+
+  static uplink::UplinkOptions UplinkOptions(const config::Config& config,
+                                             const std::map<std::string, std::string>& settings) {
+    uplink::UplinkOptions options;
+    options.tenant = config.gateway.tenant;
+    options.gateway_id = config.gateway.id;
+    options.version = EHG_VERSION;
+    options.in_flight_window = config.uplink.in_flight_window;
+    options.observation_batch_max = config.uplink.observation_batch_max;
+    options.observation_batch_window = config.uplink.observation_batch_window;
+    options.receipt_resend_interval = config.uplink.receipt_resend_interval;
+    options.heartbeat_interval = HeartbeatInterval(config, settings);
+    options.reconnect_max = config.broker.reconnect_max;
+    return options;
+  }
+
+  static uplink::TransportFactory TransportFactory(const config::Config& config) {
+    uplink::PahoOptions options;
+    options.uri = config.broker.uri;
+    options.client_id = "ehg-" + config.gateway.tenant + "-" + config.gateway.id;
+    options.insecure_plaintext = config.broker.insecure_plaintext_for_development;
+    options.ca_file = config.tls.ca_file;
+    options.cert_file = config.tls.cert_file;
+    options.key_file = config.tls.key_file;
+    options.keepalive = config.broker.keepalive;
+    options.session_expiry = config.uplink.session_expiry;
+    const uplink::Topics topics(config.gateway.tenant, config.gateway.id);
+    options.will_topic = topics.status;
+    options.will_payload =
+        uplink::OfflineStatusBody(config.gateway.id, config.gateway.tenant, "connection lost", nullptr);
+    return [options](uplink::TransportEvents events) {
+      return uplink::MakePahoTransport(options, std::move(events));
+    };
   }
 
   void ReportCorruptDatabase(const store::OpenReport& report) {
@@ -195,9 +283,11 @@ class Daemon {
     if (next.gateway.id != config_.gateway.id || next.gateway.tenant != config_.gateway.tenant ||
         next.resident != config_.resident || next.storage != config_.storage ||
         next.broker != config_.broker || next.tls != config_.tls || next.pipeline != config_.pipeline ||
+        next.uplink != config_.uplink ||
         next.gateway.assume_clock_synchronised != config_.gateway.assume_clock_synchronised) {
       core::LogWarning(
-          "identity, broker, storage, pipeline or clock settings changed: they apply after a restart");
+          "identity, broker, uplink, storage, pipeline or clock settings changed: they apply after a "
+          "restart");
     }
     core::SetLogLevel(next.gateway.log_level);
     config_.gateway.log_level = next.gateway.log_level;
@@ -221,6 +311,8 @@ class Daemon {
   core::EventIdGenerator ids_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<PipelineOutbox> outbox_;
+  std::unique_ptr<uplink::Uplink> uplink_;
   std::unique_ptr<devices::sim::SimulatedSource> source_;
 };
 

@@ -264,6 +264,7 @@ class ConfigParser {
     if (const JsonValue* value = Section(reader, "tls", tls_required)) Tls(*value, config.tls);
     if (const JsonValue* value = Section(reader, "storage", true)) Storage(*value, config.storage);
     if (const JsonValue* value = Section(reader, "pipeline", false)) Pipeline(*value, config.pipeline);
+    if (const JsonValue* value = Section(reader, "uplink", false)) Uplink(*value, config.uplink);
     if (const JsonValue* value = reader.Optional("devices")) Devices(*value, config.devices);
     if (const JsonValue* value = reader.Optional("rules")) Rules(*value, config.rules);
     reader.Finish();
@@ -451,6 +452,43 @@ class ConfigParser {
     if (const JsonValue* value = reader.Optional("batch_max")) {
       if (auto batch = ReadInteger(*value, "pipeline.batch_max", errors_, 1, 10'000, "readings")) {
         out.batch_max = static_cast<std::size_t>(*batch);
+      }
+    }
+    reader.Finish();
+  }
+
+  void Uplink(const JsonValue& object, UplinkConfig& out) {
+    ObjectReader reader(object, "uplink", errors_);
+    if (const JsonValue* value = reader.Optional("in_flight_window")) {
+      if (auto window = ReadInteger(*value, "uplink.in_flight_window", errors_, 4, 1024, "messages")) {
+        out.in_flight_window = static_cast<std::size_t>(*window);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("observation_batch_max")) {
+      if (auto batch =
+              ReadInteger(*value, "uplink.observation_batch_max", errors_, 1, 1000, "observations")) {
+        out.observation_batch_max = static_cast<std::size_t>(*batch);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("observation_batch_window_ms")) {
+      if (auto window =
+              ReadInteger(*value, "uplink.observation_batch_window_ms", errors_, 0, 60'000, "milliseconds")) {
+        out.observation_batch_window = std::chrono::milliseconds(*window);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("receipt_resend_seconds")) {
+      if (auto seconds = ReadInteger(*value, "uplink.receipt_resend_seconds", errors_, 5, 3600, "seconds")) {
+        out.receipt_resend_interval = std::chrono::seconds(*seconds);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("heartbeat_seconds")) {
+      if (auto seconds = ReadInteger(*value, "uplink.heartbeat_seconds", errors_, 10, 3600, "seconds")) {
+        out.heartbeat_interval = std::chrono::seconds(*seconds);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("session_expiry_hours")) {
+      if (auto hours = ReadInteger(*value, "uplink.session_expiry_hours", errors_, 1, 24 * 30, "hours")) {
+        out.session_expiry = std::chrono::hours(*hours);
       }
     }
     reader.Finish();

@@ -71,6 +71,19 @@ struct PipelineConfig {
   friend bool operator==(const PipelineConfig&, const PipelineConfig&) = default;
 };
 
+struct UplinkConfig {
+  std::size_t in_flight_window = 32;  // MQTT messages sent and not yet acknowledged
+  std::size_t observation_batch_max = 50;
+  std::chrono::milliseconds observation_batch_window{2000};
+  std::chrono::seconds receipt_resend_interval{60};
+  // The default; the care system may change it by command (persisted, wins over this).
+  std::chrono::seconds heartbeat_interval{60};
+  // How long the broker keeps the session (and queued commands) while the gateway is offline.
+  std::chrono::hours session_expiry{24 * 7};
+
+  friend bool operator==(const UplinkConfig&, const UplinkConfig&) = default;
+};
+
 // A change of the simulated resident's physiology at a point in time (e.g. SpO2 falls to 86 %).
 struct ScenarioStep {
   std::chrono::milliseconds after{0};  // since the device started
@@ -121,6 +134,7 @@ struct Config {
   TlsConfig tls;
   StorageConfig storage;
   PipelineConfig pipeline;
+  UplinkConfig uplink;
   std::vector<DeviceConfig> devices;
   alerts::RuleSet rules;
 

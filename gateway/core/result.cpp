@@ -24,6 +24,8 @@ std::string_view ToString(Errc code) {
       return "busy";
     case Errc::kRejected:
       return "rejected";
+    case Errc::kUnavailable:
+      return "unavailable";
     case Errc::kInternal:
       return "internal";
   }

@@ -19,6 +19,7 @@ enum class Errc {
   kClosed,       // the component is stopping or stopped
   kBusy,         // a bounded queue is full
   kRejected,     // valid syntax, refused by a rule (range, policy)
+  kUnavailable,  // a peer (the broker) cannot be reached right now
   kInternal,
 };
 

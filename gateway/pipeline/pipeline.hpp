@@ -51,21 +51,8 @@ struct PipelineCounters {
   std::atomic<std::uint64_t> outbox_changes_refused{0};  // ApplyOutboxChange returned false: queue full
 };
 
-// The outbox as the last commit left it, readable from any thread (status message, status page).
-struct OutboxSnapshot {
-  std::uint64_t rows = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t alert_rows = 0;
-  std::uint64_t dropped_observations_total = 0;  // since the database was created (persisted)
-};
-
-// What the uplink asks the pipeline to change in the store; applied in one transaction of its own.
-struct OutboxChange {
-  std::vector<std::int64_t> sent_sequences;     // the broker acknowledged these rows
-  std::vector<core::EventId> receipted_alerts;  // the care system confirmed these alert events
-  std::vector<core::Event> events;              // new events for the outbox (e.g. command results)
-  std::map<std::string, std::string> settings;  // persisted settings (e.g. the heartbeat interval)
-};
+using store::OutboxChange;
+using store::OutboxSnapshot;
 
 // Told on the pipeline thread after the change's transaction ended: the outcome, or why nothing of the
 // change was stored.

@@ -70,6 +70,23 @@ struct OutboxStats {
   std::uint64_t alert_rows = 0;
 };
 
+// The outbox as the last commit left it, plus the lifetime count of dropped observations.
+struct OutboxSnapshot {
+  std::uint64_t rows = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t alert_rows = 0;
+  std::uint64_t dropped_observations_total = 0;  // since the database was created (persisted)
+};
+
+// What the uplink changes in the store: delivered rows out, new events (command results) and
+// settings in. The pipeline applies it as one WriteBatch.
+struct OutboxChange {
+  std::vector<std::int64_t> sent_sequences;     // the broker acknowledged these rows
+  std::vector<core::EventId> receipted_alerts;  // the care system confirmed these alert events
+  std::vector<core::Event> events;
+  std::map<std::string, std::string> settings;
+};
+
 // Everything one pipeline batch changes, written in one transaction.
 struct WriteBatch {
   std::vector<core::Reading> readings;

@@ -1,0 +1,108 @@
+#include "gateway/uplink/commands.hpp"
+
+#include <Poco/JSON/Object.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <sstream>
+
+#include "gateway/core/json.hpp"
+
+namespace ehg::uplink {
+namespace {
+
+using core::JsonValue;
+
+tl::unexpected<CommandError> Refuse(const std::string& id, const std::string& type, std::string reason) {
+  return tl::unexpected(CommandError{id, type, std::move(reason)});
+}
+
+bool PrintableIdentifier(const std::string& text) {
+  return !text.empty() && text.size() <= 64 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// The keys a command of this type may carry besides id and type.
+std::optional<std::string> UnknownKey(const JsonValue& object,
+                                      std::initializer_list<std::string_view> allowed) {
+  for (const core::JsonMember& member : object.members) {
+    if (member.key == "id" || member.key == "type") continue;
+    if (std::find(allowed.begin(), allowed.end(), member.key) == allowed.end()) return member.key;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+tl::expected<Command, CommandError> ParseCommand(std::string_view payload) {
+  if (payload.size() > kMaxCommandBytes) {
+    return Refuse("", "", "command larger than " + std::to_string(kMaxCommandBytes) + " bytes");
+  }
+  auto document = core::ParseJson(payload);
+  if (!document) {
+    return Refuse("", "",
+                  "not JSON: " + document.error().message + " at line " +
+                      std::to_string(document.error().position.line) + " column " +
+                      std::to_string(document.error().position.column));
+  }
+  if (document->type != JsonValue::Type::kObject) return Refuse("", "", "a command is a JSON object");
+  const JsonValue* id = document->Find("id");
+  if (id == nullptr || id->type != JsonValue::Type::kString || !PrintableIdentifier(id->text)) {
+    return Refuse("", "", "\"id\" must be a string of 1-64 printable characters");
+  }
+  const JsonValue* type = document->Find("type");
+  if (type == nullptr || type->type != JsonValue::Type::kString) {
+    return Refuse(id->text, "", "\"type\" must be a string");
+  }
+  Command command{id->text, type->text, Ping{}};
+  // Echo only a type we know: the result must not carry arbitrary text back out.
+  const auto refuse = [&](std::string reason) { return Refuse(command.id, command.type, std::move(reason)); };
+
+  if (command.type == "alert.receipt") {
+    if (auto key = UnknownKey(*document, {"event_id"})) return refuse("unknown key \"" + *key + "\"");
+    const JsonValue* event_id = document->Find("event_id");
+    if (event_id == nullptr || event_id->type != JsonValue::Type::kString) {
+      return refuse("\"event_id\" must be the alert's event id");
+    }
+    auto parsed = core::EventId::Parse(event_id->text);
+    if (!parsed) return refuse("\"event_id\" is not a UUID");
+    command.body = AlertReceipt{*parsed};
+  } else if (command.type == "heartbeat.set") {
+    if (auto key = UnknownKey(*document, {"interval_seconds"})) return refuse("unknown key \"" + *key + "\"");
+    const JsonValue* seconds = document->Find("interval_seconds");
+    if (seconds == nullptr || seconds->type != JsonValue::Type::kNumber || !seconds->integral ||
+        seconds->number < static_cast<double>(kMinHeartbeat.count()) ||
+        seconds->number > static_cast<double>(kMaxHeartbeat.count())) {
+      return refuse("\"interval_seconds\" must be a whole number from " +
+                    std::to_string(kMinHeartbeat.count()) + " to " + std::to_string(kMaxHeartbeat.count()));
+    }
+    command.body = HeartbeatSet{std::chrono::seconds(static_cast<std::int64_t>(seconds->number))};
+  } else if (command.type == "ping" || command.type == "status") {
+    if (auto key = UnknownKey(*document, {})) return refuse("unknown key \"" + *key + "\"");
+    if (command.type == "status") command.body = StatusRequest{};
+  } else {
+    command.type.clear();
+    return refuse("unsupported command type");
+  }
+  return command;
+}
+
+std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,
+                              std::string_view command_id, std::string_view type, bool ok,
+                              std::string_view detail) {
+  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object.set("schema", "ehealth-gateway/command-result/v0");
+  object.set("event_id", event_id.ToString());
+  object.set("gateway", std::string(gateway_id));
+  object.set("time", core::FormatIso8601(time));
+  object.set("command_id",
+             command_id.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(std::string(command_id)));
+  object.set("type", type.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(std::string(type)));
+  object.set("status", ok ? "ok" : "rejected");
+  object.set("detail", std::string(detail));
+  std::ostringstream out;
+  object.stringify(out);
+  return out.str();
+}
+
+}  // namespace ehg::uplink

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <variant>
+
+#include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
+
+// Commands from the care system on .../cmd (docs/mqtt.md). Plain JSON for now; the security issue wraps
+// them in a signed JWS and this parser then reads the verified payload.
+namespace ehg::uplink {
+
+struct AlertReceipt {
+  core::EventId event_id;  // the alert event the care system received
+};
+struct HeartbeatSet {
+  std::chrono::seconds interval;
+};
+struct Ping {};
+struct StatusRequest {};
+
+struct Command {
+  std::string id;    // chosen by the care system, echoed in the result
+  std::string type;  // alert.receipt, heartbeat.set, ping, status
+  std::variant<AlertReceipt, HeartbeatSet, Ping, StatusRequest> body;
+};
+
+// Why a command was refused; id and type are filled in when they could be read.
+struct CommandError {
+  std::string id;
+  std::string type;
+  std::string reason;
+};
+
+inline constexpr std::size_t kMaxCommandBytes = 16 * 1024;
+inline constexpr std::chrono::seconds kMinHeartbeat{10};
+inline constexpr std::chrono::seconds kMaxHeartbeat{3600};
+
+// Strict: unknown types and unknown keys are refused, so a misspelt field never silently does nothing.
+tl::expected<Command, CommandError> ParseCommand(std::string_view payload);
+
+// The body of a command_result event (ehealth-gateway/command-result/v0).
+std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,
+                              std::string_view command_id, std::string_view type, bool ok,
+                              std::string_view detail);
+
+}  // namespace ehg::uplink

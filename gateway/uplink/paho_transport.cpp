@@ -1,0 +1,259 @@
+#include "gateway/uplink/paho_transport.hpp"
+
+#include <mqtt/async_client.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include "gateway/core/log.hpp"
+#include "gateway/uplink/tls_diagnosis.hpp"
+
+namespace ehg::uplink {
+namespace {
+
+constexpr std::chrono::seconds kConnectTimeout{10};
+constexpr std::chrono::seconds kDisconnectTimeout{2};
+constexpr std::chrono::milliseconds kDiagnosisTimeout{3000};
+// Only AEAD suites with forward secrecy. They exist only in TLS 1.2 and later, so they also keep
+// TLS 1.0/1.1 out whatever the system's OpenSSL policy says (TLS 1.3 suites are configured apart).
+constexpr const char* kTls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL";
+
+std::string TokenError(const mqtt::token& token) {
+  return mqtt::exception::printable_error(token.get_return_code(), token.get_reason_code());
+}
+
+// paho calls into this from its own threads through C code: nothing may throw out of it.
+template <typename Function>
+void Guarded(const char* what, Function&& function) noexcept {
+  try {
+    function();
+  } catch (const std::exception& exception) {
+    core::LogError("MQTT callback failed", {{"callback", what}, {"reason", exception.what()}});
+  } catch (...) {
+    core::LogError("MQTT callback failed", {{"callback", what}});
+  }
+}
+
+class PahoTransport;
+
+// One connection attempt's client. A new one per attempt, so nothing in flight or buffered in paho
+// survives into the next connection; events from an older session are dropped by their generation.
+struct Session {
+  struct ConnectListener final : mqtt::iaction_listener {
+    Session* session = nullptr;
+    void on_success(const mqtt::token& token) override;
+    void on_failure(const mqtt::token& token) override;
+  };
+  struct DeliveryListener final : mqtt::iaction_listener {
+    Session* session = nullptr;
+    void on_success(const mqtt::token& token) override;
+    void on_failure(const mqtt::token& token) override;
+  };
+
+  PahoTransport* owner = nullptr;
+  std::uint64_t generation = 0;
+  ConnectListener connect_listener;
+  DeliveryListener delivery_listener;
+  // Declared last: destroyed first, while the listeners it may still call are alive.
+  std::unique_ptr<mqtt::async_client> client;
+};
+
+class PahoTransport final : public Transport {
+ public:
+  PahoTransport(PahoOptions options, TransportEvents events)
+      : options_(std::move(options)), events_(std::move(events)) {
+    auto address = ParseBrokerUri(options_.uri);
+    if (address) address_ = *address;
+  }
+
+  ~PahoTransport() override { Disconnect(); }
+
+  void Connect() override {
+    Disconnect();
+    auto session = std::make_unique<Session>();
+    session->owner = this;
+    session->generation = ++generation_;
+    session->connect_listener.session = session.get();
+    session->delivery_listener.session = session.get();
+    try {
+      mqtt::create_options create(MQTTVERSION_5);
+      create.set_send_while_disconnected(false);
+      // No persistence: the outbox is the only durable copy.
+      session->client =
+          std::make_unique<mqtt::async_client>(options_.uri, options_.client_id, create, nullptr);
+      Session* raw = session.get();
+      session->client->set_connection_lost_handler([this, raw](const std::string& cause) {
+        Guarded("connection_lost", [&] {
+          if (Current(raw)) events_.connection_lost(cause.empty() ? "no reason given" : cause);
+        });
+      });
+      session->client->set_disconnected_handler([this, raw](const mqtt::properties&, mqtt::ReasonCode code) {
+        Guarded("disconnected", [&] {
+          if (Current(raw)) {
+            events_.connection_lost("broker sent DISCONNECT: " + mqtt::exception::reason_code_str(code));
+          }
+        });
+      });
+      session->client->set_message_callback([this, raw](mqtt::const_message_ptr message) {
+        Guarded("message", [&] {
+          if (Current(raw) && message) events_.message(message->get_topic(), message->get_payload_str());
+        });
+      });
+
+      auto connect = mqtt::connect_options_builder()
+                         .mqtt_version(MQTTVERSION_5)
+                         .clean_start(false)
+                         .properties({{mqtt::property::SESSION_EXPIRY_INTERVAL,
+                                       static_cast<int>(options_.session_expiry.count())}})
+                         .keep_alive_interval(PahoKeepalive(options_.keepalive))
+                         .connect_timeout(kConnectTimeout)
+                         .automatic_reconnect(false)
+                         .will(mqtt::message(options_.will_topic, options_.will_payload, 1, true))
+                         .finalize();
+      if (!options_.insecure_plaintext) {
+        auto ssl = mqtt::ssl_options_builder()
+                       .trust_store(options_.ca_file.string())
+                       .key_store(options_.cert_file.string())
+                       .private_key(options_.key_file.string())
+                       .enable_server_cert_auth(true)
+                       .verify(true)  // host name (or IP) checked against the certificate
+                       .enabled_cipher_suites(kTls12Ciphers)
+                       .error_handler([this](const std::string& message) {
+                         std::lock_guard lock(mutex_);
+                         last_tls_error_ = message;
+                       })
+                       .finalize();
+        connect.set_ssl(std::move(ssl));
+      }
+      {
+        std::lock_guard lock(mutex_);
+        last_tls_error_.clear();
+        session_ = std::move(session);
+      }
+      raw->client->connect(connect, nullptr, raw->connect_listener);
+    } catch (const std::exception& exception) {
+      const std::string reason = exception.what();
+      events_.connect_failed("cannot start the connection: " + reason);
+    }
+  }
+
+  Result<void> Publish(const std::string& topic, const std::string& payload, bool retained,
+                       std::uint64_t tag) override {
+    std::lock_guard lock(mutex_);
+    if (!session_ || !session_->client) return Fail(Errc::kUnavailable, "not connected");
+    try {
+      auto message = mqtt::make_message(topic, payload, 1, retained);
+      // The tag travels as the token's user context and comes back in the delivery listener.
+      session_->client->publish(message, reinterpret_cast<void*>(static_cast<std::uintptr_t>(tag)),
+                                session_->delivery_listener);
+      return {};
+    } catch (const mqtt::exception& exception) {
+      return Fail(Errc::kUnavailable, exception.what());
+    }
+  }
+
+  Result<void> Subscribe(const std::string& topic) override {
+    std::lock_guard lock(mutex_);
+    if (!session_ || !session_->client) return Fail(Errc::kUnavailable, "not connected");
+    try {
+      session_->client->subscribe(topic, 1);
+      return {};
+    } catch (const mqtt::exception& exception) {
+      return Fail(Errc::kUnavailable, exception.what());
+    }
+  }
+
+  void Disconnect() override {
+    std::unique_ptr<Session> session;
+    {
+      std::lock_guard lock(mutex_);
+      session = std::move(session_);
+      ++generation_;  // whatever this session still reports is stale from now on
+    }
+    if (!session || !session->client) return;
+    try {
+      if (session->client->is_connected()) session->client->disconnect()->wait_for(kDisconnectTimeout);
+    } catch (const std::exception& exception) {
+      core::LogDebug("MQTT disconnect did not complete cleanly", {{"reason", exception.what()}});
+    }
+  }
+
+  std::string DiagnoseConnectFailure() override {
+    std::string paho_detail;
+    {
+      std::lock_guard lock(mutex_);
+      paho_detail = last_tls_error_;
+    }
+    if (!address_) return "broker.uri cannot be parsed: " + options_.uri;
+    std::optional<TlsFiles> files;
+    if (address_->tls()) files = TlsFiles{options_.ca_file, options_.cert_file, options_.key_file};
+    std::string diagnosis = DiagnoseBrokerConnection(*address_, files, kDiagnosisTimeout);
+    if (!paho_detail.empty()) diagnosis += " [client: " + paho_detail + "]";
+    return diagnosis;
+  }
+
+  bool Current(const Session* session) const { return session->generation == generation_.load(); }
+  const TransportEvents& events() const { return events_; }
+
+ private:
+  PahoOptions options_;
+  TransportEvents events_;
+  std::optional<BrokerAddress> address_;
+  std::mutex mutex_;
+  std::unique_ptr<Session> session_;
+  std::atomic<std::uint64_t> generation_{0};
+  std::string last_tls_error_;
+};
+
+void Session::ConnectListener::on_success(const mqtt::token& token) {
+  Guarded("connect", [&] {
+    if (!session->owner->Current(session)) return;
+    bool session_present = false;
+    try {
+      session_present = token.get_connect_response().is_session_present();
+    } catch (const std::exception&) {
+      // Not every paho build fills the response in; the flag is informational only.
+    }
+    session->owner->events().connected(session_present);
+  });
+}
+
+void Session::ConnectListener::on_failure(const mqtt::token& token) {
+  Guarded("connect", [&] {
+    if (session->owner->Current(session)) session->owner->events().connect_failed(TokenError(token));
+  });
+}
+
+void Session::DeliveryListener::on_success(const mqtt::token& token) {
+  Guarded("delivery", [&] {
+    if (!session->owner->Current(session)) return;
+    const auto tag = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context()));
+    // MQTT v5: a PUBACK may carry a failure reason code (>= 0x80), which is not a delivery.
+    if (token.get_reason_code() >= 0x80) {
+      session->owner->events().delivery_failed(tag, TokenError(token));
+    } else {
+      session->owner->events().delivered(tag);
+    }
+  });
+}
+
+void Session::DeliveryListener::on_failure(const mqtt::token& token) {
+  Guarded("delivery", [&] {
+    if (!session->owner->Current(session)) return;
+    const auto tag = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context()));
+    session->owner->events().delivery_failed(tag, TokenError(token));
+  });
+}
+
+}  // namespace
+
+std::chrono::seconds PahoKeepalive(std::chrono::seconds configured) {
+  return std::max(std::chrono::seconds{1}, configured * 7 / 10);
+}
+
+std::unique_ptr<Transport> MakePahoTransport(PahoOptions options, TransportEvents events) {
+  return std::make_unique<PahoTransport>(std::move(options), std::move(events));
+}
+
+}  // namespace ehg::uplink

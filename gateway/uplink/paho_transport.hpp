@@ -1,0 +1,35 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "gateway/uplink/transport.hpp"
+
+namespace ehg::uplink {
+
+struct PahoOptions {
+  std::string uri;        // ssl://host:port or mqtts://...; tcp:// only with insecure_plaintext
+  std::string client_id;  // stable: the persistent session is found by it
+  bool insecure_plaintext = false;
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;
+  std::filesystem::path key_file;
+  std::chrono::seconds keepalive{30};
+  std::chrono::seconds session_expiry{7 * 24 * 3600};
+  std::string will_topic;
+  std::string will_payload;
+};
+
+// paho-mqtt-cpp behind our port: MQTT v5, QoS 1, persistence off and no offline buffer (the SQLite
+// outbox is the only durable copy), automatic reconnect off (the uplink reconnects itself), TLS 1.2+
+// with the server certificate and host name verified and a client certificate.
+std::unique_ptr<Transport> MakePahoTransport(PahoOptions options, TransportEvents events);
+
+// The keepalive paho is given: it declares a link dead when a PINGRESP is missing one keepalive after
+// the ping, which it sends one keepalive after the last traffic, so a dead link is noticed after up to
+// twice this value. 0.7 x the configured keepalive keeps that within 1.5 x.
+std::chrono::seconds PahoKeepalive(std::chrono::seconds configured);
+
+}  // namespace ehg::uplink

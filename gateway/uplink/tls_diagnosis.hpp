@@ -1,0 +1,34 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "gateway/core/result.hpp"
+
+namespace ehg::uplink {
+
+struct BrokerAddress {
+  std::string scheme;  // ssl, mqtts, tcp, mqtt
+  std::string host;
+  int port = 0;
+  bool tls() const { return scheme == "ssl" || scheme == "mqtts"; }
+};
+
+Result<BrokerAddress> ParseBrokerUri(const std::string& uri);
+
+struct TlsFiles {
+  std::filesystem::path ca_file;
+  std::filesystem::path cert_file;
+  std::filesystem::path key_file;
+};
+
+// Probes the broker directly with OpenSSL, using the same files and checks as the MQTT client, to say
+// in plain words why a connection failed: broker unreachable, a file unreadable, the server
+// certificate expired / from an unknown CA / for another host name, or our client certificate refused
+// by the broker. `tls` is empty for a plaintext broker. Blocks for at most about `timeout`.
+std::string DiagnoseBrokerConnection(const BrokerAddress& address, const std::optional<TlsFiles>& tls,
+                                     std::chrono::milliseconds timeout);
+
+}  // namespace ehg::uplink

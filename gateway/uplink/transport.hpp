@@ -1,0 +1,47 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "gateway/core/result.hpp"
+
+// The narrow port between the uplink and an MQTT client library: connect, publish with QoS 1 and hear
+// about the broker's acknowledgement, receive commands. The paho adapter (paho_transport.hpp) is the
+// production implementation; tests use a scripted fake.
+namespace ehg::uplink {
+
+// Called on the client library's threads. Each must only hand the event to the uplink's own thread.
+struct TransportEvents {
+  std::function<void(bool session_present)> connected;
+  std::function<void(std::string reason)> connect_failed;
+  std::function<void(std::string reason)> connection_lost;
+  std::function<void(std::uint64_t tag)> delivered;  // the broker acknowledged (PUBACK, success code)
+  std::function<void(std::uint64_t tag, std::string reason)> delivery_failed;
+  std::function<void(std::string topic, std::string payload)> message;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  // Starts one connection attempt (a new session object each time: nothing in flight survives from an
+  // earlier connection). The outcome arrives as connected or connect_failed.
+  virtual void Connect() = 0;
+  // QoS 1. An error means the message was not handed over at all (not connected, buffer full);
+  // otherwise exactly one of delivered(tag) / delivery_failed(tag) follows, unless the connection is
+  // lost first (then connection_lost, and the caller sends again after reconnecting).
+  virtual Result<void> Publish(const std::string& topic, const std::string& payload, bool retained,
+                               std::uint64_t tag) = 0;
+  virtual Result<void> Subscribe(const std::string& topic) = 0;
+  // Ends the session's connection (waits a short, bounded time). No events follow for this session.
+  virtual void Disconnect() = 0;
+  // After connect_failed: a plain-language reason found by probing the broker directly (TCP reachable?
+  // TLS handshake? which certificate check failed?). Blocks for at most a few seconds.
+  virtual std::string DiagnoseConnectFailure() = 0;
+};
+
+using TransportFactory = std::function<std::unique_ptr<Transport>(TransportEvents events)>;
+
+}  // namespace ehg::uplink

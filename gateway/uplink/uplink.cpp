@@ -1,0 +1,614 @@
+#include "gateway/uplink/uplink.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "gateway/core/log.hpp"
+#include "gateway/uplink/messages.hpp"
+
+namespace ehg::uplink {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Rows prefetched per outbox read, beyond those already in flight or being removed.
+constexpr std::size_t kPrefetchRows = 256;
+// In-flight slots bulk observations may never take, so an alert always finds one free.
+constexpr std::size_t kUrgentSlots = 2;
+// Longest sleep without work, so the watchdog heartbeat keeps moving.
+constexpr milliseconds kIdleWake{500};
+constexpr milliseconds kRetryDelay{1000};
+constexpr milliseconds kCommitRetryDelay{50};
+// Bound on queued work from the client library; only commands are ever refused by it.
+constexpr std::size_t kMaxQueuedTasks = 4096;
+constexpr milliseconds kGoodbyeWait{1000};
+constexpr milliseconds kFinalCommitWait{2000};
+
+double UniformRandom() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+}
+
+bool IsAlert(const store::OutboxRow& row) {
+  return row.event.kind == core::EventKind::kAlert;
+}
+
+}  // namespace
+
+std::string_view ToString(LinkState state) {
+  switch (state) {
+    case LinkState::kStopped:
+      return "stopped";
+    case LinkState::kDisconnected:
+      return "disconnected";
+    case LinkState::kConnecting:
+      return "connecting";
+    case LinkState::kConnected:
+      return "connected";
+  }
+  return "stopped";
+}
+
+Uplink::Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPort& outbox,
+               const core::Clock& clock, core::EventIdGenerator& ids)
+    : options_(std::move(options)),
+      topics_(options_.tenant, options_.gateway_id),
+      outbox_(outbox),
+      clock_(clock),
+      ids_(ids),
+      backoff_(options_.reconnect_initial, options_.reconnect_max, UniformRandom),
+      heartbeat_interval_(options_.heartbeat_interval) {
+  options_.in_flight_window = std::max<std::size_t>(options_.in_flight_window, kUrgentSlots + 1);
+  options_.observation_batch_max = std::max<std::size_t>(options_.observation_batch_max, 1);
+  // Each event only posts a task: the client library's threads never touch the uplink's state.
+  TransportEvents events;
+  events.connected = [this](bool session_present) { Post([=, this] { OnConnected(session_present); }); };
+  events.connect_failed = [this](std::string reason) {
+    Post([this, reason = std::move(reason)] { OnConnectFailed(reason); });
+  };
+  events.connection_lost = [this](std::string reason) {
+    Post([this, reason = std::move(reason)] { OnConnectionLost(reason); });
+  };
+  events.delivered = [this](std::uint64_t tag) { Post([=, this] { OnDelivered(tag); }); };
+  events.delivery_failed = [this](std::uint64_t tag, std::string reason) {
+    Post([this, tag, reason = std::move(reason)] { OnDeliveryFailed(tag, reason); });
+  };
+  events.message = [this](std::string topic, std::string payload) {
+    {
+      std::lock_guard lock(mutex_);
+      if (tasks_.size() >= kMaxQueuedTasks) {
+        ++counters_.commands_dropped;
+        return;
+      }
+    }
+    Post([this, topic = std::move(topic), payload = std::move(payload)] { OnMessage(topic, payload); });
+  };
+  transport_ = factory(std::move(events));
+  status_.heartbeat_interval = heartbeat_interval_;
+}
+
+Uplink::~Uplink() {
+  Stop();
+}
+
+void Uplink::Start() {
+  {
+    std::lock_guard lock(mutex_);
+    if (thread_.joinable()) return;
+    stop_requested_ = false;
+  }
+  started_at_ = clock_.SteadyNow();
+  reconnect_at_ = started_at_;
+  heartbeat_.store(started_at_.time_since_epoch().count());
+  SetState(LinkState::kDisconnected);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Uplink::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!thread_.joinable()) return;
+    stop_requested_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+  SetState(LinkState::kStopped);
+  core::LogInfo("uplink stopped", {{"acknowledged_events", counters_.events_acknowledged.load()}});
+}
+
+void Uplink::Post(std::function<void()> task) {
+  {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
+void Uplink::NotifyOutbox(core::Priority /*most_urgent*/) {
+  // Any new row means a fresh read: urgent rows sort to the front of it, and a partial batch of
+  // observations may now be full.
+  Post([this] { need_refill_ = true; });
+}
+
+void Uplink::Wake() {
+  Post([] {});
+}
+
+UplinkStatus Uplink::status() const {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+core::SteadyTime Uplink::LastHeartbeat() const {
+  return core::SteadyTime{core::SteadyTime::duration{heartbeat_.load()}};
+}
+
+void Uplink::SetState(LinkState state) {
+  state_ = state;
+  std::lock_guard lock(status_mutex_);
+  status_.state = state;
+  if (state == LinkState::kConnected) {
+    status_.connected_since = clock_.Now();
+  } else {
+    status_.connected_since.reset();
+  }
+}
+
+void Uplink::Run() {
+  std::unique_lock lock(mutex_);
+  while (!stop_requested_) {
+    const core::SteadyTime now = clock_.SteadyNow();
+    const auto wait = std::clamp(std::chrono::duration_cast<milliseconds>(NextDeadline(now) - now),
+                                 milliseconds{0}, kIdleWake);
+    wake_.wait_for(lock, wait, [this] { return !tasks_.empty() || stop_requested_; });
+    std::deque<std::function<void()>> tasks;
+    tasks.swap(tasks_);
+    lock.unlock();
+    for (auto& task : tasks) {
+      try {
+        task();
+      } catch (const std::exception& exception) {
+        // A bug in our handling of one event must not stop the uplink: log it and go on.
+        core::LogError("uplink event failed", {{"reason", exception.what()}});
+      }
+    }
+    Step();
+    heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
+    lock.lock();
+  }
+  lock.unlock();
+  SayGoodbye();
+}
+
+core::SteadyTime Uplink::NextDeadline(core::SteadyTime now) const {
+  core::SteadyTime next = now + kIdleWake;
+  if (state_ == LinkState::kDisconnected) next = std::min(next, reconnect_at_);
+  if (state_ == LinkState::kConnected) {
+    next = std::min(next, heartbeat_at_);
+    for (const auto& [sequence, awaiting] : awaiting_receipt_)
+      next = std::min(next, awaiting.resend_at);
+    if (partial_batch_since_)
+      next = std::min(next, *partial_batch_since_ + options_.observation_batch_window);
+  }
+  if (retry_at_ > now) next = std::min(next, retry_at_);
+  if (commit_retry_at_ > now) next = std::min(next, commit_retry_at_);
+  return next;
+}
+
+void Uplink::Step() {
+  const core::SteadyTime now = clock_.SteadyNow();
+  if (state_ == LinkState::kDisconnected && now >= reconnect_at_) {
+    SetState(LinkState::kConnecting);
+    transport_->Connect();
+  }
+  if (state_ == LinkState::kConnected) {
+    if (now >= heartbeat_at_ && PublishStatus()) heartbeat_at_ = now + heartbeat_interval_;
+    FillWindow(now);
+  }
+  FlushCommit(now);
+  std::lock_guard lock(status_mutex_);
+  status_.in_flight = in_flight_.size();
+  status_.alerts_awaiting_receipt = awaiting_receipt_.size();
+  status_.heartbeat_interval = heartbeat_interval_;
+}
+
+void Uplink::OnConnected(bool session_present) {
+  if (state_ != LinkState::kConnecting) return;
+  SetState(LinkState::kConnected);
+  ++counters_.connects;
+  backoff_.Reset();
+  core::LogInfo("broker connected", {{"session_present", session_present}});
+  if (auto subscribed = transport_->Subscribe(topics_.command); !subscribed) {
+    core::LogError("cannot subscribe to the command topic", {{"reason", subscribed.error().message}});
+  }
+  in_flight_.clear();
+  need_refill_ = true;
+  heartbeat_at_ = clock_.SteadyNow();  // the birth message goes out first
+}
+
+void Uplink::OnConnectFailed(const std::string& reason) {
+  if (state_ != LinkState::kConnecting) return;
+  ++counters_.connect_failures;
+  const std::string diagnosis = transport_->DiagnoseConnectFailure();
+  const milliseconds delay = backoff_.Next();
+  core::LogWarning("broker connection failed", {{"attempt", backoff_.attempts()},
+                                                {"reason", reason},
+                                                {"diagnosis", diagnosis},
+                                                {"retry_in_ms", delay.count()}});
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.last_error = diagnosis.empty() ? reason : diagnosis;
+  }
+  SetState(LinkState::kDisconnected);
+  reconnect_at_ = clock_.SteadyNow() + delay;
+}
+
+void Uplink::OnConnectionLost(const std::string& reason) {
+  if (state_ != LinkState::kConnected) return;
+  ++counters_.connections_lost;
+  const milliseconds delay = backoff_.Next();
+  core::LogWarning("broker connection lost",
+                   {{"reason", reason}, {"in_flight", in_flight_.size()}, {"retry_in_ms", delay.count()}});
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.last_error = "connection lost: " + reason;
+  }
+  // Whatever was in flight is sent again after reconnecting (same rows, same event ids): the rows are
+  // still in the outbox and no longer excluded from the next read. Receipted and acknowledged rows stay
+  // excluded until their removal is committed.
+  in_flight_.clear();
+  queue_.clear();
+  need_refill_ = true;
+  SetState(LinkState::kDisconnected);
+  reconnect_at_ = clock_.SteadyNow() + delay;
+}
+
+void Uplink::OnDelivered(std::uint64_t tag) {
+  auto found = in_flight_.find(tag);
+  if (found == in_flight_.end()) return;  // from a connection that has since been replaced
+  InFlight entry = std::move(found->second);
+  in_flight_.erase(found);
+  ++counters_.messages_acknowledged;
+  counters_.events_acknowledged += entry.sequences.size();
+  if (!entry.sequences.empty()) {
+    std::lock_guard lock(status_mutex_);
+    status_.last_acknowledged = clock_.Now();
+  }
+  if (entry.alert) {
+    if (!entry.receipted) {
+      // The broker has it; the care system has not said so yet. Keep it and send it again if no
+      // receipt comes.
+      const std::int64_t sequence = entry.alert->sequence;
+      awaiting_receipt_[sequence] =
+          AwaitingReceipt{std::move(*entry.alert), clock_.SteadyNow() + options_.receipt_resend_interval};
+    }
+    return;
+  }
+  for (const std::int64_t sequence : entry.sequences) {
+    removing_.insert(sequence);
+    pending_change_.sent_sequences.push_back(sequence);
+  }
+}
+
+void Uplink::OnDeliveryFailed(std::uint64_t tag, const std::string& reason) {
+  auto found = in_flight_.find(tag);
+  if (found == in_flight_.end()) return;
+  ++counters_.delivery_failures;
+  // The rows are no longer excluded, so the next outbox read returns them in their place (an alert that
+  // was being resent included).
+  in_flight_.erase(found);
+  core::LogWarning("broker refused a message; it stays in the outbox",
+                   {{"reason", reason}, {"retry_in_ms", kRetryDelay.count()}});
+  queue_.clear();
+  need_refill_ = true;
+  retry_at_ = clock_.SteadyNow() + kRetryDelay;
+}
+
+void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
+  if (topic != topics_.command) {
+    core::LogDebug("message on an unexpected topic ignored", {{"topic", topic}});
+    return;
+  }
+  ++counters_.commands;
+  auto command = ParseCommand(payload);
+  if (!command) {
+    ++counters_.commands_rejected;
+    core::LogWarning("command refused", {{"command_id", command.error().id},
+                                         {"type", command.error().type},
+                                         {"reason", command.error().reason}});
+    QueueCommandResult(command.error().id, command.error().type, false, command.error().reason);
+    return;
+  }
+  HandleCommand(*command);
+}
+
+void Uplink::HandleCommand(const Command& command) {
+  core::LogInfo("command received", {{"command_id", command.id}, {"type", command.type}});
+  if (const auto* receipt = std::get_if<AlertReceipt>(&command.body)) {
+    bool known = false;
+    HandleReceipt(receipt->event_id, known);
+    QueueCommandResult(command.id, command.type, true,
+                       known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
+  } else if (const auto* heartbeat = std::get_if<HeartbeatSet>(&command.body)) {
+    heartbeat_interval_ = heartbeat->interval;
+    pending_change_.settings[std::string(kHeartbeatSetting)] = std::to_string(heartbeat->interval.count());
+    heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
+    QueueCommandResult(command.id, command.type, true,
+                       "heartbeat every " + std::to_string(heartbeat->interval.count()) + " s");
+  } else if (std::holds_alternative<StatusRequest>(command.body)) {
+    heartbeat_at_ = clock_.SteadyNow();
+    QueueCommandResult(command.id, command.type, true, "status published");
+  } else {
+    QueueCommandResult(command.id, command.type, true, "pong");
+  }
+}
+
+void Uplink::HandleReceipt(const core::EventId& event_id, bool& known) {
+  ++counters_.receipts;
+  pending_change_.receipted_alerts.push_back(event_id);
+  const auto matches = [&](const store::OutboxRow& row) { return row.event.id == event_id; };
+  for (auto it = awaiting_receipt_.begin(); it != awaiting_receipt_.end(); ++it) {
+    if (matches(it->second.row)) {
+      known = true;
+      removing_.insert(it->first);
+      pending_receipt_rows_.push_back(it->first);
+      awaiting_receipt_.erase(it);
+      return;
+    }
+  }
+  for (auto& [tag, entry] : in_flight_) {
+    if (entry.alert && matches(*entry.alert)) {
+      known = true;
+      entry.receipted = true;
+      removing_.insert(entry.alert->sequence);
+      pending_receipt_rows_.push_back(entry.alert->sequence);
+      return;
+    }
+  }
+  const auto queued = std::find_if(queue_.begin(), queue_.end(), matches);
+  if (queued != queue_.end()) {
+    known = true;
+    removing_.insert(queued->sequence);
+    pending_receipt_rows_.push_back(queued->sequence);
+    queue_.erase(queued);
+  }
+}
+
+void Uplink::QueueCommandResult(std::string_view command_id, std::string_view type, bool ok,
+                                std::string_view detail) {
+  core::Event event{ids_.Next(), core::EventKind::kCommandResult, core::Priority::kNormal, clock_.Now(), {}};
+  event.body = CommandResultBody(event.id, options_.gateway_id, event.created, command_id, type, ok, detail);
+  pending_change_.events.push_back(std::move(event));
+}
+
+void Uplink::FillWindow(core::SteadyTime now) {
+  if (now < retry_at_) return;
+  // Alerts whose receipt is overdue go first, alone, with their original event id.
+  for (auto it = awaiting_receipt_.begin(); it != awaiting_receipt_.end();) {
+    if (in_flight_.size() >= options_.in_flight_window) return;
+    if (it->second.resend_at > now) {
+      ++it;
+      continue;
+    }
+    store::OutboxRow row = std::move(it->second.row);
+    it = awaiting_receipt_.erase(it);
+    ++counters_.alerts_resent;
+    core::LogInfo("alert sent again: no receipt yet", {{"event_id", row.event.id.ToString()}});
+    std::vector<store::OutboxRow> rows;
+    rows.push_back(std::move(row));
+    if (!PublishRows(std::move(rows))) return;
+  }
+
+  bool refilled_for_batch = false;
+  while (in_flight_.size() < options_.in_flight_window) {
+    if (need_refill_ || (queue_.empty() && outbox_has_more_)) {
+      if (!Refill()) return;
+    }
+    if (queue_.empty()) return;
+    const store::OutboxRow& front = queue_.front();
+    if (front.event.priority == core::Priority::kBulk &&
+        in_flight_.size() + kUrgentSlots >= options_.in_flight_window) {
+      return;
+    }
+    if (front.event.kind != core::EventKind::kObservation) {
+      std::vector<store::OutboxRow> rows;
+      rows.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+      if (!PublishRows(std::move(rows))) return;
+      continue;
+    }
+    std::size_t available = 0;
+    while (available < queue_.size() && available < options_.observation_batch_max &&
+           queue_[available].event.kind == core::EventKind::kObservation) {
+      ++available;
+    }
+    if (available < options_.observation_batch_max && available == queue_.size() && outbox_has_more_ &&
+        !refilled_for_batch) {
+      refilled_for_batch = true;
+      need_refill_ = true;
+      continue;
+    }
+    if (available < options_.observation_batch_max && available == queue_.size()) {
+      // A partial batch: wait a little for more, unless it has waited long enough.
+      if (!partial_batch_since_) partial_batch_since_ = now;
+      if (now - *partial_batch_since_ < options_.observation_batch_window) return;
+    }
+    partial_batch_since_.reset();
+    std::vector<store::OutboxRow> rows(
+        std::make_move_iterator(queue_.begin()),
+        std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(available)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(available));
+    if (!PublishRows(std::move(rows))) return;
+  }
+}
+
+bool Uplink::Refill() {
+  need_refill_ = false;
+  std::set<std::int64_t> excluded = removing_;
+  for (const auto& [sequence, awaiting] : awaiting_receipt_)
+    excluded.insert(sequence);
+  for (const auto& [tag, entry] : in_flight_)
+    excluded.insert(entry.sequences.begin(), entry.sequences.end());
+  const std::size_t limit = kPrefetchRows + excluded.size();
+  auto rows = outbox_.Peek(limit);
+  if (!rows) {
+    core::LogError("cannot read the outbox", {{"reason", rows.error().message}});
+    retry_at_ = clock_.SteadyNow() + kRetryDelay;
+    queue_.clear();
+    return false;
+  }
+  outbox_has_more_ = rows->size() == limit;
+  queue_.clear();
+  for (store::OutboxRow& row : *rows) {
+    if (excluded.count(row.sequence) == 0) queue_.push_back(std::move(row));
+  }
+  return true;
+}
+
+bool Uplink::PublishRows(std::vector<store::OutboxRow> rows) {
+  InFlight entry;
+  for (const store::OutboxRow& row : rows)
+    entry.sequences.push_back(row.sequence);
+  std::string payload;
+  std::string topic;
+  if (rows.size() == 1 && rows.front().event.kind != core::EventKind::kObservation) {
+    topic = topics_.Event(rows.front().event.kind);
+    payload = rows.front().event.body;
+    if (IsAlert(rows.front())) entry.alert = std::move(rows.front());
+  } else {
+    std::vector<const std::string*> bodies;
+    for (const store::OutboxRow& row : rows)
+      bodies.push_back(&row.event.body);
+    topic = topics_.Event(core::EventKind::kObservation);
+    payload = ObservationBatchBody(options_.gateway_id, bodies);
+  }
+  return Send(topic, payload, false, std::move(entry));
+}
+
+bool Uplink::PublishStatus() {
+  for (const auto& [tag, entry] : in_flight_) {
+    if (entry.sequences.empty()) return true;  // the previous status is still on its way
+  }
+  StatusInfo info;
+  info.gateway_id = options_.gateway_id;
+  info.tenant = options_.tenant;
+  info.version = options_.version;
+  info.time = clock_.Now();
+  info.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock_.SteadyNow() - started_at_);
+  info.heartbeat_interval = heartbeat_interval_;
+  info.backlog = outbox_.Snapshot();
+  info.awaiting_receipt = awaiting_receipt_.size();
+  info.reconnects = counters_.connects.load() > 0 ? counters_.connects.load() - 1 : 0;
+  info.clock_synchronised = clock_.WallClockSynchronised();
+  return Send(topics_.status, OnlineStatusBody(info), true, InFlight{});
+}
+
+bool Uplink::Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry) {
+  const std::uint64_t tag = next_tag_++;
+  // Registered before publishing: the acknowledgement may arrive (as a posted task) at any moment.
+  in_flight_[tag] = std::move(entry);
+  if (auto published = transport_->Publish(topic, payload, retained, tag); !published) {
+    in_flight_.erase(tag);
+    core::LogWarning("publish not accepted by the MQTT client; retrying",
+                     {{"reason", published.error().message}, {"retry_in_ms", kRetryDelay.count()}});
+    queue_.clear();
+    need_refill_ = true;
+    retry_at_ = clock_.SteadyNow() + kRetryDelay;
+    return false;
+  }
+  ++counters_.messages_published;
+  return true;
+}
+
+void Uplink::FlushCommit(core::SteadyTime now) {
+  if (committing_) return;
+  store::OutboxChange& change = pending_change_;
+  if (change.sent_sequences.empty() && change.receipted_alerts.empty() && change.events.empty() &&
+      change.settings.empty()) {
+    return;
+  }
+  if (now < commit_retry_at_) return;
+  const bool accepted = outbox_.Commit(change, [this](const Result<store::WriteOutcome>& result) {
+    Post([this, result] { OnCommitDone(result); });
+  });
+  if (!accepted) {
+    commit_retry_at_ = now + kCommitRetryDelay;
+    return;
+  }
+  committing_ = std::move(change);
+  committing_receipt_rows_ = std::move(pending_receipt_rows_);
+  pending_change_ = {};
+  pending_receipt_rows_.clear();
+}
+
+void Uplink::OnCommitDone(const Result<store::WriteOutcome>& result) {
+  if (!committing_) return;
+  store::OutboxChange done = std::move(*committing_);
+  committing_.reset();
+  if (result) {
+    for (const std::int64_t sequence : done.sent_sequences)
+      removing_.erase(sequence);
+    for (const std::int64_t sequence : committing_receipt_rows_)
+      removing_.erase(sequence);
+    committing_receipt_rows_.clear();
+    // Command results were appended: send them.
+    if (!done.events.empty()) need_refill_ = true;
+    return;
+  }
+  ++counters_.commit_failures;
+  core::LogError("uplink change not stored; retrying", {{"reason", result.error().message}});
+  // Put it back in front of whatever came since, and try again shortly.
+  pending_change_.sent_sequences.insert(pending_change_.sent_sequences.begin(), done.sent_sequences.begin(),
+                                        done.sent_sequences.end());
+  pending_change_.receipted_alerts.insert(pending_change_.receipted_alerts.begin(),
+                                          done.receipted_alerts.begin(), done.receipted_alerts.end());
+  pending_change_.events.insert(pending_change_.events.begin(), done.events.begin(), done.events.end());
+  for (auto& [name, value] : done.settings)
+    pending_change_.settings.try_emplace(name, value);
+  pending_receipt_rows_.insert(pending_receipt_rows_.end(), committing_receipt_rows_.begin(),
+                               committing_receipt_rows_.end());
+  committing_receipt_rows_.clear();
+  commit_retry_at_ = clock_.SteadyNow() + kRetryDelay;
+}
+
+void Uplink::SayGoodbye() {
+  // Runs on the uplink thread after the loop ended: tasks are drained here by hand.
+  const auto drain_until = [this](core::SteadyTime deadline, const std::function<bool()>& done) {
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      std::deque<std::function<void()>> tasks;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, milliseconds{20}, [this] { return !tasks_.empty(); });
+        tasks.swap(tasks_);
+      }
+      for (auto& task : tasks) {
+        try {
+          task();
+        } catch (const std::exception& exception) {
+          core::LogError("uplink event failed", {{"reason", exception.what()}});
+        }
+      }
+      FlushCommit(clock_.SteadyNow());
+    }
+  };
+  if (state_ == LinkState::kConnected) {
+    const core::WallTime now = clock_.Now();
+    if (Send(topics_.status, OfflineStatusBody(options_.gateway_id, options_.tenant, "shutdown", &now), true,
+             InFlight{})) {
+      // Wait for the goodbye and whatever else is in flight, so their rows can be removed now rather
+      // than sent again at the next start.
+      drain_until(std::chrono::steady_clock::now() + kGoodbyeWait,
+                  [this] { return in_flight_.empty() || state_ != LinkState::kConnected; });
+    }
+  }
+  transport_->Disconnect();
+  // Acknowledged rows still to be removed: hand them over and wait (bounded) for the commit, so a clean
+  // stop does not resend them at the next start.
+  drain_until(std::chrono::steady_clock::now() + kFinalCommitWait, [this] {
+    return !committing_ && pending_change_.sent_sequences.empty() &&
+           pending_change_.receipted_alerts.empty() && pending_change_.events.empty() &&
+           pending_change_.settings.empty();
+  });
+}
+
+}  // namespace ehg::uplink

@@ -1,0 +1,197 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
+#include "gateway/core/result.hpp"
+#include "gateway/store/store.hpp"
+#include "gateway/uplink/backoff.hpp"
+#include "gateway/uplink/commands.hpp"
+#include "gateway/uplink/topics.hpp"
+#include "gateway/uplink/transport.hpp"
+
+// Sends the outbox to the care system over MQTT and takes its commands. At-least-once: a row leaves
+// the outbox only after the broker acknowledged it (alerts: after the care system's receipt), and
+// every event keeps its id, so receivers drop duplicates. See docs/mqtt.md.
+namespace ehg::uplink {
+
+struct UplinkOptions {
+  std::string tenant;
+  std::string gateway_id;
+  std::string version;
+  // Messages handed to the broker and not yet acknowledged.
+  std::size_t in_flight_window = 32;
+  // Observations per message, and how long a partial batch may wait for more.
+  std::size_t observation_batch_max = 50;
+  std::chrono::milliseconds observation_batch_window{2000};
+  std::chrono::seconds receipt_resend_interval{60};
+  std::chrono::seconds heartbeat_interval{60};
+  std::chrono::milliseconds reconnect_initial{1000};
+  std::chrono::milliseconds reconnect_max{60000};
+};
+
+// Where the uplink's rows come from and where its changes go (the store, through the pipeline).
+class OutboxPort {
+ public:
+  virtual ~OutboxPort() = default;
+  // Uplink thread only: the outbox in sending order, at most `limit` rows.
+  virtual Result<std::vector<store::OutboxRow>> Peek(std::size_t limit) = 0;
+  // Thread-safe and asynchronous: `done` is called on another thread once the change was committed or
+  // failed as a whole. false = not accepted now (nothing happened); offer it again later.
+  virtual bool Commit(const store::OutboxChange& change,
+                      std::function<void(const Result<store::WriteOutcome>&)> done) = 0;
+  virtual store::OutboxSnapshot Snapshot() const = 0;  // thread-safe
+};
+
+enum class LinkState { kStopped, kDisconnected, kConnecting, kConnected };
+std::string_view ToString(LinkState state);
+
+// Monotonic counters, readable from any thread.
+struct UplinkCounters {
+  std::atomic<std::uint64_t> connects{0};
+  std::atomic<std::uint64_t> connect_failures{0};
+  std::atomic<std::uint64_t> connections_lost{0};
+  std::atomic<std::uint64_t> messages_published{0};  // handed to the client (incl. status, resends)
+  std::atomic<std::uint64_t> messages_acknowledged{0};
+  std::atomic<std::uint64_t> events_acknowledged{0};  // outbox rows inside acknowledged messages
+  std::atomic<std::uint64_t> delivery_failures{0};
+  std::atomic<std::uint64_t> alerts_resent{0};  // resends while waiting for a receipt
+  std::atomic<std::uint64_t> receipts{0};
+  std::atomic<std::uint64_t> commands{0};
+  std::atomic<std::uint64_t> commands_rejected{0};
+  std::atomic<std::uint64_t> commands_dropped{0};  // queue full: the care system repeats unanswered ones
+  std::atomic<std::uint64_t> commit_failures{0};
+};
+
+struct UplinkStatus {
+  LinkState state = LinkState::kStopped;
+  std::size_t in_flight = 0;
+  std::size_t alerts_awaiting_receipt = 0;
+  std::optional<core::WallTime> last_acknowledged;
+  std::optional<core::WallTime> connected_since;
+  std::chrono::seconds heartbeat_interval{60};
+  std::string last_error;
+};
+
+inline constexpr std::string_view kHeartbeatSetting = "uplink.heartbeat_interval_seconds";
+
+class Uplink {
+ public:
+  // The transport is made by `factory` with events that post to this uplink's thread.
+  Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPort& outbox, const core::Clock& clock,
+         core::EventIdGenerator& ids);
+  ~Uplink();
+  Uplink(const Uplink&) = delete;
+  Uplink& operator=(const Uplink&) = delete;
+
+  // Starts the uplink thread, which connects at once and keeps reconnecting with backoff.
+  void Start();
+  // Says goodbye on the status topic when connected, disconnects, waits (bounded) for the last
+  // removals to be committed, joins the thread. Idempotent.
+  void Stop();
+
+  // Thread-safe: new events were committed to the outbox (the pipeline's listener).
+  void NotifyOutbox(core::Priority most_urgent);
+  // Thread-safe: re-evaluate timers now (tests that move a manual clock).
+  void Wake();
+
+  UplinkStatus status() const;
+  const UplinkCounters& counters() const { return counters_; }
+  // Steady time of the uplink thread's last loop (for the systemd watchdog).
+  core::SteadyTime LastHeartbeat() const;
+
+ private:
+  // One MQTT message handed to the transport and not yet acknowledged.
+  struct InFlight {
+    std::vector<std::int64_t> sequences;    // outbox rows inside (none for a status message)
+    std::optional<store::OutboxRow> alert;  // kept for resending until the receipt arrives
+    bool receipted = false;                 // the receipt came before the broker's acknowledgement
+  };
+  struct AwaitingReceipt {
+    store::OutboxRow row;
+    core::SteadyTime resend_at;
+  };
+
+  void Post(std::function<void()> task);
+  void Run();
+  void Step();
+  core::SteadyTime NextDeadline(core::SteadyTime now) const;
+
+  void OnConnected(bool session_present);
+  void OnConnectFailed(const std::string& reason);
+  void OnConnectionLost(const std::string& reason);
+  void OnDelivered(std::uint64_t tag);
+  void OnDeliveryFailed(std::uint64_t tag, const std::string& reason);
+  void OnMessage(const std::string& topic, const std::string& payload);
+  void OnCommitDone(const Result<store::WriteOutcome>& result);
+
+  void HandleCommand(const Command& command);
+  void HandleReceipt(const core::EventId& event_id, bool& known);
+  void QueueCommandResult(std::string_view command_id, std::string_view type, bool ok,
+                          std::string_view detail);
+
+  void FillWindow(core::SteadyTime now);
+  bool Refill();
+  bool PublishRows(std::vector<store::OutboxRow> rows);
+  bool PublishStatus();
+  bool Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry);
+  void FlushCommit(core::SteadyTime now);
+  void SetState(LinkState state);
+  void SayGoodbye();
+
+  UplinkOptions options_;
+  Topics topics_;
+  OutboxPort& outbox_;
+  const core::Clock& clock_;
+  core::EventIdGenerator& ids_;
+  std::unique_ptr<Transport> transport_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_requested_ = false;
+  std::thread thread_;
+
+  // Uplink thread only.
+  ReconnectBackoff backoff_;
+  LinkState state_ = LinkState::kStopped;
+  core::SteadyTime started_at_{};
+  core::SteadyTime reconnect_at_{};
+  core::SteadyTime heartbeat_at_{};
+  core::SteadyTime retry_at_{};         // after a failed publish or outbox read
+  core::SteadyTime commit_retry_at_{};  // after a refused or failed commit
+  std::optional<core::SteadyTime> partial_batch_since_;
+  std::chrono::seconds heartbeat_interval_;
+  std::map<std::uint64_t, InFlight> in_flight_;
+  std::uint64_t next_tag_ = 1;
+  std::deque<store::OutboxRow> queue_;  // prefetched rows in sending order, none of them in flight
+  bool need_refill_ = true;
+  bool outbox_has_more_ = false;
+  std::map<std::int64_t, AwaitingReceipt> awaiting_receipt_;
+  std::set<std::int64_t> removing_;  // acknowledged or receipted rows whose removal is not committed yet
+  store::OutboxChange pending_change_;
+  std::optional<store::OutboxChange> committing_;
+  std::vector<std::int64_t> committing_receipt_rows_;
+  std::vector<std::int64_t> pending_receipt_rows_;
+
+  mutable std::mutex status_mutex_;
+  UplinkStatus status_;
+  std::atomic<std::int64_t> heartbeat_{0};
+  UplinkCounters counters_;
+};
+
+}  // namespace ehg::uplink

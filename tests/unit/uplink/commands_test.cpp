@@ -1,0 +1,88 @@
+#include "gateway/uplink/commands.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <doctest/doctest.h>
+
+using ehg::uplink::AlertReceipt;
+using ehg::uplink::HeartbeatSet;
+using ehg::uplink::ParseCommand;
+
+namespace {
+constexpr const char* kEventId = "01a21881-bd46-7005-a731-0818352bc897";
+}
+
+TEST_CASE("Valid commands parse into their typed form") {
+  auto receipt =
+      ParseCommand(std::string(R"({"id":"c-1","type":"alert.receipt","event_id":")") + kEventId + "\"}");
+  REQUIRE(receipt.has_value());
+  CHECK(receipt->id == "c-1");
+  CHECK(std::get<AlertReceipt>(receipt->body).event_id.ToString() == kEventId);
+
+  auto heartbeat = ParseCommand(R"({"type":"heartbeat.set","id":"c-2","interval_seconds":30})");
+  REQUIRE(heartbeat.has_value());
+  CHECK(std::get<HeartbeatSet>(heartbeat->body).interval == std::chrono::seconds(30));
+
+  auto ping = ParseCommand(R"({"id":"c-3","type":"ping"})");
+  REQUIRE(ping.has_value());
+  CHECK(std::holds_alternative<ehg::uplink::Ping>(ping->body));
+  auto status = ParseCommand(R"({"id":"c-4","type":"status"})");
+  REQUIRE(status.has_value());
+  CHECK(std::holds_alternative<ehg::uplink::StatusRequest>(status->body));
+}
+
+TEST_CASE("Invalid commands are refused with a reason, keeping the id when it could be read") {
+  struct Vector {
+    const char* name;
+    std::string payload;
+    const char* id;
+    const char* reason_part;
+  };
+  const std::vector<Vector> vectors{
+      {"not JSON", "{\"id\":", "", "not JSON"},
+      {"an array", "[1,2]", "", "a JSON object"},
+      {"no id", R"({"type":"ping"})", "", "\"id\" must be"},
+      {"numeric id", R"({"id":7,"type":"ping"})", "", "\"id\" must be"},
+      {"id too long", R"({"id":")" + std::string(65, 'a') + R"(","type":"ping"})", "", "\"id\" must be"},
+      {"id with a control character", "{\"id\":\"a\\u0001\",\"type\":\"ping\"}", "", "\"id\" must be"},
+      {"no type", R"({"id":"c"})", "c", "\"type\" must be a string"},
+      {"unsupported type", R"({"id":"c","type":"reboot"})", "c", "unsupported command type"},
+      {"unknown key", R"({"id":"c","type":"ping","force":true})", "c", "unknown key \"force\""},
+      {"receipt without event id", R"({"id":"c","type":"alert.receipt"})", "c", "\"event_id\" must be"},
+      {"receipt with a bad uuid", R"({"id":"c","type":"alert.receipt","event_id":"xyz"})", "c", "not a UUID"},
+      {"heartbeat too short", R"({"id":"c","type":"heartbeat.set","interval_seconds":9})", "c",
+       "from 10 to 3600"},
+      {"heartbeat too long", R"({"id":"c","type":"heartbeat.set","interval_seconds":3601})", "c", "from 10"},
+      {"heartbeat fractional", R"({"id":"c","type":"heartbeat.set","interval_seconds":30.5})", "c",
+       "whole number"},
+      {"heartbeat as text", R"({"id":"c","type":"heartbeat.set","interval_seconds":"30"})", "c",
+       "whole number"},
+      {"duplicate key", R"({"id":"c","type":"ping","type":"status"})", "", "not JSON"},
+      {"oversized", R"({"id":"c","type":"ping","pad":")" + std::string(20'000, 'x') + "\"}", "",
+       "larger than"},
+  };
+  for (const Vector& vector : vectors) {
+    CAPTURE(vector.name);
+    auto parsed = ParseCommand(vector.payload);
+    REQUIRE_FALSE(parsed.has_value());
+    CHECK(parsed.error().id == vector.id);
+    CHECK(parsed.error().reason.find(vector.reason_part) != std::string::npos);
+  }
+}
+
+TEST_CASE("A command result names the command and its outcome") {
+  ehg::core::ManualClock clock{ehg::core::WallTime{std::chrono::milliseconds{1'767'225'600'000}}};
+  ehg::core::EventIdGenerator ids(clock);
+  const auto id = ids.Next();
+  auto body = ehg::uplink::CommandResultBody(id, "gw-1", clock.Now(), "c-1", "ping", true, "pong");
+  auto object = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+  CHECK(object->getValue<std::string>("schema") == "ehealth-gateway/command-result/v0");
+  CHECK(object->getValue<std::string>("event_id") == id.ToString());
+  CHECK(object->getValue<std::string>("command_id") == "c-1");
+  CHECK(object->getValue<std::string>("status") == "ok");
+  CHECK(object->getValue<std::string>("time") == "2026-01-01T00:00:00.000Z");
+  auto refused = ehg::uplink::CommandResultBody(id, "gw-1", clock.Now(), "", "", false, "not JSON");
+  auto refused_object = Poco::JSON::Parser().parse(refused).extract<Poco::JSON::Object::Ptr>();
+  CHECK(refused_object->isNull("command_id"));
+  CHECK(refused_object->getValue<std::string>("status") == "rejected");
+}

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/store/store.hpp"
+#include "gateway/uplink/transport.hpp"
+#include "gateway/uplink/uplink.hpp"
+
+namespace ehg::test {
+
+// A transport the test drives: it records what is published and lets the test answer for the broker.
+class FakeTransport final : public uplink::Transport {
+ public:
+  struct Published {
+    std::string topic;
+    std::string payload;
+    bool retained = false;
+    std::uint64_t tag = 0;
+  };
+
+  // Shared with the test; the uplink owns the transport itself.
+  struct State {
+    std::mutex mutex;
+    uplink::TransportEvents events;
+    std::vector<Published> published;
+    std::vector<std::string> subscriptions;
+    std::atomic<int> connect_calls{0};
+    std::atomic<int> disconnect_calls{0};
+    bool connected = false;
+    bool refuse_publish = false;
+    bool auto_connect = true;
+  };
+
+  explicit FakeTransport(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+  void Connect() override {
+    bool answer = false;
+    {
+      std::lock_guard lock(state_->mutex);
+      ++state_->connect_calls;
+      answer = state_->auto_connect;
+      if (answer) state_->connected = true;
+    }
+    if (answer) state_->events.connected(false);
+  }
+  Result<void> Publish(const std::string& topic, const std::string& payload, bool retained,
+                       std::uint64_t tag) override {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->connected || state_->refuse_publish) return Fail(Errc::kUnavailable, "not connected");
+    state_->published.push_back({topic, payload, retained, tag});
+    return {};
+  }
+  Result<void> Subscribe(const std::string& topic) override {
+    std::lock_guard lock(state_->mutex);
+    state_->subscriptions.push_back(topic);
+    return {};
+  }
+  void Disconnect() override {
+    std::lock_guard lock(state_->mutex);
+    ++state_->disconnect_calls;
+    state_->connected = false;
+  }
+  std::string DiagnoseConnectFailure() override { return "diagnosed"; }
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// The outbox port on a real store; commits run synchronously under a lock (the pipeline's role).
+class StoreOutbox final : public uplink::OutboxPort {
+ public:
+  explicit StoreOutbox(store::Store& store) : store_(store) {}
+
+  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    ++peeks;
+    return store_.PeekOutbox(limit);
+  }
+  bool Commit(const store::OutboxChange& change,
+              std::function<void(const Result<store::WriteOutcome>&)> done) override {
+    Result<store::WriteOutcome> outcome;
+    {
+      std::lock_guard lock(mutex_);
+      if (refuse_commits) return false;
+      store::WriteBatch batch;
+      batch.sent_sequences = change.sent_sequences;
+      batch.receipted_alerts = change.receipted_alerts;
+      batch.events = change.events;
+      batch.settings = change.settings;
+      outcome = store_.Write(batch);
+      ++commits;
+    }
+    done(outcome);
+    return true;
+  }
+  store::OutboxSnapshot Snapshot() const override {
+    std::lock_guard lock(mutex_);
+    const auto stats = store_.outbox_stats();
+    return {stats.rows, stats.bytes, stats.alert_rows, 0};
+  }
+
+  // Test side: add events as the pipeline would (the uplink is told separately).
+  void Append(std::vector<core::Event> events) {
+    std::lock_guard lock(mutex_);
+    store::WriteBatch batch;
+    batch.events = std::move(events);
+    if (!store_.Write(batch)) throw std::runtime_error("append failed");
+  }
+  std::vector<store::OutboxRow> Rows() {
+    std::lock_guard lock(mutex_);
+    return store_.PeekOutbox(100'000).value();
+  }
+  std::map<std::string, std::string> Settings() {
+    std::lock_guard lock(mutex_);
+    return store_.LoadSettings().value();
+  }
+
+  std::atomic<int> peeks{0};
+  std::atomic<int> commits{0};
+  std::atomic<bool> refuse_commits{false};
+
+ private:
+  store::Store& store_;
+  mutable std::mutex mutex_;
+};
+
+}  // namespace ehg::test

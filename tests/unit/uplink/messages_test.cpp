@@ -1,0 +1,108 @@
+#include "gateway/uplink/messages.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <doctest/doctest.h>
+
+#include "gateway/uplink/paho_transport.hpp"
+#include "gateway/uplink/tls_diagnosis.hpp"
+#include "gateway/uplink/topics.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+Poco::JSON::Object::Ptr Json(const std::string& text) {
+  return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+}  // namespace
+
+TEST_CASE("Topics follow ehealth/v1/TENANT/GATEWAY/...") {
+  const ehg::uplink::Topics topics("0301", "gw-1");
+  CHECK(topics.status == "ehealth/v1/0301/gw-1/status");
+  CHECK(topics.command == "ehealth/v1/0301/gw-1/cmd");
+  CHECK(topics.command_result == "ehealth/v1/0301/gw-1/cmd/result");
+  CHECK(topics.Event(ehg::core::EventKind::kAlert) == "ehealth/v1/0301/gw-1/event/alert");
+  CHECK(topics.Event(ehg::core::EventKind::kObservation) == "ehealth/v1/0301/gw-1/event/observation");
+  CHECK(topics.Event(ehg::core::EventKind::kDevice) == "ehealth/v1/0301/gw-1/event/device");
+  CHECK(topics.Event(ehg::core::EventKind::kCommandResult) == topics.command_result);
+}
+
+TEST_CASE("The online status carries version, uptime, backlog, drops and the heartbeat interval") {
+  ehg::uplink::StatusInfo info;
+  info.gateway_id = "gw-1";
+  info.tenant = "0301";
+  info.version = "1.2.3";
+  info.time = ehg::core::WallTime{1'767'225'600'000ms};
+  info.uptime = 3600s;
+  info.heartbeat_interval = 30s;
+  info.backlog = {120, 48'000, 2, 17};
+  info.awaiting_receipt = 1;
+  info.reconnects = 4;
+  info.clock_synchronised = false;
+  auto status = Json(ehg::uplink::OnlineStatusBody(info));
+  CHECK(status->getValue<std::string>("state") == "online");
+  CHECK(status->getValue<std::string>("version") == "1.2.3");
+  CHECK(status->getValue<int>("uptime_seconds") == 3600);
+  CHECK(status->getValue<int>("heartbeat_interval_seconds") == 30);
+  CHECK(status->getObject("backlog")->getValue<int>("events") == 120);
+  CHECK(status->getObject("backlog")->getValue<int>("bytes") == 48'000);
+  CHECK(status->getObject("backlog")->getValue<int>("alerts") == 2);
+  CHECK(status->getValue<int>("dropped_observations") == 17);
+  CHECK(status->getValue<int>("alerts_awaiting_receipt") == 1);
+  CHECK(status->getValue<int>("reconnects") == 4);
+  CHECK_FALSE(status->getValue<bool>("clock_synchronised"));
+
+  auto will = Json(ehg::uplink::OfflineStatusBody("gw-1", "0301", "connection lost", nullptr));
+  CHECK(will->getValue<std::string>("state") == "offline");
+  CHECK_FALSE(will->has("time"));
+}
+
+TEST_CASE("An observation batch is valid JSON holding every body in order") {
+  const std::string first = R"({"event_id":"a","value":1})";
+  const std::string second = R"({"event_id":"b","note":"\"quoted\" \u00e6"})";
+  auto batch = Json(ehg::uplink::ObservationBatchBody("gw-\"1", {&first, &second}));
+  CHECK(batch->getValue<std::string>("schema") == "ehealth-gateway/observation-batch/v0");
+  CHECK(batch->getValue<std::string>("gateway") == "gw-\"1");
+  CHECK(batch->getValue<int>("count") == 2);
+  auto events = batch->getArray("events");
+  REQUIRE(events->size() == 2);
+  CHECK(events->getObject(0)->getValue<std::string>("event_id") == "a");
+  CHECK(events->getObject(1)->getValue<std::string>("note") == "\"quoted\" \xc3\xa6");
+}
+
+TEST_CASE("Broker addresses are split into scheme, host and port") {
+  struct Vector {
+    const char* uri;
+    const char* scheme;
+    const char* host;
+    int port;
+  };
+  for (const Vector& vector :
+       {Vector{"ssl://mqtt.example.no:8883", "ssl", "mqtt.example.no", 8883},
+        Vector{"mqtts://127.0.0.1:18883", "mqtts", "127.0.0.1", 18883},
+        Vector{"ssl://broker", "ssl", "broker", 8883}, Vector{"tcp://localhost", "tcp", "localhost", 1883},
+        Vector{"ssl://[::1]:8883", "ssl", "::1", 8883}}) {
+    CAPTURE(vector.uri);
+    auto address = ehg::uplink::ParseBrokerUri(vector.uri);
+    REQUIRE(address.has_value());
+    CHECK(address->scheme == vector.scheme);
+    CHECK(address->host == vector.host);
+    CHECK(address->port == vector.port);
+  }
+  for (const char* bad :
+       {"broker:8883", "ssl://:8883", "ssl://host:0", "ssl://host:70000", "ssl://host:8x", "ssl://[::1"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ehg::uplink::ParseBrokerUri(bad).has_value());
+  }
+}
+
+TEST_CASE("paho's keepalive is 0.7 x the configured one, so a dead link shows within 1.5 x") {
+  CHECK(ehg::uplink::PahoKeepalive(30s) == 21s);
+  CHECK(ehg::uplink::PahoKeepalive(5s) == 3s);
+  CHECK(ehg::uplink::PahoKeepalive(1s) == 1s);
+  for (int configured = 5; configured <= 3600; configured += 7) {
+    CAPTURE(configured);
+    CHECK(2 * ehg::uplink::PahoKeepalive(std::chrono::seconds(configured)).count() <= configured * 3 / 2);
+  }
+}

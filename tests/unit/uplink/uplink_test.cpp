@@ -1,0 +1,417 @@
+#include "gateway/uplink/uplink.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "tests/support/log_capture.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
+#include "tests/unit/uplink/fakes.hpp"
+
+using namespace std::chrono_literals;
+using ehg::core::Event;
+using ehg::core::EventKind;
+using ehg::core::Priority;
+using ehg::test::FakeTransport;
+using ehg::test::WaitUntil;
+using ehg::uplink::LinkState;
+using ehg::uplink::Uplink;
+using ehg::uplink::UplinkOptions;
+
+namespace {
+
+constexpr const char* kBase = "ehealth/v1/0301/gw-1/";
+
+Poco::JSON::Object::Ptr Json(const std::string& text) {
+  return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+// Event ids inside a published message: one for an alert or result, several for a batch.
+std::vector<std::string> EventIds(const FakeTransport::Published& message) {
+  auto object = Json(message.payload);
+  if (object->has("events")) {
+    std::vector<std::string> ids;
+    auto events = object->getArray("events");
+    for (std::size_t i = 0; i < events->size(); ++i)
+      ids.push_back(events->getObject(static_cast<unsigned>(i))->getValue<std::string>("event_id"));
+    return ids;
+  }
+  if (object->has("event_id")) return {object->getValue<std::string>("event_id")};
+  return {};
+}
+
+struct Fixture {
+  ehg::test::TempDir dir;
+  ehg::core::ManualClock clock{ehg::core::WallTime{1'767'225'600'000ms}};
+  ehg::core::EventIdGenerator ids{clock};
+  std::unique_ptr<ehg::store::Store> store;
+  std::unique_ptr<ehg::test::StoreOutbox> outbox;
+  std::shared_ptr<FakeTransport::State> transport = std::make_shared<FakeTransport::State>();
+  std::unique_ptr<Uplink> uplink;
+
+  Fixture() {
+    store = std::move(ehg::store::Store::Open({dir / "gateway.db"}, clock).value());
+    outbox = std::make_unique<ehg::test::StoreOutbox>(*store);
+  }
+
+  UplinkOptions Options() {
+    UplinkOptions options;
+    options.tenant = "0301";
+    options.gateway_id = "gw-1";
+    options.version = "test";
+    options.in_flight_window = 8;
+    options.observation_batch_max = 10;
+    options.observation_batch_window = 2s;
+    options.receipt_resend_interval = 60s;
+    options.heartbeat_interval = 60s;
+    return options;
+  }
+
+  void Start(UplinkOptions options) {
+    uplink = std::make_unique<Uplink>(
+        options,
+        [this](ehg::uplink::TransportEvents events) {
+          transport->events = std::move(events);
+          return std::make_unique<FakeTransport>(transport);
+        },
+        *outbox, clock, ids);
+    uplink->Start();
+  }
+  void Start() { Start(Options()); }
+
+  Event MakeEvent(EventKind kind, Priority priority, const std::string& extra = "") {
+    Event event{ids.Next(), kind, priority, clock.Now(), {}};
+    event.body = R"({"event_id":")" + event.id.ToString() + R"(","kind":")" +
+                 std::string(ehg::core::ToString(kind)) + "\"" + extra + "}";
+    return event;
+  }
+  std::vector<Event> Observations(int count) {
+    std::vector<Event> events;
+    for (int i = 0; i < count; ++i)
+      events.push_back(MakeEvent(EventKind::kObservation, Priority::kBulk));
+    return events;
+  }
+  void Append(std::vector<Event> events) {
+    outbox->Append(std::move(events));
+    uplink->NotifyOutbox(Priority::kBulk);
+  }
+
+  std::vector<FakeTransport::Published> Published() {
+    std::lock_guard lock(transport->mutex);
+    return transport->published;
+  }
+  std::vector<FakeTransport::Published> PublishedTo(const std::string& suffix) {
+    std::vector<FakeTransport::Published> out;
+    for (auto& message : Published())
+      if (message.topic == kBase + suffix) out.push_back(message);
+    return out;
+  }
+  std::size_t PublishedCount() {
+    std::lock_guard lock(transport->mutex);
+    return transport->published.size();
+  }
+  void Ack(const FakeTransport::Published& message) { transport->events.delivered(message.tag); }
+  void AckAll() {
+    for (auto& message : Published())
+      Ack(message);
+  }
+  void Command(const std::string& json) { transport->events.message(std::string(kBase) + "cmd", json); }
+  // Moves the manual clock and lets the uplink look at its timers.
+  void Advance(std::chrono::milliseconds step) {
+    clock.Advance(step);
+    uplink->Wake();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("On connect it subscribes to commands and publishes a retained online status first") {
+  Fixture fixture;
+  fixture.outbox->Append(fixture.Observations(3));
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedCount() >= 1; }));
+  const auto first = fixture.Published().front();
+  CHECK(first.topic == std::string(kBase) + "status");
+  CHECK(first.retained);
+  const auto status = Json(first.payload);
+  CHECK(status->getValue<std::string>("state") == "online");
+  CHECK(status->getValue<std::string>("version") == "test");
+  CHECK(status->getValue<int>("heartbeat_interval_seconds") == 60);
+  CHECK(status->getObject("backlog")->getValue<int>("events") == 3);
+  {
+    std::lock_guard lock(fixture.transport->mutex);
+    CHECK(fixture.transport->subscriptions == std::vector<std::string>{std::string(kBase) + "cmd"});
+  }
+  CHECK(fixture.uplink->status().state == LinkState::kConnected);
+}
+
+TEST_CASE("Alerts jump the backlog: observations follow in batches, first in first out") {
+  Fixture fixture;
+  auto observations = fixture.Observations(25);
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kCritical);
+  std::vector<Event> events = observations;
+  events.push_back(alert);  // created last, sent first
+  fixture.outbox->Append(events);
+  fixture.Start();
+  // 25 observations with batches of 10: 10 + 10 now, the last 5 wait for the batch window.
+  REQUIRE(WaitUntil([&] { return fixture.PublishedCount() == 4; }));
+  const auto published = fixture.Published();
+  CHECK(published[1].topic == std::string(kBase) + "event/alert");
+  CHECK(EventIds(published[1]) == std::vector<std::string>{alert.id.ToString()});
+  std::vector<std::string> sent;
+  for (std::size_t i = 2; i < published.size(); ++i) {
+    CHECK(published[i].topic == std::string(kBase) + "event/observation");
+    CHECK(Json(published[i].payload)->getValue<int>("count") == 10);
+    for (auto& id : EventIds(published[i]))
+      sent.push_back(id);
+  }
+  for (std::size_t i = 0; i < sent.size(); ++i)
+    CHECK(sent[i] == observations[i].id.ToString());
+
+  fixture.Advance(1900ms);
+  std::this_thread::sleep_for(50ms);
+  CHECK(fixture.PublishedCount() == 4);  // the partial batch still waits
+  fixture.Advance(200ms);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedCount() == 5; }));
+  CHECK(EventIds(fixture.Published()[4]).size() == 5);
+}
+
+TEST_CASE("A row leaves the outbox only after the broker acknowledged it") {
+  Fixture fixture;
+  fixture.outbox->Append(fixture.Observations(10));
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 1; }));
+  std::this_thread::sleep_for(50ms);
+  CHECK(fixture.outbox->Rows().size() == 10);
+  fixture.Ack(fixture.PublishedTo("event/observation").front());
+  REQUIRE(WaitUntil([&] { return fixture.outbox->Rows().empty(); }));
+  CHECK(fixture.uplink->counters().events_acknowledged == 10);
+  CHECK(fixture.uplink->status().last_acknowledged.has_value());
+}
+
+TEST_CASE("The in-flight window is never exceeded and keeps slots free for alerts") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.in_flight_window = 5;
+  options.observation_batch_max = 1;
+  fixture.outbox->Append(fixture.Observations(50));
+  fixture.Start(options);
+  // status + bulk up to window - 2 urgent slots = 3 messages in flight.
+  REQUIRE(WaitUntil([&] { return fixture.PublishedCount() == 3; }));
+  std::this_thread::sleep_for(50ms);
+  CHECK(fixture.PublishedCount() == 3);
+  CHECK(fixture.uplink->status().in_flight == 3);
+
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kHigh);
+  fixture.Append({alert});
+  REQUIRE(WaitUntil([&] { return fixture.PublishedCount() == 4; }));
+  CHECK(fixture.Published()[3].topic == std::string(kBase) + "event/alert");
+
+  // Each acknowledgement frees exactly one slot.
+  fixture.Ack(fixture.Published()[1]);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedCount() == 4; }));
+  std::this_thread::sleep_for(50ms);
+  CHECK(fixture.PublishedCount() == 4);  // 3 in flight (alert included) + 2 urgent slots = full for bulk
+  fixture.Ack(fixture.Published()[0]);
+  fixture.Ack(fixture.Published()[3]);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedCount() == 6; }));
+}
+
+TEST_CASE("After a lost connection, rows in flight are sent again with the same event ids") {
+  ehg::test::LogCapture log;
+  Fixture fixture;
+  fixture.outbox->Append(fixture.Observations(20));
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 2; }));
+  const auto before = fixture.PublishedTo("event/observation");
+  fixture.Ack(before[0]);  // the first batch made it, the second was in flight
+  REQUIRE(WaitUntil([&] { return fixture.outbox->Rows().size() == 10; }));
+  {
+    std::lock_guard lock(fixture.transport->mutex);
+    fixture.transport->connected = false;
+    fixture.transport->auto_connect = true;
+  }
+  fixture.transport->events.connection_lost("socket closed");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kDisconnected; }));
+  CHECK(log.Contains("msg=\"broker connection lost\" reason=\"socket closed\" in_flight=2"));
+  // Reconnect waits for the backoff (at most 1 s for the first attempt).
+  fixture.Advance(1000ms);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 3; }));
+  CHECK(EventIds(fixture.PublishedTo("event/observation")[2]) == EventIds(before[1]));
+  CHECK(fixture.uplink->counters().connects == 2);
+}
+
+TEST_CASE("A reconnect waits longer after each failed attempt, and the failure is diagnosed in the log") {
+  ehg::test::LogCapture log;
+  Fixture fixture;
+  fixture.transport->auto_connect = false;
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.transport->connect_calls == 1; }));
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    fixture.transport->events.connect_failed("TCP/TLS connect failure");
+    REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kDisconnected; }));
+    // The n-th delay is between 2^(n-1)/2 and 2^(n-1) seconds: not yet after the lower bound minus a bit.
+    const auto step = std::chrono::milliseconds(1000 << (attempt - 1));
+    fixture.Advance(step / 2 - 10ms);
+    std::this_thread::sleep_for(30ms);
+    CHECK(fixture.transport->connect_calls == attempt);
+    fixture.Advance(step / 2 + 10ms);
+    REQUIRE(WaitUntil([&] { return fixture.transport->connect_calls == attempt + 1; }));
+  }
+  CHECK(log.Count("msg=\"broker connection failed\"") == 3);
+  CHECK(log.Contains("reason=\"TCP/TLS connect failure\" diagnosis=diagnosed"));
+  CHECK(fixture.uplink->status().last_error == "diagnosed");
+}
+
+TEST_CASE("An alert without a receipt is sent again on schedule: the receipt stops it and removes the row") {
+  Fixture fixture;
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kHigh);
+  fixture.outbox->Append({alert});
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+  fixture.Ack(fixture.PublishedTo("event/alert")[0]);
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+  CHECK(fixture.outbox->Rows().size() == 1);  // acknowledged by the broker, still kept
+
+  fixture.Advance(59s);
+  std::this_thread::sleep_for(30ms);
+  CHECK(fixture.PublishedTo("event/alert").size() == 1);
+  fixture.Advance(1s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 2; }));
+  CHECK(EventIds(fixture.PublishedTo("event/alert")[1]) == std::vector<std::string>{alert.id.ToString()});
+  CHECK(fixture.uplink->counters().alerts_resent == 1);
+  fixture.Ack(fixture.PublishedTo("event/alert")[1]);
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+
+  fixture.Command(R"({"id":"c-1","type":"alert.receipt","event_id":")" + alert.id.ToString() + "\"}");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 0; }));
+  // The alert row is gone; a command result took its place and is sent.
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("cmd/result").size() == 1; }));
+  const auto result = Json(fixture.PublishedTo("cmd/result")[0].payload);
+  CHECK(result->getValue<std::string>("command_id") == "c-1");
+  CHECK(result->getValue<std::string>("status") == "ok");
+  CHECK(result->getValue<std::string>("detail") == "receipt recorded");
+  for (const auto& row : fixture.outbox->Rows())
+    CHECK(row.event.kind == EventKind::kCommandResult);
+
+  fixture.Advance(120s);
+  std::this_thread::sleep_for(50ms);
+  CHECK(fixture.PublishedTo("event/alert").size() == 2);
+}
+
+TEST_CASE("A receipt that arrives before the broker's acknowledgement still ends the alert's life") {
+  Fixture fixture;
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kCritical);
+  fixture.outbox->Append({alert});
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+  fixture.Command(R"({"id":"c-2","type":"alert.receipt","event_id":")" + alert.id.ToString() + "\"}");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->counters().receipts == 1; }));
+  fixture.Ack(fixture.PublishedTo("event/alert")[0]);
+  REQUIRE(WaitUntil([&] {
+    for (const auto& row : fixture.outbox->Rows())
+      if (row.event.kind == EventKind::kAlert) return false;
+    return true;
+  }));
+  CHECK(fixture.uplink->status().alerts_awaiting_receipt == 0);
+  fixture.Advance(61s);
+  std::this_thread::sleep_for(50ms);
+  CHECK(fixture.PublishedTo("event/alert").size() == 1);
+}
+
+TEST_CASE("heartbeat.set changes the interval, announces it at once and persists it") {
+  Fixture fixture;
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 1; }));
+  fixture.Ack(fixture.PublishedTo("status")[0]);
+  fixture.Command(R"({"id":"c-3","type":"heartbeat.set","interval_seconds":20})");
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 2; }));
+  CHECK(Json(fixture.PublishedTo("status")[1].payload)->getValue<int>("heartbeat_interval_seconds") == 20);
+  REQUIRE(
+      WaitUntil([&] { return fixture.outbox->Settings().count("uplink.heartbeat_interval_seconds") == 1; }));
+  CHECK(fixture.outbox->Settings().at("uplink.heartbeat_interval_seconds") == "20");
+  fixture.Ack(fixture.PublishedTo("status")[1]);
+
+  fixture.Advance(19s);
+  std::this_thread::sleep_for(30ms);
+  CHECK(fixture.PublishedTo("status").size() == 2);
+  fixture.Advance(1s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 3; }));
+}
+
+TEST_CASE("A malformed or unsupported command is refused with a result, and the uplink carries on") {
+  ehg::test::LogCapture log;
+  Fixture fixture;
+  fixture.Start();
+  fixture.Command("{not json");
+  fixture.Command(R"({"id":"c-4","type":"reboot"})");
+  fixture.Command(R"({"id":"c-5","type":"heartbeat.set","interval_seconds":1})");
+  fixture.Command(R"({"id":"c-6","type":"ping"})");
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("cmd/result").size() == 4; }));
+  std::map<std::string, std::string> status_by_id;
+  for (auto& message : fixture.PublishedTo("cmd/result")) {
+    auto result = Json(message.payload);
+    const std::string id = result->isNull("command_id") ? "" : result->getValue<std::string>("command_id");
+    status_by_id[id] = result->getValue<std::string>("status");
+  }
+  CHECK(status_by_id[""] == "rejected");
+  CHECK(status_by_id["c-4"] == "rejected");
+  CHECK(status_by_id["c-5"] == "rejected");
+  CHECK(status_by_id["c-6"] == "ok");
+  CHECK(fixture.uplink->counters().commands_rejected == 3);
+  CHECK(log.Contains("msg=\"command refused\" command_id=c-4 type=\"\" reason=\"unsupported command type\""));
+}
+
+TEST_CASE("A message the broker refuses stays in the outbox and is sent again") {
+  Fixture fixture;
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kHigh);
+  fixture.outbox->Append({alert});
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+  fixture.transport->events.delivery_failed(fixture.PublishedTo("event/alert")[0].tag, "Not authorized");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->counters().delivery_failures == 1; }));
+  fixture.Advance(1s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 2; }));
+  CHECK(EventIds(fixture.PublishedTo("event/alert")[1]) == std::vector<std::string>{alert.id.ToString()});
+  CHECK(fixture.outbox->Rows().size() == 1);
+}
+
+TEST_CASE("A refused commit is offered again: acknowledged rows are not sent twice meanwhile") {
+  Fixture fixture;
+  fixture.outbox->refuse_commits = true;
+  fixture.outbox->Append(fixture.Observations(10));
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 1; }));
+  fixture.Ack(fixture.PublishedTo("event/observation")[0]);
+  fixture.uplink->NotifyOutbox(Priority::kBulk);  // a fresh read must skip the acknowledged rows
+  fixture.Advance(3s);
+  std::this_thread::sleep_for(50ms);
+  CHECK(fixture.PublishedTo("event/observation").size() == 1);
+  CHECK(fixture.outbox->Rows().size() == 10);
+  fixture.outbox->refuse_commits = false;
+  fixture.Advance(100ms);
+  REQUIRE(WaitUntil([&] { return fixture.outbox->Rows().empty(); }));
+  CHECK(fixture.PublishedTo("event/observation").size() == 1);
+}
+
+TEST_CASE("Stop says goodbye on the status topic and disconnects") {
+  Fixture fixture;
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 1; }));
+  std::thread acker([&] {
+    WaitUntil([&] { return fixture.PublishedTo("status").size() == 2; });
+    fixture.AckAll();
+  });
+  fixture.uplink->Stop();
+  acker.join();
+  const auto statuses = fixture.PublishedTo("status");
+  REQUIRE(statuses.size() == 2);
+  CHECK(statuses[1].retained);
+  CHECK(Json(statuses[1].payload)->getValue<std::string>("state") == "offline");
+  CHECK(Json(statuses[1].payload)->getValue<std::string>("reason") == "shutdown");
+  CHECK(fixture.transport->disconnect_calls >= 1);
+  CHECK(fixture.uplink->status().state == LinkState::kStopped);
+}
