@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <mutex>
+#include <vector>
 
 #include "gateway/core/log.hpp"
 #include "gateway/uplink/tls_diagnosis.hpp"
@@ -14,10 +16,26 @@ namespace {
 
 constexpr std::chrono::seconds kConnectTimeout{10};
 constexpr std::chrono::seconds kDisconnectTimeout{2};
-constexpr std::chrono::milliseconds kDiagnosisTimeout{3000};
+constexpr std::chrono::milliseconds kDiagnosisTimeout{2000};
 // Only AEAD suites with forward secrecy. They exist only in TLS 1.2 and later, so they also keep
 // TLS 1.0/1.1 out whatever the system's OpenSSL policy says (TLS 1.3 suites are configured apart).
 constexpr const char* kTls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL";
+
+// OpenSSL's "thread:error:code:library:function:reason:file:line:" down to its reason.
+std::string OpenSslReason(const std::string& line) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  for (std::size_t colon = line.find(':'); colon != std::string::npos; colon = line.find(':', start)) {
+    fields.push_back(line.substr(start, colon - start));
+    start = colon + 1;
+  }
+  fields.push_back(line.substr(start));
+  if (fields.size() > 5 && fields[1] == "error") return fields[5];
+  std::string trimmed = line;
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+    trimmed.pop_back();
+  return trimmed;
+}
 
 std::string TokenError(const mqtt::token& token) {
   return mqtt::exception::printable_error(token.get_return_code(), token.get_reason_code());
@@ -71,6 +89,13 @@ class PahoTransport final : public Transport {
 
   void Connect() override {
     Disconnect();
+    // Defence in depth behind the config check: never plaintext unless the config says so by name.
+    if (!options_.insecure_plaintext && (!address_ || !address_->tls())) {
+      events_.connect_failed(
+          "refused: " + options_.uri +
+          " is not a TLS address and broker.insecure_plaintext_for_development is not set");
+      return;
+    }
     auto session = std::make_unique<Session>();
     session->owner = this;
     session->generation = ++generation_;
@@ -112,16 +137,19 @@ class PahoTransport final : public Transport {
                          .will(mqtt::message(options_.will_topic, options_.will_payload, 1, true))
                          .finalize();
       if (!options_.insecure_plaintext) {
-        auto ssl = mqtt::ssl_options_builder()
-                       .trust_store(options_.ca_file.string())
-                       .key_store(options_.cert_file.string())
-                       .private_key(options_.key_file.string())
-                       .enable_server_cert_auth(true)
+        auto builder = mqtt::ssl_options_builder();
+        builder.trust_store(options_.ca_file.string());
+        // Always set in production (the config requires it); empty only in the test that shows the
+        // broker refusing a gateway without one.
+        if (!options_.cert_file.empty()) {
+          builder.key_store(options_.cert_file.string()).private_key(options_.key_file.string());
+        }
+        auto ssl = builder.enable_server_cert_auth(true)
                        .verify(true)  // host name (or IP) checked against the certificate
                        .enabled_cipher_suites(kTls12Ciphers)
                        .error_handler([this](const std::string& message) {
                          std::lock_guard lock(mutex_);
-                         last_tls_error_ = message;
+                         last_tls_error_ = OpenSslReason(message);
                        })
                        .finalize();
         connect.set_ssl(std::move(ssl));
@@ -249,7 +277,7 @@ void Session::DeliveryListener::on_failure(const mqtt::token& token) {
 }  // namespace
 
 std::chrono::seconds PahoKeepalive(std::chrono::seconds configured) {
-  return std::max(std::chrono::seconds{1}, configured * 7 / 10);
+  return std::max(std::chrono::seconds{1}, configured / 2);
 }
 
 std::unique_ptr<Transport> MakePahoTransport(PahoOptions options, TransportEvents events) {

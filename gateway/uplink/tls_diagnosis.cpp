@@ -186,15 +186,18 @@ std::string DiagnoseBrokerConnection(const BrokerAddress& address, const std::op
   if (SSL_CTX_load_verify_locations(context.get(), tls->ca_file.c_str(), nullptr) != 1) {
     return "cannot read the CA file " + tls->ca_file.string() + ": " + OpenSslErrors();
   }
-  if (SSL_CTX_use_certificate_chain_file(context.get(), tls->cert_file.c_str()) != 1) {
-    return "cannot read the client certificate " + tls->cert_file.string() + ": " + OpenSslErrors();
-  }
-  if (SSL_CTX_use_PrivateKey_file(context.get(), tls->key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return "cannot read the client key " + tls->key_file.string() + ": " + OpenSslErrors();
-  }
-  if (SSL_CTX_check_private_key(context.get()) != 1) {
-    return "the client key " + tls->key_file.string() + " does not belong to the client certificate " +
-           tls->cert_file.string();
+  const bool client_certificate = !tls->cert_file.empty();
+  if (client_certificate) {
+    if (SSL_CTX_use_certificate_chain_file(context.get(), tls->cert_file.c_str()) != 1) {
+      return "cannot read the client certificate " + tls->cert_file.string() + ": " + OpenSslErrors();
+    }
+    if (SSL_CTX_use_PrivateKey_file(context.get(), tls->key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      return "cannot read the client key " + tls->key_file.string() + ": " + OpenSslErrors();
+    }
+    if (SSL_CTX_check_private_key(context.get()) != 1) {
+      return "the client key " + tls->key_file.string() + " does not belong to the client certificate " +
+             tls->cert_file.string();
+    }
   }
   if (X509* own = SSL_CTX_get0_certificate(context.get())) {
     if (X509_cmp_current_time(X509_get0_notAfter(own)) < 0) {
@@ -228,8 +231,9 @@ std::string DiagnoseBrokerConnection(const BrokerAddress& address, const std::op
     }
     const std::string errors = OpenSslErrors();
     if (errors.find("alert") != std::string::npos) {
-      return "the broker ended the TLS handshake (" + errors +
-             "): it does not accept this gateway's client certificate";
+      return "the broker ended the TLS handshake (" + errors + "): " +
+             (client_certificate ? "it does not accept this gateway's client certificate"
+                                 : "it requires a client certificate and none is configured");
     }
     return "TLS handshake failed: " + errors;
   }
@@ -242,7 +246,9 @@ std::string DiagnoseBrokerConnection(const BrokerAddress& address, const std::op
   if (SSL_read(ssl.get(), &byte, 1) <= 0) {
     const std::string errors = OpenSslErrors();
     if (errors.find("alert") != std::string::npos) {
-      return "the broker refused this gateway's client certificate (" + errors + ")";
+      return client_certificate
+                 ? "the broker refused this gateway's client certificate (" + errors + ")"
+                 : "the broker requires a client certificate and none is configured (" + errors + ")";
     }
   }
   return "TLS with the broker works and it accepted the client certificate; it refused the MQTT "

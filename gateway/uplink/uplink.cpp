@@ -217,6 +217,7 @@ void Uplink::OnConnected(bool session_present) {
   SetState(LinkState::kConnected);
   ++counters_.connects;
   backoff_.Reset();
+  last_failure_reason_.clear();
   core::LogInfo("broker connected", {{"session_present", session_present}});
   if (auto subscribed = transport_->Subscribe(topics_.command); !subscribed) {
     core::LogError("cannot subscribe to the command topic", {{"reason", subscribed.error().message}});
@@ -229,7 +230,13 @@ void Uplink::OnConnected(bool session_present) {
 void Uplink::OnConnectFailed(const std::string& reason) {
   if (state_ != LinkState::kConnecting) return;
   ++counters_.connect_failures;
-  const std::string diagnosis = transport_->DiagnoseConnectFailure();
+  // The probe costs up to a few seconds on a dead network: run it when the failure looks new, and
+  // every tenth attempt after that, not on every retry of a long outage.
+  if (reason != last_failure_reason_ || backoff_.attempts() % 10 == 0) {
+    last_failure_reason_ = reason;
+    last_diagnosis_ = transport_->DiagnoseConnectFailure();
+  }
+  const std::string& diagnosis = last_diagnosis_;
   const milliseconds delay = backoff_.Next();
   core::LogWarning("broker connection failed", {{"attempt", backoff_.attempts()},
                                                 {"reason", reason},

@@ -176,6 +176,8 @@ class Uplink {
   core::SteadyTime commit_retry_at_{};  // after a refused or failed commit
   std::optional<core::SteadyTime> partial_batch_since_;
   std::chrono::seconds heartbeat_interval_;
+  std::string last_failure_reason_;
+  std::string last_diagnosis_;
   std::map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_tag_ = 1;
   std::deque<store::OutboxRow> queue_;  // prefetched rows in sending order, none of them in flight

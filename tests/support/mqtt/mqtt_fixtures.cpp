@@ -1,0 +1,300 @@
+#include "tests/support/mqtt/mqtt_fixtures.hpp"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <mqtt/async_client.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace ehg::test {
+namespace {
+
+int FreePort() {
+  const int descriptor = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  if (::bind(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(descriptor);
+    throw std::runtime_error("cannot bind a free port");
+  }
+  socklen_t length = sizeof address;
+  ::getsockname(descriptor, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(descriptor);
+  return ntohs(address.sin_port);
+}
+
+bool Accepts(int port) {
+  const int descriptor = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  const bool ok = ::connect(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(descriptor);
+  return ok;
+}
+
+std::string CurrentUser() {
+  const passwd* entry = ::getpwuid(::getuid());
+  return entry != nullptr ? entry->pw_name : "root";
+}
+
+std::string Stringify(const Poco::JSON::Object::Ptr& object) {
+  std::ostringstream out;
+  object->stringify(out);
+  return out.str();
+}
+
+}  // namespace
+
+const TestPki& TestPki::Get() {
+  static const TestPki pki;
+  return pki;
+}
+
+TestPki::TestPki() {
+  const auto result = RunCommand({"/bin/sh", "-c",
+                                  std::string(EHG_SOURCE_DIR) + "/scripts/gen-certs '" +
+                                      directory_.path().string() + "' " + kGatewayId + " >/dev/null"});
+  if (result.exit_code != 0) throw std::runtime_error("scripts/gen-certs failed: " + result.output);
+}
+
+TestBroker::TestBroker(BrokerOptions options) : options_(std::move(options)), port_(FreePort()) {
+  const TestPki& pki = TestPki::Get();
+  std::ofstream config(directory_ / "mosquitto.conf");
+  config << "per_listener_settings true\n"
+         << "persistence " << (options_.persistence ? "true" : "false") << "\n"
+         << "persistence_location " << directory_.path().string() << "/\n"
+         << "log_dest stderr\n"
+         << "log_type error\nlog_type warning\nlog_type notice\nlog_type information\n"
+         // Started as root, mosquitto switches to this user before reading its key: stay ourselves.
+         << "user " << CurrentUser()
+         << "\n"
+         // The default of 1000 drops QoS 1 messages queued for a slow or absent subscriber.
+         << "max_queued_messages 1000000\n"
+         << "listener " << port_ << " 127.0.0.1\n"
+         << "cafile " << pki.File("ca.crt").string() << "\n"
+         << "certfile " << pki.File(options_.certificate + ".crt").string() << "\n"
+         << "keyfile " << pki.File(options_.certificate + ".key").string() << "\n"
+         << "require_certificate true\n"
+         << "use_identity_as_username true\n"
+         << "allow_anonymous false\n";
+}
+
+TestBroker::~TestBroker() {
+  if (process_) {
+    process_->Signal(SIGCONT);
+    Stop();
+  }
+}
+
+void TestBroker::Start() {
+  process_.emplace(Process::Start({"/usr/sbin/mosquitto", "-c", (directory_ / "mosquitto.conf").string()}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!Accepts(port_)) {
+    if (std::chrono::steady_clock::now() > deadline || process_->Wait(std::chrono::milliseconds(0))) {
+      throw std::runtime_error("mosquitto did not start: " + process_->Output());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+void TestBroker::Stop() {
+  if (!process_) return;
+  process_->Signal(SIGTERM);
+  if (!process_->Wait(std::chrono::seconds(10))) {
+    process_->Signal(SIGKILL);
+    (void)process_->Wait(std::chrono::seconds(5));
+  }
+  previous_logs_ += process_->Output();
+  process_.reset();
+}
+
+void TestBroker::Pause() {
+  if (process_) process_->Signal(SIGSTOP);
+}
+void TestBroker::Resume() {
+  if (process_) process_->Signal(SIGCONT);
+}
+
+std::string TestBroker::Uri(const std::string& host) const {
+  return "ssl://" + host + ":" + std::to_string(port_);
+}
+
+std::string TestBroker::Log() const {
+  return previous_logs_ + (process_ ? process_->Output() : "");
+}
+
+struct TestReceiver::Impl {
+  bool send_receipts = false;
+  std::unique_ptr<mqtt::async_client> client;
+  mutable std::mutex mutex;
+  mutable std::condition_variable changed;
+  std::vector<ReceivedMessage> messages;
+  std::atomic<bool> connected{false};
+  std::atomic<int> receipts{0};
+
+  void OnMessage(const mqtt::const_message_ptr& message) {
+    ReceivedMessage received{message->get_topic(), message->get_payload_str(), message->is_retained(), 0};
+    {
+      std::lock_guard lock(mutex);
+      received.index = messages.size();
+      messages.push_back(received);
+    }
+    changed.notify_all();
+    const std::string suffix = "/event/alert";
+    if (!send_receipts || received.topic.size() < suffix.size() ||
+        received.topic.compare(received.topic.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      return;
+    }
+    try {
+      auto alert = Poco::JSON::Parser().parse(received.payload).extract<Poco::JSON::Object::Ptr>();
+      const std::string base = received.topic.substr(0, received.topic.size() - suffix.size());
+      Poco::JSON::Object receipt;
+      receipt.set("id", "receipt-" + std::to_string(++receipts));
+      receipt.set("type", "alert.receipt");
+      receipt.set("event_id", alert->getValue<std::string>("event_id"));
+      std::ostringstream text;
+      receipt.stringify(text);
+      client->publish(base + "/cmd", text.str(), 1, false);
+    } catch (const std::exception&) {
+      // A message we cannot read gets no receipt; the test sees the resend.
+    }
+  }
+};
+
+TestReceiver::TestReceiver(const TestBroker& broker, bool send_receipts) : impl_(std::make_unique<Impl>()) {
+  impl_->send_receipts = send_receipts;
+  const TestPki& pki = TestPki::Get();
+  mqtt::create_options create(MQTTVERSION_5);
+  impl_->client = std::make_unique<mqtt::async_client>(
+      broker.Uri(), "care-receiver-" + std::to_string(broker.port()), create, nullptr);
+  Impl* impl = impl_.get();
+  impl_->client->set_message_callback([impl](mqtt::const_message_ptr message) {
+    try {
+      impl->OnMessage(message);
+    } catch (...) {
+    }
+  });
+  impl_->client->set_connected_handler([impl](const std::string&) {
+    impl->connected = true;
+    try {
+      impl->client->subscribe("ehealth/v1/#", 1);
+    } catch (...) {
+    }
+  });
+  impl_->client->set_connection_lost_handler([impl](const std::string&) { impl->connected = false; });
+  auto ssl = mqtt::ssl_options_builder()
+                 .trust_store(pki.File("ca.crt").string())
+                 .key_store(pki.File("receiver.crt").string())
+                 .private_key(pki.File("receiver.key").string())
+                 .enable_server_cert_auth(true)
+                 .verify(true)
+                 .finalize();
+  auto options = mqtt::connect_options_builder()
+                     .mqtt_version(MQTTVERSION_5)
+                     .clean_start(false)
+                     .properties({{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}})
+                     .keep_alive_interval(std::chrono::seconds(5))
+                     .automatic_reconnect(std::chrono::milliseconds(100), std::chrono::seconds(1))
+                     .ssl(std::move(ssl))
+                     .finalize();
+  impl_->client->connect(options)->wait_for(std::chrono::seconds(10));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!impl_->connected && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (!impl_->connected) throw std::runtime_error("test receiver could not connect");
+  // The subscription is made in the connected handler; give the broker its SUBACK.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+TestReceiver::~TestReceiver() {
+  try {
+    if (impl_->client->is_connected()) impl_->client->disconnect()->wait_for(std::chrono::seconds(2));
+  } catch (...) {
+  }
+}
+
+std::vector<ReceivedMessage> TestReceiver::Messages() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->messages;
+}
+
+std::size_t TestReceiver::Count() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->messages.size();
+}
+
+bool TestReceiver::WaitFor(const std::function<bool(const std::vector<ReceivedMessage>&)>& condition,
+                           std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->mutex);
+  return impl_->changed.wait_for(lock, timeout, [&] { return condition(impl_->messages); });
+}
+
+void TestReceiver::Publish(const std::string& topic, const std::string& payload) {
+  impl_->client->publish(topic, payload, 1, false)->wait_for(std::chrono::seconds(5));
+}
+
+bool TestReceiver::connected() const {
+  return impl_->connected;
+}
+
+std::vector<ReceivedEvent> DistinctEvents(const std::vector<ReceivedMessage>& messages) {
+  std::vector<ReceivedEvent> events;
+  std::set<std::string> seen;
+  for (const ReceivedMessage& message : messages) {
+    Poco::JSON::Object::Ptr object;
+    try {
+      object = Poco::JSON::Parser().parse(message.payload).extract<Poco::JSON::Object::Ptr>();
+    } catch (const std::exception&) {
+      continue;
+    }
+    const auto slash = message.topic.find("/event/");
+    const std::string kind = slash != std::string::npos ? message.topic.substr(slash + 7)
+                             : message.topic.size() >= 10 && message.topic.ends_with("cmd/result")
+                                 ? "cmd/result"
+                                 : "";
+    if (kind.empty()) continue;
+    const auto add = [&](const Poco::JSON::Object::Ptr& event) {
+      if (!event->has("event_id")) return;
+      const std::string id = event->getValue<std::string>("event_id");
+      if (seen.insert(id).second) events.push_back({id, kind, Stringify(event), message.index});
+    };
+    if (object->has("events")) {
+      auto array = object->getArray("events");
+      for (std::size_t i = 0; i < array->size(); ++i)
+        add(array->getObject(static_cast<unsigned>(i)));
+    } else {
+      add(object);
+    }
+  }
+  return events;
+}
+
+std::size_t CopiesOf(const std::vector<ReceivedMessage>& messages, const std::string& event_id) {
+  std::size_t copies = 0;
+  for (const ReceivedMessage& message : messages) {
+    if (message.topic.ends_with("/cmd")) continue;  // our own receipts name the event too
+    for (std::size_t at = message.payload.find(event_id); at != std::string::npos;
+         at = message.payload.find(event_id, at + 1)) {
+      ++copies;
+    }
+  }
+  return copies;
+}
+
+}  // namespace ehg::test
