@@ -13,15 +13,28 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   "gateway": {"id": "gw-it-01", "tenant": "0301", "log_level": ")"
       << options.log_level << R"(", "assume_clock_synchronised": true},
   "resident": {"pseudonym": "r-it-0001", "time_zone": "Europe/Oslo"},
-  "broker": {"uri": "ssl://127.0.0.1:8883"},
-  "tls": {"ca_file": "ca.pem", "cert_file": "gw.pem", "key_file": "gw.key"},
-  "storage": {"path": "data/gateway.db"},
-  "devices": [
+  "broker": {"uri": ")"
+      << options.broker_uri << '"';
+  if (options.reconnect_max_seconds > 0)
+    out << R"(, "reconnect_max_seconds": )" << options.reconnect_max_seconds;
+  out << R"(},
+  "tls": {"ca_file": ")"
+      << options.ca_file << R"(", "cert_file": ")" << options.cert_file << R"(", "key_file": ")"
+      << options.key_file << R"("},
+  "storage": {"path": "data/gateway.db")";
+  if (options.outbox_budget_bytes > 0) out << R"(, "outbox_budget_bytes": )" << options.outbox_budget_bytes;
+  out << "},\n";
+  if (!options.uplink_json.empty()) out << R"(  "uplink": )" << options.uplink_json << ",\n";
+  out << R"(  "devices": [)";
+  if (options.devices) {
+    out << R"(
     {"id": "oximeter", "type": "sim", "profile": "pulse_oximeter", "interval_seconds": )"
-      << options.oximeter_interval_seconds << R"(, "seed": 5},
+        << options.oximeter_interval_seconds << R"(, "seed": 5},
     {"id": "cuff", "type": "sim", "profile": "blood_pressure", "interval_seconds": )"
-      << options.cuff_interval_seconds << R"(, "seed": 6}
-  ],
+        << options.cuff_interval_seconds << R"(, "seed": 6}
+  )";
+  }
+  out << R"(],
   "rules": )"
       << options.rules << "\n}\n";
   return path;

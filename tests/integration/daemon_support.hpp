@@ -14,6 +14,15 @@ struct DaemonConfigOptions {
   double cuff_interval_seconds = 0.2;
   std::string rules =
       R"([{"id": "spo2-low", "kind": "threshold", "metric": "spo2", "below": 94, "severity": "high"}])";
+  bool devices = true;
+  // Broker and certificates; the default points at a port nothing listens on.
+  std::string broker_uri = "ssl://127.0.0.1:8883";
+  std::string ca_file = "ca.pem";
+  std::string cert_file = "gw.pem";
+  std::string key_file = "gw.key";
+  int reconnect_max_seconds = 0;          // 0: the default
+  std::uint64_t outbox_budget_bytes = 0;  // 0: the default
+  std::string uplink_json;                // the "uplink" section, or empty for none
 };
 
 // Writes a config for a gateway on simulated devices whose data lives in `directory`.

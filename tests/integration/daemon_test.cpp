@@ -139,7 +139,8 @@ TEST_CASE("Files the daemon creates are readable by its own user only, whatever 
   ehg::test::TempDir dir;
   const auto config = ehg::test::WriteDaemonConfig(dir.path());
   Process daemon = Process::Start(
-      {"/bin/sh", "-c", "umask 022 && exec " + std::string(EHG_GATEWAY_BINARY) + " run --config " + config.string()});
+      {"/bin/sh", "-c",
+       "umask 022 && exec " + std::string(EHG_GATEWAY_BINARY) + " run --config " + config.string()});
   REQUIRE(daemon.WaitForOutput("gateway running", 10s));
   daemon.Signal(SIGTERM);
   REQUIRE(daemon.Wait(5s) == 0);
@@ -153,10 +154,10 @@ TEST_CASE("Under journald, each log line carries its syslog priority") {
   const auto config = dir / "gateway.json";
   std::ofstream(config) << "{}";
   // journald announces its stream as JOURNAL_STREAM=<device>:<inode> of the daemon's stderr.
-  const auto result = RunCommand({"/bin/sh", "-c",
-                                  "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec " +
-                                      std::string(EHG_GATEWAY_BINARY) + " run --config " + config.string() +
-                                      " 2>&1"});
+  const auto result =
+      RunCommand({"/bin/sh", "-c",
+                  "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec " +
+                      std::string(EHG_GATEWAY_BINARY) + " run --config " + config.string() + " 2>&1"});
   CHECK(result.exit_code == 78);
   CHECK(result.output.starts_with("<3>level=error msg=\"config invalid\""));
   // Without journald the same line starts with a timestamp instead.
