@@ -218,6 +218,7 @@ void Pipeline::AfterCommit(const store::WriteOutcome& outcome, const std::vector
   outbox_bytes_.store(stats.bytes);
   outbox_alert_rows_.store(stats.alert_rows);
   dropped_total_ += outcome.dropped_observations;
+  dropped_total_ -= std::min(dropped_total_.load(), outcome.delivered_after_drop);
   if (events.empty() || !outbox_listener_) return;
   core::Priority most_urgent = core::Priority::kBulk;
   for (const core::Event& event : events)

@@ -380,7 +380,12 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
       SQLite::Statement& remove =
           impl.Prepared(impl.remove_sent, "DELETE FROM outbox WHERE seq = ? RETURNING bytes, kind = 'alert'");
       remove.bind(1, sequence);
-      outcome.removed_rows += RemoveAndAccount(remove, stats);
+      const std::uint64_t removed = RemoveAndAccount(remove, stats);
+      outcome.removed_rows += removed;
+      if (removed == 0) ++outcome.delivered_after_drop;
+    }
+    if (outcome.delivered_after_drop > 0) {
+      impl.AddToCounter(kDroppedObservations, -static_cast<std::int64_t>(outcome.delivered_after_drop));
     }
     for (const core::EventId& event_id : batch.receipted_alerts) {
       SQLite::Statement& remove =

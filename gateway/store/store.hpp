@@ -93,7 +93,8 @@ struct WriteBatch {
   std::vector<AlertRecord> alerts;    // insert or replace by alert_id
   std::vector<DeviceRecord> devices;  // insert or replace by device_id
   std::vector<core::Event> events;    // appended to the outbox
-  // Outbox rows the broker acknowledged (PUBACK). Rows already gone are ignored.
+  // Outbox rows the broker acknowledged (PUBACK), each named once. Only the budget removes rows that
+  // may still be in flight, so a row already gone was a dropped observation that got through.
   std::vector<std::int64_t> sent_sequences;
   // Alert events whose receipt the care system sent: their outbox rows are removed. Unknown ids are
   // ignored (a receipt may arrive twice).
@@ -109,6 +110,9 @@ struct WriteBatch {
 struct WriteOutcome {
   std::vector<std::int64_t> reading_ids;  // in the order of WriteBatch::readings
   std::uint64_t removed_rows = 0;         // by sent_sequences and receipted_alerts
+  // Acknowledged rows that were no longer there: observations the budget dropped while their message
+  // was already on its way. They were delivered after all, so the dropped counter is corrected by them.
+  std::uint64_t delivered_after_drop = 0;
   // In the order of WriteBatch::receipted_alerts: whether that alert's row was still in the outbox.
   std::vector<bool> receipt_matched;
   // Observations removed to stay within the outbox budget (older rows or events of this batch).

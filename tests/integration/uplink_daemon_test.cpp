@@ -121,6 +121,8 @@ std::string Drain(const TempDir& dir, DaemonConfigOptions options, std::chrono::
   options.devices = false;
   const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
   Process daemon = ehg::test::StartDaemon(config);
+  // Signals are handled once it runs; a SIGTERM before that would just kill it.
+  REQUIRE(daemon.WaitForOutput("gateway running", 10s));
   const bool drained =
       ehg::test::WaitUntil([&] { return Count(dir, "SELECT count(*) FROM outbox") == 0; }, timeout);
   CHECK(Stop(daemon) == 0);
@@ -305,7 +307,7 @@ TEST_CASE("An alert without a receipt is sent again on schedule until the receip
   CHECK(Count(dir, "SELECT count(*) FROM outbox WHERE kind = 'alert'") == 0);
 }
 
-TEST_CASE("A command sent while the gateway is offline arrives when it reconnects; kill -9 leaves the will") {
+TEST_CASE("A command sent while the gateway is offline arrives when it reconnects, and kill -9 leaves the will") {
   TestBroker broker;
   broker.Start();
   TestReceiver receiver(broker, false);

@@ -276,13 +276,14 @@ TEST_CASE("Acknowledged rows and receipted alerts leave the outbox in the same b
   REQUIRE(rows[0].event.kind == EventKind::kAlert);
 
   WriteBatch second;
-  second.sent_sequences = {rows[1].sequence, rows[1].sequence, 9999};  // twice, and an unknown row
+  second.sent_sequences = {rows[1].sequence};
   // A receipt names the alert's event id; an observation's id is not an alert and stays.
   second.receipted_alerts = {rows[0].event.id, rows[2].event.id, ids.Next()};
   second.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 5));
   const auto outcome = store->Write(second);
   REQUIRE(outcome.has_value());
   CHECK(outcome->removed_rows == 2);
+  CHECK(outcome->delivered_after_drop == 0);
   CHECK(outcome->receipt_matched == std::vector<bool>{true, false, false});
   const auto left = store->PeekOutbox(10).value();
   REQUIRE(left.size() == 2);
@@ -320,4 +321,26 @@ TEST_CASE("The outbox reader refuses a file that does not exist") {
   auto reader = ehg::store::OutboxReader::Open(dir / "missing.db");
   REQUIRE_FALSE(reader.has_value());
   CHECK(reader.error().code == Errc::kIo);
+}
+
+TEST_CASE("An observation dropped by the budget while in flight, then acknowledged, is not counted as dropped") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  auto store = OpenOrFail({dir / "gateway.db", 64 * 1024}, clock);
+  WriteBatch first;
+  first.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 40 * 1024));
+  REQUIRE(store->Write(first).has_value());
+  const auto in_flight = store->PeekOutbox(1).value().at(0).sequence;
+  WriteBatch second;  // pushes the first observation out while "its message is on its way"
+  second.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 40 * 1024));
+  REQUIRE(store->Write(second).value().dropped_observations == 1);
+  CHECK(store->ReadCounter(ehg::store::kDroppedObservations).value() == 1);
+  WriteBatch acknowledged;
+  acknowledged.sent_sequences = {in_flight};
+  const auto outcome = store->Write(acknowledged);
+  REQUIRE(outcome.has_value());
+  CHECK(outcome->delivered_after_drop == 1);
+  CHECK(store->ReadCounter(ehg::store::kDroppedObservations).value() == 0);
+  CHECK(store->outbox_stats().rows == 1);
 }
