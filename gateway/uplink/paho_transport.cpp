@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "gateway/core/log.hpp"
@@ -21,39 +21,17 @@ constexpr std::chrono::milliseconds kDiagnosisTimeout{2000};
 // TLS 1.0/1.1 out whatever the system's OpenSSL policy says (TLS 1.3 suites are configured apart).
 constexpr const char* kTls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL";
 
-// OpenSSL's "thread:error:code:library:function:reason:file:line:" down to its reason.
-std::string OpenSslReason(const std::string& line) {
-  std::vector<std::string> fields;
-  std::size_t start = 0;
-  for (std::size_t colon = line.find(':'); colon != std::string::npos; colon = line.find(':', start)) {
-    fields.push_back(line.substr(start, colon - start));
-    start = colon + 1;
-  }
-  fields.push_back(line.substr(start));
-  if (fields.size() > 5 && fields[1] == "error") return fields[5];
-  std::string trimmed = line;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
-    trimmed.pop_back();
-  return trimmed;
-}
-
 std::string TokenError(const mqtt::token& token) {
   return mqtt::exception::printable_error(token.get_return_code(), token.get_reason_code());
 }
 
-// paho calls into this from its own threads through C code: nothing may throw out of it.
-template <typename Function>
-void Guarded(const char* what, Function&& function) noexcept {
-  try {
-    function();
-  } catch (const std::exception& exception) {
-    core::LogError("MQTT callback failed", {{"callback", what}, {"reason", exception.what()}});
-  } catch (...) {
-    core::LogError("MQTT callback failed", {{"callback", what}});
-  }
-}
-
 class PahoTransport;
+struct Session;
+
+// paho calls into this from its own threads through C code: nothing may throw out of it. The session
+// counts callbacks in progress so it is never destroyed under one.
+template <typename Function>
+void Guarded(Session* session, const char* what, Function&& function) noexcept;
 
 // One connection attempt's client. A new one per attempt, so nothing in flight or buffered in paho
 // survives into the next connection; events from an older session are dropped by their generation.
@@ -71,11 +49,34 @@ struct Session {
 
   PahoTransport* owner = nullptr;
   std::uint64_t generation = 0;
+  std::atomic<int> callbacks_running{0};
+  std::chrono::steady_clock::time_point retired_at{};
+  std::unique_ptr<mqtt::connect_options> connect_options;
   ConnectListener connect_listener;
   DeliveryListener delivery_listener;
   // Declared last: destroyed first, while the listeners it may still call are alive.
   std::unique_ptr<mqtt::async_client> client;
 };
+
+template <typename Function>
+void Guarded(Session* session, const char* what, Function&& function) noexcept {
+  ++session->callbacks_running;
+  try {
+    function();
+  } catch (const std::exception& exception) {
+    core::LogError("MQTT callback failed", {{"callback", what}, {"reason", exception.what()}});
+  } catch (...) {
+    core::LogError("MQTT callback failed", {{"callback", what}});
+  }
+  --session->callbacks_running;
+}
+
+// paho frees a client's state under its own lock, which it drops while it calls us; destroying a client
+// from our thread right after its last callback can free memory paho is about to touch again (seen
+// under ASan). Retired clients are therefore kept until none of their callbacks runs and this much
+// time has passed since they were retired.
+constexpr std::chrono::milliseconds kRetiredClientGrace{2000};
+constexpr std::chrono::milliseconds kFinalClientGrace{200};
 
 class PahoTransport final : public Transport {
  public:
@@ -85,10 +86,21 @@ class PahoTransport final : public Transport {
     if (address) address_ = *address;
   }
 
-  ~PahoTransport() override { Disconnect(); }
+  ~PahoTransport() override {
+    Disconnect();
+    // Last chance: wait (briefly) until each retired client is quiet, then destroy it.
+    for (auto& session : retired_) {
+      while (session->callbacks_running.load() > 0 ||
+             std::chrono::steady_clock::now() - session->retired_at < kFinalClientGrace) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    retired_.clear();
+  }
 
   void Connect() override {
     Disconnect();
+    ReapRetired();
     // Defence in depth behind the config check: never plaintext unless the config says so by name.
     if (!options_.insecure_plaintext && (!address_ || !address_->tls())) {
       events_.connect_failed(
@@ -109,57 +121,59 @@ class PahoTransport final : public Transport {
           std::make_unique<mqtt::async_client>(options_.uri, options_.client_id, create, nullptr);
       Session* raw = session.get();
       session->client->set_connection_lost_handler([this, raw](const std::string& cause) {
-        Guarded("connection_lost", [&] {
+        Guarded(raw, "connection_lost", [&] {
           if (Current(raw)) events_.connection_lost(cause.empty() ? "no reason given" : cause);
         });
       });
       session->client->set_disconnected_handler([this, raw](const mqtt::properties&, mqtt::ReasonCode code) {
-        Guarded("disconnected", [&] {
+        Guarded(raw, "disconnected", [&] {
           if (Current(raw)) {
             events_.connection_lost("broker sent DISCONNECT: " + mqtt::exception::reason_code_str(code));
           }
         });
       });
       session->client->set_message_callback([this, raw](mqtt::const_message_ptr message) {
-        Guarded("message", [&] {
+        Guarded(raw, "message", [&] {
           if (Current(raw) && message) events_.message(message->get_topic(), message->get_payload_str());
         });
       });
 
-      auto connect = mqtt::connect_options_builder()
-                         .mqtt_version(MQTTVERSION_5)
-                         .clean_start(false)
-                         .properties({{mqtt::property::SESSION_EXPIRY_INTERVAL,
-                                       static_cast<int>(options_.session_expiry.count())}})
-                         .keep_alive_interval(PahoKeepalive(options_.keepalive))
-                         .connect_timeout(kConnectTimeout)
-                         .automatic_reconnect(false)
-                         .will(mqtt::message(options_.will_topic, options_.will_payload, 1, true))
-                         .finalize();
+      // Built in place and kept with the session: paho-mqtt-cpp 1.2 copies these options into the
+      // client, and the copy's C structure may still point at the original's properties, will and TLS
+      // settings (with a builder temporary, the session expiry read as 0 under ASan and the broker
+      // dropped the session). An original that lives as long as the client keeps those pointers valid.
+      session->connect_options = std::make_unique<mqtt::connect_options>();
+      mqtt::connect_options& connect = *session->connect_options;
+      connect.set_mqtt_version(MQTTVERSION_5);
+      connect.set_clean_start(false);
+      connect.set_properties(
+          {{mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(options_.session_expiry.count())}});
+      connect.set_keep_alive_interval(PahoKeepalive(options_.keepalive));
+      connect.set_connect_timeout(kConnectTimeout);
+      connect.set_automatic_reconnect(false);
+      connect.set_will(mqtt::will_options(options_.will_topic, options_.will_payload, 1, true));
       if (!options_.insecure_plaintext) {
-        auto builder = mqtt::ssl_options_builder();
-        builder.trust_store(options_.ca_file.string());
+        mqtt::ssl_options ssl;
+        ssl.set_trust_store(options_.ca_file.string());
         // Always set in production (the config requires it); empty only in the test that shows the
         // broker refusing a gateway without one.
         if (!options_.cert_file.empty()) {
-          builder.key_store(options_.cert_file.string()).private_key(options_.key_file.string());
+          ssl.set_key_store(options_.cert_file.string());
+          ssl.set_private_key(options_.key_file.string());
         }
-        auto ssl = builder.enable_server_cert_auth(true)
-                       .verify(true)  // host name (or IP) checked against the certificate
-                       .enabled_cipher_suites(kTls12Ciphers)
-                       .error_handler([this](const std::string& message) {
-                         std::lock_guard lock(mutex_);
-                         last_tls_error_ = OpenSslReason(message);
-                       })
-                       .finalize();
+        ssl.set_enable_server_cert_auth(true);
+        ssl.set_verify(true);  // host name (or IP) checked against the certificate
+        ssl.set_enabled_cipher_suites(kTls12Ciphers);
+        // No error handler: paho-mqtt-cpp 1.2 hands the C library a pointer to one copy of these
+        // options as its context, which may be gone when a handshake fails (a wild jump under ASan).
+        // DiagnoseConnectFailure says more anyway.
         connect.set_ssl(std::move(ssl));
       }
       {
         std::lock_guard lock(mutex_);
-        last_tls_error_.clear();
         session_ = std::move(session);
       }
-      raw->client->connect(connect, nullptr, raw->connect_listener);
+      raw->client->connect(*raw->connect_options, nullptr, raw->connect_listener);
     } catch (const std::exception& exception) {
       const std::string reason = exception.what();
       events_.connect_failed("cannot start the connection: " + reason);
@@ -199,26 +213,31 @@ class PahoTransport final : public Transport {
       session = std::move(session_);
       ++generation_;  // whatever this session still reports is stale from now on
     }
-    if (!session || !session->client) return;
+    if (!session) return;
     try {
-      if (session->client->is_connected()) session->client->disconnect()->wait_for(kDisconnectTimeout);
+      if (session->client && session->client->is_connected()) {
+        session->client->disconnect()->wait_for(kDisconnectTimeout);
+      }
     } catch (const std::exception& exception) {
       core::LogDebug("MQTT disconnect did not complete cleanly", {{"reason", exception.what()}});
     }
+    session->retired_at = std::chrono::steady_clock::now();
+    retired_.push_back(std::move(session));
+  }
+
+  // Destroys retired clients that are quiet and old enough; the others wait for a later call.
+  void ReapRetired() {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(retired_, [&](const std::unique_ptr<Session>& session) {
+      return session->callbacks_running.load() == 0 && now - session->retired_at >= kRetiredClientGrace;
+    });
   }
 
   std::string DiagnoseConnectFailure() override {
-    std::string paho_detail;
-    {
-      std::lock_guard lock(mutex_);
-      paho_detail = last_tls_error_;
-    }
     if (!address_) return "broker.uri cannot be parsed: " + options_.uri;
     std::optional<TlsFiles> files;
     if (address_->tls()) files = TlsFiles{options_.ca_file, options_.cert_file, options_.key_file};
-    std::string diagnosis = DiagnoseBrokerConnection(*address_, files, kDiagnosisTimeout);
-    if (!paho_detail.empty()) diagnosis += " [client: " + paho_detail + "]";
-    return diagnosis;
+    return DiagnoseBrokerConnection(*address_, files, kDiagnosisTimeout);
   }
 
   bool Current(const Session* session) const { return session->generation == generation_.load(); }
@@ -230,12 +249,12 @@ class PahoTransport final : public Transport {
   std::optional<BrokerAddress> address_;
   std::mutex mutex_;
   std::unique_ptr<Session> session_;
+  std::vector<std::unique_ptr<Session>> retired_;  // uplink thread only
   std::atomic<std::uint64_t> generation_{0};
-  std::string last_tls_error_;
 };
 
 void Session::ConnectListener::on_success(const mqtt::token& token) {
-  Guarded("connect", [&] {
+  Guarded(session, "connect", [&] {
     if (!session->owner->Current(session)) return;
     bool session_present = false;
     try {
@@ -248,13 +267,13 @@ void Session::ConnectListener::on_success(const mqtt::token& token) {
 }
 
 void Session::ConnectListener::on_failure(const mqtt::token& token) {
-  Guarded("connect", [&] {
+  Guarded(session, "connect", [&] {
     if (session->owner->Current(session)) session->owner->events().connect_failed(TokenError(token));
   });
 }
 
 void Session::DeliveryListener::on_success(const mqtt::token& token) {
-  Guarded("delivery", [&] {
+  Guarded(session, "delivery", [&] {
     if (!session->owner->Current(session)) return;
     const auto tag = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context()));
     // MQTT v5: a PUBACK may carry a failure reason code (>= 0x80), which is not a delivery.
@@ -267,7 +286,7 @@ void Session::DeliveryListener::on_success(const mqtt::token& token) {
 }
 
 void Session::DeliveryListener::on_failure(const mqtt::token& token) {
-  Guarded("delivery", [&] {
+  Guarded(session, "delivery", [&] {
     if (!session->owner->Current(session)) return;
     const auto tag = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context()));
     session->owner->events().delivery_failed(tag, TokenError(token));

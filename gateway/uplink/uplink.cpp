@@ -23,6 +23,8 @@ constexpr milliseconds kCommitRetryDelay{50};
 constexpr std::size_t kMaxQueuedTasks = 4096;
 constexpr milliseconds kGoodbyeWait{1000};
 constexpr milliseconds kFinalCommitWait{2000};
+// The client gives up on a connection attempt after 10 s; this is the backstop if it never answers.
+constexpr milliseconds kConnectAttemptLimit{30000};
 
 double UniformRandom() {
   thread_local std::mt19937_64 engine{std::random_device{}()};
@@ -183,6 +185,7 @@ void Uplink::Run() {
 core::SteadyTime Uplink::NextDeadline(core::SteadyTime now) const {
   core::SteadyTime next = now + kIdleWake;
   if (state_ == LinkState::kDisconnected) next = std::min(next, reconnect_at_);
+  if (state_ == LinkState::kConnecting) next = std::min(next, connect_started_at_ + kConnectAttemptLimit);
   if (state_ == LinkState::kConnected) {
     next = std::min(next, heartbeat_at_);
     for (const auto& [sequence, awaiting] : awaiting_receipt_)
@@ -199,7 +202,10 @@ void Uplink::Step() {
   const core::SteadyTime now = clock_.SteadyNow();
   if (state_ == LinkState::kDisconnected && now >= reconnect_at_) {
     SetState(LinkState::kConnecting);
+    connect_started_at_ = now;
     transport_->Connect();
+  } else if (state_ == LinkState::kConnecting && now - connect_started_at_ > kConnectAttemptLimit) {
+    OnConnectFailed("no answer to the connection attempt within 30 s");
   }
   if (state_ == LinkState::kConnected) {
     if (now >= heartbeat_at_ && PublishStatus()) heartbeat_at_ = now + heartbeat_interval_;
@@ -304,7 +310,7 @@ void Uplink::OnDeliveryFailed(std::uint64_t tag, const std::string& reason) {
   // The rows are no longer excluded, so the next outbox read returns them in their place (an alert that
   // was being resent included).
   in_flight_.erase(found);
-  core::LogWarning("broker refused a message; it stays in the outbox",
+  core::LogWarning("message not acknowledged; it stays in the outbox",
                    {{"reason", reason}, {"retry_in_ms", kRetryDelay.count()}});
   queue_.clear();
   need_refill_ = true;

@@ -158,7 +158,6 @@ class Uplink {
   OutboxPort& outbox_;
   const core::Clock& clock_;
   core::EventIdGenerator& ids_;
-  std::unique_ptr<Transport> transport_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -171,6 +170,7 @@ class Uplink {
   LinkState state_ = LinkState::kStopped;
   core::SteadyTime started_at_{};
   core::SteadyTime reconnect_at_{};
+  core::SteadyTime connect_started_at_{};
   core::SteadyTime heartbeat_at_{};
   core::SteadyTime retry_at_{};         // after a failed publish or outbox read
   core::SteadyTime commit_retry_at_{};  // after a refused or failed commit
@@ -194,6 +194,8 @@ class Uplink {
   UplinkStatus status_;
   std::atomic<std::int64_t> heartbeat_{0};
   UplinkCounters counters_;
+  // Last: destroyed first, so no late callback from the client library finds the rest gone.
+  std::unique_ptr<Transport> transport_;
 };
 
 }  // namespace ehg::uplink

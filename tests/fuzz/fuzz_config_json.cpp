@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const auto document = ehg::core::ParseJson(text);
   if (document) (void)ehg::core::Describe(*document);
-  const auto config = ehg::core::ParseConfig(text, "/etc/ehealth-gateway");
+  const auto config = ehg::config::ParseConfig(text, "/etc/ehealth-gateway");
   if (!config) {
     for (const auto& error : config.error())
       (void)error.ToString();

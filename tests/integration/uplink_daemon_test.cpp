@@ -162,6 +162,13 @@ TEST_CASE("Broker outage: every event arrives afterwards, alerts first, in order
   const auto received = ReceivedObservations(messages);
   CHECK(stored.size() > 50);
   CHECK(received == stored);
+  if (received != stored) {
+    std::vector<std::string> missing;
+    std::set_difference(stored.begin(), stored.end(), received.begin(), received.end(),
+                        std::back_inserter(missing));
+    MESSAGE("stored " << stored.size() << ", received " << received.size() << ", missing " << missing.size()
+                      << (missing.empty() ? "" : ", first missing " + missing.front()));
+  }
   const auto alerts = EventsOfKind(messages, "alert");
   CHECK(alerts.size() == AlertEventsLogged(output));
   CHECK(InCreationOrder(alerts));
@@ -307,7 +314,8 @@ TEST_CASE("An alert without a receipt is sent again on schedule until the receip
   CHECK(Count(dir, "SELECT count(*) FROM outbox WHERE kind = 'alert'") == 0);
 }
 
-TEST_CASE("A command sent while the gateway is offline arrives when it reconnects, and kill -9 leaves the will") {
+TEST_CASE(
+    "A command sent while the gateway is offline arrives when it reconnects, and kill -9 leaves the will") {
   TestBroker broker;
   broker.Start();
   TestReceiver receiver(broker, false);

@@ -141,6 +141,7 @@ std::string TestBroker::Log() const {
 
 struct TestReceiver::Impl {
   bool send_receipts = false;
+  std::unique_ptr<mqtt::connect_options> options;
   std::unique_ptr<mqtt::async_client> client;
   mutable std::mutex mutex;
   mutable std::condition_variable changed;
@@ -198,22 +199,23 @@ TestReceiver::TestReceiver(const TestBroker& broker, bool send_receipts) : impl_
     }
   });
   impl_->client->set_connection_lost_handler([impl](const std::string&) { impl->connected = false; });
-  auto ssl = mqtt::ssl_options_builder()
-                 .trust_store(pki.File("ca.crt").string())
-                 .key_store(pki.File("receiver.crt").string())
-                 .private_key(pki.File("receiver.key").string())
-                 .enable_server_cert_auth(true)
-                 .verify(true)
-                 .finalize();
-  auto options = mqtt::connect_options_builder()
-                     .mqtt_version(MQTTVERSION_5)
-                     .clean_start(false)
-                     .properties({{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}})
-                     .keep_alive_interval(std::chrono::seconds(5))
-                     .automatic_reconnect(std::chrono::milliseconds(100), std::chrono::seconds(1))
-                     .ssl(std::move(ssl))
-                     .finalize();
-  impl_->client->connect(options)->wait_for(std::chrono::seconds(10));
+  // Built in place and kept alive: paho-mqtt-cpp 1.2's copies may point into the original (see
+  // gateway/uplink/paho_transport.cpp).
+  impl_->options = std::make_unique<mqtt::connect_options>();
+  mqtt::connect_options& options = *impl_->options;
+  options.set_mqtt_version(MQTTVERSION_5);
+  options.set_clean_start(false);
+  options.set_properties({{mqtt::property::SESSION_EXPIRY_INTERVAL, 3600}});
+  options.set_keep_alive_interval(std::chrono::seconds(5));
+  options.set_automatic_reconnect(std::chrono::milliseconds(100), std::chrono::seconds(1));
+  mqtt::ssl_options ssl;
+  ssl.set_trust_store(pki.File("ca.crt").string());
+  ssl.set_key_store(pki.File("receiver.crt").string());
+  ssl.set_private_key(pki.File("receiver.key").string());
+  ssl.set_enable_server_cert_auth(true);
+  ssl.set_verify(true);
+  options.set_ssl(std::move(ssl));
+  impl_->client->connect(*impl_->options)->wait_for(std::chrono::seconds(10));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!impl_->connected && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -365,7 +365,7 @@ TEST_CASE("A malformed or unsupported command is refused with a result, and the 
   CHECK(log.Contains("msg=\"command refused\" command_id=c-4 type=\"\" reason=\"unsupported command type\""));
 }
 
-TEST_CASE("A message the broker refuses stays in the outbox and is sent again") {
+TEST_CASE("A message the broker does not acknowledge stays in the outbox and is sent again") {
   Fixture fixture;
   auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kHigh);
   fixture.outbox->Append({alert});
