@@ -76,7 +76,10 @@ class PipelineOutbox final : public uplink::OutboxPort {
   PipelineOutbox(std::unique_ptr<store::OutboxReader> reader, pipeline::Pipeline& pipeline)
       : reader_(std::move(reader)), pipeline_(pipeline) {}
 
-  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit) override { return reader_->Peek(limit); }
+  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit,
+                                             std::optional<store::OutboxPosition> after) override {
+    return reader_->Peek(limit, after);
+  }
   bool Commit(const store::OutboxChange& change,
               std::function<void(const Result<store::WriteOutcome>&)> done) override {
     return pipeline_.ApplyOutboxChange(change, std::move(done));

@@ -104,13 +104,21 @@ Result<std::filesystem::path> MoveAside(const std::filesystem::path& path, const
   return target;
 }
 
-Result<std::vector<OutboxRow>> ReadOutbox(SQLite::Database& db, std::size_t limit) {
+Result<std::vector<OutboxRow>> ReadOutbox(SQLite::Database& db, std::size_t limit,
+                                          const std::optional<OutboxPosition>& after) {
   std::vector<OutboxRow> rows;
   try {
-    SQLite::Statement query(db,
-                            "SELECT seq, event_id, kind, priority, created_ms, body, attempts FROM outbox "
-                            "ORDER BY priority, seq LIMIT ?");
-    query.bind(1, static_cast<std::int64_t>(limit));
+    SQLite::Statement query(
+        db, after ? "SELECT seq, event_id, kind, priority, created_ms, body, attempts FROM outbox "
+                    "WHERE (priority, seq) > (?, ?) ORDER BY priority, seq LIMIT ?"
+                  : "SELECT seq, event_id, kind, priority, created_ms, body, attempts FROM outbox "
+                    "ORDER BY priority, seq LIMIT ?");
+    int index = 1;
+    if (after) {
+      query.bind(index++, static_cast<int>(after->priority));
+      query.bind(index++, after->sequence);
+    }
+    query.bind(index, static_cast<std::int64_t>(limit));
     while (query.executeStep()) {
       OutboxRow row;
       row.sequence = query.getColumn(0).getInt64();
@@ -475,8 +483,8 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
   return outcome;
 }
 
-Result<std::vector<OutboxRow>> Store::PeekOutbox(std::size_t limit) {
-  return ReadOutbox(*impl_->db, limit);
+Result<std::vector<OutboxRow>> Store::PeekOutbox(std::size_t limit, std::optional<OutboxPosition> after) {
+  return ReadOutbox(*impl_->db, limit, after);
 }
 
 Result<void> Store::RemoveFromOutbox(const std::vector<std::int64_t>& sequences) {
@@ -624,8 +632,8 @@ Result<std::unique_ptr<OutboxReader>> OutboxReader::Open(const std::filesystem::
 OutboxReader::OutboxReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 OutboxReader::~OutboxReader() = default;
 
-Result<std::vector<OutboxRow>> OutboxReader::Peek(std::size_t limit) {
-  return ReadOutbox(*impl_->db, limit);
+Result<std::vector<OutboxRow>> OutboxReader::Peek(std::size_t limit, std::optional<OutboxPosition> after) {
+  return ReadOutbox(*impl_->db, limit, after);
 }
 
 Result<OutboxStats> OutboxReader::Stats() {

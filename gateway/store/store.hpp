@@ -64,6 +64,12 @@ struct OutboxRow {
   std::uint32_t attempts = 0;
 };
 
+// A place in the outbox's sending order, to read on from.
+struct OutboxPosition {
+  core::Priority priority = core::Priority::kCritical;
+  std::int64_t sequence = 0;
+};
+
 struct OutboxStats {
   std::uint64_t rows = 0;
   std::uint64_t bytes = 0;
@@ -145,8 +151,8 @@ class Store {
   // observations are never removed. If Write returns an error, nothing of the batch was stored.
   Result<WriteOutcome> Write(const WriteBatch& batch);
 
-  // Outbox in sending order: priority, then insertion order.
-  Result<std::vector<OutboxRow>> PeekOutbox(std::size_t limit);
+  // Outbox in sending order: priority, then insertion order; only rows after `after` when given.
+  Result<std::vector<OutboxRow>> PeekOutbox(std::size_t limit, std::optional<OutboxPosition> after = {});
   Result<void> RemoveFromOutbox(const std::vector<std::int64_t>& sequences);
   OutboxStats outbox_stats() const;
 
@@ -181,8 +187,10 @@ class OutboxReader {
   OutboxReader(const OutboxReader&) = delete;
   OutboxReader& operator=(const OutboxReader&) = delete;
 
-  // Outbox in sending order (priority, then insertion order), at most `limit` rows.
-  Result<std::vector<OutboxRow>> Peek(std::size_t limit);
+  // Outbox in sending order (priority, then insertion order), at most `limit` rows, only rows after
+  // `after` when given (an index range scan: reading on from a position costs nothing for the rows
+  // before it).
+  Result<std::vector<OutboxRow>> Peek(std::size_t limit, std::optional<OutboxPosition> after = {});
   Result<OutboxStats> Stats();
 
  private:

@@ -126,10 +126,13 @@ void Uplink::Post(std::function<void()> task) {
   wake_.notify_one();
 }
 
-void Uplink::NotifyOutbox(core::Priority /*most_urgent*/) {
-  // Any new row means a fresh read: urgent rows sort to the front of it, and a partial batch of
-  // observations may now be full.
-  Post([this] { need_refill_ = true; });
+void Uplink::NotifyOutbox(core::Priority most_urgent) {
+  // Any new row means a fresh read: a partial batch of observations may now be full. A row more urgent
+  // than the last one sent sorts before the read position, so reading starts from the front again.
+  Post([this, most_urgent] {
+    need_refill_ = true;
+    if (cursor_ && most_urgent < cursor_->priority) cursor_.reset();
+  });
 }
 
 void Uplink::Wake() {
@@ -271,6 +274,7 @@ void Uplink::OnConnectionLost(const std::string& reason) {
   // excluded until their removal is committed.
   in_flight_.clear();
   queue_.clear();
+  cursor_.reset();
   need_refill_ = true;
   SetState(LinkState::kDisconnected);
   reconnect_at_ = clock_.SteadyNow() + delay;
@@ -313,6 +317,7 @@ void Uplink::OnDeliveryFailed(std::uint64_t tag, const std::string& reason) {
   core::LogWarning("message not acknowledged; it stays in the outbox",
                    {{"reason", reason}, {"retry_in_ms", kRetryDelay.count()}});
   queue_.clear();
+  cursor_.reset();
   need_refill_ = true;
   retry_at_ = clock_.SteadyNow() + kRetryDelay;
 }
@@ -409,7 +414,7 @@ void Uplink::FillWindow(core::SteadyTime now) {
     core::LogInfo("alert sent again: no receipt yet", {{"event_id", row.event.id.ToString()}});
     std::vector<store::OutboxRow> rows;
     rows.push_back(std::move(row));
-    if (!PublishRows(std::move(rows))) return;
+    if (!PublishRows(std::move(rows), false)) return;
   }
 
   bool refilled_for_batch = false;
@@ -427,7 +432,7 @@ void Uplink::FillWindow(core::SteadyTime now) {
       std::vector<store::OutboxRow> rows;
       rows.push_back(std::move(queue_.front()));
       queue_.pop_front();
-      if (!PublishRows(std::move(rows))) return;
+      if (!PublishRows(std::move(rows), true)) return;
       continue;
     }
     std::size_t available = 0;
@@ -451,7 +456,7 @@ void Uplink::FillWindow(core::SteadyTime now) {
         std::make_move_iterator(queue_.begin()),
         std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(available)));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(available));
-    if (!PublishRows(std::move(rows))) return;
+    if (!PublishRows(std::move(rows), true)) return;
   }
 }
 
@@ -462,8 +467,9 @@ bool Uplink::Refill() {
     excluded.insert(sequence);
   for (const auto& [tag, entry] : in_flight_)
     excluded.insert(entry.sequences.begin(), entry.sequences.end());
-  const std::size_t limit = kPrefetchRows + excluded.size();
-  auto rows = outbox_.Peek(limit);
+  // From the read position only what is new; from the front, enough to see past what is excluded.
+  const std::size_t limit = cursor_ ? kPrefetchRows : kPrefetchRows + excluded.size();
+  auto rows = outbox_.Peek(limit, cursor_);
   if (!rows) {
     core::LogError("cannot read the outbox", {{"reason", rows.error().message}});
     retry_at_ = clock_.SteadyNow() + kRetryDelay;
@@ -478,10 +484,11 @@ bool Uplink::Refill() {
   return true;
 }
 
-bool Uplink::PublishRows(std::vector<store::OutboxRow> rows) {
+bool Uplink::PublishRows(std::vector<store::OutboxRow> rows, bool from_queue) {
   InFlight entry;
   for (const store::OutboxRow& row : rows)
     entry.sequences.push_back(row.sequence);
+  const store::OutboxPosition last{rows.back().event.priority, rows.back().sequence};
   std::string payload;
   std::string topic;
   if (rows.size() == 1 && rows.front().event.kind != core::EventKind::kObservation) {
@@ -495,7 +502,10 @@ bool Uplink::PublishRows(std::vector<store::OutboxRow> rows) {
     topic = topics_.Event(core::EventKind::kObservation);
     payload = ObservationBatchBody(options_.gateway_id, bodies);
   }
-  return Send(topic, payload, false, std::move(entry));
+  if (!Send(topic, payload, false, std::move(entry))) return false;
+  // Resends of alerts waiting for a receipt are out of order and do not move the read position.
+  if (from_queue) cursor_ = last;
+  return true;
 }
 
 bool Uplink::PublishStatus() {
@@ -525,6 +535,7 @@ bool Uplink::Send(const std::string& topic, const std::string& payload, bool ret
     core::LogWarning("publish not accepted by the MQTT client; retrying",
                      {{"reason", published.error().message}, {"retry_in_ms", kRetryDelay.count()}});
     queue_.clear();
+    cursor_.reset();
     need_refill_ = true;
     retry_at_ = clock_.SteadyNow() + kRetryDelay;
     return false;
@@ -564,8 +575,11 @@ void Uplink::OnCommitDone(const Result<store::WriteOutcome>& result) {
     for (const std::int64_t sequence : committing_receipt_rows_)
       removing_.erase(sequence);
     committing_receipt_rows_.clear();
-    // Command results were appended: send them.
-    if (!done.events.empty()) need_refill_ = true;
+    // Command results were appended: send them (from the front if they sort before the read position).
+    for (const core::Event& event : done.events) {
+      need_refill_ = true;
+      if (cursor_ && event.priority < cursor_->priority) cursor_.reset();
+    }
     return;
   }
   ++counters_.commit_failures;

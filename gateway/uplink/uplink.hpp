@@ -48,8 +48,9 @@ struct UplinkOptions {
 class OutboxPort {
  public:
   virtual ~OutboxPort() = default;
-  // Uplink thread only: the outbox in sending order, at most `limit` rows.
-  virtual Result<std::vector<store::OutboxRow>> Peek(std::size_t limit) = 0;
+  // Uplink thread only: the outbox in sending order, at most `limit` rows, after `after` when given.
+  virtual Result<std::vector<store::OutboxRow>> Peek(std::size_t limit,
+                                                     std::optional<store::OutboxPosition> after) = 0;
   // Thread-safe and asynchronous: `done` is called on another thread once the change was committed or
   // failed as a whole. false = not accepted now (nothing happened); offer it again later.
   virtual bool Commit(const store::OutboxChange& change,
@@ -146,7 +147,7 @@ class Uplink {
 
   void FillWindow(core::SteadyTime now);
   bool Refill();
-  bool PublishRows(std::vector<store::OutboxRow> rows);
+  bool PublishRows(std::vector<store::OutboxRow> rows, bool from_queue);
   bool PublishStatus();
   bool Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry);
   void FlushCommit(core::SteadyTime now);
@@ -181,6 +182,9 @@ class Uplink {
   std::map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_tag_ = 1;
   std::deque<store::OutboxRow> queue_;  // prefetched rows in sending order, none of them in flight
+  // The last row sent in outbox order: the next read starts after it. Cleared whenever a row before it
+  // may need sending again (lost connection, refused message) or a more urgent row arrived.
+  std::optional<store::OutboxPosition> cursor_;
   bool need_refill_ = true;
   bool outbox_has_more_ = false;
   std::map<std::int64_t, AwaitingReceipt> awaiting_receipt_;

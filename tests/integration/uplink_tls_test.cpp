@@ -21,7 +21,8 @@ namespace {
 // An outbox with nothing to send: these tests are about the connection.
 class EmptyOutbox final : public ehg::uplink::OutboxPort {
  public:
-  ehg::Result<std::vector<ehg::store::OutboxRow>> Peek(std::size_t) override {
+  ehg::Result<std::vector<ehg::store::OutboxRow>> Peek(std::size_t,
+                                                       std::optional<ehg::store::OutboxPosition>) override {
     return std::vector<ehg::store::OutboxRow>{};
   }
   bool Commit(const ehg::store::OutboxChange&,

@@ -76,10 +76,12 @@ class StoreOutbox final : public uplink::OutboxPort {
  public:
   explicit StoreOutbox(store::Store& store) : store_(store) {}
 
-  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit) override {
+  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit,
+                                             std::optional<store::OutboxPosition> after) override {
     std::lock_guard lock(mutex_);
     ++peeks;
-    return store_.PeekOutbox(limit);
+    if (after) ++peeks_from_position;
+    return store_.PeekOutbox(limit, after);
   }
   bool Commit(const store::OutboxChange& change,
               std::function<void(const Result<store::WriteOutcome>&)> done) override {
@@ -121,6 +123,7 @@ class StoreOutbox final : public uplink::OutboxPort {
   }
 
   std::atomic<int> peeks{0};
+  std::atomic<int> peeks_from_position{0};
   std::atomic<int> commits{0};
   std::atomic<bool> refuse_commits{false};
 

@@ -94,9 +94,13 @@ struct Fixture {
       events.push_back(MakeEvent(EventKind::kObservation, Priority::kBulk));
     return events;
   }
+  // As the pipeline does: commit, then tell the uplink the most urgent priority written.
   void Append(std::vector<Event> events) {
+    Priority most_urgent = Priority::kBulk;
+    for (const Event& event : events)
+      most_urgent = std::min(most_urgent, event.priority);
     outbox->Append(std::move(events));
-    uplink->NotifyOutbox(Priority::kBulk);
+    uplink->NotifyOutbox(most_urgent);
   }
 
   std::vector<FakeTransport::Published> Published() {
@@ -414,4 +418,37 @@ TEST_CASE("Stop says goodbye on the status topic and disconnects") {
   CHECK(Json(statuses[1].payload)->getValue<std::string>("reason") == "shutdown");
   CHECK(fixture.transport->disconnect_calls >= 1);
   CHECK(fixture.uplink->status().state == LinkState::kStopped);
+}
+
+TEST_CASE(
+    "While draining, each read starts after the last row sent, and an urgent row restarts from the front") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.observation_batch_max = 50;
+  fixture.outbox->Append(fixture.Observations(600));
+  fixture.Start(options);
+  const auto acknowledge_all = [&] {
+    for (auto& message : fixture.Published())
+      fixture.Ack(message);
+  };
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() >= 5; }));
+  for (int i = 0; i < 200 && !fixture.outbox->Rows().empty(); ++i) {
+    acknowledge_all();
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(WaitUntil([&] { return fixture.outbox->Rows().empty(); }));
+  CHECK(fixture.outbox->peeks_from_position > 0);
+  // Every observation went out exactly once, in order.
+  std::vector<std::string> sent;
+  for (auto& message : fixture.PublishedTo("event/observation"))
+    for (auto& id : EventIds(message))
+      sent.push_back(id);
+  CHECK(sent.size() == 600);
+  CHECK(std::is_sorted(sent.begin(), sent.end()));
+  CHECK(std::set<std::string>(sent.begin(), sent.end()).size() == 600);
+
+  // A critical alert written now sorts before the read position: it is found and sent.
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kCritical);
+  fixture.Append({alert});
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
 }
