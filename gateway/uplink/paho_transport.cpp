@@ -233,8 +233,11 @@ class PahoTransport final : public Transport {
     });
   }
 
-  std::string DiagnoseConnectFailure() override {
-    if (!address_) return "broker.uri cannot be parsed: " + options_.uri;
+  ConnectDiagnosis DiagnoseConnectFailure() override {
+    if (!address_) return {"broker.uri cannot be parsed: " + options_.uri, true};
+    if (!options_.insecure_plaintext && !address_->tls()) {
+      return {"plaintext refused: " + options_.uri + " is not a TLS address", true};
+    }
     std::optional<TlsFiles> files;
     if (address_->tls()) files = TlsFiles{options_.ca_file, options_.cert_file, options_.key_file};
     return DiagnoseBrokerConnection(*address_, files, kDiagnosisTimeout);

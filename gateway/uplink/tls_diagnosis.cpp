@@ -172,12 +172,12 @@ Result<BrokerAddress> ParseBrokerUri(const std::string& uri) {
   return address;
 }
 
-std::string DiagnoseBrokerConnection(const BrokerAddress& address, const std::optional<TlsFiles>& tls,
-                                     std::chrono::milliseconds timeout) {
-  auto connected = ConnectTcp(address, timeout);
-  if (auto* reason = std::get_if<std::string>(&connected)) return *reason;
-  Socket socket(std::get<int>(connected));
-  if (!tls) return "broker reachable over TCP; it refused the MQTT connection itself";
+namespace {
+
+// Everything after TCP works: what TLS or the broker objects to.
+std::string DiagnoseTls(const Socket& socket, const BrokerAddress& address, const TlsFiles* tls,
+                        std::chrono::milliseconds timeout) {
+  if (tls == nullptr) return "broker reachable over TCP; it refused the MQTT connection itself";
 
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, FreeSslContext> context(SSL_CTX_new(TLS_client_method()));
@@ -253,6 +253,18 @@ std::string DiagnoseBrokerConnection(const BrokerAddress& address, const std::op
   }
   return "TLS with the broker works and it accepted the client certificate; it refused the MQTT "
          "connection itself";
+}
+
+}  // namespace
+
+ConnectDiagnosis DiagnoseBrokerConnection(const BrokerAddress& address, const std::optional<TlsFiles>& tls,
+                                          std::chrono::milliseconds timeout) {
+  auto connected = ConnectTcp(address, timeout);
+  // Not reachable: the network or the broker is down, which passes by itself (or is someone else's).
+  if (auto* reason = std::get_if<std::string>(&connected)) return {*reason, false};
+  const Socket socket(std::get<int>(connected));
+  // Reachable but refused: certificates, files or the broker's configuration need a person.
+  return {DiagnoseTls(socket, address, tls ? &*tls : nullptr, timeout), true};
 }
 
 }  // namespace ehg::uplink

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gateway/core/result.hpp"
+#include "gateway/uplink/transport.hpp"
 
 namespace ehg::uplink {
 
@@ -28,7 +29,7 @@ struct TlsFiles {
 // in plain words why a connection failed: broker unreachable, a file unreadable, the server
 // certificate expired / from an unknown CA / for another host name, or our client certificate refused
 // by the broker. `tls` is empty for a plaintext broker. Blocks for at most about `timeout`.
-std::string DiagnoseBrokerConnection(const BrokerAddress& address, const std::optional<TlsFiles>& tls,
-                                     std::chrono::milliseconds timeout);
+ConnectDiagnosis DiagnoseBrokerConnection(const BrokerAddress& address, const std::optional<TlsFiles>& tls,
+                                          std::chrono::milliseconds timeout);
 
 }  // namespace ehg::uplink

@@ -22,6 +22,13 @@ struct TransportEvents {
   std::function<void(std::string topic, std::string payload)> message;
 };
 
+// Why a connection attempt failed, in plain words, and whether a person must act (a certificate, a
+// file, the broker's configuration) or it should pass by itself (network or broker down).
+struct ConnectDiagnosis {
+  std::string text;
+  bool needs_action = false;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -39,7 +46,7 @@ class Transport {
   virtual void Disconnect() = 0;
   // After connect_failed: a plain-language reason found by probing the broker directly (TCP reachable?
   // TLS handshake? which certificate check failed?). Blocks for at most a few seconds.
-  virtual std::string DiagnoseConnectFailure() = 0;
+  virtual ConnectDiagnosis DiagnoseConnectFailure() = 0;
 };
 
 using TransportFactory = std::function<std::unique_ptr<Transport>(TransportEvents events)>;

@@ -245,15 +245,18 @@ void Uplink::OnConnectFailed(const std::string& reason) {
     last_failure_reason_ = reason;
     last_diagnosis_ = transport_->DiagnoseConnectFailure();
   }
-  const std::string& diagnosis = last_diagnosis_;
+  const ConnectDiagnosis& diagnosis = last_diagnosis_;
   const milliseconds delay = backoff_.Next();
-  core::LogWarning("broker connection failed", {{"attempt", backoff_.attempts()},
-                                                {"reason", reason},
-                                                {"diagnosis", diagnosis},
-                                                {"retry_in_ms", delay.count()}});
+  // error = someone must act (a certificate, a file); warning = the network, which passes by itself.
+  core::Log(diagnosis.needs_action ? core::LogLevel::kError : core::LogLevel::kWarning,
+            "broker connection failed",
+            {{"attempt", backoff_.attempts()},
+             {"reason", reason},
+             {"diagnosis", diagnosis.text},
+             {"retry_in_ms", delay.count()}});
   {
     std::lock_guard lock(status_mutex_);
-    status_.last_error = diagnosis.empty() ? reason : diagnosis;
+    status_.last_error = diagnosis.text.empty() ? reason : diagnosis.text;
   }
   SetState(LinkState::kDisconnected);
   reconnect_at_ = clock_.SteadyNow() + delay;

@@ -178,7 +178,7 @@ class Uplink {
   std::optional<core::SteadyTime> partial_batch_since_;
   std::chrono::seconds heartbeat_interval_;
   std::string last_failure_reason_;
-  std::string last_diagnosis_;
+  ConnectDiagnosis last_diagnosis_;
   std::map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_tag_ = 1;
   std::deque<store::OutboxRow> queue_;  // prefetched rows in sending order, none of them in flight

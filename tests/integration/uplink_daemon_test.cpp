@@ -104,6 +104,18 @@ std::size_t AlertEventsLogged(const std::string& output) {
   return count;
 }
 
+// True once the result of command `id` arrived with this detail.
+std::function<bool(const std::vector<ReceivedMessage>&)> ResultArrived(std::string id, std::string detail) {
+  return [id = std::move(id), detail = std::move(detail)](const std::vector<ReceivedMessage>& messages) {
+    for (const ReceivedEvent& event : EventsOfKind(messages, "cmd/result")) {
+      auto result = Json(event.body);
+      if (result->getValue<std::string>("command_id") == id)
+        return result->getValue<std::string>("detail") == detail;
+    }
+    return false;
+  };
+}
+
 // Event ids are UUIDv7, increasing in creation order: first arrivals must keep that order.
 bool InCreationOrder(const std::vector<ReceivedEvent>& events) {
   for (std::size_t i = 1; i < events.size(); ++i)
@@ -300,13 +312,7 @@ TEST_CASE("An alert without a receipt is sent again on schedule until the receip
 
   receiver.Publish(std::string(kTopicBase) + "cmd",
                    R"({"id":"receipt-1","type":"alert.receipt","event_id":")" + event_id + "\"}");
-  REQUIRE(receiver.WaitFor(
-      [](const std::vector<ReceivedMessage>& messages) {
-        for (const auto& event : EventsOfKind(messages, "cmd/result"))
-          if (Json(event.body)->getValue<std::string>("command_id") == "receipt-1") return true;
-        return false;
-      },
-      10s));
+  REQUIRE(receiver.WaitFor(ResultArrived("receipt-1", "receipt recorded"), 10s));
   const std::size_t copies = ehg::test::CopiesOf(receiver.Messages(), event_id);
   std::this_thread::sleep_for(7s);
   CHECK(ehg::test::CopiesOf(receiver.Messages(), event_id) == copies);
@@ -342,16 +348,7 @@ TEST_CASE(
   }
   receiver.Publish(std::string(kTopicBase) + "cmd", R"({"id":"while-offline","type":"ping"})");
   Process daemon = ehg::test::StartDaemon(config);
-  REQUIRE(receiver.WaitFor(
-      [](const std::vector<ReceivedMessage>& messages) {
-        for (const auto& event : EventsOfKind(messages, "cmd/result")) {
-          auto result = Json(event.body);
-          if (result->getValue<std::string>("command_id") == "while-offline")
-            return result->getValue<std::string>("detail") == "pong";
-        }
-        return false;
-      },
-      15s));
+  REQUIRE(receiver.WaitFor(ResultArrived("while-offline", "pong"), 15s));
   daemon.Signal(SIGKILL);
   REQUIRE(daemon.Wait(5s).has_value());
   CHECK(receiver.WaitFor(status_is("offline", "connection lost"), 10s));

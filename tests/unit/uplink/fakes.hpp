@@ -65,7 +65,8 @@ class FakeTransport final : public uplink::Transport {
     ++state_->disconnect_calls;
     state_->connected = false;
   }
-  std::string DiagnoseConnectFailure() override { return "diagnosed"; }
+  uplink::ConnectDiagnosis DiagnoseConnectFailure() override { return {"diagnosed", needs_action}; }
+  bool needs_action = false;
 
  private:
   std::shared_ptr<State> state_;
