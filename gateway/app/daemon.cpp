@@ -69,28 +69,6 @@ void ReportReading(const core::Reading& reading, const Result<std::int64_t>& sto
   }
 }
 
-// The uplink's view of the outbox: reads through its own connection, changes through the pipeline
-// (the one writer).
-class PipelineOutbox final : public uplink::OutboxPort {
- public:
-  PipelineOutbox(std::unique_ptr<store::OutboxReader> reader, pipeline::Pipeline& pipeline)
-      : reader_(std::move(reader)), pipeline_(pipeline) {}
-
-  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit,
-                                             std::optional<store::OutboxPosition> after) override {
-    return reader_->Peek(limit, after);
-  }
-  bool Commit(const store::OutboxChange& change,
-              std::function<void(const Result<store::WriteOutcome>&)> done) override {
-    return pipeline_.ApplyOutboxChange(change, std::move(done));
-  }
-  store::OutboxSnapshot Snapshot() const override { return pipeline_.outbox(); }
-
- private:
-  std::unique_ptr<store::OutboxReader> reader_;
-  pipeline::Pipeline& pipeline_;
-};
-
 std::chrono::seconds HeartbeatInterval(const config::Config& config,
                                        const std::map<std::string, std::string>& settings) {
   const auto stored = settings.find(std::string(uplink::kHeartbeatSetting));
@@ -155,7 +133,7 @@ class Daemon {
 
     pipeline_ =
         std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_), config_.rules);
-    outbox_ = std::make_unique<PipelineOutbox>(std::move(*reader), *pipeline_);
+    outbox_ = std::make_unique<uplink::ReaderOutbox>(std::move(*reader), *pipeline_);
     uplink_ = std::make_unique<uplink::Uplink>(UplinkOptions(config_, *settings), TransportFactory(config_),
                                                *outbox_, clock_, ids_);
     pipeline_->SetOutboxListener([this](core::Priority most_urgent) { uplink_->NotifyOutbox(most_urgent); });
@@ -314,7 +292,7 @@ class Daemon {
   core::EventIdGenerator ids_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
-  std::unique_ptr<PipelineOutbox> outbox_;
+  std::unique_ptr<uplink::ReaderOutbox> outbox_;
   std::unique_ptr<uplink::Uplink> uplink_;
   std::unique_ptr<devices::sim::SimulatedSource> source_;
 };

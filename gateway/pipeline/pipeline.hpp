@@ -54,13 +54,11 @@ struct PipelineCounters {
 using store::OutboxChange;
 using store::OutboxSnapshot;
 
-// Told on the pipeline thread after the change's transaction ended: the outcome, or why nothing of the
-// change was stored.
-using OutboxChangeDone = std::function<void(const Result<store::WriteOutcome>&)>;
+using store::OutboxChangeDone;
 // Told on the pipeline thread after events were committed to the outbox: the most urgent of them.
 using OutboxListener = std::function<void(core::Priority most_urgent)>;
 
-class Pipeline final : public core::ReadingSink {
+class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink {
  public:
   // The store is used only by the pipeline thread between Start() and Stop().
   Pipeline(store::Store& store, const core::Clock& clock, core::EventIdGenerator& ids,
@@ -81,12 +79,13 @@ class Pipeline final : public core::ReadingSink {
   // Thread-safe. Queues a change for the next loop of the pipeline thread, before any readings of that
   // loop (removals free room in the outbox). Overflow policy: at most kOutboxChangeCapacity changes wait;
   // beyond that it refuses (false, counted) and the caller keeps the change and offers it again.
-  [[nodiscard]] bool ApplyOutboxChange(OutboxChange change, OutboxChangeDone done = {});
+  // `done` is called on the pipeline thread.
+  [[nodiscard]] bool ApplyOutboxChange(OutboxChange change, OutboxChangeDone done = {}) override;
   static constexpr std::size_t kOutboxChangeCapacity = 64;
 
   // Set before Start(). Called on the pipeline thread; must only post work elsewhere.
   void SetOutboxListener(OutboxListener listener) { outbox_listener_ = std::move(listener); }
-  OutboxSnapshot outbox() const;
+  OutboxSnapshot outbox() const override;
 
   // Swaps the rule set between two batches; open alerts of rules that no longer exist stay open.
   void ReplaceRules(alerts::RuleSet rules);

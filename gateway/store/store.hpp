@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -125,6 +126,20 @@ struct WriteOutcome {
   std::uint64_t dropped_observations = 0;
   // The outbox is above its budget although only events that must never be dropped remain.
   bool over_budget_with_undroppable = false;
+};
+
+// Told once an OutboxChange was committed (its outcome), or why nothing of it was stored.
+using OutboxChangeDone = std::function<void(const Result<WriteOutcome>&)>;
+
+// The owner of the writer connection takes outbox changes from other threads through this (the
+// pipeline implements it), so the store keeps one writer.
+class OutboxChangeSink {
+ public:
+  virtual ~OutboxChangeSink() = default;
+  // Thread-safe and asynchronous. false = not accepted now (nothing happened); offer it again later.
+  [[nodiscard]] virtual bool ApplyOutboxChange(OutboxChange change, OutboxChangeDone done) = 0;
+  // Thread-safe: the outbox as the last commit left it.
+  virtual OutboxSnapshot outbox() const = 0;
 };
 
 // Counter names persisted in the counters table.

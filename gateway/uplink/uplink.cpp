@@ -169,20 +169,24 @@ void Uplink::Run() {
     std::deque<std::function<void()>> tasks;
     tasks.swap(tasks_);
     lock.unlock();
-    for (auto& task : tasks) {
-      try {
-        task();
-      } catch (const std::exception& exception) {
-        // A bug in our handling of one event must not stop the uplink: log it and go on.
-        core::LogError("uplink event failed", {{"reason", exception.what()}});
-      }
-    }
+    RunTasks(tasks);
     Step();
     heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
     lock.lock();
   }
   lock.unlock();
   SayGoodbye();
+}
+
+void Uplink::RunTasks(std::deque<std::function<void()>>& tasks) {
+  for (auto& task : tasks) {
+    try {
+      task();
+    } catch (const std::exception& exception) {
+      // A bug in our handling of one event must not stop the uplink: log it and go on.
+      core::LogError("uplink event failed", {{"reason", exception.what()}});
+    }
+  }
 }
 
 core::SteadyTime Uplink::NextDeadline(core::SteadyTime now) const {
@@ -346,8 +350,7 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
 void Uplink::HandleCommand(const Command& command) {
   core::LogInfo("command received", {{"command_id", command.id}, {"type", command.type}});
   if (const auto* receipt = std::get_if<AlertReceipt>(&command.body)) {
-    bool known = false;
-    HandleReceipt(receipt->event_id, known);
+    const bool known = HandleReceipt(receipt->event_id);
     QueueCommandResult(command.id, command.type, true,
                        known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
   } else if (const auto* heartbeat = std::get_if<HeartbeatSet>(&command.body)) {
@@ -364,35 +367,35 @@ void Uplink::HandleCommand(const Command& command) {
   }
 }
 
-void Uplink::HandleReceipt(const core::EventId& event_id, bool& known) {
+bool Uplink::HandleReceipt(const core::EventId& event_id) {
   ++counters_.receipts;
+  // Removed by event id, so a receipt for a row this uplink has not read yet works too.
   pending_change_.receipted_alerts.push_back(event_id);
   const auto matches = [&](const store::OutboxRow& row) { return row.event.id == event_id; };
+  // The row stays out of outbox reads until its removal is committed.
+  const auto hold = [this](std::int64_t sequence) {
+    removing_.insert(sequence);
+    pending_receipt_rows_.push_back(sequence);
+  };
   for (auto it = awaiting_receipt_.begin(); it != awaiting_receipt_.end(); ++it) {
     if (matches(it->second.row)) {
-      known = true;
-      removing_.insert(it->first);
-      pending_receipt_rows_.push_back(it->first);
+      hold(it->first);
       awaiting_receipt_.erase(it);
-      return;
+      return true;
     }
   }
   for (auto& [tag, entry] : in_flight_) {
     if (entry.alert && matches(*entry.alert)) {
-      known = true;
-      entry.receipted = true;
-      removing_.insert(entry.alert->sequence);
-      pending_receipt_rows_.push_back(entry.alert->sequence);
-      return;
+      entry.receipted = true;  // its acknowledgement must not start the resend schedule
+      hold(entry.alert->sequence);
+      return true;
     }
   }
   const auto queued = std::find_if(queue_.begin(), queue_.end(), matches);
-  if (queued != queue_.end()) {
-    known = true;
-    removing_.insert(queued->sequence);
-    pending_receipt_rows_.push_back(queued->sequence);
-    queue_.erase(queued);
-  }
+  if (queued == queue_.end()) return false;
+  hold(queued->sequence);
+  queue_.erase(queued);
+  return true;
 }
 
 void Uplink::QueueCommandResult(std::string_view command_id, std::string_view type, bool ok,
@@ -611,13 +614,7 @@ void Uplink::SayGoodbye() {
         wake_.wait_for(lock, milliseconds{20}, [this] { return !tasks_.empty(); });
         tasks.swap(tasks_);
       }
-      for (auto& task : tasks) {
-        try {
-          task();
-        } catch (const std::exception& exception) {
-          core::LogError("uplink event failed", {{"reason", exception.what()}});
-        }
-      }
+      RunTasks(tasks);
       FlushCommit(clock_.SteadyNow());
     }
   };

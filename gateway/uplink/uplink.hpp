@@ -58,6 +58,28 @@ class OutboxPort {
   virtual store::OutboxSnapshot Snapshot() const = 0;  // thread-safe
 };
 
+// The production port: reads through the store's read-only connection, changes through the owner of
+// the writer connection (the pipeline).
+class ReaderOutbox final : public OutboxPort {
+ public:
+  ReaderOutbox(std::unique_ptr<store::OutboxReader> reader, store::OutboxChangeSink& writer)
+      : reader_(std::move(reader)), writer_(writer) {}
+
+  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit,
+                                             std::optional<store::OutboxPosition> after) override {
+    return reader_->Peek(limit, after);
+  }
+  bool Commit(const store::OutboxChange& change,
+              std::function<void(const Result<store::WriteOutcome>&)> done) override {
+    return writer_.ApplyOutboxChange(change, std::move(done));
+  }
+  store::OutboxSnapshot Snapshot() const override { return writer_.outbox(); }
+
+ private:
+  std::unique_ptr<store::OutboxReader> reader_;
+  store::OutboxChangeSink& writer_;
+};
+
 enum class LinkState { kStopped, kDisconnected, kConnecting, kConnected };
 std::string_view ToString(LinkState state);
 
@@ -129,6 +151,7 @@ class Uplink {
 
   void Post(std::function<void()> task);
   void Run();
+  void RunTasks(std::deque<std::function<void()>>& tasks);
   void Step();
   core::SteadyTime NextDeadline(core::SteadyTime now) const;
 
@@ -141,7 +164,8 @@ class Uplink {
   void OnCommitDone(const Result<store::WriteOutcome>& result);
 
   void HandleCommand(const Command& command);
-  void HandleReceipt(const core::EventId& event_id, bool& known);
+  // Stops the alert's resends and queues its removal; false when the uplink did not hold the alert.
+  bool HandleReceipt(const core::EventId& event_id);
   void QueueCommandResult(std::string_view command_id, std::string_view type, bool ok,
                           std::string_view detail);
 

@@ -50,25 +50,6 @@ std::string Body(const ehg::core::EventId& id, std::size_t n) {
          std::to_string(n) + "}";
 }
 
-class PipelineOutbox final : public ehg::uplink::OutboxPort {
- public:
-  PipelineOutbox(std::unique_ptr<ehg::store::OutboxReader> reader, ehg::pipeline::Pipeline& pipeline)
-      : reader_(std::move(reader)), pipeline_(pipeline) {}
-  ehg::Result<std::vector<ehg::store::OutboxRow>> Peek(
-      std::size_t limit, std::optional<ehg::store::OutboxPosition> after) override {
-    return reader_->Peek(limit, after);
-  }
-  bool Commit(const ehg::store::OutboxChange& change,
-              std::function<void(const ehg::Result<ehg::store::WriteOutcome>&)> done) override {
-    return pipeline_.ApplyOutboxChange(change, std::move(done));
-  }
-  ehg::store::OutboxSnapshot Snapshot() const override { return pipeline_.outbox(); }
-
- private:
-  std::unique_ptr<ehg::store::OutboxReader> reader_;
-  ehg::pipeline::Pipeline& pipeline_;
-};
-
 ehg::uplink::PahoOptions TransportOptions(const TestBroker& broker, const std::string& client_id) {
   const TestPki& pki = TestPki::Get();
   ehg::uplink::PahoOptions options;
@@ -110,7 +91,8 @@ Result DrainGateway(const TestBroker& broker, const Settings& settings, std::siz
   ehg::pipeline::Pipeline pipeline(
       *store, clock, ids,
       {"gw-it-01", "r-bench-0001", 4096, std::chrono::milliseconds(5), 512, std::chrono::days(90)}, {});
-  PipelineOutbox outbox(std::move(ehg::store::OutboxReader::Open(dir / "gateway.db").value()), pipeline);
+  ehg::uplink::ReaderOutbox outbox(std::move(ehg::store::OutboxReader::Open(dir / "gateway.db").value()),
+                                   pipeline);
   ehg::uplink::UplinkOptions options;
   options.tenant = "0301";
   options.gateway_id = "gw-it-01";
