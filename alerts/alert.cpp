@@ -61,10 +61,33 @@ std::string_view ToString(ChangeKind kind) {
       return "raised";
     case ChangeKind::kUpdated:
       return "updated";
+    case ChangeKind::kEscalated:
+      return "escalated";
+    case ChangeKind::kDelivered:
+      return "delivered";
+    case ChangeKind::kAcknowledged:
+      return "acknowledged";
     case ChangeKind::kResolved:
       return "resolved";
   }
   return "raised";
+}
+
+bool Published(ChangeKind kind) {
+  return kind != ChangeKind::kDelivered;
+}
+
+std::string AlertKey(std::string_view rule_id, std::string_view device_id) {
+  std::string key(rule_id);
+  if (!device_id.empty()) {
+    key += '@';
+    key += device_id;
+  }
+  return key;
+}
+
+std::string Alert::Key() const {
+  return AlertKey(rule_id, device_id);
 }
 
 }  // namespace ehg::alerts

@@ -1,78 +1,779 @@
 #include "alerts/evaluator.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "gateway/core/metrics.hpp"
+
 namespace ehg::alerts {
 namespace {
 
-bool Breaches(const ThresholdRule& rule, double value) {
-  return (rule.above && value > *rule.above) || (rule.below && value < *rule.below);
-}
+// Readings kept per metric for trends, whatever the window: a bound on memory for fast metrics.
+constexpr std::size_t kMaxHistoryPerMetric = 20'000;
 
-// How far beyond the threshold a value is; larger = worse. Used to keep the worst value of an open alert.
-double Excess(const ThresholdRule& rule, double value) {
-  double excess = 0;
-  if (rule.above) excess = std::max(excess, value - *rule.above);
-  if (rule.below) excess = std::max(excess, *rule.below - value);
-  return excess;
-}
+enum class Verdict { kBreach, kDeadBand, kClear };
+
+// One look at a rule's condition.
+struct Observation {
+  core::WallTime time{};
+  Verdict verdict = Verdict::kClear;
+  double value = 0;  // becomes the alert's worst_value when it is worse
+  std::vector<Evidence> evidence;
+  std::optional<double> reference;
+  std::optional<News2Score> news2;
+  std::optional<Severity> severity;  // instead of the rule's (NEWS2 follows the risk)
+};
+
+// Larger = worse, for comparing an open alert's repeats with its worst value.
+using Badness = std::function<double(double)>;
+
+struct Subject {
+  std::string rule_id;
+  std::string device_id;
+  std::string metric;
+  std::string Key() const { return AlertKey(rule_id, device_id); }
+};
 
 Evidence EvidenceOf(const core::Reading& reading) {
   return Evidence{reading.device_id, reading.metric, reading.value, reading.unit, reading.EffectiveTime()};
 }
 
-void AddEvidence(Alert& alert, Evidence evidence) {
-  // Keep the raising reading (index 0) and the most recent ones after it.
-  if (alert.evidence.size() >= Alert::kMaxEvidence) alert.evidence.erase(alert.evidence.begin() + 1);
-  alert.evidence.push_back(std::move(evidence));
+// Keeps the first item (what started it) and the most recent ones.
+void AddBounded(std::vector<Evidence>& list, Evidence evidence) {
+  if (list.size() >= Alert::kMaxEvidence) list.erase(list.begin() + 1);
+  list.push_back(std::move(evidence));
+}
+
+std::string SourceKey(const std::string& device_id, const std::string& metric) {
+  return device_id + '\x1f' + metric;
+}
+
+bool IsEventMetric(const std::string& metric) {
+  const core::MetricInfo* info = core::FindMetric(metric);
+  return info != nullptr && info->kind == core::MetricKind::kEvent;
+}
+
+Severity ForRisk(News2Risk risk) {
+  switch (risk) {
+    case News2Risk::kHigh:
+      return Severity::kCritical;
+    case News2Risk::kMedium:
+      return Severity::kHigh;
+    case News2Risk::kLowMedium:
+      return Severity::kMedium;
+    case News2Risk::kLow:
+      break;
+  }
+  return Severity::kLow;
+}
+
+// One evaluation pass over the state: raises, updates and resolves alerts and records what changed.
+class Pass {
+ public:
+  Pass(EngineState& state, core::WallTime now, const NewAlertId& new_alert_id, Evaluation& out)
+      : state_(state), now_(now), new_alert_id_(new_alert_id), out_(out) {}
+
+  RuleState Rule(const std::string& key) const {
+    const auto found = state_.rules.find(key);
+    return found != state_.rules.end() ? found->second : RuleState{};
+  }
+
+  void Save(const std::string& key, const RuleState& rule) {
+    const auto found = state_.rules.find(key);
+    if (rule.empty()) {
+      if (found == state_.rules.end()) return;
+      state_.rules.erase(found);
+    } else if (found == state_.rules.end()) {
+      state_.rules.emplace(key, rule);
+    } else if (found->second == rule) {
+      return;
+    } else {
+      found->second = rule;
+    }
+    out_.rule_states_changed.insert(key);
+  }
+
+  Alert* Open(const std::string& key) {
+    const auto found = state_.open.find(key);
+    return found != state_.open.end() ? &found->second : nullptr;
+  }
+
+  void Raise(const Subject& subject, const RuleCommon& common, const Observation& observation) {
+    Alert alert;
+    alert.alert_id = new_alert_id_();
+    alert.rule_id = subject.rule_id;
+    alert.device_id = subject.device_id;
+    alert.metric = subject.metric;
+    alert.severity = std::max(common.severity, observation.severity.value_or(common.severity));
+    alert.raised_at = now_;
+    alert.updated_at = now_;
+    alert.worst_value = observation.value;
+    for (const Evidence& evidence : observation.evidence)
+      AddBounded(alert.evidence, evidence);
+    alert.reference_value = observation.reference;
+    alert.news2 = observation.news2;
+    alert.escalation = common.escalation;
+    if (common.escalation) alert.next_escalation_at = now_ + common.escalation->after;
+    alert.last_published_at = now_;
+    out_.changes.push_back({ChangeKind::kRaised, alert});
+    state_.open.insert_or_assign(subject.Key(), std::move(alert));
+  }
+
+  // A repeat while open: counted, and sent as an update only when it matters.
+  void Repeat(Alert& alert, const Observation& observation, const Badness& badness) {
+    ++alert.occurrences;
+    alert.updated_at = now_;
+    const bool worse = badness(observation.value) > badness(alert.worst_value);
+    const Severity severity = std::max(alert.severity, observation.severity.value_or(alert.severity));
+    const bool severity_raised = severity > alert.severity;
+    alert.severity = severity;
+    if (worse) {
+      alert.worst_value = observation.value;
+      if (observation.news2) alert.news2 = observation.news2;
+      if (observation.reference) alert.reference_value = observation.reference;
+    }
+    if (!observation.evidence.empty()) AddBounded(alert.evidence, observation.evidence.back());
+    const bool due = !alert.last_published_at || now_ - *alert.last_published_at >= kRepeatUpdateInterval;
+    if (worse || severity_raised || due) {
+      alert.last_published_at = now_;
+      out_.changes.push_back({ChangeKind::kUpdated, alert});
+    } else {
+      ++alert.suppressed_repeats;
+      ++out_.suppressed_repeats;
+      out_.alerts_touched.insert(alert.Key());
+    }
+  }
+
+  void Resolve(const std::string& key, std::string_view by, std::string_view note,
+               const std::optional<Evidence>& evidence) {
+    const auto found = state_.open.find(key);
+    if (found == state_.open.end()) return;
+    Alert alert = std::move(found->second);
+    state_.open.erase(found);
+    alert.state = AlertState::kResolved;
+    alert.resolved_at = now_;
+    alert.resolved_by = std::string(by);
+    alert.resolution_note = std::string(note);
+    alert.updated_at = now_;
+    alert.next_escalation_at.reset();
+    alert.last_published_at = now_;
+    if (evidence) AddBounded(alert.evidence, *evidence);
+    out_.changes.push_back({ChangeKind::kResolved, std::move(alert)});
+  }
+
+  // Persistence, repeats and clearing for the rules that compare a number with a limit.
+  void Step(const Subject& subject, const RuleCommon& common, const Persistence& persistence,
+            const Observation& observation, const Badness& badness) {
+    const std::string key = subject.Key();
+    RuleState rule = Rule(key);
+    if (Alert* alert = Open(key)) {
+      if (observation.verdict == Verdict::kBreach) {
+        rule.clear_since.reset();
+        Repeat(*alert, observation, badness);
+      } else if (observation.verdict == Verdict::kDeadBand) {
+        rule.clear_since.reset();
+      } else {
+        if (!rule.clear_since) rule.clear_since = observation.time;
+        if (observation.time - *rule.clear_since >= common.clear_for) {
+          std::optional<Evidence> last;
+          if (!observation.evidence.empty()) last = observation.evidence.back();
+          Resolve(key, kResolvedByCondition, {}, last);
+          rule = RuleState{};
+        }
+      }
+      Save(key, rule);
+      return;
+    }
+    rule.clear_since.reset();
+    if (rule.rearm_required) {
+      if (observation.verdict == Verdict::kClear) rule.rearm_required = false;
+      Save(key, rule);
+      return;
+    }
+    if (observation.verdict != Verdict::kBreach) {
+      rule.pending_since.reset();
+      rule.last_breach.reset();
+      rule.pending_evidence.clear();
+      Save(key, rule);
+      return;
+    }
+    const bool continues = rule.pending_since && rule.last_breach && observation.time >= *rule.last_breach &&
+                           observation.time - *rule.last_breach <= persistence.for_duration;
+    if (!continues) {
+      rule.pending_since = observation.time;
+      rule.pending_evidence.clear();
+    }
+    rule.last_breach = observation.time;
+    for (const Evidence& evidence : observation.evidence)
+      AddBounded(rule.pending_evidence, evidence);
+    if (observation.time - *rule.pending_since >= persistence.for_duration) {
+      Observation raised = observation;
+      raised.evidence = rule.pending_evidence;
+      Raise(subject, common, raised);
+      rule = RuleState{};
+    }
+    Save(key, rule);
+  }
+
+  EngineState& state() { return state_; }
+  core::WallTime now() const { return now_; }
+  Evaluation& out() { return out_; }
+
+ private:
+  EngineState& state_;
+  core::WallTime now_;
+  const NewAlertId& new_alert_id_;
+  Evaluation& out_;
+};
+
+double Identity(double value) {
+  return value;
+}
+double Magnitude(double value) {
+  return std::fabs(value);
+}
+double Constant(double) {
+  return 0;
+}
+
+Verdict Judge(bool breach, bool clear) {
+  if (breach) return Verdict::kBreach;
+  return clear ? Verdict::kClear : Verdict::kDeadBand;
+}
+
+Observation ThresholdObservation(const ThresholdRule& rule, const core::Reading& reading) {
+  const double value = reading.value;
+  const double hysteresis = rule.persistence.hysteresis;
+  const bool breach = (rule.above && value > *rule.above) || (rule.below && value < *rule.below);
+  const bool clear = (!rule.above || value <= *rule.above - hysteresis) &&
+                     (!rule.below || value >= *rule.below + hysteresis);
+  return Observation{reading.EffectiveTime(), Judge(breach, clear), value, {EvidenceOf(reading)}, {}, {}, {}};
+}
+
+double ThresholdExcess(const ThresholdRule& rule, double value) {
+  double excess = -1e300;
+  if (rule.above) excess = std::max(excess, value - *rule.above);
+  if (rule.below) excess = std::max(excess, *rule.below - value);
+  return excess;
+}
+
+// The readings of the metric in [time - window, time).
+std::vector<const Evidence*> Window(const EngineState& state, const std::string& metric, core::WallTime time,
+                                    std::chrono::seconds window) {
+  std::vector<const Evidence*> result;
+  const auto found = state.history.find(metric);
+  if (found == state.history.end()) return result;
+  for (const Evidence& sample : found->second) {
+    if (sample.time >= time - window && sample.time < time) result.push_back(&sample);
+  }
+  return result;
+}
+
+std::optional<Observation> TrendObservation(const TrendRule& rule, const EngineState& state,
+                                            const core::Reading& reading) {
+  const core::WallTime time = reading.EffectiveTime();
+  const auto window = Window(state, rule.metric, time, rule.window);
+  if (window.empty()) return std::nullopt;
+  const auto [lowest, highest] = std::minmax_element(
+      window.begin(), window.end(), [](const Evidence* a, const Evidence* b) { return a->value < b->value; });
+  const double rise = reading.value - (*lowest)->value;
+  const double fall = (*highest)->value - reading.value;
+  const double hysteresis = rule.persistence.hysteresis;
+  const bool rise_breach = rule.rise && rise > *rule.rise;
+  const bool fall_breach = rule.fall && fall > *rule.fall;
+  const bool clear =
+      (!rule.rise || rise <= *rule.rise - hysteresis) && (!rule.fall || fall <= *rule.fall - hysteresis);
+  // The change is signed: positive for a rise. The evidence starts with the reading it is measured from.
+  const bool rising = rise_breach || (!fall_breach && rule.rise && (!rule.fall || rise >= fall));
+  const Evidence& from = rising ? **lowest : **highest;
+  const double change = rising ? rise : -fall;
+  return Observation{
+      time, Judge(rise_breach || fall_breach, clear), change, {from, EvidenceOf(reading)}, from.value, {},
+      {}};
+}
+
+std::optional<Observation> BaselineObservation(const BaselineRule& rule, const EngineState& state,
+                                               const core::Reading& reading) {
+  const core::WallTime time = reading.EffectiveTime();
+  const auto window = Window(state, rule.metric, time, rule.baseline_window);
+  if (window.size() < rule.min_readings || window.empty()) return std::nullopt;
+  double sum = 0;
+  for (const Evidence* sample : window)
+    sum += sample->value;
+  const double baseline = sum / static_cast<double>(window.size());
+  const double deviation = reading.value - baseline;
+  const double hysteresis = rule.persistence.hysteresis;
+  const bool breach =
+      (rule.above_by && deviation > *rule.above_by) || (rule.below_by && -deviation > *rule.below_by);
+  const bool clear = (!rule.above_by || deviation <= *rule.above_by - hysteresis) &&
+                     (!rule.below_by || -deviation <= *rule.below_by - hysteresis);
+  return Observation{time, Judge(breach, clear), deviation, {EvidenceOf(reading)}, baseline, {}, {}};
+}
+
+bool IsNews2Metric(const std::string& metric) {
+  static const std::set<std::string> kMetrics{
+      "respiration_rate", "spo2",       "supplemental_oxygen", "bp.systolic",
+      "pulse_rate",       "heart_rate", "consciousness",       "body_temperature"};
+  return kMetrics.count(metric) > 0;
+}
+
+std::optional<Observation> News2Observation(const News2Rule& rule, const EngineState& state,
+                                            core::WallTime time) {
+  News2Inputs inputs;
+  std::vector<Evidence> used;
+  const auto fresh = [&](const std::string& metric) -> const Evidence* {
+    const auto found = state.latest_by_metric.find(metric);
+    if (found == state.latest_by_metric.end()) return nullptr;
+    const Evidence& evidence = found->second;
+    if (evidence.time > time || time - evidence.time > rule.fresh_for) return nullptr;
+    return &evidence;
+  };
+  const auto take = [&](const std::string& metric, std::optional<double>& out) {
+    if (const Evidence* evidence = fresh(metric)) {
+      out = evidence->value;
+      used.push_back(*evidence);
+    }
+  };
+  take("respiration_rate", inputs.respiration_rate);
+  take("spo2", inputs.spo2);
+  if (const Evidence* oxygen = fresh("supplemental_oxygen")) {
+    inputs.supplemental_oxygen = oxygen->value != 0;
+    used.push_back(*oxygen);
+  }
+  take("bp.systolic", inputs.systolic_bp);
+  const Evidence* pulse = fresh("pulse_rate");
+  const Evidence* heart = fresh("heart_rate");
+  if (pulse == nullptr || (heart != nullptr && heart->time > pulse->time)) pulse = heart;
+  if (pulse != nullptr) {
+    inputs.pulse = pulse->value;
+    used.push_back(*pulse);
+  }
+  if (const Evidence* consciousness = fresh("consciousness")) {
+    const long code = std::clamp(std::lround(consciousness->value), 0L, 4L);
+    inputs.consciousness = static_cast<Consciousness>(code);
+    used.push_back(*consciousness);
+  }
+  take("body_temperature", inputs.temperature);
+  const News2Score score = ComputeNews2(inputs, rule.spo2_scale);
+  if (score.components.size() < rule.min_parameters) return std::nullopt;
+  std::sort(used.begin(), used.end(), [](const Evidence& a, const Evidence& b) { return a.time < b.time; });
+  const bool breach = score.risk >= rule.min_risk;
+  return Observation{time,
+                     breach ? Verdict::kBreach : Verdict::kClear,
+                     static_cast<double>(score.total),
+                     used,
+                     {},
+                     score,
+                     ForRisk(score.risk)};
+}
+
+void InsertSorted(std::vector<Evidence>& history, Evidence evidence) {
+  const auto position =
+      std::upper_bound(history.begin(), history.end(), evidence.time,
+                       [](core::WallTime time, const Evidence& e) { return time < e.time; });
+  history.insert(position, std::move(evidence));
 }
 
 }  // namespace
+
+void Evaluation::Append(Evaluation other) {
+  for (AlertChange& change : other.changes)
+    changes.push_back(std::move(change));
+  rule_states_changed.insert(other.rule_states_changed.begin(), other.rule_states_changed.end());
+  alerts_touched.insert(other.alerts_touched.begin(), other.alerts_touched.end());
+  unreliable_readings += other.unreliable_readings;
+  out_of_order_readings += other.out_of_order_readings;
+  duplicate_readings += other.duplicate_readings;
+  suppressed_repeats += other.suppressed_repeats;
+}
+
+std::string_view ToString(ActionOutcome outcome) {
+  switch (outcome) {
+    case ActionOutcome::kDone:
+      return "done";
+    case ActionOutcome::kAlreadyDone:
+      return "already_done";
+    case ActionOutcome::kUnknownAlert:
+      return "unknown_alert";
+  }
+  return "done";
+}
 
 bool ClinicallyUsable(const core::Reading& reading) {
   return reading.flags.Clean() && !reading.time_uncertain;
 }
 
-Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, OpenAlerts& open,
+Evaluator::Evaluator(RuleSet rules, std::shared_ptr<const TimeZone> zone)
+    : rules_(std::move(rules)), zone_(zone ? std::move(zone) : std::make_shared<UtcZone>()) {
+  const auto need = [this](const std::string& metric, std::chrono::seconds window) {
+    auto& needed = history_needed_[metric];
+    needed = std::max(needed, window);
+  };
+  for (const TrendRule& rule : rules_.trends)
+    need(rule.metric, rule.window);
+  for (const BaselineRule& rule : rules_.baselines)
+    need(rule.metric, rule.baseline_window);
+}
+
+void Evaluator::Remember(EngineState& state, const core::Reading& reading) const {
+  const Evidence evidence = EvidenceOf(reading);
+  auto& last_seen = state.last_seen_by_device[reading.device_id];
+  last_seen = std::max(last_seen, reading.received_at);
+  auto [source, inserted] =
+      state.latest_by_source.try_emplace(SourceKey(reading.device_id, reading.metric), evidence);
+  if (!inserted && source->second.time <= evidence.time) source->second = evidence;
+  if (IsEventMetric(reading.metric)) {
+    if (reading.value != 0) {
+      auto& last_event = state.last_event_by_metric[reading.metric];
+      last_event = std::max(last_event, evidence.time);
+    }
+    return;
+  }
+  if (!ClinicallyUsable(reading)) return;
+  auto [latest, first] = state.latest_by_metric.try_emplace(reading.metric, evidence);
+  if (!first && latest->second.time <= evidence.time) latest->second = evidence;
+  const auto needed = history_needed_.find(reading.metric);
+  if (needed == history_needed_.end()) return;
+  std::vector<Evidence>& history = state.history[reading.metric];
+  InsertSorted(history, evidence);
+  const core::WallTime horizon = history.back().time - needed->second;
+  const auto keep =
+      std::find_if(history.begin(), history.end(), [&](const Evidence& e) { return e.time >= horizon; });
+  history.erase(history.begin(), keep);
+  if (history.size() > kMaxHistoryPerMetric) {
+    history.erase(history.begin(),
+                  history.begin() + static_cast<std::ptrdiff_t>(history.size() - kMaxHistoryPerMetric));
+  }
+}
+
+Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, EngineState& state,
                                  core::WallTime now, const NewAlertId& new_alert_id) const {
-  Evaluation evaluation;
+  Evaluation out;
+  Pass pass(state, now, new_alert_id, out);
   for (const core::Reading& reading : readings) {
-    if (!ClinicallyUsable(reading)) {
-      ++evaluation.unreliable_readings;
+    const Evidence evidence = EvidenceOf(reading);
+    const std::string source = SourceKey(reading.device_id, reading.metric);
+    const auto previous = state.latest_by_source.find(source);
+    if (previous != state.latest_by_source.end() && previous->second.time == evidence.time &&
+        previous->second.value == evidence.value) {
+      ++out.duplicate_readings;
       continue;
     }
+    const bool out_of_order =
+        previous != state.latest_by_source.end() && evidence.time < previous->second.time;
+    if (out_of_order) {
+      ++out.out_of_order_readings;
+      Remember(state, reading);  // history only: newer readings already decided the rules
+      continue;
+    }
+
+    // Supervision of the device sees every reading, reliable or not.
+    for (const DeviceRule& rule : rules_.devices) {
+      const Subject subject{rule.common.id, reading.device_id, reading.metric};
+      if (rule.condition == DeviceCondition::kSilent) {
+        if (rule.expected_intervals.count(reading.device_id) > 0 && pass.Open(subject.Key())) {
+          pass.Resolve(subject.Key(), kResolvedByCondition, {}, evidence);
+        }
+      } else if (rule.condition == DeviceCondition::kSensorError) {
+        const bool error = reading.flags.Has(core::QualityFlag::kSensorError);
+        pass.Step(subject, rule.common, {},
+                  Observation{evidence.time,
+                              error ? Verdict::kBreach : Verdict::kClear,
+                              error ? 1.0 : 0.0,
+                              {evidence},
+                              {},
+                              {},
+                              {}},
+                  Constant);
+      } else if (reading.metric == "battery") {
+        const bool low = reading.value < rule.battery_below;
+        const bool clear = reading.value >= rule.battery_below + rule.battery_hysteresis;
+        pass.Step(subject, rule.common, {},
+                  Observation{evidence.time, Judge(low, clear), reading.value, {evidence}, {}, {}, {}},
+                  [](double value) { return -value; });
+      }
+    }
+
+    if (IsEventMetric(reading.metric)) {
+      Remember(state, reading);
+      if (reading.value == 0) continue;
+      for (const InactivityRule& rule : rules_.inactivity) {
+        if (std::find(rule.metrics.begin(), rule.metrics.end(), reading.metric) == rule.metrics.end())
+          continue;
+        pass.Resolve(AlertKey(rule.common.id), kResolvedByCondition, {}, evidence);
+      }
+      for (const EventRule& rule : rules_.events) {
+        if (rule.metric != reading.metric) continue;
+        if (rule.window) {
+          if (reading.time_uncertain && !reading.device_time) {
+            ++out.unreliable_readings;  // cannot tell whether it happened inside the window
+            continue;
+          }
+          if (!rule.window->Contains(*zone_, evidence.time)) continue;
+        }
+        const Subject subject{rule.common.id, {}, rule.metric};
+        RuleState rule_state;
+        rule_state.last_event = evidence.time;
+        const Observation observation{evidence.time, Verdict::kBreach, reading.value, {evidence}, {}, {}, {}};
+        if (Alert* open = pass.Open(subject.Key())) {
+          pass.Repeat(*open, observation, Constant);
+        } else {
+          pass.Raise(subject, rule.common, observation);
+        }
+        pass.Save(subject.Key(), rule_state);
+      }
+      continue;
+    }
+
+    if (!ClinicallyUsable(reading)) {
+      ++out.unreliable_readings;
+      Remember(state, reading);
+      continue;
+    }
+
     for (const ThresholdRule& rule : rules_.thresholds) {
       if (rule.metric != reading.metric) continue;
-      const auto existing = open.find(rule.id);
-      const bool breach = Breaches(rule, reading.value);
-      if (breach && existing == open.end()) {
-        Alert alert;
-        alert.alert_id = new_alert_id();
-        alert.rule_id = rule.id;
-        alert.metric = rule.metric;
-        alert.severity = rule.severity;
-        alert.raised_at = now;
-        alert.updated_at = now;
-        alert.worst_value = reading.value;
-        alert.evidence.push_back(EvidenceOf(reading));
-        open.emplace(rule.id, alert);
-        evaluation.changes.push_back({ChangeKind::kRaised, std::move(alert)});
-      } else if (breach) {
-        Alert& alert = existing->second;
-        ++alert.occurrences;
-        alert.updated_at = now;
-        if (Excess(rule, reading.value) > Excess(rule, alert.worst_value)) alert.worst_value = reading.value;
-        AddEvidence(alert, EvidenceOf(reading));
-        evaluation.changes.push_back({ChangeKind::kUpdated, alert});
-      } else if (existing != open.end()) {
-        Alert alert = std::move(existing->second);
-        open.erase(existing);
-        alert.state = AlertState::kResolved;
-        alert.updated_at = now;
-        AddEvidence(alert, EvidenceOf(reading));
-        evaluation.changes.push_back({ChangeKind::kResolved, std::move(alert)});
+      pass.Step({rule.common.id, {}, rule.metric}, rule.common, rule.persistence,
+                ThresholdObservation(rule, reading),
+                [&rule](double value) { return ThresholdExcess(rule, value); });
+    }
+    for (const TrendRule& rule : rules_.trends) {
+      if (rule.metric != reading.metric) continue;
+      if (auto observation = TrendObservation(rule, state, reading)) {
+        pass.Step({rule.common.id, {}, rule.metric}, rule.common, rule.persistence, *observation, Magnitude);
+      }
+    }
+    for (const BaselineRule& rule : rules_.baselines) {
+      if (rule.metric != reading.metric) continue;
+      if (auto observation = BaselineObservation(rule, state, reading)) {
+        pass.Step({rule.common.id, {}, rule.metric}, rule.common, rule.persistence, *observation, Magnitude);
+      }
+    }
+    Remember(state, reading);
+    if (IsNews2Metric(reading.metric)) {
+      for (const News2Rule& rule : rules_.news2) {
+        if (auto observation = News2Observation(rule, state, evidence.time)) {
+          pass.Step({rule.common.id, {}, "news2"}, rule.common, {}, *observation, Identity);
+        }
+      }
+    }
+    for (const MissedRule& rule : rules_.missed) {
+      if (rule.metric == reading.metric)
+        pass.Resolve(AlertKey(rule.common.id), kResolvedByCondition, {}, evidence);
+    }
+  }
+  return out;
+}
+
+Evaluation Evaluator::OnTick(EngineState& state, core::WallTime now, const GatewayStatus& status,
+                             const NewAlertId& new_alert_id) const {
+  Evaluation out;
+  Pass pass(state, now, new_alert_id, out);
+  const auto last_reading = [&state](const std::string& metric) -> std::optional<Evidence> {
+    const auto found = state.latest_by_metric.find(metric);
+    if (found == state.latest_by_metric.end()) return std::nullopt;
+    return found->second;
+  };
+  // Supervision starts when a rule is first seen; time before that never counts as silence.
+  const auto watch_since = [&pass, now](const std::string& key) {
+    RuleState rule = pass.Rule(key);
+    if (!rule.watch_since) {
+      rule.watch_since = now;
+      pass.Save(key, rule);
+    }
+    return *rule.watch_since;
+  };
+
+  for (const MissedRule& rule : rules_.missed) {
+    const Subject subject{rule.common.id, {}, rule.metric};
+    const std::string key = subject.Key();
+    const std::optional<Evidence> last = last_reading(rule.metric);
+    std::vector<Evidence> evidence;
+    if (last) evidence.push_back(*last);
+    if (rule.daily_by) {
+      std::chrono::local_days day = LocalDay(*zone_, now);
+      core::WallTime deadline = AtLocalTime(*zone_, day, *rule.daily_by);
+      if (now < deadline) {
+        day -= std::chrono::days{1};
+        deadline = AtLocalTime(*zone_, day, *rule.daily_by);
+      }
+      RuleState rule_state = pass.Rule(key);
+      const bool first_look = !rule_state.last_deadline;
+      if (!first_look && *rule_state.last_deadline >= deadline) continue;
+      rule_state.last_deadline = deadline;
+      pass.Save(key, rule_state);
+      if (first_look) continue;  // schedules start with the next deadline after the rule appeared
+      const core::WallTime window_start = AtLocalTime(*zone_, day, rule.daily_from);
+      const bool measured = last && last->time >= window_start;
+      if (!measured && !pass.Open(key)) {
+        pass.Raise(subject, rule.common, Observation{now, Verdict::kBreach, 0, evidence, {}, {}, {}});
+      }
+    } else if (rule.within) {
+      core::WallTime since = watch_since(key);
+      if (last) since = std::max(since, last->time);
+      if (now - since >= *rule.within && !pass.Open(key)) {
+        pass.Raise(subject, rule.common, Observation{now, Verdict::kBreach, 0, evidence, {}, {}, {}});
       }
     }
   }
-  return evaluation;
+
+  for (const InactivityRule& rule : rules_.inactivity) {
+    const Subject subject{rule.common.id, {}, "activity"};
+    const std::string key = subject.Key();
+    core::WallTime quiet_since = watch_since(key);
+    if (pass.Open(key)) continue;
+    const auto window = rule.window.Containing(*zone_, now);
+    if (!window) continue;
+    quiet_since = std::max(quiet_since, window->start);
+    for (const std::string& metric : rule.metrics) {
+      const auto found = state.last_event_by_metric.find(metric);
+      if (found != state.last_event_by_metric.end()) quiet_since = std::max(quiet_since, found->second);
+    }
+    if (now - quiet_since >= rule.quiet_for) {
+      pass.Raise(subject, rule.common,
+                 Observation{now,
+                             Verdict::kBreach,
+                             std::chrono::duration<double, std::ratio<3600>>(now - quiet_since).count(),
+                             {},
+                             {},
+                             {},
+                             {}});
+    }
+  }
+
+  for (const DeviceRule& rule : rules_.devices) {
+    if (rule.condition != DeviceCondition::kSilent) continue;
+    for (const auto& [device_id, interval] : rule.expected_intervals) {
+      const Subject subject{rule.common.id, device_id, "device.silence"};
+      const std::string key = subject.Key();
+      core::WallTime since = watch_since(key);
+      const auto seen = state.last_seen_by_device.find(device_id);
+      if (seen != state.last_seen_by_device.end()) since = std::max(since, seen->second);
+      if (now - since >= interval && !pass.Open(key)) {
+        pass.Raise(subject, rule.common,
+                   Observation{now,
+                               Verdict::kBreach,
+                               std::chrono::duration<double, std::ratio<3600>>(now - since).count(),
+                               {},
+                               {},
+                               {},
+                               {}});
+      }
+    }
+  }
+
+  for (const EventRule& rule : rules_.events) {
+    if (rule.common.clear_for.count() == 0) continue;
+    const std::string key = AlertKey(rule.common.id);
+    const RuleState rule_state = pass.Rule(key);
+    if (pass.Open(key) && rule_state.last_event && now - *rule_state.last_event >= rule.common.clear_for) {
+      pass.Resolve(key, kResolvedByCondition, {}, std::nullopt);
+      pass.Save(key, RuleState{});
+    }
+  }
+
+  for (const GatewayRule& rule : rules_.gateway) {
+    if (rule.condition == GatewayCondition::kStorageNearBudget) {
+      if (!status.outbox_percent_of_budget) continue;
+      const double percent = *status.outbox_percent_of_budget;
+      pass.Step({rule.common.id, {}, "gateway.storage"}, rule.common, {},
+                Observation{now,
+                            Judge(percent >= rule.storage_percent, percent < rule.storage_percent - 10),
+                            percent,
+                            {},
+                            {},
+                            {},
+                            {}},
+                // Worse in steps of 5 points, so a slowly filling outbox is not an update every tick.
+                [](double value) { return std::floor(value / 5); });
+    } else {
+      const auto minutes =
+          std::chrono::duration<double, std::ratio<60>>(status.clock_unsynchronised_for).count();
+      const bool breach = status.clock_unsynchronised_for >= rule.clock_unsynchronised_for;
+      pass.Step(
+          {rule.common.id, {}, "gateway.clock"}, rule.common, {},
+          Observation{
+              now, Judge(breach, status.clock_unsynchronised_for.count() == 0), minutes, {}, {}, {}, {}},
+          Constant);  // a longer outage is no news worth an update every tick
+    }
+  }
+
+  for (auto& [key, alert] : state.open) {
+    if (!alert.escalation || !alert.next_escalation_at || now < *alert.next_escalation_at) continue;
+    if (alert.state == AlertState::kAcknowledged) continue;
+    while (alert.next_escalation_at && now >= *alert.next_escalation_at) {
+      ++alert.escalation_level;
+      if (alert.escalation_level >= alert.escalation->max_level) {
+        alert.next_escalation_at.reset();
+      } else {
+        *alert.next_escalation_at += alert.escalation->after;
+      }
+    }
+    alert.updated_at = now;
+    alert.last_published_at = now;
+    out.changes.push_back({ChangeKind::kEscalated, alert});
+  }
+  return out;
+}
+
+ActionResult Evaluator::Acknowledge(EngineState& state, std::string_view alert_id, std::string_view by,
+                                    core::WallTime now) const {
+  ActionResult result;
+  for (auto& [key, alert] : state.open) {
+    if (alert.alert_id != alert_id) continue;
+    if (alert.state == AlertState::kAcknowledged) {
+      result.outcome = ActionOutcome::kAlreadyDone;
+      return result;
+    }
+    alert.state = AlertState::kAcknowledged;
+    alert.acknowledged_at = now;
+    alert.acknowledged_by = std::string(by);
+    alert.next_escalation_at.reset();
+    alert.updated_at = now;
+    alert.last_published_at = now;
+    result.evaluation.changes.push_back({ChangeKind::kAcknowledged, alert});
+    return result;
+  }
+  result.outcome = ActionOutcome::kUnknownAlert;
+  return result;
+}
+
+ActionResult Evaluator::Resolve(EngineState& state, std::string_view alert_id, std::string_view by,
+                                std::string_view note, core::WallTime now) const {
+  ActionResult result;
+  const auto found = std::find_if(state.open.begin(), state.open.end(),
+                                  [&](const auto& entry) { return entry.second.alert_id == alert_id; });
+  if (found == state.open.end()) {
+    result.outcome = ActionOutcome::kUnknownAlert;
+    return result;
+  }
+  const std::string key = found->first;
+  const NewAlertId no_new_ids = [] { return std::string(); };
+  Pass pass(state, now, no_new_ids, result.evaluation);
+  pass.Resolve(key, by, note, std::nullopt);
+  // The condition may still hold: a value rule waits for it to clear, a time-based rule counts afresh.
+  RuleState rule_state;
+  rule_state.rearm_required = true;
+  rule_state.watch_since = now;
+  rule_state.last_deadline = pass.Rule(key).last_deadline;
+  pass.Save(key, rule_state);
+  return result;
+}
+
+Evaluation Evaluator::MarkDelivered(EngineState& state, std::string_view event_id, core::WallTime now) const {
+  Evaluation out;
+  for (auto& [key, alert] : state.open) {
+    if (std::find(alert.event_ids.begin(), alert.event_ids.end(), event_id) == alert.event_ids.end())
+      continue;
+    if (alert.state == AlertState::kRaised) {
+      alert.state = AlertState::kDelivered;
+      alert.delivered_at = now;
+      out.changes.push_back({ChangeKind::kDelivered, alert});
+    }
+    break;
+  }
+  return out;
 }
 
 }  // namespace ehg::alerts

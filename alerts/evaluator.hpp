@@ -1,38 +1,88 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "alerts/alert.hpp"
 #include "alerts/rules.hpp"
+#include "alerts/state.hpp"
+#include "alerts/time_zone.hpp"
 #include "gateway/core/reading.hpp"
 
 namespace ehg::alerts {
 
 struct Evaluation {
   std::vector<AlertChange> changes;
+  std::set<std::string> rule_states_changed;  // keys of EngineState::rules to persist (absent = erased)
+  // Open alerts that changed without a change to send (a suppressed repeat): persist them too.
+  std::set<std::string> alerts_touched;
   // Readings that could not be trusted clinically (quality flags, uncertain time): never alert, counted.
   std::uint32_t unreliable_readings = 0;
+  std::uint32_t out_of_order_readings = 0;  // older than one already evaluated: history only
+  std::uint32_t duplicate_readings = 0;     // same device, metric, time and value as the last one
+  std::uint32_t suppressed_repeats = 0;     // repeats of open alerts that were not sent as updates
+
+  void Append(Evaluation other);
+};
+
+// The gateway's own condition, for the gateway rules.
+struct GatewayStatus {
+  std::optional<double> outbox_percent_of_budget;
+  std::chrono::milliseconds clock_unsynchronised_for{0};  // 0 while the clock is synchronised
+};
+
+enum class ActionOutcome { kDone, kAlreadyDone, kUnknownAlert };
+std::string_view ToString(ActionOutcome outcome);
+
+struct ActionResult {
+  ActionOutcome outcome = ActionOutcome::kDone;
+  Evaluation evaluation;
 };
 
 using NewAlertId = std::function<std::string()>;
 
-// Pure: readings + open alerts + time in, alert changes out. `open` is updated to match the changes.
-// Not thread-safe; the pipeline thread owns it.
+// An open alert's repeats are sent as an update when worse, or at most this often to carry the count.
+inline constexpr std::chrono::minutes kRepeatUpdateInterval{15};
+
+// Pure: readings + state + time in, alert changes out; `state` is updated to match. Not thread-safe;
+// the pipeline thread owns it. `now` stamps the changes; durations between readings use reading times.
 class Evaluator {
  public:
-  explicit Evaluator(RuleSet rules) : rules_(std::move(rules)) {}
+  Evaluator(RuleSet rules, std::shared_ptr<const TimeZone> zone);
 
-  Evaluation OnReadings(std::span<const core::Reading> readings, OpenAlerts& open, core::WallTime now,
+  Evaluation OnReadings(std::span<const core::Reading> readings, EngineState& state, core::WallTime now,
                         const NewAlertId& new_alert_id) const;
+  // Time-based rules: schedules, inactivity, silent devices, escalation, the gateway's own condition.
+  Evaluation OnTick(EngineState& state, core::WallTime now, const GatewayStatus& status,
+                    const NewAlertId& new_alert_id) const;
+
+  // Care staff, by downlink command. `by` names the care worker.
+  ActionResult Acknowledge(EngineState& state, std::string_view alert_id, std::string_view by,
+                           core::WallTime now) const;
+  ActionResult Resolve(EngineState& state, std::string_view alert_id, std::string_view by,
+                       std::string_view note, core::WallTime now) const;
+  // The care system's receipt for one of the alert's events.
+  Evaluation MarkDelivered(EngineState& state, std::string_view event_id, core::WallTime now) const;
+
+  // Adds a stored reading to the reading memory without evaluating any rule (restart). Oldest first.
+  void Remember(EngineState& state, const core::Reading& reading) const;
+  // How far back the reading memory must reach, per metric (trend and baseline windows).
+  const std::map<std::string, std::chrono::seconds>& HistoryNeeded() const { return history_needed_; }
 
   const RuleSet& rules() const { return rules_; }
+  const TimeZone& zone() const { return *zone_; }
 
  private:
   RuleSet rules_;
+  std::shared_ptr<const TimeZone> zone_;
+  std::map<std::string, std::chrono::seconds> history_needed_;
 };
 
 // A reading may drive a clinical rule only when nothing marks it as unreliable.

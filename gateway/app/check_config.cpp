@@ -15,7 +15,7 @@ int CheckConfig(const std::filesystem::path& config_path) {
     return 1;
   }
   std::cout << "OK: " << config_path.string() << " (" << loaded->devices.size() << " devices, "
-            << loaded->rules.thresholds.size() << " rules)\n";
+            << loaded->rules.size() << " rules)\n";
   return 0;
 }
 

@@ -131,8 +131,13 @@ class Daemon {
       return kExitFailure;
     }
 
-    pipeline_ =
-        std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_), config_.rules);
+    auto zone = config::LoadTimeZone(config_.resident.time_zone);
+    if (!zone) {
+      core::LogError("cannot load the resident's time zone", {{"reason", zone.error().message}});
+      return kExitConfig;
+    }
+    pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_),
+                                                     config_.rules, *zone);
     outbox_ = std::make_unique<uplink::ReaderOutbox>(std::move(*reader), *pipeline_);
     uplink_ = std::make_unique<uplink::Uplink>(UplinkOptions(config_, *settings), TransportFactory(config_),
                                                *outbox_, clock_, ids_);
@@ -143,8 +148,7 @@ class Daemon {
     }
     uplink_->Start();
     StartDevices();
-    core::LogInfo("gateway running",
-                  {{"devices", config_.devices.size()}, {"rules", config_.rules.thresholds.size()}});
+    core::LogInfo("gateway running", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
 
     WaitForSignals();
 
@@ -179,7 +183,8 @@ class Daemon {
                                      config.pipeline.queue_capacity,
                                      config.pipeline.batch_window,
                                      config.pipeline.batch_max,
-                                     config.storage.readings_retention};
+                                     config.storage.readings_retention,
+                                     config.storage.outbox_budget_bytes};
   }
 
   static uplink::UplinkOptions UplinkOptions(const config::Config& config,
@@ -282,8 +287,7 @@ class Daemon {
       config_.devices = next.devices;
       StartDevices();
     }
-    core::LogInfo("config reloaded",
-                  {{"devices", config_.devices.size()}, {"rules", config_.rules.thresholds.size()}});
+    core::LogInfo("config reloaded", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
   }
 
   std::filesystem::path config_path_;

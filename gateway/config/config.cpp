@@ -105,9 +105,21 @@ class ObjectReader {
     for (const JsonMember& member : object_.members) {
       if (std::find(known_.begin(), known_.end(), member.key) != known_.end()) continue;
       std::string expected;
+      std::vector<std::string> listed;
       for (const std::string_view key : known_) {
+        // A duration in any of its units is listed once: for_{seconds,minutes,hours,days}.
+        std::string name(key);
+        for (const std::string_view unit : {"_seconds", "_minutes", "_hours", "_days"}) {
+          if (name.size() > unit.size() && name.ends_with(unit) && known_.size() > 1 &&
+              std::find(known_.begin(), known_.end(),
+                        name.substr(0, name.size() - unit.size()) + "_minutes") != known_.end()) {
+            name = name.substr(0, name.size() - unit.size()) + "_{seconds,minutes,hours,days}";
+          }
+        }
+        if (std::find(listed.begin(), listed.end(), name) != listed.end()) continue;
+        listed.push_back(name);
         if (!expected.empty()) expected += ", ";
-        expected += key;
+        expected += name;
       }
       errors_.AddAtLine(PathOf(member.key), "unknown key (expected one of: " + expected + ")",
                         member.key_position.line);
@@ -268,6 +280,7 @@ class ConfigParser {
     if (const JsonValue* value = reader.Optional("devices")) Devices(*value, config.devices);
     if (const JsonValue* value = reader.Optional("rules")) Rules(*value, config.rules);
     reader.Finish();
+    DeviceIntervals(config.devices, config.rules);
     return config;
   }
 
@@ -539,6 +552,8 @@ class ConfigParser {
       // Without a type the other keys cannot be judged; report only what was said above.
       return std::nullopt;
     }
+    device.expected_interval =
+        Duration(reader, "expected_interval", std::chrono::minutes{1}, std::chrono::days{14}, ok);
     if (*type == "sim") {
       ok = SimulatedDevice(reader, device) && ok;
     } else if (*type == "serial") {
@@ -715,10 +730,156 @@ class ConfigParser {
     }
   }
 
+  // A duration named `name` given in exactly one unit: name_seconds, name_minutes, name_hours or
+  // name_days. Absent: nullopt without an error (callers decide whether it is required).
+  std::optional<std::chrono::seconds> Duration(ObjectReader& reader, std::string_view name,
+                                               std::chrono::seconds min, std::chrono::seconds max, bool& ok) {
+    struct Unit {
+      std::string_view suffix;
+      double seconds;
+    };
+    constexpr std::array<Unit, 4> kUnits{
+        {{"_seconds", 1}, {"_minutes", 60}, {"_hours", 3600}, {"_days", 86400}}};
+    std::optional<std::chrono::seconds> result;
+    std::string found_key;
+    for (const Unit& unit : kUnits) {
+      const std::string key = std::string(name) + std::string(unit.suffix);
+      const JsonValue* value = reader.Optional(KeepKey(key));
+      if (value == nullptr) continue;
+      if (result) {
+        errors_.Add(reader.PathOf(key),
+                    "give " + std::string(name) + " once (already given as " + found_key + ")", value);
+        ok = false;
+        continue;
+      }
+      const double min_in_unit = static_cast<double>(min.count()) / unit.seconds;
+      const double max_in_unit = static_cast<double>(max.count()) / unit.seconds;
+      auto number = ReadNumber(*value, reader.PathOf(key), errors_, min_in_unit, max_in_unit,
+                               std::string(unit.suffix.substr(1)));
+      if (!number) {
+        ok = false;
+        continue;
+      }
+      found_key = key;
+      result = std::chrono::seconds(std::llround(*number * unit.seconds));
+    }
+    return result;
+  }
+
+  // ObjectReader remembers keys by view: keep the composed names alive as long as the parser.
+  std::string_view KeepKey(const std::string& key) { return *kept_keys_.insert(key).first; }
+
+  std::optional<alerts::TimeOfDay> Time(const JsonValue& value, const std::string& path) {
+    constexpr std::string_view kExpected = "a local time of day as \"HH:MM\" (24 h)";
+    if (value.type == JsonValue::Type::kString) {
+      if (auto time = alerts::TimeOfDay::Parse(value.text)) return time;
+    }
+    errors_.Add(path, Expected(kExpected, value), &value);
+    return std::nullopt;
+  }
+
+  std::optional<alerts::DailyWindow> Window(const JsonValue& value, const std::string& path) {
+    constexpr std::string_view kExpected = "a daily window [\"HH:MM\", \"HH:MM\"] in local time";
+    if (value.type != JsonValue::Type::kArray || value.items.size() != 2) {
+      errors_.Add(path, Expected(kExpected, value), &value);
+      return std::nullopt;
+    }
+    auto from = Time(value.items[0], Index(path, 0));
+    auto to = Time(value.items[1], Index(path, 1));
+    if (!from || !to) return std::nullopt;
+    return alerts::DailyWindow{*from, *to};
+  }
+
+  // A metric of the catalogue of the given kinds.
+  const core::MetricInfo* Metric(const JsonValue& value, const std::string& path,
+                                 std::initializer_list<core::MetricKind> kinds, std::string_view kinds_text) {
+    constexpr std::string_view kExpected = "a metric name from the catalogue such as \"spo2\"";
+    const core::MetricInfo* metric =
+        value.type == JsonValue::Type::kString ? core::FindMetric(value.text) : nullptr;
+    if (metric == nullptr) {
+      errors_.Add(path, Expected(kExpected, value), &value);
+      return nullptr;
+    }
+    if (std::find(kinds.begin(), kinds.end(), metric->kind) == kinds.end()) {
+      errors_.Add(path, "metric \"" + value.text + "\" is not " + std::string(kinds_text), &value);
+      return nullptr;
+    }
+    return metric;
+  }
+
+  bool Common(ObjectReader& reader, alerts::RuleCommon& common, bool severity_required) {
+    bool ok = true;
+    constexpr std::array<std::string_view, 5> kSeverities{"info", "low", "medium", "high", "critical"};
+    const JsonValue* severity = severity_required
+                                    ? reader.Required("severity", "one of info, low, medium, high, critical")
+                                    : reader.Optional("severity");
+    if (severity != nullptr) {
+      auto name = ReadChoice(*severity, reader.PathOf("severity"), errors_, kSeverities);
+      ok = name.has_value();
+      if (name) common.severity = *alerts::ParseSeverity(*name);
+    } else if (severity_required) {
+      ok = false;
+    } else {
+      common.severity = alerts::Severity::kInfo;  // a floor that never lowers what the rule decides
+    }
+    if (auto clear_for = Duration(reader, "clear_for", std::chrono::seconds{0}, std::chrono::days{7}, ok)) {
+      common.clear_for = *clear_for;
+    }
+    if (const JsonValue* value = reader.Optional("escalation")) {
+      if (value->type != JsonValue::Type::kObject) {
+        errors_.Add(reader.PathOf("escalation"),
+                    Expected("an object such as {\"after_minutes\": 15, \"max_level\": 3}", *value), value);
+        return false;
+      }
+      ObjectReader escalation_reader(*value, reader.PathOf("escalation"), errors_);
+      alerts::Escalation escalation;
+      auto after = Duration(escalation_reader, "after", std::chrono::seconds{30}, std::chrono::days{2}, ok);
+      if (after) {
+        escalation.after = *after;
+      } else {
+        errors_.Add(escalation_reader.PathOf("after_minutes"),
+                    "required: how long an unacknowledged alert waits before it escalates", value);
+        ok = false;
+      }
+      if (const JsonValue* level = escalation_reader.Optional("max_level")) {
+        auto max_level =
+            ReadInteger(*level, escalation_reader.PathOf("max_level"), errors_, 1, 10, "a level");
+        ok = max_level.has_value() && ok;
+        if (max_level) escalation.max_level = static_cast<std::uint32_t>(*max_level);
+      }
+      escalation_reader.Finish();
+      common.escalation = escalation;
+    }
+    return ok;
+  }
+
+  bool PersistenceKeys(ObjectReader& reader, alerts::Persistence& persistence, double max_hysteresis) {
+    bool ok = true;
+    if (auto for_duration = Duration(reader, "for", std::chrono::seconds{0}, std::chrono::days{7}, ok)) {
+      persistence.for_duration = *for_duration;
+    }
+    if (const JsonValue* value = reader.Optional("hysteresis")) {
+      auto hysteresis =
+          ReadNumber(*value, reader.PathOf("hysteresis"), errors_, 0, max_hysteresis, "a margin");
+      ok = hysteresis.has_value() && ok;
+      if (hysteresis) persistence.hysteresis = *hysteresis;
+    }
+    return ok;
+  }
+
+  std::optional<double> Number(ObjectReader& reader, std::string_view key, double min, double max,
+                               std::string_view what, bool& ok) {
+    const JsonValue* value = reader.Optional(key);
+    if (value == nullptr) return std::nullopt;
+    auto number = ReadNumber(*value, reader.PathOf(key), errors_, min, max, what);
+    ok = number.has_value() && ok;
+    return number;
+  }
+
   void Rule(const JsonValue& object, const std::string& path, std::set<std::string>& seen,
             alerts::RuleSet& out) {
     ObjectReader reader(object, path, errors_);
-    alerts::ThresholdRule rule;
+    alerts::RuleCommon common;
     bool ok = true;
     constexpr std::string_view kIdExpected = "a rule id of 1-64 letters, digits, '-', '_' or '.'";
     if (const JsonValue* value = reader.Required("id", kIdExpected)) {
@@ -729,67 +890,244 @@ class ConfigParser {
         errors_.Add(reader.PathOf("id"), "duplicate rule id \"" + value->text + "\"", value);
         ok = false;
       } else {
-        rule.id = value->text;
+        common.id = value->text;
       }
     } else {
       ok = false;
     }
-    constexpr std::array<std::string_view, 1> kKinds{"threshold"};
-    const JsonValue* kind_value = reader.Required("kind", "one of threshold");
-    if (kind_value == nullptr || !ReadChoice(*kind_value, reader.PathOf("kind"), errors_, kKinds)) {
-      return;  // the other keys depend on the kind
-    }
-    const core::MetricInfo* metric = nullptr;
-    constexpr std::string_view kMetricExpected = "a metric name from the catalogue such as \"spo2\"";
-    if (const JsonValue* value = reader.Required("metric", kMetricExpected)) {
-      metric = value->type == JsonValue::Type::kString ? core::FindMetric(value->text) : nullptr;
-      if (metric == nullptr) {
-        errors_.Add(reader.PathOf("metric"), Expected(kMetricExpected, *value), value);
-        ok = false;
-      } else if (metric->kind != core::MetricKind::kQuantity) {
-        errors_.Add(reader.PathOf("metric"), "metric \"" + value->text + "\" is not a measured quantity",
-                    value);
-        ok = false;
-        metric = nullptr;
+    constexpr std::array<std::string_view, 12> kKinds{
+        "threshold", "trend",       "baseline",      "missed",       "inactivity", "event",
+        "news2",     "battery_low", "device_silent", "sensor_error", "storage",    "clock"};
+    const JsonValue* kind_value = reader.Required("kind", "one of " + JoinQuoted(kKinds));
+    const auto kind = kind_value != nullptr ? ReadChoice(*kind_value, reader.PathOf("kind"), errors_, kKinds)
+                                            : std::nullopt;
+    if (!kind) return;  // the other keys depend on the kind
+    ok = Common(reader, common, *kind != "news2") && ok;
+
+    if (*kind == "threshold" || *kind == "trend" || *kind == "baseline") {
+      ValueRule(*kind, reader, path, object, std::move(common), ok, out);
+    } else if (*kind == "missed") {
+      alerts::MissedRule rule{std::move(common), {}, {}, {}, {}};
+      if (const JsonValue* value = reader.Required("metric", "a metric name")) {
+        const core::MetricInfo* metric =
+            Metric(*value, reader.PathOf("metric"),
+                   {core::MetricKind::kQuantity, core::MetricKind::kCode, core::MetricKind::kBoolean},
+                   "a measurement");
+        if (metric != nullptr) rule.metric = std::string(metric->name);
+        ok = metric != nullptr && ok;
       } else {
-        rule.metric = value->text;
+        ok = false;
       }
+      const JsonValue* by = reader.Optional("daily_by");
+      const JsonValue* from = reader.Optional("daily_from");
+      if (by != nullptr) {
+        rule.daily_by = Time(*by, reader.PathOf("daily_by"));
+        ok = rule.daily_by.has_value() && ok;
+      }
+      if (from != nullptr) {
+        auto time = Time(*from, reader.PathOf("daily_from"));
+        ok = time.has_value() && ok;
+        if (time) rule.daily_from = *time;
+        if (by == nullptr) {
+          errors_.Add(reader.PathOf("daily_from"), "daily_from needs daily_by", from);
+          ok = false;
+        }
+      }
+      rule.within = Duration(reader, "within", std::chrono::minutes{1}, std::chrono::days{60}, ok);
+      if ((by == nullptr) == !rule.within.has_value()) {
+        errors_.Add(path,
+                    "a missed rule needs either \"daily_by\" or a \"within_...\" duration (one of them)",
+                    &object);
+        ok = false;
+      }
+      if (rule.daily_by && rule.daily_from >= *rule.daily_by) {
+        errors_.Add(reader.PathOf("daily_from"), "must be earlier in the day than daily_by", from);
+        ok = false;
+      }
+      if (ok) out.missed.push_back(std::move(rule));
+    } else if (*kind == "inactivity") {
+      alerts::InactivityRule rule;
+      rule.common = std::move(common);
+      if (const JsonValue* value = reader.Optional("metrics")) {
+        if (value->type != JsonValue::Type::kArray || value->items.empty()) {
+          errors_.Add(reader.PathOf("metrics"), Expected("a non-empty array of event metrics", *value),
+                      value);
+          ok = false;
+        } else {
+          rule.metrics.clear();
+          for (std::size_t i = 0; i < value->items.size(); ++i) {
+            const core::MetricInfo* metric = Metric(value->items[i], Index(reader.PathOf("metrics"), i),
+                                                    {core::MetricKind::kEvent}, "an event metric");
+            ok = metric != nullptr && ok;
+            if (metric != nullptr) rule.metrics.emplace_back(metric->name);
+          }
+        }
+      }
+      if (auto quiet = Duration(reader, "quiet", std::chrono::minutes{5}, std::chrono::days{2}, ok)) {
+        rule.quiet_for = *quiet;
+      } else {
+        errors_.Add(reader.PathOf("quiet_hours"), "required: how long without activity raises the alert",
+                    &object);
+        ok = false;
+      }
+      if (const JsonValue* value = reader.Optional("between")) {
+        auto window = Window(*value, reader.PathOf("between"));
+        ok = window.has_value() && ok;
+        if (window) rule.window = *window;
+      }
+      if (ok) out.inactivity.push_back(std::move(rule));
+    } else if (*kind == "event") {
+      alerts::EventRule rule{std::move(common), {}, {}};
+      if (const JsonValue* value =
+              reader.Required("metric", "an event metric: button, fall, door or motion")) {
+        const core::MetricInfo* metric =
+            Metric(*value, reader.PathOf("metric"), {core::MetricKind::kEvent}, "an event metric");
+        ok = metric != nullptr && ok;
+        if (metric != nullptr) rule.metric = std::string(metric->name);
+      } else {
+        ok = false;
+      }
+      if (const JsonValue* value = reader.Optional("between")) {
+        rule.window = Window(*value, reader.PathOf("between"));
+        ok = rule.window.has_value() && ok;
+      }
+      if (ok) out.events.push_back(std::move(rule));
+    } else if (*kind == "news2") {
+      alerts::News2Rule rule;
+      rule.common = std::move(common);
+      if (const JsonValue* value = reader.Optional("spo2_scale")) {
+        auto scale = ReadInteger(*value, reader.PathOf("spo2_scale"), errors_, 1, 2, "an SpO2 scale");
+        ok = scale.has_value() && ok;
+        if (scale) rule.spo2_scale = *scale == 2 ? alerts::SpO2Scale::kScale2 : alerts::SpO2Scale::kScale1;
+      }
+      if (auto fresh = Duration(reader, "fresh", std::chrono::minutes{1}, std::chrono::days{1}, ok)) {
+        rule.fresh_for = *fresh;
+      }
+      if (const JsonValue* value = reader.Optional("min_risk")) {
+        constexpr std::array<std::string_view, 3> kRisks{"low_medium", "medium", "high"};
+        auto risk = ReadChoice(*value, reader.PathOf("min_risk"), errors_, kRisks);
+        ok = risk.has_value() && ok;
+        if (risk) rule.min_risk = *alerts::ParseNews2Risk(*risk);
+      }
+      if (const JsonValue* value = reader.Optional("min_parameters")) {
+        auto count = ReadInteger(*value, reader.PathOf("min_parameters"), errors_, 1, 7, "a parameter count");
+        ok = count.has_value() && ok;
+        if (count) rule.min_parameters = static_cast<std::size_t>(*count);
+      }
+      if (ok) out.news2.push_back(std::move(rule));
+    } else if (*kind == "battery_low" || *kind == "device_silent" || *kind == "sensor_error") {
+      alerts::DeviceRule rule;
+      rule.common = std::move(common);
+      if (*kind == "battery_low") {
+        rule.condition = alerts::DeviceCondition::kBatteryLow;
+        if (auto below = Number(reader, "below", 1, 99, "a battery percentage", ok))
+          rule.battery_below = *below;
+        if (auto hysteresis = Number(reader, "hysteresis", 0, 50, "percentage points", ok)) {
+          rule.battery_hysteresis = *hysteresis;
+        }
+      } else if (*kind == "device_silent") {
+        rule.condition = alerts::DeviceCondition::kSilent;  // intervals come from the devices
+      } else {
+        rule.condition = alerts::DeviceCondition::kSensorError;
+      }
+      if (ok) out.devices.push_back(std::move(rule));
     } else {
-      ok = false;
-    }
-    const double min = metric != nullptr ? metric->min_value : std::numeric_limits<double>::lowest();
-    const double max = metric != nullptr ? metric->max_value : std::numeric_limits<double>::max();
-    const std::string unit = metric != nullptr ? " " + std::string(metric->unit) : "";
-    const JsonValue* above = reader.Optional("above");
-    const JsonValue* below = reader.Optional("below");
-    if (above != nullptr) {
-      rule.above = ReadNumber(*above, reader.PathOf("above"), errors_, min, max, "a value in" + unit);
-      ok = rule.above.has_value() && ok;
-    }
-    if (below != nullptr) {
-      rule.below = ReadNumber(*below, reader.PathOf("below"), errors_, min, max, "a value in" + unit);
-      ok = rule.below.has_value() && ok;
-    }
-    if (above == nullptr && below == nullptr) {
-      errors_.Add(path, "a threshold rule needs \"above\", \"below\" or both", &object);
-      ok = false;
-    }
-    if (rule.above && rule.below && *rule.below >= *rule.above) {
-      errors_.Add(reader.PathOf("below"),
-                  "must be lower than \"above\" (the rule fires outside [below, above])", below);
-      ok = false;
-    }
-    constexpr std::array<std::string_view, 5> kSeverities{"info", "low", "medium", "high", "critical"};
-    if (const JsonValue* value = reader.Required("severity", "one of info, low, medium, high, critical")) {
-      auto severity = ReadChoice(*value, reader.PathOf("severity"), errors_, kSeverities);
-      ok = severity.has_value() && ok;
-      if (severity) rule.severity = *alerts::ParseSeverity(*severity);
-    } else {
-      ok = false;
+      alerts::GatewayRule rule;
+      rule.common = std::move(common);
+      if (*kind == "storage") {
+        rule.condition = alerts::GatewayCondition::kStorageNearBudget;
+        if (auto percent = Number(reader, "above_percent", 20, 100, "a share of the outbox budget", ok)) {
+          rule.storage_percent = *percent;
+        }
+      } else {
+        rule.condition = alerts::GatewayCondition::kClockUnsynchronised;
+        if (auto after =
+                Duration(reader, "unsynchronised_for", std::chrono::minutes{1}, std::chrono::days{2}, ok)) {
+          rule.clock_unsynchronised_for = *after;
+        }
+      }
+      if (ok) out.gateway.push_back(std::move(rule));
     }
     reader.Finish();
-    if (ok) out.thresholds.push_back(std::move(rule));
   }
+
+  void ValueRule(std::string_view kind, ObjectReader& reader, const std::string& path,
+                 const JsonValue& object, alerts::RuleCommon common, bool ok, alerts::RuleSet& out) {
+    const core::MetricInfo* metric = nullptr;
+    if (const JsonValue* value =
+            reader.Required("metric", "a metric name from the catalogue such as \"spo2\"")) {
+      metric = Metric(*value, reader.PathOf("metric"), {core::MetricKind::kQuantity}, "a measured quantity");
+    }
+    ok = metric != nullptr && ok;
+    const double min = metric != nullptr ? metric->min_value : std::numeric_limits<double>::lowest();
+    const double max = metric != nullptr ? metric->max_value : std::numeric_limits<double>::max();
+    const double span =
+        metric != nullptr ? metric->max_value - metric->min_value : std::numeric_limits<double>::max();
+    const std::string unit = metric != nullptr ? " " + std::string(metric->unit) : "";
+    const std::string name = metric != nullptr ? std::string(metric->name) : "";
+    alerts::Persistence persistence;
+    ok = PersistenceKeys(reader, persistence, span) && ok;
+    const auto pair_needed = [&](bool any, std::string_view what) {
+      if (!any) {
+        errors_.Add(path, "a " + std::string(kind) + " rule needs " + std::string(what), &object);
+        ok = false;
+      }
+    };
+    if (kind == "threshold") {
+      alerts::ThresholdRule rule{std::move(common), name, {}, {}, persistence};
+      rule.above = Number(reader, "above", min, max, "a value in" + unit, ok);
+      rule.below = Number(reader, "below", min, max, "a value in" + unit, ok);
+      pair_needed(object.Find("above") != nullptr || object.Find("below") != nullptr,
+                  "\"above\", \"below\" or both");
+      if (rule.above && rule.below && *rule.below >= *rule.above) {
+        errors_.Add(reader.PathOf("below"),
+                    "must be lower than \"above\" (the rule fires outside [below, above])",
+                    object.Find("below"));
+        ok = false;
+      }
+      if (ok) out.thresholds.push_back(std::move(rule));
+    } else if (kind == "trend") {
+      alerts::TrendRule rule{std::move(common), name, {}, {}, {}, persistence};
+      rule.rise = Number(reader, "rise", 0, span, "a change in" + unit, ok);
+      rule.fall = Number(reader, "fall", 0, span, "a change in" + unit, ok);
+      pair_needed(object.Find("rise") != nullptr || object.Find("fall") != nullptr,
+                  "\"rise\", \"fall\" or both");
+      if (auto window = Duration(reader, "window", std::chrono::minutes{1}, std::chrono::days{31}, ok)) {
+        rule.window = *window;
+      } else {
+        errors_.Add(reader.PathOf("window_hours"), "required: the time the change is measured over", &object);
+        ok = false;
+      }
+      if (ok) out.trends.push_back(std::move(rule));
+    } else {
+      alerts::BaselineRule rule{std::move(common), name, {}, {}, std::chrono::days{7}, 3, persistence};
+      rule.above_by = Number(reader, "above_by", 0, span, "a margin in" + unit, ok);
+      rule.below_by = Number(reader, "below_by", 0, span, "a margin in" + unit, ok);
+      pair_needed(object.Find("above_by") != nullptr || object.Find("below_by") != nullptr,
+                  "\"above_by\", \"below_by\" or both");
+      if (auto window = Duration(reader, "baseline", std::chrono::hours{1}, std::chrono::days{90}, ok)) {
+        rule.baseline_window = *window;
+      }
+      if (const JsonValue* value = reader.Optional("min_readings")) {
+        auto count =
+            ReadInteger(*value, reader.PathOf("min_readings"), errors_, 1, 1000, "a number of readings");
+        ok = count.has_value() && ok;
+        if (count) rule.min_readings = static_cast<std::size_t>(*count);
+      }
+      if (ok) out.baselines.push_back(std::move(rule));
+    }
+  }
+
+  // Every configured device is supervised for silence by the device_silent rules.
+  void DeviceIntervals(const std::vector<DeviceConfig>& devices, alerts::RuleSet& rules) {
+    for (alerts::DeviceRule& rule : rules.devices) {
+      if (rule.condition != alerts::DeviceCondition::kSilent) continue;
+      for (const DeviceConfig& device : devices)
+        rule.expected_intervals[device.id] = ExpectedInterval(device);
+    }
+  }
+
+  std::set<std::string, std::less<>> kept_keys_;
 
   std::filesystem::path base_;
   Errors& errors_;
@@ -836,6 +1174,15 @@ ConfigResult LoadConfig(const std::filesystem::path& file) {
         ConfigError{"", file.string() + " is larger than 4 MiB: not a config file", 0}});
   }
   return ParseConfig(text, std::filesystem::absolute(file).parent_path());
+}
+
+std::chrono::seconds ExpectedInterval(const DeviceConfig& device) {
+  if (device.expected_interval) return *device.expected_interval;
+  if (const auto* simulated = std::get_if<SimulatedDeviceConfig>(&device.settings)) {
+    return std::max<std::chrono::seconds>(std::chrono::minutes{1},
+                                          std::chrono::ceil<std::chrono::seconds>(simulated->interval * 3));
+  }
+  return std::chrono::hours{26};
 }
 
 std::span<const std::string_view> SimulatedProfiles() {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "alerts/rules.hpp"
+#include "alerts/time_zone.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/result.hpp"
 
@@ -122,6 +124,8 @@ struct BleDeviceConfig {
 
 struct DeviceConfig {
   std::string id;
+  // Silence beyond this raises the device_silent alert. Default: ExpectedInterval().
+  std::optional<std::chrono::seconds> expected_interval;
   std::variant<SimulatedDeviceConfig, SerialDeviceConfig, BleDeviceConfig> settings;
 
   friend bool operator==(const DeviceConfig&, const DeviceConfig&) = default;
@@ -156,6 +160,13 @@ ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& bas
 
 // Reads and parses a config file; relative paths inside it are relative to the file's directory.
 ConfigResult LoadConfig(const std::filesystem::path& file);
+
+// The resident's zone from the system tz database (tzdata). Errc::kNotFound for an unknown name.
+Result<std::shared_ptr<const alerts::TimeZone>> LoadTimeZone(const std::string& name);
+
+// How long the device may be quiet: as configured, else three simulated intervals (at least a minute),
+// else 26 hours (a daily measurement with slack).
+std::chrono::seconds ExpectedInterval(const DeviceConfig& device);
 
 // Names accepted in the config, shared with the components that implement them.
 std::span<const std::string_view> SimulatedProfiles();

@@ -28,7 +28,37 @@ Object Envelope(const EventContext& context, const core::EventId& id, std::strin
   return object;
 }
 
-Array::Ptr EvidenceArray(const std::vector<alerts::Evidence>& evidence) {
+// Stored state keeps exact milliseconds; events carry ISO 8601 for people and receivers.
+enum class TimeStyle { kIso, kMilliseconds };
+
+std::int64_t Milliseconds(core::WallTime time) {
+  return time.time_since_epoch().count();
+}
+
+core::WallTime FromMs(std::int64_t milliseconds) {
+  return core::WallTime{std::chrono::milliseconds{milliseconds}};
+}
+
+// "raised" becomes raised_at (ISO) or raised_ms; a bare `iso_name` keeps the name as it is for ISO.
+void SetTime(Object& object, const std::string& name, core::WallTime time, TimeStyle style,
+             bool iso_suffix = true) {
+  if (style == TimeStyle::kIso) {
+    object.set(iso_suffix ? name + "_at" : name, core::FormatIso8601(time));
+  } else {
+    object.set(name + "_ms", Milliseconds(time));
+  }
+}
+
+void SetOptionalMs(Object& object, const std::string& name, const std::optional<core::WallTime>& time) {
+  if (time) object.set(name, Milliseconds(*time));
+}
+
+std::optional<core::WallTime> OptionalMs(const Object& object, const std::string& name) {
+  if (!object.has(name)) return std::nullopt;
+  return FromMs(object.getValue<std::int64_t>(name));
+}
+
+Array::Ptr EvidenceArray(const std::vector<alerts::Evidence>& evidence, TimeStyle style) {
   Array::Ptr array = new Array;
   for (const alerts::Evidence& item : evidence) {
     Object::Ptr entry = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -36,14 +66,103 @@ Array::Ptr EvidenceArray(const std::vector<alerts::Evidence>& evidence) {
     entry->set("metric", item.metric);
     entry->set("value", item.value);
     entry->set("unit", item.unit);
-    entry->set("time", core::FormatIso8601(item.time));
+    SetTime(*entry, "time", item.time, style, false);
     array->add(entry);
   }
   return array;
 }
 
-std::int64_t Milliseconds(core::WallTime time) {
-  return time.time_since_epoch().count();
+Result<std::vector<alerts::Evidence>> EvidenceFromJson(const Array::Ptr& array) {
+  std::vector<alerts::Evidence> evidence;
+  for (std::size_t i = 0; array && i < array->size(); ++i) {
+    const Object::Ptr entry = array->getObject(static_cast<unsigned>(i));
+    if (!entry) return Fail(Errc::kParse, "stored alert state has malformed evidence");
+    evidence.push_back(
+        alerts::Evidence{entry->getValue<std::string>("device"), entry->getValue<std::string>("metric"),
+                         entry->getValue<double>("value"), entry->getValue<std::string>("unit"),
+                         FromMs(entry->getValue<std::int64_t>("time_ms"))});
+  }
+  return evidence;
+}
+
+Object::Ptr News2Json(const alerts::News2Score& score) {
+  Object::Ptr object = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object->set("total", score.total);
+  object->set("risk", std::string(alerts::ToString(score.risk)));
+  object->set("spo2_scale", static_cast<int>(score.scale));
+  object->set("partial", score.partial);
+  Array::Ptr components = new Array;
+  for (const alerts::News2SubScore& component : score.components) {
+    Object::Ptr entry = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    entry->set("parameter", std::string(alerts::ToString(component.parameter)));
+    entry->set("value", component.value);
+    entry->set("score", component.score);
+    components->add(entry);
+  }
+  object->set("components", components);
+  return object;
+}
+
+Result<alerts::News2Score> News2FromJson(const Object& object) {
+  alerts::News2Score score;
+  score.total = object.getValue<int>("total");
+  const auto risk = alerts::ParseNews2Risk(object.getValue<std::string>("risk"));
+  if (!risk) return Fail(Errc::kParse, "stored NEWS2 score has an unknown risk");
+  score.risk = *risk;
+  score.scale =
+      object.getValue<int>("spo2_scale") == 2 ? alerts::SpO2Scale::kScale2 : alerts::SpO2Scale::kScale1;
+  score.partial = object.getValue<bool>("partial");
+  const Array::Ptr components = object.getArray("components");
+  for (std::size_t i = 0; components && i < components->size(); ++i) {
+    const Object::Ptr entry = components->getObject(static_cast<unsigned>(i));
+    if (!entry) return Fail(Errc::kParse, "stored NEWS2 score has a malformed component");
+    const auto parameter = alerts::ParseNews2Parameter(entry->getValue<std::string>("parameter"));
+    if (!parameter) return Fail(Errc::kParse, "stored NEWS2 score has an unknown parameter");
+    score.components.push_back({*parameter, entry->getValue<double>("value"), entry->getValue<int>("score")});
+  }
+  return score;
+}
+
+// The alert's fields, shared by the event body, the replay timeline and the stored form.
+void AlertFields(Object& object, const alerts::Alert& alert, TimeStyle style) {
+  object.set("alert_id", alert.alert_id);
+  object.set("rule_id", alert.rule_id);
+  if (!alert.device_id.empty()) object.set("device", alert.device_id);
+  object.set("metric", alert.metric);
+  object.set("severity", std::string(alerts::ToString(alert.severity)));
+  object.set("state", std::string(alerts::ToString(alert.state)));
+  SetTime(object, "raised", alert.raised_at, style);
+  SetTime(object, "updated", alert.updated_at, style);
+  object.set("occurrences", static_cast<std::uint64_t>(alert.occurrences));
+  object.set("suppressed_repeats", static_cast<std::uint64_t>(alert.suppressed_repeats));
+  object.set("worst_value", alert.worst_value);
+  if (alert.reference_value) object.set("reference_value", *alert.reference_value);
+  if (alert.news2) object.set("news2", News2Json(*alert.news2));
+  object.set("escalation_level", static_cast<std::uint64_t>(alert.escalation_level));
+  const auto optional_time = [&](const std::string& name, const std::optional<core::WallTime>& time) {
+    if (time) SetTime(object, name, *time, style);
+  };
+  optional_time("delivered", alert.delivered_at);
+  optional_time("acknowledged", alert.acknowledged_at);
+  if (!alert.acknowledged_by.empty()) object.set("acknowledged_by", alert.acknowledged_by);
+  optional_time("resolved", alert.resolved_at);
+  if (!alert.resolved_by.empty()) object.set("resolved_by", alert.resolved_by);
+  if (!alert.resolution_note.empty()) object.set("resolution_note", alert.resolution_note);
+  object.set("evidence", EvidenceArray(alert.evidence, style));
+  if (style == TimeStyle::kMilliseconds) {
+    if (alert.escalation) {
+      Object::Ptr escalation = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      escalation->set("after_seconds", static_cast<std::int64_t>(alert.escalation->after.count()));
+      escalation->set("max_level", static_cast<std::uint64_t>(alert.escalation->max_level));
+      object.set("escalation", escalation);
+    }
+    optional_time("next_escalation", alert.next_escalation_at);
+    optional_time("last_published", alert.last_published_at);
+    Array::Ptr ids = new Array;
+    for (const std::string& id : alert.event_ids)
+      ids->add(id);
+    object.set("event_ids", ids);
+  }
 }
 
 }  // namespace
@@ -69,17 +188,16 @@ std::string ObservationBody(const EventContext& context, const core::EventId& id
 std::string AlertBody(const EventContext& context, const core::EventId& id, alerts::ChangeKind change,
                       const alerts::Alert& alert) {
   Object object = Envelope(context, id, "ehealth-gateway/alert/v0");
-  object.set("alert_id", alert.alert_id);
   object.set("change", std::string(alerts::ToString(change)));
-  object.set("rule_id", alert.rule_id);
-  object.set("metric", alert.metric);
-  object.set("severity", std::string(alerts::ToString(alert.severity)));
-  object.set("state", std::string(alerts::ToString(alert.state)));
-  object.set("raised_at", core::FormatIso8601(alert.raised_at));
-  object.set("updated_at", core::FormatIso8601(alert.updated_at));
-  object.set("occurrences", static_cast<std::uint64_t>(alert.occurrences));
-  object.set("worst_value", alert.worst_value);
-  object.set("evidence", EvidenceArray(alert.evidence));
+  AlertFields(object, alert, TimeStyle::kIso);
+  return Stringify(object);
+}
+
+std::string AlertTimelineEntry(core::WallTime time, alerts::ChangeKind change, const alerts::Alert& alert) {
+  Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object.set("time", core::FormatIso8601(time));
+  object.set("change", std::string(alerts::ToString(change)));
+  AlertFields(object, alert, TimeStyle::kIso);
   return Stringify(object);
 }
 
@@ -95,26 +213,7 @@ std::string GatewayEventBody(const EventContext& context, const core::EventId& i
 
 std::string AlertToJson(const alerts::Alert& alert) {
   Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("alert_id", alert.alert_id);
-  object.set("rule_id", alert.rule_id);
-  object.set("metric", alert.metric);
-  object.set("severity", std::string(alerts::ToString(alert.severity)));
-  object.set("state", std::string(alerts::ToString(alert.state)));
-  object.set("raised_ms", Milliseconds(alert.raised_at));
-  object.set("updated_ms", Milliseconds(alert.updated_at));
-  object.set("occurrences", static_cast<std::uint64_t>(alert.occurrences));
-  object.set("worst_value", alert.worst_value);
-  Array::Ptr evidence = new Array;
-  for (const alerts::Evidence& item : alert.evidence) {
-    Object::Ptr entry = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    entry->set("device", item.device_id);
-    entry->set("metric", item.metric);
-    entry->set("value", item.value);
-    entry->set("unit", item.unit);
-    entry->set("time_ms", Milliseconds(item.time));
-    evidence->add(entry);
-  }
-  object.set("evidence", evidence);
+  AlertFields(object, alert, TimeStyle::kMilliseconds);
   return Stringify(object);
 }
 
@@ -125,29 +224,83 @@ Result<alerts::Alert> AlertFromJson(const std::string& json) {
     alerts::Alert alert;
     alert.alert_id = object->getValue<std::string>("alert_id");
     alert.rule_id = object->getValue<std::string>("rule_id");
+    alert.device_id = object->optValue<std::string>("device", "");
     alert.metric = object->getValue<std::string>("metric");
     const auto severity = alerts::ParseSeverity(object->getValue<std::string>("severity"));
     const auto state = alerts::ParseAlertState(object->getValue<std::string>("state"));
     if (!severity || !state) return Fail(Errc::kParse, "stored alert has an unknown severity or state");
     alert.severity = *severity;
     alert.state = *state;
-    alert.raised_at = core::WallTime{std::chrono::milliseconds{object->getValue<std::int64_t>("raised_ms")}};
-    alert.updated_at =
-        core::WallTime{std::chrono::milliseconds{object->getValue<std::int64_t>("updated_ms")}};
+    alert.raised_at = FromMs(object->getValue<std::int64_t>("raised_ms"));
+    alert.updated_at = FromMs(object->getValue<std::int64_t>("updated_ms"));
     alert.occurrences = object->getValue<std::uint32_t>("occurrences");
+    alert.suppressed_repeats = object->optValue<std::uint32_t>("suppressed_repeats", 0);
     alert.worst_value = object->getValue<double>("worst_value");
-    const Array::Ptr evidence = object->getArray("evidence");
-    for (std::size_t i = 0; evidence && i < evidence->size(); ++i) {
-      const Object::Ptr entry = evidence->getObject(static_cast<unsigned>(i));
-      if (!entry) return Fail(Errc::kParse, "stored alert has malformed evidence");
-      alert.evidence.push_back(alerts::Evidence{
-          entry->getValue<std::string>("device"), entry->getValue<std::string>("metric"),
-          entry->getValue<double>("value"), entry->getValue<std::string>("unit"),
-          core::WallTime{std::chrono::milliseconds{entry->getValue<std::int64_t>("time_ms")}}});
+    auto evidence = EvidenceFromJson(object->getArray("evidence"));
+    if (!evidence) return tl::unexpected(evidence.error());
+    alert.evidence = std::move(*evidence);
+    if (object->has("reference_value")) alert.reference_value = object->getValue<double>("reference_value");
+    if (const Object::Ptr news2 = object->getObject("news2")) {
+      auto score = News2FromJson(*news2);
+      if (!score) return tl::unexpected(score.error());
+      alert.news2 = std::move(*score);
+    }
+    if (const Object::Ptr escalation = object->getObject("escalation")) {
+      alert.escalation =
+          alerts::Escalation{std::chrono::seconds{escalation->getValue<std::int64_t>("after_seconds")},
+                             escalation->getValue<std::uint32_t>("max_level")};
+    }
+    alert.escalation_level = object->optValue<std::uint32_t>("escalation_level", 0);
+    alert.next_escalation_at = OptionalMs(*object, "next_escalation_ms");
+    alert.last_published_at = OptionalMs(*object, "last_published_ms");
+    alert.delivered_at = OptionalMs(*object, "delivered_ms");
+    alert.acknowledged_at = OptionalMs(*object, "acknowledged_ms");
+    alert.acknowledged_by = object->optValue<std::string>("acknowledged_by", "");
+    alert.resolved_at = OptionalMs(*object, "resolved_ms");
+    alert.resolved_by = object->optValue<std::string>("resolved_by", "");
+    alert.resolution_note = object->optValue<std::string>("resolution_note", "");
+    if (const Array::Ptr ids = object->getArray("event_ids")) {
+      for (std::size_t i = 0; i < ids->size(); ++i)
+        alert.event_ids.push_back(ids->getElement<std::string>(static_cast<unsigned>(i)));
     }
     return alert;
   } catch (const Poco::Exception& exception) {
     return Fail(Errc::kParse, "stored alert is not readable: " + exception.displayText());
+  }
+}
+
+std::string RuleStateToJson(const alerts::RuleState& state) {
+  Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  SetOptionalMs(object, "pending_since_ms", state.pending_since);
+  SetOptionalMs(object, "last_breach_ms", state.last_breach);
+  if (!state.pending_evidence.empty())
+    object.set("pending_evidence", EvidenceArray(state.pending_evidence, TimeStyle::kMilliseconds));
+  SetOptionalMs(object, "clear_since_ms", state.clear_since);
+  if (state.rearm_required) object.set("rearm_required", true);
+  SetOptionalMs(object, "last_deadline_ms", state.last_deadline);
+  SetOptionalMs(object, "watch_since_ms", state.watch_since);
+  SetOptionalMs(object, "last_event_ms", state.last_event);
+  return Stringify(object);
+}
+
+Result<alerts::RuleState> RuleStateFromJson(const std::string& json) {
+  try {
+    Poco::JSON::Parser parser;
+    const Object::Ptr object = parser.parse(json).extract<Object::Ptr>();
+    alerts::RuleState state;
+    state.pending_since = OptionalMs(*object, "pending_since_ms");
+    state.last_breach = OptionalMs(*object, "last_breach_ms");
+    auto evidence = EvidenceFromJson(object->getArray("pending_evidence"));
+    if (!evidence) return tl::unexpected(evidence.error());
+    state.pending_evidence = std::move(*evidence);
+    state.clear_since = OptionalMs(*object, "clear_since_ms");
+    state.rearm_required = object->optValue<bool>("rearm_required", false);
+    state.last_deadline = OptionalMs(*object, "last_deadline_ms");
+    state.watch_since = OptionalMs(*object, "watch_since_ms");
+    state.last_event = OptionalMs(*object, "last_event_ms");
+    return state;
+  } catch (const Poco::Exception& exception) {
+    return Fail(Errc::kParse, "stored rule state is not readable: " + exception.displayText());
   }
 }
 

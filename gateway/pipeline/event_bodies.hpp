@@ -3,6 +3,7 @@
 #include <string>
 
 #include "alerts/alert.hpp"
+#include "alerts/state.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/reading.hpp"
 #include "gateway/core/result.hpp"
@@ -23,8 +24,15 @@ std::string AlertBody(const EventContext& context, const core::EventId& id, aler
 std::string GatewayEventBody(const EventContext& context, const core::EventId& id, core::WallTime time,
                              std::string_view code, std::string_view severity, std::string_view detail);
 
-// An open alert as stored in the alerts table, and back.
+// One line of the replay timeline (docs/rules.md): the change, when, and the alert after it.
+std::string AlertTimelineEntry(core::WallTime time, alerts::ChangeKind change, const alerts::Alert& alert);
+
+// An alert as stored in the alerts table, and back.
 std::string AlertToJson(const alerts::Alert& alert);
 Result<alerts::Alert> AlertFromJson(const std::string& json);
+
+// A rule's state as stored in the rule_states table, and back.
+std::string RuleStateToJson(const alerts::RuleState& state);
+Result<alerts::RuleState> RuleStateFromJson(const std::string& json);
 
 }  // namespace ehg::pipeline

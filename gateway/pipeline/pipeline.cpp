@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "gateway/core/log.hpp"
+#include "gateway/core/metrics.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 
 namespace ehg::pipeline {
@@ -27,16 +28,23 @@ store::AlertRecord ToRecord(const alerts::Alert& alert) {
 }  // namespace
 
 Pipeline::Pipeline(store::Store& store, const core::Clock& clock, core::EventIdGenerator& ids,
-                   PipelineOptions options, alerts::RuleSet rules)
-    : store_(store), clock_(clock), ids_(ids), options_(std::move(options)), evaluator_(std::move(rules)) {}
+                   PipelineOptions options, alerts::RuleSet rules,
+                   std::shared_ptr<const alerts::TimeZone> zone)
+    : store_(store),
+      clock_(clock),
+      ids_(ids),
+      options_(std::move(options)),
+      zone_(std::move(zone)),
+      evaluator_(std::move(rules), zone_) {}
 
 Pipeline::~Pipeline() {
   Stop();
 }
 
-Result<void> Pipeline::Start() {
+Result<void> Pipeline::RestoreEngineState() {
+  alerts::EngineState engine;
   auto alerts = store_.LoadOpenAlerts();
-  if (!alerts) return tl::unexpected(alerts.error().WithContext("pipeline: start"));
+  if (!alerts) return tl::unexpected(alerts.error());
   for (const store::AlertRecord& record : *alerts) {
     auto alert = AlertFromJson(record.detail);
     if (!alert) {
@@ -45,12 +53,56 @@ Result<void> Pipeline::Start() {
                      {{"alert_id", record.alert_id}, {"reason", alert.error().message}});
       continue;
     }
-    open_alerts_[alert->rule_id] = std::move(*alert);
+    engine.open[alert->Key()] = std::move(*alert);
   }
+  auto rule_states = store_.LoadRuleStates();
+  if (!rule_states) return tl::unexpected(rule_states.error());
+  for (const auto& [key, detail] : *rule_states) {
+    auto state = RuleStateFromJson(detail);
+    if (!state) {
+      core::LogError("rule state could not be restored; the rule starts afresh",
+                     {{"rule", key}, {"reason", state.error().message}});
+      continue;
+    }
+    engine.rules[key] = std::move(*state);
+  }
+  // The readings the rules remember: trend windows, then the newest of every source.
+  const core::WallTime now = clock_.Now();
+  std::vector<store::ReadingQuery> queries;
+  for (const auto& [metric, window] : evaluator_.HistoryNeeded())
+    queries.push_back({{metric}, now - window, true, false, false});
+  queries.push_back({{}, {}, false, false, true});
+  queries.push_back({{}, {}, true, false, true});
+  std::vector<std::string> event_metrics;
+  for (const core::MetricInfo& metric : core::AllMetrics()) {
+    if (metric.kind == core::MetricKind::kEvent) event_metrics.emplace_back(metric.name);
+  }
+  queries.push_back({event_metrics, {}, false, true, true});
+  for (const store::ReadingQuery& query : queries) {
+    auto readings = store_.LoadReadings(query);
+    if (!readings) return tl::unexpected(readings.error());
+    for (const core::Reading& reading : *readings)
+      evaluator_.Remember(engine, reading);
+  }
+  for (const auto& [id, device] : devices_) {
+    if (device.last_seen) {
+      auto& last_seen = engine.last_seen_by_device[id];
+      last_seen = std::max(last_seen, *device.last_seen);
+    }
+  }
+  engine_ = std::move(engine);
+  counters_.open_alerts.store(engine_.open.size());
+  return {};
+}
+
+Result<void> Pipeline::Start() {
   auto devices = store_.LoadDevices();
   if (!devices) return tl::unexpected(devices.error().WithContext("pipeline: start"));
   for (store::DeviceRecord& device : *devices)
     devices_[device.device_id] = std::move(device);
+  if (auto restored = RestoreEngineState(); !restored) {
+    return tl::unexpected(restored.error().WithContext("pipeline: start"));
+  }
 
   auto dropped = store_.ReadCounter(store::kDroppedObservations);
   if (!dropped) return tl::unexpected(dropped.error().WithContext("pipeline: start"));
@@ -64,8 +116,9 @@ Result<void> Pipeline::Start() {
     stop_requested_ = false;
   }
   thread_ = std::thread([this] { Run(); });
-  core::LogInfo("pipeline started",
-                {{"open_alerts", open_alerts_.size()}, {"rules", evaluator_.rules().thresholds.size()}});
+  core::LogInfo("pipeline started", {{"open_alerts", engine_.open.size()},
+                                     {"rule_states", engine_.rules.size()},
+                                     {"rules", evaluator_.rules().size()}});
   return {};
 }
 
@@ -143,9 +196,9 @@ void Pipeline::Run() {
       return !queue_.empty() || !changes_.empty() || stop_requested_ || pending_rules_;
     });
     if (pending_rules_) {
-      evaluator_ = alerts::Evaluator(std::move(*pending_rules_));
+      evaluator_ = alerts::Evaluator(std::move(*pending_rules_), zone_);
       pending_rules_.reset();
-      core::LogInfo("rules replaced", {{"rules", evaluator_.rules().thresholds.size()}});
+      core::LogInfo("rules replaced", {{"rules", evaluator_.rules().size()}});
     }
     if (!queue_.empty() && !stop_requested_ && options_.batch_window.count() > 0) {
       // Gather a little more so one fsync covers many readings.
@@ -163,6 +216,7 @@ void Pipeline::Run() {
     lock.unlock();
     if (!changes.empty()) ProcessChanges(changes);
     if (!batch.empty()) ProcessBatch(batch);
+    Tick();
     Housekeeping();
     heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
     lock.lock();
@@ -184,8 +238,40 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
     for (auto& [name, value] : change.settings)
       write.settings[name] = value;
   }
+  // Receipts mark their alerts delivered; care workers' decisions change alerts, in the same transaction.
+  const core::WallTime now = clock_.Now();
+  alerts::Evaluation evaluation;
+  for (const core::EventId& event_id : write.receipted_alerts)
+    evaluation.Append(evaluator_.MarkDelivered(engine_, event_id.ToString(), now));
+  std::vector<store::AlertActionResult> action_results;
+  for (PendingChange& pending : changes) {
+    for (const store::AlertAction& action : pending.change.alert_actions) {
+      const bool acknowledge = action.kind == store::AlertAction::Kind::kAcknowledge;
+      alerts::ActionResult result =
+          acknowledge ? evaluator_.Acknowledge(engine_, action.alert_id, action.by, now)
+                      : evaluator_.Resolve(engine_, action.alert_id, action.by, action.note, now);
+      const char* done = acknowledge ? "acknowledged" : "resolved";
+      switch (result.outcome) {
+        case alerts::ActionOutcome::kDone:
+          action_results.push_back({true, std::string(done)});
+          break;
+        case alerts::ActionOutcome::kAlreadyDone:
+          action_results.push_back({true, "already " + std::string(done)});
+          break;
+        case alerts::ActionOutcome::kUnknownAlert:
+          action_results.push_back({false, "no open alert with this id (unknown or already resolved)"});
+          break;
+      }
+      evaluation.Append(std::move(result.evaluation));
+    }
+  }
+  AddEvaluation(evaluation, write, now);
+
   auto written = store_.Write(write);
   if (!written) {
+    if (auto restored = RestoreEngineState(); !restored) {
+      core::LogError("rule state not restored after a failed change", {{"reason", restored.error().message}});
+    }
     counters_.outbox_change_failures += changes.size();
     core::LogError("uplink change not stored", {{"changes", changes.size()},
                                                 {"code", ToString(written.error().code)},
@@ -197,18 +283,24 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
   }
   counters_.outbox_changes += changes.size();
   AfterCommit(*written, write.events);
+  CountEvaluation(evaluation);
   // Each caller hears the outcome of its own receipts.
   std::size_t receipt_offset = 0;
+  std::size_t action_offset = 0;
   for (PendingChange& pending : changes) {
     const std::size_t receipts = pending.change.receipted_alerts.size();
+    const std::size_t actions = pending.change.alert_actions.size();
     if (pending.done) {
       store::WriteOutcome own;
       own.removed_rows = written->removed_rows;
       const auto first = written->receipt_matched.begin() + static_cast<std::ptrdiff_t>(receipt_offset);
       own.receipt_matched.assign(first, first + static_cast<std::ptrdiff_t>(receipts));
+      const auto first_action = action_results.begin() + static_cast<std::ptrdiff_t>(action_offset);
+      own.alert_action_results.assign(first_action, first_action + static_cast<std::ptrdiff_t>(actions));
       pending.done(own);
     }
     receipt_offset += receipts;
+    action_offset += actions;
   }
 }
 
@@ -249,10 +341,8 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
   }
   if (accepted.empty()) return;
 
-  // Rules run on a copy of the open alerts: if the transaction fails, nothing changed.
-  alerts::OpenAlerts open = open_alerts_;
-  const alerts::Evaluation evaluation =
-      evaluator_.OnReadings(write.readings, open, now, [this] { return ids_.Next().ToString(); });
+  alerts::Evaluation evaluation =
+      evaluator_.OnReadings(write.readings, engine_, now, [this] { return ids_.Next().ToString(); });
 
   std::map<std::string, store::DeviceRecord> touched;
   for (const core::Reading& reading : write.readings) {
@@ -273,13 +363,7 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
   }
   for (auto& [id, device] : touched)
     write.devices.push_back(device);
-  for (const alerts::AlertChange& change : evaluation.changes) {
-    write.alerts.push_back(ToRecord(change.alert));
-    core::Event event{
-        ids_.Next(), core::EventKind::kAlert, alerts::OutboxPriority(change.alert.severity), now, {}};
-    event.body = AlertBody(context, event.id, change.kind, change.alert);
-    write.events.push_back(std::move(event));
-  }
+  AddEvaluation(evaluation, write, now);
 
   auto written = store_.Write(write);
   ++counters_.batches;
@@ -291,15 +375,16 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     for (Submission* submission : accepted) {
       if (submission->done) submission->done(submission->reading, tl::unexpected(written.error()));
     }
+    if (auto restored = RestoreEngineState(); !restored) {
+      core::LogError("rule state not restored after a failed batch", {{"reason", restored.error().message}});
+    }
     return;
   }
 
   AfterCommit(*written, write.events);
-  open_alerts_ = std::move(open);
   for (auto& [id, device] : touched)
     devices_[id] = std::move(device);
   counters_.stored += write.readings.size();
-  counters_.unreliable += evaluation.unreliable_readings;
   if (written->dropped_observations > 0) {
     counters_.dropped_observations += written->dropped_observations;
     core::LogWarning("outbox full: oldest observations dropped",
@@ -309,6 +394,51 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     core::LogError("outbox over its budget with alerts only; alerts are kept",
                    {{"rows", store_.outbox_stats().rows}});
   }
+  CountEvaluation(evaluation);
+  for (std::size_t i = 0; i < accepted.size(); ++i) {
+    if (accepted[i]->done) accepted[i]->done(accepted[i]->reading, written->reading_ids[i]);
+  }
+}
+
+void Pipeline::AddEvaluation(alerts::Evaluation& evaluation, store::WriteBatch& write, core::WallTime now) {
+  const EventContext context{options_.gateway_id, options_.resident_pseudonym};
+  for (alerts::AlertChange& change : evaluation.changes) {
+    if (alerts::Published(change.kind)) {
+      core::Event event{
+          ids_.Next(), core::EventKind::kAlert, alerts::OutboxPriority(change.alert.severity), now, {}};
+      // The id goes into the alert before the body is written, so a receipt for it finds the alert.
+      const auto remember = [&event](alerts::Alert& alert) {
+        alert.event_ids.push_back(event.id.ToString());
+        if (alert.event_ids.size() > alerts::Alert::kMaxEventIds)
+          alert.event_ids.erase(alert.event_ids.begin());
+      };
+      remember(change.alert);
+      const auto open = engine_.open.find(change.alert.Key());
+      if (open != engine_.open.end() && open->second.alert_id == change.alert.alert_id)
+        remember(open->second);
+      event.body = AlertBody(context, event.id, change.kind, change.alert);
+      write.events.push_back(std::move(event));
+    }
+    write.alerts.push_back(ToRecord(change.alert));
+  }
+  for (const std::string& key : evaluation.alerts_touched) {
+    const auto open = engine_.open.find(key);
+    if (open != engine_.open.end()) write.alerts.push_back(ToRecord(open->second));
+  }
+  for (const std::string& key : evaluation.rule_states_changed) {
+    const auto found = engine_.rules.find(key);
+    write.rule_states[key] = found != engine_.rules.end()
+                                 ? std::optional<std::string>(RuleStateToJson(found->second))
+                                 : std::nullopt;
+  }
+}
+
+void Pipeline::CountEvaluation(const alerts::Evaluation& evaluation) {
+  counters_.unreliable += evaluation.unreliable_readings;
+  counters_.out_of_order += evaluation.out_of_order_readings;
+  counters_.duplicates += evaluation.duplicate_readings;
+  counters_.suppressed_repeats += evaluation.suppressed_repeats;
+  counters_.open_alerts.store(engine_.open.size());
   for (const alerts::AlertChange& change : evaluation.changes) {
     switch (change.kind) {
       case alerts::ChangeKind::kRaised:
@@ -317,6 +447,15 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
       case alerts::ChangeKind::kUpdated:
         ++counters_.alerts_updated;
         break;
+      case alerts::ChangeKind::kEscalated:
+        ++counters_.alerts_escalated;
+        break;
+      case alerts::ChangeKind::kDelivered:
+        ++counters_.alerts_delivered;
+        break;
+      case alerts::ChangeKind::kAcknowledged:
+        ++counters_.alerts_acknowledged;
+        break;
       case alerts::ChangeKind::kResolved:
         ++counters_.alerts_resolved;
         break;
@@ -324,11 +463,51 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     core::LogInfo("alert " + std::string(alerts::ToString(change.kind)),
                   {{"alert_id", change.alert.alert_id},
                    {"rule", change.alert.rule_id},
-                   {"severity", alerts::ToString(change.alert.severity)}});
+                   {"severity", alerts::ToString(change.alert.severity)},
+                   {"escalation_level", change.alert.escalation_level}});
   }
-  for (std::size_t i = 0; i < accepted.size(); ++i) {
-    if (accepted[i]->done) accepted[i]->done(accepted[i]->reading, written->reading_ids[i]);
+}
+
+void Pipeline::Tick() {
+  const core::SteadyTime steady = clock_.SteadyNow();
+  if (clock_.WallClockSynchronised()) {
+    clock_unsynchronised_since_.reset();
+  } else if (!clock_unsynchronised_since_) {
+    clock_unsynchronised_since_ = steady;
   }
+  if (next_tick_ && steady < *next_tick_) return;
+  next_tick_ = steady + options_.tick_interval;
+
+  alerts::GatewayStatus status;
+  if (options_.outbox_budget_bytes > 0) {
+    status.outbox_percent_of_budget =
+        100.0 * static_cast<double>(outbox_bytes_.load()) / static_cast<double>(options_.outbox_budget_bytes);
+  }
+  if (clock_unsynchronised_since_) {
+    status.clock_unsynchronised_for =
+        std::chrono::duration_cast<std::chrono::milliseconds>(steady - *clock_unsynchronised_since_);
+  }
+  const core::WallTime now = clock_.Now();
+  alerts::Evaluation evaluation =
+      evaluator_.OnTick(engine_, now, status, [this] { return ids_.Next().ToString(); });
+  if (evaluation.changes.empty() && evaluation.rule_states_changed.empty() &&
+      evaluation.alerts_touched.empty()) {
+    return;
+  }
+  store::WriteBatch write;
+  AddEvaluation(evaluation, write, now);
+  auto written = store_.Write(write);
+  if (!written) {
+    ++counters_.store_failures;
+    core::LogError("timed rule changes not stored; retried at the next tick",
+                   {{"code", ToString(written.error().code)}, {"reason", written.error().message}});
+    if (auto restored = RestoreEngineState(); !restored) {
+      core::LogError("rule state not restored after a failed tick", {{"reason", restored.error().message}});
+    }
+    return;
+  }
+  AfterCommit(*written, write.events);
+  CountEvaluation(evaluation);
 }
 
 void Pipeline::Housekeeping() {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +31,9 @@ struct PipelineOptions {
   std::chrono::milliseconds batch_window{5};
   std::size_t batch_max = 512;
   std::chrono::days readings_retention{90};
+  std::uint64_t outbox_budget_bytes = 0;  // for the storage rule; 0 = not watched
+  // How often time-based rules (schedules, inactivity, silence, escalation) are evaluated.
+  std::chrono::milliseconds tick_interval{1000};
 };
 
 // Monotonic counters, readable from any thread (status page, metrics, tests).
@@ -45,6 +49,13 @@ struct PipelineCounters {
   std::atomic<std::uint64_t> alerts_raised{0};
   std::atomic<std::uint64_t> alerts_updated{0};
   std::atomic<std::uint64_t> alerts_resolved{0};
+  std::atomic<std::uint64_t> alerts_escalated{0};
+  std::atomic<std::uint64_t> alerts_acknowledged{0};
+  std::atomic<std::uint64_t> alerts_delivered{0};
+  std::atomic<std::uint64_t> suppressed_repeats{0};    // repeats of open alerts not sent as updates
+  std::atomic<std::uint64_t> out_of_order{0};          // stored; history only, no rule decision
+  std::atomic<std::uint64_t> duplicates{0};            // stored; ignored by the rules
+  std::atomic<std::uint64_t> open_alerts{0};           // now, not cumulative
   std::atomic<std::uint64_t> dropped_observations{0};  // removed from the outbox to honour its budget
   std::atomic<std::uint64_t> outbox_changes{0};        // uplink changes committed
   std::atomic<std::uint64_t> outbox_change_failures{0};
@@ -62,12 +73,14 @@ class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink 
  public:
   // The store is used only by the pipeline thread between Start() and Stop().
   Pipeline(store::Store& store, const core::Clock& clock, core::EventIdGenerator& ids,
-           PipelineOptions options, alerts::RuleSet rules);
+           PipelineOptions options, alerts::RuleSet rules,
+           std::shared_ptr<const alerts::TimeZone> zone = std::make_shared<alerts::UtcZone>());
   ~Pipeline() override;
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
-  // Loads open alerts and device state from the store, then starts the pipeline thread.
+  // Loads open alerts, rule states, device state and the readings the rules remember from the store,
+  // then starts the pipeline thread.
   Result<void> Start();
   // Refuses new readings, commits everything already queued, joins the thread. Idempotent.
   void Stop();
@@ -110,6 +123,13 @@ class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink 
   void ProcessBatch(std::deque<Submission>& batch);
   void AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events);
   void Housekeeping();
+  void Tick();
+  // Rebuilds the rule engine's state from the store: at start, and after a failed transaction (the
+  // store holds the truth; whatever the engine did in memory for that batch is thrown away).
+  Result<void> RestoreEngineState();
+  // Turns an evaluation into outbox events, alert records and rule states in `write`.
+  void AddEvaluation(alerts::Evaluation& evaluation, store::WriteBatch& write, core::WallTime now);
+  void CountEvaluation(const alerts::Evaluation& evaluation);
 
   store::Store& store_;
   const core::Clock& clock_;
@@ -126,8 +146,11 @@ class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink 
   std::thread thread_;
 
   // Pipeline thread only.
+  std::shared_ptr<const alerts::TimeZone> zone_;
   alerts::Evaluator evaluator_;
-  alerts::OpenAlerts open_alerts_;
+  alerts::EngineState engine_;
+  std::optional<core::SteadyTime> next_tick_;
+  std::optional<core::SteadyTime> clock_unsynchronised_since_;
   std::map<std::string, store::DeviceRecord> devices_;
   std::optional<core::SteadyTime> next_housekeeping_;
 

@@ -74,7 +74,17 @@ CREATE TABLE settings (
 );
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations{kVersion1, kVersion2, kVersion3};
+// Version 4: where each alert rule stands between alerts (persistence timers, schedules), so a restart
+// resumes them; an index to find the freshest readings per metric quickly on start.
+constexpr std::string_view kVersion4 = R"sql(
+CREATE TABLE rule_states (
+  rule_key TEXT PRIMARY KEY,
+  detail   TEXT NOT NULL
+);
+CREATE INDEX readings_by_metric ON readings (metric, received_ms);
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

@@ -181,6 +181,8 @@ struct Store::Impl {
   std::unique_ptr<SQLite::Statement> upsert_device;
   std::unique_ptr<SQLite::Statement> remove_sent;
   std::unique_ptr<SQLite::Statement> remove_receipted;
+  std::unique_ptr<SQLite::Statement> upsert_rule_state;
+  std::unique_ptr<SQLite::Statement> delete_rule_state;
 
   SQLite::Statement& Prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql) {
     if (!slot) slot = std::make_unique<SQLite::Statement>(*db, sql);
@@ -192,8 +194,8 @@ struct Store::Impl {
   // After a failed statement: finish every cached statement (a statement left mid-step keeps its
   // transaction busy), then roll back whatever of the batch was written.
   void RollbackIfOpen() noexcept {
-    for (auto* statement :
-         {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent, &remove_receipted}) {
+    for (auto* statement : {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent,
+                            &remove_receipted, &upsert_rule_state, &delete_rule_state}) {
       if (*statement) (*statement)->tryReset();
     }
     if (sqlite3_get_autocommit(db->getHandle()) == 0) {
@@ -410,6 +412,20 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
       upsert.bind(2, value);
       upsert.exec();
     }
+    for (const auto& [key, detail] : batch.rule_states) {
+      if (detail) {
+        SQLite::Statement& upsert = impl.Prepared(
+            impl.upsert_rule_state, "INSERT OR REPLACE INTO rule_states (rule_key, detail) VALUES (?, ?)");
+        upsert.bind(1, key);
+        upsert.bind(2, *detail);
+        upsert.exec();
+      } else {
+        SQLite::Statement& remove =
+            impl.Prepared(impl.delete_rule_state, "DELETE FROM rule_states WHERE rule_key = ?");
+        remove.bind(1, key);
+        remove.exec();
+      }
+    }
 
     // The outbox budget: make room by removing the oldest observations, never anything else.
     std::uint64_t incoming = 0;
@@ -545,6 +561,66 @@ Result<std::map<std::string, std::string>> Store::LoadSettings() {
     return tl::unexpected(FromSqlite(exception, "store: loading settings"));
   }
   return settings;
+}
+
+Result<std::map<std::string, std::string>> Store::LoadRuleStates() {
+  std::map<std::string, std::string> states;
+  try {
+    SQLite::Statement query(*impl_->db, "SELECT rule_key, detail FROM rule_states");
+    while (query.executeStep())
+      states[query.getColumn(0).getString()] = query.getColumn(1).getString();
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: loading rule states"));
+  }
+  return states;
+}
+
+Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& request) {
+  std::string where = "1";
+  if (!request.metrics.empty()) {
+    where += " AND metric IN (";
+    for (std::size_t i = 0; i < request.metrics.size(); ++i)
+      where += i == 0 ? "?" : ", ?";
+    where += ")";
+  }
+  if (request.since) where += " AND COALESCE(device_time_ms, received_ms) >= ?";
+  if (request.usable_only) where += " AND flags = 0 AND time_uncertain = 0";
+  if (request.nonzero_only) where += " AND value != 0";
+  const std::string columns =
+      "device_id, metric, value, unit, device_time_ms, received_ms, time_uncertain, flags, sequence";
+  // SQLite fills the bare columns of a MAX() aggregate from the row that holds the maximum.
+  const std::string sql =
+      request.latest_per_source
+          ? "SELECT " + columns +
+                ", MAX(COALESCE(device_time_ms, received_ms)) AS effective FROM readings WHERE " + where +
+                " GROUP BY device_id, metric ORDER BY effective"
+          : "SELECT " + columns + " FROM readings WHERE " + where +
+                " ORDER BY COALESCE(device_time_ms, received_ms), id";
+  std::vector<core::Reading> readings;
+  try {
+    SQLite::Statement query(*impl_->db, sql);
+    int index = 1;
+    for (const std::string& metric : request.metrics)
+      query.bind(index++, metric);
+    if (request.since) query.bind(index++, static_cast<std::int64_t>(ToMilliseconds(*request.since)));
+    while (query.executeStep()) {
+      core::Reading reading;
+      reading.device_id = query.getColumn(0).getString();
+      reading.metric = query.getColumn(1).getString();
+      reading.value = query.getColumn(2).getDouble();
+      reading.unit = query.getColumn(3).getString();
+      if (!query.getColumn(4).isNull()) reading.device_time = FromMilliseconds(query.getColumn(4).getInt64());
+      reading.received_at = FromMilliseconds(query.getColumn(5).getInt64());
+      reading.time_uncertain = query.getColumn(6).getInt() != 0;
+      reading.flags = core::QualityFlags(static_cast<std::uint32_t>(query.getColumn(7).getInt64()));
+      if (!query.getColumn(8).isNull())
+        reading.sequence = static_cast<std::uint32_t>(query.getColumn(8).getInt64());
+      readings.push_back(std::move(reading));
+    }
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: loading readings"));
+  }
+  return readings;
 }
 
 Result<std::vector<DeviceRecord>> Store::LoadDevices() {

@@ -19,7 +19,7 @@
 namespace ehg::store {
 
 // The schema version this build writes. Older files are migrated forward on open; newer ones refused.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct StoreOptions {
   std::filesystem::path path;
@@ -85,6 +85,21 @@ struct OutboxSnapshot {
   std::uint64_t dropped_observations_total = 0;  // since the database was created (persisted)
 };
 
+// A care worker's decision on an alert, from a downlink command.
+struct AlertAction {
+  enum class Kind { kAcknowledge, kResolve };
+  Kind kind = Kind::kAcknowledge;
+  std::string alert_id;
+  std::string by;    // the care worker, as the care system names them
+  std::string note;  // resolve only
+};
+
+// What became of an AlertAction: applied, already so, or no such open alert.
+struct AlertActionResult {
+  bool ok = false;
+  std::string detail;
+};
+
 // What the uplink changes in the store: delivered rows out, new events (command results) and
 // settings in. The pipeline applies it as one WriteBatch.
 struct OutboxChange {
@@ -92,6 +107,8 @@ struct OutboxChange {
   std::vector<core::EventId> receipted_alerts;  // the care system confirmed these alert events
   std::vector<core::Event> events;
   std::map<std::string, std::string> settings;
+  // Applied by the owner of the alert state (the pipeline) before the change is written.
+  std::vector<AlertAction> alert_actions;
 };
 
 // Everything one pipeline batch changes, written in one transaction.
@@ -107,10 +124,12 @@ struct WriteBatch {
   // ignored (a receipt may arrive twice).
   std::vector<core::EventId> receipted_alerts;
   std::map<std::string, std::string> settings;  // insert or replace by name
+  // Alert rule states by key: insert or replace; nullopt deletes.
+  std::map<std::string, std::optional<std::string>> rule_states;
 
   bool empty() const {
     return readings.empty() && alerts.empty() && devices.empty() && events.empty() &&
-           sent_sequences.empty() && receipted_alerts.empty() && settings.empty();
+           sent_sequences.empty() && receipted_alerts.empty() && settings.empty() && rule_states.empty();
   }
 };
 
@@ -126,6 +145,18 @@ struct WriteOutcome {
   std::uint64_t dropped_observations = 0;
   // The outbox is above its budget although only events that must never be dropped remain.
   bool over_budget_with_undroppable = false;
+  // In the order of OutboxChange::alert_actions (filled by the pipeline, not the store).
+  std::vector<AlertActionResult> alert_action_results;
+};
+
+// Which stored readings to load (the rule engine's memory on start). Times are effective times (the
+// device's time when known, else the receive time).
+struct ReadingQuery {
+  std::vector<std::string> metrics;  // empty = every metric
+  std::optional<core::WallTime> since;
+  bool usable_only = false;        // no quality flags and a certain time
+  bool nonzero_only = false;       // events that happened (motion detected, door opened)
+  bool latest_per_source = false;  // only the newest reading per device and metric
 };
 
 // Told once an OutboxChange was committed (its outcome), or why nothing of it was stored.
@@ -173,6 +204,9 @@ class Store {
 
   Result<std::vector<AlertRecord>> LoadOpenAlerts();
   Result<std::map<std::string, std::string>> LoadSettings();
+  Result<std::map<std::string, std::string>> LoadRuleStates();
+  // Oldest first.
+  Result<std::vector<core::Reading>> LoadReadings(const ReadingQuery& query);
   Result<std::vector<DeviceRecord>> LoadDevices();
   Result<std::int64_t> ReadCounter(std::string_view name);
   Result<std::uint64_t> CountReadings();

@@ -101,7 +101,7 @@ TEST_CASE("Devices and rules become typed structs") {
   const auto& rule = config->rules.thresholds[0];
   CHECK(rule.above == 120);
   CHECK(rule.below == 45);
-  CHECK(rule.severity == ehg::alerts::Severity::kCritical);
+  CHECK(rule.common.severity == ehg::alerts::Severity::kCritical);
 }
 
 TEST_CASE("Every example config passes") {

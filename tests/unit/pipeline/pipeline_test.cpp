@@ -11,6 +11,7 @@
 
 #include "tests/support/log_capture.hpp"
 #include "tests/support/readings.hpp"
+#include "tests/support/rules.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
@@ -18,7 +19,6 @@ using namespace std::chrono_literals;
 using ehg::Errc;
 using ehg::alerts::RuleSet;
 using ehg::alerts::Severity;
-using ehg::alerts::ThresholdRule;
 using ehg::core::Reading;
 using ehg::pipeline::Pipeline;
 using ehg::test::SpO2;
@@ -27,7 +27,9 @@ using ehg::test::WaitUntil;
 namespace {
 
 RuleSet LowSpO2() {
-  return RuleSet{{ThresholdRule{"spo2-low", "spo2", std::nullopt, 90.0, Severity::kHigh}}};
+  RuleSet rules;
+  rules.thresholds.push_back(ehg::test::Threshold("spo2-low", "spo2", std::nullopt, 90.0, Severity::kHigh));
+  return rules;
 }
 
 // Collects what the pipeline reports back to the driver.
@@ -259,8 +261,10 @@ TEST_CASE("Replaced rules apply to the next batch") {
   REQUIRE(WaitUntil([&] { return outcomes.size() == 1; }));
   CHECK(pipeline.counters().alerts_raised == 0);
   pipeline.ReplaceRules(LowSpO2());
+  std::int64_t time = ehg::test::kTestEpochMs;
   REQUIRE(WaitUntil([&] {
-    if (!pipeline.Submit(SpO2(85), outcomes.Callback())) return false;
+    // Each a new measurement: the same device, metric, time and value again would be a duplicate.
+    if (!pipeline.Submit(SpO2(85, time += 1000), outcomes.Callback())) return false;
     const std::size_t expected = outcomes.size() + 1;
     return WaitUntil([&] { return outcomes.size() >= expected; }) && pipeline.counters().alerts_raised == 1;
   }));

@@ -59,7 +59,7 @@ TEST_CASE("A version-1 database is migrated forward with its data") {
   auto store = OpenOrFail({path}, clock, &report);
   CHECK(report.found_version == 1);
   CHECK(report.version == ehg::store::kSchemaVersion);
-  CHECK(log.Contains("msg=\"database schema migrated\" from_version=1 to_version=3"));
+  CHECK(log.Contains("msg=\"database schema migrated\" from_version=1 to_version=4"));
   CHECK(store->CountReadings().value() == 3);
 
   // Outbox rows survive, with their byte sizes filled in (UTF-8 bytes, not characters).
@@ -100,7 +100,7 @@ TEST_CASE("A database from a newer release is refused and left untouched") {
   auto opened = Store::Open({path}, clock);
   REQUIRE_FALSE(opened.has_value());
   CHECK(opened.error().code == Errc::kUnsupported);
-  CHECK(opened.error().message.find("schema version 99, newer than this build understands (3)") !=
+  CHECK(opened.error().message.find("schema version 99, newer than this build understands (4)") !=
         std::string::npos);
   CHECK(ReadBytes(path) == before);
   CHECK_FALSE(fs::exists(path.string() + "-wal"));
