@@ -766,6 +766,13 @@ class ConfigParser {
     return result;
   }
 
+  static bool HasDuration(const JsonValue& object, std::string_view name) {
+    for (const std::string_view unit : {"_seconds", "_minutes", "_hours", "_days"}) {
+      if (object.Find(std::string(name) + std::string(unit)) != nullptr) return true;
+    }
+    return false;
+  }
+
   // ObjectReader remembers keys by view: keep the composed names alive as long as the parser.
   std::string_view KeepKey(const std::string& key) { return *kept_keys_.insert(key).first; }
 
@@ -836,7 +843,7 @@ class ConfigParser {
       auto after = Duration(escalation_reader, "after", std::chrono::seconds{30}, std::chrono::days{2}, ok);
       if (after) {
         escalation.after = *after;
-      } else {
+      } else if (!HasDuration(*value, "after")) {
         errors_.Add(escalation_reader.PathOf("after_minutes"),
                     "required: how long an unacknowledged alert waits before it escalates", value);
         ok = false;
@@ -965,7 +972,7 @@ class ConfigParser {
       }
       if (auto quiet = Duration(reader, "quiet", std::chrono::minutes{5}, std::chrono::days{2}, ok)) {
         rule.quiet_for = *quiet;
-      } else {
+      } else if (!HasDuration(object, "quiet")) {
         errors_.Add(reader.PathOf("quiet_hours"), "required: how long without activity raises the alert",
                     &object);
         ok = false;
@@ -1094,7 +1101,7 @@ class ConfigParser {
                   "\"rise\", \"fall\" or both");
       if (auto window = Duration(reader, "window", std::chrono::minutes{1}, std::chrono::days{31}, ok)) {
         rule.window = *window;
-      } else {
+      } else if (!HasDuration(object, "window")) {
         errors_.Add(reader.PathOf("window_hours"), "required: the time the change is measured over", &object);
         ok = false;
       }

@@ -67,6 +67,33 @@ tl::expected<Command, CommandError> ParseCommand(std::string_view payload) {
     auto parsed = core::EventId::Parse(event_id->text);
     if (!parsed) return refuse("\"event_id\" is not a UUID");
     command.body = AlertReceipt{*parsed};
+  } else if (command.type == "alert.ack" || command.type == "alert.resolve") {
+    const bool resolve = command.type == "alert.resolve";
+    if (auto key = resolve ? UnknownKey(*document, {"alert_id", "by", "note"})
+                           : UnknownKey(*document, {"alert_id", "by"})) {
+      return refuse("unknown key \"" + *key + "\"");
+    }
+    const JsonValue* alert_id = document->Find("alert_id");
+    if (alert_id == nullptr || alert_id->type != JsonValue::Type::kString ||
+        !PrintableIdentifier(alert_id->text)) {
+      return refuse("\"alert_id\" must be the alert's id");
+    }
+    const JsonValue* by = document->Find("by");
+    if (by == nullptr || by->type != JsonValue::Type::kString || !PrintableIdentifier(by->text)) {
+      return refuse("\"by\" must name the care worker (1-64 printable characters)");
+    }
+    if (!resolve) {
+      command.body = AlertAck{alert_id->text, by->text};
+    } else {
+      std::string note;
+      if (const JsonValue* value = document->Find("note")) {
+        if (value->type != JsonValue::Type::kString || value->text.size() > kMaxNoteBytes) {
+          return refuse("\"note\" must be a string of at most " + std::to_string(kMaxNoteBytes) + " bytes");
+        }
+        note = value->text;
+      }
+      command.body = AlertResolve{alert_id->text, by->text, std::move(note)};
+    }
   } else if (command.type == "heartbeat.set") {
     if (auto key = UnknownKey(*document, {"interval_seconds"})) return refuse("unknown key \"" + *key + "\"");
     const JsonValue* seconds = document->Find("interval_seconds");

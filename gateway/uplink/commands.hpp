@@ -19,13 +19,23 @@ struct AlertReceipt {
 struct HeartbeatSet {
   std::chrono::seconds interval;
 };
+// A care worker's decision; `by` is the care system's identifier for that worker.
+struct AlertAck {
+  std::string alert_id;
+  std::string by;
+};
+struct AlertResolve {
+  std::string alert_id;
+  std::string by;
+  std::string note;  // optional, at most kMaxNoteBytes
+};
 struct Ping {};
 struct StatusRequest {};
 
 struct Command {
   std::string id;    // chosen by the care system, echoed in the result
-  std::string type;  // alert.receipt, heartbeat.set, ping, status
-  std::variant<AlertReceipt, HeartbeatSet, Ping, StatusRequest> body;
+  std::string type;  // alert.receipt, alert.ack, alert.resolve, heartbeat.set, ping, status
+  std::variant<AlertReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest> body;
 };
 
 // Why a command was refused; id and type are filled in when they could be read.
@@ -36,6 +46,7 @@ struct CommandError {
 };
 
 inline constexpr std::size_t kMaxCommandBytes = 16 * 1024;
+inline constexpr std::size_t kMaxNoteBytes = 1000;
 inline constexpr std::chrono::seconds kMinHeartbeat{10};
 inline constexpr std::chrono::seconds kMaxHeartbeat{3600};
 

@@ -353,6 +353,14 @@ void Uplink::HandleCommand(const Command& command) {
     const bool known = HandleReceipt(receipt->event_id);
     QueueCommandResult(command.id, command.type, true,
                        known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
+  } else if (const auto* ack = std::get_if<AlertAck>(&command.body)) {
+    pending_change_.alert_actions.push_back(
+        {store::AlertAction::Kind::kAcknowledge, ack->alert_id, ack->by, {}});
+    pending_action_commands_.emplace_back(command.id, command.type);
+  } else if (const auto* resolve = std::get_if<AlertResolve>(&command.body)) {
+    pending_change_.alert_actions.push_back(
+        {store::AlertAction::Kind::kResolve, resolve->alert_id, resolve->by, resolve->note});
+    pending_action_commands_.emplace_back(command.id, command.type);
   } else if (const auto* heartbeat = std::get_if<HeartbeatSet>(&command.body)) {
     heartbeat_interval_ = heartbeat->interval;
     pending_change_.settings[std::string(kHeartbeatSetting)] = std::to_string(heartbeat->interval.count());
@@ -554,7 +562,7 @@ void Uplink::FlushCommit(core::SteadyTime now) {
   if (committing_) return;
   store::OutboxChange& change = pending_change_;
   if (change.sent_sequences.empty() && change.receipted_alerts.empty() && change.events.empty() &&
-      change.settings.empty()) {
+      change.settings.empty() && change.alert_actions.empty()) {
     return;
   }
   if (now < commit_retry_at_) return;
@@ -567,8 +575,10 @@ void Uplink::FlushCommit(core::SteadyTime now) {
   }
   committing_ = std::move(change);
   committing_receipt_rows_ = std::move(pending_receipt_rows_);
+  committing_action_commands_ = std::move(pending_action_commands_);
   pending_change_ = {};
   pending_receipt_rows_.clear();
+  pending_action_commands_.clear();
 }
 
 void Uplink::OnCommitDone(const Result<store::WriteOutcome>& result) {
@@ -586,6 +596,15 @@ void Uplink::OnCommitDone(const Result<store::WriteOutcome>& result) {
       need_refill_ = true;
       if (cursor_ && event.priority < cursor_->priority) cursor_.reset();
     }
+    // Alert events of an ack or resolve were appended too; their commands hear the outcome.
+    if (!done.alert_actions.empty()) need_refill_ = true;
+    for (std::size_t i = 0; i < committing_action_commands_.size(); ++i) {
+      const auto& [command_id, type] = committing_action_commands_[i];
+      const bool known = i < result->alert_action_results.size();
+      QueueCommandResult(command_id, type, known && result->alert_action_results[i].ok,
+                         known ? result->alert_action_results[i].detail : "not applied");
+    }
+    committing_action_commands_.clear();
     return;
   }
   ++counters_.commit_failures;
@@ -596,6 +615,11 @@ void Uplink::OnCommitDone(const Result<store::WriteOutcome>& result) {
   pending_change_.receipted_alerts.insert(pending_change_.receipted_alerts.begin(),
                                           done.receipted_alerts.begin(), done.receipted_alerts.end());
   pending_change_.events.insert(pending_change_.events.begin(), done.events.begin(), done.events.end());
+  pending_change_.alert_actions.insert(pending_change_.alert_actions.begin(), done.alert_actions.begin(),
+                                       done.alert_actions.end());
+  pending_action_commands_.insert(pending_action_commands_.begin(), committing_action_commands_.begin(),
+                                  committing_action_commands_.end());
+  committing_action_commands_.clear();
   for (auto& [name, value] : done.settings)
     pending_change_.settings.try_emplace(name, value);
   pending_receipt_rows_.insert(pending_receipt_rows_.end(), committing_receipt_rows_.begin(),

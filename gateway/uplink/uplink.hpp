@@ -214,6 +214,10 @@ class Uplink {
   std::map<std::int64_t, AwaitingReceipt> awaiting_receipt_;
   std::set<std::int64_t> removing_;  // acknowledged or receipted rows whose removal is not committed yet
   store::OutboxChange pending_change_;
+  // The commands behind pending_change_.alert_actions / the committing change's, in the same order:
+  // each hears the outcome once the pipeline applied its action.
+  std::vector<std::pair<std::string, std::string>> pending_action_commands_;
+  std::vector<std::pair<std::string, std::string>> committing_action_commands_;
   std::optional<store::OutboxChange> committing_;
   std::vector<std::int64_t> committing_receipt_rows_;
   std::vector<std::int64_t> pending_receipt_rows_;

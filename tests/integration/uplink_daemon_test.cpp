@@ -355,3 +355,63 @@ TEST_CASE(
   REQUIRE(daemon.Wait(5s).has_value());
   CHECK(receiver.WaitFor(status_is("offline", "connection lost"), 10s));
 }
+
+TEST_CASE("Care staff close an alert from the care system: receipt, acknowledge with who, resolve") {
+  TestBroker broker;
+  broker.Start();
+  TestReceiver receiver(broker, false);
+  TempDir dir;
+  auto options = MqttOptions(broker);
+  options.oximeter_interval_seconds = 3600;  // one reading at start: one alert
+  options.cuff_interval_seconds = 3600;
+  options.rules =
+      R"([{"id": "spo2-any", "kind": "threshold", "metric": "spo2", "above": 30, "severity": "high",
+           "escalation": {"after_minutes": 15}}])";
+  Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  REQUIRE(receiver.WaitFor(
+      [](const std::vector<ReceivedMessage>& messages) { return !EventsOfKind(messages, "alert").empty(); },
+      15s));
+  const auto raised = EventsOfKind(receiver.Messages(), "alert").front();
+  const std::string alert_id = Json(raised.body)->getValue<std::string>("alert_id");
+  const std::string cmd = std::string(kTopicBase) + "cmd";
+
+  receiver.Publish(cmd, R"({"id":"r-1","type":"alert.receipt","event_id":")" + raised.event_id + "\"}");
+  REQUIRE(receiver.WaitFor(ResultArrived("r-1", "receipt recorded"), 10s));
+  REQUIRE(ehg::test::WaitUntil(
+      [&] { return Count(dir, "SELECT count(*) FROM alerts WHERE state = 'delivered'") == 1; }, 10s));
+
+  receiver.Publish(cmd,
+                   R"({"id":"a-1","type":"alert.ack","alert_id":")" + alert_id + R"(","by":"nurse-17"})");
+  REQUIRE(receiver.WaitFor(ResultArrived("a-1", "acknowledged"), 10s));
+  const auto changed_to = [&](const std::string& change) {
+    return [&, change](const std::vector<ReceivedMessage>& messages) {
+      for (const ReceivedEvent& event : EventsOfKind(messages, "alert")) {
+        auto body = Json(event.body);
+        if (body->getValue<std::string>("change") == change) return true;
+      }
+      return false;
+    };
+  };
+  REQUIRE(receiver.WaitFor(changed_to("acknowledged"), 10s));
+  for (const ReceivedEvent& event : EventsOfKind(receiver.Messages(), "alert")) {
+    auto body = Json(event.body);
+    if (body->getValue<std::string>("change") != "acknowledged") continue;
+    CHECK(body->getValue<std::string>("alert_id") == alert_id);
+    CHECK(body->getValue<std::string>("acknowledged_by") == "nurse-17");
+    CHECK(body->getValue<std::string>("state") == "acknowledged");
+  }
+
+  receiver.Publish(cmd, R"({"id":"x-1","type":"alert.resolve","alert_id":")" + alert_id +
+                            R"(","by":"nurse-17","note":"visited"})");
+  REQUIRE(receiver.WaitFor(ResultArrived("x-1", "resolved"), 10s));
+  REQUIRE(receiver.WaitFor(changed_to("resolved"), 10s));
+  receiver.Publish(cmd,
+                   R"({"id":"x-2","type":"alert.resolve","alert_id":")" + alert_id + R"(","by":"nurse-17"})");
+  REQUIRE(receiver.WaitFor(ResultArrived("x-2", "no open alert with this id (unknown or already resolved)"),
+                           10s));
+  REQUIRE(Stop(daemon) == 0);
+  CHECK(Count(dir, "SELECT count(*) FROM alerts WHERE is_open = 1") == 0);
+  CHECK(Count(dir,
+              "SELECT count(*) FROM alerts WHERE state = 'resolved' AND "
+              "json_extract(detail, '$.resolved_by') = 'nurse-17'") == 1);
+}

@@ -23,6 +23,19 @@ TEST_CASE("Valid commands parse into their typed form") {
   REQUIRE(heartbeat.has_value());
   CHECK(std::get<HeartbeatSet>(heartbeat->body).interval == std::chrono::seconds(30));
 
+  auto ack = ParseCommand(R"({"id":"c-5","type":"alert.ack","alert_id":"a-1","by":"nurse-17"})");
+  REQUIRE(ack.has_value());
+  CHECK(std::get<ehg::uplink::AlertAck>(ack->body).alert_id == "a-1");
+  CHECK(std::get<ehg::uplink::AlertAck>(ack->body).by == "nurse-17");
+  auto resolve = ParseCommand(
+      R"({"id":"c-6","type":"alert.resolve","alert_id":"a-1","by":"nurse-17","note":"seen, stable"})");
+  REQUIRE(resolve.has_value());
+  CHECK(std::get<ehg::uplink::AlertResolve>(resolve->body).note == "seen, stable");
+  auto resolve_without_note =
+      ParseCommand(R"({"id":"c-7","type":"alert.resolve","alert_id":"a-1","by":"n-1"})");
+  REQUIRE(resolve_without_note.has_value());
+  CHECK(std::get<ehg::uplink::AlertResolve>(resolve_without_note->body).note.empty());
+
   auto ping = ParseCommand(R"({"id":"c-3","type":"ping"})");
   REQUIRE(ping.has_value());
   CHECK(std::holds_alternative<ehg::uplink::Ping>(ping->body));
@@ -57,6 +70,14 @@ TEST_CASE("Invalid commands are refused with a reason, keeping the id when it co
        "whole number"},
       {"heartbeat as text", R"({"id":"c","type":"heartbeat.set","interval_seconds":"30"})", "c",
        "whole number"},
+      {"ack without who", R"({"id":"c","type":"alert.ack","alert_id":"a-1"})", "c", "\"by\" must name"},
+      {"ack without alert", R"({"id":"c","type":"alert.ack","by":"n-1"})", "c", "\"alert_id\" must be"},
+      {"ack with a note", R"({"id":"c","type":"alert.ack","alert_id":"a","by":"n","note":"x"})", "c",
+       "unknown key \"note\""},
+      {"resolve with a long note",
+       R"({"id":"c","type":"alert.resolve","alert_id":"a","by":"n","note":")" + std::string(1001, 'x') +
+           "\"}",
+       "c", "at most 1000 bytes"},
       {"duplicate key", R"({"id":"c","type":"ping","type":"status"})", "", "not JSON"},
       {"oversized", R"({"id":"c","type":"ping","pad":")" + std::string(20'000, 'x') + "\"}", "",
        "larger than"},

@@ -1,0 +1,206 @@
+// The alert lifecycle through the pipeline and a real store, across restarts: the timers and decisions
+// that live in the database must survive a stop (or a crash between commits) and resume exactly.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <doctest/doctest.h>
+
+#include <optional>
+
+#include "gateway/pipeline/pipeline.hpp"
+#include "tests/support/readings.hpp"
+#include "tests/support/rules.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
+
+using namespace std::chrono_literals;
+using ehg::alerts::RuleSet;
+using ehg::alerts::Severity;
+using ehg::pipeline::Pipeline;
+using ehg::test::WaitUntil;
+
+namespace {
+
+RuleSet EscalatingSpO2(std::chrono::seconds for_duration = 0s) {
+  RuleSet rules;
+  auto rule = ehg::test::Threshold("spo2-low", "spo2", std::nullopt, 90.0, Severity::kHigh, for_duration);
+  rule.common.escalation = ehg::alerts::Escalation{15min, 3};
+  rules.thresholds.push_back(rule);
+  return rules;
+}
+
+struct Fixture {
+  ehg::test::TempDir dir;
+  ehg::core::ManualClock clock{ehg::core::WallTime{std::chrono::milliseconds{ehg::test::kTestEpochMs}}};
+  ehg::core::EventIdGenerator ids{clock};
+  std::unique_ptr<ehg::store::Store> store = ehg::store::Store::Open({dir / "gateway.db"}, clock).value();
+  std::unique_ptr<Pipeline> pipeline;
+
+  void Start(RuleSet rules) {
+    ehg::pipeline::PipelineOptions options{"gw-1", "r-0001", 64, 1ms, 512, std::chrono::days(90)};
+    options.tick_interval = 100ms;
+    pipeline = std::make_unique<Pipeline>(*store, clock, ids, options, std::move(rules));
+    REQUIRE(pipeline->Start().has_value());
+  }
+  void Restart(RuleSet rules) {
+    pipeline->Stop();
+    pipeline.reset();
+    Start(std::move(rules));
+  }
+  // A breaching or clear SpO2 reading stamped with the clock, committed before returning.
+  void Measure(double spo2) {
+    auto reading = ehg::test::SpO2(spo2, clock.Now().time_since_epoch().count());
+    std::atomic<bool> done{false};
+    REQUIRE(pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
+    REQUIRE(WaitUntil([&] { return done.load(); }));
+  }
+  // Moves time on and waits until the pipeline's timer has run at least once at the new time.
+  void AdvanceAndTick(std::chrono::milliseconds step) {
+    clock.Advance(step);
+    std::atomic<bool> done{false};
+    // A change with nothing in it still makes the thread loop once; two loops guarantee a tick after it.
+    for (int i = 0; i < 2; ++i) {
+      done = false;
+      REQUIRE(pipeline->ApplyOutboxChange({}, [&](const auto&) { done = true; }));
+      REQUIRE(WaitUntil([&] { return done.load(); }));
+    }
+  }
+  ehg::store::WriteOutcome Act(ehg::store::AlertAction action) {
+    ehg::store::OutboxChange change;
+    change.alert_actions.push_back(std::move(action));
+    std::optional<ehg::Result<ehg::store::WriteOutcome>> outcome;
+    std::mutex mutex;
+    REQUIRE(pipeline->ApplyOutboxChange(change, [&](const ehg::Result<ehg::store::WriteOutcome>& result) {
+      std::lock_guard lock(mutex);
+      outcome = result;
+    }));
+    REQUIRE(WaitUntil([&] {
+      std::lock_guard lock(mutex);
+      return outcome.has_value();
+    }));
+    REQUIRE(outcome->has_value());
+    return **outcome;
+  }
+  // Alert events in the outbox, oldest first: change and escalation level.
+  std::vector<std::string> AlertChanges() {
+    std::vector<std::string> changes;
+    const auto rows = store->PeekOutbox(1000).value();
+    for (const auto& row : rows) {
+      if (row.event.kind != ehg::core::EventKind::kAlert) continue;
+      auto body = Poco::JSON::Parser().parse(row.event.body).extract<Poco::JSON::Object::Ptr>();
+      changes.push_back(body->getValue<std::string>("change") + "/" +
+                        std::to_string(body->getValue<int>("escalation_level")));
+    }
+    return changes;
+  }
+  std::string OpenAlertId() { return store->LoadOpenAlerts().value().at(0).alert_id; }
+};
+
+}  // namespace
+
+TEST_CASE("Escalation timers survive a restart: due after 15 minutes of alert age, not of uptime") {
+  Fixture fixture;
+  fixture.Start(EscalatingSpO2());
+  fixture.Measure(85);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
+  fixture.clock.Advance(14min);
+  fixture.Restart(EscalatingSpO2());
+  fixture.AdvanceAndTick(59s);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
+  fixture.AdvanceAndTick(1s);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0", "escalated/1"});
+  // Down for 40 minutes: one catch-up escalation to the level it should have reached.
+  fixture.pipeline->Stop();
+  fixture.clock.Advance(40min);
+  fixture.Start(EscalatingSpO2());
+  fixture.AdvanceAndTick(1s);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0", "escalated/1", "escalated/3"});
+  CHECK(fixture.pipeline->counters().alerts_escalated == 1);
+}
+
+TEST_CASE("An acknowledgement survives a restart: no escalation afterwards; a resolve is final") {
+  Fixture fixture;
+  fixture.Start(EscalatingSpO2());
+  fixture.Measure(85);
+  const std::string alert_id = fixture.OpenAlertId();
+  const auto acked = fixture.Act({ehg::store::AlertAction::Kind::kAcknowledge, alert_id, "nurse-17", {}});
+  REQUIRE(acked.alert_action_results.size() == 1);
+  CHECK(acked.alert_action_results[0].ok);
+  CHECK(acked.alert_action_results[0].detail == "acknowledged");
+  CHECK(fixture.store->LoadOpenAlerts().value().at(0).state == "acknowledged");
+  fixture.Restart(EscalatingSpO2());
+  fixture.AdvanceAndTick(2h);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0", "acknowledged/0"});
+  const auto again = fixture.Act({ehg::store::AlertAction::Kind::kAcknowledge, alert_id, "nurse-18", {}});
+  CHECK(again.alert_action_results.at(0).detail == "already acknowledged");
+
+  const auto resolved =
+      fixture.Act({ehg::store::AlertAction::Kind::kResolve, alert_id, "nurse-17", "seen at home"});
+  CHECK(resolved.alert_action_results.at(0).ok);
+  CHECK(fixture.store->LoadOpenAlerts().value().empty());
+  fixture.Restart(EscalatingSpO2());
+  // The condition still holds: a staff resolve waits for it to clear before a new alert, also after a
+  // restart.
+  fixture.clock.Advance(1s);
+  fixture.Measure(85);
+  CHECK(fixture.store->LoadOpenAlerts().value().empty());
+  fixture.clock.Advance(1s);
+  fixture.Measure(96);
+  fixture.clock.Advance(1s);
+  fixture.Measure(85);
+  CHECK(fixture.store->LoadOpenAlerts().value().size() == 1);
+  CHECK(fixture.OpenAlertId() != alert_id);
+  const auto unknown = fixture.Act({ehg::store::AlertAction::Kind::kResolve, alert_id, "nurse-17", {}});
+  CHECK_FALSE(unknown.alert_action_results.at(0).ok);
+}
+
+TEST_CASE("A persistence duration that started before a restart completes after it") {
+  Fixture fixture;
+  fixture.Start(EscalatingSpO2(60s));
+  fixture.Measure(85);
+  fixture.clock.Advance(30s);
+  fixture.Measure(86);
+  fixture.Restart(EscalatingSpO2(60s));
+  CHECK(fixture.AlertChanges().empty());
+  fixture.clock.Advance(30s);
+  fixture.Measure(86);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
+}
+
+TEST_CASE("A receipt marks the alert delivered in the store") {
+  Fixture fixture;
+  fixture.Start(EscalatingSpO2());
+  fixture.Measure(85);
+  const auto rows = fixture.store->PeekOutbox(10).value();
+  REQUIRE_FALSE(rows.empty());
+  ehg::store::OutboxChange change;
+  change.receipted_alerts.push_back(rows.front().event.id);
+  std::atomic<bool> done{false};
+  REQUIRE(fixture.pipeline->ApplyOutboxChange(change, [&](const auto&) { done = true; }));
+  REQUIRE(WaitUntil([&] { return done.load(); }));
+  CHECK(fixture.store->LoadOpenAlerts().value().at(0).state == "delivered");
+  CHECK(fixture.pipeline->counters().alerts_delivered == 1);
+}
+
+TEST_CASE("Trend history is rebuilt from the stored readings after a restart") {
+  Fixture fixture;
+  RuleSet rules;
+  ehg::alerts::TrendRule trend;
+  trend.common = {"weight-gain", Severity::kMedium, std::nullopt, 0s};
+  trend.metric = "body_weight";
+  trend.rise = 2.0;
+  trend.window = 72h;
+  rules.trends.push_back(trend);
+  fixture.Start(rules);
+  const auto weigh = [&](double kg) {
+    auto reading = ehg::test::MakeReading("body_weight", kg, "kg",
+                                          fixture.clock.Now().time_since_epoch().count(), "scale");
+    std::atomic<bool> done{false};
+    REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
+    REQUIRE(WaitUntil([&] { return done.load(); }));
+  };
+  weigh(80.0);
+  fixture.clock.Advance(24h);
+  fixture.Restart(rules);
+  weigh(82.5);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
+}
