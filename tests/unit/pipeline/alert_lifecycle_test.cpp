@@ -117,7 +117,7 @@ TEST_CASE("Escalation timers survive a restart: due after 15 minutes of alert ag
   CHECK(fixture.pipeline->counters().alerts_escalated == 1);
 }
 
-TEST_CASE("An acknowledgement survives a restart: no escalation afterwards; a resolve is final") {
+TEST_CASE("An acknowledgement survives a restart: no escalation afterwards, and a resolve is final") {
   Fixture fixture;
   fixture.Start(EscalatingSpO2());
   fixture.Measure(85);
