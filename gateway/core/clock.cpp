@@ -56,4 +56,66 @@ std::string FormatIso8601(WallTime time) {
   return text;
 }
 
+std::optional<WallTime> ParseIso8601(std::string_view text) {
+  std::size_t at = 0;
+  const auto number = [&](std::size_t digits) -> std::optional<int> {
+    if (at + digits > text.size()) return std::nullopt;
+    int value = 0;
+    for (std::size_t i = 0; i < digits; ++i) {
+      const char c = text[at + i];
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    at += digits;
+    return value;
+  };
+  const auto literal = [&](char expected) {
+    if (at >= text.size() || text[at] != expected) return false;
+    ++at;
+    return true;
+  };
+  const auto year = number(4);
+  if (!year || !literal('-')) return std::nullopt;
+  const auto month = number(2);
+  if (!month || !literal('-')) return std::nullopt;
+  const auto day = number(2);
+  if (!day || !(literal('T') || literal(' '))) return std::nullopt;
+  const auto hour = number(2);
+  if (!hour || !literal(':')) return std::nullopt;
+  const auto minute = number(2);
+  if (!minute || !literal(':')) return std::nullopt;
+  const auto second = number(2);
+  if (!second) return std::nullopt;
+  int milliseconds = 0;
+  if (literal('.')) {
+    std::size_t digits = 0;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      if (digits < 3) milliseconds = milliseconds * 10 + (text[at] - '0');
+      ++digits;
+      ++at;
+    }
+    if (digits == 0) return std::nullopt;
+    for (std::size_t i = digits; i < 3; ++i)
+      milliseconds *= 10;
+  }
+  int offset_minutes = 0;
+  if (!literal('Z')) {
+    const bool plus = literal('+');
+    if (!plus && !literal('-')) return std::nullopt;
+    const auto offset_hours = number(2);
+    if (!offset_hours || !literal(':')) return std::nullopt;
+    const auto offset_rest = number(2);
+    if (!offset_rest || *offset_hours > 23 || *offset_rest > 59) return std::nullopt;
+    offset_minutes = (plus ? 1 : -1) * (*offset_hours * 60 + *offset_rest);
+  }
+  if (at != text.size()) return std::nullopt;
+  const std::chrono::year_month_day date{std::chrono::year{*year},
+                                         std::chrono::month{static_cast<unsigned>(*month)},
+                                         std::chrono::day{static_cast<unsigned>(*day)}};
+  if (!date.ok() || *hour > 23 || *minute > 59 || *second > 59) return std::nullopt;
+  return WallTime{std::chrono::sys_days{date}} + std::chrono::hours{*hour} + std::chrono::minutes{*minute} +
+         std::chrono::seconds{*second} + std::chrono::milliseconds{milliseconds} -
+         std::chrono::minutes{offset_minutes};
+}
+
 }  // namespace ehg::core

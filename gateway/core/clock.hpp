@@ -3,6 +3,9 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace ehg::core {
 
@@ -56,5 +59,8 @@ class ManualClock final : public Clock {
 
 // ISO 8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z.
 std::string FormatIso8601(WallTime time);
+// Strict ISO 8601 / RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS, optional fraction (milliseconds are kept,
+// finer digits truncated), then Z or +HH:MM / -HH:MM. nullopt for anything else.
+std::optional<WallTime> ParseIso8601(std::string_view text);
 
 }  // namespace ehg::core

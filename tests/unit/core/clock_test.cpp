@@ -45,3 +45,22 @@ TEST_CASE("SystemClock can be told to trust an unsynchronised wall clock") {
   const auto now = trusting.Now();
   CHECK(std::chrono::abs(now - std::chrono::time_point_cast<std::chrono::milliseconds>(before)) < 5s);
 }
+
+TEST_CASE("ISO 8601 times parse strictly, with their zone, and round-trip through the formatter") {
+  using ehg::core::ParseIso8601;
+  CHECK(ParseIso8601("2026-01-01T00:00:00.123Z") == WallTime{1'767'225'600'123ms});
+  CHECK(ParseIso8601("2026-01-01T00:00:00Z") == WallTime{1'767'225'600'000ms});
+  CHECK(ParseIso8601("2026-01-01T01:00:00+01:00") == WallTime{1'767'225'600'000ms});
+  CHECK(ParseIso8601("2025-12-31T22:30:00-01:30") == WallTime{1'767'225'600'000ms});
+  CHECK(ParseIso8601("2026-01-01T00:00:00.5Z") == WallTime{1'767'225'600'500ms});
+  CHECK(ParseIso8601("2026-01-01T00:00:00.123999Z") == WallTime{1'767'225'600'123ms});  // truncated
+  CHECK(ParseIso8601("2026-01-01 00:00:00Z") == WallTime{1'767'225'600'000ms});
+  CHECK(ParseIso8601(FormatIso8601(WallTime{1'790'000'000'042ms})) == WallTime{1'790'000'000'042ms});
+  for (const char* bad :
+       {"", "2026-01-01", "2026-01-01T00:00:00", "2026-01-01T00:00:00+0100", "2026-02-30T00:00:00Z",
+        "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z", "2026-01-01T00:00:00.Z", "2026-01-01T00:00:00Zjunk",
+        "26-01-01T00:00:00Z", "2026-1-01T00:00:00Z"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(ParseIso8601(bad).has_value());
+  }
+}
