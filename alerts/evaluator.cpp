@@ -554,7 +554,7 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
     if (IsNews2Metric(reading.metric)) {
       for (const News2Rule& rule : rules_.news2) {
         if (auto observation = News2Observation(rule, state, evidence.time)) {
-          pass.Step({rule.common.id, {}, "news2"}, rule.common, {}, *observation, Identity);
+          pass.Step({rule.common.id, {}, "news2"}, rule.common, rule.persistence, *observation, Identity);
         }
       }
     }

@@ -26,8 +26,10 @@ constexpr std::array<std::pair<News2Risk, std::string_view>, 4> kRiskNames{{
 
 // Half up at `resolution`. The small nudge keeps decimal halves that binary cannot hold exactly
 // (38.05 is 38.04999...) on the side a person reading the display would expect.
-double RoundHalfUp(double value, double resolution) {
-  return std::floor(value / resolution + 0.5 + 1e-9) * resolution;
+double RoundHalfUp(double value, int steps_per_unit) {
+  const double steps = static_cast<double>(steps_per_unit);
+  // Divided (not multiplied by 0.1) so 38.4 comes back as the double nearest 38.4.
+  return std::floor(value * steps + 0.5 + 1e-9) / steps;
 }
 
 }  // namespace
@@ -61,7 +63,7 @@ std::optional<News2Risk> ParseNews2Risk(std::string_view name) {
 }
 
 double RoundForNews2(News2Parameter parameter, double value) {
-  return RoundHalfUp(value, parameter == News2Parameter::kTemperature ? 0.1 : 1.0);
+  return RoundHalfUp(value, parameter == News2Parameter::kTemperature ? 10 : 1);
 }
 
 int ScoreRespirationRate(double per_minute) {

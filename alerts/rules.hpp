@@ -117,6 +117,7 @@ struct News2Rule {
   std::chrono::seconds fresh_for{std::chrono::hours{1}};
   News2Risk min_risk = News2Risk::kLowMedium;
   std::size_t min_parameters = 3;
+  Persistence persistence;  // the risk must hold this long (hysteresis is not used)
 
   friend bool operator==(const News2Rule&, const News2Rule&) = default;
 };

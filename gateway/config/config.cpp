@@ -1007,6 +1007,9 @@ class ConfigParser {
         ok = scale.has_value() && ok;
         if (scale) rule.spo2_scale = *scale == 2 ? alerts::SpO2Scale::kScale2 : alerts::SpO2Scale::kScale1;
       }
+      if (auto for_duration = Duration(reader, "for", std::chrono::seconds{0}, std::chrono::days{1}, ok)) {
+        rule.persistence.for_duration = *for_duration;
+      }
       if (auto fresh = Duration(reader, "fresh", std::chrono::minutes{1}, std::chrono::days{1}, ok)) {
         rule.fresh_for = *fresh;
       }
