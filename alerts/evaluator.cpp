@@ -388,6 +388,11 @@ void Evaluation::Append(Evaluation other) {
   suppressed_repeats += other.suppressed_repeats;
 }
 
+std::uint64_t Evaluation::Count(ChangeKind kind) const {
+  return static_cast<std::uint64_t>(std::count_if(
+      changes.begin(), changes.end(), [kind](const AlertChange& change) { return change.kind == kind; }));
+}
+
 std::string_view ToString(ActionOutcome outcome) {
   switch (outcome) {
     case ActionOutcome::kDone:

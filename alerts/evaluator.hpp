@@ -30,6 +30,7 @@ struct Evaluation {
   std::uint32_t suppressed_repeats = 0;     // repeats of open alerts that were not sent as updates
 
   void Append(Evaluation other);
+  std::uint64_t Count(ChangeKind kind) const;
 };
 
 // The gateway's own condition, for the gateway rules.

@@ -766,6 +766,20 @@ class ConfigParser {
     return result;
   }
 
+  // A duration that must be given: an error naming `name`_`unit_hint` when it is absent.
+  std::optional<std::chrono::seconds> RequiredDuration(ObjectReader& reader, const JsonValue& object,
+                                                       std::string_view name, std::string_view unit_hint,
+                                                       std::chrono::seconds min, std::chrono::seconds max,
+                                                       std::string_view what, bool& ok) {
+    auto duration = Duration(reader, name, min, max, ok);
+    if (!duration && !HasDuration(object, name)) {
+      errors_.Add(reader.PathOf(std::string(name) + "_" + std::string(unit_hint)),
+                  "required: " + std::string(what), &object);
+      ok = false;
+    }
+    return duration;
+  }
+
   static bool HasDuration(const JsonValue& object, std::string_view name) {
     for (const std::string_view unit : {"_seconds", "_minutes", "_hours", "_days"}) {
       if (object.Find(std::string(name) + std::string(unit)) != nullptr) return true;
@@ -840,13 +854,10 @@ class ConfigParser {
       }
       ObjectReader escalation_reader(*value, reader.PathOf("escalation"), errors_);
       alerts::Escalation escalation;
-      auto after = Duration(escalation_reader, "after", std::chrono::seconds{30}, std::chrono::days{2}, ok);
-      if (after) {
+      if (auto after = RequiredDuration(escalation_reader, *value, "after", "minutes",
+                                        std::chrono::seconds{30}, std::chrono::days{2},
+                                        "how long an unacknowledged alert waits before it escalates", ok)) {
         escalation.after = *after;
-      } else if (!HasDuration(*value, "after")) {
-        errors_.Add(escalation_reader.PathOf("after_minutes"),
-                    "required: how long an unacknowledged alert waits before it escalates", value);
-        ok = false;
       }
       if (const JsonValue* level = escalation_reader.Optional("max_level")) {
         auto max_level =
@@ -970,12 +981,10 @@ class ConfigParser {
           }
         }
       }
-      if (auto quiet = Duration(reader, "quiet", std::chrono::minutes{5}, std::chrono::days{2}, ok)) {
+      if (auto quiet =
+              RequiredDuration(reader, object, "quiet", "hours", std::chrono::minutes{5},
+                               std::chrono::days{2}, "how long without activity raises the alert", ok)) {
         rule.quiet_for = *quiet;
-      } else if (!HasDuration(object, "quiet")) {
-        errors_.Add(reader.PathOf("quiet_hours"), "required: how long without activity raises the alert",
-                    &object);
-        ok = false;
       }
       if (const JsonValue* value = reader.Optional("between")) {
         auto window = Window(*value, reader.PathOf("between"));
@@ -1102,11 +1111,9 @@ class ConfigParser {
       rule.fall = Number(reader, "fall", 0, span, "a change in" + unit, ok);
       pair_needed(object.Find("rise") != nullptr || object.Find("fall") != nullptr,
                   "\"rise\", \"fall\" or both");
-      if (auto window = Duration(reader, "window", std::chrono::minutes{1}, std::chrono::days{31}, ok)) {
+      if (auto window = RequiredDuration(reader, object, "window", "hours", std::chrono::minutes{1},
+                                         std::chrono::days{31}, "the time the change is measured over", ok)) {
         rule.window = *window;
-      } else if (!HasDuration(object, "window")) {
-        errors_.Add(reader.PathOf("window_hours"), "required: the time the change is measured over", &object);
-        ok = false;
       }
       if (ok) out.trends.push_back(std::move(rule));
     } else {

@@ -71,13 +71,16 @@ Result<void> Pipeline::RestoreEngineState() {
   std::vector<store::ReadingQuery> queries;
   for (const auto& [metric, window] : evaluator_.HistoryNeeded())
     queries.push_back({{metric}, now - window, true, false, false});
-  queries.push_back({{}, {}, false, false, true});
-  queries.push_back({{}, {}, true, false, true});
+  // The newest reading per source within the longest look-back a rule can have (a `within` schedule of
+  // up to 60 days): older ones decide nothing, and the bound keeps start-up time independent of retention.
+  const core::WallTime recent = now - std::chrono::days{60};
+  queries.push_back({{}, recent, false, false, true});
+  queries.push_back({{}, recent, true, false, true});
   std::vector<std::string> event_metrics;
   for (const core::MetricInfo& metric : core::AllMetrics()) {
     if (metric.kind == core::MetricKind::kEvent) event_metrics.emplace_back(metric.name);
   }
-  queries.push_back({event_metrics, {}, false, true, true});
+  queries.push_back({event_metrics, recent, false, true, true});
   for (const store::ReadingQuery& query : queries) {
     auto readings = store_.LoadReadings(query);
     if (!readings) return tl::unexpected(readings.error());
@@ -195,10 +198,11 @@ void Pipeline::Run() {
     wake_.wait_for(lock, kIdleWake, [this] {
       return !queue_.empty() || !changes_.empty() || stop_requested_ || pending_rules_;
     });
+    bool rules_replaced = false;
     if (pending_rules_) {
       evaluator_ = alerts::Evaluator(std::move(*pending_rules_), zone_);
       pending_rules_.reset();
-      core::LogInfo("rules replaced", {{"rules", evaluator_.rules().size()}});
+      rules_replaced = true;
     }
     if (!queue_.empty() && !stop_requested_ && options_.batch_window.count() > 0) {
       // Gather a little more so one fsync covers many readings.
@@ -214,6 +218,13 @@ void Pipeline::Run() {
     }
     const bool finished = stop_requested_ && queue_.empty() && changes_.empty();
     lock.unlock();
+    if (rules_replaced) {
+      // A new trend rule may look back further than the old rules did: reload what it needs.
+      if (auto restored = RestoreEngineState(); !restored) {
+        core::LogError("rule state not reloaded for the new rules", {{"reason", restored.error().message}});
+      }
+      core::LogInfo("rules replaced", {{"rules", evaluator_.rules().size()}});
+    }
     if (!changes.empty()) ProcessChanges(changes);
     if (!batch.empty()) ProcessBatch(batch);
     Tick();
@@ -439,27 +450,13 @@ void Pipeline::CountEvaluation(const alerts::Evaluation& evaluation) {
   counters_.duplicates += evaluation.duplicate_readings;
   counters_.suppressed_repeats += evaluation.suppressed_repeats;
   counters_.open_alerts.store(engine_.open.size());
+  counters_.alerts_raised += evaluation.Count(alerts::ChangeKind::kRaised);
+  counters_.alerts_updated += evaluation.Count(alerts::ChangeKind::kUpdated);
+  counters_.alerts_escalated += evaluation.Count(alerts::ChangeKind::kEscalated);
+  counters_.alerts_delivered += evaluation.Count(alerts::ChangeKind::kDelivered);
+  counters_.alerts_acknowledged += evaluation.Count(alerts::ChangeKind::kAcknowledged);
+  counters_.alerts_resolved += evaluation.Count(alerts::ChangeKind::kResolved);
   for (const alerts::AlertChange& change : evaluation.changes) {
-    switch (change.kind) {
-      case alerts::ChangeKind::kRaised:
-        ++counters_.alerts_raised;
-        break;
-      case alerts::ChangeKind::kUpdated:
-        ++counters_.alerts_updated;
-        break;
-      case alerts::ChangeKind::kEscalated:
-        ++counters_.alerts_escalated;
-        break;
-      case alerts::ChangeKind::kDelivered:
-        ++counters_.alerts_delivered;
-        break;
-      case alerts::ChangeKind::kAcknowledged:
-        ++counters_.alerts_acknowledged;
-        break;
-      case alerts::ChangeKind::kResolved:
-        ++counters_.alerts_resolved;
-        break;
-    }
     core::LogInfo("alert " + std::string(alerts::ToString(change.kind)),
                   {{"alert_id", change.alert.alert_id},
                    {"rule", change.alert.rule_id},

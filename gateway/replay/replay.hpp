@@ -36,6 +36,8 @@ class Replay {
   // Time-based rules are evaluated every `tick` of reading time (the daemon: every second).
   Replay(alerts::RuleSet rules, std::shared_ptr<const alerts::TimeZone> zone,
          std::chrono::seconds tick = std::chrono::seconds{60});
+  Replay(const Replay&) = delete;  // the id source refers to this object
+  Replay& operator=(const Replay&) = delete;
 
   // Advances the clock to the reading's time (never backwards: a late reading is evaluated at the
   // current time), running the timers on the way, then evaluates the reading.
@@ -47,6 +49,7 @@ class Replay {
 
  private:
   void Collect(core::WallTime time, alerts::Evaluation evaluation, std::vector<TimelineEntry>& out);
+  std::string NextAlertId();
 
   alerts::Evaluator evaluator_;
   alerts::EngineState state_;
@@ -54,6 +57,7 @@ class Replay {
   std::optional<core::WallTime> now_;
   std::optional<core::WallTime> next_tick_;
   std::uint64_t next_alert_ = 0;
+  const alerts::NewAlertId ids_ = [this] { return NextAlertId(); };
   ReplaySummary summary_;
 };
 

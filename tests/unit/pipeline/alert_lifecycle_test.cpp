@@ -204,3 +204,27 @@ TEST_CASE("Trend history is rebuilt from the stored readings after a restart") {
   weigh(82.5);
   CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
 }
+
+TEST_CASE("A trend rule added by a reload sees the readings stored before it existed") {
+  Fixture fixture;
+  fixture.Start(RuleSet{});
+  const auto weigh = [&](double kg) {
+    auto reading = ehg::test::MakeReading("body_weight", kg, "kg",
+                                          fixture.clock.Now().time_since_epoch().count(), "scale");
+    std::atomic<bool> done{false};
+    REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
+    REQUIRE(WaitUntil([&] { return done.load(); }));
+  };
+  weigh(80.0);
+  fixture.clock.Advance(24h);
+  RuleSet rules;
+  ehg::alerts::TrendRule trend;
+  trend.common = {"weight-gain", Severity::kMedium, std::nullopt, 0s};
+  trend.metric = "body_weight";
+  trend.rise = 2.0;
+  trend.window = 72h;
+  rules.trends.push_back(trend);
+  fixture.pipeline->ReplaceRules(rules);
+  weigh(82.5);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
+}
