@@ -368,6 +368,22 @@ std::optional<Observation> News2Observation(const News2Rule& rule, const EngineS
                      ForRisk(score.risk)};
 }
 
+bool EarlierThan(const Evidence& evidence, core::WallTime time) {
+  return evidence.time < time;
+}
+
+// Whether exactly this reading is in the time-ordered history already (a record sent again).
+bool InHistory(const EngineState& state, const Evidence& evidence) {
+  const auto found = state.history.find(evidence.metric);
+  if (found == state.history.end()) return false;
+  const std::vector<Evidence>& history = found->second;
+  for (auto it = std::lower_bound(history.begin(), history.end(), evidence.time, EarlierThan);
+       it != history.end() && it->time == evidence.time; ++it) {
+    if (*it == evidence) return true;
+  }
+  return false;
+}
+
 void InsertSorted(std::vector<Evidence>& history, Evidence evidence) {
   const auto position =
       std::upper_bound(history.begin(), history.end(), evidence.time,
@@ -440,6 +456,7 @@ void Evaluator::Remember(EngineState& state, const core::Reading& reading) const
   if (!first && latest->second.time <= evidence.time) latest->second = evidence;
   const auto needed = history_needed_.find(reading.metric);
   if (needed == history_needed_.end()) return;
+  if (InHistory(state, evidence)) return;  // a re-sent record must not count twice in a baseline
   std::vector<Evidence>& history = state.history[reading.metric];
   InsertSorted(history, evidence);
   const core::WallTime horizon = history.back().time - needed->second;
@@ -468,8 +485,12 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
     const bool out_of_order =
         previous != state.latest_by_source.end() && evidence.time < previous->second.time;
     if (out_of_order) {
-      ++out.out_of_order_readings;
-      Remember(state, reading);  // history only: newer readings already decided the rules
+      if (InHistory(state, evidence)) {
+        ++out.duplicate_readings;  // an older record delivered again (a re-sync after reconnecting)
+      } else {
+        ++out.out_of_order_readings;
+        Remember(state, reading);  // history only: newer readings already decided the rules
+      }
       continue;
     }
 

@@ -119,3 +119,18 @@ TEST_CASE("Trend history is rebuilt by Remember without raising anything") {
   CHECK(Kinds(harness.Feed(Weight(24h, 82.5))) == Changes{ChangeKind::kRaised});
   CHECK(harness.evaluator.HistoryNeeded().at("body_weight") == 72h);
 }
+
+TEST_CASE("Baseline: a re-sent older record is a duplicate and does not count twice in the mean") {
+  Harness harness(WeightBaseline());
+  for (int day = 0; day < 4; ++day)
+    harness.Feed(Weight(std::chrono::hours{24 * day}, day == 1 ? 84.0 : 80.0));
+  // The scale re-syncs after a reconnect and sends Tuesday's 84.0 again.
+  const auto again = harness.Feed(Weight(24h, 84.0));
+  CHECK(again.duplicate_readings == 1);
+  CHECK(again.out_of_order_readings == 0);
+  CHECK(harness.state.history.at("body_weight").size() == 4);
+  // Mean (80 + 84 + 80 + 80) / 4 = 81: 82.6 is 1.6 over it. Counted twice, the mean would be 81.6.
+  const auto raised = harness.Feed(Weight(96h, 82.6));
+  REQUIRE(Kinds(raised) == Changes{ChangeKind::kRaised});
+  CHECK(raised.changes[0].alert.reference_value == doctest::Approx(81.0));
+}
