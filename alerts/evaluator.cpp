@@ -475,6 +475,16 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
   Pass pass(state, now, new_alert_id, out);
   for (const core::Reading& reading : readings) {
     const Evidence evidence = EvidenceOf(reading);
+    // Any reading at all, even a duplicate or a late record, shows the device is alive.
+    auto& last_seen = state.last_seen_by_device[reading.device_id];
+    last_seen = std::max(last_seen, reading.received_at);
+    for (const DeviceRule& rule : rules_.devices) {
+      const std::string key = AlertKey(rule.common.id, reading.device_id);
+      if (rule.condition == DeviceCondition::kSilent &&
+          rule.expected_intervals.count(reading.device_id) > 0 && pass.Open(key)) {
+        pass.Resolve(key, kResolvedByCondition, {}, evidence);
+      }
+    }
     const std::string source = SourceKey(reading.device_id, reading.metric);
     const auto previous = state.latest_by_source.find(source);
     if (previous != state.latest_by_source.end() && previous->second.time == evidence.time &&
@@ -494,14 +504,10 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
       continue;
     }
 
-    // Supervision of the device sees every reading, reliable or not.
+    // Battery and sensor errors: every in-order reading, reliable or not.
     for (const DeviceRule& rule : rules_.devices) {
       const Subject subject{rule.common.id, reading.device_id, reading.metric};
-      if (rule.condition == DeviceCondition::kSilent) {
-        if (rule.expected_intervals.count(reading.device_id) > 0 && pass.Open(subject.Key())) {
-          pass.Resolve(subject.Key(), kResolvedByCondition, {}, evidence);
-        }
-      } else if (rule.condition == DeviceCondition::kSensorError) {
+      if (rule.condition == DeviceCondition::kSensorError) {
         const bool error = reading.flags.Has(core::QualityFlag::kSensorError);
         pass.Step(subject, rule.common, {},
                   Observation{evidence.time,
@@ -512,7 +518,7 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
                               {},
                               {}},
                   Constant);
-      } else if (reading.metric == "battery") {
+      } else if (rule.condition == DeviceCondition::kBatteryLow && reading.metric == "battery") {
         const bool low = reading.value < rule.battery_below;
         const bool clear = reading.value >= rule.battery_below + rule.battery_hysteresis;
         pass.Step(subject, rule.common, {},

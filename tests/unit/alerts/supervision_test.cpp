@@ -103,6 +103,13 @@ TEST_CASE(
   auto flagged = At(61min, "bp.systolic", 120, "mm[Hg]", "cuff");
   flagged.flags.Set(ehg::core::QualityFlag::kCuffLoose);
   CHECK(Kinds(harness.Feed(flagged)) == Changes{ChangeKind::kResolved});
+  // So does a late record uploaded from the device's memory (older than what the gateway has seen).
+  CHECK(Kinds(harness.Tick(kT0 + 71min)) == Changes{ChangeKind::kRaised});  // the cuff is silent again
+  auto late = At(30min, "bp.systolic", 118, "mm[Hg]", "cuff");
+  late.received_at = kT0 + 72min;
+  const auto uploaded = harness.Feed(std::vector<ehg::core::Reading>{late}, kT0 + 72min);
+  CHECK(uploaded.out_of_order_readings == 1);
+  CHECK(Kinds(uploaded) == Changes{ChangeKind::kResolved});
 }
 
 TEST_CASE("Sensor error flags raise a technical alert for the device, a clean reading clears it") {
