@@ -23,4 +23,21 @@ inline alerts::ThresholdRule Threshold(std::string id, std::string metric, std::
   return rule;
 }
 
+// A trend rule on `metric`: a rise of more than `rise` (or, negative, a fall of more than -rise) within
+// `window`.
+inline alerts::TrendRule Trend(std::string id, std::string metric, double rise, std::chrono::seconds window,
+                               alerts::Severity severity = alerts::Severity::kMedium) {
+  alerts::TrendRule rule;
+  rule.common.id = std::move(id);
+  rule.common.severity = severity;
+  rule.metric = std::move(metric);
+  if (rise >= 0) {
+    rule.rise = rise;
+  } else {
+    rule.fall = -rise;
+  }
+  rule.window = window;
+  return rule;
+}
+
 }  // namespace ehg::test

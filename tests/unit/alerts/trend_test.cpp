@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "tests/support/rules.hpp"
 #include "tests/unit/alerts/harness.hpp"
 
 using namespace std::chrono_literals;
@@ -18,12 +19,7 @@ ehg::core::Reading Weight(std::chrono::hours offset, double kg) {
 
 RuleSet WeightGain() {
   RuleSet rules;
-  ehg::alerts::TrendRule rule;
-  rule.common = {"weight-gain-72h", Severity::kMedium, std::nullopt, 0s};
-  rule.metric = "body_weight";
-  rule.rise = 2.0;
-  rule.window = 72h;
-  rules.trends.push_back(rule);
+  rules.trends.push_back(ehg::test::Trend("weight-gain-72h", "body_weight", 2.0, 72h));
   return rules;
 }
 
@@ -74,12 +70,7 @@ TEST_CASE("Trend: clears when the change is no longer beyond the limit") {
 
 TEST_CASE("Trend: a fall rule measures against the highest reading of the window") {
   RuleSet rules;
-  ehg::alerts::TrendRule rule;
-  rule.common = {"weight-loss", Severity::kLow, std::nullopt, 0s};
-  rule.metric = "body_weight";
-  rule.fall = 3.0;
-  rule.window = 168h;
-  rules.trends.push_back(rule);
+  rules.trends.push_back(ehg::test::Trend("weight-loss", "body_weight", -3.0, 168h, Severity::kLow));
   Harness harness(rules);
   CHECK(harness.Feed(Weight(0h, 70.0)).changes.empty());
   CHECK(harness.Feed(Weight(24h, 71.0)).changes.empty());

@@ -181,50 +181,40 @@ TEST_CASE("A receipt marks the alert delivered in the store") {
   CHECK(fixture.pipeline->counters().alerts_delivered == 1);
 }
 
+namespace {
+
+RuleSet WeightGain() {
+  RuleSet rules;
+  rules.trends.push_back(ehg::test::Trend("weight-gain", "body_weight", 2.0, 72h));
+  return rules;
+}
+
+void Weigh(Fixture& fixture, double kg) {
+  auto reading = ehg::test::MakeReading("body_weight", kg, "kg",
+                                        fixture.clock.Now().time_since_epoch().count(), "scale");
+  std::atomic<bool> done{false};
+  REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
+  REQUIRE(WaitUntil([&] { return done.load(); }));
+}
+
+}  // namespace
+
 TEST_CASE("Trend history is rebuilt from the stored readings after a restart") {
   Fixture fixture;
-  RuleSet rules;
-  ehg::alerts::TrendRule trend;
-  trend.common = {"weight-gain", Severity::kMedium, std::nullopt, 0s};
-  trend.metric = "body_weight";
-  trend.rise = 2.0;
-  trend.window = 72h;
-  rules.trends.push_back(trend);
-  fixture.Start(rules);
-  const auto weigh = [&](double kg) {
-    auto reading = ehg::test::MakeReading("body_weight", kg, "kg",
-                                          fixture.clock.Now().time_since_epoch().count(), "scale");
-    std::atomic<bool> done{false};
-    REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
-    REQUIRE(WaitUntil([&] { return done.load(); }));
-  };
-  weigh(80.0);
+  fixture.Start(WeightGain());
+  Weigh(fixture, 80.0);
   fixture.clock.Advance(24h);
-  fixture.Restart(rules);
-  weigh(82.5);
+  fixture.Restart(WeightGain());
+  Weigh(fixture, 82.5);
   CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
 }
 
 TEST_CASE("A trend rule added by a reload sees the readings stored before it existed") {
   Fixture fixture;
   fixture.Start(RuleSet{});
-  const auto weigh = [&](double kg) {
-    auto reading = ehg::test::MakeReading("body_weight", kg, "kg",
-                                          fixture.clock.Now().time_since_epoch().count(), "scale");
-    std::atomic<bool> done{false};
-    REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
-    REQUIRE(WaitUntil([&] { return done.load(); }));
-  };
-  weigh(80.0);
+  Weigh(fixture, 80.0);
   fixture.clock.Advance(24h);
-  RuleSet rules;
-  ehg::alerts::TrendRule trend;
-  trend.common = {"weight-gain", Severity::kMedium, std::nullopt, 0s};
-  trend.metric = "body_weight";
-  trend.rise = 2.0;
-  trend.window = 72h;
-  rules.trends.push_back(trend);
-  fixture.pipeline->ReplaceRules(rules);
-  weigh(82.5);
+  fixture.pipeline->ReplaceRules(WeightGain());
+  Weigh(fixture, 82.5);
   CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
 }
