@@ -81,29 +81,45 @@ bool Caught(const InjectedEvent& event, const std::vector<Raised>& raised) {
   return false;
 }
 
-void Compare(const std::string& resident) {
+struct Comparison {
+  std::size_t injected = 0;
+  std::vector<std::string> missed_by_example;  // names of injected events no example alert caught
+  std::vector<std::string> missed_by_naive;
+  std::size_t example_alerts = 0;
+  std::size_t naive_alerts = 0;
+};
+
+Comparison Compare(const std::string& resident) {
   const fs::path readings = kReplayFixtures / (resident + "-week.jsonl");
   const auto injected = Injected(kReplayFixtures / (resident + "-week.events.json"));
-  REQUIRE(injected.size() == 3);
   const auto example =
       ReplayRaised(fs::path(EHG_SOURCE_DIR) / "examples" / (resident + "-resident.json"), readings);
   const auto naive = ReplayRaised(kReplayFixtures / ("naive-" + resident + ".json"), readings);
+  Comparison comparison{injected.size(), {}, {}, example.size(), naive.size()};
   for (const InjectedEvent& event : injected) {
-    CAPTURE(event.name);
-    CHECK(Caught(event, example));
-    CHECK(Caught(event, naive));
+    if (!Caught(event, example)) comparison.missed_by_example.push_back(event.name);
+    if (!Caught(event, naive)) comparison.missed_by_naive.push_back(event.name);
   }
   MESSAGE(resident << ": example config raised " << example.size() << " alerts, naive config "
                    << naive.size());
-  CHECK(example.size() < naive.size());
+  return comparison;
 }
 
 }  // namespace
 
 TEST_CASE("Alarm fatigue, COPD week: every injected deterioration caught, a fraction of the naive alerts") {
-  Compare("copd");
+  const Comparison copd = Compare("copd");
+  CHECK(copd.injected == 3);
+  CHECK(copd.missed_by_example.empty());
+  CHECK(copd.missed_by_naive.empty());
+  // The 2-minute persistence rides out the dips and movement: at most a fifth of the naive alerts.
+  CHECK(copd.example_alerts * 5 <= copd.naive_alerts);
 }
 
 TEST_CASE("Alarm fatigue, heart-failure week: every injected deterioration caught, fewer alerts than naive") {
-  Compare("heart-failure");
+  const Comparison heart_failure = Compare("heart-failure");
+  CHECK(heart_failure.injected == 3);
+  CHECK(heart_failure.missed_by_example.empty());
+  CHECK(heart_failure.missed_by_naive.empty());
+  CHECK(heart_failure.example_alerts < heart_failure.naive_alerts);
 }
