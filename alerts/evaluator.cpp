@@ -439,8 +439,6 @@ Evaluator::Evaluator(RuleSet rules, std::shared_ptr<const TimeZone> zone)
 
 void Evaluator::Remember(EngineState& state, const core::Reading& reading) const {
   const Evidence evidence = EvidenceOf(reading);
-  auto& last_seen = state.last_seen_by_device[reading.device_id];
-  last_seen = std::max(last_seen, reading.received_at);
   auto [source, inserted] =
       state.latest_by_source.try_emplace(SourceKey(reading.device_id, reading.metric), evidence);
   if (!inserted && source->second.time <= evidence.time) source->second = evidence;
@@ -479,11 +477,12 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
     auto& last_seen = state.last_seen_by_device[reading.device_id];
     last_seen = std::max(last_seen, reading.received_at);
     for (const DeviceRule& rule : rules_.devices) {
-      const std::string key = AlertKey(rule.common.id, reading.device_id);
-      if (rule.condition == DeviceCondition::kSilent &&
-          rule.expected_intervals.count(reading.device_id) > 0 && pass.Open(key)) {
-        pass.Resolve(key, kResolvedByCondition, {}, evidence);
+      if (rule.condition != DeviceCondition::kSilent ||
+          rule.expected_intervals.count(reading.device_id) == 0) {
+        continue;
       }
+      const std::string key = AlertKey(rule.common.id, reading.device_id);
+      if (pass.Open(key)) pass.Resolve(key, kResolvedByCondition, {}, evidence);
     }
     const std::string source = SourceKey(reading.device_id, reading.metric);
     const auto previous = state.latest_by_source.find(source);

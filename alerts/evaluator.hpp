@@ -72,7 +72,8 @@ class Evaluator {
   // The care system's receipt for one of the alert's events.
   Evaluation MarkDelivered(EngineState& state, std::string_view event_id, core::WallTime now) const;
 
-  // Adds a stored reading to the reading memory without evaluating any rule (restart). Oldest first.
+  // Adds a stored reading to the reading memory without evaluating any rule (restart). Any order. When a
+  // device was last seen is not taken from readings: the caller restores it from its device records.
   void Remember(EngineState& state, const core::Reading& reading) const;
   // How far back the reading memory must reach, per metric (trend and baseline windows).
   const std::map<std::string, std::chrono::seconds>& HistoryNeeded() const { return history_needed_; }

@@ -14,6 +14,32 @@ constexpr std::chrono::minutes kHousekeepingInterval{60};
 // The longest the thread sleeps without work, so the watchdog heartbeat keeps moving.
 constexpr std::chrono::milliseconds kIdleWake{500};
 
+// The engine state as it was before a transaction, put back when the transaction fails, so the rules
+// never remember what the store does not have. Readings change everything; timers, receipts and care
+// workers' decisions change only the alerts and rule states (kept without copying the reading memory).
+class EngineSavepoint {
+ public:
+  enum class Scope { kAlertsAndRules, kEverything };
+  EngineSavepoint(const alerts::EngineState& engine, Scope scope)
+      : whole_(scope == Scope::kEverything ? std::optional<alerts::EngineState>(engine) : std::nullopt),
+        open_(scope == Scope::kEverything ? alerts::OpenAlerts{} : engine.open),
+        rules_(scope == Scope::kEverything ? decltype(rules_){} : engine.rules) {}
+
+  void RollBack(alerts::EngineState& engine) {
+    if (whole_) {
+      engine = std::move(*whole_);
+    } else {
+      engine.open = std::move(open_);
+      engine.rules = std::move(rules_);
+    }
+  }
+
+ private:
+  std::optional<alerts::EngineState> whole_;
+  alerts::OpenAlerts open_;
+  std::map<std::string, alerts::RuleState> rules_;
+};
+
 store::AlertRecord ToRecord(const alerts::Alert& alert) {
   return store::AlertRecord{alert.alert_id,
                             alert.rule_id,
@@ -251,6 +277,7 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
   }
   // Receipts mark their alerts delivered; care workers' decisions change alerts, in the same transaction.
   const core::WallTime now = clock_.Now();
+  EngineSavepoint savepoint(engine_, EngineSavepoint::Scope::kAlertsAndRules);
   alerts::Evaluation evaluation;
   for (const core::EventId& event_id : write.receipted_alerts)
     evaluation.Append(evaluator_.MarkDelivered(engine_, event_id.ToString(), now));
@@ -280,9 +307,7 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
 
   auto written = store_.Write(write);
   if (!written) {
-    if (auto restored = RestoreEngineState(); !restored) {
-      core::LogError("rule state not restored after a failed change", {{"reason", restored.error().message}});
-    }
+    savepoint.RollBack(engine_);
     counters_.outbox_change_failures += changes.size();
     core::LogError("uplink change not stored", {{"changes", changes.size()},
                                                 {"code", ToString(written.error().code)},
@@ -352,6 +377,7 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
   }
   if (accepted.empty()) return;
 
+  EngineSavepoint savepoint(engine_, EngineSavepoint::Scope::kEverything);
   alerts::Evaluation evaluation =
       evaluator_.OnReadings(write.readings, engine_, now, [this] { return ids_.Next().ToString(); });
 
@@ -386,9 +412,7 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     for (Submission* submission : accepted) {
       if (submission->done) submission->done(submission->reading, tl::unexpected(written.error()));
     }
-    if (auto restored = RestoreEngineState(); !restored) {
-      core::LogError("rule state not restored after a failed batch", {{"reason", restored.error().message}});
-    }
+    savepoint.RollBack(engine_);
     return;
   }
 
@@ -485,6 +509,7 @@ void Pipeline::Tick() {
         std::chrono::duration_cast<std::chrono::milliseconds>(steady - *clock_unsynchronised_since_);
   }
   const core::WallTime now = clock_.Now();
+  EngineSavepoint savepoint(engine_, EngineSavepoint::Scope::kAlertsAndRules);
   alerts::Evaluation evaluation =
       evaluator_.OnTick(engine_, now, status, [this] { return ids_.Next().ToString(); });
   if (evaluation.changes.empty() && evaluation.rule_states_changed.empty() &&
@@ -498,9 +523,7 @@ void Pipeline::Tick() {
     ++counters_.store_failures;
     core::LogError("timed rule changes not stored; retried at the next tick",
                    {{"code", ToString(written.error().code)}, {"reason", written.error().message}});
-    if (auto restored = RestoreEngineState(); !restored) {
-      core::LogError("rule state not restored after a failed tick", {{"reason", restored.error().message}});
-    }
+    savepoint.RollBack(engine_);
     return;
   }
   AfterCommit(*written, write.events);

@@ -124,8 +124,7 @@ class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink 
   void AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events);
   void Housekeeping();
   void Tick();
-  // Rebuilds the rule engine's state from the store: at start, and after a failed transaction (the
-  // store holds the truth; whatever the engine did in memory for that batch is thrown away).
+  // Rebuilds the rule engine's state from the store: at start, and when new rules may look back further.
   Result<void> RestoreEngineState();
   // Turns an evaluation into outbox events, alert records and rule states in `write`.
   void AddEvaluation(alerts::Evaluation& evaluation, store::WriteBatch& write, core::WallTime now);
