@@ -329,3 +329,47 @@ TEST_CASE("Uplink changes are refused when the pipeline is not running") {
   CHECK_FALSE(pipeline.ApplyOutboxChange({}));
   CHECK(pipeline.counters().outbox_changes_refused == 1);
 }
+
+TEST_CASE("A failed batch leaves no trace in the rules: the same reading offered again is evaluated afresh") {
+  Fixture fixture({{}, 1ull << 30, 128 * 1024});
+  Outcomes outcomes;
+  auto options = fixture.Options(100'000);
+  options.batch_window = 100ms;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, options, LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  for (int round = 0; round < 200 && pipeline.counters().store_failures == 0; ++round) {
+    for (int i = 0; i < 100; ++i)
+      REQUIRE(pipeline.Submit(SpO2(97), outcomes.Callback()));
+    REQUIRE(WaitUntil([&] { return outcomes.size() == static_cast<std::size_t>(round + 1) * 100; }));
+  }
+  REQUIRE(pipeline.counters().store_failures == 1);
+  // A batch of breaching readings while the database is full: refused as a whole.
+  const std::int64_t breach_time = ehg::test::kTestEpochMs + 1000;
+  const std::size_t filled = outcomes.size();
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(pipeline.Submit(SpO2(80, breach_time + i * 1000), outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == filled + 100; }));
+  REQUIRE(pipeline.counters().store_failures == 2);
+  REQUIRE(pipeline.counters().alerts_raised == 0);
+  // Room again: the uplink delivered the observations waiting in the outbox.
+  ehg::store::OutboxChange delivered;
+  const auto rows = fixture.store->PeekOutbox(100'000).value();
+  for (const auto& row : rows)
+    delivered.sent_sequences.push_back(row.sequence);
+  std::atomic<bool> done{false};
+  REQUIRE(pipeline.ApplyOutboxChange(delivered, [&](const auto& result) {
+    REQUIRE(result.has_value());
+    done = true;
+  }));
+  REQUIRE(WaitUntil([&] { return done.load(); }));
+  // The driver offers the refused reading again. Had the engine kept it in memory, it would now be a
+  // duplicate and raise nothing.
+  const std::size_t before = outcomes.size();
+  REQUIRE(pipeline.Submit(SpO2(80, breach_time), outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == before + 1; }));
+  pipeline.Stop();
+  REQUIRE(outcomes.at(before).has_value());
+  CHECK(pipeline.counters().duplicates == 0);
+  CHECK(pipeline.counters().alerts_raised == 1);
+  CHECK(fixture.store->LoadOpenAlerts().value().size() == 1);
+}
