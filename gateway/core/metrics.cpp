@@ -16,6 +16,8 @@ constexpr std::array kCatalogue{
     MetricInfo{"heart_rate", "/min", "8867-4", 147842, MetricKind::kQuantity, 15, 350},
     MetricInfo{"rr_interval", "ms", "", 0, MetricKind::kQuantity, 150, 4000},
     MetricInfo{"spo2", "%", "59408-5", 150456, MetricKind::kQuantity, 30, 100},
+    // Plethysmogram points in the device's own scale; forwarded only when a device is configured to.
+    MetricInfo{"pleth", "1", "", 0, MetricKind::kQuantity, 0, 65535},
     MetricInfo{"perfusion_index", "%", "61006-3", 150488, MetricKind::kQuantity, 0, 30},
     MetricInfo{"respiration_rate", "/min", "9279-1", 151562, MetricKind::kQuantity, 1, 90},
     MetricInfo{"body_temperature", "Cel", "8310-5", 150364, MetricKind::kQuantity, 25, 45},

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "devices/serial/aggregator.hpp"
+#include "devices/serial/decoder.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/reading_sink.hpp"
+
+namespace ehg::devices::serial {
+
+struct SerialDeviceOptions {
+  std::string device_id;
+  std::filesystem::path port;  // normally /dev/serial/by-id/...; opened anew on every reconnect
+  ProtocolInfo protocol;
+  AggregationOptions aggregation;
+  LocalTimeConverter local_to_utc;  // for device clocks without a zone (Beurer)
+  unsigned user = 1;                // records of other user slots belong to someone else: skipped
+  std::chrono::milliseconds reconnect_initial{500};
+  std::chrono::milliseconds reconnect_max{30'000};
+  std::chrono::milliseconds poll_interval{300'000};  // request/response devices: how often to ask
+  std::chrono::milliseconds answer_timeout{2'000};   // request/response devices: silence = no answer
+  std::chrono::milliseconds keepalive_interval{0};   // 0 = the protocol's
+};
+
+// Counters, readable from any thread.
+struct SerialDriverStats {
+  std::atomic<std::uint64_t> bytes{0};
+  std::atomic<std::uint64_t> frames{0};
+  std::atomic<std::uint64_t> discarded_bytes{0};
+  std::atomic<std::uint64_t> bad_frames{0};
+  std::atomic<std::uint64_t> readings{0};          // accepted by the sink
+  std::atomic<std::uint64_t> readings_dropped{0};  // waited too long for a full pipeline
+  std::atomic<std::uint64_t> other_user_records{0};
+  std::atomic<std::uint64_t> connects{0};
+  std::atomic<std::uint64_t> disconnects{0};
+  std::atomic<std::uint64_t> commands_sent{0};  // start commands, keep-alives and requests
+  std::atomic<bool> connected{false};
+};
+
+// Reads one serial device on its own thread: opens the port (retrying with backoff while it is
+// missing), sends the protocol's start command and keep-alives, decodes, aggregates, and hands
+// readings to the sink. An unplugged device (hangup, EIO, the node gone or replaced) closes the port,
+// reports the device disconnected, and reconnects when it is back.
+class SerialDriver {
+ public:
+  SerialDriver(SerialDeviceOptions options, core::ReadingSink& sink, core::DeviceStatusSink* status,
+               const core::Clock& clock, core::ReadingDone done = {});
+  ~SerialDriver();
+  SerialDriver(const SerialDriver&) = delete;
+  SerialDriver& operator=(const SerialDriver&) = delete;
+
+  void Start();
+  void Stop();  // idempotent; flushes the open window to the sink
+
+  const SerialDriverStats& stats() const { return stats_; }
+  const std::string& device_id() const { return options_.device_id; }
+
+ private:
+  class Session;
+  void Run();
+  // Waits up to `timeout` or until Stop(); false when stopping.
+  bool Sleep(std::chrono::milliseconds timeout);
+  void Report(bool connected, std::string detail);
+  void OfferPending();
+  void Submit(std::vector<core::Reading>& readings);
+  bool stopping() const { return stop_.load(); }
+
+  SerialDeviceOptions options_;
+  core::ReadingSink& sink_;
+  core::DeviceStatusSink* status_;
+  const core::Clock& clock_;
+  core::ReadingDone done_;
+
+  std::deque<core::Reading> pending_;
+  std::deque<core::DeviceStatusChange> pending_status_;
+  int wake_pipe_[2] = {-1, -1};
+  std::atomic<bool> stop_{false};
+  std::mutex start_mutex_;
+  std::thread thread_;
+  SerialDriverStats stats_;
+};
+
+}  // namespace ehg::devices::serial
