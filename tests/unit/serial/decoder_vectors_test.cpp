@@ -137,7 +137,7 @@ TEST_CASE("Nonin DF2 packet of 25 frames gives HR 72 and SpO2 97 from the refere
   CHECK_FALSE(valued[0].battery_low);
 }
 
-TEST_CASE("Nonin DF2 status bits become quality flags; sensor alarm removes the values") {
+TEST_CASE("Nonin DF2 status bits become quality flags and a sensor alarm removes the values") {
   const auto artefact = WithValues(Decode("nonin-df2", Df2Packet(0x20)));
   REQUIRE(artefact.size() == 1);
   CHECK(artefact[0].flags.Has(QualityFlag::kMotionArtefact));
@@ -230,7 +230,7 @@ TEST_CASE("Nonin DF8 examples from the reference: 72/97, 130/98 and missing with
   CHECK(samples[2].flags.Has(QualityFlag::kFingerOut));
 }
 
-TEST_CASE("Nonin DF8 status bits: out of track, low perfusion, artefact; marginal perfusion is not a flag") {
+TEST_CASE("Nonin DF8 status bits: out of track, low perfusion, artefact, and marginal perfusion is not a flag") {
   const auto samples = Decode("nonin-df8", Hex("A0 48 61 00  90 48 61 00  84 48 61 00  88 48 61 00  80 48 61 01"));
   REQUIRE(samples.size() == 5);
   CHECK(samples[0].flags.Has(QualityFlag::kOutOfTrack));
