@@ -668,6 +668,34 @@ class ConfigParser {
     } else {
       ok = false;
     }
+    if (auto window = Duration(reader, "window", std::chrono::seconds{1}, std::chrono::hours{1}, ok)) {
+      settings.window = *window;
+    }
+    if (const JsonValue* value = reader.Optional("forward_waveform")) {
+      auto flag = ReadBool(*value, reader.PathOf("forward_waveform"), errors_);
+      ok = flag.has_value() && ok;
+      if (flag) settings.forward_waveform = *flag;
+    }
+    const bool beurer = settings.protocol == "beurer-bm";
+    if (const JsonValue* value = reader.Optional("user")) {
+      if (!beurer) {
+        errors_.Add(reader.PathOf("user"), "only a beurer-bm monitor has user slots", value);
+        ok = false;
+      } else if (auto user = ReadInteger(*value, reader.PathOf("user"), errors_, 1, 2, "a user slot")) {
+        settings.user = static_cast<unsigned>(*user);
+      } else {
+        ok = false;
+      }
+    }
+    if (auto poll = Duration(reader, "poll_interval", std::chrono::seconds{10}, std::chrono::days{1}, ok)) {
+      if (beurer) {
+        settings.poll_interval = *poll;
+      } else {
+        errors_.Add(reader.PathOf("poll_interval"),
+                    "only a beurer-bm monitor is polled; streaming devices send by themselves", nullptr);
+        ok = false;
+      }
+    }
     device.settings = settings;
     return ok;
   }

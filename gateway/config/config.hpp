@@ -109,6 +109,11 @@ struct SimulatedDeviceConfig {
 struct SerialDeviceConfig {
   std::filesystem::path port;  // normally /dev/serial/by-id/...
   std::string protocol;  // contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii
+  // Streaming oximeters: one reading per metric per window (the median of the frames in it).
+  std::chrono::seconds window{1};
+  bool forward_waveform = false;  // every pleth point as a reading: high volume, off by default
+  unsigned user = 1;  // beurer-bm: the resident's user slot on a two-user monitor (1 or 2)
+  std::chrono::seconds poll_interval{300};  // beurer-bm: how often the memory is read
 
   friend bool operator==(const SerialDeviceConfig&, const SerialDeviceConfig&) = default;
 };

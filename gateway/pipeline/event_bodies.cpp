@@ -211,6 +211,16 @@ std::string GatewayEventBody(const EventContext& context, const core::EventId& i
   return Stringify(object);
 }
 
+std::string DeviceEventBody(const EventContext& context, const core::EventId& id,
+                            const core::DeviceStatusChange& change) {
+  Object object = Envelope(context, id, "ehealth-gateway/device-event/v0");
+  object.set("device", change.device_id);
+  object.set("time", core::FormatIso8601(change.at));
+  object.set("state", std::string(change.connected ? "connected" : "disconnected"));
+  object.set("detail", change.detail);
+  return Stringify(object);
+}
+
 std::string AlertToJson(const alerts::Alert& alert) {
   Object object(Poco::JSON_PRESERVE_KEY_ORDER);
   AlertFields(object, alert, TimeStyle::kMilliseconds);

@@ -6,6 +6,7 @@
 #include "alerts/state.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/reading.hpp"
+#include "gateway/core/reading_sink.hpp"
 #include "gateway/core/result.hpp"
 
 // JSON bodies of the events the pipeline appends to the outbox, and the persisted form of an alert.
@@ -23,6 +24,10 @@ std::string AlertBody(const EventContext& context, const core::EventId& id, aler
                       const alerts::Alert& alert);
 std::string GatewayEventBody(const EventContext& context, const core::EventId& id, core::WallTime time,
                              std::string_view code, std::string_view severity, std::string_view detail);
+
+// A device's link changed (docs/events.md, `ehealth-gateway/device-event/v0`).
+std::string DeviceEventBody(const EventContext& context, const core::EventId& id,
+                            const core::DeviceStatusChange& change);
 
 // One line of the replay timeline (docs/rules.md): the change, when, and the alert after it.
 std::string AlertTimelineEntry(core::WallTime time, alerts::ChangeKind change, const alerts::Alert& alert);

@@ -201,6 +201,19 @@ bool Pipeline::ApplyOutboxChange(OutboxChange change, OutboxChangeDone done) {
   return true;
 }
 
+bool Pipeline::ReportDeviceStatus(core::DeviceStatusChange change) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!accepting_ || device_statuses_.size() >= kDeviceStatusCapacity) {
+      ++counters_.device_statuses_refused;
+      return false;
+    }
+    device_statuses_.push_back(std::move(change));
+  }
+  wake_.notify_one();
+  return true;
+}
+
 OutboxSnapshot Pipeline::outbox() const {
   return OutboxSnapshot{outbox_rows_.load(), outbox_bytes_.load(), outbox_alert_rows_.load(),
                         dropped_total_.load()};
@@ -222,7 +235,8 @@ void Pipeline::Run() {
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait_for(lock, kIdleWake, [this] {
-      return !queue_.empty() || !changes_.empty() || stop_requested_ || pending_rules_;
+      return !queue_.empty() || !changes_.empty() || !device_statuses_.empty() || stop_requested_ ||
+             pending_rules_;
     });
     bool rules_replaced = false;
     if (pending_rules_) {
@@ -237,12 +251,14 @@ void Pipeline::Run() {
     }
     std::deque<PendingChange> changes;
     changes.swap(changes_);
+    std::deque<core::DeviceStatusChange> statuses;
+    statuses.swap(device_statuses_);
     std::deque<Submission> batch;
     while (!queue_.empty() && batch.size() < options_.batch_max) {
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    const bool finished = stop_requested_ && queue_.empty() && changes_.empty();
+    const bool finished = stop_requested_ && queue_.empty() && changes_.empty() && device_statuses_.empty();
     lock.unlock();
     if (rules_replaced) {
       // A new trend rule may look back further than the old rules did: reload what it needs.
@@ -252,6 +268,7 @@ void Pipeline::Run() {
       core::LogInfo("rules replaced", {{"rules", evaluator_.rules().size()}});
     }
     if (!changes.empty()) ProcessChanges(changes);
+    if (!statuses.empty()) ProcessDeviceStatuses(statuses);
     if (!batch.empty()) ProcessBatch(batch);
     Tick();
     Housekeeping();
@@ -259,6 +276,41 @@ void Pipeline::Run() {
     lock.lock();
     if (finished) break;
   }
+}
+
+void Pipeline::ProcessDeviceStatuses(std::deque<core::DeviceStatusChange>& statuses) {
+  const EventContext context{options_.gateway_id, options_.resident_pseudonym};
+  const core::WallTime now = clock_.Now();
+  store::WriteBatch write;
+  std::map<std::string, store::DeviceRecord> touched;
+  for (const core::DeviceStatusChange& change : statuses) {
+    auto [entry, first] = touched.try_emplace(change.device_id);
+    if (first) {
+      const auto known = devices_.find(change.device_id);
+      entry->second = known != devices_.end() ? known->second
+                                              : store::DeviceRecord{change.device_id, {}, {}, {}, {}, {}};
+    }
+    entry->second.connected = change.connected;
+    entry->second.last_error = change.connected ? std::string() : change.detail;
+    entry->second.updated_at = now;
+    core::Event event{ids_.Next(), core::EventKind::kDevice, core::Priority::kNormal, now, {}};
+    event.body = DeviceEventBody(context, event.id, change);
+    write.events.push_back(std::move(event));
+  }
+  for (auto& [id, device] : touched)
+    write.devices.push_back(device);
+  auto written = store_.Write(write);
+  if (!written) {
+    ++counters_.store_failures;
+    core::LogError("device status not stored", {{"changes", statuses.size()},
+                                                {"code", ToString(written.error().code)},
+                                                {"reason", written.error().message}});
+    return;
+  }
+  counters_.device_statuses += statuses.size();
+  AfterCommit(*written, write.events);
+  for (auto& [id, device] : touched)
+    devices_[id] = std::move(device);
 }
 
 void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {

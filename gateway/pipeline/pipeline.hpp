@@ -60,6 +60,8 @@ struct PipelineCounters {
   std::atomic<std::uint64_t> outbox_changes{0};        // uplink changes committed
   std::atomic<std::uint64_t> outbox_change_failures{0};
   std::atomic<std::uint64_t> outbox_changes_refused{0};  // ApplyOutboxChange returned false: queue full
+  std::atomic<std::uint64_t> device_statuses{0};          // device link changes recorded
+  std::atomic<std::uint64_t> device_statuses_refused{0};  // ReportDeviceStatus returned false
 };
 
 using store::OutboxChange;
@@ -69,7 +71,9 @@ using store::OutboxChangeDone;
 // Told on the pipeline thread after events were committed to the outbox: the most urgent of them.
 using OutboxListener = std::function<void(core::Priority most_urgent)>;
 
-class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink {
+class Pipeline final : public core::ReadingSink,
+                       public core::DeviceStatusSink,
+                       public store::OutboxChangeSink {
  public:
   // The store is used only by the pipeline thread between Start() and Stop().
   Pipeline(store::Store& store, const core::Clock& clock, core::EventIdGenerator& ids,
@@ -88,6 +92,11 @@ class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink 
   // Thread-safe. Overflow policy: when the queue holds queue_capacity readings, Submit refuses (false)
   // and counts it; the driver keeps what it must not lose and retries. Never blocks.
   [[nodiscard]] bool Submit(core::Reading reading, core::ReadingDone done = {}) override;
+
+  // Thread-safe. Records the device's link state and appends a device event, in the next loop. Refuses
+  // (false, counted) when kDeviceStatusCapacity changes wait; the driver keeps it and offers it again.
+  [[nodiscard]] bool ReportDeviceStatus(core::DeviceStatusChange change) override;
+  static constexpr std::size_t kDeviceStatusCapacity = 256;
 
   // Thread-safe. Queues a change for the next loop of the pipeline thread, before any readings of that
   // loop (removals free room in the outbox). Overflow policy: at most kOutboxChangeCapacity changes wait;
@@ -120,6 +129,7 @@ class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink 
 
   void Run();
   void ProcessChanges(std::deque<PendingChange>& changes);
+  void ProcessDeviceStatuses(std::deque<core::DeviceStatusChange>& statuses);
   void ProcessBatch(std::deque<Submission>& batch);
   void AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events);
   void Housekeeping();
@@ -139,6 +149,7 @@ class Pipeline final : public core::ReadingSink, public store::OutboxChangeSink 
   std::condition_variable wake_;
   std::deque<Submission> queue_;
   std::deque<PendingChange> changes_;
+  std::deque<core::DeviceStatusChange> device_statuses_;
   std::optional<alerts::RuleSet> pending_rules_;
   bool accepting_ = false;
   bool stop_requested_ = false;

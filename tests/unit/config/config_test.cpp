@@ -166,3 +166,33 @@ TEST_CASE("A simulated device's scenario becomes time-ordered steps") {
     CHECK(ehg::devices::sim::SetPhysiology(physiology, name, 1));
   }
 }
+
+TEST_CASE("Serial devices take a window, waveform forwarding, and for Beurer monitors a user slot and poll interval") {
+  const auto config = ParseConfig(R"({
+    "gateway": {"id": "gw-1", "tenant": "0301"},
+    "resident": {"pseudonym": "r-0001", "time_zone": "UTC"},
+    "broker": {"uri": "ssl://broker.example.no:8883"},
+    "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
+    "storage": {"path": "/d.db"},
+    "devices": [
+      {"id": "oxi", "type": "serial", "port": "/dev/ttyUSB0", "protocol": "contec-cms50-9"},
+      {"id": "oxi-2", "type": "serial", "port": "/dev/ttyUSB1", "protocol": "nonin-df2", "window_seconds": 5,
+       "forward_waveform": true},
+      {"id": "bp", "type": "serial", "port": "/dev/ttyUSB2", "protocol": "beurer-bm", "user": 2,
+       "poll_interval_minutes": 2}
+    ]
+  })",
+                                  "/");
+  REQUIRE(config.has_value());
+  const auto& defaults = std::get<ehg::config::SerialDeviceConfig>(config->devices[0].settings);
+  CHECK(defaults.window == 1s);
+  CHECK_FALSE(defaults.forward_waveform);
+  CHECK(defaults.user == 1);
+  CHECK(defaults.poll_interval == 300s);
+  const auto& waveform = std::get<ehg::config::SerialDeviceConfig>(config->devices[1].settings);
+  CHECK(waveform.window == 5s);
+  CHECK(waveform.forward_waveform);
+  const auto& monitor = std::get<ehg::config::SerialDeviceConfig>(config->devices[2].settings);
+  CHECK(monitor.user == 2);
+  CHECK(monitor.poll_interval == 120s);
+}

@@ -373,3 +373,29 @@ TEST_CASE("A failed batch leaves no trace in the rules: the same reading offered
   CHECK(pipeline.counters().alerts_raised == 1);
   CHECK(fixture.store->LoadOpenAlerts().value().size() == 1);
 }
+
+TEST_CASE("A device link change is stored on the device and sent as a device event") {
+  Fixture fixture;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), {});
+  REQUIRE(pipeline.Start());
+  const auto at = fixture.clock.Now();
+  REQUIRE(pipeline.ReportDeviceStatus({"oximeter", true, "port opened", at}));
+  REQUIRE(pipeline.ReportDeviceStatus({"oximeter", false, "port closed: read: Input/output error", at + 5s}));
+  REQUIRE(WaitUntil([&] { return pipeline.counters().device_statuses.load() == 2; }));
+  pipeline.Stop();
+  CHECK_FALSE(pipeline.ReportDeviceStatus({"oximeter", true, "port opened", at}));
+  CHECK(pipeline.counters().device_statuses_refused.load() == 1);
+
+  const auto devices = fixture.store->LoadDevices().value();
+  REQUIRE(devices.size() == 1);
+  CHECK(devices[0].connected == false);
+  CHECK(devices[0].last_error == "port closed: read: Input/output error");
+  const auto events = OutboxBodies(*fixture.store, ehg::core::EventKind::kDevice);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0]->getValue<std::string>("schema") == "ehealth-gateway/device-event/v0");
+  CHECK(events[0]->getValue<std::string>("device") == "oximeter");
+  CHECK(events[0]->getValue<std::string>("state") == "connected");
+  CHECK(events[1]->getValue<std::string>("state") == "disconnected");
+  CHECK(events[1]->getValue<std::string>("detail") == "port closed: read: Input/output error");
+  CHECK(events[1]->getValue<std::string>("subject") == "r-0001");
+}
