@@ -73,6 +73,9 @@ class SerialDriver::Session {
             OnBytes(std::span<const std::uint8_t>(buffer.data(), *count));
           }
         }
+        if (!failed && (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) != 0) {
+          failed = "port closed: hangup (device unplugged)";
+        }
       }
       if (!failed) failed = OnTimers(Steady::now());
     }

@@ -100,7 +100,7 @@ SerialPort::~SerialPort() {
 Result<std::size_t> SerialPort::Read(std::span<std::uint8_t> buffer) {
   const ssize_t count = ::read(fd_, buffer.data(), buffer.size());
   if (count > 0) return static_cast<std::size_t>(count);
-  if (count == 0) return Fail(Errc::kUnavailable, "end of file (device hung up)");
+  if (count == 0) return std::size_t{0};  // raw mode with VMIN 0: nothing there (a hangup shows in poll)
   const int error = errno;
   if (error == EAGAIN || error == EINTR) return std::size_t{0};
   if (DeviceGone(error)) return Fail(Errc::kUnavailable, SystemError("read", error));

@@ -25,7 +25,7 @@ class SerialPort {
 
   int fd() const { return fd_; }
   // Bytes now available (0 when none). Errc::kUnavailable when the device is gone (EIO, ENODEV,
-  // ENXIO, end of file after a hangup).
+  // ENXIO). A hangup without an error shows only as POLLHUP: callers poll.
   Result<std::size_t> Read(std::span<std::uint8_t> buffer);
   // Writes everything, waiting at most 1 s for room. Errc::kUnavailable when the device is gone.
   Result<void> Write(std::span<const std::uint8_t> bytes);

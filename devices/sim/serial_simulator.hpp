@@ -1,0 +1,92 @@
+#pragma once
+
+#include <termios.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "devices/sim/measurement_generator.hpp"
+#include "devices/sim/serial_frames.hpp"
+#include "devices/sim/simulated_source.hpp"
+#include "gateway/core/result.hpp"
+
+namespace ehg::devices::sim {
+
+struct SerialSimulatorOptions {
+  std::string protocol;  // contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii
+  // A symbolic link to the pty, as udev makes /dev/serial/by-id/... point to /dev/ttyUSBn.
+  std::filesystem::path link;
+  std::uint64_t seed = 1;
+  // spo2, pulse, perfusion_index as for every simulator, and finger_out (1 = finger out, 0 = back in).
+  std::vector<ScenarioChange> scenario;
+  double byte_drop_rate = 0;  // share of bytes lost on the wire
+  // contec-cms50-9: live data stops this long after the last start command or keep-alive.
+  std::chrono::milliseconds keepalive_timeout{30'000};
+  std::vector<BloodPressureRecord> records;  // beurer-bm: the monitor's memory, oldest first
+};
+
+// A serial medical device on a pseudo-terminal: writes the device family's byte stream with realistic
+// values, noise, dropped bytes and finger-out periods, follows a scenario, and answers the commands the
+// real device answers (Contec start/keep-alive/stop, Beurer memory download). Unplug() closes the pty
+// as pulling the USB cable does; Plug() creates a new one, usually under a new /dev/pts number.
+class SerialSimulator {
+ public:
+  explicit SerialSimulator(SerialSimulatorOptions options);
+  ~SerialSimulator();
+  SerialSimulator(const SerialSimulator&) = delete;
+  SerialSimulator& operator=(const SerialSimulator&) = delete;
+
+  Result<void> Plug();
+  void Unplug();
+
+  struct Command {
+    std::chrono::steady_clock::time_point at;
+    std::vector<std::uint8_t> bytes;
+  };
+  // Everything the gateway wrote, one entry per recognised command (raw chunks otherwise).
+  std::vector<Command> commands() const;
+  std::uint64_t frames_sent() const { return frames_sent_.load(); }
+  bool streaming() const { return streaming_.load(); }
+  // The tty's line settings as the program that opened it set them.
+  std::optional<termios> LineSettings() const;
+  std::filesystem::path pty_path() const;
+  void AddRecord(const BloodPressureRecord& record);
+
+ private:
+  void Run();
+  void HandleInput(const std::vector<std::uint8_t>& bytes, std::vector<std::uint8_t>& reply);
+  void GenerateDue(std::chrono::steady_clock::time_point now, std::vector<std::uint8_t>& out);
+  OximeterFrame NextFrame(double seconds);
+  void Transmit(std::vector<std::uint8_t>& bytes);
+
+  SerialSimulatorOptions options_;
+  std::mt19937_64 random_;
+  Physiology physiology_;
+  bool finger_out_ = false;
+  std::size_t next_change_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point next_frame_;
+  std::chrono::steady_clock::time_point last_keepalive_;
+  std::vector<std::uint8_t> input_;
+
+  mutable std::mutex mutex_;
+  int master_ = -1;
+  int slave_ = -1;
+  std::filesystem::path pty_path_;
+  std::vector<Command> commands_;
+  std::vector<BloodPressureRecord> records_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> streaming_{false};
+  std::atomic<std::uint64_t> frames_sent_{0};
+  std::thread thread_;
+};
+
+}  // namespace ehg::devices::sim
