@@ -6,6 +6,7 @@
 #include <ctime>
 #include <memory>
 
+#include "devices/serial/serial_driver.hpp"
 #include "devices/sim/simulated_source.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/event.hpp"
@@ -43,14 +44,43 @@ std::vector<devices::sim::SimulatedDevice> SimulatedDevices(const config::Config
 
 void WarnAboutUnsupportedDevices(const config::Config& config) {
   for (const config::DeviceConfig& device : config.devices) {
-    if (std::holds_alternative<config::SerialDeviceConfig>(device.settings)) {
-      core::LogError("serial devices are not supported by this build yet; device ignored",
-                     {{"device", device.id}});
-    } else if (std::holds_alternative<config::BleDeviceConfig>(device.settings)) {
+    if (std::holds_alternative<config::BleDeviceConfig>(device.settings)) {
       core::LogError("BLE devices are not supported by this build yet; device ignored",
                      {{"device", device.id}});
     }
   }
+}
+
+// A device clock's local time (no zone) in the resident's zone; nullopt for a date that does not exist.
+devices::serial::LocalTimeConverter LocalToUtc(std::shared_ptr<const alerts::TimeZone> zone) {
+  return [zone = std::move(zone)](const devices::serial::CivilTime& time) -> std::optional<core::WallTime> {
+    namespace c = std::chrono;
+    const c::year_month_day date{c::year{time.year}, c::month{time.month}, c::day{time.day}};
+    if (!date.ok() || time.hour > 23 || time.minute > 59 || time.second > 59) return std::nullopt;
+    const alerts::LocalTime local{c::local_days{date}.time_since_epoch() + c::hours{time.hour} +
+                                  c::minutes{time.minute} + c::seconds{time.second}};
+    return zone->ToUtc(local);
+  };
+}
+
+std::vector<devices::serial::SerialDeviceOptions> SerialDevices(const config::Config& config,
+                                                                 std::shared_ptr<const alerts::TimeZone> zone) {
+  std::vector<devices::serial::SerialDeviceOptions> serial;
+  for (const config::DeviceConfig& device : config.devices) {
+    const auto* settings = std::get_if<config::SerialDeviceConfig>(&device.settings);
+    if (settings == nullptr) continue;
+    devices::serial::SerialDeviceOptions options;
+    options.device_id = device.id;
+    options.port = settings->port;
+    // The config accepts exactly the protocol names the decoders implement (tested), so this is set.
+    options.protocol = devices::serial::FindProtocol(settings->protocol).value();
+    options.aggregation = {settings->window, settings->forward_waveform};
+    options.local_to_utc = LocalToUtc(zone);
+    options.user = settings->user;
+    options.poll_interval = settings->poll_interval;
+    serial.push_back(std::move(options));
+  }
+  return serial;
 }
 
 // Told on the pipeline thread once a reading is durable (or refused). Per-message detail: debug only.
@@ -136,8 +166,9 @@ class Daemon {
       core::LogError("cannot load the resident's time zone", {{"reason", zone.error().message}});
       return kExitConfig;
     }
+    zone_ = *zone;
     pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_),
-                                                     config_.rules, *zone);
+                                                     config_.rules, zone_);
     outbox_ = std::make_unique<uplink::ReaderOutbox>(std::move(*reader), *pipeline_);
     uplink_ = std::make_unique<uplink::Uplink>(UplinkOptions(config_, *settings), TransportFactory(config_),
                                                *outbox_, clock_, ids_);
@@ -154,7 +185,7 @@ class Daemon {
 
     // Stop intake first; the uplink hands its last acknowledgements to the pipeline, which commits
     // everything it holds.
-    if (source_) source_->Stop();
+    StopDevices();
     uplink_->Stop();
     pipeline_->Stop();
     const auto& counters = pipeline_->counters();
@@ -237,11 +268,25 @@ class Daemon {
 
   void StartDevices() {
     WarnAboutUnsupportedDevices(config_);
+    for (devices::serial::SerialDeviceOptions& options : SerialDevices(config_, zone_)) {
+      serial_.push_back(
+          std::make_unique<devices::serial::SerialDriver>(std::move(options), *pipeline_, pipeline_.get(), clock_,
+                                                          ReportReading));
+      serial_.back()->Start();
+    }
     auto simulated = SimulatedDevices(config_);
     if (simulated.empty()) return;
     source_ = std::make_unique<devices::sim::SimulatedSource>(std::move(simulated), *pipeline_, clock_,
                                                               ReportReading);
     source_->Start();
+  }
+
+  void StopDevices() {
+    if (source_) source_->Stop();
+    source_.reset();
+    for (auto& driver : serial_)
+      driver->Stop();
+    serial_.clear();
   }
 
   void WaitForSignals() {
@@ -282,8 +327,7 @@ class Daemon {
       config_.rules = next.rules;
     }
     if (next.devices != config_.devices) {
-      if (source_) source_->Stop();
-      source_.reset();
+      StopDevices();
       config_.devices = next.devices;
       StartDevices();
     }
@@ -299,6 +343,8 @@ class Daemon {
   std::unique_ptr<uplink::ReaderOutbox> outbox_;
   std::unique_ptr<uplink::Uplink> uplink_;
   std::unique_ptr<devices::sim::SimulatedSource> source_;
+  std::vector<std::unique_ptr<devices::serial::SerialDriver>> serial_;
+  std::shared_ptr<const alerts::TimeZone> zone_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -28,5 +29,27 @@ struct ReplayRequest {
 // lines on stdout, bad lines and a summary on stderr. 0, or 1 when a line was unreadable, 78 for a bad
 // config.
 int ReplayReadings(const ReplayRequest& request);
+
+struct DecodeRequest {
+  std::string format;  // a serial protocol name (contec-cms50-9, nonin-df2, ..., ascii)
+  std::string hex;     // bytes as hex digits, spaces or colons between them allowed
+  std::filesystem::path file;  // or raw bytes from a file (a capture)
+  bool waveform = false;       // also print pleth points
+};
+
+// Decodes serial bytes and prints one JSON object per reading on stdout, a summary on stderr. 0 when
+// at least one frame was decoded, 1 when nothing in the input was a frame of the format, 64 for bad
+// arguments (unknown format, odd hex, unreadable file).
+int DecodeBytes(const DecodeRequest& request);
+
+// Runs a simulated serial device on a pseudo-terminal reachable through `link` until SIGTERM/SIGINT.
+struct SimulateSerialRequest {
+  std::string protocol;
+  std::filesystem::path link;
+  std::uint64_t seed = 1;
+  double byte_drop_rate = 0;
+  std::string scenario;  // "60:spo2=86,180:spo2=95,200:finger_out=1" (seconds:parameter=value)
+};
+int SimulateSerial(const SimulateSerialRequest& request);
 
 }  // namespace ehg::app

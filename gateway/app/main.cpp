@@ -34,6 +34,29 @@ int main(int argc, char** argv) {
   replay->add_option("--until", replay_request.until,
                      "Keep the clock running to this ISO 8601 time after the last reading");
 
+  ehg::app::DecodeRequest decode_request;
+  CLI::App* decode = app.add_subcommand(
+      "decode", "Decode serial device bytes and print one JSON object per reading (metric, value, unit, flags)");
+  decode->add_option("--format", decode_request.format, "contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm or ascii")
+      ->required();
+  auto* hex = decode->add_option("--hex", decode_request.hex, "Bytes as hex, e.g. \"01 E0 85 D5 9A BD E3 FF FF\"");
+  auto* file = decode->add_option("--file", decode_request.file, "A file of raw bytes (a capture)");
+  hex->excludes(file);
+  decode->add_flag("--waveform", decode_request.waveform, "Also print the pleth waveform points");
+
+  ehg::app::SimulateSerialRequest simulate_request;
+  CLI::App* simulate = app.add_subcommand(
+      "simulate-serial", "Run a simulated serial device on a pseudo-terminal (for demos, training and tests)");
+  simulate->add_option("--protocol", simulate_request.protocol, "The byte stream to send (as --format of decode)")
+      ->required();
+  simulate->add_option("--link", simulate_request.link, "Path of the symbolic link to the pty, like a /dev/serial/by-id name")
+      ->required();
+  simulate->add_option("--seed", simulate_request.seed, "Noise seed");
+  simulate->add_option("--drop-rate", simulate_request.byte_drop_rate, "Share of bytes lost on the wire")
+      ->check(CLI::Range(0.0, 0.5));
+  simulate->add_option("--scenario", simulate_request.scenario,
+                       "Changes over time: \"60:spo2=86,180:spo2=95,200:finger_out=1\" (seconds:parameter=value)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -41,6 +64,14 @@ int main(int argc, char** argv) {
   }
   if (*run) return ehg::app::RunDaemon(config_path);
   if (*check) return ehg::app::CheckConfig(check_path);
+  if (*decode) {
+    if (decode_request.hex.empty() && decode_request.file.empty()) {
+      std::cerr << "decode: give --hex or --file\n";
+      return 64;
+    }
+    return ehg::app::DecodeBytes(decode_request);
+  }
+  if (*simulate) return ehg::app::SimulateSerial(simulate_request);
   if (*replay) {
     replay_request.tick = std::chrono::seconds{tick_seconds};
     return ehg::app::ReplayReadings(replay_request);

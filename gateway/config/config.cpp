@@ -650,8 +650,8 @@ class ConfigParser {
     bool ok = true;
     constexpr std::string_view kPortExpected = "a device path such as /dev/ttyUSB0";
     if (const JsonValue* value = reader.Required("port", kPortExpected)) {
-      if (value->type == JsonValue::Type::kString && value->text.starts_with("/dev/") &&
-          value->text.size() > 5) {
+      // Normally /dev/serial/by-id/...; any absolute path to a tty works (a simulator's pty link).
+      if (value->type == JsonValue::Type::kString && value->text.starts_with("/") && value->text.size() > 1) {
         settings.port = value->text;
       } else {
         errors_.Add(reader.PathOf("port"), Expected(kPortExpected, *value), value);

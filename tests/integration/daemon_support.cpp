@@ -25,8 +25,12 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   if (options.outbox_budget_bytes > 0) out << R"(, "outbox_budget_bytes": )" << options.outbox_budget_bytes;
   out << "},\n";
   if (!options.uplink_json.empty()) out << R"(  "uplink": )" << options.uplink_json << ",\n";
-  out << R"(  "devices": [)";
-  if (options.devices) {
+  if (!options.devices_json.empty()) {
+    out << R"(  "devices": )" << options.devices_json << ",\n";
+  } else {
+    out << R"(  "devices": [)";
+  }
+  if (options.devices && options.devices_json.empty()) {
     out << R"(
     {"id": "oximeter", "type": "sim", "profile": "pulse_oximeter", "interval_seconds": )"
         << options.oximeter_interval_seconds << R"(, "seed": 5},
@@ -34,8 +38,8 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
         << options.cuff_interval_seconds << R"(, "seed": 6}
   )";
   }
-  out << R"(],
-  "rules": )"
+  if (options.devices_json.empty()) out << "],\n";
+  out << R"(  "rules": )"
       << options.rules << "\n}\n";
   return path;
 }

@@ -23,6 +23,7 @@ struct DaemonConfigOptions {
   int reconnect_max_seconds = 0;          // 0: the default
   std::uint64_t outbox_budget_bytes = 0;  // 0: the default
   std::string uplink_json;                // the "uplink" section, or empty for none
+  std::string devices_json;               // the "devices" array; empty: the two simulated devices
 };
 
 // Writes a config for a gateway on simulated devices whose data lives in `directory`.
