@@ -100,7 +100,9 @@ Decoder::Parsed ContecV7Decoder::Parse(std::span<const std::uint8_t> a, std::vec
   if (expected == 0) {
     if (next_type == a.size() && a.size() < MaxFrame()) return {Step::kNeedMore, 0};
     stats_.last_error = "unknown packet type " + TypeName(type);
-    return {Step::kBadFrame, next_type};
+    // Decided the same way however the bytes arrive: at most one frame's length is refused, the rest of
+    // a long run of data bytes is then skipped.
+    return {Step::kBadFrame, std::min(next_type, MaxFrame())};
   }
   if (next_type < expected) {
     if (next_type == a.size()) return {Step::kNeedMore, 0};
