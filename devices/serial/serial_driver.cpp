@@ -174,6 +174,10 @@ class SerialDriver::Session {
         ++driver_.stats_.other_user_records;
         continue;
       }
+      if (sample.IsRecord() && !driver_.FirstDelivery(sample)) {
+        ++driver_.stats_.repeated_records;
+        continue;
+      }
       if (sample.battery_low != battery_low_) {
         battery_low_ = sample.battery_low;
         core::LogInfo(battery_low_ ? "device reports a low battery" : "device battery no longer low",
@@ -291,6 +295,28 @@ void SerialDriver::Report(bool connected, std::string detail) {
   stats_.connected = connected;
   pending_status_.push_back({options_.device_id, connected, std::move(detail), clock_.Now()});
   OfferPending();
+}
+
+bool SerialDriver::FirstDelivery(const Sample& record) {
+  constexpr std::size_t kRemembered = 10'000;  // far more than any monitor's memory
+  std::string key;
+  if (record.device_local_time) {
+    const CivilTime& t = *record.device_local_time;
+    key = std::to_string(t.year) + "-" + std::to_string(t.month) + "-" + std::to_string(t.day) + "T" +
+          std::to_string(t.hour) + ":" + std::to_string(t.minute) + ":" + std::to_string(t.second);
+  }
+  if (record.device_time) key += "@" + std::to_string(record.device_time->time_since_epoch().count());
+  if (record.sequence) key += "#" + std::to_string(*record.sequence);
+  for (const DecodedValue& value : record.values)
+    key += " " + value.metric + "=" + std::to_string(value.value);
+  key += " f" + std::to_string(record.flags.bits());
+  if (!delivered_records_.insert(key).second) return false;
+  delivered_order_.push_back(std::move(key));
+  if (delivered_order_.size() > kRemembered) {
+    delivered_records_.erase(delivered_order_.front());
+    delivered_order_.pop_front();
+  }
+  return true;
 }
 
 void SerialDriver::OfferPending() {

@@ -5,6 +5,7 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -38,6 +39,7 @@ struct SerialDriverStats {
   std::atomic<std::uint64_t> readings{0};          // accepted by the sink
   std::atomic<std::uint64_t> readings_dropped{0};  // waited too long for a full pipeline
   std::atomic<std::uint64_t> other_user_records{0};
+  std::atomic<std::uint64_t> repeated_records{0};  // stored records read again from the device memory
   std::atomic<std::uint64_t> connects{0};
   std::atomic<std::uint64_t> disconnects{0};
   std::atomic<std::uint64_t> commands_sent{0};  // start commands, keep-alives and requests
@@ -77,6 +79,11 @@ class SerialDriver {
   core::DeviceStatusSink* status_;
   const core::Clock& clock_;
   core::ReadingDone done_;
+
+  // Records already delivered (a monitor's memory is read again at every poll), oldest first.
+  bool FirstDelivery(const Sample& record);
+  std::set<std::string> delivered_records_;
+  std::deque<std::string> delivered_order_;
 
   std::deque<core::Reading> pending_;
   std::deque<core::DeviceStatusChange> pending_status_;
