@@ -114,7 +114,7 @@ Decoder::Parsed ContecV7Decoder::Parse(std::span<const std::uint8_t> a, std::vec
   // Bit i of the second byte is bit 7 of data byte i.
   std::array<unsigned, 7> d{};
   for (std::size_t i = 0; i < d.size(); ++i)
-    d[i] = (a[2 + i] & 0x7Fu) | (((a[1] >> i) & 1u) << 7);
+    d[i] = (a[2 + i] & 0x7Fu) | (((static_cast<unsigned>(a[1]) >> i) & 1u) << 7);
 
   Sample sample;
   sample.pleth = static_cast<std::int32_t>(d[1] & 0x7F);
