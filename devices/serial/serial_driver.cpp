@@ -385,6 +385,12 @@ void SerialDriver::Run() {
   }
   stats_.connected = false;
   OfferPending();
+  core::LogInfo("serial driver stopped", {{"device", options_.device_id},
+                                          {"frames", stats_.frames.load()},
+                                          {"readings", stats_.readings.load()},
+                                          {"refused_frames", stats_.bad_frames.load()},
+                                          {"discarded_bytes", stats_.discarded_bytes.load()},
+                                          {"disconnects", stats_.disconnects.load()}});
   if (!pending_.empty()) {
     core::LogWarning("serial readings not handed over at stop",
                      {{"device", options_.device_id}, {"readings", pending_.size()}});

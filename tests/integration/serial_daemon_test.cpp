@@ -88,3 +88,31 @@ TEST_CASE("Daemon reads a Contec oximeter on a pty into the store, raises the Sp
     CHECK(line.find("value=") == std::string::npos);
   }
 }
+
+TEST_CASE("Daemon downloads a Beurer monitor's memory and places its local clock in the resident's zone") {
+  ehg::test::TempDir dir;
+  const fs::path link = dir / "usb-Beurer_BM65-if00";
+  ehg::devices::sim::SerialSimulatorOptions sim;
+  sim.protocol = "beurer-bm";
+  sim.link = link;
+  ehg::devices::sim::BloodPressureRecord record;  // 2026-03-23 08:00 on the monitor's clock
+  record.systolic = 146;
+  sim.records = {record};
+  SerialSimulator simulator(sim);
+  REQUIRE(simulator.Plug());
+
+  ehg::test::DaemonConfigOptions options;
+  options.devices_json = R"([{"id": "bp-monitor", "type": "serial", "port": ")" + link.string() +
+                         R"(", "protocol": "beurer-bm", "poll_interval_seconds": 10}])";
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  const fs::path database = dir / "data" / "gateway.db";
+  ehg::test::Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("gateway running", 10s));
+  REQUIRE(ehg::test::WaitUntil(
+      [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'bp-monitor'") == 3; }, 10s));
+  // Europe/Oslo is UTC+1 on 23 March 2026 (summer time starts on the 29th).
+  CHECK(Count(database, "SELECT device_time_ms FROM readings WHERE metric = 'bp.systolic'") == 1774249200000);
+  CHECK(Count(database, "SELECT value FROM readings WHERE metric = 'bp.systolic'") == 146);
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(10s) == 0);
+}
