@@ -123,15 +123,22 @@ class SerialDriver::Session {
       samples_.push_back(std::move(record));
     driver_.stats_.frames += step.records.size();
     if (!step.error.empty()) {
-      core::LogInfo("blood pressure monitor download", {{"device", options_.device_id}, {"problem", step.error}});
+      // A monitor is switched off most of the day: an unanswered hello is routine.
+      const bool routine = step.finished && step.records.empty() && beurer_.records_expected() == 0;
+      (routine ? core::LogDebug : core::LogInfo)("blood pressure monitor download",
+                                                 {{"device", options_.device_id}, {"problem", step.error}});
     }
-    answer_deadline_.reset();
     if (!step.send.empty()) {
       if (auto failed = Send(step.send, "memory request")) {
         send_failure_ = failed;
         return;
       }
+    }
+    // Any answer, even part of a record, gives the monitor another timeout to finish.
+    if (beurer_.active()) {
       answer_deadline_ = Steady::now() + options_.answer_timeout;
+    } else {
+      answer_deadline_.reset();
     }
     if (step.finished) {
       next_poll_ = Steady::now() + options_.poll_interval;
