@@ -5,6 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <pty.h>
+#include <termios.h>
+#include <unistd.h>
+
 #include <mutex>
 
 #include "devices/sim/serial_simulator.hpp"
@@ -335,4 +340,52 @@ TEST_CASE("Beurer monitor: the memory is downloaded, polled again, and the other
   CHECK(commands[2].bytes == std::vector<std::uint8_t>{0xA3, 0x01});
   const auto settings = simulator.LineSettings().value();
   CHECK(cfgetispeed(&settings) == B4800);
+}
+
+TEST_CASE("A Beurer monitor that stops in the middle of a record is asked again at the next poll") {
+  ehg::test::TempDir dir;
+  int master = -1;
+  int slave = -1;
+  std::array<char, 128> name{};
+  REQUIRE(::openpty(&master, &slave, name.data(), nullptr, nullptr) == 0);
+  termios raw{};
+  ::tcgetattr(slave, &raw);
+  ::cfmakeraw(&raw);
+  ::tcsetattr(slave, TCSANOW, &raw);
+  ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
+  const auto link = dir / "beurer";
+  std::filesystem::create_symlink(name.data(), link);
+
+  Collector collector;
+  auto options = Options(link, "beurer-bm");
+  options.poll_interval = 300ms;
+  options.answer_timeout = 200ms;
+  SerialDriver driver(options, collector, &collector, kClock);
+  driver.Start();
+  // Play the monitor by hand: hello, one record, then only four bytes of it.
+  std::vector<std::uint8_t> heard;
+  const auto hear = [&](std::size_t count) {
+    return WaitUntil([&] {
+      std::array<std::uint8_t, 16> buffer{};
+      const ssize_t got = ::read(master, buffer.data(), buffer.size());
+      if (got > 0) heard.insert(heard.end(), buffer.begin(), buffer.begin() + got);
+      return heard.size() >= count;
+    });
+  };
+  REQUIRE(hear(1));
+  CHECK(heard[0] == 0xAA);
+  const std::uint8_t hello_and_count[] = {0x55, 0x01};
+  REQUIRE(::write(master, hello_and_count, 1) == 1);
+  REQUIRE(hear(2));
+  REQUIRE(::write(master, hello_and_count + 1, 1) == 1);
+  REQUIRE(hear(4));  // A3 01
+  const std::uint8_t partial[] = {0x80, 0x5F, 0x37, 0x48};
+  REQUIRE(::write(master, partial, sizeof partial) == static_cast<ssize_t>(sizeof partial));
+  // After the answer timeout and the poll interval, a new conversation starts.
+  REQUIRE(hear(5));
+  CHECK(heard[4] == 0xAA);
+  driver.Stop();
+  CHECK(collector.readings().empty());
+  ::close(master);
+  ::close(slave);
 }
