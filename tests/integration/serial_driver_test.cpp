@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <set>
 
 #include "devices/sim/serial_simulator.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -388,4 +389,29 @@ TEST_CASE("A Beurer monitor that stops in the middle of a record is asked again 
   CHECK(collector.readings().empty());
   ::close(master);
   ::close(slave);
+}
+
+TEST_CASE("With forward_waveform every pleth point becomes a reading, spread at the frame rate") {
+  ehg::test::TempDir dir;
+  SerialSimulatorOptions sim;
+  sim.protocol = "nonin-df2";
+  sim.link = dir / "nonin";
+  SerialSimulator simulator(sim);
+  REQUIRE(simulator.Plug());
+  Collector collector;
+  auto options = Options(sim.link, "nonin-df2");
+  options.aggregation.forward_waveform = true;
+  SerialDriver driver(options, collector, &collector, kClock);
+  driver.Start();
+  std::this_thread::sleep_for(2000ms);
+  driver.Stop();
+  const auto pleth = collector.readings("pleth");
+  // 75 points a second, less the first packet's wait for a SYNC frame.
+  CHECK(pleth.size() >= 100);
+  CHECK(pleth.size() <= 160);
+  std::set<std::int64_t> times;
+  for (const Reading& reading : pleth)
+    times.insert(reading.received_at.time_since_epoch().count());
+  CHECK(times.size() * 10 >= pleth.size() * 9);  // (nearly) every point has its own time
+  CHECK(collector.readings("spo2").size() <= 3);  // values stay one per second
 }
