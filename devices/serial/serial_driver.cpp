@@ -377,16 +377,16 @@ void SerialDriver::Run() {
     last_failure.clear();
     backoff = options_.reconnect_initial;
     reported_absent = false;
-    ++stats_.connects;
     core::LogInfo("serial device connected", {{"device", options_.device_id},
                                               {"port", options_.port.string()},
                                               {"protocol", options_.protocol.name}});
     Report(true, "port opened");
+    ++stats_.connects;
     const std::string reason = Session(*this, std::move(*port)).Run();
     if (stopping()) break;
-    ++stats_.disconnects;
     core::LogWarning("serial device disconnected", {{"device", options_.device_id}, {"reason", reason}});
     Report(false, reason);
+    ++stats_.disconnects;  // after `connected` is false: a reader that sees the count sees the state
     reported_absent = true;
     if (!Sleep(options_.reconnect_initial)) break;
   }

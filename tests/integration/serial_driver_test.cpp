@@ -121,13 +121,13 @@ TEST_CASE("Contec 9-byte oximeter: raw 115200 8N1, start command first, keep-ali
   CHECK(commands.front().bytes == std::vector<std::uint8_t>{0x7D, 0x81, 0xA1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80});
   const std::size_t keepalives = CountCommands(commands, 0xAF);
   const auto expected = static_cast<std::size_t>(ran / 400ms);
-  CHECK(keepalives + 2 >= expected);
+  CHECK(keepalives + 3 >= expected);  // a loaded machine (sanitizers, parallel tests) wakes late
   CHECK(keepalives <= expected);
   CHECK(CountCommands(commands, 0xA1) == 1);  // streaming throughout: never restarted
   for (std::size_t i = 1; i < commands.size(); ++i) {
     const auto gap = commands[i].at - commands[i - 1].at;
     CHECK(gap > 300ms);
-    CHECK(gap < 700ms);
+    CHECK(gap < 900ms);
   }
   // One reading per metric per second, values as the simulated resident (SpO2 96, pulse 72).
   const auto spo2 = collector.readings("spo2");
