@@ -1,5 +1,4 @@
 // Contec CMS50D+/CMS50E pulse oximeters, both firmware generations (docs/serial.md, protocols §10.1).
-#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -9,18 +8,6 @@ namespace ehg::devices::serial {
 namespace {
 
 using core::QualityFlag;
-
-constexpr bool HighBit(std::uint8_t byte) {
-  return (byte & 0x80) != 0;
-}
-
-// Index of the first byte from `from` with bit 7 set (or clear), else the size.
-std::size_t FindFirst(std::span<const std::uint8_t> bytes, std::size_t from, bool high) {
-  for (std::size_t i = from; i < bytes.size(); ++i) {
-    if (HighBit(bytes[i]) == high) return i;
-  }
-  return bytes.size();
-}
 
 // Oximeter values are trusted only when the device says a finger is in and a pulse is locked.
 void AddOximetry(Sample& sample, unsigned spo2, unsigned pulse_rate) {
@@ -72,13 +59,7 @@ std::string TypeName(std::uint8_t type) {
 }  // namespace
 
 Decoder::Parsed ContecLegacyDecoder::Parse(std::span<const std::uint8_t> a, std::vector<Sample>& out) {
-  if (!HighBit(a[0])) return {Step::kSkip, FindFirst(a, 0, true)};
-  const std::size_t next_sync = FindFirst(a, 1, true);
-  if (next_sync < std::min<std::size_t>(5, a.size())) {
-    stats_.last_error = "frame cut short by the next frame start (byte lost)";
-    return {Step::kBadFrame, next_sync};
-  }
-  if (a.size() < 5) return {Step::kNeedMore, 0};
+  if (const Parsed framed = FrameStartingWithHighBit(a, 5); framed.step != Step::kFrame) return framed;
 
   Sample sample;
   sample.pleth = a[1] & 0x7F;
@@ -93,10 +74,10 @@ Decoder::Parsed ContecLegacyDecoder::Parse(std::span<const std::uint8_t> a, std:
 
 Decoder::Parsed ContecV7Decoder::Parse(std::span<const std::uint8_t> a, std::vector<Sample>& out) {
   // A data byte without a packet start before it: skip to the next type byte.
-  if (HighBit(a[0])) return {Step::kSkip, FindFirst(a, 0, false)};
+  if ((a[0] & 0x80) != 0) return {Step::kSkip, FindHighBit(a, 0, false)};
   const std::uint8_t type = a[0];
   const std::size_t expected = ContecV7Length(type);
-  const std::size_t next_type = FindFirst(a, 1, false);
+  const std::size_t next_type = FindHighBit(a, 1, false);
   if (expected == 0) {
     if (next_type == a.size() && a.size() < MaxFrame()) return {Step::kNeedMore, 0};
     stats_.last_error = "unknown packet type " + TypeName(type);

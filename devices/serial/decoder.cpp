@@ -53,6 +53,24 @@ void Decoder::Feed(std::span<const std::uint8_t> bytes, std::vector<Sample>& out
   }
 }
 
+std::size_t FindHighBit(std::span<const std::uint8_t> bytes, std::size_t from, bool set) {
+  for (std::size_t i = from; i < bytes.size(); ++i) {
+    if (((bytes[i] & 0x80) != 0) == set) return i;
+  }
+  return bytes.size();
+}
+
+Decoder::Parsed Decoder::FrameStartingWithHighBit(std::span<const std::uint8_t> a, std::size_t length) {
+  if ((a[0] & 0x80) == 0) return {Step::kSkip, FindHighBit(a, 0, true)};
+  const std::size_t next_start = FindHighBit(a, 1, true);
+  if (next_start < std::min(length, a.size())) {
+    stats_.last_error = "frame cut short by the next frame start (byte lost)";
+    return {Step::kBadFrame, next_start};
+  }
+  if (a.size() < length) return {Step::kNeedMore, 0};
+  return {Step::kFrame, length};
+}
+
 std::span<const std::string_view> ProtocolNames() {
   return kProtocolNames;
 }

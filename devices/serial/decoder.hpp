@@ -66,6 +66,9 @@ struct DecoderStats {
   friend bool operator==(const DecoderStats&, const DecoderStats&) = default;
 };
 
+// Index of the first byte from `from` whose bit 7 is `set`, else the size.
+std::size_t FindHighBit(std::span<const std::uint8_t> bytes, std::size_t from, bool set);
+
 class Decoder {
  public:
   virtual ~Decoder() = default;
@@ -85,6 +88,10 @@ class Decoder {
   // kMaxFrame bytes, so the buffer stays bounded.
   virtual Parsed Parse(std::span<const std::uint8_t> available, std::vector<Sample>& out) = 0;
   virtual std::size_t MaxFrame() const = 0;
+
+  // Framing of the streams whose frames start at the only byte with bit 7 set (Contec 5-byte, Nonin
+  // DF8): kFrame when `length` bytes form a frame, else what to skip, refuse or wait for.
+  Parsed FrameStartingWithHighBit(std::span<const std::uint8_t> available, std::size_t length);
 
   DecoderStats stats_;
 

@@ -96,10 +96,7 @@ Decoder::Parsed NoninDf2Decoder::Parse(std::span<const std::uint8_t> a, std::vec
 }
 
 Decoder::Parsed NoninDf7Decoder::Parse(std::span<const std::uint8_t> a, std::vector<Sample>& out) {
-  if ((a[0] & 0x80) == 0) {
-    const auto start = std::find_if(a.begin() + 1, a.end(), [](std::uint8_t b) { return (b & 0x80) != 0; });
-    return {Step::kSkip, static_cast<std::size_t>(start - a.begin())};
-  }
+  if ((a[0] & 0x80) == 0) return {Step::kSkip, FindHighBit(a, 0, true)};
   if (a.size() < 5) return {Step::kNeedMore, 0};
   if (!Checksum(a) || (a[3] & 0x80) != 0) {
     stats_.last_error = "checksum mismatch";
@@ -110,16 +107,7 @@ Decoder::Parsed NoninDf7Decoder::Parse(std::span<const std::uint8_t> a, std::vec
 }
 
 Decoder::Parsed NoninDf8Decoder::Parse(std::span<const std::uint8_t> a, std::vector<Sample>& out) {
-  const auto is_status = [](std::uint8_t b) { return (b & 0x80) != 0; };
-  if (!is_status(a[0])) {
-    return {Step::kSkip, static_cast<std::size_t>(std::find_if(a.begin() + 1, a.end(), is_status) - a.begin())};
-  }
-  const auto next = static_cast<std::size_t>(std::find_if(a.begin() + 1, a.end(), is_status) - a.begin());
-  if (next < std::min<std::size_t>(4, a.size())) {
-    stats_.last_error = "frame cut short by the next frame start (byte lost)";
-    return {Step::kBadFrame, next};
-  }
-  if (a.size() < 4) return {Step::kNeedMore, 0};
+  if (const Parsed framed = FrameStartingWithHighBit(a, 4); framed.step != Step::kFrame) return framed;
 
   const std::uint8_t status = a[0];
   const std::uint8_t status2 = a[3];
