@@ -1,4 +1,5 @@
 // Contec CMS50D+/CMS50E pulse oximeters, both firmware generations (docs/serial.md, protocols §10.1).
+#include <algorithm>
 #include <array>
 #include <cstdio>
 

@@ -305,24 +305,13 @@ void SerialDriver::Report(bool connected, std::string detail) {
 }
 
 bool SerialDriver::FirstDelivery(const Sample& record) {
-  constexpr std::size_t kRemembered = 10'000;  // far more than any monitor's memory
-  std::string key;
-  if (record.device_local_time) {
-    const CivilTime& t = *record.device_local_time;
-    key = std::to_string(t.year) + "-" + std::to_string(t.month) + "-" + std::to_string(t.day) + "T" +
-          std::to_string(t.hour) + ":" + std::to_string(t.minute) + ":" + std::to_string(t.second);
+  // Far more than any monitor's memory; records are rare, so a linear search is cheap.
+  constexpr std::size_t kRemembered = 1'000;
+  if (std::find(delivered_records_.begin(), delivered_records_.end(), record) != delivered_records_.end()) {
+    return false;
   }
-  if (record.device_time) key += "@" + std::to_string(record.device_time->time_since_epoch().count());
-  if (record.sequence) key += "#" + std::to_string(*record.sequence);
-  for (const DecodedValue& value : record.values)
-    key += " " + value.metric + "=" + std::to_string(value.value);
-  key += " f" + std::to_string(record.flags.bits());
-  if (!delivered_records_.insert(key).second) return false;
-  delivered_order_.push_back(std::move(key));
-  if (delivered_order_.size() > kRemembered) {
-    delivered_records_.erase(delivered_order_.front());
-    delivered_order_.pop_front();
-  }
+  delivered_records_.push_back(record);
+  if (delivered_records_.size() > kRemembered) delivered_records_.pop_front();
   return true;
 }
 

@@ -5,7 +5,6 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 
@@ -82,8 +81,7 @@ class SerialDriver {
 
   // Records already delivered (a monitor's memory is read again at every poll), oldest first.
   bool FirstDelivery(const Sample& record);
-  std::set<std::string> delivered_records_;
-  std::deque<std::string> delivered_order_;
+  std::deque<Sample> delivered_records_;
 
   std::deque<core::Reading> pending_;
   std::deque<core::DeviceStatusChange> pending_status_;

@@ -278,6 +278,11 @@ void Pipeline::Run() {
   }
 }
 
+store::DeviceRecord Pipeline::KnownDevice(const std::string& device_id) const {
+  const auto known = devices_.find(device_id);
+  return known != devices_.end() ? known->second : store::DeviceRecord{device_id, {}, {}, {}, {}, {}};
+}
+
 void Pipeline::ProcessDeviceStatuses(std::deque<core::DeviceStatusChange>& statuses) {
   const EventContext context{options_.gateway_id, options_.resident_pseudonym};
   const core::WallTime now = clock_.Now();
@@ -285,11 +290,7 @@ void Pipeline::ProcessDeviceStatuses(std::deque<core::DeviceStatusChange>& statu
   std::map<std::string, store::DeviceRecord> touched;
   for (const core::DeviceStatusChange& change : statuses) {
     auto [entry, first] = touched.try_emplace(change.device_id);
-    if (first) {
-      const auto known = devices_.find(change.device_id);
-      entry->second = known != devices_.end() ? known->second
-                                              : store::DeviceRecord{change.device_id, {}, {}, {}, {}, {}};
-    }
+    if (first) entry->second = KnownDevice(change.device_id);
     entry->second.connected = change.connected;
     entry->second.last_error = change.connected ? std::string() : change.detail;
     entry->second.updated_at = now;
@@ -437,11 +438,7 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
   for (const core::Reading& reading : write.readings) {
     auto [entry, first_in_batch] = touched.try_emplace(reading.device_id);
     store::DeviceRecord& device = entry->second;
-    if (first_in_batch) {
-      const auto known = devices_.find(reading.device_id);
-      device = known != devices_.end() ? known->second
-                                       : store::DeviceRecord{reading.device_id, {}, {}, {}, {}, {}};
-    }
+    if (first_in_batch) device = KnownDevice(reading.device_id);
     device.last_seen = reading.received_at;
     if (reading.metric == "battery") device.battery_percent = reading.value;
     device.updated_at = now;

@@ -130,6 +130,8 @@ class Pipeline final : public core::ReadingSink,
   void Run();
   void ProcessChanges(std::deque<PendingChange>& changes);
   void ProcessDeviceStatuses(std::deque<core::DeviceStatusChange>& statuses);
+  // The device's record as last committed, or a fresh one.
+  store::DeviceRecord KnownDevice(const std::string& device_id) const;
   void ProcessBatch(std::deque<Submission>& batch);
   void AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events);
   void Housekeeping();
