@@ -18,8 +18,7 @@ struct AggregationOptions {
   bool forward_waveform = false;  // every pleth point as a `pleth` reading (high volume)
 };
 
-// The device clock's local time to UTC; nullopt when it cannot be converted.
-using LocalTimeConverter = std::function<std::optional<core::WallTime>(const CivilTime&)>;
+using core::LocalTimeConverter;
 
 // Turns decoded samples into readings. Streaming values are summarised per window: the median of the
 // values the device vouched for (an observed value, never an average), with the quality flags of the

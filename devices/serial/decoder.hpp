@@ -17,17 +17,7 @@
 // past the end of what arrived, and the decoder resynchronises on the next plausible frame.
 namespace ehg::devices::serial {
 
-// A calendar time as the device's clock shows it (local time, no zone): the driver converts it.
-struct CivilTime {
-  int year = 0;
-  unsigned month = 0;  // 1..12
-  unsigned day = 0;    // 1..31
-  unsigned hour = 0;
-  unsigned minute = 0;
-  unsigned second = 0;
-
-  friend bool operator==(const CivilTime&, const CivilTime&) = default;
-};
+using core::CivilTime;
 
 struct DecodedValue {
   std::string metric;  // a catalogue name (gateway/core/metrics.hpp); the unit is the catalogue's
@@ -46,8 +36,8 @@ struct Sample {
   bool battery_low = false;
   // A stored record (blood pressure monitor memory, a timestamped ASCII line): delivered as it is,
   // never averaged with others.
-  std::optional<core::WallTime> device_time;     // device time in UTC (ASCII lines carry a zone)
-  std::optional<CivilTime> device_local_time;    // device clock without zone (Beurer)
+  std::optional<core::WallTime> device_time;   // device time in UTC (ASCII lines carry a zone)
+  std::optional<CivilTime> device_local_time;  // device clock without zone (Beurer)
   std::optional<std::uint32_t> sequence;
   unsigned user = 1;  // the device's user slot; monitors with two users mark the second one
 
@@ -57,11 +47,11 @@ struct Sample {
 
 struct DecoderStats {
   std::uint64_t bytes = 0;
-  std::uint64_t frames = 0;            // frames of the protocol accepted (including non-measurement ones)
-  std::uint64_t discarded_bytes = 0;   // skipped while looking for a frame start
-  std::uint64_t bad_frames = 0;        // framed but refused: checksum, impossible field, wrong length
+  std::uint64_t frames = 0;              // frames of the protocol accepted (including non-measurement ones)
+  std::uint64_t discarded_bytes = 0;     // skipped while looking for a frame start
+  std::uint64_t bad_frames = 0;          // framed but refused: checksum, impossible field, wrong length
   std::uint64_t incomplete_packets = 0;  // Nonin packets cut short by a new packet start
-  std::string last_error;              // what was wrong with the last refused frame (no values in it)
+  std::string last_error;                // what was wrong with the last refused frame (no values in it)
 
   friend bool operator==(const DecoderStats&, const DecoderStats&) = default;
 };
@@ -112,7 +102,7 @@ struct ProtocolInfo {
   std::vector<std::uint8_t> start_command;  // sent after opening and when the stream went quiet
   std::vector<std::uint8_t> keepalive;      // sent every keepalive_interval while open
   std::chrono::milliseconds keepalive_interval{0};
-  double waveform_hz = 0;  // pleth points per second, 0 when the protocol carries none
+  double waveform_hz = 0;         // pleth points per second, 0 when the protocol carries none
   bool request_response = false;  // the driver asks for stored records (Beurer)
 };
 

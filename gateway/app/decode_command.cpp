@@ -42,13 +42,6 @@ std::optional<std::vector<std::uint8_t>> ParseHex(std::string_view text) {
   return bytes;
 }
 
-std::string LocalTimeText(const devices::serial::CivilTime& time) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02u:%02u:%02u", time.year, time.month, time.day, time.hour,
-                time.minute, time.second);
-  return text;
-}
-
 void Print(const devices::serial::Sample& sample, std::string_view metric, double value) {
   Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
   object.set("metric", std::string(metric));
@@ -60,7 +53,7 @@ void Print(const devices::serial::Sample& sample, std::string_view metric, doubl
     flags.add(name);
   object.set("flags", flags);
   if (sample.device_time) object.set("device_time", core::FormatIso8601(*sample.device_time));
-  if (sample.device_local_time) object.set("device_local_time", LocalTimeText(*sample.device_local_time));
+  if (sample.device_local_time) object.set("device_local_time", core::FormatCivilTime(*sample.device_local_time));
   if (sample.sequence) object.set("sequence", *sample.sequence);
   if (sample.user != 1) object.set("user", sample.user);
   if (sample.battery_low) object.set("battery_low", true);

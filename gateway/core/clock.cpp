@@ -118,4 +118,11 @@ std::optional<WallTime> ParseIso8601(std::string_view text) {
          std::chrono::minutes{offset_minutes};
 }
 
+std::string FormatCivilTime(const CivilTime& time) {
+  char text[40];
+  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02u:%02u:%02u", time.year, time.month, time.day,
+                time.hour, time.minute, time.second);
+  return text;
+}
+
 }  // namespace ehg::core

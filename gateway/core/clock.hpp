@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -62,5 +63,24 @@ std::string FormatIso8601(WallTime time);
 // Strict ISO 8601 / RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS, optional fraction (milliseconds are kept,
 // finer digits truncated), then Z or +HH:MM / -HH:MM. nullopt for anything else.
 std::optional<WallTime> ParseIso8601(std::string_view text);
+
+// A calendar time as a device's clock shows it (local time, no zone). Devices keep local time; the
+// driver converts it in the resident's zone.
+struct CivilTime {
+  int year = 0;
+  unsigned month = 0;  // 1..12
+  unsigned day = 0;    // 1..31
+  unsigned hour = 0;
+  unsigned minute = 0;
+  unsigned second = 0;
+
+  friend bool operator==(const CivilTime&, const CivilTime&) = default;
+};
+
+// "2024-03-15T07:30:00" (no zone: it is a local time).
+std::string FormatCivilTime(const CivilTime& time);
+
+// A device clock's local time to UTC; nullopt when it cannot be converted.
+using LocalTimeConverter = std::function<std::optional<WallTime>(const CivilTime&)>;
 
 }  // namespace ehg::core

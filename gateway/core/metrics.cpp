@@ -28,6 +28,9 @@ constexpr std::array kCatalogue{
     MetricInfo{"consciousness", "1", "67775-7", 0, MetricKind::kCode, 0, 4},
     MetricInfo{"supplemental_oxygen", "1", "", 0, MetricKind::kBoolean, 0, 1},
     MetricInfo{"battery", "%", "", 0, MetricKind::kQuantity, 0, 100},
+    // The home's climate (BTHome sensors): a cold flat is a risk for a frail resident.
+    MetricInfo{"ambient_temperature", "Cel", "", 0, MetricKind::kQuantity, -40, 85},
+    MetricInfo{"relative_humidity", "%", "", 0, MetricKind::kQuantity, 0, 100},
     MetricInfo{"motion", "1", "", 0, MetricKind::kEvent, 0, 255},
     MetricInfo{"door", "1", "", 0, MetricKind::kEvent, 0, 255},
     MetricInfo{"button", "1", "", 0, MetricKind::kEvent, 0, 255},
