@@ -31,15 +31,19 @@ struct ReplayRequest {
 int ReplayReadings(const ReplayRequest& request);
 
 struct DecodeRequest {
-  std::string format;  // a serial protocol name (contec-cms50-9, nonin-df2, ..., ascii)
+  // A serial protocol name (contec-cms50-9, nonin-df2, ..., ascii), a BLE characteristic ("ble:2A35")
+  // or "bthome".
+  std::string format;
   std::string hex;     // bytes as hex digits, spaces or colons between them allowed
   std::filesystem::path file;  // or raw bytes from a file (a capture)
   bool waveform = false;       // also print pleth points
+  std::string key;             // bthome: the device's 32-hex-digit key for encrypted packets
+  std::string address;         // bthome: the device address, part of the nonce of encrypted packets
 };
 
-// Decodes serial bytes and prints one JSON object per reading on stdout, a summary on stderr. 0 when
-// at least one frame was decoded, 1 when nothing in the input was a frame of the format, 64 for bad
-// arguments (unknown format, odd hex, unreadable file).
+// Decodes device bytes and prints one JSON object per reading on stdout, a summary on stderr. 0 when
+// the bytes were decoded, 1 when they were not a frame or value of the format, 64 for bad arguments
+// (unknown format, odd hex, unreadable file, missing key or address).
 int DecodeBytes(const DecodeRequest& request);
 
 // Runs a simulated serial device on a pseudo-terminal reachable through `link` until SIGTERM/SIGINT.

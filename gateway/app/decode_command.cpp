@@ -2,11 +2,16 @@
 #include <Poco/JSON/Object.h>
 
 #include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <functional>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
 
+#include "devices/ble_profiles/bthome.hpp"
+#include "devices/ble_profiles/profiles.hpp"
 #include "devices/serial/decoder.hpp"
 #include "gateway/app/daemon.hpp"
 #include "gateway/core/metrics.hpp"
@@ -61,17 +66,143 @@ void Print(const devices::serial::Sample& sample, std::string_view metric, doubl
   std::cout << "\n";
 }
 
-}  // namespace
+std::string_view UnitOf(std::string_view metric) {
+  if (metric == "cuff_pressure") return "mm[Hg]";  // shown while inflating, never a catalogue reading
+  const core::MetricInfo* info = core::FindMetric(metric);
+  return info != nullptr ? info->unit : std::string_view();
+}
 
-int DecodeBytes(const DecodeRequest& request) {
-  auto decoder = devices::serial::MakeDecoder(request.format);
-  if (!decoder) {
-    std::cerr << "error: unknown format \"" << request.format << "\"; one of:";
-    for (const std::string_view name : devices::serial::ProtocolNames())
-      std::cerr << " " << name;
+void PrintDetails(Poco::JSON::Object& object, const std::vector<std::pair<std::string, std::string>>& details) {
+  if (details.empty()) return;
+  Poco::JSON::Object grouped(Poco::JSON_PRESERVE_KEY_ORDER);
+  for (const auto& [key, value] : details) {
+    if (grouped.has(key)) {
+      grouped.set(key, grouped.getValue<std::string>(key) + "," + value);
+    } else {
+      grouped.set(key, value);
+    }
+  }
+  object.set("details", grouped);
+}
+
+void PrintMeasurement(const devices::ble::Measurement& measurement, const devices::ble::ProfileValue& value) {
+  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object.set("metric", value.metric);
+  object.set("value", value.value);
+  object.set("unit", std::string(UnitOf(value.metric)));
+  Poco::JSON::Array flags;
+  for (const std::string& name : measurement.flags.Names())
+    flags.add(name);
+  object.set("flags", flags);
+  if (measurement.device_local_time) {
+    object.set("device_local_time", core::FormatCivilTime(*measurement.device_local_time));
+  }
+  if (measurement.device_clock_not_set) object.set("device_clock_not_set", true);
+  if (measurement.sequence) object.set("sequence", *measurement.sequence);
+  if (measurement.user) object.set("user", *measurement.user);
+  if (measurement.intermediate) object.set("intermediate", true);
+  PrintDetails(object, measurement.details);
+  object.stringify(std::cout);
+  std::cout << "\n";
+}
+
+int DecodeCharacteristic(const DecodeRequest& request, const std::vector<std::uint8_t>& bytes) {
+  const std::string_view id = std::string_view(request.format).substr(4);
+  std::optional<std::uint16_t> uuid16;
+  if (id.size() == 4) uuid16 = devices::ble::Uuid16("0000" + std::string(id) + "-0000-1000-8000-00805f9b34fb");
+  const devices::ble::CharacteristicParser parser = uuid16 ? devices::ble::FindParser(*uuid16) : nullptr;
+  if (parser == nullptr) {
+    std::cerr << "error: unknown characteristic \"" << request.format << "\"; one of:";
+    for (const std::uint16_t known : devices::ble::ParsedCharacteristics()) {
+      char name[16];
+      std::snprintf(name, sizeof name, " ble:%04X", known);
+      std::cerr << name;
+    }
     std::cerr << "\n";
     return kExitUsage;
   }
+  auto measurement = parser(bytes);
+  if (!measurement) {
+    std::cerr << "error: " << measurement.error().message << "\n";
+    return 1;
+  }
+  for (const devices::ble::ProfileValue& value : measurement->values)
+    PrintMeasurement(*measurement, value);
+  std::cerr << request.format << ": " << bytes.size() << " bytes, " << measurement->values.size() << " readings";
+  if (measurement->values.empty()) {
+    std::cerr << " (no value the device vouches for";
+    for (const auto& [key, value] : measurement->details)
+      std::cerr << "; " << key << ": " << value;
+    std::cerr << ")";
+  }
+  std::cerr << "\n";
+  return 0;
+}
+
+int DecodeBthomeAdvertisement(const DecodeRequest& request, const std::vector<std::uint8_t>& bytes) {
+  std::optional<devices::ble::BthomeKey> key;
+  if (!request.key.empty()) {
+    key = devices::ble::ParseKey(request.key);
+    if (!key) {
+      std::cerr << "error: --key takes the device's key as 32 hex digits\n";
+      return kExitUsage;
+    }
+  }
+  devices::ble::BluetoothAddress address{};
+  if (!request.address.empty()) {
+    auto parsed = devices::ble::ParseAddress(request.address);
+    if (!parsed) {
+      std::cerr << "error: --address takes the device address as AA:BB:CC:DD:EE:FF\n";
+      return kExitUsage;
+    }
+    address = *parsed;
+  } else if (key) {
+    std::cerr << "error: an encrypted packet needs the device address (--address AA:BB:CC:DD:EE:FF): it is part "
+                 "of the nonce\n";
+    return kExitUsage;
+  }
+  auto packet = devices::ble::DecodeBthome(bytes, key, address);
+  if (!packet) {
+    std::cerr << "error: " << packet.error().message << "\n";
+    return 1;
+  }
+  auto print = [&](const std::string& metric, double value, const std::function<void(Poco::JSON::Object&)>& extra) {
+    Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+    object.set("metric", metric);
+    object.set("value", value);
+    object.set("unit", std::string(UnitOf(metric)));
+    object.set("flags", Poco::JSON::Array());
+    if (packet->timestamp) {
+      object.set("device_time",
+                 core::FormatIso8601(core::WallTime(std::chrono::seconds(*packet->timestamp))));
+    }
+    if (packet->packet_id) object.set("packet_id", *packet->packet_id);
+    if (packet->counter) object.set("counter", *packet->counter);
+    if (extra) extra(object);
+    object.stringify(std::cout);
+    std::cout << "\n";
+  };
+  for (const devices::ble::ProfileValue& value : packet->values)
+    print(value.metric, value.value, {});
+  for (const devices::ble::BthomeButtonEvent& button : packet->buttons) {
+    print("button", button.code, [&](Poco::JSON::Object& object) {
+      object.set("event", button.name);
+      object.set("button", button.button);
+    });
+  }
+  std::cerr << "bthome: " << bytes.size() << " bytes, " << (packet->encrypted ? "encrypted" : "plain")
+            << (packet->trigger_based ? ", trigger-based" : "") << ", "
+            << packet->values.size() + packet->buttons.size() << " readings";
+  if (packet->battery_low) std::cerr << ", battery low";
+  for (const auto& [key_name, value] : packet->details)
+    std::cerr << "; " << key_name << ": " << value;
+  std::cerr << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int DecodeBytes(const DecodeRequest& request) {
   std::vector<std::uint8_t> bytes;
   if (!request.file.empty()) {
     std::ifstream stream(request.file, std::ios::binary);
@@ -88,6 +219,20 @@ int DecodeBytes(const DecodeRequest& request) {
       return kExitUsage;
     }
     bytes = std::move(*parsed);
+  }
+  if (request.format.rfind("ble:", 0) == 0) return DecodeCharacteristic(request, bytes);
+  if (request.format == "bthome") return DecodeBthomeAdvertisement(request, bytes);
+  if (!request.key.empty() || !request.address.empty()) {
+    std::cerr << "error: --key and --address are for --format bthome\n";
+    return kExitUsage;
+  }
+  auto decoder = devices::serial::MakeDecoder(request.format);
+  if (!decoder) {
+    std::cerr << "error: unknown format \"" << request.format << "\"; one of:";
+    for (const std::string_view name : devices::serial::ProtocolNames())
+      std::cerr << " " << name;
+    std::cerr << " ble:XXXX (a characteristic, e.g. ble:2A35) bthome\n";
+    return kExitUsage;
   }
 
   std::vector<devices::serial::Sample> samples;

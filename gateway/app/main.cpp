@@ -36,13 +36,21 @@ int main(int argc, char** argv) {
 
   ehg::app::DecodeRequest decode_request;
   CLI::App* decode = app.add_subcommand(
-      "decode", "Decode serial device bytes and print one JSON object per reading (metric, value, unit, flags)");
-  decode->add_option("--format", decode_request.format, "contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm or ascii")
+      "decode", "Decode device bytes and print one JSON object per reading (metric, value, unit, flags)");
+  decode
+      ->add_option("--format", decode_request.format,
+                   "Serial: contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii; "
+                   "BLE: ble:2A35 (blood pressure), ble:2A36, ble:2A1C (temperature), ble:2A37 (heart rate), "
+                   "ble:2A5E/ble:2A5F (pulse oximeter), ble:2A9D (weight), ble:2A18/ble:2A34 (glucose), "
+                   "ble:2A19 (battery), bthome (advertisement service data)")
       ->required();
   auto* hex = decode->add_option("--hex", decode_request.hex, "Bytes as hex, e.g. \"01 E0 85 D5 9A BD E3 FF FF\"");
   auto* file = decode->add_option("--file", decode_request.file, "A file of raw bytes (a capture)");
   hex->excludes(file);
   decode->add_flag("--waveform", decode_request.waveform, "Also print the pleth waveform points");
+  decode->add_option("--key", decode_request.key, "bthome: the device's key (32 hex digits) for encrypted packets");
+  decode->add_option("--address", decode_request.address,
+                     "bthome: the device address AA:BB:CC:DD:EE:FF (part of the nonce of encrypted packets)");
 
   ehg::app::SimulateSerialRequest simulate_request;
   CLI::App* simulate = app.add_subcommand(

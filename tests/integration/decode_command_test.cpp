@@ -56,6 +56,66 @@ TEST_CASE("decode gives a clear error for undecodable input and bad arguments") 
   CHECK(missing.exit_code == 64);
 }
 
+TEST_CASE("decode reads every BLE characteristic the gateway subscribes to") {
+  struct Case {
+    const char* format;
+    const char* hex;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"ble:2A35", "1E 7D 00 50 00 5F 00 E8 07 03 0F 07 1E 00 48 00 01 00 00",
+       R"({"metric":"bp.systolic","value":125,"unit":"mm[Hg]","flags":[],"device_local_time":"2024-03-15T07:30:00","user":1})"},
+      {"ble:2A1C", "06 B0 0E 00 FE DC 07 0C 05 0B 32 1B 04",
+       R"({"metric":"body_temperature","value":37.6,"unit":"Cel","flags":[],"device_local_time":"2012-12-05T11:50:27","details":{"site":"finger"}})"},
+      {"ble:2A37", "16 48 20 03", R"({"metric":"rr_interval","value":781.25,"unit":"ms","flags":[])"},
+      {"ble:2A5E", "00 61 00 48 00", R"({"metric":"spo2","value":97,"unit":"%","flags":[]})"},
+      {"ble:2A5F", "00 62 00 40 00", R"({"metric":"pulse_rate","value":64,"unit":"/min","flags":[]})"},
+      {"ble:2A9D", "00 8C 3C", R"({"metric":"body_weight","value":77.5,"unit":"kg","flags":[]})"},
+      {"ble:2A18", "06 06 00 E8 07 03 0F 08 00 00 37 C0 11",
+       R"({"metric":"glucose","value":5.5,"unit":"mmol/L","flags":[],"device_local_time":"2024-03-15T08:00:00","sequence":6,)"},
+      {"ble:2A34", "02 05 00 01", "ble:2A34: 4 bytes, 0 readings (no value the device vouches for; meal: preprandial)"},
+      {"ble:2A19", "5A", R"({"metric":"battery","value":90,"unit":"%","flags":[]})"},
+      {"bthome", "40 00 09 01 5D 02 5D 09 03 B7 18",
+       R"({"metric":"ambient_temperature","value":23.97,"unit":"Cel","flags":[],"packet_id":9})"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.format);
+    const auto result = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", c.format, "--hex", c.hex});
+    CHECK(result.exit_code == 0);
+    CHECK_MESSAGE(result.output.find(c.expected) != std::string::npos, result.output);
+  }
+}
+
+TEST_CASE("decode bthome decrypts with key and address and refuses what it cannot trust") {
+  const char* packet = "41 E4 45 F3 C9 96 2B 33 22 11 00 6C 7C 45 19";
+  const auto ok = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet, "--key",
+                              "231d39c1d7cc1ab1aee224cd096db932", "--address", "54:48:E6:8F:80:A5"});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output.find(R"({"metric":"relative_humidity","value":50.55,"unit":"%","flags":[],"counter":1122867})") !=
+        std::string::npos);
+  const auto wrong_key = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet, "--key",
+                                     "231d39c1d7cc1ab1aee224cd096db933", "--address", "54:48:E6:8F:80:A5"});
+  CHECK(wrong_key.exit_code == 1);
+  CHECK(wrong_key.output.find("message integrity check failed") != std::string::npos);
+  const auto no_address = RunCommand(
+      {EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet, "--key", "231d39c1d7cc1ab1aee224cd096db932"});
+  CHECK(no_address.exit_code == 64);
+  CHECK(no_address.output.find("needs the device address") != std::string::npos);
+  const auto no_key = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet});
+  CHECK(no_key.exit_code == 1);
+  CHECK(no_key.output.find("no key configured") != std::string::npos);
+}
+
+TEST_CASE("decode names the field a short BLE value is missing and lists the characteristics") {
+  const auto short_value = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "ble:2A37", "--hex", "17 01 01"});
+  CHECK(short_value.exit_code == 1);
+  CHECK(short_value.output.find("heart rate measurement (0x2A37): 3 bytes, but flags 0x17 announce at least 5") !=
+        std::string::npos);
+  const auto unknown = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "ble:2A00", "--hex", "00"});
+  CHECK(unknown.exit_code == 64);
+  CHECK(unknown.output.find("ble:2A35") != std::string::npos);
+}
+
 TEST_CASE("simulate-serial serves a device on a pty link that the serial driver reads") {
   ehg::test::TempDir dir;
   const auto link = dir / "df8";

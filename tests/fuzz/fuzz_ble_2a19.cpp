@@ -1,0 +1,7 @@
+// battery level (0x2A19) values from a paired device: parse or refuse, never crash.
+#include "tests/fuzz/ble_profile_fuzz.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  ehg::fuzz::FuzzCharacteristic(0x2A19, data, size);
+  return 0;
+}

@@ -1,0 +1,7 @@
+// plx continuous (0x2A5F) values from a paired device: parse or refuse, never crash.
+#include "tests/fuzz/ble_profile_fuzz.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  ehg::fuzz::FuzzCharacteristic(0x2A5F, data, size);
+  return 0;
+}
