@@ -4,8 +4,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -58,7 +58,8 @@ void Print(const devices::serial::Sample& sample, std::string_view metric, doubl
     flags.add(name);
   object.set("flags", flags);
   if (sample.device_time) object.set("device_time", core::FormatIso8601(*sample.device_time));
-  if (sample.device_local_time) object.set("device_local_time", core::FormatCivilTime(*sample.device_local_time));
+  if (sample.device_local_time)
+    object.set("device_local_time", core::FormatCivilTime(*sample.device_local_time));
   if (sample.sequence) object.set("sequence", *sample.sequence);
   if (sample.user != 1) object.set("user", sample.user);
   if (sample.battery_low) object.set("battery_low", true);
@@ -72,7 +73,8 @@ std::string_view UnitOf(std::string_view metric) {
   return info != nullptr ? info->unit : std::string_view();
 }
 
-void PrintDetails(Poco::JSON::Object& object, const std::vector<std::pair<std::string, std::string>>& details) {
+void PrintDetails(Poco::JSON::Object& object,
+                  const std::vector<std::pair<std::string, std::string>>& details) {
   if (details.empty()) return;
   Poco::JSON::Object grouped(Poco::JSON_PRESERVE_KEY_ORDER);
   for (const auto& [key, value] : details) {
@@ -109,7 +111,8 @@ void PrintMeasurement(const devices::ble::Measurement& measurement, const device
 int DecodeCharacteristic(const DecodeRequest& request, const std::vector<std::uint8_t>& bytes) {
   const std::string_view id = std::string_view(request.format).substr(4);
   std::optional<std::uint16_t> uuid16;
-  if (id.size() == 4) uuid16 = devices::ble::Uuid16("0000" + std::string(id) + "-0000-1000-8000-00805f9b34fb");
+  if (id.size() == 4)
+    uuid16 = devices::ble::Uuid16("0000" + std::string(id) + "-0000-1000-8000-00805f9b34fb");
   const devices::ble::CharacteristicParser parser = uuid16 ? devices::ble::FindParser(*uuid16) : nullptr;
   if (parser == nullptr) {
     std::cerr << "error: unknown characteristic \"" << request.format << "\"; one of:";
@@ -128,7 +131,8 @@ int DecodeCharacteristic(const DecodeRequest& request, const std::vector<std::ui
   }
   for (const devices::ble::ProfileValue& value : measurement->values)
     PrintMeasurement(*measurement, value);
-  std::cerr << request.format << ": " << bytes.size() << " bytes, " << measurement->values.size() << " readings";
+  std::cerr << request.format << ": " << bytes.size() << " bytes, " << measurement->values.size()
+            << " readings";
   if (measurement->values.empty()) {
     std::cerr << " (no value the device vouches for";
     for (const auto& [key, value] : measurement->details)
@@ -157,8 +161,9 @@ int DecodeBthomeAdvertisement(const DecodeRequest& request, const std::vector<st
     }
     address = *parsed;
   } else if (key) {
-    std::cerr << "error: an encrypted packet needs the device address (--address AA:BB:CC:DD:EE:FF): it is part "
-                 "of the nonce\n";
+    std::cerr
+        << "error: an encrypted packet needs the device address (--address AA:BB:CC:DD:EE:FF): it is part "
+           "of the nonce\n";
     return kExitUsage;
   }
   auto packet = devices::ble::DecodeBthome(bytes, key, address);
@@ -166,7 +171,8 @@ int DecodeBthomeAdvertisement(const DecodeRequest& request, const std::vector<st
     std::cerr << "error: " << packet.error().message << "\n";
     return 1;
   }
-  auto print = [&](const std::string& metric, double value, const std::function<void(Poco::JSON::Object&)>& extra) {
+  auto print = [&](const std::string& metric, double value,
+                   const std::function<void(Poco::JSON::Object&)>& extra) {
     Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
     object.set("metric", metric);
     object.set("value", value);
@@ -253,10 +259,14 @@ int DecodeBytes(const DecodeRequest& request) {
   const devices::serial::DecoderStats& stats = decoder->stats();
   std::cerr << request.format << ": " << stats.bytes << " bytes, " << stats.frames << " frames, " << readings
             << " readings";
-  if (without_values > 0) std::cerr << ", " << without_values << " frames without a clinical value (finger out, searching or sensor error)";
-  if (stats.bad_frames > 0) std::cerr << ", " << stats.bad_frames << " refused frames (last: " << stats.last_error << ")";
+  if (without_values > 0)
+    std::cerr << ", " << without_values
+              << " frames without a clinical value (finger out, searching or sensor error)";
+  if (stats.bad_frames > 0)
+    std::cerr << ", " << stats.bad_frames << " refused frames (last: " << stats.last_error << ")";
   if (stats.discarded_bytes > 0) std::cerr << ", " << stats.discarded_bytes << " bytes skipped";
-  if (decoder->buffered() > 0) std::cerr << ", " << decoder->buffered() << " bytes at the end are an incomplete frame";
+  if (decoder->buffered() > 0)
+    std::cerr << ", " << decoder->buffered() << " bytes at the end are an incomplete frame";
   if (stats.incomplete_packets > 0) std::cerr << ", " << stats.incomplete_packets << " incomplete packets";
   std::cerr << "\n";
   if (stats.frames == 0) {

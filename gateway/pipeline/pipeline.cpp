@@ -1,6 +1,8 @@
 #include "gateway/pipeline/pipeline.hpp"
 
 #include <algorithm>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include "gateway/core/log.hpp"
@@ -407,6 +409,49 @@ void Pipeline::AfterCommit(const store::WriteOutcome& outcome, const std::vector
   outbox_listener_(most_urgent);
 }
 
+bool Pipeline::DropAlreadyStored(std::vector<Submission*>& accepted, std::vector<core::Reading>& readings) {
+  auto stored = store_.AlreadyStored(readings);
+  if (!stored) {
+    ++counters_.store_failures;
+    core::LogError("duplicate check failed; readings refused",
+                   {{"readings", readings.size()}, {"reason", stored.error().message}});
+    for (Submission* submission : accepted) {
+      if (submission->done) submission->done(submission->reading, tl::unexpected(stored.error()));
+    }
+    return false;
+  }
+  // A measurement repeated inside one batch counts as stored once too.
+  std::set<std::tuple<std::string, std::string, std::int64_t, std::int64_t>> in_batch;
+  std::vector<Submission*> kept_submissions;
+  std::vector<core::Reading> kept_readings;
+  for (std::size_t i = 0; i < readings.size(); ++i) {
+    const core::Reading& reading = readings[i];
+    bool duplicate = (*stored)[i];
+    if (!duplicate && (reading.device_time || reading.sequence)) {
+      duplicate = !in_batch
+                       .emplace(reading.device_id, reading.metric,
+                                reading.device_time ? reading.device_time->time_since_epoch().count() : -1,
+                                reading.sequence ? static_cast<std::int64_t>(*reading.sequence) : -1)
+                       .second;
+    }
+    if (!duplicate) {
+      kept_submissions.push_back(accepted[i]);
+      kept_readings.push_back(reading);
+      continue;
+    }
+    ++counters_.already_stored;
+    core::LogInfo("measurement already stored; the repeat is ignored",
+                  {{"device", reading.device_id}, {"metric", reading.metric}});
+    if (accepted[i]->done) {
+      accepted[i]->done(accepted[i]->reading,
+                        Fail(Errc::kRejected, "already stored (the device sent it again)"));
+    }
+  }
+  accepted = std::move(kept_submissions);
+  readings = std::move(kept_readings);
+  return true;
+}
+
 void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
   const core::WallTime now = clock_.Now();
   const EventContext context{options_.gateway_id, options_.resident_pseudonym};
@@ -428,6 +473,8 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     accepted.push_back(&submission);
     write.readings.push_back(reading);
   }
+  if (accepted.empty()) return;
+  if (!DropAlreadyStored(accepted, write.readings)) return;
   if (accepted.empty()) return;
 
   EngineSavepoint savepoint(engine_, EngineSavepoint::Scope::kEverything);

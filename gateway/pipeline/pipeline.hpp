@@ -52,14 +52,16 @@ struct PipelineCounters {
   std::atomic<std::uint64_t> alerts_escalated{0};
   std::atomic<std::uint64_t> alerts_acknowledged{0};
   std::atomic<std::uint64_t> alerts_delivered{0};
-  std::atomic<std::uint64_t> suppressed_repeats{0};    // repeats of open alerts not sent as updates
-  std::atomic<std::uint64_t> out_of_order{0};          // stored; history only, no rule decision
-  std::atomic<std::uint64_t> duplicates{0};            // stored; ignored by the rules
+  std::atomic<std::uint64_t> suppressed_repeats{0};  // repeats of open alerts not sent as updates
+  std::atomic<std::uint64_t> out_of_order{0};        // stored; history only, no rule decision
+  std::atomic<std::uint64_t> duplicates{0};          // stored; ignored by the rules
+  // The same device measurement (device, metric, device time, sequence) arrived again: not stored twice.
+  std::atomic<std::uint64_t> already_stored{0};
   std::atomic<std::uint64_t> open_alerts{0};           // now, not cumulative
   std::atomic<std::uint64_t> dropped_observations{0};  // removed from the outbox to honour its budget
   std::atomic<std::uint64_t> outbox_changes{0};        // uplink changes committed
   std::atomic<std::uint64_t> outbox_change_failures{0};
-  std::atomic<std::uint64_t> outbox_changes_refused{0};  // ApplyOutboxChange returned false: queue full
+  std::atomic<std::uint64_t> outbox_changes_refused{0};   // ApplyOutboxChange returned false: queue full
   std::atomic<std::uint64_t> device_statuses{0};          // device link changes recorded
   std::atomic<std::uint64_t> device_statuses_refused{0};  // ReportDeviceStatus returned false
 };
@@ -133,6 +135,9 @@ class Pipeline final : public core::ReadingSink,
   // The device's record as last committed, or a fresh one.
   store::DeviceRecord KnownDevice(const std::string& device_id) const;
   void ProcessBatch(std::deque<Submission>& batch);
+  // Removes readings the store already holds (or that repeat inside the batch); false when the check
+  // itself failed and every reading was refused.
+  bool DropAlreadyStored(std::vector<Submission*>& accepted, std::vector<core::Reading>& readings);
   void AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events);
   void Housekeeping();
   void Tick();

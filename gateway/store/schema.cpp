@@ -84,7 +84,19 @@ CREATE TABLE rule_states (
 CREATE INDEX readings_by_metric ON readings (metric, received_ms);
 )sql";
 
-constexpr std::array<std::string_view, 4> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4};
+// Version 5: a measurement the device identifies (its own time or record number) is stored once, however
+// often it arrives (an indication retransmitted, a meter re-sending its memory after a reconnect).
+// Duplicates an older build stored are removed first, keeping the first copy.
+constexpr std::string_view kVersion5 = R"sql(
+DELETE FROM readings WHERE (device_time_ms IS NOT NULL OR sequence IS NOT NULL) AND id NOT IN (
+  SELECT min(id) FROM readings WHERE device_time_ms IS NOT NULL OR sequence IS NOT NULL
+  GROUP BY device_id, metric, coalesce(device_time_ms, -1), coalesce(sequence, -1));
+CREATE UNIQUE INDEX readings_identity ON readings
+  (device_id, metric, coalesce(device_time_ms, -1), coalesce(sequence, -1))
+  WHERE device_time_ms IS NOT NULL OR sequence IS NOT NULL;
+)sql";
+
+constexpr std::array<std::string_view, 5> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

@@ -183,6 +183,7 @@ struct Store::Impl {
   std::unique_ptr<SQLite::Statement> remove_receipted;
   std::unique_ptr<SQLite::Statement> upsert_rule_state;
   std::unique_ptr<SQLite::Statement> delete_rule_state;
+  std::unique_ptr<SQLite::Statement> find_identity;
 
   SQLite::Statement& Prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql) {
     if (!slot) slot = std::make_unique<SQLite::Statement>(*db, sql);
@@ -195,7 +196,7 @@ struct Store::Impl {
   // transaction busy), then roll back whatever of the batch was written.
   void RollbackIfOpen() noexcept {
     for (auto* statement : {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent,
-                            &remove_receipted, &upsert_rule_state, &delete_rule_state}) {
+                            &remove_receipted, &upsert_rule_state, &delete_rule_state, &find_identity}) {
       if (*statement) (*statement)->tryReset();
     }
     if (sqlite3_get_autocommit(db->getHandle()) == 0) {
@@ -623,6 +624,36 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
   return readings;
 }
 
+Result<std::vector<bool>> Store::AlreadyStored(const std::vector<core::Reading>& readings) {
+  std::vector<bool> stored;
+  stored.reserve(readings.size());
+  try {
+    for (const core::Reading& reading : readings) {
+      if (!reading.device_time && !reading.sequence) {
+        stored.push_back(false);
+        continue;
+      }
+      // The same terms as the readings_identity index, so SQLite answers from it.
+      SQLite::Statement& find = impl_->Prepared(
+          impl_->find_identity,
+          "SELECT 1 FROM readings WHERE device_id = ? AND metric = ? AND coalesce(device_time_ms, -1) = ? "
+          "AND "
+          "coalesce(sequence, -1) = ? AND (device_time_ms IS NOT NULL OR sequence IS NOT NULL) LIMIT 1");
+      find.bind(1, reading.device_id);
+      find.bind(2, reading.metric);
+      find.bind(3, reading.device_time ? static_cast<std::int64_t>(ToMilliseconds(*reading.device_time))
+                                       : std::int64_t{-1});
+      find.bind(4, reading.sequence ? static_cast<std::int64_t>(*reading.sequence) : std::int64_t{-1});
+      stored.push_back(find.executeStep());
+      find.reset();
+    }
+  } catch (const SQLite::Exception& exception) {
+    impl_->RollbackIfOpen();
+    return tl::unexpected(FromSqlite(exception, "store: looking for duplicates"));
+  }
+  return stored;
+}
+
 Result<std::vector<DeviceRecord>> Store::LoadDevices() {
   std::vector<DeviceRecord> devices;
   try {
@@ -717,6 +748,26 @@ Result<OutboxStats> OutboxReader::Stats() {
     return ReadOutboxStats(*impl_->db);
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: reading outbox size"));
+  }
+}
+
+}  // namespace ehg::store
+
+namespace ehg::store {
+
+Result<std::optional<std::uint32_t>> LastStoredSequence(const std::filesystem::path& path,
+                                                        std::string_view device_id, std::string_view metric) {
+  try {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    db.exec("PRAGMA query_only = ON");
+    SQLite::Statement query(db, "SELECT max(sequence) FROM readings WHERE device_id = ? AND metric = ?");
+    query.bind(1, std::string(device_id));
+    query.bind(2, std::string(metric));
+    if (!query.executeStep() || query.getColumn(0).isNull()) return std::optional<std::uint32_t>();
+    return std::optional<std::uint32_t>(static_cast<std::uint32_t>(query.getColumn(0).getInt64()));
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading the last sequence number"));
   }
 }
 

@@ -19,7 +19,7 @@
 namespace ehg::store {
 
 // The schema version this build writes. Older files are migrated forward on open; newer ones refused.
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 struct StoreOptions {
   std::filesystem::path path;
@@ -207,6 +207,10 @@ class Store {
   Result<std::map<std::string, std::string>> LoadRuleStates();
   // Oldest first.
   Result<std::vector<core::Reading>> LoadReadings(const ReadingQuery& query);
+  // For each reading, whether the store already holds it: same device, metric, device time and device
+  // sequence number. Readings without a device time or sequence are never duplicates.
+  Result<std::vector<bool>> AlreadyStored(const std::vector<core::Reading>& readings);
+
   Result<std::vector<DeviceRecord>> LoadDevices();
   Result<std::int64_t> ReadCounter(std::string_view name);
   Result<std::uint64_t> CountReadings();
@@ -247,5 +251,10 @@ class OutboxReader {
   explicit OutboxReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// The highest device sequence number stored for a device and metric (a glucose meter's last record), read
+// through a connection of its own, so any thread may ask.
+Result<std::optional<std::uint32_t>> LastStoredSequence(const std::filesystem::path& path,
+                                                        std::string_view device_id, std::string_view metric);
 
 }  // namespace ehg::store

@@ -28,8 +28,8 @@ inline void FuzzCharacteristic(std::uint16_t uuid16, const std::uint8_t* data, s
   }
   if (measurement->device_local_time) {
     const core::CivilTime& time = *measurement->device_local_time;
-    if (time.month < 1 || time.month > 12 || time.day < 1 || time.day > 31 || time.hour > 23 || time.minute > 59 ||
-        time.second > 59)
+    if (time.month < 1 || time.month > 12 || time.day < 1 || time.day > 31 || time.hour > 23 ||
+        time.minute > 59 || time.second > 59)
       std::abort();
   }
 }

@@ -12,7 +12,8 @@ const ehg::devices::ble::BthomeKey kKey{0x23, 0x1d, 0x39, 0xc1, 0xd7, 0xcc, 0x1a
                                         0xae, 0xe2, 0x24, 0xcd, 0x09, 0x6d, 0xb9, 0x32};
 const ehg::devices::ble::BluetoothAddress kAddress{0x54, 0x48, 0xE6, 0x8F, 0x80, 0xA5};
 
-void Check(const ehg::Result<ehg::devices::ble::BthomePacket>& packet, ehg::devices::ble::BthomeDeduplicator& dedup) {
+void Check(const ehg::Result<ehg::devices::ble::BthomePacket>& packet,
+           ehg::devices::ble::BthomeDeduplicator& dedup) {
   if (!packet) {
     if (packet.error().message.empty()) std::abort();
     return;

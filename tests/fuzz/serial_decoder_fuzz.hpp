@@ -41,7 +41,8 @@ inline void FuzzSerialDecoder(std::string_view protocol, const std::uint8_t* dat
 
   using core::QualityFlag;
   for (const devices::serial::Sample& sample : samples) {
-    const bool unusable = sample.flags.Has(QualityFlag::kFingerOut) || sample.flags.Has(QualityFlag::kSearching) ||
+    const bool unusable = sample.flags.Has(QualityFlag::kFingerOut) ||
+                          sample.flags.Has(QualityFlag::kSearching) ||
                           sample.flags.Has(QualityFlag::kSensorError);
     Check(!unusable || sample.values.empty());
     for (const devices::serial::DecodedValue& value : sample.values) {

@@ -14,11 +14,12 @@ using namespace std::chrono_literals;
 using ehg::test::RunCommand;
 
 TEST_CASE("decode prints one JSON object per reading for the reference capture") {
-  const auto result =
-      RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "contec-cms50-9", "--hex", "01 E0 85 D5 9A BD E3 FF FF"});
+  const auto result = RunCommand(
+      {EHG_GATEWAY_BINARY, "decode", "--format", "contec-cms50-9", "--hex", "01 E0 85 D5 9A BD E3 FF FF"});
   CHECK(result.exit_code == 0);
   CHECK(result.output.find(R"({"metric":"spo2","value":99,"unit":"%","flags":[]})") != std::string::npos);
-  CHECK(result.output.find(R"({"metric":"pulse_rate","value":61,"unit":"/min","flags":[]})") != std::string::npos);
+  CHECK(result.output.find(R"({"metric":"pulse_rate","value":61,"unit":"/min","flags":[]})") !=
+        std::string::npos);
   CHECK(result.output.find("contec-cms50-9: 9 bytes, 1 frames, 2 readings") != std::string::npos);
 }
 
@@ -30,25 +31,30 @@ TEST_CASE("decode shows flags and device time, and reads raw bytes from a file")
     const unsigned char record[] = {0x80, 0x5F, 0x37, 0x48, 0x83, 0x0F, 0x07, 0x1E, 0x98};
     out.write(reinterpret_cast<const char*>(record), sizeof record);
   }
-  const auto result = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "beurer-bm", "--file", file.string()});
+  const auto result =
+      RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "beurer-bm", "--file", file.string()});
   CHECK(result.exit_code == 0);
-  CHECK(result.output.find(
-            R"({"metric":"bp.systolic","value":120,"unit":"mm[Hg]","flags":["motion_artefact","irregular_pulse"],"device_local_time":"2024-03-15T07:30:00"})") !=
-        std::string::npos);
-  const auto finger_out = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "nonin-df8", "--hex", "83 7F 7F 08"});
+  CHECK(
+      result.output.find(
+          R"({"metric":"bp.systolic","value":120,"unit":"mm[Hg]","flags":["motion_artefact","irregular_pulse"],"device_local_time":"2024-03-15T07:30:00"})") !=
+      std::string::npos);
+  const auto finger_out =
+      RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "nonin-df8", "--hex", "83 7F 7F 08"});
   CHECK(finger_out.exit_code == 0);
   CHECK(finger_out.output.find("\"metric\"") == std::string::npos);
   CHECK(finger_out.output.find("1 frames without a clinical value") != std::string::npos);
 }
 
 TEST_CASE("decode gives a clear error for undecodable input and bad arguments") {
-  const auto wrong_format = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "contec-cms50-9", "--hex", "85 35 08 48 61"});
+  const auto wrong_format =
+      RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "contec-cms50-9", "--hex", "85 35 08 48 61"});
   CHECK(wrong_format.exit_code == 1);
-  CHECK(wrong_format.output.find("error: no contec-cms50-9 frame in the input (unknown packet type 0x48); is it the right format?") !=
-        std::string::npos);
+  CHECK(wrong_format.output.find("error: no contec-cms50-9 frame in the input (unknown packet type 0x48); is "
+                                 "it the right format?") != std::string::npos);
   const auto unknown = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "cms50", "--hex", "00"});
   CHECK(unknown.exit_code == 64);
-  CHECK(unknown.output.find("unknown format \"cms50\"; one of: contec-cms50-5 contec-cms50-9") != std::string::npos);
+  CHECK(unknown.output.find("unknown format \"cms50\"; one of: contec-cms50-5 contec-cms50-9") !=
+        std::string::npos);
   const auto odd = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "ascii", "--hex", "0A 1"});
   CHECK(odd.exit_code == 64);
   CHECK(odd.output.find("--hex takes pairs of hex digits") != std::string::npos);
@@ -73,7 +79,8 @@ TEST_CASE("decode reads every BLE characteristic the gateway subscribes to") {
       {"ble:2A9D", "00 8C 3C", R"({"metric":"body_weight","value":77.5,"unit":"kg","flags":[]})"},
       {"ble:2A18", "06 06 00 E8 07 03 0F 08 00 00 37 C0 11",
        R"({"metric":"glucose","value":5.5,"unit":"mmol/L","flags":[],"device_local_time":"2024-03-15T08:00:00","sequence":6,)"},
-      {"ble:2A34", "02 05 00 01", "ble:2A34: 4 bytes, 0 readings (no value the device vouches for; meal: preprandial)"},
+      {"ble:2A34", "02 05 00 01",
+       "ble:2A34: 4 bytes, 0 readings (no value the device vouches for; meal: preprandial)"},
       {"ble:2A19", "5A", R"({"metric":"battery","value":90,"unit":"%","flags":[]})"},
       {"bthome", "40 00 09 01 5D 02 5D 09 03 B7 18",
        R"({"metric":"ambient_temperature","value":23.97,"unit":"Cel","flags":[],"packet_id":9})"},
@@ -91,14 +98,16 @@ TEST_CASE("decode bthome decrypts with key and address and refuses what it canno
   const auto ok = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet, "--key",
                               "231d39c1d7cc1ab1aee224cd096db932", "--address", "54:48:E6:8F:80:A5"});
   CHECK(ok.exit_code == 0);
-  CHECK(ok.output.find(R"({"metric":"relative_humidity","value":50.55,"unit":"%","flags":[],"counter":1122867})") !=
+  CHECK(ok.output.find(
+            R"({"metric":"relative_humidity","value":50.55,"unit":"%","flags":[],"counter":1122867})") !=
         std::string::npos);
-  const auto wrong_key = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet, "--key",
-                                     "231d39c1d7cc1ab1aee224cd096db933", "--address", "54:48:E6:8F:80:A5"});
+  const auto wrong_key =
+      RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet, "--key",
+                  "231d39c1d7cc1ab1aee224cd096db933", "--address", "54:48:E6:8F:80:A5"});
   CHECK(wrong_key.exit_code == 1);
   CHECK(wrong_key.output.find("message integrity check failed") != std::string::npos);
-  const auto no_address = RunCommand(
-      {EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet, "--key", "231d39c1d7cc1ab1aee224cd096db932"});
+  const auto no_address = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet,
+                                      "--key", "231d39c1d7cc1ab1aee224cd096db932"});
   CHECK(no_address.exit_code == 64);
   CHECK(no_address.output.find("needs the device address") != std::string::npos);
   const auto no_key = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "bthome", "--hex", packet});
@@ -107,9 +116,11 @@ TEST_CASE("decode bthome decrypts with key and address and refuses what it canno
 }
 
 TEST_CASE("decode names the field a short BLE value is missing and lists the characteristics") {
-  const auto short_value = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "ble:2A37", "--hex", "17 01 01"});
+  const auto short_value =
+      RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "ble:2A37", "--hex", "17 01 01"});
   CHECK(short_value.exit_code == 1);
-  CHECK(short_value.output.find("heart rate measurement (0x2A37): 3 bytes, but flags 0x17 announce at least 5") !=
+  CHECK(short_value.output.find(
+            "heart rate measurement (0x2A37): 3 bytes, but flags 0x17 announce at least 5") !=
         std::string::npos);
   const auto unknown = RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "ble:2A00", "--hex", "00"});
   CHECK(unknown.exit_code == 64);
@@ -119,8 +130,9 @@ TEST_CASE("decode names the field a short BLE value is missing and lists the cha
 TEST_CASE("simulate-serial serves a device on a pty link that the serial driver reads") {
   ehg::test::TempDir dir;
   const auto link = dir / "df8";
-  auto simulator = ehg::test::Process::Start({EHG_GATEWAY_BINARY, "simulate-serial", "--protocol", "nonin-df8",
-                                              "--link", link.string(), "--scenario", "0:spo2=93"});
+  auto simulator =
+      ehg::test::Process::Start({EHG_GATEWAY_BINARY, "simulate-serial", "--protocol", "nonin-df8", "--link",
+                                 link.string(), "--scenario", "0:spo2=93"});
   REQUIRE(ehg::test::WaitUntil([&] { return std::filesystem::exists(link); }));
 
   struct Sink final : ehg::core::ReadingSink {

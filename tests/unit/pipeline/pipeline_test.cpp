@@ -399,3 +399,28 @@ TEST_CASE("A device link change is stored on the device and sent as a device eve
   CHECK(events[1]->getValue<std::string>("detail") == "port closed: read: Input/output error");
   CHECK(events[1]->getValue<std::string>("subject") == "r-0001");
 }
+
+TEST_CASE("A device measurement delivered twice is stored once and evaluated once") {
+  Fixture fixture;
+  Outcomes outcomes;
+  Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
+  REQUIRE(pipeline.Start().has_value());
+  Reading spot = SpO2(88);
+  spot.device_time = spot.received_at - 5s;  // a spot-check record with the device's own time
+  Reading retransmitted = spot;
+  retransmitted.received_at += 2s;  // the indication came again after a reconnect
+  REQUIRE(pipeline.Submit(spot, outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == 1; }));
+  REQUIRE(pipeline.Submit(retransmitted, outcomes.Callback()));
+  REQUIRE(pipeline.Submit(retransmitted, outcomes.Callback()));
+  REQUIRE(WaitUntil([&] { return outcomes.size() == 3; }));
+  pipeline.Stop();
+  CHECK(outcomes.at(0).has_value());
+  REQUIRE_FALSE(outcomes.at(1).has_value());
+  CHECK(outcomes.at(1).error().message.find("already stored") != std::string::npos);
+  CHECK_FALSE(outcomes.at(2).has_value());
+  CHECK(pipeline.counters().already_stored == 2);
+  CHECK(fixture.store->CountReadings().value() == 1);
+  CHECK(OutboxBodies(*fixture.store, ehg::core::EventKind::kObservation).size() == 1);
+  CHECK(OutboxBodies(*fixture.store, ehg::core::EventKind::kAlert).size() == 1);
+}

@@ -59,7 +59,7 @@ TEST_CASE("A version-1 database is migrated forward with its data") {
   auto store = OpenOrFail({path}, clock, &report);
   CHECK(report.found_version == 1);
   CHECK(report.version == ehg::store::kSchemaVersion);
-  CHECK(log.Contains("msg=\"database schema migrated\" from_version=1 to_version=4"));
+  CHECK(log.Contains("msg=\"database schema migrated\" from_version=1 to_version=5"));
   CHECK(store->CountReadings().value() == 3);
 
   // Outbox rows survive, with their byte sizes filled in (UTF-8 bytes, not characters).
@@ -100,7 +100,7 @@ TEST_CASE("A database from a newer release is refused and left untouched") {
   auto opened = Store::Open({path}, clock);
   REQUIRE_FALSE(opened.has_value());
   CHECK(opened.error().code == Errc::kUnsupported);
-  CHECK(opened.error().message.find("schema version 99, newer than this build understands (4)") !=
+  CHECK(opened.error().message.find("schema version 99, newer than this build understands (5)") !=
         std::string::npos);
   CHECK(ReadBytes(path) == before);
   CHECK_FALSE(fs::exists(path.string() + "-wal"));
@@ -161,4 +161,32 @@ TEST_CASE("An I/O failure is an error and never moves the file aside") {
   REQUIRE_FALSE(opened.has_value());
   CHECK(opened.error().code == Errc::kIo);
   CHECK(fs::is_directory(dir / "gateway.db"));
+}
+
+TEST_CASE("Migrating to version 5 removes repeated device measurements, keeping the first") {
+  TempDir dir;
+  ManualClock clock;
+  const auto path = dir / "gateway.db";
+  { auto store = OpenOrFail({path}, clock); }
+  {
+    // Turn the file back into a version-4 database holding what version 4 allowed: repeats.
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec("DROP INDEX readings_identity; PRAGMA user_version = 4;");
+    db.exec(
+        "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms, sequence) VALUES "
+        "('cuff', 'bp.systolic', 128, 'mm[Hg]', 1000, 2000, NULL),"
+        "('cuff', 'bp.systolic', 128, 'mm[Hg]', 1000, 3000, NULL),"
+        "('meter', 'glucose', 5.5, 'mmol/L', 1000, 2000, 7),"
+        "('meter', 'glucose', 5.5, 'mmol/L', 1000, 4000, 7),"
+        "('meter', 'glucose', 6.1, 'mmol/L', 1000, 4000, 8),"
+        "('oximeter', 'spo2', 96, '%', NULL, 2000, NULL),"
+        "('oximeter', 'spo2', 96, '%', NULL, 2000, NULL)");
+  }
+  OpenReport report;
+  auto store = OpenOrFail({path}, clock, &report);
+  CHECK(report.found_version == 4);
+  CHECK(store->CountReadings().value() == 5);
+  SQLite::Database inspect(path.string(), SQLite::OPEN_READONLY);
+  CHECK(inspect.execAndGet("SELECT received_ms FROM readings WHERE device_id = 'cuff'").getInt64() == 2000);
+  CHECK(inspect.execAndGet("SELECT count(*) FROM readings WHERE device_id = 'oximeter'").getInt() == 2);
 }

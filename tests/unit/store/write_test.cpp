@@ -323,7 +323,8 @@ TEST_CASE("The outbox reader refuses a file that does not exist") {
   CHECK(reader.error().code == Errc::kIo);
 }
 
-TEST_CASE("An observation dropped by the budget while in flight, then acknowledged, is not counted as dropped") {
+TEST_CASE(
+    "An observation dropped by the budget while in flight, then acknowledged, is not counted as dropped") {
   TempDir dir;
   ManualClock clock;
   EventIdGenerator ids(clock);
@@ -343,4 +344,43 @@ TEST_CASE("An observation dropped by the budget while in flight, then acknowledg
   CHECK(outcome->delivered_after_drop == 1);
   CHECK(store->ReadCounter(ehg::store::kDroppedObservations).value() == 0);
   CHECK(store->outbox_stats().rows == 1);
+}
+
+TEST_CASE(
+    "A measurement the device identifies is recognised as already stored, in the store or twice in a batch") {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  auto cuff = MakeReading("bp.systolic", 128, "mm[Hg]", 5'000);
+  cuff.device_time = WallTime{4'000ms};
+  auto glucose = MakeReading("glucose", 5.5, "mmol/L", 5'000);
+  glucose.sequence = 7;
+  auto streaming = MakeReading("spo2", 96, "%", 5'000);  // no device time, no sequence: never a repeat
+  WriteBatch batch;
+  batch.readings = {cuff, glucose, streaming};
+  REQUIRE(store->Write(batch).has_value());
+
+  auto other_time = cuff;
+  other_time.device_time = WallTime{4'001ms};
+  auto other_metric = cuff;
+  other_metric.metric = "bp.diastolic";
+  auto other_sequence = glucose;
+  other_sequence.sequence = 8;
+  auto other_device = glucose;
+  other_device.device_id = "device-2";
+  const auto stored = store->AlreadyStored(
+      {cuff, glucose, streaming, other_time, other_metric, other_sequence, other_device});
+  REQUIRE(stored.has_value());
+  CHECK(*stored == std::vector<bool>{true, true, false, false, false, false, false});
+
+  // The unique index is the last line of defence: a second copy cannot be written.
+  WriteBatch again;
+  again.readings = {cuff};
+  CHECK_FALSE(store->Write(again).has_value());
+  CHECK(store->CountReadings().value() == 3);
+
+  auto last = ehg::store::LastStoredSequence(dir / "gateway.db", "device-1", "glucose");
+  REQUIRE(last.has_value());
+  CHECK(*last == 7u);
+  CHECK_FALSE(ehg::store::LastStoredSequence(dir / "gateway.db", "device-2", "glucose").value().has_value());
 }
