@@ -1,0 +1,390 @@
+// The BlueZ client against the BlueZ simulator on a private dbus-daemon: real D-Bus messages, the same
+// object paths, interfaces and signals as bluetoothd.
+#include "devices/ble/ble_manager.hpp"
+
+#include <doctest/doctest.h>
+
+#include <mutex>
+
+#include "devices/ble/pairing_agent.hpp"
+#include "devices/ble_profiles/bthome.hpp"
+#include "devices/ble_profiles/racp.hpp"
+#include "devices/sim/bluez_simulator.hpp"
+#include "tests/support/private_bus.hpp"
+#include "tests/support/wait.hpp"
+
+using namespace std::chrono_literals;
+using ehg::core::Reading;
+using ehg::devices::ble::BleManager;
+using ehg::devices::ble::BleOptions;
+using ehg::devices::sim::BluezSimulator;
+using ehg::devices::sim::VirtualBleDevice;
+using ehg::test::WaitUntil;
+
+namespace {
+
+constexpr const char* kCuff = "5C:31:3E:00:4B:6B";
+constexpr const char* kOximeter = "00:1C:05:FF:4E:12";
+constexpr const char* kMeter = "C4:7C:8D:6A:2B:01";
+constexpr const char* kButton = "54:48:E6:8F:80:A5";
+constexpr const char* kThermometer = "A4:C1:38:00:11:22";
+constexpr const char* kScale = "D0:39:72:B8:0A:99";
+
+// What the manager hands to the pipeline, collected for assertions.
+class Recorder : public ehg::core::ReadingSink, public ehg::core::DeviceStatusSink {
+ public:
+  bool Submit(Reading reading, ehg::core::ReadingDone) override {
+    std::lock_guard lock(mutex_);
+    readings_.push_back(std::move(reading));
+    return true;
+  }
+  bool ReportDeviceStatus(ehg::core::DeviceStatusChange change) override {
+    std::lock_guard lock(mutex_);
+    statuses_.push_back(std::move(change));
+    return true;
+  }
+  std::vector<Reading> Of(const std::string& device, const std::string& metric) {
+    std::lock_guard lock(mutex_);
+    std::vector<Reading> out;
+    for (const Reading& reading : readings_) {
+      if (reading.device_id == device && reading.metric == metric) out.push_back(reading);
+    }
+    return out;
+  }
+  std::vector<ehg::core::DeviceStatusChange> StatusesOf(const std::string& device) {
+    std::lock_guard lock(mutex_);
+    std::vector<ehg::core::DeviceStatusChange> out;
+    for (const auto& status : statuses_) {
+      if (status.device_id == device) out.push_back(status);
+    }
+    return out;
+  }
+  std::size_t Disconnects(const std::string& device) {
+    std::size_t count = 0;
+    for (const auto& status : StatusesOf(device))
+      count += status.connected ? 0 : 1;
+    return count;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Reading> readings_;
+  std::vector<ehg::core::DeviceStatusChange> statuses_;
+};
+
+ehg::core::CivilTime Utc(ehg::core::WallTime time) {
+  using namespace std::chrono;
+  const auto day = floor<days>(time);
+  const year_month_day date{day};
+  const hh_mm_ss clock{floor<seconds>(time - day)};
+  return {static_cast<int>(date.year()),
+          static_cast<unsigned>(date.month()),
+          static_cast<unsigned>(date.day()),
+          static_cast<unsigned>(clock.hours().count()),
+          static_cast<unsigned>(clock.minutes().count()),
+          static_cast<unsigned>(clock.seconds().count())};
+}
+
+std::optional<ehg::core::WallTime> FromUtc(const ehg::core::CivilTime& time) {
+  using namespace std::chrono;
+  const sys_days day{year{time.year} / month{time.month} / std::chrono::day{time.day}};
+  return ehg::core::WallTime{day + hours{time.hour} + minutes{time.minute} + seconds{time.second}};
+}
+
+struct Fixture {
+  ehg::test::PrivateBus bus;
+  ehg::core::SystemClock clock{true};
+  Recorder recorder;
+  std::unique_ptr<BluezSimulator> bluez;
+  std::unique_ptr<BleManager> manager;
+  std::optional<std::uint32_t> stored_glucose_sequence;
+
+  Fixture() { StartBluez(); }
+
+  void StartBluez() {
+    BluezSimulator::Options options;
+    options.bus_address = bus.address();
+    options.advertising_interval = 100ms;
+    bluez = BluezSimulator::Start(options).value();
+  }
+
+  BleOptions Options(std::vector<ehg::devices::ble::BleDeviceOptions> devices) {
+    BleOptions options;
+    options.bus_address = bus.address();
+    options.devices = std::move(devices);
+    options.backoff_initial = 200ms;
+    options.backoff_max = 1s;
+    options.local_to_utc = FromUtc;
+    options.utc_to_local = Utc;
+    options.last_sequence = [this](const std::string&) { return stored_glucose_sequence; };
+    return options;
+  }
+
+  void StartManager(std::vector<ehg::devices::ble::BleDeviceOptions> devices) {
+    manager = std::make_unique<BleManager>(Options(std::move(devices)), recorder, &recorder, clock);
+    REQUIRE(manager->Start().has_value());
+  }
+};
+
+VirtualBleDevice Cuff() {
+  VirtualBleDevice cuff;
+  cuff.address = kCuff;
+  cuff.name = "A&D_UA-651BLE_4B6B";
+  cuff.profile = "blood_pressure";
+  cuff.bonded = true;
+  cuff.disconnect_after_measurement = true;
+  cuff.clock_error = std::chrono::minutes(-90);  // wrong until the gateway writes Current Time
+  return cuff;
+}
+
+VirtualBleDevice Oximeter() {
+  VirtualBleDevice oximeter;
+  oximeter.address = kOximeter;
+  oximeter.name = "Nonin3230";
+  oximeter.profile = "pulse_oximeter";
+  oximeter.bonded = true;
+  return oximeter;
+}
+
+VirtualBleDevice Meter() {
+  VirtualBleDevice meter;
+  meter.address = kMeter;
+  meter.name = "Contour";
+  meter.profile = "glucose";
+  meter.bonded = true;
+  return meter;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "A BP cuff that connects, indicates and hangs up is read every time it measures, with its clock set") {
+  Fixture f;
+  f.bluez->AddDevice(Cuff());
+  f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}}});
+  f.bluez->MeasureBloodPressure(kCuff, 142, 91, 77);
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("cuff", "bp.systolic").empty(); }, 10s));
+  const Reading systolic = f.recorder.Of("cuff", "bp.systolic").at(0);
+  CHECK(systolic.value == 142);
+  CHECK(f.recorder.Of("cuff", "bp.diastolic").at(0).value == 91);
+  CHECK(f.recorder.Of("cuff", "pulse_rate").at(0).value == 77);
+  CHECK(f.recorder.Of("cuff", "battery").at(0).value == 90);
+  REQUIRE(systolic.device_time.has_value());
+  // Measured before the gateway set the clock: the device's own (90 minutes slow) time is kept beside
+  // the receive time, as the device said it.
+  CHECK(std::chrono::abs(systolic.received_at - *systolic.device_time - 90min) < 5s);
+  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("cuff") == 1; }, 5s));
+  const auto log = f.bluez->Log(kCuff);
+  CHECK(log.connects == 1);
+  REQUIRE(log.time_writes.size() == 1);
+  CHECK(log.time_writes[0].size() == 10);  // Current Time: date, weekday, fractions, adjust reason
+
+  // The next morning's measurement: the cuff advertises again and the gateway reconnects by itself.
+  f.bluez->MeasureBloodPressure(kCuff, 128, 84, 70);
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("cuff", "bp.systolic").size() == 2; }, 10s));
+  const Reading second = f.recorder.Of("cuff", "bp.systolic").at(1);
+  CHECK(second.value == 128);
+  // The clock was set at the first connection: this reading carries the right time.
+  REQUIRE(second.device_time.has_value());
+  CHECK(std::chrono::abs(second.received_at - *second.device_time) < 5s);
+  CHECK(f.bluez->Log(kCuff).connects == 2);
+  const auto statuses = f.recorder.StatusesOf("cuff");
+  REQUIRE(statuses.size() >= 3);
+  CHECK(statuses[0].connected);
+  CHECK_FALSE(statuses[1].connected);
+}
+
+TEST_CASE("A streaming oximeter reconnects after losing the link") {
+  Fixture f;
+  f.bluez->AddDevice(Oximeter());
+  f.bluez->SetStream(kOximeter, 96, 71);
+  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}}});
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").size() >= 2; }, 10s));
+  CHECK(f.recorder.Of("oximeter", "spo2").back().value == 96);
+  CHECK(f.recorder.Of("oximeter", "pulse_rate").back().value == 71);
+  CHECK_FALSE(f.recorder.Of("oximeter", "spo2").back().device_time.has_value());
+
+  f.bluez->DropLink(kOximeter);
+  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("oximeter") == 1; }, 5s));
+  f.bluez->SetStream(kOximeter, 89, 104);
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").back().value == 89; }, 10s));
+  CHECK(f.bluez->Log(kOximeter).connects == 2);
+  const auto stats = f.manager->stats();
+  REQUIRE(stats.size() == 1);
+  CHECK(stats[0].connected);
+  CHECK(stats[0].connects == 2);
+}
+
+TEST_CASE("bluetoothd restarting: the gateway notices, waits, and reconnects when BlueZ is back") {
+  Fixture f;
+  f.bluez->AddDevice(Oximeter());
+  f.bluez->SetStream(kOximeter, 97, 66);
+  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}}});
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("oximeter", "spo2").empty(); }, 10s));
+
+  f.bluez.reset();  // bluetoothd exits: org.bluez vanishes with all its objects
+  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("oximeter") == 1; }, 5s));
+  CHECK_FALSE(f.manager->bluez_present());
+  const auto statuses = f.recorder.StatusesOf("oximeter");
+  CHECK(statuses.back().detail == "bluetoothd stopped");
+
+  f.StartBluez();  // and comes back, remembering its bonded devices
+  f.bluez->AddDevice(Oximeter());
+  f.bluez->SetStream(kOximeter, 93, 80);
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").back().value == 93; }, 10s));
+  CHECK(f.manager->bluez_present());
+}
+
+TEST_CASE("The adapter powered off and on: devices wait and reconnect") {
+  Fixture f;
+  f.bluez->AddDevice(Oximeter());
+  f.bluez->SetStream(kOximeter, 95, 70);
+  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}}});
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("oximeter", "spo2").empty(); }, 10s));
+  f.bluez->SetPowered(false);
+  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("oximeter") == 1; }, 5s));
+  f.bluez->SetStream(kOximeter, 91, 88);
+  f.bluez->SetPowered(true);
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").back().value == 91; }, 10s));
+}
+
+TEST_CASE("Glucose records are fetched once, and later only the records after the last stored one") {
+  Fixture f;
+  f.bluez->AddDevice(Meter());
+  f.bluez->AddGlucoseRecord(kMeter, 1, 5.4, 180min);
+  f.bluez->AddGlucoseRecord(kMeter, 2, 7.9, 120min);
+  f.bluez->AddGlucoseRecord(kMeter, 3, 6.2, 60min);
+  f.StartManager({{"meter", kMeter, "glucose", "", {}}});
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("meter", "glucose").size() == 3; }, 10s));
+  const auto first = f.recorder.Of("meter", "glucose");
+  CHECK(first[0].sequence == 1u);
+  CHECK(first[1].value == 7.9);
+  CHECK(first[2].sequence == 3u);
+  REQUIRE(first[2].device_time.has_value());
+  CHECK(std::chrono::abs(first[2].received_at - 60min - *first[2].device_time) < 5s);
+  REQUIRE(f.bluez->Log(kMeter).record_requests.size() == 1);
+  CHECK(f.bluez->Log(kMeter).record_requests[0] == ehg::devices::ble::racp::ReportAllRecords());
+
+  // The gateway restarts: the store says record 3 is the last one it has.
+  f.manager.reset();
+  f.stored_glucose_sequence = 3;
+  f.bluez->DropLink(kMeter);
+  f.bluez->AddGlucoseRecord(kMeter, 4, 11.3, 5min);
+  f.StartManager({{"meter", kMeter, "glucose", "", {}}});
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("meter", "glucose").size() == 4; }, 10s));
+  CHECK(f.recorder.Of("meter", "glucose")[3].sequence == 4u);
+  const auto requests = f.bluez->Log(kMeter).record_requests;
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[1] == ehg::devices::ble::racp::ReportRecordsFrom(4));
+  std::this_thread::sleep_for(300ms);
+  CHECK(f.recorder.Of("meter", "glucose").size() == 4);  // nothing fetched twice
+}
+
+TEST_CASE("A meter with no new records answers no records found and the gateway carries on") {
+  Fixture f;
+  f.bluez->AddDevice(Meter());
+  f.stored_glucose_sequence = 9;
+  f.bluez->AddGlucoseRecord(kMeter, 9, 5.0, 60min);
+  f.StartManager({{"meter", kMeter, "glucose", "", {}}});
+  REQUIRE(WaitUntil([&] { return f.bluez->Log(kMeter).record_requests.size() == 1; }, 10s));
+  CHECK(f.bluez->Log(kMeter).record_requests[0] == ehg::devices::ble::racp::ReportRecordsFrom(10));
+  REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).values >= 1; }, 5s));
+  CHECK(f.recorder.Of("meter", "glucose").empty());
+  CHECK(f.manager->stats().at(0).parse_errors == 0);
+}
+
+TEST_CASE("BTHome: an encrypted emergency button and a motion sensor, each event once") {
+  Fixture f;
+  VirtualBleDevice button;
+  button.address = kButton;
+  button.name = "SBBT-002C";
+  button.profile = "bthome";
+  button.bthome_key = ehg::devices::ble::ParseKey("231d39c1d7cc1ab1aee224cd096db932");
+  f.bluez->AddDevice(button);
+  f.StartManager({{"button",
+                   kButton,
+                   "bthome",
+                   "231d39c1d7cc1ab1aee224cd096db932",
+                   {{"double_press", ehg::devices::ble::ButtonMeaning::kIgnore}}}});
+  REQUIRE(WaitUntil([&] { return f.manager->bluez_present(); }, 5s));
+  std::this_thread::sleep_for(200ms);                           // discovery started
+  f.bluez->Advertise(kButton, {0x01, 0x55, 0x3A, 0x01}, true);  // battery 85 %, press
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("button", "button").empty(); }, 5s));
+  CHECK(f.recorder.Of("button", "button")[0].value == 1);
+  CHECK(f.recorder.Of("button", "battery")[0].value == 85);
+  f.bluez->Advertise(kButton, {0x3A, 0x02}, true);  // double press: ignored by configuration
+  f.bluez->Advertise(kButton, {0x3A, 0x04}, true);  // long press
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("button", "button").size() == 2; }, 5s));
+  CHECK(f.recorder.Of("button", "button")[1].value == 4);
+  CHECK(f.recorder.StatusesOf("button").at(0).detail == "receiving advertisements");
+}
+
+TEST_CASE("A thermometer and a scale deliver their measurements with device time") {
+  Fixture f;
+  VirtualBleDevice thermometer;
+  thermometer.address = kThermometer;
+  thermometer.name = "TD1107";
+  thermometer.profile = "thermometer";
+  thermometer.bonded = true;
+  thermometer.disconnect_after_measurement = true;
+  VirtualBleDevice scale;
+  scale.address = kScale;
+  scale.name = "UC-352BLE";
+  scale.profile = "weight_scale";
+  scale.bonded = true;
+  scale.disconnect_after_measurement = true;
+  f.bluez->AddDevice(thermometer);
+  f.bluez->AddDevice(scale);
+  f.StartManager(
+      {{"thermometer", kThermometer, "thermometer", "", {}}, {"scale", kScale, "weight_scale", "", {}}});
+  f.bluez->MeasureTemperature(kThermometer, 38.4);
+  f.bluez->MeasureWeight(kScale, 81.35);
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("thermometer", "body_temperature").empty(); }, 10s));
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("scale", "body_weight").empty(); }, 10s));
+  CHECK(f.recorder.Of("thermometer", "body_temperature")[0].value == 38.4);
+  CHECK(f.recorder.Of("scale", "body_weight")[0].value == 81.35);
+  CHECK(f.recorder.Of("scale", "body_weight")[0].device_time.has_value());
+}
+
+TEST_CASE(
+    "Pairing: a Just Works cuff is authorized by the daemon's agent, a passkey device needs the pair "
+    "command") {
+  Fixture f;
+  VirtualBleDevice cuff = Cuff();
+  cuff.bonded = false;
+  cuff.pairing = "just_works";
+  f.bluez->AddDevice(cuff);
+  f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}}});
+  f.bluez->MeasureBloodPressure(kCuff, 133, 86, 72);
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("cuff", "bp.systolic").empty(); }, 10s));
+  CHECK(f.bluez->Log(kCuff).paired);
+  CHECK(f.bluez->Log(kCuff).agent_calls == std::vector<std::string>{"RequestAuthorization"});
+
+  VirtualBleDevice scale;
+  scale.address = kScale;
+  scale.name = "UC-352BLE";
+  scale.profile = "weight_scale";
+  scale.pairing = "passkey";
+  scale.passkey = 123456;
+  f.bluez->AddDevice(scale);
+  ehg::devices::ble::PairOptions pair;
+  pair.bus_address = f.bus.address();
+  pair.address = kScale;
+  pair.discovery_timeout = 10s;
+  ehg::devices::ble::AgentPolicy wrong;
+  wrong.passkey = [](const std::string&) { return std::optional<std::uint32_t>(654321); };
+  auto refused = ehg::devices::ble::PairDevice(pair, wrong);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message.find("AuthenticationFailed") != std::string::npos);
+  ehg::devices::ble::AgentPolicy right;
+  std::string asked_for;
+  right.passkey = [&](const std::string& address) {
+    asked_for = address;
+    return std::optional<std::uint32_t>(123456);
+  };
+  auto paired = ehg::devices::ble::PairDevice(pair, right);
+  REQUIRE_MESSAGE(paired.has_value(), (paired ? std::string() : paired.error().message));
+  CHECK(asked_for == kScale);
+  CHECK(f.bluez->Log(kScale).paired);
+  CHECK(f.bluez->Log(kScale).trusted);
+}
