@@ -6,6 +6,7 @@
 #include <ctime>
 #include <memory>
 
+#include "devices/ble/ble_manager.hpp"
 #include "devices/serial/serial_driver.hpp"
 #include "devices/sim/simulated_source.hpp"
 #include "gateway/config/config.hpp"
@@ -42,15 +43,6 @@ std::vector<devices::sim::SimulatedDevice> SimulatedDevices(const config::Config
   return simulated;
 }
 
-void WarnAboutUnsupportedDevices(const config::Config& config) {
-  for (const config::DeviceConfig& device : config.devices) {
-    if (std::holds_alternative<config::BleDeviceConfig>(device.settings)) {
-      core::LogError("BLE devices are not supported by this build yet; device ignored",
-                     {{"device", device.id}});
-    }
-  }
-}
-
 // A device clock's local time (no zone) in the resident's zone; nullopt for a date that does not exist.
 devices::serial::LocalTimeConverter LocalToUtc(std::shared_ptr<const alerts::TimeZone> zone) {
   return [zone = std::move(zone)](const devices::serial::CivilTime& time) -> std::optional<core::WallTime> {
@@ -63,8 +55,8 @@ devices::serial::LocalTimeConverter LocalToUtc(std::shared_ptr<const alerts::Tim
   };
 }
 
-std::vector<devices::serial::SerialDeviceOptions> SerialDevices(const config::Config& config,
-                                                                 std::shared_ptr<const alerts::TimeZone> zone) {
+std::vector<devices::serial::SerialDeviceOptions> SerialDevices(
+    const config::Config& config, std::shared_ptr<const alerts::TimeZone> zone) {
   std::vector<devices::serial::SerialDeviceOptions> serial;
   for (const config::DeviceConfig& device : config.devices) {
     const auto* settings = std::get_if<config::SerialDeviceConfig>(&device.settings);
@@ -81,6 +73,58 @@ std::vector<devices::serial::SerialDeviceOptions> SerialDevices(const config::Co
     serial.push_back(std::move(options));
   }
   return serial;
+}
+
+// A UTC instant as the resident's wall clock shows it: what BLE devices want written into their clocks.
+std::function<core::CivilTime(core::WallTime)> UtcToLocal(std::shared_ptr<const alerts::TimeZone> zone) {
+  return [zone = std::move(zone)](core::WallTime utc) {
+    namespace c = std::chrono;
+    const auto local = zone->ToLocal(utc).time_since_epoch();
+    const auto day = c::floor<c::days>(local);
+    const c::year_month_day date{c::sys_days{day}};
+    const c::hh_mm_ss clock{c::floor<c::seconds>(local - day)};
+    return core::CivilTime{static_cast<int>(date.year()),
+                           static_cast<unsigned>(date.month()),
+                           static_cast<unsigned>(date.day()),
+                           static_cast<unsigned>(clock.hours().count()),
+                           static_cast<unsigned>(clock.minutes().count()),
+                           static_cast<unsigned>(clock.seconds().count())};
+  };
+}
+
+std::optional<devices::ble::BleOptions> BleDevices(const config::Config& config,
+                                                   std::shared_ptr<const alerts::TimeZone> zone) {
+  devices::ble::BleOptions options;
+  options.adapter = config.bluetooth.adapter;
+  options.bus_address = config.bluetooth.bus_address;
+  for (const config::DeviceConfig& device : config.devices) {
+    const auto* settings = std::get_if<config::BleDeviceConfig>(&device.settings);
+    if (settings == nullptr) continue;
+    devices::ble::BleDeviceOptions ble;
+    ble.device_id = device.id;
+    ble.address = settings->address;
+    ble.profile = settings->profile;
+    ble.bthome_key_hex = settings->bthome_key_hex;
+    for (const auto& [event, meaning] : settings->buttons) {
+      ble.button_meanings.emplace_back(event, meaning == "ignore" ? devices::ble::ButtonMeaning::kIgnore
+                                                                  : devices::ble::ButtonMeaning::kEmergency);
+    }
+    options.devices.push_back(std::move(ble));
+  }
+  if (options.devices.empty()) return std::nullopt;
+  options.local_to_utc = LocalToUtc(zone);
+  options.utc_to_local = UtcToLocal(zone);
+  options.last_sequence =
+      [path = config.storage.path](const std::string& device_id) -> std::optional<std::uint32_t> {
+    auto last = store::LastStoredSequence(path, device_id, "glucose");
+    if (!last) {
+      core::LogWarning("last stored record unknown; the meter is asked for all records",
+                       {{"device", device_id}, {"reason", last.error().message}});
+      return std::nullopt;
+    }
+    return *last;
+  };
+  return options;
 }
 
 // Told on the pipeline thread once a reading is durable (or refused). Per-message detail: debug only.
@@ -267,11 +311,10 @@ class Daemon {
   }
 
   void StartDevices() {
-    WarnAboutUnsupportedDevices(config_);
+    StartBluetooth();
     for (devices::serial::SerialDeviceOptions& options : SerialDevices(config_, zone_)) {
-      serial_.push_back(
-          std::make_unique<devices::serial::SerialDriver>(std::move(options), *pipeline_, pipeline_.get(), clock_,
-                                                          ReportReading));
+      serial_.push_back(std::make_unique<devices::serial::SerialDriver>(
+          std::move(options), *pipeline_, pipeline_.get(), clock_, ReportReading));
       serial_.back()->Start();
     }
     auto simulated = SimulatedDevices(config_);
@@ -281,7 +324,33 @@ class Daemon {
     source_->Start();
   }
 
+  // BLE needs the system bus; when it cannot be reached the daemon runs on and tries again.
+  void StartBluetooth() {
+    auto options = BleDevices(config_, zone_);
+    if (!options) return;
+    ble_ =
+        std::make_unique<devices::ble::BleManager>(std::move(*options), *pipeline_, pipeline_.get(), clock_);
+    if (auto started = ble_->Start(); !started) {
+      core::LogError("Bluetooth devices wait: D-Bus not reachable; retrying every 30 s",
+                     {{"reason", started.error().message}});
+      ble_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    }
+  }
+
+  void RetryBluetooth() {
+    if (!ble_ || !ble_retry_at_ || std::chrono::steady_clock::now() < *ble_retry_at_) return;
+    if (auto started = ble_->Start(); started) {
+      ble_retry_at_.reset();
+      core::LogInfo("Bluetooth devices started", {});
+    } else {
+      ble_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    }
+  }
+
   void StopDevices() {
+    if (ble_) ble_->Stop();
+    ble_.reset();
+    ble_retry_at_.reset();
     if (source_) source_->Stop();
     source_.reset();
     for (auto& driver : serial_)
@@ -300,6 +369,7 @@ class Daemon {
         return;
       }
       if (signal_number == SIGHUP) Reload();
+      RetryBluetooth();
     }
   }
 
@@ -326,9 +396,10 @@ class Daemon {
       pipeline_->ReplaceRules(next.rules);
       config_.rules = next.rules;
     }
-    if (next.devices != config_.devices) {
+    if (next.devices != config_.devices || next.bluetooth != config_.bluetooth) {
       StopDevices();
       config_.devices = next.devices;
+      config_.bluetooth = next.bluetooth;
       StartDevices();
     }
     core::LogInfo("config reloaded", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
@@ -344,6 +415,8 @@ class Daemon {
   std::unique_ptr<uplink::Uplink> uplink_;
   std::unique_ptr<devices::sim::SimulatedSource> source_;
   std::vector<std::unique_ptr<devices::serial::SerialDriver>> serial_;
+  std::unique_ptr<devices::ble::BleManager> ble_;
+  std::optional<std::chrono::steady_clock::time_point> ble_retry_at_;
   std::shared_ptr<const alerts::TimeZone> zone_;
 };
 

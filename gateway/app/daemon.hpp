@@ -34,7 +34,7 @@ struct DecodeRequest {
   // A serial protocol name (contec-cms50-9, nonin-df2, ..., ascii), a BLE characteristic ("ble:2A35")
   // or "bthome".
   std::string format;
-  std::string hex;     // bytes as hex digits, spaces or colons between them allowed
+  std::string hex;             // bytes as hex digits, spaces or colons between them allowed
   std::filesystem::path file;  // or raw bytes from a file (a capture)
   bool waveform = false;       // also print pleth points
   std::string key;             // bthome: the device's 32-hex-digit key for encrypted packets
@@ -55,5 +55,28 @@ struct SimulateSerialRequest {
   std::string scenario;  // "60:spo2=86,180:spo2=95,200:finger_out=1" (seconds:parameter=value)
 };
 int SimulateSerial(const SimulateSerialRequest& request);
+
+// Pairs the gateway with a BLE device (passkey typed in on the terminal, or Just Works) and marks it
+// trusted. 0 when paired, 1 when pairing failed, 64 for bad arguments, 78 for a bad config.
+struct PairRequest {
+  std::string address;
+  std::filesystem::path config;  // optional: takes the adapter and bus from its bluetooth section
+  std::string adapter;           // overrides
+  std::string bus_address;
+  int seconds = 30;  // how long to look for the device
+};
+int PairBleDevice(const PairRequest& request);
+
+// Runs the BlueZ simulator on a D-Bus bus (for demos and training; tests start it in-process) until
+// SIGTERM/SIGINT: a BP cuff, a thermometer and a scale that measure every `interval_seconds`, a
+// streaming oximeter, a glucose meter with stored records, a BTHome alarm button and a motion sensor.
+struct SimulateBleRequest {
+  std::string bus_address;
+  int interval_seconds = 60;
+  std::string bthome_key;        // the alarm button's key (32 hex digits); empty: unencrypted
+  int button_press_seconds = 0;  // press the alarm button this many seconds after start (0: never)
+  std::string scenario;          // oximeter: "60:spo2=86,180:spo2=95" (seconds:spo2|pulse=value)
+};
+int SimulateBle(const SimulateBleRequest& request);
 
 }  // namespace ehg::app

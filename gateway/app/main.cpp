@@ -38,32 +38,69 @@ int main(int argc, char** argv) {
   CLI::App* decode = app.add_subcommand(
       "decode", "Decode device bytes and print one JSON object per reading (metric, value, unit, flags)");
   decode
-      ->add_option("--format", decode_request.format,
-                   "Serial: contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii; "
-                   "BLE: ble:2A35 (blood pressure), ble:2A36, ble:2A1C (temperature), ble:2A37 (heart rate), "
-                   "ble:2A5E/ble:2A5F (pulse oximeter), ble:2A9D (weight), ble:2A18/ble:2A34 (glucose), "
-                   "ble:2A19 (battery), bthome (advertisement service data)")
+      ->add_option(
+          "--format", decode_request.format,
+          "Serial: contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii; "
+          "BLE: ble:2A35 (blood pressure), ble:2A36, ble:2A1C (temperature), ble:2A37 (heart rate), "
+          "ble:2A5E/ble:2A5F (pulse oximeter), ble:2A9D (weight), ble:2A18/ble:2A34 (glucose), "
+          "ble:2A19 (battery), bthome (advertisement service data)")
       ->required();
-  auto* hex = decode->add_option("--hex", decode_request.hex, "Bytes as hex, e.g. \"01 E0 85 D5 9A BD E3 FF FF\"");
+  auto* hex =
+      decode->add_option("--hex", decode_request.hex, "Bytes as hex, e.g. \"01 E0 85 D5 9A BD E3 FF FF\"");
   auto* file = decode->add_option("--file", decode_request.file, "A file of raw bytes (a capture)");
   hex->excludes(file);
   decode->add_flag("--waveform", decode_request.waveform, "Also print the pleth waveform points");
-  decode->add_option("--key", decode_request.key, "bthome: the device's key (32 hex digits) for encrypted packets");
+  decode->add_option("--key", decode_request.key,
+                     "bthome: the device's key (32 hex digits) for encrypted packets");
   decode->add_option("--address", decode_request.address,
                      "bthome: the device address AA:BB:CC:DD:EE:FF (part of the nonce of encrypted packets)");
 
   ehg::app::SimulateSerialRequest simulate_request;
   CLI::App* simulate = app.add_subcommand(
-      "simulate-serial", "Run a simulated serial device on a pseudo-terminal (for demos, training and tests)");
-  simulate->add_option("--protocol", simulate_request.protocol, "The byte stream to send (as --format of decode)")
+      "simulate-serial",
+      "Run a simulated serial device on a pseudo-terminal (for demos, training and tests)");
+  simulate
+      ->add_option("--protocol", simulate_request.protocol, "The byte stream to send (as --format of decode)")
       ->required();
-  simulate->add_option("--link", simulate_request.link, "Path of the symbolic link to the pty, like a /dev/serial/by-id name")
+  simulate
+      ->add_option("--link", simulate_request.link,
+                   "Path of the symbolic link to the pty, like a /dev/serial/by-id name")
       ->required();
   simulate->add_option("--seed", simulate_request.seed, "Noise seed");
   simulate->add_option("--drop-rate", simulate_request.byte_drop_rate, "Share of bytes lost on the wire")
       ->check(CLI::Range(0.0, 0.5));
-  simulate->add_option("--scenario", simulate_request.scenario,
-                       "Changes over time: \"60:spo2=86,180:spo2=95,200:finger_out=1\" (seconds:parameter=value)");
+  simulate->add_option(
+      "--scenario", simulate_request.scenario,
+      "Changes over time: \"60:spo2=86,180:spo2=95,200:finger_out=1\" (seconds:parameter=value)");
+
+  ehg::app::PairRequest pair_request;
+  CLI::App* pair = app.add_subcommand(
+      "pair", "Pair with a Bluetooth LE device and trust it, so the gateway reconnects to it by itself");
+  pair->add_option("address", pair_request.address, "The device address, AA:BB:CC:DD:EE:FF")->required();
+  pair->add_option("-c,--config", pair_request.config,
+                   "Take the adapter and bus from this configuration file");
+  pair->add_option("--adapter", pair_request.adapter, "Bluetooth adapter (default hci0)");
+  pair->add_option("--bus", pair_request.bus_address,
+                   "D-Bus address of BlueZ's bus (default: the system bus)");
+  pair->add_option("--seconds", pair_request.seconds, "How long to look for the device")
+      ->check(CLI::Range(1, 600));
+
+  ehg::app::SimulateBleRequest simulate_ble_request;
+  CLI::App* simulate_ble = app.add_subcommand(
+      "simulate-ble",
+      "Run a simulated BlueZ with virtual health devices on a D-Bus bus (demos, training, tests)");
+  simulate_ble->add_option("--bus", simulate_ble_request.bus_address,
+                           "D-Bus address (default: the system bus)");
+  simulate_ble
+      ->add_option("--interval", simulate_ble_request.interval_seconds,
+                   "Seconds between measurements of the cuff, thermometer and scale (0: never)")
+      ->check(CLI::Range(0, 86400));
+  simulate_ble->add_option("--bthome-key", simulate_ble_request.bthome_key,
+                           "Key of the alarm button (32 hex digits)");
+  simulate_ble->add_option("--press-button-after", simulate_ble_request.button_press_seconds,
+                           "Press the alarm button this many seconds after start");
+  simulate_ble->add_option("--scenario", simulate_ble_request.scenario,
+                           "Oximeter changes: \"60:spo2=86,180:spo2=95\" (seconds:spo2|pulse=value)");
 
   try {
     app.parse(argc, argv);
@@ -80,6 +117,8 @@ int main(int argc, char** argv) {
     return ehg::app::DecodeBytes(decode_request);
   }
   if (*simulate) return ehg::app::SimulateSerial(simulate_request);
+  if (*pair) return ehg::app::PairBleDevice(pair_request);
+  if (*simulate_ble) return ehg::app::SimulateBle(simulate_ble_request);
   if (*replay) {
     replay_request.tick = std::chrono::seconds{tick_seconds};
     return ehg::app::ReplayReadings(replay_request);

@@ -277,6 +277,7 @@ class ConfigParser {
     if (const JsonValue* value = Section(reader, "storage", true)) Storage(*value, config.storage);
     if (const JsonValue* value = Section(reader, "pipeline", false)) Pipeline(*value, config.pipeline);
     if (const JsonValue* value = Section(reader, "uplink", false)) Uplink(*value, config.uplink);
+    if (const JsonValue* value = Section(reader, "bluetooth", false)) Bluetooth(*value, config.bluetooth);
     if (const JsonValue* value = reader.Optional("devices")) Devices(*value, config.devices);
     if (const JsonValue* value = reader.Optional("rules")) Rules(*value, config.rules);
     reader.Finish();
@@ -465,6 +466,33 @@ class ConfigParser {
     if (const JsonValue* value = reader.Optional("batch_max")) {
       if (auto batch = ReadInteger(*value, "pipeline.batch_max", errors_, 1, 10'000, "readings")) {
         out.batch_max = static_cast<std::size_t>(*batch);
+      }
+    }
+    reader.Finish();
+  }
+
+  void Bluetooth(const JsonValue& object, BluetoothConfig& out) {
+    ObjectReader reader(object, "bluetooth", errors_);
+    if (const JsonValue* value = reader.Optional("adapter")) {
+      constexpr std::string_view kExpected = "an adapter name such as \"hci0\"";
+      const bool valid = value->type == JsonValue::Type::kString && value->text.size() > 3 &&
+                         value->text.size() < 8 && value->text.compare(0, 3, "hci") == 0 &&
+                         std::all_of(value->text.begin() + 3, value->text.end(),
+                                     [](unsigned char c) { return std::isdigit(c) != 0; });
+      if (valid) {
+        out.adapter = value->text;
+      } else {
+        errors_.Add("bluetooth.adapter", Expected(kExpected, *value), value);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("bus_address")) {
+      constexpr std::string_view kExpected =
+          "a D-Bus address such as \"unix:path=/run/dbus/system_bus_socket\"";
+      if (value->type == JsonValue::Type::kString && value->text.find(':') != std::string::npos &&
+          value->text.find('=') != std::string::npos) {
+        out.bus_address = value->text;
+      } else {
+        errors_.Add("bluetooth.bus_address", Expected(kExpected, *value), value);
       }
     }
     reader.Finish();
@@ -700,6 +728,38 @@ class ConfigParser {
     return ok;
   }
 
+  bool Buttons(const JsonValue& value, const std::string& path, BleDeviceConfig& settings) {
+    static constexpr std::array<std::string_view, 7> kEvents{
+        "press",     "double_press", "triple_press", "long_press", "long_double_press", "long_triple_press",
+        "hold_press"};
+    static constexpr std::array<std::string_view, 2> kMeanings{"emergency", "ignore"};
+    if (settings.profile != "bthome" && !settings.profile.empty()) {
+      errors_.Add(path, "only a bthome device has buttons", &value);
+      return false;
+    }
+    if (value.type != JsonValue::Type::kObject) {
+      errors_.Add(path, Expected("an object of button events, e.g. {\"double_press\": \"ignore\"}", value),
+                  &value);
+      return false;
+    }
+    bool ok = true;
+    for (const JsonMember& member : value.members) {
+      const std::string member_path = path + "." + member.key;
+      if (std::find(kEvents.begin(), kEvents.end(), member.key) == kEvents.end()) {
+        errors_.Add(member_path, "unknown button event; one of " + JoinQuoted(kEvents), &member.value);
+        ok = false;
+        continue;
+      }
+      auto meaning = ReadChoice(member.value, member_path, errors_, kMeanings);
+      if (meaning) {
+        settings.buttons[member.key] = *meaning;
+      } else {
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
   bool BleDevice(ObjectReader& reader, DeviceConfig& device) {
     BleDeviceConfig settings;
     bool ok = true;
@@ -736,6 +796,9 @@ class ConfigParser {
         errors_.Add(reader.PathOf("bthome_key"), "only a bthome device takes a bthome_key", value);
         ok = false;
       }
+    }
+    if (const JsonValue* value = reader.Optional("buttons")) {
+      ok = Buttons(*value, reader.PathOf("buttons"), settings) && ok;
     }
     device.settings = settings;
     return ok;

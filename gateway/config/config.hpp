@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -112,7 +113,7 @@ struct SerialDeviceConfig {
   // Streaming oximeters: one reading per metric per window (the median of the frames in it).
   std::chrono::seconds window{1};
   bool forward_waveform = false;  // every pleth point as a reading: high volume, off by default
-  unsigned user = 1;  // beurer-bm: the resident's user slot on a two-user monitor (1 or 2)
+  unsigned user = 1;              // beurer-bm: the resident's user slot on a two-user monitor (1 or 2)
   std::chrono::seconds poll_interval{300};  // beurer-bm: how often the memory is read
 
   friend bool operator==(const SerialDeviceConfig&, const SerialDeviceConfig&) = default;
@@ -123,8 +124,19 @@ struct BleDeviceConfig {
   std::string
       profile;  // blood_pressure, thermometer, heart_rate, pulse_oximeter, weight_scale, glucose, bthome
   std::string bthome_key_hex;  // 32 hex digits for encrypted BTHome, else empty
+  // bthome: what each button event means, by event name ("press", "long_press", ...): "emergency" or
+  // "ignore". Events not listed are emergencies.
+  std::map<std::string, std::string> buttons;
 
   friend bool operator==(const BleDeviceConfig&, const BleDeviceConfig&) = default;
+};
+
+// How the gateway reaches BlueZ.
+struct BluetoothConfig {
+  std::string adapter = "hci0";
+  std::string bus_address;  // a D-Bus address; empty: the system bus, where bluetoothd lives
+
+  friend bool operator==(const BluetoothConfig&, const BluetoothConfig&) = default;
 };
 
 struct DeviceConfig {
@@ -144,6 +156,7 @@ struct Config {
   StorageConfig storage;
   PipelineConfig pipeline;
   UplinkConfig uplink;
+  BluetoothConfig bluetooth;
   std::vector<DeviceConfig> devices;
   alerts::RuleSet rules;
 

@@ -12,7 +12,8 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   out << R"({
   "gateway": {"id": "gw-it-01", "tenant": "0301", "log_level": ")"
       << options.log_level << R"(", "assume_clock_synchronised": true},
-  "resident": {"pseudonym": "r-it-0001", "time_zone": "Europe/Oslo"},
+  "resident": {"pseudonym": "r-it-0001", "time_zone": ")"
+      << options.time_zone << R"("},
   "broker": {"uri": ")"
       << options.broker_uri << '"';
   if (options.reconnect_max_seconds > 0)
@@ -25,6 +26,7 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   if (options.outbox_budget_bytes > 0) out << R"(, "outbox_budget_bytes": )" << options.outbox_budget_bytes;
   out << "},\n";
   if (!options.uplink_json.empty()) out << R"(  "uplink": )" << options.uplink_json << ",\n";
+  if (!options.bluetooth_json.empty()) out << R"(  "bluetooth": )" << options.bluetooth_json << ",\n";
   if (!options.devices_json.empty()) {
     out << R"(  "devices": )" << options.devices_json << ",\n";
   } else {
@@ -39,8 +41,7 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   )";
   }
   if (options.devices_json.empty()) out << "],\n";
-  out << R"(  "rules": )"
-      << options.rules << "\n}\n";
+  out << R"(  "rules": )" << options.rules << "\n}\n";
   return path;
 }
 

@@ -24,6 +24,8 @@ struct DaemonConfigOptions {
   std::uint64_t outbox_budget_bytes = 0;  // 0: the default
   std::string uplink_json;                // the "uplink" section, or empty for none
   std::string devices_json;               // the "devices" array; empty: the two simulated devices
+  std::string bluetooth_json;             // the "bluetooth" section, or empty for none
+  std::string time_zone = "Europe/Oslo";
 };
 
 // Writes a config for a gateway on simulated devices whose data lives in `directory`.

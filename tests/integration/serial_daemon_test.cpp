@@ -28,7 +28,8 @@ std::int64_t DeviceEvents(const fs::path& database, std::string_view state) {
 
 }  // namespace
 
-TEST_CASE("Daemon reads a Contec oximeter on a pty into the store, raises the SpO2 alert and survives a replug") {
+TEST_CASE(
+    "Daemon reads a Contec oximeter on a pty into the store, raises the SpO2 alert and survives a replug") {
   ehg::test::TempDir dir;
   const fs::path link = dir / "usb-Contec_CMS50E-if00-port0";
   ehg::devices::sim::SerialSimulatorOptions sim;
@@ -50,11 +51,13 @@ TEST_CASE("Daemon reads a Contec oximeter on a pty into the store, raises the Sp
 
   REQUIRE(ehg::test::WaitUntil(
       [&] { return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low'") == 1; }, 15s));
-  const auto spo2 = Count(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter' AND metric = 'spo2'");
+  const auto spo2 =
+      Count(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter' AND metric = 'spo2'");
   CHECK(spo2 >= 4);
   // One reading per metric per second, not one per frame (60 a second on the wire).
   CHECK(spo2 < 15);
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE metric = 'spo2' AND value BETWEEN 84 AND 88") >= 2);
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE metric = 'spo2' AND value BETWEEN 84 AND 88") >=
+        2);
   CHECK(DeviceEvents(database, "connected") == 1);
 
   // The keep-alive is due every 5 s after the start command.
@@ -77,7 +80,10 @@ TEST_CASE("Daemon reads a Contec oximeter on a pty into the store, raises the Sp
   REQUIRE(simulator.Plug());
   REQUIRE(ehg::test::WaitUntil([&] { return DeviceEvents(database, "connected") == 2; }, 10s));
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter'") > before_replug + 2; },
+      [&] {
+        return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter'") >
+               before_replug + 2;
+      },
       10s));
   CHECK(Count(database, "SELECT count(*) FROM devices WHERE device_id = 'oximeter' AND connected = 1") == 1);
 
@@ -109,7 +115,8 @@ TEST_CASE("Daemon downloads a Beurer monitor's memory and places its local clock
   ehg::test::Process daemon = ehg::test::StartDaemon(config);
   REQUIRE(daemon.WaitForOutput("gateway running", 10s));
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'bp-monitor'") == 3; }, 10s));
+      [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'bp-monitor'") == 3; },
+      10s));
   // Europe/Oslo is UTC+1 on 23 March 2026 (summer time starts on the 29th).
   CHECK(Count(database, "SELECT device_time_ms FROM readings WHERE metric = 'bp.systolic'") == 1774249200000);
   CHECK(Count(database, "SELECT value FROM readings WHERE metric = 'bp.systolic'") == 146);

@@ -4,7 +4,6 @@
 #include "devices/serial/serial_driver.hpp"
 
 #include <doctest/doctest.h>
-
 #include <fcntl.h>
 #include <pty.h>
 #include <termios.h>
@@ -118,7 +117,8 @@ TEST_CASE("Contec 9-byte oximeter: raw 115200 8N1, start command first, keep-ali
 
   const auto commands = simulator.commands();
   REQUIRE_FALSE(commands.empty());
-  CHECK(commands.front().bytes == std::vector<std::uint8_t>{0x7D, 0x81, 0xA1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80});
+  CHECK(commands.front().bytes ==
+        std::vector<std::uint8_t>{0x7D, 0x81, 0xA1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80});
   const std::size_t keepalives = CountCommands(commands, 0xAF);
   const auto expected = static_cast<std::size_t>(ran / 400ms);
   CHECK(keepalives + 3 >= expected);  // a loaded machine (sanitizers, parallel tests) wakes late
@@ -254,7 +254,8 @@ TEST_CASE("Finger out: no clinical reading while it lasts, readings again when t
   int after = 0;
   for (const Reading& reading : spo2) {
     const auto at = std::chrono::duration_cast<std::chrono::milliseconds>(
-        reading.received_at.time_since_epoch() - std::chrono::time_point_cast<std::chrono::milliseconds>(started).time_since_epoch());
+        reading.received_at.time_since_epoch() -
+        std::chrono::time_point_cast<std::chrono::milliseconds>(started).time_since_epoch());
     if (at < 1400ms) ++before;
     if (at > 2600ms && at < 3500ms) ++during;  // a window closes up to a second after its last value
     if (at > 4600ms) ++after;
@@ -309,7 +310,8 @@ TEST_CASE("Beurer monitor: the memory is downloaded, polled again, and the other
   auto options = Options(sim.link, "beurer-bm");
   options.device_id = "bp-monitor";
   options.poll_interval = 500ms;
-  options.local_to_utc = [](const ehg::devices::serial::CivilTime& time) -> std::optional<ehg::core::WallTime> {
+  options.local_to_utc =
+      [](const ehg::devices::serial::CivilTime& time) -> std::optional<ehg::core::WallTime> {
     namespace c = std::chrono;
     const c::sys_days date{c::year{time.year} / c::month{time.month} / c::day{time.day}};
     return c::time_point_cast<c::milliseconds>(date + c::hours{time.hour} + c::minutes{time.minute});
@@ -412,6 +414,6 @@ TEST_CASE("With forward_waveform every pleth point becomes a reading, spread at 
   std::set<std::int64_t> times;
   for (const Reading& reading : pleth)
     times.insert(reading.received_at.time_since_epoch().count());
-  CHECK(times.size() * 10 >= pleth.size() * 9);  // (nearly) every point has its own time
+  CHECK(times.size() * 10 >= pleth.size() * 9);   // (nearly) every point has its own time
   CHECK(collector.readings("spo2").size() <= 3);  // values stay one per second
 }

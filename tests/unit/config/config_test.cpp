@@ -70,12 +70,13 @@ TEST_CASE("Devices and rules become typed structs") {
     "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
     "storage": {"path": "/d.db", "outbox_budget_bytes": 1048576, "readings_retention_days": 7},
     "pipeline": {"queue_capacity": 100, "batch_window_ms": 0, "batch_max": 10},
+    "bluetooth": {"adapter": "hci1", "bus_address": "unix:path=/run/test/bus"},
     "devices": [
       {"id": "sim-bp", "type": "sim", "profile": "blood_pressure", "interval_seconds": 0.25, "seed": 7,
        "artefact_rate": 0},
       {"id": "oxi", "type": "serial", "port": "/dev/serial/by-id/usb-x", "protocol": "nonin-df8"},
       {"id": "button", "type": "ble", "address": "a4:c1:38:0d:2e:51", "profile": "bthome",
-       "bthome_key": "231d39c1d7cc1ab1aee224cd096db932"}
+       "bthome_key": "231d39c1d7cc1ab1aee224cd096db932", "buttons": {"double_press": "ignore"}}
     ],
     "rules": [
       {"id": "pulse-band", "kind": "threshold", "metric": "pulse_rate", "above": 120, "below": 45,
@@ -97,6 +98,9 @@ TEST_CASE("Devices and rules become typed structs") {
   CHECK(serial.protocol == "nonin-df8");
   const auto& ble = std::get<ehg::config::BleDeviceConfig>(config->devices[2].settings);
   CHECK(ble.address == "A4:C1:38:0D:2E:51");  // normalised to BlueZ's spelling
+  CHECK(ble.buttons == std::map<std::string, std::string>{{"double_press", "ignore"}});
+  CHECK(config->bluetooth.adapter == "hci1");
+  CHECK(config->bluetooth.bus_address == "unix:path=/run/test/bus");
   REQUIRE(config->rules.thresholds.size() == 1);
   const auto& rule = config->rules.thresholds[0];
   CHECK(rule.above == 120);
@@ -167,7 +171,9 @@ TEST_CASE("A simulated device's scenario becomes time-ordered steps") {
   }
 }
 
-TEST_CASE("Serial devices take a window, waveform forwarding, and for Beurer monitors a user slot and poll interval") {
+TEST_CASE(
+    "Serial devices take a window, waveform forwarding, and for Beurer monitors a user slot and poll "
+    "interval") {
   const auto config = ParseConfig(R"({
     "gateway": {"id": "gw-1", "tenant": "0301"},
     "resident": {"pseudonym": "r-0001", "time_zone": "UTC"},

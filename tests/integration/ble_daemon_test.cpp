@@ -1,0 +1,131 @@
+// The daemon with Bluetooth devices: the BlueZ simulator on a private dbus-daemon, the gateway pointed
+// at that bus by its config. Readings end in the store; records are fetched once across restarts.
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include "devices/ble_profiles/racp.hpp"
+#include "devices/sim/bluez_simulator.hpp"
+#include "tests/integration/daemon_support.hpp"
+#include "tests/support/private_bus.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ehg::devices::sim::BluezSimulator;
+using ehg::devices::sim::VirtualBleDevice;
+
+namespace {
+
+std::int64_t Count(const fs::path& database, const std::string& sql) {
+  if (!fs::exists(database)) return 0;
+  SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
+  db.setBusyTimeout(2000);
+  return db.execAndGet(sql).getInt64();
+}
+
+VirtualBleDevice Device(const char* address, const char* name, const char* profile, bool hangs_up) {
+  VirtualBleDevice device;
+  device.address = address;
+  device.name = name;
+  device.profile = profile;
+  device.bonded = true;
+  device.disconnect_after_measurement = hangs_up;
+  return device;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Daemon discovers and reads every simulated BLE device into the store, and raises the button alert") {
+  ehg::test::PrivateBus bus;
+  BluezSimulator::Options sim;
+  sim.bus_address = bus.address();
+  sim.advertising_interval = 100ms;
+  auto bluez = BluezSimulator::Start(sim).value();
+  bluez->AddDevice(Device("5C:31:3E:00:4B:6B", "A&D_UA-651BLE", "blood_pressure", true));
+  bluez->AddDevice(Device("A4:C1:38:00:11:22", "TD1107", "thermometer", true));
+  bluez->AddDevice(Device("D0:39:72:B8:0A:99", "UC-352BLE", "weight_scale", true));
+  bluez->AddDevice(Device("00:1C:05:FF:4E:12", "Nonin3230", "pulse_oximeter", false));
+  bluez->AddDevice(Device("C4:7C:8D:6A:2B:01", "Contour", "glucose", false));
+  auto button = Device("54:48:E6:8F:80:A5", "SBBT-002C", "bthome", false);
+  button.bonded = false;
+  bluez->AddDevice(button);
+  bluez->SetStream("00:1C:05:FF:4E:12", 95, 70);
+  bluez->AddGlucoseRecord("C4:7C:8D:6A:2B:01", 1, 6.1, 240min);
+  bluez->AddGlucoseRecord("C4:7C:8D:6A:2B:01", 2, 8.4, 60min);
+
+  ehg::test::TempDir dir;
+  ehg::test::DaemonConfigOptions options;
+  options.time_zone = "UTC";
+  options.bluetooth_json = R"({"bus_address": ")" + bus.address() + R"("})";
+  options.devices_json = R"([
+    {"id": "cuff", "type": "ble", "address": "5C:31:3E:00:4B:6B", "profile": "blood_pressure"},
+    {"id": "thermometer", "type": "ble", "address": "A4:C1:38:00:11:22", "profile": "thermometer"},
+    {"id": "scale", "type": "ble", "address": "D0:39:72:B8:0A:99", "profile": "weight_scale"},
+    {"id": "oximeter", "type": "ble", "address": "00:1C:05:FF:4E:12", "profile": "pulse_oximeter"},
+    {"id": "meter", "type": "ble", "address": "C4:7C:8D:6A:2B:01", "profile": "glucose"},
+    {"id": "alarm", "type": "ble", "address": "54:48:E6:8F:80:A5", "profile": "bthome"}
+  ])";
+  options.rules = R"([{"id": "emergency", "kind": "event", "metric": "button", "severity": "critical"}])";
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  const fs::path database = dir / "data" / "gateway.db";
+  ehg::test::Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("discovering Bluetooth LE devices", 10s));
+
+  bluez->MeasureBloodPressure("5C:31:3E:00:4B:6B", 151, 94, 81);
+  bluez->MeasureTemperature("A4:C1:38:00:11:22", 38.9);
+  bluez->MeasureWeight("D0:39:72:B8:0A:99", 79.6);
+  bluez->Advertise("54:48:E6:8F:80:A5", {0x01, 0x52, 0x3A, 0x01}, true);
+  auto stored = [&](const char* device, const char* metric) {
+    return Count(database, std::string("SELECT count(*) FROM readings WHERE device_id = '") + device +
+                               "' AND metric = '" + metric + "'");
+  };
+  REQUIRE(ehg::test::WaitUntil([&] { return stored("cuff", "bp.systolic") == 1; }, 15s));
+  REQUIRE(ehg::test::WaitUntil([&] { return stored("thermometer", "body_temperature") == 1; }, 10s));
+  REQUIRE(ehg::test::WaitUntil([&] { return stored("scale", "body_weight") == 1; }, 10s));
+  REQUIRE(ehg::test::WaitUntil([&] { return stored("oximeter", "spo2") >= 2; }, 10s));
+  REQUIRE(ehg::test::WaitUntil([&] { return stored("meter", "glucose") == 2; }, 10s));
+  REQUIRE(ehg::test::WaitUntil([&] { return stored("alarm", "button") == 1; }, 10s));
+  CHECK(Count(database,
+              "SELECT count(*) FROM readings WHERE metric = 'bp.systolic' AND value = 151 AND device_time_ms "
+              "IS NOT NULL") == 1);
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE metric = 'body_temperature' AND value = 38.9") ==
+        1);
+  CHECK(Count(database,
+              "SELECT count(*) FROM readings WHERE metric = 'glucose' AND sequence = 2 AND value = 8.4") ==
+        1);
+  REQUIRE(ehg::test::WaitUntil(
+      [&] { return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'emergency'") == 1; }, 10s));
+  CHECK(
+      Count(database,
+            "SELECT count(*) FROM outbox WHERE kind = 'device' AND body LIKE '%\"state\":\"connected\"%'") >=
+      5);
+
+  // A restart: the meter has one new record, and only that one is asked for and stored.
+  daemon.Signal(SIGTERM);
+  REQUIRE(daemon.Wait(10s) == 0);
+  bluez->DropLink("C4:7C:8D:6A:2B:01");
+  bluez->AddGlucoseRecord("C4:7C:8D:6A:2B:01", 3, 12.7, 2min);
+  ehg::test::Process restarted = ehg::test::StartDaemon(config);
+  REQUIRE(ehg::test::WaitUntil([&] { return stored("meter", "glucose") == 3; }, 15s));
+  const auto requests = bluez->Log("C4:7C:8D:6A:2B:01").record_requests;
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0] == ehg::devices::ble::racp::ReportAllRecords());
+  CHECK(requests[1] == ehg::devices::ble::racp::ReportRecordsFrom(3));
+
+  // bluetoothd restarts under the running daemon: the oximeter comes back by itself.
+  bluez.reset();
+  REQUIRE(restarted.WaitForOutput("BlueZ left the bus", 5s));
+  bluez = BluezSimulator::Start(sim).value();
+  bluez->AddDevice(Device("00:1C:05:FF:4E:12", "Nonin3230", "pulse_oximeter", false));
+  bluez->SetStream("00:1C:05:FF:4E:12", 88, 99);
+  REQUIRE(ehg::test::WaitUntil(
+      [&] {
+        return Count(database, "SELECT count(*) FROM readings WHERE metric = 'spo2' AND value = 88") >= 1;
+      },
+      15s));
+  restarted.Signal(SIGTERM);
+  CHECK(restarted.Wait(10s) == 0);
+}
