@@ -6,6 +6,7 @@
 #include <cctype>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "devices/ble/bluez_dbus.hpp"
@@ -98,6 +99,7 @@ struct BleManager::Impl {
   core::ReadingSink& sink;
   core::DeviceStatusSink* statuses;
   const core::Clock& clock;
+  mutable std::mutex loop_mutex;  // guards `loop` being set and reset (the starter thread, Stop, stats)
   std::unique_ptr<BusLoop> loop;
   std::unique_ptr<PairingAgent> agent;
   std::vector<Device> devices;
@@ -134,6 +136,16 @@ struct BleManager::Impl {
   }
 
   // ---- bus plumbing -------------------------------------------------------------------------------
+
+  // Proxies, exported objects and matches belong to the connection: released before it closes.
+  void ReleaseBusObjects() {
+    agent.reset();
+    proxies.clear();
+    adapter_proxy.reset();
+    root_proxy.reset();
+    bus_proxy.reset();
+    matches.clear();
+  }
 
   sdbus::IProxy& ProxyFor(const std::string& path) {
     auto& proxy = proxies[path];
@@ -918,10 +930,15 @@ BleManager::~BleManager() {
   Stop();
 }
 
-ehg::Result<void> BleManager::Start() {
-  if (impl_->loop) return {};
+// Connects to the bus and starts the loop; false when the bus cannot be reached (logged).
+bool BleManager::Connect() {
   auto loop = BusLoop::Connect(impl_->options.bus_address);
-  if (!loop) return tl::unexpected(loop.error().WithContext("bluetooth"));
+  if (!loop) {
+    core::LogError("Bluetooth devices wait: D-Bus not reachable; retrying every 30 s",
+                   {{"reason", loop.error().message}});
+    return false;
+  }
+  std::lock_guard lock(impl_->loop_mutex);
   impl_->loop = std::move(*loop);
   try {
     impl_->Subscribe();
@@ -936,29 +953,47 @@ ehg::Result<void> BleManager::Start() {
     };
     impl_->agent = std::make_unique<PairingAgent>(*impl_->loop, std::move(policy), "NoInputNoOutput");
   } catch (const sdbus::Error& error) {
+    core::LogError("Bluetooth devices wait: BlueZ signals not subscribed; retrying every 30 s",
+                   {{"reason", ErrorText(error)}});
+    impl_->ReleaseBusObjects();
     impl_->loop.reset();
-    return Fail(Errc::kUnavailable, "bluetooth: subscribing to BlueZ signals: " + ErrorText(error));
+    return false;
   }
   impl_->loop->Start();
   impl_->loop->Post([impl = impl_.get()] { impl->LookForBluez(); });
-  return {};
+  return true;
+}
+
+void BleManager::Start() {
+  if (starter_.joinable()) return;
+  stopping_ = false;
+  // Opening a bus connection can block for the bus's whole timeout (a daemon that does not answer):
+  // never on the caller's thread, so the gateway's other devices and READY do not wait for Bluetooth.
+  starter_ = std::thread([this] {
+    while (!Connect()) {
+      std::unique_lock lock(stop_mutex_);
+      if (stop_signal_.wait_for(lock, std::chrono::seconds(30), [this] { return stopping_; })) return;
+    }
+  });
 }
 
 void BleManager::Stop() {
+  {
+    std::lock_guard lock(stop_mutex_);
+    stopping_ = true;
+  }
+  stop_signal_.notify_all();
+  if (starter_.joinable()) starter_.join();
+  std::lock_guard lock(impl_->loop_mutex);
   if (!impl_->loop) return;
   impl_->loop->RunAndWait([impl = impl_.get()] { impl->Flush(); });
   impl_->loop->Stop();
-  // Proxies and matches belong to the connection: release them before it closes.
-  impl_->agent.reset();
-  impl_->proxies.clear();
-  impl_->adapter_proxy.reset();
-  impl_->root_proxy.reset();
-  impl_->bus_proxy.reset();
-  impl_->matches.clear();
+  impl_->ReleaseBusObjects();
   impl_->loop.reset();
 }
 
 std::vector<BleDeviceStats> BleManager::stats() const {
+  std::lock_guard lock(impl_->loop_mutex);
   std::vector<BleDeviceStats> out;
   auto copy = [&] {
     for (const Impl::Device& device : impl_->devices)
@@ -973,6 +1008,7 @@ std::vector<BleDeviceStats> BleManager::stats() const {
 }
 
 bool BleManager::bluez_present() const {
+  std::lock_guard lock(impl_->loop_mutex);
   bool present = false;
   auto read = [&] { present = !impl_->bluez_owner.empty(); };
   if (impl_->loop) {

@@ -1,11 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gateway/core/clock.hpp"
@@ -71,17 +74,23 @@ class BleManager {
   BleManager(const BleManager&) = delete;
   BleManager& operator=(const BleManager&) = delete;
 
-  // Connects to the bus and starts its thread. Fails only when the bus itself cannot be reached;
-  // BlueZ missing or the adapter off are states it waits out.
-  Result<void> Start();
+  // Returns at once: connecting to the bus happens on a thread of its own and is retried every 30 s
+  // while the bus cannot be reached. BlueZ missing or the adapter off are states it waits out too.
+  void Start();
   void Stop();
 
   std::vector<BleDeviceStats> stats() const;
   bool bluez_present() const;
 
  private:
+  bool Connect();
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  std::thread starter_;
+  std::mutex stop_mutex_;
+  std::condition_variable stop_signal_;
+  bool stopping_ = false;
 };
 
 }  // namespace ehg::devices::ble

@@ -324,33 +324,18 @@ class Daemon {
     source_->Start();
   }
 
-  // BLE needs the system bus; when it cannot be reached the daemon runs on and tries again.
+  // BLE needs BlueZ's bus; the manager connects in the background and keeps trying while it cannot.
   void StartBluetooth() {
     auto options = BleDevices(config_, zone_);
     if (!options) return;
     ble_ =
         std::make_unique<devices::ble::BleManager>(std::move(*options), *pipeline_, pipeline_.get(), clock_);
-    if (auto started = ble_->Start(); !started) {
-      core::LogError("Bluetooth devices wait: D-Bus not reachable; retrying every 30 s",
-                     {{"reason", started.error().message}});
-      ble_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    }
-  }
-
-  void RetryBluetooth() {
-    if (!ble_ || !ble_retry_at_ || std::chrono::steady_clock::now() < *ble_retry_at_) return;
-    if (auto started = ble_->Start(); started) {
-      ble_retry_at_.reset();
-      core::LogInfo("Bluetooth devices started", {});
-    } else {
-      ble_retry_at_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    }
+    ble_->Start();
   }
 
   void StopDevices() {
     if (ble_) ble_->Stop();
     ble_.reset();
-    ble_retry_at_.reset();
     if (source_) source_->Stop();
     source_.reset();
     for (auto& driver : serial_)
@@ -369,7 +354,6 @@ class Daemon {
         return;
       }
       if (signal_number == SIGHUP) Reload();
-      RetryBluetooth();
     }
   }
 
@@ -416,7 +400,6 @@ class Daemon {
   std::unique_ptr<devices::sim::SimulatedSource> source_;
   std::vector<std::unique_ptr<devices::serial::SerialDriver>> serial_;
   std::unique_ptr<devices::ble::BleManager> ble_;
-  std::optional<std::chrono::steady_clock::time_point> ble_retry_at_;
   std::shared_ptr<const alerts::TimeZone> zone_;
 };
 
