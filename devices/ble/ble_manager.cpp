@@ -776,6 +776,13 @@ struct BleManager::Impl {
       return;
     }
     if (measurement->intermediate || uuid16 == uuid::kGlucoseContext) return;
+    if (device.options.user && measurement->user && *measurement->user != *device.options.user) {
+      ++device.stats.other_users;
+      core::LogInfo(
+          "measurement of another user of the device skipped",
+          {{"device", device.options.device_id}, {"user", static_cast<unsigned>(*measurement->user)}});
+      return;
+    }
     if (measurement->sequence) {
       const std::uint32_t sequence = *measurement->sequence;
       if (!device.highest_sequence_seen || sequence > *device.highest_sequence_seen)

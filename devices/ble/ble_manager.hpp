@@ -31,6 +31,8 @@ struct BleDeviceOptions {
   std::string bthome_key_hex;  // encrypted BTHome devices
   // BTHome button events by name ("press", "double_press", "long_press", ...); absent = emergency.
   std::vector<std::pair<std::string, ButtonMeaning>> button_meanings;
+  // A shared cuff or scale: only measurements of this user slot are the resident's.
+  std::optional<unsigned> user;
 };
 
 struct BleOptions {
@@ -57,6 +59,7 @@ struct BleDeviceStats {
   std::uint64_t parse_errors = 0;       // values refused by the parser
   std::uint64_t duplicates = 0;         // advertisements seen before
   std::uint64_t replays = 0;            // encrypted advertisements with an old counter
+  std::uint64_t other_users = 0;        // measurements of another user slot of a shared device, skipped
   std::uint64_t time_writes = 0;        // Current Time / Date Time written
   std::uint64_t records_requested = 0;  // RACP requests sent
   std::optional<std::uint32_t> last_record_requested_from;

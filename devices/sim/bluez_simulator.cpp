@@ -107,6 +107,7 @@ struct BluezSimulator::Impl {
     std::vector<std::unique_ptr<sdbus::IObject>> services;
     std::vector<std::unique_ptr<Characteristic>> characteristics;
     std::deque<Bytes> queued;  // measurements waiting for a subscriber
+    Bytes last_sent;
     std::map<std::uint16_t, std::pair<double, core::CivilTime>> records;  // glucose memory by sequence
     std::optional<std::pair<double, double>> stream;
     std::uint32_t bthome_counter = 1000;
@@ -629,6 +630,7 @@ struct BluezSimulator::Impl {
       }
       if (target == nullptr) return;
       while (!d->queued.empty()) {
+        d->last_sent = d->queued.front();
         Send(*d, *target, d->queued.front());
         d->queued.pop_front();
       }
@@ -785,12 +787,12 @@ void BluezSimulator::AddDevice(VirtualBleDevice device) {
 }
 
 void BluezSimulator::MeasureBloodPressure(const std::string& address, double systolic, double diastolic,
-                                          double pulse) {
+                                          double pulse, std::optional<std::uint8_t> user) {
   impl_->loop->RunAndWait([&] {
     if (Impl::Device* device = impl_->Find(address)) {
       const double mean = std::round(diastolic + (systolic - diastolic) / 3.0);
       device->queued.push_back(
-          gatt::BloodPressure(systolic, diastolic, mean, pulse, impl_->DeviceClock(*device)));
+          gatt::BloodPressure(systolic, diastolic, mean, pulse, impl_->DeviceClock(*device), 0, user));
       if (device->connected) impl_->ScheduleDelivery(*device);
     }
   });
@@ -817,6 +819,15 @@ void BluezSimulator::MeasureWeight(const std::string& address, double kilograms)
 void BluezSimulator::SetStream(const std::string& address, double first, double second) {
   impl_->loop->RunAndWait([&] {
     if (Impl::Device* device = impl_->Find(address)) device->stream = std::make_pair(first, second);
+  });
+}
+
+void BluezSimulator::RepeatLastMeasurement(const std::string& address) {
+  impl_->loop->RunAndWait([&] {
+    Impl::Device* device = impl_->Find(address);
+    if (device == nullptr || device->last_sent.empty()) return;
+    device->queued.push_back(device->last_sent);
+    if (device->connected) impl_->ScheduleDelivery(*device);
   });
 }
 

@@ -70,10 +70,14 @@ class BluezSimulator {
 
   // Scenario actions, thread-safe. A measurement waits in the device until a client subscribes; a device
   // that disconnects after measuring starts advertising when it has something to send.
-  void MeasureBloodPressure(const std::string& address, double systolic, double diastolic, double pulse);
+  void MeasureBloodPressure(const std::string& address, double systolic, double diastolic, double pulse,
+                            std::optional<std::uint8_t> user = std::nullopt);
   void MeasureTemperature(const std::string& address, double celsius);
   void MeasureWeight(const std::string& address, double kilograms);
   void SetStream(const std::string& address, double spo2_or_heart_rate, double pulse);  // oximeter, HR strap
+  // The device sends its last measurement again at the next connection, as cuffs do when they are not
+  // sure it arrived (a lost confirmation, a re-sync after reconnecting).
+  void RepeatLastMeasurement(const std::string& address);
   void AddGlucoseRecord(const std::string& address, std::uint16_t sequence, double mmol_per_litre,
                         std::chrono::minutes age);
   // A BTHome advertisement with these objects (plaintext object list; encrypted with the device key).

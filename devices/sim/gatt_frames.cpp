@@ -34,13 +34,16 @@ std::uint32_t Float(double value, int exponent) {
 }
 
 std::vector<std::uint8_t> BloodPressure(double systolic, double diastolic, double mean, double pulse,
-                                        const std::optional<core::CivilTime>& time, std::uint16_t status) {
-  std::vector<std::uint8_t> out{static_cast<std::uint8_t>(0x04 | 0x10 | (time ? 0x02 : 0x00))};
+                                        const std::optional<core::CivilTime>& time, std::uint16_t status,
+                                        std::optional<std::uint8_t> user) {
+  std::vector<std::uint8_t> out{
+      static_cast<std::uint8_t>(0x04 | 0x10 | (time ? 0x02 : 0x00) | (user ? 0x08 : 0x00))};
   Put16(out, Sfloat(systolic, 0));
   Put16(out, Sfloat(diastolic, 0));
   Put16(out, Sfloat(mean, 0));
   if (time) PutTime(out, *time);
   Put16(out, Sfloat(pulse, 0));
+  if (user) out.push_back(*user);
   Put16(out, status);
   return out;
 }

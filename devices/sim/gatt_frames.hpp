@@ -16,7 +16,8 @@ std::uint16_t Sfloat(double value, int exponent);
 std::uint32_t Float(double value, int exponent);
 
 std::vector<std::uint8_t> BloodPressure(double systolic, double diastolic, double mean, double pulse,
-                                        const std::optional<core::CivilTime>& time, std::uint16_t status = 0);
+                                        const std::optional<core::CivilTime>& time, std::uint16_t status = 0,
+                                        std::optional<std::uint8_t> user = std::nullopt);
 std::vector<std::uint8_t> Temperature(double celsius, const std::optional<core::CivilTime>& time);
 std::vector<std::uint8_t> HeartRate(unsigned beats_per_minute, const std::vector<std::uint16_t>& rr_1024ths);
 std::vector<std::uint8_t> PlxContinuous(double spo2, double pulse);

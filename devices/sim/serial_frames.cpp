@@ -44,7 +44,7 @@ std::array<std::uint8_t, 26> NoninTable(const OximeterFrame& frame) {
   table[1] = Byte((pulse >> 7) & 0x03);
   table[2] = Byte(pulse & 0x7F);
   table[3] = Byte(spo2 & 0x7F);
-  table[4] = 0x2A;  // firmware revision
+  table[4] = 0x2A;       // firmware revision
   table[14] = table[1];  // extended averages: the same values
   table[15] = table[2];
   table[16] = table[3];
@@ -127,7 +127,8 @@ std::vector<std::uint8_t> EncodeNoninDf8(const OximeterFrame& frame) {
   const unsigned pulse = frame.finger_out ? kNoninNoPulse : static_cast<unsigned>(frame.pulse_rate);
   const unsigned spo2 = frame.finger_out ? kNoninNoSpo2 : static_cast<unsigned>(frame.spo2);
   std::vector<std::uint8_t> bytes(4);
-  bytes[0] = Byte(0x80u | (frame.low_perfusion ? 0x10u : 0u) | (frame.artefact ? 0x04u : 0u) | ((pulse >> 7) & 3u));
+  bytes[0] =
+      Byte(0x80u | (frame.low_perfusion ? 0x10u : 0u) | (frame.artefact ? 0x04u : 0u) | ((pulse >> 7) & 3u));
   bytes[1] = Byte(pulse & 0x7F);
   bytes[2] = Byte(spo2 & 0x7F);
   bytes[3] = Byte(frame.finger_out ? 0x08u : 0x20u);  // sensor alarm, or SmartPoint quality

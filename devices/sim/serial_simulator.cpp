@@ -136,8 +136,10 @@ void SerialSimulator::Run() {
     if (needs_start && streaming_ && now - last_keepalive_ > options_.keepalive_timeout) {
       streaming_ = false;  // as the real device: no keep-alive, no live data
     }
-    if (streaming_) GenerateDue(now, out);
-    else next_frame_ = now;
+    if (streaming_)
+      GenerateDue(now, out);
+    else
+      next_frame_ = now;
     Transmit(out);
   }
 }
@@ -186,7 +188,8 @@ void SerialSimulator::HandleInput(const std::vector<std::uint8_t>& bytes, std::v
       seen.push_back({now, {command}});
       input_.erase(input_.begin());
       if (command == 0xAA) reply.push_back(0x55);
-      if (command == 0xA2) reply.push_back(static_cast<std::uint8_t>(std::min<std::size_t>(records_.size(), 255)));
+      if (command == 0xA2)
+        reply.push_back(static_cast<std::uint8_t>(std::min<std::size_t>(records_.size(), 255)));
       if (command == 0xA4) {
         const std::string description = "BM65 simulated monitor         ";  // 32 ASCII bytes
         reply.insert(reply.end(), description.begin(), description.begin() + 32);
@@ -214,7 +217,8 @@ OximeterFrame SerialSimulator::NextFrame(double seconds) {
   std::normal_distribution<double> pulse_noise(0, 1.2);
   OximeterFrame frame;
   frame.spo2 = static_cast<int>(std::clamp(std::lround(physiology_.spo2 + spo2_noise(random_)), 50L, 100L));
-  frame.pulse_rate = static_cast<int>(std::clamp(std::lround(physiology_.pulse + pulse_noise(random_)), 25L, 250L));
+  frame.pulse_rate =
+      static_cast<int>(std::clamp(std::lround(physiology_.pulse + pulse_noise(random_)), 25L, 250L));
   frame.perfusion_index = physiology_.perfusion_index;
   frame.low_perfusion = physiology_.perfusion_index < 0.4;
   frame.finger_out = finger_out_;
@@ -246,9 +250,11 @@ void SerialSimulator::GenerateDue(Steady::time_point now, std::vector<std::uint8
       for (std::size_t i = 0; i < pleth.size(); ++i) {
         const double t = seconds + static_cast<double>(i) / 75.0;
         const double wave = std::sin(2 * std::numbers::pi * std::fmod(t * physiology_.pulse / 60.0, 1.0));
-        pleth[i] = protocol == "nonin-df2" ? static_cast<int>(128 + 100 * wave) : static_cast<int>(32768 + 20000 * wave);
+        pleth[i] = protocol == "nonin-df2" ? static_cast<int>(128 + 100 * wave)
+                                           : static_cast<int>(32768 + 20000 * wave);
       }
-      bytes = protocol == "nonin-df2" ? EncodeNoninDf2Packet(frame, pleth) : EncodeNoninDf7Packet(frame, pleth);
+      bytes =
+          protocol == "nonin-df2" ? EncodeNoninDf2Packet(frame, pleth) : EncodeNoninDf7Packet(frame, pleth);
     }
     out.insert(out.end(), bytes.begin(), bytes.end());
     ++frames_sent_;

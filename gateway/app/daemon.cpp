@@ -105,6 +105,7 @@ std::optional<devices::ble::BleOptions> BleDevices(const config::Config& config,
     ble.address = settings->address;
     ble.profile = settings->profile;
     ble.bthome_key_hex = settings->bthome_key_hex;
+    ble.user = settings->user;
     for (const auto& [event, meaning] : settings->buttons) {
       ble.button_meanings.emplace_back(event, meaning == "ignore" ? devices::ble::ButtonMeaning::kIgnore
                                                                   : devices::ble::ButtonMeaning::kEmergency);

@@ -800,6 +800,18 @@ class ConfigParser {
     if (const JsonValue* value = reader.Optional("buttons")) {
       ok = Buttons(*value, reader.PathOf("buttons"), settings) && ok;
     }
+    if (const JsonValue* value = reader.Optional("user")) {
+      if (settings.profile != "blood_pressure" && settings.profile != "weight_scale" &&
+          !settings.profile.empty()) {
+        errors_.Add(reader.PathOf("user"), "only a blood_pressure or weight_scale device has user slots",
+                    value);
+        ok = false;
+      } else if (auto user = ReadInteger(*value, reader.PathOf("user"), errors_, 1, 254, "user slot")) {
+        settings.user = static_cast<unsigned>(*user);
+      } else {
+        ok = false;
+      }
+    }
     device.settings = settings;
     return ok;
   }

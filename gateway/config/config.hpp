@@ -127,6 +127,9 @@ struct BleDeviceConfig {
   // bthome: what each button event means, by event name ("press", "long_press", ...): "emergency" or
   // "ignore". Events not listed are emergencies.
   std::map<std::string, std::string> buttons;
+  // blood_pressure, weight_scale: the resident's user slot on a device that several people share
+  // (measurements of other users are not the resident's); absent: every measurement is the resident's.
+  std::optional<unsigned> user;
 
   friend bool operator==(const BleDeviceConfig&, const BleDeviceConfig&) = default;
 };

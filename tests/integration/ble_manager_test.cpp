@@ -161,7 +161,7 @@ TEST_CASE(
     "A BP cuff that connects, indicates and hangs up is read every time it measures, with its clock set") {
   Fixture f;
   f.bluez->AddDevice(Cuff());
-  f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}}});
+  f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}, std::nullopt}});
   f.bluez->MeasureBloodPressure(kCuff, 142, 91, 77);
   REQUIRE(WaitUntil([&] { return !f.recorder.Of("cuff", "bp.systolic").empty(); }, 10s));
   const Reading systolic = f.recorder.Of("cuff", "bp.systolic").at(0);
@@ -194,11 +194,24 @@ TEST_CASE(
   CHECK_FALSE(statuses[1].connected);
 }
 
+TEST_CASE("A cuff shared by two people: only the resident's user slot is read") {
+  Fixture f;
+  f.bluez->AddDevice(Cuff());
+  f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}, 1u}});
+  f.bluez->MeasureBloodPressure(kCuff, 171, 99, 80, 2);  // the spouse
+  REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).other_users == 1; }, 10s));
+  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("cuff") == 1; }, 5s));
+  f.bluez->MeasureBloodPressure(kCuff, 126, 81, 66, 1);  // the resident
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("cuff", "bp.systolic").empty(); }, 10s));
+  CHECK(f.recorder.Of("cuff", "bp.systolic").size() == 1);
+  CHECK(f.recorder.Of("cuff", "bp.systolic")[0].value == 126);
+}
+
 TEST_CASE("A streaming oximeter reconnects after losing the link") {
   Fixture f;
   f.bluez->AddDevice(Oximeter());
   f.bluez->SetStream(kOximeter, 96, 71);
-  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}}});
+  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
   REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").size() >= 2; }, 10s));
   CHECK(f.recorder.Of("oximeter", "spo2").back().value == 96);
   CHECK(f.recorder.Of("oximeter", "pulse_rate").back().value == 71);
@@ -215,11 +228,25 @@ TEST_CASE("A streaming oximeter reconnects after losing the link") {
   CHECK(stats[0].connects == 2);
 }
 
+TEST_CASE("A heart-rate strap streams heart rate") {
+  Fixture f;
+  VirtualBleDevice strap;
+  strap.address = "F0:99:19:59:B4:10";
+  strap.name = "Polar H10";
+  strap.profile = "heart_rate";
+  strap.bonded = true;
+  f.bluez->AddDevice(strap);
+  f.bluez->SetStream(strap.address, 64, 0);
+  f.StartManager({{"strap", strap.address, "heart_rate", "", {}, std::nullopt}});
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("strap", "heart_rate").size() >= 2; }, 10s));
+  CHECK(f.recorder.Of("strap", "heart_rate").back().value == 64);
+}
+
 TEST_CASE("bluetoothd restarting: the gateway notices, waits, and reconnects when BlueZ is back") {
   Fixture f;
   f.bluez->AddDevice(Oximeter());
   f.bluez->SetStream(kOximeter, 97, 66);
-  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}}});
+  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
   REQUIRE(WaitUntil([&] { return !f.recorder.Of("oximeter", "spo2").empty(); }, 10s));
 
   f.bluez.reset();  // bluetoothd exits: org.bluez vanishes with all its objects
@@ -239,7 +266,7 @@ TEST_CASE("The adapter powered off and on: devices wait and reconnect") {
   Fixture f;
   f.bluez->AddDevice(Oximeter());
   f.bluez->SetStream(kOximeter, 95, 70);
-  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}}});
+  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
   REQUIRE(WaitUntil([&] { return !f.recorder.Of("oximeter", "spo2").empty(); }, 10s));
   f.bluez->SetPowered(false);
   REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("oximeter") == 1; }, 5s));
@@ -254,7 +281,7 @@ TEST_CASE("Glucose records are fetched once, and later only the records after th
   f.bluez->AddGlucoseRecord(kMeter, 1, 5.4, 180min);
   f.bluez->AddGlucoseRecord(kMeter, 2, 7.9, 120min);
   f.bluez->AddGlucoseRecord(kMeter, 3, 6.2, 60min);
-  f.StartManager({{"meter", kMeter, "glucose", "", {}}});
+  f.StartManager({{"meter", kMeter, "glucose", "", {}, std::nullopt}});
   REQUIRE(WaitUntil([&] { return f.recorder.Of("meter", "glucose").size() == 3; }, 10s));
   const auto first = f.recorder.Of("meter", "glucose");
   CHECK(first[0].sequence == 1u);
@@ -270,7 +297,7 @@ TEST_CASE("Glucose records are fetched once, and later only the records after th
   f.stored_glucose_sequence = 3;
   f.bluez->DropLink(kMeter);
   f.bluez->AddGlucoseRecord(kMeter, 4, 11.3, 5min);
-  f.StartManager({{"meter", kMeter, "glucose", "", {}}});
+  f.StartManager({{"meter", kMeter, "glucose", "", {}, std::nullopt}});
   REQUIRE(WaitUntil([&] { return f.recorder.Of("meter", "glucose").size() == 4; }, 10s));
   CHECK(f.recorder.Of("meter", "glucose")[3].sequence == 4u);
   const auto requests = f.bluez->Log(kMeter).record_requests;
@@ -285,7 +312,7 @@ TEST_CASE("A meter with no new records answers no records found and the gateway 
   f.bluez->AddDevice(Meter());
   f.stored_glucose_sequence = 9;
   f.bluez->AddGlucoseRecord(kMeter, 9, 5.0, 60min);
-  f.StartManager({{"meter", kMeter, "glucose", "", {}}});
+  f.StartManager({{"meter", kMeter, "glucose", "", {}, std::nullopt}});
   REQUIRE(WaitUntil([&] { return f.bluez->Log(kMeter).record_requests.size() == 1; }, 10s));
   CHECK(f.bluez->Log(kMeter).record_requests[0] == ehg::devices::ble::racp::ReportRecordsFrom(10));
   REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).values >= 1; }, 5s));
@@ -305,7 +332,8 @@ TEST_CASE("BTHome: an encrypted emergency button and a motion sensor, each event
                    kButton,
                    "bthome",
                    "231d39c1d7cc1ab1aee224cd096db932",
-                   {{"double_press", ehg::devices::ble::ButtonMeaning::kIgnore}}}});
+                   {{"double_press", ehg::devices::ble::ButtonMeaning::kIgnore}},
+                   std::nullopt}});
   REQUIRE(WaitUntil([&] { return f.manager->bluez_present(); }, 5s));
   std::this_thread::sleep_for(200ms);                           // discovery started
   f.bluez->Advertise(kButton, {0x01, 0x55, 0x3A, 0x01}, true);  // battery 85 %, press
@@ -335,8 +363,8 @@ TEST_CASE("A thermometer and a scale deliver their measurements with device time
   scale.disconnect_after_measurement = true;
   f.bluez->AddDevice(thermometer);
   f.bluez->AddDevice(scale);
-  f.StartManager(
-      {{"thermometer", kThermometer, "thermometer", "", {}}, {"scale", kScale, "weight_scale", "", {}}});
+  f.StartManager({{"thermometer", kThermometer, "thermometer", "", {}, std::nullopt},
+                  {"scale", kScale, "weight_scale", "", {}, std::nullopt}});
   f.bluez->MeasureTemperature(kThermometer, 38.4);
   f.bluez->MeasureWeight(kScale, 81.35);
   REQUIRE(WaitUntil([&] { return !f.recorder.Of("thermometer", "body_temperature").empty(); }, 10s));
@@ -354,7 +382,7 @@ TEST_CASE(
   cuff.bonded = false;
   cuff.pairing = "just_works";
   f.bluez->AddDevice(cuff);
-  f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}}});
+  f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}, std::nullopt}});
   f.bluez->MeasureBloodPressure(kCuff, 133, 86, 72);
   REQUIRE(WaitUntil([&] { return !f.recorder.Of("cuff", "bp.systolic").empty(); }, 10s));
   CHECK(f.bluez->Log(kCuff).paired);
