@@ -108,6 +108,7 @@ struct BleManager::Impl {
   bool adapter_present = false;
   bool powered = false;
   bool discovery_requested = false;
+  bool loading = false;  // reading BlueZ's object list
   bool logged_bluez_missing = false;
   std::unique_ptr<sdbus::IProxy> bus_proxy;
   std::unique_ptr<sdbus::IProxy> root_proxy;
@@ -215,11 +216,20 @@ struct BleManager::Impl {
             });
             return;
           }
+          // A device already connected and resolved is set up once its characteristics are known too:
+          // they come after the device in the object list.
+          loading = true;
           for (auto& [path, interfaces] : objects)
             AddObject(path, interfaces);
+          loading = false;
           EnsureDiscovery();
-          for (Device& device : devices)
-            MaybeConnect(device);
+          for (Device& device : devices) {
+            if (device.connected && device.resolved) {
+              SetUp(device);
+            } else {
+              MaybeConnect(device);
+            }
+          }
         });
   }
 
@@ -393,7 +403,7 @@ struct BleManager::Impl {
     }
     if (auto resolved = bluez::Get<bool>(properties, "ServicesResolved")) {
       device.resolved = *resolved;
-      if (*resolved && device.connected) SetUp(device);
+      if (*resolved && device.connected && !loading) SetUp(device);
     }
     if (is_change && advertised) OnAdvertisement(device);
   }

@@ -129,7 +129,20 @@ void BusLoop::Run() {
       }
       RunDueTimers();
     } catch (const sdbus::Error& error) {
-      core::LogError("D-Bus processing failed", {{"error", error.getName()}, {"reason", error.getMessage()}});
+      // A connection the bus dropped fails at once on every try: log it once a minute, and wait a second
+      // between tries instead of spinning (only Stop can end this; the bus is gone with the system).
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_failure_log_ > std::chrono::minutes(1)) {
+        core::LogError("D-Bus processing failed",
+                       {{"error", error.getName()}, {"reason", error.getMessage()}});
+        last_failure_log_ = now;
+      }
+      pollfd wake{wake_fd_, POLLIN, 0};
+      if (poll(&wake, 1, 1000) > 0) {
+        std::uint64_t count = 0;
+        [[maybe_unused]] const auto drained = read(wake_fd_, &count, sizeof count);
+      }
+      continue;
     }
     const sdbus::IConnection::PollData poll_data = connection_->getEventLoopPollData();
     int timeout = poll_data.getPollTimeout();

@@ -70,6 +70,7 @@ class BusLoop {
   };
   std::multimap<std::chrono::steady_clock::time_point, Timer> timers_;  // loop thread after Start
   TimerId next_timer_ = 1;
+  std::chrono::steady_clock::time_point last_failure_log_{};
 };
 
 }  // namespace ehg::devices::ble

@@ -242,6 +242,22 @@ TEST_CASE("A heart-rate strap streams heart rate") {
   CHECK(f.recorder.Of("strap", "heart_rate").back().value == 64);
 }
 
+TEST_CASE("After a gateway restart a device still connected is read without reconnecting") {
+  Fixture f;
+  f.bluez->AddDevice(Oximeter());
+  f.bluez->SetStream(kOximeter, 94, 75);
+  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
+  REQUIRE(WaitUntil([&] { return !f.recorder.Of("oximeter", "spo2").empty(); }, 10s));
+  f.manager.reset();  // the link stays up in BlueZ
+  f.bluez->SetStream(kOximeter, 92, 77);
+  f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
+  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").back().value == 92; }, 10s));
+  CHECK(f.bluez->Log(kOximeter).connects == 1);
+  CHECK(f.manager->stats().at(0).connected);
+  // Set up with its characteristics known (they follow the device in BlueZ's object list).
+  CHECK(f.manager->stats().at(0).last_error.empty());
+}
+
 TEST_CASE("bluetoothd restarting: the gateway notices, waits, and reconnects when BlueZ is back") {
   Fixture f;
   f.bluez->AddDevice(Oximeter());
