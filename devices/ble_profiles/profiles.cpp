@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <span>
 
 #include "devices/ble_profiles/byte_reader.hpp"
 
@@ -59,71 +60,87 @@ void AddTime(Measurement& out, const core::CivilTime& time, bool known) {
   }
 }
 
-// PLX Measurement Status (uint16) and Device and Sensor Status (uint24), protocols §5.3. Returns false
-// when the values must not be used at all.
-bool ApplyPlxMeasurementStatus(Measurement& out, std::uint16_t status) {
+// One bit of a status field: its name in the details, the quality flag it sets, and whether the values
+// must not be used at all.
+struct StatusBit {
+  unsigned bit;
+  const char* name;
+  bool drops_values;
+  std::optional<QualityFlag> flag;
+};
+
+// Applies every set bit of `status` that `bits` names; returns false when one of them drops the values.
+bool ApplyStatus(Measurement& out, std::uint32_t status, std::span<const StatusBit> bits,
+                 const char* detail_key) {
   bool usable = true;
-  struct Bit {
-    unsigned bit;
-    const char* name;
-    bool drops_values;
-    std::optional<QualityFlag> flag;
-  };
-  static constexpr std::array<Bit, 11> kBits{{
-      {5, "measurement_ongoing", false, std::nullopt},
-      {6, "early_estimate", false, QualityFlag::kSearching},
-      {7, "validated", false, std::nullopt},
-      {8, "fully_qualified", false, std::nullopt},
-      {9, "from_storage", false, std::nullopt},
-      {10, "demonstration_data", true, std::nullopt},
-      {11, "testing_data", true, std::nullopt},
-      {12, "calibration_ongoing", true, QualityFlag::kSensorError},
-      {13, "measurement_unavailable", true, QualityFlag::kSensorError},
-      {14, "questionable_measurement", false, QualityFlag::kImprecise},
-      {15, "invalid_measurement", true, QualityFlag::kSensorError},
-  }};
-  for (const Bit& bit : kBits) {
+  for (const StatusBit& bit : bits) {
     if ((status & (1u << bit.bit)) == 0) continue;
-    out.details.emplace_back("measurement_status", bit.name);
+    out.details.emplace_back(detail_key, bit.name);
     if (bit.flag) out.flags.Set(*bit.flag);
     if (bit.drops_values) usable = false;
   }
   return usable;
 }
 
-bool ApplyPlxSensorStatus(Measurement& out, std::uint32_t status) {
-  bool usable = true;
-  struct Bit {
-    unsigned bit;
-    const char* name;
-    bool drops_values;
-    std::optional<QualityFlag> flag;
-  };
-  static constexpr std::array<Bit, 16> kBits{{
-      {0, "extended_display_update", false, std::nullopt},
-      {1, "equipment_malfunction", true, QualityFlag::kSensorError},
-      {2, "signal_processing_irregularity", false, QualityFlag::kMotionArtefact},
-      {3, "inadequate_signal", false, QualityFlag::kLowPerfusion},
-      {4, "poor_signal", false, QualityFlag::kLowPerfusion},
-      {5, "low_perfusion", false, QualityFlag::kLowPerfusion},
-      {6, "erratic_signal", false, QualityFlag::kMotionArtefact},
-      {7, "non_pulsatile_signal", false, QualityFlag::kMotionArtefact},
-      {8, "questionable_pulse", false, QualityFlag::kImprecise},
-      {9, "signal_analysis_ongoing", false, QualityFlag::kSearching},
-      {10, "sensor_interference", false, QualityFlag::kMotionArtefact},
-      {11, "sensor_unconnected", true, QualityFlag::kFingerOut},
-      {12, "unknown_sensor", true, QualityFlag::kSensorError},
-      {13, "sensor_displaced", true, QualityFlag::kFingerOut},
-      {14, "sensor_malfunction", true, QualityFlag::kSensorError},
-      {15, "sensor_disconnected", true, QualityFlag::kFingerOut},
-  }};
-  for (const Bit& bit : kBits) {
-    if ((status & (1u << bit.bit)) == 0) continue;
-    out.details.emplace_back("sensor_status", bit.name);
-    if (bit.flag) out.flags.Set(*bit.flag);
-    if (bit.drops_values) usable = false;
-  }
-  return usable;
+// PLX Measurement Status (uint16), protocols §5.3.
+constexpr std::array<StatusBit, 11> kPlxMeasurementStatus{{
+    {5, "measurement_ongoing", false, std::nullopt},
+    {6, "early_estimate", false, QualityFlag::kSearching},
+    {7, "validated", false, std::nullopt},
+    {8, "fully_qualified", false, std::nullopt},
+    {9, "from_storage", false, std::nullopt},
+    {10, "demonstration_data", true, std::nullopt},
+    {11, "testing_data", true, std::nullopt},
+    {12, "calibration_ongoing", true, QualityFlag::kSensorError},
+    {13, "measurement_unavailable", true, QualityFlag::kSensorError},
+    {14, "questionable_measurement", false, QualityFlag::kImprecise},
+    {15, "invalid_measurement", true, QualityFlag::kSensorError},
+}};
+
+// PLX Device and Sensor Status (uint24), protocols §5.3.
+constexpr std::array<StatusBit, 16> kPlxSensorStatus{{
+    {0, "extended_display_update", false, std::nullopt},
+    {1, "equipment_malfunction", true, QualityFlag::kSensorError},
+    {2, "signal_processing_irregularity", false, QualityFlag::kMotionArtefact},
+    {3, "inadequate_signal", false, QualityFlag::kLowPerfusion},
+    {4, "poor_signal", false, QualityFlag::kLowPerfusion},
+    {5, "low_perfusion", false, QualityFlag::kLowPerfusion},
+    {6, "erratic_signal", false, QualityFlag::kMotionArtefact},
+    {7, "non_pulsatile_signal", false, QualityFlag::kMotionArtefact},
+    {8, "questionable_pulse", false, QualityFlag::kImprecise},
+    {9, "signal_analysis_ongoing", false, QualityFlag::kSearching},
+    {10, "sensor_interference", false, QualityFlag::kMotionArtefact},
+    {11, "sensor_unconnected", true, QualityFlag::kFingerOut},
+    {12, "unknown_sensor", true, QualityFlag::kSensorError},
+    {13, "sensor_displaced", true, QualityFlag::kFingerOut},
+    {14, "sensor_malfunction", true, QualityFlag::kSensorError},
+    {15, "sensor_disconnected", true, QualityFlag::kFingerOut},
+}};
+
+// Glucose Sensor Status Annunciation (uint16), protocols §7.1. Result above/below what the meter can
+// process keeps its value unflagged: the meter sends its limit, and the true value lies beyond it, so a
+// threshold rule on that limit errs on the safe side.
+constexpr std::array<StatusBit, 12> kGlucoseStatus{{
+    {0, "battery_low", false, std::nullopt},
+    {1, "sensor_malfunction", false, QualityFlag::kSensorError},
+    {2, "sample_size_insufficient", false, QualityFlag::kSensorError},
+    {3, "strip_insertion_error", false, QualityFlag::kSensorError},
+    {4, "strip_type_incorrect", false, QualityFlag::kSensorError},
+    {5, "above_measuring_range", false, std::nullopt},
+    {6, "below_measuring_range", false, std::nullopt},
+    {7, "temperature_too_high", false, QualityFlag::kImprecise},
+    {8, "temperature_too_low", false, QualityFlag::kImprecise},
+    {9, "read_interrupted", false, QualityFlag::kSensorError},
+    {10, "device_fault", false, QualityFlag::kSensorError},
+    {11, "time_fault", false, std::nullopt},
+}};
+
+// Reads a 7-byte time stamp into `out` when it is a real date.
+void ReadTime(ByteReader& reader, Measurement& out) {
+  core::CivilTime time;
+  bool known = false;
+  reader.DateTime(time, known);
+  AddTime(out, time, known);
 }
 
 double KilopascalToMmHg(double kpa) {
@@ -139,20 +156,10 @@ double MolPerLitreToMmolPerLitre(double mol_per_litre) {
   return mol_per_litre * 1000.0;
 }
 
+// Only called with a known (valid) base time.
 core::CivilTime AddMinutes(const core::CivilTime& time, int minutes) {
-  using namespace std::chrono;
-  const sys_days day{year{time.year} / month{time.month} / std::chrono::day{time.day}};
-  const auto shifted = day + hours{time.hour} + std::chrono::minutes{time.minute} + seconds{time.second} +
-                       std::chrono::minutes{minutes};
-  const sys_days shifted_day = floor<days>(shifted);
-  const year_month_day date{shifted_day};
-  const hh_mm_ss clock{shifted - shifted_day};
-  return core::CivilTime{static_cast<int>(date.year()),
-                         static_cast<unsigned>(date.month()),
-                         static_cast<unsigned>(date.day()),
-                         static_cast<unsigned>(clock.hours().count()),
-                         static_cast<unsigned>(clock.minutes().count()),
-                         static_cast<unsigned>(clock.seconds().count())};
+  return core::ToCivilTime(core::FromCivilTime(time).value_or(std::chrono::milliseconds{0}) +
+                           std::chrono::minutes{minutes});
 }
 
 Result<Measurement> ParsePressure(std::span<const std::uint8_t> value, bool intermediate) {
@@ -184,10 +191,7 @@ Result<Measurement> ParsePressure(std::span<const std::uint8_t> value, bool inte
     AddValue(out, "bp.mean", mean, to_mmhg, 1);
   }
   if (flags & 0x02) {
-    core::CivilTime time;
-    bool known = false;
-    reader.DateTime(time, known);
-    AddTime(out, time, known);
+    ReadTime(reader, out);
   }
   if (flags & 0x04) {
     MderFloat pulse;
@@ -297,10 +301,7 @@ Result<Measurement> ParseTemperature(std::span<const std::uint8_t> value) {
   if (fahrenheit) out.details.emplace_back("unit", "degF");
   AddValue(out, "body_temperature", temperature, fahrenheit ? FahrenheitToCelsius : nullptr, 2);
   if (flags & 0x02) {
-    core::CivilTime time;
-    bool known = false;
-    reader.DateTime(time, known);
-    AddTime(out, time, known);
+    ReadTime(reader, out);
   }
   if (flags & 0x04) {
     std::uint8_t site = 0;
@@ -374,21 +375,18 @@ Result<Measurement> ParsePlxSpotCheck(std::span<const std::uint8_t> value) {
   reader.Sfloat(pulse);
   Measurement out;
   if (flags & 0x01) {
-    core::CivilTime time;
-    bool known = false;
-    reader.DateTime(time, known);
-    AddTime(out, time, known);
+    ReadTime(reader, out);
   }
   bool usable = true;
   if (flags & 0x02) {
     std::uint16_t status = 0;
     reader.U16(status);
-    usable = ApplyPlxMeasurementStatus(out, status) && usable;
+    usable = ApplyStatus(out, status, kPlxMeasurementStatus, "measurement_status") && usable;
   }
   if (flags & 0x04) {
     std::uint32_t status = 0;
     reader.U24(status);
-    usable = ApplyPlxSensorStatus(out, status) && usable;
+    usable = ApplyStatus(out, status, kPlxSensorStatus, "sensor_status") && usable;
   }
   if (flags & 0x08) reader.Sfloat(amplitude);
   if (flags & 0x10) {
@@ -432,12 +430,12 @@ Result<Measurement> ParsePlxContinuous(std::span<const std::uint8_t> value) {
   if (flags & 0x04) {
     std::uint16_t status = 0;
     reader.U16(status);
-    usable = ApplyPlxMeasurementStatus(out, status) && usable;
+    usable = ApplyStatus(out, status, kPlxMeasurementStatus, "measurement_status") && usable;
   }
   if (flags & 0x08) {
     std::uint32_t status = 0;
     reader.U24(status);
-    usable = ApplyPlxSensorStatus(out, status) && usable;
+    usable = ApplyStatus(out, status, kPlxSensorStatus, "sensor_status") && usable;
   }
   if (flags & 0x10) reader.Sfloat(amplitude);
   if (usable) {
@@ -472,10 +470,7 @@ Result<Measurement> ParseWeight(std::span<const std::uint8_t> value) {
         {"body_weight", imperial ? RoundTo(weight / 100.0 * kKilogramPerPound, 3) : weight / 200.0});
   }
   if (flags & 0x02) {
-    core::CivilTime time;
-    bool known = false;
-    reader.DateTime(time, known);
-    AddTime(out, time, known);
+    ReadTime(reader, out);
   }
   if (flags & 0x04) {
     std::uint8_t user = 0;
@@ -552,32 +547,7 @@ Result<Measurement> ParseGlucose(std::span<const std::uint8_t> value) {
   if (flags & 0x08) {
     std::uint16_t status = 0;
     reader.U16(status);
-    struct Bit {
-      unsigned bit;
-      const char* name;
-      std::optional<QualityFlag> flag;
-    };
-    // Result above/below what the meter can process keeps its value unflagged: the meter sends its limit,
-    // and the true value lies beyond it, so a threshold rule on that limit errs on the safe side.
-    static constexpr std::array<Bit, 12> kBits{{
-        {0, "battery_low", std::nullopt},
-        {1, "sensor_malfunction", QualityFlag::kSensorError},
-        {2, "sample_size_insufficient", QualityFlag::kSensorError},
-        {3, "strip_insertion_error", QualityFlag::kSensorError},
-        {4, "strip_type_incorrect", QualityFlag::kSensorError},
-        {5, "above_measuring_range", std::nullopt},
-        {6, "below_measuring_range", std::nullopt},
-        {7, "temperature_too_high", QualityFlag::kImprecise},
-        {8, "temperature_too_low", QualityFlag::kImprecise},
-        {9, "read_interrupted", QualityFlag::kSensorError},
-        {10, "device_fault", QualityFlag::kSensorError},
-        {11, "time_fault", std::nullopt},
-    }};
-    for (const Bit& bit : kBits) {
-      if ((status & (1u << bit.bit)) == 0) continue;
-      out.details.emplace_back("status", bit.name);
-      if (bit.flag) out.flags.Set(*bit.flag);
-    }
+    ApplyStatus(out, status, kGlucoseStatus, "status");
     if (status & (1u << 11)) out.device_clock_not_set = true;
   }
   return out;

@@ -24,16 +24,7 @@ namespace uuid = ble::uuid;
 using Bytes = std::vector<std::uint8_t>;
 
 core::CivilTime CivilOf(core::WallTime time) {
-  using namespace std::chrono;
-  const auto day = floor<days>(time);
-  const year_month_day date{day};
-  const hh_mm_ss clock{floor<seconds>(time - day)};
-  return core::CivilTime{static_cast<int>(date.year()),
-                         static_cast<unsigned>(date.month()),
-                         static_cast<unsigned>(date.day()),
-                         static_cast<unsigned>(clock.hours().count()),
-                         static_cast<unsigned>(clock.minutes().count()),
-                         static_cast<unsigned>(clock.seconds().count())};
+  return core::ToCivilTime(time.time_since_epoch());
 }
 
 struct CharacteristicSpec {

@@ -46,12 +46,9 @@ std::vector<devices::sim::SimulatedDevice> SimulatedDevices(const config::Config
 // A device clock's local time (no zone) in the resident's zone; nullopt for a date that does not exist.
 devices::serial::LocalTimeConverter LocalToUtc(std::shared_ptr<const alerts::TimeZone> zone) {
   return [zone = std::move(zone)](const devices::serial::CivilTime& time) -> std::optional<core::WallTime> {
-    namespace c = std::chrono;
-    const c::year_month_day date{c::year{time.year}, c::month{time.month}, c::day{time.day}};
-    if (!date.ok() || time.hour > 23 || time.minute > 59 || time.second > 59) return std::nullopt;
-    const alerts::LocalTime local{c::local_days{date}.time_since_epoch() + c::hours{time.hour} +
-                                  c::minutes{time.minute} + c::seconds{time.second}};
-    return zone->ToUtc(local);
+    const auto since_epoch = core::FromCivilTime(time);
+    if (!since_epoch) return std::nullopt;
+    return zone->ToUtc(alerts::LocalTime{*since_epoch});
   };
 }
 
@@ -78,17 +75,7 @@ std::vector<devices::serial::SerialDeviceOptions> SerialDevices(
 // A UTC instant as the resident's wall clock shows it: what BLE devices want written into their clocks.
 std::function<core::CivilTime(core::WallTime)> UtcToLocal(std::shared_ptr<const alerts::TimeZone> zone) {
   return [zone = std::move(zone)](core::WallTime utc) {
-    namespace c = std::chrono;
-    const auto local = zone->ToLocal(utc).time_since_epoch();
-    const auto day = c::floor<c::days>(local);
-    const c::year_month_day date{c::sys_days{day}};
-    const c::hh_mm_ss clock{c::floor<c::seconds>(local - day)};
-    return core::CivilTime{static_cast<int>(date.year()),
-                           static_cast<unsigned>(date.month()),
-                           static_cast<unsigned>(date.day()),
-                           static_cast<unsigned>(clock.hours().count()),
-                           static_cast<unsigned>(clock.minutes().count()),
-                           static_cast<unsigned>(clock.seconds().count())};
+    return core::ToCivilTime(zone->ToLocal(utc).time_since_epoch());
   };
 }
 

@@ -125,4 +125,25 @@ std::string FormatCivilTime(const CivilTime& time) {
   return text;
 }
 
+CivilTime ToCivilTime(std::chrono::milliseconds since_epoch) {
+  namespace c = std::chrono;
+  const c::sys_days day = c::floor<c::days>(c::sys_time<c::milliseconds>(since_epoch));
+  const c::year_month_day date{day};
+  const c::hh_mm_ss clock{c::floor<c::seconds>(since_epoch - day.time_since_epoch())};
+  return CivilTime{static_cast<int>(date.year()),
+                   static_cast<unsigned>(date.month()),
+                   static_cast<unsigned>(date.day()),
+                   static_cast<unsigned>(clock.hours().count()),
+                   static_cast<unsigned>(clock.minutes().count()),
+                   static_cast<unsigned>(clock.seconds().count())};
+}
+
+std::optional<std::chrono::milliseconds> FromCivilTime(const CivilTime& time) {
+  namespace c = std::chrono;
+  const c::year_month_day date{c::year{time.year}, c::month{time.month}, c::day{time.day}};
+  if (!date.ok() || time.hour > 23 || time.minute > 59 || time.second > 59) return std::nullopt;
+  return c::duration_cast<c::milliseconds>(c::sys_days{date}.time_since_epoch() + c::hours{time.hour} +
+                                           c::minutes{time.minute} + c::seconds{time.second});
+}
+
 }  // namespace ehg::core

@@ -80,6 +80,13 @@ struct CivilTime {
 // "2024-03-15T07:30:00" (no zone: it is a local time).
 std::string FormatCivilTime(const CivilTime& time);
 
+// The calendar fields of a point on a time line, read without any zone (a UTC instant gives UTC fields,
+// a local time's count since its epoch gives local fields), to the second.
+CivilTime ToCivilTime(std::chrono::milliseconds since_epoch);
+// The inverse: the count since the epoch of those fields; nullopt for a date or time that does not exist
+// (month 13, 30 February, hour 24).
+std::optional<std::chrono::milliseconds> FromCivilTime(const CivilTime& time);
+
 // A device clock's local time to UTC; nullopt when it cannot be converted.
 using LocalTimeConverter = std::function<std::optional<WallTime>(const CivilTime&)>;
 

@@ -73,22 +73,13 @@ class Recorder : public ehg::core::ReadingSink, public ehg::core::DeviceStatusSi
 };
 
 ehg::core::CivilTime Utc(ehg::core::WallTime time) {
-  using namespace std::chrono;
-  const auto day = floor<days>(time);
-  const year_month_day date{day};
-  const hh_mm_ss clock{floor<seconds>(time - day)};
-  return {static_cast<int>(date.year()),
-          static_cast<unsigned>(date.month()),
-          static_cast<unsigned>(date.day()),
-          static_cast<unsigned>(clock.hours().count()),
-          static_cast<unsigned>(clock.minutes().count()),
-          static_cast<unsigned>(clock.seconds().count())};
+  return ehg::core::ToCivilTime(time.time_since_epoch());
 }
 
 std::optional<ehg::core::WallTime> FromUtc(const ehg::core::CivilTime& time) {
-  using namespace std::chrono;
-  const sys_days day{year{time.year} / month{time.month} / std::chrono::day{time.day}};
-  return ehg::core::WallTime{day + hours{time.hour} + minutes{time.minute} + seconds{time.second}};
+  const auto since_epoch = ehg::core::FromCivilTime(time);
+  if (!since_epoch) return std::nullopt;
+  return ehg::core::WallTime{*since_epoch};
 }
 
 struct Fixture {

@@ -7,23 +7,11 @@
 #include <vector>
 
 #include "devices/ble_profiles/profiles.hpp"
+#include "tests/support/hex.hpp"
 
 namespace ble_test {
 
-// "1E 8A 00" -> bytes.
-inline std::vector<std::uint8_t> Hex(std::string_view text) {
-  std::vector<std::uint8_t> bytes;
-  std::string digits;
-  for (char c : text) {
-    if (c == ' ') continue;
-    digits.push_back(c);
-    if (digits.size() == 2) {
-      bytes.push_back(static_cast<std::uint8_t>(std::stoul(digits, nullptr, 16)));
-      digits.clear();
-    }
-  }
-  return bytes;
-}
+using ehg::test::Hex;
 
 inline std::optional<double> ValueOf(const ehg::devices::ble::Measurement& measurement,
                                      std::string_view metric) {

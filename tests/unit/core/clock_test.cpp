@@ -64,3 +64,18 @@ TEST_CASE("ISO 8601 times parse strictly, with their zone, and round-trip throug
     CHECK_FALSE(ParseIso8601(bad).has_value());
   }
 }
+
+TEST_CASE("Civil times convert to a count since the epoch and back, impossible dates refused") {
+  using ehg::core::CivilTime;
+  const CivilTime leap_evening{2024, 2, 29, 23, 50, 0};
+  const auto since_epoch = ehg::core::FromCivilTime(leap_evening);
+  REQUIRE(since_epoch.has_value());
+  CHECK(*since_epoch == std::chrono::milliseconds{1'709'250'600'000});
+  CHECK(ehg::core::ToCivilTime(*since_epoch) == leap_evening);
+  CHECK(ehg::core::ToCivilTime(*since_epoch + std::chrono::minutes{20}) == CivilTime{2024, 3, 1, 0, 10, 0});
+  CHECK(ehg::core::ToCivilTime(std::chrono::milliseconds{-1}) == CivilTime{1969, 12, 31, 23, 59, 59});
+  CHECK_FALSE(ehg::core::FromCivilTime(CivilTime{2023, 2, 29, 12, 0, 0}).has_value());
+  CHECK_FALSE(ehg::core::FromCivilTime(CivilTime{2024, 13, 1, 12, 0, 0}).has_value());
+  CHECK_FALSE(ehg::core::FromCivilTime(CivilTime{2024, 1, 1, 24, 0, 0}).has_value());
+  CHECK(ehg::core::FormatCivilTime(leap_evening) == "2024-02-29T23:50:00");
+}
