@@ -27,7 +27,6 @@ using Steady = std::chrono::steady_clock;
 constexpr std::size_t kMaxPending = 10'000;
 constexpr auto kRetryRefused = 200ms;
 constexpr auto kAdvertisementConnectGap = 1s;
-constexpr auto kRecordTransferTimeout = 60s;
 // A device clock further ahead than this is wrong (not yet set): its time is not used.
 constexpr auto kDeviceClockAheadLimit = 10min;
 
@@ -723,7 +722,8 @@ struct BleManager::Impl {
           found->stats.last_error = ErrorText(*error);
           LogOnce(*found, "record request refused; retried at the next connection", found->stats.last_error);
         });
-    device.records_timer = loop->PostAfter(kRecordTransferTimeout, [this, id, generation, path = *racp_path] {
+    device.records_timer = loop->PostAfter(options.records_timeout, [this, id, generation,
+                                                                     path = *racp_path] {
       Device* found = Find(id);
       if (found == nullptr || found->generation != generation || !found->records_in_progress) return;
       found->records_timer = 0;
@@ -751,6 +751,7 @@ struct BleManager::Impl {
       return;
     }
     const auto& response = std::get<racp::Response>(*indication);
+    if (response.request == racp::OpCode::kAbort) ++device.stats.record_transfers_aborted;
     if (response.request == racp::OpCode::kReportRecords || response.request == racp::OpCode::kAbort) {
       device.records_in_progress = false;
       if (device.records_timer != 0) loop->Cancel(device.records_timer);

@@ -43,6 +43,8 @@ struct BleOptions {
   std::chrono::milliseconds services_timeout{30'000};
   std::chrono::milliseconds backoff_initial{1'000};
   std::chrono::milliseconds backoff_max{300'000};
+  // A glucose meter that has not finished sending its records by then is told to abort.
+  std::chrono::milliseconds records_timeout{60'000};
   core::LocalTimeConverter local_to_utc;                        // device clocks are local
   std::function<core::CivilTime(core::WallTime)> utc_to_local;  // for writing Current Time
   // The highest glucose record number already stored for a device (nullopt: none).
@@ -63,6 +65,7 @@ struct BleDeviceStats {
   std::uint64_t time_writes = 0;        // Current Time / Date Time written
   std::uint64_t records_requested = 0;  // RACP requests sent
   std::optional<std::uint32_t> last_record_requested_from;
+  std::uint64_t record_transfers_aborted = 0;
   std::optional<int> rssi;
   std::optional<int> battery;
   std::string last_error;

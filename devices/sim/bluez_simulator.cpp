@@ -654,7 +654,7 @@ struct BluezSimulator::Impl {
     std::vector<std::uint16_t> selected;
     std::uint8_t code = 0x01;
     if (request->op == ble::racp::OpCode::kAbort) {
-      QueueRacp(device, gatt::RacpResponse(0x03, 0x01), {});
+      QueueRacp(device, gatt::RacpResponse(0x03, 0x01), {}, true);
       return;
     }
     if (request->op != ble::racp::OpCode::kReportRecords &&
@@ -683,7 +683,8 @@ struct BluezSimulator::Impl {
   }
 
   // Records first (notifications, a little apart), then the response indication.
-  void QueueRacp(Device& device, Bytes response, std::vector<std::uint16_t> sequences) {
+  void QueueRacp(Device& device, Bytes response, std::vector<std::uint16_t> sequences,
+                 bool always_respond = false) {
     Device* d = &device;
     const std::uint64_t generation = device.generation;
     auto delay = 20ms;
@@ -697,6 +698,7 @@ struct BluezSimulator::Impl {
       });
       delay += 10ms;
     }
+    if (device.spec.racp_never_completes && !always_respond) return;
     loop->PostAfter(delay + 10ms, [this, d, generation, response] {
       if (d->generation != generation) return;
       if (Characteristic* c = CharacteristicOf(*d, uuid::kRecordAccessControlPoint)) Send(*d, *c, response);

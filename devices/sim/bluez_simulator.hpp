@@ -34,6 +34,9 @@ struct VirtualBleDevice {
   // so tests run their gateway in the UTC zone.
   std::chrono::minutes clock_error{0};
   bool has_current_time = true;
+  // A glucose meter that sends its records but never the closing response (a firmware fault): the
+  // gateway has to abort the transfer.
+  bool racp_never_completes = false;
 };
 
 // What a virtual device has seen, for tests.

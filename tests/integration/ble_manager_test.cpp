@@ -11,6 +11,7 @@
 #include "devices/ble_profiles/racp.hpp"
 #include "devices/sim/bluez_simulator.hpp"
 #include "tests/support/private_bus.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/wait.hpp"
 
 using namespace std::chrono_literals;
@@ -327,6 +328,23 @@ TEST_CASE("A meter with no new records answers no records found and the gateway 
   CHECK(f.manager->stats().at(0).parse_errors == 0);
 }
 
+TEST_CASE("A record transfer that never completes is aborted, and the records that came are kept") {
+  Fixture f;
+  VirtualBleDevice meter = Meter();
+  meter.racp_never_completes = true;
+  f.bluez->AddDevice(meter);
+  f.bluez->AddGlucoseRecord(kMeter, 1, 5.9, 30min);
+  auto options = f.Options({{"meter", kMeter, "glucose", "", {}, std::nullopt}});
+  options.records_timeout = 500ms;
+  f.manager = std::make_unique<BleManager>(options, f.recorder, &f.recorder, f.clock);
+  f.manager->Start();
+  REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).record_transfers_aborted == 1; }, 10s));
+  const auto requests = f.bluez->Log(kMeter).record_requests;
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[1] == ehg::devices::ble::racp::Abort());
+  CHECK(f.recorder.Of("meter", "glucose").size() == 1);
+}
+
 TEST_CASE("BTHome: an encrypted emergency button and a motion sensor, each event once") {
   Fixture f;
   VirtualBleDevice button;
@@ -422,4 +440,32 @@ TEST_CASE(
   CHECK(asked_for == kScale);
   CHECK(f.bluez->Log(kScale).paired);
   CHECK(f.bluez->Log(kScale).trusted);
+}
+
+TEST_CASE("ehealth-gateway pair asks for the passkey on the terminal and trusts the device") {
+  Fixture f;
+  VirtualBleDevice scale;
+  scale.address = kScale;
+  scale.name = "UC-352BLE";
+  scale.profile = "weight_scale";
+  scale.pairing = "passkey";
+  scale.passkey = 246810;
+  f.bluez->AddDevice(scale);
+  auto pair = [&](const std::string& typed) {
+    return ehg::test::RunCommand({"/bin/sh", "-c",
+                                  "echo " + typed + " | '" + EHG_GATEWAY_BINARY +
+                                      "' pair d0:39:72:b8:0a:99 --bus '" + f.bus.address() +
+                                      "' --seconds 10"});
+  };
+  const auto wrong = pair("135791");
+  CHECK(wrong.exit_code == 1);
+  CHECK(wrong.output.find("pairing failed: org.bluez.Error.AuthenticationFailed") != std::string::npos);
+  CHECK_FALSE(f.bluez->Log(kScale).paired);
+  const auto right = pair("246810");
+  CHECK(right.exit_code == 0);
+  CHECK(right.output.find("Enter the 6-digit passkey shown on D0:39:72:B8:0A:99") != std::string::npos);
+  CHECK(right.output.find("D0:39:72:B8:0A:99 paired and trusted") != std::string::npos);
+  CHECK(f.bluez->Log(kScale).paired);
+  CHECK(f.bluez->Log(kScale).trusted);
+  CHECK(ehg::test::RunCommand({EHG_GATEWAY_BINARY, "pair", "D0:39:72"}).exit_code == 64);
 }
