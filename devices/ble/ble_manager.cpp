@@ -412,7 +412,10 @@ struct BleManager::Impl {
       device.battery_from_bluez = true;
       if (device.stats.battery == static_cast<int>(*percentage)) return;
       device.stats.battery = *percentage;
-      if (*percentage <= 100) SubmitValue(device, "battery", *percentage, {});
+      if (*percentage <= 100) {
+        Queue(device, MakeReading(device, "battery", *percentage));
+        Flush();
+      }
     }
   }
 
@@ -882,14 +885,6 @@ struct BleManager::Impl {
     reading.received_at = clock.Now();
     reading.time_uncertain = !clock.WallClockSynchronised();
     return reading;
-  }
-
-  void SubmitValue(Device& device, const std::string& metric, double value,
-                   std::optional<core::WallTime> device_time) {
-    core::Reading reading = MakeReading(device, metric, value);
-    reading.device_time = device_time;
-    Queue(device, std::move(reading));
-    Flush();
   }
 
   void Queue(Device& device, core::Reading reading) {

@@ -14,7 +14,6 @@ namespace ehg::devices::ble::bluez {
 
 inline constexpr const char* kService = "org.bluez";
 inline constexpr const char* kObjectManager = "org.freedesktop.DBus.ObjectManager";
-inline constexpr const char* kProperties = "org.freedesktop.DBus.Properties";
 inline constexpr const char* kAgentManager = "org.bluez.AgentManager1";
 inline constexpr const char* kAgent = "org.bluez.Agent1";
 inline constexpr const char* kAdapter = "org.bluez.Adapter1";

@@ -36,10 +36,7 @@ inline constexpr std::uint16_t kCurrentTime = 0x2A2B;
 inline constexpr std::uint16_t kDateTime = 0x2A08;
 inline constexpr std::uint16_t kManufacturerName = 0x2A29;
 inline constexpr std::uint16_t kModelNumber = 0x2A24;
-inline constexpr std::uint16_t kSerialNumber = 0x2A25;
 inline constexpr std::uint16_t kFirmwareRevision = 0x2A26;
-inline constexpr std::uint16_t kHardwareRevision = 0x2A27;
-inline constexpr std::uint16_t kSoftwareRevision = 0x2A28;
 // Services
 inline constexpr std::uint16_t kBloodPressureService = 0x1810;
 inline constexpr std::uint16_t kHealthThermometerService = 0x1809;

@@ -264,12 +264,13 @@ struct BluezSimulator::Impl {
     adapter->emitPropertiesChangedSignal(bluez::kAdapter, {"Powered"});
   }
 
-  // Calls a method of the default agent; `done` gets the error name (empty on success).
-  template <typename Result, typename Done>
+  // Calls a method of the default agent; `done` gets the error name (empty on success) and the reply's
+  // values (`Results`: none for a yes/no question, the passkey for RequestPasskey).
+  template <typename... Results, typename Done>
   void AskAgent(Device& device, const char* method, Done done) {
     device.log.agent_calls.emplace_back(method);
     if (agents.empty()) {
-      done(std::string("org.bluez.Error.AuthenticationFailed"), Result{});
+      done(std::string("org.bluez.Error.AuthenticationFailed"), Results{}...);
       return;
     }
     const Agent agent = agents.back();
@@ -278,26 +279,9 @@ struct BluezSimulator::Impl {
         .onInterface(bluez::kAgent)
         .withArguments(sdbus::ObjectPath(device.path))
         .withTimeout(60s)
-        .uponReplyInvoke([done](const sdbus::Error* error, Result result) {
-          done(error != nullptr ? error->getName() : std::string(), result);
+        .uponReplyInvoke([done](const sdbus::Error* error, Results... results) {
+          done(error != nullptr ? error->getName() : std::string(), results...);
         });
-  }
-
-  template <typename Done>
-  void AskAgentNoResult(Device& device, const char* method, Done done) {
-    device.log.agent_calls.emplace_back(method);
-    if (agents.empty()) {
-      done(std::string("org.bluez.Error.AuthenticationFailed"));
-      return;
-    }
-    const Agent agent = agents.back();
-    agent_proxy = sdbus::createProxy(loop->connection(), agent.owner, agent.path);
-    agent_proxy->callMethodAsync(method)
-        .onInterface(bluez::kAgent)
-        .withArguments(sdbus::ObjectPath(device.path))
-        .withTimeout(60s)
-        .uponReplyInvoke(
-            [done](const sdbus::Error* error) { done(error != nullptr ? error->getName() : std::string()); });
   }
 
   // ---- devices --------------------------------------------------------------------------------------
@@ -579,19 +563,17 @@ struct BluezSimulator::Impl {
       Device* d = &device;
       Characteristic* c = &characteristic;
       const std::uint64_t generation = device.generation;
-      AskAgentNoResult(device, "RequestAuthorization",
-                       [this, d, c, generation, pending](const std::string& error) {
-                         if (d->generation != generation) {
-                           pending->returnError(sdbus::Error("org.bluez.Error.Failed", "Not connected"));
-                         } else if (!error.empty()) {
-                           pending->returnError(
-                               sdbus::Error("org.bluez.Error.NotPermitted", "Insufficient Authentication"));
-                         } else {
-                           SetPaired(*d);
-                           Subscribed(*d, *c);
-                           pending->returnResults();
-                         }
-                       });
+      AskAgent<>(device, "RequestAuthorization", [this, d, c, generation, pending](const std::string& error) {
+        if (d->generation != generation) {
+          pending->returnError(sdbus::Error("org.bluez.Error.Failed", "Not connected"));
+        } else if (!error.empty()) {
+          pending->returnError(sdbus::Error("org.bluez.Error.NotPermitted", "Insufficient Authentication"));
+        } else {
+          SetPaired(*d);
+          Subscribed(*d, *c);
+          pending->returnResults();
+        }
+      });
       return;
     }
     Subscribed(device, characteristic);
@@ -736,6 +718,17 @@ struct BluezSimulator::Impl {
     }
   }
 };
+
+VirtualBleDevice BondedDevice(std::string address, std::string name, std::string profile,
+                              bool disconnect_after_measurement) {
+  VirtualBleDevice device;
+  device.address = std::move(address);
+  device.name = std::move(name);
+  device.profile = std::move(profile);
+  device.bonded = true;
+  device.disconnect_after_measurement = disconnect_after_measurement;
+  return device;
+}
 
 BluezSimulator::BluezSimulator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 

@@ -39,6 +39,10 @@ struct VirtualBleDevice {
   bool racp_never_completes = false;
 };
 
+// A device paired before the simulator started, the common case in a resident's home.
+VirtualBleDevice BondedDevice(std::string address, std::string name, std::string profile,
+                              bool disconnect_after_measurement);
+
 // What a virtual device has seen, for tests.
 struct VirtualDeviceLog {
   int connects = 0;

@@ -1,14 +1,15 @@
 // `pair` and `simulate-ble`: the installer's and the trainer's Bluetooth commands.
 #include <signal.h>
 
+#include <algorithm>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "devices/ble/pairing_agent.hpp"
 #include "devices/ble_profiles/bthome.hpp"
 #include "devices/sim/bluez_simulator.hpp"
 #include "gateway/app/daemon.hpp"
+#include "gateway/app/scenario_text.hpp"
 #include "gateway/config/config.hpp"
 
 namespace ehg::app {
@@ -101,28 +102,14 @@ int SimulateBle(const SimulateBleRequest& request) {
       return kExitUsage;
     }
   }
-  struct Step {
-    int seconds;
-    std::string parameter;
-    double value;
+  auto steps = ParseScenarioText(request.scenario);
+  const auto oximeter_parameter = [](const devices::sim::ScenarioChange& step) {
+    return step.parameter == "spo2" || step.parameter == "pulse";
   };
-  std::vector<Step> steps;
-  std::stringstream stream(request.scenario);
-  for (std::string item; std::getline(stream, item, ',');) {
-    const auto colon = item.find(':');
-    const auto equals = item.find('=');
-    try {
-      if (colon == std::string::npos || equals == std::string::npos || equals < colon)
-        throw std::invalid_argument(item);
-      steps.push_back({std::stoi(item.substr(0, colon)), item.substr(colon + 1, equals - colon - 1),
-                       std::stod(item.substr(equals + 1))});
-      if (steps.back().parameter != "spo2" && steps.back().parameter != "pulse")
-        throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      std::cerr
-          << "error: --scenario takes seconds:spo2=value or seconds:pulse=value items separated by commas\n";
-      return kExitUsage;
-    }
+  if (!steps || !std::all_of(steps->begin(), steps->end(), oximeter_parameter)) {
+    std::cerr
+        << "error: --scenario takes seconds:spo2=value or seconds:pulse=value items separated by commas\n";
+    return kExitUsage;
   }
 
   sigset_t signals;
@@ -135,15 +122,7 @@ int SimulateBle(const SimulateBleRequest& request) {
     return 1;
   }
   devices::sim::BluezSimulator& bluez = **started;
-  const auto device = [](const char* address, const char* name, const char* profile, bool hangs_up) {
-    devices::sim::VirtualBleDevice virtual_device;
-    virtual_device.address = address;
-    virtual_device.name = name;
-    virtual_device.profile = profile;
-    virtual_device.bonded = true;
-    virtual_device.disconnect_after_measurement = hangs_up;
-    return virtual_device;
-  };
+  const auto device = devices::sim::BondedDevice;
   bluez.AddDevice(device("5C:31:3E:00:4B:6B", "A&D_UA-651BLE", "blood_pressure", true));
   bluez.AddDevice(device("A4:C1:38:00:11:22", "TD1107", "thermometer", true));
   bluez.AddDevice(device("D0:39:72:B8:0A:99", "UC-352BLE", "weight_scale", true));
@@ -171,14 +150,14 @@ int SimulateBle(const SimulateBleRequest& request) {
     ++tick;
     const auto elapsed =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start);
-    for (auto it = steps.begin(); it != steps.end();) {
-      if (elapsed.count() < it->seconds) {
+    for (auto it = steps->begin(); it != steps->end();) {
+      if (elapsed < it->after) {
         ++it;
         continue;
       }
       (it->parameter == "spo2" ? spo2 : pulse) = it->value;
       bluez.SetStream("00:1C:05:FF:4E:12", spo2, pulse);
-      it = steps.erase(it);
+      it = steps->erase(it);
     }
     if (request.interval_seconds > 0 && tick % request.interval_seconds == 1) {
       bluez.MeasureBloodPressure("5C:31:3E:00:4B:6B", 128 + tick % 7, 82 + tick % 5, 68 + tick % 9);

@@ -47,30 +47,39 @@ std::optional<std::vector<std::uint8_t>> ParseHex(std::string_view text) {
   return bytes;
 }
 
-void Print(const devices::serial::Sample& sample, std::string_view metric, double value) {
+std::string_view UnitOf(std::string_view metric) {
+  if (metric == "cuff_pressure") return "mm[Hg]";  // shown while inflating, never a catalogue reading
+  const core::MetricInfo* info = core::FindMetric(metric);
+  return info != nullptr ? info->unit : std::string_view();
+}
+
+// What every printed reading starts with: metric, value, unit and quality flags.
+Poco::JSON::Object ReadingObject(std::string_view metric, double value, core::QualityFlags quality) {
   Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
   object.set("metric", std::string(metric));
   object.set("value", value);
-  const core::MetricInfo* info = core::FindMetric(metric);
-  object.set("unit", info != nullptr ? std::string(info->unit) : std::string());
+  object.set("unit", std::string(UnitOf(metric)));
   Poco::JSON::Array flags;
-  for (const std::string& name : sample.flags.Names())
+  for (const std::string& name : quality.Names())
     flags.add(name);
   object.set("flags", flags);
+  return object;
+}
+
+void PrintLine(const Poco::JSON::Object& object) {
+  object.stringify(std::cout);
+  std::cout << "\n";
+}
+
+void Print(const devices::serial::Sample& sample, std::string_view metric, double value) {
+  Poco::JSON::Object object = ReadingObject(metric, value, sample.flags);
   if (sample.device_time) object.set("device_time", core::FormatIso8601(*sample.device_time));
   if (sample.device_local_time)
     object.set("device_local_time", core::FormatCivilTime(*sample.device_local_time));
   if (sample.sequence) object.set("sequence", *sample.sequence);
   if (sample.user != 1) object.set("user", sample.user);
   if (sample.battery_low) object.set("battery_low", true);
-  object.stringify(std::cout);
-  std::cout << "\n";
-}
-
-std::string_view UnitOf(std::string_view metric) {
-  if (metric == "cuff_pressure") return "mm[Hg]";  // shown while inflating, never a catalogue reading
-  const core::MetricInfo* info = core::FindMetric(metric);
-  return info != nullptr ? info->unit : std::string_view();
+  PrintLine(object);
 }
 
 void PrintDetails(Poco::JSON::Object& object,
@@ -88,14 +97,7 @@ void PrintDetails(Poco::JSON::Object& object,
 }
 
 void PrintMeasurement(const devices::ble::Measurement& measurement, const devices::ble::ProfileValue& value) {
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("metric", value.metric);
-  object.set("value", value.value);
-  object.set("unit", std::string(UnitOf(value.metric)));
-  Poco::JSON::Array flags;
-  for (const std::string& name : measurement.flags.Names())
-    flags.add(name);
-  object.set("flags", flags);
+  Poco::JSON::Object object = ReadingObject(value.metric, value.value, measurement.flags);
   if (measurement.device_local_time) {
     object.set("device_local_time", core::FormatCivilTime(*measurement.device_local_time));
   }
@@ -104,8 +106,7 @@ void PrintMeasurement(const devices::ble::Measurement& measurement, const device
   if (measurement.user) object.set("user", *measurement.user);
   if (measurement.intermediate) object.set("intermediate", true);
   PrintDetails(object, measurement.details);
-  object.stringify(std::cout);
-  std::cout << "\n";
+  PrintLine(object);
 }
 
 int DecodeCharacteristic(const DecodeRequest& request, const std::vector<std::uint8_t>& bytes) {
@@ -173,11 +174,7 @@ int DecodeBthomeAdvertisement(const DecodeRequest& request, const std::vector<st
   }
   auto print = [&](const std::string& metric, double value,
                    const std::function<void(Poco::JSON::Object&)>& extra) {
-    Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-    object.set("metric", metric);
-    object.set("value", value);
-    object.set("unit", std::string(UnitOf(metric)));
-    object.set("flags", Poco::JSON::Array());
+    Poco::JSON::Object object = ReadingObject(metric, value, {});
     if (packet->timestamp) {
       object.set("device_time",
                  core::FormatIso8601(core::WallTime(std::chrono::seconds(*packet->timestamp))));
@@ -185,8 +182,7 @@ int DecodeBthomeAdvertisement(const DecodeRequest& request, const std::vector<st
     if (packet->packet_id) object.set("packet_id", *packet->packet_id);
     if (packet->counter) object.set("counter", *packet->counter);
     if (extra) extra(object);
-    object.stringify(std::cout);
-    std::cout << "\n";
+    PrintLine(object);
   };
   for (const devices::ble::ProfileValue& value : packet->values)
     print(value.metric, value.value, {});

@@ -5,12 +5,11 @@
 
 #include "devices/sim/serial_simulator.hpp"
 #include "gateway/app/daemon.hpp"
+#include "gateway/app/scenario_text.hpp"
 
 namespace ehg::app {
-namespace {
 
-// "60:spo2=86,180:finger_out=1" -> changes; nullopt when malformed.
-std::optional<std::vector<devices::sim::ScenarioChange>> ParseScenario(const std::string& text) {
+std::optional<std::vector<devices::sim::ScenarioChange>> ParseScenarioText(const std::string& text) {
   std::vector<devices::sim::ScenarioChange> changes;
   std::stringstream stream(text);
   for (std::string item; std::getline(stream, item, ',');) {
@@ -30,10 +29,8 @@ std::optional<std::vector<devices::sim::ScenarioChange>> ParseScenario(const std
   return changes;
 }
 
-}  // namespace
-
 int SimulateSerial(const SimulateSerialRequest& request) {
-  auto scenario = ParseScenario(request.scenario);
+  auto scenario = ParseScenarioText(request.scenario);
   if (!scenario) {
     std::cerr << "error: --scenario takes seconds:parameter=value items separated by commas\n";
     return 64;

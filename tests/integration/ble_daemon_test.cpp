@@ -25,15 +25,7 @@ std::int64_t Count(const fs::path& database, const std::string& sql) {
   return db.execAndGet(sql).getInt64();
 }
 
-VirtualBleDevice Device(const char* address, const char* name, const char* profile, bool hangs_up) {
-  VirtualBleDevice device;
-  device.address = address;
-  device.name = name;
-  device.profile = profile;
-  device.bonded = true;
-  device.disconnect_after_measurement = hangs_up;
-  return device;
-}
+const auto Device = ehg::devices::sim::BondedDevice;
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "devices/sim/bluez_simulator.hpp"
 #include "tests/support/private_bus.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/recording_sink.hpp"
 #include "tests/support/wait.hpp"
 
 using namespace std::chrono_literals;
@@ -31,48 +32,6 @@ constexpr const char* kButton = "54:48:E6:8F:80:A5";
 constexpr const char* kThermometer = "A4:C1:38:00:11:22";
 constexpr const char* kScale = "D0:39:72:B8:0A:99";
 
-// What the manager hands to the pipeline, collected for assertions.
-class Recorder : public ehg::core::ReadingSink, public ehg::core::DeviceStatusSink {
- public:
-  bool Submit(Reading reading, ehg::core::ReadingDone) override {
-    std::lock_guard lock(mutex_);
-    readings_.push_back(std::move(reading));
-    return true;
-  }
-  bool ReportDeviceStatus(ehg::core::DeviceStatusChange change) override {
-    std::lock_guard lock(mutex_);
-    statuses_.push_back(std::move(change));
-    return true;
-  }
-  std::vector<Reading> Of(const std::string& device, const std::string& metric) {
-    std::lock_guard lock(mutex_);
-    std::vector<Reading> out;
-    for (const Reading& reading : readings_) {
-      if (reading.device_id == device && reading.metric == metric) out.push_back(reading);
-    }
-    return out;
-  }
-  std::vector<ehg::core::DeviceStatusChange> StatusesOf(const std::string& device) {
-    std::lock_guard lock(mutex_);
-    std::vector<ehg::core::DeviceStatusChange> out;
-    for (const auto& status : statuses_) {
-      if (status.device_id == device) out.push_back(status);
-    }
-    return out;
-  }
-  std::size_t Disconnects(const std::string& device) {
-    std::size_t count = 0;
-    for (const auto& status : StatusesOf(device))
-      count += status.connected ? 0 : 1;
-    return count;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<Reading> readings_;
-  std::vector<ehg::core::DeviceStatusChange> statuses_;
-};
-
 ehg::core::CivilTime Utc(ehg::core::WallTime time) {
   return ehg::core::ToCivilTime(time.time_since_epoch());
 }
@@ -86,7 +45,7 @@ std::optional<ehg::core::WallTime> FromUtc(const ehg::core::CivilTime& time) {
 struct Fixture {
   ehg::test::PrivateBus bus;
   ehg::core::SystemClock clock{true};
-  Recorder recorder;
+  ehg::test::RecordingSink recorder;
   std::unique_ptr<BluezSimulator> bluez;
   std::unique_ptr<BleManager> manager;
   std::optional<std::uint32_t> stored_glucose_sequence;
@@ -119,32 +78,18 @@ struct Fixture {
 };
 
 VirtualBleDevice Cuff() {
-  VirtualBleDevice cuff;
-  cuff.address = kCuff;
-  cuff.name = "A&D_UA-651BLE_4B6B";
-  cuff.profile = "blood_pressure";
-  cuff.bonded = true;
-  cuff.disconnect_after_measurement = true;
+  VirtualBleDevice cuff =
+      ehg::devices::sim::BondedDevice(kCuff, "A&D_UA-651BLE_4B6B", "blood_pressure", true);
   cuff.clock_error = std::chrono::minutes(-90);  // wrong until the gateway writes Current Time
   return cuff;
 }
 
 VirtualBleDevice Oximeter() {
-  VirtualBleDevice oximeter;
-  oximeter.address = kOximeter;
-  oximeter.name = "Nonin3230";
-  oximeter.profile = "pulse_oximeter";
-  oximeter.bonded = true;
-  return oximeter;
+  return ehg::devices::sim::BondedDevice(kOximeter, "Nonin3230", "pulse_oximeter", false);
 }
 
 VirtualBleDevice Meter() {
-  VirtualBleDevice meter;
-  meter.address = kMeter;
-  meter.name = "Contour";
-  meter.profile = "glucose";
-  meter.bonded = true;
-  return meter;
+  return ehg::devices::sim::BondedDevice(kMeter, "Contour", "glucose", false);
 }
 
 }  // namespace
@@ -155,17 +100,17 @@ TEST_CASE(
   f.bluez->AddDevice(Cuff());
   f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}, std::nullopt}});
   f.bluez->MeasureBloodPressure(kCuff, 142, 91, 77);
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("cuff", "bp.systolic").empty(); }, 10s));
-  const Reading systolic = f.recorder.Of("cuff", "bp.systolic").at(0);
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("bp.systolic", "cuff").empty(); }, 10s));
+  const Reading systolic = f.recorder.readings("bp.systolic", "cuff").at(0);
   CHECK(systolic.value == 142);
-  CHECK(f.recorder.Of("cuff", "bp.diastolic").at(0).value == 91);
-  CHECK(f.recorder.Of("cuff", "pulse_rate").at(0).value == 77);
-  CHECK(f.recorder.Of("cuff", "battery").at(0).value == 90);
+  CHECK(f.recorder.readings("bp.diastolic", "cuff").at(0).value == 91);
+  CHECK(f.recorder.readings("pulse_rate", "cuff").at(0).value == 77);
+  CHECK(f.recorder.readings("battery", "cuff").at(0).value == 90);
   REQUIRE(systolic.device_time.has_value());
   // Measured before the gateway set the clock: the device's own (90 minutes slow) time is kept beside
   // the receive time, as the device said it.
   CHECK(std::chrono::abs(systolic.received_at - *systolic.device_time - 90min) < 5s);
-  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("cuff") == 1; }, 5s));
+  REQUIRE(WaitUntil([&] { return f.recorder.disconnects("cuff") == 1; }, 5s));
   const auto log = f.bluez->Log(kCuff);
   CHECK(log.connects == 1);
   REQUIRE(log.time_writes.size() == 1);
@@ -173,14 +118,14 @@ TEST_CASE(
 
   // The next morning's measurement: the cuff advertises again and the gateway reconnects by itself.
   f.bluez->MeasureBloodPressure(kCuff, 128, 84, 70);
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("cuff", "bp.systolic").size() == 2; }, 10s));
-  const Reading second = f.recorder.Of("cuff", "bp.systolic").at(1);
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("bp.systolic", "cuff").size() == 2; }, 10s));
+  const Reading second = f.recorder.readings("bp.systolic", "cuff").at(1);
   CHECK(second.value == 128);
   // The clock was set at the first connection: this reading carries the right time.
   REQUIRE(second.device_time.has_value());
   CHECK(std::chrono::abs(second.received_at - *second.device_time) < 5s);
   CHECK(f.bluez->Log(kCuff).connects == 2);
-  const auto statuses = f.recorder.StatusesOf("cuff");
+  const auto statuses = f.recorder.statuses("cuff");
   REQUIRE(statuses.size() >= 3);
   CHECK(statuses[0].connected);
   CHECK_FALSE(statuses[1].connected);
@@ -192,11 +137,11 @@ TEST_CASE("A cuff shared by two people: only the resident's user slot is read") 
   f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}, 1u}});
   f.bluez->MeasureBloodPressure(kCuff, 171, 99, 80, 2);  // the spouse
   REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).other_users == 1; }, 10s));
-  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("cuff") == 1; }, 5s));
+  REQUIRE(WaitUntil([&] { return f.recorder.disconnects("cuff") == 1; }, 5s));
   f.bluez->MeasureBloodPressure(kCuff, 126, 81, 66, 1);  // the resident
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("cuff", "bp.systolic").empty(); }, 10s));
-  CHECK(f.recorder.Of("cuff", "bp.systolic").size() == 1);
-  CHECK(f.recorder.Of("cuff", "bp.systolic")[0].value == 126);
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("bp.systolic", "cuff").empty(); }, 10s));
+  CHECK(f.recorder.readings("bp.systolic", "cuff").size() == 1);
+  CHECK(f.recorder.readings("bp.systolic", "cuff")[0].value == 126);
 }
 
 TEST_CASE("A streaming oximeter reconnects after losing the link") {
@@ -204,15 +149,15 @@ TEST_CASE("A streaming oximeter reconnects after losing the link") {
   f.bluez->AddDevice(Oximeter());
   f.bluez->SetStream(kOximeter, 96, 71);
   f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").size() >= 2; }, 10s));
-  CHECK(f.recorder.Of("oximeter", "spo2").back().value == 96);
-  CHECK(f.recorder.Of("oximeter", "pulse_rate").back().value == 71);
-  CHECK_FALSE(f.recorder.Of("oximeter", "spo2").back().device_time.has_value());
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("spo2", "oximeter").size() >= 2; }, 10s));
+  CHECK(f.recorder.readings("spo2", "oximeter").back().value == 96);
+  CHECK(f.recorder.readings("pulse_rate", "oximeter").back().value == 71);
+  CHECK_FALSE(f.recorder.readings("spo2", "oximeter").back().device_time.has_value());
 
   f.bluez->DropLink(kOximeter);
-  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("oximeter") == 1; }, 5s));
+  REQUIRE(WaitUntil([&] { return f.recorder.disconnects("oximeter") == 1; }, 5s));
   f.bluez->SetStream(kOximeter, 89, 104);
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").back().value == 89; }, 10s));
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("spo2", "oximeter").back().value == 89; }, 10s));
   CHECK(f.bluez->Log(kOximeter).connects == 2);
   const auto stats = f.manager->stats();
   REQUIRE(stats.size() == 1);
@@ -222,16 +167,13 @@ TEST_CASE("A streaming oximeter reconnects after losing the link") {
 
 TEST_CASE("A heart-rate strap streams heart rate") {
   Fixture f;
-  VirtualBleDevice strap;
-  strap.address = "F0:99:19:59:B4:10";
-  strap.name = "Polar H10";
-  strap.profile = "heart_rate";
-  strap.bonded = true;
+  const VirtualBleDevice strap =
+      ehg::devices::sim::BondedDevice("F0:99:19:59:B4:10", "Polar H10", "heart_rate", false);
   f.bluez->AddDevice(strap);
   f.bluez->SetStream(strap.address, 64, 0);
   f.StartManager({{"strap", strap.address, "heart_rate", "", {}, std::nullopt}});
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("strap", "heart_rate").size() >= 2; }, 10s));
-  CHECK(f.recorder.Of("strap", "heart_rate").back().value == 64);
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("heart_rate", "strap").size() >= 2; }, 10s));
+  CHECK(f.recorder.readings("heart_rate", "strap").back().value == 64);
 }
 
 TEST_CASE("After a gateway restart a device still connected is read without reconnecting") {
@@ -239,11 +181,11 @@ TEST_CASE("After a gateway restart a device still connected is read without reco
   f.bluez->AddDevice(Oximeter());
   f.bluez->SetStream(kOximeter, 94, 75);
   f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("oximeter", "spo2").empty(); }, 10s));
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("spo2", "oximeter").empty(); }, 10s));
   f.manager.reset();  // the link stays up in BlueZ
   f.bluez->SetStream(kOximeter, 92, 77);
   f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").back().value == 92; }, 10s));
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("spo2", "oximeter").back().value == 92; }, 10s));
   CHECK(f.bluez->Log(kOximeter).connects == 1);
   CHECK(f.manager->stats().at(0).connected);
   // Set up with its characteristics known (they follow the device in BlueZ's object list).
@@ -255,18 +197,18 @@ TEST_CASE("bluetoothd restarting: the gateway notices, waits, and reconnects whe
   f.bluez->AddDevice(Oximeter());
   f.bluez->SetStream(kOximeter, 97, 66);
   f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("oximeter", "spo2").empty(); }, 10s));
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("spo2", "oximeter").empty(); }, 10s));
 
   f.bluez.reset();  // bluetoothd exits: org.bluez vanishes with all its objects
-  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("oximeter") == 1; }, 5s));
+  REQUIRE(WaitUntil([&] { return f.recorder.disconnects("oximeter") == 1; }, 5s));
   CHECK_FALSE(f.manager->bluez_present());
-  const auto statuses = f.recorder.StatusesOf("oximeter");
+  const auto statuses = f.recorder.statuses("oximeter");
   CHECK(statuses.back().detail == "bluetoothd stopped");
 
   f.StartBluez();  // and comes back, remembering its bonded devices
   f.bluez->AddDevice(Oximeter());
   f.bluez->SetStream(kOximeter, 93, 80);
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").back().value == 93; }, 10s));
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("spo2", "oximeter").back().value == 93; }, 10s));
   CHECK(f.manager->bluez_present());
 }
 
@@ -275,12 +217,12 @@ TEST_CASE("The adapter powered off and on: devices wait and reconnect") {
   f.bluez->AddDevice(Oximeter());
   f.bluez->SetStream(kOximeter, 95, 70);
   f.StartManager({{"oximeter", kOximeter, "pulse_oximeter", "", {}, std::nullopt}});
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("oximeter", "spo2").empty(); }, 10s));
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("spo2", "oximeter").empty(); }, 10s));
   f.bluez->SetPowered(false);
-  REQUIRE(WaitUntil([&] { return f.recorder.Disconnects("oximeter") == 1; }, 5s));
+  REQUIRE(WaitUntil([&] { return f.recorder.disconnects("oximeter") == 1; }, 5s));
   f.bluez->SetStream(kOximeter, 91, 88);
   f.bluez->SetPowered(true);
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("oximeter", "spo2").back().value == 91; }, 10s));
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("spo2", "oximeter").back().value == 91; }, 10s));
 }
 
 TEST_CASE("Glucose records are fetched once, and later only the records after the last stored one") {
@@ -290,8 +232,8 @@ TEST_CASE("Glucose records are fetched once, and later only the records after th
   f.bluez->AddGlucoseRecord(kMeter, 2, 7.9, 120min);
   f.bluez->AddGlucoseRecord(kMeter, 3, 6.2, 60min);
   f.StartManager({{"meter", kMeter, "glucose", "", {}, std::nullopt}});
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("meter", "glucose").size() == 3; }, 10s));
-  const auto first = f.recorder.Of("meter", "glucose");
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("glucose", "meter").size() == 3; }, 10s));
+  const auto first = f.recorder.readings("glucose", "meter");
   CHECK(first[0].sequence == 1u);
   CHECK(first[1].value == 7.9);
   CHECK(first[2].sequence == 3u);
@@ -306,13 +248,13 @@ TEST_CASE("Glucose records are fetched once, and later only the records after th
   f.bluez->DropLink(kMeter);
   f.bluez->AddGlucoseRecord(kMeter, 4, 11.3, 5min);
   f.StartManager({{"meter", kMeter, "glucose", "", {}, std::nullopt}});
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("meter", "glucose").size() == 4; }, 10s));
-  CHECK(f.recorder.Of("meter", "glucose")[3].sequence == 4u);
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("glucose", "meter").size() == 4; }, 10s));
+  CHECK(f.recorder.readings("glucose", "meter")[3].sequence == 4u);
   const auto requests = f.bluez->Log(kMeter).record_requests;
   REQUIRE(requests.size() == 2);
   CHECK(requests[1] == ehg::devices::ble::racp::ReportRecordsFrom(4));
   std::this_thread::sleep_for(300ms);
-  CHECK(f.recorder.Of("meter", "glucose").size() == 4);  // nothing fetched twice
+  CHECK(f.recorder.readings("glucose", "meter").size() == 4);  // nothing fetched twice
 }
 
 TEST_CASE("A meter with no new records answers no records found and the gateway carries on") {
@@ -324,7 +266,7 @@ TEST_CASE("A meter with no new records answers no records found and the gateway 
   REQUIRE(WaitUntil([&] { return f.bluez->Log(kMeter).record_requests.size() == 1; }, 10s));
   CHECK(f.bluez->Log(kMeter).record_requests[0] == ehg::devices::ble::racp::ReportRecordsFrom(10));
   REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).values >= 1; }, 5s));
-  CHECK(f.recorder.Of("meter", "glucose").empty());
+  CHECK(f.recorder.readings("glucose", "meter").empty());
   CHECK(f.manager->stats().at(0).parse_errors == 0);
 }
 
@@ -342,7 +284,7 @@ TEST_CASE("A record transfer that never completes is aborted, and the records th
   const auto requests = f.bluez->Log(kMeter).record_requests;
   REQUIRE(requests.size() == 2);
   CHECK(requests[1] == ehg::devices::ble::racp::Abort());
-  CHECK(f.recorder.Of("meter", "glucose").size() == 1);
+  CHECK(f.recorder.readings("glucose", "meter").size() == 1);
 }
 
 TEST_CASE("BTHome: an encrypted emergency button and a motion sensor, each event once") {
@@ -362,41 +304,29 @@ TEST_CASE("BTHome: an encrypted emergency button and a motion sensor, each event
   REQUIRE(WaitUntil([&] { return f.manager->bluez_present(); }, 5s));
   std::this_thread::sleep_for(200ms);                           // discovery started
   f.bluez->Advertise(kButton, {0x01, 0x55, 0x3A, 0x01}, true);  // battery 85 %, press
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("button", "button").empty(); }, 5s));
-  CHECK(f.recorder.Of("button", "button")[0].value == 1);
-  CHECK(f.recorder.Of("button", "battery")[0].value == 85);
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("button", "button").empty(); }, 5s));
+  CHECK(f.recorder.readings("button", "button")[0].value == 1);
+  CHECK(f.recorder.readings("battery", "button")[0].value == 85);
   f.bluez->Advertise(kButton, {0x3A, 0x02}, true);  // double press: ignored by configuration
   f.bluez->Advertise(kButton, {0x3A, 0x04}, true);  // long press
-  REQUIRE(WaitUntil([&] { return f.recorder.Of("button", "button").size() == 2; }, 5s));
-  CHECK(f.recorder.Of("button", "button")[1].value == 4);
-  CHECK(f.recorder.StatusesOf("button").at(0).detail == "receiving advertisements");
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("button", "button").size() == 2; }, 5s));
+  CHECK(f.recorder.readings("button", "button")[1].value == 4);
+  CHECK(f.recorder.statuses("button").at(0).detail == "receiving advertisements");
 }
 
 TEST_CASE("A thermometer and a scale deliver their measurements with device time") {
   Fixture f;
-  VirtualBleDevice thermometer;
-  thermometer.address = kThermometer;
-  thermometer.name = "TD1107";
-  thermometer.profile = "thermometer";
-  thermometer.bonded = true;
-  thermometer.disconnect_after_measurement = true;
-  VirtualBleDevice scale;
-  scale.address = kScale;
-  scale.name = "UC-352BLE";
-  scale.profile = "weight_scale";
-  scale.bonded = true;
-  scale.disconnect_after_measurement = true;
-  f.bluez->AddDevice(thermometer);
-  f.bluez->AddDevice(scale);
+  f.bluez->AddDevice(ehg::devices::sim::BondedDevice(kThermometer, "TD1107", "thermometer", true));
+  f.bluez->AddDevice(ehg::devices::sim::BondedDevice(kScale, "UC-352BLE", "weight_scale", true));
   f.StartManager({{"thermometer", kThermometer, "thermometer", "", {}, std::nullopt},
                   {"scale", kScale, "weight_scale", "", {}, std::nullopt}});
   f.bluez->MeasureTemperature(kThermometer, 38.4);
   f.bluez->MeasureWeight(kScale, 81.35);
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("thermometer", "body_temperature").empty(); }, 10s));
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("scale", "body_weight").empty(); }, 10s));
-  CHECK(f.recorder.Of("thermometer", "body_temperature")[0].value == 38.4);
-  CHECK(f.recorder.Of("scale", "body_weight")[0].value == 81.35);
-  CHECK(f.recorder.Of("scale", "body_weight")[0].device_time.has_value());
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("body_temperature", "thermometer").empty(); }, 10s));
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("body_weight", "scale").empty(); }, 10s));
+  CHECK(f.recorder.readings("body_temperature", "thermometer")[0].value == 38.4);
+  CHECK(f.recorder.readings("body_weight", "scale")[0].value == 81.35);
+  CHECK(f.recorder.readings("body_weight", "scale")[0].device_time.has_value());
 }
 
 TEST_CASE(
@@ -409,7 +339,7 @@ TEST_CASE(
   f.bluez->AddDevice(cuff);
   f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}, std::nullopt}});
   f.bluez->MeasureBloodPressure(kCuff, 133, 86, 72);
-  REQUIRE(WaitUntil([&] { return !f.recorder.Of("cuff", "bp.systolic").empty(); }, 10s));
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("bp.systolic", "cuff").empty(); }, 10s));
   CHECK(f.bluez->Log(kCuff).paired);
   CHECK(f.bluez->Log(kCuff).agent_calls == std::vector<std::string>{"RequestAuthorization"});
 

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "devices/sim/serial_simulator.hpp"
+#include "tests/support/recording_sink.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
@@ -28,41 +29,7 @@ namespace {
 
 const ehg::core::SystemClock kClock(true);
 
-// Stands in for the pipeline: takes everything and remembers it.
-class Collector final : public ehg::core::ReadingSink, public ehg::core::DeviceStatusSink {
- public:
-  bool Submit(Reading reading, ehg::core::ReadingDone) override {
-    std::lock_guard lock(mutex_);
-    readings_.push_back(std::move(reading));
-    return true;
-  }
-  bool ReportDeviceStatus(ehg::core::DeviceStatusChange change) override {
-    std::lock_guard lock(mutex_);
-    statuses_.push_back(std::move(change));
-    return true;
-  }
-  std::vector<Reading> readings(std::string_view metric = {}) {
-    std::lock_guard lock(mutex_);
-    std::vector<Reading> selected;
-    for (const Reading& reading : readings_) {
-      if (metric.empty() || reading.metric == metric) selected.push_back(reading);
-    }
-    return selected;
-  }
-  std::vector<ehg::core::DeviceStatusChange> statuses() {
-    std::lock_guard lock(mutex_);
-    return statuses_;
-  }
-  void Clear() {
-    std::lock_guard lock(mutex_);
-    readings_.clear();
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<Reading> readings_;
-  std::vector<ehg::core::DeviceStatusChange> statuses_;
-};
+using Collector = ehg::test::RecordingSink;
 
 SerialDeviceOptions Options(const std::filesystem::path& link, std::string_view protocol) {
   SerialDeviceOptions options;
