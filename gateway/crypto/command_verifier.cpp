@@ -1,0 +1,99 @@
+#include "gateway/crypto/command_verifier.hpp"
+
+#include <cmath>
+
+namespace ehg::crypto {
+namespace {
+
+using core::JsonValue;
+
+tl::unexpected<Refused> Refuse(Refusal reason, std::string message) {
+  return tl::unexpected(Refused{reason, std::move(message)});
+}
+
+std::optional<double> NumericDate(const JsonValue& claims, std::string_view name) {
+  const JsonValue* value = claims.Find(name);
+  if (value == nullptr || value->type != JsonValue::Type::kNumber || !std::isfinite(value->number)) {
+    return std::nullopt;
+  }
+  return value->number;
+}
+
+bool AudienceMatches(const JsonValue& aud, std::string_view gateway_id) {
+  if (aud.type == JsonValue::Type::kString) return aud.text == gateway_id;
+  if (aud.type != JsonValue::Type::kArray) return false;
+  for (const JsonValue& item : aud.items) {
+    if (item.type == JsonValue::Type::kString && item.text == gateway_id) return true;
+  }
+  return false;
+}
+
+bool PrintableId(std::string_view text) {
+  if (text.empty() || text.size() > 128) return false;
+  for (const char c : text) {
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& command_keys,
+                                       const CommandPolicy& policy, core::WallTime now) {
+  auto verified = VerifyCompactJws(jws, command_keys);
+  if (!verified) return tl::unexpected(verified.error());
+  auto claims = core::ParseJson(verified->payload);
+  if (!claims || claims->type != JsonValue::Type::kObject) {
+    return Refuse(Refusal::kMalformed, "signed payload is not a JSON object (or repeats a member)");
+  }
+  const JsonValue* aud = claims->Find("aud");
+  if (aud == nullptr || !AudienceMatches(*aud, policy.gateway_id)) {
+    return Refuse(Refusal::kWrongAudience, "\"aud\" does not name this gateway");
+  }
+  const auto now_seconds = static_cast<double>(now.time_since_epoch().count()) / 1000.0;
+  const auto skew = static_cast<double>(policy.clock_skew.count());
+  const auto exp = NumericDate(*claims, "exp");
+  if (!exp) return Refuse(Refusal::kMalformed, "\"exp\" missing or not a number");
+  if (*exp + skew <= now_seconds) return Refuse(Refusal::kExpired, "expired (\"exp\" is in the past)");
+  if (*exp - now_seconds > static_cast<double>(policy.max_lifetime.count())) {
+    return Refuse(
+        Refusal::kMalformed,
+        "\"exp\" is more than " + std::to_string(policy.max_lifetime.count() / 3600) + " hours ahead");
+  }
+  for (const std::string_view name : {"iat", "nbf"}) {
+    if (claims->Find(name) == nullptr) continue;
+    const auto value = NumericDate(*claims, name);
+    if (!value) return Refuse(Refusal::kMalformed, "\"" + std::string(name) + "\" is not a number");
+    if (*value - skew > now_seconds) {
+      return Refuse(Refusal::kNotYetValid,
+                    "\"" + std::string(name) + "\" is in the future (check the clocks)");
+    }
+  }
+  const JsonValue* jti = claims->Find("jti");
+  if (jti == nullptr || jti->type != JsonValue::Type::kString || !PrintableId(jti->text)) {
+    return Refuse(Refusal::kMalformed, "\"jti\" must be 1-128 printable characters");
+  }
+  const JsonValue* command = claims->Find("command");
+  if (command == nullptr || command->type != JsonValue::Type::kObject) {
+    return Refuse(Refusal::kMalformed, "\"command\" must be an object");
+  }
+  const auto expires_ms = static_cast<std::int64_t>(std::ceil(*exp * 1000.0));
+  return VerifiedCommand{*command, jti->text, core::WallTime(std::chrono::milliseconds(expires_ms)),
+                         std::move(verified->kid)};
+}
+
+Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view gateway_id,
+                                std::string_view command_json, std::string_view jti, core::WallTime now,
+                                std::chrono::seconds lifetime) {
+  if (!PrintableId(gateway_id) || !PrintableId(jti)) {
+    return Fail(Errc::kInvalidArgument, "gateway id and jti must be printable identifiers");
+  }
+  const auto issued = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::string claims = "{\"aud\":\"" + std::string(gateway_id) +
+                             "\",\"iat\":" + std::to_string(issued) +
+                             ",\"exp\":" + std::to_string(issued + lifetime.count()) + ",\"jti\":\"" +
+                             std::string(jti) + "\",\"command\":" + std::string(command_json) + "}";
+  return SignCompactJws(care_system_key, claims);
+}
+
+}  // namespace ehg::crypto

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "gateway/core/clock.hpp"
+#include "gateway/core/json.hpp"
+#include "gateway/crypto/jose.hpp"
+#include "gateway/crypto/keys.hpp"
+
+// Commands from the care system: a compact JWS (ES256, a configured care system key) whose payload is
+//   {"aud":"<gateway id>","exp":<NumericDate>,"iat":<NumericDate>,"jti":"<unique>","command":{...}}
+// The replay check on jti needs the persisted window and is the uplink's (it owns the store's view).
+namespace ehg::crypto {
+
+struct CommandPolicy {
+  std::string gateway_id;                            // the only accepted audience
+  std::chrono::seconds clock_skew{60};               // allowance on exp, iat and nbf
+  std::chrono::seconds max_lifetime{8 * 24 * 3600};  // exp at most this far ahead (bounds the jti window)
+};
+
+struct VerifiedCommand {
+  core::JsonValue command;  // the "command" object, for uplink::ParseCommand
+  std::string jti;          // empty only for an unsigned development command
+  core::WallTime expires{};
+  std::string signer;  // kid of the key that signed it
+};
+
+Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& command_keys,
+                                       const CommandPolicy& policy, core::WallTime now);
+
+// The care system's side (the reference receiver, tests): signs `command_json` for one gateway.
+Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view gateway_id,
+                                std::string_view command_json, std::string_view jti, core::WallTime now,
+                                std::chrono::seconds lifetime);
+
+}  // namespace ehg::crypto

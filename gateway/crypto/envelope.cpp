@@ -1,0 +1,23 @@
+#include "gateway/crypto/envelope.hpp"
+
+namespace ehg::crypto {
+
+Result<std::string> SealEnvelope(std::string_view body, const EcKey& gateway_key,
+                                 const EcKey& recipient_key) {
+  auto signed_body = SignCompactJws(gateway_key, body);
+  if (!signed_body) return tl::unexpected(signed_body.error());
+  return EncryptCompactJwe(recipient_key, *signed_body, "JOSE");
+}
+
+Checked<OpenedEnvelope> OpenEnvelope(std::string_view payload, const KeySet& decryption_keys,
+                                     const KeySet& gateway_keys) {
+  auto decrypted = DecryptCompactJwe(payload, decryption_keys);
+  if (!decrypted) return tl::unexpected(decrypted.error());
+  auto verified = VerifyCompactJws(decrypted->plaintext, gateway_keys);
+  if (!verified) {
+    return tl::unexpected(Refused{verified.error().reason, "inner JWS: " + verified.error().message});
+  }
+  return OpenedEnvelope{std::move(verified->payload), std::move(verified->kid), std::move(decrypted->kid)};
+}
+
+}  // namespace ehg::crypto

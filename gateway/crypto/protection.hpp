@@ -1,0 +1,48 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "gateway/core/clock.hpp"
+#include "gateway/crypto/command_verifier.hpp"
+#include "gateway/crypto/keys.hpp"
+
+// What the uplink does to every payload it sends and every command it takes.
+namespace ehg::crypto {
+
+class PayloadProtection {
+ public:
+  virtual ~PayloadProtection() = default;
+  // The event body as it goes on the wire.
+  virtual Result<std::string> Seal(std::string_view body) const = 0;
+  // A command as it came off the wire, checked (all but the replay window, which the caller keeps).
+  virtual Checked<VerifiedCommand> OpenCommand(std::string_view payload, core::WallTime now) const = 0;
+  virtual bool end_to_end() const = 0;
+};
+
+// Production: events sealed in the envelope, commands verified against the care system's keys.
+class JoseProtection final : public PayloadProtection {
+ public:
+  JoseProtection(EcKey gateway_key, EcKey recipient_key, KeySet command_keys, CommandPolicy policy);
+  Result<std::string> Seal(std::string_view body) const override;
+  Checked<VerifiedCommand> OpenCommand(std::string_view payload, core::WallTime now) const override;
+  bool end_to_end() const override { return true; }
+
+ private:
+  EcKey gateway_key_;
+  EcKey recipient_key_;
+  KeySet command_keys_;
+  CommandPolicy policy_;
+};
+
+// Only when the config says "insecure_plaintext_payloads_for_development": bodies go out as plain JSON
+// and commands are plain JSON objects, unsigned.
+class PlaintextForDevelopment final : public PayloadProtection {
+ public:
+  Result<std::string> Seal(std::string_view body) const override { return std::string(body); }
+  Checked<VerifiedCommand> OpenCommand(std::string_view payload, core::WallTime now) const override;
+  bool end_to_end() const override { return false; }
+};
+
+}  // namespace ehg::crypto
