@@ -1,14 +1,20 @@
 #include "gateway/app/daemon.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
+
+#include <Poco/JSON/Object.h>
 
 #include <ctime>
 #include <memory>
+#include <sstream>
 
 #include "devices/ble/ble_manager.hpp"
 #include "devices/serial/serial_driver.hpp"
 #include "devices/sim/simulated_source.hpp"
+#include "gateway/app/atomic_file.hpp"
+#include "gateway/app/security_setup.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/log.hpp"
@@ -168,6 +174,12 @@ class Daemon {
       core::LogWarning("wall clock not synchronised; readings are marked time_uncertain until it is");
     }
 
+    auto protection = BuildProtection(config_);
+    if (!protection) {
+      core::LogError("cannot set up end-to-end protection", {{"reason", protection.error().message}});
+      return kExitConfig;
+    }
+
     std::error_code error;
     std::filesystem::create_directories(config_.storage.path.parent_path(), error);
     store::OpenReport report;
@@ -202,8 +214,14 @@ class Daemon {
     pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_),
                                                      config_.rules, zone_);
     outbox_ = std::make_unique<uplink::ReaderOutbox>(std::move(*reader), *pipeline_);
-    uplink_ = std::make_unique<uplink::Uplink>(UplinkOptions(config_, *settings), TransportFactory(config_),
-                                               *outbox_, clock_, ids_);
+    uplink::UplinkOptions uplink_options = UplinkOptions(config_, *settings);
+    uplink_options.protection = *protection;
+    uplink_options.apply_config = [this](const uplink::ConfigApply& apply) { return ApplyConfig(apply); };
+    uplink_options.request_update = [this](const uplink::UpdateRequest& update, const std::string& command_id) {
+      return RequestUpdate(update, command_id);
+    };
+    uplink_ = std::make_unique<uplink::Uplink>(std::move(uplink_options), TransportFactory(config_), *outbox_,
+                                               clock_, ids_);
     pipeline_->SetOutboxListener([this](core::Priority most_urgent) { uplink_->NotifyOutbox(most_urgent); });
     if (auto started = pipeline_->Start(); !started) {
       core::LogError("cannot start the pipeline", {{"reason", started.error().message}});
@@ -343,6 +361,55 @@ class Daemon {
       }
       if (signal_number == SIGHUP) Reload();
     }
+  }
+
+  // config.apply, on the uplink thread: the new file is validated as a whole (keys included), written
+  // atomically with the old one kept beside it, then loaded like a SIGHUP reload on the main thread.
+  uplink::CommandOutcome ApplyConfig(const uplink::ConfigApply& apply) {
+    config::ConfigResult parsed = config::ParseConfig(apply.text, config_path_.parent_path());
+    if (!parsed) {
+      const auto& errors = parsed.error();
+      return {false, "invalid config, nothing changed: " + errors.front().ToString() +
+                         (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
+    }
+    if (parsed->gateway.id != config_.gateway.id || parsed->gateway.tenant != config_.gateway.tenant) {
+      return {false, "gateway id and tenant cannot change remotely, nothing changed"};
+    }
+    if (auto protection = BuildProtection(*parsed); !protection) {
+      return {false, "keys unusable, nothing changed: " + protection.error().message};
+    }
+    const std::filesystem::path previous = config_path_.string() + ".previous";
+    if (auto written = WriteFileAtomically(config_path_, apply.text, previous); !written) {
+      return {false, "could not write the config, the previous one stays: " + written.error().message};
+    }
+    core::LogInfo("config replaced by command", {{"config", config_path_.string()}, {"previous", previous.string()}});
+    ::kill(::getpid(), SIGHUP);
+    return {true,
+            "config written (previous kept as " + previous.filename().string() +
+                ") and reloading; broker, uplink, storage and security changes apply after a restart"};
+  }
+
+  // update.request, on the uplink thread: the request file is the only thing the (root) update helper
+  // takes from the daemon.
+  uplink::CommandOutcome RequestUpdate(const uplink::UpdateRequest& update, const std::string& command_id) {
+    auto critical = store::CountOpenAlerts(config_.storage.path, "critical");
+    if (!critical) return {false, "cannot check for open critical alerts: " + critical.error().message};
+    if (*critical > 0) {
+      return {false, "a critical alert is open: no update starts until it is resolved"};
+    }
+    const std::filesystem::path request = config_.storage.path.parent_path() / "update-request.json";
+    Poco::JSON::Object body(Poco::JSON_PRESERVE_KEY_ORDER);
+    body.set("version", update.version);
+    body.set("command_id", command_id);
+    body.set("requested_at", core::FormatIso8601(clock_.Now()));
+    std::ostringstream text;
+    body.stringify(text);
+    text << "\n";
+    if (auto written = WriteFileAtomically(request, text.str()); !written) {
+      return {false, "could not write the update request: " + written.error().message};
+    }
+    core::LogInfo("update requested", {{"version", update.version}, {"request", request.string()}});
+    return {true, "update to " + update.version + " requested; the update helper reports the outcome"};
   }
 
   void Reload() {

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gateway/app/daemon.hpp"
+#include "gateway/app/security_setup.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -102,6 +103,18 @@ int main(int argc, char** argv) {
   simulate_ble->add_option("--scenario", simulate_ble_request.scenario,
                            "Oximeter changes: \"60:spo2=86,180:spo2=95\" (seconds:spo2|pulse=value)");
 
+  ehg::app::KeygenRequest keygen_request;
+  CLI::App* keygen = app.add_subcommand(
+      "keygen", "Create the gateway's P-256 signing key (mode 0600) and print its public JWK for enrolment");
+  keygen->add_option("--out", keygen_request.out, "Where to write the private key (never overwritten)")
+      ->required();
+
+  ehg::app::PublicKeyRequest public_key_request;
+  CLI::App* public_key = app.add_subcommand("public-key", "Print the public half of a key file");
+  public_key->add_option("--key", public_key_request.key, "A PEM or JWK key file")->required();
+  public_key->add_option("--format", public_key_request.format, "jwk (default) or pem")
+      ->check(CLI::IsMember({"jwk", "pem"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -117,6 +130,8 @@ int main(int argc, char** argv) {
     return ehg::app::DecodeBytes(decode_request);
   }
   if (*simulate) return ehg::app::SimulateSerial(simulate_request);
+  if (*keygen) return ehg::app::GenerateKey(keygen_request);
+  if (*public_key) return ehg::app::PrintPublicKey(public_key_request);
   if (*pair) return ehg::app::PairBleDevice(pair_request);
   if (*simulate_ble) return ehg::app::SimulateBle(simulate_ble_request);
   if (*replay) {

@@ -274,6 +274,7 @@ class ConfigParser {
     if (const JsonValue* value = Section(reader, "broker", true)) Broker(*value, config.broker);
     const bool tls_required = !config.broker.insecure_plaintext_for_development;
     if (const JsonValue* value = Section(reader, "tls", tls_required)) Tls(*value, config.tls);
+    if (const JsonValue* value = Section(reader, "security", true)) Security(*value, config.security);
     if (const JsonValue* value = Section(reader, "storage", true)) Storage(*value, config.storage);
     if (const JsonValue* value = Section(reader, "pipeline", false)) Pipeline(*value, config.pipeline);
     if (const JsonValue* value = Section(reader, "uplink", false)) Uplink(*value, config.uplink);
@@ -417,6 +418,35 @@ class ConfigParser {
     if (auto path = ReadPath(reader, "ca_file", true, base_, errors_)) out.ca_file = *path;
     if (auto path = ReadPath(reader, "cert_file", true, base_, errors_)) out.cert_file = *path;
     if (auto path = ReadPath(reader, "key_file", true, base_, errors_)) out.key_file = *path;
+    reader.Finish();
+  }
+
+  void Security(const JsonValue& object, SecurityConfig& out) {
+    ObjectReader reader(object, "security", errors_);
+    if (const JsonValue* value = reader.Optional("insecure_plaintext_payloads_for_development")) {
+      if (auto flag = ReadBool(*value, "security.insecure_plaintext_payloads_for_development", errors_)) {
+        out.insecure_plaintext_payloads_for_development = *flag;
+      }
+    }
+    // Without the named development flag every key is required: there is no silent plaintext.
+    const bool keys_required = !out.insecure_plaintext_payloads_for_development;
+    if (auto path = ReadPath(reader, "gateway_key_file", keys_required, base_, errors_)) out.gateway_key_file = *path;
+    if (auto path = ReadPath(reader, "recipient_key_file", keys_required, base_, errors_)) {
+      out.recipient_key_file = *path;
+    }
+    if (auto path = ReadPath(reader, "command_keys_file", keys_required, base_, errors_)) {
+      out.command_keys_file = *path;
+    }
+    if (const JsonValue* value = reader.Optional("clock_skew_seconds")) {
+      if (auto seconds = ReadInteger(*value, "security.clock_skew_seconds", errors_, 0, 600, "seconds")) {
+        out.clock_skew = std::chrono::seconds(*seconds);
+      }
+    }
+    if (const JsonValue* value = reader.Optional("command_max_lifetime_hours")) {
+      if (auto hours = ReadInteger(*value, "security.command_max_lifetime_hours", errors_, 1, 24 * 30, "hours")) {
+        out.command_max_lifetime = std::chrono::hours(*hours);
+      }
+    }
     reader.Finish();
   }
 

@@ -55,6 +55,18 @@ struct TlsConfig {
   friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
 };
 
+// End-to-end protection of payloads (docs/integration.md). Key files are read when the daemon starts.
+struct SecurityConfig {
+  std::filesystem::path gateway_key_file;    // the gateway's P-256 private key (ehealth-gateway keygen)
+  std::filesystem::path recipient_key_file;  // the care system's public encryption key (JWK or PEM)
+  std::filesystem::path command_keys_file;   // the care system's public command keys (JWK Set, JWK or PEM)
+  std::chrono::seconds clock_skew{60};       // allowance on command exp/iat
+  std::chrono::hours command_max_lifetime{8 * 24};
+  // Bodies go out as plain JSON and commands are taken unsigned: development only, warned at start.
+  bool insecure_plaintext_payloads_for_development = false;
+
+  friend bool operator==(const SecurityConfig&, const SecurityConfig&) = default;
+};
 struct StorageConfig {
   std::filesystem::path path;
   // Bound on the outbox's payload bytes; when full, the oldest observations are dropped (and counted).
@@ -156,6 +168,7 @@ struct Config {
   ResidentConfig resident;
   BrokerConfig broker;
   TlsConfig tls;
+  SecurityConfig security;
   StorageConfig storage;
   PipelineConfig pipeline;
   UplinkConfig uplink;

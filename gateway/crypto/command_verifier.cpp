@@ -77,8 +77,8 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
   if (command == nullptr || command->type != JsonValue::Type::kObject) {
     return Refuse(Refusal::kMalformed, "\"command\" must be an object");
   }
-  const auto expires_ms = static_cast<std::int64_t>(std::ceil(*exp * 1000.0));
-  return VerifiedCommand{*command, jti->text, core::WallTime(std::chrono::milliseconds(expires_ms)),
+  const auto remember_until_ms = static_cast<std::int64_t>(std::ceil((*exp + skew) * 1000.0));
+  return VerifiedCommand{*command, jti->text, core::WallTime(std::chrono::milliseconds(remember_until_ms)),
                          std::move(verified->kid)};
 }
 

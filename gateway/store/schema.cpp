@@ -96,7 +96,18 @@ CREATE UNIQUE INDEX readings_identity ON readings
   WHERE device_time_ms IS NOT NULL OR sequence IS NOT NULL;
 )sql";
 
-constexpr std::array<std::string_view, 5> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4, kVersion5};
+// Version 6: the ids (jti) of signed commands already taken, until they expire, so a command replayed
+// from a capture is refused even after a restart.
+constexpr std::string_view kVersion6 = R"sql(
+CREATE TABLE seen_commands (
+  jti              TEXT    PRIMARY KEY,
+  remember_until_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX seen_commands_expiry ON seen_commands (remember_until_ms);
+)sql";
+
+constexpr std::array<std::string_view, 6> kMigrations{kVersion1, kVersion2, kVersion3,
+                                                      kVersion4, kVersion5, kVersion6};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

@@ -165,6 +165,21 @@ std::uint64_t RemoveAndAccount(SQLite::Statement& remove, OutboxStats& stats) {
   return removed;
 }
 
+Result<std::vector<SeenCommand>> ReadSeenCommands(SQLite::Database& db, core::WallTime now) {
+  try {
+    SQLite::Statement query(db, "SELECT jti, remember_until_ms FROM seen_commands WHERE remember_until_ms >= ?");
+    query.bind(1, static_cast<std::int64_t>(now.time_since_epoch().count()));
+    std::vector<SeenCommand> seen;
+    while (query.executeStep()) {
+      seen.push_back({query.getColumn(0).getString(),
+                      core::WallTime(std::chrono::milliseconds(query.getColumn(1).getInt64()))});
+    }
+    return seen;
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading seen command ids"));
+  }
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -413,6 +428,18 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
       upsert.bind(2, value);
       upsert.exec();
     }
+    for (const SeenCommand& seen : batch.seen_commands) {
+      SQLite::Statement insert(*impl.db,
+                               "INSERT OR IGNORE INTO seen_commands (jti, remember_until_ms) VALUES (?, ?)");
+      insert.bind(1, seen.jti);
+      insert.bind(2, static_cast<std::int64_t>(seen.remember_until.time_since_epoch().count()));
+      insert.exec();
+    }
+    if (batch.forget_commands_before) {
+      SQLite::Statement forget(*impl.db, "DELETE FROM seen_commands WHERE remember_until_ms < ?");
+      forget.bind(1, static_cast<std::int64_t>(batch.forget_commands_before->time_since_epoch().count()));
+      forget.exec();
+    }
     for (const auto& [key, detail] : batch.rule_states) {
       if (detail) {
         SQLite::Statement& upsert = impl.Prepared(
@@ -550,6 +577,10 @@ Result<std::vector<AlertRecord>> Store::LoadOpenAlerts() {
     return tl::unexpected(FromSqlite(exception, "store: loading open alerts"));
   }
   return alerts;
+}
+
+Result<std::vector<SeenCommand>> Store::LoadSeenCommands(core::WallTime now) {
+  return ReadSeenCommands(*impl_->db, now);
 }
 
 Result<std::map<std::string, std::string>> Store::LoadSettings() {
@@ -751,9 +782,27 @@ Result<OutboxStats> OutboxReader::Stats() {
   }
 }
 
+Result<std::vector<SeenCommand>> OutboxReader::SeenCommands(core::WallTime now) {
+  return ReadSeenCommands(*impl_->db, now);
+}
+
 }  // namespace ehg::store
 
 namespace ehg::store {
+
+Result<std::uint64_t> CountOpenAlerts(const std::filesystem::path& path, std::string_view severity) {
+  try {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    db.exec("PRAGMA query_only = ON");
+    SQLite::Statement query(db, "SELECT count(*) FROM alerts WHERE is_open = 1 AND severity = ?");
+    query.bind(1, std::string(severity));
+    query.executeStep();
+    return static_cast<std::uint64_t>(query.getColumn(0).getInt64());
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: counting open alerts"));
+  }
+}
 
 Result<std::optional<std::uint32_t>> LastStoredSequence(const std::filesystem::path& path,
                                                         std::string_view device_id, std::string_view metric) {

@@ -19,7 +19,7 @@
 namespace ehg::store {
 
 // The schema version this build writes. Older files are migrated forward on open; newer ones refused.
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 struct StoreOptions {
   std::filesystem::path path;
@@ -100,6 +100,12 @@ struct AlertActionResult {
   std::string detail;
 };
 
+// A signed command's id, remembered until the command could no longer be accepted anyway.
+struct SeenCommand {
+  std::string jti;
+  core::WallTime remember_until{};
+};
+
 // What the uplink changes in the store: delivered rows out, new events (command results) and
 // settings in. The pipeline applies it as one WriteBatch.
 struct OutboxChange {
@@ -109,6 +115,8 @@ struct OutboxChange {
   std::map<std::string, std::string> settings;
   // Applied by the owner of the alert state (the pipeline) before the change is written.
   std::vector<AlertAction> alert_actions;
+  std::vector<SeenCommand> seen_commands;
+  std::optional<core::WallTime> forget_commands_before;  // ids remembered until before this are removed
 };
 
 // Everything one pipeline batch changes, written in one transaction.
@@ -126,10 +134,13 @@ struct WriteBatch {
   std::map<std::string, std::string> settings;  // insert or replace by name
   // Alert rule states by key: insert or replace; nullopt deletes.
   std::map<std::string, std::optional<std::string>> rule_states;
+  std::vector<SeenCommand> seen_commands;  // inserted; an id already there keeps its row
+  std::optional<core::WallTime> forget_commands_before;
 
   bool empty() const {
     return readings.empty() && alerts.empty() && devices.empty() && events.empty() &&
-           sent_sequences.empty() && receipted_alerts.empty() && settings.empty() && rule_states.empty();
+           sent_sequences.empty() && receipted_alerts.empty() && settings.empty() && rule_states.empty() &&
+           seen_commands.empty() && !forget_commands_before;
   }
 };
 
@@ -204,6 +215,8 @@ class Store {
 
   Result<std::vector<AlertRecord>> LoadOpenAlerts();
   Result<std::map<std::string, std::string>> LoadSettings();
+  // Command ids still remembered at `now`.
+  Result<std::vector<SeenCommand>> LoadSeenCommands(core::WallTime now);
   Result<std::map<std::string, std::string>> LoadRuleStates();
   // Oldest first.
   Result<std::vector<core::Reading>> LoadReadings(const ReadingQuery& query);
@@ -245,12 +258,17 @@ class OutboxReader {
   // before it).
   Result<std::vector<OutboxRow>> Peek(std::size_t limit, std::optional<OutboxPosition> after = {});
   Result<OutboxStats> Stats();
+  // Command ids still remembered at `now`.
+  Result<std::vector<SeenCommand>> SeenCommands(core::WallTime now);
 
  private:
   struct Impl;
   explicit OutboxReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// How many alerts of this severity are open, through a read-only connection of its own (any thread).
+Result<std::uint64_t> CountOpenAlerts(const std::filesystem::path& path, std::string_view severity);
 
 // The highest device sequence number stored for a device and metric (a glucose meter's last record), read
 // through a connection of its own, so any thread may ask.

@@ -3,6 +3,7 @@
 #include <Poco/JSON/Object.h>
 
 #include <algorithm>
+#include <cctype>
 #include <initializer_list>
 #include <sstream>
 
@@ -20,6 +21,14 @@ tl::unexpected<CommandError> Refuse(const std::string& id, const std::string& ty
 bool PrintableIdentifier(const std::string& text) {
   return !text.empty() && text.size() <= 64 &&
          std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// Debian policy 5.6.12: digits first, then alphanumerics and . + ~ - : (no spaces, no shell characters).
+bool DebianVersion(const std::string& text) {
+  if (text.empty() || text.size() > 64 || !std::isdigit(static_cast<unsigned char>(text.front()))) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '+' || c == '~' || c == '-' || c == ':';
+  });
 }
 
 // The keys a command of this type may carry besides id and type.
@@ -45,6 +54,11 @@ tl::expected<Command, CommandError> ParseCommand(std::string_view payload) {
                       std::to_string(document.error().position.line) + " column " +
                       std::to_string(document.error().position.column));
   }
+  return ParseCommand(*document);
+}
+
+tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) {
+  const JsonValue* document = &object;
   if (document->type != JsonValue::Type::kObject) return Refuse("", "", "a command is a JSON object");
   const JsonValue* id = document->Find("id");
   if (id == nullptr || id->type != JsonValue::Type::kString || !PrintableIdentifier(id->text)) {
@@ -104,6 +118,20 @@ tl::expected<Command, CommandError> ParseCommand(std::string_view payload) {
                     std::to_string(kMinHeartbeat.count()) + " to " + std::to_string(kMaxHeartbeat.count()));
     }
     command.body = HeartbeatSet{std::chrono::seconds(static_cast<std::int64_t>(seconds->number))};
+  } else if (command.type == "config.apply") {
+    if (auto key = UnknownKey(*document, {"config"})) return refuse("unknown key \"" + *key + "\"");
+    const JsonValue* text = document->Find("config");
+    if (text == nullptr || text->type != JsonValue::Type::kString || text->text.empty()) {
+      return refuse("\"config\" must be the complete configuration file as a string");
+    }
+    command.body = ConfigApply{text->text};
+  } else if (command.type == "update.request") {
+    if (auto key = UnknownKey(*document, {"version"})) return refuse("unknown key \"" + *key + "\"");
+    const JsonValue* version = document->Find("version");
+    if (version == nullptr || version->type != JsonValue::Type::kString || !DebianVersion(version->text)) {
+      return refuse("\"version\" must be a Debian package version such as \"0.2.0-1\"");
+    }
+    command.body = UpdateRequest{version->text};
   } else if (command.type == "ping" || command.type == "status") {
     if (auto key = UnknownKey(*document, {})) return refuse("unknown key \"" + *key + "\"");
     if (command.type == "status") command.body = StatusRequest{};

@@ -8,9 +8,10 @@
 
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
+#include "gateway/core/json.hpp"
 
-// Commands from the care system on .../cmd (docs/mqtt.md). Plain JSON for now; the security issue wraps
-// them in a signed JWS and this parser then reads the verified payload.
+// Commands from the care system on .../cmd (docs/mqtt.md). The uplink verifies the signed JWS around a
+// command (gateway/crypto) and hands its "command" object to this parser.
 namespace ehg::uplink {
 
 struct AlertReceipt {
@@ -29,13 +30,24 @@ struct AlertResolve {
   std::string by;
   std::string note;  // optional, at most kMaxNoteBytes
 };
+// A complete new configuration file: validated, written atomically, applied by a reload; the previous
+// file is kept when anything fails.
+struct ConfigApply {
+  std::string text;
+};
+// Install this package version (handed to the update helper, which runs as root; see docs/operations.md).
+struct UpdateRequest {
+  std::string version;
+};
 struct Ping {};
 struct StatusRequest {};
 
 struct Command {
   std::string id;    // chosen by the care system, echoed in the result
-  std::string type;  // alert.receipt, alert.ack, alert.resolve, heartbeat.set, ping, status
-  std::variant<AlertReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest> body;
+  std::string type;  // alert.receipt, alert.ack, alert.resolve, heartbeat.set, ping, status, config.apply,
+                     // update.request
+  std::variant<AlertReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest, ConfigApply, UpdateRequest>
+      body;
 };
 
 // Why a command was refused; id and type are filled in when they could be read.
@@ -45,13 +57,14 @@ struct CommandError {
   std::string reason;
 };
 
-inline constexpr std::size_t kMaxCommandBytes = 16 * 1024;
+inline constexpr std::size_t kMaxCommandBytes = 64 * 1024;  // a whole config file fits
 inline constexpr std::size_t kMaxNoteBytes = 1000;
 inline constexpr std::chrono::seconds kMinHeartbeat{10};
 inline constexpr std::chrono::seconds kMaxHeartbeat{3600};
 
 // Strict: unknown types and unknown keys are refused, so a misspelt field never silently does nothing.
 tl::expected<Command, CommandError> ParseCommand(std::string_view payload);
+tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object);
 
 // The body of a command_result event (ehealth-gateway/command-result/v0).
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,

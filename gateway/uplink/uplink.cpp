@@ -60,6 +60,10 @@ Uplink::Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPor
       ids_(ids),
       backoff_(options_.reconnect_initial, options_.reconnect_max, UniformRandom),
       heartbeat_interval_(options_.heartbeat_interval) {
+  if (!options_.protection) {
+    core::LogError("uplink built without payload protection (a bug): refusing to run");
+    std::abort();
+  }
   options_.in_flight_window = std::max<std::size_t>(options_.in_flight_window, kUrgentSlots + 1);
   options_.observation_batch_max = std::max<std::size_t>(options_.observation_batch_max, 1);
   // Each event only posts a task: the client library's threads never touch the uplink's state.
@@ -335,16 +339,52 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
     return;
   }
   ++counters_.commands;
-  auto command = ParseCommand(payload);
+  const core::WallTime now = clock_.Now();
+  const auto refuse = [&](std::string_view reason, std::string_view detail) {
+    ++counters_.commands_refused;
+    core::LogWarning("command refused", {{"reason", reason}, {"detail", detail}, {"bytes", payload.size()}});
+  };
+  if (payload.size() > 2 * kMaxCommandBytes) return refuse("malformed", "larger than 32 KiB");
+  auto opened = options_.protection->OpenCommand(payload, now);
+  if (!opened) return refuse(crypto::ToString(opened.error().reason), opened.error().message);
+  if (!opened->jti.empty()) {
+    if (!LoadSeenCommands()) return refuse("unavailable", "the replay window could not be read; send it again");
+    if (Seen(opened->jti, now)) {
+      return refuse(crypto::ToString(crypto::Refusal::kReplayed), "jti \"" + opened->jti + "\" was taken before");
+    }
+    // Remembered with the command's effect: both are committed in the same change, or neither.
+    seen_commands_[opened->jti] = opened->remember_until;
+    pending_change_.seen_commands.push_back({opened->jti, opened->remember_until});
+    pending_change_.forget_commands_before = now;
+  }
+  auto command = ParseCommand(opened->command);
   if (!command) {
     ++counters_.commands_rejected;
-    core::LogWarning("command refused", {{"command_id", command.error().id},
+    core::LogWarning("command rejected", {{"command_id", command.error().id},
                                          {"type", command.error().type},
                                          {"reason", command.error().reason}});
     QueueCommandResult(command.error().id, command.error().type, false, command.error().reason);
     return;
   }
   HandleCommand(*command);
+}
+
+bool Uplink::LoadSeenCommands() {
+  if (seen_commands_loaded_) return true;
+  auto seen = outbox_.SeenCommands(clock_.Now());
+  if (!seen) {
+    core::LogError("reading the command replay window failed", {{"reason", seen.error().message}});
+    return false;
+  }
+  for (store::SeenCommand& command : *seen)
+    seen_commands_[std::move(command.jti)] = command.remember_until;
+  seen_commands_loaded_ = true;
+  return true;
+}
+
+bool Uplink::Seen(const std::string& jti, core::WallTime now) {
+  std::erase_if(seen_commands_, [&](const auto& entry) { return entry.second < now; });
+  return seen_commands_.count(jti) > 0;
 }
 
 void Uplink::HandleCommand(const Command& command) {
@@ -367,6 +407,14 @@ void Uplink::HandleCommand(const Command& command) {
     heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
     QueueCommandResult(command.id, command.type, true,
                        "heartbeat every " + std::to_string(heartbeat->interval.count()) + " s");
+  } else if (const auto* apply = std::get_if<ConfigApply>(&command.body)) {
+    const CommandOutcome outcome =
+        options_.apply_config ? options_.apply_config(*apply) : CommandOutcome{false, "not supported here"};
+    QueueCommandResult(command.id, command.type, outcome.ok, outcome.detail);
+  } else if (const auto* update = std::get_if<UpdateRequest>(&command.body)) {
+    const CommandOutcome outcome = options_.request_update ? options_.request_update(*update, command.id)
+                                                           : CommandOutcome{false, "not supported here"};
+    QueueCommandResult(command.id, command.type, outcome.ok, outcome.detail);
   } else if (std::holds_alternative<StatusRequest>(command.body)) {
     heartbeat_at_ = clock_.SteadyNow();
     QueueCommandResult(command.id, command.type, true, "status published");
@@ -508,15 +556,27 @@ bool Uplink::PublishRows(std::vector<store::OutboxRow> rows, bool from_queue) {
   if (rows.size() == 1 && rows.front().event.kind != core::EventKind::kObservation) {
     topic = topics_.Event(rows.front().event.kind);
     payload = rows.front().event.body;
-    if (IsAlert(rows.front())) entry.alert = std::move(rows.front());
   } else {
     std::vector<const std::string*> bodies;
     for (const store::OutboxRow& row : rows)
       bodies.push_back(&row.event.body);
     topic = topics_.Event(core::EventKind::kObservation);
-    payload = ObservationBatchBody(options_.gateway_id, bodies);
+    payload = options_.observation_batch ? options_.observation_batch(options_.gateway_id, bodies)
+                                         : ObservationBatchBody(options_.gateway_id, bodies);
   }
-  if (!Send(topic, payload, false, std::move(entry))) return false;
+  auto sealed = options_.protection->Seal(payload);
+  if (!sealed) {
+    // Our own keys failed us: nothing is lost (the rows stay), so log loudly and try again later.
+    ++counters_.seal_failures;
+    core::LogError("sealing an event failed; retrying", {{"reason", sealed.error().message}});
+    queue_.clear();
+    cursor_.reset();
+    need_refill_ = true;
+    retry_at_ = clock_.SteadyNow() + kRetryDelay;
+    return false;
+  }
+  if (rows.size() == 1 && IsAlert(rows.front())) entry.alert = std::move(rows.front());
+  if (!Send(topic, *sealed, false, std::move(entry))) return false;
   // Resends of alerts waiting for a receipt are out of order and do not move the read position.
   if (from_queue) cursor_ = last;
   return true;

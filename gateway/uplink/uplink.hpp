@@ -18,6 +18,7 @@
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/result.hpp"
+#include "gateway/crypto/protection.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/uplink/backoff.hpp"
 #include "gateway/uplink/commands.hpp"
@@ -28,6 +29,12 @@
 // the outbox only after the broker acknowledged it (alerts: after the care system's receipt), and
 // every event keeps its id, so receivers drop duplicates. See docs/mqtt.md.
 namespace ehg::uplink {
+
+// What became of a command the daemon carried out, for its command result.
+struct CommandOutcome {
+  bool ok = false;
+  std::string detail;
+};
 
 struct UplinkOptions {
   std::string tenant;
@@ -42,6 +49,15 @@ struct UplinkOptions {
   std::chrono::seconds heartbeat_interval{60};
   std::chrono::milliseconds reconnect_initial{1000};
   std::chrono::milliseconds reconnect_max{60000};
+  // Seals every event payload and opens every command (required: the daemon builds it from the config's
+  // security section; only a config that names the development mode gets plaintext).
+  std::shared_ptr<const crypto::PayloadProtection> protection;
+  // Commands the uplink hands to the daemon; called on the uplink thread. Unset: refused as unsupported.
+  std::function<CommandOutcome(const ConfigApply&)> apply_config;
+  std::function<CommandOutcome(const UpdateRequest&, const std::string& command_id)> request_update;
+  // Turns a batch of stored observation bodies into one message body (the daemon: a FHIR Bundle).
+  std::function<std::string(std::string_view gateway_id, const std::vector<const std::string*>& bodies)>
+      observation_batch;
 };
 
 // Where the uplink's rows come from and where its changes go (the store, through the pipeline).
@@ -56,6 +72,8 @@ class OutboxPort {
   virtual bool Commit(const store::OutboxChange& change,
                       std::function<void(const Result<store::WriteOutcome>&)> done) = 0;
   virtual store::OutboxSnapshot Snapshot() const = 0;  // thread-safe
+  // Uplink thread only: signed command ids still remembered at `now` (the replay window).
+  virtual Result<std::vector<store::SeenCommand>> SeenCommands(core::WallTime now) = 0;
 };
 
 // The production port: reads through the store's read-only connection, changes through the owner of
@@ -74,6 +92,9 @@ class ReaderOutbox final : public OutboxPort {
     return writer_.ApplyOutboxChange(change, std::move(done));
   }
   store::OutboxSnapshot Snapshot() const override { return writer_.outbox(); }
+  Result<std::vector<store::SeenCommand>> SeenCommands(core::WallTime now) override {
+    return reader_->SeenCommands(now);
+  }
 
  private:
   std::unique_ptr<store::OutboxReader> reader_;
@@ -95,7 +116,11 @@ struct UplinkCounters {
   std::atomic<std::uint64_t> alerts_resent{0};  // resends while waiting for a receipt
   std::atomic<std::uint64_t> receipts{0};
   std::atomic<std::uint64_t> commands{0};
-  std::atomic<std::uint64_t> commands_rejected{0};
+  std::atomic<std::uint64_t> commands_rejected{0};  // authentic, but not a valid command: a result says why
+  // Not authentic or not fresh (unsigned, forged, unknown key, expired, replayed, another gateway's):
+  // logged and counted, nothing else happens, no result.
+  std::atomic<std::uint64_t> commands_refused{0};
+  std::atomic<std::uint64_t> seal_failures{0};
   std::atomic<std::uint64_t> commands_dropped{0};  // queue full: the care system repeats unanswered ones
   std::atomic<std::uint64_t> commit_failures{0};
 };
@@ -164,6 +189,9 @@ class Uplink {
   void OnCommitDone(const Result<store::WriteOutcome>& result);
 
   void HandleCommand(const Command& command);
+  // The replay window: loaded once from the store, then kept here and persisted with each change.
+  bool LoadSeenCommands();
+  bool Seen(const std::string& jti, core::WallTime now);
   // Stops the alert's resends and queues its removal; false when the uplink did not hold the alert.
   bool HandleReceipt(const core::EventId& event_id);
   void QueueCommandResult(std::string_view command_id, std::string_view type, bool ok,
@@ -212,6 +240,8 @@ class Uplink {
   bool need_refill_ = true;
   bool outbox_has_more_ = false;
   std::map<std::int64_t, AwaitingReceipt> awaiting_receipt_;
+  std::map<std::string, core::WallTime> seen_commands_;  // jti -> remember until
+  bool seen_commands_loaded_ = false;
   std::set<std::int64_t> removing_;  // acknowledged or receipted rows whose removal is not committed yet
   store::OutboxChange pending_change_;
   // The commands behind pending_change_.alert_actions / the committing change's, in the same order:

@@ -94,6 +94,7 @@ Result DrainGateway(const TestBroker& broker, const Settings& settings, std::siz
   ehg::uplink::ReaderOutbox outbox(std::move(ehg::store::OutboxReader::Open(dir / "gateway.db").value()),
                                    pipeline);
   ehg::uplink::UplinkOptions options;
+  options.protection = std::make_shared<ehg::crypto::PlaintextForDevelopment>();
   options.tenant = "0301";
   options.gateway_id = "gw-it-01";
   options.version = "bench";

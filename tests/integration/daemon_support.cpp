@@ -22,6 +22,7 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   "tls": {"ca_file": ")"
       << options.ca_file << R"(", "cert_file": ")" << options.cert_file << R"(", "key_file": ")"
       << options.key_file << R"("},
+  "security": )" << options.security_json << R"(,
   "storage": {"path": "data/gateway.db")";
   if (options.outbox_budget_bytes > 0) out << R"(, "outbox_budget_bytes": )" << options.outbox_budget_bytes;
   out << "},\n";

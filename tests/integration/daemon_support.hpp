@@ -22,6 +22,8 @@ struct DaemonConfigOptions {
   std::string key_file = "gw.key";
   int reconnect_max_seconds = 0;          // 0: the default
   std::uint64_t outbox_budget_bytes = 0;  // 0: the default
+  // The "security" section. Delivery tests read plain bodies; the security tests give real keys.
+  std::string security_json = R"({"insecure_plaintext_payloads_for_development": true})";
   std::string uplink_json;                // the "uplink" section, or empty for none
   std::string devices_json;               // the "devices" array; empty: the two simulated devices
   std::string bluetooth_json;             // the "bluetooth" section, or empty for none

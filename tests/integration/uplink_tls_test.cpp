@@ -31,6 +31,9 @@ class EmptyOutbox final : public ehg::uplink::OutboxPort {
     return true;
   }
   ehg::store::OutboxSnapshot Snapshot() const override { return {}; }
+  ehg::Result<std::vector<ehg::store::SeenCommand>> SeenCommands(ehg::core::WallTime) override {
+    return std::vector<ehg::store::SeenCommand>{};
+  }
 };
 
 ehg::uplink::PahoOptions GoodOptions(const TestBroker& broker) {
@@ -55,6 +58,7 @@ struct Gateway {
 
   explicit Gateway(ehg::uplink::PahoOptions options) {
     ehg::uplink::UplinkOptions uplink_options;
+    uplink_options.protection = std::make_shared<ehg::crypto::PlaintextForDevelopment>();
     uplink_options.tenant = "0301";
     uplink_options.gateway_id = TestPki::kGatewayId;
     uplink_options.version = "test";

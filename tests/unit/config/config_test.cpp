@@ -17,6 +17,8 @@ constexpr const char* kMinimal = R"({
   "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
   "broker": {"uri": "ssl://broker.example.no:8883"},
   "tls": {"ca_file": "ca.pem", "cert_file": "/etc/ehg/gw.pem", "key_file": "keys/gw.key"},
+  "security": {"gateway_key_file": "keys/gateway-signing.key", "recipient_key_file": "/etc/ehg/care.jwk",
+               "command_keys_file": "care-commands.jwks"},
   "storage": {"path": "data/gateway.db"}
 })";
 
@@ -54,6 +56,7 @@ TEST_CASE(
     "gateway": {"id": "gw-1", "tenant": "0301"},
     "resident": {"pseudonym": "r-0001", "time_zone": "UTC"},
     "broker": {"uri": "tcp://127.0.0.1:1883", "insecure_plaintext_for_development": true},
+    "security": {"insecure_plaintext_payloads_for_development": true},
     "storage": {"path": "/tmp/x.db"}
   })",
                                   "/");
@@ -68,6 +71,7 @@ TEST_CASE("Devices and rules become typed structs") {
     "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
     "broker": {"uri": "mqtts://broker.example.no:8883", "keepalive_seconds": 45},
     "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
+    "security": {"insecure_plaintext_payloads_for_development": true},
     "storage": {"path": "/d.db", "outbox_budget_bytes": 1048576, "readings_retention_days": 7},
     "pipeline": {"queue_capacity": 100, "batch_window_ms": 0, "batch_max": 10},
     "bluetooth": {"adapter": "hci1", "bus_address": "unix:path=/run/test/bus"},
@@ -146,6 +150,7 @@ TEST_CASE("A simulated device's scenario becomes time-ordered steps") {
     "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
     "broker": {"uri": "ssl://b.example.no:8883"},
     "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
+    "security": {"insecure_plaintext_payloads_for_development": true},
     "storage": {"path": "/d.db"},
     "devices": [{"id": "oxi", "type": "sim", "profile": "pulse_oximeter", "scenario": [
       {"after_seconds": 120, "spo2": 95},
@@ -179,6 +184,7 @@ TEST_CASE(
     "resident": {"pseudonym": "r-0001", "time_zone": "UTC"},
     "broker": {"uri": "ssl://broker.example.no:8883"},
     "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
+    "security": {"insecure_plaintext_payloads_for_development": true},
     "storage": {"path": "/d.db"},
     "devices": [
       {"id": "oxi", "type": "serial", "port": "/dev/ttyUSB0", "protocol": "contec-cms50-9"},

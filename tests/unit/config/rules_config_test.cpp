@@ -15,6 +15,7 @@ std::string WithRules(const std::string& rules, const std::string& devices = "[]
   "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
   "broker": {"uri": "ssl://broker.example.no:8883"},
   "tls": {"ca_file": "ca.pem", "cert_file": "gw.pem", "key_file": "gw.key"},
+  "security": {"insecure_plaintext_payloads_for_development": true},
   "storage": {"path": "gateway.db"},
   "devices": )" +
          devices + R"(,

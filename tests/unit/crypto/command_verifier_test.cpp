@@ -49,7 +49,7 @@ TEST_CASE("A signed command for this gateway, in time, is accepted with its jti 
   auto verified = f.Verify(*signed_command);
   REQUIRE(verified.has_value());
   CHECK(verified->jti == "jti-9");
-  CHECK(verified->expires == kNow + 300s);
+  CHECK(verified->remember_until == kNow + 300s + 60s);  // exp plus the skew allowance
   CHECK(verified->signer == f.care.id());
   REQUIRE(verified->command.Find("id") != nullptr);
   CHECK(verified->command.Find("id")->text == "c-9");

@@ -79,7 +79,7 @@ TEST_CASE("Invalid commands are refused with a reason, keeping the id when it co
            "\"}",
        "c", "at most 1000 bytes"},
       {"duplicate key", R"({"id":"c","type":"ping","type":"status"})", "", "not JSON"},
-      {"oversized", R"({"id":"c","type":"ping","pad":")" + std::string(20'000, 'x') + "\"}", "",
+      {"oversized", R"({"id":"c","type":"ping","pad":")" + std::string(70'000, 'x') + "\"}", "",
        "larger than"},
   };
   for (const Vector& vector : vectors) {

@@ -95,11 +95,17 @@ class StoreOutbox final : public uplink::OutboxPort {
       batch.receipted_alerts = change.receipted_alerts;
       batch.events = change.events;
       batch.settings = change.settings;
+      batch.seen_commands = change.seen_commands;
+      batch.forget_commands_before = change.forget_commands_before;
       outcome = store_.Write(batch);
       ++commits;
     }
     done(outcome);
     return true;
+  }
+  Result<std::vector<store::SeenCommand>> SeenCommands(core::WallTime now) override {
+    std::lock_guard lock(mutex_);
+    return store_.LoadSeenCommands(now);
   }
   store::OutboxSnapshot Snapshot() const override {
     std::lock_guard lock(mutex_);

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "gateway/config/config.hpp"
+#include "gateway/core/result.hpp"
+#include "gateway/crypto/protection.hpp"
+
+namespace ehg::app {
+
+// The payload protection the config's security section asks for: the envelope with the configured keys,
+// or (only when named in the config) plaintext for development, with a warning. Errors say how to fix
+// the key files.
+Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const config::Config& config);
+
+struct KeygenRequest {
+  std::filesystem::path out;
+};
+// Creates the gateway key (mode 0600, never over an existing file) and prints its public JWK for
+// enrolment. 0, 1 when the file could not be written.
+int GenerateKey(const KeygenRequest& request);
+
+struct PublicKeyRequest {
+  std::filesystem::path key;
+  std::string format = "jwk";  // jwk or pem
+};
+// Prints the public half of a key file (for enrolment with the care system).
+int PrintPublicKey(const PublicKeyRequest& request);
+
+}  // namespace ehg::app
