@@ -29,7 +29,8 @@ Result<void> WriteAndSync(const std::filesystem::path& path, std::string_view te
     if (n <= 0) {
       const int saved = errno;
       ::close(fd);
-      return Fail(saved == ENOSPC ? Errc::kFull : Errc::kIo, "write " + path.string() + ": " + std::strerror(saved));
+      return Fail(saved == ENOSPC ? Errc::kFull : Errc::kIo,
+                  "write " + path.string() + ": " + std::strerror(saved));
     }
     written += static_cast<std::size_t>(n);
   }
@@ -50,7 +51,9 @@ Result<void> WriteFileAtomically(const std::filesystem::path& path, std::string_
   if (!keep_previous.empty() && std::filesystem::exists(path)) {
     std::error_code error;
     std::filesystem::copy_file(path, keep_previous, std::filesystem::copy_options::overwrite_existing, error);
-    if (error) return Fail(Errc::kIo, "keep " + path.string() + " as " + keep_previous.string() + ": " + error.message());
+    if (error)
+      return Fail(Errc::kIo,
+                  "keep " + path.string() + " as " + keep_previous.string() + ": " + error.message());
   }
   const std::filesystem::path temp = path.string() + ".new";
   if (auto written = WriteAndSync(temp, text); !written) {

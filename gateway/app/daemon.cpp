@@ -1,10 +1,9 @@
 #include "gateway/app/daemon.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-#include <sys/stat.h>
-
 #include <Poco/JSON/Object.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ctime>
 #include <memory>
@@ -18,6 +17,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/log.hpp"
+#include "gateway/fhir/observation.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/pipeline/pipeline.hpp"
 #include "gateway/store/store.hpp"
@@ -216,8 +216,17 @@ class Daemon {
     outbox_ = std::make_unique<uplink::ReaderOutbox>(std::move(*reader), *pipeline_);
     uplink::UplinkOptions uplink_options = UplinkOptions(config_, *settings);
     uplink_options.protection = *protection;
+    uplink_options.observation_batch = [](std::string_view, const std::vector<const std::string*>& bodies) {
+      fhir::BundleResult bundle = fhir::ObservationBundle(bodies);
+      if (bundle.unreadable > 0) {
+        core::LogError("stored observations that are not observation events were left out of a bundle",
+                       {{"unreadable", bundle.unreadable}});
+      }
+      return std::move(bundle.json);
+    };
     uplink_options.apply_config = [this](const uplink::ConfigApply& apply) { return ApplyConfig(apply); };
-    uplink_options.request_update = [this](const uplink::UpdateRequest& update, const std::string& command_id) {
+    uplink_options.request_update = [this](const uplink::UpdateRequest& update,
+                                           const std::string& command_id) {
       return RequestUpdate(update, command_id);
     };
     uplink_ = std::make_unique<uplink::Uplink>(std::move(uplink_options), TransportFactory(config_), *outbox_,
@@ -382,11 +391,11 @@ class Daemon {
     if (auto written = WriteFileAtomically(config_path_, apply.text, previous); !written) {
       return {false, "could not write the config, the previous one stays: " + written.error().message};
     }
-    core::LogInfo("config replaced by command", {{"config", config_path_.string()}, {"previous", previous.string()}});
+    core::LogInfo("config replaced by command",
+                  {{"config", config_path_.string()}, {"previous", previous.string()}});
     ::kill(::getpid(), SIGHUP);
-    return {true,
-            "config written (previous kept as " + previous.filename().string() +
-                ") and reloading; broker, uplink, storage and security changes apply after a restart"};
+    return {true, "config written (previous kept as " + previous.filename().string() +
+                      ") and reloading; broker, uplink, storage and security changes apply after a restart"};
   }
 
   // update.request, on the uplink thread: the request file is the only thing the (root) update helper

@@ -29,8 +29,9 @@ Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const c
   core::LogInfo("payloads sealed end to end", {{"gateway_key_id", gateway_key->id()},
                                                {"recipient_key_id", recipient->id()},
                                                {"command_keys", command_keys->size()}});
-  crypto::CommandPolicy policy{config.gateway.id, security.clock_skew,
-                               std::chrono::duration_cast<std::chrono::seconds>(security.command_max_lifetime)};
+  crypto::CommandPolicy policy{
+      config.gateway.id, security.clock_skew,
+      std::chrono::duration_cast<std::chrono::seconds>(security.command_max_lifetime)};
   return std::make_shared<crypto::JoseProtection>(std::move(*gateway_key), std::move(*recipient),
                                                   std::move(*command_keys), std::move(policy));
 }

@@ -47,6 +47,11 @@ struct JsonSyntaxError {
 // Parses one JSON document; nesting deeper than 64 levels is refused.
 tl::expected<JsonValue, JsonSyntaxError> ParseJson(std::string_view text);
 
+// Writing: a JSON string literal (quotes included, control characters escaped, UTF-8 passed through) and
+// a number in its shortest form that reads back to the same double (no exponent for everyday values).
+std::string JsonQuote(std::string_view text);
+std::string JsonNumber(double value);
+
 // A short description of a value for error messages: 42, "abc", true, null, an array, an object.
 std::string Describe(const JsonValue& value);
 

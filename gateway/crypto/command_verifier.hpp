@@ -21,10 +21,10 @@ struct CommandPolicy {
 };
 
 struct VerifiedCommand {
-  core::JsonValue command;  // the "command" object, for uplink::ParseCommand
-  std::string jti;          // empty only for an unsigned development command
+  core::JsonValue command;          // the "command" object, for uplink::ParseCommand
+  std::string jti;                  // empty only for an unsigned development command
   core::WallTime remember_until{};  // exp plus the clock skew: the replay window must cover it
-  std::string signer;  // kid of the key that signed it
+  std::string signer;               // kid of the key that signed it
 };
 
 Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& command_keys,

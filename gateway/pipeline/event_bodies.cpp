@@ -7,6 +7,8 @@
 
 #include <sstream>
 
+#include "gateway/core/observation_identity.hpp"
+
 namespace ehg::pipeline {
 namespace {
 
@@ -190,6 +192,19 @@ std::string AlertBody(const EventContext& context, const core::EventId& id, aler
   Object object = Envelope(context, id, "ehealth-gateway/alert/v0");
   object.set("change", std::string(alerts::ToString(change)));
   AlertFields(object, alert, TimeStyle::kIso);
+  // Each piece of evidence names the FHIR Observation it was sent as (by its business identifier).
+  const Array::Ptr evidence = object.getArray("evidence");
+  for (std::size_t i = 0; evidence && i < alert.evidence.size(); ++i) {
+    const alerts::Evidence& item = alert.evidence[i];
+    Object::Ptr identifier = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    identifier->set("system", std::string(core::kObservationIdentifierSystem));
+    identifier->set("value", core::ObservationIdentifier(context.gateway_id, item.device_id,
+                                                         context.resident_pseudonym, item.metric, item.time));
+    Object::Ptr reference = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    reference->set("type", "Observation");
+    reference->set("identifier", identifier);
+    evidence->getObject(static_cast<unsigned>(i))->set("observation", reference);
+  }
   return Stringify(object);
 }
 

@@ -329,7 +329,8 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
       write.events.push_back(event);
     for (auto& [name, value] : change.settings)
       write.settings[name] = value;
-    write.seen_commands.insert(write.seen_commands.end(), change.seen_commands.begin(), change.seen_commands.end());
+    write.seen_commands.insert(write.seen_commands.end(), change.seen_commands.begin(),
+                               change.seen_commands.end());
     if (change.forget_commands_before) write.forget_commands_before = change.forget_commands_before;
   }
   // Receipts mark their alerts delivered; care workers' decisions change alerts, in the same transaction.

@@ -167,7 +167,8 @@ std::uint64_t RemoveAndAccount(SQLite::Statement& remove, OutboxStats& stats) {
 
 Result<std::vector<SeenCommand>> ReadSeenCommands(SQLite::Database& db, core::WallTime now) {
   try {
-    SQLite::Statement query(db, "SELECT jti, remember_until_ms FROM seen_commands WHERE remember_until_ms >= ?");
+    SQLite::Statement query(db,
+                            "SELECT jti, remember_until_ms FROM seen_commands WHERE remember_until_ms >= ?");
     query.bind(1, static_cast<std::int64_t>(now.time_since_epoch().count()));
     std::vector<SeenCommand> seen;
     while (query.executeStep()) {

@@ -25,9 +25,11 @@ bool PrintableIdentifier(const std::string& text) {
 
 // Debian policy 5.6.12: digits first, then alphanumerics and . + ~ - : (no spaces, no shell characters).
 bool DebianVersion(const std::string& text) {
-  if (text.empty() || text.size() > 64 || !std::isdigit(static_cast<unsigned char>(text.front()))) return false;
+  if (text.empty() || text.size() > 64 || !std::isdigit(static_cast<unsigned char>(text.front())))
+    return false;
   return std::all_of(text.begin(), text.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '+' || c == '~' || c == '-' || c == ':';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '+' || c == '~' || c == '-' ||
+           c == ':';
   });
 }
 

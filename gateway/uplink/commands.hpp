@@ -46,7 +46,8 @@ struct Command {
   std::string id;    // chosen by the care system, echoed in the result
   std::string type;  // alert.receipt, alert.ack, alert.resolve, heartbeat.set, ping, status, config.apply,
                      // update.request
-  std::variant<AlertReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest, ConfigApply, UpdateRequest>
+  std::variant<AlertReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest, ConfigApply,
+               UpdateRequest>
       body;
 };
 

@@ -348,9 +348,11 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
   auto opened = options_.protection->OpenCommand(payload, now);
   if (!opened) return refuse(crypto::ToString(opened.error().reason), opened.error().message);
   if (!opened->jti.empty()) {
-    if (!LoadSeenCommands()) return refuse("unavailable", "the replay window could not be read; send it again");
+    if (!LoadSeenCommands())
+      return refuse("unavailable", "the replay window could not be read; send it again");
     if (Seen(opened->jti, now)) {
-      return refuse(crypto::ToString(crypto::Refusal::kReplayed), "jti \"" + opened->jti + "\" was taken before");
+      return refuse(crypto::ToString(crypto::Refusal::kReplayed),
+                    "jti \"" + opened->jti + "\" was taken before");
     }
     // Remembered with the command's effect: both are committed in the same change, or neither.
     seen_commands_[opened->jti] = opened->remember_until;
@@ -361,8 +363,8 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
   if (!command) {
     ++counters_.commands_rejected;
     core::LogWarning("command rejected", {{"command_id", command.error().id},
-                                         {"type", command.error().type},
-                                         {"reason", command.error().reason}});
+                                          {"type", command.error().type},
+                                          {"reason", command.error().reason}});
     QueueCommandResult(command.error().id, command.error().type, false, command.error().reason);
     return;
   }

@@ -369,7 +369,8 @@ TEST_CASE("An unsupported or invalid command is rejected with a result, and the 
   CHECK(fixture.uplink->counters().commands_rejected == 2);
   CHECK(fixture.uplink->counters().commands_refused == 1);
   CHECK(log.Contains("msg=\"command refused\" reason=malformed"));
-  CHECK(log.Contains("msg=\"command rejected\" command_id=c-4 type=\"\" reason=\"unsupported command type\""));
+  CHECK(
+      log.Contains("msg=\"command rejected\" command_id=c-4 type=\"\" reason=\"unsupported command type\""));
 }
 
 TEST_CASE("A message the broker does not acknowledge stays in the outbox and is sent again") {
