@@ -115,6 +115,33 @@ int main(int argc, char** argv) {
   public_key->add_option("--format", public_key_request.format, "jwk (default) or pem")
       ->check(CLI::IsMember({"jwk", "pem"}));
 
+  ehg::app::ReceiveRequest receive_request;
+  CLI::App* receive = app.add_subcommand(
+      "receive",
+      "Reference receiver: decrypt, verify and print the gateways' events, send receipts and commands");
+  receive->add_option("--broker", receive_request.broker, "ssl://host:port")->required();
+  receive->add_option("--cafile", receive_request.ca_file, "CA of the broker's certificate")->required();
+  receive->add_option("--cert", receive_request.cert_file, "This receiver's client certificate")->required();
+  receive->add_option("--key", receive_request.key_file, "Its private key")->required();
+  receive->add_option("--client-id", receive_request.client_id, "Stable MQTT client id of this receiver")
+      ->required();
+  receive->add_option("--group", receive_request.group,
+                      "Shared subscription group: receivers in one group split the messages");
+  receive->add_option("--tenant", receive_request.tenant, "One municipality number, or + for all");
+  receive->add_option("--decryption-key", receive_request.decryption_keys,
+                      "The care system's private encryption key (JWK, JWK Set or PEM)");
+  receive->add_option("--gateway-keys", receive_request.gateway_keys,
+                      "Public keys of the enrolled gateways (JWK Set)");
+  receive->add_option("--signing-key", receive_request.signing_key,
+                      "The care system's private command key: signs receipts and commands");
+  receive
+      ->add_option("--command-lifetime", receive_request.command_lifetime_seconds,
+                   "Seconds a command stays valid")
+      ->check(CLI::Range(10, 7 * 24 * 3600));
+  receive->add_flag("--no-receipts", receive_request.no_receipts, "Do not confirm alerts");
+  receive->add_flag("--insecure-plaintext-payloads", receive_request.insecure_plaintext_payloads,
+                    "Take plain JSON from gateways in development mode");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -130,6 +157,7 @@ int main(int argc, char** argv) {
     return ehg::app::DecodeBytes(decode_request);
   }
   if (*simulate) return ehg::app::SimulateSerial(simulate_request);
+  if (*receive) return ehg::app::Receive(receive_request);
   if (*keygen) return ehg::app::GenerateKey(keygen_request);
   if (*public_key) return ehg::app::PrintPublicKey(public_key_request);
   if (*pair) return ehg::app::PairBleDevice(pair_request);

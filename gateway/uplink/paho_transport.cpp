@@ -151,7 +151,9 @@ class PahoTransport final : public Transport {
       connect.set_keep_alive_interval(PahoKeepalive(options_.keepalive));
       connect.set_connect_timeout(kConnectTimeout);
       connect.set_automatic_reconnect(false);
-      connect.set_will(mqtt::will_options(options_.will_topic, options_.will_payload, 1, true));
+      if (!options_.will_topic.empty()) {
+        connect.set_will(mqtt::will_options(options_.will_topic, options_.will_payload, 1, true));
+      }
       if (!options_.insecure_plaintext) {
         mqtt::ssl_options ssl;
         ssl.set_trust_store(options_.ca_file.string());

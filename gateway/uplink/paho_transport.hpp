@@ -18,7 +18,7 @@ struct PahoOptions {
   std::filesystem::path key_file;
   std::chrono::seconds keepalive{30};
   std::chrono::seconds session_expiry{7 * 24 * 3600};
-  std::string will_topic;
+  std::string will_topic;  // empty: no last will
   std::string will_payload;
 };
 

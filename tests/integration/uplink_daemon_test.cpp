@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "gateway/core/clock.hpp"
 #include "tests/integration/daemon_support.hpp"
@@ -64,15 +65,15 @@ std::int64_t Count(const TempDir& dir, const std::string& sql) {
   return db.execAndGet(sql).getInt64();
 }
 
-// device|metric|received time of every reading the gateway stored.
+// device|metric|effective time (ms) of every reading the gateway stored.
 std::set<std::string> StoredReadings(const TempDir& dir) {
   SQLite::Database db(Database(dir).string(), SQLite::OPEN_READONLY);
-  SQLite::Statement query(db, "SELECT device_id, metric, received_ms FROM readings");
+  SQLite::Statement query(db,
+                          "SELECT device_id, metric, coalesce(device_time_ms, received_ms) FROM readings");
   std::set<std::string> keys;
   while (query.executeStep()) {
-    const ehg::core::WallTime received{std::chrono::milliseconds{query.getColumn(2).getInt64()}};
     keys.insert(query.getColumn(0).getString() + "|" + query.getColumn(1).getString() + "|" +
-                ehg::core::FormatIso8601(received));
+                std::to_string(query.getColumn(2).getInt64()));
   }
   return keys;
 }
@@ -85,12 +86,20 @@ std::vector<ReceivedEvent> EventsOfKind(const std::vector<ReceivedMessage>& mess
   return out;
 }
 
+// The same keys from the FHIR Observations received: each identifier (one per measured value, a blood
+// pressure has three) is gateway/device/subject/metric/effective ms.
 std::set<std::string> ReceivedObservations(const std::vector<ReceivedMessage>& messages) {
   std::set<std::string> keys;
   for (const ReceivedEvent& event : EventsOfKind(messages, "observation")) {
-    auto body = Json(event.body);
-    keys.insert(body->getValue<std::string>("device") + "|" + body->getValue<std::string>("metric") + "|" +
-                body->getValue<std::string>("received"));
+    auto identifiers = Json(event.body)->getArray("identifier");
+    for (std::size_t i = 0; i < identifiers->size(); ++i) {
+      std::vector<std::string> parts;
+      std::stringstream value(
+          identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value"));
+      for (std::string part; std::getline(value, part, '/');)
+        parts.push_back(part);
+      if (parts.size() == 5) keys.insert(parts[1] + "|" + parts[3] + "|" + parts[4]);
+    }
   }
   return keys;
 }

@@ -19,6 +19,7 @@ namespace ehg::test {
 struct Process::Impl {
   pid_t pid = -1;
   int read_fd = -1;
+  mutable int write_fd = -1;  // the child's stdin
   std::optional<int> exit_code;
   std::thread reader;
   mutable std::mutex mutex;
@@ -58,9 +59,12 @@ Process Process::Start(const std::vector<std::string>& argv, const std::vector<s
 
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  int input[2];
+  if (::pipe2(input, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::dup2(input[0], STDIN_FILENO);
     ::dup2(fds[1], STDOUT_FILENO);
     ::dup2(fds[1], STDERR_FILENO);
     // The test process may block signals in its threads; the child starts with a clean mask.
@@ -71,9 +75,11 @@ Process Process::Start(const std::vector<std::string>& argv, const std::vector<s
     ::_exit(127);
   }
   ::close(fds[1]);
+  ::close(input[0]);
   auto impl = std::make_unique<Impl>();
   impl->pid = pid;
   impl->read_fd = fds[0];
+  impl->write_fd = input[1];
   Impl* raw = impl.get();
   impl->reader = std::thread([raw] { raw->ReadAll(); });
   return Process(std::move(impl));
@@ -92,6 +98,21 @@ Process::~Process() {
   }
   if (impl_->reader.joinable()) impl_->reader.join();
   ::close(impl_->read_fd);
+  CloseInput();
+}
+
+void Process::WriteInput(std::string_view text) const {
+  std::size_t written = 0;
+  while (impl_->write_fd >= 0 && written < text.size()) {
+    const ssize_t n = ::write(impl_->write_fd, text.data() + written, text.size() - written);
+    if (n <= 0) break;
+    written += static_cast<std::size_t>(n);
+  }
+}
+
+void Process::CloseInput() const {
+  if (impl_->write_fd >= 0) ::close(impl_->write_fd);
+  impl_->write_fd = -1;
 }
 
 pid_t Process::pid() const {

@@ -29,6 +29,9 @@ class Process {
   // True once a line containing `text` has been printed (counting from the start).
   bool WaitForOutput(std::string_view text, std::chrono::milliseconds timeout) const;
   std::string Output() const;
+  // Writes to the child's standard input; CloseInput() gives it end of file.
+  void WriteInput(std::string_view text) const;
+  void CloseInput() const;
   std::vector<std::string> Lines() const;
 
  private:

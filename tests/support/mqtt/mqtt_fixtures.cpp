@@ -276,10 +276,15 @@ std::vector<ReceivedEvent> DistinctEvents(const std::vector<ReceivedMessage>& me
       const std::string id = event->getValue<std::string>("event_id");
       if (seen.insert(id).second) events.push_back({id, kind, Stringify(event), message.index});
     };
-    if (object->has("events")) {
-      auto array = object->getArray("events");
-      for (std::size_t i = 0; i < array->size(); ++i)
-        add(array->getObject(static_cast<unsigned>(i)));
+    if (object->has("resourceType")) {
+      // A FHIR Bundle of observations: each entry is one event, named by its fullUrl urn:uuid.
+      auto entries = object->getArray("entry");
+      for (std::size_t i = 0; entries && i < entries->size(); ++i) {
+        auto entry = entries->getObject(static_cast<unsigned>(i));
+        const std::string id = entry->getValue<std::string>("fullUrl").substr(9);
+        if (seen.insert(id).second)
+          events.push_back({id, kind, Stringify(entry->getObject("resource")), message.index});
+      }
     } else {
       add(object);
     }

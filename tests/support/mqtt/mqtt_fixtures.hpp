@@ -91,7 +91,7 @@ class TestReceiver {
 struct ReceivedEvent {
   std::string event_id;
   std::string topic_kind;  // alert, observation, device, gateway, cmd/result
-  std::string body;        // the event's own JSON object
+  std::string body;        // the event's own JSON object (an observation: its FHIR Observation)
   std::size_t index = 0;   // arrival index of the message that first carried it
 };
 std::vector<ReceivedEvent> DistinctEvents(const std::vector<ReceivedMessage>& messages);

@@ -1,0 +1,371 @@
+// End-to-end protection with real peers: a mosquitto broker, the gateway binary, and two independent
+// JOSE implementations (the `jose` tool from Debian, built on latchset's libjose, and the `jose` npm
+// package on Node.js) that open the gateway's events and sign commands it must accept.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "gateway/crypto/base64url.hpp"
+#include "gateway/crypto/envelope.hpp"
+#include "gateway/crypto/keys.hpp"
+#include "tests/integration/daemon_support.hpp"
+#include "tests/support/mqtt/mqtt_fixtures.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using ehg::test::Process;
+using ehg::test::ReceivedMessage;
+using ehg::test::RunCommand;
+using ehg::test::TempDir;
+using ehg::test::TestBroker;
+using ehg::test::TestPki;
+using ehg::test::TestReceiver;
+
+namespace {
+
+constexpr const char* kTopicBase = "ehealth/v1/0301/gw-it-01/";
+const std::string kNodeTool = std::string(EHG_SOURCE_DIR) + "/tests/interop/node/jose-tool.mjs";
+
+Poco::JSON::Object::Ptr Json(const std::string& text) {
+  return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+void Write(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+std::string Trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
+  return text;
+}
+
+// Runs a shell command line; REQUIREs success and returns its output.
+std::string Shell(const std::string& command_line) {
+  auto result = RunCommand({"/bin/sh", "-c", command_line}, 60s);
+  INFO(command_line);
+  INFO(result.output);
+  REQUIRE(result.exit_code == 0);
+  return result.output;
+}
+
+std::string Node(const std::string& arguments) {
+  return Shell("node " + kNodeTool + " " + arguments + " 2>/dev/null");
+}
+
+// Every key of the test: the gateway's own (made by `ehealth-gateway keygen`), the care system's
+// encryption key (made by npm jose) and two command keys (one from the jose tool, one from npm jose).
+struct Keys {
+  TempDir dir;
+  fs::path gateway_key = dir / "gateway-signing.key";
+  fs::path gateway_public = dir / "gateway-public.jwk";
+  fs::path gateway_set = dir / "gateways.jwks";
+  fs::path care_encryption = dir / "care-encryption.jwk";
+  fs::path care_encryption_public = dir / "care-encryption-public.jwk";
+  fs::path command_jose = dir / "command-jose.jwk";
+  fs::path command_node = dir / "command-node.jwk";
+  fs::path command_keys = dir / "command-keys.jwks";
+
+  Keys() {
+    REQUIRE_MESSAGE(fs::exists(fs::path(EHG_SOURCE_DIR) / "tests/interop/node/node_modules/jose"),
+                    "npm packages missing: run scripts/setup-deps");
+    const auto keygen = RunCommand({EHG_GATEWAY_BINARY, "keygen", "--out", gateway_key.string()});
+    REQUIRE(keygen.exit_code == 0);
+    const std::string jwk = keygen.output.substr(keygen.output.find('{'));
+    Write(gateway_public, jwk);
+    Write(gateway_set, "{\"keys\":[" + Trim(jwk) + "]}");
+    Write(care_encryption, Node("genkey ECDH-ES care-encryption-2026"));
+    Write(care_encryption_public, Shell("node " + kNodeTool + " public < " + care_encryption.string()));
+    Shell("jose jwk gen -i '{\"alg\":\"ES256\",\"kid\":\"care-cmd-jose\"}' -o " + command_jose.string());
+    Write(command_node, Node("genkey ES256 care-cmd-node"));
+    const std::string jose_public = Trim(Shell("jose jwk pub -i " + command_jose.string()));
+    const std::string node_public = Trim(Shell("node " + kNodeTool + " public < " + command_node.string()));
+    Write(command_keys, "{\"keys\":[" + jose_public + "," + node_public + "]}");
+  }
+
+  std::string SecurityJson() const {
+    return R"({"gateway_key_file": ")" + gateway_key.string() + R"(", "recipient_key_file": ")" +
+           care_encryption_public.string() + R"(", "command_keys_file": ")" + command_keys.string() + R"("})";
+  }
+
+  // In-process opening with the care system's private key, for finding events among raw messages.
+  std::optional<std::string> Open(const std::string& payload) const {
+    auto care = ehg::crypto::KeySet::FromFile(care_encryption);
+    auto gateways = ehg::crypto::KeySet::FromFile(gateway_set);
+    auto opened = ehg::crypto::OpenEnvelope(payload, *care, *gateways);
+    if (!opened) return std::nullopt;
+    return opened->body;
+  }
+
+  // A command signed with the jose tool (latchset).
+  std::string SignWithJoseTool(const std::string& command_json, const std::string& jti,
+                               std::int64_t exp_offset = 300,
+                               const std::string& audience = "gw-it-01") const {
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    const fs::path claims = dir / ("claims-" + jti + ".json");
+    Write(claims, R"({"aud":")" + audience + R"(","iat":)" + std::to_string(now) + R"(,"exp":)" +
+                      std::to_string(now + exp_offset) + R"(,"jti":")" + jti + R"(","command":)" +
+                      command_json + "}");
+    return Trim(Shell("jose jws sig -I " + claims.string() + " -k " + command_jose.string() +
+                      " -s '{\"protected\":{\"kid\":\"care-cmd-jose\"}}' -c -o-"));
+  }
+
+  // A command signed with npm jose; `key` may be another key file than the care system's.
+  std::string SignWithNode(const std::string& command_json, const std::string& jti,
+                           std::int64_t exp_offset = 0, const std::string& audience = "gw-it-01",
+                           const fs::path& key = {}) const {
+    const fs::path input = dir / ("command-" + jti + ".json");
+    Write(input, command_json);
+    return Trim(Shell("node " + kNodeTool + " sign " + (key.empty() ? command_node : key).string() + " " +
+                      audience + " " + jti + " 300 " + std::to_string(exp_offset) + " < " + input.string()));
+  }
+};
+
+ehg::test::DaemonConfigOptions SecureOptions(const TestBroker& broker, const Keys& keys) {
+  const TestPki& pki = TestPki::Get();
+  ehg::test::DaemonConfigOptions options;
+  options.broker_uri = broker.Uri();
+  options.ca_file = pki.File("ca.crt").string();
+  options.cert_file = pki.File("gateway.crt").string();
+  options.key_file = pki.File("gateway.key").string();
+  options.reconnect_max_seconds = 2;
+  options.oximeter_interval_seconds = 3600;  // one SpO2 reading at start: one alert
+  options.cuff_interval_seconds = 0.5;
+  options.rules =
+      R"([{"id": "spo2-any", "kind": "threshold", "metric": "spo2", "above": 30, "severity": "high"}])";
+  options.uplink_json = R"({"observation_batch_window_ms": 200})";
+  options.security_json = keys.SecurityJson();
+  return options;
+}
+
+// Opened events of one kind, in arrival order (duplicates kept).
+std::vector<std::string> OpenedOfKind(const Keys& keys, const std::vector<ReceivedMessage>& messages,
+                                      const std::string& topic_suffix) {
+  std::vector<std::string> bodies;
+  for (const ReceivedMessage& message : messages) {
+    if (!message.topic.ends_with(topic_suffix)) continue;
+    if (auto body = keys.Open(message.payload)) bodies.push_back(*body);
+  }
+  return bodies;
+}
+
+std::optional<Poco::JSON::Object::Ptr> ResultFor(const Keys& keys,
+                                                 const std::vector<ReceivedMessage>& messages,
+                                                 const std::string& command_id) {
+  for (const std::string& body : OpenedOfKind(keys, messages, "cmd/result")) {
+    auto result = Json(body);
+    if (!result->isNull("command_id") && result->getValue<std::string>("command_id") == command_id)
+      return result;
+  }
+  return std::nullopt;
+}
+
+int Stop(Process& daemon) {
+  daemon.Signal(SIGTERM);
+  return daemon.Wait(15s).value_or(-1);
+}
+
+}  // namespace
+
+TEST_CASE("Events leave sealed, and the jose tool and npm jose each decrypt and verify them") {
+  Keys keys;
+  TestBroker broker;
+  broker.Start();
+  TestReceiver raw(broker, false);
+  TempDir dir;
+  Process daemon =
+      ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), SecureOptions(broker, keys)));
+  REQUIRE(raw.WaitFor(
+      [&](const std::vector<ReceivedMessage>& messages) {
+        return !OpenedOfKind(keys, messages, "event/alert").empty() &&
+               !OpenedOfKind(keys, messages, "event/observation").empty();
+      },
+      20s));
+  REQUIRE(Stop(daemon) == 0);
+  CHECK(daemon.Output().find("msg=\"payloads sealed end to end\"") != std::string::npos);
+
+  std::string alert_payload;
+  std::string observation_payload;
+  for (const ReceivedMessage& message : raw.Messages()) {
+    if (message.topic.ends_with("event/alert") && alert_payload.empty()) alert_payload = message.payload;
+    if (message.topic.ends_with("event/observation") && observation_payload.empty())
+      observation_payload = message.payload;
+    if (message.topic.ends_with("/status")) continue;
+    // What the broker sees: five base64url parts, nothing readable about the resident.
+    CAPTURE(message.topic);
+    CHECK(std::count(message.payload.begin(), message.payload.end(), '.') == 4);
+    CHECK(message.payload.find("r-it-0001") == std::string::npos);
+    CHECK(message.payload.find("schema") == std::string::npos);
+  }
+  const std::string expected_alert = *keys.Open(alert_payload);
+  CHECK(Json(expected_alert)->getValue<std::string>("schema") == "ehealth-gateway/alert/v0");
+
+  // Debian's jose tool: decrypt with the care system's key, then verify with the gateway's public key.
+  Write(dir / "alert.jwe", alert_payload);
+  Shell("jose jwe dec -i " + (dir / "alert.jwe").string() + " -k " + keys.care_encryption.string() + " -O " +
+        (dir / "alert.jws").string());
+  const std::string by_jose_tool = Shell("jose jws ver -i " + (dir / "alert.jws").string() + " -k " +
+                                         keys.gateway_public.string() + " -O-");
+  CHECK(Trim(by_jose_tool) == expected_alert);
+  // The same envelope with the wrong key: the tool refuses it.
+  CHECK(RunCommand({"/bin/sh", "-c",
+                    "jose jwe dec -i " + (dir / "alert.jwe").string() + " -k " + keys.command_jose.string()})
+            .exit_code != 0);
+
+  // npm jose, with the algorithms pinned (ECDH-ES, A256GCM, ES256) and the inner kid checked.
+  const std::string by_node = Node("open " + keys.care_encryption.string() + " " +
+                                   keys.gateway_public.string() + " < " + (dir / "alert.jwe").string());
+  CHECK(Trim(by_node) == expected_alert);
+
+  // The observations: a FHIR Bundle that an independent validator (npm fhir) accepts.
+  Write(dir / "observation.jwe", observation_payload);
+  const std::string bundle =
+      Trim(Node("open " + keys.care_encryption.string() + " " + keys.gateway_public.string() + " < " +
+                (dir / "observation.jwe").string()));
+  CHECK(Json(bundle)->getValue<std::string>("resourceType") == "Bundle");
+  Write(dir / "bundle.json", bundle);
+  CHECK(Node("validate-fhir < " + (dir / "bundle.json").string()).find("\"valid\":true") !=
+        std::string::npos);
+}
+
+TEST_CASE("Commands signed by the jose tool and by npm jose are accepted and answered with sealed results") {
+  Keys keys;
+  TestBroker broker;
+  broker.Start();
+  TestReceiver raw(broker, false);
+  TempDir dir;
+  Process daemon =
+      ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), SecureOptions(broker, keys)));
+  REQUIRE(raw.WaitFor(
+      [&](const auto& messages) { return !OpenedOfKind(keys, messages, "event/alert").empty(); }, 20s));
+  const auto alert = Json(OpenedOfKind(keys, raw.Messages(), "event/alert").front());
+  const std::string event_id = alert->getValue<std::string>("event_id");
+  const std::string alert_id = alert->getValue<std::string>("alert_id");
+
+  raw.Publish(std::string(kTopicBase) + "cmd",
+              keys.SignWithJoseTool(R"({"id":"c-jose","type":"ping"})", "jti-jose-1"));
+  raw.Publish(std::string(kTopicBase) + "cmd",
+              keys.SignWithNode(R"({"id":"c-node","type":"alert.receipt","event_id":")" + event_id + "\"}",
+                                "jti-node-1"));
+  raw.Publish(std::string(kTopicBase) + "cmd",
+              keys.SignWithNode(
+                  R"({"id":"c-ack","type":"alert.ack","alert_id":")" + alert_id + R"(","by":"nurse-0417"})",
+                  "jti-node-2"));
+  REQUIRE(
+      raw.WaitFor([&](const auto& messages) { return ResultFor(keys, messages, "c-ack").has_value(); }, 15s));
+  const auto messages = raw.Messages();
+  CHECK((*ResultFor(keys, messages, "c-jose"))->getValue<std::string>("detail") == "pong");
+  CHECK((*ResultFor(keys, messages, "c-node"))->getValue<std::string>("detail") == "receipt recorded");
+  CHECK((*ResultFor(keys, messages, "c-ack"))->getValue<std::string>("status") == "ok");
+  // The result of a command, opened by npm jose too.
+  for (const ReceivedMessage& message : messages) {
+    if (!message.topic.ends_with("cmd/result")) continue;
+    Write(dir / "result.jwe", message.payload);
+    const auto result = Json(Node("open " + keys.care_encryption.string() + " " +
+                                  keys.gateway_public.string() + " < " + (dir / "result.jwe").string()));
+    CHECK(result->getValue<std::string>("schema") == "ehealth-gateway/command-result/v0");
+    break;
+  }
+  REQUIRE(Stop(daemon) == 0);
+  SQLite::Database db((dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM seen_commands").getInt() == 3);
+}
+
+TEST_CASE("Refused commands are logged with their reason and change nothing, across a restart too") {
+  Keys keys;
+  TestBroker broker;
+  broker.Start();
+  TestReceiver raw(broker, false);
+  TempDir dir;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), SecureOptions(broker, keys));
+  auto daemon = std::make_unique<Process>(ehg::test::StartDaemon(config));
+  REQUIRE(raw.WaitFor(
+      [&](const auto& messages) { return !OpenedOfKind(keys, messages, "event/alert").empty(); }, 20s));
+  const std::string alert_id =
+      Json(OpenedOfKind(keys, raw.Messages(), "event/alert").front())->getValue<std::string>("alert_id");
+  const std::string ack =
+      R"({"id":"c-bad","type":"alert.ack","alert_id":")" + alert_id + R"(","by":"intruder"})";
+
+  // One accepted command first; its exact bytes are replayed below.
+  const std::string accepted = keys.SignWithJoseTool(R"({"id":"c-ok","type":"ping"})", "jti-once");
+  raw.Publish(std::string(kTopicBase) + "cmd", accepted);
+  REQUIRE(
+      raw.WaitFor([&](const auto& messages) { return ResultFor(keys, messages, "c-ok").has_value(); }, 15s));
+
+  const TempDir other;
+  const fs::path stranger = other / "stranger.jwk";
+  Write(stranger, Node("genkey ES256 stranger"));
+  const fs::path impostor = other / "impostor.jwk";  // a key of its own that claims the care system's kid
+  Write(impostor, Node("genkey ES256 care-cmd-node"));
+  std::string tampered = keys.SignWithNode(ack, "jti-t");
+  tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
+  const std::string signed_ack = keys.SignWithNode(ack, "jti-s");
+  const std::string payload_part =
+      signed_ack.substr(signed_ack.find('.') + 1, signed_ack.rfind('.') - signed_ack.find('.') - 1);
+  const std::string alg_none =
+      ehg::crypto::Base64UrlEncode(std::string_view(R"({"alg":"none","kid":"care-cmd-node"})")) + "." +
+      payload_part + ".";
+
+  const std::vector<std::pair<std::string, std::string>> refusals = {
+      {tampered, "bad_signature"},
+      {keys.SignWithNode(ack, "jti-i", 0, "gw-it-01", impostor), "bad_signature"},
+      {keys.SignWithNode(ack, "jti-u", 0, "gw-it-01", stranger), "unknown_key"},
+      {keys.SignWithNode(ack, "jti-e", -600), "expired"},
+      {keys.SignWithJoseTool(ack, "jti-a", 300, "gw-other"), "wrong_audience"},
+      {ack, "malformed"},  // unsigned: a bare JSON command
+      {alg_none, "unsigned"},
+      {accepted, "replayed"},
+  };
+  for (const auto& [payload, reason] : refusals)
+    raw.Publish(std::string(kTopicBase) + "cmd", payload);
+  // Commands are taken in order: once this one is answered, every refusal above has been decided.
+  raw.Publish(std::string(kTopicBase) + "cmd",
+              keys.SignWithNode(R"({"id":"c-last","type":"ping"})", "jti-last"));
+  REQUIRE(raw.WaitFor([&](const auto& messages) { return ResultFor(keys, messages, "c-last").has_value(); },
+                      15s));
+  const std::string output = daemon->Output();
+  for (const auto& [payload, reason] : refusals) {
+    CAPTURE(reason);
+    CHECK(output.find("msg=\"command refused\" reason=" + reason) != std::string::npos);
+  }
+  CHECK_FALSE(ResultFor(keys, raw.Messages(), "c-bad").has_value());
+
+  // A restart keeps the replay window.
+  REQUIRE(Stop(*daemon) == 0);
+  daemon = std::make_unique<Process>(ehg::test::StartDaemon(config));
+  REQUIRE(daemon->WaitForOutput("msg=\"broker connected\"", 15s));
+  raw.Publish(std::string(kTopicBase) + "cmd", accepted);
+  CHECK(daemon->WaitForOutput("msg=\"command refused\" reason=replayed", 10s));
+  REQUIRE(Stop(*daemon) == 0);
+
+  SQLite::Database db((dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM alerts WHERE state = 'acknowledged'").getInt() == 0);
+  CHECK(db.execAndGet("SELECT count(*) FROM seen_commands").getInt() == 2);  // c-ok and c-last only
+}
+
+TEST_CASE("A gateway refuses to start with a key file others may read, or without its keys") {
+  Keys keys;
+  TempDir dir;
+  ehg::test::DaemonConfigOptions options;
+  options.security_json = keys.SecurityJson();
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  fs::permissions(keys.gateway_key, fs::perms::group_read, fs::perm_options::add);
+  auto readable = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()}, 15s);
+  CHECK(readable.exit_code == 78);
+  CHECK(readable.output.find("chmod 600 " + keys.gateway_key.string()) != std::string::npos);
+  fs::remove(keys.gateway_key);
+  auto missing = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()}, 15s);
+  CHECK(missing.exit_code == 78);
+  CHECK(missing.output.find("ehealth-gateway keygen --out") != std::string::npos);
+}
