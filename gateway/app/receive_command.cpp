@@ -2,6 +2,7 @@
 // messages, small enough to read in one sitting. See docs/integration.md.
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
 #include <signal.h>
 
@@ -42,7 +43,8 @@ std::string Stringify(const Object::Ptr& object) {
 
 Object::Ptr ParseObject(const std::string& text) {
   try {
-    return Poco::JSON::Parser().parse(text).extract<Object::Ptr>();
+    // Keeps the members in the order they came, so a printed body reads as the gateway wrote it.
+    return Poco::JSON::Parser(new Poco::JSON::ParseHandler(true)).parse(text).extract<Object::Ptr>();
   } catch (const std::exception&) {
     return nullptr;
   }

@@ -369,3 +369,175 @@ TEST_CASE("A gateway refuses to start with a key file others may read, or withou
   CHECK(missing.exit_code == 78);
   CHECK(missing.output.find("ehealth-gateway keygen --out") != std::string::npos);
 }
+
+namespace {
+
+Process StartReceiver(const TestBroker& broker, const Keys& keys, const std::string& client_id) {
+  const TestPki& pki = TestPki::Get();
+  return Process::Start({EHG_GATEWAY_BINARY, "receive", "--broker", broker.Uri(), "--cafile",
+                         pki.File("ca.crt").string(), "--cert", pki.File("receiver.crt").string(), "--key",
+                         pki.File("receiver.key").string(), "--client-id", client_id, "--group", "care",
+                         "--tenant", "0301", "--decryption-key", keys.care_encryption.string(), "--gateway-keys",
+                         keys.gateway_set.string(), "--signing-key", keys.command_node.string()});
+}
+
+struct ReceivedLine {
+  std::string kind;
+  std::string event_id;
+  Poco::JSON::Object::Ptr body;
+};
+
+std::vector<ReceivedLine> EventLines(const Process& receiver) {
+  std::vector<ReceivedLine> lines;
+  for (const std::string& line : receiver.Lines()) {
+    if (!line.starts_with("{\"received\"")) continue;
+    auto object = Json(line);
+    lines.push_back({object->getValue<std::string>("kind"), object->getValue<std::string>("event_id"),
+                     object->getObject("body")});
+  }
+  return lines;
+}
+
+// device|metric|effective ms of each measured value in the received Observations.
+std::set<std::string> ObservationKeys(const std::vector<ReceivedLine>& lines) {
+  std::set<std::string> keys;
+  for (const ReceivedLine& line : lines) {
+    if (line.kind != "observation") continue;
+    auto identifiers = line.body->getArray("identifier");
+    for (std::size_t i = 0; i < identifiers->size(); ++i) {
+      std::vector<std::string> parts;
+      std::stringstream value(identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value"));
+      for (std::string part; std::getline(value, part, '/');) parts.push_back(part);
+      keys.insert(parts.at(1) + "|" + parts.at(3) + "|" + parts.at(4));
+    }
+  }
+  return keys;
+}
+
+}  // namespace
+
+TEST_CASE("Two receivers in one shared subscription split the stream: nothing lost, nothing doubled") {
+  Keys keys;
+  TestBroker broker;
+  broker.Start();
+  Process first = StartReceiver(broker, keys, "care-rx-a");
+  Process second = StartReceiver(broker, keys, "care-rx-b");
+  REQUIRE(first.WaitForOutput("receive: subscribed", 10s));
+  REQUIRE(second.WaitForOutput("receive: subscribed", 10s));
+
+  TempDir dir;
+  auto options = SecureOptions(broker, keys);
+  options.oximeter_interval_seconds = 0.1;
+  options.cuff_interval_seconds = 0.3;
+  options.uplink_json = R"({"observation_batch_window_ms": 100, "observation_batch_max": 5})";
+  Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  const auto alert_line = [&]() -> std::optional<ReceivedLine> {
+    for (const Process* receiver : {&first, &second}) {
+      for (ReceivedLine& line : EventLines(*receiver)) {
+        if (line.kind == "alert") return line;
+      }
+    }
+    return std::nullopt;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!alert_line() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  REQUIRE(alert_line());
+  // A care worker acknowledges through the first receiver (a command line on its stdin).
+  const std::string alert_id = alert_line()->body->getValue<std::string>("alert_id");
+  first.WriteInput(R"({"gateway":"gw-it-01","command":{"id":"c-rx-ack","type":"alert.ack","alert_id":")" + alert_id +
+                   R"(","by":"nurse-0417"}})" "\n");
+  std::this_thread::sleep_for(4s);
+  REQUIRE(Stop(daemon) == 0);
+  // The rest of the outbox goes out with the devices off.
+  options.devices = false;
+  Process drain = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  const auto outbox_rows = [&] {
+    SQLite::Database db((dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
+    db.setBusyTimeout(5000);
+    return db.execAndGet("SELECT count(*) FROM outbox").getInt();
+  };
+  const auto drain_deadline = std::chrono::steady_clock::now() + 30s;
+  while (outbox_rows() > 0 && std::chrono::steady_clock::now() < drain_deadline) std::this_thread::sleep_for(200ms);
+  CHECK(outbox_rows() == 0);  // every alert got its receipt from whichever receiver had it
+  REQUIRE(Stop(drain) == 0);
+  std::this_thread::sleep_for(1s);
+  first.Signal(SIGTERM);
+  second.Signal(SIGTERM);
+  REQUIRE(first.Wait(10s) == 0);
+  REQUIRE(second.Wait(10s) == 0);
+
+  const auto lines_a = EventLines(first);
+  const auto lines_b = EventLines(second);
+  std::set<std::string> ids_a;
+  std::set<std::string> ids_b;
+  for (const auto& line : lines_a) ids_a.insert(line.event_id);
+  for (const auto& line : lines_b) ids_b.insert(line.event_id);
+  CHECK(ids_a.size() == lines_a.size());  // each receiver printed each event once
+  CHECK(ids_b.size() == lines_b.size());
+  std::vector<std::string> both;
+  std::set_intersection(ids_a.begin(), ids_a.end(), ids_b.begin(), ids_b.end(), std::back_inserter(both));
+  CHECK(both.empty());
+  CHECK(lines_a.size() > 10);  // the group really split the load
+  CHECK(lines_b.size() > 10);
+
+  // Nothing lost: every stored reading arrived as part of an Observation at one of the two.
+  std::set<std::string> received = ObservationKeys(lines_a);
+  received.merge(ObservationKeys(lines_b));
+  std::set<std::string> stored;
+  SQLite::Database db((dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Statement query(db, "SELECT device_id, metric, coalesce(device_time_ms, received_ms) FROM readings");
+  while (query.executeStep()) {
+    stored.insert(query.getColumn(0).getString() + "|" + query.getColumn(1).getString() + "|" +
+                  std::to_string(query.getColumn(2).getInt64()));
+  }
+  CHECK(stored.size() > 30);
+  CHECK(received == stored);
+
+  // The acknowledgement sent on request was carried out and its result came back.
+  bool acknowledged = false;
+  for (const auto* lines : {&lines_a, &lines_b}) {
+    for (const auto& line : *lines) {
+      if (line.kind == "command_result" && line.body->getValue<std::string>("command_id") == "c-rx-ack") {
+        acknowledged = line.body->getValue<std::string>("status") == "ok";
+      }
+    }
+  }
+  CHECK(acknowledged);
+  CHECK(db.execAndGet("SELECT count(*) FROM alerts WHERE state = 'acknowledged'").getInt() == 1);
+}
+
+TEST_CASE("The receiver refuses envelopes not meant for its key and bodies that name another gateway") {
+  Keys keys;
+  TestBroker broker;
+  broker.Start();
+  Process receiver = StartReceiver(broker, keys, "care-rx-solo");
+  REQUIRE(receiver.WaitForOutput("receive: subscribed", 10s));
+  TestReceiver publisher(broker, false);
+  const auto gateway_key = ehg::crypto::LoadPrivateKeyFile(keys.gateway_key);
+  const auto other_care = ehg::crypto::EcKey::Generate();
+  REQUIRE((gateway_key && other_care));
+  // The other key under the care system's kid: only the tag check can tell.
+  std::string forged_jwk = other_care->Jwk(true);
+  forged_jwk.replace(forged_jwk.find(other_care->id()), other_care->id().size(), "care-encryption-2026");
+  const auto forged = ehg::crypto::EcKey::FromJwkText(forged_jwk);
+  REQUIRE(forged);
+  const std::string body = R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000001","gateway":"gw-it-01"})";
+  const std::string other_gateway = R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000002","gateway":"gw-it-99"})";
+  const auto care_public = ehg::crypto::LoadPublicKeyFile(keys.care_encryption_public);
+  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(body, *gateway_key, *other_care));
+  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(body, *gateway_key, *forged));
+  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(other_gateway, *gateway_key, *care_public));
+  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public));
+  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public));
+  REQUIRE(receiver.WaitForOutput("\"event_id\":\"01a21869-2cc0-7002-a82f-000000000001\"", 10s));
+  std::this_thread::sleep_for(500ms);
+  receiver.Signal(SIGTERM);
+  REQUIRE(receiver.Wait(10s) == 0);
+  const std::string output = receiver.Output();
+  CHECK(output.find("msg=\"message refused\" topic=ehealth/v1/0301/gw-it-01/event/device reason=unknown_key") !=
+        std::string::npos);
+  CHECK(output.find("reason=decryption_failed") != std::string::npos);
+  CHECK(output.find("reason=gateway_mismatch") != std::string::npos);
+  CHECK(EventLines(receiver).size() == 1);  // the good one, once (the second copy was a duplicate)
+  CHECK(output.find("1 events, 1 duplicates, 3 refused") != std::string::npos);
+}

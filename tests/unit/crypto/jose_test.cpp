@@ -2,8 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "gateway/crypto/base64url.hpp"
+#include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
+#include "tests/fuzz/jose_fuzz_keys.hpp"
 
 using ehg::crypto::Base64UrlDecode;
 using ehg::crypto::Base64UrlEncode;
@@ -221,4 +226,38 @@ TEST_CASE("The envelope is a gateway-signed JWS inside a JWE for the care system
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().reason == Refusal::kUnknownKey);
   CHECK(refused.error().message.find("inner JWS") == 0);
+}
+
+namespace {
+std::string ReadCorpus(const std::string& name) {
+  std::ifstream in(std::string(EHG_SOURCE_DIR) + "/tests/fuzz/corpus/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string content = text.str();
+  while (!content.empty() && (content.back() == '\n' || content.back() == '\r'))
+    content.pop_back();
+  return content;
+}
+}  // namespace
+
+TEST_CASE("An envelope sealed by the jose tool (libjose) opens here, and its commands verify") {
+  KeySet care = *KeySet::FromText(ehg::fuzz::kCareEncryptionKey);
+  KeySet gateways = *KeySet::FromText(ehg::fuzz::kGatewayKey);
+  auto opened =
+      ehg::crypto::OpenEnvelope(ReadCorpus("jose_envelope/jose-tool-device-event.jwe"), care, gateways);
+  REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
+  CHECK(opened->body.find(R"("gateway":"gw-fuzz")") != std::string::npos);
+  CHECK(opened->gateway_kid == "fuzz-gateway");
+
+  KeySet commands = *KeySet::FromText(ehg::fuzz::kCommandKey);
+  const ehg::crypto::CommandPolicy policy{"gw-fuzz", std::chrono::seconds(60), std::chrono::hours(24)};
+  const ehg::core::WallTime now{std::chrono::milliseconds(ehg::fuzz::kNowMilliseconds)};
+  for (int i = 1; i <= 4; ++i) {
+    CAPTURE(i);
+    auto verified = ehg::crypto::VerifyCommand(
+        ReadCorpus("jose_command/jose-tool-command-" + std::to_string(i) + ".jws"), commands, policy, now);
+    REQUIRE_MESSAGE(verified.has_value(), (verified ? "" : verified.error().message));
+    CHECK(verified->jti == "fuzz-" + std::to_string(i));
+    CHECK(verified->signer == "fuzz-command");
+  }
 }
