@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "gateway/crypto/base64url.hpp"
+#include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
 #include "gateway/crypto/keys.hpp"
 #include "tests/integration/daemon_support.hpp"
@@ -356,6 +357,22 @@ TEST_CASE("Refused commands are logged with their reason and change nothing, acr
 
 TEST_CASE("A gateway refuses to start with a key file others may read, or without its keys") {
   Keys keys;
+  // The public half for enrolment, again: the same JWK keygen printed, or PEM.
+  auto jwk = RunCommand({EHG_GATEWAY_BINARY, "public-key", "--key", keys.gateway_key.string()});
+  REQUIRE(jwk.exit_code == 0);
+  std::ifstream printed(keys.gateway_public);
+  std::stringstream printed_text;
+  printed_text << printed.rdbuf();
+  CHECK(Trim(jwk.output) == Trim(printed_text.str()));
+  auto pem =
+      RunCommand({EHG_GATEWAY_BINARY, "public-key", "--key", keys.gateway_key.string(), "--format", "pem"});
+  REQUIRE(pem.exit_code == 0);
+  CHECK(pem.output.starts_with("-----BEGIN PUBLIC KEY-----"));
+  CHECK(ehg::crypto::EcKey::FromPem(pem.output)->id() == ehg::crypto::EcKey::FromJwkText(jwk.output)->id());
+  // keygen never overwrites.
+  auto again = RunCommand({EHG_GATEWAY_BINARY, "keygen", "--out", keys.gateway_key.string()});
+  CHECK(again.exit_code == 1);
+  CHECK(again.output.find("never overwritten") != std::string::npos);
   TempDir dir;
   ehg::test::DaemonConfigOptions options;
   options.security_json = keys.SecurityJson();
@@ -374,11 +391,28 @@ namespace {
 
 Process StartReceiver(const TestBroker& broker, const Keys& keys, const std::string& client_id) {
   const TestPki& pki = TestPki::Get();
-  return Process::Start({EHG_GATEWAY_BINARY, "receive", "--broker", broker.Uri(), "--cafile",
-                         pki.File("ca.crt").string(), "--cert", pki.File("receiver.crt").string(), "--key",
-                         pki.File("receiver.key").string(), "--client-id", client_id, "--group", "care",
-                         "--tenant", "0301", "--decryption-key", keys.care_encryption.string(), "--gateway-keys",
-                         keys.gateway_set.string(), "--signing-key", keys.command_node.string()});
+  return Process::Start({EHG_GATEWAY_BINARY,
+                         "receive",
+                         "--broker",
+                         broker.Uri(),
+                         "--cafile",
+                         pki.File("ca.crt").string(),
+                         "--cert",
+                         pki.File("receiver.crt").string(),
+                         "--key",
+                         pki.File("receiver.key").string(),
+                         "--client-id",
+                         client_id,
+                         "--group",
+                         "care",
+                         "--tenant",
+                         "0301",
+                         "--decryption-key",
+                         keys.care_encryption.string(),
+                         "--gateway-keys",
+                         keys.gateway_set.string(),
+                         "--signing-key",
+                         keys.command_node.string()});
 }
 
 struct ReceivedLine {
@@ -406,8 +440,10 @@ std::set<std::string> ObservationKeys(const std::vector<ReceivedLine>& lines) {
     auto identifiers = line.body->getArray("identifier");
     for (std::size_t i = 0; i < identifiers->size(); ++i) {
       std::vector<std::string> parts;
-      std::stringstream value(identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value"));
-      for (std::string part; std::getline(value, part, '/');) parts.push_back(part);
+      std::stringstream value(
+          identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value"));
+      for (std::string part; std::getline(value, part, '/');)
+        parts.push_back(part);
       keys.insert(parts.at(1) + "|" + parts.at(3) + "|" + parts.at(4));
     }
   }
@@ -440,24 +476,29 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
     return std::nullopt;
   };
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (!alert_line() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(100ms);
+  while (!alert_line() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
   REQUIRE(alert_line());
   // A care worker acknowledges through the first receiver (a command line on its stdin).
   const std::string alert_id = alert_line()->body->getValue<std::string>("alert_id");
-  first.WriteInput(R"({"gateway":"gw-it-01","command":{"id":"c-rx-ack","type":"alert.ack","alert_id":")" + alert_id +
-                   R"(","by":"nurse-0417"}})" "\n");
+  first.WriteInput(R"({"gateway":"gw-it-01","command":{"id":"c-rx-ack","type":"alert.ack","alert_id":")" +
+                   alert_id +
+                   R"(","by":"nurse-0417"}})"
+                   "\n");
   std::this_thread::sleep_for(4s);
   REQUIRE(Stop(daemon) == 0);
   // The rest of the outbox goes out with the devices off.
   options.devices = false;
   Process drain = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  REQUIRE(drain.WaitForOutput("msg=\"broker connected\"", 15s));
   const auto outbox_rows = [&] {
     SQLite::Database db((dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
     db.setBusyTimeout(5000);
     return db.execAndGet("SELECT count(*) FROM outbox").getInt();
   };
   const auto drain_deadline = std::chrono::steady_clock::now() + 30s;
-  while (outbox_rows() > 0 && std::chrono::steady_clock::now() < drain_deadline) std::this_thread::sleep_for(200ms);
+  while (outbox_rows() > 0 && std::chrono::steady_clock::now() < drain_deadline)
+    std::this_thread::sleep_for(200ms);
   CHECK(outbox_rows() == 0);  // every alert got its receipt from whichever receiver had it
   REQUIRE(Stop(drain) == 0);
   std::this_thread::sleep_for(1s);
@@ -470,8 +511,10 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
   const auto lines_b = EventLines(second);
   std::set<std::string> ids_a;
   std::set<std::string> ids_b;
-  for (const auto& line : lines_a) ids_a.insert(line.event_id);
-  for (const auto& line : lines_b) ids_b.insert(line.event_id);
+  for (const auto& line : lines_a)
+    ids_a.insert(line.event_id);
+  for (const auto& line : lines_b)
+    ids_b.insert(line.event_id);
   CHECK(ids_a.size() == lines_a.size());  // each receiver printed each event once
   CHECK(ids_b.size() == lines_b.size());
   std::vector<std::string> both;
@@ -485,7 +528,8 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
   received.merge(ObservationKeys(lines_b));
   std::set<std::string> stored;
   SQLite::Database db((dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
-  SQLite::Statement query(db, "SELECT device_id, metric, coalesce(device_time_ms, received_ms) FROM readings");
+  SQLite::Statement query(db,
+                          "SELECT device_id, metric, coalesce(device_time_ms, received_ms) FROM readings");
   while (query.executeStep()) {
     stored.insert(query.getColumn(0).getString() + "|" + query.getColumn(1).getString() + "|" +
                   std::to_string(query.getColumn(2).getInt64()));
@@ -506,7 +550,8 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
   CHECK(db.execAndGet("SELECT count(*) FROM alerts WHERE state = 'acknowledged'").getInt() == 1);
 }
 
-TEST_CASE("The receiver refuses envelopes not meant for its key and bodies that name another gateway") {
+TEST_CASE(
+    "The receiver refuses tampered envelopes, ones not meant for its key, and bodies of another gateway") {
   Keys keys;
   TestBroker broker;
   broker.Start();
@@ -521,23 +566,159 @@ TEST_CASE("The receiver refuses envelopes not meant for its key and bodies that 
   forged_jwk.replace(forged_jwk.find(other_care->id()), other_care->id().size(), "care-encryption-2026");
   const auto forged = ehg::crypto::EcKey::FromJwkText(forged_jwk);
   REQUIRE(forged);
-  const std::string body = R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000001","gateway":"gw-it-01"})";
-  const std::string other_gateway = R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000002","gateway":"gw-it-99"})";
+  const std::string body =
+      R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000001","gateway":"gw-it-01"})";
+  const std::string other_gateway =
+      R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000002","gateway":"gw-it-99"})";
   const auto care_public = ehg::crypto::LoadPublicKeyFile(keys.care_encryption_public);
-  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(body, *gateway_key, *other_care));
-  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(body, *gateway_key, *forged));
-  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(other_gateway, *gateway_key, *care_public));
-  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public));
-  publisher.Publish(std::string(kTopicBase) + "event/device", *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public));
+  publisher.Publish(std::string(kTopicBase) + "event/device",
+                    *ehg::crypto::SealEnvelope(body, *gateway_key, *other_care));
+  publisher.Publish(std::string(kTopicBase) + "event/device",
+                    *ehg::crypto::SealEnvelope(body, *gateway_key, *forged));
+  publisher.Publish(std::string(kTopicBase) + "event/device",
+                    *ehg::crypto::SealEnvelope(other_gateway, *gateway_key, *care_public));
+  std::string tampered = *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public);
+  const auto ciphertext_at = tampered.rfind('.') - 10;  // inside the ciphertext part
+  tampered[ciphertext_at] = tampered[ciphertext_at] == 'A' ? 'B' : 'A';
+  publisher.Publish(std::string(kTopicBase) + "event/device", tampered);
+  publisher.Publish(std::string(kTopicBase) + "event/device",
+                    *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public));
+  publisher.Publish(std::string(kTopicBase) + "event/device",
+                    *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public));
   REQUIRE(receiver.WaitForOutput("\"event_id\":\"01a21869-2cc0-7002-a82f-000000000001\"", 10s));
   std::this_thread::sleep_for(500ms);
   receiver.Signal(SIGTERM);
   REQUIRE(receiver.Wait(10s) == 0);
   const std::string output = receiver.Output();
-  CHECK(output.find("msg=\"message refused\" topic=ehealth/v1/0301/gw-it-01/event/device reason=unknown_key") !=
-        std::string::npos);
-  CHECK(output.find("reason=decryption_failed") != std::string::npos);
+  CHECK(
+      output.find("msg=\"message refused\" topic=ehealth/v1/0301/gw-it-01/event/device reason=unknown_key") !=
+      std::string::npos);
+  CHECK(output.find("reason=decryption_failed") != std::string::npos);  // the forged kid, the tampered one
   CHECK(output.find("reason=gateway_mismatch") != std::string::npos);
   CHECK(EventLines(receiver).size() == 1);  // the good one, once (the second copy was a duplicate)
-  CHECK(output.find("1 events, 1 duplicates, 3 refused") != std::string::npos);
+  CHECK(output.find("1 events, 1 duplicates, 4 refused") != std::string::npos);
+}
+
+TEST_CASE(
+    "config.apply replaces the config atomically or not at all and update.request waits for no critical "
+    "alert") {
+  Keys keys;
+  TestBroker broker;
+  broker.Start();
+  TestReceiver raw(broker, false);
+  TempDir dir;
+  auto options = SecureOptions(broker, keys);
+  options.cuff_interval_seconds = 3600;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  const std::string original = [&] {
+    std::ifstream in(config);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }();
+  Process daemon = ehg::test::StartDaemon(config);
+  // The online status follows the subscription to commands: from here on none is missed.
+  const auto statuses = [](const std::vector<ReceivedMessage>& messages) {
+    return std::count_if(messages.begin(), messages.end(),
+                         [](const ReceivedMessage& message) { return message.topic.ends_with("/status"); });
+  };
+  REQUIRE(raw.WaitFor([&](const auto& messages) { return statuses(messages) >= 1; }, 15s));
+  const auto command_key = ehg::crypto::LoadPublicKeyFile(keys.command_node);
+  REQUIRE(command_key);
+  int sequence = 0;
+  const auto send = [&](const std::string& command_json) {
+    auto signed_command = ehg::crypto::SignCommand(
+        *command_key, "gw-it-01", command_json, "jti-apply-" + std::to_string(++sequence),
+        ehg::core::WallTime(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())),
+        300s);
+    REQUIRE(signed_command);
+    raw.Publish(std::string(kTopicBase) + "cmd", *signed_command);
+  };
+  const auto result = [&](const std::string& id) {
+    REQUIRE(
+        raw.WaitFor([&](const auto& messages) { return ResultFor(keys, messages, id).has_value(); }, 15s));
+    return *ResultFor(keys, raw.Messages(), id);
+  };
+  const auto quoted = [](const std::string& text) {
+    std::string out = "\"";
+    for (const char c : text) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    return out + "\"";
+  };
+
+  // Invalid: refused with the first error, and the file is untouched.
+  std::string broken = original;
+  broken.replace(broken.find("\"r-it-0001\""), 11, "\"12345678901\"");
+  send(R"({"id":"c-bad-config","type":"config.apply","config":)" + quoted(broken) + "}");
+  const auto refused = result("c-bad-config");
+  CHECK(refused->getValue<std::string>("status") == "rejected");
+  CHECK(refused->getValue<std::string>("detail").find("resident.pseudonym") != std::string::npos);
+  {
+    std::ifstream in(config);
+    std::stringstream text;
+    text << in.rdbuf();
+    CHECK(text.str() == original);
+  }
+  // Another gateway's identity: refused.
+  std::string renamed = original;
+  renamed.replace(renamed.find("\"gw-it-01\""), 10, "\"gw-it-02\"");
+  send(R"({"id":"c-renamed","type":"config.apply","config":)" + quoted(renamed) + "}");
+  CHECK(result("c-renamed")->getValue<std::string>("status") == "rejected");
+
+  // Valid (the log level changes): written, the previous file kept, reloaded.
+  std::string changed = original;
+  const auto level_at = changed.find("\"log_level\": \"") + 14;
+  const auto level_end = changed.find('"', level_at);
+  changed.replace(level_at, level_end - level_at,
+                  changed.substr(level_at, level_end - level_at) == "info" ? "debug" : "info");
+  REQUIRE(changed != original);
+  send(R"({"id":"c-good-config","type":"config.apply","config":)" + quoted(changed) + "}");
+  const auto applied = result("c-good-config");
+  CHECK(applied->getValue<std::string>("status") == "ok");
+  CHECK(daemon.WaitForOutput("msg=\"config reloaded\"", 10s));
+  {
+    std::ifstream in(config);
+    std::stringstream text;
+    text << in.rdbuf();
+    CHECK(text.str() == changed);
+    std::ifstream previous(config.string() + ".previous");
+    std::stringstream kept;
+    kept << previous.rdbuf();
+    CHECK(kept.str() == original);
+  }
+
+  // update.request: written for the update helper while no critical alert is open...
+  send(R"({"id":"c-update","type":"update.request","version":"0.2.0-1"})");
+  CHECK(result("c-update")->getValue<std::string>("status") == "ok");
+  std::ifstream request(dir / "data/update-request.json");
+  std::stringstream request_text;
+  request_text << request.rdbuf();
+  CHECK(request_text.str().find("\"version\":\"0.2.0-1\"") != std::string::npos);
+  CHECK(request_text.str().find("\"command_id\":\"c-update\"") != std::string::npos);
+  send(R"({"id":"c-update-shell","type":"update.request","version":"1.0; rm -rf /"})");
+  CHECK(result("c-update-shell")->getValue<std::string>("status") == "rejected");
+  REQUIRE(Stop(daemon) == 0);
+
+  // ...and refused while one is open (a gateway whose first reading raises a critical alert).
+  TempDir critical_dir;
+  auto critical = SecureOptions(broker, keys);
+  critical.rules =
+      R"([{"id": "spo2-any", "kind": "threshold", "metric": "spo2", "above": 30, "severity": "critical"}])";
+  const auto statuses_before = statuses(raw.Messages());
+  Process again = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(critical_dir.path(), critical));
+  REQUIRE(again.WaitForOutput("msg=\"alert raised\"", 15s));
+  REQUIRE(raw.WaitFor([&](const auto& messages) { return statuses(messages) > statuses_before; }, 15s));
+  send(R"({"id":"c-update-2","type":"update.request","version":"0.2.0-2"})");
+  const auto blocked = result("c-update-2");
+  CHECK(blocked->getValue<std::string>("status") == "rejected");
+  CHECK(blocked->getValue<std::string>("detail").find("critical alert is open") != std::string::npos);
+  CHECK_FALSE(fs::exists(critical_dir / "data/update-request.json"));
+  REQUIRE(Stop(again) == 0);
 }

@@ -95,3 +95,37 @@ TEST_CASE("An alert body carries change, rule, severity, state, worst value and 
   CHECK(body->getValue<double>("worst_value") == 87);
   CHECK(body->getArray("evidence")->size() == 1);
 }
+
+TEST_CASE("Each piece of an alert's evidence names the FHIR Observation it was sent as") {
+  ehg::core::ManualClock clock;
+  ehg::core::EventIdGenerator ids(clock);
+  ehg::alerts::Alert alert;
+  alert.alert_id = "a-1";
+  alert.rule_id = "bp-high";
+  alert.metric = "bp.systolic";
+  alert.evidence = {{"cuff", "bp.systolic", 182, "mm[Hg]", WallTime{1'795'678'200'000ms}},
+                    {"cuff", "bp.systolic", 185, "mm[Hg]", WallTime{1'795'678'260'000ms}}};
+  const auto body =
+      Parse(ehg::pipeline::AlertBody(kContext, ids.Next(), ehg::alerts::ChangeKind::kRaised, alert));
+  const auto evidence = body->getArray("evidence");
+  REQUIRE(evidence->size() == 2);
+  for (unsigned i = 0; i < 2; ++i) {
+    const auto reference = evidence->getObject(i)->getObject("observation");
+    REQUIRE(reference);
+    CHECK(reference->getValue<std::string>("type") == "Observation");
+    CHECK(reference->getObject("identifier")->getValue<std::string>("system") ==
+          "urn:ehealth-gateway:observation");
+  }
+  // The same identifier the FHIR Observation of that reading carries (gateway/fhir, tests/unit/fhir).
+  CHECK(evidence->getObject(0)
+            ->getObject("observation")
+            ->getObject("identifier")
+            ->getValue<std::string>("value") == "gw-1/cuff/r-0001/bp.systolic/1795678200000");
+  CHECK(evidence->getObject(1)
+            ->getObject("observation")
+            ->getObject("identifier")
+            ->getValue<std::string>("value") == "gw-1/cuff/r-0001/bp.systolic/1795678260000");
+  // The stored form of the alert keeps no references: they are derived when an event is written.
+  const std::string stored = ehg::pipeline::AlertToJson(alert);
+  CHECK(stored.find("observation") == std::string::npos);
+}
