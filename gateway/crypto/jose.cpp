@@ -1,8 +1,5 @@
 #include "gateway/crypto/jose.hpp"
 
-#include <openssl/bn.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -12,6 +9,7 @@
 
 #include "gateway/core/json.hpp"
 #include "gateway/crypto/base64url.hpp"
+#include "gateway/crypto/openssl_handles.hpp"
 
 namespace ehg::crypto {
 namespace {
@@ -26,15 +24,6 @@ constexpr std::size_t kTagBytes = 16;
 constexpr std::size_t kContentKeyBytes = 32;
 // Larger objects are refused before any work: events and commands are a few KiB.
 constexpr std::size_t kMaxCompactBytes = 4 * 1024 * 1024;
-
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
-using SigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG, ECDSA_SIG_free>>;
 
 tl::unexpected<Refused> Refuse(Refusal reason, std::string message) {
   return tl::unexpected(Refused{reason, std::move(message)});
@@ -110,7 +99,7 @@ bool SafeHeaderValue(std::string_view value) {
 }
 
 Result<Bytes> SharedSecret(const EcKey& own_private, const EcKey& peer_public) {
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own_private.get(), nullptr));
+  openssl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own_private.get(), nullptr));
   std::size_t length = 0;
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
       EVP_PKEY_derive_set_peer_ex(ctx.get(), peer_public.get(), 1) != 1 ||
@@ -184,7 +173,7 @@ Result<std::string> SignCompactJws(const EcKey& key, std::string_view payload, s
   const std::string signing_input =
       Base64UrlEncode(Header({{"alg", "ES256"}, {"typ", typ}, {"kid", key.id()}})) + "." +
       Base64UrlEncode(payload);
-  MdCtxPtr ctx(EVP_MD_CTX_new());
+  openssl::MdCtx ctx(EVP_MD_CTX_new());
   std::size_t der_length = 0;
   if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &der_length, AsBytes(signing_input).data(), signing_input.size()) !=
@@ -198,7 +187,7 @@ Result<std::string> SignCompactJws(const EcKey& key, std::string_view payload, s
   }
   // OpenSSL writes the DER form; JOSE wants the fixed-width r || s.
   const unsigned char* cursor = der.data();
-  SigPtr signature(d2i_ECDSA_SIG(nullptr, &cursor, static_cast<long>(der_length)));
+  openssl::EcdsaSig signature(d2i_ECDSA_SIG(nullptr, &cursor, static_cast<long>(der_length)));
   if (!signature) return Fail(Errc::kInternal, "ES256 signature not DER");
   const BIGNUM* r = nullptr;
   const BIGNUM* s = nullptr;
@@ -235,7 +224,7 @@ Checked<VerifiedJws> VerifyCompactJws(std::string_view jws, const KeySet& keys) 
   auto payload = Base64UrlDecode(parts[1]);
   if (!payload) return Refuse(Refusal::kMalformed, "payload is not base64url");
 
-  SigPtr signature(ECDSA_SIG_new());
+  openssl::EcdsaSig signature(ECDSA_SIG_new());
   BIGNUM* r = BN_bin2bn(raw->data(), kCoordinateBytes, nullptr);
   BIGNUM* s = BN_bin2bn(raw->data() + kCoordinateBytes, kCoordinateBytes, nullptr);
   if (!signature || r == nullptr || s == nullptr || ECDSA_SIG_set0(signature.get(), r, s) != 1) {
@@ -249,7 +238,7 @@ Checked<VerifiedJws> VerifyCompactJws(std::string_view jws, const KeySet& keys) 
   std::unique_ptr<unsigned char, decltype([](unsigned char* p) { OPENSSL_free(p); })> der_owner(der);
 
   const std::size_t signed_length = parts[0].size() + 1 + parts[1].size();
-  MdCtxPtr ctx(EVP_MD_CTX_new());
+  openssl::MdCtx ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, (*key)->get()) != 1 ||
       EVP_DigestVerify(ctx.get(), der, static_cast<std::size_t>(der_length), AsBytes(jws).data(),
                        signed_length) != 1) {
@@ -277,7 +266,7 @@ Result<std::string> EncryptCompactJwe(const EcKey& recipient, std::string_view p
   std::array<std::uint8_t, kIvBytes> iv{};
   if (RAND_bytes(iv.data(), static_cast<int>(iv.size())) != 1)
     return Fail(Errc::kInternal, "no random bytes");
-  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  openssl::CipherCtx ctx(EVP_CIPHER_CTX_new());
   Bytes ciphertext(plaintext.size() + 16);
   std::array<std::uint8_t, kTagBytes> tag{};
   int length = 0;
@@ -342,7 +331,7 @@ Checked<DecryptedJwe> DecryptCompactJwe(std::string_view jwe, const KeySet& keys
   if (!secret) return Refuse(Refusal::kMalformed, secret.error().message);
   auto content_key = ConcatKdf(*secret, "A256GCM", party_info[0], party_info[1], kContentKeyBytes * 8);
   OPENSSL_cleanse(secret->data(), secret->size());
-  CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  openssl::CipherCtx ctx(EVP_CIPHER_CTX_new());
   Bytes plaintext(ciphertext->size() + 16);
   int length = 0;
   int total = 0;

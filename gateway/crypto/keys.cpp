@@ -1,11 +1,7 @@
 #include "gateway/crypto/keys.hpp"
 
 #include <fcntl.h>
-#include <openssl/bio.h>
-#include <openssl/bn.h>
 #include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,22 +14,13 @@
 #include <vector>
 
 #include "gateway/crypto/base64url.hpp"
+#include "gateway/crypto/openssl_handles.hpp"
 
 namespace ehg::crypto {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
 constexpr std::size_t kCoordinateBytes = 32;
-
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
-using CtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
-using ParamPtr = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM, OSSL_PARAM_free>>;
 
 std::shared_ptr<evp_pkey_st> Own(EVP_PKEY* key) {
   return std::shared_ptr<evp_pkey_st>(key, EVP_PKEY_free);
@@ -53,14 +40,14 @@ bool IsP256(EVP_PKEY* key) {
 // The point must lie on the curve: a receiver that skips this check leaks its private key to anyone who
 // sends crafted ephemeral keys (the invalid-curve attack on ECDH-ES).
 bool PublicKeyValid(EVP_PKEY* key) {
-  CtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  openssl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   return ctx && EVP_PKEY_public_check(ctx.get()) == 1;
 }
 
 Bytes Coordinate(EVP_PKEY* key, const char* name) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return {};
-  BnPtr value(raw);
+  openssl::Bignum value(raw);
   Bytes out(kCoordinateBytes);
   if (BN_bn2binpad(value.get(), out.data(), static_cast<int>(out.size())) != static_cast<int>(out.size()))
     return {};
@@ -120,7 +107,7 @@ Result<EcKey> EcKey::Generate() {
 }
 
 Result<EcKey> EcKey::FromPem(std::string_view pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  openssl::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   const bool is_private = pem.find("PRIVATE KEY-----") != std::string_view::npos;
   EVP_PKEY* key = is_private ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
                              : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
@@ -157,11 +144,11 @@ Result<EcKey> EcKey::FromJwk(const core::JsonValue& jwk) {
   point.insert(point.end(), x->begin(), x->end());
   point.insert(point.end(), y->begin(), y->end());
 
-  ParamBldPtr builder(OSSL_PARAM_BLD_new());
+  openssl::ParamBuilder builder(OSSL_PARAM_BLD_new());
   std::string group = "prime256v1";
   OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, group.c_str(), 0);
   OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
-  BnPtr private_value;
+  openssl::Bignum private_value;
   const core::JsonValue* d = jwk.Find("d");
   if (d != nullptr) {
     auto d_bytes = DecodeCoordinate(jwk, "d");
@@ -169,8 +156,8 @@ Result<EcKey> EcKey::FromJwk(const core::JsonValue& jwk) {
     private_value.reset(BN_bin2bn(d_bytes->data(), static_cast<int>(d_bytes->size()), nullptr));
     OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_PRIV_KEY, private_value.get());
   }
-  ParamPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
-  CtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  openssl::Params params(OSSL_PARAM_BLD_to_param(builder.get()));
+  openssl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* key = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &key, d != nullptr ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
@@ -180,7 +167,7 @@ Result<EcKey> EcKey::FromJwk(const core::JsonValue& jwk) {
   auto owned = Own(key);
   if (!PublicKeyValid(key)) return Fail(Errc::kParse, "JWK point is not on the P-256 curve");
   if (d != nullptr) {
-    CtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+    openssl::PkeyCtx check(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
     if (!check || EVP_PKEY_pairwise_check(check.get()) != 1) {
       return Fail(Errc::kParse, "JWK \"d\" does not belong to its public point");
     }
@@ -213,14 +200,14 @@ std::string EcKey::Thumbprint() const {
 }
 
 std::string EcKey::PublicPem() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
+  openssl::Bio bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PUBKEY(bio.get(), key_.get());
   return ReadBio(bio.get());
 }
 
 std::string EcKey::PrivatePem() const {
   if (!has_private_) return {};
-  BioPtr bio(BIO_new(BIO_s_mem()));
+  openssl::Bio bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr);
   return ReadBio(bio.get());
 }

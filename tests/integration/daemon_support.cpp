@@ -1,5 +1,7 @@
 #include "tests/integration/daemon_support.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <fstream>
 #include <sstream>
 
@@ -22,7 +24,8 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   "tls": {"ca_file": ")"
       << options.ca_file << R"(", "cert_file": ")" << options.cert_file << R"(", "key_file": ")"
       << options.key_file << R"("},
-  "security": )" << options.security_json << R"(,
+  "security": )"
+      << options.security_json << R"(,
   "storage": {"path": "data/gateway.db")";
   if (options.outbox_budget_bytes > 0) out << R"(, "outbox_budget_bytes": )" << options.outbox_budget_bytes;
   out << "},\n";
@@ -72,6 +75,27 @@ std::vector<StoredReading> ReportedReadings(const std::vector<std::string>& line
     }
   }
   return readings;
+}
+
+std::set<std::string> StoredReadingKeys(const std::filesystem::path& database) {
+  SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
+  db.setBusyTimeout(5000);
+  SQLite::Statement query(db,
+                          "SELECT device_id, metric, coalesce(device_time_ms, received_ms) FROM readings");
+  std::set<std::string> keys;
+  while (query.executeStep()) {
+    keys.insert(query.getColumn(0).getString() + "|" + query.getColumn(1).getString() + "|" +
+                std::to_string(query.getColumn(2).getInt64()));
+  }
+  return keys;
+}
+
+std::string ObservationKeyOf(const std::string& identifier) {
+  std::vector<std::string> parts;
+  std::stringstream value(identifier);
+  for (std::string part; std::getline(value, part, '/');)
+    parts.push_back(part);
+  return parts.size() == 5 ? parts[1] + "|" + parts[3] + "|" + parts[4] : "malformed:" + identifier;
 }
 
 }  // namespace ehg::test

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,9 @@ struct DaemonConfigOptions {
   std::uint64_t outbox_budget_bytes = 0;  // 0: the default
   // The "security" section. Delivery tests read plain bodies; the security tests give real keys.
   std::string security_json = R"({"insecure_plaintext_payloads_for_development": true})";
-  std::string uplink_json;                // the "uplink" section, or empty for none
-  std::string devices_json;               // the "devices" array; empty: the two simulated devices
-  std::string bluetooth_json;             // the "bluetooth" section, or empty for none
+  std::string uplink_json;     // the "uplink" section, or empty for none
+  std::string devices_json;    // the "devices" array; empty: the two simulated devices
+  std::string bluetooth_json;  // the "bluetooth" section, or empty for none
   std::string time_zone = "Europe/Oslo";
 };
 
@@ -45,5 +46,10 @@ struct StoredReading {
 
 // The readings the daemon reported as durable ("reading stored" debug lines).
 std::vector<StoredReading> ReportedReadings(const std::vector<std::string>& lines);
+
+// Measured values as "device|metric|effective ms": the readings a gateway stored, and the values inside
+// the FHIR Observations it sent (each Observation identifier is gateway/device/subject/metric/ms).
+std::set<std::string> StoredReadingKeys(const std::filesystem::path& database);
+std::string ObservationKeyOf(const std::string& identifier);
 
 }  // namespace ehg::test

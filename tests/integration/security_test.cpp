@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "gateway/core/json.hpp"
 #include "gateway/crypto/base64url.hpp"
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
@@ -38,6 +39,13 @@ const std::string kNodeTool = std::string(EHG_SOURCE_DIR) + "/tests/interop/node
 
 Poco::JSON::Object::Ptr Json(const std::string& text) {
   return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 void Write(const fs::path& path, const std::string& text) {
@@ -177,17 +185,47 @@ int Stop(Process& daemon) {
   return daemon.Wait(15s).value_or(-1);
 }
 
+// The keys, a broker, a subscriber that sees what the broker sees (and publishes commands), and the
+// gateway's data folder.
+struct Setup {
+  Keys keys;
+  TestBroker broker;
+  TempDir dir;
+  std::unique_ptr<TestReceiver> raw;
+
+  Setup() {
+    broker.Start();
+    raw = std::make_unique<TestReceiver>(broker, false);
+  }
+  ehg::test::DaemonConfigOptions Options() const { return SecureOptions(broker, keys); }
+  fs::path Config(const ehg::test::DaemonConfigOptions& options) const {
+    return ehg::test::WriteDaemonConfig(dir.path(), options);
+  }
+  Process StartGateway() const { return ehg::test::StartDaemon(Config(Options())); }
+  // The first alert event, opened (it is published after the gateway subscribed to its commands).
+  Poco::JSON::Object::Ptr FirstAlert() const {
+    REQUIRE(raw->WaitFor(
+        [&](const auto& messages) { return !OpenedOfKind(keys, messages, "event/alert").empty(); }, 20s));
+    return Json(OpenedOfKind(keys, raw->Messages(), "event/alert").front());
+  }
+  void SendCommand(const std::string& payload) const {
+    raw->Publish(std::string(kTopicBase) + "cmd", payload);
+  }
+  Poco::JSON::Object::Ptr Result(const std::string& command_id) const {
+    REQUIRE(raw->WaitFor(
+        [&](const auto& messages) { return ResultFor(keys, messages, command_id).has_value(); }, 15s));
+    return *ResultFor(keys, raw->Messages(), command_id);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("Events leave sealed, and the jose tool and npm jose each decrypt and verify them") {
-  Keys keys;
-  TestBroker broker;
-  broker.Start();
-  TestReceiver raw(broker, false);
-  TempDir dir;
-  Process daemon =
-      ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), SecureOptions(broker, keys)));
-  REQUIRE(raw.WaitFor(
+  Setup setup;
+  const Keys& keys = setup.keys;
+  const TempDir& dir = setup.dir;
+  Process daemon = setup.StartGateway();
+  REQUIRE(setup.raw->WaitFor(
       [&](const std::vector<ReceivedMessage>& messages) {
         return !OpenedOfKind(keys, messages, "event/alert").empty() &&
                !OpenedOfKind(keys, messages, "event/observation").empty();
@@ -198,7 +236,7 @@ TEST_CASE("Events leave sealed, and the jose tool and npm jose each decrypt and 
 
   std::string alert_payload;
   std::string observation_payload;
-  for (const ReceivedMessage& message : raw.Messages()) {
+  for (const ReceivedMessage& message : setup.raw->Messages()) {
     if (message.topic.ends_with("event/alert") && alert_payload.empty()) alert_payload = message.payload;
     if (message.topic.ends_with("event/observation") && observation_payload.empty())
       observation_payload = message.payload;
@@ -241,34 +279,24 @@ TEST_CASE("Events leave sealed, and the jose tool and npm jose each decrypt and 
 }
 
 TEST_CASE("Commands signed by the jose tool and by npm jose are accepted and answered with sealed results") {
-  Keys keys;
-  TestBroker broker;
-  broker.Start();
-  TestReceiver raw(broker, false);
-  TempDir dir;
-  Process daemon =
-      ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), SecureOptions(broker, keys)));
-  REQUIRE(raw.WaitFor(
-      [&](const auto& messages) { return !OpenedOfKind(keys, messages, "event/alert").empty(); }, 20s));
-  const auto alert = Json(OpenedOfKind(keys, raw.Messages(), "event/alert").front());
+  Setup setup;
+  const Keys& keys = setup.keys;
+  const TempDir& dir = setup.dir;
+  Process daemon = setup.StartGateway();
+  const auto alert = setup.FirstAlert();
   const std::string event_id = alert->getValue<std::string>("event_id");
   const std::string alert_id = alert->getValue<std::string>("alert_id");
 
-  raw.Publish(std::string(kTopicBase) + "cmd",
-              keys.SignWithJoseTool(R"({"id":"c-jose","type":"ping"})", "jti-jose-1"));
-  raw.Publish(std::string(kTopicBase) + "cmd",
-              keys.SignWithNode(R"({"id":"c-node","type":"alert.receipt","event_id":")" + event_id + "\"}",
-                                "jti-node-1"));
-  raw.Publish(std::string(kTopicBase) + "cmd",
-              keys.SignWithNode(
-                  R"({"id":"c-ack","type":"alert.ack","alert_id":")" + alert_id + R"(","by":"nurse-0417"})",
-                  "jti-node-2"));
-  REQUIRE(
-      raw.WaitFor([&](const auto& messages) { return ResultFor(keys, messages, "c-ack").has_value(); }, 15s));
-  const auto messages = raw.Messages();
-  CHECK((*ResultFor(keys, messages, "c-jose"))->getValue<std::string>("detail") == "pong");
-  CHECK((*ResultFor(keys, messages, "c-node"))->getValue<std::string>("detail") == "receipt recorded");
-  CHECK((*ResultFor(keys, messages, "c-ack"))->getValue<std::string>("status") == "ok");
+  setup.SendCommand(keys.SignWithJoseTool(R"({"id":"c-jose","type":"ping"})", "jti-jose-1"));
+  setup.SendCommand(keys.SignWithNode(
+      R"({"id":"c-node","type":"alert.receipt","event_id":")" + event_id + "\"}", "jti-node-1"));
+  setup.SendCommand(keys.SignWithNode(
+      R"({"id":"c-ack","type":"alert.ack","alert_id":")" + alert_id + R"(","by":"nurse-0417"})",
+      "jti-node-2"));
+  CHECK(setup.Result("c-ack")->getValue<std::string>("status") == "ok");
+  CHECK(setup.Result("c-jose")->getValue<std::string>("detail") == "pong");
+  CHECK(setup.Result("c-node")->getValue<std::string>("detail") == "receipt recorded");
+  const auto messages = setup.raw->Messages();
   // The result of a command, opened by npm jose too.
   for (const ReceivedMessage& message : messages) {
     if (!message.topic.ends_with("cmd/result")) continue;
@@ -284,25 +312,18 @@ TEST_CASE("Commands signed by the jose tool and by npm jose are accepted and ans
 }
 
 TEST_CASE("Refused commands are logged with their reason and change nothing, across a restart too") {
-  Keys keys;
-  TestBroker broker;
-  broker.Start();
-  TestReceiver raw(broker, false);
-  TempDir dir;
-  const auto config = ehg::test::WriteDaemonConfig(dir.path(), SecureOptions(broker, keys));
+  Setup setup;
+  const Keys& keys = setup.keys;
+  const auto config = setup.Config(setup.Options());
   auto daemon = std::make_unique<Process>(ehg::test::StartDaemon(config));
-  REQUIRE(raw.WaitFor(
-      [&](const auto& messages) { return !OpenedOfKind(keys, messages, "event/alert").empty(); }, 20s));
-  const std::string alert_id =
-      Json(OpenedOfKind(keys, raw.Messages(), "event/alert").front())->getValue<std::string>("alert_id");
+  const std::string alert_id = setup.FirstAlert()->getValue<std::string>("alert_id");
   const std::string ack =
       R"({"id":"c-bad","type":"alert.ack","alert_id":")" + alert_id + R"(","by":"intruder"})";
 
   // One accepted command first; its exact bytes are replayed below.
   const std::string accepted = keys.SignWithJoseTool(R"({"id":"c-ok","type":"ping"})", "jti-once");
-  raw.Publish(std::string(kTopicBase) + "cmd", accepted);
-  REQUIRE(
-      raw.WaitFor([&](const auto& messages) { return ResultFor(keys, messages, "c-ok").has_value(); }, 15s));
+  setup.SendCommand(accepted);
+  setup.Result("c-ok");
 
   const TempDir other;
   const fs::path stranger = other / "stranger.jwk";
@@ -329,28 +350,26 @@ TEST_CASE("Refused commands are logged with their reason and change nothing, acr
       {accepted, "replayed"},
   };
   for (const auto& [payload, reason] : refusals)
-    raw.Publish(std::string(kTopicBase) + "cmd", payload);
+    setup.SendCommand(payload);
   // Commands are taken in order: once this one is answered, every refusal above has been decided.
-  raw.Publish(std::string(kTopicBase) + "cmd",
-              keys.SignWithNode(R"({"id":"c-last","type":"ping"})", "jti-last"));
-  REQUIRE(raw.WaitFor([&](const auto& messages) { return ResultFor(keys, messages, "c-last").has_value(); },
-                      15s));
+  setup.SendCommand(keys.SignWithNode(R"({"id":"c-last","type":"ping"})", "jti-last"));
+  setup.Result("c-last");
   const std::string output = daemon->Output();
   for (const auto& [payload, reason] : refusals) {
     CAPTURE(reason);
     CHECK(output.find("msg=\"command refused\" reason=" + reason) != std::string::npos);
   }
-  CHECK_FALSE(ResultFor(keys, raw.Messages(), "c-bad").has_value());
+  CHECK_FALSE(ResultFor(keys, setup.raw->Messages(), "c-bad").has_value());
 
   // A restart keeps the replay window.
   REQUIRE(Stop(*daemon) == 0);
   daemon = std::make_unique<Process>(ehg::test::StartDaemon(config));
   REQUIRE(daemon->WaitForOutput("msg=\"broker connected\"", 15s));
-  raw.Publish(std::string(kTopicBase) + "cmd", accepted);
+  setup.SendCommand(accepted);
   CHECK(daemon->WaitForOutput("msg=\"command refused\" reason=replayed", 10s));
   REQUIRE(Stop(*daemon) == 0);
 
-  SQLite::Database db((dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
+  SQLite::Database db((setup.dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM alerts WHERE state = 'acknowledged'").getInt() == 0);
   CHECK(db.execAndGet("SELECT count(*) FROM seen_commands").getInt() == 2);  // c-ok and c-last only
 }
@@ -360,10 +379,7 @@ TEST_CASE("A gateway refuses to start with a key file others may read, or withou
   // The public half for enrolment, again: the same JWK keygen printed, or PEM.
   auto jwk = RunCommand({EHG_GATEWAY_BINARY, "public-key", "--key", keys.gateway_key.string()});
   REQUIRE(jwk.exit_code == 0);
-  std::ifstream printed(keys.gateway_public);
-  std::stringstream printed_text;
-  printed_text << printed.rdbuf();
-  CHECK(Trim(jwk.output) == Trim(printed_text.str()));
+  CHECK(Trim(jwk.output) == Trim(ReadText(keys.gateway_public)));
   auto pem =
       RunCommand({EHG_GATEWAY_BINARY, "public-key", "--key", keys.gateway_key.string(), "--format", "pem"});
   REQUIRE(pem.exit_code == 0);
@@ -439,12 +455,8 @@ std::set<std::string> ObservationKeys(const std::vector<ReceivedLine>& lines) {
     if (line.kind != "observation") continue;
     auto identifiers = line.body->getArray("identifier");
     for (std::size_t i = 0; i < identifiers->size(); ++i) {
-      std::vector<std::string> parts;
-      std::stringstream value(
-          identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value"));
-      for (std::string part; std::getline(value, part, '/');)
-        parts.push_back(part);
-      keys.insert(parts.at(1) + "|" + parts.at(3) + "|" + parts.at(4));
+      keys.insert(ehg::test::ObservationKeyOf(
+          identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value")));
     }
   }
   return keys;
@@ -526,14 +538,8 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
   // Nothing lost: every stored reading arrived as part of an Observation at one of the two.
   std::set<std::string> received = ObservationKeys(lines_a);
   received.merge(ObservationKeys(lines_b));
-  std::set<std::string> stored;
+  const std::set<std::string> stored = ehg::test::StoredReadingKeys(dir / "data/gateway.db");
   SQLite::Database db((dir / "data/gateway.db").string(), SQLite::OPEN_READONLY);
-  SQLite::Statement query(db,
-                          "SELECT device_id, metric, coalesce(device_time_ms, received_ms) FROM readings");
-  while (query.executeStep()) {
-    stored.insert(query.getColumn(0).getString() + "|" + query.getColumn(1).getString() + "|" +
-                  std::to_string(query.getColumn(2).getInt64()));
-  }
   CHECK(stored.size() > 30);
   CHECK(received == stored);
 
@@ -602,27 +608,19 @@ TEST_CASE(
 TEST_CASE(
     "config.apply replaces the config atomically or not at all and update.request waits for no critical "
     "alert") {
-  Keys keys;
-  TestBroker broker;
-  broker.Start();
-  TestReceiver raw(broker, false);
-  TempDir dir;
-  auto options = SecureOptions(broker, keys);
+  Setup setup;
+  const Keys& keys = setup.keys;
+  auto options = setup.Options();
   options.cuff_interval_seconds = 3600;
-  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
-  const std::string original = [&] {
-    std::ifstream in(config);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }();
+  const auto config = setup.Config(options);
+  const std::string original = ReadText(config);
   Process daemon = ehg::test::StartDaemon(config);
   // The online status follows the subscription to commands: from here on none is missed.
   const auto statuses = [](const std::vector<ReceivedMessage>& messages) {
     return std::count_if(messages.begin(), messages.end(),
                          [](const ReceivedMessage& message) { return message.topic.ends_with("/status"); });
   };
-  REQUIRE(raw.WaitFor([&](const auto& messages) { return statuses(messages) >= 1; }, 15s));
+  REQUIRE(setup.raw->WaitFor([&](const auto& messages) { return statuses(messages) >= 1; }, 15s));
   const auto command_key = ehg::crypto::LoadPublicKeyFile(keys.command_node);
   REQUIRE(command_key);
   int sequence = 0;
@@ -633,25 +631,10 @@ TEST_CASE(
             std::chrono::system_clock::now().time_since_epoch())),
         300s);
     REQUIRE(signed_command);
-    raw.Publish(std::string(kTopicBase) + "cmd", *signed_command);
+    setup.SendCommand(*signed_command);
   };
-  const auto result = [&](const std::string& id) {
-    REQUIRE(
-        raw.WaitFor([&](const auto& messages) { return ResultFor(keys, messages, id).has_value(); }, 15s));
-    return *ResultFor(keys, raw.Messages(), id);
-  };
-  const auto quoted = [](const std::string& text) {
-    std::string out = "\"";
-    for (const char c : text) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out += c;
-    }
-    return out + "\"";
-  };
+  const auto result = [&](const std::string& id) { return setup.Result(id); };
+  const auto quoted = [](const std::string& text) { return ehg::core::JsonQuote(text); };
 
   // Invalid: refused with the first error, and the file is untouched.
   std::string broken = original;
@@ -660,12 +643,7 @@ TEST_CASE(
   const auto refused = result("c-bad-config");
   CHECK(refused->getValue<std::string>("status") == "rejected");
   CHECK(refused->getValue<std::string>("detail").find("resident.pseudonym") != std::string::npos);
-  {
-    std::ifstream in(config);
-    std::stringstream text;
-    text << in.rdbuf();
-    CHECK(text.str() == original);
-  }
+  CHECK(ReadText(config) == original);
   // Another gateway's identity: refused.
   std::string renamed = original;
   renamed.replace(renamed.find("\"gw-it-01\""), 10, "\"gw-it-02\"");
@@ -683,38 +661,29 @@ TEST_CASE(
   const auto applied = result("c-good-config");
   CHECK(applied->getValue<std::string>("status") == "ok");
   CHECK(daemon.WaitForOutput("msg=\"config reloaded\"", 10s));
-  {
-    std::ifstream in(config);
-    std::stringstream text;
-    text << in.rdbuf();
-    CHECK(text.str() == changed);
-    std::ifstream previous(config.string() + ".previous");
-    std::stringstream kept;
-    kept << previous.rdbuf();
-    CHECK(kept.str() == original);
-  }
+  CHECK(ReadText(config) == changed);
+  CHECK(ReadText(config.string() + ".previous") == original);
 
   // update.request: written for the update helper while no critical alert is open...
   send(R"({"id":"c-update","type":"update.request","version":"0.2.0-1"})");
   CHECK(result("c-update")->getValue<std::string>("status") == "ok");
-  std::ifstream request(dir / "data/update-request.json");
-  std::stringstream request_text;
-  request_text << request.rdbuf();
-  CHECK(request_text.str().find("\"version\":\"0.2.0-1\"") != std::string::npos);
-  CHECK(request_text.str().find("\"command_id\":\"c-update\"") != std::string::npos);
+  const std::string request = ReadText(setup.dir / "data/update-request.json");
+  CHECK(request.find("\"version\":\"0.2.0-1\"") != std::string::npos);
+  CHECK(request.find("\"command_id\":\"c-update\"") != std::string::npos);
   send(R"({"id":"c-update-shell","type":"update.request","version":"1.0; rm -rf /"})");
   CHECK(result("c-update-shell")->getValue<std::string>("status") == "rejected");
   REQUIRE(Stop(daemon) == 0);
 
   // ...and refused while one is open (a gateway whose first reading raises a critical alert).
   TempDir critical_dir;
-  auto critical = SecureOptions(broker, keys);
+  auto critical = setup.Options();
   critical.rules =
       R"([{"id": "spo2-any", "kind": "threshold", "metric": "spo2", "above": 30, "severity": "critical"}])";
-  const auto statuses_before = statuses(raw.Messages());
+  const auto statuses_before = statuses(setup.raw->Messages());
   Process again = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(critical_dir.path(), critical));
   REQUIRE(again.WaitForOutput("msg=\"alert raised\"", 15s));
-  REQUIRE(raw.WaitFor([&](const auto& messages) { return statuses(messages) > statuses_before; }, 15s));
+  REQUIRE(
+      setup.raw->WaitFor([&](const auto& messages) { return statuses(messages) > statuses_before; }, 15s));
   send(R"({"id":"c-update-2","type":"update.request","version":"0.2.0-2"})");
   const auto blocked = result("c-update-2");
   CHECK(blocked->getValue<std::string>("status") == "rejected");

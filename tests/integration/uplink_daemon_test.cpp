@@ -65,17 +65,8 @@ std::int64_t Count(const TempDir& dir, const std::string& sql) {
   return db.execAndGet(sql).getInt64();
 }
 
-// device|metric|effective time (ms) of every reading the gateway stored.
 std::set<std::string> StoredReadings(const TempDir& dir) {
-  SQLite::Database db(Database(dir).string(), SQLite::OPEN_READONLY);
-  SQLite::Statement query(db,
-                          "SELECT device_id, metric, coalesce(device_time_ms, received_ms) FROM readings");
-  std::set<std::string> keys;
-  while (query.executeStep()) {
-    keys.insert(query.getColumn(0).getString() + "|" + query.getColumn(1).getString() + "|" +
-                std::to_string(query.getColumn(2).getInt64()));
-  }
-  return keys;
+  return ehg::test::StoredReadingKeys(Database(dir));
 }
 
 std::vector<ReceivedEvent> EventsOfKind(const std::vector<ReceivedMessage>& messages,
@@ -93,12 +84,8 @@ std::set<std::string> ReceivedObservations(const std::vector<ReceivedMessage>& m
   for (const ReceivedEvent& event : EventsOfKind(messages, "observation")) {
     auto identifiers = Json(event.body)->getArray("identifier");
     for (std::size_t i = 0; i < identifiers->size(); ++i) {
-      std::vector<std::string> parts;
-      std::stringstream value(
-          identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value"));
-      for (std::string part; std::getline(value, part, '/');)
-        parts.push_back(part);
-      if (parts.size() == 5) keys.insert(parts[1] + "|" + parts[3] + "|" + parts[4]);
+      keys.insert(ehg::test::ObservationKeyOf(
+          identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value")));
     }
   }
   return keys;
