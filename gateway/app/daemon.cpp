@@ -432,11 +432,11 @@ class Daemon {
     if (next.gateway.id != config_.gateway.id || next.gateway.tenant != config_.gateway.tenant ||
         next.resident != config_.resident || next.storage != config_.storage ||
         next.broker != config_.broker || next.tls != config_.tls || next.pipeline != config_.pipeline ||
-        next.uplink != config_.uplink ||
+        next.uplink != config_.uplink || next.security != config_.security ||
         next.gateway.assume_clock_synchronised != config_.gateway.assume_clock_synchronised) {
       core::LogWarning(
-          "identity, broker, uplink, storage, pipeline or clock settings changed: they apply after a "
-          "restart");
+          "identity, broker, uplink, security, storage, pipeline or clock settings changed: they apply after "
+          "a restart");
     }
     core::SetLogLevel(next.gateway.log_level);
     config_.gateway.log_level = next.gateway.log_level;

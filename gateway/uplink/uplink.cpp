@@ -344,7 +344,10 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
     ++counters_.commands_refused;
     core::LogWarning("command refused", {{"reason", reason}, {"detail", detail}, {"bytes", payload.size()}});
   };
-  if (payload.size() > 2 * kMaxCommandBytes) return refuse("malformed", "larger than 32 KiB");
+  // A signed command is its JSON in base64url plus a header and signature: well under twice its size.
+  if (payload.size() > 2 * kMaxCommandBytes) {
+    return refuse("malformed", "larger than " + std::to_string(2 * kMaxCommandBytes / 1024) + " KiB");
+  }
   auto opened = options_.protection->OpenCommand(payload, now);
   if (!opened) return refuse(crypto::ToString(opened.error().reason), opened.error().message);
   if (!opened->jti.empty()) {
