@@ -134,7 +134,7 @@ TEST_CASE("Without keep-alives the Contec stream stops, and the driver restarts 
   CHECK(driver.stats().connects.load() == 1);
 }
 
-TEST_CASE("Unplug and replug under a new pty: disconnected and connected events, then data resumes") {
+TEST_CASE("Unplug and replug: disconnected and connected events, then data resumes") {
   ehg::test::TempDir dir;
   const auto link = dir / "usb-oximeter-if00";
   SerialSimulatorOptions sim;
@@ -158,7 +158,10 @@ TEST_CASE("Unplug and replug under a new pty: disconnected and connected events,
   REQUIRE(unrelated.Plug());
   std::this_thread::sleep_for(500ms);  // a few failed reopen attempts while unplugged
   REQUIRE(simulator.Plug());
-  CHECK(simulator.pty_path() != first_pty);
+  // Usually a new number; a test running beside this one may take the freed number and give it back in
+  // between (seen under ASan with -j2), and then the device returns under its old name, which the
+  // driver must handle just the same. What matters is below: it reconnects through the link.
+  if (simulator.pty_path() == first_pty) MESSAGE("the replugged device got its old pty number back");
   collector.Clear();
   REQUIRE(WaitUntil([&] { return !collector.readings("spo2").empty(); }));
   CHECK(driver.stats().connects.load() == 2);
