@@ -532,6 +532,7 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
   std::vector<std::string> both;
   std::set_intersection(ids_a.begin(), ids_a.end(), ids_b.begin(), ids_b.end(), std::back_inserter(both));
   CHECK(both.empty());
+  MESSAGE("receiver a: " << lines_a.size() << " events, receiver b: " << lines_b.size() << " events");
   CHECK(lines_a.size() > 10);  // the group really split the load
   CHECK(lines_b.size() > 10);
 
