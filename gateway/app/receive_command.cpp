@@ -346,7 +346,7 @@ int Receive(const ReceiveRequest& request) {
   }
   std::optional<crypto::EcKey> signing_key;
   if (!request.signing_key.empty()) {
-    auto key = crypto::LoadPublicKeyFile(request.signing_key);
+    auto key = crypto::LoadKeyFile(request.signing_key);
     if (!key || !key->has_private()) {
       std::cerr << "receive: --signing-key must be a private key: "
                 << (key ? "it holds none" : key.error().message) << "\n";

@@ -17,7 +17,7 @@ Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const c
   }
   auto gateway_key = crypto::LoadPrivateKeyFile(security.gateway_key_file);
   if (!gateway_key) return tl::unexpected(gateway_key.error());
-  auto recipient = crypto::LoadPublicKeyFile(security.recipient_key_file);
+  auto recipient = crypto::LoadKeyFile(security.recipient_key_file);
   if (!recipient) return tl::unexpected(recipient.error().WithContext("care system encryption key"));
   if (recipient->has_private()) {
     return Fail(Errc::kRejected, "care system encryption key " + security.recipient_key_file.string() +
@@ -53,7 +53,7 @@ int GenerateKey(const KeygenRequest& request) {
 }
 
 int PrintPublicKey(const PublicKeyRequest& request) {
-  auto key = crypto::LoadPublicKeyFile(request.key);
+  auto key = crypto::LoadKeyFile(request.key);
   if (!key) {
     std::cerr << "public-key: " << key.error().message << "\n";
     return 1;

@@ -293,7 +293,7 @@ Result<EcKey> LoadPrivateKeyFile(const std::filesystem::path& path) {
   return key;
 }
 
-Result<EcKey> LoadPublicKeyFile(const std::filesystem::path& path) {
+Result<EcKey> LoadKeyFile(const std::filesystem::path& path) {
   auto text = ReadFile(path);
   if (!text) return tl::unexpected(text.error());
   auto key = EcKey::FromText(*text);

@@ -64,8 +64,9 @@ class KeySet {
 // The gateway's private key file. Refused when the group or others may read it, with the command that
 // fixes it; a missing file says how to create one.
 Result<EcKey> LoadPrivateKeyFile(const std::filesystem::path& path);
-// A public key or JWK Set file (the care system's keys).
-Result<EcKey> LoadPublicKeyFile(const std::filesystem::path& path);
+// One key from a PEM or JWK file, public or private, without the permission check of the gateway's own
+// key (the care system's public keys; the receiver's own keys, which it guards itself).
+Result<EcKey> LoadKeyFile(const std::filesystem::path& path);
 // Writes a new private key as PKCS#8 PEM, mode 0600, never over an existing file: temp file, fsync,
 // rename, directory fsync.
 Result<void> WritePrivateKeyFile(const std::filesystem::path& path, const EcKey& key);

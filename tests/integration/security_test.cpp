@@ -577,7 +577,7 @@ TEST_CASE(
       R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000001","gateway":"gw-it-01"})";
   const std::string other_gateway =
       R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000002","gateway":"gw-it-99"})";
-  const auto care_public = ehg::crypto::LoadPublicKeyFile(keys.care_encryption_public);
+  const auto care_public = ehg::crypto::LoadKeyFile(keys.care_encryption_public);
   publisher.Publish(std::string(kTopicBase) + "event/device",
                     *ehg::crypto::SealEnvelope(body, *gateway_key, *other_care));
   publisher.Publish(std::string(kTopicBase) + "event/device",
@@ -622,7 +622,7 @@ TEST_CASE(
                          [](const ReceivedMessage& message) { return message.topic.ends_with("/status"); });
   };
   REQUIRE(setup.raw->WaitFor([&](const auto& messages) { return statuses(messages) >= 1; }, 15s));
-  const auto command_key = ehg::crypto::LoadPublicKeyFile(keys.command_node);
+  const auto command_key = ehg::crypto::LoadKeyFile(keys.command_node);
   REQUIRE(command_key);
   int sequence = 0;
   const auto send = [&](const std::string& command_json) {
