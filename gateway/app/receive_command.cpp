@@ -24,6 +24,7 @@
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
 #include "gateway/uplink/paho_transport.hpp"
+#include "gateway/uplink/topics.hpp"
 
 namespace ehg::app {
 namespace {
@@ -158,8 +159,8 @@ class Receiver {
   void OnConnected(bool session_present) {
     core::LogInfo("receiver connected", {{"session_present", session_present}, {"group", request_.group}});
     const std::string prefix = request_.group.empty() ? "" : "$share/" + request_.group + "/";
-    for (const std::string& filter : {"ehealth/v1/" + request_.tenant + "/+/event/#",
-                                      "ehealth/v1/" + request_.tenant + "/+/cmd/result"}) {
+    const uplink::Topics every_gateway(request_.tenant, "+");
+    for (const std::string& filter : {every_gateway.base + "event/#", every_gateway.command_result}) {
       if (auto subscribed = transport_->Subscribe(prefix + filter); !subscribed) {
         core::LogError("subscribe failed",
                        {{"filter", prefix + filter}, {"reason", subscribed.error().message}});
@@ -259,7 +260,7 @@ class Receiver {
       core::LogWarning("no --signing-key: command not sent", {{"gateway", gateway}});
       return false;
     }
-    const std::string topic = "ehealth/v1/" + tenant + "/" + gateway + "/cmd";
+    const std::string topic = uplink::Topics(tenant, gateway).command;
     if (auto published = transport_->Publish(topic, payload, false, ++next_tag_); !published) {
       core::LogWarning("command not sent", {{"gateway", gateway}, {"reason", published.error().message}});
       return false;
