@@ -28,14 +28,6 @@ bool AudienceMatches(const JsonValue& aud, std::string_view gateway_id) {
   return false;
 }
 
-bool PrintableId(std::string_view text) {
-  if (text.empty() || text.size() > 128) return false;
-  for (const char c : text) {
-    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& command_keys,
@@ -70,7 +62,7 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
     }
   }
   const JsonValue* jti = claims->Find("jti");
-  if (jti == nullptr || jti->type != JsonValue::Type::kString || !PrintableId(jti->text)) {
+  if (jti == nullptr || jti->type != JsonValue::Type::kString || !IsPlainIdentifier(jti->text)) {
     return Refuse(Refusal::kMalformed, "\"jti\" must be 1-128 printable characters");
   }
   const JsonValue* command = claims->Find("command");
@@ -85,7 +77,7 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
 Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view gateway_id,
                                 std::string_view command_json, std::string_view jti, core::WallTime now,
                                 std::chrono::seconds lifetime) {
-  if (!PrintableId(gateway_id) || !PrintableId(jti)) {
+  if (!IsPlainIdentifier(gateway_id) || !IsPlainIdentifier(jti)) {
     return Fail(Errc::kInvalidArgument, "gateway id and jti must be printable identifiers");
   }
   const auto issued = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();

@@ -91,13 +91,6 @@ std::string Header(std::initializer_list<std::pair<std::string_view, std::string
   return header + "}";
 }
 
-bool SafeHeaderValue(std::string_view value) {
-  for (const char c : value) {
-    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
 Result<Bytes> SharedSecret(const EcKey& own_private, const EcKey& peer_public) {
   openssl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, own_private.get(), nullptr));
   std::size_t length = 0;
@@ -169,7 +162,8 @@ std::string_view ToString(Refusal refusal) {
 
 Result<std::string> SignCompactJws(const EcKey& key, std::string_view payload, std::string_view typ) {
   if (!key.has_private()) return Fail(Errc::kInvalidArgument, "signing needs a private key");
-  if (!SafeHeaderValue(typ)) return Fail(Errc::kInvalidArgument, "typ has characters a header cannot hold");
+  if (!typ.empty() && !IsPlainIdentifier(typ))
+    return Fail(Errc::kInvalidArgument, "typ has characters a header cannot hold");
   const std::string signing_input =
       Base64UrlEncode(Header({{"alg", "ES256"}, {"typ", typ}, {"kid", key.id()}})) + "." +
       Base64UrlEncode(payload);
@@ -249,7 +243,8 @@ Checked<VerifiedJws> VerifyCompactJws(std::string_view jws, const KeySet& keys) 
 
 Result<std::string> EncryptCompactJwe(const EcKey& recipient, std::string_view plaintext,
                                       std::string_view cty) {
-  if (!SafeHeaderValue(cty)) return Fail(Errc::kInvalidArgument, "cty has characters a header cannot hold");
+  if (!cty.empty() && !IsPlainIdentifier(cty))
+    return Fail(Errc::kInvalidArgument, "cty has characters a header cannot hold");
   auto ephemeral = EcKey::Generate();
   if (!ephemeral) return tl::unexpected(ephemeral.error());
   auto secret = SharedSecret(*ephemeral, recipient);

@@ -64,15 +64,6 @@ std::string JwkMember(std::string_view name, std::string_view value) {
   return "\"" + std::string(name) + "\":\"" + std::string(value) + "\"";
 }
 
-// Key ids are written into JSON headers: only plain printable characters, no quotes or escapes.
-bool SafeKeyId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (const char c : id) {
-    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
-  }
-  return true;
-}
-
 Result<Bytes> DecodeCoordinate(const core::JsonValue& jwk, std::string_view name) {
   const core::JsonValue* member = jwk.Find(name);
   if (member == nullptr || member->type != core::JsonValue::Type::kString) {
@@ -94,6 +85,14 @@ Result<std::string> ReadFile(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+bool IsPlainIdentifier(std::string_view text) {
+  if (text.empty() || text.size() > 128) return false;
+  for (const char c : text) {
+    if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
 
 EcKey::EcKey(std::shared_ptr<evp_pkey_st> key, bool has_private, std::string id)
     : key_(std::move(key)), has_private_(has_private), id_(std::move(id)) {
@@ -131,7 +130,7 @@ Result<EcKey> EcKey::FromJwk(const core::JsonValue& jwk) {
   }
   std::string id;
   if (const core::JsonValue* kid = jwk.Find("kid")) {
-    if (kid->type != Type::kString || !SafeKeyId(kid->text)) {
+    if (kid->type != Type::kString || !IsPlainIdentifier(kid->text)) {
       return Fail(Errc::kParse, "JWK \"kid\" must be 1-128 printable characters without quotes");
     }
     id = kid->text;

@@ -15,6 +15,10 @@ struct evp_pkey_st;  // OpenSSL's EVP_PKEY, kept out of this header
 // signing keys. Keys are named by their RFC 7638 thumbprint unless a JWK names itself.
 namespace ehg::crypto {
 
+// 1-128 printable ASCII characters without quotes or backslashes: what may be written into a JSON header
+// or claim without escaping (key ids, jti, the audience).
+bool IsPlainIdentifier(std::string_view text);
+
 class EcKey {
  public:
   static Result<EcKey> Generate();
