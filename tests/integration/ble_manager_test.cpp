@@ -92,6 +92,17 @@ VirtualBleDevice Meter() {
   return ehg::devices::sim::BondedDevice(kMeter, "Contour", "glucose", false);
 }
 
+// A scale not yet paired that shows a passkey: pairing needs someone to type it in.
+VirtualBleDevice UnpairedPasskeyScale(std::uint32_t passkey) {
+  VirtualBleDevice scale;
+  scale.address = kScale;
+  scale.name = "UC-352BLE";
+  scale.profile = "weight_scale";
+  scale.pairing = "passkey";
+  scale.passkey = passkey;
+  return scale;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -343,13 +354,7 @@ TEST_CASE(
   CHECK(f.bluez->Log(kCuff).paired);
   CHECK(f.bluez->Log(kCuff).agent_calls == std::vector<std::string>{"RequestAuthorization"});
 
-  VirtualBleDevice scale;
-  scale.address = kScale;
-  scale.name = "UC-352BLE";
-  scale.profile = "weight_scale";
-  scale.pairing = "passkey";
-  scale.passkey = 123456;
-  f.bluez->AddDevice(scale);
+  f.bluez->AddDevice(UnpairedPasskeyScale(123456));
   ehg::devices::ble::PairOptions pair;
   pair.bus_address = f.bus.address();
   pair.address = kScale;
@@ -374,13 +379,7 @@ TEST_CASE(
 
 TEST_CASE("ehealth-gateway pair asks for the passkey on the terminal and trusts the device") {
   Fixture f;
-  VirtualBleDevice scale;
-  scale.address = kScale;
-  scale.name = "UC-352BLE";
-  scale.profile = "weight_scale";
-  scale.pairing = "passkey";
-  scale.passkey = 246810;
-  f.bluez->AddDevice(scale);
+  f.bluez->AddDevice(UnpairedPasskeyScale(246810));
   auto pair = [&](const std::string& typed) {
     return ehg::test::RunCommand({"/bin/sh", "-c",
                                   "echo " + typed + " | '" + EHG_GATEWAY_BINARY +
