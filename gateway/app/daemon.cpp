@@ -174,7 +174,7 @@ class Daemon {
       core::LogWarning("wall clock not synchronised; readings are marked time_uncertain until it is");
     }
 
-    auto protection = BuildProtection(config_);
+    auto protection = BuildProtection(config_, ProtectionUse::kStarting);
     if (!protection) {
       core::LogError("cannot set up end-to-end protection", {{"reason", protection.error().message}});
       return kExitConfig;
@@ -384,7 +384,7 @@ class Daemon {
     if (parsed->gateway.id != config_.gateway.id || parsed->gateway.tenant != config_.gateway.tenant) {
       return {false, "gateway id and tenant cannot change remotely, nothing changed"};
     }
-    if (auto protection = BuildProtection(*parsed); !protection) {
+    if (auto protection = BuildProtection(*parsed, ProtectionUse::kCheckingOnly); !protection) {
       return {false, "keys unusable, nothing changed: " + protection.error().message};
     }
     const std::filesystem::path previous = config_path_.string() + ".previous";

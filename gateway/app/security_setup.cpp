@@ -7,12 +7,16 @@
 
 namespace ehg::app {
 
-Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const config::Config& config) {
+Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const config::Config& config,
+                                                                         ProtectionUse use) {
   const config::SecurityConfig& security = config.security;
+  const bool starting = use == ProtectionUse::kStarting;
   if (security.insecure_plaintext_payloads_for_development) {
-    core::LogWarning(
-        "security.insecure_plaintext_payloads_for_development is set: events leave unencrypted and unsigned, "
-        "commands are taken unsigned; development only");
+    if (starting) {
+      core::LogWarning(
+          "security.insecure_plaintext_payloads_for_development is set: events leave unencrypted and "
+          "unsigned, commands are taken unsigned; development only");
+    }
     return std::make_shared<crypto::PlaintextForDevelopment>();
   }
   auto gateway_key = crypto::LoadPrivateKeyFile(security.gateway_key_file);
@@ -26,9 +30,11 @@ Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const c
   auto command_keys = crypto::KeySet::FromFile(security.command_keys_file);
   if (!command_keys) return tl::unexpected(command_keys.error().WithContext("care system command keys"));
   if (command_keys->size() == 0) return Fail(Errc::kRejected, "no care system command keys configured");
-  core::LogInfo("payloads sealed end to end", {{"gateway_key_id", gateway_key->id()},
-                                               {"recipient_key_id", recipient->id()},
-                                               {"command_keys", command_keys->size()}});
+  if (starting) {
+    core::LogInfo("payloads sealed end to end", {{"gateway_key_id", gateway_key->id()},
+                                                 {"recipient_key_id", recipient->id()},
+                                                 {"command_keys", command_keys->size()}});
+  }
   crypto::CommandPolicy policy{
       config.gateway.id, security.clock_skew,
       std::chrono::duration_cast<std::chrono::seconds>(security.command_max_lifetime)};

@@ -10,9 +10,12 @@
 namespace ehg::app {
 
 // The payload protection the config's security section asks for: the envelope with the configured keys,
-// or (only when named in the config) plaintext for development, with a warning. Errors say how to fix
-// the key files.
-Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const config::Config& config);
+// or (only when named in the config) plaintext for development. Errors say how to fix the key files.
+// At start (`starting`) it logs what it set up, and warns of the development mode; a config.apply
+// only checks that the new file's keys load.
+enum class ProtectionUse { kStarting, kCheckingOnly };
+Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const config::Config& config,
+                                                                         ProtectionUse use);
 
 struct KeygenRequest {
   std::filesystem::path out;

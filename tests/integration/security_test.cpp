@@ -83,6 +83,9 @@ struct Keys {
   fs::path command_jose = dir / "command-jose.jwk";
   fs::path command_node = dir / "command-node.jwk";
   fs::path command_keys = dir / "command-keys.jwks";
+  // Read once, for opening the raw messages the tests look through again and again.
+  ehg::crypto::KeySet care_keys;
+  ehg::crypto::KeySet gateway_keys;
 
   Keys() {
     REQUIRE_MESSAGE(fs::exists(fs::path(EHG_SOURCE_DIR) / "tests/interop/node/node_modules/jose"),
@@ -99,6 +102,8 @@ struct Keys {
     const std::string jose_public = Trim(Shell("jose jwk pub -i " + command_jose.string()));
     const std::string node_public = Trim(Shell("node " + kNodeTool + " public < " + command_node.string()));
     Write(command_keys, "{\"keys\":[" + jose_public + "," + node_public + "]}");
+    care_keys = *ehg::crypto::KeySet::FromFile(care_encryption);
+    gateway_keys = *ehg::crypto::KeySet::FromFile(gateway_set);
   }
 
   std::string SecurityJson() const {
@@ -108,9 +113,7 @@ struct Keys {
 
   // In-process opening with the care system's private key, for finding events among raw messages.
   std::optional<std::string> Open(const std::string& payload) const {
-    auto care = ehg::crypto::KeySet::FromFile(care_encryption);
-    auto gateways = ehg::crypto::KeySet::FromFile(gateway_set);
-    auto opened = ehg::crypto::OpenEnvelope(payload, *care, *gateways);
+    auto opened = ehg::crypto::OpenEnvelope(payload, care_keys, gateway_keys);
     if (!opened) return std::nullopt;
     return opened->body;
   }
