@@ -14,8 +14,10 @@
 #include "devices/sim/simulated_source.hpp"
 #include "gateway/app/atomic_file.hpp"
 #include "gateway/app/security_setup.hpp"
+#include "gateway/app/service_notifier.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/event.hpp"
+#include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/fhir/observation.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
@@ -239,8 +241,10 @@ class Daemon {
     uplink_->Start();
     StartDevices();
     core::LogInfo("gateway running", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
+    notifier_.Ready(ServiceStatus());
 
     WaitForSignals();
+    notifier_.Stopping();
 
     // Stop intake first; the uplink hands its last acknowledgements to the pipeline, which commits
     // everything it holds.
@@ -360,16 +364,59 @@ class Daemon {
 
   void WaitForSignals() {
     const sigset_t signals = BlockSignals();
+    // Pings at a quarter of systemd's watchdog interval (at least every second), so one late turn of
+    // this loop never costs a restart.
+    std::chrono::microseconds turn = std::chrono::seconds(1);
+    if (const auto interval = notifier_.watchdog_interval()) turn = std::min(turn, *interval / 4);
+    const timespec timeout{static_cast<time_t>(turn.count() / 1'000'000),
+                           static_cast<long>(turn.count() % 1'000'000) * 1000};
     while (true) {
       siginfo_t info{};
-      const timespec timeout{1, 0};
       const int signal_number = sigtimedwait(&signals, &info, &timeout);
       if (signal_number == SIGTERM || signal_number == SIGINT) {
         core::LogInfo("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
         return;
       }
-      if (signal_number == SIGHUP) Reload();
+      if (signal_number == SIGHUP) {
+        notifier_.Reloading();
+        Reload();
+        notifier_.ReloadDone(ServiceStatus());
+      }
+      FeedWatchdog();
+      notifier_.Status(ServiceStatus());
     }
+  }
+
+  // WATCHDOG=1 only while the pipeline and uplink threads turn: a hung thread stops the pings and
+  // systemd restarts the service (Restart=on-failure), which recovers from the store.
+  void FeedWatchdog() {
+    if (!notifier_.watchdog_interval()) return;
+    const auto limit = std::max<std::chrono::milliseconds>(
+        std::chrono::seconds(5),
+        std::chrono::duration_cast<std::chrono::milliseconds>(*notifier_.watchdog_interval() / 2));
+    const std::vector<std::string> stalled = core::StalledThreads(
+        clock_.SteadyNow(), {{"pipeline", pipeline_->LastHeartbeat()}, {"uplink", uplink_->LastHeartbeat()}},
+        limit);
+    if (stalled.empty()) {
+      notifier_.Watchdog();
+      stall_logged_ = false;
+      return;
+    }
+    if (!stall_logged_) {
+      std::string names;
+      for (const std::string& thread : stalled)
+        names += (names.empty() ? "" : ",") + thread;
+      core::LogError("worker thread stalled: watchdog pings stopped, systemd will restart the gateway",
+                     {{"threads", names}, {"limit_ms", limit.count()}});
+      stall_logged_ = true;
+    }
+  }
+
+  // For `systemctl status` and the update helper's health check; no health data.
+  std::string ServiceStatus() const {
+    return "uplink " + std::string(uplink::ToString(uplink_->status().state)) + ", " +
+           std::to_string(config_.devices.size()) + " devices, " + std::to_string(config_.rules.size()) +
+           " rules";
   }
 
   // config.apply, on the uplink thread: the new file is validated as a whole (keys included), written
@@ -465,6 +512,8 @@ class Daemon {
   std::vector<std::unique_ptr<devices::serial::SerialDriver>> serial_;
   std::unique_ptr<devices::ble::BleManager> ble_;
   std::shared_ptr<const alerts::TimeZone> zone_;
+  ServiceNotifier notifier_;
+  bool stall_logged_ = false;
 };
 
 }  // namespace
