@@ -1,11 +1,13 @@
 #include "gateway/app/daemon.hpp"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <sstream>
 
@@ -195,6 +197,7 @@ class Daemon {
     }
     store_ = std::move(*opened);
     if (report.corrupt_file_moved_to) ReportCorruptDatabase(report);
+    ReportUpdateOutcome();
 
     auto settings = store_->LoadSettings();
     if (!settings) {
@@ -316,16 +319,48 @@ class Daemon {
   }
 
   void ReportCorruptDatabase(const store::OpenReport& report) {
+    RecordGatewayEvent("storage.corrupt_database_replaced", "error",
+                       "the database failed its integrity check and was moved to " +
+                           report.corrupt_file_moved_to->string() + ": " + report.corruption_reason);
+  }
+
+  // The update helper (root, packaging/update-helper) leaves its outcome beside the database; the gateway
+  // it started, or the one it rolled back to, tells the care system and marks the file reported.
+  void ReportUpdateOutcome() {
+    const std::filesystem::path outcome_file = config_.storage.path.parent_path() / "update-result.json";
+    std::ifstream input(outcome_file);
+    if (!input) return;
+    std::stringstream text;
+    text << input.rdbuf();
+    std::string outcome = "unknown";
+    std::string detail = text.str();
+    try {
+      const auto parsed = Poco::JSON::Parser().parse(detail).extract<Poco::JSON::Object::Ptr>();
+      outcome = parsed->optValue<std::string>("outcome", "unknown");
+      detail = parsed->optValue<std::string>("detail", "");
+    } catch (const Poco::Exception& error) {
+      core::LogError("update outcome unreadable",
+                     {{"file", outcome_file.string()}, {"reason", error.displayText()}});
+    }
+    const bool installed = outcome == "installed";
+    RecordGatewayEvent("update." + outcome, installed ? "info" : "error", detail);
+    core::LogInfo("update outcome reported", {{"outcome", outcome}});
+    std::error_code error;
+    std::filesystem::rename(outcome_file, outcome_file.string() + ".reported", error);
+    if (error) {
+      core::LogError("cannot mark the update outcome reported",
+                     {{"file", outcome_file.string()}, {"reason", error.message()}});
+    }
+  }
+
+  void RecordGatewayEvent(const std::string& code, std::string_view severity, const std::string& detail) {
     const pipeline::EventContext context{config_.gateway.id, config_.resident.pseudonym};
     core::Event event{ids_.Next(), core::EventKind::kGateway, core::Priority::kHigh, clock_.Now(), {}};
-    event.body = pipeline::GatewayEventBody(
-        context, event.id, event.created, "storage.corrupt_database_replaced", "error",
-        "the database failed its integrity check and was moved to " + report.corrupt_file_moved_to->string() +
-            ": " + report.corruption_reason);
+    event.body = pipeline::GatewayEventBody(context, event.id, event.created, code, severity, detail);
     store::WriteBatch batch;
     batch.events.push_back(std::move(event));
     if (auto written = store_->Write(batch); !written) {
-      core::LogError("cannot record the corrupt-database event", {{"reason", written.error().message}});
+      core::LogError("cannot record a gateway event", {{"code", code}, {"reason", written.error().message}});
     }
   }
 

@@ -17,6 +17,7 @@ int RunDaemon(const std::filesystem::path& config_path);
 
 // Prints OK or every error of the config file; returns 0 or 1.
 int CheckConfig(const std::filesystem::path& config_path);
+int PrintStoreInfo(const std::filesystem::path& config_path);
 
 struct ReplayRequest {
   std::filesystem::path config_path;

@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check-config", "Validate a configuration file and print every error");
   check->add_option("file", check_path, "Configuration file")->required();
 
+  std::filesystem::path store_info_config = "/etc/ehealth-gateway/gateway.json";
+  CLI::App* store_info = app.add_subcommand(
+      "store-info", "Print the database's schema version and open critical alerts as JSON (for updates)");
+  store_info->add_option("--config", store_info_config, "Configuration file naming the database");
+
   ehg::app::ReplayRequest replay_request;
   int tick_seconds = 60;
   CLI::App* replay = app.add_subcommand(
@@ -149,6 +154,7 @@ int main(int argc, char** argv) {
   }
   if (*run) return ehg::app::RunDaemon(config_path);
   if (*check) return ehg::app::CheckConfig(check_path);
+  if (*store_info) return ehg::app::PrintStoreInfo(store_info_config);
   if (*decode) {
     if (decode_request.hex.empty() && decode_request.file.empty()) {
       std::cerr << "decode: give --hex or --file\n";

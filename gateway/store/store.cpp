@@ -805,6 +805,24 @@ Result<std::uint64_t> CountOpenAlerts(const std::filesystem::path& path, std::st
   }
 }
 
+Result<int> ReadSchemaVersion(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) {
+    if (error) return Fail(Errc::kIo, "store: " + path.string() + ": " + error.message());
+    return 0;
+  }
+  try {
+    // Read-write (query only) rather than read-only: a read-only connection cannot read a WAL database
+    // whose -shm file is missing.
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    db.exec("PRAGMA query_only = ON");
+    return db.execAndGet("PRAGMA user_version").getInt();
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading the schema version"));
+  }
+}
+
 Result<std::optional<std::uint32_t>> LastStoredSequence(const std::filesystem::path& path,
                                                         std::string_view device_id, std::string_view metric) {
   try {

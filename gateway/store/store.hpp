@@ -270,6 +270,10 @@ class OutboxReader {
 // How many alerts of this severity are open, through a read-only connection of its own (any thread).
 Result<std::uint64_t> CountOpenAlerts(const std::filesystem::path& path, std::string_view severity);
 
+// The schema version of the database file (0 when the file does not exist), without migrating it; any
+// version, newer ones included. For the update helper and the package's downgrade check.
+Result<int> ReadSchemaVersion(const std::filesystem::path& path);
+
 // The highest device sequence number stored for a device and metric (a glucose meter's last record), read
 // through a connection of its own, so any thread may ask.
 Result<std::optional<std::uint32_t>> LastStoredSequence(const std::filesystem::path& path,

@@ -1,0 +1,46 @@
+#include <Poco/JSON/Object.h>
+
+#include <iostream>
+
+#include "gateway/app/daemon.hpp"
+#include "gateway/config/config.hpp"
+#include "gateway/store/store.hpp"
+
+namespace ehg::app {
+
+// One JSON line for the update helper and the package scripts: the database's schema version beside the
+// one this binary understands, and the open critical alerts (no update while one is open). Run it as the
+// service user: SQLite creates the -wal/-shm files of a WAL database, and they must stay the daemon's.
+int PrintStoreInfo(const std::filesystem::path& config_path) {
+  const config::ConfigResult loaded = config::LoadConfig(config_path);
+  if (!loaded) {
+    for (const config::ConfigError& error : loaded.error())
+      std::cerr << config_path.string() << ": " << error.ToString() << "\n";
+    return kExitConfig;
+  }
+  const std::filesystem::path& database = loaded->storage.path;
+  const auto version = store::ReadSchemaVersion(database);
+  if (!version) {
+    std::cerr << "store-info: " << version.error().message << "\n";
+    return kExitFailure;
+  }
+  Poco::JSON::Object info(Poco::JSON_PRESERVE_KEY_ORDER);
+  info.set("database", database.string());
+  info.set("schema_version", *version);
+  info.set("supported_schema_version", store::kSchemaVersion);
+  if (*version == 0) {
+    info.set("open_critical_alerts", 0);
+  } else {
+    const auto critical = store::CountOpenAlerts(database, "critical");
+    if (!critical) {
+      std::cerr << "store-info: " << critical.error().message << "\n";
+      return kExitFailure;
+    }
+    info.set("open_critical_alerts", *critical);
+  }
+  info.stringify(std::cout);
+  std::cout << "\n";
+  return kExitOk;
+}
+
+}  // namespace ehg::app
