@@ -56,7 +56,9 @@ struct Fixture {
     BluezSimulator::Options options;
     options.bus_address = bus.address();
     options.advertising_interval = 100ms;
-    bluez = BluezSimulator::Start(options).value();
+    auto started = BluezSimulator::Start(options);
+    REQUIRE_MESSAGE(started.has_value(), (started ? std::string() : started.error().message));
+    bluez = std::move(*started);
   }
 
   BleOptions Options(std::vector<ehg::devices::ble::BleDeviceOptions> devices) {

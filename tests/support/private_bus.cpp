@@ -2,14 +2,13 @@
 
 #include <fstream>
 #include <stdexcept>
-#include <thread>
 
 namespace ehg::test {
 namespace {
 
 Process StartDaemon(const std::filesystem::path& config) {
   return Process::Start(
-      {"/usr/bin/dbus-daemon", "--nofork", "--nopidfile", "--config-file=" + config.string()});
+      {"/usr/bin/dbus-daemon", "--nofork", "--nopidfile", "--print-address", "--config-file=" + config.string()});
 }
 
 std::filesystem::path WriteConfig(const TempDir& dir, const std::string& socket) {
@@ -39,9 +38,9 @@ std::filesystem::path WriteConfig(const TempDir& dir, const std::string& socket)
 PrivateBus::PrivateBus()
     : address_("unix:path=" + (dir_ / "bus").string()),
       daemon_(StartDaemon(WriteConfig(dir_, (dir_ / "bus").string()))) {
-  for (int i = 0; i < 500 && !std::filesystem::exists(dir_ / "bus"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  if (!std::filesystem::exists(dir_ / "bus")) {
+  // The address is printed once the daemon listens; the socket file alone appears before that (bind
+  // before listen), and a client connecting in between is refused: seen on a loaded machine.
+  if (!daemon_.WaitForOutput("unix:path=", std::chrono::seconds(30))) {
     throw std::runtime_error("dbus-daemon did not start: " + daemon_.Output());
   }
 }
