@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <ctime>
 #include <fstream>
 #include <memory>
@@ -197,7 +198,6 @@ class Daemon {
     }
     store_ = std::move(*opened);
     if (report.corrupt_file_moved_to) ReportCorruptDatabase(report);
-    ReportUpdateOutcome();
 
     auto settings = store_->LoadSettings();
     if (!settings) {
@@ -324,9 +324,11 @@ class Daemon {
                            report.corrupt_file_moved_to->string() + ": " + report.corruption_reason);
   }
 
-  // The update helper (root, packaging/update-helper) leaves its outcome beside the database; the gateway
-  // it started, or the one it rolled back to, tells the care system and marks the file reported.
+  // The update helper (root, packaging/update-helper) leaves its outcome beside the database, after the
+  // gateway it checked is up: the running gateway looks for it every turn of the main loop, records it as
+  // a gateway event for the care system through the pipeline, and marks the file reported once committed.
   void ReportUpdateOutcome() {
+    if (update_outcome_in_flight_) return;
     const std::filesystem::path outcome_file = config_.storage.path.parent_path() / "update-result.json";
     std::ifstream input(outcome_file);
     if (!input) return;
@@ -342,23 +344,40 @@ class Daemon {
       core::LogError("update outcome unreadable",
                      {{"file", outcome_file.string()}, {"reason", error.displayText()}});
     }
-    const bool installed = outcome == "installed";
-    RecordGatewayEvent("update." + outcome, installed ? "info" : "error", detail);
-    core::LogInfo("update outcome reported", {{"outcome", outcome}});
-    std::error_code error;
-    std::filesystem::rename(outcome_file, outcome_file.string() + ".reported", error);
-    if (error) {
-      core::LogError("cannot mark the update outcome reported",
-                     {{"file", outcome_file.string()}, {"reason", error.message()}});
-    }
+    store::OutboxChange change;
+    change.events.push_back(
+        GatewayEvent("update." + outcome, outcome == "installed" ? "info" : "error", detail));
+    update_outcome_in_flight_ = true;
+    const bool queued = pipeline_->ApplyOutboxChange(
+        std::move(change), [this, outcome_file, outcome](const Result<store::WriteOutcome>& written) {
+          if (!written) {
+            core::LogError("cannot record the update outcome", {{"reason", written.error().message}});
+            update_outcome_in_flight_ = false;
+            return;
+          }
+          std::error_code error;
+          std::filesystem::rename(outcome_file, outcome_file.string() + ".reported", error);
+          if (error) {
+            core::LogError("cannot mark the update outcome reported",
+                           {{"file", outcome_file.string()}, {"reason", error.message()}});
+          }
+          core::LogInfo("update outcome reported", {{"outcome", outcome}});
+          update_outcome_in_flight_ = false;
+        });
+    if (!queued) update_outcome_in_flight_ = false;
   }
 
-  void RecordGatewayEvent(const std::string& code, std::string_view severity, const std::string& detail) {
+  core::Event GatewayEvent(const std::string& code, std::string_view severity, const std::string& detail) {
     const pipeline::EventContext context{config_.gateway.id, config_.resident.pseudonym};
     core::Event event{ids_.Next(), core::EventKind::kGateway, core::Priority::kHigh, clock_.Now(), {}};
     event.body = pipeline::GatewayEventBody(context, event.id, event.created, code, severity, detail);
+    return event;
+  }
+
+  // Before the pipeline starts only: the store is the pipeline thread's after that.
+  void RecordGatewayEvent(const std::string& code, std::string_view severity, const std::string& detail) {
     store::WriteBatch batch;
-    batch.events.push_back(std::move(event));
+    batch.events.push_back(GatewayEvent(code, severity, detail));
     if (auto written = store_->Write(batch); !written) {
       core::LogError("cannot record a gateway event", {{"code", code}, {"reason", written.error().message}});
     }
@@ -419,6 +438,7 @@ class Daemon {
       }
       FeedWatchdog();
       notifier_.Status(ServiceStatus());
+      ReportUpdateOutcome();
     }
   }
 
@@ -549,6 +569,7 @@ class Daemon {
   std::shared_ptr<const alerts::TimeZone> zone_;
   ServiceNotifier notifier_;
   bool stall_logged_ = false;
+  std::atomic<bool> update_outcome_in_flight_{false};
 };
 
 }  // namespace

@@ -164,3 +164,26 @@ TEST_CASE("Under journald, each log line carries its syslog priority") {
   const auto plain = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
   CHECK(plain.output.starts_with("ts="));
 }
+
+TEST_CASE("The update outcome the helper leaves becomes a gateway event, and its file is marked reported") {
+  ehg::test::TempDir dir;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path());
+  Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("gateway running", 10s));
+  // Written by the (root) helper after it checked the new version, which is already running.
+  std::ofstream(dir / "data" / "update-result.json")
+      << R"({"outcome":"rolled_back","version":"0.2.0","previous_version":"0.1.0","command_id":"c-1",)"
+      << R"("detail":"version 0.2.0 failed its health check","finished_at":"2026-11-27T00:00:00Z"})"
+      << "\n";
+  REQUIRE(daemon.WaitForOutput("update outcome reported", 10s));
+  CHECK(daemon.Output().find("outcome=rolled_back") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "data" / "update-result.json"));
+  CHECK(fs::exists(dir / "data" / "update-result.json.reported"));
+  daemon.Signal(SIGTERM);
+  REQUIRE(daemon.Wait(10s) == 0);
+  // No broker: the event waits in the outbox, with its code and the helper's detail.
+  CHECK(Count(dir / "data" / "gateway.db",
+              "SELECT count(*) FROM outbox WHERE kind = 'gateway' AND body LIKE "
+              "'%\"code\":\"update.rolled_back\"%' "
+              "AND body LIKE '%failed its health check%'") == 1);
+}
