@@ -434,7 +434,7 @@ class Daemon {
       if (signal_number == SIGHUP) {
         notifier_.Reloading();
         Reload();
-        notifier_.ReloadDone(ServiceStatus());
+        notifier_.Ready(ServiceStatus());
       }
       FeedWatchdog();
       notifier_.Status(ServiceStatus());

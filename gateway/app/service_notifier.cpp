@@ -26,11 +26,6 @@ void ServiceNotifier::Reloading() {
   Send("RELOADING=1");
 }
 
-void ServiceNotifier::ReloadDone(const std::string& status) {
-  last_status_ = status;
-  Send("READY=1\nSTATUS=" + status);
-}
-
 void ServiceNotifier::Stopping() {
   Send("STOPPING=1\nSTATUS=stopping");
 }

@@ -17,9 +17,9 @@ class ServiceNotifier {
   // The interval systemd expects pings at (WatchdogSec), when it supervises us with a watchdog.
   std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_interval_; }
 
+  // Also after a reload: READY=1 ends the RELOADING=1 state.
   void Ready(const std::string& status);
   void Reloading();
-  void ReloadDone(const std::string& status);
   void Stopping();
   // Sends the status only when it changed.
   void Status(const std::string& status);

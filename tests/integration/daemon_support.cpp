@@ -53,6 +53,17 @@ Process StartDaemon(const std::filesystem::path& config) {
   return Process::Start({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
 }
 
+DaemonConfigOptions ConnectedTo(const TestBroker& broker) {
+  const TestPki& pki = TestPki::Get();
+  DaemonConfigOptions options;
+  options.broker_uri = broker.Uri();
+  options.ca_file = pki.File("ca.crt").string();
+  options.cert_file = pki.File("gateway.crt").string();
+  options.key_file = pki.File("gateway.key").string();
+  options.reconnect_max_seconds = 2;
+  return options;
+}
+
 std::vector<StoredReading> ReportedReadings(const std::vector<std::string>& lines) {
   std::vector<StoredReading> readings;
   for (const std::string& line : lines) {

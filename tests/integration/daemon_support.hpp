@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/mqtt/mqtt_fixtures.hpp"
 #include "tests/support/process.hpp"
 
 namespace ehg::test {
@@ -36,6 +37,9 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
                                         const DaemonConfigOptions& options = {});
 
 Process StartDaemon(const std::filesystem::path& config);
+
+// A config connected to `broker` with the test PKI's gateway certificate, reconnecting within 2 s.
+DaemonConfigOptions ConnectedTo(const TestBroker& broker);
 
 struct StoredReading {
   std::int64_t id;

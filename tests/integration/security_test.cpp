@@ -145,13 +145,7 @@ struct Keys {
 };
 
 ehg::test::DaemonConfigOptions SecureOptions(const TestBroker& broker, const Keys& keys) {
-  const TestPki& pki = TestPki::Get();
-  ehg::test::DaemonConfigOptions options;
-  options.broker_uri = broker.Uri();
-  options.ca_file = pki.File("ca.crt").string();
-  options.cert_file = pki.File("gateway.crt").string();
-  options.key_file = pki.File("gateway.key").string();
-  options.reconnect_max_seconds = 2;
+  ehg::test::DaemonConfigOptions options = ehg::test::ConnectedTo(broker);
   options.oximeter_interval_seconds = 3600;  // one SpO2 reading at start: one alert
   options.cuff_interval_seconds = 0.5;
   options.rules =

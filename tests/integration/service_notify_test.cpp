@@ -12,7 +12,6 @@
 #include <thread>
 
 #include "tests/integration/daemon_support.hpp"
-#include "tests/support/mqtt/mqtt_fixtures.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
@@ -134,13 +133,7 @@ TEST_CASE("Under systemd: a gateway that cannot start never says READY") {
 TEST_CASE("Under systemd: the status line follows the uplink, for systemctl status and the update helper") {
   ehg::test::TestBroker broker;
   broker.Start();
-  const ehg::test::TestPki& pki = ehg::test::TestPki::Get();
-  ehg::test::DaemonConfigOptions options;
-  options.broker_uri = broker.Uri();
-  options.ca_file = pki.File("ca.crt").string();
-  options.cert_file = pki.File("gateway.crt").string();
-  options.key_file = pki.File("gateway.key").string();
-  options.reconnect_max_seconds = 1;
+  const ehg::test::DaemonConfigOptions options = ehg::test::ConnectedTo(broker);
   ehg::test::TempDir dir;
   NotifySocket notify(dir.path() / "notify");
   Process daemon = StartNotifying(ehg::test::WriteDaemonConfig(dir.path(), options), notify);

@@ -26,7 +26,6 @@ using ehg::test::ReceivedEvent;
 using ehg::test::ReceivedMessage;
 using ehg::test::TempDir;
 using ehg::test::TestBroker;
-using ehg::test::TestPki;
 using ehg::test::TestReceiver;
 
 namespace {
@@ -41,13 +40,7 @@ Poco::JSON::Object::Ptr Json(const std::string& text) {
 }
 
 DaemonConfigOptions MqttOptions(const TestBroker& broker) {
-  const TestPki& pki = TestPki::Get();
-  DaemonConfigOptions options;
-  options.broker_uri = broker.Uri();
-  options.ca_file = pki.File("ca.crt").string();
-  options.cert_file = pki.File("gateway.crt").string();
-  options.key_file = pki.File("gateway.key").string();
-  options.reconnect_max_seconds = 2;
+  DaemonConfigOptions options = ehg::test::ConnectedTo(broker);
   options.oximeter_interval_seconds = 0.1;
   options.cuff_interval_seconds = 0.3;
   options.rules = kAlwaysAlerting;
