@@ -387,6 +387,7 @@ struct BleManager::Impl {
     bool advertised = false;
     if (auto rssi = bluez::Get<std::int16_t>(properties, "RSSI")) {
       device.stats.rssi = *rssi;
+      device.stats.last_contact = clock.Now();
       advertised = true;
     }
     if (auto data = properties.find("ServiceData"); data != properties.end()) {
@@ -775,6 +776,7 @@ struct BleManager::Impl {
 
   void OnValue(Device& device, std::uint16_t uuid16, const std::vector<std::uint8_t>& value) {
     ++device.stats.values;
+    device.stats.last_contact = clock.Now();
     if (uuid16 == uuid::kRecordAccessControlPoint) {
       OnRecordAccess(device, value);
       return;
@@ -837,6 +839,7 @@ struct BleManager::Impl {
       return;
     }
     ++device.stats.values;
+    device.stats.last_contact = clock.Now();
     auto packet = DecodeBthome(bytes, device.key, device.address);
     if (!packet) {
       ++device.stats.parse_errors;

@@ -68,6 +68,7 @@ struct BleDeviceStats {
   std::uint64_t record_transfers_aborted = 0;
   std::optional<int> rssi;
   std::optional<int> battery;
+  std::optional<core::WallTime> last_contact;  // last value, advertisement or signal strength heard
   std::string last_error;
 };
 

@@ -256,6 +256,26 @@ std::string Uuid128(std::uint16_t uuid16) {
   return text;
 }
 
+std::vector<std::string> HealthProfilesOf(std::span<const std::uint16_t> services) {
+  static constexpr std::array<std::pair<std::uint16_t, std::string_view>, 7> kProfiles{{
+      {uuid::kBloodPressureService, "blood_pressure"},
+      {uuid::kPulseOximeterService, "pulse_oximeter"},
+      {uuid::kHealthThermometerService, "thermometer"},
+      {uuid::kHeartRateService, "heart_rate"},
+      {uuid::kWeightScaleService, "weight_scale"},
+      {uuid::kGlucoseService, "glucose"},
+      {uuid::kBthomeServiceData, "bthome"},
+  }};
+  std::vector<std::string> profiles;
+  for (const std::uint16_t service : services) {
+    for (const auto& [uuid16, name] : kProfiles) {
+      if (uuid16 == service && std::find(profiles.begin(), profiles.end(), name) == profiles.end())
+        profiles.emplace_back(name);
+    }
+  }
+  return profiles;
+}
+
 std::optional<std::uint16_t> Uuid16(std::string_view uuid128) {
   static constexpr std::string_view kBase = "-0000-1000-8000-00805f9b34fb";
   if (uuid128.size() != 36 || uuid128.substr(0, 4) != "0000") return std::nullopt;

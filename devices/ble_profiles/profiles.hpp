@@ -55,6 +55,11 @@ std::string Uuid128(std::uint16_t uuid16);
 // The 16-bit UUID of a SIG base UUID (any case), else nullopt.
 std::optional<std::uint16_t> Uuid16(std::string_view uuid128);
 
+// The profile names (as the config spells them: blood_pressure, pulse_oximeter, thermometer,
+// heart_rate, weight_scale, glucose, bthome) of the health services among advertised 16-bit UUIDs
+// (service UUIDs and service data UUIDs), in the order first seen, each once.
+std::vector<std::string> HealthProfilesOf(std::span<const std::uint16_t> services);
+
 struct ProfileValue {
   std::string metric;  // a catalogue name; the unit is the catalogue's
   double value = 0;

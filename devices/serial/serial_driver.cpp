@@ -92,7 +92,8 @@ class SerialDriver::Session {
     if (answer_deadline_) next = std::min(next, *answer_deadline_);
     if (next_poll_ && !beurer_.active()) next = std::min(next, *next_poll_);
     next = std::min(next, next_identity_check_);
-    if (!driver_.pending_.empty() || !driver_.pending_status_.empty()) next = std::min(next, now + kRetryRefused);
+    if (!driver_.pending_.empty() || !driver_.pending_status_.empty())
+      next = std::min(next, now + kRetryRefused);
     return Until(next, now);
   }
 
@@ -109,6 +110,7 @@ class SerialDriver::Session {
     samples_.clear();
     if (options_.protocol.request_response) {
       driver_.stats_.bytes += bytes.size();
+      driver_.stats_.last_heard_ms.store(driver_.clock_.Now().time_since_epoch().count());
       HandleStep(beurer_.OnBytes(bytes));
     } else {
       decoder_->Feed(bytes, samples_);
@@ -153,6 +155,7 @@ class SerialDriver::Session {
     const DecoderStats& now = decoder_->stats();
     SerialDriverStats& stats = driver_.stats_;
     stats.bytes += now.bytes - seen_.bytes;
+    if (now.frames > seen_.frames) stats.last_heard_ms.store(driver_.clock_.Now().time_since_epoch().count());
     stats.frames += now.frames - seen_.frames;
     stats.discarded_bytes += now.discarded_bytes - seen_.discarded_bytes;
     stats.bad_frames += now.bad_frames - seen_.bad_frames;
@@ -253,7 +256,8 @@ class SerialDriver::Session {
 SerialDriver::SerialDriver(SerialDeviceOptions options, core::ReadingSink& sink,
                            core::DeviceStatusSink* status, const core::Clock& clock, core::ReadingDone done)
     : options_(std::move(options)), sink_(sink), status_(status), clock_(clock), done_(std::move(done)) {
-  if (options_.keepalive_interval.count() == 0) options_.keepalive_interval = options_.protocol.keepalive_interval;
+  if (options_.keepalive_interval.count() == 0)
+    options_.keepalive_interval = options_.protocol.keepalive_interval;
   if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     core::LogError("serial driver cannot create its wake-up pipe", {{"device", options_.device_id}});
   }

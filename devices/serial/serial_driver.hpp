@@ -43,6 +43,8 @@ struct SerialDriverStats {
   std::atomic<std::uint64_t> disconnects{0};
   std::atomic<std::uint64_t> commands_sent{0};  // start commands, keep-alives and requests
   std::atomic<bool> connected{false};
+  // Last frame (or answer) from the device: wall clock, ms since the epoch; 0 = nothing yet.
+  std::atomic<std::int64_t> last_heard_ms{0};
 };
 
 // Reads one serial device on its own thread: opens the port (retrying with backoff while it is

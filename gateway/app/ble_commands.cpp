@@ -1,11 +1,14 @@
 // `pair` and `simulate-ble`: the installer's and the trainer's Bluetooth commands.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <iomanip>
 #include <iostream>
 #include <thread>
 
 #include "devices/ble/pairing_agent.hpp"
+#include "devices/ble/scanner.hpp"
 #include "devices/ble_profiles/bthome.hpp"
 #include "devices/sim/bluez_simulator.hpp"
 #include "gateway/app/daemon.hpp"
@@ -16,6 +19,7 @@ namespace ehg::app {
 namespace {
 
 constexpr int kExitUsage = 64;
+constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 
 std::optional<std::uint32_t> AskPasskey(const std::string& address) {
   std::cerr << "Enter the 6-digit passkey shown on " << address << ": " << std::flush;
@@ -44,7 +48,59 @@ void BlockTerminationSignals(sigset_t& signals) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }
 
+// The adapter and bus: from the config's bluetooth section, overridden by options.
+std::optional<int> BluetoothTarget(const std::filesystem::path& config_path, const std::string& adapter,
+                                   const std::string& bus_address, std::string& adapter_out,
+                                   std::string& bus_out) {
+  if (!config_path.empty()) {
+    auto config = config::LoadConfig(config_path);
+    if (!config) {
+      for (const auto& error : config.error())
+        std::cerr << config_path.string() << ": " << error.ToString() << "\n";
+      return kExitConfig;
+    }
+    adapter_out = config->bluetooth.adapter;
+    bus_out = config->bluetooth.bus_address;
+  }
+  if (!adapter.empty()) adapter_out = adapter;
+  if (!bus_address.empty()) bus_out = bus_address;
+  return std::nullopt;
+}
+
 }  // namespace
+
+int ScanBleDevices(const ScanRequest& request) {
+  devices::ble::ScanOptions options;
+  if (auto failed = BluetoothTarget(request.config, request.adapter, request.bus_address, options.adapter,
+                                    options.bus_address)) {
+    return *failed;
+  }
+  options.duration = std::chrono::seconds(request.seconds);
+  // The progress line rewrites itself on a terminal; a log or pipe gets one line per update.
+  const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  auto devices = devices::ble::ScanDevices(options, [terminal](std::chrono::seconds left, std::size_t heard) {
+    std::cerr << (terminal ? "\r" : "") << "scanning: " << heard << " devices heard, " << left.count()
+              << " s left   " << (terminal ? "" : "\n") << std::flush;
+  });
+  if (terminal) std::cerr << "\r" << std::string(48, ' ') << "\r" << std::flush;
+  if (!devices) {
+    std::cerr << "scan: " << devices.error().message << "\n";
+    return kExitUnavailable;
+  }
+  std::cout << std::left << std::setw(19) << "ADDRESS" << std::setw(8) << "RSSI" << std::setw(24) << "NAME"
+            << "HEALTH SERVICES\n";
+  for (const devices::ble::ScannedDevice& device : *devices) {
+    std::string services;
+    for (const std::string& service : device.health_services)
+      services += (services.empty() ? "" : ",") + service;
+    std::cout << std::setw(19) << device.address << std::setw(8)
+              << (device.rssi_dbm ? std::to_string(*device.rssi_dbm) : "-") << std::setw(24)
+              << (device.name.empty() ? "(no name)" : device.name.substr(0, 23))
+              << (services.empty() ? "-" : services) << (device.paired ? "  (paired)" : "") << "\n";
+  }
+  std::cerr << devices->size() << " devices heard in " << request.seconds << " s\n";
+  return 0;
+}
 
 int PairBleDevice(const PairRequest& request) {
   if (!devices::ble::ParseAddress(request.address)) {
@@ -56,18 +112,10 @@ int PairBleDevice(const PairRequest& request) {
   options.address = request.address;
   for (char& c : options.address)
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (!request.config.empty()) {
-    auto config = config::LoadConfig(request.config);
-    if (!config) {
-      for (const auto& error : config.error())
-        std::cerr << request.config.string() << ": " << error.ToString() << "\n";
-      return kExitConfig;
-    }
-    options.adapter = config->bluetooth.adapter;
-    options.bus_address = config->bluetooth.bus_address;
+  if (auto failed = BluetoothTarget(request.config, request.adapter, request.bus_address, options.adapter,
+                                    options.bus_address)) {
+    return *failed;
   }
-  if (!request.adapter.empty()) options.adapter = request.adapter;
-  if (!request.bus_address.empty()) options.bus_address = request.bus_address;
   options.discovery_timeout = std::chrono::seconds(request.seconds);
 
   devices::ble::AgentPolicy policy;

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "devices/ble/ble_manager.hpp"
@@ -23,6 +24,7 @@
 #include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/fhir/observation.hpp"
+#include "gateway/http/server.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/pipeline/pipeline.hpp"
 #include "gateway/store/store.hpp"
@@ -243,11 +245,13 @@ class Daemon {
     }
     uplink_->Start();
     StartDevices();
+    StartStatusPage();
     core::LogInfo("gateway running", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
     notifier_.Ready(ServiceStatus());
 
     WaitForSignals();
     notifier_.Stopping();
+    status_page_.reset();
 
     // Stop intake first; the uplink hands its last acknowledgements to the pipeline, which commits
     // everything it holds.
@@ -406,6 +410,182 @@ class Daemon {
     ble_->Start();
   }
 
+  // The page is a help, not the gateway's job: when it cannot start, that is logged and the gateway runs on.
+  void StartStatusPage() {
+    const config::StatusPageConfig& page = config_.status_page;
+    if (!page.enabled) return;
+    http::ServerOptions options;
+    options.host = page.host;
+    options.port = static_cast<std::uint16_t>(page.port);
+    options.tls_cert_file = page.tls_cert_file;
+    options.tls_key_file = page.tls_key_file;
+    options.refresh = page.refresh;
+    if (!page.token_file.empty()) {
+      auto token = ReadToken(page.token_file);
+      if (!token) {
+        core::LogError("status page not started: its token is unreadable",
+                       {{"token_file", page.token_file.string()}, {"reason", token.error().message}});
+        return;
+      }
+      options.token = *token;
+    }
+    options.snapshot = [this] { return CollectStatus(); };
+    auto server = http::StatusServer::Start(std::move(options));
+    if (!server) {
+      core::LogError("status page not started", {{"reason", server.error().message}});
+      return;
+    }
+    status_page_ = std::move(*server);
+    core::LogInfo(
+        "status page listening",
+        {{"url", std::string(status_page_->tls() ? "https://" : "http://") +
+                     (page.host.find(':') != std::string::npos ? "[" + page.host + "]" : page.host) + ":" +
+                     std::to_string(status_page_->port()) + "/"}});
+  }
+
+  // On a status page thread: atomics, thread-safe getters and the database's own read connection.
+  http::StatusSnapshot CollectStatus() {
+    http::StatusSnapshot status;
+    status.gateway_id = config_.gateway.id;
+    status.tenant = config_.gateway.tenant;
+    status.version = EHG_VERSION;
+    status.now = clock_.Now();
+    status.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock_.SteadyNow() - started_);
+    status.clock_synchronised = clock_.WallClockSynchronised();
+    status.values_shown = config_.status_page.show_values;
+
+    const uplink::UplinkStatus link = uplink_->status();
+    const uplink::UplinkCounters& sent = uplink_->counters();
+    const store::OutboxSnapshot outbox = pipeline_->outbox();
+    http::UplinkView& view = status.uplink;
+    view.state = std::string(uplink::ToString(link.state));
+    view.connected_since = link.connected_since;
+    view.last_publish = link.last_acknowledged;
+    view.last_error = link.last_error;
+    view.backlog_rows = outbox.rows;
+    view.backlog_bytes = outbox.bytes;
+    view.backlog_alerts = outbox.alert_rows;
+    view.in_flight = link.in_flight;
+    view.alerts_awaiting_receipt = link.alerts_awaiting_receipt;
+    view.connects = sent.connects.load();
+    view.connect_failures = sent.connect_failures.load();
+    view.connections_lost = sent.connections_lost.load();
+    view.messages_published = sent.messages_published.load();
+    view.messages_acknowledged = sent.messages_acknowledged.load();
+    view.delivery_failures = sent.delivery_failures.load();
+    view.alert_resends = sent.alerts_resent.load();
+    view.receipts = sent.receipts.load();
+    view.commands = sent.commands.load();
+    view.commands_refused = sent.commands_refused.load();
+    view.publish_latency = uplink_->publish_latency().Snapshot();
+
+    const pipeline::PipelineCounters& counters = pipeline_->counters();
+    status.readings_stored = counters.stored.load();
+    status.drops.observations_over_budget = counters.dropped_observations.load();
+    status.drops.store_failures = counters.store_failures.load();
+    status.drops.commands_queue_full = sent.commands_dropped.load();
+    const pipeline::ActivityReport activity = pipeline_->activity();
+    status.alert_changes = activity.alert_changes;
+
+    auto stored = store::ReadStatusView(config_.storage.path);
+    if (!stored) core::LogWarning("status page: database unreadable", {{"reason", stored.error().message}});
+    if (stored) {
+      for (const store::AlertRecord& alert : stored->open_alerts) {
+        status.open_alerts.push_back({alert.rule_id, alert.severity, alert.state, alert.raised_at,
+                                      alert.updated_at, status.values_shown ? alert.detail : std::string()});
+      }
+    }
+    {
+      std::lock_guard lock(devices_mutex_);
+      for (const config::DeviceConfig& device : config_.devices)
+        status.devices.push_back(DeviceStatus(device, activity, stored ? &stored->devices : nullptr, status));
+    }
+    for (const core::LoggedProblem& problem : core::RecentProblems()) {
+      status.recent_problems.push_back({std::chrono::time_point_cast<std::chrono::milliseconds>(problem.at),
+                                        std::string(core::ToString(problem.level)), problem.line});
+    }
+    return status;
+  }
+
+  // devices_mutex_ held.
+  http::DeviceView DeviceStatus(const config::DeviceConfig& device, const pipeline::ActivityReport& activity,
+                                const std::vector<store::DeviceRecord>* stored,
+                                http::StatusSnapshot& status) {
+    http::DeviceView view;
+    view.id = device.id;
+    view.expected_interval = config::ExpectedInterval(device);
+    if (const auto found = activity.devices.find(device.id); found != activity.devices.end()) {
+      view.readings_by_metric = found->second.stored_by_metric;
+      view.parse_errors += found->second.rejected;
+      if (status.values_shown) {
+        for (const auto& [metric, last] : found->second.last_values)
+          view.last_values.push_back({metric, last.value, last.unit, last.received_at});
+      }
+    }
+    if (stored != nullptr) {
+      for (const store::DeviceRecord& record : *stored) {
+        if (record.device_id != device.id) continue;
+        view.last_reading = record.last_seen;
+        view.last_seen = record.last_seen;
+        view.battery_percent = record.battery_percent;
+        view.last_error = record.last_error;
+      }
+    }
+    const auto heard = [&view](std::optional<core::WallTime> contact) {
+      if (contact && (!view.last_seen || *contact > *view.last_seen)) view.last_seen = contact;
+    };
+    if (const auto* simulated = std::get_if<config::SimulatedDeviceConfig>(&device.settings)) {
+      view.transport = "simulated";
+      view.type = simulated->profile;
+      view.connection = "simulated";
+    } else if (const auto* serial = std::get_if<config::SerialDeviceConfig>(&device.settings)) {
+      view.transport = "serial";
+      view.type = serial->protocol;
+      view.connection = "disconnected";
+      for (const auto& driver : serial_) {
+        if (driver->device_id() != device.id) continue;
+        const devices::serial::SerialDriverStats& stats = driver->stats();
+        view.connection = stats.connected.load() ? "connected" : "disconnected";
+        view.parse_errors += stats.bad_frames.load();
+        status.drops.readings_queue_full += stats.readings_dropped.load();
+        if (const std::int64_t ms = stats.last_heard_ms.load(); ms != 0)
+          heard(core::WallTime(std::chrono::milliseconds(ms)));
+      }
+    } else if (const auto* ble = std::get_if<config::BleDeviceConfig>(&device.settings)) {
+      view.transport = "ble";
+      view.type = ble->profile;
+      view.connection = "disconnected";
+      if (ble_) {
+        for (const devices::ble::BleDeviceStats& stats : ble_->stats()) {
+          if (stats.device_id != device.id) continue;
+          if (ble->profile == "bthome") {
+            view.connection = ble_->bluez_present() ? "listening" : "disconnected";
+          } else {
+            view.connection = stats.connected ? "connected" : "disconnected";
+          }
+          view.parse_errors += stats.parse_errors;
+          view.rssi_dbm = stats.rssi;
+          if (stats.battery) view.battery_percent = *stats.battery;
+          if (!stats.last_error.empty()) view.last_error = stats.last_error;
+          heard(stats.last_contact);
+        }
+      }
+    }
+    return view;
+  }
+
+  static Result<std::string> ReadToken(const std::filesystem::path& file) {
+    std::ifstream input(file);
+    if (!input) return Fail(Errc::kIo, "cannot open " + file.string());
+    std::string token;
+    std::getline(input, token);
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' '))
+      token.pop_back();
+    if (token.size() < 32)
+      return Fail(Errc::kInvalidArgument, file.string() + " holds no token of at least 32 characters");
+    return token;
+  }
+
   void StopDevices() {
     if (ble_) ble_->Stop();
     ble_.reset();
@@ -547,10 +727,16 @@ class Daemon {
       config_.rules = next.rules;
     }
     if (next.devices != config_.devices || next.bluetooth != config_.bluetooth) {
+      std::lock_guard lock(devices_mutex_);
       StopDevices();
       config_.devices = next.devices;
       config_.bluetooth = next.bluetooth;
       StartDevices();
+    }
+    if (next.status_page != config_.status_page) {
+      status_page_.reset();
+      config_.status_page = next.status_page;
+      StartStatusPage();
     }
     core::LogInfo("config reloaded", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
   }
@@ -568,8 +754,13 @@ class Daemon {
   std::unique_ptr<devices::ble::BleManager> ble_;
   std::shared_ptr<const alerts::TimeZone> zone_;
   ServiceNotifier notifier_;
+  core::SteadyTime started_ = std::chrono::steady_clock::now();
+  // Held while devices are replaced (reload) and while the status page reads them.
+  std::mutex devices_mutex_;
   bool stall_logged_ = false;
   std::atomic<bool> update_outcome_in_flight_{false};
+  // Last member: destroyed first, so no request runs into what is gone.
+  std::unique_ptr<http::StatusServer> status_page_;
 };
 
 }  // namespace

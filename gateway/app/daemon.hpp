@@ -68,6 +68,30 @@ struct PairRequest {
 };
 int PairBleDevice(const PairRequest& request);
 
+// Lists the Bluetooth LE devices near the gateway (address, name, signal, advertised health services)
+// with a progress line on stderr. 0 when the scan ran (even if it heard nothing), 69 when BlueZ or the
+// adapter cannot be used, 78 for a bad config.
+struct ScanRequest {
+  std::filesystem::path config;  // optional: takes the adapter and bus from its bluetooth section
+  std::string adapter;
+  std::string bus_address;
+  int seconds = 10;
+};
+int ScanBleDevices(const ScanRequest& request);
+
+// The running daemon's summary from its local API (status_page in the config). Exit codes as monitoring
+// plugins use them: 0 ok, 1 warning, 2 critical (something needs attention), 3 unknown (the daemon or
+// its status page cannot be reached, or the config cannot be read).
+inline constexpr int kStatusOk = 0;
+inline constexpr int kStatusWarning = 1;
+inline constexpr int kStatusCritical = 2;
+inline constexpr int kStatusUnknown = 3;
+struct StatusRequest {
+  std::filesystem::path config = "/etc/ehealth-gateway/gateway.json";
+  bool json = false;  // print /api/status as it came
+};
+int PrintStatus(const StatusRequest& request);
+
 // Runs the BlueZ simulator on a D-Bus bus (for demos and training; tests start it in-process) until
 // SIGTERM/SIGINT: a BP cuff, a thermometer and a scale that measure every `interval_seconds`, a
 // streaming oximeter, a glucose meter with stored records, a BTHome alarm button and a motion sensor.

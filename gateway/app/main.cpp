@@ -91,6 +91,24 @@ int main(int argc, char** argv) {
   pair->add_option("--seconds", pair_request.seconds, "How long to look for the device")
       ->check(CLI::Range(1, 600));
 
+  ehg::app::ScanRequest scan_request;
+  CLI::App* scan = app.add_subcommand(
+      "scan",
+      "List Bluetooth LE devices near the gateway: address, signal, name, advertised health services");
+  scan->add_option("-c,--config", scan_request.config,
+                   "Take the adapter and bus from this configuration file");
+  scan->add_option("--adapter", scan_request.adapter, "Bluetooth adapter (default hci0)");
+  scan->add_option("--bus", scan_request.bus_address,
+                   "D-Bus address of BlueZ's bus (default: the system bus)");
+  scan->add_option("--seconds", scan_request.seconds, "How long to listen")->check(CLI::Range(1, 600));
+
+  ehg::app::StatusRequest status_request;
+  CLI::App* status = app.add_subcommand(
+      "status",
+      "Summary of the running gateway from its local API; exit 0 ok, 1 warning, 2 critical, 3 unreachable");
+  status->add_option("-c,--config", status_request.config, "Configuration file (status_page section)");
+  status->add_flag("--json", status_request.json, "Print the /api/status document");
+
   ehg::app::SimulateBleRequest simulate_ble_request;
   CLI::App* simulate_ble = app.add_subcommand(
       "simulate-ble",
@@ -167,6 +185,8 @@ int main(int argc, char** argv) {
   if (*keygen) return ehg::app::GenerateKey(keygen_request);
   if (*public_key) return ehg::app::PrintPublicKey(public_key_request);
   if (*pair) return ehg::app::PairBleDevice(pair_request);
+  if (*scan) return ehg::app::ScanBleDevices(scan_request);
+  if (*status) return ehg::app::PrintStatus(status_request);
   if (*simulate_ble) return ehg::app::SimulateBle(simulate_ble_request);
   if (*replay) {
     replay_request.tick = std::chrono::seconds{tick_seconds};

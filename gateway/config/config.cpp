@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "gateway/core/address.hpp"
 #include "gateway/core/json.hpp"
 #include "gateway/core/metrics.hpp"
 
@@ -279,6 +280,8 @@ class ConfigParser {
     if (const JsonValue* value = Section(reader, "pipeline", false)) Pipeline(*value, config.pipeline);
     if (const JsonValue* value = Section(reader, "uplink", false)) Uplink(*value, config.uplink);
     if (const JsonValue* value = Section(reader, "bluetooth", false)) Bluetooth(*value, config.bluetooth);
+    if (const JsonValue* value = Section(reader, "status_page", false))
+      StatusPage(*value, config.status_page);
     if (const JsonValue* value = reader.Optional("devices")) Devices(*value, config.devices);
     if (const JsonValue* value = reader.Optional("rules")) Rules(*value, config.rules);
     reader.Finish();
@@ -430,7 +433,8 @@ class ConfigParser {
     }
     // Without the named development flag every key is required: there is no silent plaintext.
     const bool keys_required = !out.insecure_plaintext_payloads_for_development;
-    if (auto path = ReadPath(reader, "gateway_key_file", keys_required, base_, errors_)) out.gateway_key_file = *path;
+    if (auto path = ReadPath(reader, "gateway_key_file", keys_required, base_, errors_))
+      out.gateway_key_file = *path;
     if (auto path = ReadPath(reader, "recipient_key_file", keys_required, base_, errors_)) {
       out.recipient_key_file = *path;
     }
@@ -443,7 +447,8 @@ class ConfigParser {
       }
     }
     if (const JsonValue* value = reader.Optional("command_max_lifetime_hours")) {
-      if (auto hours = ReadInteger(*value, "security.command_max_lifetime_hours", errors_, 1, 24 * 30, "hours")) {
+      if (auto hours =
+              ReadInteger(*value, "security.command_max_lifetime_hours", errors_, 1, 24 * 30, "hours")) {
         out.command_max_lifetime = std::chrono::hours(*hours);
       }
     }
@@ -526,6 +531,52 @@ class ConfigParser {
       }
     }
     reader.Finish();
+  }
+
+  void StatusPage(const JsonValue& object, StatusPageConfig& out) {
+    ObjectReader reader(object, "status_page", errors_);
+    if (const JsonValue* value = reader.Optional("enabled")) {
+      if (auto enabled = ReadBool(*value, "status_page.enabled", errors_)) out.enabled = *enabled;
+    }
+    if (const JsonValue* value = reader.Optional("listen")) {
+      constexpr std::string_view kExpected = "host:port such as \"127.0.0.1:8780\" or \"[::]:8443\"";
+      const auto parsed =
+          value->type == JsonValue::Type::kString ? core::ParseHostPort(value->text) : std::nullopt;
+      if (parsed) {
+        out.host = parsed->host;
+        out.port = parsed->port;
+      } else {
+        errors_.Add("status_page.listen", Expected(kExpected, *value), value);
+      }
+    }
+    if (auto path = ReadPath(reader, "token_file", false, base_, errors_)) out.token_file = *path;
+    if (auto path = ReadPath(reader, "tls_cert_file", false, base_, errors_)) out.tls_cert_file = *path;
+    if (auto path = ReadPath(reader, "tls_key_file", false, base_, errors_)) out.tls_key_file = *path;
+    if (const JsonValue* value = reader.Optional("show_values")) {
+      if (auto show = ReadBool(*value, "status_page.show_values", errors_)) out.show_values = *show;
+    }
+    if (const JsonValue* value = reader.Optional("refresh_seconds")) {
+      if (auto seconds = ReadInteger(*value, "status_page.refresh_seconds", errors_, 2, 300, "seconds"))
+        out.refresh = std::chrono::seconds(*seconds);
+    }
+    reader.Finish();
+    if (out.enabled && !core::IsLoopbackHost(out.host)) {
+      // Beyond the gateway itself: never without a token, never in plaintext.
+      if (out.token_file.empty()) {
+        errors_.Add("status_page.token_file",
+                    "required when status_page.listen is not a loopback address (the per-device token)",
+                    &object);
+      }
+      if (out.tls_cert_file.empty() || out.tls_key_file.empty()) {
+        errors_.Add(
+            "status_page.tls_cert_file",
+            "tls_cert_file and tls_key_file are required when status_page.listen is not a loopback address",
+            &object);
+      }
+    }
+    if (out.tls_cert_file.empty() != out.tls_key_file.empty()) {
+      errors_.Add("status_page.tls_key_file", "tls_cert_file and tls_key_file go together", &object);
+    }
   }
 
   void Uplink(const JsonValue& object, UplinkConfig& out) {

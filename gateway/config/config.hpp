@@ -154,6 +154,21 @@ struct BluetoothConfig {
   friend bool operator==(const BluetoothConfig&, const BluetoothConfig&) = default;
 };
 
+// The local status page, /api/status and /metrics (docs/status-page.md). On a loopback address it is
+// for the gateway itself; on any other address it needs the per-device token and TLS.
+struct StatusPageConfig {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  unsigned port = 8780;
+  std::filesystem::path token_file;  // made at install (packaging/debian/postinst)
+  std::filesystem::path tls_cert_file;
+  std::filesystem::path tls_key_file;
+  bool show_values = false;  // measurement values and alert details on the page and in the API
+  std::chrono::seconds refresh{10};
+
+  friend bool operator==(const StatusPageConfig&, const StatusPageConfig&) = default;
+};
+
 struct DeviceConfig {
   std::string id;
   // Silence beyond this raises the device_silent alert. Default: ExpectedInterval().
@@ -173,6 +188,7 @@ struct Config {
   PipelineConfig pipeline;
   UplinkConfig uplink;
   BluetoothConfig bluetooth;
+  StatusPageConfig status_page;
   std::vector<DeviceConfig> devices;
   alerts::RuleSet rules;
 

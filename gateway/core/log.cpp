@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <mutex>
 
 #include "gateway/core/clock.hpp"
@@ -16,6 +17,14 @@ namespace {
 std::atomic<LogLevel> g_level{LogLevel::kInfo};
 std::mutex g_sink_mutex;
 LogSink g_sink;
+std::mutex g_problems_mutex;
+std::deque<LoggedProblem> g_problems;
+
+void RememberProblem(LogLevel level, const std::string& line) {
+  std::lock_guard lock(g_problems_mutex);
+  if (g_problems.size() == kRecentProblemCapacity) g_problems.pop_front();
+  g_problems.push_back({std::chrono::system_clock::now(), level, line});
+}
 
 // journald sets JOURNAL_STREAM=<dev>:<inode> for the stream it reads; compare with our stderr so a
 // redirected stderr (a file, a pipe in tests) gets plain lines.
@@ -148,6 +157,7 @@ std::string FormatLogLine(LogLevel level, std::string_view message, std::initial
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
   std::string line = FormatLogLine(level, message, fields);
+  if (level >= LogLevel::kWarning) RememberProblem(level, line);
   std::lock_guard lock(g_sink_mutex);
   if (g_sink) {
     g_sink(level, line);
@@ -178,6 +188,11 @@ void Log(LogLevel level, std::string_view message, std::initializer_list<LogFiel
     data += written;
     left -= static_cast<std::size_t>(written);
   }
+}
+
+std::vector<LoggedProblem> RecentProblems() {
+  std::lock_guard lock(g_problems_mutex);
+  return {g_problems.begin(), g_problems.end()};
 }
 
 void SetLogSink(LogSink sink) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <concepts>
 #include <functional>
 #include <initializer_list>
@@ -7,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 // One logging facade for the whole process: logfmt lines (key=value) on stderr, with the syslog
 // priority prefix ("<6>") when stderr is connected to journald. Thread-safe.
@@ -59,5 +61,15 @@ std::string FormatLogLine(LogLevel level, std::string_view message, std::initial
 // Replaces stderr as the destination (tests capture lines); an empty sink restores stderr.
 using LogSink = std::function<void(LogLevel level, std::string_view line)>;
 void SetLogSink(LogSink sink);
+
+// The last warning and error lines of this process, oldest first (the status page's "recent problems").
+// Lines above debug never carry measurement values, so they may be shown.
+struct LoggedProblem {
+  std::chrono::system_clock::time_point at;
+  LogLevel level = LogLevel::kWarning;
+  std::string line;
+};
+inline constexpr std::size_t kRecentProblemCapacity = 20;
+std::vector<LoggedProblem> RecentProblems();
 
 }  // namespace ehg::core

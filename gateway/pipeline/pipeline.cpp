@@ -466,6 +466,10 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     const core::Reading& reading = submission.reading;
     if (auto valid = core::ValidateReading(reading); !valid) {
       ++counters_.rejected_invalid;
+      {
+        std::lock_guard lock(activity_mutex_);
+        ++activity_.devices[reading.device_id].rejected;
+      }
       core::LogWarning(
           "reading rejected",
           {{"device", reading.device_id}, {"metric", reading.metric}, {"reason", valid.error().message}});
@@ -519,6 +523,14 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
   for (auto& [id, device] : touched)
     devices_[id] = std::move(device);
   counters_.stored += write.readings.size();
+  {
+    std::lock_guard lock(activity_mutex_);
+    for (const core::Reading& reading : write.readings) {
+      DeviceActivity& device = activity_.devices[reading.device_id];
+      ++device.stored_by_metric[reading.metric];
+      device.last_values[reading.metric] = {reading.value, reading.unit, reading.received_at};
+    }
+  }
   if (written->dropped_observations > 0) {
     counters_.dropped_observations += written->dropped_observations;
     core::LogWarning("outbox full: oldest observations dropped",
@@ -567,6 +579,11 @@ void Pipeline::AddEvaluation(alerts::Evaluation& evaluation, store::WriteBatch& 
   }
 }
 
+ActivityReport Pipeline::activity() const {
+  std::lock_guard lock(activity_mutex_);
+  return activity_;
+}
+
 void Pipeline::CountEvaluation(const alerts::Evaluation& evaluation) {
   counters_.unreliable += evaluation.unreliable_readings;
   counters_.out_of_order += evaluation.out_of_order_readings;
@@ -579,6 +596,13 @@ void Pipeline::CountEvaluation(const alerts::Evaluation& evaluation) {
   counters_.alerts_delivered += evaluation.Count(alerts::ChangeKind::kDelivered);
   counters_.alerts_acknowledged += evaluation.Count(alerts::ChangeKind::kAcknowledged);
   counters_.alerts_resolved += evaluation.Count(alerts::ChangeKind::kResolved);
+  if (!evaluation.changes.empty()) {
+    std::lock_guard lock(activity_mutex_);
+    for (const alerts::AlertChange& change : evaluation.changes) {
+      ++activity_.alert_changes[{std::string(alerts::ToString(change.alert.severity)),
+                                 std::string(alerts::ToString(change.kind))}];
+    }
+  }
   for (const alerts::AlertChange& change : evaluation.changes) {
     core::LogInfo("alert " + std::string(alerts::ToString(change.kind)),
                   {{"alert_id", change.alert.alert_id},

@@ -66,6 +66,25 @@ struct PipelineCounters {
   std::atomic<std::uint64_t> device_statuses_refused{0};  // ReportDeviceStatus returned false
 };
 
+// What each device delivered since the gateway started, for the status page and /metrics. The last
+// values are kept for a config that allows showing them; nothing else reads them.
+struct DeviceActivity {
+  struct LastValue {
+    double value = 0;
+    std::string unit;
+    core::WallTime received_at{};
+  };
+  std::map<std::string, std::uint64_t> stored_by_metric;
+  std::uint64_t rejected = 0;  // refused by the catalogue check (unknown metric or unit, impossible value)
+  std::map<std::string, LastValue> last_values;
+};
+
+struct ActivityReport {
+  std::map<std::string, DeviceActivity> devices;
+  // (severity, change: raised, updated, escalated, delivered, acknowledged, resolved) -> count.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> alert_changes;
+};
+
 using store::OutboxChange;
 using store::OutboxSnapshot;
 
@@ -117,6 +136,7 @@ class Pipeline final : public core::ReadingSink,
   // Steady time of the pipeline thread's last loop (for the systemd watchdog).
   core::SteadyTime LastHeartbeat() const;
   const PipelineCounters& counters() const { return counters_; }
+  ActivityReport activity() const;  // thread-safe copy
 
  private:
   struct Submission {
@@ -179,6 +199,8 @@ class Pipeline final : public core::ReadingSink,
   std::atomic<std::uint64_t> outbox_alert_rows_{0};
   std::atomic<std::uint64_t> dropped_total_{0};
   PipelineCounters counters_;
+  mutable std::mutex activity_mutex_;
+  ActivityReport activity_;
 };
 
 }  // namespace ehg::pipeline

@@ -181,6 +181,48 @@ Result<std::vector<SeenCommand>> ReadSeenCommands(SQLite::Database& db, core::Wa
   }
 }
 
+// Open alerts, oldest first. Throws SQLite::Exception.
+std::vector<AlertRecord> ReadOpenAlerts(SQLite::Database& db) {
+  std::vector<AlertRecord> alerts;
+  SQLite::Statement query(
+      db,
+      "SELECT alert_id, rule_id, severity, state, raised_ms, updated_ms, detail FROM alerts "
+      "WHERE is_open = 1 ORDER BY raised_ms");
+  while (query.executeStep()) {
+    AlertRecord record;
+    record.alert_id = query.getColumn(0).getString();
+    record.rule_id = query.getColumn(1).getString();
+    record.severity = query.getColumn(2).getString();
+    record.state = query.getColumn(3).getString();
+    record.open = true;
+    record.raised_at = FromMilliseconds(query.getColumn(4).getInt64());
+    record.updated_at = FromMilliseconds(query.getColumn(5).getInt64());
+    record.detail = query.getColumn(6).getString();
+    alerts.push_back(std::move(record));
+  }
+  return alerts;
+}
+
+// Every device's last known state, by id. Throws SQLite::Exception.
+std::vector<DeviceRecord> ReadDevices(SQLite::Database& db) {
+  std::vector<DeviceRecord> devices;
+  SQLite::Statement query(
+      db,
+      "SELECT device_id, last_seen_ms, connected, battery_percent, last_error, updated_ms "
+      "FROM devices ORDER BY device_id");
+  while (query.executeStep()) {
+    DeviceRecord record;
+    record.device_id = query.getColumn(0).getString();
+    if (!query.getColumn(1).isNull()) record.last_seen = FromMilliseconds(query.getColumn(1).getInt64());
+    if (!query.getColumn(2).isNull()) record.connected = query.getColumn(2).getInt() != 0;
+    if (!query.getColumn(3).isNull()) record.battery_percent = query.getColumn(3).getDouble();
+    record.last_error = query.getColumn(4).getString();
+    record.updated_at = FromMilliseconds(query.getColumn(5).getInt64());
+    devices.push_back(std::move(record));
+  }
+  return devices;
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -556,28 +598,11 @@ Result<void> Store::RemoveFromOutbox(const std::vector<std::int64_t>& sequences)
 }
 
 Result<std::vector<AlertRecord>> Store::LoadOpenAlerts() {
-  std::vector<AlertRecord> alerts;
   try {
-    SQLite::Statement query(
-        *impl_->db,
-        "SELECT alert_id, rule_id, severity, state, raised_ms, updated_ms, detail FROM alerts "
-        "WHERE is_open = 1 ORDER BY raised_ms");
-    while (query.executeStep()) {
-      AlertRecord record;
-      record.alert_id = query.getColumn(0).getString();
-      record.rule_id = query.getColumn(1).getString();
-      record.severity = query.getColumn(2).getString();
-      record.state = query.getColumn(3).getString();
-      record.open = true;
-      record.raised_at = FromMilliseconds(query.getColumn(4).getInt64());
-      record.updated_at = FromMilliseconds(query.getColumn(5).getInt64());
-      record.detail = query.getColumn(6).getString();
-      alerts.push_back(std::move(record));
-    }
+    return ReadOpenAlerts(*impl_->db);
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: loading open alerts"));
   }
-  return alerts;
 }
 
 Result<std::vector<SeenCommand>> Store::LoadSeenCommands(core::WallTime now) {
@@ -687,26 +712,11 @@ Result<std::vector<bool>> Store::AlreadyStored(const std::vector<core::Reading>&
 }
 
 Result<std::vector<DeviceRecord>> Store::LoadDevices() {
-  std::vector<DeviceRecord> devices;
   try {
-    SQLite::Statement query(
-        *impl_->db,
-        "SELECT device_id, last_seen_ms, connected, battery_percent, last_error, updated_ms "
-        "FROM devices ORDER BY device_id");
-    while (query.executeStep()) {
-      DeviceRecord record;
-      record.device_id = query.getColumn(0).getString();
-      if (!query.getColumn(1).isNull()) record.last_seen = FromMilliseconds(query.getColumn(1).getInt64());
-      if (!query.getColumn(2).isNull()) record.connected = query.getColumn(2).getInt() != 0;
-      if (!query.getColumn(3).isNull()) record.battery_percent = query.getColumn(3).getDouble();
-      record.last_error = query.getColumn(4).getString();
-      record.updated_at = FromMilliseconds(query.getColumn(5).getInt64());
-      devices.push_back(std::move(record));
-    }
+    return ReadDevices(*impl_->db);
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: loading devices"));
   }
-  return devices;
 }
 
 Result<std::int64_t> Store::ReadCounter(std::string_view name) {
@@ -802,6 +812,21 @@ Result<std::uint64_t> CountOpenAlerts(const std::filesystem::path& path, std::st
     return static_cast<std::uint64_t>(query.getColumn(0).getInt64());
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: counting open alerts"));
+  }
+}
+
+Result<StatusView> ReadStatusView(const std::filesystem::path& path) {
+  try {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    db.exec("PRAGMA query_only = ON");
+    StatusView view;
+    SQLite::Transaction snapshot(db);  // both lists from the same moment
+    view.open_alerts = ReadOpenAlerts(db);
+    view.devices = ReadDevices(db);
+    return view;
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading the status view"));
   }
 }
 

@@ -270,6 +270,14 @@ class OutboxReader {
 // How many alerts of this severity are open, through a read-only connection of its own (any thread).
 Result<std::uint64_t> CountOpenAlerts(const std::filesystem::path& path, std::string_view severity);
 
+// What the status page shows from the database: open alerts (oldest first) and the devices' last known
+// state, through a read-only connection of its own (any thread).
+struct StatusView {
+  std::vector<AlertRecord> open_alerts;
+  std::vector<DeviceRecord> devices;
+};
+Result<StatusView> ReadStatusView(const std::filesystem::path& path);
+
 // The schema version of the database file (0 when the file does not exist), without migrating it; any
 // version, newer ones included. For the update helper and the package's downgrade check.
 Result<int> ReadSchemaVersion(const std::filesystem::path& path);

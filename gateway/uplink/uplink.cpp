@@ -296,6 +296,8 @@ void Uplink::OnDelivered(std::uint64_t tag) {
   if (found == in_flight_.end()) return;  // from a connection that has since been replaced
   InFlight entry = std::move(found->second);
   in_flight_.erase(found);
+  publish_latency_.Observe(
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_.SteadyNow() - entry.sent_at));
   ++counters_.messages_acknowledged;
   counters_.events_acknowledged += entry.sequences.size();
   if (!entry.sequences.empty()) {
@@ -607,6 +609,7 @@ bool Uplink::PublishStatus() {
 
 bool Uplink::Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry) {
   const std::uint64_t tag = next_tag_++;
+  entry.sent_at = clock_.SteadyNow();
   // Registered before publishing: the acknowledgement may arrive (as a posted task) at any moment.
   in_flight_[tag] = std::move(entry);
   if (auto published = transport_->Publish(topic, payload, retained, tag); !published) {

@@ -17,6 +17,7 @@
 
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
+#include "gateway/core/histogram.hpp"
 #include "gateway/core/result.hpp"
 #include "gateway/crypto/protection.hpp"
 #include "gateway/store/store.hpp"
@@ -159,6 +160,8 @@ class Uplink {
 
   UplinkStatus status() const;
   const UplinkCounters& counters() const { return counters_; }
+  // From handing a message to the MQTT client to the broker's acknowledgement (PUBACK).
+  const core::LatencyHistogram& publish_latency() const { return publish_latency_; }
   // Steady time of the uplink thread's last loop (for the systemd watchdog).
   core::SteadyTime LastHeartbeat() const;
 
@@ -168,6 +171,7 @@ class Uplink {
     std::vector<std::int64_t> sequences;    // outbox rows inside (none for a status message)
     std::optional<store::OutboxRow> alert;  // kept for resending until the receipt arrives
     bool receipted = false;                 // the receipt came before the broker's acknowledgement
+    core::SteadyTime sent_at{};
   };
   struct AwaitingReceipt {
     store::OutboxRow row;
@@ -256,6 +260,7 @@ class Uplink {
   UplinkStatus status_;
   std::atomic<std::int64_t> heartbeat_{0};
   UplinkCounters counters_;
+  core::LatencyHistogram publish_latency_;
   // Last: destroyed first, so no late callback from the client library finds the rest gone.
   std::unique_ptr<Transport> transport_;
 };

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/core/address.hpp"
+#include "gateway/core/clock.hpp"
+
+// Who may read the status page when it is reachable from beyond the gateway itself: a per-device token
+// (generated at install), checked in constant time, with failed attempts rate-limited per client address
+// and overall. Pure: the server asks and tells, the clock is passed in.
+namespace ehg::http {
+
+// The token from an Authorization header: "Bearer <token>", or Basic with the token as the password
+// (what a phone's browser sends after its login prompt). nullopt for anything else.
+std::optional<std::string> TokenFromAuthorization(std::string_view header);
+
+// Compares without an early exit, so the time taken does not tell how much of a guess was right.
+bool TokensEqual(std::string_view expected, std::string_view presented);
+
+struct LimiterOptions {
+  int free_failures = 5;  // per client address, before lockouts start
+  std::chrono::seconds first_lockout{2};
+  std::chrono::seconds max_lockout{15 * 60};
+  std::chrono::seconds forget_after{60 * 60};  // a quiet client starts again
+  // Over all clients (many source addresses): this many failures in a minute lock everyone out for a minute.
+  int global_failures_per_minute = 30;
+  std::size_t max_clients = 1024;  // tracked addresses; the least recently failed are forgotten
+};
+
+class AuthLimiter {
+ public:
+  explicit AuthLimiter(LimiterOptions options = {}) : options_(options) {}
+
+  // How long the client must wait before a token is even checked; nullopt: check it.
+  std::optional<std::chrono::seconds> LockedOut(const std::string& client, core::SteadyTime now) const;
+  void Failed(const std::string& client, core::SteadyTime now);
+  void Succeeded(const std::string& client);
+
+ private:
+  struct Client {
+    int failures = 0;
+    core::SteadyTime last_failure{};
+    core::SteadyTime locked_until{};
+  };
+  LimiterOptions options_;
+  std::map<std::string, Client> clients_;
+  core::SteadyTime global_window_start_{};
+  int global_failures_ = 0;
+  core::SteadyTime global_locked_until_{};
+};
+
+}  // namespace ehg::http

@@ -1,0 +1,87 @@
+#include "gateway/http/client.hpp"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/X509Certificate.h>
+#include <Poco/StreamCopier.h>
+
+#include <sstream>
+
+namespace ehg::http {
+namespace {
+
+struct SslLibrary {
+  SslLibrary() { Poco::Net::initializeSSL(); }
+  ~SslLibrary() { Poco::Net::uninitializeSSL(); }
+  SslLibrary(const SslLibrary&) = delete;
+  SslLibrary& operator=(const SslLibrary&) = delete;
+};
+
+std::string ReachableHost(const std::string& host) {
+  if (host == "0.0.0.0") return "127.0.0.1";
+  if (host == "::") return "::1";
+  return host;
+}
+
+Result<std::string> Exchange(Poco::Net::HTTPClientSession& session, const FetchOptions& options) {
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, options.path,
+                                 Poco::Net::HTTPMessage::HTTP_1_1);
+  if (!options.token.empty()) request.set("Authorization", "Bearer " + options.token);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::istream& body = session.receiveResponse(response);
+  std::ostringstream text;
+  Poco::StreamCopier::copyStream(body, text);
+  if (response.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) {
+    return Fail(Errc::kRejected, "the status page answered " + std::to_string(response.getStatus()) + " " +
+                                     response.getReason() + ": " + text.str());
+  }
+  return text.str();
+}
+
+}  // namespace
+
+Result<std::string> Fetch(const FetchOptions& options) {
+  const std::string host = ReachableHost(options.host);
+  try {
+    const Poco::Net::SocketAddress address(host, static_cast<Poco::UInt16>(options.port));
+    if (options.pinned_cert_file.empty()) {
+      Poco::Net::HTTPClientSession session(address);
+      session.setTimeout(Poco::Timespan(10, 0));
+      return Exchange(session, options);
+    }
+    const SslLibrary ssl;
+    // The status page's certificate is the gateway's own (often self-signed): pinned, not chained.
+    Poco::Net::Context::Params params;
+    params.verificationMode = Poco::Net::Context::VERIFY_NONE;
+    params.loadDefaultCAs = false;
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    Poco::Net::SecureStreamSocket socket(address, context);
+    socket.completeHandshake();
+    const Poco::Net::X509Certificate pinned(options.pinned_cert_file.string());
+    if (!socket.havePeerCertificate() || !socket.peerCertificate().equals(pinned)) {
+      return Fail(Errc::kIo, "the server at " + host + ":" + std::to_string(options.port) +
+                                 " did not present the status page certificate " +
+                                 options.pinned_cert_file.string() + ": nothing was sent");
+    }
+    Poco::Net::HTTPSClientSession session(socket);
+    session.setTimeout(Poco::Timespan(10, 0));
+    return Exchange(session, options);
+  } catch (const Poco::Net::ConnectionRefusedException&) {
+    return Fail(Errc::kUnavailable, "nothing listens on " + host + ":" + std::to_string(options.port) +
+                                        ": is the gateway running, with its status page enabled?");
+  } catch (const Poco::Exception& error) {
+    return Fail(Errc::kUnavailable, "cannot read the status from " + host + ":" +
+                                        std::to_string(options.port) + ": " + error.displayText());
+  }
+}
+
+}  // namespace ehg::http

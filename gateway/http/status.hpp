@@ -1,0 +1,130 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/core/clock.hpp"
+#include "gateway/core/histogram.hpp"
+
+// What the installer's status page, /api/status, /metrics and `ehealth-gateway status` show: one
+// snapshot of the running gateway, rendered by pure functions. No measurement value is in a snapshot
+// unless the config allows showing values (status_page.show_values); see docs/status-page.md.
+namespace ehg::http {
+
+struct LastValue {
+  std::string metric;
+  double value = 0;
+  std::string unit;
+  core::WallTime received_at{};
+};
+
+struct DeviceView {
+  std::string id;
+  std::string transport;  // ble, serial, simulated
+  std::string type;       // the BLE profile, the serial protocol or the simulated profile
+  // connected, disconnected, listening (BTHome: advertisements only), simulated, unknown
+  std::string connection = "unknown";
+  std::optional<core::WallTime> last_seen;     // anything heard: a value, an advertisement, a frame
+  std::optional<core::WallTime> last_reading;  // last reading stored (durable across restarts)
+  std::optional<double> battery_percent;
+  std::optional<int> rssi_dbm;
+  std::chrono::seconds expected_interval{0};                // silence beyond this needs attention
+  std::map<std::string, std::uint64_t> readings_by_metric;  // stored since start
+  std::uint64_t parse_errors = 0;  // frames or values the parser refused, readings the catalogue refused
+  std::string last_error;
+  std::vector<LastValue> last_values;  // empty unless values are shown
+};
+
+struct AlertView {
+  std::string rule_id;
+  std::string severity;  // info, low, medium, high, critical
+  std::string state;     // open, delivered, acknowledged, escalated
+  core::WallTime raised_at{};
+  core::WallTime updated_at{};
+  std::string detail_json;  // the alert's values: empty unless values are shown
+};
+
+struct UplinkView {
+  std::string state = "stopped";  // stopped, disconnected, connecting, connected
+  std::optional<core::WallTime> connected_since;
+  std::optional<core::WallTime> last_publish;  // last event the broker acknowledged
+  std::string last_error;
+  std::uint64_t backlog_rows = 0;
+  std::uint64_t backlog_bytes = 0;
+  std::uint64_t backlog_alerts = 0;
+  std::uint64_t in_flight = 0;
+  std::uint64_t alerts_awaiting_receipt = 0;
+  std::uint64_t connects = 0;
+  std::uint64_t connect_failures = 0;
+  std::uint64_t connections_lost = 0;
+  std::uint64_t messages_published = 0;
+  std::uint64_t messages_acknowledged = 0;
+  std::uint64_t delivery_failures = 0;
+  std::uint64_t alert_resends = 0;
+  std::uint64_t receipts = 0;
+  std::uint64_t commands = 0;
+  std::uint64_t commands_refused = 0;  // not authentic or not fresh
+  core::HistogramSnapshot publish_latency;
+};
+
+// Readings and events the gateway could not keep or send, by reason.
+struct DropCounts {
+  std::uint64_t observations_over_budget = 0;  // oldest observations dropped to keep the outbox bounded
+  std::uint64_t readings_queue_full = 0;       // a driver gave up waiting for a full pipeline
+  std::uint64_t store_failures = 0;            // batches whose transaction failed (readings refused)
+  std::uint64_t commands_queue_full = 0;
+};
+
+struct Problem {
+  core::WallTime at{};
+  std::string level;  // warning, error
+  std::string line;   // the log line (no values above debug)
+};
+
+struct StatusSnapshot {
+  std::string gateway_id;
+  std::string tenant;
+  std::string version;
+  core::WallTime now{};
+  std::chrono::seconds uptime{0};
+  bool clock_synchronised = false;
+  bool values_shown = false;
+  UplinkView uplink;
+  std::vector<DeviceView> devices;
+  std::vector<AlertView> open_alerts;
+  // (severity, change: raised, escalated, acknowledged, ...) -> count since start
+  std::map<std::pair<std::string, std::string>, std::uint64_t> alert_changes;
+  std::uint64_t readings_stored = 0;
+  DropCounts drops;
+  std::vector<Problem> recent_problems;
+  std::uint64_t auth_refusals = 0;  // requests with a wrong token or while locked out
+};
+
+// What someone should look at, worst first. `status` exits with the worst level (0 none, 1 warning,
+// 2 critical) so scripts and monitoring can use it.
+enum class Level { kOk = 0, kWarning = 1, kCritical = 2 };
+struct Attention {
+  Level level = Level::kWarning;
+  std::string code;     // stable, for scripts: uplink_down, device_silent, ...
+  std::string message;  // for people
+};
+std::vector<Attention> NeedsAttention(const StatusSnapshot& status);
+Level WorstLevel(const std::vector<Attention>& attention);
+std::string_view ToString(Level level);
+
+// GET /api/status: the schema is docs/status-api.schema.json.
+std::string StatusJson(const StatusSnapshot& status);
+// GET /metrics: Prometheus text exposition format 0.0.4.
+std::string MetricsText(const StatusSnapshot& status);
+// GET /: the page for installers (phone-sized, refreshes itself, no external assets).
+std::string StatusPageHtml(const StatusSnapshot& status, std::chrono::seconds refresh);
+
+// "42 s", "3 min", "2 h 5 min", "4 d 3 h": for ages and uptime.
+std::string HumanDuration(std::chrono::seconds duration);
+
+}  // namespace ehg::http

@@ -1,0 +1,102 @@
+#include "gateway/http/access.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace std::chrono_literals;
+using ehg::http::AuthLimiter;
+using ehg::http::LimiterOptions;
+using ehg::http::TokenFromAuthorization;
+using ehg::http::TokensEqual;
+
+TEST_CASE("A bearer token and a Basic password are both taken as the token") {
+  CHECK(TokenFromAuthorization("Bearer abc123") == "abc123");
+  CHECK(TokenFromAuthorization("bearer   abc123  ") == "abc123");
+  // "installer:s3cret" in Base64: the browser's login prompt sends this.
+  CHECK(TokenFromAuthorization("Basic aW5zdGFsbGVyOnMzY3JldA==") == "s3cret");
+  // The password may hold a colon; only the first one separates the user name.
+  CHECK(TokenFromAuthorization("Basic dTphOmI=") == "a:b");
+}
+
+TEST_CASE("Malformed authorization headers carry no token") {
+  CHECK_FALSE(TokenFromAuthorization(""));
+  CHECK_FALSE(TokenFromAuthorization("Bearer "));
+  CHECK_FALSE(TokenFromAuthorization("Token abc"));
+  CHECK_FALSE(TokenFromAuthorization("Basic !!!not-base64!!!"));
+  CHECK_FALSE(TokenFromAuthorization("Basic dXNlcm9ubHk="));  // "useronly": no colon
+  CHECK_FALSE(TokenFromAuthorization("Basic dXNlcjo="));      // "user:": empty password
+}
+
+TEST_CASE("Tokens compare equal only when every byte and the length match") {
+  CHECK(TokensEqual("0123456789abcdef", "0123456789abcdef"));
+  CHECK_FALSE(TokensEqual("0123456789abcdef", "0123456789abcdeX"));
+  CHECK_FALSE(TokensEqual("0123456789abcdef", "0123456789abcde"));
+  CHECK_FALSE(TokensEqual("0123456789abcdef", "0123456789abcdef0"));
+  CHECK_FALSE(TokensEqual("0123456789abcdef", ""));
+  CHECK_FALSE(TokensEqual("", ""));  // no token configured never matches
+}
+
+TEST_CASE("A client is locked out after five wrong tokens, for doubling times up to the maximum") {
+  AuthLimiter limiter;
+  const ehg::core::SteadyTime start{};
+  auto now = start + 1h;
+  for (int i = 0; i < 4; ++i) {
+    limiter.Failed("10.0.0.5", now);
+    CHECK_FALSE(limiter.LockedOut("10.0.0.5", now));
+  }
+  limiter.Failed("10.0.0.5", now);
+  CHECK(limiter.LockedOut("10.0.0.5", now) == 2s);
+  CHECK_FALSE(limiter.LockedOut("10.0.0.6", now));  // another address is not affected
+  now += 2s;
+  CHECK_FALSE(limiter.LockedOut("10.0.0.5", now));
+  limiter.Failed("10.0.0.5", now);
+  CHECK(limiter.LockedOut("10.0.0.5", now) == 4s);
+  for (int i = 0; i < 20; ++i)
+    limiter.Failed("10.0.0.5", now);
+  CHECK(limiter.LockedOut("10.0.0.5", now) == 15min);
+}
+
+TEST_CASE("A right token clears the client's failures, an hour of quiet forgets them") {
+  AuthLimiter limiter;
+  auto now = ehg::core::SteadyTime{} + 1h;
+  for (int i = 0; i < 4; ++i)
+    limiter.Failed("10.0.0.5", now);
+  limiter.Succeeded("10.0.0.5");
+  limiter.Failed("10.0.0.5", now);
+  CHECK_FALSE(limiter.LockedOut("10.0.0.5", now));
+
+  for (int i = 0; i < 3; ++i)
+    limiter.Failed("10.0.0.7", now);
+  now += 61min;
+  limiter.Failed("10.0.0.7", now);
+  limiter.Failed("10.0.0.7", now);
+  CHECK_FALSE(limiter.LockedOut("10.0.0.7", now));  // 2 failures counted, not 5
+}
+
+TEST_CASE("Many addresses guessing together lock everyone out for a minute") {
+  LimiterOptions options;
+  options.global_failures_per_minute = 30;
+  AuthLimiter limiter(options);
+  const auto now = ehg::core::SteadyTime{} + 1h;
+  for (int i = 0; i < 29; ++i)
+    limiter.Failed("10.0.1." + std::to_string(i), now);
+  CHECK_FALSE(limiter.LockedOut("10.0.2.1", now));
+  limiter.Failed("10.0.1.200", now);
+  CHECK(limiter.LockedOut("10.0.2.1", now) == 60s);
+  CHECK_FALSE(limiter.LockedOut("10.0.2.1", now + 60s));
+}
+
+TEST_CASE("The limiter tracks a bounded number of addresses") {
+  LimiterOptions options;
+  options.max_clients = 3;
+  options.global_failures_per_minute = 1000;
+  AuthLimiter limiter(options);
+  auto now = ehg::core::SteadyTime{} + 1h;
+  for (int i = 0; i < 5; ++i)
+    limiter.Failed("a", now);
+  REQUIRE(limiter.LockedOut("a", now));
+  now += 1s;
+  limiter.Failed("b", now);
+  limiter.Failed("c", now);
+  limiter.Failed("d", now);  // "a" failed least recently: forgotten
+  CHECK_FALSE(limiter.LockedOut("a", now));
+}

@@ -1,0 +1,238 @@
+#include "gateway/http/status.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <regex>
+#include <set>
+#include <sstream>
+
+using namespace std::chrono_literals;
+using ehg::http::Attention;
+using ehg::http::Level;
+using ehg::http::StatusSnapshot;
+
+namespace {
+
+const ehg::core::WallTime kNow =
+    ehg::core::WallTime(std::chrono::sys_days{std::chrono::year{2026} / 11 / 27}) + 10h;
+
+// A healthy gateway that has run for an hour, with one device that delivered an unusual value.
+StatusSnapshot Healthy() {
+  StatusSnapshot status;
+  status.gateway_id = "gw-test-01";
+  status.tenant = "0301";
+  status.version = "0.1.0";
+  status.now = kNow;
+  status.uptime = 1h;
+  status.clock_synchronised = true;
+  status.uplink.state = "connected";
+  status.uplink.connected_since = kNow - 50min;
+  status.uplink.last_publish = kNow - 3s;
+  ehg::http::DeviceView thermometer;
+  thermometer.id = "thermometer";
+  thermometer.transport = "ble";
+  thermometer.type = "thermometer";
+  thermometer.connection = "disconnected";
+  thermometer.last_reading = kNow - 10min;
+  thermometer.last_seen = kNow - 5min;
+  thermometer.battery_percent = 80;
+  thermometer.rssi_dbm = -61;
+  thermometer.expected_interval = 26h;
+  thermometer.readings_by_metric = {{"body_temperature", 3}, {"battery", 1}};
+  thermometer.last_values = {{"body_temperature", 38.37, "Cel", kNow - 10min}};
+  status.devices.push_back(thermometer);
+  ehg::http::AlertView fever{"fever",     "medium",
+                             "delivered", kNow - 10min,
+                             kNow - 9min, R"({"worst_value":38.37,"metric":"body_temperature"})"};
+  status.open_alerts.push_back(fever);
+  return status;
+}
+
+std::set<std::string> Codes(const std::vector<Attention>& attention) {
+  std::set<std::string> codes;
+  for (const Attention& item : attention)
+    codes.insert(item.code);
+  return codes;
+}
+
+// The pure renderers leave values out unless the snapshot says they may be shown; the daemon also
+// leaves them out of the snapshot. Both halves are tested: here the renderers.
+StatusSnapshot HidingValues(StatusSnapshot status) {
+  status.values_shown = false;
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("A healthy gateway needs no attention") {
+  const auto attention = NeedsAttention(Healthy());
+  CHECK(attention.empty());
+  CHECK(WorstLevel(attention) == Level::kOk);
+}
+
+TEST_CASE("An uplink that is down is a warning while starting and critical after two minutes") {
+  StatusSnapshot status = Healthy();
+  status.uplink.state = "connecting";
+  status.uplink.last_error = "TLS: certificate expired";
+  status.uptime = 30s;
+  auto attention = NeedsAttention(status);
+  REQUIRE(attention.size() == 1);
+  CHECK(attention[0].code == "uplink_down");
+  CHECK(attention[0].level == Level::kWarning);
+  CHECK(attention[0].message.find("certificate expired") != std::string::npos);
+  status.uptime = 3min;
+  CHECK(WorstLevel(NeedsAttention(status)) == Level::kCritical);
+}
+
+TEST_CASE("An unacknowledged critical alert is critical, a high one a warning, an acknowledged one nothing") {
+  StatusSnapshot status = Healthy();
+  status.open_alerts.push_back({"emergency-button", "critical", "delivered", kNow - 2min, kNow - 2min, ""});
+  CHECK(WorstLevel(NeedsAttention(status)) == Level::kCritical);
+  status.open_alerts.back().severity = "high";
+  CHECK(WorstLevel(NeedsAttention(status)) == Level::kWarning);
+  status.open_alerts.back().state = "acknowledged";
+  CHECK(NeedsAttention(status).empty());
+}
+
+TEST_CASE("Silent devices, low batteries, an unsynchronised clock, drops and recent errors need attention") {
+  StatusSnapshot status = Healthy();
+  status.devices[0].last_reading = kNow - 27h;
+  status.devices[0].battery_percent = 12;
+  status.clock_synchronised = false;
+  status.drops.observations_over_budget = 4;
+  status.recent_problems.push_back({kNow - 2min, "error", "level=error msg=\"batch not stored\""});
+  status.recent_problems.push_back({kNow - 1h, "error", "level=error msg=\"old\""});
+  const auto attention = NeedsAttention(status);
+  CHECK(Codes(attention) == std::set<std::string>{"device_silent", "battery_low", "clock_unsynchronised",
+                                                  "data_dropped", "recent_errors"});
+  CHECK(WorstLevel(attention) == Level::kWarning);
+  for (const Attention& item : attention) {
+    if (item.code == "recent_errors") CHECK(item.message.starts_with("1 errors"));
+  }
+}
+
+TEST_CASE("A device that never delivered is silent only once its interval has passed since the start") {
+  StatusSnapshot status = Healthy();
+  status.devices[0].last_reading.reset();
+  status.devices[0].expected_interval = 2h;
+  CHECK(NeedsAttention(status).empty());
+  status.uptime = 3h;
+  CHECK(Codes(NeedsAttention(status)) == std::set<std::string>{"device_silent"});
+}
+
+TEST_CASE("A serial device that is not connected needs attention after the start grace") {
+  StatusSnapshot status = Healthy();
+  status.devices[0].transport = "serial";
+  status.devices[0].connection = "disconnected";
+  CHECK(Codes(NeedsAttention(status)) == std::set<std::string>{"device_disconnected"});
+  status.uptime = 30s;
+  CHECK(NeedsAttention(status).empty());
+}
+
+TEST_CASE("Failed store transactions are critical") {
+  StatusSnapshot status = Healthy();
+  status.drops.store_failures = 1;
+  CHECK(WorstLevel(NeedsAttention(status)) == Level::kCritical);
+}
+
+TEST_CASE("The status document carries what the page shows, and values only when allowed") {
+  StatusSnapshot status = Healthy();
+  status.values_shown = true;
+  const auto shown = Poco::JSON::Parser().parse(StatusJson(status)).extract<Poco::JSON::Object::Ptr>();
+  CHECK(shown->getValue<std::string>("schema") == "ehealth-gateway/status/v1");
+  CHECK(shown->getValue<std::string>("level") == "ok");
+  CHECK(shown->getObject("gateway")->getValue<std::string>("id") == "gw-test-01");
+  CHECK(shown->getObject("gateway")->getValue<int>("uptime_seconds") == 3600);
+  CHECK(shown->getObject("uplink")->getValue<std::string>("last_publish") == "2026-11-27T09:59:57.000Z");
+  const auto device = shown->getArray("devices")->getObject(0);
+  CHECK(device->getValue<int>("readings") == 4);
+  CHECK(device->getValue<int>("rssi_dbm") == -61);
+  CHECK(device->getArray("last_values")->getObject(0)->getValue<double>("value") == doctest::Approx(38.37));
+  CHECK(shown->getArray("open_alerts")->getObject(0)->getValue<int>("age_seconds") == 600);
+  CHECK(shown->getArray("open_alerts")->getObject(0)->has("detail"));
+
+  const auto hidden =
+      Poco::JSON::Parser().parse(StatusJson(HidingValues(status))).extract<Poco::JSON::Object::Ptr>();
+  CHECK_FALSE(hidden->getArray("devices")->getObject(0)->has("last_values"));
+  CHECK_FALSE(hidden->getArray("open_alerts")->getObject(0)->has("detail"));
+}
+
+TEST_CASE("With values hidden, no rendering carries the measured value") {
+  const StatusSnapshot status = Healthy();
+  StatusSnapshot shown = status;
+  shown.values_shown = true;
+  // The positive control: the same check finds the value when it may be shown.
+  CHECK(StatusJson(shown).find("38.37") != std::string::npos);
+  CHECK(StatusPageHtml(shown, 10s).find("38.37") != std::string::npos);
+  const StatusSnapshot hidden = HidingValues(status);
+  CHECK(StatusJson(hidden).find("38.37") == std::string::npos);
+  CHECK(StatusPageHtml(hidden, 10s).find("38.37") == std::string::npos);
+  CHECK(MetricsText(hidden).find("38.37") == std::string::npos);
+  CHECK(MetricsText(shown).find("38.37") == std::string::npos);  // metrics never carry values
+}
+
+TEST_CASE("The page escapes what it shows and loads nothing from elsewhere") {
+  StatusSnapshot status = Healthy();
+  status.devices[0].last_error = "<script>alert(1)</script> & \"quoted\"";
+  const std::string html = StatusPageHtml(status, 15s);
+  CHECK(html.find("<script>") == std::string::npos);
+  CHECK(html.find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;") != std::string::npos);
+  CHECK(html.find("<meta http-equiv=\"refresh\" content=\"15\">") != std::string::npos);
+  CHECK(html.find("name=\"viewport\"") != std::string::npos);
+  CHECK(html.find("src=") == std::string::npos);
+  CHECK(html.find("href=") == std::string::npos);
+  CHECK(html.find("data-device=\"thermometer\"") != std::string::npos);
+  CHECK(html.find("data-rule=\"fever\"") != std::string::npos);
+  CHECK(html.find("All good") != std::string::npos);
+}
+
+TEST_CASE("Metrics: every sample belongs to a family announced with HELP and TYPE, labels escaped") {
+  StatusSnapshot status = Healthy();
+  status.version = "0.1.0 \"beta\"\\x";
+  status.alert_changes[{"critical", "raised"}] = 2;
+  status.uplink.publish_latency.cumulative = {1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
+  status.uplink.publish_latency.count = 4;
+  status.uplink.publish_latency.sum_seconds = 40.02;
+  const std::string text = MetricsText(status);
+  std::set<std::string> typed;
+  std::istringstream lines(text);
+  const std::regex sample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$)");
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with("# TYPE ")) {
+      typed.insert(line.substr(7, line.find(' ', 7) - 7));
+      continue;
+    }
+    if (line.starts_with("# HELP ")) continue;
+    std::smatch match;
+    REQUIRE_MESSAGE(std::regex_match(line, match, sample), line);
+    std::string family = match[1];
+    for (const std::string suffix : {"_bucket", "_sum", "_count"}) {
+      if (family.ends_with(suffix) && typed.count(family.substr(0, family.size() - suffix.size())) != 0)
+        family = family.substr(0, family.size() - suffix.size());
+    }
+    CHECK_MESSAGE(typed.count(family) == 1, line);
+  }
+  CHECK(text.find(R"(version="0.1.0 \"beta\"\\x")") != std::string::npos);
+  CHECK(text.find(R"(ehg_alerts_raised_total{severity="critical"} 2)") != std::string::npos);
+  CHECK(text.find(R"(ehg_alerts_raised_total{severity="high"} 0)") != std::string::npos);
+  CHECK(text.find(R"(ehg_readings_total{device="thermometer",metric="body_temperature"} 3)") !=
+        std::string::npos);
+  CHECK(text.find(R"(ehg_publish_latency_seconds_bucket{le="0.005"} 1)") != std::string::npos);
+  CHECK(text.find(R"(ehg_publish_latency_seconds_bucket{le="+Inf"} 4)") != std::string::npos);
+  CHECK(text.find("ehg_publish_latency_seconds_count 4") != std::string::npos);
+  CHECK(text.find("ehg_device_battery_ratio{device=\"thermometer\"} 0.8") != std::string::npos);
+}
+
+TEST_CASE("Durations read the way people say them") {
+  using ehg::http::HumanDuration;
+  CHECK(HumanDuration(0s) == "0 s");
+  CHECK(HumanDuration(-5s) == "0 s");
+  CHECK(HumanDuration(59s) == "59 s");
+  CHECK(HumanDuration(60s) == "1 min");
+  CHECK(HumanDuration(2h) == "2 h");
+  CHECK(HumanDuration(2h + 5min + 10s) == "2 h 5 min");
+  CHECK(HumanDuration(24h * 4 + 3h) == "4 d 3 h");
+}
