@@ -43,7 +43,7 @@ struct DeviceView {
 struct AlertView {
   std::string rule_id;
   std::string severity;  // info, low, medium, high, critical
-  std::string state;     // open, delivered, acknowledged, escalated
+  std::string state;     // raised, delivered (to the care system), acknowledged
   core::WallTime raised_at{};
   core::WallTime updated_at{};
   std::string detail_json;  // the alert's values: empty unless values are shown

@@ -31,6 +31,8 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   out << "},\n";
   if (!options.uplink_json.empty()) out << R"(  "uplink": )" << options.uplink_json << ",\n";
   if (!options.bluetooth_json.empty()) out << R"(  "bluetooth": )" << options.bluetooth_json << ",\n";
+  out << R"(  "status_page": )"
+      << (options.status_page_json.empty() ? R"({"enabled": false})" : options.status_page_json) << ",\n";
   if (!options.devices_json.empty()) {
     out << R"(  "devices": )" << options.devices_json << ",\n";
   } else {

@@ -29,6 +29,8 @@ struct DaemonConfigOptions {
   std::string uplink_json;     // the "uplink" section, or empty for none
   std::string devices_json;    // the "devices" array; empty: the two simulated devices
   std::string bluetooth_json;  // the "bluetooth" section, or empty for none
+  // The "status_page" section; empty: disabled (tests run in parallel, the default port is shared).
+  std::string status_page_json;
   std::string time_zone = "Europe/Oslo";
 };
 

@@ -21,22 +21,6 @@
 namespace ehg::test {
 namespace {
 
-int FreePort() {
-  const int descriptor = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  if (::bind(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(descriptor);
-    throw std::runtime_error("cannot bind a free port");
-  }
-  socklen_t length = sizeof address;
-  ::getsockname(descriptor, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(descriptor);
-  return ntohs(address.sin_port);
-}
-
 bool Accepts(int port) {
   const int descriptor = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
@@ -60,6 +44,22 @@ std::string Stringify(const Poco::JSON::Object::Ptr& object) {
 }
 
 }  // namespace
+
+int FreePort() {
+  const int descriptor = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  if (::bind(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(descriptor);
+    throw std::runtime_error("cannot bind a free port");
+  }
+  socklen_t length = sizeof address;
+  ::getsockname(descriptor, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(descriptor);
+  return ntohs(address.sin_port);
+}
 
 const TestPki& TestPki::Get() {
   static const TestPki pki;

@@ -16,6 +16,9 @@
 // mosquitto broker on a free loopback port, and a receiver playing the care system.
 namespace ehg::test {
 
+// A loopback TCP port nothing listens on right now (bound and released).
+int FreePort();
+
 // Certificates made once per test process by scripts/gen-certs.
 class TestPki {
  public:

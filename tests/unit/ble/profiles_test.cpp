@@ -345,3 +345,13 @@ TEST_CASE("Current Time and Date Time encodings") {
   CHECK(EncodeCurrentTime(CivilTime{2024, 3, 15, 7, 30, 0}, 5, 0x01) == Hex("E8 07 03 0F 07 1E 00 05 00 01"));
   CHECK(EncodeDateTime(CivilTime{2013, 8, 26, 9, 10, 20}) == Hex("DD 07 08 1A 09 0A 14"));
 }
+
+TEST_CASE("Advertised services name the health profiles the installer can pair") {
+  using ehg::devices::ble::HealthProfilesOf;
+  const std::vector<std::uint16_t> cuff{0x1800, 0x1810, 0x180F, 0x180A, 0x1810};
+  CHECK(HealthProfilesOf(cuff) == std::vector<std::string>{"blood_pressure"});
+  const std::vector<std::uint16_t> mixed{0x1822, 0xFCD2, 0x1809, 0x180D, 0x181D, 0x1808};
+  CHECK(HealthProfilesOf(mixed) == std::vector<std::string>{"pulse_oximeter", "bthome", "thermometer",
+                                                            "heart_rate", "weight_scale", "glucose"});
+  CHECK(HealthProfilesOf(std::vector<std::uint16_t>{0x180F, 0xFE95}).empty());
+}

@@ -208,3 +208,68 @@ TEST_CASE(
   CHECK(monitor.user == 2);
   CHECK(monitor.poll_interval == 120s);
 }
+
+namespace {
+
+std::string WithStatusPage(const std::string& section) {
+  std::string text = kMinimal;
+  text.insert(text.rfind('}'), R"(, "status_page": )" + section);
+  return text;
+}
+
+std::string Errors(const ehg::config::ConfigResult& result) {
+  std::string text;
+  if (!result) {
+    for (const auto& error : result.error())
+      text += error.ToString() + "\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("The status page is on loopback by default, without values") {
+  const auto config = ParseConfig(kMinimal, "/etc/ehealth-gateway");
+  REQUIRE(config.has_value());
+  CHECK(config->status_page.enabled);
+  CHECK(config->status_page.host == "127.0.0.1");
+  CHECK(config->status_page.port == 8780);
+  CHECK_FALSE(config->status_page.show_values);
+  CHECK(config->status_page.refresh == 10s);
+  CHECK(config->status_page.token_file.empty());
+}
+
+TEST_CASE("A status page beyond loopback needs a token file and TLS") {
+  const auto bare = ParseConfig(WithStatusPage(R"({"listen": "0.0.0.0:8443"})"), "/etc/ehealth-gateway");
+  REQUIRE_FALSE(bare.has_value());
+  const std::string errors = Errors(bare);
+  CHECK(errors.find("status_page.token_file: required when status_page.listen is not a loopback") !=
+        std::string::npos);
+  CHECK(errors.find("tls_cert_file and tls_key_file are required") != std::string::npos);
+
+  const auto complete = ParseConfig(WithStatusPage(R"({"listen": "[::]:8443", "token_file": "status-token",
+      "tls_cert_file": "status.crt", "tls_key_file": "status.key", "show_values": true, "refresh_seconds": 30})"),
+                                    "/etc/ehealth-gateway");
+  REQUIRE_MESSAGE(complete.has_value(), Errors(complete));
+  CHECK(complete->status_page.host == "::");
+  CHECK(complete->status_page.port == 8443);
+  CHECK(complete->status_page.token_file == fs::path("/etc/ehealth-gateway/status-token"));
+  CHECK(complete->status_page.tls_key_file == fs::path("/etc/ehealth-gateway/status.key"));
+  CHECK(complete->status_page.show_values);
+  CHECK(complete->status_page.refresh == 30s);
+
+  // Disabled, the address does not matter.
+  CHECK(ParseConfig(WithStatusPage(R"({"enabled": false, "listen": "0.0.0.0:8443"})"), "/").has_value());
+}
+
+TEST_CASE("Status page mistakes are named by path") {
+  CHECK(Errors(ParseConfig(WithStatusPage(R"({"listen": "8780"})"), "/"))
+            .find("status_page.listen: expected host:port") != std::string::npos);
+  CHECK(Errors(ParseConfig(WithStatusPage(R"({"refresh_seconds": 1})"), "/"))
+            .find("status_page.refresh_seconds") != std::string::npos);
+  CHECK(Errors(ParseConfig(WithStatusPage(R"({"tls_cert_file": "a.crt"})"), "/"))
+            .find("status_page.tls_key_file: tls_cert_file and tls_key_file go together") !=
+        std::string::npos);
+  CHECK(Errors(ParseConfig(WithStatusPage(R"({"show_value": true})"), "/"))
+            .find("status_page.show_value: unknown key") != std::string::npos);
+}

@@ -38,3 +38,18 @@ TEST_CASE("Log level names parse") {
   CHECK(ehg::core::ParseLogLevel("error") == LogLevel::kError);
   CHECK_FALSE(ehg::core::ParseLogLevel("verbose").has_value());
 }
+
+TEST_CASE("The last warnings and errors are remembered for the status page, oldest dropped first") {
+  ehg::test::LogCapture capture(LogLevel::kInfo);
+  ehg::core::LogInfo("lifecycle line");
+  for (std::size_t i = 0; i < ehg::core::kRecentProblemCapacity + 3; ++i)
+    ehg::core::LogWarning("problem", {{"n", i}});
+  ehg::core::LogError("last problem");
+  const auto problems = ehg::core::RecentProblems();
+  REQUIRE(problems.size() == ehg::core::kRecentProblemCapacity);
+  CHECK(problems.back().level == LogLevel::kError);
+  CHECK(problems.back().line == "level=error msg=\"last problem\"");
+  CHECK(problems.front().line == "level=warning msg=problem n=4");
+  for (const auto& problem : problems)
+    CHECK(problem.line.find("lifecycle") == std::string::npos);
+}
