@@ -1,12 +1,7 @@
 #include "gateway/http/access.hpp"
 
-#include <Poco/Base64Decoder.h>
-#include <Poco/Exception.h>
-
 #include <algorithm>
 #include <cctype>
-#include <iterator>
-#include <sstream>
 
 namespace ehg::http {
 namespace {
@@ -19,6 +14,34 @@ bool StartsWithIgnoringCase(std::string_view text, std::string_view prefix) {
       return false;
   }
   return true;
+}
+
+// RFC 4648 base64 with padding, strict: nullopt for any other character, a bad length or bad padding.
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return std::nullopt;
+  const auto sextet = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string decoded;
+  for (std::size_t i = 0; i < text.size(); i += 4) {
+    const bool last = i + 4 == text.size();
+    const int padding = last ? (text[i + 3] == '=' ? (text[i + 2] == '=' ? 2 : 1) : 0) : 0;
+    unsigned group = 0;
+    for (std::size_t j = 0; j < 4; ++j) {
+      const int value = j >= 4 - static_cast<std::size_t>(padding) ? 0 : sextet(text[i + j]);
+      if (value < 0) return std::nullopt;
+      group = (group << 6) | static_cast<unsigned>(value);
+    }
+    decoded += static_cast<char>((group >> 16) & 0xFF);
+    if (padding < 2) decoded += static_cast<char>((group >> 8) & 0xFF);
+    if (padding < 1) decoded += static_cast<char>(group & 0xFF);
+  }
+  return decoded;
 }
 
 std::string_view Trim(std::string_view text) {
@@ -39,14 +62,9 @@ std::optional<std::string> TokenFromAuthorization(std::string_view header) {
     return std::string(token);
   }
   if (StartsWithIgnoringCase(header, "Basic ")) {
-    std::string credentials;
-    try {
-      std::istringstream encoded{std::string(Trim(header.substr(6)))};
-      Poco::Base64Decoder decoder(encoded);
-      credentials.assign(std::istreambuf_iterator<char>(decoder), std::istreambuf_iterator<char>());
-    } catch (const Poco::Exception&) {
-      return std::nullopt;
-    }
+    const std::optional<std::string> decoded = Base64Decode(Trim(header.substr(6)));
+    if (!decoded) return std::nullopt;
+    const std::string& credentials = *decoded;
     const std::size_t colon = credentials.find(':');
     if (colon == std::string::npos || colon + 1 == credentials.size()) return std::nullopt;
     return credentials.substr(colon + 1);

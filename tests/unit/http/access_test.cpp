@@ -100,3 +100,13 @@ TEST_CASE("The limiter tracks a bounded number of addresses") {
   limiter.Failed("d", now);  // "a" failed least recently: forgotten
   CHECK_FALSE(limiter.LockedOut("a", now));
 }
+
+TEST_CASE("Basic credentials are strict base64 with padding") {
+  CHECK(TokenFromAuthorization("Basic dTpw") == "p");          // "u:p", no padding needed
+  CHECK(TokenFromAuthorization("Basic dTpwcA==") == "pp");     // "u:pp", two padding characters
+  CHECK(TokenFromAuthorization("Basic dTpwcHA=") == "ppp");    // "u:ppp", one
+  CHECK_FALSE(TokenFromAuthorization("Basic dTpwcA"));         // padding missing
+  CHECK_FALSE(TokenFromAuthorization("Basic dTpw cA=="));      // a space inside
+  CHECK_FALSE(TokenFromAuthorization("Basic dT=wcA=="));       // padding in the middle
+  CHECK_FALSE(TokenFromAuthorization("Basic a W5zdGFsbGVy"));  // what the fuzzer found leaking before
+}
