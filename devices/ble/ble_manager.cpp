@@ -48,10 +48,6 @@ std::string Upper(std::string text) {
   return text;
 }
 
-std::string ErrorText(const sdbus::Error& error) {
-  return error.getName() + (error.getMessage().empty() ? "" : ": " + error.getMessage());
-}
-
 unsigned Weekday(const core::CivilTime& time) {
   using namespace std::chrono;
   const weekday day{sys_days{year{time.year} / month{time.month} / std::chrono::day{time.day}}};
@@ -207,7 +203,7 @@ struct BleManager::Impl {
         .onInterface(bluez::kObjectManager)
         .uponReplyInvoke([this](const sdbus::Error* error, bluez::ManagedObjects objects) {
           if (error != nullptr) {
-            core::LogError("BlueZ object list not read", {{"reason", ErrorText(*error)}});
+            core::LogError("BlueZ object list not read", {{"reason", bluez::ErrorText(*error)}});
             loop->PostAfter(2s, [this] {
               const std::string previous = bluez_owner;
               bluez_owner.clear();
@@ -432,13 +428,15 @@ struct BleManager::Impl {
         .onInterface(bluez::kAdapter)
         .withArguments(filter)
         .uponReplyInvoke([this](const sdbus::Error* error) {
-          if (error != nullptr) core::LogWarning("discovery filter not set", {{"reason", ErrorText(*error)}});
+          if (error != nullptr)
+            core::LogWarning("discovery filter not set", {{"reason", bluez::ErrorText(*error)}});
           if (!adapter_proxy) return;
           adapter_proxy->callMethodAsync("StartDiscovery")
               .onInterface(bluez::kAdapter)
               .uponReplyInvoke([this](const sdbus::Error* start_error) {
                 if (start_error != nullptr && start_error->getName() != "org.bluez.Error.InProgress") {
-                  core::LogWarning("discovery not started; retrying", {{"reason", ErrorText(*start_error)}});
+                  core::LogWarning("discovery not started; retrying",
+                                   {{"reason", bluez::ErrorText(*start_error)}});
                   discovery_requested = false;
                   loop->PostAfter(5s, [this] { EnsureDiscovery(); });
                   return;
@@ -479,7 +477,7 @@ struct BleManager::Impl {
           if (error != nullptr) {
             found->connecting = false;
             ++found->stats.connect_failures;
-            found->stats.last_error = ErrorText(*error);
+            found->stats.last_error = bluez::ErrorText(*error);
             LogOnce(*found, "connect failed", found->stats.last_error);
             ScheduleRetry(*found);
             return;
@@ -581,7 +579,7 @@ struct BleManager::Impl {
             Device* found = Find(id);
             if (found == nullptr || found->generation != generation) return;
             if (error != nullptr) {
-              found->stats.last_error = ErrorText(*error);
+              found->stats.last_error = bluez::ErrorText(*error);
               const bool needs_bond = error->getName() == "org.bluez.Error.NotPermitted" ||
                                       error->getName() == "org.bluez.Error.NotAuthorized";
               if (needs_bond) {
@@ -626,7 +624,7 @@ struct BleManager::Impl {
           Device* found = Find(id);
           if (found == nullptr) return;
           if (error != nullptr) {
-            core::LogWarning("device clock not set", {{"device", id}, {"reason", ErrorText(*error)}});
+            core::LogWarning("device clock not set", {{"device", id}, {"reason", bluez::ErrorText(*error)}});
             return;
           }
           ++found->stats.time_writes;
@@ -673,14 +671,14 @@ struct BleManager::Impl {
         .callMethodAsync("ReadValue")
         .onInterface(bluez::kCharacteristic)
         .withArguments(read_options)
-        .uponReplyInvoke(
-            [done = std::move(done), path](const sdbus::Error* error, std::vector<std::uint8_t> value) {
-              if (error != nullptr) {
-                core::LogDebug("characteristic not read", {{"path", path}, {"reason", ErrorText(*error)}});
-                return;
-              }
-              done(value);
-            });
+        .uponReplyInvoke([done = std::move(done), path](const sdbus::Error* error,
+                                                        std::vector<std::uint8_t> value) {
+          if (error != nullptr) {
+            core::LogDebug("characteristic not read", {{"path", path}, {"reason", bluez::ErrorText(*error)}});
+            return;
+          }
+          done(value);
+        });
   }
 
   std::string Identity(const Device& device) const {
@@ -723,7 +721,7 @@ struct BleManager::Impl {
           Device* found = Find(id);
           if (found == nullptr || found->generation != generation || error == nullptr) return;
           found->records_in_progress = false;
-          found->stats.last_error = ErrorText(*error);
+          found->stats.last_error = bluez::ErrorText(*error);
           LogOnce(*found, "record request refused; retried at the next connection", found->stats.last_error);
         });
     device.records_timer = loop->PostAfter(options.records_timeout, [this, id, generation,
@@ -970,7 +968,7 @@ bool BleManager::Connect() {
     impl_->agent = std::make_unique<PairingAgent>(*impl_->loop, std::move(policy), "NoInputNoOutput");
   } catch (const sdbus::Error& error) {
     core::LogError("Bluetooth devices wait: BlueZ signals not subscribed; retrying every 30 s",
-                   {{"reason", ErrorText(error)}});
+                   {{"reason", bluez::ErrorText(error)}});
     impl_->ReleaseBusObjects();
     impl_->loop.reset();
     return false;

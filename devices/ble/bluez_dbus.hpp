@@ -34,6 +34,11 @@ inline std::string DevicePath(const std::string& adapter_path, std::string addre
   return adapter_path + "/dev_" + address;
 }
 
+// "org.bluez.Error.NotReady: Resource Not Ready": a D-Bus error as people read it in logs and messages.
+inline std::string ErrorText(const sdbus::Error& error) {
+  return error.getName() + (error.getMessage().empty() ? "" : ": " + error.getMessage());
+}
+
 // A property of the expected type, else nullopt (a wrong type from a peer is treated as absent).
 template <typename T>
 std::optional<T> Get(const Properties& properties, const std::string& name) {

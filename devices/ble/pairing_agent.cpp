@@ -12,10 +12,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string ErrorText(const sdbus::Error& error) {
-  return error.getName() + (error.getMessage().empty() ? "" : ": " + error.getMessage());
-}
-
 }  // namespace
 
 std::string AddressOfDevicePath(const std::string& path) {
@@ -121,7 +117,7 @@ void PairingAgent::Register() {
       .withArguments(sdbus::ObjectPath(kPath), impl.capability)
       .uponReplyInvoke([&impl](const sdbus::Error* error) {
         if (error != nullptr && error->getName() != "org.bluez.Error.AlreadyExists") {
-          core::LogWarning("pairing agent not registered", {{"reason", ErrorText(*error)}});
+          core::LogWarning("pairing agent not registered", {{"reason", bluez::ErrorText(*error)}});
           return;
         }
         impl.manager->callMethodAsync("RequestDefaultAgent")
@@ -130,7 +126,7 @@ void PairingAgent::Register() {
             .uponReplyInvoke([](const sdbus::Error* default_error) {
               if (default_error != nullptr) {
                 core::LogWarning("pairing agent is not the default agent",
-                                 {{"reason", ErrorText(*default_error)}});
+                                 {{"reason", bluez::ErrorText(*default_error)}});
               }
             });
       });
@@ -197,7 +193,7 @@ ehg::Result<void> PairDevice(const PairOptions& options, AgentPolicy policy) {
         adapter->callMethod("StartDiscovery").onInterface(bluez::kAdapter);
       }
     } catch (const sdbus::Error& error) {
-      outcome = Fail(Errc::kUnavailable, "BlueZ: " + ErrorText(error));
+      outcome = Fail(Errc::kUnavailable, "BlueZ: " + bluez::ErrorText(error));
     }
   });
   if (!outcome) {
@@ -228,7 +224,7 @@ ehg::Result<void> PairDevice(const PairOptions& options, AgentPolicy policy) {
         .withTimeout(options.pairing_timeout)
         .uponReplyInvoke([&](const sdbus::Error* error) {
           if (error != nullptr && error->getName() != "org.bluez.Error.AlreadyExists") {
-            paired.set_value(Fail(Errc::kRejected, "pairing failed: " + ErrorText(*error)));
+            paired.set_value(Fail(Errc::kRejected, "pairing failed: " + bluez::ErrorText(*error)));
             return;
           }
           try {
@@ -236,7 +232,7 @@ ehg::Result<void> PairDevice(const PairOptions& options, AgentPolicy policy) {
             paired.set_value({});
           } catch (const sdbus::Error& trust_error) {
             paired.set_value(
-                Fail(Errc::kRejected, "paired, but not marked trusted: " + ErrorText(trust_error)));
+                Fail(Errc::kRejected, "paired, but not marked trusted: " + bluez::ErrorText(trust_error)));
           }
         });
   });

@@ -45,10 +45,6 @@ void Apply(Heard& heard, const bluez::Properties& properties, bool from_signal) 
   }
 }
 
-std::string ErrorText(const sdbus::Error& error) {
-  return error.getName() + (error.getMessage().empty() ? "" : ": " + error.getMessage());
-}
-
 }  // namespace
 
 Result<std::vector<ScannedDevice>> ScanDevices(const ScanOptions& options, const ScanProgress& progress) {
@@ -117,7 +113,7 @@ Result<std::vector<ScannedDevice>> ScanDevices(const ScanOptions& options, const
       adapter->callMethod("StartDiscovery").onInterface(bluez::kAdapter);
       discovering = true;
     } catch (const sdbus::Error& error) {
-      failure = "BlueZ: " + ErrorText(error) +
+      failure = "BlueZ: " + bluez::ErrorText(error) +
                 (error.getName() == "org.freedesktop.DBus.Error.ServiceUnknown" ? " (is bluetoothd running?)"
                                                                                 : "") +
                 (error.getName() == "org.bluez.Error.NotReady" ? " (is the adapter powered on?)" : "");

@@ -421,7 +421,7 @@ class Daemon {
     options.tls_key_file = page.tls_key_file;
     options.refresh = page.refresh;
     if (!page.token_file.empty()) {
-      auto token = ReadToken(page.token_file);
+      auto token = http::ReadTokenFile(page.token_file);
       if (!token) {
         core::LogError("status page not started: its token is unreadable",
                        {{"token_file", page.token_file.string()}, {"reason", token.error().message}});
@@ -497,8 +497,14 @@ class Daemon {
     }
     {
       std::lock_guard lock(devices_mutex_);
-      for (const config::DeviceConfig& device : config_.devices)
-        status.devices.push_back(DeviceStatus(device, activity, stored ? &stored->devices : nullptr, status));
+      // Each of these is a round trip to the Bluetooth thread: once per request, not once per device.
+      const std::vector<devices::ble::BleDeviceStats> ble_stats =
+          ble_ ? ble_->stats() : std::vector<devices::ble::BleDeviceStats>{};
+      const bool bluez_present = ble_ && ble_->bluez_present();
+      for (const config::DeviceConfig& device : config_.devices) {
+        status.devices.push_back(DeviceStatus(device, activity, stored ? &stored->devices : nullptr,
+                                              ble_stats, bluez_present, status));
+      }
     }
     for (const core::LoggedProblem& problem : core::RecentProblems()) {
       status.recent_problems.push_back({std::chrono::time_point_cast<std::chrono::milliseconds>(problem.at),
@@ -510,7 +516,8 @@ class Daemon {
   // devices_mutex_ held.
   http::DeviceView DeviceStatus(const config::DeviceConfig& device, const pipeline::ActivityReport& activity,
                                 const std::vector<store::DeviceRecord>* stored,
-                                http::StatusSnapshot& status) {
+                                const std::vector<devices::ble::BleDeviceStats>& ble_stats,
+                                bool bluez_present, http::StatusSnapshot& status) {
     http::DeviceView view;
     view.id = device.id;
     view.expected_interval = config::ExpectedInterval(device);
@@ -555,35 +562,21 @@ class Daemon {
       view.transport = "ble";
       view.type = ble->profile;
       view.connection = "disconnected";
-      if (ble_) {
-        for (const devices::ble::BleDeviceStats& stats : ble_->stats()) {
-          if (stats.device_id != device.id) continue;
-          if (ble->profile == "bthome") {
-            view.connection = ble_->bluez_present() ? "listening" : "disconnected";
-          } else {
-            view.connection = stats.connected ? "connected" : "disconnected";
-          }
-          view.parse_errors += stats.parse_errors;
-          view.rssi_dbm = stats.rssi;
-          if (stats.battery) view.battery_percent = *stats.battery;
-          if (!stats.last_error.empty()) view.last_error = stats.last_error;
-          heard(stats.last_contact);
+      for (const devices::ble::BleDeviceStats& stats : ble_stats) {
+        if (stats.device_id != device.id) continue;
+        if (ble->profile == "bthome") {
+          view.connection = bluez_present ? "listening" : "disconnected";
+        } else {
+          view.connection = stats.connected ? "connected" : "disconnected";
         }
+        view.parse_errors += stats.parse_errors;
+        view.rssi_dbm = stats.rssi;
+        if (stats.battery) view.battery_percent = *stats.battery;
+        if (!stats.last_error.empty()) view.last_error = stats.last_error;
+        heard(stats.last_contact);
       }
     }
     return view;
-  }
-
-  static Result<std::string> ReadToken(const std::filesystem::path& file) {
-    std::ifstream input(file);
-    if (!input) return Fail(Errc::kIo, "cannot open " + file.string());
-    std::string token;
-    std::getline(input, token);
-    while (!token.empty() && (token.back() == '\r' || token.back() == ' '))
-      token.pop_back();
-    if (token.size() < 32)
-      return Fail(Errc::kInvalidArgument, file.string() + " holds no token of at least 32 characters");
-    return token;
   }
 
   void StopDevices() {

@@ -2,7 +2,6 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -11,6 +10,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/http/client.hpp"
+#include "gateway/http/server.hpp"
 #include "gateway/http/status.hpp"
 
 namespace ehg::app {
@@ -103,12 +103,13 @@ int PrintStatus(const StatusRequest& request) {
   options.port = page.port;
   options.pinned_cert_file = page.tls_cert_file;
   if (!page.token_file.empty()) {
-    std::ifstream token_file(page.token_file);
-    if (!token_file || !std::getline(token_file, options.token) || options.token.empty()) {
-      std::cerr << "status: cannot read the token " << page.token_file.string()
+    auto token = http::ReadTokenFile(page.token_file);
+    if (!token) {
+      std::cerr << "status: cannot read the token: " << token.error().message
                 << " (run as root or as the gateway's user)\n";
       return kStatusUnknown;
     }
+    options.token = *token;
   }
   auto body = http::Fetch(options);
   if (!body) {

@@ -15,6 +15,7 @@
 #include <Poco/ThreadPool.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 
 #include "gateway/core/log.hpp"
@@ -204,6 +205,19 @@ Result<std::unique_ptr<StatusServer>> StatusServer::Start(ServerOptions options)
     return Fail(Errc::kIo, "status page: " + error.displayText());
   }
   return std::unique_ptr<StatusServer>(new StatusServer(std::move(impl)));
+}
+
+Result<std::string> ReadTokenFile(const std::filesystem::path& file) {
+  std::ifstream input(file);
+  if (!input) return Fail(Errc::kIo, "cannot open " + file.string());
+  std::string token;
+  std::getline(input, token);
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' '))
+    token.pop_back();
+  if (token.size() < 32) {
+    return Fail(Errc::kInvalidArgument, file.string() + " holds no token of at least 32 characters");
+  }
+  return token;
 }
 
 StatusServer::StatusServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -27,6 +27,10 @@ struct ServerOptions {
   std::function<StatusSnapshot()> snapshot;
 };
 
+// The per-device token: the first line of the file (trailing CR and spaces dropped), at least 32
+// characters. For the daemon and for `status`, which must read the same file the same way.
+Result<std::string> ReadTokenFile(const std::filesystem::path& file);
+
 class StatusServer {
  public:
   // Refuses (Errc::kInvalidArgument) a non-loopback address without a token or without TLS files;
