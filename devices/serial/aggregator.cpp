@@ -51,6 +51,7 @@ void Aggregator::Add(const Sample& sample, core::WallTime at, bool time_uncertai
     series.values.push_back(value.value);
     series.flags = core::QualityFlags(series.flags.bits() | sample.flags.bits());
   }
+  if (options_.window == std::chrono::milliseconds::zero()) CloseWindow(out);
 }
 
 void Aggregator::Flush(core::WallTime now, bool force, std::vector<core::Reading>& out) {

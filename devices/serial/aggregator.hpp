@@ -14,6 +14,7 @@ namespace ehg::devices::serial {
 
 struct AggregationOptions {
   // Streaming oximeters send 1-75 frames a second; the pipeline gets one reading per metric per window.
+  // Zero: every sample the device sends is a reading, at once (close monitoring; many more rows).
   std::chrono::milliseconds window{1000};
   bool forward_waveform = false;  // every pleth point as a `pleth` reading (high volume)
 };

@@ -23,10 +23,10 @@ bool IsContecCommand(std::span<const std::uint8_t> bytes) {
          std::all_of(bytes.begin() + 3, bytes.begin() + 9, [](std::uint8_t b) { return b == 0x80; });
 }
 
-// Frames per second of each stream (Nonin DF2/DF7: packets of 25 frames, three a second).
+// Frames per second of each stream (Nonin DF2/DF7: 75 five-byte frames, 25 to a packet).
 double FramesPerSecond(std::string_view protocol) {
   if (protocol == "contec-cms50-5" || protocol == "contec-cms50-9") return 60;
-  if (protocol == "nonin-df2" || protocol == "nonin-df7") return 3;
+  if (protocol == "nonin-df2" || protocol == "nonin-df7") return 75;
   if (protocol == "beurer-bm") return 0;
   return 1;  // nonin-df8, ascii
 }
@@ -95,6 +95,8 @@ void SerialSimulator::Unplug() {
   master_ = slave_ = -1;
   streaming_ = false;
   input_.clear();
+  packet_.clear();
+  packet_sent_ = 0;
 }
 
 std::vector<SerialSimulator::Command> SerialSimulator::commands() const {
@@ -136,7 +138,7 @@ void SerialSimulator::Run() {
     if (needs_start && streaming_ && now - last_keepalive_ > options_.keepalive_timeout) {
       streaming_ = false;  // as the real device: no keep-alive, no live data
     }
-    if (streaming_)
+    if (streaming_ && !silent_)
       GenerateDue(now, out);
     else
       next_frame_ = now;
@@ -225,6 +227,8 @@ OximeterFrame SerialSimulator::NextFrame(double seconds) {
   // A pulse wave: one cycle per beat.
   const double phase = std::fmod(seconds * physiology_.pulse / 60.0, 1.0);
   frame.pleth = finger_out_ ? 0 : static_cast<int>(64 + 50 * std::sin(2 * std::numbers::pi * phase));
+  if (options_.shape) options_.shape(value_sets_, frame);
+  ++value_sets_;
   return frame;
 }
 
@@ -232,12 +236,17 @@ void SerialSimulator::GenerateDue(Steady::time_point now, std::vector<std::uint8
   const double rate = FramesPerSecond(options_.protocol);
   if (rate <= 0) return;
   const auto period = std::chrono::duration_cast<Steady::duration>(std::chrono::duration<double>(1.0 / rate));
+  const std::string& protocol = options_.protocol;
   while (next_frame_ <= now) {
     const double seconds = std::chrono::duration<double>(next_frame_ - started_).count();
     next_frame_ += period;
+    if (protocol == "nonin-df2" || protocol == "nonin-df7") {
+      AppendNoninFrame(seconds, out);
+      continue;
+    }
     const OximeterFrame frame = NextFrame(seconds);
+    completed_.push_back(value_sets_ - 1);
     std::vector<std::uint8_t> bytes;
-    const std::string& protocol = options_.protocol;
     if (protocol == "contec-cms50-5") bytes = EncodeContec5(frame);
     if (protocol == "contec-cms50-9") bytes = EncodeContec9(frame);
     if (protocol == "nonin-df8") bytes = EncodeNoninDf8(frame);
@@ -245,24 +254,39 @@ void SerialSimulator::GenerateDue(Steady::time_point now, std::vector<std::uint8
       const std::string line = EncodeAsciiLine(frame);
       bytes.assign(line.begin(), line.end());
     }
-    if (protocol == "nonin-df2" || protocol == "nonin-df7") {
-      std::array<int, 25> pleth{};
-      for (std::size_t i = 0; i < pleth.size(); ++i) {
-        const double t = seconds + static_cast<double>(i) / 75.0;
-        const double wave = std::sin(2 * std::numbers::pi * std::fmod(t * physiology_.pulse / 60.0, 1.0));
-        pleth[i] = protocol == "nonin-df2" ? static_cast<int>(128 + 100 * wave)
-                                           : static_cast<int>(32768 + 20000 * wave);
-      }
-      bytes =
-          protocol == "nonin-df2" ? EncodeNoninDf2Packet(frame, pleth) : EncodeNoninDf7Packet(frame, pleth);
-    }
     out.insert(out.end(), bytes.begin(), bytes.end());
     ++frames_sent_;
   }
 }
 
+// Nonin DF2/DF7 send one 5-byte frame every 1/75 s; the values of a packet are fixed when it starts.
+void SerialSimulator::AppendNoninFrame(double seconds, std::vector<std::uint8_t>& out) {
+  constexpr std::size_t kFrameBytes = 5;
+  if (packet_sent_ >= packet_.size()) {
+    const OximeterFrame frame = NextFrame(seconds);
+    std::array<int, 25> pleth{};
+    for (std::size_t i = 0; i < pleth.size(); ++i) {
+      const double t = seconds + static_cast<double>(i) / 75.0;
+      const double wave = std::sin(2 * std::numbers::pi * std::fmod(t * physiology_.pulse / 60.0, 1.0));
+      pleth[i] = options_.protocol == "nonin-df2" ? static_cast<int>(128 + 100 * wave)
+                                                  : static_cast<int>(32768 + 20000 * wave);
+    }
+    packet_ = options_.protocol == "nonin-df2" ? EncodeNoninDf2Packet(frame, pleth)
+                                               : EncodeNoninDf7Packet(frame, pleth);
+    packet_sent_ = 0;
+  }
+  const auto from = packet_.begin() + static_cast<std::ptrdiff_t>(packet_sent_);
+  out.insert(out.end(), from, from + kFrameBytes);
+  packet_sent_ += kFrameBytes;
+  if (packet_sent_ >= packet_.size()) completed_.push_back(value_sets_ - 1);
+  ++frames_sent_;
+}
+
 void SerialSimulator::Transmit(std::vector<std::uint8_t>& bytes) {
-  if (bytes.empty()) return;
+  if (bytes.empty()) {
+    completed_.clear();
+    return;
+  }
   if (options_.byte_drop_rate > 0) {
     std::bernoulli_distribution drop(options_.byte_drop_rate);
     std::erase_if(bytes, [&](std::uint8_t) { return drop(random_); });
@@ -274,6 +298,12 @@ void SerialSimulator::Transmit(std::vector<std::uint8_t>& bytes) {
     if (count <= 0) break;
     written += static_cast<std::size_t>(count);
   }
+  if (options_.sent) {
+    const auto now = Steady::now();
+    for (const std::uint64_t n : completed_)
+      options_.sent(n, now);
+  }
+  completed_.clear();
 }
 
 }  // namespace ehg::devices::sim

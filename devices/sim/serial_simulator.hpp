@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -31,6 +32,11 @@ struct SerialSimulatorOptions {
   // contec-cms50-9: live data stops this long after the last start command or keep-alive.
   std::chrono::milliseconds keepalive_timeout{30'000};
   std::vector<BloodPressureRecord> records;  // beurer-bm: the monitor's memory, oldest first
+  // For benchmarks, called on the simulator's thread. `shape` may change each value set before it is
+  // encoded (number n counts from 0: one per frame, one per 25-frame packet for Nonin DF2/DF7);
+  // `sent` is told when the last byte of value set n was written to the pty.
+  std::function<void(std::uint64_t n, OximeterFrame& frame)> shape;
+  std::function<void(std::uint64_t n, std::chrono::steady_clock::time_point written)> sent;
 };
 
 // A serial medical device on a pseudo-terminal: writes the device family's byte stream with realistic
@@ -54,6 +60,8 @@ class SerialSimulator {
   // Everything the gateway wrote, one entry per recognised command (raw chunks otherwise).
   std::vector<Command> commands() const;
   std::uint64_t frames_sent() const { return frames_sent_.load(); }
+  // A streaming oximeter switched off (true) and on again, its cable still plugged in: silence.
+  void SetSilent(bool silent) { silent_ = silent; }
   bool streaming() const { return streaming_.load(); }
   // The tty's line settings as the program that opened it set them.
   std::optional<termios> LineSettings() const;
@@ -66,6 +74,7 @@ class SerialSimulator {
   void GenerateDue(std::chrono::steady_clock::time_point now, std::vector<std::uint8_t>& out);
   OximeterFrame NextFrame(double seconds);
   void Transmit(std::vector<std::uint8_t>& bytes);
+  void AppendNoninFrame(double seconds, std::vector<std::uint8_t>& out);
 
   SerialSimulatorOptions options_;
   std::mt19937_64 random_;
@@ -76,6 +85,10 @@ class SerialSimulator {
   std::chrono::steady_clock::time_point next_frame_;
   std::chrono::steady_clock::time_point last_keepalive_;
   std::vector<std::uint8_t> input_;
+  std::uint64_t value_sets_ = 0;                   // OximeterFrames made (the n of shape and sent)
+  std::vector<std::uint64_t> completed_;           // value sets whose last byte is in the next write
+  std::vector<std::uint8_t> packet_;               // Nonin: the packet being sent, 5 bytes at a time
+  std::size_t packet_sent_ = 0;
 
   mutable std::mutex mutex_;
   int master_ = -1;
@@ -85,6 +98,7 @@ class SerialSimulator {
   std::vector<BloodPressureRecord> records_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> streaming_{false};
+  std::atomic<bool> silent_{false};
   std::atomic<std::uint64_t> frames_sent_{0};
   std::thread thread_;
 };

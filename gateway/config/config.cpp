@@ -777,8 +777,14 @@ class ConfigParser {
     } else {
       ok = false;
     }
-    if (auto window = Duration(reader, "window", std::chrono::seconds{1}, std::chrono::hours{1}, ok)) {
+    if (auto window = Duration(reader, "window", std::chrono::seconds{0}, std::chrono::hours{1}, ok)) {
       settings.window = *window;
+      // 0 means every sample; between 0 and 1 s the device's own frame rate decides, so no such window.
+      if (const JsonValue* given = reader.Optional(KeepKey("window_seconds"));
+          given != nullptr && given->number > 0 && given->number < 1) {
+        errors_.Add(reader.PathOf("window_seconds"), "expected 0 (every sample) or 1-3600 seconds, got " + given->text, given);
+        ok = false;
+      }
     }
     if (const JsonValue* value = reader.Optional("forward_waveform")) {
       auto flag = ReadBool(*value, reader.PathOf("forward_waveform"), errors_);

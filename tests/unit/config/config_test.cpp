@@ -191,7 +191,8 @@ TEST_CASE(
       {"id": "oxi-2", "type": "serial", "port": "/dev/ttyUSB1", "protocol": "nonin-df2", "window_seconds": 5,
        "forward_waveform": true},
       {"id": "bp", "type": "serial", "port": "/dev/ttyUSB2", "protocol": "beurer-bm", "user": 2,
-       "poll_interval_minutes": 2}
+       "poll_interval_minutes": 2},
+      {"id": "oxi-3", "type": "serial", "port": "/dev/ttyUSB3", "protocol": "nonin-df2", "window_seconds": 0}
     ]
   })",
                                   "/");
@@ -207,6 +208,7 @@ TEST_CASE(
   const auto& monitor = std::get<ehg::config::SerialDeviceConfig>(config->devices[2].settings);
   CHECK(monitor.user == 2);
   CHECK(monitor.poll_interval == 120s);
+  CHECK(std::get<ehg::config::SerialDeviceConfig>(config->devices[3].settings).window == 0s);
 }
 
 namespace {

@@ -49,6 +49,29 @@ TEST_CASE("Streaming frames become one reading per metric per window: the lower 
   CHECK(Find(out, "pulse_rate")->unit == "/min");
 }
 
+TEST_CASE("A zero window makes every sample a reading at once, flags and finger-out rules kept") {
+  Aggregator aggregator("oximeter", AggregationOptions{0ms, false});
+  std::vector<Reading> out;
+  aggregator.Add(Oximetry(97, 70), kStart, false, out);
+  REQUIRE(out.size() == 2);  // not held back until the next sample arrives
+  CHECK(Find(out, "spo2")->value == 97);
+  CHECK(Find(out, "spo2")->received_at == kStart);
+  out.clear();
+  aggregator.Add(Oximetry(86, 71, ehg::core::QualityFlags().Set(QualityFlag::kMotionArtefact)), kStart + 333ms, true,
+                 out);
+  REQUIRE(out.size() == 2);
+  CHECK(Find(out, "spo2")->value == 86);
+  CHECK(Find(out, "spo2")->flags.Has(QualityFlag::kMotionArtefact));
+  CHECK(Find(out, "spo2")->time_uncertain);
+  out.clear();
+  Sample finger_out;
+  finger_out.flags.Set(QualityFlag::kFingerOut);
+  aggregator.Add(finger_out, kStart + 666ms, false, out);
+  CHECK(out.empty());
+  aggregator.Flush(kStart + 5s, true, out);
+  CHECK(out.empty());
+}
+
 TEST_CASE("A window where the finger was out throughout yields no clinical reading") {
   Aggregator aggregator("oximeter", AggregationOptions{1000ms, false});
   std::vector<Reading> out;
