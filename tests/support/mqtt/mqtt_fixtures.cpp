@@ -150,7 +150,9 @@ struct TestReceiver::Impl {
   std::atomic<int> receipts{0};
 
   void OnMessage(const mqtt::const_message_ptr& message) {
-    ReceivedMessage received{message->get_topic(), message->get_payload_str(), message->is_retained(), 0};
+    const auto arrived = std::chrono::steady_clock::now();
+    ReceivedMessage received{message->get_topic(), message->get_payload_str(), message->is_retained(), 0,
+                             arrived};
     {
       std::lock_guard lock(mutex);
       received.index = messages.size();

@@ -66,6 +66,7 @@ struct ReceivedMessage {
   std::string payload;
   bool retained = false;
   std::size_t index = 0;  // arrival order
+  std::chrono::steady_clock::time_point arrived{};
 };
 
 // The care system's side: subscribes to everything below ehealth/v1/ with QoS 1 in a persistent
