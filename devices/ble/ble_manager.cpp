@@ -17,6 +17,7 @@
 #include "devices/ble_profiles/racp.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/metrics.hpp"
+#include "gateway/core/thread_name.hpp"
 
 namespace ehg::devices::ble {
 namespace {
@@ -984,6 +985,7 @@ void BleManager::Start() {
   // Opening a bus connection can block for the bus's whole timeout (a daemon that does not answer):
   // never on the caller's thread, so the gateway's other devices and READY do not wait for Bluetooth.
   starter_ = std::thread([this] {
+    core::NameThisThread("ehg-ble-connect");
     while (!Connect()) {
       std::unique_lock lock(stop_mutex_);
       if (stop_signal_.wait_for(lock, std::chrono::seconds(30), [this] { return stopping_; })) return;

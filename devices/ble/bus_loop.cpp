@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "gateway/core/log.hpp"
+#include "gateway/core/thread_name.hpp"
 
 namespace ehg::devices::ble {
 
@@ -109,6 +110,7 @@ void BusLoop::RunDueTimers() {
 }
 
 void BusLoop::Run() {
+  core::NameThisThread("ehg-bluetooth");
   thread_id_ = std::this_thread::get_id();
   while (true) {
     std::vector<Task> tasks;

@@ -11,6 +11,7 @@
 #include "devices/serial/beurer_session.hpp"
 #include "devices/serial/serial_port.hpp"
 #include "gateway/core/log.hpp"
+#include "gateway/core/thread_name.hpp"
 
 namespace ehg::devices::serial {
 namespace {
@@ -347,6 +348,7 @@ void SerialDriver::Submit(std::vector<core::Reading>& readings) {
 }
 
 void SerialDriver::Run() {
+  core::NameThisThread("ehg-serial");
   milliseconds backoff = options_.reconnect_initial;
   std::string last_failure;
   bool reported_absent = false;

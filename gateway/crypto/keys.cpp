@@ -44,6 +44,21 @@ bool PublicKeyValid(EVP_PKEY* key) {
   return ctx && EVP_PKEY_public_check(ctx.get()) == 1;
 }
 
+// x and y of the public point from one uncompressed encoding (04 || x || y): asking for each coordinate
+// as a parameter converts the point to affine coordinates each time (a field inversion, twice).
+std::pair<Bytes, Bytes> PublicCoordinates(EVP_PKEY* key) {
+  std::array<std::uint8_t, 1 + 2 * kCoordinateBytes> point{};
+  std::size_t length = 0;
+  if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(), point.size(),
+                                      &length) != 1 ||
+      length != point.size() || point[0] != 0x04) {
+    return {};
+  }
+  const auto x = point.begin() + 1;
+  const auto y = x + kCoordinateBytes;
+  return {Bytes(x, y), Bytes(y, point.end())};
+}
+
 Bytes Coordinate(EVP_PKEY* key, const char* name) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return {};
@@ -188,10 +203,9 @@ Result<EcKey> EcKey::FromText(std::string_view text) {
 
 std::string EcKey::Thumbprint() const {
   // RFC 7638: the required members in lexicographic order, no white space.
-  const std::string canonical =
-      "{" + JwkMember("crv", "P-256") + "," + JwkMember("kty", "EC") + "," +
-      JwkMember("x", Base64UrlEncode(Coordinate(key_.get(), OSSL_PKEY_PARAM_EC_PUB_X))) + "," +
-      JwkMember("y", Base64UrlEncode(Coordinate(key_.get(), OSSL_PKEY_PARAM_EC_PUB_Y))) + "}";
+  const auto [x, y] = PublicCoordinates(key_.get());
+  const std::string canonical = "{" + JwkMember("crv", "P-256") + "," + JwkMember("kty", "EC") + "," +
+                                JwkMember("x", Base64UrlEncode(x)) + "," + JwkMember("y", Base64UrlEncode(y)) + "}";
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
   EVP_Digest(canonical.data(), canonical.size(), digest.data(), &length, EVP_sha256(), nullptr);
@@ -212,9 +226,9 @@ std::string EcKey::PrivatePem() const {
 }
 
 std::string EcKey::Jwk(bool include_private) const {
+  const auto [x, y] = PublicCoordinates(key_.get());
   std::string jwk = "{" + JwkMember("kty", "EC") + "," + JwkMember("crv", "P-256") + "," +
-                    JwkMember("x", Base64UrlEncode(Coordinate(key_.get(), OSSL_PKEY_PARAM_EC_PUB_X))) + "," +
-                    JwkMember("y", Base64UrlEncode(Coordinate(key_.get(), OSSL_PKEY_PARAM_EC_PUB_Y)));
+                    JwkMember("x", Base64UrlEncode(x)) + "," + JwkMember("y", Base64UrlEncode(y));
   if (include_private && has_private_) {
     jwk += "," + JwkMember("d", Base64UrlEncode(Coordinate(key_.get(), OSSL_PKEY_PARAM_PRIV_KEY)));
   }

@@ -8,6 +8,7 @@
 #include "gateway/core/log.hpp"
 #include "gateway/core/metrics.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
+#include "gateway/core/thread_name.hpp"
 
 namespace ehg::pipeline {
 namespace {
@@ -234,6 +235,7 @@ core::SteadyTime Pipeline::LastHeartbeat() const {
 }
 
 void Pipeline::Run() {
+  core::NameThisThread("ehg-pipeline");
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait_for(lock, kIdleWake, [this] {

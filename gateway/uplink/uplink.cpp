@@ -5,6 +5,7 @@
 
 #include "gateway/core/log.hpp"
 #include "gateway/uplink/messages.hpp"
+#include "gateway/core/thread_name.hpp"
 
 namespace ehg::uplink {
 namespace {
@@ -164,6 +165,7 @@ void Uplink::SetState(LinkState state) {
 }
 
 void Uplink::Run() {
+  core::NameThisThread("ehg-uplink");
   std::unique_lock lock(mutex_);
   while (!stop_requested_) {
     const core::SteadyTime now = clock_.SteadyNow();

@@ -25,6 +25,8 @@
 #include <Poco/JSON/Parser.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <sstream>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -399,8 +401,16 @@ GatewayRun StartGateway(const std::string& binary, const fs::path& dir, const eh
   fs::remove(dir / "notify");
   NotifySocket notify(dir / "notify");
   const auto started = Steady::now();
-  auto gateway = Process::Start({binary, "run", "--config", (dir / "gateway.json").string()},
-                                {notify.Environment()});
+  // BENCH_GATEWAY_WRAPPER runs the daemon under a profiler, e.g. "valgrind --tool=callgrind".
+  std::vector<std::string> command;
+  if (const char* wrapper = std::getenv("BENCH_GATEWAY_WRAPPER")) {
+    std::istringstream words(wrapper);
+    for (std::string word; words >> word;)
+      command.push_back(word);
+  }
+  for (const std::string& word : {binary, std::string("run"), std::string("--config"), (dir / "gateway.json").string()})
+    command.push_back(word);
+  auto gateway = Process::Start(command, {notify.Environment()});
   const auto ready = notify.WaitForReady(30s);
   if (!ready) throw std::runtime_error("the gateway never said READY: " + gateway.Output());
   return {std::move(bluetooth), std::move(gateway),
