@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gateway/core/log.hpp"
+#include "gateway/uplink/tcp_nodelay.hpp"
 #include "gateway/uplink/tls_diagnosis.hpp"
 
 namespace ehg::uplink {
@@ -85,6 +86,8 @@ class PahoTransport final : public Transport {
     auto address = ParseBrokerUri(options_.uri);
     if (address) address_ = *address;
   }
+
+  int broker_port() const { return address_ ? address_->port : 0; }
 
   ~PahoTransport() override {
     Disconnect();
@@ -266,6 +269,10 @@ void Session::ConnectListener::on_success(const mqtt::token& token) {
       session_present = token.get_connect_response().is_session_present();
     } catch (const std::exception&) {
       // Not every paho build fills the response in; the flag is informational only.
+    }
+    if (const int port = session->owner->broker_port(); port > 0) {
+      const int changed = DisableNagleOnConnectionsToPort(port);
+      core::LogDebug("TCP_NODELAY set on the broker connection", {{"sockets", changed}});
     }
     session->owner->events().connected(session_present);
   });

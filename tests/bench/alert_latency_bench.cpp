@@ -2,7 +2,8 @@
 // same serial -> threshold -> MQTT job as a Node-RED flow, fed by the same oximeter simulator, measured
 // in one run against one local mosquitto with mutual TLS.
 //
-//   alert_latency_bench [--raised N] [--idle-seconds S] [--warmup-seconds S] [--node-red DIR]
+//   alert_latency_bench [--raised N] [--idle-seconds S] [--stream-seconds S] [--warmup-seconds S]
+//                       [--node-red DIR]
 //
 // The oximeter is a Nonin in Data Format 2 on a pty: 75 five-byte frames a second, 25 to a packet (one
 // SpO2 and pulse value set every 1/3 s). Once the measurement starts, packets alternate between a
@@ -62,8 +63,10 @@ constexpr const char* kButtonKey = "231d39c1d7cc1ab1aee224cd096db932";
 struct Settings {
   std::size_t raised = 1000;  // at least this many raised alerts (as many resolved come with them)
   int idle_seconds = 30;
+  int stream_seconds = 30;
   int warmup_seconds = 10;
   std::string node_red;  // folder with node_modules/node-red and node-red-node-serialport
+  std::string dump;      // a file for every matched alert: seconds since the first, rule, change, latency ms
 };
 
 // A threshold rule, as the gateway's config and the Node-RED flow both state it.
@@ -150,6 +153,7 @@ struct ReceivedAlert {
 struct Latencies {
   std::vector<double> raised_ms;
   std::vector<double> all_ms;
+  std::vector<std::string> lines;  // for --dump
   std::size_t unexpected = 0;  // events that do not fit the transitions (must be 0)
   std::size_t duplicates = 0;
 };
@@ -178,6 +182,9 @@ Latencies Match(const std::vector<ReceivedAlert>& alerts, const Oximeter& oximet
       continue;
     }
     const double ms = std::chrono::duration<double, std::milli>(alert.arrived - *sent).count();
+    const auto first = oximeter.TransitionSent(0).value_or(*sent);
+    result.lines.push_back(std::to_string(ehg::bench::Seconds(*sent - first)) + " " + alert.rule + " " +
+                           alert.change + " " + std::to_string(ms));
     result.all_ms.push_back(ms);
     if (raise) result.raised_ms.push_back(ms);
   }
@@ -185,13 +192,15 @@ Latencies Match(const std::vector<ReceivedAlert>& alerts, const Oximeter& oximet
 }
 
 struct Footprint {
-  double startup_ms = 0;       // exec to READY (gateway) or to "Started flows" (Node-RED)
+  double startup_ms = 0;  // exec to READY (gateway) or to "Started flows" (Node-RED)
   double idle_cpu_percent = 0;
   double idle_rss_mib = 0;
-  double steady_rss_mib = 0;   // median over the load phase
-  double peak_rss_mib = 0;     // VmHWM at the end
-  double load_cpu_percent = 0;
+  double stream_cpu_percent = 0;  // the oximeter streaming normal values, the others measuring
+  double load_cpu_percent = 0;    // the same with three alerts raised or resolved per packet
   double load_seconds = 0;
+  double steady_rss_mib = 0;  // median over streaming and alert phases
+  double anon_rss_mib = 0;    // of which the process's own memory (RssAnon), not shared library pages
+  double peak_rss_mib = 0;    // VmHWM at the end
   std::size_t transitions = 0;
 };
 
@@ -292,6 +301,7 @@ Footprint DriveLoad(pid_t pid, Oximeter& oximeter, const Settings& settings,
   const std::size_t deteriorations = (settings.raised + kRuleCount - 1) / kRuleCount;
   footprint.transitions = deteriorations * 2;
   RssSampler rss(pid);
+  footprint.stream_cpu_percent = CpuPercent(pid, std::chrono::seconds(settings.stream_seconds));
   const double cpu_before = ehg::bench::CpuSeconds(pid);
   const auto started = Steady::now();
   oximeter.StartTransitions(footprint.transitions);
@@ -304,6 +314,7 @@ Footprint DriveLoad(pid_t pid, Oximeter& oximeter, const Settings& settings,
   footprint.load_cpu_percent =
       100.0 * (ehg::bench::CpuSeconds(pid) - cpu_before) / footprint.load_seconds;
   footprint.steady_rss_mib = rss.Median();
+  footprint.anon_rss_mib = ehg::bench::StatusMiB(pid, "RssAnon").value_or(0);
   footprint.peak_rss_mib = ehg::bench::PeakRssMiB(pid);
   return footprint;
 }
@@ -465,6 +476,11 @@ RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& b
   auto gateway_keys = ehg::crypto::KeySet::FromFile(dir / "gateways.jwks");
   if (!care_keys || !gateway_keys) throw std::runtime_error("cannot read the care system's keys");
   result.latencies = Match(GatewayAlerts(receiver, *care_keys, *gateway_keys), oximeter);
+  if (const auto first = oximeter.TransitionSent(0)) {
+    for (const auto& message : receiver.Messages())  // what else arrived, for --dump
+      result.latencies.lines.push_back("message " + std::to_string(ehg::bench::Seconds(message.arrived - *first)) +
+                                       " " + message.topic + " " + std::to_string(message.payload.size()));
+  }
   return result;
 }
 
@@ -574,12 +590,15 @@ int main(int argc, char** argv) {
     const std::string value = argv[i + 1];
     if (flag == "--raised") settings.raised = std::stoul(value);
     if (flag == "--idle-seconds") settings.idle_seconds = std::stoi(value);
+    if (flag == "--stream-seconds") settings.stream_seconds = std::stoi(value);
     if (flag == "--warmup-seconds") settings.warmup_seconds = std::stoi(value);
     if (flag == "--node-red") settings.node_red = value;
+    if (flag == "--dump") settings.dump = value;
   }
   signal(SIGPIPE, SIG_IGN);
   const std::string gateway = EHG_GATEWAY_BINARY;
-  ehg::test::TestBroker broker({"broker", false});
+  // As the care system's broker should be set up for alerts: no Nagle delay on its sends (docs/benchmarks.md).
+  ehg::test::TestBroker broker({"broker", false, true});
   broker.Start();
 
   std::fprintf(stderr, "alert latency: gateway run...\n");
@@ -604,27 +623,48 @@ int main(int argc, char** argv) {
 
   std::printf("\nFootprint (same run)\n\n");
   std::printf(
-      "| path | start-up ms | idle CPU %% | idle RSS MiB | load CPU %% | CPU s per hour of this load | steady "
-      "RSS MiB | peak RSS MiB |\n");
-  std::printf("|---|---|---|---|---|---|---|---|\n");
+      "| path | start-up ms | idle CPU %% | streaming CPU %% | alerting CPU %% | CPU s/hour streaming | CPU s/hour "
+      "alerting | idle RSS MiB | steady RSS MiB | of which own (anon) MiB | peak RSS MiB |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   const auto row = [](const char* name, const Footprint& f) {
-    std::printf("| %s | %.0f | %.2f | %.1f | %.1f | %.0f | %.1f | %.1f |\n", name, f.startup_ms, f.idle_cpu_percent,
-                f.idle_rss_mib, f.load_cpu_percent, f.load_cpu_percent / 100.0 * 3600.0, f.steady_rss_mib,
-                f.peak_rss_mib);
+    std::printf("| %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f |\n", name, f.startup_ms,
+                f.idle_cpu_percent, f.stream_cpu_percent, f.load_cpu_percent, f.stream_cpu_percent * 36.0,
+                f.load_cpu_percent * 36.0, f.idle_rss_mib, f.steady_rss_mib, f.anon_rss_mib, f.peak_rss_mib);
   };
   row("ehealth-gateway (to READY)", ours.footprint);
   if (node_red) row("Node-RED flow (to \"Started flows\")", node_red->footprint);
-  std::printf("\nehealth-gateway binary: %.1f MiB stripped (%.1f MiB with debug info); load phase %.0f s\n",
-              StrippedSize(gateway), static_cast<double>(fs::file_size(gateway)) / (1024.0 * 1024.0),
-              ours.footprint.load_seconds);
+  std::printf(
+      "\nPhases: idle %d s (devices configured, none measuring, the oximeter off), streaming %d s (the oximeter at "
+      "75 frames/s with normal values; the gateway's five BLE devices measuring every 5 s), alerting %.0f s "
+      "(three alerts raised or resolved every 1/3 s). ehealth-gateway binary: %.1f MiB stripped (%.1f MiB with "
+      "debug info).\n",
+      settings.idle_seconds, settings.stream_seconds, ours.footprint.load_seconds, StrippedSize(gateway),
+      static_cast<double>(fs::file_size(gateway)) / (1024.0 * 1024.0));
   if (node_red) {
     const auto& n = node_red->footprint;
     const auto& g = ours.footprint;
-    std::printf("\nNode-RED / gateway: steady RSS %.1fx, load CPU %.1fx, idle CPU %.1fx, raised p99 %.1fx\n",
-                n.steady_rss_mib / g.steady_rss_mib, n.load_cpu_percent / g.load_cpu_percent,
-                g.idle_cpu_percent > 0 ? n.idle_cpu_percent / g.idle_cpu_percent : 0.0,
-                ehg::bench::Percentile(node_red->latencies.raised_ms, 99) /
-                    ehg::bench::Percentile(ours.latencies.raised_ms, 99));
+    const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+    char idle[32];
+    if (g.idle_cpu_percent > 0)
+      std::snprintf(idle, sizeof idle, "%.1fx", ratio(n.idle_cpu_percent, g.idle_cpu_percent));
+    else
+      std::snprintf(idle, sizeof idle, "(gateway: 0.00 %%)");
+    std::printf(
+        "\nNode-RED / gateway, same run: steady RSS %.1fx, own memory %.1fx, streaming CPU %.1fx, alerting CPU "
+        "%.1fx, idle CPU %s, raised-alert p99 %.2fx\n",
+        ratio(n.steady_rss_mib, g.steady_rss_mib), ratio(n.anon_rss_mib, g.anon_rss_mib),
+        ratio(n.stream_cpu_percent, g.stream_cpu_percent), ratio(n.load_cpu_percent, g.load_cpu_percent),
+        idle,
+        ratio(ehg::bench::Percentile(node_red->latencies.raised_ms, 99),
+              ehg::bench::Percentile(ours.latencies.raised_ms, 99)));
+  }
+  if (!settings.dump.empty()) {
+    std::ofstream dump(settings.dump);
+    for (const std::string& line : ours.latencies.lines)
+      dump << "gateway " << line << "\n";
+    if (node_red)
+      for (const std::string& line : node_red->latencies.lines)
+        dump << "node-red " << line << "\n";
   }
   const bool complete = ours.latencies.unexpected == 0 && ours.latencies.raised_ms.size() >= settings.raised &&
                         (!node_red || (node_red->latencies.unexpected == 0 &&

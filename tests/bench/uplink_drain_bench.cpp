@@ -1,12 +1,13 @@
 // Drain of an outbox backlog to a local mosquitto over mutual TLS, beside a bare paho-mqtt-cpp publisher
 // sending the same number of messages of the same size with the same in-flight window, in the same run.
-// The bare publisher has no store, no outbox reads and no deletes: it is the limit of our uplink path.
+// The bare publisher has no store, no outbox reads, no deletes and no envelope: it is the limit of our
+// uplink path. The gateway seals every message end to end as in production (ECDH-ES + A256GCM JWE,
+// signed with ES256); the bare publisher sends payloads of the sealed size.
 //
-//   build/release/tests/bench/uplink_drain_bench [--events N] [--window W] [--rounds R]
+//   build/release/tests/bench/uplink_drain_bench [--events N] [--window W] [--rounds R] [--plaintext]
 //
 // Prints a Markdown table (docs/benchmarks.md keeps the last one).
 #include <mqtt/async_client.h>
-#include <sys/utsname.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,11 +21,14 @@
 
 #include "gateway/core/clock.hpp"
 #include "gateway/core/log.hpp"
+#include "gateway/crypto/keys.hpp"
+#include "gateway/crypto/protection.hpp"
 #include "gateway/pipeline/pipeline.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/uplink/messages.hpp"
 #include "gateway/uplink/paho_transport.hpp"
 #include "gateway/uplink/uplink.hpp"
+#include "tests/bench/bench_support.hpp"
 #include "tests/support/mqtt/mqtt_fixtures.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -38,7 +42,18 @@ struct Settings {
   std::size_t events = 100'000;
   std::size_t window = 32;
   int rounds = 2;
+  bool plaintext = false;  // the development setting: bodies as plain JSON
 };
+
+// The production protection with throw-away keys: the gateway's signing key, the care system's
+// encryption key.
+std::shared_ptr<const ehg::crypto::PayloadProtection> Protection(const Settings& settings) {
+  if (settings.plaintext) return std::make_shared<ehg::crypto::PlaintextForDevelopment>();
+  return std::make_shared<ehg::crypto::JoseProtection>(ehg::crypto::EcKey::Generate().value(),
+                                                        ehg::crypto::EcKey::Generate().value(),
+                                                        ehg::crypto::KeySet{},
+                                                        ehg::crypto::CommandPolicy{"gw-it-01"});
+}
 
 // An observation body of realistic size (what the pipeline writes for one SpO2 reading).
 std::string Body(const ehg::core::EventId& id, std::size_t n) {
@@ -94,7 +109,7 @@ Result DrainGateway(const TestBroker& broker, const Settings& settings, std::siz
   ehg::uplink::ReaderOutbox outbox(std::move(ehg::store::OutboxReader::Open(dir / "gateway.db").value()),
                                    pipeline);
   ehg::uplink::UplinkOptions options;
-  options.protection = std::make_shared<ehg::crypto::PlaintextForDevelopment>();
+  options.protection = Protection(settings);
   options.tenant = "0301";
   options.gateway_id = "gw-it-01";
   options.version = "bench";
@@ -121,7 +136,8 @@ Result DrainGateway(const TestBroker& broker, const Settings& settings, std::siz
   pipeline.Stop();
   const std::string one_body(body_bytes, 'x');
   std::vector<const std::string*> bodies(batch_max, &one_body);
-  const std::size_t message_bytes = ehg::uplink::ObservationBatchBody("gw-it-01", bodies).size();
+  const std::size_t message_bytes =
+      Protection(settings)->Seal(ehg::uplink::ObservationBatchBody("gw-it-01", bodies)).value().size();
   return {seconds, messages, settings.events, message_bytes};
 }
 
@@ -180,28 +196,18 @@ Result BarePaho(const TestBroker& broker, const Settings& settings, std::size_t 
   return {seconds, settings.events, settings.events, payload_bytes};
 }
 
-std::string Machine() {
-  utsname name{};
-  uname(&name);
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, model;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return std::string(name.machine) + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores, " +
-         model + ", Linux " + name.release;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   Settings settings;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    const auto value = static_cast<std::size_t>(std::stoull(argv[i + 1]));
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--plaintext") {
+      settings.plaintext = true;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    const std::string flag = argv[i++];
+    const auto value = static_cast<std::size_t>(std::stoull(argv[i]));
     if (flag == "--events") settings.events = value;
     if (flag == "--window") settings.window = value;
     if (flag == "--rounds") settings.rounds = static_cast<int>(value);
@@ -230,10 +236,12 @@ int main(int argc, char** argv) {
                 static_cast<double>(r.events) / r.seconds / bare_rate);
   };
   std::printf(
-      "Uplink drain: %zu events, QoS 1, mutual TLS to mosquitto on 127.0.0.1, in-flight window %zu, best of "
-      "%d rounds\n",
-      settings.events, settings.window, settings.rounds);
-  std::printf("Machine: %s\n\n", Machine().c_str());
+      "Uplink drain: %zu events, QoS 1, mutual TLS to mosquitto on 127.0.0.1, in-flight window %zu, %s, best "
+      "of %d rounds\n",
+      settings.events, settings.window,
+      settings.plaintext ? "plain JSON bodies (development setting)" : "every message sealed (JWE + JWS)",
+      settings.rounds);
+  std::printf("Machine: %s\n\n", ehg::bench::Machine().c_str());
   std::printf(
       "| path | events | messages | bytes/message | seconds | messages/s | events/s | events/s vs bare paho "
       "|\n");

@@ -86,6 +86,7 @@ TestBroker::TestBroker(BrokerOptions options) : options_(std::move(options)), po
          << "\n"
          // The default of 1000 drops QoS 1 messages queued for a slow or absent subscriber.
          << "max_queued_messages 1000000\n"
+         << "set_tcp_nodelay " << (options_.tcp_nodelay ? "true" : "false") << "\n"
          << "listener " << port_ << " 127.0.0.1\n"
          << "cafile " << pki.File("ca.crt").string() << "\n"
          << "certfile " << pki.File(options_.certificate + ".crt").string() << "\n"

@@ -35,6 +35,9 @@ class TestPki {
 struct BrokerOptions {
   std::string certificate = "broker";  // broker.crt/.key, or broker-expired, broker-wrong-host
   bool persistence = true;             // keep sessions across Stop/Start (for outage tests)
+  // mosquitto's set_tcp_nodelay: without it the broker's sends to a subscriber follow Nagle's algorithm
+  // (a small message behind a large one waits for the subscriber's delayed ACK, 40 ms).
+  bool tcp_nodelay = false;
 };
 
 // mosquitto on 127.0.0.1 with TLS and required client certificates.

@@ -44,6 +44,25 @@ TEST_CASE("An observation body names gateway, pseudonym, device, metric, value, 
   CHECK(body->getValue<int>("sequence") == 7);
 }
 
+TEST_CASE("An observation body escapes what it quotes and keeps exact values") {
+  ehg::core::SystemClock clock(true);
+  ehg::core::EventIdGenerator ids(clock);
+  ehg::core::Reading reading;
+  reading.device_id = "bench \"cuff\" \\ 2\n";
+  reading.metric = "body_temperature";
+  reading.value = 36.85;
+  reading.unit = "Cel";
+  reading.received_at = WallTime{1'767'225'600'250ms};
+  reading.time_uncertain = true;
+  const auto body = Parse(ehg::pipeline::ObservationBody(kContext, ids.Next(), reading));
+  CHECK(body->getValue<std::string>("device") == reading.device_id);
+  CHECK(body->getValue<double>("value") == 36.85);
+  CHECK(body->getValue<std::string>("effective") == "2026-01-01T00:00:00.250Z");  // no device time
+  CHECK(body->getValue<bool>("time_uncertain"));
+  CHECK(body->getArray("flags")->size() == 0);
+  CHECK_FALSE(body->has("sequence"));
+}
+
 TEST_CASE("An alert survives the trip through its stored form unchanged") {
   ehg::alerts::Alert alert;
   alert.alert_id = "a-1";
