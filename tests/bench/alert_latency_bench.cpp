@@ -456,8 +456,18 @@ RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& b
     StopProcess(run.bluetooth);
   }
 
-  // Load: the oximeter streaming, the five others measuring every 5 s, the alerts.
+  // Load: the oximeter streaming, the five others measuring every 5 s, the alerts. The reference
+  // receiver plays the care system (decrypts, verifies, confirms every alert with a signed receipt, so
+  // the gateway can forget it); the bench's own subscriber only notes arrival times.
   oximeter.SetSilent(false);
+  const auto& pki = ehg::test::TestPki::Get();
+  auto care_system = Process::Start(
+      {binary, "receive", "--broker", broker.Uri(), "--cafile", pki.File("ca.crt").string(), "--cert",
+       pki.File("receiver.crt").string(), "--key", pki.File("receiver.key").string(), "--client-id", "bench-care",
+       "--decryption-key", (dir / "care-encryption.key").string(), "--gateway-keys", (dir / "gateways.jwks").string(),
+       "--signing-key", (dir / "care-commands.key").string()});
+  if (!care_system.WaitForOutput("receive: subscribed", 10s))
+    throw std::runtime_error("the reference receiver did not start: " + care_system.Output());
   ehg::test::TestReceiver receiver(broker, false);
   GatewayRun run = StartGateway(binary, dir.path(), bus, 5);
   std::this_thread::sleep_for(std::chrono::seconds(settings.warmup_seconds));
@@ -466,6 +476,7 @@ RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& b
                                    [&] { return CountOnTopic(receiver, topic); });
   StopProcess(run.gateway);
   StopProcess(run.bluetooth);
+  StopProcess(care_system);
   const Footprint idle = result.footprint;
   result.footprint = load;
   result.footprint.startup_ms = idle.startup_ms;
