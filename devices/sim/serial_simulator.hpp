@@ -85,9 +85,9 @@ class SerialSimulator {
   std::chrono::steady_clock::time_point next_frame_;
   std::chrono::steady_clock::time_point last_keepalive_;
   std::vector<std::uint8_t> input_;
-  std::uint64_t value_sets_ = 0;                   // OximeterFrames made (the n of shape and sent)
-  std::vector<std::uint64_t> completed_;           // value sets whose last byte is in the next write
-  std::vector<std::uint8_t> packet_;               // Nonin: the packet being sent, 5 bytes at a time
+  std::uint64_t value_sets_ = 0;          // OximeterFrames made (the n of shape and sent)
+  std::vector<std::uint64_t> completed_;  // value sets whose last byte is in the next write
+  std::vector<std::uint8_t> packet_;      // Nonin: the packet being sent, 5 bytes at a time
   std::size_t packet_sent_ = 0;
 
   mutable std::mutex mutex_;

@@ -782,7 +782,8 @@ class ConfigParser {
       // 0 means every sample; between 0 and 1 s the device's own frame rate decides, so no such window.
       if (const JsonValue* given = reader.Optional(KeepKey("window_seconds"));
           given != nullptr && given->number > 0 && given->number < 1) {
-        errors_.Add(reader.PathOf("window_seconds"), "expected 0 (every sample) or 1-3600 seconds, got " + given->text, given);
+        errors_.Add(reader.PathOf("window_seconds"),
+                    "expected 0 (every sample) or 1-3600 seconds, got " + given->text, given);
         ok = false;
       }
     }

@@ -205,7 +205,8 @@ std::string EcKey::Thumbprint() const {
   // RFC 7638: the required members in lexicographic order, no white space.
   const auto [x, y] = PublicCoordinates(key_.get());
   const std::string canonical = "{" + JwkMember("crv", "P-256") + "," + JwkMember("kty", "EC") + "," +
-                                JwkMember("x", Base64UrlEncode(x)) + "," + JwkMember("y", Base64UrlEncode(y)) + "}";
+                                JwkMember("x", Base64UrlEncode(x)) + "," +
+                                JwkMember("y", Base64UrlEncode(y)) + "}";
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
   EVP_Digest(canonical.data(), canonical.size(), digest.data(), &length, EVP_sha256(), nullptr);

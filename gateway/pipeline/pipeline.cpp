@@ -7,8 +7,8 @@
 
 #include "gateway/core/log.hpp"
 #include "gateway/core/metrics.hpp"
-#include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/core/thread_name.hpp"
+#include "gateway/pipeline/event_bodies.hpp"
 
 namespace ehg::pipeline {
 namespace {

@@ -4,8 +4,8 @@
 #include <random>
 
 #include "gateway/core/log.hpp"
-#include "gateway/uplink/messages.hpp"
 #include "gateway/core/thread_name.hpp"
+#include "gateway/uplink/messages.hpp"
 
 namespace ehg::uplink {
 namespace {

@@ -16,26 +16,25 @@
 // only the oximeter job.
 //
 // Prints Markdown tables; scripts/bench puts them into docs/benchmarks.md.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-
 #include <atomic>
-#include <cstdlib>
-#include <sstream>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -61,7 +60,8 @@ using ehg::test::TempDir;
 constexpr const char* kButtonKey = "231d39c1d7cc1ab1aee224cd096db932";
 
 struct Settings {
-  std::size_t raised = 1000;  // at least this many raised alerts (as many resolved come with them)
+  std::size_t raised = 1000;          // at least this many raised alerts (as many resolved come with them)
+  std::size_t same_job_raised = 300;  // in the gateway's oximeter-only run (the Node-RED flow's job)
   int idle_seconds = 30;
   int stream_seconds = 30;
   int warmup_seconds = 10;
@@ -83,7 +83,9 @@ constexpr Rule kRules[] = {{"spo2-low", "spo2", "below", 90, 2, "high"},
                            {"pulse-high", "pulse_rate", "above", 120, 5, "medium"}};
 constexpr std::size_t kRuleCount = std::size(kRules);
 
-int DeterioratedSpo2(std::size_t transition) { return 80 + static_cast<int>((transition / 2) % 5); }
+int DeterioratedSpo2(std::size_t transition) {
+  return 80 + static_cast<int>((transition / 2) % 5);
+}
 constexpr int kDeterioratedPulse = 130;
 
 // The Nonin oximeter on a pty, with the transitions of the measurement.
@@ -154,7 +156,7 @@ struct Latencies {
   std::vector<double> raised_ms;
   std::vector<double> all_ms;
   std::vector<std::string> lines;  // for --dump
-  std::size_t unexpected = 0;  // events that do not fit the transitions (must be 0)
+  std::size_t unexpected = 0;      // events that do not fit the transitions (must be 0)
   std::size_t duplicates = 0;
 };
 
@@ -292,11 +294,11 @@ double CpuPercent(pid_t pid, std::chrono::seconds duration) {
   return 100.0 * (ehg::bench::CpuSeconds(pid) - before) / ehg::bench::Seconds(Steady::now() - started);
 }
 
-// Runs the transitions and measures the process meanwhile; returns once every expected alert arrived
-// (or a minute after the last transition).
-Footprint DriveLoad(pid_t pid, Oximeter& oximeter, const Settings& settings,
+// Measures the streaming phase, then runs the transitions and measures the process meanwhile; returns
+// `footprint` (start-up and idle already measured) completed, once every expected alert arrived or a
+// minute after the last transition.
+Footprint DriveLoad(pid_t pid, Oximeter& oximeter, const Settings& settings, Footprint footprint,
                     const std::function<std::size_t()>& alerts_so_far) {
-  Footprint footprint;
   // Three raised alerts per deterioration; an even count ends on a normal packet.
   const std::size_t deteriorations = (settings.raised + kRuleCount - 1) / kRuleCount;
   footprint.transitions = deteriorations * 2;
@@ -311,8 +313,7 @@ Footprint DriveLoad(pid_t pid, Oximeter& oximeter, const Settings& settings,
   while (alerts_so_far() < expected && Steady::now() < deadline)
     std::this_thread::sleep_for(100ms);
   footprint.load_seconds = ehg::bench::Seconds(Steady::now() - started);
-  footprint.load_cpu_percent =
-      100.0 * (ehg::bench::CpuSeconds(pid) - cpu_before) / footprint.load_seconds;
+  footprint.load_cpu_percent = 100.0 * (ehg::bench::CpuSeconds(pid) - cpu_before) / footprint.load_seconds;
   footprint.steady_rss_mib = rss.Median();
   footprint.anon_rss_mib = ehg::bench::StatusMiB(pid, "RssAnon").value_or(0);
   footprint.peak_rss_mib = ehg::bench::PeakRssMiB(pid);
@@ -342,8 +343,11 @@ std::size_t CountOnTopic(const ehg::test::TestReceiver& receiver, const std::str
   return count;
 }
 
+// Six devices (the oximeter and five BLE devices), or the oximeter alone: the Node-RED flow's job.
+enum class Scope { kSixDevices, kOximeterOnly };
+
 std::string GatewayConfig(const fs::path& dir, const ehg::test::TestBroker& broker, const std::string& bus,
-                          const fs::path& oximeter) {
+                          const fs::path& oximeter, Scope scope) {
   const auto& pki = ehg::test::TestPki::Get();
   std::string rules;
   for (const Rule& rule : kRules) {
@@ -351,31 +355,40 @@ std::string GatewayConfig(const fs::path& dir, const ehg::test::TestBroker& brok
              R"(", ")" + rule.direction + R"(": )" + std::to_string(rule.limit) + R"(, "hysteresis": )" +
              std::to_string(rule.hysteresis) + R"(, "severity": ")" + rule.severity + "\"},\n";
   }
-  return R"({
-  "gateway": {"id": "gw-it-01", "tenant": "0301", "log_level": "info", "assume_clock_synchronised": true},
-  "resident": {"pseudonym": "r-bench-0001", "time_zone": "Europe/Oslo"},
-  "broker": {"uri": ")" + broker.Uri() + R"("},
-  "tls": {"ca_file": ")" + pki.File("ca.crt").string() + R"(", "cert_file": ")" +
-         pki.File("gateway.crt").string() + R"(", "key_file": ")" + pki.File("gateway.key").string() + R"("},
-  "security": {"gateway_key_file": ")" + (dir / "gateway-signing.key").string() +
-         R"(", "recipient_key_file": ")" + (dir / "care-encryption.jwk").string() +
-         R"(", "command_keys_file": ")" + (dir / "care-commands.jwks").string() + R"("},
-  "storage": {"path": ")" + (dir / "data" / "gateway.db").string() + R"("},
-  "uplink": {"receipt_resend_seconds": 3600},
-  "devices": [
-    {"id": "oximeter", "type": "serial", "port": ")" + oximeter.string() +
-         R"(", "protocol": "nonin-df2", "window_seconds": 0},
+  const std::string bluetooth_devices = scope == Scope::kOximeterOnly ? "" : R"(,
     {"id": "bp-cuff", "type": "ble", "address": "5C:31:3E:00:4B:6B", "profile": "blood_pressure"},
     {"id": "thermometer", "type": "ble", "address": "A4:C1:38:00:11:22", "profile": "thermometer"},
     {"id": "scale", "type": "ble", "address": "D0:39:72:B8:0A:99", "profile": "weight_scale"},
     {"id": "glucose-meter", "type": "ble", "address": "C4:7C:8D:6A:2B:01", "profile": "glucose"},
     {"id": "alarm-button", "type": "ble", "address": "54:48:E6:8F:80:A5", "profile": "bthome",
-     "bthome_key": ")" + std::string(kButtonKey) + R"("}
-  ],
-  "bluetooth": {"bus_address": ")" + bus + R"("},
-  "status_page": {"listen": "127.0.0.1:)" + std::to_string(ehg::test::FreePort()) + R"("},
+     "bthome_key": ")" + std::string(kButtonKey) + R"("})";
+  const std::string bluetooth = scope == Scope::kOximeterOnly ? "" : R"(
+  "bluetooth": {"bus_address": ")" + bus + R"("},)";
+  return R"({
+  "gateway": {"id": "gw-it-01", "tenant": "0301", "log_level": "info", "assume_clock_synchronised": true},
+  "resident": {"pseudonym": "r-bench-0001", "time_zone": "Europe/Oslo"},
+  "broker": {"uri": ")" +
+         broker.Uri() + R"("},
+  "tls": {"ca_file": ")" +
+         pki.File("ca.crt").string() + R"(", "cert_file": ")" + pki.File("gateway.crt").string() +
+         R"(", "key_file": ")" + pki.File("gateway.key").string() + R"("},
+  "security": {"gateway_key_file": ")" +
+         (dir / "gateway-signing.key").string() + R"(", "recipient_key_file": ")" +
+         (dir / "care-encryption.jwk").string() + R"(", "command_keys_file": ")" +
+         (dir / "care-commands.jwks").string() + R"("},
+  "storage": {"path": ")" +
+         (dir / "data" / "gateway.db").string() + R"("},
+  "uplink": {"receipt_resend_seconds": 3600},
+  "devices": [
+    {"id": "oximeter", "type": "serial", "port": ")" +
+         oximeter.string() + R"(", "protocol": "nonin-df2", "window_seconds": 0})" + bluetooth_devices + R"(
+  ],)" + bluetooth +
+         R"(
+  "status_page": {"listen": "127.0.0.1:)" +
+         std::to_string(ehg::test::FreePort()) + R"("},
   "rules": [
-    )" + rules + R"(    {"id": "fever", "kind": "threshold", "metric": "body_temperature", "above": 38.5, "severity": "medium"},
+    )" + rules +
+         R"(    {"id": "fever", "kind": "threshold", "metric": "body_temperature", "above": 38.5, "severity": "medium"},
     {"id": "emergency-button", "kind": "event", "metric": "button", "severity": "critical"}
   ]
 })";
@@ -387,7 +400,8 @@ void MakeKeys(const std::string& gateway, const fs::path& dir) {
     const auto made = ehg::test::RunCommand({gateway, "keygen", "--out", key.string()});
     if (made.exit_code != 0) throw std::runtime_error("keygen failed: " + made.output);
     std::string jwk = made.output.substr(made.output.find('{'));
-    while (!jwk.empty() && (jwk.back() == '\n' || jwk.back() == ' ')) jwk.pop_back();
+    while (!jwk.empty() && (jwk.back() == '\n' || jwk.back() == ' '))
+      jwk.pop_back();
     return jwk;
   };
   const std::string gateway_public = public_of(dir / "gateway-signing.key");
@@ -397,17 +411,21 @@ void MakeKeys(const std::string& gateway, const fs::path& dir) {
 }
 
 struct GatewayRun {
-  Process bluetooth;
+  std::optional<Process> bluetooth;
   Process gateway;
   double startup_ms = 0;
 };
 
+// The BLE simulator measures every `measure_every_seconds` (0: never); none for the oximeter alone.
 GatewayRun StartGateway(const std::string& binary, const fs::path& dir, const ehg::test::PrivateBus& bus,
-                        int measure_every_seconds) {
-  auto bluetooth = Process::Start({binary, "simulate-ble", "--bus", bus.address(), "--interval",
-                                   std::to_string(measure_every_seconds), "--bthome-key", kButtonKey});
-  if (!bluetooth.WaitForOutput("simulate-ble: BlueZ look-alike", 10s))
-    throw std::runtime_error("simulate-ble did not start: " + bluetooth.Output());
+                        Scope scope, int measure_every_seconds) {
+  std::optional<Process> bluetooth;
+  if (scope == Scope::kSixDevices) {
+    bluetooth = Process::Start({binary, "simulate-ble", "--bus", bus.address(), "--interval",
+                                std::to_string(measure_every_seconds), "--bthome-key", kButtonKey});
+    if (!bluetooth->WaitForOutput("simulate-ble: BlueZ look-alike", 10s))
+      throw std::runtime_error("simulate-ble did not start: " + bluetooth->Output());
+  }
   fs::remove_all(dir / "data");
   fs::remove(dir / "notify");
   NotifySocket notify(dir / "notify");
@@ -419,7 +437,8 @@ GatewayRun StartGateway(const std::string& binary, const fs::path& dir, const eh
     for (std::string word; words >> word;)
       command.push_back(word);
   }
-  for (const std::string& word : {binary, std::string("run"), std::string("--config"), (dir / "gateway.json").string()})
+  for (const std::string& word :
+       {binary, std::string("run"), std::string("--config"), (dir / "gateway.json").string()})
     command.push_back(word);
   auto gateway = Process::Start(command, {notify.Environment()});
   const auto ready = notify.WaitForReady(30s);
@@ -436,24 +455,32 @@ void StopProcess(Process& process) {
   }
 }
 
-RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& broker, const Settings& settings) {
+void StopGateway(GatewayRun& run) {
+  StopProcess(run.gateway);
+  if (run.bluetooth) StopProcess(*run.bluetooth);
+}
+
+RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& broker, Settings settings,
+                       Scope scope) {
   TempDir dir;
   MakeKeys(binary, dir.path());
   ehg::test::PrivateBus bus;
   Oximeter oximeter(dir / "oximeter");
-  WriteFile(dir / "gateway.json", GatewayConfig(dir.path(), broker, bus.address(), dir / "oximeter"));
+  WriteFile(dir / "gateway.json", GatewayConfig(dir.path(), broker, bus.address(), dir / "oximeter", scope));
   RunResult result;
 
   // Idle: every device configured, none measuring, the oximeter switched off.
   oximeter.SetSilent(true);
-  {
-    GatewayRun run = StartGateway(binary, dir.path(), bus, 0);
+  if (scope == Scope::kSixDevices) {
+    GatewayRun run = StartGateway(binary, dir.path(), bus, scope, 0);
     result.footprint.startup_ms = run.startup_ms;
     std::this_thread::sleep_for(std::chrono::seconds(settings.warmup_seconds));
-    result.footprint.idle_cpu_percent = CpuPercent(run.gateway.pid(), std::chrono::seconds(settings.idle_seconds));
+    result.footprint.idle_cpu_percent =
+        CpuPercent(run.gateway.pid(), std::chrono::seconds(settings.idle_seconds));
     result.footprint.idle_rss_mib = ehg::bench::RssMiB(run.gateway.pid());
-    StopProcess(run.gateway);
-    StopProcess(run.bluetooth);
+    StopGateway(run);
+  } else {
+    settings.raised = settings.same_job_raised;
   }
 
   // Load: the oximeter streaming, the five others measuring every 5 s, the alerts. The reference
@@ -463,25 +490,20 @@ RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& b
   const auto& pki = ehg::test::TestPki::Get();
   auto care_system = Process::Start(
       {binary, "receive", "--broker", broker.Uri(), "--cafile", pki.File("ca.crt").string(), "--cert",
-       pki.File("receiver.crt").string(), "--key", pki.File("receiver.key").string(), "--client-id", "bench-care",
-       "--decryption-key", (dir / "care-encryption.key").string(), "--gateway-keys", (dir / "gateways.jwks").string(),
-       "--signing-key", (dir / "care-commands.key").string()});
+       pki.File("receiver.crt").string(), "--key", pki.File("receiver.key").string(), "--client-id",
+       "bench-care", "--decryption-key", (dir / "care-encryption.key").string(), "--gateway-keys",
+       (dir / "gateways.jwks").string(), "--signing-key", (dir / "care-commands.key").string()});
   if (!care_system.WaitForOutput("receive: subscribed", 10s))
     throw std::runtime_error("the reference receiver did not start: " + care_system.Output());
   ehg::test::TestReceiver receiver(broker, false);
-  GatewayRun run = StartGateway(binary, dir.path(), bus, 5);
+  GatewayRun run = StartGateway(binary, dir.path(), bus, scope, 5);
+  if (scope == Scope::kOximeterOnly) result.footprint.startup_ms = run.startup_ms;
   std::this_thread::sleep_for(std::chrono::seconds(settings.warmup_seconds));
   const std::string topic = "ehealth/v1/0301/gw-it-01/event/alert";
-  const Footprint load = DriveLoad(run.gateway.pid(), oximeter, settings,
-                                   [&] { return CountOnTopic(receiver, topic); });
-  StopProcess(run.gateway);
-  StopProcess(run.bluetooth);
+  result.footprint = DriveLoad(run.gateway.pid(), oximeter, settings, result.footprint,
+                               [&] { return CountOnTopic(receiver, topic); });
+  StopGateway(run);
   StopProcess(care_system);
-  const Footprint idle = result.footprint;
-  result.footprint = load;
-  result.footprint.startup_ms = idle.startup_ms;
-  result.footprint.idle_cpu_percent = idle.idle_cpu_percent;
-  result.footprint.idle_rss_mib = idle.idle_rss_mib;
 
   auto care_keys = ehg::crypto::KeySet::FromFile(dir / "care-encryption.key");
   auto gateway_keys = ehg::crypto::KeySet::FromFile(dir / "gateways.jwks");
@@ -489,8 +511,9 @@ RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& b
   result.latencies = Match(GatewayAlerts(receiver, *care_keys, *gateway_keys), oximeter);
   if (const auto first = oximeter.TransitionSent(0)) {
     for (const auto& message : receiver.Messages())  // what else arrived, for --dump
-      result.latencies.lines.push_back("message " + std::to_string(ehg::bench::Seconds(message.arrived - *first)) +
-                                       " " + message.topic + " " + std::to_string(message.payload.size()));
+      result.latencies.lines.push_back("message " +
+                                       std::to_string(ehg::bench::Seconds(message.arrived - *first)) + " " +
+                                       message.topic + " " + std::to_string(message.payload.size()));
   }
   return result;
 }
@@ -539,9 +562,10 @@ RunResult BenchNodeRed(const Settings& settings, const ehg::test::TestBroker& br
 
   oximeter.SetSilent(true);
   const auto started = Steady::now();
-  auto node_red = Process::Start({"/usr/bin/env", "node", settings.node_red + "/node_modules/node-red/red.js",
-                                  "--userDir", dir.path().string(), "--settings", (dir / "settings.js").string(),
-                                  "--port", std::to_string(ehg::test::FreePort()), "flows.json"});
+  auto node_red =
+      Process::Start({"/usr/bin/env", "node", settings.node_red + "/node_modules/node-red/red.js",
+                      "--userDir", dir.path().string(), "--settings", (dir / "settings.js").string(),
+                      "--port", std::to_string(ehg::test::FreePort()), "flows.json"});
   if (!node_red.WaitForOutput("Started flows", 60s))
     throw std::runtime_error("Node-RED did not start: " + node_red.Output());
   result.footprint.startup_ms = std::chrono::duration<double, std::milli>(Steady::now() - started).count();
@@ -555,14 +579,9 @@ RunResult BenchNodeRed(const Settings& settings, const ehg::test::TestBroker& br
   ehg::test::TestReceiver receiver(broker, false);
   std::this_thread::sleep_for(std::chrono::seconds(settings.warmup_seconds));
   const std::string topic = "ehealth/v1/0301/node-red/event/alert";
-  const Footprint load = DriveLoad(node_red.pid(), oximeter, settings,
-                                   [&] { return CountOnTopic(receiver, topic); });
+  result.footprint = DriveLoad(node_red.pid(), oximeter, settings, result.footprint,
+                               [&] { return CountOnTopic(receiver, topic); });
   StopProcess(node_red);
-  const Footprint idle = result.footprint;
-  result.footprint = load;
-  result.footprint.startup_ms = idle.startup_ms;
-  result.footprint.idle_cpu_percent = idle.idle_cpu_percent;
-  result.footprint.idle_rss_mib = idle.idle_rss_mib;
 
   std::vector<ReceivedAlert> alerts;
   for (const auto& message : receiver.Messages()) {
@@ -588,18 +607,17 @@ void PrintLatency(const char* name, const Latencies& latencies) {
   std::printf("| %s | %zu | %zu | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %zu |\n", name,
               latencies.raised_ms.size(), latencies.all_ms.size(), Percentile(latencies.raised_ms, 50),
               Percentile(latencies.raised_ms, 95), Percentile(latencies.raised_ms, 99),
-              Percentile(latencies.all_ms, 50), Percentile(latencies.all_ms, 99), Percentile(latencies.all_ms, 100),
-              latencies.unexpected);
+              Percentile(latencies.all_ms, 50), Percentile(latencies.all_ms, 99),
+              Percentile(latencies.all_ms, 100), latencies.unexpected);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Bench(int argc, char** argv) {
   Settings settings;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
     if (flag == "--raised") settings.raised = std::stoul(value);
+    if (flag == "--same-job-raised") settings.same_job_raised = std::stoul(value);
     if (flag == "--idle-seconds") settings.idle_seconds = std::stoi(value);
     if (flag == "--stream-seconds") settings.stream_seconds = std::stoi(value);
     if (flag == "--warmup-seconds") settings.warmup_seconds = std::stoi(value);
@@ -608,14 +626,18 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   const std::string gateway = EHG_GATEWAY_BINARY;
-  // As the care system's broker should be set up for alerts: no Nagle delay on its sends (docs/benchmarks.md).
+  // As the care system's broker should be set up for alerts: no Nagle delay on its sends
+  // (docs/benchmarks.md).
   ehg::test::TestBroker broker({"broker", false, true});
   broker.Start();
 
-  std::fprintf(stderr, "alert latency: gateway run...\n");
-  const RunResult ours = BenchGateway(gateway, broker, settings);
+  std::fprintf(stderr, "alert latency: gateway run, six devices...\n");
+  const RunResult ours = BenchGateway(gateway, broker, settings, Scope::kSixDevices);
+  std::optional<RunResult> same_job;
   std::optional<RunResult> node_red;
   if (!settings.node_red.empty()) {
+    std::fprintf(stderr, "alert latency: gateway run, the oximeter alone...\n");
+    same_job = BenchGateway(gateway, broker, settings, Scope::kOximeterOnly);
     std::fprintf(stderr, "alert latency: Node-RED run...\n");
     node_red = BenchNodeRed(settings, broker);
   }
@@ -626,60 +648,86 @@ int main(int argc, char** argv) {
       ours.footprint.transitions);
   std::printf("Machine: %s\n\n", ehg::bench::Machine().c_str());
   std::printf(
-      "| path | raised alerts | all alert events | raised p50 ms | raised p95 ms | raised p99 ms | all p50 ms | "
+      "| path | raised alerts | all alert events | raised p50 ms | raised p95 ms | raised p99 ms | all p50 "
+      "ms | "
       "all p99 ms | max ms | unmatched |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   PrintLatency("ehealth-gateway (6 devices, stored, encrypted + signed)", ours.latencies);
-  if (node_red) PrintLatency("Node-RED flow (oximeter only, plain JSON)", node_red->latencies);
+  if (same_job) PrintLatency("ehealth-gateway, the oximeter alone", same_job->latencies);
+  if (node_red) PrintLatency("Node-RED flow (the oximeter, plain JSON)", node_red->latencies);
 
   std::printf("\nFootprint (same run)\n\n");
   std::printf(
-      "| path | start-up ms | idle CPU %% | streaming CPU %% | alerting CPU %% | CPU s/hour streaming | CPU s/hour "
+      "| path | start-up ms | idle CPU %% | streaming CPU %% | alerting CPU %% | CPU s/hour streaming | CPU "
+      "s/hour "
       "alerting | idle RSS MiB | steady RSS MiB | of which own (anon) MiB | peak RSS MiB |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   const auto row = [](const char* name, const Footprint& f) {
-    std::printf("| %s | %.0f | %.2f | %.2f | %.2f | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f |\n", name, f.startup_ms,
-                f.idle_cpu_percent, f.stream_cpu_percent, f.load_cpu_percent, f.stream_cpu_percent * 36.0,
-                f.load_cpu_percent * 36.0, f.idle_rss_mib, f.steady_rss_mib, f.anon_rss_mib, f.peak_rss_mib);
+    char idle_cpu[16] = "-", idle_rss[16] = "-";  // the oximeter-only run has no idle phase
+    if (f.idle_rss_mib > 0) {
+      std::snprintf(idle_cpu, sizeof idle_cpu, "%.2f", f.idle_cpu_percent);
+      std::snprintf(idle_rss, sizeof idle_rss, "%.1f", f.idle_rss_mib);
+    }
+    std::printf("| %s | %.0f | %s | %.2f | %.2f | %.0f | %.0f | %s | %.1f | %.1f | %.1f |\n", name,
+                f.startup_ms, idle_cpu, f.stream_cpu_percent, f.load_cpu_percent, f.stream_cpu_percent * 36.0,
+                f.load_cpu_percent * 36.0, idle_rss, f.steady_rss_mib, f.anon_rss_mib, f.peak_rss_mib);
   };
-  row("ehealth-gateway (to READY)", ours.footprint);
-  if (node_red) row("Node-RED flow (to \"Started flows\")", node_red->footprint);
+  row("ehealth-gateway, six devices (to READY)", ours.footprint);
+  if (same_job) row("ehealth-gateway, the oximeter alone (to READY)", same_job->footprint);
+  if (node_red) row("Node-RED flow, the oximeter (to \"Started flows\")", node_red->footprint);
   std::printf(
-      "\nPhases: idle %d s (devices configured, none measuring, the oximeter off), streaming %d s (the oximeter at "
-      "75 frames/s with normal values; the gateway's five BLE devices measuring every 5 s), alerting %.0f s "
-      "(three alerts raised or resolved every 1/3 s). ehealth-gateway binary: %.1f MiB stripped (%.1f MiB with "
-      "debug info).\n",
+      "\nPhases: idle %d s (devices configured, none measuring, the oximeter off), streaming %d s (the "
+      "oximeter at "
+      "75 frames/s with normal values; with six devices the five BLE devices measure every 5 s), alerting "
+      "%.0f s "
+      "with six devices (three alerts raised or resolved every 1/3 s). ehealth-gateway binary: %.1f MiB "
+      "stripped "
+      "(%.1f MiB with debug info).\n",
       settings.idle_seconds, settings.stream_seconds, ours.footprint.load_seconds, StrippedSize(gateway),
       static_cast<double>(fs::file_size(gateway)) / (1024.0 * 1024.0));
-  if (node_red) {
+  if (node_red && same_job) {
     const auto& n = node_red->footprint;
-    const auto& g = ours.footprint;
+    const auto& g = same_job->footprint;
+    const auto& g_latencies = same_job->latencies;
     const auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    char idle[32];
-    if (g.idle_cpu_percent > 0)
-      std::snprintf(idle, sizeof idle, "%.1fx", ratio(n.idle_cpu_percent, g.idle_cpu_percent));
-    else
-      std::snprintf(idle, sizeof idle, "(gateway: 0.00 %%)");
     std::printf(
-        "\nNode-RED / gateway, same run: steady RSS %.1fx, own memory %.1fx, streaming CPU %.1fx, alerting CPU "
-        "%.1fx, idle CPU %s, raised-alert p99 %.2fx\n",
+        "\nNode-RED / gateway on the same job (the oximeter alone), same run: steady RSS %.1fx, own memory "
+        "%.1fx, "
+        "streaming CPU %.1fx, alerting CPU %.1fx, raised-alert p99 %.2fx\n",
         ratio(n.steady_rss_mib, g.steady_rss_mib), ratio(n.anon_rss_mib, g.anon_rss_mib),
         ratio(n.stream_cpu_percent, g.stream_cpu_percent), ratio(n.load_cpu_percent, g.load_cpu_percent),
-        idle,
         ratio(ehg::bench::Percentile(node_red->latencies.raised_ms, 99),
-              ehg::bench::Percentile(ours.latencies.raised_ms, 99)));
+              ehg::bench::Percentile(g_latencies.raised_ms, 99)));
   }
   if (!settings.dump.empty()) {
     std::ofstream dump(settings.dump);
     for (const std::string& line : ours.latencies.lines)
       dump << "gateway " << line << "\n";
+    if (same_job)
+      for (const std::string& line : same_job->latencies.lines)
+        dump << "same-job " << line << "\n";
     if (node_red)
       for (const std::string& line : node_red->latencies.lines)
         dump << "node-red " << line << "\n";
   }
-  const bool complete = ours.latencies.unexpected == 0 && ours.latencies.raised_ms.size() >= settings.raised &&
-                        (!node_red || (node_red->latencies.unexpected == 0 &&
-                                       node_red->latencies.raised_ms.size() >= settings.raised));
+  const bool complete =
+      ours.latencies.unexpected == 0 && ours.latencies.raised_ms.size() >= settings.raised &&
+      (!same_job || (same_job->latencies.unexpected == 0 &&
+                     same_job->latencies.raised_ms.size() >= settings.same_job_raised)) &&
+      (!node_red ||
+       (node_red->latencies.unexpected == 0 && node_red->latencies.raised_ms.size() >= settings.raised));
   if (!complete) std::fprintf(stderr, "alert latency: alerts missing or unmatched\n");
   return complete ? 0 : 1;
+}
+
+}  // namespace
+
+// Every failure ends here, so that the processes and temporary folders of the run are cleaned up.
+int main(int argc, char** argv) {
+  try {
+    return Bench(argc, argv);
+  } catch (const std::exception& failure) {
+    std::fprintf(stderr, "alert latency: %s\n", failure.what());
+    return 1;
+  }
 }

@@ -65,8 +65,12 @@ inline std::optional<double> StatusMiB(pid_t pid, const std::string& key) {
   }
   return std::nullopt;
 }
-inline double RssMiB(pid_t pid) { return StatusMiB(pid, "VmRSS").value_or(0); }
-inline double PeakRssMiB(pid_t pid) { return StatusMiB(pid, "VmHWM").value_or(0); }
+inline double RssMiB(pid_t pid) {
+  return StatusMiB(pid, "VmRSS").value_or(0);
+}
+inline double PeakRssMiB(pid_t pid) {
+  return StatusMiB(pid, "VmHWM").value_or(0);
+}
 
 // Nearest-rank percentile of values (sorted here), p in (0, 100].
 inline double Percentile(std::vector<double> values, double p) {

@@ -109,10 +109,14 @@ std::vector<Row> ReadTable(SQLite::Database& db, const std::string& table) {
     Row row;
     for (int i = 0; i < select.getColumnCount(); ++i) {
       const SQLite::Column column = select.getColumn(i);
-      if (column.isNull()) row.emplace_back(nullptr);
-      else if (column.isInteger()) row.emplace_back(column.getInt64());
-      else if (column.isFloat()) row.emplace_back(column.getDouble());
-      else row.emplace_back(column.getString());
+      if (column.isNull())
+        row.emplace_back(nullptr);
+      else if (column.isInteger())
+        row.emplace_back(column.getInt64());
+      else if (column.isFloat())
+        row.emplace_back(column.getDouble());
+      else
+        row.emplace_back(column.getString());
     }
     rows.push_back(std::move(row));
   }
@@ -125,8 +129,10 @@ void Bind(SQLite::Statement& insert, const Row& row) {
     std::visit(
         [&](const auto& value) {
           using T = std::decay_t<decltype(value)>;
-          if constexpr (std::is_same_v<T, std::nullptr_t>) insert.bind(index);
-          else insert.bind(index, value);
+          if constexpr (std::is_same_v<T, std::nullptr_t>)
+            insert.bind(index);
+          else
+            insert.bind(index, value);
         },
         row[i]);
   }
@@ -142,7 +148,8 @@ double RunPlainSqlite(const fs::path& source, const fs::path& target, double mea
   to.exec("PRAGMA journal_mode = WAL");
   to.exec("PRAGMA synchronous = FULL");
   to.exec("PRAGMA foreign_keys = ON");
-  SQLite::Statement schema(from, "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'");
+  SQLite::Statement schema(
+      from, "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'");
   while (schema.executeStep())
     to.exec(schema.getColumn(0).getString());
   const auto placeholders = [](std::size_t count) {
@@ -151,8 +158,10 @@ double RunPlainSqlite(const fs::path& source, const fs::path& target, double mea
       text += ",?";
     return text;
   };
-  SQLite::Statement insert_reading(to, "INSERT INTO readings VALUES (" + placeholders(readings.front().size()) + ")");
-  SQLite::Statement insert_event(to, "INSERT INTO outbox VALUES (" + placeholders(outbox.front().size()) + ")");
+  SQLite::Statement insert_reading(
+      to, "INSERT INTO readings VALUES (" + placeholders(readings.front().size()) + ")");
+  SQLite::Statement insert_event(to,
+                                 "INSERT INTO outbox VALUES (" + placeholders(outbox.front().size()) + ")");
   const auto batch = std::max<std::size_t>(1, static_cast<std::size_t>(mean_batch + 0.5));
   const auto started = Steady::now();
   for (std::size_t first = 0; first < readings.size(); first += batch) {
@@ -195,14 +204,16 @@ int main(int argc, char** argv) {
   }
   const double n = static_cast<double>(settings.readings);
   std::printf(
-      "Ingest: %zu readings of six devices, WAL + synchronous=FULL, the demo's rules, best of %d rounds (mean "
+      "Ingest: %zu readings of six devices, WAL + synchronous=FULL, the demo's rules, best of %d rounds "
+      "(mean "
       "transaction: %.0f readings)\n",
       settings.readings, settings.rounds, batch);
   std::printf("Machine: %s\n\n", ehg::bench::Machine().c_str());
   std::printf("| path | readings | seconds | readings/s | vs plain SQLite |\n|---|---|---|---|---|\n");
-  std::printf("| plain SQLite inserts (same rows, schema, settings, transaction size) | %zu | %.2f | %.0f | 1.00 |\n",
-              settings.readings, best_plain, n / best_plain);
-  std::printf("| gateway pipeline (queue, store, rules, outbox) | %zu | %.2f | %.0f | %.2f |\n", settings.readings,
-              best_pipeline, n / best_pipeline, best_plain / best_pipeline);
+  std::printf(
+      "| plain SQLite inserts (same rows, schema, settings, transaction size) | %zu | %.2f | %.0f | 1.00 |\n",
+      settings.readings, best_plain, n / best_plain);
+  std::printf("| gateway pipeline (queue, store, rules, outbox) | %zu | %.2f | %.0f | %.2f |\n",
+              settings.readings, best_pipeline, n / best_pipeline, best_plain / best_pipeline);
   return 0;
 }

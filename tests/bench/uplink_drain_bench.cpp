@@ -49,10 +49,9 @@ struct Settings {
 // encryption key.
 std::shared_ptr<const ehg::crypto::PayloadProtection> Protection(const Settings& settings) {
   if (settings.plaintext) return std::make_shared<ehg::crypto::PlaintextForDevelopment>();
-  return std::make_shared<ehg::crypto::JoseProtection>(ehg::crypto::EcKey::Generate().value(),
-                                                        ehg::crypto::EcKey::Generate().value(),
-                                                        ehg::crypto::KeySet{},
-                                                        ehg::crypto::CommandPolicy{"gw-it-01"});
+  return std::make_shared<ehg::crypto::JoseProtection>(
+      ehg::crypto::EcKey::Generate().value(), ehg::crypto::EcKey::Generate().value(), ehg::crypto::KeySet{},
+      ehg::crypto::CommandPolicy{"gw-it-01"});
 }
 
 // An observation body of realistic size (what the pipeline writes for one SpO2 reading).

@@ -35,7 +35,7 @@ TEST_CASE("Streaming frames become one reading per metric per window: the lower 
   const double spo2[] = {97, 95, 99, 96};
   for (int i = 0; i < 4; ++i)
     aggregator.Add(Oximetry(spo2[i], 70 + i), kStart + i * 200ms, false, out);
-  CHECK(out.empty());  // the window is still open
+  CHECK(out.empty());                                             // the window is still open
   aggregator.Add(Oximetry(90, 60), kStart + 1000ms, false, out);  // opens the next window
   REQUIRE(out.size() == 2);
   const Reading* saturation = Find(out, "spo2");
@@ -57,8 +57,8 @@ TEST_CASE("A zero window makes every sample a reading at once, flags and finger-
   CHECK(Find(out, "spo2")->value == 97);
   CHECK(Find(out, "spo2")->received_at == kStart);
   out.clear();
-  aggregator.Add(Oximetry(86, 71, ehg::core::QualityFlags().Set(QualityFlag::kMotionArtefact)), kStart + 333ms, true,
-                 out);
+  aggregator.Add(Oximetry(86, 71, ehg::core::QualityFlags().Set(QualityFlag::kMotionArtefact)),
+                 kStart + 333ms, true, out);
   REQUIRE(out.size() == 2);
   CHECK(Find(out, "spo2")->value == 86);
   CHECK(Find(out, "spo2")->flags.Has(QualityFlag::kMotionArtefact));
