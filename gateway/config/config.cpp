@@ -777,15 +777,9 @@ class ConfigParser {
     } else {
       ok = false;
     }
-    if (auto window = Duration(reader, "window", std::chrono::seconds{0}, std::chrono::hours{1}, ok)) {
+    // 0: every sample is a reading at once.
+    if (auto window = Duration(reader, "window", std::chrono::seconds{1}, std::chrono::hours{1}, ok, true)) {
       settings.window = *window;
-      // 0 means every sample; between 0 and 1 s the device's own frame rate decides, so no such window.
-      if (const JsonValue* given = reader.Optional(KeepKey("window_seconds"));
-          given != nullptr && given->number > 0 && given->number < 1) {
-        errors_.Add(reader.PathOf("window_seconds"),
-                    "expected 0 (every sample) or 1-3600 seconds, got " + given->text, given);
-        ok = false;
-      }
     }
     if (const JsonValue* value = reader.Optional("forward_waveform")) {
       auto flag = ReadBool(*value, reader.PathOf("forward_waveform"), errors_);
@@ -923,8 +917,10 @@ class ConfigParser {
 
   // A duration named `name` given in exactly one unit: name_seconds, name_minutes, name_hours or
   // name_days. Absent: nullopt without an error (callers decide whether it is required).
+  // `zero_allowed`: 0 is accepted besides min..max (a setting where 0 means "none" or "at once").
   std::optional<std::chrono::seconds> Duration(ObjectReader& reader, std::string_view name,
-                                               std::chrono::seconds min, std::chrono::seconds max, bool& ok) {
+                                               std::chrono::seconds min, std::chrono::seconds max, bool& ok,
+                                               bool zero_allowed = false) {
     struct Unit {
       std::string_view suffix;
       double seconds;
@@ -943,10 +939,15 @@ class ConfigParser {
         ok = false;
         continue;
       }
+      if (zero_allowed && value->type == JsonValue::Type::kNumber && value->number == 0) {
+        found_key = key;
+        result = std::chrono::seconds{0};
+        continue;
+      }
       const double min_in_unit = static_cast<double>(min.count()) / unit.seconds;
       const double max_in_unit = static_cast<double>(max.count()) / unit.seconds;
       auto number = ReadNumber(*value, reader.PathOf(key), errors_, min_in_unit, max_in_unit,
-                               std::string(unit.suffix.substr(1)));
+                               std::string(zero_allowed ? "0 or " : "") + std::string(unit.suffix.substr(1)));
       if (!number) {
         ok = false;
         continue;

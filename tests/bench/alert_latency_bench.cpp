@@ -165,6 +165,7 @@ Latencies Match(const std::vector<ReceivedAlert>& alerts, const Oximeter& oximet
   Latencies result;
   std::map<std::string, std::size_t> next;
   std::set<std::string> seen;
+  const auto first = oximeter.TransitionSent(0);
   for (const ReceivedAlert& alert : alerts) {
     if (!alert.id.empty() && !seen.insert(alert.id).second) {
       ++result.duplicates;
@@ -184,9 +185,8 @@ Latencies Match(const std::vector<ReceivedAlert>& alerts, const Oximeter& oximet
       continue;
     }
     const double ms = std::chrono::duration<double, std::milli>(alert.arrived - *sent).count();
-    const auto first = oximeter.TransitionSent(0).value_or(*sent);
-    result.lines.push_back(std::to_string(ehg::bench::Seconds(*sent - first)) + " " + alert.rule + " " +
-                           alert.change + " " + std::to_string(ms));
+    result.lines.push_back(std::to_string(ehg::bench::Seconds(*sent - first.value_or(*sent))) + " " +
+                           alert.rule + " " + alert.change + " " + std::to_string(ms));
     result.all_ms.push_back(ms);
     if (raise) result.raised_ms.push_back(ms);
   }
@@ -334,13 +334,6 @@ std::vector<ReceivedAlert> GatewayAlerts(const ehg::test::TestReceiver& receiver
                       message.arrived});
   }
   return alerts;
-}
-
-std::size_t CountOnTopic(const ehg::test::TestReceiver& receiver, const std::string& topic) {
-  std::size_t count = 0;
-  for (const auto& message : receiver.Messages())
-    count += message.topic == topic;
-  return count;
 }
 
 // Six devices (the oximeter and five BLE devices), or the oximeter alone: the Node-RED flow's job.
@@ -501,7 +494,7 @@ RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& b
   std::this_thread::sleep_for(std::chrono::seconds(settings.warmup_seconds));
   const std::string topic = "ehealth/v1/0301/gw-it-01/event/alert";
   result.footprint = DriveLoad(run.gateway.pid(), oximeter, settings, result.footprint,
-                               [&] { return CountOnTopic(receiver, topic); });
+                               [&] { return receiver.CountOnTopic(topic); });
   StopGateway(run);
   StopProcess(care_system);
 
@@ -580,7 +573,7 @@ RunResult BenchNodeRed(const Settings& settings, const ehg::test::TestBroker& br
   std::this_thread::sleep_for(std::chrono::seconds(settings.warmup_seconds));
   const std::string topic = "ehealth/v1/0301/node-red/event/alert";
   result.footprint = DriveLoad(node_red.pid(), oximeter, settings, result.footprint,
-                               [&] { return CountOnTopic(receiver, topic); });
+                               [&] { return receiver.CountOnTopic(topic); });
   StopProcess(node_red);
 
   std::vector<ReceivedAlert> alerts;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
@@ -237,6 +238,13 @@ TestReceiver::~TestReceiver() {
 std::vector<ReceivedMessage> TestReceiver::Messages() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->messages;
+}
+
+std::size_t TestReceiver::CountOnTopic(const std::string& topic) const {
+  std::lock_guard lock(impl_->mutex);
+  return static_cast<std::size_t>(
+      std::count_if(impl_->messages.begin(), impl_->messages.end(),
+                    [&](const ReceivedMessage& message) { return message.topic == topic; }));
 }
 
 std::size_t TestReceiver::Count() const {

@@ -83,6 +83,8 @@ class TestReceiver {
 
   std::vector<ReceivedMessage> Messages() const;
   std::size_t Count() const;
+  // Messages received on exactly `topic`, counted under the lock (no copy: benchmarks poll it).
+  std::size_t CountOnTopic(const std::string& topic) const;
   bool WaitFor(const std::function<bool(const std::vector<ReceivedMessage>&)>& condition,
                std::chrono::milliseconds timeout) const;
   void Publish(const std::string& topic, const std::string& payload);
