@@ -9,8 +9,8 @@
 namespace ehg::alerts {
 namespace {
 
-// Readings kept per metric for trends, whatever the window: a bound on memory for fast metrics.
-constexpr std::size_t kMaxHistoryPerMetric = 20'000;
+// Re-sent readings are recognised among this many of the newest of their source.
+constexpr std::size_t kRecentPerSource = 32;
 
 enum class Verdict { kBreach, kDeadBand, kClear };
 
@@ -120,8 +120,9 @@ class Pass {
     state_.open.insert_or_assign(subject.Key(), std::move(alert));
   }
 
-  // A repeat while open: counted, and sent as an update only when it matters.
-  void Repeat(Alert& alert, const Observation& observation, const Badness& badness) {
+  // A repeat while open: counted, and sent as an update only when it matters (or always: events).
+  void Repeat(Alert& alert, const Observation& observation, const Badness& badness,
+              bool always_publish = false) {
     ++alert.occurrences;
     alert.updated_at = now_;
     const bool worse = badness(observation.value) > badness(alert.worst_value);
@@ -135,7 +136,7 @@ class Pass {
     }
     if (!observation.evidence.empty()) AddBounded(alert.evidence, observation.evidence.back());
     const bool due = !alert.last_published_at || now_ - *alert.last_published_at >= kRepeatUpdateInterval;
-    if (worse || severity_raised || due) {
+    if (always_publish || worse || severity_raised || due) {
       alert.last_published_at = now_;
       out_.changes.push_back({ChangeKind::kUpdated, alert});
     } else {
@@ -162,15 +163,24 @@ class Pass {
     out_.changes.push_back({ChangeKind::kResolved, std::move(alert)});
   }
 
-  // Persistence, repeats and clearing for the rules that compare a number with a limit.
+  // Persistence, repeats and clearing for the rules that compare a number with a limit. A `late`
+  // observation is older than one of its metric already evaluated: it may raise or repeat, but never
+  // clears, resolves or restarts anything that newer readings established (docs/rules.md, "Time").
   void Step(const Subject& subject, const RuleCommon& common, const Persistence& persistence,
-            const Observation& observation, const Badness& badness) {
+            const Observation& observation, const Badness& badness, bool late = false) {
     const std::string key = subject.Key();
     RuleState rule = Rule(key);
+    if (late && now_ - observation.time > kLateHorizon) {
+      ++out_.late_beyond_horizon;
+      return;
+    }
     if (Alert* alert = Open(key)) {
       if (observation.verdict == Verdict::kBreach) {
-        rule.clear_since.reset();
+        // A late breach from before the condition began to clear does not restart the clearing.
+        if (!late || (rule.clear_since && observation.time >= *rule.clear_since)) rule.clear_since.reset();
         Repeat(*alert, observation, badness);
+      } else if (late) {
+        return;
       } else if (observation.verdict == Verdict::kDeadBand) {
         rule.clear_since.reset();
       } else {
@@ -180,6 +190,7 @@ class Pass {
           if (!observation.evidence.empty()) last = observation.evidence.back();
           Resolve(key, kResolvedByCondition, {}, last);
           rule = RuleState{};
+          state_.late.erase(key);
         }
       }
       Save(key, rule);
@@ -187,8 +198,12 @@ class Pass {
     }
     rule.clear_since.reset();
     if (rule.rearm_required) {
-      if (observation.verdict == Verdict::kClear) rule.rearm_required = false;
+      if (observation.verdict == Verdict::kClear && !late) rule.rearm_required = false;
       Save(key, rule);
+      return;
+    }
+    if (late) {
+      StepLate(subject, common, persistence, observation, badness, rule);
       return;
     }
     if (observation.verdict != Verdict::kBreach) {
@@ -203,6 +218,7 @@ class Pass {
     if (!continues) {
       rule.pending_since = observation.time;
       rule.pending_evidence.clear();
+      StartWithLateBreaches(key, persistence.for_duration, observation.time, rule);
     }
     rule.last_breach = observation.time;
     for (const Evidence& evidence : observation.evidence)
@@ -212,6 +228,91 @@ class Pass {
       raised.evidence = rule.pending_evidence;
       Raise(subject, common, raised);
       rule = RuleState{};
+      state_.late.erase(key);
+    }
+    Save(key, rule);
+  }
+
+  // A breach that starts pending may continue late breaches just before it (a clock that stepped back a
+  // little, a second device): the pending time then starts with them.
+  void StartWithLateBreaches(const std::string& key, std::chrono::seconds gap, core::WallTime time,
+                             RuleState& rule) {
+    const auto found = state_.late.find(key);
+    if (found == state_.late.end()) return;
+    const std::vector<LateObservation>& late = found->second;
+    auto last =
+        std::upper_bound(late.begin(), late.end(), time,
+                         [](core::WallTime at, const LateObservation& seen) { return at < seen.time; });
+    if (last == late.begin()) return;
+    --last;
+    if (!last->breach || time - last->time > gap) return;
+    auto first = last;
+    while (first != late.begin() && std::prev(first)->breach && first->time - std::prev(first)->time <= gap)
+      --first;
+    rule.pending_since = first->time;
+    for (auto it = first; it != std::next(last); ++it)
+      AddBounded(rule.pending_evidence, it->evidence);
+  }
+
+  // A late observation while no alert is open. It is kept with the other late observations of the rule;
+  // a breach raises when the late breaches around it, with no late non-breach between them and no gap
+  // longer than `for`, last `for` by themselves, or reach back to the breach that newer readings have
+  // been pending on (which then counts from the earliest of them).
+  void StepLate(const Subject& subject, const RuleCommon& common, const Persistence& persistence,
+                const Observation& observation, const Badness& badness, RuleState& rule) {
+    const std::string key = subject.Key();
+    std::vector<LateObservation>& late = state_.late[key];
+    const core::WallTime horizon = now_ - kLateHorizon;
+    late.erase(late.begin(), std::find_if(late.begin(), late.end(),
+                                          [&](const LateObservation& seen) { return seen.time >= horizon; }));
+    if (late.size() >= kMaxLateObservations) late.erase(late.begin());
+    const bool breach = observation.verdict == Verdict::kBreach;
+    LateObservation entry{observation.time, breach, observation.value,
+                          observation.evidence.empty() ? Evidence{} : observation.evidence.back()};
+    const auto position = late.insert(
+        std::upper_bound(late.begin(), late.end(), observation.time,
+                         [](core::WallTime time, const LateObservation& seen) { return time < seen.time; }),
+        std::move(entry));
+    if (!breach) return;
+    const auto gap = persistence.for_duration;
+    auto first = position;
+    while (first != late.begin() && std::prev(first)->breach && first->time - std::prev(first)->time <= gap)
+      --first;
+    auto last = position;
+    while (std::next(last) != late.end() && std::next(last)->breach &&
+           std::next(last)->time - last->time <= gap)
+      ++last;
+    std::vector<Evidence> evidence;
+    double worst = first->value;
+    for (auto it = first; it != std::next(last); ++it) {
+      AddBounded(evidence, it->evidence);
+      if (badness(it->value) > badness(worst)) worst = it->value;
+    }
+    core::WallTime run_start = first->time;
+    core::WallTime run_end = last->time;
+    // Joins the in-order pending breach when nothing late stands between them.
+    const bool blocked =
+        std::next(last) != late.end() && rule.pending_since && std::next(last)->time <= *rule.pending_since;
+    if (rule.pending_since && rule.last_breach && !blocked && run_end >= *rule.pending_since - gap &&
+        run_start <= *rule.last_breach) {
+      if (run_start < *rule.pending_since) {
+        rule.pending_since = run_start;
+        std::vector<Evidence> merged = evidence;
+        for (const Evidence& item : rule.pending_evidence)
+          AddBounded(merged, item);
+        rule.pending_evidence = std::move(merged);
+      }
+      run_start = *rule.pending_since;
+      run_end = std::max(run_end, *rule.last_breach);
+      evidence = rule.pending_evidence;
+    }
+    if (run_end - run_start >= gap) {
+      Observation raised = observation;
+      raised.value = worst;
+      raised.evidence = std::move(evidence);
+      Raise(subject, common, raised);
+      rule = RuleState{};
+      state_.late.erase(key);
     }
     Save(key, rule);
   }
@@ -258,27 +359,13 @@ double ThresholdExcess(const ThresholdRule& rule, double value) {
   return excess;
 }
 
-// The readings of the metric in [time - window, time).
-std::vector<const Evidence*> Window(const EngineState& state, const std::string& metric, core::WallTime time,
-                                    std::chrono::seconds window) {
-  std::vector<const Evidence*> result;
-  const auto found = state.history.find(metric);
-  if (found == state.history.end()) return result;
-  for (const Evidence& sample : found->second) {
-    if (sample.time >= time - window && sample.time < time) result.push_back(&sample);
-  }
-  return result;
-}
-
-std::optional<Observation> TrendObservation(const TrendRule& rule, const EngineState& state,
+std::optional<Observation> TrendObservation(const TrendRule& rule, const BucketWindow& window,
                                             const core::Reading& reading) {
   const core::WallTime time = reading.EffectiveTime();
-  const auto window = Window(state, rule.metric, time, rule.window);
-  if (window.empty()) return std::nullopt;
-  const auto [lowest, highest] = std::minmax_element(
-      window.begin(), window.end(), [](const Evidence* a, const Evidence* b) { return a->value < b->value; });
-  const double rise = reading.value - (*lowest)->value;
-  const double fall = (*highest)->value - reading.value;
+  const WindowSummary summary = window.Query(time - rule.window, time);
+  if (summary.count == 0) return std::nullopt;
+  const double rise = reading.value - summary.lowest.value;
+  const double fall = summary.highest.value - reading.value;
   const double hysteresis = rule.persistence.hysteresis;
   const bool rise_breach = rule.rise && rise > *rule.rise;
   const bool fall_breach = rule.fall && fall > *rule.fall;
@@ -286,22 +373,19 @@ std::optional<Observation> TrendObservation(const TrendRule& rule, const EngineS
       (!rule.rise || rise <= *rule.rise - hysteresis) && (!rule.fall || fall <= *rule.fall - hysteresis);
   // The change is signed: positive for a rise. The evidence starts with the reading it is measured from.
   const bool rising = rise_breach || (!fall_breach && rule.rise && (!rule.fall || rise >= fall));
-  const Evidence& from = rising ? **lowest : **highest;
+  const Evidence& from = rising ? summary.lowest : summary.highest;
   const double change = rising ? rise : -fall;
   return Observation{
       time, Judge(rise_breach || fall_breach, clear), change, {from, EvidenceOf(reading)}, from.value, {},
       {}};
 }
 
-std::optional<Observation> BaselineObservation(const BaselineRule& rule, const EngineState& state,
+std::optional<Observation> BaselineObservation(const BaselineRule& rule, const BucketWindow& window,
                                                const core::Reading& reading) {
   const core::WallTime time = reading.EffectiveTime();
-  const auto window = Window(state, rule.metric, time, rule.baseline_window);
-  if (window.size() < rule.min_readings || window.empty()) return std::nullopt;
-  double sum = 0;
-  for (const Evidence* sample : window)
-    sum += sample->value;
-  const double baseline = sum / static_cast<double>(window.size());
+  const WindowSummary summary = window.Query(time - rule.baseline_window, time);
+  if (summary.count < rule.min_readings || summary.count == 0) return std::nullopt;
+  const double baseline = summary.Mean();
   const double deviation = reading.value - baseline;
   const double hysteresis = rule.persistence.hysteresis;
   const bool breach =
@@ -368,27 +452,15 @@ std::optional<Observation> News2Observation(const News2Rule& rule, const EngineS
                      ForRisk(score.risk)};
 }
 
-bool EarlierThan(const Evidence& evidence, core::WallTime time) {
-  return evidence.time < time;
+// Whether the source sent exactly this reading recently (a record sent again after a reconnect).
+bool SentBefore(const EngineState& state, const std::string& source, const Evidence& evidence) {
+  const auto found = state.recent_by_source.find(source);
+  if (found == state.recent_by_source.end()) return false;
+  return std::find(found->second.begin(), found->second.end(), evidence) != found->second.end();
 }
 
-// Whether exactly this reading is in the time-ordered history already (a record sent again).
-bool InHistory(const EngineState& state, const Evidence& evidence) {
-  const auto found = state.history.find(evidence.metric);
-  if (found == state.history.end()) return false;
-  const std::vector<Evidence>& history = found->second;
-  for (auto it = std::lower_bound(history.begin(), history.end(), evidence.time, EarlierThan);
-       it != history.end() && it->time == evidence.time; ++it) {
-    if (*it == evidence) return true;
-  }
-  return false;
-}
-
-void InsertSorted(std::vector<Evidence>& history, Evidence evidence) {
-  const auto position =
-      std::upper_bound(history.begin(), history.end(), evidence.time,
-                       [](core::WallTime time, const Evidence& e) { return time < e.time; });
-  history.insert(position, std::move(evidence));
+std::string WindowKey(const std::string& metric, std::chrono::milliseconds bucket) {
+  return metric + '@' + std::to_string(bucket.count());
 }
 
 }  // namespace
@@ -400,6 +472,7 @@ void Evaluation::Append(Evaluation other) {
   alerts_touched.insert(other.alerts_touched.begin(), other.alerts_touched.end());
   unreliable_readings += other.unreliable_readings;
   out_of_order_readings += other.out_of_order_readings;
+  late_beyond_horizon += other.late_beyond_horizon;
   duplicate_readings += other.duplicate_readings;
   suppressed_repeats += other.suppressed_repeats;
 }
@@ -421,15 +494,34 @@ std::string_view ToString(ActionOutcome outcome) {
   return "done";
 }
 
-bool ClinicallyUsable(const core::Reading& reading) {
-  return reading.flags.Clean() && !reading.time_uncertain;
+std::string WindowSpec::Key() const {
+  return WindowKey(metric, bucket);
 }
 
 Evaluator::Evaluator(RuleSet rules, std::shared_ptr<const TimeZone> zone)
     : rules_(std::move(rules)), zone_(zone ? std::move(zone) : std::make_shared<UtcZone>()) {
+  // Every gateway watches its devices' clocks; a rule in the set only changes severity or timing.
+  const bool has_clock_rule =
+      std::any_of(rules_.devices.begin(), rules_.devices.end(),
+                  [](const DeviceRule& rule) { return rule.condition == DeviceCondition::kClockWrong; });
+  if (!has_clock_rule) {
+    DeviceRule clock;
+    clock.common.id = std::string(kDefaultClockRuleId);
+    clock.common.severity = Severity::kLow;
+    clock.common.clear_for = std::chrono::hours{1};
+    clock.condition = DeviceCondition::kClockWrong;
+    rules_.devices.push_back(std::move(clock));
+  }
+  // One bucket series per metric and bucket width, as long as the longest window that uses it.
   const auto need = [this](const std::string& metric, std::chrono::seconds window) {
-    auto& needed = history_needed_[metric];
-    needed = std::max(needed, window);
+    const std::chrono::milliseconds bucket = BucketWidthFor(window);
+    for (WindowSpec& spec : windows_) {
+      if (spec.metric == metric && spec.bucket == bucket) {
+        spec.span = std::max(spec.span, window);
+        return;
+      }
+    }
+    windows_.push_back(WindowSpec{metric, bucket, window});
   };
   for (const TrendRule& rule : rules_.trends)
     need(rule.metric, rule.window);
@@ -437,11 +529,46 @@ Evaluator::Evaluator(RuleSet rules, std::shared_ptr<const TimeZone> zone)
     need(rule.metric, rule.baseline_window);
 }
 
-void Evaluator::Remember(EngineState& state, const core::Reading& reading) const {
+const WindowSpec& Evaluator::SpecFor(const std::string& metric, std::chrono::seconds window) const {
+  const std::chrono::milliseconds bucket = BucketWidthFor(window);
+  for (const WindowSpec& spec : windows_) {
+    if (spec.metric == metric && spec.bucket == bucket) return spec;
+  }
+  std::abort();  // the constructor made one for every trend and baseline rule
+}
+
+BucketWindow& Evaluator::WindowFor(EngineState& state, const WindowSpec& spec) const {
+  const std::string key = spec.Key();
+  auto found = state.windows.find(key);
+  if (found == state.windows.end()) {
+    const core::MetricInfo* info = core::FindMetric(spec.metric);
+    found =
+        state.windows
+            .emplace(key, BucketWindow(spec.metric, info != nullptr ? std::string(info->unit) : std::string(),
+                                       spec.bucket, spec.span))
+            .first;
+  }
+  return found->second;
+}
+
+void Evaluator::AddToWindows(EngineState& state, const Evidence& evidence) const {
+  for (const WindowSpec& spec : windows_) {
+    if (spec.metric == evidence.metric) (void)WindowFor(state, spec).Add(WindowSample::Of(evidence));
+  }
+}
+
+void Evaluator::RestoreWindow(EngineState& state, const WindowSpec& spec, const WindowSample& sample) const {
+  (void)WindowFor(state, spec).Add(sample);
+}
+
+void Evaluator::RememberLatest(EngineState& state, const core::Reading& reading) const {
   const Evidence evidence = EvidenceOf(reading);
-  auto [source, inserted] =
-      state.latest_by_source.try_emplace(SourceKey(reading.device_id, reading.metric), evidence);
-  if (!inserted && source->second.time <= evidence.time) source->second = evidence;
+  const std::string source = SourceKey(reading.device_id, reading.metric);
+  auto [latest_of_source, inserted] = state.latest_by_source.try_emplace(source, evidence);
+  if (!inserted && latest_of_source->second.time <= evidence.time) latest_of_source->second = evidence;
+  std::vector<Evidence>& recent = state.recent_by_source[source];
+  if (recent.size() >= kRecentPerSource) recent.erase(recent.begin());
+  recent.push_back(evidence);
   if (IsEventMetric(reading.metric)) {
     if (reading.value != 0) {
       auto& last_event = state.last_event_by_metric[reading.metric];
@@ -452,19 +579,11 @@ void Evaluator::Remember(EngineState& state, const core::Reading& reading) const
   if (!ClinicallyUsable(reading)) return;
   auto [latest, first] = state.latest_by_metric.try_emplace(reading.metric, evidence);
   if (!first && latest->second.time <= evidence.time) latest->second = evidence;
-  const auto needed = history_needed_.find(reading.metric);
-  if (needed == history_needed_.end()) return;
-  if (InHistory(state, evidence)) return;  // a re-sent record must not count twice in a baseline
-  std::vector<Evidence>& history = state.history[reading.metric];
-  InsertSorted(history, evidence);
-  const core::WallTime horizon = history.back().time - needed->second;
-  const auto keep =
-      std::find_if(history.begin(), history.end(), [&](const Evidence& e) { return e.time >= horizon; });
-  history.erase(history.begin(), keep);
-  if (history.size() > kMaxHistoryPerMetric) {
-    history.erase(history.begin(),
-                  history.begin() + static_cast<std::ptrdiff_t>(history.size() - kMaxHistoryPerMetric));
-  }
+}
+
+void Evaluator::Remember(EngineState& state, const core::Reading& reading) const {
+  RememberLatest(state, reading);
+  if (!IsEventMetric(reading.metric) && ClinicallyUsable(reading)) AddToWindows(state, EvidenceOf(reading));
 }
 
 Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, EngineState& state,
@@ -484,27 +603,35 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
       const std::string key = AlertKey(rule.common.id, reading.device_id);
       if (pass.Open(key)) pass.Resolve(key, kResolvedByCondition, {}, evidence);
     }
+    // The device's clock, judged on every reading that carries its time, in the order they arrive.
+    if (reading.device_time && !reading.time_uncertain) {
+      const double offset_minutes =
+          std::chrono::duration<double, std::ratio<60>>(*reading.device_time - reading.received_at).count();
+      for (const DeviceRule& rule : rules_.devices) {
+        if (rule.condition != DeviceCondition::kClockWrong) continue;
+        pass.Step({rule.common.id, reading.device_id, "device.clock"}, rule.common, {},
+                  Observation{reading.received_at,
+                              reading.device_clock_suspect ? Verdict::kBreach : Verdict::kClear,
+                              offset_minutes,
+                              {evidence},
+                              {},
+                              {},
+                              {}},
+                  Magnitude);
+      }
+    }
     const std::string source = SourceKey(reading.device_id, reading.metric);
-    const auto previous = state.latest_by_source.find(source);
-    if (previous != state.latest_by_source.end() && previous->second.time == evidence.time &&
-        previous->second.value == evidence.value) {
+    if (SentBefore(state, source, evidence)) {
       ++out.duplicate_readings;
       continue;
     }
-    const bool out_of_order =
+    const auto previous = state.latest_by_source.find(source);
+    const bool source_late =
         previous != state.latest_by_source.end() && evidence.time < previous->second.time;
-    if (out_of_order) {
-      if (InHistory(state, evidence)) {
-        ++out.duplicate_readings;  // an older record delivered again (a re-sync after reconnecting)
-      } else {
-        ++out.out_of_order_readings;
-        Remember(state, reading);  // history only: newer readings already decided the rules
-      }
-      continue;
-    }
 
-    // Battery and sensor errors: every in-order reading, reliable or not.
+    // Battery and sensor errors: the device's own newest state, reliable or not.
     for (const DeviceRule& rule : rules_.devices) {
+      if (source_late) break;
       const Subject subject{rule.common.id, reading.device_id, reading.metric};
       if (rule.condition == DeviceCondition::kSensorError) {
         const bool error = reading.flags.Has(core::QualityFlag::kSensorError);
@@ -532,7 +659,11 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
       for (const InactivityRule& rule : rules_.inactivity) {
         if (std::find(rule.metrics.begin(), rule.metrics.end(), reading.metric) == rule.metrics.end())
           continue;
-        pass.Resolve(AlertKey(rule.common.id), kResolvedByCondition, {}, evidence);
+        // Activity resolves the alert only if it happened inside the quiet time the alert reported.
+        const std::string key = AlertKey(rule.common.id);
+        const Alert* open = pass.Open(key);
+        if (open != nullptr && evidence.time > open->raised_at - rule.quiet_for)
+          pass.Resolve(key, kResolvedByCondition, {}, evidence);
       }
       for (const EventRule& rule : rules_.events) {
         if (rule.metric != reading.metric) continue;
@@ -544,15 +675,19 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
           if (!rule.window->Contains(*zone_, evidence.time)) continue;
         }
         const Subject subject{rule.common.id, {}, rule.metric};
+        const std::string key = subject.Key();
         RuleState rule_state;
-        rule_state.last_event = evidence.time;
+        rule_state.last_event = std::max(pass.Rule(key).last_event.value_or(evidence.time), evidence.time);
         const Observation observation{evidence.time, Verdict::kBreach, reading.value, {evidence}, {}, {}, {}};
-        if (Alert* open = pass.Open(subject.Key())) {
-          pass.Repeat(*open, observation, Constant);
+        if (Alert* open = pass.Open(key)) {
+          // Someone pressing again is news: every repeat of an event goes out at once.
+          pass.Repeat(*open, observation, Constant, true);
+        } else if (now - evidence.time > kLateHorizon) {
+          ++out.late_beyond_horizon;
         } else {
           pass.Raise(subject, rule.common, observation);
         }
-        pass.Save(subject.Key(), rule_state);
+        pass.Save(key, rule_state);
       }
       continue;
     }
@@ -563,26 +698,36 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
       continue;
     }
 
+    // Older than a reading of this metric already evaluated (from any device): it may raise, never clear.
+    const auto newest = state.latest_by_metric.find(reading.metric);
+    const bool late = newest != state.latest_by_metric.end() && evidence.time < newest->second.time;
+    if (late) ++out.out_of_order_readings;
     for (const ThresholdRule& rule : rules_.thresholds) {
       if (rule.metric != reading.metric) continue;
-      pass.Step({rule.common.id, {}, rule.metric}, rule.common, rule.persistence,
-                ThresholdObservation(rule, reading),
-                [&rule](double value) { return ThresholdExcess(rule, value); });
+      pass.Step(
+          {rule.common.id, {}, rule.metric}, rule.common, rule.persistence,
+          ThresholdObservation(rule, reading), [&rule](double value) { return ThresholdExcess(rule, value); },
+          late);
     }
     for (const TrendRule& rule : rules_.trends) {
       if (rule.metric != reading.metric) continue;
-      if (auto observation = TrendObservation(rule, state, reading)) {
-        pass.Step({rule.common.id, {}, rule.metric}, rule.common, rule.persistence, *observation, Magnitude);
+      if (auto observation =
+              TrendObservation(rule, WindowFor(state, SpecFor(rule.metric, rule.window)), reading)) {
+        pass.Step({rule.common.id, {}, rule.metric}, rule.common, rule.persistence, *observation, Magnitude,
+                  late);
       }
     }
     for (const BaselineRule& rule : rules_.baselines) {
       if (rule.metric != reading.metric) continue;
-      if (auto observation = BaselineObservation(rule, state, reading)) {
-        pass.Step({rule.common.id, {}, rule.metric}, rule.common, rule.persistence, *observation, Magnitude);
+      const BucketWindow& window = WindowFor(state, SpecFor(rule.metric, rule.baseline_window));
+      if (auto observation = BaselineObservation(rule, window, reading)) {
+        pass.Step({rule.common.id, {}, rule.metric}, rule.common, rule.persistence, *observation, Magnitude,
+                  late);
       }
     }
     Remember(state, reading);
-    if (IsNews2Metric(reading.metric)) {
+    // NEWS2 is computed from the freshest values, which a late reading does not change.
+    if (!late && IsNews2Metric(reading.metric)) {
       for (const News2Rule& rule : rules_.news2) {
         if (auto observation = News2Observation(rule, state, evidence.time)) {
           pass.Step({rule.common.id, {}, "news2"}, rule.common, rule.persistence, *observation, Identity);
@@ -590,8 +735,19 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
       }
     }
     for (const MissedRule& rule : rules_.missed) {
-      if (rule.metric == reading.metric)
-        pass.Resolve(AlertKey(rule.common.id), kResolvedByCondition, {}, evidence);
+      if (rule.metric != reading.metric) continue;
+      const std::string key = AlertKey(rule.common.id);
+      const Alert* open = pass.Open(key);
+      if (open == nullptr) continue;
+      // Only a measurement taken in the period that was missed, or later, resolves it.
+      core::WallTime counts_from = open->raised_at;
+      if (rule.within) {
+        counts_from = open->raised_at - *rule.within;
+      } else if (const auto deadline = pass.Rule(key).last_deadline) {
+        counts_from = AtLocalTime(*zone_, LocalDay(*zone_, *deadline), rule.daily_from);
+      }
+      if (evidence.time >= std::min(counts_from, open->raised_at))
+        pass.Resolve(key, kResolvedByCondition, {}, evidence);
     }
   }
   return out;

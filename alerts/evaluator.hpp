@@ -25,9 +25,12 @@ struct Evaluation {
   std::set<std::string> alerts_touched;
   // Readings that could not be trusted clinically (quality flags, uncertain time): never alert, counted.
   std::uint32_t unreliable_readings = 0;
-  std::uint32_t out_of_order_readings = 0;  // older than one already evaluated: history only
-  std::uint32_t duplicate_readings = 0;     // same device, metric, time and value as the last one
-  std::uint32_t suppressed_repeats = 0;     // repeats of open alerts that were not sent as updates
+  // Older than a reading of the same metric already evaluated: they may raise, never resolve or clear.
+  std::uint32_t out_of_order_readings = 0;
+  // Late readings older than kLateHorizon: stored and in the windows, but they raise nothing.
+  std::uint32_t late_beyond_horizon = 0;
+  std::uint32_t duplicate_readings = 0;  // same device, metric, time and value as a recent one
+  std::uint32_t suppressed_repeats = 0;  // repeats of open alerts that were not sent as updates
 
   void Append(Evaluation other);
   std::uint64_t Count(ChangeKind kind) const;
@@ -50,7 +53,24 @@ struct ActionResult {
 using NewAlertId = std::function<std::string()>;
 
 // An open alert's repeats are sent as an update when worse, or at most this often to carry the count.
+// Event rules (button, fall) send every repeat at once.
 inline constexpr std::chrono::minutes kRepeatUpdateInterval{15};
+// A late reading (older than a newer one of its metric) may raise an alert only when it is at most this
+// old: an upload of last week's memory is history, not an emergency.
+inline constexpr std::chrono::hours kLateHorizon{24};
+// Late observations kept per rule to find a persistent breach among them.
+inline constexpr std::size_t kMaxLateObservations = 512;
+// The device clock rule that applies when the rule set has none (docs/rules.md, "Time").
+inline constexpr std::string_view kDefaultClockRuleId = "device-clock";
+
+// The time buckets one metric needs for the trend and baseline rules on it.
+struct WindowSpec {
+  std::string metric;
+  std::chrono::milliseconds bucket{};  // BucketWidthFor(the longest window of that width)
+  std::chrono::seconds span{};         // the longest window using these buckets
+
+  std::string Key() const;
+};
 
 // Pure: readings + state + time in, alert changes out; `state` is updated to match. Not thread-safe;
 // the pipeline thread owns it. `now` stamps the changes; durations between readings use reading times.
@@ -72,22 +92,30 @@ class Evaluator {
   // The care system's receipt for one of the alert's events.
   Evaluation MarkDelivered(EngineState& state, std::string_view event_id, core::WallTime now) const;
 
-  // Adds a stored reading to the reading memory without evaluating any rule (restart). Any order. When a
-  // device was last seen is not taken from readings: the caller restores it from its device records.
+  // Adds a reading to the reading memory without evaluating any rule: RememberLatest and the windows.
+  // Any order. When a device was last seen is not taken from readings: the caller restores it from its
+  // device records.
   void Remember(EngineState& state, const core::Reading& reading) const;
-  // How far back the reading memory must reach, per metric (trend and baseline windows).
-  const std::map<std::string, std::chrono::seconds>& HistoryNeeded() const { return history_needed_; }
+  // Restart: the newest reading of a source (and the newest activity), not the windows.
+  void RememberLatest(EngineState& state, const core::Reading& reading) const;
+  // Restart: a stored summary of usable readings (or one usable reading) into the window `spec`.
+  void RestoreWindow(EngineState& state, const WindowSpec& spec, const WindowSample& sample) const;
+  // The windows the trend and baseline rules need.
+  const std::vector<WindowSpec>& Windows() const { return windows_; }
 
   const RuleSet& rules() const { return rules_; }
   const TimeZone& zone() const { return *zone_; }
 
  private:
+  void AddToWindows(EngineState& state, const Evidence& evidence) const;
+  BucketWindow& WindowFor(EngineState& state, const WindowSpec& spec) const;
+  const WindowSpec& SpecFor(const std::string& metric, std::chrono::seconds window) const;
+
   RuleSet rules_;
   std::shared_ptr<const TimeZone> zone_;
-  std::map<std::string, std::chrono::seconds> history_needed_;
+  std::vector<WindowSpec> windows_;
 };
 
-// A reading may drive a clinical rule only when nothing marks it as unreliable.
-bool ClinicallyUsable(const core::Reading& reading);
+using core::ClinicallyUsable;
 
 }  // namespace ehg::alerts

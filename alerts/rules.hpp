@@ -122,8 +122,9 @@ struct News2Rule {
   friend bool operator==(const News2Rule&, const News2Rule&) = default;
 };
 
-// Technical supervision of each device (one alert per device).
-enum class DeviceCondition { kBatteryLow, kSilent, kSensorError };
+// Technical supervision of each device (one alert per device). kClockWrong: the device's clock gives
+// times that are implausible against the gateway's (docs/rules.md, "Time").
+enum class DeviceCondition { kBatteryLow, kSilent, kSensorError, kClockWrong };
 struct DeviceRule {
   RuleCommon common;
   DeviceCondition condition = DeviceCondition::kSilent;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "alerts/alert.hpp"
+#include "alerts/window.hpp"
 
 namespace ehg::alerts {
 
@@ -26,17 +27,31 @@ struct RuleState {
   friend bool operator==(const RuleState&, const RuleState&) = default;
 };
 
+// A reading that arrived after a newer one of its metric had been evaluated (docs/rules.md, "Time"):
+// kept for a while so that late readings can prove a persistent breach among themselves.
+struct LateObservation {
+  core::WallTime time{};
+  bool breach = false;
+  double value = 0;  // the rule's measure (the value, the change, the deviation)
+  Evidence evidence;
+
+  friend bool operator==(const LateObservation&, const LateObservation&) = default;
+};
+
 // Everything the evaluator knows. `open` and `rules` are persisted; the reading memory is rebuilt from
-// the stored readings on start (Evaluator::Remember).
+// the store on start (Evaluator::RememberLatest and RestoreWindow); the late observations are not kept
+// over a restart.
 struct EngineState {
   OpenAlerts open;                         // by Alert::Key()
   std::map<std::string, RuleState> rules;  // by alert key
 
-  std::map<std::string, Evidence> latest_by_metric;            // freshest usable reading per metric
-  std::map<std::string, Evidence> latest_by_source;            // per device and metric: order and duplicates
-  std::map<std::string, core::WallTime> last_seen_by_device;   // any reading at all
-  std::map<std::string, core::WallTime> last_event_by_metric;  // non-zero event readings (activity)
-  std::map<std::string, std::vector<Evidence>> history;        // usable readings, time-ordered, for trends
+  std::map<std::string, Evidence> latest_by_metric;               // freshest usable reading per metric
+  std::map<std::string, Evidence> latest_by_source;               // per device and metric: the newest
+  std::map<std::string, std::vector<Evidence>> recent_by_source;  // the last few, to spot re-sent ones
+  std::map<std::string, core::WallTime> last_seen_by_device;      // any reading at all
+  std::map<std::string, core::WallTime> last_event_by_metric;     // non-zero event readings (activity)
+  std::map<std::string, BucketWindow> windows;               // by WindowSpec::Key(), for trends and baselines
+  std::map<std::string, std::vector<LateObservation>> late;  // by alert key, time-ordered, bounded
 
   friend bool operator==(const EngineState&, const EngineState&) = default;
 };

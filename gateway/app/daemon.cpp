@@ -279,13 +279,17 @@ class Daemon {
 
  private:
   static pipeline::PipelineOptions PipelineOptions(const config::Config& config) {
-    return pipeline::PipelineOptions{config.gateway.id,
-                                     config.resident.pseudonym,
-                                     config.pipeline.queue_capacity,
-                                     config.pipeline.batch_window,
-                                     config.pipeline.batch_max,
-                                     config.storage.readings_retention,
-                                     config.storage.outbox_budget_bytes};
+    pipeline::PipelineOptions options;
+    options.gateway_id = config.gateway.id;
+    options.resident_pseudonym = config.resident.pseudonym;
+    options.queue_capacity = config.pipeline.queue_capacity;
+    options.batch_window = config.pipeline.batch_window;
+    options.batch_max = config.pipeline.batch_max;
+    options.readings_retention = config.storage.readings_retention;
+    options.outbox_budget_bytes = config.storage.outbox_budget_bytes;
+    for (const config::DeviceConfig& device : config.devices)
+      options.clock_tolerances[device.id] = config::ClockTolerance(device);
+    return options;
   }
 
   static uplink::UplinkOptions UplinkOptions(const config::Config& config,

@@ -26,9 +26,9 @@ struct ReplayRequest {
   std::string until;  // ISO 8601; empty = stop at the last reading
 };
 
-// Runs the config's rules over recorded readings (JSON Lines) and prints the alert timeline as JSON
-// lines on stdout, bad lines and a summary on stderr. 0, or 1 when a line was unreadable, 78 for a bad
-// config.
+// Runs the config's rules over recorded readings and care workers' actions (JSON Lines) and prints the
+// alert timeline as JSON lines on stdout, bad lines and a summary on stderr. 0; 1 when the readings path
+// is not a regular file, a line was unreadable or an action named no open alert; 78 for a bad config.
 int ReplayReadings(const ReplayRequest& request);
 
 struct DecodeRequest {

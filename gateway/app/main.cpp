@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   replay->add_option("--config", replay_request.config_path, "Configuration file with the rules")->required();
   replay
       ->add_option("--readings", replay_request.readings_path,
-                   "Readings, one JSON object per line: time, device, metric, value, unit, optional flags")
+                   "Readings (time, device, metric, value, unit, optional device_time and flags) and care "
+                   "workers' actions (time, action, alert or rule, by), one JSON object per line")
       ->required();
   replay
       ->add_option("--tick-seconds", tick_seconds, "How often time-based rules are evaluated (reading time)")

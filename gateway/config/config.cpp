@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "alerts/window.hpp"
 #include "gateway/core/address.hpp"
 #include "gateway/core/json.hpp"
 #include "gateway/core/metrics.hpp"
@@ -663,6 +664,10 @@ class ConfigParser {
     }
     device.expected_interval =
         Duration(reader, "expected_interval", std::chrono::minutes{1}, std::chrono::days{14}, ok);
+    device.clock_ahead =
+        Duration(reader, "clock_ahead", std::chrono::seconds{1}, std::chrono::days{1}, ok, true);
+    device.clock_behind =
+        Duration(reader, "clock_behind", std::chrono::seconds{1}, std::chrono::days{90}, ok, true);
     if (*type == "sim") {
       ok = SimulatedDevice(reader, device) && ok;
     } else if (*type == "serial") {
@@ -1105,9 +1110,9 @@ class ConfigParser {
     } else {
       ok = false;
     }
-    constexpr std::array<std::string_view, 12> kKinds{
-        "threshold", "trend",       "baseline",      "missed",       "inactivity", "event",
-        "news2",     "battery_low", "device_silent", "sensor_error", "storage",    "clock"};
+    constexpr std::array<std::string_view, 13> kKinds{
+        "threshold",   "trend",         "baseline",     "missed",       "inactivity", "event", "news2",
+        "battery_low", "device_silent", "sensor_error", "device_clock", "storage",    "clock"};
     const JsonValue* kind_value = reader.Required("kind", "one of " + JoinQuoted(kKinds));
     const auto kind = kind_value != nullptr ? ReadChoice(*kind_value, reader.PathOf("kind"), errors_, kKinds)
                                             : std::nullopt;
@@ -1226,7 +1231,8 @@ class ConfigParser {
         if (count) rule.min_parameters = static_cast<std::size_t>(*count);
       }
       if (ok) out.news2.push_back(std::move(rule));
-    } else if (*kind == "battery_low" || *kind == "device_silent" || *kind == "sensor_error") {
+    } else if (*kind == "battery_low" || *kind == "device_silent" || *kind == "sensor_error" ||
+               *kind == "device_clock") {
       alerts::DeviceRule rule;
       rule.common = std::move(common);
       if (*kind == "battery_low") {
@@ -1238,6 +1244,8 @@ class ConfigParser {
         }
       } else if (*kind == "device_silent") {
         rule.condition = alerts::DeviceCondition::kSilent;  // intervals come from the devices
+      } else if (*kind == "device_clock") {
+        rule.condition = alerts::DeviceCondition::kClockWrong;  // replaces the built-in one
       } else {
         rule.condition = alerts::DeviceCondition::kSensorError;
       }
@@ -1314,6 +1322,9 @@ class ConfigParser {
       rule.below_by = Number(reader, "below_by", 0, span, "a margin in" + unit, ok);
       pair_needed(object.Find("above_by") != nullptr || object.Find("below_by") != nullptr,
                   "\"above_by\", \"below_by\" or both");
+      // The engine's bucketed windows reach further than any window the config allows.
+      static_assert(std::chrono::days{90} <= alerts::kMaxWindow &&
+                    std::chrono::days{31} <= alerts::kMaxWindow);
       if (auto window = Duration(reader, "baseline", std::chrono::hours{1}, std::chrono::days{90}, ok)) {
         rule.baseline_window = *window;
       }
@@ -1392,6 +1403,30 @@ std::chrono::seconds ExpectedInterval(const DeviceConfig& device) {
                                           std::chrono::ceil<std::chrono::seconds>(simulated->interval * 3));
   }
   return std::chrono::hours{26};
+}
+
+core::DeviceTiming Timing(const DeviceConfig& device) {
+  using core::DeviceTiming;
+  struct Visitor {
+    DeviceTiming operator()(const SimulatedDeviceConfig&) const { return DeviceTiming::kStreaming; }
+    DeviceTiming operator()(const SerialDeviceConfig& serial) const {
+      // The BP monitor's memory and ASCII lines with their own time stamps can be old when they arrive.
+      return serial.protocol == "beurer-bm" || serial.protocol == "ascii" ? DeviceTiming::kStoredRecords
+                                                                          : DeviceTiming::kStreaming;
+    }
+    DeviceTiming operator()(const BleDeviceConfig& ble) const {
+      return ble.profile == "heart_rate" || ble.profile == "bthome" ? DeviceTiming::kStreaming
+                                                                    : DeviceTiming::kStoredRecords;
+    }
+  };
+  return std::visit(Visitor{}, device.settings);
+}
+
+core::DeviceClockTolerance ClockTolerance(const DeviceConfig& device) {
+  core::DeviceClockTolerance tolerance = core::DefaultClockTolerance(Timing(device));
+  if (device.clock_ahead) tolerance.ahead = *device.clock_ahead;
+  if (device.clock_behind) tolerance.behind = *device.clock_behind;
+  return tolerance;
 }
 
 std::span<const std::string_view> SimulatedProfiles() {

@@ -13,6 +13,7 @@
 
 #include "alerts/rules.hpp"
 #include "alerts/time_zone.hpp"
+#include "gateway/core/device_time.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/result.hpp"
 
@@ -173,6 +174,10 @@ struct DeviceConfig {
   std::string id;
   // Silence beyond this raises the device_silent alert. Default: ExpectedInterval().
   std::optional<std::chrono::seconds> expected_interval;
+  // How far the device's own time may lie ahead of / behind the receive time (docs/rules.md, "Time").
+  // Default: ClockTolerance().
+  std::optional<std::chrono::seconds> clock_ahead;
+  std::optional<std::chrono::seconds> clock_behind;
   std::variant<SimulatedDeviceConfig, SerialDeviceConfig, BleDeviceConfig> settings;
 
   friend bool operator==(const DeviceConfig&, const DeviceConfig&) = default;
@@ -217,6 +222,11 @@ Result<std::shared_ptr<const alerts::TimeZone>> LoadTimeZone(const std::string& 
 // How long the device may be quiet: as configured, else three simulated intervals (at least a minute),
 // else 26 hours (a daily measurement with slack).
 std::chrono::seconds ExpectedInterval(const DeviceConfig& device);
+
+// Whether the device streams what it measures now or keeps records and sends them later.
+core::DeviceTiming Timing(const DeviceConfig& device);
+// The device's clock tolerance: as configured, else the default for its timing.
+core::DeviceClockTolerance ClockTolerance(const DeviceConfig& device);
 
 // Names accepted in the config, shared with the components that implement them.
 std::span<const std::string_view> SimulatedProfiles();

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/core/result.hpp"
+
 namespace ehg::core {
 
 // Wall time as stored and sent: milliseconds since the Unix epoch, UTC.
@@ -61,8 +63,14 @@ class ManualClock final : public Clock {
 // ISO 8601 UTC with milliseconds, e.g. 2026-01-01T00:00:00.000Z.
 std::string FormatIso8601(WallTime time);
 // Strict ISO 8601 / RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS, optional fraction (milliseconds are kept,
-// finer digits truncated), then Z or +HH:MM / -HH:MM. nullopt for anything else.
+// finer digits truncated), then Z or +HH:MM / -HH:MM with an offset of at most 14:00 (the widest real
+// zone). nullopt for anything else.
 std::optional<WallTime> ParseIso8601(std::string_view text);
+// The same, with the reason for a refusal, for people: kParse when the text is not written as such a
+// time, kRejected when it is but names a time that does not exist ("impossible date 2026-02-30 (February
+// 2026 has 28 days)", a leap second, hour 24, minute 60, an offset beyond 14:00). The message never
+// repeats the input's bytes, only numbers read from it.
+Result<WallTime> ParseIso8601Explained(std::string_view text);
 
 // A calendar time as a device's clock shows it (local time, no zone). Devices keep local time; the
 // driver converts it in the resident's zone.

@@ -52,6 +52,10 @@ std::optional<QualityFlag> QualityFlags::FromName(std::string_view name) {
   return std::nullopt;
 }
 
+bool ClinicallyUsable(const Reading& reading) {
+  return reading.flags.Clean() && !reading.time_uncertain;
+}
+
 Result<void> ValidateReading(const Reading& reading) {
   const MetricInfo* metric = FindMetric(reading.metric);
   if (metric == nullptr) return Fail(Errc::kRejected, "unknown metric '" + reading.metric + "'");

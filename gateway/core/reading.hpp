@@ -60,10 +60,18 @@ struct Reading {
   QualityFlags flags;
   // A device-provided record number (glucose meters, BLE record access), for duplicate detection.
   std::optional<std::uint32_t> sequence;
+  // The device's time was implausible against the receive time (gateway/core/device_time.hpp): it is
+  // kept as the device's claim, but the reading counts at its receive time.
+  bool device_clock_suspect = false;
 
-  // The time the measurement was taken, as well as the gateway knows it.
-  WallTime EffectiveTime() const { return device_time.value_or(received_at); }
+  // The time the measurement was taken, as well as the gateway knows it: the device's time when it has
+  // a plausible one, else the receive time.
+  WallTime EffectiveTime() const { return device_time && !device_clock_suspect ? *device_time : received_at; }
 };
+
+// A reading may drive a clinical rule only when nothing marks its value as unreliable (quality flags)
+// and the gateway's clock was synchronised when it arrived.
+bool ClinicallyUsable(const Reading& reading);
 
 // Checks a reading against the metric catalogue: known metric, catalogue unit, finite value inside the
 // physical range. The error message names the metric and the range, never the value.

@@ -22,23 +22,38 @@ constexpr std::chrono::milliseconds kIdleWake{500};
 // workers' decisions change only the alerts and rule states (kept without copying the reading memory).
 class EngineSavepoint {
  public:
-  enum class Scope { kAlertsAndRules, kEverything };
-  EngineSavepoint(const alerts::EngineState& engine, Scope scope)
-      : whole_(scope == Scope::kEverything ? std::optional<alerts::EngineState>(engine) : std::nullopt),
-        open_(scope == Scope::kEverything ? alerts::OpenAlerts{} : engine.open),
-        rules_(scope == Scope::kEverything ? decltype(rules_){} : engine.rules) {}
+  // Alerts and rule states.
+  explicit EngineSavepoint(const alerts::EngineState& engine) : open_(engine.open), rules_(engine.rules) {}
+
+  // Everything readings of `metrics` can change. The windows of other metrics are not copied: a window
+  // is up to a few hundred kilobytes, and a batch touches the windows of its own metrics only.
+  EngineSavepoint(alerts::EngineState& engine, std::set<std::string> metrics) : metrics_(std::move(metrics)) {
+    std::map<std::string, alerts::BucketWindow> windows = std::move(engine.windows);
+    engine.windows.clear();
+    whole_ = engine;
+    for (const auto& [key, window] : windows) {
+      if (metrics_.count(window.metric()) > 0) windows_.emplace(key, window);
+    }
+    engine.windows = std::move(windows);
+  }
 
   void RollBack(alerts::EngineState& engine) {
-    if (whole_) {
-      engine = std::move(*whole_);
-    } else {
+    if (!whole_) {
       engine.open = std::move(open_);
       engine.rules = std::move(rules_);
+      return;
     }
+    std::map<std::string, alerts::BucketWindow> windows = std::move(engine.windows);
+    engine = std::move(*whole_);
+    std::erase_if(windows, [this](const auto& entry) { return metrics_.count(entry.second.metric()) > 0; });
+    windows.merge(windows_);
+    engine.windows = std::move(windows);
   }
 
  private:
   std::optional<alerts::EngineState> whole_;
+  std::set<std::string> metrics_;
+  std::map<std::string, alerts::BucketWindow> windows_;
   alerts::OpenAlerts open_;
   std::map<std::string, alerts::RuleState> rules_;
 };
@@ -95,14 +110,36 @@ Result<void> Pipeline::RestoreEngineState() {
     }
     engine.rules[key] = std::move(*state);
   }
-  // The readings the rules remember: trend windows, then the newest of every source.
+  // The readings the rules remember. Windows of a minute's buckets or more come from the per-minute
+  // summaries (a week of a 1 Hz oximeter is 10,080 rows, not 604,800); shorter ones, which reach back at
+  // most about an hour, from the readings themselves.
   const core::WallTime now = clock_.Now();
-  std::vector<store::ReadingQuery> queries;
-  for (const auto& [metric, window] : evaluator_.HistoryNeeded())
-    queries.push_back({{metric}, now - window, true, false, false});
+  for (const alerts::WindowSpec& spec : evaluator_.Windows()) {
+    const core::WallTime since = now - spec.span - spec.bucket;
+    if (spec.bucket >= std::chrono::minutes{1}) {
+      auto minutes = store_.LoadUsableMinutes(spec.metric, since);
+      if (!minutes) return tl::unexpected(minutes.error());
+      for (const store::MinuteSummary& minute : *minutes) {
+        evaluator_.RestoreWindow(
+            engine, spec,
+            alerts::WindowSample{minute.minute, minute.usable, minute.usable_sum, minute.usable_min,
+                                 minute.usable_min_time, minute.device_id, minute.usable_max,
+                                 minute.usable_max_time, minute.device_id});
+      }
+    } else {
+      auto readings = store_.LoadReadings({{spec.metric}, since, true, false, false});
+      if (!readings) return tl::unexpected(readings.error());
+      for (const core::Reading& reading : *readings) {
+        const alerts::Evidence evidence{reading.device_id, reading.metric, reading.value, reading.unit,
+                                        reading.EffectiveTime()};
+        evaluator_.RestoreWindow(engine, spec, alerts::WindowSample::Of(evidence));
+      }
+    }
+  }
   // The newest reading per source within the longest look-back a rule can have (a `within` schedule of
   // up to 60 days): older ones decide nothing, and the bound keeps start-up time independent of retention.
   const core::WallTime recent = now - std::chrono::days{60};
+  std::vector<store::ReadingQuery> queries;
   queries.push_back({{}, recent, false, false, true});
   queries.push_back({{}, recent, true, false, true});
   std::vector<std::string> event_metrics;
@@ -114,7 +151,7 @@ Result<void> Pipeline::RestoreEngineState() {
     auto readings = store_.LoadReadings(query);
     if (!readings) return tl::unexpected(readings.error());
     for (const core::Reading& reading : *readings)
-      evaluator_.Remember(engine, reading);
+      evaluator_.RememberLatest(engine, reading);
   }
   for (const auto& [id, device] : devices_) {
     if (device.last_seen) {
@@ -337,7 +374,7 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
   }
   // Receipts mark their alerts delivered; care workers' decisions change alerts, in the same transaction.
   const core::WallTime now = clock_.Now();
-  EngineSavepoint savepoint(engine_, EngineSavepoint::Scope::kAlertsAndRules);
+  EngineSavepoint savepoint(engine_);
   alerts::Evaluation evaluation;
   for (const core::EventId& event_id : write.receipted_alerts)
     evaluation.Append(evaluator_.MarkDelivered(engine_, event_id.ToString(), now));
@@ -457,6 +494,25 @@ bool Pipeline::DropAlreadyStored(std::vector<Submission*>& accepted, std::vector
   return true;
 }
 
+void Pipeline::JudgeDeviceTimes(std::vector<core::Reading>& readings) {
+  for (core::Reading& reading : readings) {
+    const auto tolerance = options_.clock_tolerances.find(reading.device_id);
+    const core::DeviceTimeVerdict verdict = core::JudgeDeviceTime(
+        reading,
+        tolerance != options_.clock_tolerances.end() ? tolerance->second : options_.default_clock_tolerance);
+    if (verdict == core::DeviceTimeVerdict::kPlausible) {
+      if (devices_with_suspect_clock_.erase(reading.device_id) > 0)
+        core::LogInfo("device clock plausible again", {{"device", reading.device_id}});
+    } else if (reading.device_clock_suspect) {
+      ++counters_.device_clock_suspect;
+      if (devices_with_suspect_clock_.insert(reading.device_id).second) {
+        core::LogWarning("device clock implausible; its readings count at their receive time",
+                         {{"device", reading.device_id}, {"clock", core::ToString(verdict)}});
+      }
+    }
+  }
+}
+
 void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
   const core::WallTime now = clock_.Now();
   const EventContext context{options_.gateway_id, options_.resident_pseudonym};
@@ -483,10 +539,14 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     write.readings.push_back(reading);
   }
   if (accepted.empty()) return;
+  JudgeDeviceTimes(write.readings);
   if (!DropAlreadyStored(accepted, write.readings)) return;
   if (accepted.empty()) return;
 
-  EngineSavepoint savepoint(engine_, EngineSavepoint::Scope::kEverything);
+  std::set<std::string> metrics;
+  for (const core::Reading& reading : write.readings)
+    metrics.insert(reading.metric);
+  EngineSavepoint savepoint(engine_, std::move(metrics));
   alerts::Evaluation evaluation =
       evaluator_.OnReadings(write.readings, engine_, now, [this] { return ids_.Next().ToString(); });
 
@@ -550,20 +610,29 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
 
 void Pipeline::AddEvaluation(alerts::Evaluation& evaluation, store::WriteBatch& write, core::WallTime now) {
   const EventContext context{options_.gateway_id, options_.resident_pseudonym};
+  // Each change carries a snapshot of its alert taken when the change was made: one batch can raise,
+  // update and resolve the same alert, and every later snapshot must keep the ids of the earlier events
+  // (the last snapshot is the one stored).
+  std::map<std::string, std::vector<std::string>> ids_in_batch;  // by alert id, in event order
+  const auto remember = [](alerts::Alert& alert, const std::string& id) {
+    if (std::find(alert.event_ids.begin(), alert.event_ids.end(), id) != alert.event_ids.end()) return;
+    alert.event_ids.push_back(id);
+    if (alert.event_ids.size() > alerts::Alert::kMaxEventIds) alert.event_ids.erase(alert.event_ids.begin());
+  };
   for (alerts::AlertChange& change : evaluation.changes) {
+    std::vector<std::string>& earlier = ids_in_batch[change.alert.alert_id];
+    for (const std::string& id : earlier)
+      remember(change.alert, id);
     if (alerts::Published(change.kind)) {
       core::Event event{
           ids_.Next(), core::EventKind::kAlert, alerts::OutboxPriority(change.alert.severity), now, {}};
       // The id goes into the alert before the body is written, so a receipt for it finds the alert.
-      const auto remember = [&event](alerts::Alert& alert) {
-        alert.event_ids.push_back(event.id.ToString());
-        if (alert.event_ids.size() > alerts::Alert::kMaxEventIds)
-          alert.event_ids.erase(alert.event_ids.begin());
-      };
-      remember(change.alert);
+      const std::string id = event.id.ToString();
+      earlier.push_back(id);
+      remember(change.alert, id);
       const auto open = engine_.open.find(change.alert.Key());
       if (open != engine_.open.end() && open->second.alert_id == change.alert.alert_id)
-        remember(open->second);
+        remember(open->second, id);
       event.body = AlertBody(context, event.id, change.kind, change.alert);
       write.events.push_back(std::move(event));
     }
@@ -589,6 +658,7 @@ ActivityReport Pipeline::activity() const {
 void Pipeline::CountEvaluation(const alerts::Evaluation& evaluation) {
   counters_.unreliable += evaluation.unreliable_readings;
   counters_.out_of_order += evaluation.out_of_order_readings;
+  counters_.late_beyond_horizon += evaluation.late_beyond_horizon;
   counters_.duplicates += evaluation.duplicate_readings;
   counters_.suppressed_repeats += evaluation.suppressed_repeats;
   counters_.open_alerts.store(engine_.open.size());
@@ -634,7 +704,7 @@ void Pipeline::Tick() {
         std::chrono::duration_cast<std::chrono::milliseconds>(steady - *clock_unsynchronised_since_);
   }
   const core::WallTime now = clock_.Now();
-  EngineSavepoint savepoint(engine_, EngineSavepoint::Scope::kAlertsAndRules);
+  EngineSavepoint savepoint(engine_);
   alerts::Evaluation evaluation =
       evaluator_.OnTick(engine_, now, status, [this] { return ids_.Next().ToString(); });
   if (evaluation.changes.empty() && evaluation.rule_states_changed.empty() &&

@@ -10,11 +10,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "alerts/evaluator.hpp"
 #include "gateway/core/clock.hpp"
+#include "gateway/core/device_time.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/reading_sink.hpp"
 #include "gateway/store/store.hpp"
@@ -34,6 +36,11 @@ struct PipelineOptions {
   std::uint64_t outbox_budget_bytes = 0;  // for the storage rule; 0 = not watched
   // How often time-based rules (schedules, inactivity, silence, escalation) are evaluated.
   std::chrono::milliseconds tick_interval{1000};
+  // How far each device's own time may lie from the receive time (docs/rules.md, "Time"); devices not
+  // listed get `default_clock_tolerance`.
+  std::map<std::string, core::DeviceClockTolerance> clock_tolerances;
+  core::DeviceClockTolerance default_clock_tolerance =
+      core::DefaultClockTolerance(core::DeviceTiming::kStoredRecords);
 };
 
 // Monotonic counters, readable from any thread (status page, metrics, tests).
@@ -53,8 +60,11 @@ struct PipelineCounters {
   std::atomic<std::uint64_t> alerts_acknowledged{0};
   std::atomic<std::uint64_t> alerts_delivered{0};
   std::atomic<std::uint64_t> suppressed_repeats{0};  // repeats of open alerts not sent as updates
-  std::atomic<std::uint64_t> out_of_order{0};        // stored; history only, no rule decision
-  std::atomic<std::uint64_t> duplicates{0};          // stored; ignored by the rules
+  // Stored; older than a reading of the metric already evaluated: may raise, never resolves.
+  std::atomic<std::uint64_t> out_of_order{0};
+  std::atomic<std::uint64_t> late_beyond_horizon{0};   // stored; too old to raise anything
+  std::atomic<std::uint64_t> device_clock_suspect{0};  // the device's time was implausible: receive time used
+  std::atomic<std::uint64_t> duplicates{0};            // stored; ignored by the rules
   // The same device measurement (device, metric, device time, sequence) arrived again: not stored twice.
   std::atomic<std::uint64_t> already_stored{0};
   std::atomic<std::uint64_t> open_alerts{0};           // now, not cumulative
@@ -155,6 +165,9 @@ class Pipeline final : public core::ReadingSink,
   // The device's record as last committed, or a fresh one.
   store::DeviceRecord KnownDevice(const std::string& device_id) const;
   void ProcessBatch(std::deque<Submission>& batch);
+  // The time model: judges each reading's device time against its receive time (counted, logged once
+  // per episode and device).
+  void JudgeDeviceTimes(std::vector<core::Reading>& readings);
   // Removes readings the store already holds (or that repeat inside the batch); false when the check
   // itself failed and every reading was refused.
   bool DropAlreadyStored(std::vector<Submission*>& accepted, std::vector<core::Reading>& readings);
@@ -189,6 +202,7 @@ class Pipeline final : public core::ReadingSink,
   std::optional<core::SteadyTime> next_tick_;
   std::optional<core::SteadyTime> clock_unsynchronised_since_;
   std::map<std::string, store::DeviceRecord> devices_;
+  std::set<std::string> devices_with_suspect_clock_;
   std::optional<core::SteadyTime> next_housekeeping_;
 
   OutboxListener outbox_listener_;

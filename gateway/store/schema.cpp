@@ -106,8 +106,48 @@ CREATE TABLE seen_commands (
 CREATE INDEX seen_commands_expiry ON seen_commands (remember_until_ms);
 )sql";
 
-constexpr std::array<std::string_view, 6> kMigrations{kVersion1, kVersion2, kVersion3,
-                                                      kVersion4, kVersion5, kVersion6};
+// Version 7: the time model (docs/rules.md, "Time"). A reading whose device time was implausible counts
+// at its receive time (clock_suspect). Per-minute summaries of every metric and device feed the alert
+// engine's trend and baseline windows on start without reading raw history; existing readings are
+// summarised once here. The minute of a reading is floor(effective time / 60 s).
+constexpr std::string_view kVersion7 = R"sql(
+ALTER TABLE readings ADD COLUMN clock_suspect INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE reading_minutes (
+  metric        TEXT    NOT NULL,
+  minute_ms     INTEGER NOT NULL,
+  device_id     TEXT    NOT NULL,
+  readings      INTEGER NOT NULL,
+  usable        INTEGER NOT NULL,
+  usable_sum    REAL,
+  usable_min    REAL,
+  usable_min_ms INTEGER,
+  usable_max    REAL,
+  usable_max_ms INTEGER,
+  PRIMARY KEY (metric, minute_ms, device_id)
+) WITHOUT ROWID;
+INSERT INTO reading_minutes (metric, minute_ms, device_id, readings, usable)
+  SELECT metric, t - (((t % 60000) + 60000) % 60000) AS minute, device_id, count(*), 0
+  FROM (SELECT metric, device_id, COALESCE(device_time_ms, received_ms) AS t FROM readings)
+  GROUP BY metric, minute, device_id;
+UPDATE reading_minutes SET usable = u.n, usable_sum = u.total, usable_min = u.low, usable_min_ms = u.t
+  FROM (SELECT metric, t - (((t % 60000) + 60000) % 60000) AS minute, device_id, count(*) AS n,
+               sum(value) AS total, min(value) AS low, t
+        FROM (SELECT metric, device_id, value, COALESCE(device_time_ms, received_ms) AS t FROM readings
+              WHERE flags = 0 AND time_uncertain = 0)
+        GROUP BY metric, minute, device_id) AS u
+  WHERE reading_minutes.metric = u.metric AND reading_minutes.minute_ms = u.minute
+    AND reading_minutes.device_id = u.device_id;
+UPDATE reading_minutes SET usable_max = u.high, usable_max_ms = u.t
+  FROM (SELECT metric, t - (((t % 60000) + 60000) % 60000) AS minute, device_id, max(value) AS high, t
+        FROM (SELECT metric, device_id, value, COALESCE(device_time_ms, received_ms) AS t FROM readings
+              WHERE flags = 0 AND time_uncertain = 0)
+        GROUP BY metric, minute, device_id) AS u
+  WHERE reading_minutes.metric = u.metric AND reading_minutes.minute_ms = u.minute
+    AND reading_minutes.device_id = u.device_id;
+)sql";
+
+constexpr std::array<std::string_view, 7> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4,
+                                                      kVersion5, kVersion6, kVersion7};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

@@ -223,6 +223,49 @@ std::vector<DeviceRecord> ReadDevices(SQLite::Database& db) {
   return devices;
 }
 
+// A reading's effective time in SQL, as core::Reading::EffectiveTime() computes it.
+constexpr std::string_view kEffectiveMs =
+    "CASE WHEN clock_suspect != 0 THEN received_ms ELSE COALESCE(device_time_ms, received_ms) END";
+
+constexpr std::int64_t kMinuteMs = 60'000;
+
+core::WallTime MinuteOf(core::WallTime time) {
+  const std::int64_t ms = time.time_since_epoch().count();
+  return core::WallTime{std::chrono::milliseconds{ms - (((ms % kMinuteMs) + kMinuteMs) % kMinuteMs)}};
+}
+
+// The batch's readings per metric, device and minute (one upsert each instead of one per reading).
+std::vector<MinuteSummary> SummariseMinutes(const std::vector<core::Reading>& readings) {
+  std::vector<MinuteSummary> minutes;
+  for (const core::Reading& reading : readings) {
+    const core::WallTime time = reading.EffectiveTime();
+    const core::WallTime minute_start = MinuteOf(time);
+    auto found = std::find_if(minutes.begin(), minutes.end(), [&](const MinuteSummary& minute) {
+      return minute.minute == minute_start && minute.metric == reading.metric &&
+             minute.device_id == reading.device_id;
+    });
+    if (found == minutes.end()) {
+      minutes.push_back(
+          MinuteSummary{reading.metric, reading.device_id, minute_start, 0, 0, 0, 0, {}, 0, {}});
+      found = std::prev(minutes.end());
+    }
+    MinuteSummary& minute = *found;
+    ++minute.readings;
+    if (!core::ClinicallyUsable(reading)) continue;
+    if (minute.usable == 0 || reading.value < minute.usable_min) {
+      minute.usable_min = reading.value;
+      minute.usable_min_time = time;
+    }
+    if (minute.usable == 0 || reading.value > minute.usable_max) {
+      minute.usable_max = reading.value;
+      minute.usable_max_time = time;
+    }
+    ++minute.usable;
+    minute.usable_sum += reading.value;
+  }
+  return minutes;
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -242,6 +285,7 @@ struct Store::Impl {
   std::unique_ptr<SQLite::Statement> upsert_rule_state;
   std::unique_ptr<SQLite::Statement> delete_rule_state;
   std::unique_ptr<SQLite::Statement> find_identity;
+  std::unique_ptr<SQLite::Statement> upsert_minute;
 
   SQLite::Statement& Prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql) {
     if (!slot) slot = std::make_unique<SQLite::Statement>(*db, sql);
@@ -253,8 +297,9 @@ struct Store::Impl {
   // After a failed statement: finish every cached statement (a statement left mid-step keeps its
   // transaction busy), then roll back whatever of the batch was written.
   void RollbackIfOpen() noexcept {
-    for (auto* statement : {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent,
-                            &remove_receipted, &upsert_rule_state, &delete_rule_state, &find_identity}) {
+    for (auto* statement :
+         {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent, &remove_receipted,
+          &upsert_rule_state, &delete_rule_state, &find_identity, &upsert_minute}) {
       if (*statement) (*statement)->tryReset();
     }
     if (sqlite3_get_autocommit(db->getHandle()) == 0) {
@@ -390,10 +435,11 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
   try {
     impl.db->exec("BEGIN IMMEDIATE");
     for (const core::Reading& reading : batch.readings) {
-      SQLite::Statement& insert = impl.Prepared(impl.insert_reading,
-                                                "INSERT INTO readings (device_id, metric, value, unit, "
-                                                "device_time_ms, received_ms, time_uncertain, "
-                                                "flags, sequence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      SQLite::Statement& insert =
+          impl.Prepared(impl.insert_reading,
+                        "INSERT INTO readings (device_id, metric, value, unit, "
+                        "device_time_ms, received_ms, time_uncertain, "
+                        "flags, sequence, clock_suspect) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       insert.bind(1, reading.device_id);
       insert.bind(2, reading.metric);
       insert.bind(3, reading.value);
@@ -406,8 +452,43 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
       insert.bind(8, static_cast<std::int64_t>(reading.flags.bits()));
       BindOptional(insert, 9,
                    reading.sequence ? std::optional<std::int64_t>(*reading.sequence) : std::nullopt);
+      insert.bind(10, reading.device_clock_suspect ? 1 : 0);
       insert.exec();
       outcome.reading_ids.push_back(impl.db->getLastInsertRowid());
+    }
+    for (const MinuteSummary& minute : SummariseMinutes(batch.readings)) {
+      SQLite::Statement& upsert =
+          impl.Prepared(impl.upsert_minute,
+                        "INSERT INTO reading_minutes (metric, minute_ms, device_id, readings, usable, "
+                        "usable_sum, usable_min, "
+                        "usable_min_ms, usable_max, usable_max_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (metric, minute_ms, device_id) DO UPDATE SET "
+                        "readings = readings + excluded.readings, usable = usable + excluded.usable, "
+                        "usable_sum = coalesce(usable_sum, 0) + coalesce(excluded.usable_sum, 0), "
+                        "usable_min_ms = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
+                        "THEN excluded.usable_min_ms ELSE usable_min_ms END, "
+                        "usable_min = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
+                        "THEN excluded.usable_min ELSE usable_min END, "
+                        "usable_max_ms = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
+                        "THEN excluded.usable_max_ms ELSE usable_max_ms END, "
+                        "usable_max = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
+                        "THEN excluded.usable_max ELSE usable_max END");
+      upsert.bind(1, minute.metric);
+      upsert.bind(2, static_cast<std::int64_t>(ToMilliseconds(minute.minute)));
+      upsert.bind(3, minute.device_id);
+      upsert.bind(4, static_cast<std::int64_t>(minute.readings));
+      upsert.bind(5, static_cast<std::int64_t>(minute.usable));
+      if (minute.usable > 0) {
+        upsert.bind(6, minute.usable_sum);
+        upsert.bind(7, minute.usable_min);
+        upsert.bind(8, static_cast<std::int64_t>(ToMilliseconds(minute.usable_min_time)));
+        upsert.bind(9, minute.usable_max);
+        upsert.bind(10, static_cast<std::int64_t>(ToMilliseconds(minute.usable_max_time)));
+      } else {
+        for (int column = 6; column <= 10; ++column)
+          upsert.bind(column);
+      }
+      upsert.exec();
     }
     for (const AlertRecord& alert : batch.alerts) {
       SQLite::Statement& upsert = impl.Prepared(impl.upsert_alert,
@@ -641,19 +722,19 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
       where += i == 0 ? "?" : ", ?";
     where += ")";
   }
-  if (request.since) where += " AND COALESCE(device_time_ms, received_ms) >= ?";
+  if (request.since) where += " AND " + std::string(kEffectiveMs) + " >= ?";
   if (request.usable_only) where += " AND flags = 0 AND time_uncertain = 0";
   if (request.nonzero_only) where += " AND value != 0";
   const std::string columns =
-      "device_id, metric, value, unit, device_time_ms, received_ms, time_uncertain, flags, sequence";
+      "device_id, metric, value, unit, device_time_ms, received_ms, time_uncertain, flags, sequence, "
+      "clock_suspect";
   // SQLite fills the bare columns of a MAX() aggregate from the row that holds the maximum.
-  const std::string sql =
-      request.latest_per_source
-          ? "SELECT " + columns +
-                ", MAX(COALESCE(device_time_ms, received_ms)) AS effective FROM readings WHERE " + where +
-                " GROUP BY device_id, metric ORDER BY effective"
-          : "SELECT " + columns + " FROM readings WHERE " + where +
-                " ORDER BY COALESCE(device_time_ms, received_ms), id";
+  const std::string sql = request.latest_per_source
+                              ? "SELECT " + columns + ", MAX(" + std::string(kEffectiveMs) +
+                                    ") AS effective FROM readings WHERE " + where +
+                                    " GROUP BY device_id, metric ORDER BY effective"
+                              : "SELECT " + columns + " FROM readings WHERE " + where + " ORDER BY " +
+                                    std::string(kEffectiveMs) + ", id";
   std::vector<core::Reading> readings;
   try {
     SQLite::Statement query(*impl_->db, sql);
@@ -673,12 +754,43 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
       reading.flags = core::QualityFlags(static_cast<std::uint32_t>(query.getColumn(7).getInt64()));
       if (!query.getColumn(8).isNull())
         reading.sequence = static_cast<std::uint32_t>(query.getColumn(8).getInt64());
+      reading.device_clock_suspect = query.getColumn(9).getInt() != 0;
       readings.push_back(std::move(reading));
     }
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: loading readings"));
   }
   return readings;
+}
+
+Result<std::vector<MinuteSummary>> Store::LoadUsableMinutes(const std::string& metric, core::WallTime since) {
+  std::vector<MinuteSummary> minutes;
+  try {
+    SQLite::Statement query(
+        *impl_->db,
+        "SELECT device_id, minute_ms, readings, usable, usable_sum, usable_min, usable_min_ms, "
+        "usable_max, usable_max_ms FROM reading_minutes WHERE metric = ? AND minute_ms >= ? "
+        "AND usable > 0 ORDER BY minute_ms");
+    query.bind(1, metric);
+    query.bind(2, static_cast<std::int64_t>(ToMilliseconds(since)));
+    while (query.executeStep()) {
+      MinuteSummary minute;
+      minute.metric = metric;
+      minute.device_id = query.getColumn(0).getString();
+      minute.minute = FromMilliseconds(query.getColumn(1).getInt64());
+      minute.readings = static_cast<std::uint64_t>(query.getColumn(2).getInt64());
+      minute.usable = static_cast<std::uint64_t>(query.getColumn(3).getInt64());
+      minute.usable_sum = query.getColumn(4).getDouble();
+      minute.usable_min = query.getColumn(5).getDouble();
+      minute.usable_min_time = FromMilliseconds(query.getColumn(6).getInt64());
+      minute.usable_max = query.getColumn(7).getDouble();
+      minute.usable_max_time = FromMilliseconds(query.getColumn(8).getInt64());
+      minutes.push_back(std::move(minute));
+    }
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: loading minute summaries"));
+  }
+  return minutes;
 }
 
 Result<std::vector<bool>> Store::AlreadyStored(const std::vector<core::Reading>& readings) {
@@ -741,7 +853,11 @@ Result<std::uint64_t> Store::PruneReadingsBefore(core::WallTime cutoff) {
   try {
     SQLite::Statement remove(*impl_->db, "DELETE FROM readings WHERE received_ms < ?");
     remove.bind(1, static_cast<std::int64_t>(ToMilliseconds(cutoff)));
-    return static_cast<std::uint64_t>(remove.exec());
+    const auto removed = static_cast<std::uint64_t>(remove.exec());
+    SQLite::Statement remove_minutes(*impl_->db, "DELETE FROM reading_minutes WHERE minute_ms < ?");
+    remove_minutes.bind(1, static_cast<std::int64_t>(ToMilliseconds(cutoff)));
+    remove_minutes.exec();
+    return removed;
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: pruning old readings"));
   }

@@ -19,7 +19,7 @@
 namespace ehg::store {
 
 // The schema version this build writes. Older files are migrated forward on open; newer ones refused.
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 
 struct StoreOptions {
   std::filesystem::path path;
@@ -170,6 +170,22 @@ struct ReadingQuery {
   bool latest_per_source = false;  // only the newest reading per device and metric
 };
 
+// The stored summary of one metric of one device over one minute of effective time. The usable_* fields
+// summarise only the clinically usable readings (core::ClinicallyUsable); they are what the alert
+// engine's windows are rebuilt from.
+struct MinuteSummary {
+  std::string metric;
+  std::string device_id;
+  core::WallTime minute{};  // start of the minute
+  std::uint64_t readings = 0;
+  std::uint64_t usable = 0;
+  double usable_sum = 0;
+  double usable_min = 0;
+  core::WallTime usable_min_time{};
+  double usable_max = 0;
+  core::WallTime usable_max_time{};
+};
+
 // Told once an OutboxChange was committed (its outcome), or why nothing of it was stored.
 using OutboxChangeDone = std::function<void(const Result<WriteOutcome>&)>;
 
@@ -220,6 +236,8 @@ class Store {
   Result<std::map<std::string, std::string>> LoadRuleStates();
   // Oldest first.
   Result<std::vector<core::Reading>> LoadReadings(const ReadingQuery& query);
+  // The minutes of `metric` from `since` on that hold usable readings, oldest first (an index range).
+  Result<std::vector<MinuteSummary>> LoadUsableMinutes(const std::string& metric, core::WallTime since);
   // For each reading, whether the store already holds it: same device, metric, device time and device
   // sequence number. Readings without a device time or sequence are never duplicates.
   Result<std::vector<bool>> AlreadyStored(const std::vector<core::Reading>& readings);
@@ -228,7 +246,8 @@ class Store {
   Result<std::int64_t> ReadCounter(std::string_view name);
   Result<std::uint64_t> CountReadings();
 
-  // Removes stored readings received before `cutoff` (retention); returns how many.
+  // Removes stored readings received before `cutoff` (retention), and the minute summaries before it;
+  // returns how many readings.
   Result<std::uint64_t> PruneReadingsBefore(core::WallTime cutoff);
 
   // PRAGMA integrity_check: "ok" or the first problems found.

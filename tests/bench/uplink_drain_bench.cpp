@@ -102,9 +102,10 @@ Result DrainGateway(const TestBroker& broker, const Settings& settings, std::siz
     }
     if (!store->Write(batch)) throw std::runtime_error("filling the outbox failed");
   }
-  ehg::pipeline::Pipeline pipeline(
-      *store, clock, ids,
-      {"gw-it-01", "r-bench-0001", 4096, std::chrono::milliseconds(5), 512, std::chrono::days(90)}, {});
+  ehg::pipeline::PipelineOptions pipeline_options;
+  pipeline_options.gateway_id = "gw-it-01";
+  pipeline_options.resident_pseudonym = "r-bench-0001";
+  ehg::pipeline::Pipeline pipeline(*store, clock, ids, pipeline_options, {});
   ehg::uplink::ReaderOutbox outbox(std::move(ehg::store::OutboxReader::Open(dir / "gateway.db").value()),
                                    pipeline);
   ehg::uplink::UplinkOptions options;

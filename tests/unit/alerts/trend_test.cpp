@@ -108,7 +108,9 @@ TEST_CASE("Trend history is rebuilt by Remember without raising anything") {
   harness.evaluator.Remember(harness.state, Weight(0h, 80.0));
   CHECK(harness.state.open.empty());
   CHECK(Kinds(harness.Feed(Weight(24h, 82.5))) == Changes{ChangeKind::kRaised});
-  CHECK(harness.evaluator.HistoryNeeded().at("body_weight") == 72h);
+  REQUIRE(harness.evaluator.Windows().size() == 1);
+  CHECK(harness.evaluator.Windows()[0].metric == "body_weight");
+  CHECK(harness.evaluator.Windows()[0].span == 72h);
 }
 
 TEST_CASE("Baseline: a re-sent older record is a duplicate and does not count twice in the mean") {
@@ -119,7 +121,8 @@ TEST_CASE("Baseline: a re-sent older record is a duplicate and does not count tw
   const auto again = harness.Feed(Weight(24h, 84.0));
   CHECK(again.duplicate_readings == 1);
   CHECK(again.out_of_order_readings == 0);
-  CHECK(harness.state.history.at("body_weight").size() == 4);
+  REQUIRE(harness.state.windows.size() == 1);
+  CHECK(harness.state.windows.begin()->second.Query(ehg::test::kT0, ehg::test::kT0 + 96h).count == 4);
   // Mean (80 + 84 + 80 + 80) / 4 = 81: 82.6 is 1.6 over it. Counted twice, the mean would be 81.6.
   const auto raised = harness.Feed(Weight(96h, 82.6));
   REQUIRE(Kinds(raised) == Changes{ChangeKind::kRaised});

@@ -36,7 +36,11 @@ struct Fixture {
   std::unique_ptr<Pipeline> pipeline;
 
   void Start(RuleSet rules) {
-    ehg::pipeline::PipelineOptions options{"gw-1", "r-0001", 64, 1ms, 512, std::chrono::days(90)};
+    ehg::pipeline::PipelineOptions options;
+    options.gateway_id = "gw-1";
+    options.resident_pseudonym = "r-0001";
+    options.queue_capacity = 64;
+    options.batch_window = 1ms;
     options.tick_interval = 100ms;
     pipeline = std::make_unique<Pipeline>(*store, clock, ids, options, std::move(rules));
     REQUIRE(pipeline->Start().has_value());

@@ -65,7 +65,12 @@ struct Fixture {
   }
 
   ehg::pipeline::PipelineOptions Options(std::size_t capacity = 64) {
-    return {"gw-1", "r-0001", capacity, 2ms, 512, std::chrono::days(90)};
+    ehg::pipeline::PipelineOptions options;
+    options.gateway_id = "gw-1";
+    options.resident_pseudonym = "r-0001";
+    options.queue_capacity = capacity;
+    options.batch_window = 2ms;
+    return options;
   }
 };
 

@@ -59,7 +59,8 @@ TEST_CASE("A version-1 database is migrated forward with its data") {
   auto store = OpenOrFail({path}, clock, &report);
   CHECK(report.found_version == 1);
   CHECK(report.version == ehg::store::kSchemaVersion);
-  CHECK(log.Contains("msg=\"database schema migrated\" from_version=1 to_version=6"));
+  CHECK(log.Contains("msg=\"database schema migrated\" from_version=1 to_version=" +
+                     std::to_string(ehg::store::kSchemaVersion)));
   CHECK(store->CountReadings().value() == 3);
 
   // Outbox rows survive, with their byte sizes filled in (UTF-8 bytes, not characters).
@@ -100,8 +101,8 @@ TEST_CASE("A database from a newer release is refused and left untouched") {
   auto opened = Store::Open({path}, clock);
   REQUIRE_FALSE(opened.has_value());
   CHECK(opened.error().code == Errc::kUnsupported);
-  CHECK(opened.error().message.find("schema version 99, newer than this build understands (6)") !=
-        std::string::npos);
+  CHECK(opened.error().message.find("schema version 99, newer than this build understands (" +
+                                    std::to_string(ehg::store::kSchemaVersion) + ")") != std::string::npos);
   CHECK(ReadBytes(path) == before);
   CHECK_FALSE(fs::exists(path.string() + "-wal"));
   int siblings = 0;
@@ -171,7 +172,9 @@ TEST_CASE("Migrating to version 5 removes repeated device measurements, keeping 
   {
     // Turn the file back into a version-4 database holding what version 4 allowed: repeats.
     SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
-    db.exec("DROP INDEX readings_identity; DROP TABLE seen_commands; PRAGMA user_version = 4;");
+    db.exec(
+        "DROP INDEX readings_identity; DROP TABLE seen_commands; DROP TABLE reading_minutes; "
+        "ALTER TABLE readings DROP COLUMN clock_suspect; PRAGMA user_version = 4;");
     db.exec(
         "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms, sequence) VALUES "
         "('cuff', 'bp.systolic', 128, 'mm[Hg]', 1000, 2000, NULL),"
