@@ -169,13 +169,16 @@ class Pass {
   void Step(const Subject& subject, const RuleCommon& common, const Persistence& persistence,
             const Observation& observation, const Badness& badness, bool late = false) {
     const std::string key = subject.Key();
-    RuleState rule = Rule(key);
     if (late && now_ - observation.time > kLateHorizon) {
       ++out_.late_beyond_horizon;
       return;
     }
+    RuleState rule = Rule(key);
+    const bool breach = observation.verdict == Verdict::kBreach;
+    VerdictRun& run = Record(key, observation, badness, persistence.for_duration);
     if (Alert* alert = Open(key)) {
-      if (observation.verdict == Verdict::kBreach) {
+      if (breach) {
+        run.alerted = true;  // part of the open alert's episode
         // A late breach from before the condition began to clear does not restart the clearing.
         if (!late || (rule.clear_since && observation.time >= *rule.clear_since)) rule.clear_since.reset();
         Repeat(*alert, observation, badness);
@@ -190,7 +193,6 @@ class Pass {
           if (!observation.evidence.empty()) last = observation.evidence.back();
           Resolve(key, kResolvedByCondition, {}, last);
           rule = RuleState{};
-          state_.late.erase(key);
         }
       }
       Save(key, rule);
@@ -202,119 +204,154 @@ class Pass {
       Save(key, rule);
       return;
     }
-    if (late) {
-      StepLate(subject, common, persistence, observation, badness, rule);
-      return;
-    }
-    if (observation.verdict != Verdict::kBreach) {
-      rule.pending_since.reset();
-      rule.last_breach.reset();
-      rule.pending_evidence.clear();
+    const auto gap = persistence.for_duration;
+    if (!late) {
+      if (!breach) {
+        rule.pending_since.reset();
+        rule.last_breach.reset();
+        rule.pending_evidence.clear();
+        Save(key, rule);
+        return;
+      }
+      const bool continues = rule.pending_since && rule.last_breach &&
+                             observation.time >= *rule.last_breach &&
+                             observation.time - *rule.last_breach <= gap;
+      if (!continues) {
+        rule.pending_since = observation.time;
+        rule.pending_evidence.clear();
+      }
+      rule.last_breach = observation.time;
+      for (const Evidence& evidence : observation.evidence)
+        AddBounded(rule.pending_evidence, evidence);
+      if (observation.time - *rule.pending_since >= gap) {
+        Observation raised = observation;
+        raised.evidence = rule.pending_evidence;
+        RaiseFrom(run, subject, common, raised, rule);
+      } else if (!run.alerted && run.last - run.first >= gap) {
+        // Late breaches just before it (a clock that stepped back a little, a second device) complete it.
+        RaiseFromRun(run, subject, common, observation, rule);
+      }
       Save(key, rule);
       return;
     }
-    const bool continues = rule.pending_since && rule.last_breach && observation.time >= *rule.last_breach &&
-                           observation.time - *rule.last_breach <= persistence.for_duration;
-    if (!continues) {
-      rule.pending_since = observation.time;
-      rule.pending_evidence.clear();
-      StartWithLateBreaches(key, persistence.for_duration, observation.time, rule);
+    if (!breach || run.alerted) return;
+    // Late: the run of breaches around it by effective time decides, together with the breach that newer
+    // readings are pending on when the two meet (after a restart the runs start empty, the pending state
+    // does not).
+    core::WallTime first = run.first;
+    core::WallTime last = run.last;
+    if (rule.pending_since && rule.last_breach && last >= *rule.pending_since - gap &&
+        first <= *rule.last_breach) {
+      first = std::min(first, *rule.pending_since);
+      last = std::max(last, *rule.last_breach);
     }
-    rule.last_breach = observation.time;
-    for (const Evidence& evidence : observation.evidence)
-      AddBounded(rule.pending_evidence, evidence);
-    if (observation.time - *rule.pending_since >= persistence.for_duration) {
-      Observation raised = observation;
-      raised.evidence = rule.pending_evidence;
-      Raise(subject, common, raised);
-      rule = RuleState{};
-      state_.late.erase(key);
-    }
+    if (last - first >= gap) RaiseFromRun(run, subject, common, observation, rule);
     Save(key, rule);
   }
 
-  // A breach that starts pending may continue late breaches just before it (a clock that stepped back a
-  // little, a second device): the pending time then starts with them.
-  void StartWithLateBreaches(const std::string& key, std::chrono::seconds gap, core::WallTime time,
-                             RuleState& rule) {
-    const auto found = state_.late.find(key);
-    if (found == state_.late.end()) return;
-    const std::vector<LateObservation>& late = found->second;
-    auto last =
-        std::upper_bound(late.begin(), late.end(), time,
-                         [](core::WallTime at, const LateObservation& seen) { return at < seen.time; });
-    if (last == late.begin()) return;
-    --last;
-    if (!last->breach || time - last->time > gap) return;
-    auto first = last;
-    while (first != late.begin() && std::prev(first)->breach && first->time - std::prev(first)->time <= gap)
-      --first;
-    rule.pending_since = first->time;
-    for (auto it = first; it != std::next(last); ++it)
-      AddBounded(rule.pending_evidence, it->evidence);
+  void RaiseFrom(VerdictRun& run, const Subject& subject, const RuleCommon& common,
+                 const Observation& observation, RuleState& rule) {
+    Raise(subject, common, observation);
+    run.alerted = true;
+    rule = RuleState{};
   }
 
-  // A late observation while no alert is open. It is kept with the other late observations of the rule;
-  // a breach raises when the late breaches around it, with no late non-breach between them and no gap
-  // longer than `for`, last `for` by themselves, or reach back to the breach that newer readings have
-  // been pending on (which then counts from the earliest of them).
-  void StepLate(const Subject& subject, const RuleCommon& common, const Persistence& persistence,
-                const Observation& observation, const Badness& badness, RuleState& rule) {
-    const std::string key = subject.Key();
-    std::vector<LateObservation>& late = state_.late[key];
-    const core::WallTime horizon = now_ - kLateHorizon;
-    late.erase(late.begin(), std::find_if(late.begin(), late.end(),
-                                          [&](const LateObservation& seen) { return seen.time >= horizon; }));
-    if (late.size() >= kMaxLateObservations) late.erase(late.begin());
+  void RaiseFromRun(VerdictRun& run, const Subject& subject, const RuleCommon& common,
+                    const Observation& observation, RuleState& rule) {
+    Observation raised = observation;
+    raised.value = run.worst;
+    raised.evidence = run.evidence;
+    RaiseFrom(run, subject, common, raised, rule);
+  }
+
+  // Puts the observation into the rule's verdict runs (merging, extending or splitting them) and returns
+  // the run that holds it. Breach runs never bridge a gap longer than `gap` (the rule's `for`).
+  VerdictRun& Record(const std::string& key, const Observation& observation, const Badness& badness,
+                     std::chrono::seconds gap) {
+    std::vector<VerdictRun>& runs = state_.runs[key];
+    const core::WallTime horizon = now_ - kLateHorizon - gap;
+    if (!runs.empty() && runs.front().last < horizon) {
+      runs.erase(runs.begin(), std::find_if(runs.begin(), runs.end(),
+                                            [&](const VerdictRun& run) { return run.last >= horizon; }));
+    }
+    if (runs.size() >= kMaxVerdictRuns) runs.erase(runs.begin(), runs.begin() + kMaxVerdictRuns / 8);
+
     const bool breach = observation.verdict == Verdict::kBreach;
-    LateObservation entry{observation.time, breach, observation.value,
-                          observation.evidence.empty() ? Evidence{} : observation.evidence.back()};
-    const auto position = late.insert(
-        std::upper_bound(late.begin(), late.end(), observation.time,
-                         [](core::WallTime time, const LateObservation& seen) { return time < seen.time; }),
-        std::move(entry));
-    if (!breach) return;
-    const auto gap = persistence.for_duration;
-    auto first = position;
-    while (first != late.begin() && std::prev(first)->breach && first->time - std::prev(first)->time <= gap)
-      --first;
-    auto last = position;
-    while (std::next(last) != late.end() && std::next(last)->breach &&
-           std::next(last)->time - last->time <= gap)
-      ++last;
-    std::vector<Evidence> evidence;
-    double worst = first->value;
-    for (auto it = first; it != std::next(last); ++it) {
-      AddBounded(evidence, it->evidence);
-      if (badness(it->value) > badness(worst)) worst = it->value;
-    }
-    core::WallTime run_start = first->time;
-    core::WallTime run_end = last->time;
-    // Joins the in-order pending breach when nothing late stands between them.
-    const bool blocked =
-        std::next(last) != late.end() && rule.pending_since && std::next(last)->time <= *rule.pending_since;
-    if (rule.pending_since && rule.last_breach && !blocked && run_end >= *rule.pending_since - gap &&
-        run_start <= *rule.last_breach) {
-      if (run_start < *rule.pending_since) {
-        rule.pending_since = run_start;
-        std::vector<Evidence> merged = evidence;
-        for (const Evidence& item : rule.pending_evidence)
-          AddBounded(merged, item);
-        rule.pending_evidence = std::move(merged);
+    const core::WallTime time = observation.time;
+    const auto add = [&](VerdictRun& run) {
+      if (!breach) return;  // only breach runs raise, and only they need their evidence
+      if (run.evidence.empty() || badness(observation.value) > badness(run.worst))
+        run.worst = observation.value;
+      for (const Evidence& evidence : observation.evidence)
+        AddBounded(run.evidence, evidence);
+    };
+    const auto fresh = [&] {
+      VerdictRun run{time, time, breach, false, observation.value, {}};
+      add(run);
+      return run;
+    };
+    // Breaches join across gaps up to `for` (the rule's own definition of persisting). Other readings
+    // join only across gaps up to half of it: a late breach that falls inside such a run then has a
+    // non-breach reading within for/2 on each side, so the run's span standing for "not breaching" can
+    // never hide a breach that persisted for `for` (with `for` 0 nothing needs to persist).
+    const auto joins = [&](const VerdictRun& run, core::WallTime earlier, core::WallTime later) {
+      if (run.breach != breach) return false;
+      return breach ? later - earlier <= gap : gap.count() == 0 || later - earlier <= gap / 2;
+    };
+    auto next = std::upper_bound(runs.begin(), runs.end(), time,
+                                 [](core::WallTime at, const VerdictRun& run) { return at < run.first; });
+    if (next != runs.begin() && std::prev(next)->last >= time) {
+      auto containing = std::prev(next);
+      if (containing->breach == breach) {
+        add(*containing);
+        return *containing;
       }
-      run_start = *rule.pending_since;
-      run_end = std::max(run_end, *rule.last_breach);
-      evidence = rule.pending_evidence;
+      // A different verdict inside a run splits it around this reading. The part after it is a breach
+      // of its own by effective time: an alert raised from the part before does not cover it.
+      VerdictRun right = *containing;
+      right.first = time + std::chrono::milliseconds{1};
+      right.alerted = false;
+      std::vector<VerdictRun> pieces;
+      if (containing->first < time) {
+        containing->last = time - std::chrono::milliseconds{1};
+        ++containing;
+      } else {
+        containing = runs.erase(containing);
+      }
+      pieces.push_back(fresh());
+      if (right.first <= right.last) pieces.push_back(std::move(right));
+      const auto placed = runs.insert(containing, pieces.begin(), pieces.end());
+      return *placed;
     }
-    if (run_end - run_start >= gap) {
-      Observation raised = observation;
-      raised.value = worst;
-      raised.evidence = std::move(evidence);
-      Raise(subject, common, raised);
-      rule = RuleState{};
-      state_.late.erase(key);
+    const bool with_previous = next != runs.begin() && joins(*std::prev(next), std::prev(next)->last, time);
+    const bool with_next = next != runs.end() && joins(*next, time, next->first);
+    if (with_previous) {
+      VerdictRun& previous = *std::prev(next);
+      previous.last = time;
+      add(previous);
+      if (with_next) {
+        previous.last = next->last;
+        previous.alerted = previous.alerted || next->alerted;
+        if (breach && badness(next->worst) > badness(previous.worst)) previous.worst = next->worst;
+        for (const Evidence& evidence : next->evidence)
+          AddBounded(previous.evidence, evidence);
+        const auto index = std::prev(next) - runs.begin();
+        runs.erase(next);
+        return runs[static_cast<std::size_t>(index)];
+      }
+      return previous;
     }
-    Save(key, rule);
+    if (with_next) {
+      VerdictRun joined = fresh();
+      joined.last = next->last;
+      joined.alerted = next->alerted;
+      if (breach && badness(next->worst) > badness(joined.worst)) joined.worst = next->worst;
+      for (const Evidence& evidence : next->evidence)
+        AddBounded(joined.evidence, evidence);
+      *next = std::move(joined);
+      return *next;
+    }
+    return *runs.insert(next, fresh());
   }
 
   EngineState& state() { return state_; }

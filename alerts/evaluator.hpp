@@ -58,8 +58,8 @@ inline constexpr std::chrono::minutes kRepeatUpdateInterval{15};
 // A late reading (older than a newer one of its metric) may raise an alert only when it is at most this
 // old: an upload of last week's memory is history, not an emergency.
 inline constexpr std::chrono::hours kLateHorizon{24};
-// Late observations kept per rule to find a persistent breach among them.
-inline constexpr std::size_t kMaxLateObservations = 512;
+// Verdict runs kept per rule (a flapping signal makes one per reading): the oldest go first.
+inline constexpr std::size_t kMaxVerdictRuns = 1024;
 // The device clock rule that applies when the rule set has none (docs/rules.md, "Time").
 inline constexpr std::string_view kDefaultClockRuleId = "device-clock";
 

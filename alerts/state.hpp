@@ -27,20 +27,24 @@ struct RuleState {
   friend bool operator==(const RuleState&, const RuleState&) = default;
 };
 
-// A reading that arrived after a newer one of its metric had been evaluated (docs/rules.md, "Time"):
-// kept for a while so that late readings can prove a persistent breach among themselves.
-struct LateObservation {
-  core::WallTime time{};
+// A stretch of a rule's observations in effective-time order that all breached (no two further apart
+// than the rule's `for`) or all did not. Kept per rule for the last kLateHorizon, so that a late reading
+// is judged among the readings around it in time, whichever device sent them and in whatever order they
+// arrived (docs/rules.md, "Time").
+struct VerdictRun {
+  core::WallTime first{};
+  core::WallTime last{};
   bool breach = false;
-  double value = 0;  // the rule's measure (the value, the change, the deviation)
-  Evidence evidence;
+  bool alerted = false;  // an alert was raised from it or was open during it: it raises nothing again
+  double worst = 0;      // the rule's measure furthest beyond the limit (breach runs)
+  std::vector<Evidence> evidence;  // the first reading, then the latest ones (bounded)
 
-  friend bool operator==(const LateObservation&, const LateObservation&) = default;
+  friend bool operator==(const VerdictRun&, const VerdictRun&) = default;
 };
 
 // Everything the evaluator knows. `open` and `rules` are persisted; the reading memory is rebuilt from
-// the store on start (Evaluator::RememberLatest and RestoreWindow); the late observations are not kept
-// over a restart.
+// the store on start (Evaluator::RememberLatest and RestoreWindow); the verdict runs are not kept over a
+// restart (the persisted rule states carry what in-order readings established).
 struct EngineState {
   OpenAlerts open;                         // by Alert::Key()
   std::map<std::string, RuleState> rules;  // by alert key
@@ -50,8 +54,8 @@ struct EngineState {
   std::map<std::string, std::vector<Evidence>> recent_by_source;  // the last few, to spot re-sent ones
   std::map<std::string, core::WallTime> last_seen_by_device;      // any reading at all
   std::map<std::string, core::WallTime> last_event_by_metric;     // non-zero event readings (activity)
-  std::map<std::string, BucketWindow> windows;               // by WindowSpec::Key(), for trends and baselines
-  std::map<std::string, std::vector<LateObservation>> late;  // by alert key, time-ordered, bounded
+  std::map<std::string, BucketWindow> windows;          // by WindowSpec::Key(), for trends and baselines
+  std::map<std::string, std::vector<VerdictRun>> runs;  // by alert key, time-ordered, bounded
 
   friend bool operator==(const EngineState&, const EngineState&) = default;
 };
