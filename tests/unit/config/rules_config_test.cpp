@@ -144,3 +144,53 @@ TEST_CASE("The resident's time zone loads from the tz database, and an unknown o
   CHECK(missing.error().code == ehg::Errc::kNotFound);
   CHECK((*ehg::config::LoadTimeZone("UTC"))->name() == "UTC");
 }
+
+TEST_CASE("Device clock tolerances: defaults by how the device delivers, overridden per device") {
+  const auto config = ehg::config::ParseConfig(
+      WithRules(
+          R"([{"id": "clock-check", "kind": "device_clock", "severity": "medium", "clear_for_minutes": 30}])",
+          R"([
+    {"id": "oximeter", "type": "serial", "port": "/dev/ttyUSB0", "protocol": "nonin-df2"},
+    {"id": "bp", "type": "serial", "port": "/dev/ttyUSB1", "protocol": "beurer-bm"},
+    {"id": "glucose", "type": "ble", "address": "AA:BB:CC:DD:EE:01", "profile": "glucose"},
+    {"id": "heart", "type": "ble", "address": "AA:BB:CC:DD:EE:02", "profile": "heart_rate"},
+    {"id": "sim", "type": "sim", "profile": "pulse_oximeter"},
+    {"id": "tight", "type": "ble", "address": "AA:BB:CC:DD:EE:03", "profile": "weight_scale",
+     "clock_ahead_seconds": 30, "clock_behind_days": 2}
+  ])"),
+      "/etc/ehealth-gateway");
+  REQUIRE(config.has_value());
+  const auto streaming = ehg::core::DefaultClockTolerance(ehg::core::DeviceTiming::kStreaming);
+  const auto records = ehg::core::DefaultClockTolerance(ehg::core::DeviceTiming::kStoredRecords);
+  CHECK(streaming == ehg::core::DeviceClockTolerance{2min, 2min});
+  CHECK(records == ehg::core::DeviceClockTolerance{5min, std::chrono::days{30}});
+  const auto tolerance = [&](const std::string& id) {
+    for (const auto& device : config->devices)
+      if (device.id == id) return ehg::config::ClockTolerance(device);
+    FAIL("no device " << id);
+    return ehg::core::DeviceClockTolerance{};
+  };
+  CHECK(tolerance("oximeter") == streaming);
+  CHECK(tolerance("bp") == records);
+  CHECK(tolerance("glucose") == records);
+  CHECK(tolerance("heart") == streaming);
+  CHECK(tolerance("sim") == streaming);
+  CHECK(tolerance("tight") == ehg::core::DeviceClockTolerance{30s, std::chrono::days{2}});
+  // The device_clock rule replaces the built-in one.
+  REQUIRE(config->rules.devices.size() == 1);
+  CHECK(config->rules.devices[0].condition == ehg::alerts::DeviceCondition::kClockWrong);
+  CHECK(config->rules.devices[0].common.clear_for == 30min);
+  CHECK(config->rules.devices[0].common.severity == Severity::kMedium);
+}
+
+TEST_CASE("Clock tolerances out of range are named by path") {
+  const auto errors = Errors(WithRules("[]", R"([
+    {"id": "a", "type": "sim", "profile": "pulse_oximeter", "clock_ahead_days": 2},
+    {"id": "b", "type": "sim", "profile": "pulse_oximeter", "clock_behind_days": 91},
+    {"id": "c", "type": "sim", "profile": "pulse_oximeter", "clock_behind_hours": "1"}
+  ])"));
+  REQUIRE(errors.size() == 3);
+  CHECK(errors[0].starts_with("devices[0].clock_ahead_days: "));
+  CHECK(errors[1].starts_with("devices[1].clock_behind_days: "));
+  CHECK(errors[2].starts_with("devices[2].clock_behind_hours: "));
+}

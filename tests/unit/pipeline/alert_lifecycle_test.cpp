@@ -2,9 +2,11 @@
 // that live in the database must survive a stop (or a crash between commits) and resume exactly.
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 
 #include <optional>
+#include <set>
 
 #include "gateway/pipeline/pipeline.hpp"
 #include "tests/support/readings.hpp"
@@ -35,12 +37,14 @@ struct Fixture {
   std::unique_ptr<ehg::store::Store> store = ehg::store::Store::Open({dir / "gateway.db"}, clock).value();
   std::unique_ptr<Pipeline> pipeline;
 
+  std::chrono::milliseconds batch_window = 1ms;
+
   void Start(RuleSet rules) {
     ehg::pipeline::PipelineOptions options;
     options.gateway_id = "gw-1";
     options.resident_pseudonym = "r-0001";
     options.queue_capacity = 64;
-    options.batch_window = 1ms;
+    options.batch_window = batch_window;
     options.tick_interval = 100ms;
     pipeline = std::make_unique<Pipeline>(*store, clock, ids, options, std::move(rules));
     REQUIRE(pipeline->Start().has_value());
@@ -219,6 +223,170 @@ TEST_CASE("A trend rule added by a reload sees the readings stored before it exi
   Weigh(fixture, 80.0);
   fixture.clock.Advance(24h);
   fixture.pipeline->ReplaceRules(WeightGain());
+  Weigh(fixture, 82.5);
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
+}
+
+namespace {
+
+// Submits the SpO2 values at once (one batch, with a long batch window) and waits for all of them.
+void MeasureInOneBatch(Fixture& fixture, const std::vector<double>& values) {
+  std::atomic<int> done{0};
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    auto reading = ehg::test::SpO2(
+        values[i], fixture.clock.Now().time_since_epoch().count() + static_cast<std::int64_t>(i) * 1000);
+    REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { ++done; }));
+  }
+  REQUIRE(WaitUntil([&] { return done.load() == static_cast<int>(values.size()); }));
+}
+
+// The alert events in the outbox, oldest first: event id and change.
+std::vector<std::pair<std::string, std::string>> AlertEvents(Fixture& fixture) {
+  std::vector<std::pair<std::string, std::string>> events;
+  const auto rows = fixture.store->PeekOutbox(1000).value();
+  for (const auto& row : rows) {
+    if (row.event.kind != ehg::core::EventKind::kAlert) continue;
+    auto body = Poco::JSON::Parser().parse(row.event.body).extract<Poco::JSON::Object::Ptr>();
+    events.emplace_back(row.event.id.ToString(), body->getValue<std::string>("change"));
+  }
+  return events;
+}
+
+ehg::store::WriteOutcome Receipt(Fixture& fixture, const std::string& event_id) {
+  ehg::store::OutboxChange change;
+  change.receipted_alerts.push_back(ehg::core::EventId::Parse(event_id).value());
+  std::optional<ehg::Result<ehg::store::WriteOutcome>> outcome;
+  std::mutex mutex;
+  REQUIRE(
+      fixture.pipeline->ApplyOutboxChange(change, [&](const ehg::Result<ehg::store::WriteOutcome>& result) {
+        std::lock_guard lock(mutex);
+        outcome = result;
+      }));
+  REQUIRE(WaitUntil([&] {
+    std::lock_guard lock(mutex);
+    return outcome.has_value();
+  }));
+  REQUIRE(outcome->has_value());
+  return **outcome;
+}
+
+std::vector<std::string> StoredEventIds(const std::string& detail) {
+  auto object = Poco::JSON::Parser().parse(detail).extract<Poco::JSON::Object::Ptr>();
+  std::vector<std::string> ids;
+  const auto array = object->getArray("event_ids");
+  for (std::size_t i = 0; array && i < array->size(); ++i)
+    ids.push_back(array->getElement<std::string>(static_cast<unsigned>(i)));
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("Case 6: one batch that raises and updates an alert keeps both event ids over a restart") {
+  Fixture fixture;
+  fixture.batch_window = 300ms;
+  fixture.Start(EscalatingSpO2());
+  MeasureInOneBatch(fixture, {85, 80});  // raised, then worse: updated
+  REQUIRE(fixture.pipeline->counters().batches == 1);
+  const auto events = AlertEvents(fixture);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].second == "raised");
+  CHECK(events[1].second == "updated");
+  const auto open = fixture.store->LoadOpenAlerts().value();
+  REQUIRE(open.size() == 1);
+  CHECK(StoredEventIds(open[0].detail) == std::vector<std::string>{events[0].first, events[1].first});
+  // After a restart, the receipt for the first event still marks the alert delivered.
+  fixture.Restart(EscalatingSpO2());
+  const auto outcome = Receipt(fixture, events[0].first);
+  CHECK(outcome.receipt_matched == std::vector<bool>{true});
+  CHECK(fixture.store->LoadOpenAlerts().value().at(0).state == "delivered");
+}
+
+TEST_CASE("Case 6: raise, update and resolve in one batch: the history keeps every event id") {
+  Fixture fixture;
+  fixture.batch_window = 300ms;
+  fixture.Start(EscalatingSpO2());
+  MeasureInOneBatch(fixture, {85, 80, 97});
+  REQUIRE(fixture.pipeline->counters().batches == 1);
+  const auto events = AlertEvents(fixture);
+  REQUIRE(events.size() == 3);
+  CHECK(events[2].second == "resolved");
+  // The resolved alert's stored record keeps every id, in order.
+  std::vector<std::string> ids;
+  for (const auto& [id, change] : events)
+    ids.push_back(id);
+  {
+    SQLite::Database inspect((fixture.dir / "gateway.db").string(), SQLite::OPEN_READONLY);
+    CHECK(StoredEventIds(inspect.execAndGet("SELECT detail FROM alerts").getString()) == ids);
+  }
+  fixture.Restart(EscalatingSpO2());
+  for (const std::string& id : ids) {
+    CAPTURE(id);
+    CHECK(Receipt(fixture, id).receipt_matched == std::vector<bool>{true});
+  }
+  CHECK(AlertEvents(fixture).empty());
+  CHECK(fixture.store->LoadOpenAlerts().value().empty());
+}
+
+TEST_CASE(
+    "The pipeline judges device times: a year ahead counts at the receive time, counted, one clock alert") {
+  Fixture fixture;
+  fixture.Start(EscalatingSpO2());
+  const auto submit = [&](double spo2, std::chrono::milliseconds device_offset) {
+    auto reading = ehg::test::SpO2(spo2, fixture.clock.Now().time_since_epoch().count());
+    reading.device_time = reading.received_at + device_offset;
+    std::atomic<bool> done{false};
+    REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
+    REQUIRE(WaitUntil([&] { return done.load(); }));
+    fixture.clock.Advance(1s);
+  };
+  submit(96, std::chrono::days{365});  // the glitch
+  submit(85, 0ms);                     // in order at its own time: raises
+  submit(84, std::chrono::days{365});  // the clock is still wrong: its time is the receive time
+  CHECK(fixture.pipeline->counters().device_clock_suspect == 2);
+  CHECK(fixture.pipeline->counters().out_of_order == 0);
+  const auto open = fixture.store->LoadOpenAlerts().value();
+  REQUIRE(open.size() == 2);
+  std::set<std::string> rules;
+  for (const auto& alert : open)
+    rules.insert(alert.rule_id);
+  CHECK(rules == std::set<std::string>{"device-clock", "spo2-low"});
+  const auto stored = fixture.store->LoadReadings({{"spo2"}, std::nullopt, false, false, false}).value();
+  REQUIRE(stored.size() == 3);
+  CHECK(std::count_if(stored.begin(), stored.end(), [](const auto& r) { return r.device_clock_suspect; }) ==
+        2);
+}
+
+TEST_CASE("A per-device tolerance decides what is plausible") {
+  Fixture fixture;
+  fixture.Start(EscalatingSpO2());
+  fixture.pipeline->Stop();
+  fixture.pipeline.reset();
+  ehg::pipeline::PipelineOptions options;
+  options.batch_window = 1ms;
+  options.clock_tolerances["oximeter"] = ehg::core::DeviceClockTolerance{1min, 1min};
+  fixture.pipeline =
+      std::make_unique<Pipeline>(*fixture.store, fixture.clock, fixture.ids, options, EscalatingSpO2());
+  REQUIRE(fixture.pipeline->Start().has_value());
+  auto reading = ehg::test::SpO2(96, fixture.clock.Now().time_since_epoch().count());
+  reading.device_time = reading.received_at - 10min;  // fine for stored records, not for this oximeter
+  std::atomic<bool> done{false};
+  REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
+  REQUIRE(WaitUntil([&] { return done.load(); }));
+  CHECK(fixture.pipeline->counters().device_clock_suspect == 1);
+}
+
+TEST_CASE("Trend windows are rebuilt from the minute summaries, not the raw readings") {
+  Fixture fixture;
+  fixture.Start(WeightGain());
+  Weigh(fixture, 80.0);
+  fixture.clock.Advance(24h);
+  fixture.pipeline->Stop();
+  {
+    // Only the summaries remain: a restart that read raw readings would have nothing to compare with.
+    SQLite::Database db((fixture.dir / "gateway.db").string(), SQLite::OPEN_READWRITE);
+    db.exec("DELETE FROM readings");
+  }
+  fixture.Restart(WeightGain());
   Weigh(fixture, 82.5);
   CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
 }

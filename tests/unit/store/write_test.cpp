@@ -384,3 +384,98 @@ TEST_CASE(
   CHECK(*last == 7u);
   CHECK_FALSE(ehg::store::LastStoredSequence(dir / "gateway.db", "device-2", "glucose").value().has_value());
 }
+
+TEST_CASE("Minute summaries: every reading counted, usable ones summarised at their effective time") {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  const std::int64_t minute = ehg::test::kTestEpochMs;  // a whole minute
+  WriteBatch batch;
+  batch.readings.push_back(MakeReading("spo2", 95, "%", minute + 1000, "ox"));
+  batch.readings.push_back(MakeReading("spo2", 91, "%", minute + 2000, "ox"));
+  auto flagged = MakeReading("spo2", 70, "%", minute + 3000, "ox");
+  flagged.flags.Set(ehg::core::QualityFlag::kMotionArtefact);  // counted, not summarised
+  batch.readings.push_back(flagged);
+  batch.readings.push_back(MakeReading("spo2", 97, "%", minute + 4000, "spot"));
+  // The device claims a time a year ahead; judged suspect, it counts at its receive time in this minute.
+  auto suspect = MakeReading("spo2", 99, "%", minute + 5000, "ox");
+  suspect.device_time = WallTime{std::chrono::milliseconds{minute + 5000}} + std::chrono::days{365};
+  suspect.device_clock_suspect = true;
+  batch.readings.push_back(suspect);
+  batch.readings.push_back(MakeReading("spo2", 90, "%", minute + 61'000, "ox"));  // the next minute
+  REQUIRE(store->Write(batch).has_value());
+  WriteBatch later;  // a second batch adds to the same minute
+  later.readings.push_back(MakeReading("spo2", 89, "%", minute + 30'000, "ox"));
+  REQUIRE(store->Write(later).has_value());
+
+  const auto minutes = store->LoadUsableMinutes("spo2", WallTime{std::chrono::milliseconds{minute}}).value();
+  REQUIRE(minutes.size() == 3);  // ox and spot in the first minute, ox in the second
+  const auto& ox = minutes[0].device_id == "ox" ? minutes[0] : minutes[1];
+  const auto& spot = minutes[0].device_id == "ox" ? minutes[1] : minutes[0];
+  CHECK(ox.minute == WallTime{std::chrono::milliseconds{minute}});
+  CHECK(ox.readings == 5);
+  CHECK(ox.usable == 4);
+  CHECK(ox.usable_sum == doctest::Approx(95 + 91 + 99 + 89));
+  CHECK(ox.usable_min == 89);
+  CHECK(ox.usable_min_time == WallTime{std::chrono::milliseconds{minute + 30'000}});
+  CHECK(ox.usable_max == 99);
+  CHECK(ox.usable_max_time == WallTime{std::chrono::milliseconds{minute + 5000}});
+  CHECK(spot.usable == 1);
+  CHECK(minutes[2].minute == WallTime{std::chrono::milliseconds{minute + 60'000}});
+  // Only minutes from `since` on.
+  CHECK(
+      store->LoadUsableMinutes("spo2", WallTime{std::chrono::milliseconds{minute + 60'000}}).value().size() ==
+      1);
+  CHECK(store->LoadUsableMinutes("pulse_rate", WallTime{}).value().empty());
+
+  // The suspect reading comes back as stored: its claim kept, its effective time the receive time.
+  const auto loaded = store->LoadReadings({{"spo2"}, std::nullopt, false, false, false}).value();
+  const auto found = std::find_if(loaded.begin(), loaded.end(), [](const auto& r) { return r.value == 99; });
+  REQUIRE(found != loaded.end());
+  CHECK(found->device_clock_suspect);
+  CHECK(found->device_time == suspect.device_time);
+  CHECK(found->EffectiveTime() == suspect.received_at);
+  // Retention removes the summaries with the readings.
+  REQUIRE(store->PruneReadingsBefore(WallTime{std::chrono::milliseconds{minute + 60'000}}).has_value());
+  CHECK(store->LoadUsableMinutes("spo2", WallTime{}).value().size() == 1);
+}
+
+TEST_CASE("Migrating to version 7 summarises the readings already stored") {
+  TempDir dir;
+  ManualClock clock;
+  const auto path = dir / "gateway.db";
+  { auto store = OpenOrFail({path}, clock); }
+  {
+    // Turn the file back into a version-6 database with readings.
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "DROP TABLE reading_minutes; ALTER TABLE readings DROP COLUMN clock_suspect; PRAGMA user_version = "
+        "6;");
+    db.exec(
+        "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms, flags) VALUES "
+        "('ox', 'spo2', 95, '%', 1767225601000, 1767225601100, 0),"
+        "('ox', 'spo2', 88, '%', 1767225602000, 1767225602100, 0),"
+        "('ox', 'spo2', 60, '%', 1767225603000, 1767225603100, 1),"
+        "('ox', 'spo2', 97, '%', NULL, 1767225604000, 0),"
+        "('ox', 'spo2', 93, '%', 1767225661000, 1767225661100, 0)");
+  }
+  ehg::store::OpenReport report;
+  auto store = OpenOrFail({path}, clock, &report);
+  CHECK(report.found_version == 6);
+  const auto minutes = store->LoadUsableMinutes("spo2", WallTime{}).value();
+  REQUIRE(minutes.size() == 2);
+  CHECK(minutes[0].minute == WallTime{std::chrono::milliseconds{1767225600000}});
+  CHECK(minutes[0].readings == 4);
+  CHECK(minutes[0].usable == 3);
+  CHECK(minutes[0].usable_sum == doctest::Approx(95 + 88 + 97));
+  CHECK(minutes[0].usable_min == 88);
+  CHECK(minutes[0].usable_min_time == WallTime{std::chrono::milliseconds{1767225602000}});
+  CHECK(minutes[0].usable_max == 97);
+  CHECK(minutes[0].usable_max_time == WallTime{std::chrono::milliseconds{1767225604000}});
+  CHECK(minutes[1].usable == 1);
+  // Nothing was judged suspect before the time model existed.
+  const auto readings = store->LoadReadings({}).value();
+  REQUIRE(readings.size() == 5);
+  for (const auto& reading : readings)
+    CHECK_FALSE(reading.device_clock_suspect);
+}
