@@ -150,11 +150,13 @@ std::string Identifier(const StoredObservation& reading) {
 std::string Notes(const std::vector<const StoredObservation*>& parts) {
   std::vector<std::string> flags;
   bool time_uncertain = false;
+  std::optional<core::WallTime> suspect_device_time;
   for (const StoredObservation* part : parts) {
     for (const std::string& flag : part->flags) {
       if (std::find(flags.begin(), flags.end(), flag) == flags.end()) flags.push_back(flag);
     }
     time_uncertain = time_uncertain || part->time_uncertain;
+    if (part->suspect_device_time) suspect_device_time = part->suspect_device_time;
   }
   std::vector<std::string> notes;
   if (!flags.empty()) {
@@ -165,6 +167,13 @@ std::string Notes(const std::vector<const StoredObservation*>& parts) {
   }
   if (time_uncertain) {
     notes.push_back("{\"text\":\"time uncertain: measured before the gateway clock was synchronised\"}");
+  }
+  if (suspect_device_time) {
+    notes.push_back("{\"text\":" +
+                    JsonQuote("device clock implausible: the device stamped " +
+                              core::FormatIso8601(*suspect_device_time) +
+                              "; the time given is when the gateway received the measurement") +
+                    "}");
   }
   if (notes.empty()) return {};
   std::string out = ",\"note\":[";
@@ -221,6 +230,14 @@ Result<StoredObservation> ReadObservationBody(std::string_view body) {
   }
   if (const JsonValue* sequence = Member(*json, "sequence", Type::kNumber)) {
     reading.sequence = static_cast<std::uint32_t>(sequence->number);
+  }
+  if (const JsonValue* suspect = Member(*json, "device_clock_suspect", Type::kBool);
+      suspect && suspect->boolean) {
+    const JsonValue* claimed = Member(*json, "device_time", Type::kString);
+    const auto claimed_time = claimed != nullptr ? core::ParseIso8601(claimed->text) : std::nullopt;
+    if (!claimed_time)
+      return Fail(Errc::kParse, "observation body has a suspect device clock without its time");
+    reading.suspect_device_time = *claimed_time;
   }
   if (core::FindMetric(reading.metric) == nullptr)
     return Fail(Errc::kParse, "observation of an unknown metric");

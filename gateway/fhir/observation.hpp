@@ -35,6 +35,9 @@ struct StoredObservation {
   core::WallTime effective{};
   core::WallTime received{};
   bool time_uncertain = false;
+  // The device's own time was implausible (docs/rules.md, "Time"): `effective` is the receive time and
+  // this is what the device claimed.
+  std::optional<core::WallTime> suspect_device_time;
   std::vector<std::string> flags;
   std::optional<std::uint32_t> sequence;
 };

@@ -189,6 +189,10 @@ std::string ObservationBody(const EventContext& context, const core::EventId& id
   body += R"(","received":")" + core::FormatIso8601(reading.received_at);
   body += R"(","time_uncertain":)";
   body += reading.time_uncertain ? "true" : "false";
+  if (reading.device_clock_suspect && reading.device_time) {
+    body += R"(,"device_time":")" + core::FormatIso8601(*reading.device_time);
+    body += R"(","device_clock_suspect":true)";
+  }
   body += R"(,"flags":[)";
   const char* separator = "";
   for (const std::string& name : reading.flags.Names()) {

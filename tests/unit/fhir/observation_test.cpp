@@ -216,3 +216,20 @@ TEST_CASE("The checker itself refuses what R4 forbids") {
           R"({"resourceType":"Bundle","type":"batch","entry":[{"resource":{"resourceType":"Observation","status":"final","code":{"text":"x"}},"request":{"method":"POST","url":"Observation"}}]})")
           .empty());
 }
+
+TEST_CASE("A reading whose device clock was implausible says so, with the time the device claimed") {
+  std::string body = Body("spo2", 91, "%", "2026-11-26T15:11:16.000Z");
+  body.insert(body.size() - 1, R"(,"device_time":"2027-11-26T15:11:15.642Z","device_clock_suspect":true)");
+  Bundle bundle({body});
+  CHECK(ehg::test::CheckBundle(bundle.json).empty());
+  CHECK(bundle.Resource(0).Find("effectiveDateTime")->text == "2026-11-26T15:11:16.000Z");
+  const auto& notes = bundle.Resource(0).Find("note")->items;
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].Find("text")->text ==
+        "device clock implausible: the device stamped 2027-11-26T15:11:15.642Z; the time given is when the "
+        "gateway received the measurement");
+  // Suspect without the claimed time is not a body this gateway writes: left out, counted.
+  std::string broken = Body("spo2", 91, "%");
+  broken.insert(broken.size() - 1, R"(,"device_clock_suspect":true)");
+  CHECK(ObservationBundle({&broken}).unreadable == 1);
+}

@@ -42,6 +42,14 @@ TEST_CASE("An observation body names gateway, pseudonym, device, metric, value, 
   CHECK_FALSE(body->getValue<bool>("time_uncertain"));
   CHECK(body->getArray("flags")->getElement<std::string>(0) == "low_perfusion");
   CHECK(body->getValue<int>("sequence") == 7);
+  CHECK_FALSE(body->has("device_clock_suspect"));
+  // With an implausible device clock the effective time is the receive time, and the claim is kept.
+  reading.device_time = WallTime{1'767'225'600'000ms} + std::chrono::days{365};
+  reading.device_clock_suspect = true;
+  const auto suspect = Parse(ehg::pipeline::ObservationBody(kContext, id, reading));
+  CHECK(suspect->getValue<std::string>("effective") == "2026-01-01T00:00:00.250Z");
+  CHECK(suspect->getValue<std::string>("device_time") == "2027-01-01T00:00:00.000Z");
+  CHECK(suspect->getValue<bool>("device_clock_suspect"));
 }
 
 TEST_CASE("An observation body escapes what it quotes and keeps exact values") {
