@@ -485,6 +485,8 @@ class Daemon {
 
     const pipeline::PipelineCounters& counters = pipeline_->counters();
     status.readings_stored = counters.stored.load();
+    status.reading_times = {counters.device_clock_suspect.load(), counters.out_of_order.load(),
+                            counters.late_beyond_horizon.load()};
     status.drops.observations_over_budget = counters.dropped_observations.load();
     status.drops.store_failures = counters.store_failures.load();
     status.drops.commands_queue_full = sent.commands_dropped.load();

@@ -472,6 +472,16 @@ std::string MetricsText(const StatusSnapshot& status) {
           static_cast<double>(status.drops.store_failures));
   out.One("ehg_readings_stored_total", "counter", "Readings stored since start, all devices.",
           static_cast<double>(status.readings_stored));
+  out.Family("ehg_readings_time_judged_total", "counter",
+             "Readings since start whose device time was implausible (receive time used), that arrived late "
+             "(older than a reading of their metric already evaluated: may raise, never resolve), or late "
+             "beyond the 24 h a late reading may raise in.");
+  out.Sample("ehg_readings_time_judged_total", {{"judgement", "device_clock_suspect"}},
+             static_cast<double>(status.reading_times.device_clock_suspect));
+  out.Sample("ehg_readings_time_judged_total", {{"judgement", "late"}},
+             static_cast<double>(status.reading_times.late));
+  out.Sample("ehg_readings_time_judged_total", {{"judgement", "late_beyond_horizon"}},
+             static_cast<double>(status.reading_times.late_beyond_horizon));
   out.One("ehg_http_auth_refusals_total", "counter",
           "Status requests refused for a wrong token or a lockout.",
           static_cast<double>(status.auth_refusals));

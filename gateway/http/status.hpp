@@ -80,6 +80,13 @@ struct DropCounts {
   std::uint64_t commands_queue_full = 0;
 };
 
+// Readings whose time the time model judged (docs/rules.md, "Time"), since start.
+struct ReadingTimeCounts {
+  std::uint64_t device_clock_suspect = 0;  // the device's time was implausible: the receive time was used
+  std::uint64_t late = 0;                  // older than a reading of their metric already evaluated
+  std::uint64_t late_beyond_horizon = 0;   // late and too old to raise anything
+};
+
 struct Problem {
   core::WallTime at{};
   std::string level;  // warning, error
@@ -95,6 +102,7 @@ struct StatusSnapshot {
   bool clock_synchronised = false;
   bool values_shown = false;
   UplinkView uplink;
+  ReadingTimeCounts reading_times;
   std::vector<DeviceView> devices;
   std::vector<AlertView> open_alerts;
   // (severity, change: raised, escalated, acknowledged, ...) -> count since start

@@ -196,6 +196,7 @@ TEST_CASE("Metrics: every sample belongs to a family announced with HELP and TYP
   status.uplink.publish_latency.cumulative = {1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
   status.uplink.publish_latency.count = 4;
   status.uplink.publish_latency.sum_seconds = 40.02;
+  status.reading_times = {3, 5, 1};
   const std::string text = MetricsText(status);
   std::set<std::string> typed;
   std::istringstream lines(text);
@@ -224,6 +225,11 @@ TEST_CASE("Metrics: every sample belongs to a family announced with HELP and TYP
   CHECK(text.find(R"(ehg_publish_latency_seconds_bucket{le="+Inf"} 4)") != std::string::npos);
   CHECK(text.find("ehg_publish_latency_seconds_count 4") != std::string::npos);
   CHECK(text.find("ehg_device_battery_ratio{device=\"thermometer\"} 0.8") != std::string::npos);
+  CHECK(text.find(R"(ehg_readings_time_judged_total{judgement="device_clock_suspect"} 3)") !=
+        std::string::npos);
+  CHECK(text.find(R"(ehg_readings_time_judged_total{judgement="late"} 5)") != std::string::npos);
+  CHECK(text.find(R"(ehg_readings_time_judged_total{judgement="late_beyond_horizon"} 1)") !=
+        std::string::npos);
 }
 
 TEST_CASE("Durations read the way people say them") {
