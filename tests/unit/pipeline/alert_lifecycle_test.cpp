@@ -38,6 +38,7 @@ struct Fixture {
   std::unique_ptr<Pipeline> pipeline;
 
   std::chrono::milliseconds batch_window = 1ms;
+  std::map<std::string, ehg::core::DeviceClockTolerance> clock_tolerances;
 
   void Start(RuleSet rules) {
     ehg::pipeline::PipelineOptions options;
@@ -45,6 +46,7 @@ struct Fixture {
     options.resident_pseudonym = "r-0001";
     options.queue_capacity = 64;
     options.batch_window = batch_window;
+    options.clock_tolerances = clock_tolerances;
     options.tick_interval = 100ms;
     pipeline = std::make_unique<Pipeline>(*store, clock, ids, options, std::move(rules));
     REQUIRE(pipeline->Start().has_value());
@@ -89,12 +91,14 @@ struct Fixture {
     return **outcome;
   }
   // Alert events in the outbox, oldest first: change and escalation level.
-  std::vector<std::string> AlertChanges() {
+  // Of one rule only when `rule` is given.
+  std::vector<std::string> AlertChanges(const std::string& rule = {}) {
     std::vector<std::string> changes;
     const auto rows = store->PeekOutbox(1000).value();
     for (const auto& row : rows) {
       if (row.event.kind != ehg::core::EventKind::kAlert) continue;
       auto body = Poco::JSON::Parser().parse(row.event.body).extract<Poco::JSON::Object::Ptr>();
+      if (!rule.empty() && body->getValue<std::string>("rule_id") != rule) continue;
       changes.push_back(body->getValue<std::string>("change") + "/" +
                         std::to_string(body->getValue<int>("escalation_level")));
     }
@@ -389,4 +393,58 @@ TEST_CASE("Trend windows are rebuilt from the minute summaries, not the raw read
   fixture.Restart(WeightGain());
   Weigh(fixture, 82.5);
   CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
+}
+
+namespace {
+
+// Submits one reading (device time `device_offset` from its receive time, the fixture's clock) and waits.
+void SubmitAt(Fixture& fixture, const std::string& device, const std::string& metric, double value,
+              const std::string& unit, std::chrono::milliseconds device_offset) {
+  auto reading =
+      ehg::test::MakeReading(metric, value, unit, fixture.clock.Now().time_since_epoch().count(), device);
+  reading.device_time = reading.received_at + device_offset;
+  std::atomic<bool> done{false};
+  REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
+  REQUIRE(WaitUntil([&] { return done.load(); }));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "Through the pipeline: a clock stepping back hides nothing, a late normal reading resolves nothing") {
+  Fixture fixture;
+  fixture.clock_tolerances["oximeter"] =
+      ehg::core::DefaultClockTolerance(ehg::core::DeviceTiming::kStreaming);
+  fixture.Start(EscalatingSpO2(60s));
+  // Case 1: the oximeter's clock steps back an hour as SpO2 falls; a minute later the alert is raised.
+  for (int second = 0; second <= 70; second += 10) {
+    SubmitAt(fixture, "oximeter", "spo2", 85, "%", -1h);
+    fixture.clock.Advance(10s);
+  }
+  CHECK(fixture.AlertChanges("spo2-low") == std::vector<std::string>{"raised/0"});
+  CHECK(fixture.pipeline->counters().device_clock_suspect == 8);
+  CHECK(fixture.AlertChanges("device-clock") == std::vector<std::string>{"raised/0"});
+  // Case 3: a spot-check oximeter uploads a normal reading from before the breach: nothing resolves.
+  SubmitAt(fixture, "spot-check", "spo2", 97, "%", -5min);
+  CHECK(fixture.pipeline->counters().out_of_order == 1);
+  CHECK(fixture.AlertChanges("spo2-low") == std::vector<std::string>{"raised/0"});
+  // A current normal reading does.
+  SubmitAt(fixture, "spot-check", "spo2", 97, "%", 0ms);
+  CHECK(fixture.AlertChanges("spo2-low") == std::vector<std::string>{"raised/0", "resolved/0"});
+}
+
+TEST_CASE("Through the pipeline: every press of the emergency button while its alert is open is sent") {
+  RuleSet rules;
+  ehg::alerts::EventRule button;
+  button.common = {"emergency-button", Severity::kCritical, std::nullopt, 0s};
+  button.metric = "button";
+  rules.events.push_back(button);
+  Fixture fixture;
+  fixture.Start(rules);
+  for (int press = 0; press < 3; ++press) {
+    SubmitAt(fixture, "pendant", "button", 1, "1", 0ms);
+    fixture.clock.Advance(5s);
+  }
+  CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0", "updated/0", "updated/0"});
+  CHECK(fixture.pipeline->counters().suppressed_repeats == 0);
 }
