@@ -77,6 +77,10 @@ struct Fixture {
   ehg::store::WriteOutcome Act(ehg::store::AlertAction action) {
     ehg::store::OutboxChange change;
     change.alert_actions.push_back(std::move(action));
+    return Apply(std::move(change));
+  }
+  // Applies an uplink change through the pipeline and waits for its outcome.
+  ehg::store::WriteOutcome Apply(ehg::store::OutboxChange change) {
     std::optional<ehg::Result<ehg::store::WriteOutcome>> outcome;
     std::mutex mutex;
     REQUIRE(pipeline->ApplyOutboxChange(change, [&](const ehg::Result<ehg::store::WriteOutcome>& result) {
@@ -259,19 +263,7 @@ std::vector<std::pair<std::string, std::string>> AlertEvents(Fixture& fixture) {
 ehg::store::WriteOutcome Receipt(Fixture& fixture, const std::string& event_id) {
   ehg::store::OutboxChange change;
   change.receipted_alerts.push_back(ehg::core::EventId::Parse(event_id).value());
-  std::optional<ehg::Result<ehg::store::WriteOutcome>> outcome;
-  std::mutex mutex;
-  REQUIRE(
-      fixture.pipeline->ApplyOutboxChange(change, [&](const ehg::Result<ehg::store::WriteOutcome>& result) {
-        std::lock_guard lock(mutex);
-        outcome = result;
-      }));
-  REQUIRE(WaitUntil([&] {
-    std::lock_guard lock(mutex);
-    return outcome.has_value();
-  }));
-  REQUIRE(outcome->has_value());
-  return **outcome;
+  return fixture.Apply(std::move(change));
 }
 
 std::vector<std::string> StoredEventIds(const std::string& detail) {
