@@ -28,8 +28,6 @@ using Steady = std::chrono::steady_clock;
 constexpr std::size_t kMaxPending = 10'000;
 constexpr auto kRetryRefused = 200ms;
 constexpr auto kAdvertisementConnectGap = 1s;
-// A device clock further ahead than this is wrong (not yet set): its time is not used.
-constexpr auto kDeviceClockAheadLimit = 10min;
 
 // The characteristics whose values are the measurements of a profile, subscribed on every connection.
 std::vector<std::uint16_t> MeasurementCharacteristics(const std::string& profile) {
@@ -803,14 +801,11 @@ struct BleManager::Impl {
       if (!device.highest_sequence_seen || sequence > *device.highest_sequence_seen)
         device.highest_sequence_seen = sequence;
     }
+    // The device's time is a claim passed on as it is: the pipeline judges it against the receive time
+    // (gateway/core/device_time.hpp). Only a device that says its own clock is not set gives none.
     std::optional<core::WallTime> device_time;
     if (measurement->device_local_time && !measurement->device_clock_not_set && options.local_to_utc) {
       device_time = options.local_to_utc(*measurement->device_local_time);
-      if (device_time && *device_time > clock.Now() + kDeviceClockAheadLimit) {
-        core::LogWarning("device clock is ahead; its timestamp is not used",
-                         {{"device", device.options.device_id}});
-        device_time.reset();
-      }
     }
     for (const ProfileValue& profile_value : measurement->values) {
       core::Reading reading = MakeReading(device, profile_value.metric, profile_value.value);

@@ -856,6 +856,12 @@ void BluezSimulator::Advertise(const std::string& address, const std::vector<std
   });
 }
 
+void BluezSimulator::SetClockError(const std::string& address, std::chrono::minutes error) {
+  impl_->loop->RunAndWait([&] {
+    if (Impl::Device* device = impl_->Find(address)) device->spec.clock_error = error;
+  });
+}
+
 void BluezSimulator::SetPowered(bool powered) {
   impl_->loop->RunAndWait([&] { impl_->ApplyPowered(powered); });
 }

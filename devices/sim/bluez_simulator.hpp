@@ -90,6 +90,9 @@ class BluezSimulator {
   // A BTHome advertisement with these objects (plaintext object list; encrypted with the device key).
   void Advertise(const std::string& address, const std::vector<std::uint8_t>& objects,
                  bool trigger_based = false);
+  // The device clock is now `error` off (a battery change, a daylight-saving step done wrong); it stays
+  // so until the gateway writes Current Time. Measurements taken from now on carry the wrong time.
+  void SetClockError(const std::string& address, std::chrono::minutes error);
   void SetPowered(bool powered);
   void DropLink(const std::string& address);  // the radio link is lost
   void SetInRange(const std::string& address, bool in_range);

@@ -1,5 +1,6 @@
 // The daemon with Bluetooth devices: the BlueZ simulator on a private dbus-daemon, the gateway pointed
-// at that bus by its config. Readings end in the store; records are fetched once across restarts.
+// at that bus by its config. Readings end in the store; records are fetched once across restarts; a
+// cuff's wrong clock hides none of its measurements.
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -120,4 +121,89 @@ TEST_CASE(
       15s));
   restarted.Signal(SIGTERM);
   CHECK(restarted.Wait(10s) == 0);
+}
+
+TEST_CASE(
+    "Daemon stores every measurement of a cuff whose clock steps back, then jumps a year ahead, and raises "
+    "on the lows after each step") {
+  ehg::test::PrivateBus bus;
+  BluezSimulator::Options sim;
+  sim.bus_address = bus.address();
+  sim.advertising_interval = 100ms;
+  auto bluez = BluezSimulator::Start(sim).value();
+  const std::string address = "5C:31:3E:00:4B:6B";
+  VirtualBleDevice cuff = Device(address, "A&D_UA-651BLE", "blood_pressure", true);
+  cuff.has_current_time = false;  // the gateway cannot correct this clock
+  bluez->AddDevice(cuff);
+
+  ehg::test::TempDir dir;
+  ehg::test::DaemonConfigOptions options;
+  options.time_zone = "UTC";  // the simulator's device clocks keep UTC
+  options.bluetooth_json = R"({"bus_address": ")" + bus.address() + R"("})";
+  options.devices_json =
+      R"([{"id": "cuff", "type": "ble", "address": ")" + address + R"(", "profile": "blood_pressure"}])";
+  options.rules = R"([
+    {"id": "bp-low", "kind": "threshold", "metric": "bp.systolic", "below": 90, "severity": "high"},
+    {"id": "pulse-low", "kind": "threshold", "metric": "pulse_rate", "below": 40, "severity": "high"}
+  ])";
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  const fs::path database = dir / "data" / "gateway.db";
+  ehg::test::Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("discovering Bluetooth LE devices", 10s));
+
+  const auto measured = [&](std::int64_t count) {
+    return ehg::test::WaitUntil(
+        [&] {
+          return Count(database, "SELECT count(*) FROM readings WHERE metric = 'bp.systolic'") == count;
+        },
+        10s);
+  };
+  const auto open_alerts = [&](const char* rule) {
+    return Count(database,
+                 std::string("SELECT count(*) FROM alerts WHERE is_open = 1 AND rule_id = '") + rule + "'");
+  };
+  // A minute slow, as cuff clocks drift. (A measurement takes the cuff half a minute: no two of its stamps
+  // share a second, and the gateway takes a second one with the same stamp for a repeat.)
+  bluez->SetClockError(address, -1min);
+  bluez->MeasureBloodPressure(address, 128, 84, 70);
+  REQUIRE(measured(1));
+  // Two hours back: within the 30 days a cuff's records may be late, so believed, and older than the
+  // first measurement. Before the time model it was out of order and never evaluated.
+  bluez->SetClockError(address, -120min);
+  bluez->MeasureBloodPressure(address, 86, 58, 64);
+  REQUIRE(measured(2));
+  REQUIRE(ehg::test::WaitUntil([&] { return open_alerts("bp-low") == 1; }, 5s));
+  // A year ahead: before the time model the BLE driver dropped such a time itself.
+  bluez->SetClockError(address, std::chrono::days{365});
+  bluez->MeasureBloodPressure(address, 131, 85, 72);
+  REQUIRE(measured(3));
+  REQUIRE(ehg::test::WaitUntil([&] { return open_alerts("device-clock") == 1; }, 5s));
+  // Right again: the glitch a year ahead hides nothing that follows.
+  bluez->SetClockError(address, 0min);
+  bluez->MeasureBloodPressure(address, 124, 80, 38);
+  REQUIRE(measured(4));
+  REQUIRE(ehg::test::WaitUntil([&] { return open_alerts("pulse-low") == 1; }, 5s));
+
+  // Four values each (systolic, diastolic, mean, pulse), none hidden.
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE device_id = 'cuff' AND metric != 'battery'") ==
+        16);
+  // Only the year-ahead measurement's values are flagged; each keeps the time the cuff claimed.
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE clock_suspect = 1") == 4);
+  CHECK(Count(database,
+              "SELECT count(*) FROM readings WHERE clock_suspect = 1 AND device_time_ms > received_ms + "
+              "364 * 86400000") == 4);
+  CHECK(
+      Count(database,
+            "SELECT count(*) FROM readings WHERE clock_suspect = 0 AND metric = 'bp.systolic' AND value = 86 "
+            "AND device_time_ms BETWEEN received_ms - 7300000 AND received_ms - 7100000") == 1);
+  CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock'") == 1);
+  CHECK(
+      Count(database,
+            "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock' AND json_extract(detail, '$.device') "
+            "= 'cuff' AND json_extract(detail, '$.metric') = 'device.clock'") == 1);
+  CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id IN ('bp-low', 'pulse-low')") == 2);
+  CHECK(bluez->Log(address).time_writes.empty());
+
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(10s) == 0);
 }

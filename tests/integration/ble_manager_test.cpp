@@ -144,6 +144,31 @@ TEST_CASE(
   CHECK_FALSE(statuses[1].connected);
 }
 
+TEST_CASE("A cuff's clock, however wrong, is passed on as the device said it: the pipeline judges it") {
+  Fixture f;
+  VirtualBleDevice cuff = Cuff();
+  cuff.has_current_time = false;  // the gateway cannot set this clock
+  cuff.clock_error = std::chrono::days{365};
+  f.bluez->AddDevice(cuff);
+  f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}, std::nullopt}});
+  f.bluez->MeasureBloodPressure(kCuff, 131, 85, 72);
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("bp.systolic", "cuff").size() == 1; }, 10s));
+  const Reading ahead = f.recorder.readings("bp.systolic", "cuff").at(0);
+  REQUIRE(ahead.device_time.has_value());
+  CHECK(std::chrono::abs(*ahead.device_time - ahead.received_at - std::chrono::days{365}) < 5s);
+  CHECK_FALSE(ahead.device_clock_suspect);  // not the driver's call
+  CHECK(f.bluez->Log(kCuff).time_writes.empty());
+
+  // The clock steps back two hours behind the gateway's.
+  REQUIRE(WaitUntil([&] { return f.recorder.disconnects("cuff") == 1; }, 5s));
+  f.bluez->SetClockError(kCuff, -120min);
+  f.bluez->MeasureBloodPressure(kCuff, 86, 58, 64);
+  REQUIRE(WaitUntil([&] { return f.recorder.readings("bp.systolic", "cuff").size() == 2; }, 10s));
+  const Reading behind = f.recorder.readings("bp.systolic", "cuff").at(1);
+  REQUIRE(behind.device_time.has_value());
+  CHECK(std::chrono::abs(behind.received_at - *behind.device_time - 120min) < 5s);
+}
+
 TEST_CASE("A cuff shared by two people: only the resident's user slot is read") {
   Fixture f;
   f.bluez->AddDevice(Cuff());

@@ -1,10 +1,18 @@
 // The daemon with a serial oximeter on a pseudo-terminal: bytes on the wire -> store -> alert, the start
-// command and the 5 s keep-alive on the wire, and an unplug/replug recorded as device events.
+// command and the 5 s keep-alive on the wire, and an unplug/replug recorded as device events. An ASCII
+// rig whose clock is wrong: every line stored, the wrong times flagged, later readings still evaluated.
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <pty.h>
 #include <signal.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <array>
 
 #include "devices/sim/serial_simulator.hpp"
+#include "gateway/core/clock.hpp"
 #include "tests/integration/daemon_support.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
@@ -24,6 +32,43 @@ std::int64_t Count(const fs::path& database, const std::string& sql) {
 std::int64_t DeviceEvents(const fs::path& database, std::string_view state) {
   return Count(database, "SELECT count(*) FROM outbox WHERE kind = 'device' AND body LIKE '%\"state\":\"" +
                              std::string(state) + "\"%'");
+}
+
+// An integrator's rig on a pseudo-terminal, played by hand: the test writes each ASCII line (docs/serial.md)
+// with the device time it chooses. The link is what the gateway's config names.
+class AsciiRig {
+ public:
+  explicit AsciiRig(const fs::path& link) {
+    std::array<char, 128> name{};
+    REQUIRE(::openpty(&master_, &slave_, name.data(), nullptr, nullptr) == 0);
+    termios raw{};
+    ::tcgetattr(slave_, &raw);
+    ::cfmakeraw(&raw);
+    ::tcsetattr(slave_, TCSANOW, &raw);
+    ::fcntl(master_, F_SETFD, FD_CLOEXEC);
+    ::fcntl(slave_, F_SETFD, FD_CLOEXEC);
+    fs::create_symlink(name.data(), link);
+  }
+  ~AsciiRig() {
+    ::close(master_);
+    ::close(slave_);
+  }
+  AsciiRig(const AsciiRig&) = delete;
+  AsciiRig& operator=(const AsciiRig&) = delete;
+
+  // One line "<values> time=<device time>", as a rig whose clock shows `device_time` sends it.
+  void Send(const std::string& values, ehg::core::WallTime device_time) const {
+    const std::string line = values + " time=" + ehg::core::FormatIso8601(device_time) + "\r\n";
+    REQUIRE(::write(master_, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+  }
+
+ private:
+  int master_ = -1;
+  int slave_ = -1;
+};
+
+ehg::core::WallTime Now() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
 }  // namespace
@@ -120,6 +165,115 @@ TEST_CASE("Daemon downloads a Beurer monitor's memory and places its local clock
   // Europe/Oslo is UTC+1 on 23 March 2026 (summer time starts on the 29th).
   CHECK(Count(database, "SELECT device_time_ms FROM readings WHERE metric = 'bp.systolic'") == 1774249200000);
   CHECK(Count(database, "SELECT value FROM readings WHERE metric = 'bp.systolic'") == 146);
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(10s) == 0);
+}
+
+TEST_CASE(
+    "Daemon on an ASCII rig whose clock jumps a year ahead once: every line stored, that one flagged, "
+    "the lows after it raise") {
+  ehg::test::TempDir dir;
+  const fs::path link = dir / "usb-FTDI_rig-if00-port0";
+  AsciiRig rig(link);
+  ehg::test::DaemonConfigOptions options;
+  options.devices_json =
+      R"([{"id": "rig", "type": "serial", "port": ")" + link.string() + R"(", "protocol": "ascii"}])";
+  options.rules =
+      R"([{"id": "spo2-low", "kind": "threshold", "metric": "spo2", "below": 88, "for_seconds": 2, "severity": "high"}])";
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  const fs::path database = dir / "data" / "gateway.db";
+  ehg::test::Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("serial device connected", 10s));
+
+  const auto stored = [&](std::int64_t count) {
+    return ehg::test::WaitUntil(
+        [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'rig'") == count; },
+        5s);
+  };
+  // Each line is sent once the one before is stored, so its device time is after the other's receive time.
+  rig.Send("spo2=96 %", Now());
+  REQUIRE(stored(1));
+  rig.Send("spo2=97 %", Now() + std::chrono::days{365});  // the glitch
+  REQUIRE(stored(2));
+  REQUIRE(daemon.WaitForOutput("device clock implausible", 5s));
+  rig.Send("spo2=95 %", Now());
+  REQUIRE(stored(3));
+  // Four lows one second apart by the rig's (right) clock: 3 s below 88, more than the rule's 2 s.
+  const ehg::core::WallTime low_from = Now();
+  for (int i = 0; i < 4; ++i)
+    rig.Send("spo2=85 %", low_from + std::chrono::seconds{i});
+  REQUIRE(stored(7));
+
+  REQUIRE(ehg::test::WaitUntil(
+      [&] {
+        return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low' AND is_open = 1") == 1;
+      },
+      5s));
+  // Only the glitch is flagged; it keeps the time the rig claimed beside its receive time.
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE clock_suspect = 1") == 1);
+  CHECK(Count(database, "SELECT value FROM readings WHERE clock_suspect = 1") == 97);
+  CHECK(Count(database,
+              "SELECT count(*) FROM readings WHERE clock_suspect = 1 AND device_time_ms > received_ms + "
+              "364 * 86400000") == 1);
+  // One technical alert for the installer, still open (it clears after an hour of right times).
+  CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock'") == 1);
+  CHECK(
+      Count(
+          database,
+          "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock' AND is_open = 1 AND "
+          "json_extract(detail, '$.device') = 'rig' AND json_extract(detail, '$.metric') = 'device.clock'") ==
+      1);
+  CHECK(daemon.WaitForOutput("device clock plausible again", 1s));
+
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(10s) == 0);
+}
+
+TEST_CASE(
+    "Daemon on an ASCII rig whose clock steps back an hour: every line stored and flagged, the lows "
+    "still raise") {
+  ehg::test::TempDir dir;
+  const fs::path link = dir / "usb-FTDI_rig-if00-port0";
+  AsciiRig rig(link);
+  ehg::test::DaemonConfigOptions options;
+  // An ASCII rig may upload records up to 30 days old by default; this one streams, so 10 minutes.
+  options.devices_json = R"([{"id": "rig", "type": "serial", "port": ")" + link.string() +
+                         R"(", "protocol": "ascii", "clock_behind_minutes": 10}])";
+  options.rules =
+      R"([{"id": "spo2-low", "kind": "threshold", "metric": "spo2", "below": 88, "severity": "high"}])";
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  const fs::path database = dir / "data" / "gateway.db";
+  ehg::test::Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("serial device connected", 10s));
+
+  const auto stored = [&](std::int64_t count) {
+    return ehg::test::WaitUntil(
+        [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'rig'") == count; },
+        5s);
+  };
+  rig.Send("spo2=96 %", Now());
+  REQUIRE(stored(1));
+  // The clock steps back an hour: before the time model every later line was older than the first and
+  // never evaluated.
+  const ehg::core::WallTime stepped = Now() - std::chrono::hours{1};
+  rig.Send("spo2=95 %", stepped);
+  rig.Send("spo2=85 %", stepped + 1s);
+  rig.Send("spo2=84 %", stepped + 2s);
+  REQUIRE(stored(4));
+
+  REQUIRE(ehg::test::WaitUntil(
+      [&] {
+        return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low' AND is_open = 1") == 1;
+      },
+      5s));
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE clock_suspect = 1") == 3);
+  CHECK(Count(database, "SELECT value FROM readings WHERE clock_suspect = 0") == 96);
+  // The rig's claim is kept beside the receive time.
+  CHECK(Count(database,
+              "SELECT count(*) FROM readings WHERE clock_suspect = 1 AND device_time_ms < received_ms - "
+              "3500000") == 3);
+  CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock' AND is_open = 1") == 1);
+
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);
 }
