@@ -654,7 +654,7 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
                               {},
                               {},
                               {}},
-                  Magnitude);
+                  Constant);  // a stuck or drifting clock is further off with every reading: no news
       }
     }
     const std::string source = SourceKey(reading.device_id, reading.metric);

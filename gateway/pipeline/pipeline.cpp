@@ -469,7 +469,7 @@ bool Pipeline::DropAlreadyStored(std::vector<Submission*>& accepted, std::vector
   for (std::size_t i = 0; i < readings.size(); ++i) {
     const core::Reading& reading = readings[i];
     bool duplicate = (*stored)[i];
-    if (!duplicate && (reading.device_time || reading.sequence)) {
+    if (!duplicate && store::HasIdentity(reading)) {
       duplicate = !in_batch
                        .emplace(reading.device_id, reading.metric,
                                 reading.device_time ? reading.device_time->time_since_epoch().count() : -1,

@@ -107,11 +107,17 @@ CREATE INDEX seen_commands_expiry ON seen_commands (remember_until_ms);
 )sql";
 
 // Version 7: the time model (docs/rules.md, "Time"). A reading whose device time was implausible counts
-// at its receive time (clock_suspect). Per-minute summaries of every metric and device feed the alert
-// engine's trend and baseline windows on start without reading raw history; existing readings are
-// summarised once here. The minute of a reading is floor(effective time / 60 s).
+// at its receive time (clock_suspect), and that time identifies nothing: a clock stuck at 2000-01-01
+// stamps every measurement alike, so such a reading is a repeat only by its record number (with the
+// claimed time). The identity index is rebuilt with that condition. Per-minute summaries of every metric and
+// device feed the alert engine's trend and baseline windows on start without reading raw history; existing
+// readings are summarised once here. The minute of a reading is floor(effective time / 60 s).
 constexpr std::string_view kVersion7 = R"sql(
 ALTER TABLE readings ADD COLUMN clock_suspect INTEGER NOT NULL DEFAULT 0;
+DROP INDEX readings_identity;
+CREATE UNIQUE INDEX readings_identity ON readings
+  (device_id, metric, coalesce(device_time_ms, -1), coalesce(sequence, -1))
+  WHERE sequence IS NOT NULL OR (device_time_ms IS NOT NULL AND clock_suspect = 0);
 CREATE TABLE reading_minutes (
   metric        TEXT    NOT NULL,
   minute_ms     INTEGER NOT NULL,

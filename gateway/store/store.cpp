@@ -763,6 +763,10 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
   return readings;
 }
 
+bool HasIdentity(const core::Reading& reading) {
+  return reading.sequence.has_value() || (reading.device_time.has_value() && !reading.device_clock_suspect);
+}
+
 Result<std::vector<MinuteSummary>> Store::LoadUsableMinutes(const std::string& metric, core::WallTime since) {
   std::vector<MinuteSummary> minutes;
   try {
@@ -798,7 +802,7 @@ Result<std::vector<bool>> Store::AlreadyStored(const std::vector<core::Reading>&
   stored.reserve(readings.size());
   try {
     for (const core::Reading& reading : readings) {
-      if (!reading.device_time && !reading.sequence) {
+      if (!HasIdentity(reading)) {
         stored.push_back(false);
         continue;
       }
@@ -806,8 +810,8 @@ Result<std::vector<bool>> Store::AlreadyStored(const std::vector<core::Reading>&
       SQLite::Statement& find = impl_->Prepared(
           impl_->find_identity,
           "SELECT 1 FROM readings WHERE device_id = ? AND metric = ? AND coalesce(device_time_ms, -1) = ? "
-          "AND "
-          "coalesce(sequence, -1) = ? AND (device_time_ms IS NOT NULL OR sequence IS NOT NULL) LIMIT 1");
+          "AND coalesce(sequence, -1) = ? "
+          "AND (sequence IS NOT NULL OR (device_time_ms IS NOT NULL AND clock_suspect = 0)) LIMIT 1");
       find.bind(1, reading.device_id);
       find.bind(2, reading.metric);
       find.bind(3, reading.device_time ? static_cast<std::int64_t>(ToMilliseconds(*reading.device_time))

@@ -160,6 +160,11 @@ struct WriteOutcome {
   std::vector<AlertActionResult> alert_action_results;
 };
 
+// Whether the device identifies the measurement, so that receiving it again is a repeat: by a record
+// number, or by its own time when that time was plausible. An implausible time identifies nothing (a
+// clock stuck at 2000-01-01 stamps every measurement alike).
+bool HasIdentity(const core::Reading& reading);
+
 // Which stored readings to load (the rule engine's memory on start). Times are effective times (the
 // device's time when known, else the receive time).
 struct ReadingQuery {
@@ -239,7 +244,7 @@ class Store {
   // The minutes of `metric` from `since` on that hold usable readings, oldest first (an index range).
   Result<std::vector<MinuteSummary>> LoadUsableMinutes(const std::string& metric, core::WallTime since);
   // For each reading, whether the store already holds it: same device, metric, device time and device
-  // sequence number. Readings without a device time or sequence are never duplicates.
+  // sequence number. Readings without an identity (HasIdentity) are never duplicates.
   Result<std::vector<bool>> AlreadyStored(const std::vector<core::Reading>& readings);
 
   Result<std::vector<DeviceRecord>> LoadDevices();

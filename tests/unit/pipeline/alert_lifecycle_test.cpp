@@ -440,3 +440,20 @@ TEST_CASE("Through the pipeline: every press of the emergency button while its a
   CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0", "updated/0", "updated/0"});
   CHECK(fixture.pipeline->counters().suppressed_repeats == 0);
 }
+
+TEST_CASE("Through the pipeline: a clock stuck at 2000-01-01 loses no reading and hides no breach") {
+  Fixture fixture;
+  fixture.Start(EscalatingSpO2(30s));
+  for (int second = 0; second <= 40; second += 10) {
+    auto reading = ehg::test::SpO2(second == 0 ? 96 : 80, fixture.clock.Now().time_since_epoch().count());
+    reading.device_time = ehg::core::WallTime{std::chrono::milliseconds{946'684'800'000}};
+    std::atomic<bool> done{false};
+    REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
+    REQUIRE(WaitUntil([&] { return done.load(); }));
+    fixture.clock.Advance(10s);
+  }
+  CHECK(fixture.pipeline->counters().stored == 5);
+  CHECK(fixture.pipeline->counters().already_stored == 0);
+  CHECK(fixture.AlertChanges("spo2-low") == std::vector<std::string>{"raised/0"});
+  CHECK(fixture.AlertChanges("device-clock") == std::vector<std::string>{"raised/0"});
+}

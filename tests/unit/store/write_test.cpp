@@ -449,8 +449,11 @@ TEST_CASE("Migrating to version 7 summarises the readings already stored") {
     // Turn the file back into a version-6 database with readings.
     SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
     db.exec(
-        "DROP TABLE reading_minutes; ALTER TABLE readings DROP COLUMN clock_suspect; PRAGMA user_version = "
-        "6;");
+        "DROP TABLE reading_minutes; DROP INDEX readings_identity; ALTER TABLE readings DROP COLUMN "
+        "clock_suspect; "
+        "CREATE UNIQUE INDEX readings_identity ON readings (device_id, metric, coalesce(device_time_ms, -1), "
+        "coalesce(sequence, -1)) WHERE device_time_ms IS NOT NULL OR sequence IS NOT NULL; "
+        "PRAGMA user_version = 6;");
     db.exec(
         "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms, flags) VALUES "
         "('ox', 'spo2', 95, '%', 1767225601000, 1767225601100, 0),"
@@ -478,4 +481,43 @@ TEST_CASE("Migrating to version 7 summarises the readings already stored") {
   REQUIRE(readings.size() == 5);
   for (const auto& reading : readings)
     CHECK_FALSE(reading.device_clock_suspect);
+}
+
+TEST_CASE("A suspect device time identifies nothing: a stuck clock's readings are all stored") {
+  TempDir dir;
+  ManualClock clock;
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  const WallTime stuck{std::chrono::milliseconds{946'684'800'000}};  // 2000-01-01, after a battery change
+  const auto reading = [&](double value, std::int64_t received_ms, std::optional<std::uint32_t> sequence) {
+    auto made = MakeReading("spo2", value, "%", received_ms, "ox");
+    made.device_time = stuck;
+    made.device_clock_suspect = true;
+    made.sequence = sequence;
+    return made;
+  };
+  WriteBatch batch;
+  batch.readings = {reading(80, ehg::test::kTestEpochMs, {}),
+                    reading(79, ehg::test::kTestEpochMs + 1000, {})};
+  REQUIRE(store->Write(batch).has_value());
+  CHECK(store->CountReadings().value() == 2);
+  // Without a record number nothing is a repeat; with one, the record number (and the claim) decide.
+  CHECK(store->AlreadyStored({reading(80, ehg::test::kTestEpochMs + 2000, {})}).value() ==
+        std::vector<bool>{false});
+  WriteBatch records;
+  records.readings = {reading(5.5, ehg::test::kTestEpochMs, 7)};
+  records.readings[0].metric = "glucose";
+  records.readings[0].unit = "mmol/L";
+  REQUIRE(store->Write(records).has_value());
+  auto again = records.readings[0];
+  again.received_at += std::chrono::hours{1};
+  CHECK(store->AlreadyStored({again}).value() == std::vector<bool>{true});
+  again.sequence = 8;
+  CHECK(store->AlreadyStored({again}).value() == std::vector<bool>{false});
+  // A plausible device time still identifies its measurement.
+  auto plausible = MakeReading("spo2", 96, "%", ehg::test::kTestEpochMs, "ox");
+  plausible.device_time = plausible.received_at;
+  WriteBatch one;
+  one.readings = {plausible};
+  REQUIRE(store->Write(one).has_value());
+  CHECK(store->AlreadyStored({plausible}).value() == std::vector<bool>{true});
 }
