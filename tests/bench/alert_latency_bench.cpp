@@ -20,8 +20,6 @@
 #include <Poco/JSON/Parser.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -44,6 +42,7 @@
 #include "gateway/crypto/envelope.hpp"
 #include "gateway/crypto/keys.hpp"
 #include "tests/bench/bench_support.hpp"
+#include "tests/bench/notify_socket.hpp"
 #include "tests/support/mqtt/mqtt_fixtures.hpp"
 #include "tests/support/private_bus.hpp"
 #include "tests/support/process.hpp"
@@ -54,6 +53,7 @@ namespace {
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using ehg::bench::NotifySocket;
 using ehg::test::Process;
 using ehg::test::TempDir;
 
@@ -219,39 +219,6 @@ std::string ReadFile(const fs::path& path) {
   std::ifstream file(path);
   return std::string((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
 }
-
-// systemd's side of sd_notify: the time the first READY=1 arrives.
-class NotifySocket {
- public:
-  explicit NotifySocket(const fs::path& path) : path_(path) {
-    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
-      throw std::runtime_error("cannot bind the notify socket");
-  }
-  ~NotifySocket() { close(fd_); }
-  NotifySocket(const NotifySocket&) = delete;
-  NotifySocket& operator=(const NotifySocket&) = delete;
-  std::string Environment() const { return "NOTIFY_SOCKET=" + path_.string(); }
-  std::optional<Steady::time_point> WaitForReady(std::chrono::seconds timeout) const {
-    const auto deadline = Steady::now() + timeout;
-    char buffer[4096];
-    while (Steady::now() < deadline) {
-      timeval wait{0, 1000};
-      setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-      const ssize_t got = recv(fd_, buffer, sizeof buffer, 0);
-      if (got > 0 && std::string(buffer, static_cast<std::size_t>(got)).find("READY=1") != std::string::npos)
-        return Steady::now();
-    }
-    return std::nullopt;
-  }
-
- private:
-  fs::path path_;
-  int fd_ = -1;
-};
 
 // RSS every 500 ms while a load runs.
 class RssSampler {
