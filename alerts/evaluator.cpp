@@ -164,21 +164,21 @@ class Pass {
   }
 
   // Persistence, repeats and clearing for the rules that compare a number with a limit. A `late`
-  // observation is older than one of its metric already evaluated: it may raise or repeat, but never
-  // clears, resolves or restarts anything that newer readings established (docs/rules.md, "Time").
+  // observation is older than one of its metric already evaluated (or a stored record taken at an
+  // unknown time): it may raise or repeat, but never clears, resolves or restarts anything that newer
+  // readings established (docs/rules.md, "Time"). Nothing older than kLateHorizon raises.
   void Step(const Subject& subject, const RuleCommon& common, const Persistence& persistence,
             const Observation& observation, const Badness& badness, bool late = false) {
     const std::string key = subject.Key();
-    if (late && now_ - observation.time > kLateHorizon) {
+    if (now_ - observation.time > kLateHorizon) {
       ++out_.late_beyond_horizon;
       return;
     }
     RuleState rule = Rule(key);
     const bool breach = observation.verdict == Verdict::kBreach;
-    VerdictRun& run = Record(key, observation, badness, persistence.for_duration);
+    const VerdictRun& run = Record(key, observation, badness, persistence.for_duration);
     if (Alert* alert = Open(key)) {
       if (breach) {
-        run.alerted = true;  // part of the open alert's episode
         // A late breach from before the condition began to clear does not restart the clearing.
         if (!late || (rule.clear_since && observation.time >= *rule.clear_since)) rule.clear_since.reset();
         Repeat(*alert, observation, badness);
@@ -192,7 +192,7 @@ class Pass {
           std::optional<Evidence> last;
           if (!observation.evidence.empty()) last = observation.evidence.back();
           Resolve(key, kResolvedByCondition, {}, last);
-          rule = RuleState{};
+          rule = Afresh(rule, observation.time);
         }
       }
       Save(key, rule);
@@ -226,48 +226,80 @@ class Pass {
       if (observation.time - *rule.pending_since >= gap) {
         Observation raised = observation;
         raised.evidence = rule.pending_evidence;
-        RaiseFrom(run, subject, common, raised, rule);
-      } else if (!run.alerted && run.last - run.first >= gap) {
+        RaiseFor(subject, common, raised, *rule.pending_since, rule);
+      } else if (run.last - run.first >= gap && !Alerted(rule, run.first, run.last)) {
         // Late breaches just before it (a clock that stepped back a little, a second device) complete it.
         RaiseFromRun(run, subject, common, observation, rule);
       }
       Save(key, rule);
       return;
     }
-    if (!breach || run.alerted) return;
+    if (!breach) return;
     // Late: the run of breaches around it by effective time decides, together with the breach that newer
-    // readings are pending on when the two meet (after a restart the runs start empty, the pending state
-    // does not).
+    // readings are pending on when nothing non-breaching lies between the two (after a restart the runs
+    // start empty, the pending state does not).
     core::WallTime first = run.first;
     core::WallTime last = run.last;
     if (rule.pending_since && rule.last_breach && last >= *rule.pending_since - gap &&
-        first <= *rule.last_breach) {
+        first <= *rule.last_breach && !NonBreachBetween(key, last, *rule.pending_since)) {
       first = std::min(first, *rule.pending_since);
       last = std::max(last, *rule.last_breach);
     }
-    if (last - first >= gap) RaiseFromRun(run, subject, common, observation, rule);
+    if (last - first >= gap && !Alerted(rule, first, last))
+      RaiseFromRun(run, subject, common, observation, rule);
     Save(key, rule);
   }
 
-  void RaiseFrom(VerdictRun& run, const Subject& subject, const RuleCommon& common,
-                 const Observation& observation, RuleState& rule) {
-    Raise(subject, common, observation);
-    run.alerted = true;
-    rule = RuleState{};
+  // Whether an alert of the rule was raised for a breach overlapping [first, last].
+  static bool Alerted(const RuleState& rule, core::WallTime first, core::WallTime last) {
+    return std::any_of(rule.alerted.begin(), rule.alerted.end(),
+                       [&](const AlertedSpan& span) { return span.first <= last && span.last >= first; });
   }
 
-  void RaiseFromRun(VerdictRun& run, const Subject& subject, const RuleCommon& common,
+  // Whether the rule's runs hold a non-breach reading strictly between the two times.
+  bool NonBreachBetween(const std::string& key, core::WallTime after, core::WallTime before) const {
+    const auto found = state_.runs.find(key);
+    if (found == state_.runs.end()) return false;
+    return std::any_of(found->second.begin(), found->second.end(), [&](const VerdictRun& run) {
+      return !run.breach && run.last > after && run.first < before;
+    });
+  }
+
+  // The rule state after an alert was resolved at `resolved` (effective time): nothing pending, the
+  // alert's span closed and kept for the late readings of the next kLateHorizon.
+  RuleState Afresh(const RuleState& rule, core::WallTime resolved) const {
+    RuleState fresh;
+    const core::WallTime horizon = now_ - kLateHorizon;
+    for (AlertedSpan span : rule.alerted) {
+      if (span.last == core::WallTime::max()) span.last = resolved;
+      if (span.last >= horizon) fresh.alerted.push_back(span);
+    }
+    return fresh;
+  }
+
+  void RaiseFor(const Subject& subject, const RuleCommon& common, const Observation& observation,
+                core::WallTime breach_began, RuleState& rule) {
+    Raise(subject, common, observation);
+    RuleState fresh = Afresh(rule, now_);
+    core::WallTime first = breach_began;
+    for (const Evidence& evidence : observation.evidence)
+      first = std::min(first, evidence.time);
+    fresh.alerted.push_back({first, core::WallTime::max()});
+    rule = std::move(fresh);
+  }
+
+  void RaiseFromRun(const VerdictRun& run, const Subject& subject, const RuleCommon& common,
                     const Observation& observation, RuleState& rule) {
     Observation raised = observation;
     raised.value = run.worst;
     raised.evidence = run.evidence;
-    RaiseFrom(run, subject, common, raised, rule);
+    RaiseFor(subject, common, raised, std::min(run.first, rule.pending_since.value_or(run.first)), rule);
   }
 
   // Puts the observation into the rule's verdict runs (merging, extending or splitting them) and returns
   // the run that holds it. Breach runs never bridge a gap longer than `gap` (the rule's `for`).
-  VerdictRun& Record(const std::string& key, const Observation& observation, const Badness& badness,
-                     std::chrono::seconds gap) {
+  const VerdictRun& Record(const std::string& key, const Observation& observation, const Badness& badness,
+                           std::chrono::seconds gap) {
     std::vector<VerdictRun>& runs = state_.runs[key];
     const core::WallTime horizon = now_ - kLateHorizon - gap;
     if (!runs.empty() && runs.front().last < horizon) {
@@ -286,7 +318,7 @@ class Pass {
         AddBounded(run.evidence, evidence);
     };
     const auto fresh = [&] {
-      VerdictRun run{time, time, breach, false, observation.value, {}};
+      VerdictRun run{time, time, breach, observation.value, {}};
       add(run);
       return run;
     };
@@ -306,11 +338,9 @@ class Pass {
         add(*containing);
         return *containing;
       }
-      // A different verdict inside a run splits it around this reading. The part after it is a breach
-      // of its own by effective time: an alert raised from the part before does not cover it.
+      // A different verdict inside a run splits it around this reading.
       VerdictRun right = *containing;
       right.first = time + std::chrono::milliseconds{1};
-      right.alerted = false;
       std::vector<VerdictRun> pieces;
       if (containing->first < time) {
         containing->last = time - std::chrono::milliseconds{1};
@@ -331,7 +361,6 @@ class Pass {
       add(previous);
       if (with_next) {
         previous.last = next->last;
-        previous.alerted = previous.alerted || next->alerted;
         if (breach && badness(next->worst) > badness(previous.worst)) previous.worst = next->worst;
         for (const Evidence& evidence : next->evidence)
           AddBounded(previous.evidence, evidence);
@@ -344,7 +373,6 @@ class Pass {
     if (with_next) {
       VerdictRun joined = fresh();
       joined.last = next->last;
-      joined.alerted = next->alerted;
       if (breach && badness(next->worst) > badness(joined.worst)) joined.worst = next->worst;
       for (const Evidence& evidence : next->evidence)
         AddBounded(joined.evidence, evidence);
@@ -601,11 +629,13 @@ void Evaluator::RestoreWindow(EngineState& state, const WindowSpec& spec, const 
 void Evaluator::RememberLatest(EngineState& state, const core::Reading& reading) const {
   const Evidence evidence = EvidenceOf(reading);
   const std::string source = SourceKey(reading.device_id, reading.metric);
-  auto [latest_of_source, inserted] = state.latest_by_source.try_emplace(source, evidence);
-  if (!inserted && latest_of_source->second.time <= evidence.time) latest_of_source->second = evidence;
   std::vector<Evidence>& recent = state.recent_by_source[source];
   if (recent.size() >= kRecentPerSource) recent.erase(recent.begin());
   recent.push_back(evidence);
+  // A record taken at an unknown time says nothing about what is newest.
+  if (reading.taken_at_unknown) return;
+  auto [latest_of_source, inserted] = state.latest_by_source.try_emplace(source, evidence);
+  if (!inserted && latest_of_source->second.time <= evidence.time) latest_of_source->second = evidence;
   if (IsEventMetric(reading.metric)) {
     if (reading.value != 0) {
       auto& last_event = state.last_event_by_metric[reading.metric];
@@ -657,14 +687,18 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
                   Constant);  // a stuck or drifting clock is further off with every reading: no news
       }
     }
+    if (evidence.time > now + kFurthestAhead) {
+      ++out.unreliable_readings;  // a caller that skipped the time model (JudgeDeviceTime)
+      continue;
+    }
     const std::string source = SourceKey(reading.device_id, reading.metric);
     if (SentBefore(state, source, evidence)) {
       ++out.duplicate_readings;
       continue;
     }
     const auto previous = state.latest_by_source.find(source);
-    const bool source_late =
-        previous != state.latest_by_source.end() && evidence.time < previous->second.time;
+    const bool source_late = reading.taken_at_unknown || (previous != state.latest_by_source.end() &&
+                                                          evidence.time < previous->second.time);
 
     // Battery and sensor errors: the device's own newest state, reliable or not.
     for (const DeviceRule& rule : rules_.devices) {
@@ -699,7 +733,7 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
         // Activity resolves the alert only if it happened inside the quiet time the alert reported.
         const std::string key = AlertKey(rule.common.id);
         const Alert* open = pass.Open(key);
-        if (open != nullptr && evidence.time > open->raised_at - rule.quiet_for)
+        if (open != nullptr && !reading.taken_at_unknown && evidence.time > open->raised_at - rule.quiet_for)
           pass.Resolve(key, kResolvedByCondition, {}, evidence);
       }
       for (const EventRule& rule : rules_.events) {
@@ -737,7 +771,8 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
 
     // Older than a reading of this metric already evaluated (from any device): it may raise, never clear.
     const auto newest = state.latest_by_metric.find(reading.metric);
-    const bool late = newest != state.latest_by_metric.end() && evidence.time < newest->second.time;
+    const bool late = reading.taken_at_unknown ||
+                      (newest != state.latest_by_metric.end() && evidence.time < newest->second.time);
     if (late) ++out.out_of_order_readings;
     for (const ThresholdRule& rule : rules_.thresholds) {
       if (rule.metric != reading.metric) continue;
@@ -775,7 +810,7 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
       if (rule.metric != reading.metric) continue;
       const std::string key = AlertKey(rule.common.id);
       const Alert* open = pass.Open(key);
-      if (open == nullptr) continue;
+      if (open == nullptr || reading.taken_at_unknown) continue;
       // Only a measurement taken in the period that was missed, or later, resolves it.
       core::WallTime counts_from = open->raised_at;
       if (rule.within) {
@@ -977,7 +1012,8 @@ ActionResult Evaluator::Resolve(EngineState& state, std::string_view alert_id, s
   Pass pass(state, now, no_new_ids, result.evaluation);
   pass.Resolve(key, by, note, std::nullopt);
   // The condition may still hold: a value rule waits for it to clear, a time-based rule counts afresh.
-  RuleState rule_state;
+  // The alert's span closes now (late readings of its breach raise nothing again).
+  RuleState rule_state = pass.Afresh(pass.Rule(key), now);
   rule_state.rearm_required = true;
   rule_state.watch_since = now;
   rule_state.last_deadline = pass.Rule(key).last_deadline;

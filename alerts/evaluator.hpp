@@ -58,6 +58,10 @@ inline constexpr std::chrono::minutes kRepeatUpdateInterval{15};
 // A late reading (older than a newer one of its metric) may raise an alert only when it is at most this
 // old: an upload of last week's memory is history, not an emergency.
 inline constexpr std::chrono::hours kLateHorizon{24};
+// The furthest ahead of now an effective time can be (the longest clock_ahead the config allows; the time
+// model turns anything further into the receive time). A reading beyond it is not evaluated: it would be
+// the newest of its metric for as long as it is ahead.
+inline constexpr std::chrono::hours kFurthestAhead{24};
 // Verdict runs kept per rule (a flapping signal makes one per reading): the oldest go first.
 inline constexpr std::size_t kMaxVerdictRuns = 1024;
 // The device clock rule that applies when the rule set has none (docs/rules.md, "Time").

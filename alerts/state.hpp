@@ -10,6 +10,15 @@
 
 namespace ehg::alerts {
 
+// The effective-time span of a breach an alert was raised for: from its earliest evidence to the reading
+// that resolved it (TimePoint max while open). A late reading in it raises nothing again.
+struct AlertedSpan {
+  core::WallTime first{};
+  core::WallTime last{};
+
+  friend bool operator==(const AlertedSpan&, const AlertedSpan&) = default;
+};
+
 // Where one rule (for one subject) stands between alerts. Persisted by the pipeline with every change,
 // so durations and schedules resume after a restart.
 struct RuleState {
@@ -22,6 +31,7 @@ struct RuleState {
   std::optional<core::WallTime> last_deadline;  // daily schedule: the last deadline checked
   std::optional<core::WallTime> watch_since;    // time-based rules: supervision (re)started here
   std::optional<core::WallTime> last_event;     // event rules: the latest event
+  std::vector<AlertedSpan> alerted;             // the rule's alerts of the last kLateHorizon, oldest first
 
   bool empty() const { return *this == RuleState{}; }
   friend bool operator==(const RuleState&, const RuleState&) = default;
@@ -35,8 +45,7 @@ struct VerdictRun {
   core::WallTime first{};
   core::WallTime last{};
   bool breach = false;
-  bool alerted = false;  // an alert was raised from it or was open during it: it raises nothing again
-  double worst = 0;      // the rule's measure furthest beyond the limit (breach runs)
+  double worst = 0;                // the rule's measure furthest beyond the limit (breach runs)
   std::vector<Evidence> evidence;  // the first reading, then the latest ones (bounded)
 
   friend bool operator==(const VerdictRun&, const VerdictRun&) = default;

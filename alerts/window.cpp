@@ -86,13 +86,42 @@ void BucketWindow::Rebuild(std::size_t slot) {
     tree_[node] = Combine(tree_[2 * node], tree_[2 * node + 1]);
 }
 
+void BucketWindow::Remember(std::size_t slot) {
+  if (journal_ && !journal_->whole) journal_->leaves.emplace_back(slot, tree_[capacity_ + slot]);
+}
+
+void BucketWindow::BeginJournal() {
+  journal_ = Journal{{}, std::nullopt, newest_, empty_, devices_.size()};
+}
+
+void BucketWindow::EndJournal() {
+  journal_.reset();
+}
+
+void BucketWindow::Undo() {
+  if (!journal_) return;
+  Journal journal = std::move(*journal_);
+  journal_.reset();
+  // The whole tree, when taken, is the state after the leaf changes recorded before it.
+  if (journal.whole) tree_ = std::move(*journal.whole);
+  for (auto it = journal.leaves.rbegin(); it != journal.leaves.rend(); ++it) {
+    tree_[capacity_ + it->first] = it->second;
+    Rebuild(it->first);
+  }
+  newest_ = journal.newest;
+  empty_ = journal.empty;
+  devices_.resize(journal.devices);
+}
+
 void BucketWindow::Clear(std::size_t slot) {
   if (tree_[capacity_ + slot].count == 0) return;
+  Remember(slot);
   tree_[capacity_ + slot] = Node{};
   Rebuild(slot);
 }
 
 void BucketWindow::Merge(std::size_t slot, const Node& node) {
+  Remember(slot);
   Node& leaf = tree_[capacity_ + slot];
   leaf = Combine(leaf, node);
   Rebuild(slot);
@@ -115,6 +144,7 @@ bool BucketWindow::Add(const WindowSample& sample) {
   } else if (bucket > newest_) {
     // The slots the ring moves onto still hold buckets one turn older: empty them.
     if (bucket - newest_ >= capacity) {
+      if (journal_ && !journal_->whole) journal_->whole = tree_;
       std::fill(tree_.begin(), tree_.end(), Node{});
     } else {
       for (std::int64_t passed = newest_ + 1; passed <= bucket; ++passed)

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alerts/alert.hpp"
@@ -58,11 +60,23 @@ class BucketWindow {
   // never shorter than asked, and at most one bucket width longer.
   WindowSummary Query(core::WallTime from, core::WallTime to) const;
 
+  // Undo for a transaction that may fail (the pipeline's savepoint): while a journal is open, every
+  // change records what it replaced, so Undo() puts the window back exactly and cheaply (a batch touches
+  // a few buckets; copying the whole window for every batch would cost more than the batch).
+  void BeginJournal();
+  void Undo();
+  void EndJournal();
+
   const std::string& metric() const { return metric_; }
   std::chrono::milliseconds width() const { return std::chrono::milliseconds{width_ms_}; }
   std::size_t capacity() const { return capacity_; }
 
-  friend bool operator==(const BucketWindow&, const BucketWindow&) = default;
+  // The contents: two windows holding the same buckets are equal, whatever their journals.
+  friend bool operator==(const BucketWindow& a, const BucketWindow& b) {
+    return a.metric_ == b.metric_ && a.unit_ == b.unit_ && a.width_ms_ == b.width_ms_ &&
+           a.capacity_ == b.capacity_ && a.tree_ == b.tree_ && a.devices_ == b.devices_ &&
+           a.newest_ == b.newest_ && a.empty_ == b.empty_;
+  }
 
  private:
   struct Node {
@@ -94,6 +108,16 @@ class BucketWindow {
   std::vector<std::string> devices_;
   std::int64_t newest_ = 0;  // the newest bucket number seen (valid when !tree_.empty())
   bool empty_ = true;
+
+  struct Journal {
+    std::vector<std::pair<std::size_t, Node>> leaves;  // slot and the leaf it replaced, in order
+    std::optional<std::vector<Node>> whole;            // the tree before a change that emptied it all
+    std::int64_t newest = 0;
+    bool empty = true;
+    std::size_t devices = 0;
+  };
+  std::optional<Journal> journal_;
+  void Remember(std::size_t slot);
 };
 
 }  // namespace ehg::alerts

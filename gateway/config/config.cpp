@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "alerts/evaluator.hpp"
 #include "alerts/window.hpp"
 #include "gateway/core/address.hpp"
 #include "gateway/core/json.hpp"
@@ -664,8 +665,10 @@ class ConfigParser {
     }
     device.expected_interval =
         Duration(reader, "expected_interval", std::chrono::minutes{1}, std::chrono::days{14}, ok);
+    // No further ahead than the engine takes readings at all.
     device.clock_ahead =
-        Duration(reader, "clock_ahead", std::chrono::seconds{1}, std::chrono::days{1}, ok, true);
+        Duration(reader, "clock_ahead", std::chrono::seconds{1},
+                 std::chrono::duration_cast<std::chrono::seconds>(alerts::kFurthestAhead), ok, true);
     device.clock_behind =
         Duration(reader, "clock_behind", std::chrono::seconds{1}, std::chrono::days{90}, ok, true);
     if (*type == "sim") {

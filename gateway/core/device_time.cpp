@@ -5,9 +5,9 @@ namespace ehg::core {
 DeviceClockTolerance DefaultClockTolerance(DeviceTiming timing) {
   switch (timing) {
     case DeviceTiming::kStreaming:
-      return {std::chrono::minutes{2}, std::chrono::minutes{2}};
+      return {std::chrono::minutes{2}, std::chrono::minutes{2}, timing};
     case DeviceTiming::kStoredRecords:
-      return {std::chrono::minutes{5}, std::chrono::days{30}};
+      return {std::chrono::minutes{5}, std::chrono::days{30}, timing};
   }
   return {};
 }
@@ -30,6 +30,7 @@ std::string_view ToString(DeviceTimeVerdict verdict) {
 
 DeviceTimeVerdict JudgeDeviceTime(Reading& reading, const DeviceClockTolerance& tolerance) {
   reading.device_clock_suspect = false;
+  reading.taken_at_unknown = false;
   if (!reading.device_time) return DeviceTimeVerdict::kNoDeviceTime;
   if (reading.time_uncertain) return DeviceTimeVerdict::kGatewayUncertain;
   const WallTime device_time = *reading.device_time;
@@ -40,6 +41,7 @@ DeviceTimeVerdict JudgeDeviceTime(Reading& reading, const DeviceClockTolerance& 
     verdict = DeviceTimeVerdict::kBehind;
   }
   reading.device_clock_suspect = verdict != DeviceTimeVerdict::kPlausible;
+  reading.taken_at_unknown = reading.device_clock_suspect && tolerance.timing == DeviceTiming::kStoredRecords;
   return verdict;
 }
 

@@ -11,6 +11,13 @@
 // `replay`), before anything is stored or evaluated. Pure.
 namespace ehg::core {
 
+// How a device delivers its measurements, which decides its default tolerance and what an implausible
+// time means.
+enum class DeviceTiming {
+  kStreaming,      // sends what it measures as it measures it (oximeter streams, BTHome sensors)
+  kStoredRecords,  // keeps measurements and sends them later (BP monitors, scales, glucose meters)
+};
+
 // How far a device's time may lie from the receive time and still be believed.
 struct DeviceClockTolerance {
   // Ahead of the receive time: a measurement cannot come from the future; only clock drift is allowed.
@@ -18,14 +25,11 @@ struct DeviceClockTolerance {
   // Behind the receive time: how old a measurement may be when it arrives. Tight for devices that
   // stream what they measure now; long for devices that keep records and upload them later.
   std::chrono::seconds behind{std::chrono::minutes{2}};
+  // A streaming device's reading with an implausible time was measured when it arrived; a stored record
+  // with one was measured at an unknown time (Reading::taken_at_unknown).
+  DeviceTiming timing = DeviceTiming::kStreaming;
 
   friend bool operator==(const DeviceClockTolerance&, const DeviceClockTolerance&) = default;
-};
-
-// How a device delivers its measurements, which decides its default tolerance.
-enum class DeviceTiming {
-  kStreaming,      // sends what it measures as it measures it (oximeter streams, BTHome sensors)
-  kStoredRecords,  // keeps measurements and sends them later (BP monitors, scales, glucose meters)
 };
 
 // Streaming: 2 minutes either way. Stored records: 5 minutes ahead, 30 days behind.
@@ -41,9 +45,9 @@ enum class DeviceTimeVerdict {
 
 std::string_view ToString(DeviceTimeVerdict verdict);
 
-// Sets reading.device_clock_suspect (and so the effective time) from the verdict. A reading received
-// while the gateway's clock was unsynchronised keeps the device's time unjudged: it is already marked
-// time_uncertain, which keeps it out of clinical rules.
+// Sets reading.device_clock_suspect (and so the effective time) and taken_at_unknown from the verdict. A
+// reading received while the gateway's clock was unsynchronised keeps the device's time unjudged: it is
+// already marked time_uncertain, which keeps it out of clinical rules.
 DeviceTimeVerdict JudgeDeviceTime(Reading& reading, const DeviceClockTolerance& tolerance);
 
 }  // namespace ehg::core

@@ -63,6 +63,9 @@ struct Reading {
   // The device's time was implausible against the receive time (gateway/core/device_time.hpp): it is
   // kept as the device's claim, but the reading counts at its receive time.
   bool device_clock_suspect = false;
+  // A stored record whose device time was implausible: when it was measured is unknown, the receive time
+  // is only its latest possible time. It may raise an alert, never resolve or clear one.
+  bool taken_at_unknown = false;
 
   // The time the measurement was taken, as well as the gateway knows it: the device's time when it has
   // a plausible one, else the receive time.

@@ -323,6 +323,16 @@ std::string RuleStateToJson(const alerts::RuleState& state) {
   SetOptionalMs(object, "last_deadline_ms", state.last_deadline);
   SetOptionalMs(object, "watch_since_ms", state.watch_since);
   SetOptionalMs(object, "last_event_ms", state.last_event);
+  if (!state.alerted.empty()) {
+    Array::Ptr spans = new Array;
+    for (const alerts::AlertedSpan& span : state.alerted) {
+      Array::Ptr pair = new Array;
+      pair->add(Milliseconds(span.first));
+      pair->add(Milliseconds(span.last));
+      spans->add(pair);
+    }
+    object.set("alerted_ms", spans);
+  }
   return Stringify(object);
 }
 
@@ -341,6 +351,15 @@ Result<alerts::RuleState> RuleStateFromJson(const std::string& json) {
     state.last_deadline = OptionalMs(*object, "last_deadline_ms");
     state.watch_since = OptionalMs(*object, "watch_since_ms");
     state.last_event = OptionalMs(*object, "last_event_ms");
+    if (const Array::Ptr spans = object->getArray("alerted_ms")) {
+      for (std::size_t i = 0; i < spans->size(); ++i) {
+        const Array::Ptr pair = spans->getArray(static_cast<unsigned>(i));
+        if (!pair || pair->size() != 2)
+          return Fail(Errc::kParse, "rule state: alerted_ms holds a pair of times");
+        state.alerted.push_back(
+            {FromMs(pair->getElement<std::int64_t>(0)), FromMs(pair->getElement<std::int64_t>(1))});
+      }
+    }
     return state;
   } catch (const Poco::Exception& exception) {
     return Fail(Errc::kParse, "stored rule state is not readable: " + exception.displayText());

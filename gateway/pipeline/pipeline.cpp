@@ -14,6 +14,7 @@ namespace ehg::pipeline {
 namespace {
 
 constexpr std::chrono::minutes kHousekeepingInterval{60};
+constexpr std::chrono::milliseconds kBackfillPause{50};
 // The longest the thread sleeps without work, so the watchdog heartbeat keeps moving.
 constexpr std::chrono::milliseconds kIdleWake{500};
 
@@ -22,40 +23,63 @@ constexpr std::chrono::milliseconds kIdleWake{500};
 // workers' decisions change only the alerts and rule states (kept without copying the reading memory).
 class EngineSavepoint {
  public:
-  // Alerts and rule states.
-  explicit EngineSavepoint(const alerts::EngineState& engine) : open_(engine.open), rules_(engine.rules) {}
+  // Alerts, rule states and the rules' verdict runs (timed rules step them too).
+  explicit EngineSavepoint(alerts::EngineState& engine)
+      : engine_(&engine), open_(engine.open), rules_(engine.rules), runs_(engine.runs) {}
 
-  // Everything readings of `metrics` can change. The windows of other metrics are not copied: a window
-  // is up to a few hundred kilobytes, and a batch touches the windows of its own metrics only.
-  EngineSavepoint(alerts::EngineState& engine, std::set<std::string> metrics) : metrics_(std::move(metrics)) {
+  // Everything readings of `metrics` can change: a copy of the state without the windows, whose changes
+  // the windows themselves journal (a window is a few hundred kilobytes; a batch changes a few buckets).
+  // Unless rolled back, the windows keep their changes when the savepoint goes.
+  EngineSavepoint(alerts::EngineState& engine, std::set<std::string> metrics)
+      : engine_(&engine), metrics_(std::move(metrics)) {
     std::map<std::string, alerts::BucketWindow> windows = std::move(engine.windows);
     engine.windows.clear();
     whole_ = engine;
-    for (const auto& [key, window] : windows) {
-      if (metrics_.count(window.metric()) > 0) windows_.emplace(key, window);
-    }
     engine.windows = std::move(windows);
+    for (auto& [key, window] : engine.windows) {
+      if (metrics_.count(window.metric()) == 0) continue;
+      window.BeginJournal();
+      journaled_.insert(key);
+    }
   }
+  ~EngineSavepoint() {
+    for (const std::string& key : journaled_) {
+      if (auto found = engine_->windows.find(key); found != engine_->windows.end())
+        found->second.EndJournal();
+    }
+  }
+  EngineSavepoint(const EngineSavepoint&) = delete;
+  EngineSavepoint& operator=(const EngineSavepoint&) = delete;
 
-  void RollBack(alerts::EngineState& engine) {
+  void RollBack() {
+    alerts::EngineState& engine = *engine_;
     if (!whole_) {
       engine.open = std::move(open_);
       engine.rules = std::move(rules_);
+      engine.runs = std::move(runs_);
       return;
     }
     std::map<std::string, alerts::BucketWindow> windows = std::move(engine.windows);
     engine = std::move(*whole_);
-    std::erase_if(windows, [this](const auto& entry) { return metrics_.count(entry.second.metric()) > 0; });
-    windows.merge(windows_);
+    // Windows made during the batch go; the others undo what the batch did to them.
+    std::erase_if(windows, [this](const auto& entry) {
+      return metrics_.count(entry.second.metric()) > 0 && journaled_.count(entry.first) == 0;
+    });
+    for (const std::string& key : journaled_) {
+      if (auto found = windows.find(key); found != windows.end()) found->second.Undo();
+    }
+    journaled_.clear();
     engine.windows = std::move(windows);
   }
 
  private:
+  alerts::EngineState* engine_ = nullptr;
   std::optional<alerts::EngineState> whole_;
   std::set<std::string> metrics_;
-  std::map<std::string, alerts::BucketWindow> windows_;
+  std::set<std::string> journaled_;  // keys of the windows with an open journal
   alerts::OpenAlerts open_;
   std::map<std::string, alerts::RuleState> rules_;
+  std::map<std::string, std::vector<alerts::VerdictRun>> runs_;
 };
 
 store::AlertRecord ToRecord(const alerts::Alert& alert) {
@@ -114,10 +138,32 @@ Result<void> Pipeline::RestoreEngineState() {
   // summaries (a week of a 1 Hz oximeter is 10,080 rows, not 604,800); shorter ones, which reach back at
   // most about an hour, from the readings themselves.
   const core::WallTime now = clock_.Now();
+  // Nothing the store holds from beyond the furthest a device clock may be ahead is taken: a reading
+  // stored by an older build with a time a year ahead would otherwise be the newest of its metric.
+  const core::WallTime until = now + alerts::kFurthestAhead;
+  auto pending = store_.MinutesPendingThrough();
+  if (!pending) return tl::unexpected(pending.error());
+  backfill_pending_ = pending->has_value();
+  const auto restore_readings = [&](const alerts::WindowSpec& spec,
+                                    store::ReadingQuery query) -> Result<void> {
+    auto readings = store_.LoadReadings(query);
+    if (!readings) return tl::unexpected(readings.error());
+    for (const core::Reading& reading : *readings) {
+      const alerts::Evidence evidence{reading.device_id, reading.metric, reading.value, reading.unit,
+                                      reading.EffectiveTime()};
+      evaluator_.RestoreWindow(engine, spec, alerts::WindowSample::Of(evidence));
+    }
+    return {};
+  };
   for (const alerts::WindowSpec& spec : evaluator_.Windows()) {
     const core::WallTime since = now - spec.span - spec.bucket;
+    store::ReadingQuery raw;
+    raw.metrics = {spec.metric};
+    raw.since = since;
+    raw.until = until;
+    raw.usable_only = true;
     if (spec.bucket >= std::chrono::minutes{1}) {
-      auto minutes = store_.LoadUsableMinutes(spec.metric, since);
+      auto minutes = store_.LoadUsableMinutes(spec.metric, since, until);
       if (!minutes) return tl::unexpected(minutes.error());
       for (const store::MinuteSummary& minute : *minutes) {
         evaluator_.RestoreWindow(
@@ -126,32 +172,36 @@ Result<void> Pipeline::RestoreEngineState() {
                                  minute.usable_min_time, minute.device_id, minute.usable_max,
                                  minute.usable_max_time, minute.device_id});
       }
-    } else {
-      auto readings = store_.LoadReadings({{spec.metric}, since, true, false, false});
-      if (!readings) return tl::unexpected(readings.error());
-      for (const core::Reading& reading : *readings) {
-        const alerts::Evidence evidence{reading.device_id, reading.metric, reading.value, reading.unit,
-                                        reading.EffectiveTime()};
-        evaluator_.RestoreWindow(engine, spec, alerts::WindowSample::Of(evidence));
-      }
+      // Readings an older build stored and the backfill has not summarised yet.
+      if (!*pending) continue;
+      raw.stored_through = **pending;
     }
+    if (auto restored = restore_readings(spec, raw); !restored) return restored;
   }
   // The newest reading per source within the longest look-back a rule can have (a `within` schedule of
   // up to 60 days): older ones decide nothing, and the bound keeps start-up time independent of retention.
   const core::WallTime recent = now - std::chrono::days{60};
-  std::vector<store::ReadingQuery> queries;
-  queries.push_back({{}, recent, false, false, true});
-  queries.push_back({{}, recent, true, false, true});
   std::vector<std::string> event_metrics;
   for (const core::MetricInfo& metric : core::AllMetrics()) {
     if (metric.kind == core::MetricKind::kEvent) event_metrics.emplace_back(metric.name);
   }
-  queries.push_back({event_metrics, recent, false, true, true});
-  for (const store::ReadingQuery& query : queries) {
+  for (int kind = 0; kind < 3; ++kind) {
+    store::ReadingQuery query;  // any reading, usable ones (freshest values), activity
+    query.since = recent;
+    query.until = until;
+    query.latest_per_source = true;
+    query.usable_only = kind == 1;
+    if (kind == 2) {
+      query.metrics = event_metrics;
+      query.nonzero_only = true;
+    }
     auto readings = store_.LoadReadings(query);
     if (!readings) return tl::unexpected(readings.error());
-    for (const core::Reading& reading : *readings)
+    for (core::Reading& reading : *readings) {
+      reading.taken_at_unknown = reading.device_clock_suspect &&
+                                 ToleranceFor(reading.device_id).timing == core::DeviceTiming::kStoredRecords;
       evaluator_.RememberLatest(engine, reading);
+    }
   }
   for (const auto& [id, device] : devices_) {
     if (device.last_seen) {
@@ -275,7 +325,8 @@ void Pipeline::Run() {
   core::NameThisThread("ehg-pipeline");
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait_for(lock, kIdleWake, [this] {
+    // While old readings wait to be summarised, the idle loop does a step of that every kBackfillPause.
+    wake_.wait_for(lock, backfill_pending_ ? kBackfillPause : kIdleWake, [this] {
       return !queue_.empty() || !changes_.empty() || !device_statuses_.empty() || stop_requested_ ||
              pending_rules_;
     });
@@ -313,6 +364,7 @@ void Pipeline::Run() {
     if (!batch.empty()) ProcessBatch(batch);
     Tick();
     Housekeeping();
+    if (batch.empty() && changes.empty() && backfill_pending_) BackfillMinutes();
     heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
     lock.lock();
     if (finished) break;
@@ -404,7 +456,7 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
 
   auto written = store_.Write(write);
   if (!written) {
-    savepoint.RollBack(engine_);
+    savepoint.RollBack();
     counters_.outbox_change_failures += changes.size();
     core::LogError("uplink change not stored", {{"changes", changes.size()},
                                                 {"code", ToString(written.error().code)},
@@ -463,19 +515,14 @@ bool Pipeline::DropAlreadyStored(std::vector<Submission*>& accepted, std::vector
     return false;
   }
   // A measurement repeated inside one batch counts as stored once too.
-  std::set<std::tuple<std::string, std::string, std::int64_t, std::int64_t>> in_batch;
+  std::set<store::ReadingIdentity> in_batch;
   std::vector<Submission*> kept_submissions;
   std::vector<core::Reading> kept_readings;
   for (std::size_t i = 0; i < readings.size(); ++i) {
     const core::Reading& reading = readings[i];
     bool duplicate = (*stored)[i];
-    if (!duplicate && store::HasIdentity(reading)) {
-      duplicate = !in_batch
-                       .emplace(reading.device_id, reading.metric,
-                                reading.device_time ? reading.device_time->time_since_epoch().count() : -1,
-                                reading.sequence ? static_cast<std::int64_t>(*reading.sequence) : -1)
-                       .second;
-    }
+    if (const auto identity = store::IdentityOf(reading); !duplicate && identity)
+      duplicate = !in_batch.insert(*identity).second;
     if (!duplicate) {
       kept_submissions.push_back(accepted[i]);
       kept_readings.push_back(reading);
@@ -494,17 +541,18 @@ bool Pipeline::DropAlreadyStored(std::vector<Submission*>& accepted, std::vector
   return true;
 }
 
+const core::DeviceClockTolerance& Pipeline::ToleranceFor(const std::string& device_id) const {
+  const auto tolerance = options_.clock_tolerances.find(device_id);
+  return tolerance != options_.clock_tolerances.end() ? tolerance->second : options_.default_clock_tolerance;
+}
+
 void Pipeline::JudgeDeviceTimes(std::vector<core::Reading>& readings) {
   for (core::Reading& reading : readings) {
-    const auto tolerance = options_.clock_tolerances.find(reading.device_id);
-    const core::DeviceTimeVerdict verdict = core::JudgeDeviceTime(
-        reading,
-        tolerance != options_.clock_tolerances.end() ? tolerance->second : options_.default_clock_tolerance);
+    const core::DeviceTimeVerdict verdict = core::JudgeDeviceTime(reading, ToleranceFor(reading.device_id));
     if (verdict == core::DeviceTimeVerdict::kPlausible) {
       if (devices_with_suspect_clock_.erase(reading.device_id) > 0)
         core::LogInfo("device clock plausible again", {{"device", reading.device_id}});
     } else if (reading.device_clock_suspect) {
-      ++counters_.device_clock_suspect;
       if (devices_with_suspect_clock_.insert(reading.device_id).second) {
         core::LogWarning("device clock implausible; its readings count at their receive time",
                          {{"device", reading.device_id}, {"clock", core::ToString(verdict)}});
@@ -577,7 +625,7 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     for (Submission* submission : accepted) {
       if (submission->done) submission->done(submission->reading, tl::unexpected(written.error()));
     }
-    savepoint.RollBack(engine_);
+    savepoint.RollBack();
     return;
   }
 
@@ -585,6 +633,9 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
   for (auto& [id, device] : touched)
     devices_[id] = std::move(device);
   counters_.stored += write.readings.size();
+  counters_.device_clock_suspect += static_cast<std::uint64_t>(
+      std::count_if(write.readings.begin(), write.readings.end(),
+                    [](const core::Reading& r) { return r.device_clock_suspect; }));
   {
     std::lock_guard lock(activity_mutex_);
     for (const core::Reading& reading : write.readings) {
@@ -718,11 +769,23 @@ void Pipeline::Tick() {
     ++counters_.store_failures;
     core::LogError("timed rule changes not stored; retried at the next tick",
                    {{"code", ToString(written.error().code)}, {"reason", written.error().message}});
-    savepoint.RollBack(engine_);
+    savepoint.RollBack();
     return;
   }
   AfterCommit(*written, write.events);
   CountEvaluation(evaluation);
+}
+
+void Pipeline::BackfillMinutes() {
+  auto summarised = store_.BackfillMinutes();
+  if (!summarised) {
+    // Not a reason to stop: the readings are stored; only restarts rebuild windows from raw rows longer.
+    core::LogWarning("summarising stored readings failed; retried", {{"reason", summarised.error().message}});
+    return;
+  }
+  auto pending = store_.MinutesPendingThrough();
+  backfill_pending_ = pending && pending->has_value();
+  if (!backfill_pending_) core::LogInfo("stored readings summarised for the rule windows");
 }
 
 void Pipeline::Housekeeping() {

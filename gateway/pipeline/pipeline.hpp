@@ -165,14 +165,17 @@ class Pipeline final : public core::ReadingSink,
   // The device's record as last committed, or a fresh one.
   store::DeviceRecord KnownDevice(const std::string& device_id) const;
   void ProcessBatch(std::deque<Submission>& batch);
-  // The time model: judges each reading's device time against its receive time (counted, logged once
-  // per episode and device).
+  // The time model: judges each reading's device time against its receive time (logged once per
+  // episode and device; counted once stored).
   void JudgeDeviceTimes(std::vector<core::Reading>& readings);
+  const core::DeviceClockTolerance& ToleranceFor(const std::string& device_id) const;
   // Removes readings the store already holds (or that repeat inside the batch); false when the check
   // itself failed and every reading was refused.
   bool DropAlreadyStored(std::vector<Submission*>& accepted, std::vector<core::Reading>& readings);
   void AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events);
   void Housekeeping();
+  // One step of summarising the readings an older build stored, when the pipeline has nothing else to do.
+  void BackfillMinutes();
   void Tick();
   // Rebuilds the rule engine's state from the store: at start, and when new rules may look back further.
   Result<void> RestoreEngineState();
@@ -204,6 +207,8 @@ class Pipeline final : public core::ReadingSink,
   std::map<std::string, store::DeviceRecord> devices_;
   std::set<std::string> devices_with_suspect_clock_;
   std::optional<core::SteadyTime> next_housekeeping_;
+  // Readings an older build stored still wait to be summarised (store::Store::BackfillMinutes).
+  bool backfill_pending_ = false;
 
   OutboxListener outbox_listener_;
 

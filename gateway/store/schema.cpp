@@ -107,17 +107,19 @@ CREATE INDEX seen_commands_expiry ON seen_commands (remember_until_ms);
 )sql";
 
 // Version 7: the time model (docs/rules.md, "Time"). A reading whose device time was implausible counts
-// at its receive time (clock_suspect), and that time identifies nothing: a clock stuck at 2000-01-01
-// stamps every measurement alike, so such a reading is a repeat only by its record number (with the
-// claimed time). The identity index is rebuilt with that condition. Per-minute summaries of every metric and
-// device feed the alert engine's trend and baseline windows on start without reading raw history; existing
-// readings are summarised once here. The minute of a reading is floor(effective time / 60 s).
+// at its receive time: its device_time_ms is NULL (so the effective time, COALESCE(device_time_ms,
+// received_ms), and the identity index stay as they were) and claimed_device_time_ms keeps what the device
+// claimed. Such a reading is a repeat only by its record number, or by its claimed time and value (a
+// reset clock runs on from 2000-01-01, so its claims still tell records apart).
+// Per-minute summaries of every metric and device feed the alert engine's trend and baseline windows on
+// start without reading raw history. Readings already stored are judged and summarised afterwards in
+// the background, a few thousand at a time (Store::BackfillMinutes), so the migration itself is
+// instant however large the file: the setting store.minutes_backfill_through_id is the highest row id
+// not yet summarised (rows are numbered in the order they were stored).
 constexpr std::string_view kVersion7 = R"sql(
-ALTER TABLE readings ADD COLUMN clock_suspect INTEGER NOT NULL DEFAULT 0;
-DROP INDEX readings_identity;
-CREATE UNIQUE INDEX readings_identity ON readings
-  (device_id, metric, coalesce(device_time_ms, -1), coalesce(sequence, -1))
-  WHERE sequence IS NOT NULL OR (device_time_ms IS NOT NULL AND clock_suspect = 0);
+ALTER TABLE readings ADD COLUMN claimed_device_time_ms INTEGER;
+CREATE INDEX readings_claimed_identity ON readings (device_id, metric, claimed_device_time_ms, value)
+  WHERE claimed_device_time_ms IS NOT NULL;
 CREATE TABLE reading_minutes (
   metric        TEXT    NOT NULL,
   minute_ms     INTEGER NOT NULL,
@@ -131,25 +133,8 @@ CREATE TABLE reading_minutes (
   usable_max_ms INTEGER,
   PRIMARY KEY (metric, minute_ms, device_id)
 ) WITHOUT ROWID;
-INSERT INTO reading_minutes (metric, minute_ms, device_id, readings, usable)
-  SELECT metric, t - (((t % 60000) + 60000) % 60000) AS minute, device_id, count(*), 0
-  FROM (SELECT metric, device_id, COALESCE(device_time_ms, received_ms) AS t FROM readings)
-  GROUP BY metric, minute, device_id;
-UPDATE reading_minutes SET usable = u.n, usable_sum = u.total, usable_min = u.low, usable_min_ms = u.t
-  FROM (SELECT metric, t - (((t % 60000) + 60000) % 60000) AS minute, device_id, count(*) AS n,
-               sum(value) AS total, min(value) AS low, t
-        FROM (SELECT metric, device_id, value, COALESCE(device_time_ms, received_ms) AS t FROM readings
-              WHERE flags = 0 AND time_uncertain = 0)
-        GROUP BY metric, minute, device_id) AS u
-  WHERE reading_minutes.metric = u.metric AND reading_minutes.minute_ms = u.minute
-    AND reading_minutes.device_id = u.device_id;
-UPDATE reading_minutes SET usable_max = u.high, usable_max_ms = u.t
-  FROM (SELECT metric, t - (((t % 60000) + 60000) % 60000) AS minute, device_id, max(value) AS high, t
-        FROM (SELECT metric, device_id, value, COALESCE(device_time_ms, received_ms) AS t FROM readings
-              WHERE flags = 0 AND time_uncertain = 0)
-        GROUP BY metric, minute, device_id) AS u
-  WHERE reading_minutes.metric = u.metric AND reading_minutes.minute_ms = u.minute
-    AND reading_minutes.device_id = u.device_id;
+INSERT INTO settings (name, value)
+  SELECT 'store.minutes_backfill_through_id', CAST(max(id) AS TEXT) FROM readings HAVING count(*) > 0;
 )sql";
 
 constexpr std::array<std::string_view, 7> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4,

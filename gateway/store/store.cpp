@@ -223,9 +223,17 @@ std::vector<DeviceRecord> ReadDevices(SQLite::Database& db) {
   return devices;
 }
 
-// A reading's effective time in SQL, as core::Reading::EffectiveTime() computes it.
-constexpr std::string_view kEffectiveMs =
-    "CASE WHEN clock_suspect != 0 THEN received_ms ELSE COALESCE(device_time_ms, received_ms) END";
+// A reading's effective time in SQL, as core::Reading::EffectiveTime() computes it (a suspect device
+// time is stored in claimed_device_time_ms, not device_time_ms).
+constexpr std::string_view kEffectiveMs = "COALESCE(device_time_ms, received_ms)";
+// How far a plausible device time can be ahead of its receive time at most (the longest clock_ahead the
+// config allows): an effective time bound becomes a receive time bound that the indexes answer.
+constexpr std::int64_t kMaxAheadMs = 24 * 3600 * 1000;
+// The stored-records tolerance (core::DefaultClockTolerance) that readings stored before the time model
+// are judged by when they are summarised (the store does not know their devices' kinds).
+constexpr std::int64_t kBackfillAheadMs = 5 * 60 * 1000;
+constexpr std::int64_t kBackfillBehindMs = 30LL * 24 * 3600 * 1000;
+constexpr std::string_view kBackfillSetting = "store.minutes_backfill_through_id";
 
 constexpr std::int64_t kMinuteMs = 60'000;
 
@@ -285,6 +293,7 @@ struct Store::Impl {
   std::unique_ptr<SQLite::Statement> upsert_rule_state;
   std::unique_ptr<SQLite::Statement> delete_rule_state;
   std::unique_ptr<SQLite::Statement> find_identity;
+  std::unique_ptr<SQLite::Statement> find_claimed_identity;
   std::unique_ptr<SQLite::Statement> upsert_minute;
 
   SQLite::Statement& Prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql) {
@@ -299,7 +308,7 @@ struct Store::Impl {
   void RollbackIfOpen() noexcept {
     for (auto* statement :
          {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent, &remove_receipted,
-          &upsert_rule_state, &delete_rule_state, &find_identity, &upsert_minute}) {
+          &upsert_rule_state, &delete_rule_state, &find_identity, &find_claimed_identity, &upsert_minute}) {
       if (*statement) (*statement)->tryReset();
     }
     if (sqlite3_get_autocommit(db->getHandle()) == 0) {
@@ -307,6 +316,44 @@ struct Store::Impl {
       if (result != SQLITE_OK) {
         core::LogError("rollback failed", {{"reason", sqlite3_errmsg(db->getHandle())}});
       }
+    }
+  }
+
+  // Adds the summaries to the stored minutes. Inside the caller's transaction.
+  void UpsertMinutes(const std::vector<MinuteSummary>& minutes) {
+    for (const MinuteSummary& minute : minutes) {
+      SQLite::Statement& upsert =
+          Prepared(upsert_minute,
+                   "INSERT INTO reading_minutes (metric, minute_ms, device_id, readings, usable, "
+                   "usable_sum, usable_min, "
+                   "usable_min_ms, usable_max, usable_max_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                   "ON CONFLICT (metric, minute_ms, device_id) DO UPDATE SET "
+                   "readings = readings + excluded.readings, usable = usable + excluded.usable, "
+                   "usable_sum = coalesce(usable_sum, 0) + coalesce(excluded.usable_sum, 0), "
+                   "usable_min_ms = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
+                   "THEN excluded.usable_min_ms ELSE usable_min_ms END, "
+                   "usable_min = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
+                   "THEN excluded.usable_min ELSE usable_min END, "
+                   "usable_max_ms = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
+                   "THEN excluded.usable_max_ms ELSE usable_max_ms END, "
+                   "usable_max = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
+                   "THEN excluded.usable_max ELSE usable_max END");
+      upsert.bind(1, minute.metric);
+      upsert.bind(2, static_cast<std::int64_t>(ToMilliseconds(minute.minute)));
+      upsert.bind(3, minute.device_id);
+      upsert.bind(4, static_cast<std::int64_t>(minute.readings));
+      upsert.bind(5, static_cast<std::int64_t>(minute.usable));
+      if (minute.usable > 0) {
+        upsert.bind(6, minute.usable_sum);
+        upsert.bind(7, minute.usable_min);
+        upsert.bind(8, static_cast<std::int64_t>(ToMilliseconds(minute.usable_min_time)));
+        upsert.bind(9, minute.usable_max);
+        upsert.bind(10, static_cast<std::int64_t>(ToMilliseconds(minute.usable_max_time)));
+      } else {
+        for (int column = 6; column <= 10; ++column)
+          upsert.bind(column);
+      }
+      upsert.exec();
     }
   }
 
@@ -439,57 +486,25 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
           impl.Prepared(impl.insert_reading,
                         "INSERT INTO readings (device_id, metric, value, unit, "
                         "device_time_ms, received_ms, time_uncertain, "
-                        "flags, sequence, clock_suspect) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                        "flags, sequence, claimed_device_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       insert.bind(1, reading.device_id);
       insert.bind(2, reading.metric);
       insert.bind(3, reading.value);
       insert.bind(4, reading.unit);
-      BindOptional(insert, 5,
-                   reading.device_time ? std::optional<std::int64_t>(ToMilliseconds(*reading.device_time))
-                                       : std::nullopt);
+      const std::optional<std::int64_t> device_time =
+          reading.device_time ? std::optional<std::int64_t>(ToMilliseconds(*reading.device_time))
+                              : std::nullopt;
+      BindOptional(insert, 5, reading.device_clock_suspect ? std::nullopt : device_time);
       insert.bind(6, static_cast<std::int64_t>(ToMilliseconds(reading.received_at)));
       insert.bind(7, reading.time_uncertain ? 1 : 0);
       insert.bind(8, static_cast<std::int64_t>(reading.flags.bits()));
       BindOptional(insert, 9,
                    reading.sequence ? std::optional<std::int64_t>(*reading.sequence) : std::nullopt);
-      insert.bind(10, reading.device_clock_suspect ? 1 : 0);
+      BindOptional(insert, 10, reading.device_clock_suspect ? device_time : std::nullopt);
       insert.exec();
       outcome.reading_ids.push_back(impl.db->getLastInsertRowid());
     }
-    for (const MinuteSummary& minute : SummariseMinutes(batch.readings)) {
-      SQLite::Statement& upsert =
-          impl.Prepared(impl.upsert_minute,
-                        "INSERT INTO reading_minutes (metric, minute_ms, device_id, readings, usable, "
-                        "usable_sum, usable_min, "
-                        "usable_min_ms, usable_max, usable_max_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT (metric, minute_ms, device_id) DO UPDATE SET "
-                        "readings = readings + excluded.readings, usable = usable + excluded.usable, "
-                        "usable_sum = coalesce(usable_sum, 0) + coalesce(excluded.usable_sum, 0), "
-                        "usable_min_ms = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
-                        "THEN excluded.usable_min_ms ELSE usable_min_ms END, "
-                        "usable_min = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
-                        "THEN excluded.usable_min ELSE usable_min END, "
-                        "usable_max_ms = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
-                        "THEN excluded.usable_max_ms ELSE usable_max_ms END, "
-                        "usable_max = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
-                        "THEN excluded.usable_max ELSE usable_max END");
-      upsert.bind(1, minute.metric);
-      upsert.bind(2, static_cast<std::int64_t>(ToMilliseconds(minute.minute)));
-      upsert.bind(3, minute.device_id);
-      upsert.bind(4, static_cast<std::int64_t>(minute.readings));
-      upsert.bind(5, static_cast<std::int64_t>(minute.usable));
-      if (minute.usable > 0) {
-        upsert.bind(6, minute.usable_sum);
-        upsert.bind(7, minute.usable_min);
-        upsert.bind(8, static_cast<std::int64_t>(ToMilliseconds(minute.usable_min_time)));
-        upsert.bind(9, minute.usable_max);
-        upsert.bind(10, static_cast<std::int64_t>(ToMilliseconds(minute.usable_max_time)));
-      } else {
-        for (int column = 6; column <= 10; ++column)
-          upsert.bind(column);
-      }
-      upsert.exec();
-    }
+    impl.UpsertMinutes(SummariseMinutes(batch.readings));
     for (const AlertRecord& alert : batch.alerts) {
       SQLite::Statement& upsert = impl.Prepared(impl.upsert_alert,
                                                 "INSERT OR REPLACE INTO alerts (alert_id, rule_id, severity, "
@@ -722,12 +737,17 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
       where += i == 0 ? "?" : ", ?";
     where += ")";
   }
-  if (request.since) where += " AND " + std::string(kEffectiveMs) + " >= ?";
+  // The receive time bounds let SQLite answer from an index on received_ms.
+  if (request.since)
+    where += " AND received_ms >= ? - " + std::to_string(kMaxAheadMs) + " AND " + std::string(kEffectiveMs) +
+             " >= ?";
+  if (request.until) where += " AND " + std::string(kEffectiveMs) + " <= ?";
+  if (request.stored_through) where += " AND id <= ?";
   if (request.usable_only) where += " AND flags = 0 AND time_uncertain = 0";
   if (request.nonzero_only) where += " AND value != 0";
   const std::string columns =
       "device_id, metric, value, unit, device_time_ms, received_ms, time_uncertain, flags, sequence, "
-      "clock_suspect";
+      "claimed_device_time_ms";
   // SQLite fills the bare columns of a MAX() aggregate from the row that holds the maximum.
   const std::string sql = request.latest_per_source
                               ? "SELECT " + columns + ", MAX(" + std::string(kEffectiveMs) +
@@ -741,7 +761,12 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
     int index = 1;
     for (const std::string& metric : request.metrics)
       query.bind(index++, metric);
-    if (request.since) query.bind(index++, static_cast<std::int64_t>(ToMilliseconds(*request.since)));
+    if (request.since) {
+      query.bind(index++, static_cast<std::int64_t>(ToMilliseconds(*request.since)));
+      query.bind(index++, static_cast<std::int64_t>(ToMilliseconds(*request.since)));
+    }
+    if (request.until) query.bind(index++, static_cast<std::int64_t>(ToMilliseconds(*request.until)));
+    if (request.stored_through) query.bind(index++, *request.stored_through);
     while (query.executeStep()) {
       core::Reading reading;
       reading.device_id = query.getColumn(0).getString();
@@ -754,7 +779,10 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
       reading.flags = core::QualityFlags(static_cast<std::uint32_t>(query.getColumn(7).getInt64()));
       if (!query.getColumn(8).isNull())
         reading.sequence = static_cast<std::uint32_t>(query.getColumn(8).getInt64());
-      reading.device_clock_suspect = query.getColumn(9).getInt() != 0;
+      if (!query.getColumn(9).isNull()) {
+        reading.device_time = FromMilliseconds(query.getColumn(9).getInt64());
+        reading.device_clock_suspect = true;
+      }
       readings.push_back(std::move(reading));
     }
   } catch (const SQLite::Exception& exception) {
@@ -763,20 +791,33 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
   return readings;
 }
 
-bool HasIdentity(const core::Reading& reading) {
-  return reading.sequence.has_value() || (reading.device_time.has_value() && !reading.device_clock_suspect);
+std::optional<ReadingIdentity> IdentityOf(const core::Reading& reading) {
+  if (!reading.sequence && !reading.device_time) return std::nullopt;
+  ReadingIdentity identity;
+  identity.device_id = reading.device_id;
+  identity.metric = reading.metric;
+  if (reading.sequence) identity.sequence = std::int64_t{*reading.sequence};
+  if (reading.device_time && !reading.device_clock_suspect) {
+    identity.device_time_ms = ToMilliseconds(*reading.device_time);
+  } else if (reading.device_time && !reading.sequence) {
+    identity.claimed_ms = ToMilliseconds(*reading.device_time);
+    identity.claimed_value = reading.value;
+  }
+  return identity;
 }
 
-Result<std::vector<MinuteSummary>> Store::LoadUsableMinutes(const std::string& metric, core::WallTime since) {
+Result<std::vector<MinuteSummary>> Store::LoadUsableMinutes(const std::string& metric, core::WallTime since,
+                                                            core::WallTime until) {
   std::vector<MinuteSummary> minutes;
   try {
     SQLite::Statement query(
         *impl_->db,
         "SELECT device_id, minute_ms, readings, usable, usable_sum, usable_min, usable_min_ms, "
         "usable_max, usable_max_ms FROM reading_minutes WHERE metric = ? AND minute_ms >= ? "
-        "AND usable > 0 ORDER BY minute_ms");
+        "AND minute_ms <= ? AND usable > 0 ORDER BY minute_ms");
     query.bind(1, metric);
     query.bind(2, static_cast<std::int64_t>(ToMilliseconds(since)));
+    query.bind(3, static_cast<std::int64_t>(ToMilliseconds(until)));
     while (query.executeStep()) {
       MinuteSummary minute;
       minute.metric = metric;
@@ -797,26 +838,118 @@ Result<std::vector<MinuteSummary>> Store::LoadUsableMinutes(const std::string& m
   return minutes;
 }
 
+Result<std::optional<std::int64_t>> Store::MinutesPendingThrough() {
+  try {
+    SQLite::Statement query(*impl_->db, "SELECT value FROM settings WHERE name = ?");
+    query.bind(1, std::string(kBackfillSetting));
+    if (!query.executeStep()) return std::optional<std::int64_t>();
+    return std::optional<std::int64_t>(std::stoll(query.getColumn(0).getString()));
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading the summary backfill position"));
+  } catch (const std::exception&) {
+    return Fail(Errc::kCorrupt, "store: the summary backfill position is not a number");
+  }
+}
+
+Result<std::uint64_t> Store::BackfillMinutes(std::int64_t rows) {
+  auto pending = MinutesPendingThrough();
+  if (!pending) return tl::unexpected(pending.error());
+  if (!*pending) return std::uint64_t{0};
+  const std::int64_t upper = **pending;
+  const std::int64_t lower = upper - std::max<std::int64_t>(1, rows);  // exclusive
+  Impl& impl = *impl_;
+  std::uint64_t summarised = 0;
+  try {
+    impl.db->exec("BEGIN IMMEDIATE");
+    // Device times beyond the stored-records tolerance become claims: the reading counts when received.
+    SQLite::Statement judge(
+        *impl.db,
+        "UPDATE OR IGNORE readings SET claimed_device_time_ms = device_time_ms, device_time_ms = NULL "
+        "WHERE id > ? AND id <= ? AND device_time_ms IS NOT NULL "
+        "AND (device_time_ms > received_ms + ? OR device_time_ms < received_ms - ?)");
+    judge.bind(1, lower);
+    judge.bind(2, upper);
+    judge.bind(3, kBackfillAheadMs);
+    judge.bind(4, kBackfillBehindMs);
+    judge.exec();
+    SQLite::Statement select(
+        *impl.db,
+        "SELECT device_id, metric, value, device_time_ms, received_ms, time_uncertain, flags, "
+        "claimed_device_time_ms FROM readings WHERE id > ? AND id <= ?");
+    select.bind(1, lower);
+    select.bind(2, upper);
+    std::vector<core::Reading> readings;
+    while (select.executeStep()) {
+      core::Reading reading;
+      reading.device_id = select.getColumn(0).getString();
+      reading.metric = select.getColumn(1).getString();
+      reading.value = select.getColumn(2).getDouble();
+      if (!select.getColumn(3).isNull())
+        reading.device_time = FromMilliseconds(select.getColumn(3).getInt64());
+      reading.received_at = FromMilliseconds(select.getColumn(4).getInt64());
+      reading.time_uncertain = select.getColumn(5).getInt() != 0;
+      reading.flags = core::QualityFlags(static_cast<std::uint32_t>(select.getColumn(6).getInt64()));
+      if (!select.getColumn(7).isNull()) {
+        reading.device_time = FromMilliseconds(select.getColumn(7).getInt64());
+        reading.device_clock_suspect = true;
+      }
+      readings.push_back(std::move(reading));
+    }
+    summarised = readings.size();
+    impl.UpsertMinutes(SummariseMinutes(readings));
+    SQLite::Statement older(*impl.db, "SELECT 1 FROM readings WHERE id <= ? LIMIT 1");
+    older.bind(1, lower);
+    if (older.executeStep()) {
+      SQLite::Statement move(*impl.db, "UPDATE settings SET value = ? WHERE name = ?");
+      move.bind(1, std::to_string(lower));
+      move.bind(2, std::string(kBackfillSetting));
+      move.exec();
+    } else {
+      SQLite::Statement done(*impl.db, "DELETE FROM settings WHERE name = ?");
+      done.bind(1, std::string(kBackfillSetting));
+      done.exec();
+    }
+    impl.db->exec("COMMIT");
+  } catch (const SQLite::Exception& exception) {
+    impl.RollbackIfOpen();
+    return tl::unexpected(FromSqlite(exception, "store: summarising stored readings"));
+  }
+  return summarised;
+}
+
 Result<std::vector<bool>> Store::AlreadyStored(const std::vector<core::Reading>& readings) {
   std::vector<bool> stored;
   stored.reserve(readings.size());
   try {
     for (const core::Reading& reading : readings) {
-      if (!HasIdentity(reading)) {
+      const std::optional<ReadingIdentity> identity = IdentityOf(reading);
+      if (!identity) {
         stored.push_back(false);
+        continue;
+      }
+      if (identity->claimed_ms) {
+        // The claim and the value (readings_claimed_identity).
+        SQLite::Statement& find = impl_->Prepared(impl_->find_claimed_identity,
+                                                  "SELECT 1 FROM readings WHERE device_id = ? AND metric = ? "
+                                                  "AND claimed_device_time_ms = ? AND value = ? "
+                                                  "AND claimed_device_time_ms IS NOT NULL LIMIT 1");
+        find.bind(1, identity->device_id);
+        find.bind(2, identity->metric);
+        find.bind(3, *identity->claimed_ms);
+        find.bind(4, identity->claimed_value);
+        stored.push_back(find.executeStep());
+        find.reset();
         continue;
       }
       // The same terms as the readings_identity index, so SQLite answers from it.
       SQLite::Statement& find = impl_->Prepared(
           impl_->find_identity,
           "SELECT 1 FROM readings WHERE device_id = ? AND metric = ? AND coalesce(device_time_ms, -1) = ? "
-          "AND coalesce(sequence, -1) = ? "
-          "AND (sequence IS NOT NULL OR (device_time_ms IS NOT NULL AND clock_suspect = 0)) LIMIT 1");
-      find.bind(1, reading.device_id);
-      find.bind(2, reading.metric);
-      find.bind(3, reading.device_time ? static_cast<std::int64_t>(ToMilliseconds(*reading.device_time))
-                                       : std::int64_t{-1});
-      find.bind(4, reading.sequence ? static_cast<std::int64_t>(*reading.sequence) : std::int64_t{-1});
+          "AND coalesce(sequence, -1) = ? AND (device_time_ms IS NOT NULL OR sequence IS NOT NULL) LIMIT 1");
+      find.bind(1, identity->device_id);
+      find.bind(2, identity->metric);
+      find.bind(3, identity->device_time_ms.value_or(-1));
+      find.bind(4, identity->sequence.value_or(-1));
       stored.push_back(find.executeStep());
       find.reset();
     }

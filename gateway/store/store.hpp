@@ -160,19 +160,32 @@ struct WriteOutcome {
   std::vector<AlertActionResult> alert_action_results;
 };
 
-// Whether the device identifies the measurement, so that receiving it again is a repeat: by a record
-// number, or by its own time when that time was plausible. An implausible time identifies nothing (a
-// clock stuck at 2000-01-01 stamps every measurement alike).
-bool HasIdentity(const core::Reading& reading);
+// What makes a measurement the device identifies the same measurement when it arrives again: its record
+// number, or its own time when that time was plausible; with a suspect time (a reset clock runs on from
+// 2000-01-01, a stuck one stamps everything alike) the claimed time and the value. Equal identities are
+// one measurement. Readings without a device time or record number have none: never repeats.
+struct ReadingIdentity {
+  std::string device_id;
+  std::string metric;
+  std::optional<std::int64_t> device_time_ms;  // a plausible device time
+  std::optional<std::int64_t> sequence;        // the record number
+  std::optional<std::int64_t> claimed_ms;      // a suspect device time, of a reading without a record number
+  double claimed_value = 0;                    // with claimed_ms only
+
+  friend auto operator<=>(const ReadingIdentity&, const ReadingIdentity&) = default;
+};
+std::optional<ReadingIdentity> IdentityOf(const core::Reading& reading);
 
 // Which stored readings to load (the rule engine's memory on start). Times are effective times (the
 // device's time when known, else the receive time).
 struct ReadingQuery {
   std::vector<std::string> metrics;  // empty = every metric
   std::optional<core::WallTime> since;
-  bool usable_only = false;        // no quality flags and a certain time
-  bool nonzero_only = false;       // events that happened (motion detected, door opened)
-  bool latest_per_source = false;  // only the newest reading per device and metric
+  std::optional<core::WallTime> until;         // effective time at most this
+  std::optional<std::int64_t> stored_through;  // stored as row id at most this (oldest rows first)
+  bool usable_only = false;                    // no quality flags and a certain time
+  bool nonzero_only = false;                   // events that happened (motion detected, door opened)
+  bool latest_per_source = false;              // only the newest reading per device and metric
 };
 
 // The stored summary of one metric of one device over one minute of effective time. The usable_* fields
@@ -241,10 +254,19 @@ class Store {
   Result<std::map<std::string, std::string>> LoadRuleStates();
   // Oldest first.
   Result<std::vector<core::Reading>> LoadReadings(const ReadingQuery& query);
-  // The minutes of `metric` from `since` on that hold usable readings, oldest first (an index range).
-  Result<std::vector<MinuteSummary>> LoadUsableMinutes(const std::string& metric, core::WallTime since);
+  // The minutes of `metric` from `since` to `until` that hold usable readings, oldest first (an index
+  // range). Readings stored before schema version 7 are in them only once BackfillMinutes reached them.
+  Result<std::vector<MinuteSummary>> LoadUsableMinutes(const std::string& metric, core::WallTime since,
+                                                       core::WallTime until);
+  // Readings stored before schema version 7 are judged (a device time beyond the stored-records tolerance
+  // becomes a claim and the reading counts at its receive time) and summarised into minutes in steps of
+  // `rows`, newest first, each step one transaction (resumable: a kill loses at most the step). The
+  // highest row id not yet summarised; nullopt when all are.
+  Result<std::optional<std::int64_t>> MinutesPendingThrough();
+  // One step; returns how many readings it summarised (0 when there is nothing left to do).
+  Result<std::uint64_t> BackfillMinutes(std::int64_t rows = 5000);
   // For each reading, whether the store already holds it: same device, metric, device time and device
-  // sequence number. Readings without an identity (HasIdentity) are never duplicates.
+  // sequence number (IdentityOf). Readings without an identity are never duplicates.
   Result<std::vector<bool>> AlreadyStored(const std::vector<core::Reading>& readings);
 
   Result<std::vector<DeviceRecord>> LoadDevices();

@@ -736,7 +736,7 @@ Breakdown TimeRebuildQueries(const fs::path& database, const fs::path& config_pa
   });
   breakdown.windows_ms = timed([&] {
     for (const ehg::alerts::WindowSpec& spec : evaluator.Windows()) {
-      auto minutes = store->LoadUsableMinutes(spec.metric, now - spec.span - spec.bucket);
+      auto minutes = store->LoadUsableMinutes(spec.metric, now - spec.span - spec.bucket, now + 24h);
       if (!minutes) throw std::runtime_error("store: " + minutes.error().message);
       breakdown.window_minutes += minutes->size();
     }
@@ -747,10 +747,17 @@ Breakdown TimeRebuildQueries(const fs::path& database, const fs::path& config_pa
     for (const ehg::core::MetricInfo& metric : ehg::core::AllMetrics()) {
       if (metric.kind == ehg::core::MetricKind::kEvent) event_metrics.emplace_back(metric.name);
     }
-    for (const ehg::store::ReadingQuery& query :
-         {ehg::store::ReadingQuery{{}, recent, false, false, true},
-          ehg::store::ReadingQuery{{}, recent, true, false, true},
-          ehg::store::ReadingQuery{event_metrics, recent, false, true, true}}) {
+    // The three queries of Pipeline::RestoreEngineState.
+    for (int kind = 0; kind < 3; ++kind) {
+      ehg::store::ReadingQuery query;
+      query.since = recent;
+      query.until = now + 24h;
+      query.latest_per_source = true;
+      query.usable_only = kind == 1;
+      if (kind == 2) {
+        query.metrics = event_metrics;
+        query.nonzero_only = true;
+      }
       if (auto readings = store->LoadReadings(query); !readings)
         throw std::runtime_error("store: " + readings.error().message);
     }

@@ -118,5 +118,13 @@ TEST_CASE("Rule states record persistence timers so a restart resumes them") {
   after.state.open = before.state.open;
   CHECK(after.Feed(SpO2At(30s, 88)).changes.empty());
   CHECK(Kinds(after.Feed(SpO2At(60s, 88))) == Changes{ChangeKind::kRaised});
-  CHECK(after.state.rules.count("spo2-low") == 0);  // nothing pending any more
+  // Nothing pending any more; what is kept is the span the alert was raised for (late readings in it
+  // raise nothing again).
+  REQUIRE(after.state.rules.count("spo2-low") == 1);
+  const auto& rule = after.state.rules.at("spo2-low");
+  CHECK_FALSE(rule.pending_since.has_value());
+  CHECK(rule.pending_evidence.empty());
+  REQUIRE(rule.alerted.size() == 1);
+  CHECK(rule.alerted[0].first == kT0);
+  CHECK(rule.alerted[0].last == ehg::core::WallTime::max());
 }

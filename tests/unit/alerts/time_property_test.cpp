@@ -2,6 +2,8 @@
 // metric, a streaming oximeter and a spot-check oximeter that uploads its memory late, with random
 // device-clock faults. Whatever the order and the faults:
 //   - no alert is resolved by a reading older than a breach the engine had already seen;
+//   (a stored record whose time is implausible was taken at an unknown time: it may raise, it places no
+//   breach in time, so it takes no part in either property)
 //   - every breach that persists for `for` by effective time (all readings of both devices, sorted by
 //     effective time) raises: an alert covers it, that is an alert was open while one of its readings
 //     was processed, or an alert's episode (from its earliest evidence to the reading that resolved it,
@@ -147,7 +149,9 @@ TEST_CASE(
           episodes[change.alert.alert_id].second = reading.EffectiveTime();
         }
       }
-      if (breach)
+      // A stored record taken at an unknown time (its receive time is only an upper bound) places no
+      // breach in time: it may raise, and it takes no part in what must raise.
+      if (breach && !reading.taken_at_unknown)
         newest_breach_seen =
             std::max(newest_breach_seen.value_or(reading.EffectiveTime()), reading.EffectiveTime());
       fed.push_back({reading, breach, raised || harness.Open("spo2-low") != nullptr});
@@ -155,8 +159,9 @@ TEST_CASE(
     // The breaches that persisted by effective time: maximal runs of breaching readings, no two further
     // apart than `for`, spanning at least `for`; a normal reading at the same instant breaks a run.
     std::vector<const Fed*> by_time;
-    for (const Fed& item : fed)
-      by_time.push_back(&item);
+    for (const Fed& item : fed) {
+      if (!item.reading.taken_at_unknown) by_time.push_back(&item);
+    }
     std::stable_sort(by_time.begin(), by_time.end(), [](const Fed* a, const Fed* b) {
       if (a->reading.EffectiveTime() != b->reading.EffectiveTime())
         return a->reading.EffectiveTime() < b->reading.EffectiveTime();

@@ -166,7 +166,8 @@ TEST_CASE("Case 2: one reading stamped a year ahead does not hide everything aft
     for (int second = 1; second < 300; ++second)
       readings.push_back(Received(std::chrono::seconds{second}, 0ms, 80, "oximeter", tolerance));
     const Run run = Feed(harness, readings);
-    CHECK(run.out_of_order == 0);
+    // A stored record with an impossible time was taken at an unknown time: judged like a late one.
+    CHECK(run.out_of_order == (tolerance.timing == DeviceTiming::kStoredRecords ? 1 : 0));
     CHECK(run.Count(ChangeKind::kRaised, "spo2-low") == 1);
     // One glitch, one technical alert; it resolves after an hour of plausible times.
     CHECK(run.Count(ChangeKind::kRaised, std::string(ehg::alerts::kDefaultClockRuleId)) == 1);
@@ -320,4 +321,106 @@ TEST_CASE("A configured device_clock rule replaces the built-in one") {
   CHECK(run.changes[0].alert.severity == Severity::kMedium);
   // clear_for 0: the next plausible time resolves it.
   CHECK(Feed(harness, {Received(1s, 0ms, 96)}).Count(ChangeKind::kResolved, "clock-check") == 1);
+}
+
+// Regressions found by review: each a way a late or oddly stamped reading could raise twice, raise on
+// nothing, resolve on the past, or freeze the engine.
+namespace {
+
+// Measured at kT0 + taken (the device's clock right), received at kT0 + received, judged.
+ehg::core::Reading Taken(std::chrono::milliseconds taken, std::chrono::milliseconds received, double spo2,
+                         const std::string& device, const DeviceClockTolerance& tolerance) {
+  ehg::core::Reading reading =
+      ehg::test::MakeReading("spo2", spo2, "%", ehg::test::kTestEpochMs + received.count(), device);
+  reading.device_time = kT0 + taken;
+  ehg::core::JudgeDeviceTime(reading, tolerance);
+  return reading;
+}
+
+}  // namespace
+
+TEST_CASE("Late readings inside a breach already alerted and resolved raise nothing again (for 0)") {
+  Harness harness(Spo2Low(0s));
+  std::vector<ehg::core::Reading> in_order;
+  for (int second = 0; second <= 20; second += 10)
+    in_order.push_back(
+        Taken(std::chrono::seconds{second}, std::chrono::seconds{second}, 82, "oximeter", kStreaming));
+  for (int second = 30; second <= 40; second += 10)
+    in_order.push_back(
+        Taken(std::chrono::seconds{second}, std::chrono::seconds{second}, 96, "oximeter", kStreaming));
+  const Run first = Feed(harness, in_order);
+  REQUIRE(first.Count(ChangeKind::kRaised, "spo2-low") == 1);
+  REQUIRE(first.Count(ChangeKind::kResolved, "spo2-low") == 1);
+  // The spot-check's low reading from 15 s, inside the episode that was alerted, arrives at 60 s.
+  CHECK(Feed(harness, {Taken(15s, 60s, 83, "spot-check", kRecords)}).Count(ChangeKind::kRaised, "spo2-low") ==
+        0);
+  // One from after the resolution is a breach of its own.
+  CHECK(Feed(harness, {Taken(35s, 61s, 83, "spot-check", kRecords)}).Count(ChangeKind::kRaised, "spo2-low") ==
+        1);
+}
+
+TEST_CASE("A late normal reading that splits an alerted breach does not make its second half raise again") {
+  Harness harness(Spo2Low(60s));
+  std::vector<ehg::core::Reading> in_order;
+  for (int second = 0; second <= 200; second += 10)
+    in_order.push_back(
+        Taken(std::chrono::seconds{second}, std::chrono::seconds{second}, 82, "oximeter", kStreaming));
+  for (int second = 210; second <= 230; second += 10)
+    in_order.push_back(
+        Taken(std::chrono::seconds{second}, std::chrono::seconds{second}, 96, "oximeter", kStreaming));
+  const Run first = Feed(harness, in_order);
+  REQUIRE(first.Count(ChangeKind::kRaised, "spo2-low") == 1);
+  const Run late = Feed(
+      harness, {Taken(70s, 240s, 95, "spot-check", kRecords), Taken(100s, 241s, 83, "spot-check", kRecords)});
+  CHECK(late.Count(ChangeKind::kRaised, "spo2-low") == 0);
+}
+
+TEST_CASE("A late breach does not join the pending breach across a normal reading between them") {
+  Harness harness(Spo2Low(60s));
+  const Run first = Feed(
+      harness, {Taken(0s, 0s, 96, "oximeter", kStreaming), Taken(30s, 30s, 96, "oximeter", kStreaming),
+                Taken(60s, 60s, 82, "oximeter", kStreaming), Taken(75s, 75s, 82, "oximeter", kStreaming)});
+  REQUIRE(first.changes.empty());
+  // By effective time: low at 10 s, normal at 30 s, low from 60 to 75 s: nothing persisted for 60 s.
+  CHECK(Feed(harness, {Taken(10s, 76s, 83, "spot-check", kRecords)}).Count(ChangeKind::kRaised, "spo2-low") ==
+        0);
+}
+
+TEST_CASE(
+    "A stored record with a time beyond the tolerance was taken at an unknown time: it never resolves") {
+  Harness harness(Spo2Low(0s));
+  REQUIRE(Feed(harness, {Taken(0s, 0s, 82, "oximeter", kStreaming)}).Count(ChangeKind::kRaised, "spo2-low") ==
+          1);
+  // A spot-check uploads a normal record it says is 40 days old.
+  const auto old = Taken(-24h * 40, 20s, 97, "spot-check", kRecords);
+  REQUIRE(old.device_clock_suspect);
+  REQUIRE(old.taken_at_unknown);
+  CHECK(Feed(harness, {old}).Count(ChangeKind::kResolved, "spo2-low") == 0);
+  // A streaming device's reading with an impossible time is from now: it does resolve.
+  auto streaming = Taken(-1h, 30s, 97, "oximeter", kStreaming);
+  REQUIRE_FALSE(streaming.taken_at_unknown);
+  CHECK(Feed(harness, {streaming}).Count(ChangeKind::kResolved, "spo2-low") == 1);
+}
+
+TEST_CASE("The first upload of a stored memory weeks old raises nothing: only the last 24 hours raise") {
+  Harness harness(Spo2Low(60s));
+  std::vector<ehg::core::Reading> memory;
+  for (int minute = 0; minute <= 3; ++minute)
+    memory.push_back(Taken(-24h * 20 + std::chrono::minutes{minute}, std::chrono::milliseconds{minute}, 82,
+                           "spot-check", kRecords));
+  const Run run = Feed(harness, memory);
+  CHECK(run.Count(ChangeKind::kRaised, "spo2-low") == 0);
+  CHECK(run.late_beyond_horizon == memory.size());
+}
+
+TEST_CASE("A reading a year ahead that skipped the time model is not evaluated and freezes nothing") {
+  Harness harness(Spo2Low(0s));
+  auto glitch = ehg::test::SpO2(97);
+  glitch.device_time = glitch.received_at + 24h * 365;  // not judged: as a caller without the model
+  CHECK(harness.Feed(std::vector<ehg::core::Reading>{glitch}, glitch.received_at).unreliable_readings == 1);
+  const Run run =
+      Feed(harness, {Taken(1s, 1s, 82, "oximeter", kStreaming), Taken(2s, 2s, 96, "oximeter", kStreaming)});
+  CHECK(run.out_of_order == 0);
+  CHECK(run.Count(ChangeKind::kRaised, "spo2-low") == 1);
+  CHECK(run.Count(ChangeKind::kResolved, "spo2-low") == 1);
 }

@@ -174,3 +174,38 @@ TEST_CASE("Case 4: a 7-day baseline averages the whole 7 days at a sample every 
   REQUIRE(Kinds(raised) == Changes{ChangeKind::kRaised});
   CHECK(raised.changes[0].alert.reference_value == doctest::Approx((6 * 96.0 + 88.0) / 7).epsilon(0.002));
 }
+
+TEST_CASE("A journal undoes exactly what happened since it began, a whole turn of the ring included") {
+  std::mt19937 random(42);
+  BucketWindow window("spo2", "%", 1s, 60s);
+  std::chrono::milliseconds now{0};
+  for (int round = 0; round < 300; ++round) {
+    // Some readings outside any journal, then a journaled batch that is undone or kept.
+    for (int i = 0; i < 5; ++i) {
+      now += std::chrono::milliseconds{std::uniform_int_distribution<int>(0, 3000)(random)};
+      window.Add(WindowSample::Of(Sample(now, 90 + i, i % 2 ? "ox" : "spot")));
+    }
+    const BucketWindow before = window;
+    window.BeginJournal();
+    auto at = now;
+    const int batch = std::uniform_int_distribution<int>(1, 20)(random);
+    for (int i = 0; i < batch; ++i) {
+      // Mostly small steps, sometimes a jump over the whole ring, sometimes a late reading.
+      const int kind = std::uniform_int_distribution<int>(0, 9)(random);
+      if (kind == 0)
+        at += 5min;
+      else if (kind == 1)
+        at -= 20s;
+      else
+        at += std::chrono::milliseconds{std::uniform_int_distribution<int>(0, 2000)(random)};
+      window.Add(WindowSample::Of(Sample(at, 70 + i, "device-" + std::to_string(i))));
+    }
+    if (round % 2 == 0) {
+      window.Undo();
+      REQUIRE(window == before);
+    } else {
+      window.EndJournal();
+      now = std::max(now, at);
+    }
+  }
+}

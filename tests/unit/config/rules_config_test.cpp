@@ -162,8 +162,9 @@ TEST_CASE("Device clock tolerances: defaults by how the device delivers, overrid
   REQUIRE(config.has_value());
   const auto streaming = ehg::core::DefaultClockTolerance(ehg::core::DeviceTiming::kStreaming);
   const auto records = ehg::core::DefaultClockTolerance(ehg::core::DeviceTiming::kStoredRecords);
-  CHECK(streaming == ehg::core::DeviceClockTolerance{2min, 2min});
-  CHECK(records == ehg::core::DeviceClockTolerance{5min, std::chrono::days{30}});
+  CHECK(streaming == ehg::core::DeviceClockTolerance{2min, 2min, ehg::core::DeviceTiming::kStreaming});
+  CHECK(records == ehg::core::DeviceClockTolerance{5min, std::chrono::days{30},
+                                                   ehg::core::DeviceTiming::kStoredRecords});
   const auto tolerance = [&](const std::string& id) {
     for (const auto& device : config->devices)
       if (device.id == id) return ehg::config::ClockTolerance(device);
@@ -175,7 +176,8 @@ TEST_CASE("Device clock tolerances: defaults by how the device delivers, overrid
   CHECK(tolerance("glucose") == records);
   CHECK(tolerance("heart") == streaming);
   CHECK(tolerance("sim") == streaming);
-  CHECK(tolerance("tight") == ehg::core::DeviceClockTolerance{30s, std::chrono::days{2}});
+  CHECK(tolerance("tight") ==
+        ehg::core::DeviceClockTolerance{30s, std::chrono::days{2}, ehg::core::DeviceTiming::kStoredRecords});
   // The device_clock rule replaces the built-in one.
   REQUIRE(config->rules.devices.size() == 1);
   CHECK(config->rules.devices[0].condition == ehg::alerts::DeviceCondition::kClockWrong);

@@ -339,14 +339,18 @@ TEST_CASE(
   submit(85, 0ms);                     // in order at its own time: raises
   submit(84, std::chrono::days{365});  // the clock is still wrong: its time is the receive time
   CHECK(fixture.pipeline->counters().device_clock_suspect == 2);
-  CHECK(fixture.pipeline->counters().out_of_order == 0);
+  // The oximeter is not configured, so it is taken for a device with stored records: a record with an
+  // impossible time was taken at an unknown time and is judged like a late one (may raise, never resolve).
+  CHECK(fixture.pipeline->counters().out_of_order == 2);
   const auto open = fixture.store->LoadOpenAlerts().value();
   REQUIRE(open.size() == 2);
   std::set<std::string> rules;
   for (const auto& alert : open)
     rules.insert(alert.rule_id);
   CHECK(rules == std::set<std::string>{"device-clock", "spo2-low"});
-  const auto stored = fixture.store->LoadReadings({{"spo2"}, std::nullopt, false, false, false}).value();
+  ehg::store::ReadingQuery spo2;
+  spo2.metrics = {"spo2"};
+  const auto stored = fixture.store->LoadReadings(spo2).value();
   REQUIRE(stored.size() == 3);
   CHECK(std::count_if(stored.begin(), stored.end(), [](const auto& r) { return r.device_clock_suspect; }) ==
         2);
@@ -359,7 +363,8 @@ TEST_CASE("A per-device tolerance decides what is plausible") {
   fixture.pipeline.reset();
   ehg::pipeline::PipelineOptions options;
   options.batch_window = 1ms;
-  options.clock_tolerances["oximeter"] = ehg::core::DeviceClockTolerance{1min, 1min};
+  options.clock_tolerances["oximeter"] =
+      ehg::core::DeviceClockTolerance{1min, 1min, ehg::core::DeviceTiming::kStreaming};
   fixture.pipeline =
       std::make_unique<Pipeline>(*fixture.store, fixture.clock, fixture.ids, options, EscalatingSpO2());
   REQUIRE(fixture.pipeline->Start().has_value());
@@ -441,12 +446,14 @@ TEST_CASE("Through the pipeline: every press of the emergency button while its a
   CHECK(fixture.pipeline->counters().suppressed_repeats == 0);
 }
 
-TEST_CASE("Through the pipeline: a clock stuck at 2000-01-01 loses no reading and hides no breach") {
+TEST_CASE("Through the pipeline: a clock reset to 2000-01-01 loses no reading and hides no breach") {
   Fixture fixture;
   fixture.Start(EscalatingSpO2(30s));
   for (int second = 0; second <= 40; second += 10) {
     auto reading = ehg::test::SpO2(second == 0 ? 96 : 80, fixture.clock.Now().time_since_epoch().count());
-    reading.device_time = ehg::core::WallTime{std::chrono::milliseconds{946'684'800'000}};
+    // The clock runs on from 2000-01-01 after a battery change; the same value again is a new reading.
+    reading.device_time =
+        ehg::core::WallTime{std::chrono::milliseconds{946'684'800'000}} + std::chrono::seconds{second};
     std::atomic<bool> done{false};
     REQUIRE(fixture.pipeline->Submit(reading, [&](const auto&, const auto&) { done = true; }));
     REQUIRE(WaitUntil([&] { return done.load(); }));
@@ -456,4 +463,53 @@ TEST_CASE("Through the pipeline: a clock stuck at 2000-01-01 loses no reading an
   CHECK(fixture.pipeline->counters().already_stored == 0);
   CHECK(fixture.AlertChanges("spo2-low") == std::vector<std::string>{"raised/0"});
   CHECK(fixture.AlertChanges("device-clock") == std::vector<std::string>{"raised/0"});
+}
+
+TEST_CASE("After the upgrade to schema 7 an old reading stamped a year ahead freezes nothing") {
+  Fixture fixture;
+  const auto path = fixture.dir / "gateway.db";
+  fixture.store.reset();
+  {
+    // A version-6 file: a day of history, and one reading an older build stored with a time a year ahead.
+    { auto store = ehg::store::Store::Open({path}, fixture.clock).value(); }
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.exec(
+        "DROP TABLE reading_minutes; DROP INDEX readings_claimed_identity; "
+        "ALTER TABLE readings DROP COLUMN claimed_device_time_ms; PRAGMA user_version = 6;");
+    const std::int64_t now = fixture.clock.Now().time_since_epoch().count();
+    SQLite::Statement insert(
+        db,
+        "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms) "
+        "VALUES ('oximeter', 'spo2', ?, '%', ?, ?)");
+    for (std::int64_t minute = 24 * 60; minute > 0; minute -= 10) {
+      insert.bind(1, 96.0);
+      insert.bind(2, now - minute * 60'000);
+      insert.bind(3, now - minute * 60'000 + 100);
+      insert.exec();
+      insert.reset();
+    }
+    insert.bind(1, 97.0);
+    insert.bind(2, static_cast<std::int64_t>(now + std::int64_t{365} * 24 * 3600 * 1000));
+    insert.bind(3, now - 5 * 60'000);
+    insert.exec();
+  }
+  fixture.store = ehg::store::Store::Open({path}, fixture.clock).value();
+  fixture.Start(EscalatingSpO2());
+  fixture.Measure(85);
+  CHECK(fixture.AlertChanges("spo2-low") == std::vector<std::string>{"raised/0"});
+  fixture.clock.Advance(1s);
+  fixture.Measure(97);  // not "late" behind the year-ahead reading: it resolves
+  CHECK(fixture.AlertChanges("spo2-low") == std::vector<std::string>{"raised/0", "resolved/0"});
+  CHECK(fixture.pipeline->counters().out_of_order == 0);
+  // The backfill judges and summarises the old readings in the background, and then says so.
+  REQUIRE(WaitUntil([&] {
+    SQLite::Database inspect(path.string(), SQLite::OPEN_READONLY);
+    return inspect.execAndGet("SELECT count(*) FROM settings WHERE name LIKE 'store.minutes_backfill%'")
+               .getInt() == 0;
+  }));
+  SQLite::Database inspect(path.string(), SQLite::OPEN_READONLY);
+  CHECK(
+      inspect.execAndGet("SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL").getInt() ==
+      1);
+  CHECK(inspect.execAndGet("SELECT sum(readings) FROM reading_minutes").getInt() == 24 * 6 + 1 + 2);
 }

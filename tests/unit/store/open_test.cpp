@@ -85,7 +85,9 @@ TEST_CASE("A version-2 database is migrated forward with its outbox and counters
   CHECK(report.found_version == 2);
   CHECK(store->outbox_stats().rows == 2);
   CHECK(store->ReadCounter(ehg::store::kDroppedObservations).value() == 7);
-  CHECK(store->LoadSettings().value().empty());
+  // Only where summarising the stored readings for the rule windows has got to (schema version 7).
+  CHECK(store->LoadSettings().value().size() == 1);
+  CHECK(store->MinutesPendingThrough().value().has_value());
   ehg::store::WriteBatch batch;
   batch.settings["uplink.heartbeat_interval_seconds"] = "30";
   REQUIRE(store->Write(batch).has_value());
@@ -174,7 +176,8 @@ TEST_CASE("Migrating to version 5 removes repeated device measurements, keeping 
     SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
     db.exec(
         "DROP INDEX readings_identity; DROP TABLE seen_commands; DROP TABLE reading_minutes; "
-        "ALTER TABLE readings DROP COLUMN clock_suspect; PRAGMA user_version = 4;");
+        "DROP INDEX readings_claimed_identity; ALTER TABLE readings DROP COLUMN claimed_device_time_ms; "
+        "PRAGMA user_version = 4;");
     db.exec(
         "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms, sequence) VALUES "
         "('cuff', 'bp.systolic', 128, 'mm[Hg]', 1000, 2000, NULL),"

@@ -408,7 +408,8 @@ TEST_CASE("Minute summaries: every reading counted, usable ones summarised at th
   later.readings.push_back(MakeReading("spo2", 89, "%", minute + 30'000, "ox"));
   REQUIRE(store->Write(later).has_value());
 
-  const auto minutes = store->LoadUsableMinutes("spo2", WallTime{std::chrono::milliseconds{minute}}).value();
+  const auto minutes =
+      store->LoadUsableMinutes("spo2", WallTime{std::chrono::milliseconds{minute}}, WallTime::max()).value();
   REQUIRE(minutes.size() == 3);  // ox and spot in the first minute, ox in the second
   const auto& ox = minutes[0].device_id == "ox" ? minutes[0] : minutes[1];
   const auto& spot = minutes[0].device_id == "ox" ? minutes[1] : minutes[0];
@@ -424,12 +425,15 @@ TEST_CASE("Minute summaries: every reading counted, usable ones summarised at th
   CHECK(minutes[2].minute == WallTime{std::chrono::milliseconds{minute + 60'000}});
   // Only minutes from `since` on.
   CHECK(
-      store->LoadUsableMinutes("spo2", WallTime{std::chrono::milliseconds{minute + 60'000}}).value().size() ==
-      1);
-  CHECK(store->LoadUsableMinutes("pulse_rate", WallTime{}).value().empty());
+      store->LoadUsableMinutes("spo2", WallTime{std::chrono::milliseconds{minute + 60'000}}, WallTime::max())
+          .value()
+          .size() == 1);
+  CHECK(store->LoadUsableMinutes("pulse_rate", WallTime{}, WallTime::max()).value().empty());
 
   // The suspect reading comes back as stored: its claim kept, its effective time the receive time.
-  const auto loaded = store->LoadReadings({{"spo2"}, std::nullopt, false, false, false}).value();
+  ehg::store::ReadingQuery spo2;
+  spo2.metrics = {"spo2"};
+  const auto loaded = store->LoadReadings(spo2).value();
   const auto found = std::find_if(loaded.begin(), loaded.end(), [](const auto& r) { return r.value == 99; });
   REQUIRE(found != loaded.end());
   CHECK(found->device_clock_suspect);
@@ -437,79 +441,94 @@ TEST_CASE("Minute summaries: every reading counted, usable ones summarised at th
   CHECK(found->EffectiveTime() == suspect.received_at);
   // Retention removes the summaries with the readings.
   REQUIRE(store->PruneReadingsBefore(WallTime{std::chrono::milliseconds{minute + 60'000}}).has_value());
-  CHECK(store->LoadUsableMinutes("spo2", WallTime{}).value().size() == 1);
+  CHECK(store->LoadUsableMinutes("spo2", WallTime{}, WallTime::max()).value().size() == 1);
 }
 
-TEST_CASE("Migrating to version 7 summarises the readings already stored") {
+TEST_CASE("Migrating to version 7 is instant, the stored readings are judged and summarised in steps") {
   TempDir dir;
   ManualClock clock;
   const auto path = dir / "gateway.db";
   { auto store = OpenOrFail({path}, clock); }
   {
-    // Turn the file back into a version-6 database with readings.
+    // Turn the file back into a version-6 database with readings, one stamped a year ahead (what the
+    // gateway stored before the time model).
     SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
     db.exec(
-        "DROP TABLE reading_minutes; DROP INDEX readings_identity; ALTER TABLE readings DROP COLUMN "
-        "clock_suspect; "
-        "CREATE UNIQUE INDEX readings_identity ON readings (device_id, metric, coalesce(device_time_ms, -1), "
-        "coalesce(sequence, -1)) WHERE device_time_ms IS NOT NULL OR sequence IS NOT NULL; "
-        "PRAGMA user_version = 6;");
+        "DROP TABLE reading_minutes; DROP INDEX readings_claimed_identity; "
+        "ALTER TABLE readings DROP COLUMN claimed_device_time_ms; PRAGMA user_version = 6;");
     db.exec(
         "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms, flags) VALUES "
         "('ox', 'spo2', 95, '%', 1767225601000, 1767225601100, 0),"
         "('ox', 'spo2', 88, '%', 1767225602000, 1767225602100, 0),"
         "('ox', 'spo2', 60, '%', 1767225603000, 1767225603100, 1),"
         "('ox', 'spo2', 97, '%', NULL, 1767225604000, 0),"
-        "('ox', 'spo2', 93, '%', 1767225661000, 1767225661100, 0)");
+        "('ox', 'spo2', 93, '%', 1767225661000, 1767225661100, 0),"
+        "('ox', 'spo2', 99, '%', 1798761605000, 1767225605000, 0)");
   }
   ehg::store::OpenReport report;
   auto store = OpenOrFail({path}, clock, &report);
   CHECK(report.found_version == 6);
-  const auto minutes = store->LoadUsableMinutes("spo2", WallTime{}).value();
+  CHECK(store->MinutesPendingThrough().value() == std::optional<std::int64_t>{6});
+  CHECK(store->LoadUsableMinutes("spo2", WallTime{}, WallTime::max()).value().empty());
+  // A reading stored now is summarised at once; the old ones in steps (of 4 rows here), newest first.
+  WriteBatch live;
+  live.readings.push_back(MakeReading("spo2", 91, "%", 1767225662000, "ox"));
+  REQUIRE(store->Write(live).has_value());
+  CHECK(store->BackfillMinutes(4).value() == 4);
+  CHECK(store->MinutesPendingThrough().value() == std::optional<std::int64_t>{2});
+  CHECK(store->BackfillMinutes(4).value() == 2);
+  CHECK_FALSE(store->MinutesPendingThrough().value().has_value());
+  CHECK(store->BackfillMinutes(4).value() == 0);
+  const auto minutes = store->LoadUsableMinutes("spo2", WallTime{}, WallTime::max()).value();
   REQUIRE(minutes.size() == 2);
+  // The minute of 00:00: 95, 88, the flagged 60 (counted, not summarised), 97, and the reading a year
+  // ahead, judged now: it counts at its receive time, 00:00:05.
   CHECK(minutes[0].minute == WallTime{std::chrono::milliseconds{1767225600000}});
-  CHECK(minutes[0].readings == 4);
-  CHECK(minutes[0].usable == 3);
-  CHECK(minutes[0].usable_sum == doctest::Approx(95 + 88 + 97));
+  CHECK(minutes[0].readings == 5);
+  CHECK(minutes[0].usable == 4);
+  CHECK(minutes[0].usable_sum == doctest::Approx(95 + 88 + 97 + 99));
   CHECK(minutes[0].usable_min == 88);
   CHECK(minutes[0].usable_min_time == WallTime{std::chrono::milliseconds{1767225602000}});
-  CHECK(minutes[0].usable_max == 97);
-  CHECK(minutes[0].usable_max_time == WallTime{std::chrono::milliseconds{1767225604000}});
-  CHECK(minutes[1].usable == 1);
-  // Nothing was judged suspect before the time model existed.
+  CHECK(minutes[0].usable_max == 99);
+  CHECK(minutes[0].usable_max_time == WallTime{std::chrono::milliseconds{1767225605000}});
+  CHECK(minutes[1].usable == 2);  // 93 and the live 91
+  CHECK(minutes[1].usable_sum == doctest::Approx(93 + 91));
   const auto readings = store->LoadReadings({}).value();
-  REQUIRE(readings.size() == 5);
-  for (const auto& reading : readings)
-    CHECK_FALSE(reading.device_clock_suspect);
+  REQUIRE(readings.size() == 7);
+  CHECK(std::count_if(readings.begin(), readings.end(),
+                      [](const auto& r) { return r.device_clock_suspect; }) == 1);
 }
 
-TEST_CASE("A suspect device time identifies nothing: a stuck clock's readings are all stored") {
+TEST_CASE(
+    "A suspect device time is a claim: its readings are told apart by claim and value, records by number") {
   TempDir dir;
   ManualClock clock;
   auto store = OpenOrFail({dir / "gateway.db"}, clock);
-  const WallTime stuck{std::chrono::milliseconds{946'684'800'000}};  // 2000-01-01, after a battery change
-  const auto reading = [&](double value, std::int64_t received_ms, std::optional<std::uint32_t> sequence) {
-    auto made = MakeReading("spo2", value, "%", received_ms, "ox");
-    made.device_time = stuck;
+  // After a battery change the clock runs on from 2000-01-01.
+  const WallTime reset{std::chrono::milliseconds{946'684'800'000}};
+  const auto reading = [&](double value, std::chrono::seconds since_reset,
+                           std::optional<std::uint32_t> sequence) {
+    auto made = MakeReading("spo2", value, "%", ehg::test::kTestEpochMs + since_reset.count() * 1000, "ox");
+    made.device_time = reset + since_reset;
     made.device_clock_suspect = true;
     made.sequence = sequence;
     return made;
   };
   WriteBatch batch;
-  batch.readings = {reading(80, ehg::test::kTestEpochMs, {}),
-                    reading(79, ehg::test::kTestEpochMs + 1000, {})};
+  batch.readings = {reading(80, 0s, {}), reading(80, 10s, {}), reading(79, 20s, {})};
   REQUIRE(store->Write(batch).has_value());
-  CHECK(store->CountReadings().value() == 2);
-  // Without a record number nothing is a repeat; with one, the record number (and the claim) decide.
-  CHECK(store->AlreadyStored({reading(80, ehg::test::kTestEpochMs + 2000, {})}).value() ==
-        std::vector<bool>{false});
+  CHECK(store->CountReadings().value() == 3);
+  // The memory sent again (the same claims and values) is a repeat; a new measurement is not.
+  CHECK(store->AlreadyStored({reading(80, 10s, {}), reading(81, 30s, {}), reading(81, 10s, {})}).value() ==
+        std::vector<bool>{true, false, false});
+  // With a record number, the number decides, whatever the clock says.
   WriteBatch records;
-  records.readings = {reading(5.5, ehg::test::kTestEpochMs, 7)};
+  records.readings = {reading(5.5, 0s, 7)};
   records.readings[0].metric = "glucose";
   records.readings[0].unit = "mmol/L";
   REQUIRE(store->Write(records).has_value());
   auto again = records.readings[0];
-  again.received_at += std::chrono::hours{1};
+  again.device_time = reset + 1h;
   CHECK(store->AlreadyStored({again}).value() == std::vector<bool>{true});
   again.sequence = 8;
   CHECK(store->AlreadyStored({again}).value() == std::vector<bool>{false});
@@ -520,4 +539,8 @@ TEST_CASE("A suspect device time identifies nothing: a stuck clock's readings ar
   one.readings = {plausible};
   REQUIRE(store->Write(one).has_value());
   CHECK(store->AlreadyStored({plausible}).value() == std::vector<bool>{true});
+  // The claim is kept, the device time column holds no implausible time.
+  const auto loaded = store->LoadReadings({}).value();
+  CHECK(std::count_if(loaded.begin(), loaded.end(), [](const auto& r) { return r.device_clock_suspect; }) ==
+        4);
 }
