@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-// NEWS2 (Royal College of Physicians, 2017), as tabled in ../shared/reference/clinical.md. Pure.
+// NEWS2 (Royal College of Physicians, 2017), the bands of its chart as docs/rules.md describes them. Pure.
 namespace ehg::alerts {
 
 enum class News2Parameter {

@@ -1,5 +1,5 @@
-// The worked examples of ../shared/reference/protocols.md §10 (real captures where there are any) and
-// the edge cases of each layout.
+// Worked example frames of each serial protocol (real captures where there are any; the byte layouts are
+// described in docs/serial.md) and the edge cases of each layout.
 #include <doctest/doctest.h>
 
 #include "devices/serial/decoders.hpp"
