@@ -475,8 +475,8 @@ History BuildHistory(const fs::path& database, std::int64_t first, std::int64_t 
   SQLite::Statement insert(
       db,
       "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms, "
-      "time_uncertain, flags, sequence, clock_suspect) VALUES (?, ?, ?, ?, NULL, ?, 0, ?, "
-      "NULL, 0)");
+      "time_uncertain, flags, sequence, claimed_device_time_ms) VALUES (?, ?, ?, ?, NULL, ?, 0, ?, "
+      "NULL, NULL)");
   SQLite::Statement minute_row(db,
                                "INSERT INTO reading_minutes (metric, minute_ms, device_id, readings, usable, "
                                "usable_sum, usable_min, usable_min_ms, usable_max, usable_max_ms) VALUES "
@@ -608,7 +608,7 @@ double CheckHistoryAgainstStore(const fs::path& dir) {
   const double rate = WriteHistoryThroughStore(through_store, first, end);
   for (const char* select :
        {"SELECT quote(device_id)||quote(metric)||quote(value)||quote(unit)||quote(device_time_ms)||"
-        "quote(received_ms)||quote(time_uncertain)||quote(flags)||quote(sequence)||quote(clock_suspect) "
+        "quote(received_ms)||quote(time_uncertain)||quote(flags)||quote(sequence)||quote(claimed_device_time_ms) "
         "FROM readings ORDER BY id",
         "SELECT quote(metric)||quote(minute_ms)||quote(device_id)||quote(readings)||quote(usable)||"
         "quote(usable_sum)||quote(usable_min)||quote(usable_min_ms)||quote(usable_max)||quote(usable_max_ms) "
