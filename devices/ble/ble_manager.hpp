@@ -15,9 +15,10 @@
 #include "gateway/core/reading_sink.hpp"
 #include "gateway/core/result.hpp"
 
-// The BlueZ client: finds the configured devices through BlueZ's D-Bus API (protocols §11), keeps them
-// connected or reconnects when they advertise again, subscribes to their measurements and hands
-// readings to the pipeline. BTHome devices are only listened to (advertisements).
+// The BlueZ client: finds the configured devices through BlueZ's D-Bus API (org.bluez.Adapter1, Device1,
+// GattCharacteristic1; docs/ble.md, "Connections"), keeps them connected or reconnects when they advertise
+// again, subscribes to their measurements and hands readings to the pipeline. BTHome devices are only
+// listened to (advertisements).
 namespace ehg::devices::ble {
 
 // What a BTHome button event means for the resident's safety.

@@ -1,8 +1,8 @@
 #pragma once
 
-// BlueZ's D-Bus names and property plumbing (protocols §11), for the adapter files of this folder and
-// the BlueZ simulator only: the one header that carries sdbus types, so the rest of the code never
-// sees them.
+// BlueZ's D-Bus names and property plumbing (BlueZ D-Bus API: org.bluez.Adapter1, Device1,
+// GattCharacteristic1, Agent1; docs/ble.md, "BlueZ"), for the adapter files of this folder and the
+// BlueZ simulator only: the one header that carries sdbus types, so the rest of the code never sees them.
 #include <sdbus-c++/sdbus-c++.h>
 
 #include <cstdio>

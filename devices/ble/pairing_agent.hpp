@@ -13,7 +13,7 @@ namespace ehg::devices::ble {
 
 class BusLoop;
 
-// How an agent answers BlueZ's questions (protocols §11.6). Addresses are AA:BB:CC:DD:EE:FF.
+// How an agent answers BlueZ's questions (BlueZ D-Bus API, org.bluez.Agent1). Addresses: AA:BB:CC:DD:EE:FF.
 struct AgentPolicy {
   // Incoming Just Works pairing, service authorization, and numeric comparison where the agent cannot
   // show anything: true accepts.

@@ -33,7 +33,7 @@ struct ObjectType {
   const char* metric;  // for kValue / kBinaryValue
 };
 
-// The objects of protocols §9.3 (two sources each). Anything else stops decoding.
+// The object ids of the BTHome v2 format (bthome.io; bthome-ble agrees). Anything else stops decoding.
 constexpr ObjectType kObjects[] = {
     {0x00, "packet_id", 1, false, 1, Use::kPacketId, nullptr},
     {0x01, "battery", 1, false, 1, Use::kBattery, "battery"},

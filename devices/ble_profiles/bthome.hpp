@@ -11,7 +11,7 @@
 #include "devices/ble_profiles/profiles.hpp"
 #include "gateway/core/result.hpp"
 
-// BTHome v2 advertisements (service data 0xFCD2, protocols §9), plain or AES-128-CCM encrypted.
+// BTHome v2 advertisements (service data 0xFCD2, BTHome v2 format), plain or AES-128-CCM encrypted.
 // Pure: bytes (and a key) in, values out.
 namespace ehg::devices::ble {
 

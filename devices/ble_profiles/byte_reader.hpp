@@ -25,7 +25,7 @@ class ByteReader {
   bool U32(std::uint32_t& out);
   bool Sfloat(MderFloat& out);
   bool Float(MderFloat& out);
-  // A 7-byte Date Time (protocols §8.1). Sets `known` false when a field is 0
+  // A 7-byte Bluetooth Date Time (the 0x2A08 layout). Sets `known` false when a field is 0
   // (unknown) or impossible.
   bool DateTime(core::CivilTime& out, bool& known);
 

@@ -5,7 +5,7 @@
 #include <string_view>
 
 // IEEE 11073-20601 SFLOAT (16 bit) and FLOAT (32 bit), as the Bluetooth health profiles send them
-// (protocols §1): mantissa and exponent are both two's complement, and a few whole words are special.
+// (docs/ble.md): mantissa and exponent are both two's complement, and a few whole words are special.
 namespace ehg::devices::ble {
 
 struct MderFloat {

@@ -82,7 +82,7 @@ bool ApplyStatus(Measurement& out, std::uint32_t status, std::span<const StatusB
   return usable;
 }
 
-// PLX Measurement Status (uint16), protocols §5.3.
+// PLX Measurement Status (uint16), GATT Specification Supplement, PLX Spot-Check/Continuous 0x2A5E/5F.
 constexpr std::array<StatusBit, 11> kPlxMeasurementStatus{{
     {5, "measurement_ongoing", false, std::nullopt},
     {6, "early_estimate", false, QualityFlag::kSearching},
@@ -97,7 +97,7 @@ constexpr std::array<StatusBit, 11> kPlxMeasurementStatus{{
     {15, "invalid_measurement", true, QualityFlag::kSensorError},
 }};
 
-// PLX Device and Sensor Status (uint24), protocols §5.3.
+// PLX Device and Sensor Status (uint24), GATT Specification Supplement, PLX 0x2A5E/0x2A5F.
 constexpr std::array<StatusBit, 16> kPlxSensorStatus{{
     {0, "extended_display_update", false, std::nullopt},
     {1, "equipment_malfunction", true, QualityFlag::kSensorError},
@@ -117,9 +117,9 @@ constexpr std::array<StatusBit, 16> kPlxSensorStatus{{
     {15, "sensor_disconnected", true, QualityFlag::kFingerOut},
 }};
 
-// Glucose Sensor Status Annunciation (uint16), protocols §7.1. Result above/below what the meter can
-// process keeps its value unflagged: the meter sends its limit, and the true value lies beyond it, so a
-// threshold rule on that limit errs on the safe side.
+// Glucose Sensor Status Annunciation (uint16), GATT Specification Supplement, Glucose Measurement 0x2A18.
+// Result above/below what the meter can process keeps its value unflagged: the meter sends its limit, and
+// the true value lies beyond it, so a threshold rule on that limit errs on the safe side.
 constexpr std::array<StatusBit, 12> kGlucoseStatus{{
     {0, "battery_low", false, std::nullopt},
     {1, "sensor_malfunction", false, QualityFlag::kSensorError},
@@ -485,7 +485,7 @@ Result<Measurement> ParseWeight(std::span<const std::uint8_t> value) {
     out.flags.Set(QualityFlag::kSensorError);
     out.details.emplace_back("body_weight", "measurement unsuccessful");
   } else {
-    // Fixed resolutions (0.005 kg, 0.01 lb), whatever the Feature characteristic says (protocols §6.1).
+    // Fixed resolutions (0.005 kg, 0.01 lb), whatever the Feature characteristic says (docs/ble.md).
     out.values.push_back(
         {"body_weight", imperial ? RoundTo(weight / 100.0 * kKilogramPerPound, 3) : weight / 200.0});
   }

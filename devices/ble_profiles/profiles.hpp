@@ -12,7 +12,7 @@
 #include "gateway/core/reading.hpp"
 #include "gateway/core/result.hpp"
 
-// Pure parsers for the Bluetooth SIG health profiles (byte layouts: protocols §2-8, docs/ble.md).
+// Pure parsers for the Bluetooth SIG health profiles (GATT Specification Supplement; docs/ble.md).
 // Values come out in the catalogue unit (mmHg, Cel, kg, m, mmol/L), converted here and nowhere else.
 // A value too short for what its flags announce is refused with an error naming the field; reserved
 // flag bits are ignored and bytes after the known fields are tolerated.
@@ -108,10 +108,10 @@ std::span<const std::uint16_t> ParsedCharacteristics();
 // and the text is cut to 64 bytes.
 std::string ParseInformationString(std::span<const std::uint8_t> value);
 
-// The 10-byte Current Time value (protocols §8.2) for a local time. `weekday` 1 = Monday .. 7 = Sunday.
+// The 10-byte Current Time value (Bluetooth 0x2A2B) for a local time. `weekday` 1 = Monday .. 7 = Sunday.
 std::vector<std::uint8_t> EncodeCurrentTime(const core::CivilTime& local_time, unsigned weekday,
                                             std::uint8_t adjust_reason);
-// The 7-byte Date Time value (protocols §8.1), which some cuffs take in 0x2A08.
+// The 7-byte Bluetooth Date Time value, which some cuffs take in Date Time 0x2A08 (docs/ble.md).
 std::vector<std::uint8_t> EncodeDateTime(const core::CivilTime& local_time);
 
 }  // namespace ehg::devices::ble

@@ -8,7 +8,7 @@
 
 #include "gateway/core/result.hpp"
 
-// Record Access Control Point (0x2A52) requests and responses for glucose meters (protocols §7.4).
+// Record Access Control Point (0x2A52) requests and responses for glucose meters (Glucose Service 0x1808).
 namespace ehg::devices::ble::racp {
 
 enum class OpCode : std::uint8_t {

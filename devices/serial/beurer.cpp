@@ -1,4 +1,4 @@
-// Beurer BM-series blood pressure monitors with a serial cable (docs/serial.md, protocols §10.3).
+// Beurer BM-series blood pressure monitors with a serial cable (docs/serial.md, "Byte layouts").
 #include "devices/serial/decoders.hpp"
 
 namespace ehg::devices::serial {

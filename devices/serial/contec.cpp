@@ -1,4 +1,4 @@
-// Contec CMS50D+/CMS50E pulse oximeters, both firmware generations (docs/serial.md, protocols §10.1).
+// Contec CMS50D+/CMS50E pulse oximeters, both firmware generations (docs/serial.md, "Byte layouts").
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -18,7 +18,8 @@ void AddOximetry(Sample& sample, unsigned spo2, unsigned pulse_rate) {
   }
   // 0 and 127 are what these devices send without a value; above 100 % is impossible.
   if (spo2 >= 1 && spo2 <= 100) sample.values.push_back({"spo2", static_cast<double>(spo2)});
-  if (pulse_rate >= 1 && pulse_rate < 255) sample.values.push_back({"pulse_rate", static_cast<double>(pulse_rate)});
+  if (pulse_rate >= 1 && pulse_rate < 255)
+    sample.values.push_back({"pulse_rate", static_cast<double>(pulse_rate)});
 }
 
 // Total length (type byte included) of the V7.0 packets whose layout is known; 0 for others.

@@ -1,4 +1,4 @@
-// Nonin pulse oximeters: Data Formats 2, 7 and 8 (docs/serial.md, protocols §10.2).
+// Nonin pulse oximeters: Data Formats 2, 7 and 8 as documented by Nonin (docs/serial.md).
 #include <algorithm>
 
 #include "devices/serial/decoders.hpp"
@@ -36,10 +36,10 @@ void AddNoninValues(Sample& sample, unsigned heart_rate, unsigned spo2) {
 // DF2/DF7 STATUS byte.
 core::QualityFlags PacketStatusFlags(std::uint8_t status) {
   core::QualityFlags flags;
-  if ((status & 0x40) != 0) flags.Set(QualityFlag::kSensorError);  // SNSD: sensor disconnected
-  if ((status & 0x20) != 0) flags.Set(QualityFlag::kMotionArtefact);  // ARTF
-  if ((status & 0x10) != 0) flags.Set(QualityFlag::kOutOfTrack);      // OOT
-  if ((status & 0x08) != 0) flags.Set(QualityFlag::kFingerOut);       // SNSA: sensor alarm
+  if ((status & 0x40) != 0) flags.Set(QualityFlag::kSensorError);      // SNSD: sensor disconnected
+  if ((status & 0x20) != 0) flags.Set(QualityFlag::kMotionArtefact);   // ARTF
+  if ((status & 0x10) != 0) flags.Set(QualityFlag::kOutOfTrack);       // OOT
+  if ((status & 0x08) != 0) flags.Set(QualityFlag::kFingerOut);        // SNSA: sensor alarm
   if ((status & 0x06) == 0x04) flags.Set(QualityFlag::kLowPerfusion);  // red perfusion
   return flags;
 }

@@ -6,7 +6,8 @@
 
 #include "gateway/core/clock.hpp"
 
-// Characteristic values as a Bluetooth health device builds them (protocols §1-8), for simulated
+// Characteristic values as a Bluetooth health device builds them (layouts: Bluetooth SIG GATT
+// Specification Supplement, IEEE 11073-20601 SFLOAT/FLOAT; docs/ble.md, "Byte layouts"), for simulated
 // devices. Written from the layouts, independently of the gateway's parsers, so a test that decodes
 // them checks both.
 namespace ehg::devices::sim::gatt {

@@ -7,7 +7,7 @@
 
 namespace ehg::test {
 
-// "1E 8A 00" -> bytes (spaces optional), for test vectors written as protocols.md prints them.
+// "1E 8A 00" -> bytes (spaces optional), for test vectors written as the docs print them.
 inline std::vector<std::uint8_t> Hex(std::string_view text) {
   std::vector<std::uint8_t> bytes;
   std::string digits;
