@@ -521,7 +521,8 @@ std::optional<Observation> News2Observation(const News2Rule& rule, const EngineS
 bool SentBefore(const EngineState& state, const std::string& source, const Evidence& evidence) {
   const auto found = state.recent_by_source.find(source);
   if (found == state.recent_by_source.end()) return false;
-  return std::find(found->second.begin(), found->second.end(), evidence) != found->second.end();
+  const std::pair<core::WallTime, double> reading{evidence.time, evidence.value};
+  return std::find(found->second.items.begin(), found->second.items.end(), reading) != found->second.items.end();
 }
 
 std::string WindowKey(const std::string& metric, std::chrono::milliseconds bucket) {
@@ -629,9 +630,13 @@ void Evaluator::RestoreWindow(EngineState& state, const WindowSpec& spec, const 
 void Evaluator::RememberLatest(EngineState& state, const core::Reading& reading) const {
   const Evidence evidence = EvidenceOf(reading);
   const std::string source = SourceKey(reading.device_id, reading.metric);
-  std::vector<Evidence>& recent = state.recent_by_source[source];
-  if (recent.size() >= kRecentPerSource) recent.erase(recent.begin());
-  recent.push_back(evidence);
+  RecentReadings& recent = state.recent_by_source[source];
+  if (recent.items.size() < kRecentPerSource) {
+    recent.items.emplace_back(evidence.time, evidence.value);
+  } else {
+    recent.items[recent.next] = {evidence.time, evidence.value};
+    recent.next = (recent.next + 1) % kRecentPerSource;
+  }
   // A record taken at an unknown time says nothing about what is newest.
   if (reading.taken_at_unknown) return;
   auto [latest_of_source, inserted] = state.latest_by_source.try_emplace(source, evidence);

@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "alerts/alert.hpp"
@@ -51,6 +52,14 @@ struct VerdictRun {
   friend bool operator==(const VerdictRun&, const VerdictRun&) = default;
 };
 
+// The last few readings of one device and metric (time and value), to spot one sent again.
+struct RecentReadings {
+  std::vector<std::pair<core::WallTime, double>> items;  // a ring
+  std::size_t next = 0;                                  // where the next one goes once the ring is full
+
+  friend bool operator==(const RecentReadings&, const RecentReadings&) = default;
+};
+
 // Everything the evaluator knows. `open` and `rules` are persisted; the reading memory is rebuilt from
 // the store on start (Evaluator::RememberLatest and RestoreWindow); the verdict runs are not kept over a
 // restart (the persisted rule states carry what in-order readings established).
@@ -60,7 +69,7 @@ struct EngineState {
 
   std::map<std::string, Evidence> latest_by_metric;               // freshest usable reading per metric
   std::map<std::string, Evidence> latest_by_source;               // per device and metric: the newest
-  std::map<std::string, std::vector<Evidence>> recent_by_source;  // the last few, to spot re-sent ones
+  std::map<std::string, RecentReadings> recent_by_source;      // the last few, to spot re-sent ones
   std::map<std::string, core::WallTime> last_seen_by_device;      // any reading at all
   std::map<std::string, core::WallTime> last_event_by_metric;     // non-zero event readings (activity)
   std::map<std::string, BucketWindow> windows;          // by WindowSpec::Key(), for trends and baselines
