@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "gateway/core/device_time.hpp"
 #include "gateway/core/metrics.hpp"
 
 namespace ehg::alerts {
@@ -522,7 +523,8 @@ bool SentBefore(const EngineState& state, const std::string& source, const Evide
   const auto found = state.recent_by_source.find(source);
   if (found == state.recent_by_source.end()) return false;
   const std::pair<core::WallTime, double> reading{evidence.time, evidence.value};
-  return std::find(found->second.items.begin(), found->second.items.end(), reading) != found->second.items.end();
+  return std::find(found->second.items.begin(), found->second.items.end(), reading) !=
+         found->second.items.end();
 }
 
 std::string WindowKey(const std::string& metric, std::chrono::milliseconds bucket) {
@@ -771,6 +773,14 @@ Evaluation Evaluator::OnReadings(std::span<const core::Reading> readings, Engine
     if (!ClinicallyUsable(reading)) {
       ++out.unreliable_readings;
       Remember(state, reading);
+      continue;
+    }
+    // A stored record the device says is more than a day old, with a clock not reset to a factory date:
+    // an old record from its memory, history for the care record (docs/rules.md, "Time").
+    if (reading.taken_at_unknown && reading.device_time &&
+        *reading.device_time >= core::kFactoryClockBefore && now - *reading.device_time > kLateHorizon) {
+      ++out.late_beyond_horizon;
+      RememberLatest(state, reading);
       continue;
     }
 

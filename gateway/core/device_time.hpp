@@ -32,6 +32,10 @@ struct DeviceClockTolerance {
   friend bool operator==(const DeviceClockTolerance&, const DeviceClockTolerance&) = default;
 };
 
+// A device time before this is a clock reset to its factory date (devices start at 2000-01-01, 2010-01-01
+// and the like after a battery change), not the time of a measurement.
+inline constexpr WallTime kFactoryClockBefore{std::chrono::sys_days{std::chrono::year{2020} / 1 / 1}};
+
 // Streaming: 2 minutes either way. Stored records: 5 minutes ahead, 30 days behind.
 DeviceClockTolerance DefaultClockTolerance(DeviceTiming timing);
 

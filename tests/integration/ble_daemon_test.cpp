@@ -188,14 +188,15 @@ TEST_CASE(
   CHECK(Count(database, "SELECT count(*) FROM readings WHERE device_id = 'cuff' AND metric != 'battery'") ==
         16);
   // Only the year-ahead measurement's values are flagged; each keeps the time the cuff claimed.
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE clock_suspect = 1") == 4);
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 4);
   CHECK(Count(database,
-              "SELECT count(*) FROM readings WHERE clock_suspect = 1 AND device_time_ms > received_ms + "
+              "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL AND "
+              "claimed_device_time_ms > received_ms + "
               "364 * 86400000") == 4);
-  CHECK(
-      Count(database,
-            "SELECT count(*) FROM readings WHERE clock_suspect = 0 AND metric = 'bp.systolic' AND value = 86 "
-            "AND device_time_ms BETWEEN received_ms - 7300000 AND received_ms - 7100000") == 1);
+  CHECK(Count(database,
+              "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NULL AND metric = 'bp.systolic' "
+              "AND value = 86 "
+              "AND device_time_ms BETWEEN received_ms - 7300000 AND received_ms - 7100000") == 1);
   CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock'") == 1);
   CHECK(
       Count(database,

@@ -163,7 +163,9 @@ TEST_CASE("Daemon downloads a Beurer monitor's memory and places its local clock
       [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'bp-monitor'") == 3; },
       10s));
   // Europe/Oslo is UTC+1 on 23 March 2026 (summer time starts on the 29th).
-  CHECK(Count(database, "SELECT device_time_ms FROM readings WHERE metric = 'bp.systolic'") == 1774249200000);
+  CHECK(Count(database,
+              "SELECT coalesce(device_time_ms, claimed_device_time_ms) FROM readings WHERE metric = "
+              "'bp.systolic'") == 1774249200000);
   CHECK(Count(database, "SELECT value FROM readings WHERE metric = 'bp.systolic'") == 146);
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);
@@ -210,10 +212,11 @@ TEST_CASE(
       },
       5s));
   // Only the glitch is flagged; it keeps the time the rig claimed beside its receive time.
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE clock_suspect = 1") == 1);
-  CHECK(Count(database, "SELECT value FROM readings WHERE clock_suspect = 1") == 97);
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 1);
+  CHECK(Count(database, "SELECT value FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 97);
   CHECK(Count(database,
-              "SELECT count(*) FROM readings WHERE clock_suspect = 1 AND device_time_ms > received_ms + "
+              "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL AND "
+              "claimed_device_time_ms > received_ms + "
               "364 * 86400000") == 1);
   // One technical alert for the installer, still open (it clears after an hour of right times).
   CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock'") == 1);
@@ -266,11 +269,12 @@ TEST_CASE(
         return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low' AND is_open = 1") == 1;
       },
       5s));
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE clock_suspect = 1") == 3);
-  CHECK(Count(database, "SELECT value FROM readings WHERE clock_suspect = 0") == 96);
+  CHECK(Count(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 3);
+  CHECK(Count(database, "SELECT value FROM readings WHERE claimed_device_time_ms IS NULL") == 96);
   // The rig's claim is kept beside the receive time.
   CHECK(Count(database,
-              "SELECT count(*) FROM readings WHERE clock_suspect = 1 AND device_time_ms < received_ms - "
+              "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL AND "
+              "claimed_device_time_ms < received_ms - "
               "3500000") == 3);
   CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock' AND is_open = 1") == 1);
 

@@ -424,3 +424,20 @@ TEST_CASE("A reading a year ahead that skipped the time model is not evaluated a
   CHECK(run.Count(ChangeKind::kRaised, "spo2-low") == 1);
   CHECK(run.Count(ChangeKind::kResolved, "spo2-low") == 1);
 }
+
+TEST_CASE("A stored record beyond the tolerance: an old one is history, one from a reset clock may raise") {
+  Harness harness(Spo2Low(0s));
+  // A meter's memory: a low reading it says is 40 days old. Believed old, it raises nothing.
+  const auto old = Taken(-24h * 40, 1s, 82, "spot-check", kRecords);
+  REQUIRE(old.taken_at_unknown);
+  const Run history = Feed(harness, {old});
+  CHECK(history.Count(ChangeKind::kRaised, "spo2-low") == 0);
+  CHECK(history.late_beyond_horizon == 1);
+  // After a battery change the clock restarted at 2000-01-01: the low reading was taken recently,
+  // when exactly is unknown. It raises.
+  auto reset = ehg::test::MakeReading("spo2", 82, "%", ehg::test::kTestEpochMs + 2000, "spot-check");
+  reset.device_time = ehg::core::WallTime{std::chrono::sys_days{std::chrono::year{2000} / 1 / 3}};
+  ehg::core::JudgeDeviceTime(reset, kRecords);
+  REQUIRE(reset.taken_at_unknown);
+  CHECK(Feed(harness, {reset}).Count(ChangeKind::kRaised, "spo2-low") == 1);
+}
