@@ -9,6 +9,7 @@
 #include <span>
 
 #include "devices/ble_profiles/byte_reader.hpp"
+#include "gateway/core/utf8.hpp"
 
 namespace ehg::devices::ble {
 namespace {
@@ -702,25 +703,21 @@ std::string ParseInformationString(std::span<const std::uint8_t> value) {
   std::size_t end = value.size();
   while (end > 0 && value[end - 1] == 0)
     --end;
+  const std::string_view bytes(reinterpret_cast<const char*>(value.data()), end);
   std::string text;
   std::size_t i = 0;
   while (i < end && text.size() < 64) {
+    // Strict UTF-8 (no overlong forms, surrogates or code points beyond U+10FFFF), as every string
+    // that leaves the gateway must be.
+    const std::size_t length = core::ValidUtf8SequenceAt(bytes, i);
     const std::uint8_t lead = value[i];
-    std::size_t length = lead < 0x80           ? 1
-                         : (lead >> 5) == 0x6  ? 2
-                         : (lead >> 4) == 0xE  ? 3
-                         : (lead >> 3) == 0x1E ? 4
-                                               : 0;
-    bool valid = length > 0 && i + length <= end;
-    for (std::size_t k = 1; valid && k < length; ++k)
-      valid = (value[i + k] & 0xC0) == 0x80;
-    if (!valid || (length == 1 && (lead < 0x20 || lead == 0x7F))) {
+    if (length == 0 || (length == 1 && (lead < 0x20 || lead == 0x7F))) {
       text.push_back('?');
       ++i;
       continue;
     }
     if (text.size() + length > 64) break;
-    text.append(reinterpret_cast<const char*>(value.data() + i), length);
+    text.append(bytes.substr(i, length));
     i += length;
   }
   return text;

@@ -513,8 +513,13 @@ class Daemon {
       }
     }
     for (const core::LoggedProblem& problem : core::RecentProblems()) {
-      status.recent_problems.push_back({std::chrono::time_point_cast<std::chrono::milliseconds>(problem.at),
-                                        std::string(core::ToString(problem.level)), problem.line});
+      http::Problem shown;
+      shown.at = std::chrono::time_point_cast<std::chrono::milliseconds>(problem.at);
+      shown.first_at = std::chrono::time_point_cast<std::chrono::milliseconds>(problem.first_at);
+      shown.level = std::string(core::ToString(problem.level));
+      shown.line = problem.line;
+      shown.count = problem.count;
+      status.recent_problems.push_back(std::move(shown));
     }
     return status;
   }

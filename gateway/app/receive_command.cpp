@@ -249,7 +249,7 @@ class Receiver {
     std::string payload = Stringify(command);
     if (signing_key_) {
       auto signed_command =
-          crypto::SignCommand(*signing_key_, gateway, payload, ids_.Next().ToString(), clock_.Now(),
+          crypto::SignCommand(*signing_key_, tenant, gateway, payload, ids_.Next().ToString(), clock_.Now(),
                               std::chrono::seconds(request_.command_lifetime_seconds));
       if (!signed_command) {
         core::LogError("cannot sign a command", {{"reason", signed_command.error().message}});

@@ -36,7 +36,7 @@ Result<std::shared_ptr<const crypto::PayloadProtection>> BuildProtection(const c
                                                  {"command_keys", command_keys->size()}});
   }
   crypto::CommandPolicy policy{
-      config.gateway.id, security.clock_skew,
+      config.gateway.id, config.gateway.tenant, security.clock_skew,
       std::chrono::duration_cast<std::chrono::seconds>(security.command_max_lifetime)};
   return std::make_shared<crypto::JoseProtection>(std::move(*gateway_key), std::move(*recipient),
                                                   std::move(*command_keys), std::move(policy));

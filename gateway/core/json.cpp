@@ -4,6 +4,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+
+#include "gateway/core/utf8.hpp"
 
 namespace ehg::core {
 namespace {
@@ -17,6 +20,17 @@ class Reader {
   }
 
   tl::expected<JsonValue, JsonSyntaxError> Document() {
+    // RFC 8259 section 8.1: JSON text exchanged between systems is UTF-8. Checked once, up front, so
+    // that no string, key or comment can carry other bytes into the gateway.
+    if (const auto invalid = FirstInvalidUtf8(text_.substr(offset_))) {
+      const std::size_t at = offset_ + *invalid;
+      while (offset_ < at)
+        Advance();
+      char byte[8];
+      std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text_[at])));
+      Fail(std::string("invalid UTF-8 (byte ") + byte + "): the text must be UTF-8");
+      return tl::unexpected(error_);
+    }
     JsonValue value;
     if (!SkipSpace() || !Value(value, 0)) return tl::unexpected(error_);
     if (!SkipSpace()) return tl::unexpected(error_);
@@ -355,7 +369,13 @@ std::string Describe(const JsonValue& value) {
     case JsonValue::Type::kNumber:
       return value.text;
     case JsonValue::Type::kString: {
-      std::string shown = value.text.size() > 40 ? value.text.substr(0, 37) + "..." : value.text;
+      std::string shown = value.text;
+      if (shown.size() > 40) {
+        std::size_t cut = 37;  // not inside a UTF-8 sequence
+        while (cut > 0 && (static_cast<unsigned char>(shown[cut]) & 0xC0) == 0x80)
+          --cut;
+        shown = shown.substr(0, cut) + "...";
+      }
       return "\"" + shown + "\"";
     }
     case JsonValue::Type::kArray:
@@ -366,7 +386,10 @@ std::string Describe(const JsonValue& value) {
   return "a value";
 }
 
-std::string JsonQuote(std::string_view text) {
+std::string JsonQuote(std::string_view raw) {
+  // Whatever reaches the writer, its output is valid UTF-8 (invalid bytes become U+FFFD).
+  const std::string valid = ValidUtf8(raw);
+  const std::string_view text = valid;
   std::string out;
   out.reserve(text.size() + 2);
   out += '"';

@@ -44,10 +44,12 @@ struct JsonSyntaxError {
   std::string message;
 };
 
-// Parses one JSON document; nesting deeper than 64 levels is refused.
+// Parses one JSON document; nesting deeper than 64 levels is refused, and so is any byte that is not
+// part of valid UTF-8 (with its line and column), wherever it stands.
 tl::expected<JsonValue, JsonSyntaxError> ParseJson(std::string_view text);
 
-// Writing: a JSON string literal (quotes included, control characters escaped, UTF-8 passed through) and
+// Writing: a JSON string literal (quotes included, control characters escaped, valid UTF-8 passed through,
+// any other byte replaced by U+FFFD) and
 // a number in its shortest form that reads back to the same double (no exponent for everyday values).
 std::string JsonQuote(std::string_view text);
 std::string JsonNumber(double value);

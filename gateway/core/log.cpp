@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "gateway/core/clock.hpp"
+#include "gateway/core/utf8.hpp"
 
 namespace ehg::core {
 namespace {
@@ -20,10 +21,30 @@ LogSink g_sink;
 std::mutex g_problems_mutex;
 std::deque<LoggedProblem> g_problems;
 
-void RememberProblem(LogLevel level, const std::string& line) {
+// A message already in the list is moved to the end with its count raised, so a flood of one kind of
+// junk (refused commands, say) takes one entry and cannot push real problems out.
+void RememberProblem(LogLevel level, std::string_view message, const std::string& line) {
   std::lock_guard lock(g_problems_mutex);
+  const auto now = std::chrono::system_clock::now();
+  std::uint64_t count = 1;
+  auto first_at = now;
+  for (auto it = g_problems.begin(); it != g_problems.end(); ++it) {
+    if (it->level == level && it->message == message) {
+      count = it->count + 1;
+      first_at = it->first_at;
+      g_problems.erase(it);
+      break;
+    }
+  }
   if (g_problems.size() == kRecentProblemCapacity) g_problems.pop_front();
-  g_problems.push_back({std::chrono::system_clock::now(), level, line});
+  LoggedProblem problem;
+  problem.at = now;
+  problem.first_at = first_at;
+  problem.level = level;
+  problem.message = std::string(message);
+  problem.line = line;
+  problem.count = count;
+  g_problems.push_back(std::move(problem));
 }
 
 // journald sets JOURNAL_STREAM=<dev>:<inode> for the stream it reads; compare with our stderr so a
@@ -56,9 +77,16 @@ int SyslogPriority(LogLevel level) {
 bool NeedsQuotes(std::string_view value) {
   if (value.empty()) return true;
   for (const char c : value) {
-    if (c == ' ' || c == '=' || c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return true;
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == ' ' || c == '=' || c == '"' || c == '\\' || byte < 0x20 || byte >= 0x7F) return true;
   }
   return false;
+}
+
+void AppendHexEscape(std::string& line, unsigned char byte) {
+  char escaped[8];
+  std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned>(byte));
+  line += escaped;
 }
 
 void AppendValue(std::string& line, std::string_view value) {
@@ -67,7 +95,23 @@ void AppendValue(std::string& line, std::string_view value) {
     return;
   }
   line += '"';
-  for (const char c : value) {
+  // Bytes that are not valid UTF-8 (from a device, a file, the network) are written as \xNN, so every
+  // line is valid UTF-8 and shows exactly what arrived.
+  for (std::size_t i = 0; i < value.size();) {
+    const char c = value[i];
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80) {
+      const std::size_t length = ValidUtf8SequenceAt(value, i);
+      if (length == 0) {
+        AppendHexEscape(line, byte);
+        ++i;
+      } else {
+        line.append(value.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"':
         line += "\\\"";
@@ -85,11 +129,8 @@ void AppendValue(std::string& line, std::string_view value) {
         line += "\\t";
         break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\x%02x",
-                        static_cast<unsigned>(static_cast<unsigned char>(c)));
-          line += escaped;
+        if (byte < 0x20 || byte == 0x7F) {
+          AppendHexEscape(line, byte);
         } else {
           line += c;
         }
@@ -157,7 +198,7 @@ std::string FormatLogLine(LogLevel level, std::string_view message, std::initial
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
   std::string line = FormatLogLine(level, message, fields);
-  if (level >= LogLevel::kWarning) RememberProblem(level, line);
+  if (level >= LogLevel::kWarning) RememberProblem(level, message, line);
   std::lock_guard lock(g_sink_mutex);
   if (g_sink) {
     g_sink(level, line);

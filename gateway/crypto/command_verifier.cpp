@@ -1,5 +1,6 @@
 #include "gateway/crypto/command_verifier.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace ehg::crypto {
@@ -19,11 +20,11 @@ std::optional<double> NumericDate(const JsonValue& claims, std::string_view name
   return value->number;
 }
 
-bool AudienceMatches(const JsonValue& aud, std::string_view gateway_id) {
-  if (aud.type == JsonValue::Type::kString) return aud.text == gateway_id;
+bool AudienceMatches(const JsonValue& aud, std::string_view audience) {
+  if (aud.type == JsonValue::Type::kString) return aud.text == audience;
   if (aud.type != JsonValue::Type::kArray) return false;
   for (const JsonValue& item : aud.items) {
-    if (item.type == JsonValue::Type::kString && item.text == gateway_id) return true;
+    if (item.type == JsonValue::Type::kString && item.text == audience) return true;
   }
   return false;
 }
@@ -35,12 +36,14 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
   auto verified = VerifyCompactJws(jws, command_keys);
   if (!verified) return tl::unexpected(verified.error());
   auto claims = core::ParseJson(verified->payload);
-  if (!claims || claims->type != JsonValue::Type::kObject) {
-    return Refuse(Refusal::kMalformed, "signed payload is not a JSON object (or repeats a member)");
+  if (!claims) return Refuse(Refusal::kMalformed, "signed payload is not JSON: " + claims.error().message);
+  if (claims->type != JsonValue::Type::kObject) {
+    return Refuse(Refusal::kMalformed, "signed payload is not a JSON object");
   }
   const JsonValue* aud = claims->Find("aud");
-  if (aud == nullptr || !AudienceMatches(*aud, policy.gateway_id)) {
-    return Refuse(Refusal::kWrongAudience, "\"aud\" does not name this gateway");
+  if (aud == nullptr || policy.tenant.empty() || policy.gateway_id.empty() ||
+      !AudienceMatches(*aud, CommandAudience(policy.tenant, policy.gateway_id))) {
+    return Refuse(Refusal::kWrongAudience, "\"aud\" does not name this gateway as \"<tenant>/<gateway id>\"");
   }
   const auto now_seconds = static_cast<double>(now.time_since_epoch().count()) / 1000.0;
   const auto skew = static_cast<double>(policy.clock_skew.count());
@@ -52,6 +55,7 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
         Refusal::kMalformed,
         "\"exp\" is more than " + std::to_string(policy.max_lifetime.count() / 3600) + " hours ahead");
   }
+  if (claims->Find("iat") == nullptr) return Refuse(Refusal::kMalformed, "\"iat\" missing");
   for (const std::string_view name : {"iat", "nbf"}) {
     if (claims->Find(name) == nullptr) continue;
     const auto value = NumericDate(*claims, name);
@@ -70,18 +74,29 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
     return Refuse(Refusal::kMalformed, "\"command\" must be an object");
   }
   const auto remember_until_ms = static_cast<std::int64_t>(std::ceil((*exp + skew) * 1000.0));
-  return VerifiedCommand{*command, jti->text, core::WallTime(std::chrono::milliseconds(remember_until_ms)),
-                         std::move(verified->kid)};
+  // iat is a finite number here (checked above); clamp before converting so no value is undefined.
+  const double iat = std::clamp(*NumericDate(*claims, "iat"), -1e12, 1e12);
+  VerifiedCommand out;
+  out.command = *command;
+  out.jti = jti->text;
+  out.remember_until = core::WallTime(std::chrono::milliseconds(remember_until_ms));
+  out.issued_at = core::WallTime(std::chrono::milliseconds(static_cast<std::int64_t>(std::floor(iat * 1000.0))));
+  out.signer = std::move(verified->kid);
+  return out;
 }
 
-Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view gateway_id,
+std::string CommandAudience(std::string_view tenant, std::string_view gateway_id) {
+  return std::string(tenant) + "/" + std::string(gateway_id);
+}
+
+Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view tenant, std::string_view gateway_id,
                                 std::string_view command_json, std::string_view jti, core::WallTime now,
                                 std::chrono::seconds lifetime) {
-  if (!IsPlainIdentifier(gateway_id) || !IsPlainIdentifier(jti)) {
-    return Fail(Errc::kInvalidArgument, "gateway id and jti must be printable identifiers");
+  if (!IsPlainIdentifier(tenant) || !IsPlainIdentifier(gateway_id) || !IsPlainIdentifier(jti)) {
+    return Fail(Errc::kInvalidArgument, "tenant, gateway id and jti must be printable identifiers");
   }
   const auto issued = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  const std::string claims = "{\"aud\":\"" + std::string(gateway_id) +
+  const std::string claims = "{\"aud\":\"" + CommandAudience(tenant, gateway_id) +
                              "\",\"iat\":" + std::to_string(issued) +
                              ",\"exp\":" + std::to_string(issued + lifetime.count()) + ",\"jti\":\"" +
                              std::string(jti) + "\",\"command\":" + std::string(command_json) + "}";

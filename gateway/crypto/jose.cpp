@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gateway/core/json.hpp"
+#include "gateway/core/utf8.hpp"
 #include "gateway/crypto/base64url.hpp"
 #include "gateway/crypto/openssl_handles.hpp"
 
@@ -58,9 +59,8 @@ Checked<JsonValue> ParseHeader(std::string_view encoded) {
   if (!bytes) return Refuse(Refusal::kMalformed, "header is not base64url");
   auto header =
       core::ParseJson(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
-  if (!header || header->type != JsonValue::Type::kObject) {
-    return Refuse(Refusal::kMalformed, "header is not a JSON object (or repeats a member)");
-  }
+  if (!header) return Refuse(Refusal::kMalformed, "header is not JSON: " + header.error().message);
+  if (header->type != JsonValue::Type::kObject) return Refuse(Refusal::kMalformed, "header is not a JSON object");
   if (header->Find("crit") != nullptr) return Refuse(Refusal::kMalformed, "header has \"crit\" extensions");
   if (header->Find("zip") != nullptr) return Refuse(Refusal::kMalformed, "compressed content is refused");
   if (StringMember(*header, "alg") == nullptr) return Refuse(Refusal::kMalformed, "header has no \"alg\"");
@@ -72,7 +72,7 @@ Checked<const EcKey*> KeyNamedIn(const JsonValue& header, const KeySet& keys) {
   if (kid == nullptr) return Refuse(Refusal::kUnknownKey, "header names no key (\"kid\")");
   const EcKey* key = keys.Find(kid->text);
   if (key == nullptr)
-    return Refuse(Refusal::kUnknownKey, "unknown key id \"" + kid->text.substr(0, 64) + "\"");
+    return Refuse(Refusal::kUnknownKey, "unknown key id \"" + std::string(core::Utf8Prefix(kid->text, 64)) + "\"");
   return key;
 }
 

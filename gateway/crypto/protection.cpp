@@ -12,7 +12,7 @@ JoseProtection::JoseProtection(EcKey gateway_key, EcKey recipient_key, KeySet co
       policy_(std::move(policy)) {}
 
 Result<std::string> JoseProtection::Seal(std::string_view body) const {
-  return SealEnvelope(body, gateway_key_, recipient_key_);
+  return SealEnvelope(core::ValidUtf8(body), gateway_key_, recipient_key_);
 }
 
 Checked<VerifiedCommand> JoseProtection::OpenCommand(std::string_view payload, core::WallTime now) const {
@@ -25,7 +25,9 @@ Checked<VerifiedCommand> PlaintextForDevelopment::OpenCommand(std::string_view p
   if (!command || command->type != core::JsonValue::Type::kObject) {
     return tl::unexpected(Refused{Refusal::kMalformed, "a command is a JSON object"});
   }
-  return VerifiedCommand{std::move(*command), "", {}, ""};
+  VerifiedCommand unsigned_command;
+  unsigned_command.command = std::move(*command);
+  return unsigned_command;
 }
 
 }  // namespace ehg::crypto

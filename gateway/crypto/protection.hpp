@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "gateway/core/clock.hpp"
+#include "gateway/core/utf8.hpp"
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/keys.hpp"
 
@@ -14,7 +15,9 @@ namespace ehg::crypto {
 class PayloadProtection {
  public:
   virtual ~PayloadProtection() = default;
-  // The event body as it goes on the wire.
+  // The event body as it goes on the wire. A body is valid UTF-8 on the wire whatever it carries: a byte
+  // that is not is replaced by U+FFFD before sealing, so the receiver never refuses (and the gateway never
+  // re-sends for ever) a body because one field slipped past an input check.
   virtual Result<std::string> Seal(std::string_view body) const = 0;
   // A command as it came off the wire, checked (all but the replay window, which the caller keeps).
   virtual Checked<VerifiedCommand> OpenCommand(std::string_view payload, core::WallTime now) const = 0;
@@ -40,7 +43,7 @@ class JoseProtection final : public PayloadProtection {
 // and commands are plain JSON objects, unsigned.
 class PlaintextForDevelopment final : public PayloadProtection {
  public:
-  Result<std::string> Seal(std::string_view body) const override { return std::string(body); }
+  Result<std::string> Seal(std::string_view body) const override { return core::ValidUtf8(body); }
   Checked<VerifiedCommand> OpenCommand(std::string_view payload, core::WallTime now) const override;
   bool end_to_end() const override { return false; }
 };

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "gateway/core/json.hpp"
+#include "gateway/core/utf8.hpp"
 
 namespace ehg::http {
 namespace {
@@ -270,6 +271,8 @@ std::string StatusJson(const StatusSnapshot& status) {
   for (const Problem& problem : status.recent_problems) {
     Object::Ptr entry = NewObject();
     entry->set("at", core::FormatIso8601(problem.at));
+    entry->set("first_at", core::FormatIso8601(problem.first_at));
+    entry->set("count", problem.count);
     entry->set("level", problem.level);
     entry->set("line", problem.line);
     problems->add(entry);
@@ -278,7 +281,8 @@ std::string StatusJson(const StatusSnapshot& status) {
 
   std::ostringstream text;
   root->stringify(text);
-  return text.str();
+  // Poco passes bytes through as they are: whatever a field carries, the answer is valid UTF-8.
+  return core::ValidUtf8(text.str());
 }
 
 // ---- /metrics -----------------------------------------------------------------------------------------
@@ -286,7 +290,8 @@ std::string StatusJson(const StatusSnapshot& status) {
 namespace {
 
 // Label values escape backslash, double quote and line feed (exposition format 0.0.4).
-std::string LabelValue(std::string_view value) {
+std::string LabelValue(std::string_view raw) {
+  const std::string value = core::ValidUtf8(raw);
   std::string escaped;
   for (const char c : value) {
     if (c == '\\') {
@@ -331,7 +336,7 @@ class Exposition {
     Family(name, type, help);
     Sample(name, {}, value);
   }
-  std::string Text() const { return text_.str(); }
+  std::string Text() const { return core::ValidUtf8(text_.str()); }
 
  private:
   std::ostringstream text_;
@@ -629,7 +634,11 @@ void ProblemsSection(std::ostringstream& html, const StatusSnapshot& status) {
   // Newest first: the installer looks at the page right after doing something.
   for (auto problem = status.recent_problems.rbegin(); problem != status.recent_problems.rend(); ++problem) {
     html << "<li class=\"" << (problem->level == "error" ? "critical" : "warning") << "\">"
-         << Ago(status.now, problem->at) << ": <code>" << Escape(problem->line) << "</code></li>";
+         << Ago(status.now, problem->at) << ": <code>" << Escape(problem->line) << "</code>";
+    if (problem->count > 1) {
+      html << " (" << problem->count << " times since " << Ago(status.now, problem->first_at) << ")";
+    }
+    html << "</li>";
   }
   html << "</ul></section>";
 }
@@ -658,7 +667,7 @@ std::string StatusPageHtml(const StatusSnapshot& status, std::chrono::seconds re
        << (status.values_shown ? "Measurement values are shown (status_page.show_values)."
                                : "Measurement values are not shown.")
        << "</footer></body></html>";
-  return html.str();
+  return core::ValidUtf8(html.str());
 }
 
 }  // namespace ehg::http

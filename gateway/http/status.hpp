@@ -87,10 +87,13 @@ struct ReadingTimeCounts {
   std::uint64_t late_beyond_horizon = 0;   // late and too old to raise anything
 };
 
+// One kind of problem (one log message): its latest line, and how often it was logged since first_at.
 struct Problem {
   core::WallTime at{};
   std::string level;  // warning, error
-  std::string line;   // the log line (no values above debug)
+  std::string line;   // the latest log line (no values above debug)
+  core::WallTime first_at{};
+  std::uint64_t count = 1;
 };
 
 struct StatusSnapshot {

@@ -51,7 +51,7 @@ std::shared_ptr<const ehg::crypto::PayloadProtection> Protection(const Settings&
   if (settings.plaintext) return std::make_shared<ehg::crypto::PlaintextForDevelopment>();
   return std::make_shared<ehg::crypto::JoseProtection>(
       ehg::crypto::EcKey::Generate().value(), ehg::crypto::EcKey::Generate().value(), ehg::crypto::KeySet{},
-      ehg::crypto::CommandPolicy{"gw-it-01"});
+      ehg::crypto::CommandPolicy{"gw-it-01", "0301"});
 }
 
 // An observation body of realistic size (what the pipeline writes for one SpO2 reading).

@@ -15,7 +15,9 @@ inline constexpr std::string_view kGatewayKey =
 inline constexpr std::string_view kCommandKey =
     R"({"alg":"ES256","crv":"P-256","d":"4Np5J2svriKVZSOYSwoxGefCjyQTBJIIHdWa0lIHdoY","kid":"fuzz-command",)"
     R"("kty":"EC","x":"MAUDr93ir3nzAp_euZz1DY18hKkAVtDPEi1tVm6HHoo","y":"OsLL6coflyUwZurbbGvU0wxI4YAlKnRgP0_kMvuUqu4"})";
-// The corpus commands are for this gateway, issued at this time (exp 300 s later).
+// The corpus commands are for this gateway of this municipality (aud "0301/gw-fuzz"), issued at this
+// time (exp 300 s later).
+inline constexpr std::string_view kTenant = "0301";
 inline constexpr std::string_view kGatewayId = "gw-fuzz";
 inline constexpr long long kNowMilliseconds = 1'795'000'000'000;
 

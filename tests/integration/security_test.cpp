@@ -121,7 +121,7 @@ struct Keys {
   // A command signed with the jose tool (latchset).
   std::string SignWithJoseTool(const std::string& command_json, const std::string& jti,
                                std::int64_t exp_offset = 300,
-                               const std::string& audience = "gw-it-01") const {
+                               const std::string& audience = "0301/gw-it-01") const {
     const auto now =
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
@@ -135,7 +135,7 @@ struct Keys {
 
   // A command signed with npm jose; `key` may be another key file than the care system's.
   std::string SignWithNode(const std::string& command_json, const std::string& jti,
-                           std::int64_t exp_offset = 0, const std::string& audience = "gw-it-01",
+                           std::int64_t exp_offset = 0, const std::string& audience = "0301/gw-it-01",
                            const fs::path& key = {}) const {
     const fs::path input = dir / ("command-" + jti + ".json");
     Write(input, command_json);
@@ -338,10 +338,13 @@ TEST_CASE("Refused commands are logged with their reason and change nothing, acr
 
   const std::vector<std::pair<std::string, std::string>> refusals = {
       {tampered, "bad_signature"},
-      {keys.SignWithNode(ack, "jti-i", 0, "gw-it-01", impostor), "bad_signature"},
-      {keys.SignWithNode(ack, "jti-u", 0, "gw-it-01", stranger), "unknown_key"},
+      {keys.SignWithNode(ack, "jti-i", 0, "0301/gw-it-01", impostor), "bad_signature"},
+      {keys.SignWithNode(ack, "jti-u", 0, "0301/gw-it-01", stranger), "unknown_key"},
       {keys.SignWithNode(ack, "jti-e", -600), "expired"},
-      {keys.SignWithJoseTool(ack, "jti-a", 300, "gw-other"), "wrong_audience"},
+      {keys.SignWithJoseTool(ack, "jti-a", 300, "0301/gw-other"), "wrong_audience"},
+      // The same gateway id in another municipality, and the bare gateway id without a tenant.
+      {keys.SignWithJoseTool(ack, "jti-m", 300, "0302/gw-it-01"), "wrong_audience"},
+      {keys.SignWithNode(ack, "jti-b", 0, "gw-it-01"), "wrong_audience"},
       {ack, "malformed"},  // unsigned: a bare JSON command
       {alg_none, "unsigned"},
       {accepted, "replayed"},
@@ -624,7 +627,7 @@ TEST_CASE(
   int sequence = 0;
   const auto send = [&](const std::string& command_json) {
     auto signed_command = ehg::crypto::SignCommand(
-        *command_key, "gw-it-01", command_json, "jti-apply-" + std::to_string(++sequence),
+        *command_key, "0301", "gw-it-01", command_json, "jti-apply-" + std::to_string(++sequence),
         ehg::core::WallTime(std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::system_clock::now().time_since_epoch())),
         300s);

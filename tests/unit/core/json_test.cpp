@@ -110,3 +110,29 @@ TEST_CASE("Describe shows values briefly for error messages") {
   CHECK(ehg::core::Describe(*ParseJson("\"" + std::string(60, 'x') + "\"")) ==
         "\"" + std::string(37, 'x') + "...\"");
 }
+
+TEST_CASE("Text that is not UTF-8 is refused wherever the byte stands, with its line and column") {
+  CHECK(ErrorOf("{\"note\": \"Bj\xF8rn\"}") == "1:13 invalid UTF-8 (byte 0xF8): the text must be UTF-8");
+  CHECK(ErrorOf("{\n  \"k\xC0\xAF\": 1}") == "2:5 invalid UTF-8 (byte 0xC0): the text must be UTF-8");
+  CHECK(ErrorOf("// caf\xE9\n{}") == "1:7 invalid UTF-8 (byte 0xE9): the text must be UTF-8");
+  CHECK(ErrorOf("{\"surrogate\": \"\xED\xA0\x80\"}") ==
+        "1:16 invalid UTF-8 (byte 0xED): the text must be UTF-8");
+  CHECK(ErrorOf("\"\xF0\x9F\x98\"") == "1:2 invalid UTF-8 (byte 0xF0): the text must be UTF-8");
+  // Valid non-ASCII passes, and so do escapes that name valid code points.
+  CHECK(ErrorOf("{\"note\": \"Bjørn \\u00e5 \\ud83d\\ude00\"}") == "no error");
+}
+
+TEST_CASE("What the writer produces is valid UTF-8 whatever it is given") {
+  CHECK(ehg::core::JsonQuote("Bjørn") == "\"Bjørn\"");
+  CHECK(ehg::core::JsonQuote("Bj\xF8rn") == "\"Bj\xEF\xBF\xBDrn\"");
+  for (int byte = 0; byte < 256; ++byte) {
+    const std::string quoted = ehg::core::JsonQuote(std::string("a") + static_cast<char>(byte) + "b");
+    CAPTURE(byte);
+    CHECK(ParseJson(quoted).has_value());
+  }
+  // A description cut for an error message does not cut a character in half.
+  const auto long_text = ParseJson("\"" + std::string(36, 'x') + "øøøø\"");
+  REQUIRE(long_text.has_value());
+  const std::string described = ehg::core::Describe(*long_text);
+  CHECK(described == "\"" + std::string(36, 'x') + "...\"");
+}

@@ -2,6 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "gateway/core/utf8.hpp"
+
 #include "tests/support/log_capture.hpp"
 
 using ehg::core::FormatLogLine;
@@ -43,13 +47,49 @@ TEST_CASE("The last warnings and errors are remembered for the status page, olde
   ehg::test::LogCapture capture(LogLevel::kInfo);
   ehg::core::LogInfo("lifecycle line");
   for (std::size_t i = 0; i < ehg::core::kRecentProblemCapacity + 3; ++i)
-    ehg::core::LogWarning("problem", {{"n", i}});
+    ehg::core::LogWarning("problem " + std::to_string(i), {{"n", i}});
   ehg::core::LogError("last problem");
   const auto problems = ehg::core::RecentProblems();
   REQUIRE(problems.size() == ehg::core::kRecentProblemCapacity);
   CHECK(problems.back().level == LogLevel::kError);
   CHECK(problems.back().line == "level=error msg=\"last problem\"");
-  CHECK(problems.front().line == "level=warning msg=problem n=4");
+  CHECK(problems.front().line == "level=warning msg=\"problem 4\" n=4");
   for (const auto& problem : problems)
     CHECK(problem.line.find("lifecycle") == std::string::npos);
+}
+
+TEST_CASE("A flood of one junk message takes one entry and cannot push a real problem out") {
+  ehg::test::LogCapture capture(LogLevel::kInfo);
+  for (std::size_t i = 0; i < ehg::core::kRecentProblemCapacity; ++i)
+    ehg::core::LogWarning("distinct " + std::to_string(i));
+  ehg::core::LogError("database write failed", {{"reason", "disk I/O error"}});
+  for (int i = 0; i < 500; ++i)
+    ehg::core::LogWarning("command refused", {{"reason", "malformed"}, {"attempt", i}});
+  const auto problems = ehg::core::RecentProblems();
+  REQUIRE(problems.size() == ehg::core::kRecentProblemCapacity);
+  const auto real = std::find_if(problems.begin(), problems.end(),
+                                 [](const auto& problem) { return problem.message == "database write failed"; });
+  REQUIRE(real != problems.end());
+  CHECK(real->count == 1);
+  CHECK(problems.back().message == "command refused");
+  CHECK(problems.back().count == 500);
+  CHECK(problems.back().line == "level=warning msg=\"command refused\" reason=malformed attempt=499");
+  CHECK(problems.back().first_at <= problems.back().at);
+  CHECK(std::count_if(problems.begin(), problems.end(),
+                      [](const auto& problem) { return problem.message == "command refused"; }) == 1);
+}
+
+TEST_CASE("Bytes that are not UTF-8 are written as escapes, so every line is valid UTF-8") {
+  const std::string latin1_note = "Bj\xF8rn s\xE5 til";  // Latin-1, not UTF-8
+  const std::string line =
+      FormatLogLine(LogLevel::kWarning, "command refused", {{"kid", latin1_note}, {"utf8", "Bjørn"}});
+  CHECK(line == "level=warning msg=\"command refused\" kid=\"Bj\\xf8rn s\\xe5 til\" utf8=\"Bjørn\"");
+  CHECK(ehg::core::IsValidUtf8(line));
+  // Overlong forms, surrogates, truncated sequences, DEL and bytes beyond U+10FFFF: each escaped.
+  for (const std::string& hostile : {std::string("\xC0\xAF"), std::string("\xED\xA0\x80"), std::string("\xE2\x82"),
+                                    std::string("\x7F"), std::string("\xF5\x80\x80\x80"), std::string("\xFF")}) {
+    const std::string escaped = FormatLogLine(LogLevel::kError, hostile, {{"value", hostile}});
+    CHECK(ehg::core::IsValidUtf8(escaped));
+    CHECK(escaped.find("\\x") != std::string::npos);
+  }
 }
