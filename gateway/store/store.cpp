@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "gateway/core/log.hpp"
@@ -165,17 +166,29 @@ std::uint64_t RemoveAndAccount(SQLite::Statement& remove, OutboxStats& stats) {
   return removed;
 }
 
-Result<std::vector<SeenCommand>> ReadSeenCommands(SQLite::Database& db, core::WallTime now) {
+Result<ReplayWindow> ReadReplayWindow(SQLite::Database& db, core::WallTime now) {
   try {
     SQLite::Statement query(db,
                             "SELECT jti, remember_until_ms FROM seen_commands WHERE remember_until_ms >= ?");
     query.bind(1, static_cast<std::int64_t>(now.time_since_epoch().count()));
-    std::vector<SeenCommand> seen;
+    ReplayWindow window;
     while (query.executeStep()) {
-      seen.push_back({query.getColumn(0).getString(),
-                      core::WallTime(std::chrono::milliseconds(query.getColumn(1).getInt64()))});
+      window.seen.push_back({query.getColumn(0).getString(),
+                             core::WallTime(std::chrono::milliseconds(query.getColumn(1).getInt64()))});
     }
-    return seen;
+    SQLite::Statement floor(db, "SELECT value FROM settings WHERE name = ?");
+    floor.bind(1, std::string(kCommandsNotIssuedBeforeSetting));
+    if (floor.executeStep()) {
+      std::int64_t floor_ms = 0;
+      const std::string text = floor.getColumn(0).getString();
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), floor_ms);
+      // A floor that does not read is the safe case's opposite: refuse to guess, fail the read.
+      if (error != std::errc() || end != text.data() + text.size()) {
+        return Fail(Errc::kCorrupt, "store: the command replay floor is not a number");
+      }
+      window.not_issued_before = core::WallTime(std::chrono::milliseconds(floor_ms));
+    }
+    return window;
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: reading seen command ids"));
   }
@@ -371,12 +384,20 @@ struct Store::Impl {
 
 namespace {
 
-Result<void> Migrate(SQLite::Database& db, int from_version) {
+// `now` is the creation time of a new database (from_version 0): the floor of its command replay
+// window, written in the same transaction as the schema so that no database exists without it.
+Result<void> Migrate(SQLite::Database& db, int from_version, core::WallTime now) {
   const auto migrations = Migrations();
   db.exec("BEGIN IMMEDIATE");
   try {
     for (int version = from_version + 1; version <= kSchemaVersion; ++version) {
       db.exec(std::string(migrations[static_cast<std::size_t>(version - 1)]));
+    }
+    if (from_version == 0) {
+      SQLite::Statement floor(db, "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)");
+      floor.bind(1, std::string(kCommandsNotIssuedBeforeSetting));
+      floor.bind(2, std::to_string(now.time_since_epoch().count()));
+      floor.exec();
     }
     db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     db.exec("COMMIT");
@@ -389,7 +410,7 @@ Result<void> Migrate(SQLite::Database& db, int from_version) {
 }
 
 Result<std::unique_ptr<SQLite::Database>> OpenAndMigrate(const std::filesystem::path& path,
-                                                         std::uint64_t max_database_bytes,
+                                                         std::uint64_t max_database_bytes, core::WallTime now,
                                                          OpenReport& report) {
   try {
     auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
@@ -425,7 +446,7 @@ Result<std::unique_ptr<SQLite::Database>> OpenAndMigrate(const std::filesystem::
                std::to_string(std::max<std::uint64_t>(1, max_database_bytes / page_size)));
     }
     if (version < kSchemaVersion) {
-      if (auto migrated = Migrate(*db, version); !migrated) return tl::unexpected(migrated.error());
+      if (auto migrated = Migrate(*db, version, now); !migrated) return tl::unexpected(migrated.error());
       core::LogInfo("database schema migrated",
                     {{"from_version", version}, {"to_version", kSchemaVersion}, {"path", path.string()}});
     }
@@ -443,7 +464,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const co
   OpenReport local;
   OpenReport& out = report != nullptr ? *report : local;
   out = OpenReport{};
-  auto opened = OpenAndMigrate(options.path, options.max_database_bytes, out);
+  auto opened = OpenAndMigrate(options.path, options.max_database_bytes, clock.Now(), out);
   if (!opened && opened.error().code == Errc::kCorrupt) {
     auto moved = MoveAside(options.path, clock);
     if (!moved) return tl::unexpected(moved.error().WithContext("store: recovering from a corrupt database"));
@@ -452,7 +473,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const co
     core::LogError(
         "database failed its integrity check; moved aside and started fresh",
         {{"path", options.path.string()}, {"moved_to", moved->string()}, {"reason", opened.error().message}});
-    opened = OpenAndMigrate(options.path, options.max_database_bytes, out);
+    opened = OpenAndMigrate(options.path, options.max_database_bytes, clock.Now(), out);
   }
   if (!opened) return tl::unexpected(opened.error().WithContext("store"));
   auto impl = std::make_unique<Impl>(options.path, options.outbox_budget_bytes, std::move(*opened));
@@ -701,8 +722,8 @@ Result<std::vector<AlertRecord>> Store::LoadOpenAlerts() {
   }
 }
 
-Result<std::vector<SeenCommand>> Store::LoadSeenCommands(core::WallTime now) {
-  return ReadSeenCommands(*impl_->db, now);
+Result<ReplayWindow> Store::LoadReplayWindow(core::WallTime now) {
+  return ReadReplayWindow(*impl_->db, now);
 }
 
 Result<std::map<std::string, std::string>> Store::LoadSettings() {
@@ -1046,8 +1067,8 @@ Result<OutboxStats> OutboxReader::Stats() {
   }
 }
 
-Result<std::vector<SeenCommand>> OutboxReader::SeenCommands(core::WallTime now) {
-  return ReadSeenCommands(*impl_->db, now);
+Result<ReplayWindow> OutboxReader::LoadReplayWindow(core::WallTime now) {
+  return ReadReplayWindow(*impl_->db, now);
 }
 
 }  // namespace ehg::store

@@ -106,6 +106,17 @@ struct SeenCommand {
   core::WallTime remember_until{};
 };
 
+// What the uplink needs to refuse a command taken before: the ids it remembers, and the moment this
+// database was created. A database that was replaced (found corrupt, deleted, a new SD card) has lost
+// the ids it remembered, so a command issued before it existed is refused whatever its jti.
+struct ReplayWindow {
+  std::vector<SeenCommand> seen;                      // still remembered at the time asked for
+  std::optional<core::WallTime> not_issued_before;    // absent in databases created by older versions
+};
+
+// The settings row that holds ReplayWindow::not_issued_before (milliseconds since the epoch).
+inline constexpr std::string_view kCommandsNotIssuedBeforeSetting = "commands.not_issued_before_ms";
+
 // What the uplink changes in the store: delivered rows out, new events (command results) and
 // settings in. The pipeline applies it as one WriteBatch.
 struct OutboxChange {
@@ -249,8 +260,8 @@ class Store {
 
   Result<std::vector<AlertRecord>> LoadOpenAlerts();
   Result<std::map<std::string, std::string>> LoadSettings();
-  // Command ids still remembered at `now`.
-  Result<std::vector<SeenCommand>> LoadSeenCommands(core::WallTime now);
+  // Command ids still remembered at `now`, and the floor.
+  Result<ReplayWindow> LoadReplayWindow(core::WallTime now);
   Result<std::map<std::string, std::string>> LoadRuleStates();
   // Oldest first.
   Result<std::vector<core::Reading>> LoadReadings(const ReadingQuery& query);
@@ -304,8 +315,8 @@ class OutboxReader {
   // before it).
   Result<std::vector<OutboxRow>> Peek(std::size_t limit, std::optional<OutboxPosition> after = {});
   Result<OutboxStats> Stats();
-  // Command ids still remembered at `now`.
-  Result<std::vector<SeenCommand>> SeenCommands(core::WallTime now);
+  // Command ids still remembered at `now`, and the floor.
+  Result<ReplayWindow> LoadReplayWindow(core::WallTime now);
 
  private:
   struct Impl;

@@ -361,6 +361,20 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
       return refuse(crypto::ToString(crypto::Refusal::kReplayed),
                     "jti \"" + opened->jti + "\" was taken before");
     }
+    if (commands_not_issued_before_ && *commands_not_issued_before_ > now) {
+      // The clock was ahead when the database was created: a floor in the future would refuse every
+      // command until then. Now is a later floor than the true one, so moving it here refuses no less.
+      core::LogWarning("command replay floor was in the future (the clock was wrong when the database "
+                       "was created); moved to now");
+      commands_not_issued_before_ = now;
+      pending_change_.settings[std::string(store::kCommandsNotIssuedBeforeSetting)] =
+          std::to_string(now.time_since_epoch().count());
+    }
+    if (commands_not_issued_before_ && opened->issued_at < *commands_not_issued_before_) {
+      return refuse(crypto::ToString(crypto::Refusal::kReplayed),
+                    "issued before this gateway's database was created, whose replay window starts then; "
+                    "send a new command");
+    }
     // Remembered with the command's effect: both are committed in the same change, or neither.
     seen_commands_[opened->jti] = opened->remember_until;
     pending_change_.seen_commands.push_back({opened->jti, opened->remember_until});
@@ -380,13 +394,14 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
 
 bool Uplink::LoadSeenCommands() {
   if (seen_commands_loaded_) return true;
-  auto seen = outbox_.SeenCommands(clock_.Now());
-  if (!seen) {
-    core::LogError("reading the command replay window failed", {{"reason", seen.error().message}});
+  auto window = outbox_.LoadReplayWindow(clock_.Now());
+  if (!window) {
+    core::LogError("reading the command replay window failed", {{"reason", window.error().message}});
     return false;
   }
-  for (store::SeenCommand& command : *seen)
+  for (store::SeenCommand& command : window->seen)
     seen_commands_[std::move(command.jti)] = command.remember_until;
+  commands_not_issued_before_ = window->not_issued_before;
   seen_commands_loaded_ = true;
   return true;
 }

@@ -73,8 +73,8 @@ class OutboxPort {
   virtual bool Commit(const store::OutboxChange& change,
                       std::function<void(const Result<store::WriteOutcome>&)> done) = 0;
   virtual store::OutboxSnapshot Snapshot() const = 0;  // thread-safe
-  // Uplink thread only: signed command ids still remembered at `now` (the replay window).
-  virtual Result<std::vector<store::SeenCommand>> SeenCommands(core::WallTime now) = 0;
+  // Uplink thread only: signed command ids still remembered at `now`, and the database's floor.
+  virtual Result<store::ReplayWindow> LoadReplayWindow(core::WallTime now) = 0;
 };
 
 // The production port: reads through the store's read-only connection, changes through the owner of
@@ -93,8 +93,8 @@ class ReaderOutbox final : public OutboxPort {
     return writer_.ApplyOutboxChange(change, std::move(done));
   }
   store::OutboxSnapshot Snapshot() const override { return writer_.outbox(); }
-  Result<std::vector<store::SeenCommand>> SeenCommands(core::WallTime now) override {
-    return reader_->SeenCommands(now);
+  Result<store::ReplayWindow> LoadReplayWindow(core::WallTime now) override {
+    return reader_->LoadReplayWindow(now);
   }
 
  private:
@@ -246,6 +246,7 @@ class Uplink {
   std::map<std::int64_t, AwaitingReceipt> awaiting_receipt_;
   std::map<std::string, core::WallTime> seen_commands_;  // jti -> remember until
   bool seen_commands_loaded_ = false;
+  std::optional<core::WallTime> commands_not_issued_before_;  // the database's replay floor
   std::set<std::int64_t> removing_;  // acknowledged or receipted rows whose removal is not committed yet
   store::OutboxChange pending_change_;
   // The commands behind pending_change_.alert_actions / the committing change's, in the same order:

@@ -31,8 +31,8 @@ class EmptyOutbox final : public ehg::uplink::OutboxPort {
     return true;
   }
   ehg::store::OutboxSnapshot Snapshot() const override { return {}; }
-  ehg::Result<std::vector<ehg::store::SeenCommand>> SeenCommands(ehg::core::WallTime) override {
-    return std::vector<ehg::store::SeenCommand>{};
+  ehg::Result<ehg::store::ReplayWindow> LoadReplayWindow(ehg::core::WallTime) override {
+    return ehg::store::ReplayWindow{};
   }
 };
 

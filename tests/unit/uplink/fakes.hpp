@@ -103,9 +103,9 @@ class StoreOutbox final : public uplink::OutboxPort {
     done(outcome);
     return true;
   }
-  Result<std::vector<store::SeenCommand>> SeenCommands(core::WallTime now) override {
+  Result<store::ReplayWindow> LoadReplayWindow(core::WallTime now) override {
     std::lock_guard lock(mutex_);
-    return store_.LoadSeenCommands(now);
+    return store_.LoadReplayWindow(now);
   }
   store::OutboxSnapshot Snapshot() const override {
     std::lock_guard lock(mutex_);

@@ -1,0 +1,136 @@
+// The command replay window outlives the database: a fresh database (found corrupt and moved aside,
+// deleted, a new SD card) refuses every command issued before it was created, since the jti values it
+// remembered are gone.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gateway/crypto/command_verifier.hpp"
+#include "gateway/crypto/protection.hpp"
+#include "gateway/uplink/uplink.hpp"
+#include "tests/support/log_capture.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/wait.hpp"
+#include "tests/unit/uplink/fakes.hpp"
+
+using namespace std::chrono_literals;
+using ehg::test::FakeTransport;
+using ehg::test::WaitUntil;
+
+namespace {
+
+constexpr const char* kBase = "ehealth/v1/0301/gw-1/";
+
+struct Gateway {
+  ehg::core::ManualClock& clock;
+  ehg::core::EventIdGenerator ids{clock};
+  std::unique_ptr<ehg::store::Store> store;
+  std::unique_ptr<ehg::test::StoreOutbox> outbox;
+  std::shared_ptr<FakeTransport::State> transport = std::make_shared<FakeTransport::State>();
+  std::unique_ptr<ehg::uplink::Uplink> uplink;
+
+  Gateway(const std::filesystem::path& database, ehg::core::ManualClock& manual_clock,
+          const ehg::crypto::EcKey& care_command_key)
+      : clock(manual_clock) {
+    store = std::move(ehg::store::Store::Open({database}, clock).value());
+    outbox = std::make_unique<ehg::test::StoreOutbox>(*store);
+    ehg::crypto::KeySet command_keys;
+    command_keys.Add(*ehg::crypto::EcKey::FromPem(care_command_key.PublicPem()));
+    ehg::uplink::UplinkOptions options;
+    options.tenant = "0301";
+    options.gateway_id = "gw-1";
+    options.version = "test";
+    options.protection = std::make_shared<ehg::crypto::JoseProtection>(
+        *ehg::crypto::EcKey::Generate(), *ehg::crypto::EcKey::Generate(), std::move(command_keys),
+        ehg::crypto::CommandPolicy{"gw-1", "0301", 60s, 192h});
+    uplink = std::make_unique<ehg::uplink::Uplink>(
+        options,
+        [this](ehg::uplink::TransportEvents events) {
+          transport->events = std::move(events);
+          return std::make_unique<FakeTransport>(transport);
+        },
+        *outbox, clock, ids);
+    uplink->Start();
+  }
+  ~Gateway() { uplink->Stop(); }
+
+  void Command(const std::string& jws) { transport->events.message(std::string(kBase) + "cmd", jws); }
+  std::size_t Results() {
+    std::lock_guard lock(transport->mutex);
+    std::size_t count = 0;
+    for (const auto& message : transport->published)
+      if (message.topic == std::string(kBase) + "cmd/result") ++count;
+    return count;
+  }
+};
+
+std::string Signed(const ehg::crypto::EcKey& key, const std::string& jti, ehg::core::WallTime issued) {
+  return *ehg::crypto::SignCommand(key, "0301", "gw-1", R"({"id":"c-)" + jti + R"(","type":"ping"})", jti,
+                                   issued, 192h);
+}
+
+}  // namespace
+
+TEST_CASE("After a corrupt database is replaced, a command taken before is refused, not taken again") {
+  ehg::test::LogCapture log;
+  ehg::test::TempDir dir;
+  const auto database = dir / "gateway.db";
+  ehg::core::ManualClock clock{ehg::core::WallTime{1'767'225'600'000ms}};
+  const auto care = *ehg::crypto::EcKey::Generate();
+  std::string first;
+  {
+    Gateway gateway(database, clock, care);
+    clock.Advance(1s);
+    first = Signed(care, "jti-first", clock.Now());
+    gateway.Command(first);
+    REQUIRE(WaitUntil([&] { return gateway.Results() == 1; }));
+  }
+  // Two days later the SD card corrupts the file; the gateway moves it aside and starts fresh. The
+  // command still has six days to live.
+  clock.Advance(48h);
+  {
+    std::fstream file(database, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(100);
+    const std::string garbage(4096 * 2, '\x5A');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  ehg::store::OpenReport report;
+  {
+    auto reopened = ehg::store::Store::Open({database}, clock, &report);
+    REQUIRE(reopened.has_value());
+  }
+  REQUIRE(report.corrupt_file_moved_to.has_value());
+  {
+    Gateway gateway(database, clock, care);
+    gateway.Command(first);
+    const std::string fresh = Signed(care, "jti-fresh", clock.Now());
+    gateway.Command(fresh);
+    REQUIRE(WaitUntil([&] { return gateway.Results() == 1; }));
+    CHECK(log.Count("msg=\"command refused\" reason=replayed") == 1);
+    CHECK(log.Contains("issued before this gateway's database was created"));
+    CHECK(gateway.uplink->counters().commands_refused == 1);
+  }
+}
+
+TEST_CASE("A floor written while the clock was far ahead moves to now instead of refusing every command") {
+  ehg::test::LogCapture log;
+  ehg::test::TempDir dir;
+  const auto database = dir / "gateway.db";
+  ehg::core::ManualClock clock{ehg::core::WallTime{1'767'225'600'000ms}};
+  const auto care = *ehg::crypto::EcKey::Generate();
+  const ehg::core::WallTime right = clock.Now();
+  clock.SetWall(right + 24h * 365 * 10);  // created with a clock ten years ahead
+  {
+    auto created = ehg::store::Store::Open({database}, clock);
+    REQUIRE(created.has_value());
+  }
+  clock.SetWall(right);  // the clock is put right
+  Gateway gateway(database, clock, care);
+  const std::string before_correction = Signed(care, "jti-before", clock.Now() - 1s);
+  gateway.Command(before_correction);
+  gateway.Command(Signed(care, "jti-now", clock.Now()));
+  REQUIRE(WaitUntil([&] { return gateway.Results() == 1; }));
+  CHECK(log.Contains("command replay floor was in the future"));
+  CHECK(log.Count("reason=replayed") == 1);
+}
