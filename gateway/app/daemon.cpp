@@ -20,6 +20,7 @@
 #include "gateway/app/security_setup.hpp"
 #include "gateway/app/service_notifier.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/config/security_floor.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
@@ -667,8 +668,18 @@ class Daemon {
       return {false, "invalid config, nothing changed: " + errors.front().ToString() +
                          (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
     }
-    if (parsed->gateway.id != config_.gateway.id || parsed->gateway.tenant != config_.gateway.tenant) {
-      return {false, "gateway id and tenant cannot change remotely, nothing changed"};
+    // The floor is what the local file says now (what the next start takes, local edits included), or
+    // what runs when the file no longer reads; a remote config may differ from it only in care settings.
+    const config::ConfigResult on_disk = config::LoadConfig(config_path_);
+    const std::vector<std::string> touched = config::SecurityFloorViolations(on_disk ? *on_disk : config_, *parsed);
+    if (!touched.empty()) {
+      std::string keys;
+      for (const std::string& key : touched)
+        keys += (keys.empty() ? "" : ", ") + key;
+      core::LogWarning("remote config refused: it touches the security floor", {{"keys", keys}});
+      return {false, "refused, nothing changed: only the local config file may set " + keys +
+                         " (a remote config may change rules, devices, resident.time_zone, "
+                         "uplink.heartbeat_seconds and gateway.log_level; docs/security.md)"};
     }
     if (auto protection = BuildProtection(*parsed, ProtectionUse::kCheckingOnly); !protection) {
       return {false, "keys unusable, nothing changed: " + protection.error().message};

@@ -370,7 +370,10 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
       pending_change_.settings[std::string(store::kCommandsNotIssuedBeforeSetting)] =
           std::to_string(now.time_since_epoch().count());
     }
-    if (commands_not_issued_before_ && opened->issued_at < *commands_not_issued_before_) {
+    // iat has whole seconds and the care system's clock may be a little behind: a minute of slack, so a
+    // command sent just after a fresh start is not refused (a replay needs the command taken before).
+    constexpr auto kReplayFloorSlack = std::chrono::seconds(60);
+    if (commands_not_issued_before_ && opened->issued_at + kReplayFloorSlack < *commands_not_issued_before_) {
       return refuse(crypto::ToString(crypto::Refusal::kReplayed),
                     "issued before this gateway's database was created, whose replay window starts then; "
                     "send a new command");

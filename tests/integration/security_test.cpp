@@ -11,7 +11,9 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
+#include "gateway/config/config.hpp"
 #include "gateway/core/json.hpp"
 #include "gateway/crypto/base64url.hpp"
 #include "gateway/crypto/command_verifier.hpp"
@@ -650,6 +652,31 @@ TEST_CASE(
   renamed.replace(renamed.find("\"gw-it-01\""), 10, "\"gw-it-02\"");
   send(R"({"id":"c-renamed","type":"config.apply","config":)" + quoted(renamed) + "}");
   CHECK(result("c-renamed")->getValue<std::string>("status") == "rejected");
+
+  // The security floor: a signed config that switches on plaintext payloads (and with them unsigned
+  // commands), or moves the broker to plaintext elsewhere, is refused naming the keys; nothing changes.
+  std::string plaintext = original;
+  const auto security_at = plaintext.find("\"security\": {") + 13;
+  plaintext.insert(security_at, R"("insecure_plaintext_payloads_for_development": true, )");
+  std::string moved = original;
+  const auto broker_at = moved.find("\"broker\": {") + 11;
+  moved.insert(broker_at, R"("insecure_plaintext_for_development": true, )");
+  const auto uri_at = moved.find("\"uri\": \"") + 8;
+  moved.replace(uri_at, moved.find('"', uri_at) - uri_at, "tcp://127.0.0.1:1");
+  for (const auto& [id, text, floor_keys] :
+       std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>{
+           {"c-plaintext", plaintext, {"security.insecure_plaintext_payloads_for_development"}},
+           {"c-moved", moved, {"broker.insecure_plaintext_for_development", "broker.uri"}}}) {
+    CAPTURE(id);
+    REQUIRE(ehg::config::ParseConfig(text, config.parent_path()).has_value());  // valid, only not allowed
+    send(R"({"id":")" + id + R"(","type":"config.apply","config":)" + quoted(text) + "}");
+    const auto floor = result(id);
+    CHECK(floor->getValue<std::string>("status") == "rejected");
+    for (const std::string& key : floor_keys)
+      CHECK(floor->getValue<std::string>("detail").find(key) != std::string::npos);
+    CHECK(ReadText(config) == original);
+  }
+  CHECK(daemon.Output().find("msg=\"remote config refused: it touches the security floor\"") != std::string::npos);
 
   // Valid (the log level changes): written, the previous file kept, reloaded.
   std::string changed = original;

@@ -127,7 +127,7 @@ TEST_CASE("A floor written while the clock was far ahead moves to now instead of
   }
   clock.SetWall(right);  // the clock is put right
   Gateway gateway(database, clock, care);
-  const std::string before_correction = Signed(care, "jti-before", clock.Now() - 1s);
+  const std::string before_correction = Signed(care, "jti-before", clock.Now() - 2min);
   gateway.Command(before_correction);
   gateway.Command(Signed(care, "jti-now", clock.Now()));
   REQUIRE(WaitUntil([&] { return gateway.Results() == 1; }));
