@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "gateway/core/log.hpp"
+#include "gateway/core/thread_name.hpp"
 #include "gateway/http/access.hpp"
 #include "gateway/http/admission.hpp"
 #include "gateway/http/request_head.hpp"
@@ -278,6 +279,7 @@ struct StatusServer::Impl {
   // ---- the I/O thread --------------------------------------------------------------------------------
 
   void Run() {
+    core::NameThisThread("ehg-http");
     // OpenSSL writes to its sockets with write(): a client gone away would raise SIGPIPE and end the
     // daemon. Blocked on this thread, the signal stays pending here and write() returns EPIPE.
     sigset_t pipe;
@@ -309,12 +311,14 @@ struct StatusServer::Impl {
     polled.clear();
     ids.clear();
     polled.push_back(Polled(wake, POLLIN));
-    polled.push_back(Polled(listener, now >= accept_paused_until ? POLLIN : 0));
+    polled.push_back(Polled(now >= accept_paused_until ? listener : -1, POLLIN));
     core::SteadyTime next = now + std::chrono::seconds(1);
     if (now < accept_paused_until) next = std::min(next, accept_paused_until);
     for (const auto& [id, connection] : connections) {
-      polled.push_back(
-          Polled(connection.fd, connection.state == Connection::State::kAnswering ? 0 : connection.want));
+      // A connection waiting for its answer is not watched at all: a client that hangs up meanwhile
+      // would otherwise wake poll() at once, round after round, until the answer is ready.
+      const bool watched = connection.state != Connection::State::kAnswering;
+      polled.push_back(Polled(watched ? connection.fd : -1, connection.want));
       ids.push_back(id);
       next = std::min(next, connection.deadline);
     }
@@ -679,6 +683,7 @@ struct StatusServer::Impl {
   // ---- the workers -----------------------------------------------------------------------------------
 
   void Work() {
+    core::NameThisThread("ehg-http-render");
     for (;;) {
       Job job;
       {
