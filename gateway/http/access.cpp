@@ -85,11 +85,9 @@ bool TokensEqual(std::string_view expected, std::string_view presented) {
 
 std::optional<std::chrono::seconds> AuthLimiter::LockedOut(const std::string& client,
                                                            core::SteadyTime now) const {
-  core::SteadyTime until = global_locked_until_;
-  if (const auto found = clients_.find(client); found != clients_.end())
-    until = std::max(until, found->second.locked_until);
-  if (until <= now) return std::nullopt;
-  return std::chrono::ceil<std::chrono::seconds>(until - now);
+  const auto found = clients_.find(client);
+  if (found == clients_.end() || found->second.locked_until <= now) return std::nullopt;
+  return std::chrono::ceil<std::chrono::seconds>(found->second.locked_until - now);
 }
 
 void AuthLimiter::Failed(const std::string& client, core::SteadyTime now) {
@@ -98,7 +96,7 @@ void AuthLimiter::Failed(const std::string& client, core::SteadyTime now) {
     global_failures_ = 0;
   }
   if (++global_failures_ >= options_.global_failures_per_minute)
-    global_locked_until_ = now + std::chrono::minutes(1);
+    ceiling_until_ = now + std::chrono::minutes(1);
 
   if (clients_.find(client) == clients_.end() && clients_.size() >= options_.max_clients) {
     const auto oldest = std::min_element(clients_.begin(), clients_.end(), [](const auto& a, const auto& b) {
@@ -110,7 +108,9 @@ void AuthLimiter::Failed(const std::string& client, core::SteadyTime now) {
   if (entry.failures > 0 && now - entry.last_failure >= options_.forget_after) entry = Client{};
   ++entry.failures;
   entry.last_failure = now;
-  const int over = entry.failures - options_.free_failures;
+  // The free_failures-th failure starts the lockouts; over the ceiling the first one does.
+  const int lockout_from = OverCeiling(now) ? 1 : options_.free_failures;
+  const int over = entry.failures - lockout_from;
   if (over < 0) return;
   // Doubles with every further failure: 2 s, 4 s, 8 s, ... up to the maximum.
   auto lockout = options_.first_lockout;

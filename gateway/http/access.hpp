@@ -12,7 +12,7 @@
 
 // Who may read the status page when it is reachable from beyond the gateway itself: a per-device token
 // (generated at install), checked in constant time, with failed attempts rate-limited per client address
-// and overall. Pure: the server asks and tells, the clock is passed in.
+// and tightened overall. Pure: the server asks and tells, the clock is passed in.
 namespace ehg::http {
 
 // The token from an Authorization header: "Bearer <token>", or Basic with the token as the password
@@ -27,7 +27,10 @@ struct LimiterOptions {
   std::chrono::seconds first_lockout{2};
   std::chrono::seconds max_lockout{15 * 60};
   std::chrono::seconds forget_after{60 * 60};  // a quiet client starts again
-  // Over all clients (many source addresses): this many failures in a minute lock everyone out for a minute.
+  // Over all clients (many source addresses): after this many failures in a minute, for the next minute
+  // every wrong token locks its address at once (no free failures). It never locks anyone out by itself:
+  // an address that has not failed always has its token checked, so guessers with many addresses cannot
+  // lock the installer out; they can only lock out their own addresses.
   int global_failures_per_minute = 30;
   std::size_t max_clients = 1024;  // tracked addresses; the least recently failed are forgotten
 };
@@ -36,8 +39,11 @@ class AuthLimiter {
  public:
   explicit AuthLimiter(LimiterOptions options = {}) : options_(options) {}
 
-  // How long the client must wait before a token is even checked; nullopt: check it.
+  // How long the client must wait before a token is even checked; nullopt: check it. Only the client's
+  // own failures count here, never those of other addresses.
   std::optional<std::chrono::seconds> LockedOut(const std::string& client, core::SteadyTime now) const;
+  // True while the overall ceiling is exceeded.
+  bool OverCeiling(core::SteadyTime now) const { return now < ceiling_until_; }
   void Failed(const std::string& client, core::SteadyTime now);
   void Succeeded(const std::string& client);
 
@@ -51,7 +57,7 @@ class AuthLimiter {
   std::map<std::string, Client> clients_;
   core::SteadyTime global_window_start_{};
   int global_failures_ = 0;
-  core::SteadyTime global_locked_until_{};
+  core::SteadyTime ceiling_until_{};
 };
 
 }  // namespace ehg::http

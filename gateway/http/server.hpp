@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -10,11 +11,32 @@
 #include "gateway/core/result.hpp"
 #include "gateway/http/status.hpp"
 
-// The local status page, /api/status and /metrics on Poco's HTTP server (two worker threads, GET and
-// HEAD only). On a loopback address it serves plain HTTP to anyone on the gateway; on any other address
-// it requires TLS and the per-device token (Bearer, or Basic with the token as password), with failed
-// attempts rate-limited (access.hpp). Every response is no-store with a strict Content-Security-Policy.
+// The local status page, /api/status and /metrics (GET and HEAD only). On a loopback address it serves
+// plain HTTP to anyone on the gateway; on any other address it requires TLS (1.2 with ECDHE and an AEAD
+// suite, or 1.3) and the per-device token (Bearer, or Basic with the token as password), with failed
+// attempts rate-limited per address (access.hpp). Every response is no-store with a strict
+// Content-Security-Policy, and closes its connection.
+//
+// It stays available to the installer while others connect slowly, often or wrongly: one thread reads
+// every connection without blocking (TLS handshake and request head within a short deadline, heads of
+// bounded size, bodies refused unread, connections per address and overall bounded, the token checked
+// on the head), and only complete, authorised requests reach the two threads that render answers. See
+// docs/status-page.md, "Limits".
 namespace ehg::http {
+
+// The page's limits. Constants of the product, not config keys (docs/status-page.md, "Limits"); tests
+// may tighten them.
+struct ServerLimits {
+  // From accepting a connection to the end of its request head, the TLS handshake included.
+  std::chrono::milliseconds head_deadline{3000};
+  // From the answer being ready to the client having taken all of it.
+  std::chrono::milliseconds response_deadline{10000};
+  std::size_t connections_per_address = 8;
+  std::size_t connections = 128;
+  std::size_t max_head_bytes = 8 * 1024;
+  std::size_t workers = 2;
+  std::size_t queued_requests = 16;  // authorised requests waiting for a worker; beyond: 503
+};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
@@ -25,6 +47,7 @@ struct ServerOptions {
   std::chrono::seconds refresh{10};
   // Called on a server thread for every request; must be thread-safe.
   std::function<StatusSnapshot()> snapshot;
+  ServerLimits limits;
 };
 
 // The per-device token: the first line of the file (trailing CR and spaces dropped), at least 32
@@ -36,7 +59,7 @@ class StatusServer {
   // Refuses (Errc::kInvalidArgument) a non-loopback address without a token or without TLS files;
   // Errc::kIo when the address cannot be bound or the certificate not loaded.
   static Result<std::unique_ptr<StatusServer>> Start(ServerOptions options);
-  ~StatusServer();  // stops accepting and waits for requests in progress
+  ~StatusServer();  // stops accepting, waits for answers being rendered, closes every connection
   StatusServer(const StatusServer&) = delete;
   StatusServer& operator=(const StatusServer&) = delete;
 

@@ -43,6 +43,40 @@ std::string_view ToString(Level level) {
   return "ok";
 }
 
+std::string_view ToString(Refusal refusal) {
+  switch (refusal) {
+    case Refusal::kNoToken:
+      return "no_token";
+    case Refusal::kWrongToken:
+      return "wrong_token";
+    case Refusal::kLockedOut:
+      return "locked_out";
+    case Refusal::kHeaderTimeout:
+      return "header_timeout";
+    case Refusal::kPerAddressLimit:
+      return "per_address_limit";
+    case Refusal::kConnectionLimit:
+      return "connection_limit";
+    case Refusal::kHeadTooLarge:
+      return "head_too_large";
+    case Refusal::kBody:
+      return "body";
+    case Refusal::kMalformed:
+      return "malformed";
+    case Refusal::kMethod:
+      return "method";
+    case Refusal::kTlsHandshake:
+      return "tls_handshake";
+    case Refusal::kBusy:
+      return "busy";
+    case Refusal::kSlowReader:
+      return "slow_reader";
+    case Refusal::kCount:
+      break;
+  }
+  return "unknown";
+}
+
 std::string HumanDuration(std::chrono::seconds duration) {
   long long seconds = std::max<long long>(0, duration.count());
   if (seconds < 60) return std::to_string(seconds) + " s";
@@ -279,6 +313,13 @@ std::string StatusJson(const StatusSnapshot& status) {
   }
   root->set("recent_problems", problems);
 
+  Object::Ptr refusals = NewObject();
+  for (std::size_t kind = 0; kind < kRefusalKinds; ++kind)
+    refusals->set(std::string(ToString(static_cast<Refusal>(kind))), status.page_refusals[kind]);
+  Object::Ptr page = NewObject();
+  page->set("refusals", refusals);
+  root->set("status_page", page);
+
   std::ostringstream text;
   root->stringify(text);
   // Poco passes bytes through as they are: whatever a field carries, the answer is valid UTF-8.
@@ -487,9 +528,18 @@ std::string MetricsText(const StatusSnapshot& status) {
              static_cast<double>(status.reading_times.late));
   out.Sample("ehg_readings_time_judged_total", {{"judgement", "late_beyond_horizon"}},
              static_cast<double>(status.reading_times.late_beyond_horizon));
+  const auto refused = [&](Refusal refusal) {
+    return static_cast<double>(status.page_refusals[static_cast<std::size_t>(refusal)]);
+  };
   out.One("ehg_http_auth_refusals_total", "counter",
           "Status requests refused for a wrong token or a lockout.",
-          static_cast<double>(status.auth_refusals));
+          refused(Refusal::kWrongToken) + refused(Refusal::kLockedOut));
+  out.Family("ehg_http_refusals_total", "counter",
+             "Connections and requests the status page refused since start, by reason.");
+  for (std::size_t kind = 0; kind < kRefusalKinds; ++kind) {
+    out.Sample("ehg_http_refusals_total", {{"reason", ToString(static_cast<Refusal>(kind))}},
+               refused(static_cast<Refusal>(kind)));
+  }
   return out.Text();
 }
 

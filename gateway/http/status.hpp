@@ -1,6 +1,8 @@
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -87,6 +89,28 @@ struct ReadingTimeCounts {
   std::uint64_t late_beyond_horizon = 0;   // late and too old to raise anything
 };
 
+// Why the status page refused a connection or a request (docs/status-page.md, "Limits"). The names are
+// the `reason` label of ehg_http_refusals_total and the keys of /api/status' status_page.refusals.
+enum class Refusal : std::size_t {
+  kNoToken,          // 401: no credentials (how every browser starts; not a failure)
+  kWrongToken,       // 401: a wrong token
+  kLockedOut,        // 429: the address is locked out after wrong tokens
+  kHeaderTimeout,    // closed: the TLS handshake and request head did not arrive in time
+  kPerAddressLimit,  // closed: one address already had its maximum of connections
+  kConnectionLimit,  // closed: the page had its maximum of connections
+  kHeadTooLarge,     // 414/431: request line or head over its limit
+  kBody,             // 413: the request announced a body
+  kMalformed,        // 400/505: not an HTTP/1.x request the page takes
+  kMethod,           // 405: not GET or HEAD
+  kTlsHandshake,     // closed: the TLS handshake failed (no shared suite or version, not TLS)
+  kBusy,             // 503: every worker busy and the queue full
+  kSlowReader,       // closed: the response was not taken within its deadline
+  kCount
+};
+inline constexpr std::size_t kRefusalKinds = static_cast<std::size_t>(Refusal::kCount);
+using RefusalCounts = std::array<std::uint64_t, kRefusalKinds>;
+std::string_view ToString(Refusal refusal);
+
 // One kind of problem (one log message): its latest line, and how often it was logged since first_at.
 struct Problem {
   core::WallTime at{};
@@ -113,7 +137,7 @@ struct StatusSnapshot {
   std::uint64_t readings_stored = 0;
   DropCounts drops;
   std::vector<Problem> recent_problems;
-  std::uint64_t auth_refusals = 0;  // requests with a wrong token or while locked out
+  RefusalCounts page_refusals{};  // the status page's own refusals since start
 };
 
 // What someone should look at, worst first. `status` exits with the worst level (0 none, 1 warning,

@@ -72,17 +72,43 @@ TEST_CASE("A right token clears the client's failures, an hour of quiet forgets 
   CHECK_FALSE(limiter.LockedOut("10.0.0.7", now));  // 2 failures counted, not 5
 }
 
-TEST_CASE("Many addresses guessing together lock everyone out for a minute") {
+TEST_CASE("Many addresses guessing together never lock out an address that has not failed") {
   LimiterOptions options;
   options.global_failures_per_minute = 30;
   AuthLimiter limiter(options);
-  const auto now = ehg::core::SteadyTime{} + 1h;
+  auto now = ehg::core::SteadyTime{} + 1h;
   for (int i = 0; i < 29; ++i)
     limiter.Failed("10.0.1." + std::to_string(i), now);
-  CHECK_FALSE(limiter.LockedOut("10.0.2.1", now));
+  CHECK_FALSE(limiter.OverCeiling(now));
+  CHECK_FALSE(limiter.LockedOut("10.0.1.0", now));  // one failure each: below the per-address limit
   limiter.Failed("10.0.1.200", now);
-  CHECK(limiter.LockedOut("10.0.2.1", now) == 60s);
-  CHECK_FALSE(limiter.LockedOut("10.0.2.1", now + 60s));
+  CHECK(limiter.OverCeiling(now));
+  // The installer's address has not failed: its token is checked, however many others guess.
+  for (int i = 0; i < 1000; ++i)
+    limiter.Failed("10.0.3." + std::to_string(i % 250) + "." + std::to_string(i), now);
+  CHECK_FALSE(limiter.LockedOut("10.0.2.1", now));
+  CHECK_FALSE(limiter.LockedOut("192.168.1.20", now + 1s));
+}
+
+TEST_CASE("Over the ceiling the first wrong token locks its address, for a minute after the last wave") {
+  LimiterOptions options;
+  options.global_failures_per_minute = 30;
+  AuthLimiter limiter(options);
+  auto now = ehg::core::SteadyTime{} + 1h;
+  for (int i = 0; i < 30; ++i)
+    limiter.Failed("10.0.1." + std::to_string(i), now);
+  REQUIRE(limiter.OverCeiling(now));
+  CHECK(limiter.LockedOut("10.0.1.29", now) == 2s);  // the failure that crossed the ceiling
+  CHECK_FALSE(limiter.LockedOut("10.0.1.28", now));  // failed before it: one free failure spent
+  limiter.Failed("10.0.1.28", now);
+  CHECK(limiter.LockedOut("10.0.1.28", now) == 4s);  // its second failure, doubling from there
+  limiter.Failed("10.0.9.9", now + 10s);
+  CHECK(limiter.LockedOut("10.0.9.9", now + 10s) == 2s);
+  // A quiet minute: back to five free failures per address.
+  now += 2min;
+  CHECK_FALSE(limiter.OverCeiling(now));
+  limiter.Failed("10.0.8.8", now);
+  CHECK_FALSE(limiter.LockedOut("10.0.8.8", now));
 }
 
 TEST_CASE("The limiter tracks a bounded number of addresses") {

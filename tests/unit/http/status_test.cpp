@@ -242,3 +242,26 @@ TEST_CASE("Durations read the way people say them") {
   CHECK(HumanDuration(2h + 5min + 10s) == "2 h 5 min");
   CHECK(HumanDuration(24h * 4 + 3h) == "4 d 3 h");
 }
+
+TEST_CASE("The page's refusals reach /api/status and /metrics, every reason by name") {
+  StatusSnapshot status = Healthy();
+  status.page_refusals[static_cast<std::size_t>(ehg::http::Refusal::kWrongToken)] = 7;
+  status.page_refusals[static_cast<std::size_t>(ehg::http::Refusal::kLockedOut)] = 2;
+  status.page_refusals[static_cast<std::size_t>(ehg::http::Refusal::kHeaderTimeout)] = 40;
+  const auto json =
+      Poco::JSON::Parser().parse(ehg::http::StatusJson(status)).extract<Poco::JSON::Object::Ptr>();
+  const auto refusals = json->getObject("status_page")->getObject("refusals");
+  CHECK(refusals->size() == ehg::http::kRefusalKinds);
+  CHECK(refusals->getValue<int>("wrong_token") == 7);
+  CHECK(refusals->getValue<int>("header_timeout") == 40);
+  CHECK(refusals->getValue<int>("tls_handshake") == 0);
+
+  const std::string metrics = ehg::http::MetricsText(status);
+  CHECK(metrics.find("ehg_http_auth_refusals_total 9\n") != std::string::npos);  // wrong token + locked out
+  CHECK(metrics.find("ehg_http_refusals_total{reason=\"header_timeout\"} 40\n") != std::string::npos);
+  for (std::size_t kind = 0; kind < ehg::http::kRefusalKinds; ++kind) {
+    const std::string_view name = ehg::http::ToString(static_cast<ehg::http::Refusal>(kind));
+    CHECK(name != "unknown");
+    CHECK(metrics.find("ehg_http_refusals_total{reason=\"" + std::string(name) + "\"}") != std::string::npos);
+  }
+}
