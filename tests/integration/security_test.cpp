@@ -15,6 +15,7 @@
 
 #include "gateway/config/config.hpp"
 #include "gateway/core/json.hpp"
+#include "gateway/core/utf8.hpp"
 #include "gateway/crypto/base64url.hpp"
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
@@ -718,4 +719,52 @@ TEST_CASE(
   CHECK(blocked->getValue<std::string>("detail").find("critical alert is open") != std::string::npos);
   CHECK_FALSE(fs::exists(critical_dir / "data/update-request.json"));
   REQUIRE(Stop(again) == 0);
+}
+
+TEST_CASE("A key id or a signed note that is not UTF-8 is refused and never reaches the page, the CLI or an event") {
+  Setup setup;
+  const Keys& keys = setup.keys;
+  auto options = setup.Options();
+  options.status_page_json = R"({"listen": "127.0.0.1:)" + std::to_string(ehg::test::FreePort()) + R"("})";
+  const auto config = setup.Config(options);
+  Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("status page listening", 15s));
+  const auto alert = setup.FirstAlert();
+  const std::string alert_id = alert->getValue<std::string>("alert_id");
+
+  // Unsigned, with a Latin-1 key id: refused before any key is looked up.
+  const std::string latin1_kid = ehg::crypto::Base64UrlEncode(std::string_view("{\"alg\":\"ES256\",\"kid\":\"k\xE9y\"}")) +
+                                 "." + ehg::crypto::Base64UrlEncode(std::string_view("{}")) + ".AAAA";
+  setup.SendCommand(latin1_kid);
+  // Signed by the care system, with a Latin-1 note: refused, so no signed event carries the bytes.
+  const auto command_key = ehg::crypto::LoadKeyFile(keys.command_node);
+  REQUIRE(command_key);
+  const auto now = ehg::core::WallTime(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()));
+  auto latin1_note = ehg::crypto::SignCommand(
+      *command_key, "0301", "gw-it-01",
+      R"({"id":"c-latin1","type":"alert.resolve","alert_id":")" + alert_id + "\",\"note\":\"Bes\xF8k\"}", "jti-latin1",
+      now, 300s);
+  REQUIRE(latin1_note);
+  setup.SendCommand(*latin1_note);
+  // A good command after them: once answered, both were decided.
+  auto ping = ehg::crypto::SignCommand(*command_key, "0301", "gw-it-01", R"({"id":"c-after","type":"ping"})",
+                                       "jti-after", now, 300s);
+  REQUIRE(ping);
+  setup.SendCommand(*ping);
+  setup.Result("c-after");
+  CHECK_FALSE(ResultFor(keys, setup.raw->Messages(), "c-latin1").has_value());
+  CHECK(daemon.Output().find("invalid UTF-8") != std::string::npos);
+  CHECK(ehg::core::IsValidUtf8(daemon.Output()));
+  for (const std::string& body : OpenedOfKind(keys, setup.raw->Messages(), "")) {
+    CHECK(ehg::core::IsValidUtf8(body));
+  }
+
+  const ehg::test::CommandResult cli =
+      ehg::test::RunCommand({EHG_GATEWAY_BINARY, "status", "--json", "--config", config.string()});
+  INFO(cli.output);
+  CHECK(cli.exit_code != 3);
+  CHECK(ehg::core::IsValidUtf8(cli.output));
+  CHECK(cli.output.find("\"recent_problems\"") != std::string::npos);
+  REQUIRE(Stop(daemon) == 0);
 }

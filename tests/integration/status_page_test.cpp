@@ -22,7 +22,9 @@
 #include <sstream>
 
 #include "devices/sim/bluez_simulator.hpp"
+#include "gateway/core/utf8.hpp"
 #include "tests/integration/daemon_support.hpp"
+#include "tests/support/mqtt/mqtt_fixtures.hpp"
 #include "tests/support/private_bus.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
@@ -450,4 +452,44 @@ TEST_CASE("scan lists nearby BLE devices with their health services and a progre
       ehg::test::RunCommand({EHG_GATEWAY_BINARY, "scan", "--bus", bus.address(), "--seconds", "1"}, 30s);
   CHECK(none.exit_code == 69);
   CHECK(none.output.find("is bluetoothd running?") != std::string::npos);
+}
+
+TEST_CASE("Junk with bytes that are not UTF-8 leaves /api/status and status valid and takes one problem entry") {
+  SimulatedHome home;
+  ehg::test::TestReceiver sender(home.broker, false);
+  const std::string topic = "ehealth/v1/0301/gw-it-01/cmd";
+  // An unsigned-looking JWS whose header names a Latin-1 key id, a plain command with a Latin-1 id and
+  // note, and raw bytes: each is refused; none may reach a page, a log line or an event unescaped.
+  sender.Publish(topic, "eyJhbGciOiJFUzI1NiIsImtpZCI6Imvpe" "SJ9.e30.AAAA");
+  sender.Publish(topic, "{\"id\":\"c-\xE9\",\"type\":\"alert.resolve\",\"alert_id\":\"a\",\"note\":\"Bes\xF8k\"}");
+  for (int i = 0; i < 30; ++i)
+    sender.Publish(topic, std::string("\xFF\xFE junk \xC0\xAF ") + std::to_string(i));
+  REQUIRE(home.daemon->WaitForOutput("msg=\"command refused\"", 10s));
+  REQUIRE(ehg::test::WaitUntil(
+      [&] { return Get(home.status_port, "/api/status").body.find("\"count\":32") != std::string::npos; }, 15s));
+
+  const Response status = Get(home.status_port, "/api/status");
+  CHECK(status.status == 200);
+  CHECK(ehg::core::IsValidUtf8(status.body));
+  const auto root = Poco::JSON::Parser().parse(status.body).extract<Poco::JSON::Object::Ptr>();
+  const auto problems = root->getArray("recent_problems");
+  int refused_entries = 0;
+  for (std::size_t i = 0; i < problems->size(); ++i) {
+    const auto problem = problems->getObject(static_cast<unsigned>(i));
+    if (problem->getValue<std::string>("line").find("command refused") != std::string::npos) {
+      ++refused_entries;
+      CHECK(problem->getValue<int>("count") == 32);
+    }
+  }
+  CHECK(refused_entries == 1);
+  CHECK(ehg::core::IsValidUtf8(Get(home.status_port, "/metrics").body));
+  CHECK(ehg::core::IsValidUtf8(Get(home.status_port, "/").body));
+  // The daemon's own log shows what arrived, escaped.
+  CHECK(ehg::core::IsValidUtf8(home.daemon->Output()));
+
+  const ehg::test::CommandResult cli =
+      ehg::test::RunCommand({EHG_GATEWAY_BINARY, "status", "--json", "--config", home.config.string()});
+  INFO(cli.output);
+  CHECK(cli.exit_code != 3);
+  CHECK(ehg::core::IsValidUtf8(cli.output));
 }
