@@ -15,9 +15,9 @@
 #include <Poco/ThreadPool.h>
 
 #include <atomic>
-#include <fstream>
 #include <mutex>
 
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/http/access.hpp"
 
@@ -208,10 +208,9 @@ Result<std::unique_ptr<StatusServer>> StatusServer::Start(ServerOptions options)
 }
 
 Result<std::string> ReadTokenFile(const std::filesystem::path& file) {
-  std::ifstream input(file);
-  if (!input) return Fail(Errc::kIo, "cannot open " + file.string());
-  std::string token;
-  std::getline(input, token);
+  auto text = core::ReadCheckedFile(file, core::kTokenFile);
+  if (!text) return tl::unexpected(text.error());
+  std::string token = text->substr(0, text->find('\n'));
   while (!token.empty() && (token.back() == '\r' || token.back() == ' '))
     token.pop_back();
   if (token.size() < 32) {

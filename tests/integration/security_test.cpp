@@ -48,8 +48,11 @@ std::string ReadText(const fs::path& path) {
   return text.str();
 }
 
+// Owner-only, as key files must be: a private key others may read is refused by the gateway and the
+// receiver.
 void Write(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
 }
 
 std::string Trim(std::string text) {
