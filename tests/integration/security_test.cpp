@@ -5,6 +5,7 @@
 #include <Poco/JSON/Parser.h>
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <signal.h>
 
 #include <fstream>
@@ -650,6 +651,20 @@ TEST_CASE(
   renamed.replace(renamed.find("\"gw-it-01\""), 10, "\"gw-it-02\"");
   send(R"({"id":"c-renamed","type":"config.apply","config":)" + quoted(renamed) + "}");
   CHECK(result("c-renamed")->getValue<std::string>("status") == "rejected");
+  // A file it names is a FIFO: refused at once, naming the key (the uplink thread, which checks it,
+  // never waits on it), and the file is untouched.
+  const fs::path fifo = setup.dir / "token.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::string names_fifo = original;
+  const auto page_at = names_fifo.find("\"status_page\": ");
+  REQUIRE(page_at != std::string::npos);
+  names_fifo.replace(page_at, names_fifo.find('}', page_at) + 1 - page_at,
+                     R"("status_page": {"listen": "127.0.0.1:1", "token_file": ")" + fifo.string() + R"("})");
+  send(R"({"id":"c-fifo","type":"config.apply","config":)" + quoted(names_fifo) + "}");
+  const auto fifo_refused = result("c-fifo");
+  CHECK(fifo_refused->getValue<std::string>("status") == "rejected");
+  CHECK(fifo_refused->getValue<std::string>("detail").find("status_page.token_file") != std::string::npos);
+  CHECK(ReadText(config) == original);
 
   // Valid (the log level changes): written, the previous file kept, reloaded.
   std::string changed = original;
