@@ -339,9 +339,10 @@ class Daemon {
     if (!tls_copies_) {
       tls_copies_.emplace(TlsCopies{std::move(*ca), std::move(*cert), std::move(*key)});
       if (!problems.empty()) {
-        core::LogError("broker TLS files unusable: the uplink cannot connect until they are fixed and the "
-                       "gateway reloaded",
-                       {{"reason", problems}});
+        core::LogError(
+            "broker TLS files unusable: the uplink cannot connect until they are fixed and the "
+            "gateway reloaded",
+            {{"reason", problems}});
       }
       return {};
     }

@@ -330,9 +330,9 @@ class Receiver {
 
 int Receive(const ReceiveRequest& request) {
   // paho opens the TLS files by name on its own thread: each is checked first (a FIFO would hang it).
-  for (const auto& [path, kind] : {std::pair{&request.ca_file, &core::kCaFile},
-                                   std::pair{&request.cert_file, &core::kCertificateFile},
-                                   std::pair{&request.key_file, &core::kTlsKeyFile}}) {
+  for (const auto& [path, kind] :
+       {std::pair{&request.ca_file, &core::kCaFile}, std::pair{&request.cert_file, &core::kCertificateFile},
+        std::pair{&request.key_file, &core::kTlsKeyFile}}) {
     if (auto refused = RefuseUnusableInput("receive", *path, *kind, 78)) return *refused;
   }
   crypto::KeySet decryption_keys;

@@ -20,12 +20,12 @@ namespace ehg::core {
 // gateway with 512 MiB of memory.
 inline constexpr std::uint64_t kKiB = 1024;
 inline constexpr std::uint64_t kMiB = 1024 * kKiB;
-inline constexpr std::uint64_t kMaxConfigFileBytes = 4 * kMiB;     // the JSON config
-inline constexpr std::uint64_t kMaxKeyFileBytes = 64 * kKiB;       // a PEM or JWK key, a JWK Set of keys
+inline constexpr std::uint64_t kMaxConfigFileBytes = 4 * kMiB;       // the JSON config
+inline constexpr std::uint64_t kMaxKeyFileBytes = 64 * kKiB;         // a PEM or JWK key, a JWK Set of keys
 inline constexpr std::uint64_t kMaxCertificateFileBytes = 1 * kMiB;  // PEM certificates, a CA bundle too
-inline constexpr std::uint64_t kMaxTokenFileBytes = 4 * kKiB;      // the status page token
-inline constexpr std::uint64_t kMaxOutcomeFileBytes = 64 * kKiB;   // the update helper's outcome
-inline constexpr std::uint64_t kMaxCaptureFileBytes = 64 * kMiB;   // `decode --file`: raw device bytes
+inline constexpr std::uint64_t kMaxTokenFileBytes = 4 * kKiB;        // the status page token
+inline constexpr std::uint64_t kMaxOutcomeFileBytes = 64 * kKiB;     // the update helper's outcome
+inline constexpr std::uint64_t kMaxCaptureFileBytes = 64 * kMiB;     // `decode --file`: raw device bytes
 // `replay --readings`: read line by line in bounded memory, so the limit only bounds the time a mistaken
 // path can take (about a minute per GiB).
 inline constexpr std::uint64_t kMaxReadingsFileBytes = 16 * 1024 * kMiB;

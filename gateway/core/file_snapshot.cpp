@@ -45,7 +45,8 @@ Result<FileSnapshot> FileSnapshot::Empty(std::string_view name) {
   return FileSnapshot(descriptor);
 }
 
-FileSnapshot::FileSnapshot(FileSnapshot&& other) noexcept : descriptor_(std::exchange(other.descriptor_, -1)) {}
+FileSnapshot::FileSnapshot(FileSnapshot&& other) noexcept
+    : descriptor_(std::exchange(other.descriptor_, -1)) {}
 
 FileSnapshot& FileSnapshot::operator=(FileSnapshot&& other) noexcept {
   if (this != &other) {

@@ -299,8 +299,8 @@ Result<EcKey> LoadPrivateKeyFile(const std::filesystem::path& path) {
   auto file = ReadKeyFile(path, core::kGatewayKeyFile);
   if (!file) {
     if (file.error().code == Errc::kNotFound) {
-      return Fail(Errc::kNotFound, file.error().message +
-                                       "; create it with: ehealth-gateway keygen --out " + path.string());
+      return Fail(Errc::kNotFound,
+                  file.error().message + "; create it with: ehealth-gateway keygen --out " + path.string());
     }
     return tl::unexpected(file.error());
   }

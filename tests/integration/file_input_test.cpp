@@ -78,7 +78,8 @@ TEST_CASE("check-config refuses a config path that is not a readable regular fil
     CAPTURE(input.name);
     CheckRefused(RunCommand({EHG_GATEWAY_BINARY, "check-config", input.path.string()}, kTimeout), input, 66);
   }
-  const auto missing = RunCommand({EHG_GATEWAY_BINARY, "check-config", (dir / "missing.json").string()}, kTimeout);
+  const auto missing =
+      RunCommand({EHG_GATEWAY_BINARY, "check-config", (dir / "missing.json").string()}, kTimeout);
   CHECK(missing.exit_code == 66);
   CHECK(missing.output.find("does not exist") != std::string::npos);
 }
@@ -224,9 +225,10 @@ TEST_CASE("decode --file refuses what is not a readable regular file with exit 6
   TempDir dir;
   for (const Hostile& input : HostileInputs(dir, 65 * 1024 * 1024)) {
     CAPTURE(input.name);
-    CheckRefused(RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "ascii", "--file", input.path.string()},
-                            kTimeout),
-                 input, 66);
+    CheckRefused(
+        RunCommand({EHG_GATEWAY_BINARY, "decode", "--format", "ascii", "--file", input.path.string()},
+                   kTimeout),
+        input, 66);
   }
 }
 
@@ -235,31 +237,34 @@ TEST_CASE("replay refuses a readings or config path that is not a readable regul
   const std::string config = std::string(EHG_SOURCE_DIR) + "/examples/copd-resident.json";
   for (const Hostile& input : HostileInputs(dir, 17ull * 1024 * 1024 * 1024)) {
     CAPTURE(input.name);
-    CheckRefused(RunCommand({EHG_GATEWAY_BINARY, "replay", "--config", config, "--readings", input.path.string()},
-                            kTimeout),
-                 input, 66);
+    CheckRefused(
+        RunCommand({EHG_GATEWAY_BINARY, "replay", "--config", config, "--readings", input.path.string()},
+                   kTimeout),
+        input, 66);
   }
   TempDir other;
   for (const Hostile& input : HostileInputs(other, 5 * 1024 * 1024)) {
     CAPTURE(input.name);
     const std::string readings = std::string(EHG_FIXTURES_DIR) + "/replay/copd-week.jsonl";
-    CheckRefused(RunCommand({EHG_GATEWAY_BINARY, "replay", "--config", input.path.string(), "--readings", readings},
-                            kTimeout),
-                 input, 66);
+    CheckRefused(
+        RunCommand({EHG_GATEWAY_BINARY, "replay", "--config", input.path.string(), "--readings", readings},
+                   kTimeout),
+        input, 66);
   }
 }
 
-TEST_CASE("public-key, store-info and scan refuse an input that is not a readable regular file with exit 66") {
+TEST_CASE(
+    "public-key, store-info and scan refuse an input that is not a readable regular file with exit 66") {
   TempDir dir;
   for (const Hostile& input : HostileInputs(dir, 5 * 1024 * 1024)) {
     CAPTURE(input.name);
-    CheckRefused(RunCommand({EHG_GATEWAY_BINARY, "public-key", "--key", input.path.string()}, kTimeout), input,
-                 66);
+    CheckRefused(RunCommand({EHG_GATEWAY_BINARY, "public-key", "--key", input.path.string()}, kTimeout),
+                 input, 66);
     CheckRefused(RunCommand({EHG_GATEWAY_BINARY, "store-info", "--config", input.path.string()}, kTimeout),
                  input, 66);
-    CheckRefused(RunCommand({EHG_GATEWAY_BINARY, "scan", "--config", input.path.string(), "--seconds", "1"},
-                            kTimeout),
-                 input, 66);
+    CheckRefused(
+        RunCommand({EHG_GATEWAY_BINARY, "scan", "--config", input.path.string(), "--seconds", "1"}, kTimeout),
+        input, 66);
   }
 }
 
@@ -288,10 +293,11 @@ TEST_CASE("receive refuses TLS and key files that are not regular files (66) or 
   const ehg::test::TestPki& pki = ehg::test::TestPki::Get();
   TempDir dir;
   const auto receive = [&](const fs::path& ca, const fs::path& key, const fs::path& decryption) {
-    return RunCommand({EHG_GATEWAY_BINARY, "receive", "--broker", "ssl://127.0.0.1:1", "--cafile", ca.string(),
-                       "--cert", pki.File("receiver.crt").string(), "--key", key.string(), "--client-id", "r",
-                       "--decryption-key", decryption.string(), "--gateway-keys", decryption.string()},
-                      kTimeout);
+    return RunCommand(
+        {EHG_GATEWAY_BINARY, "receive", "--broker", "ssl://127.0.0.1:1", "--cafile", ca.string(), "--cert",
+         pki.File("receiver.crt").string(), "--key", key.string(), "--client-id", "r", "--decryption-key",
+         decryption.string(), "--gateway-keys", decryption.string()},
+        kTimeout);
   };
   const auto keygen = RunCommand({EHG_GATEWAY_BINARY, "keygen", "--out", (dir / "care.key").string()});
   REQUIRE(keygen.exit_code == 0);
@@ -319,7 +325,8 @@ TEST_CASE("The uplink connects with the copies it read at start even after its T
   broker.Start();
   const ehg::test::TestPki& pki = ehg::test::TestPki::Get();
   TempDir dir;
-  for (const char* name : {"ca.crt", "gateway.crt", "gateway.key"}) fs::copy_file(pki.File(name), dir / name);
+  for (const char* name : {"ca.crt", "gateway.crt", "gateway.key"})
+    fs::copy_file(pki.File(name), dir / name);
   ehg::test::DaemonConfigOptions options = ehg::test::ConnectedTo(broker);
   options.ca_file = (dir / "ca.crt").string();
   options.cert_file = (dir / "gateway.crt").string();
@@ -345,6 +352,32 @@ TEST_CASE("The uplink connects with the copies it read at start even after its T
   CHECK(daemon.WaitForOutput("reload refused, keeping the running config", 10s));
   daemon.Signal(SIGTERM);
   const auto code = daemon.Wait(15s);
-  for (const char* name : {"ca.crt", "gateway.crt", "gateway.key"}) ehg::test::ReleaseFifoReaders(dir / name);
+  for (const char* name : {"ca.crt", "gateway.crt", "gateway.key"})
+    ehg::test::ReleaseFifoReaders(dir / name);
   CHECK(code == 0);
+}
+
+TEST_CASE("A renewed client certificate is read on reload and used from the next connection") {
+  ehg::test::TestBroker broker({"broker", false});
+  broker.Start();
+  const ehg::test::TestPki& pki = ehg::test::TestPki::Get();
+  TempDir dir;
+  fs::copy_file(pki.File("ca.crt"), dir / "ca.crt");
+  // At first a certificate the broker does not trust.
+  fs::copy_file(pki.File("gateway-other-ca.crt"), dir / "gateway.crt");
+  fs::copy_file(pki.File("gateway-other-ca.key"), dir / "gateway.key");
+  ehg::test::DaemonConfigOptions options = ehg::test::ConnectedTo(broker);
+  options.ca_file = (dir / "ca.crt").string();
+  options.cert_file = (dir / "gateway.crt").string();
+  options.key_file = (dir / "gateway.key").string();
+  Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  REQUIRE(daemon.WaitForOutput("msg=\"broker connection failed\"", 15s));
+  // The installer puts the right certificate and key in place and reloads.
+  fs::copy_file(pki.File("gateway.crt"), dir / "gateway.crt", fs::copy_options::overwrite_existing);
+  fs::copy_file(pki.File("gateway.key"), dir / "gateway.key", fs::copy_options::overwrite_existing);
+  daemon.Signal(SIGHUP);
+  CHECK(daemon.WaitForOutput("msg=\"broker TLS files read again; the next connection uses them\"", 10s));
+  CHECK(daemon.WaitForOutput("msg=\"broker connected\"", 20s));
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(15s) == 0);
 }

@@ -5,8 +5,8 @@
 #include <Poco/JSON/Parser.h>
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <set>

@@ -64,7 +64,8 @@ struct Home {
     REQUIRE_MESSAGE(errors.has_value(), "CheckNamedFiles hung");
     if (missing != nullptr) *missing = errors->second;
     std::map<std::string, std::string> by_key;
-    for (const ehg::config::ConfigError& error : errors->first) by_key[error.path] = error.message;
+    for (const ehg::config::ConfigError& error : errors->first)
+      by_key[error.path] = error.message;
     return by_key;
   }
 
@@ -82,14 +83,16 @@ TEST_CASE("A config naming only usable files passes, and every file it names is 
   auto config = ehg::config::LoadConfig(home.Config());
   REQUIRE(config.has_value());
   std::vector<std::string> keys;
-  for (const ehg::config::NamedFile& file : ehg::config::NamedFiles(*config)) keys.push_back(file.key);
-  CHECK(keys == std::vector<std::string>{"tls.ca_file", "tls.cert_file", "tls.key_file",
-                                         "security.gateway_key_file", "security.recipient_key_file",
-                                         "security.command_keys_file", "storage.path", "status_page.token_file",
-                                         "status_page.tls_cert_file", "status_page.tls_key_file"});
+  for (const ehg::config::NamedFile& file : ehg::config::NamedFiles(*config))
+    keys.push_back(file.key);
+  CHECK(keys == std::vector<std::string>{
+                    "tls.ca_file", "tls.cert_file", "tls.key_file", "security.gateway_key_file",
+                    "security.recipient_key_file", "security.command_keys_file", "storage.path",
+                    "status_page.token_file", "status_page.tls_cert_file", "status_page.tls_key_file"});
 }
 
-TEST_CASE("A FIFO, a device, a directory or a link to /dev/zero named in the config is an error naming the key") {
+TEST_CASE(
+    "A FIFO, a device, a directory or a link to /dev/zero named in the config is an error naming the key") {
   struct Case {
     const char* file;
     const char* key;
@@ -104,15 +107,17 @@ TEST_CASE("A FIFO, a device, a directory or a link to /dev/zero named in the con
       {"gw.pem", "tls.cert_file", [](const fs::path& p) { fs::create_directory(p); },
        "is a directory, not a file"},
       {"signing.key", "security.gateway_key_file",
-       [](const fs::path& p) { REQUIRE(::mkfifo(p.c_str(), 0600) == 0); }, "is a FIFO (named pipe), not a file"},
-      {"care.jwk", "security.recipient_key_file", [](const fs::path& p) { fs::create_symlink("/dev/urandom", p); },
-       "is a character device, not a file"},
+       [](const fs::path& p) { REQUIRE(::mkfifo(p.c_str(), 0600) == 0); },
+       "is a FIFO (named pipe), not a file"},
+      {"care.jwk", "security.recipient_key_file",
+       [](const fs::path& p) { fs::create_symlink("/dev/urandom", p); }, "is a character device, not a file"},
       {"commands.jwks", "security.command_keys_file",
-       [](const fs::path& p) { REQUIRE(::mkfifo(p.c_str(), 0600) == 0); }, "is a FIFO (named pipe), not a file"},
+       [](const fs::path& p) { REQUIRE(::mkfifo(p.c_str(), 0600) == 0); },
+       "is a FIFO (named pipe), not a file"},
       {"token", "status_page.token_file", [](const fs::path& p) { REQUIRE(::mkfifo(p.c_str(), 0600) == 0); },
        "is a FIFO (named pipe), not a file"},
-      {"status.key", "status_page.tls_key_file", [](const fs::path& p) { fs::create_symlink("/dev/zero", p); },
-       "is a character device, not a file"},
+      {"status.key", "status_page.tls_key_file",
+       [](const fs::path& p) { fs::create_symlink("/dev/zero", p); }, "is a character device, not a file"},
   };
   for (const Case& item : cases) {
     CAPTURE(item.key);
@@ -150,14 +155,15 @@ TEST_CASE("A TLS key or the token that other users may read is an error with the
   fs::permissions(home.dir / "signing.key", fs::perms(0660));
   const auto errors = home.Errors();
   CHECK(errors.size() == 4);
-  for (const auto& [key, file] : std::map<std::string, std::string>{{"tls.key_file", "gw.key"},
-                                                                    {"status_page.token_file", "token"},
-                                                                    {"status_page.tls_key_file", "status.key"},
-                                                                    {"security.gateway_key_file", "signing.key"}}) {
+  for (const auto& [key, file] :
+       std::map<std::string, std::string>{{"tls.key_file", "gw.key"},
+                                          {"status_page.token_file", "token"},
+                                          {"status_page.tls_key_file", "status.key"},
+                                          {"security.gateway_key_file", "signing.key"}}) {
     CAPTURE(key);
     REQUIRE(errors.count(key) == 1);
-    CHECK(errors.at(key).find("may be read by other users; fix it with: chmod 600 " + (home.dir / file).string()) !=
-          std::string::npos);
+    CHECK(errors.at(key).find("may be read by other users; fix it with: chmod 600 " +
+                              (home.dir / file).string()) != std::string::npos);
   }
   // Public files may be shared.
   fs::permissions(home.dir / "ca.pem", fs::perms(0644));
@@ -171,7 +177,8 @@ TEST_CASE("A named file that does not exist yet is a note, not an error") {
   std::vector<std::string> missing;
   CHECK(home.Errors(&missing).empty());
   REQUIRE(missing.size() == 2);  // the certificate, and the database made at first start
-  CHECK(missing[0] == "tls.cert_file: certificate file " + (home.dir / "gw.pem").string() + " does not exist");
+  CHECK(missing[0] ==
+        "tls.cert_file: certificate file " + (home.dir / "gw.pem").string() + " does not exist");
   CHECK(missing[1].starts_with("storage.path: database "));
 }
 
@@ -191,7 +198,8 @@ TEST_CASE("The development flags leave the files they make unused unchecked, a d
   CHECK(ehg::config::CheckNamedFiles(*config).empty());
 }
 
-TEST_CASE("The config file itself: a FIFO, /dev/zero, a directory or a link to /dev/zero is refused at once") {
+TEST_CASE(
+    "The config file itself: a FIFO, /dev/zero, a directory or a link to /dev/zero is refused at once") {
   ehg::test::TempDir dir;
   const fs::path fifo = dir / "gateway.json";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
@@ -210,5 +218,6 @@ TEST_CASE("The config file itself: a FIFO, /dev/zero, a directory or a link to /
   fs::resize_file(huge, 5 * 1024 * 1024);
   const auto loaded = ehg::config::LoadConfig(huge);
   REQUIRE_FALSE(loaded.has_value());
-  CHECK(loaded.error()[0].message.find("is larger than 4 MiB, the limit for a config file") != std::string::npos);
+  CHECK(loaded.error()[0].message.find("is larger than 4 MiB, the limit for a config file") !=
+        std::string::npos);
 }

@@ -50,8 +50,9 @@ TEST_CASE("A regular file is read whole, up to exactly its kind's limit and not 
   const auto over = ReadCheckedFile(Write(dir / "over", std::string(17, 'x')), kSmall);
   REQUIRE_FALSE(over.has_value());
   CHECK(over.error().code == Errc::kInvalidArgument);
-  CHECK(over.error().message == "test file " + (dir / "over").string() + " is larger than 16 bytes, the limit "
-                                                                          "for a test file");
+  CHECK(over.error().message == "test file " + (dir / "over").string() +
+                                    " is larger than 16 bytes, the limit "
+                                    "for a test file");
   // Binary content comes back unchanged.
   const std::string binary("\0\xff\n\r\x1b", 5);
   CHECK(ReadCheckedFile(Write(dir / "binary", binary), kSmall) == binary);

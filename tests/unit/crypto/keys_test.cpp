@@ -140,8 +140,8 @@ TEST_CASE("Any key file holding a private key is refused when others may read it
     REQUIRE_FALSE(loaded.has_value());
     CHECK(loaded.error().code == Errc::kRejected);
     CHECK(loaded.error().message == "private key " + path.string() +
-                                        " may be read by other users; fix it with: chmod 600 " + path.string() +
-                                        " (and chown it to the service user)");
+                                        " may be read by other users; fix it with: chmod 600 " +
+                                        path.string() + " (and chown it to the service user)");
   }
   const auto set = KeySet::FromFile(private_set);
   REQUIRE_FALSE(set.has_value());
@@ -176,6 +176,7 @@ TEST_CASE("Key files that are not regular files or too large are refused at once
     CHECK_FALSE(std::get<0>(*loaded));
     CHECK_FALSE(std::get<1>(*loaded));
     const std::string& reason = std::get<2>(*loaded);
-    CHECK((reason.find(", not a file") != std::string::npos || reason.find("is larger than 64 KiB") != std::string::npos));
+    CHECK((reason.find(", not a file") != std::string::npos ||
+           reason.find("is larger than 64 KiB") != std::string::npos));
   }
 }
