@@ -11,6 +11,7 @@
 #include "devices/ble/scanner.hpp"
 #include "devices/ble_profiles/bthome.hpp"
 #include "devices/sim/bluez_simulator.hpp"
+#include "gateway/app/cli_input.hpp"
 #include "gateway/app/daemon.hpp"
 #include "gateway/app/scenario_text.hpp"
 #include "gateway/config/config.hpp"
@@ -53,6 +54,8 @@ std::optional<int> BluetoothTarget(const std::filesystem::path& config_path, con
                                    const std::string& bus_address, std::string& adapter_out,
                                    std::string& bus_out) {
   if (!config_path.empty()) {
+    if (auto refused = RefuseUnusableInput("bluetooth", config_path, core::kConfigFile, kExitConfig))
+      return refused;
     auto config = config::LoadConfig(config_path);
     if (!config) {
       for (const auto& error : config.error())

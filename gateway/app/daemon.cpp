@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <ctime>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -21,7 +20,9 @@
 #include "gateway/app/service_notifier.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/config/security_floor.hpp"
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/event.hpp"
+#include "gateway/core/file_snapshot.hpp"
 #include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/fhir/observation.hpp"
@@ -187,6 +188,11 @@ class Daemon {
       core::LogError("cannot set up end-to-end protection", {{"reason", protection.error().message}});
       return kExitConfig;
     }
+    // Read here, on the main thread, and never by name on the uplink's: paho opens only these copies.
+    if (auto copied = CopyTlsFiles(); !copied) {
+      core::LogError("cannot copy the broker's TLS files", {{"reason", copied.error().message}});
+      return kExitFailure;
+    }
 
     std::error_code error;
     std::filesystem::create_directories(config_.storage.path.parent_path(), error);
@@ -237,7 +243,7 @@ class Daemon {
                                            const std::string& command_id) {
       return RequestUpdate(update, command_id);
     };
-    uplink_ = std::make_unique<uplink::Uplink>(std::move(uplink_options), TransportFactory(config_), *outbox_,
+    uplink_ = std::make_unique<uplink::Uplink>(std::move(uplink_options), TransportFactory(), *outbox_,
                                                clock_, ids_);
     pipeline_->SetOutboxListener([this](core::Priority most_urgent) { uplink_->NotifyOutbox(most_urgent); });
     if (auto started = pipeline_->Start(); !started) {
@@ -308,14 +314,63 @@ class Daemon {
     return options;
   }
 
-  static uplink::TransportFactory TransportFactory(const config::Config& config) {
+  // One TLS file's checked copy (core::FileSnapshot), or an empty one with the reason when the file
+  // cannot be used: the gateway then runs, stores and alerts locally, and the uplink cannot connect
+  // until the file is fixed and the gateway reloaded.
+  static Result<core::FileSnapshot> CopyTlsFile(std::string_view key, const std::filesystem::path& path,
+                                                const core::FileKind& kind, std::string& problems) {
+    auto copy = core::FileSnapshot::Take(path, kind);
+    if (copy) return copy;
+    problems += (problems.empty() ? "" : "; ") + std::string(key) + ": " + copy.error().message;
+    return core::FileSnapshot::Empty(path.filename().string());
+  }
+
+  // Start: copies of tls.ca_file, cert_file and key_file for paho. Reload: fresh copies of the same
+  // files (a renewed certificate), put in place only when all three could be read again.
+  Result<void> CopyTlsFiles() {
+    if (config_.broker.insecure_plaintext_for_development) return {};
+    const config::TlsConfig& tls = config_.tls;
+    std::string problems;
+    auto ca = CopyTlsFile("tls.ca_file", tls.ca_file, core::kCaFile, problems);
+    auto cert = CopyTlsFile("tls.cert_file", tls.cert_file, core::kCertificateFile, problems);
+    auto key = CopyTlsFile("tls.key_file", tls.key_file, core::kTlsKeyFile, problems);
+    if (!ca) return tl::unexpected(ca.error());
+    if (!cert) return tl::unexpected(cert.error());
+    if (!key) return tl::unexpected(key.error());
+    if (!tls_copies_) {
+      tls_copies_.emplace(TlsCopies{std::move(*ca), std::move(*cert), std::move(*key)});
+      if (!problems.empty()) {
+        core::LogError(
+            "broker TLS files unusable: the uplink cannot connect until they are fixed and the "
+            "gateway reloaded",
+            {{"reason", problems}});
+      }
+      return {};
+    }
+    if (!problems.empty()) {
+      core::LogError("broker TLS files not read again, the uplink keeps the ones it has",
+                     {{"reason", problems}});
+      return {};
+    }
+    for (auto [target, newer] : {std::pair{&tls_copies_->ca, &*ca}, std::pair{&tls_copies_->cert, &*cert},
+                                 std::pair{&tls_copies_->key, &*key}}) {
+      if (auto replaced = target->ReplaceWith(std::move(*newer)); !replaced) return replaced;
+    }
+    core::LogInfo("broker TLS files read again; the next connection uses them");
+    return {};
+  }
+
+  uplink::TransportFactory TransportFactory() const {
+    const config::Config& config = config_;
     uplink::PahoOptions options;
     options.uri = config.broker.uri;
     options.client_id = "ehg-" + config.gateway.tenant + "-" + config.gateway.id;
     options.insecure_plaintext = config.broker.insecure_plaintext_for_development;
-    options.ca_file = config.tls.ca_file;
-    options.cert_file = config.tls.cert_file;
-    options.key_file = config.tls.key_file;
+    if (tls_copies_) {
+      options.ca_file = tls_copies_->ca.path();
+      options.cert_file = tls_copies_->cert.path();
+      options.key_file = tls_copies_->key.path();
+    }
     options.keepalive = config.broker.keepalive;
     options.session_expiry = config.uplink.session_expiry;
     const uplink::Topics topics(config.gateway.tenant, config.gateway.id);
@@ -339,12 +394,18 @@ class Daemon {
   void ReportUpdateOutcome() {
     if (update_outcome_in_flight_) return;
     const std::filesystem::path outcome_file = config_.storage.path.parent_path() / "update-result.json";
-    std::ifstream input(outcome_file);
-    if (!input) return;
-    std::stringstream text;
-    text << input.rdbuf();
+    // Checked every second on the main thread: a FIFO here would stop the watchdog pings.
+    auto text = core::ReadCheckedFile(outcome_file, core::kOutcomeFile);
+    if (!text) {
+      if (text.error().code != Errc::kNotFound && !outcome_refusal_logged_) {
+        core::LogError("update outcome unreadable", {{"reason", text.error().message}});
+        outcome_refusal_logged_ = true;
+      }
+      return;
+    }
+    outcome_refusal_logged_ = false;
     std::string outcome = "unknown";
-    std::string detail = text.str();
+    std::string detail = std::move(*text);
     try {
       const auto parsed = Poco::JSON::Parser().parse(detail).extract<Poco::JSON::Object::Ptr>();
       outcome = parsed->optValue<std::string>("outcome", "unknown");
@@ -422,9 +483,23 @@ class Daemon {
     http::ServerOptions options;
     options.host = page.host;
     options.port = static_cast<std::uint16_t>(page.port);
-    options.tls_cert_file = page.tls_cert_file;
-    options.tls_key_file = page.tls_key_file;
     options.refresh = page.refresh;
+    // Poco reads the certificate and key by name while the server starts: it gets checked copies.
+    std::optional<core::FileSnapshot> tls_cert;
+    std::optional<core::FileSnapshot> tls_key;
+    if (!page.tls_cert_file.empty()) {
+      auto cert = core::FileSnapshot::Take(page.tls_cert_file, core::kCertificateFile);
+      auto key = core::FileSnapshot::Take(page.tls_key_file, core::kTlsKeyFile);
+      if (!cert || !key) {
+        core::LogError("status page not started: its TLS files are unusable",
+                       {{"reason", !cert ? cert.error().message : key.error().message}});
+        return;
+      }
+      tls_cert.emplace(std::move(*cert));
+      tls_key.emplace(std::move(*key));
+      options.tls_cert_file = tls_cert->path();
+      options.tls_key_file = tls_key->path();
+    }
     if (!page.token_file.empty()) {
       auto token = http::ReadTokenFile(page.token_file);
       if (!token) {
@@ -681,6 +756,10 @@ class Daemon {
                          " (a remote config may change rules, devices, resident.time_zone, "
                          "uplink.heartbeat_seconds and gateway.log_level; docs/security.md)"};
     }
+    if (const auto errors = config::CheckNamedFiles(*parsed); !errors.empty()) {
+      return {false, "a file the config names is unusable, nothing changed: " + errors.front().ToString() +
+                         (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
+    }
     if (auto protection = BuildProtection(*parsed, ProtectionUse::kCheckingOnly); !protection) {
       return {false, "keys unusable, nothing changed: " + protection.error().message};
     }
@@ -725,6 +804,13 @@ class Daemon {
       LogConfigErrors("reload refused, keeping the running config", loaded.error());
       return;
     }
+    if (const auto errors = config::CheckNamedFiles(*loaded); !errors.empty()) {
+      LogConfigErrors("reload refused, keeping the running config", errors);
+      return;
+    }
+    if (auto copied = CopyTlsFiles(); !copied) {
+      core::LogError("broker TLS files not read again", {{"reason", copied.error().message}});
+    }
     config::Config next = std::move(*loaded);
     if (next.gateway.id != config_.gateway.id || next.gateway.tenant != config_.gateway.tenant ||
         next.resident != config_.resident || next.storage != config_.storage ||
@@ -763,6 +849,13 @@ class Daemon {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<uplink::ReaderOutbox> outbox_;
+  // Before uplink_: the copies outlive the transport that opens them.
+  struct TlsCopies {
+    core::FileSnapshot ca;
+    core::FileSnapshot cert;
+    core::FileSnapshot key;
+  };
+  std::optional<TlsCopies> tls_copies_;
   std::unique_ptr<uplink::Uplink> uplink_;
   std::unique_ptr<devices::sim::SimulatedSource> source_;
   std::vector<std::unique_ptr<devices::serial::SerialDriver>> serial_;
@@ -774,6 +867,7 @@ class Daemon {
   std::mutex devices_mutex_;
   bool stall_logged_ = false;
   std::atomic<bool> update_outcome_in_flight_{false};
+  bool outcome_refusal_logged_ = false;  // once per unusable outcome file, not every second
   // Last member: destroyed first, so no request runs into what is gone.
   std::unique_ptr<http::StatusServer> status_page_;
 };
@@ -788,6 +882,12 @@ int RunDaemon(const std::filesystem::path& config_path) {
   config::ConfigResult loaded = config::LoadConfig(config_path);
   if (!loaded) {
     LogConfigErrors("config invalid", loaded.error());
+    return kExitConfig;
+  }
+  // A FIFO, a device, a directory, an oversized file or a secret others may read, named in the config,
+  // stops the start here rather than blocking or misleading a component later.
+  if (const auto errors = config::CheckNamedFiles(*loaded); !errors.empty()) {
+    LogConfigErrors("config invalid", errors);
     return kExitConfig;
   }
   Daemon daemon(config_path, std::move(*loaded));

@@ -11,11 +11,15 @@ namespace ehg::app {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitConfig = 78;  // EX_CONFIG: invalid config or a database from a newer version
+// Command line tools (sysexits.h): 66 EX_NOINPUT when a file named on the command line is missing,
+// unreadable, not a regular file (a FIFO, a device, a directory) or larger than its kind's limit.
+inline constexpr int kExitNoInput = 66;
 
 // Runs the gateway until SIGTERM or SIGINT; SIGHUP reloads the config. Returns the exit code.
 int RunDaemon(const std::filesystem::path& config_path);
 
-// Prints OK or every error of the config file; returns 0 or 1.
+// Prints OK or every error of the config file, the files it names included (config::CheckNamedFiles;
+// a missing one is a note); returns 0, 1 with errors, or 66 when the file itself cannot be read.
 int CheckConfig(const std::filesystem::path& config_path);
 int PrintStoreInfo(const std::filesystem::path& config_path);
 
@@ -27,8 +31,9 @@ struct ReplayRequest {
 };
 
 // Runs the config's rules over recorded readings and care workers' actions (JSON Lines) and prints the
-// alert timeline as JSON lines on stdout, bad lines and a summary on stderr. 0; 1 when the readings path
-// is not a regular file, a line was unreadable or an action named no open alert; 78 for a bad config.
+// alert timeline as JSON lines on stdout, bad lines and a summary on stderr. 0; 1 when a line was
+// unreadable or an action named no open alert; 66 when the config or readings path is missing, not a
+// regular file or too large; 78 for a bad config.
 int ReplayReadings(const ReplayRequest& request);
 
 struct DecodeRequest {
@@ -44,7 +49,8 @@ struct DecodeRequest {
 
 // Decodes device bytes and prints one JSON object per reading on stdout, a summary on stderr. 0 when
 // the bytes were decoded, 1 when they were not a frame or value of the format, 64 for bad arguments
-// (unknown format, odd hex, unreadable file, missing key or address).
+// (unknown format, odd hex, missing key or address), 66 when --file is missing, unreadable, not a
+// regular file or larger than 64 MiB.
 int DecodeBytes(const DecodeRequest& request);
 
 // Runs a simulated serial device on a pseudo-terminal reachable through `link` until SIGTERM/SIGINT.

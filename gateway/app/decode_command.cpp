@@ -4,7 +4,6 @@
 #include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <iterator>
@@ -14,6 +13,7 @@
 #include "devices/ble_profiles/profiles.hpp"
 #include "devices/serial/decoder.hpp"
 #include "gateway/app/daemon.hpp"
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/metrics.hpp"
 
 namespace ehg::app {
@@ -207,12 +207,12 @@ int DecodeBthomeAdvertisement(const DecodeRequest& request, const std::vector<st
 int DecodeBytes(const DecodeRequest& request) {
   std::vector<std::uint8_t> bytes;
   if (!request.file.empty()) {
-    std::ifstream stream(request.file, std::ios::binary);
-    if (!stream) {
-      std::cerr << "error: cannot read " << request.file.string() << "\n";
-      return kExitUsage;
+    auto text = core::ReadCheckedFile(request.file, core::kCaptureFile);
+    if (!text) {
+      std::cerr << "error: " << text.error().message << "\n";
+      return kExitNoInput;
     }
-    bytes.assign(std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>());
+    bytes.assign(text->begin(), text->end());
   } else {
     auto parsed = ParseHex(request.hex);
     if (!parsed) {

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "gateway/app/cli_input.hpp"
 #include "gateway/app/daemon.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
@@ -328,6 +329,12 @@ class Receiver {
 }  // namespace
 
 int Receive(const ReceiveRequest& request) {
+  // paho opens the TLS files by name on its own thread: each is checked first (a FIFO would hang it).
+  for (const auto& [path, kind] :
+       {std::pair{&request.ca_file, &core::kCaFile}, std::pair{&request.cert_file, &core::kCertificateFile},
+        std::pair{&request.key_file, &core::kTlsKeyFile}}) {
+    if (auto refused = RefuseUnusableInput("receive", *path, *kind, 78)) return *refused;
+  }
   crypto::KeySet decryption_keys;
   crypto::KeySet gateway_keys;
   if (!request.insecure_plaintext_payloads) {
@@ -338,9 +345,9 @@ int Receive(const ReceiveRequest& request) {
     auto decryption = crypto::KeySet::FromFile(request.decryption_keys);
     auto gateways = crypto::KeySet::FromFile(request.gateway_keys);
     if (!decryption || !gateways) {
-      std::cerr << "receive: " << (!decryption ? decryption.error().message : gateways.error().message)
-                << "\n";
-      return 78;
+      const Error& error = !decryption ? decryption.error() : gateways.error();
+      std::cerr << "receive: " << error.message << "\n";
+      return core::IsUnusableInput(error) ? kExitNoInput : 78;
     }
     decryption_keys = std::move(*decryption);
     gateway_keys = std::move(*gateways);
@@ -351,7 +358,7 @@ int Receive(const ReceiveRequest& request) {
     if (!key || !key->has_private()) {
       std::cerr << "receive: --signing-key must be a private key: "
                 << (key ? "it holds none" : key.error().message) << "\n";
-      return 78;
+      return !key && core::IsUnusableInput(key.error()) ? kExitNoInput : 78;
     }
     signing_key = std::move(*key);
   }

@@ -2,6 +2,7 @@
 #include <type_traits>
 #include <variant>
 
+#include "gateway/app/cli_input.hpp"
 #include "gateway/app/daemon.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
@@ -31,6 +32,8 @@ std::string Describe(const replay::AlertReference& reference) {
 }  // namespace
 
 int ReplayReadings(const ReplayRequest& request) {
+  if (auto refused = RefuseUnusableInput("replay", request.config_path, core::kConfigFile, kExitConfig))
+    return *refused;
   const config::ConfigResult config = config::LoadConfig(request.config_path);
   if (!config) {
     for (const config::ConfigError& error : config.error())
@@ -45,8 +48,8 @@ int ReplayReadings(const ReplayRequest& request) {
   const std::string path = request.readings_path.string();
   auto input = replay::ReadingsFile::Open(request.readings_path);
   if (!input) {
-    std::cerr << path << ": " << input.error().message << "\n";
-    return kExitFailure;
+    std::cerr << "replay: " << input.error().message << "\n";
+    return core::IsUnusableInput(input.error()) ? kExitNoInput : kExitFailure;
   }
   std::optional<core::WallTime> until;
   if (!request.until.empty()) {

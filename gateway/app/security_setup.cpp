@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "gateway/app/daemon.hpp"
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/crypto/keys.hpp"
 
@@ -62,7 +64,7 @@ int PrintPublicKey(const PublicKeyRequest& request) {
   auto key = crypto::LoadKeyFile(request.key);
   if (!key) {
     std::cerr << "public-key: " << key.error().message << "\n";
-    return 1;
+    return core::IsUnusableInput(key.error()) ? kExitNoInput : 1;
   }
   std::cout << (request.format == "pem" ? key->PublicPem() : key->Jwk() + "\n");
   return 0;

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "gateway/app/cli_input.hpp"
 #include "gateway/app/daemon.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/store/store.hpp"
@@ -12,11 +13,19 @@ namespace ehg::app {
 // one this binary understands, and the open critical alerts (no update while one is open). Run it as the
 // service user: SQLite creates the -wal/-shm files of a WAL database, and they must stay the daemon's.
 int PrintStoreInfo(const std::filesystem::path& config_path) {
+  if (auto refused = RefuseUnusableInput("store-info", config_path, core::kConfigFile, kExitConfig))
+    return *refused;
   const config::ConfigResult loaded = config::LoadConfig(config_path);
   if (!loaded) {
     for (const config::ConfigError& error : loaded.error())
       std::cerr << config_path.string() << ": " << error.ToString() << "\n";
     return kExitConfig;
+  }
+  // SQLite would wait for ever on a FIFO in place of the database; the update helper waits for us.
+  for (const config::ConfigError& error : config::CheckNamedFiles(*loaded)) {
+    if (error.path != "storage.path") continue;
+    std::cerr << "store-info: " << error.message << "\n";
+    return kExitNoInput;
   }
   const std::filesystem::path& database = loaded->storage.path;
   const auto version = store::ReadSchemaVersion(database);

@@ -4,7 +4,6 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -12,6 +11,7 @@
 #include "alerts/evaluator.hpp"
 #include "alerts/window.hpp"
 #include "gateway/core/address.hpp"
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/json.hpp"
 #include "gateway/core/metrics.hpp"
 
@@ -47,6 +47,9 @@ constexpr std::array<std::string_view, kScenarioParameters.size()> kScenarioPara
 }();
 constexpr std::array<std::string_view, 7> kSerialProtocols{
     "contec-cms50-5", "contec-cms50-9", "nonin-df2", "nonin-df7", "nonin-df8", "beurer-bm", "ascii"};
+// The database is SQLite's to read; the check only keeps a FIFO or a device from blocking its open.
+constexpr core::FileKind kDatabaseFile{"database", std::numeric_limits<std::uint64_t>::max(), false};
+
 constexpr std::array<std::string_view, 7> kBleProfiles{
     "blood_pressure", "thermometer", "heart_rate", "pulse_oximeter", "weight_scale", "glucose", "bthome"};
 
@@ -1381,22 +1384,49 @@ ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& bas
 }
 
 ConfigResult LoadConfig(const std::filesystem::path& file) {
-  std::ifstream stream(file, std::ios::binary);
-  if (!stream) {
-    return tl::unexpected(std::vector<ConfigError>{ConfigError{"", "cannot read " + file.string(), 0}});
+  auto text = core::ReadCheckedFile(file, core::kConfigFile);
+  if (!text) return tl::unexpected(std::vector<ConfigError>{ConfigError{"", text.error().message, 0}});
+  return ParseConfig(*text, std::filesystem::absolute(file).parent_path());
+}
+
+std::vector<NamedFile> NamedFiles(const Config& config) {
+  std::vector<NamedFile> files;
+  const auto add = [&files](std::string key, const std::filesystem::path& path, const core::FileKind& kind) {
+    if (!path.empty()) files.push_back(NamedFile{std::move(key), path, kind});
+  };
+  if (!config.broker.insecure_plaintext_for_development) {
+    add("tls.ca_file", config.tls.ca_file, core::kCaFile);
+    add("tls.cert_file", config.tls.cert_file, core::kCertificateFile);
+    add("tls.key_file", config.tls.key_file, core::kTlsKeyFile);
   }
-  constexpr std::streamsize kMaxConfigBytes = 4 * 1024 * 1024;
-  std::string text(static_cast<std::size_t>(kMaxConfigBytes) + 1, '\0');
-  stream.read(text.data(), kMaxConfigBytes + 1);
-  if (stream.bad()) {
-    return tl::unexpected(std::vector<ConfigError>{ConfigError{"", "cannot read " + file.string(), 0}});
+  if (!config.security.insecure_plaintext_payloads_for_development) {
+    add("security.gateway_key_file", config.security.gateway_key_file, core::kGatewayKeyFile);
+    // Public keys; a file that holds a private key after all is refused when loaded if others may read it.
+    add("security.recipient_key_file", config.security.recipient_key_file, core::kPublicKeyFile);
+    add("security.command_keys_file", config.security.command_keys_file, core::kPublicKeyFile);
   }
-  text.resize(static_cast<std::size_t>(stream.gcount()));
-  if (text.size() > static_cast<std::size_t>(kMaxConfigBytes)) {
-    return tl::unexpected(std::vector<ConfigError>{
-        ConfigError{"", file.string() + " is larger than 4 MiB: not a config file", 0}});
+  add("storage.path", config.storage.path, kDatabaseFile);
+  if (config.status_page.enabled) {
+    add("status_page.token_file", config.status_page.token_file, core::kTokenFile);
+    add("status_page.tls_cert_file", config.status_page.tls_cert_file, core::kCertificateFile);
+    add("status_page.tls_key_file", config.status_page.tls_key_file, core::kTlsKeyFile);
   }
-  return ParseConfig(text, std::filesystem::absolute(file).parent_path());
+  return files;
+}
+
+std::vector<ConfigError> CheckNamedFiles(const Config& config, std::vector<std::string>* missing) {
+  std::vector<ConfigError> errors;
+  for (const NamedFile& file : NamedFiles(config)) {
+    // Opened (never blocking) and checked, not read: the components read them with the same checks.
+    auto opened = core::OpenCheckedFile(file.path, file.kind);
+    if (opened) continue;
+    if (opened.error().code == Errc::kNotFound) {
+      if (missing != nullptr) missing->push_back(file.key + ": " + opened.error().message);
+      continue;
+    }
+    errors.push_back(ConfigError{file.key, opened.error().message, 0});
+  }
+  return errors;
 }
 
 std::chrono::seconds ExpectedInterval(const DeviceConfig& device) {

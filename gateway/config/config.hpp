@@ -13,6 +13,7 @@
 
 #include "alerts/rules.hpp"
 #include "alerts/time_zone.hpp"
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/device_time.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/result.hpp"
@@ -213,8 +214,26 @@ using ConfigResult = tl::expected<Config, std::vector<ConfigError>>;
 // Parses and validates config text. Relative file paths are resolved against `base_directory`.
 ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& base_directory);
 
-// Reads and parses a config file; relative paths inside it are relative to the file's directory.
+// Reads and parses a config file; relative paths inside it are relative to the file's directory. The
+// file itself is read with core::ReadCheckedFile (a regular file of at most 4 MiB, never blocking); the
+// files it names are not opened (see CheckNamedFiles).
 ConfigResult LoadConfig(const std::filesystem::path& file);
+
+// A file the config names, with the config key that names it and the rules it is read by.
+struct NamedFile {
+  std::string key;  // "tls.key_file"
+  std::filesystem::path path;
+  core::FileKind kind;
+};
+// Every file the config names that the gateway reads: TLS and key files (unless the development flag
+// that makes them unused is set), the database, the status page's token and TLS files (when enabled).
+std::vector<NamedFile> NamedFiles(const Config& config);
+// Opens each named file as it will be read (core::OpenCheckedFile: never blocking) and returns an error
+// naming the key for each one that is not a regular file, too large, unreadable, or a secret others may
+// read. A file that does not exist is no error here (keys and certificates are often installed after
+// the config); its "key: message" goes to `missing` when given. For check-config, daemon start, reload
+// and config.apply.
+std::vector<ConfigError> CheckNamedFiles(const Config& config, std::vector<std::string>* missing = nullptr);
 
 // The resident's zone from the system tz database (tzdata). Errc::kNotFound for an unknown name.
 Result<std::shared_ptr<const alerts::TimeZone>> LoadTimeZone(const std::string& name);

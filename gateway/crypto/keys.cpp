@@ -9,10 +9,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/crypto/base64url.hpp"
 #include "gateway/crypto/openssl_handles.hpp"
 
@@ -91,12 +90,19 @@ Result<Bytes> DecodeCoordinate(const core::JsonValue& jwk, std::string_view name
   return *bytes;
 }
 
-Result<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return Fail(Errc::kIo, "cannot read " + path.string() + ": " + std::strerror(errno));
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
+// A key file's text, and whether other users may access the file: a file that turns out to hold a
+// private key is refused then, like the gateway's own key.
+struct KeyFileText {
+  std::string text;
+  bool others_may_access = false;
+};
+
+Result<KeyFileText> ReadKeyFile(const std::filesystem::path& path, const core::FileKind& kind) {
+  auto file = core::OpenCheckedFile(path, kind);
+  if (!file) return tl::unexpected(file.error());
+  auto text = core::ReadAll(*file, path, kind);
+  if (!text) return tl::unexpected(text.error());
+  return KeyFileText{std::move(*text), file->others_may_access()};
 }
 
 }  // namespace
@@ -238,7 +244,10 @@ std::string EcKey::Jwk(bool include_private) const {
 
 bool KeySet::Add(EcKey key) {
   const std::string id = key.id();
-  return keys_.emplace(id, std::move(key)).second;
+  const bool has_private = key.has_private();
+  const bool added = keys_.emplace(id, std::move(key)).second;
+  if (added && has_private) has_private_ = true;
+  return added;
 }
 
 const EcKey* KeySet::Find(std::string_view id) const {
@@ -276,31 +285,26 @@ Result<KeySet> KeySet::FromText(std::string_view text) {
 }
 
 Result<KeySet> KeySet::FromFile(const std::filesystem::path& path) {
-  auto text = ReadFile(path);
-  if (!text) return tl::unexpected(text.error());
-  auto set = FromText(*text);
+  auto file = ReadKeyFile(path, core::kPublicKeyFile);
+  if (!file) return tl::unexpected(file.error());
+  auto set = FromText(file->text);
   if (!set) return tl::unexpected(set.error().WithContext(path.string()));
+  if (set->has_private() && file->others_may_access) {
+    return tl::unexpected(core::OthersMayReadError(core::kPrivateKeyFile, path));
+  }
   return set;
 }
 
 Result<EcKey> LoadPrivateKeyFile(const std::filesystem::path& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) {
-    if (errno == ENOENT) {
-      return Fail(Errc::kNotFound, "gateway key " + path.string() +
-                                       " does not exist; create it with: ehealth-gateway keygen --out " +
-                                       path.string());
+  auto file = ReadKeyFile(path, core::kGatewayKeyFile);
+  if (!file) {
+    if (file.error().code == Errc::kNotFound) {
+      return Fail(Errc::kNotFound,
+                  file.error().message + "; create it with: ehealth-gateway keygen --out " + path.string());
     }
-    return Fail(Errc::kIo, "cannot read gateway key " + path.string() + ": " + std::strerror(errno));
+    return tl::unexpected(file.error());
   }
-  if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return Fail(Errc::kRejected, "gateway key " + path.string() +
-                                     " may be read by other users; fix it with: chmod 600 " + path.string() +
-                                     " (and chown it to the service user)");
-  }
-  auto text = ReadFile(path);
-  if (!text) return tl::unexpected(text.error());
-  auto key = EcKey::FromText(*text);
+  auto key = EcKey::FromText(file->text);
   if (!key) return tl::unexpected(key.error().WithContext("gateway key " + path.string()));
   if (!key->has_private())
     return Fail(Errc::kRejected, "gateway key " + path.string() + " holds no private key");
@@ -308,10 +312,13 @@ Result<EcKey> LoadPrivateKeyFile(const std::filesystem::path& path) {
 }
 
 Result<EcKey> LoadKeyFile(const std::filesystem::path& path) {
-  auto text = ReadFile(path);
-  if (!text) return tl::unexpected(text.error());
-  auto key = EcKey::FromText(*text);
+  auto file = ReadKeyFile(path, core::kPublicKeyFile);
+  if (!file) return tl::unexpected(file.error());
+  auto key = EcKey::FromText(file->text);
   if (!key) return tl::unexpected(key.error().WithContext(path.string()));
+  if (key->has_private() && file->others_may_access) {
+    return tl::unexpected(core::OthersMayReadError(core::kPrivateKeyFile, path));
+  }
   return key;
 }
 

@@ -57,19 +57,25 @@ class KeySet {
   bool Add(EcKey key);
   const EcKey* Find(std::string_view id) const;
   std::size_t size() const { return keys_.size(); }
+  bool has_private() const { return has_private_; }  // at least one key is a private key
   // A JWK Set {"keys":[...]} or one JWK or one PEM key.
   static Result<KeySet> FromText(std::string_view text);
+  // Read with the limits of core::OpenCheckedFile (a regular file of at most 64 KiB); a file holding a
+  // private key is refused when other users may access it.
   static Result<KeySet> FromFile(const std::filesystem::path& path);
 
  private:
   std::map<std::string, EcKey, std::less<>> keys_;
+  bool has_private_ = false;
 };
 
+// Key files are read with the limits of core::OpenCheckedFile: a regular file (never a FIFO, a device
+// or a directory) of at most core::kMaxKeyFileBytes.
 // The gateway's private key file. Refused when the group or others may read it, with the command that
 // fixes it; a missing file says how to create one.
 Result<EcKey> LoadPrivateKeyFile(const std::filesystem::path& path);
-// One key from a PEM or JWK file, public or private, without the permission check of the gateway's own
-// key (the care system's public keys; the receiver's own keys, which it guards itself).
+// One key from a PEM or JWK file, public or private (the care system's public keys; the receiver's own
+// keys). A file that holds a private key is refused, like the gateway's key, when others may read it.
 Result<EcKey> LoadKeyFile(const std::filesystem::path& path);
 // Writes a new private key as PKCS#8 PEM, mode 0600, never over an existing file: temp file, fsync,
 // rename, directory fsync.

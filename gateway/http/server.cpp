@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/thread_name.hpp"
 #include "gateway/http/access.hpp"
@@ -829,10 +830,9 @@ Result<std::unique_ptr<StatusServer>> StatusServer::Start(ServerOptions options)
 }
 
 Result<std::string> ReadTokenFile(const std::filesystem::path& file) {
-  std::ifstream input(file);
-  if (!input) return Fail(Errc::kIo, "cannot open " + file.string());
-  std::string token;
-  std::getline(input, token);
+  auto text = core::ReadCheckedFile(file, core::kTokenFile);
+  if (!text) return tl::unexpected(text.error());
+  std::string token = text->substr(0, text->find('\n'));
   while (!token.empty() && (token.back() == '\r' || token.back() == ' '))
     token.pop_back();
   if (token.size() < 32) {

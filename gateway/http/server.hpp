@@ -51,7 +51,8 @@ struct ServerOptions {
 };
 
 // The per-device token: the first line of the file (trailing CR and spaces dropped), at least 32
-// characters. For the daemon and for `status`, which must read the same file the same way.
+// characters. For the daemon and for `status`, which must read the same file the same way: a regular
+// file of at most 4 KiB that only its owner may access (core::kTokenFile).
 Result<std::string> ReadTokenFile(const std::filesystem::path& file);
 
 class StatusServer {

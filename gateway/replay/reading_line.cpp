@@ -1,7 +1,5 @@
 #include "gateway/replay/reading_line.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <cstring>
 #include <utility>
 
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/json.hpp"
 #include "gateway/core/metrics.hpp"
 
@@ -330,34 +329,9 @@ tl::expected<core::Reading, std::string> ParseReadingLine(std::string_view line)
 }
 
 Result<ReadingsFile> ReadingsFile::Open(const std::filesystem::path& path) {
-  const auto system_error = [](std::string_view what) {
-    return Fail(Errc::kIo, std::string(what) + ": " + std::strerror(errno));
-  };
-  const auto not_regular = [](mode_t mode) -> std::string {
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISSOCK(mode)) return "a socket";
-    return "not a regular file";
-  };
-  // The type first: opening a FIFO for reading would wait for a writer, and a device never ends.
-  struct stat status {};
-  if (::stat(path.c_str(), &status) != 0) return system_error("cannot read it");
-  if (!S_ISREG(status.st_mode)) {
-    return Fail(Errc::kInvalidArgument,
-                "is " + not_regular(status.st_mode) + ", not a file: readings are read from a regular file");
-  }
-  // Non-blocking, in case it was replaced by a FIFO since: the check below then refuses it at once.
-  const int descriptor = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (descriptor < 0) return system_error("cannot open it");
-  ReadingsFile file(descriptor);
-  if (::fstat(descriptor, &status) != 0) return system_error("cannot read it");
-  if (!S_ISREG(status.st_mode)) {
-    return Fail(Errc::kInvalidArgument,
-                "is " + not_regular(status.st_mode) + ", not a file: readings are read from a regular file");
-  }
-  return file;
+  auto file = core::OpenCheckedFile(path, core::kReadingsFile);
+  if (!file) return tl::unexpected(file.error());
+  return ReadingsFile(file->Release());
 }
 
 ReadingsFile::ReadingsFile(int descriptor) : descriptor_(descriptor), buffer_(64 * 1024) {}

@@ -68,8 +68,8 @@ std::string EscapeForTerminal(std::string_view text, std::size_t max_bytes = 80)
 // included). Owns its file descriptor. Not thread-safe.
 class ReadingsFile {
  public:
-  // Refuses anything but a regular file (a directory, a FIFO, a device, a socket) without blocking: the
-  // type is checked before opening, and the file is opened non-blocking and checked again.
+  // Refuses anything but a regular file (a directory, a FIFO, a device, a socket) without blocking, and a
+  // file larger than core::kMaxReadingsFileBytes (core::OpenCheckedFile).
   static Result<ReadingsFile> Open(const std::filesystem::path& path);
   ReadingsFile(ReadingsFile&& other) noexcept;
   ReadingsFile& operator=(ReadingsFile&& other) noexcept;

@@ -6,6 +6,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <set>
@@ -51,8 +52,11 @@ std::string ReadText(const fs::path& path) {
   return text.str();
 }
 
+// Owner-only, as key files must be: a private key others may read is refused by the gateway and the
+// receiver.
 void Write(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
 }
 
 std::string Trim(std::string text) {
@@ -653,6 +657,20 @@ TEST_CASE(
   renamed.replace(renamed.find("\"gw-it-01\""), 10, "\"gw-it-02\"");
   send(R"({"id":"c-renamed","type":"config.apply","config":)" + quoted(renamed) + "}");
   CHECK(result("c-renamed")->getValue<std::string>("status") == "rejected");
+  // A file it names is a FIFO: refused at once, naming the key (the uplink thread, which checks it,
+  // never waits on it), and the file is untouched.
+  const fs::path fifo = setup.dir / "token.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::string names_fifo = original;
+  const auto page_at = names_fifo.find("\"status_page\": ");
+  REQUIRE(page_at != std::string::npos);
+  names_fifo.replace(page_at, names_fifo.find('}', page_at) + 1 - page_at,
+                     R"("status_page": {"listen": "127.0.0.1:1", "token_file": ")" + fifo.string() + R"("})");
+  send(R"({"id":"c-fifo","type":"config.apply","config":)" + quoted(names_fifo) + "}");
+  const auto fifo_refused = result("c-fifo");
+  CHECK(fifo_refused->getValue<std::string>("status") == "rejected");
+  CHECK(fifo_refused->getValue<std::string>("detail").find("status_page.token_file") != std::string::npos);
+  CHECK(ReadText(config) == original);
 
   // The security floor: a signed config that switches on plaintext payloads (and with them unsigned
   // commands), or moves the broker to plaintext elsewhere, is refused naming the keys; nothing changes.

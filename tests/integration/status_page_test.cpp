@@ -322,6 +322,7 @@ TEST_CASE("Beyond loopback the page needs TLS and the token, wrong tokens are re
   const int port = ehg::test::FreePort();
   const std::string token = "3f9c2b7e51d04a8c9e6f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
   const fs::path token_file = WriteFile(dir / "status-token", token + "\n");
+  fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write);  // a secret: refused otherwise
   ehg::test::DaemonConfigOptions options;
   options.status_page_json = R"({"listen": "0.0.0.0:)" + std::to_string(port) + R"(", "token_file": ")" +
                              token_file.string() + R"(", "tls_cert_file": ")" +

@@ -139,7 +139,7 @@ TEST_CASE("The config accepts exactly the simulator's profiles") {
 TEST_CASE("A missing or oversized file is an error, not a crash") {
   const auto missing = ehg::config::LoadConfig("/nonexistent/gateway.json");
   REQUIRE_FALSE(missing.has_value());
-  CHECK(missing.error()[0].message == "cannot read /nonexistent/gateway.json");
+  CHECK(missing.error()[0].message == "config file /nonexistent/gateway.json does not exist");
   const auto directory = ehg::config::LoadConfig("/");
   CHECK_FALSE(directory.has_value());
 }

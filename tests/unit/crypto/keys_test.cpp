@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <tuple>
 
+#include "tests/support/deadline.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using ehg::Errc;
@@ -117,4 +119,64 @@ TEST_CASE("The gateway key file is written 0600, never overwritten, and refused 
   std::ofstream(public_path) << key->PublicPem();
   ::chmod(public_path.c_str(), 0600);
   CHECK_FALSE(ehg::crypto::LoadPrivateKeyFile(public_path).has_value());
+}
+
+TEST_CASE("Any key file holding a private key is refused when others may read it, a public one is not") {
+  ehg::test::TempDir dir;
+  auto key = EcKey::Generate();
+  REQUIRE(key.has_value());
+  const auto write = [&](const std::string& name, const std::string& text, int mode) {
+    const auto path = dir.path() / name;
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), static_cast<mode_t>(mode));
+    return path;
+  };
+  const auto private_pem = write("private.pem", key->PrivatePem(), 0644);
+  const auto private_jwk = write("private.jwk", key->Jwk(true), 0640);
+  const auto private_set = write("private.jwks", "{\"keys\":[" + key->Jwk(true) + "]}", 0604);
+  for (const auto& path : {private_pem, private_jwk}) {
+    CAPTURE(path);
+    const auto loaded = ehg::crypto::LoadKeyFile(path);
+    REQUIRE_FALSE(loaded.has_value());
+    CHECK(loaded.error().code == Errc::kRejected);
+    CHECK(loaded.error().message == "private key " + path.string() +
+                                        " may be read by other users; fix it with: chmod 600 " +
+                                        path.string() + " (and chown it to the service user)");
+  }
+  const auto set = KeySet::FromFile(private_set);
+  REQUIRE_FALSE(set.has_value());
+  CHECK(set.error().code == Errc::kRejected);
+  ::chmod(private_set.c_str(), 0600);
+  CHECK(KeySet::FromFile(private_set).has_value());
+  ::chmod(private_pem.c_str(), 0600);
+  CHECK(ehg::crypto::LoadKeyFile(private_pem).has_value());
+  // Public keys are for sharing.
+  CHECK(ehg::crypto::LoadKeyFile(write("public.jwk", key->Jwk(), 0644)).has_value());
+  CHECK(KeySet::FromFile(write("public.jwks", "{\"keys\":[" + key->Jwk() + "]}", 0644)).has_value());
+}
+
+TEST_CASE("Key files that are not regular files or too large are refused at once, without reading them") {
+  ehg::test::TempDir dir;
+  const auto fifo = dir.path() / "key.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const auto huge = dir.path() / "huge.jwks";
+  { std::ofstream create(huge); }
+  std::filesystem::resize_file(huge, 1 << 20);
+  for (const std::filesystem::path& path : {fifo, std::filesystem::path("/dev/zero"), dir.path(), huge}) {
+    CAPTURE(path);
+    const auto loaded = ehg::test::WithinDeadline(
+        [path] {
+          return std::make_tuple(ehg::crypto::LoadPrivateKeyFile(path).has_value(),
+                                 ehg::crypto::LoadKeyFile(path).has_value(),
+                                 KeySet::FromFile(path).error().message);
+        },
+        std::chrono::seconds(5));
+    if (!loaded) ehg::test::ReleaseFifoReaders(fifo);
+    REQUIRE_MESSAGE(loaded.has_value(), "a key file read hung");
+    CHECK_FALSE(std::get<0>(*loaded));
+    CHECK_FALSE(std::get<1>(*loaded));
+    const std::string& reason = std::get<2>(*loaded);
+    CHECK((reason.find(", not a file") != std::string::npos ||
+           reason.find("is larger than 64 KiB") != std::string::npos));
+  }
 }

@@ -103,7 +103,9 @@ TEST_CASE("A readings path that is not a regular file is refused by its type") {
       {"directory", dir.path(), "is a directory, not a file"},
       {"/dev/zero", "/dev/zero", "is a character device, not a file"},
       {"/dev/null", "/dev/null", "is a character device, not a file"},
+      {"link to /dev/zero", dir / "zero-link", "is a character device, not a file"},
   };
+  std::filesystem::create_symlink("/dev/zero", dir / "zero-link");
   for (const Case& item : cases) {
     CAPTURE(item.name);
     const auto file = ReadingsFile::Open(item.path);
@@ -113,8 +115,8 @@ TEST_CASE("A readings path that is not a regular file is refused by its type") {
   }
   const auto missing = ReadingsFile::Open(dir / "missing.jsonl");
   REQUIRE_FALSE(missing.has_value());
-  CHECK(missing.error().code == ehg::Errc::kIo);
-  CHECK(missing.error().message.find("No such file") != std::string::npos);
+  CHECK(missing.error().code == ehg::Errc::kNotFound);
+  CHECK(missing.error().message.find("does not exist") != std::string::npos);
 }
 
 TEST_CASE("A FIFO as readings path is refused at once, without waiting for a writer") {
