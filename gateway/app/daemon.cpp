@@ -373,10 +373,8 @@ class Daemon {
     }
     options.keepalive = config.broker.keepalive;
     options.session_expiry = config.uplink.session_expiry;
-    const uplink::Topics topics(config.gateway.tenant, config.gateway.id);
-    options.will_topic = topics.status;
-    options.will_payload =
-        uplink::OfflineStatusBody(config.gateway.id, config.gateway.tenant, "connection lost", nullptr);
+    // The last will is the uplink's: signed anew before each connection.
+    options.maximum_packet_bytes = uplink::kMaxIncomingPacketBytes;
     return [options](uplink::TransportEvents events) {
       return uplink::MakePahoTransport(options, std::move(events));
     };

@@ -25,6 +25,7 @@
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
 #include "gateway/uplink/paho_transport.hpp"
+#include "gateway/uplink/status_check.hpp"
 #include "gateway/uplink/topics.hpp"
 
 namespace ehg::app {
@@ -52,11 +53,16 @@ Object::Ptr ParseObject(const std::string& text) {
   }
 }
 
-// ehealth/v1/{tenant}/{gateway}/event/{kind} or .../cmd/result
+// The largest message taken from the broker, announced as the MQTT Maximum Packet Size: every JOSE
+// object larger than 4 MiB is refused anyway (gateway/crypto/jose.cpp), plus room for topic and properties.
+constexpr std::size_t kMaxPacketBytes = 4 * 1024 * 1024 + 64 * 1024;
+constexpr std::chrono::seconds kSilenceCheckInterval{1};
+
+// ehealth/v1/{tenant}/{gateway}/event/{kind}, .../cmd/result or .../status
 struct TopicParts {
   std::string tenant;
   std::string gateway;
-  std::string kind;  // alert, observation, device, gateway, command_result
+  std::string kind;  // alert, observation, device, gateway, command_result, status
 };
 
 std::optional<TopicParts> ParseTopic(const std::string& topic) {
@@ -64,6 +70,8 @@ std::optional<TopicParts> ParseTopic(const std::string& topic) {
   std::stringstream stream(topic);
   for (std::string part; std::getline(stream, part, '/');)
     parts.push_back(part);
+  if (parts.size() == 5 && parts[0] == "ehealth" && parts[1] == "v1" && parts[4] == "status")
+    return TopicParts{parts[2], parts[3], "status"};
   if (parts.size() != 6 || parts[0] != "ehealth" || parts[1] != "v1") return std::nullopt;
   if (parts[4] == "event") return TopicParts{parts[2], parts[3], parts[5]};
   if (parts[4] == "cmd" && parts[5] == "result") return TopicParts{parts[2], parts[3], "command_result"};
@@ -99,7 +107,8 @@ class Receiver {
         decryption_keys_(std::move(decryption_keys)),
         gateway_keys_(std::move(gateway_keys)),
         signing_key_(std::move(signing_key)),
-        ids_(clock_) {}
+        ids_(clock_),
+        statuses_(request_.insecure_plaintext_payloads ? nullptr : &gateway_keys_) {}
 
   int Run() {
     uplink::PahoOptions options;
@@ -109,6 +118,7 @@ class Receiver {
     options.cert_file = request_.cert_file;
     options.key_file = request_.key_file;
     options.session_expiry = std::chrono::hours(24);
+    options.maximum_packet_bytes = kMaxPacketBytes;
     uplink::TransportEvents events;
     events.connected = [this](bool session_present) {
       Post([this, session_present] { OnConnected(session_present); });
@@ -121,6 +131,11 @@ class Receiver {
     };
     events.message = [this](std::string topic, std::string payload) {
       Post([this, topic = std::move(topic), payload = std::move(payload)] { OnMessage(topic, payload); });
+    };
+    events.oversized = [this](std::string topic, std::size_t bytes) {
+      Post([this, topic = std::move(topic), bytes] {
+        Refuse(topic, "oversized", std::to_string(bytes) + " bytes, above the maximum packet size");
+      });
     };
     transport_ = uplink::MakePahoTransport(options, std::move(events));
     std::thread input([this] { ReadCommands(); });
@@ -139,12 +154,18 @@ class Receiver {
         reconnect_at_.reset();
         transport_->Connect();
       }
+      if (std::chrono::steady_clock::now() >= next_silence_check_) {
+        next_silence_check_ = std::chrono::steady_clock::now() + kSilenceCheckInterval;
+        ReportSilentGateways();
+      }
       lock.lock();
     }
     lock.unlock();
     transport_->Disconnect();
     std::cerr << "receive: " << events_ << " events, " << duplicates_ << " duplicates, " << refused_
-              << " refused, " << receipts_ << " receipts and " << commands_ << " commands sent\n";
+              << " refused, " << receipts_ << " receipts and " << commands_
+              << " commands sent; statuses: " << statuses_taken_ << " verified, " << statuses_refused_
+              << " refused\n";
     return 0;
   }
 
@@ -161,10 +182,12 @@ class Receiver {
     core::LogInfo("receiver connected", {{"session_present", session_present}, {"group", request_.group}});
     const std::string prefix = request_.group.empty() ? "" : "$share/" + request_.group + "/";
     const uplink::Topics every_gateway(request_.tenant, "+");
-    for (const std::string& filter : {every_gateway.base + "event/#", every_gateway.command_result}) {
-      if (auto subscribed = transport_->Subscribe(prefix + filter); !subscribed) {
-        core::LogError("subscribe failed",
-                       {{"filter", prefix + filter}, {"reason", subscribed.error().message}});
+    // Statuses outside the shared group: a broker sends no retained message to a shared subscription,
+    // and every receiver should know which gateways are online.
+    for (const std::string& filter : {prefix + every_gateway.base + "event/#",
+                                      prefix + every_gateway.command_result, every_gateway.status}) {
+      if (auto subscribed = transport_->Subscribe(filter); !subscribed) {
+        core::LogError("subscribe failed", {{"filter", filter}, {"reason", subscribed.error().message}});
       }
     }
     std::cerr << "receive: subscribed\n";
@@ -183,6 +206,7 @@ class Receiver {
   void OnMessage(const std::string& topic, const std::string& payload) {
     const auto parts = ParseTopic(topic);
     if (!parts) return Refuse(topic, "topic", "not an ehealth/v1 event topic");
+    if (parts->kind == "status") return OnStatus(topic, *parts, payload);
     tenants_[parts->gateway] = parts->tenant;
     std::string body;
     std::string signer;
@@ -213,7 +237,42 @@ class Receiver {
     }
     if (!object->has("event_id")) return Refuse(topic, "malformed", "no event_id");
     const std::string id = object->getValue<std::string>("event_id");
-    if (Deliver(*parts, id, signer, object) && parts->kind == "alert") SendReceipt(*parts, id);
+    Deliver(*parts, id, signer, object);
+    // Every copy of an alert gets its receipt, a repeat too: the gateway sends an alert again only when
+    // no receipt reached it (the broker lost one, or the gateway died before storing it), so a repeat
+    // left unanswered would come back for ever.
+    if (parts->kind == "alert") SendReceipt(*parts, id);
+  }
+
+  // The retained status: the gateway's own signature, fresh, newer than the last one taken. A refused
+  // one changes nothing, so a gateway that falls silent is reported as such whatever the broker keeps.
+  void OnStatus(const std::string& topic, const TopicParts& parts, const std::string& payload) {
+    const uplink::StatusVerdict verdict = statuses_.Check(parts.tenant, parts.gateway, payload, clock_.Now());
+    if (!verdict.accepted) {
+      ++statuses_refused_;
+      core::LogWarning("status refused",
+                       {{"topic", topic}, {"reason", verdict.reason}, {"detail", verdict.detail}});
+      return;
+    }
+    ++statuses_taken_;
+    const uplink::GatewayStatus& status = verdict.status;
+    core::LogInfo("gateway status",
+                  {{"tenant", parts.tenant},
+                   {"gateway", parts.gateway},
+                   {"state", status.state},
+                   {"reason", status.reason},
+                   {"time", status.time ? core::FormatIso8601(*status.time) : "unknown (last will)"},
+                   {"connected_at", core::FormatIso8601(status.connected_at)},
+                   {"signed_by", status.signer.empty() ? "nobody (development plaintext)" : status.signer}});
+  }
+
+  void ReportSilentGateways() {
+    for (const uplink::SilentGateway& silent : statuses_.NewlySilent(clock_.Now())) {
+      core::LogWarning("gateway silent", {{"tenant", silent.tenant},
+                                          {"gateway", silent.gateway},
+                                          {"last_status", core::FormatIso8601(silent.last_status)},
+                                          {"heartbeat_interval_seconds", silent.heartbeat_interval.count()}});
+    }
   }
 
   // Prints the event unless it was seen before; true when it was new.
@@ -308,6 +367,7 @@ class Receiver {
   std::optional<crypto::EcKey> signing_key_;
   core::SystemClock clock_{true};
   core::EventIdGenerator ids_;
+  uplink::StatusTracker statuses_;
   std::unique_ptr<uplink::Transport> transport_;
 
   std::mutex mutex_;
@@ -324,6 +384,9 @@ class Receiver {
   std::uint64_t refused_ = 0;
   std::uint64_t receipts_ = 0;
   std::uint64_t commands_ = 0;
+  std::uint64_t statuses_taken_ = 0;
+  std::uint64_t statuses_refused_ = 0;
+  std::chrono::steady_clock::time_point next_silence_check_{};
 };
 
 }  // namespace

@@ -17,6 +17,10 @@ Checked<OpenedEnvelope> OpenEnvelope(std::string_view payload, const KeySet& dec
   if (!verified) {
     return tl::unexpected(Refused{verified.error().reason, "inner JWS: " + verified.error().message});
   }
+  // Anyone may encrypt for the care system: a genuine signed status wrapped in a JWE is not an event.
+  if (verified->typ == kStatusJwsType) {
+    return tl::unexpected(Refused{Refusal::kMalformed, "inner JWS: a signed status, not an event"});
+  }
   return OpenedEnvelope{std::move(verified->payload), std::move(verified->kid), std::move(decrypted->kid)};
 }
 

@@ -12,6 +12,10 @@
 // kid = care system key id, cty "JOSE"). The broker sees neither the body nor who it is about.
 namespace ehg::crypto {
 
+// The "typ" of the gateway's signed retained status (docs/mqtt.md#signed-status), signed with the same
+// key as the events: a status is never taken for an event, nor an event for a status.
+inline constexpr std::string_view kStatusJwsType = "ehealth-gateway-status+jws";
+
 Result<std::string> SealEnvelope(std::string_view body, const EcKey& gateway_key, const EcKey& recipient_key);
 
 struct OpenedEnvelope {

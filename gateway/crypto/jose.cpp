@@ -241,7 +241,11 @@ Checked<VerifiedJws> VerifyCompactJws(std::string_view jws, const KeySet& keys) 
                        signed_length) != 1) {
     return Refuse(Refusal::kBadSignature, "signature does not verify with key \"" + (*key)->id() + "\"");
   }
-  return VerifiedJws{(*key)->id(), std::string(payload->begin(), payload->end())};
+  VerifiedJws verified;
+  verified.kid = (*key)->id();
+  verified.payload.assign(payload->begin(), payload->end());
+  if (const JsonValue* typ = StringMember(*header, "typ"); typ != nullptr) verified.typ = typ->text;
+  return verified;
 }
 
 Result<std::string> EncryptCompactJwe(const EcKey& recipient, std::string_view plaintext,

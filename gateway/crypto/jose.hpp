@@ -40,6 +40,7 @@ using Checked = tl::expected<T, Refused>;
 struct VerifiedJws {
   std::string kid;
   std::string payload;
+  std::string typ;  // the protected header's "typ", empty when it has none
 };
 
 struct DecryptedJwe {

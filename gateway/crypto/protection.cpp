@@ -15,6 +15,10 @@ Result<std::string> JoseProtection::Seal(std::string_view body) const {
   return SealEnvelope(core::ValidUtf8(body), gateway_key_, recipient_key_);
 }
 
+Result<std::string> JoseProtection::SignStatus(std::string_view body) const {
+  return SignCompactJws(gateway_key_, body, kStatusJwsType);
+}
+
 Checked<VerifiedCommand> JoseProtection::OpenCommand(std::string_view payload, core::WallTime now) const {
   return VerifyCommand(payload, command_keys_, policy_, now);
 }

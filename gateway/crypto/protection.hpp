@@ -7,6 +7,7 @@
 #include "gateway/core/clock.hpp"
 #include "gateway/core/utf8.hpp"
 #include "gateway/crypto/command_verifier.hpp"
+#include "gateway/crypto/envelope.hpp"
 #include "gateway/crypto/keys.hpp"
 
 // What the uplink does to every payload it sends and every command it takes.
@@ -21,6 +22,9 @@ class PayloadProtection {
   virtual Result<std::string> Seal(std::string_view body) const = 0;
   // A command as it came off the wire, checked (all but the replay window, which the caller keeps).
   virtual Checked<VerifiedCommand> OpenCommand(std::string_view payload, core::WallTime now) const = 0;
+  // The retained status as it goes on the wire: signed by the gateway, not encrypted (it says nothing
+  // about the resident, and whoever watches the broker may read it; nobody without the key can fake it).
+  virtual Result<std::string> SignStatus(std::string_view body) const = 0;
   virtual bool end_to_end() const = 0;
 };
 
@@ -30,6 +34,7 @@ class JoseProtection final : public PayloadProtection {
   JoseProtection(EcKey gateway_key, EcKey recipient_key, KeySet command_keys, CommandPolicy policy);
   Result<std::string> Seal(std::string_view body) const override;
   Checked<VerifiedCommand> OpenCommand(std::string_view payload, core::WallTime now) const override;
+  Result<std::string> SignStatus(std::string_view body) const override;
   bool end_to_end() const override { return true; }
 
  private:
@@ -45,6 +50,7 @@ class PlaintextForDevelopment final : public PayloadProtection {
  public:
   Result<std::string> Seal(std::string_view body) const override { return core::ValidUtf8(body); }
   Checked<VerifiedCommand> OpenCommand(std::string_view payload, core::WallTime now) const override;
+  Result<std::string> SignStatus(std::string_view body) const override { return std::string(body); }
   bool end_to_end() const override { return false; }
 };
 

@@ -28,6 +28,7 @@ Poco::JSON::Object StatusHead(std::string_view state, std::string_view gateway_i
 std::string OnlineStatusBody(const StatusInfo& info) {
   Poco::JSON::Object object = StatusHead("online", info.gateway_id, info.tenant);
   object.set("time", core::FormatIso8601(info.time));
+  object.set("connected_at", core::FormatIso8601(info.connected_at));
   object.set("version", info.version);
   object.set("uptime_seconds", static_cast<std::int64_t>(info.uptime.count()));
   object.set("heartbeat_interval_seconds", static_cast<std::int64_t>(info.heartbeat_interval.count()));
@@ -44,9 +45,10 @@ std::string OnlineStatusBody(const StatusInfo& info) {
 }
 
 std::string OfflineStatusBody(std::string_view gateway_id, std::string_view tenant, std::string_view reason,
-                              const core::WallTime* time) {
+                              const core::WallTime* time, core::WallTime connected_at) {
   Poco::JSON::Object object = StatusHead("offline", gateway_id, tenant);
   if (time != nullptr) object.set("time", core::FormatIso8601(*time));
+  object.set("connected_at", core::FormatIso8601(connected_at));
   object.set("reason", std::string(reason));
   return Stringify(object);
 }

@@ -83,6 +83,7 @@ class PahoTransport final : public Transport {
  public:
   PahoTransport(PahoOptions options, TransportEvents events)
       : options_(std::move(options)), events_(std::move(events)) {
+    will_ = LastWill{options_.will_topic, options_.will_payload};
     auto address = ParseBrokerUri(options_.uri);
     if (address) address_ = *address;
   }
@@ -137,7 +138,14 @@ class PahoTransport final : public Transport {
       });
       session->client->set_message_callback([this, raw](mqtt::const_message_ptr message) {
         Guarded(raw, "message", [&] {
-          if (Current(raw) && message) events_.message(message->get_topic(), message->get_payload_str());
+          if (!Current(raw) || !message) return;
+          // Measured on paho's own copy, by reference: an oversized message is never copied again.
+          const std::size_t bytes = message->get_payload_ref().size();
+          if (options_.maximum_packet_bytes > 0 && bytes > options_.maximum_packet_bytes) {
+            if (events_.oversized) events_.oversized(message->get_topic(), bytes);
+            return;
+          }
+          events_.message(message->get_topic(), message->get_payload_str());
         });
       });
 
@@ -149,13 +157,18 @@ class PahoTransport final : public Transport {
       mqtt::connect_options& connect = *session->connect_options;
       connect.set_mqtt_version(MQTTVERSION_5);
       connect.set_clean_start(false);
-      connect.set_properties(
-          {{mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(options_.session_expiry.count())}});
+      mqtt::properties properties{
+          {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(options_.session_expiry.count())}};
+      if (options_.maximum_packet_bytes > 0) {
+        properties.add(
+            {mqtt::property::MAXIMUM_PACKET_SIZE, static_cast<int>(options_.maximum_packet_bytes)});
+      }
+      connect.set_properties(properties);
       connect.set_keep_alive_interval(PahoKeepalive(options_.keepalive));
       connect.set_connect_timeout(kConnectTimeout);
       connect.set_automatic_reconnect(false);
-      if (!options_.will_topic.empty()) {
-        connect.set_will(mqtt::will_options(options_.will_topic, options_.will_payload, 1, true));
+      if (LastWill will = CurrentWill(); !will.topic.empty()) {
+        connect.set_will(mqtt::will_options(will.topic, will.payload, 1, true));
       }
       if (!options_.insecure_plaintext) {
         mqtt::ssl_options ssl;
@@ -183,6 +196,11 @@ class PahoTransport final : public Transport {
       const std::string reason = exception.what();
       events_.connect_failed("cannot start the connection: " + reason);
     }
+  }
+
+  void SetLastWill(LastWill will) override {
+    std::lock_guard lock(mutex_);
+    will_ = std::move(will);
   }
 
   Result<void> Publish(const std::string& topic, const std::string& payload, bool retained,
@@ -249,6 +267,10 @@ class PahoTransport final : public Transport {
   }
 
   bool Current(const Session* session) const { return session->generation == generation_.load(); }
+  LastWill CurrentWill() {
+    std::lock_guard lock(mutex_);
+    return will_;
+  }
   const TransportEvents& events() const { return events_; }
 
  private:
@@ -257,6 +279,7 @@ class PahoTransport final : public Transport {
   std::optional<BrokerAddress> address_;
   std::mutex mutex_;
   std::unique_ptr<Session> session_;
+  LastWill will_;
   std::vector<std::unique_ptr<Session>> retired_;  // uplink thread only
   std::atomic<std::uint64_t> generation_{0};
 };

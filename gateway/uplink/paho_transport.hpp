@@ -18,8 +18,13 @@ struct PahoOptions {
   std::filesystem::path key_file;
   std::chrono::seconds keepalive{30};
   std::chrono::seconds session_expiry{7 * 24 * 3600};
-  std::string will_topic;  // empty: no last will
+  std::string will_topic;  // empty: no last will (the uplink may set one per connection: SetLastWill)
   std::string will_payload;
+  // The MQTT 5 Maximum Packet Size announced on CONNECT: a conforming broker never sends a larger
+  // packet (it drops the message for this client instead). A message whose payload alone is larger
+  // still arriving means the broker ignored it: it is dropped and reported as oversized before any copy
+  // of ours (paho has already read it by then). 0: nothing announced, nothing dropped.
+  std::size_t maximum_packet_bytes = 0;
 };
 
 // paho-mqtt-cpp behind our port: MQTT v5, QoS 1, persistence off and no offline buffer (the SQLite

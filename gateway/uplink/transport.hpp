@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +21,15 @@ struct TransportEvents {
   std::function<void(std::uint64_t tag)> delivered;  // the broker acknowledged (PUBACK, success code)
   std::function<void(std::uint64_t tag, std::string reason)> delivery_failed;
   std::function<void(std::string topic, std::string payload)> message;
+  // A message larger than the maximum packet size announced on CONNECT arrived anyway (the broker
+  // ignored it) and was dropped unread. Optional.
+  std::function<void(std::string topic, std::size_t bytes)> oversized;
+};
+
+// The retained message the broker publishes for this client when its connection dies.
+struct LastWill {
+  std::string topic;
+  std::string payload;
 };
 
 // Why a connection attempt failed, in plain words, and whether a person must act (a certificate, a
@@ -36,6 +46,9 @@ class Transport {
   // Starts one connection attempt (a new session object each time: nothing in flight survives from an
   // earlier connection). The outcome arrives as connected or connect_failed.
   virtual void Connect() = 0;
+  // The last will of the next connection attempts (replaces one given at construction): set before
+  // Connect, so each connection carries a will prepared for it.
+  virtual void SetLastWill(LastWill will) = 0;
   // QoS 1. An error means the message was not handed over at all (not connected, buffer full);
   // otherwise exactly one of delivered(tag) / delivery_failed(tag) follows, unless the connection is
   // lost first (then connection_lost, and the caller sends again after reconnecting).

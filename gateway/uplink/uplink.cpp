@@ -90,6 +90,10 @@ Uplink::Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPor
     }
     Post([this, topic = std::move(topic), payload = std::move(payload)] { OnMessage(topic, payload); });
   };
+  events.oversized = [this](std::string topic, std::size_t bytes) {
+    ++counters_.messages_oversized;
+    Post([this, topic = std::move(topic), bytes] { OnOversized(topic, bytes); });
+  };
   transport_ = factory(std::move(events));
   status_.heartbeat_interval = heartbeat_interval_;
 }
@@ -216,6 +220,7 @@ void Uplink::Step() {
   if (state_ == LinkState::kDisconnected && now >= reconnect_at_) {
     SetState(LinkState::kConnecting);
     connect_started_at_ = now;
+    PrepareLastWill();
     transport_->Connect();
   } else if (state_ == LinkState::kConnecting && now - connect_started_at_ > kConnectAttemptLimit) {
     OnConnectFailed("no answer to the connection attempt within 30 s");
@@ -244,6 +249,14 @@ void Uplink::OnConnected(bool session_present) {
   in_flight_.clear();
   need_refill_ = true;
   heartbeat_at_ = clock_.SteadyNow();  // the birth message goes out first
+  // A new connection may follow a broker that lost what it held (a restart without persistence, a
+  // receipt on its way to us included): alerts waiting for a receipt go again one base interval from
+  // now at the latest, and their backoff starts over.
+  const core::SteadyTime soon = clock_.SteadyNow() + options_.receipt_resend_interval;
+  for (auto& [sequence, awaiting] : awaiting_receipt_) {
+    awaiting.resend_at = std::min(awaiting.resend_at, soon);
+    awaiting.resends = 0;
+  }
 }
 
 void Uplink::OnConnectFailed(const std::string& reason) {
@@ -311,8 +324,11 @@ void Uplink::OnDelivered(std::uint64_t tag) {
       // The broker has it; the care system has not said so yet. Keep it and send it again if no
       // receipt comes.
       const std::int64_t sequence = entry.alert->sequence;
-      awaiting_receipt_[sequence] =
-          AwaitingReceipt{std::move(*entry.alert), clock_.SteadyNow() + options_.receipt_resend_interval};
+      AwaitingReceipt awaiting;
+      awaiting.resends = entry.resends;
+      awaiting.resend_at = clock_.SteadyNow() + ReceiptResendDelay(entry.resends);
+      awaiting.row = std::move(*entry.alert);
+      awaiting_receipt_[sequence] = std::move(awaiting);
     }
     return;
   }
@@ -325,7 +341,6 @@ void Uplink::OnDelivered(std::uint64_t tag) {
 void Uplink::OnDeliveryFailed(std::uint64_t tag, const std::string& reason) {
   auto found = in_flight_.find(tag);
   if (found == in_flight_.end()) return;
-  ++counters_.delivery_failures;
   // The rows are no longer excluded, so the next outbox read returns them in their place (an alert that
   // was being resent included).
   in_flight_.erase(found);
@@ -335,6 +350,8 @@ void Uplink::OnDeliveryFailed(std::uint64_t tag, const std::string& reason) {
   cursor_.reset();
   need_refill_ = true;
   retry_at_ = clock_.SteadyNow() + kRetryDelay;
+  // Counted last: whoever sees the count sees the retry time set.
+  ++counters_.delivery_failures;
 }
 
 void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
@@ -348,9 +365,8 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
     ++counters_.commands_refused;
     core::LogWarning("command refused", {{"reason", reason}, {"detail", detail}, {"bytes", payload.size()}});
   };
-  // A signed command is its JSON in base64url plus a header and signature: well under twice its size.
-  if (payload.size() > 2 * kMaxCommandBytes) {
-    return refuse("malformed", "larger than " + std::to_string(2 * kMaxCommandBytes / 1024) + " KiB");
+  if (payload.size() > kMaxCommandMessageBytes) {
+    return refuse("malformed", "larger than " + std::to_string(kMaxCommandMessageBytes / 1024) + " KiB");
   }
   auto opened = options_.protection->OpenCommand(payload, now);
   if (!opened) return refuse(crypto::ToString(opened.error().reason), opened.error().message);
@@ -393,6 +409,12 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
     return;
   }
   HandleCommand(*command);
+}
+
+void Uplink::OnOversized(const std::string& topic, std::size_t bytes) {
+  // Counted where it arrived; here only said. The broker ignored the Maximum Packet Size of our CONNECT.
+  core::LogWarning("message larger than the maximum packet size dropped unread",
+                   {{"topic", topic}, {"bytes", bytes}, {"maximum", kMaxIncomingPacketBytes}});
 }
 
 bool Uplink::LoadSeenCommands() {
@@ -498,12 +520,15 @@ void Uplink::FillWindow(core::SteadyTime now) {
       continue;
     }
     store::OutboxRow row = std::move(it->second.row);
+    const std::uint32_t resends = it->second.resends + 1;
     it = awaiting_receipt_.erase(it);
     ++counters_.alerts_resent;
-    core::LogInfo("alert sent again: no receipt yet", {{"event_id", row.event.id.ToString()}});
+    core::LogInfo("alert sent again: no receipt yet", {{"event_id", row.event.id.ToString()},
+                                                       {"resends", resends},
+                                                       {"next_in_s", ReceiptResendDelay(resends).count()}});
     std::vector<store::OutboxRow> rows;
     rows.push_back(std::move(row));
-    if (!PublishRows(std::move(rows), false)) return;
+    if (!PublishRows(std::move(rows), false, resends)) return;
   }
 
   bool refilled_for_batch = false;
@@ -573,8 +598,9 @@ bool Uplink::Refill() {
   return true;
 }
 
-bool Uplink::PublishRows(std::vector<store::OutboxRow> rows, bool from_queue) {
+bool Uplink::PublishRows(std::vector<store::OutboxRow> rows, bool from_queue, std::uint32_t resends) {
   InFlight entry;
+  entry.resends = resends;
   for (const store::OutboxRow& row : rows)
     entry.sequences.push_back(row.sequence);
   const store::OutboxPosition last{rows.back().event.priority, rows.back().sequence};
@@ -618,13 +644,54 @@ bool Uplink::PublishStatus() {
   info.tenant = options_.tenant;
   info.version = options_.version;
   info.time = clock_.Now();
+  info.connected_at = connected_at_;
   info.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock_.SteadyNow() - started_at_);
   info.heartbeat_interval = heartbeat_interval_;
   info.backlog = outbox_.Snapshot();
   info.awaiting_receipt = awaiting_receipt_.size();
   info.reconnects = counters_.connects.load() > 0 ? counters_.connects.load() - 1 : 0;
   info.clock_synchronised = clock_.WallClockSynchronised();
-  return Send(topics_.status, OnlineStatusBody(info), true, InFlight{});
+  std::string payload;
+  // Unsigned it would prove nothing: no status this time; the next heartbeat tries again.
+  if (!SignStatus(OnlineStatusBody(info), payload)) return true;
+  return Send(topics_.status, payload, true, InFlight{});
+}
+
+bool Uplink::SignStatus(const std::string& body, std::string& signed_body) {
+  auto signed_status = options_.protection->SignStatus(body);
+  if (!signed_status) {
+    ++counters_.status_sign_failures;
+    core::LogError("signing the status failed", {{"reason", signed_status.error().message}});
+    return false;
+  }
+  signed_body = std::move(*signed_status);
+  return true;
+}
+
+void Uplink::PrepareLastWill() {
+  // The will is signed now and sent by the broker whenever this connection dies: it can carry no time
+  // of its own, only the connection it ends (docs/mqtt.md#status-retained).
+  connected_at_ = clock_.Now();
+  LastWill will;
+  if (SignStatus(
+          OfflineStatusBody(options_.gateway_id, options_.tenant, "connection lost", nullptr, connected_at_),
+          will.payload)) {
+    will.topic = topics_.status;
+  } else {
+    will.payload.clear();
+  }
+  transport_->SetLastWill(std::move(will));
+}
+
+std::chrono::seconds Uplink::ReceiptResendDelay(std::uint32_t resends) const {
+  // Doubling per resend, so an alert whose receipts keep getting lost does not go out every minute for
+  // ever; the cap keeps a resend within a quarter of an hour.
+  const std::chrono::seconds base = options_.receipt_resend_interval;
+  const std::chrono::seconds cap = std::max(base, kMaxReceiptResendInterval);
+  std::chrono::seconds delay = base;
+  for (std::uint32_t i = 0; i < resends && delay < cap; ++i)
+    delay *= 2;
+  return std::min(delay, cap);
 }
 
 bool Uplink::Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry) {
@@ -732,8 +799,10 @@ void Uplink::SayGoodbye() {
   };
   if (state_ == LinkState::kConnected) {
     const core::WallTime now = clock_.Now();
-    if (Send(topics_.status, OfflineStatusBody(options_.gateway_id, options_.tenant, "shutdown", &now), true,
-             InFlight{})) {
+    std::string goodbye;
+    if (SignStatus(OfflineStatusBody(options_.gateway_id, options_.tenant, "shutdown", &now, connected_at_),
+                   goodbye) &&
+        Send(topics_.status, goodbye, true, InFlight{})) {
       // Wait for the goodbye and whatever else is in flight, so their rows can be removed now rather
       // than sent again at the next start.
       drain_until(std::chrono::steady_clock::now() + kGoodbyeWait,

@@ -46,6 +46,8 @@ struct UplinkOptions {
   // Observations per message, and how long a partial batch may wait for more.
   std::size_t observation_batch_max = 50;
   std::chrono::milliseconds observation_batch_window{2000};
+  // The first resend of an alert without a receipt; each further one waits twice as long as the one
+  // before, up to kMaxReceiptResendInterval (or this value when it is larger).
   std::chrono::seconds receipt_resend_interval{60};
   std::chrono::seconds heartbeat_interval{60};
   std::chrono::milliseconds reconnect_initial{1000};
@@ -123,6 +125,9 @@ struct UplinkCounters {
   std::atomic<std::uint64_t> commands_refused{0};
   std::atomic<std::uint64_t> seal_failures{0};
   std::atomic<std::uint64_t> commands_dropped{0};  // queue full: the care system repeats unanswered ones
+  // Larger than the maximum packet size announced on CONNECT: the broker ignored it. Dropped unread.
+  std::atomic<std::uint64_t> messages_oversized{0};
+  std::atomic<std::uint64_t> status_sign_failures{0};  // a status not sent (or a will not set) unsigned
   std::atomic<std::uint64_t> commit_failures{0};
 };
 
@@ -138,9 +143,21 @@ struct UplinkStatus {
 
 inline constexpr std::string_view kHeartbeatSetting = "uplink.heartbeat_interval_seconds";
 
+// The largest message the uplink takes: a signed command is its JSON (at most kMaxCommandBytes, a
+// config.apply carrying a whole config file) in base64url plus a header and a signature, well under
+// twice its size.
+inline constexpr std::size_t kMaxCommandMessageBytes = 2 * kMaxCommandBytes;
+// The MQTT 5 Maximum Packet Size the gateway announces on CONNECT: the largest command message plus
+// room for the fixed header, the topic and the properties a broker forwards (144 KiB). A conforming
+// broker never sends a larger packet; one that arrives anyway is dropped unread and counted.
+inline constexpr std::size_t kMaxIncomingPacketBytes = kMaxCommandMessageBytes + 16 * 1024;
+// Resends of an alert without a receipt back off to this interval at most.
+inline constexpr std::chrono::seconds kMaxReceiptResendInterval{15 * 60};
+
 class Uplink {
  public:
-  // The transport is made by `factory` with events that post to this uplink's thread.
+  // The transport is made by `factory` with events that post to this uplink's thread. The uplink sets
+  // the transport's last will itself, signed, before each connection.
   Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPort& outbox, const core::Clock& clock,
          core::EventIdGenerator& ids);
   ~Uplink();
@@ -171,11 +188,13 @@ class Uplink {
     std::vector<std::int64_t> sequences;    // outbox rows inside (none for a status message)
     std::optional<store::OutboxRow> alert;  // kept for resending until the receipt arrives
     bool receipted = false;                 // the receipt came before the broker's acknowledgement
+    std::uint32_t resends = 0;              // an alert sent again for want of a receipt: how often
     core::SteadyTime sent_at{};
   };
   struct AwaitingReceipt {
     store::OutboxRow row;
     core::SteadyTime resend_at;
+    std::uint32_t resends = 0;  // sent again this many times already (the backoff's step)
   };
 
   void Post(std::function<void()> task);
@@ -190,6 +209,7 @@ class Uplink {
   void OnDelivered(std::uint64_t tag);
   void OnDeliveryFailed(std::uint64_t tag, const std::string& reason);
   void OnMessage(const std::string& topic, const std::string& payload);
+  void OnOversized(const std::string& topic, std::size_t bytes);
   void OnCommitDone(const Result<store::WriteOutcome>& result);
 
   void HandleCommand(const Command& command);
@@ -203,8 +223,13 @@ class Uplink {
 
   void FillWindow(core::SteadyTime now);
   bool Refill();
-  bool PublishRows(std::vector<store::OutboxRow> rows, bool from_queue);
+  bool PublishRows(std::vector<store::OutboxRow> rows, bool from_queue, std::uint32_t resends = 0);
   bool PublishStatus();
+  // Signs a status body for the status topic; false (logged, counted) when the key failed us.
+  bool SignStatus(const std::string& body, std::string& signed_body);
+  // Prepares the signed last will of the connection about to be made (no will when signing fails).
+  void PrepareLastWill();
+  std::chrono::seconds ReceiptResendDelay(std::uint32_t resends) const;
   bool Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry);
   void FlushCommit(core::SteadyTime now);
   void SetState(LinkState state);
@@ -228,6 +253,7 @@ class Uplink {
   core::SteadyTime started_at_{};
   core::SteadyTime reconnect_at_{};
   core::SteadyTime connect_started_at_{};
+  core::WallTime connected_at_{};  // wall time of the current connection attempt; names it in statuses
   core::SteadyTime heartbeat_at_{};
   core::SteadyTime retry_at_{};         // after a failed publish or outbox read
   core::SteadyTime commit_retry_at_{};  // after a refused or failed commit

@@ -258,8 +258,9 @@ bool TestReceiver::WaitFor(const std::function<bool(const std::vector<ReceivedMe
   return impl_->changed.wait_for(lock, timeout, [&] { return condition(impl_->messages); });
 }
 
-void TestReceiver::Publish(const std::string& topic, const std::string& payload) {
-  impl_->client->publish(topic, payload, 1, false)->wait_for(std::chrono::seconds(5));
+void TestReceiver::Publish(const std::string& topic, const std::string& payload, bool retained) {
+  // Returns once the broker acknowledged it; large test messages take a while on a busy machine.
+  impl_->client->publish(topic, payload, 1, retained)->wait_for(std::chrono::seconds(30));
 }
 
 bool TestReceiver::connected() const {

@@ -87,7 +87,7 @@ class TestReceiver {
   std::size_t CountOnTopic(const std::string& topic) const;
   bool WaitFor(const std::function<bool(const std::vector<ReceivedMessage>&)>& condition,
                std::chrono::milliseconds timeout) const;
-  void Publish(const std::string& topic, const std::string& payload);
+  void Publish(const std::string& topic, const std::string& payload, bool retained = false);
   bool connected() const;
 
  private:

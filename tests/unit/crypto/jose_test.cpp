@@ -228,6 +228,21 @@ TEST_CASE("The envelope is a gateway-signed JWS inside a JWE for the care system
   CHECK(refused.error().message.find("inner JWS") == 0);
 }
 
+TEST_CASE("A signed status wrapped in a JWE by someone else is not taken for an event") {
+  Keys keys;  // a: the gateway, b: the care system
+  // The status is public; anyone may encrypt it for the care system's public key.
+  const auto status = ehg::crypto::SignCompactJws(keys.a, R"({"schema":"ehealth-gateway/status/v0"})",
+                                                  ehg::crypto::kStatusJwsType);
+  REQUIRE(status.has_value());
+  const auto wrapped = ehg::crypto::EncryptCompactJwe(keys.b, *status, "JOSE");
+  REQUIRE(wrapped.has_value());
+  auto refused =
+      ehg::crypto::OpenEnvelope(*wrapped, keys.Only(keys.b), keys.Only(*EcKey::FromPem(keys.a.PublicPem())));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().reason == Refusal::kMalformed);
+  CHECK(refused.error().message == "inner JWS: a signed status, not an event");
+}
+
 namespace {
 std::string ReadCorpus(const std::string& name) {
   std::ifstream in(std::string(EHG_SOURCE_DIR) + "/tests/fuzz/corpus/" + name);

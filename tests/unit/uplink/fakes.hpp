@@ -33,6 +33,8 @@ class FakeTransport final : public uplink::Transport {
     std::atomic<int> disconnect_calls{0};
     bool connected = false;
     bool refuse_publish = false;
+    std::optional<uplink::LastWill> will;  // as set before the latest Connect
+    std::vector<uplink::LastWill> wills;   // every will set, in order
     bool auto_connect = true;
   };
 
@@ -47,6 +49,11 @@ class FakeTransport final : public uplink::Transport {
       if (answer) state_->connected = true;
     }
     if (answer) state_->events.connected(false);
+  }
+  void SetLastWill(uplink::LastWill will) override {
+    std::lock_guard lock(state_->mutex);
+    state_->wills.push_back(will);
+    state_->will = std::move(will);
   }
   Result<void> Publish(const std::string& topic, const std::string& payload, bool retained,
                        std::uint64_t tag) override {

@@ -53,9 +53,15 @@ TEST_CASE("The online status carries version, uptime, backlog, drops and the hea
   CHECK(status->getValue<int>("reconnects") == 4);
   CHECK_FALSE(status->getValue<bool>("clock_synchronised"));
 
-  auto will = Json(ehg::uplink::OfflineStatusBody("gw-1", "0301", "connection lost", nullptr));
+  info.connected_at = ehg::core::WallTime{1'767'225'000'000ms};
+  CHECK(Json(ehg::uplink::OnlineStatusBody(info))->getValue<std::string>("connected_at") ==
+        "2025-12-31T23:50:00.000Z");
+
+  auto will =
+      Json(ehg::uplink::OfflineStatusBody("gw-1", "0301", "connection lost", nullptr, info.connected_at));
   CHECK(will->getValue<std::string>("state") == "offline");
-  CHECK_FALSE(will->has("time"));
+  CHECK_FALSE(will->has("time"));  // signed when the connection is made, sent by the broker later
+  CHECK(will->getValue<std::string>("connected_at") == "2025-12-31T23:50:00.000Z");
 }
 
 TEST_CASE("An observation batch is valid JSON holding every body in order") {

@@ -6,6 +6,8 @@
 
 #include <set>
 
+#include "gateway/crypto/jose.hpp"
+#include "gateway/uplink/status_check.hpp"
 #include "tests/support/log_capture.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
@@ -455,4 +457,142 @@ TEST_CASE(
   auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kCritical);
   fixture.Append({alert});
   REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+}
+
+namespace {
+
+// Real keys: statuses are signed as in production (events sealed, commands verified).
+struct SigningKeys {
+  ehg::crypto::EcKey gateway = ehg::crypto::EcKey::Generate().value();
+  ehg::crypto::KeySet enrolled;  // the care system's copy of the gateway's public key
+  SigningKeys() { enrolled.Add(ehg::crypto::EcKey::FromJwkText(gateway.Jwk()).value()); }
+
+  std::shared_ptr<const ehg::crypto::PayloadProtection> Protection() const {
+    ehg::crypto::KeySet command_keys;
+    command_keys.Add(ehg::crypto::EcKey::Generate().value());
+    ehg::crypto::CommandPolicy policy;
+    policy.gateway_id = "gw-1";
+    return std::make_shared<ehg::crypto::JoseProtection>(gateway, ehg::crypto::EcKey::Generate().value(),
+                                                         std::move(command_keys), std::move(policy));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Every status is signed by the gateway key, and each connection gets its own signed last will") {
+  SigningKeys keys;
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.protection = keys.Protection();
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 1; }));
+  ehg::uplink::StatusTracker receiver(&keys.enrolled);
+  const auto now = fixture.clock.Now();
+
+  const auto online = receiver.Check("0301", "gw-1", fixture.PublishedTo("status")[0].payload, now);
+  REQUIRE(online.accepted);
+  CHECK(online.status.state == "online");
+  CHECK(online.status.signer == keys.gateway.id());
+  std::optional<ehg::uplink::LastWill> will;
+  {
+    std::lock_guard lock(fixture.transport->mutex);
+    will = fixture.transport->will;
+  }
+  REQUIRE(will.has_value());
+  CHECK(will->topic == std::string(kBase) + "status");
+  CHECK(will->payload.find("connection lost") == std::string::npos);  // a JWS, not plain JSON
+  const auto first_will =
+      ehg::uplink::StatusTracker(&keys.enrolled).Check("0301", "gw-1", will->payload, now);
+  REQUIRE(first_will.accepted);
+  CHECK(first_will.status.state == "offline");
+  CHECK(first_will.status.reason == "connection lost");
+  CHECK_FALSE(first_will.status.time.has_value());
+  CHECK(first_will.status.connected_at == online.status.connected_at);
+
+  // A new connection: a new will, naming it; the old connection's will is no longer taken after it.
+  fixture.Ack(fixture.PublishedTo("status")[0]);
+  fixture.clock.Advance(10s);
+  fixture.transport->events.connection_lost("socket closed");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kDisconnected; }));
+  fixture.Advance(1000ms);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 2; }));
+  const auto reconnected =
+      receiver.Check("0301", "gw-1", fixture.PublishedTo("status")[1].payload, fixture.clock.Now());
+  REQUIRE(reconnected.accepted);
+  CHECK(reconnected.status.connected_at > online.status.connected_at);
+  std::vector<ehg::uplink::LastWill> wills;
+  {
+    std::lock_guard lock(fixture.transport->mutex);
+    wills = fixture.transport->wills;
+    will = fixture.transport->will;
+  }
+  REQUIRE(wills.size() == 2);
+  CHECK(receiver.Check("0301", "gw-1", wills[0].payload, fixture.clock.Now()).reason == "replayed");
+  CHECK(receiver.Check("0301", "gw-1", will->payload, fixture.clock.Now()).accepted);
+
+  // The goodbye on a clean stop is signed too.
+  std::thread acker([&] {
+    WaitUntil([&] { return fixture.PublishedTo("status").size() == 3; });
+    fixture.AckAll();
+  });
+  fixture.uplink->Stop();
+  acker.join();
+  const auto goodbye =
+      ehg::uplink::StatusTracker(&keys.enrolled)
+          .Check("0301", "gw-1", fixture.PublishedTo("status")[2].payload, fixture.clock.Now());
+  REQUIRE(goodbye.accepted);
+  CHECK(goodbye.status.state == "offline");
+  CHECK(goodbye.status.reason == "shutdown");
+  CHECK(goodbye.status.time == fixture.clock.Now());
+  CHECK(fixture.uplink->counters().status_sign_failures == 0);
+}
+
+TEST_CASE(
+    "Resends of an alert without a receipt back off to a quarter of an hour, and start over on reconnect") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.receipt_resend_interval = 120s;
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kHigh);
+  fixture.outbox->Append({alert});
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+  fixture.Ack(fixture.PublishedTo("event/alert")[0]);
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+  // 120 s, then 240, 480, 900 (the cap), 900.
+  std::size_t sent = 1;
+  for (const auto wait : {120s, 240s, 480s, 900s, 900s}) {
+    CAPTURE(wait.count());
+    fixture.Advance(wait - 1s);
+    std::this_thread::sleep_for(30ms);
+    CHECK(fixture.PublishedTo("event/alert").size() == sent);
+    fixture.Advance(1s);
+    REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
+    ++sent;
+    fixture.Ack(fixture.PublishedTo("event/alert").back());
+    REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+  }
+  CHECK(fixture.uplink->counters().alerts_resent == 5);
+
+  // The broker may have lost what it held: after a reconnect the next resend is one base interval away.
+  fixture.transport->events.connection_lost("broker restarted");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kDisconnected; }));
+  fixture.Advance(1000ms);
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kConnected; }));
+  fixture.Advance(119s);
+  std::this_thread::sleep_for(30ms);
+  CHECK(fixture.PublishedTo("event/alert").size() == sent);
+  fixture.Advance(1s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
+}
+
+TEST_CASE("A message larger than the announced maximum packet size is counted and logged, never opened") {
+  ehg::test::LogCapture log;
+  Fixture fixture;
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kConnected; }));
+  fixture.transport->events.oversized(std::string(kBase) + "cmd", 100'000'000);
+  REQUIRE(WaitUntil([&] { return log.Contains("maximum packet size dropped unread"); }));
+  CHECK(fixture.uplink->counters().messages_oversized == 1);
+  CHECK(fixture.uplink->counters().commands == 0);
+  CHECK(log.Contains("bytes=100000000 maximum=147456"));
 }

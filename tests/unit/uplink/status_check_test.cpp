@@ -1,0 +1,185 @@
+#include "gateway/uplink/status_check.hpp"
+
+#include <doctest/doctest.h>
+
+#include "gateway/crypto/base64url.hpp"
+#include "gateway/crypto/jose.hpp"
+#include "gateway/crypto/protection.hpp"
+#include "gateway/uplink/messages.hpp"
+
+using namespace std::chrono_literals;
+using ehg::core::WallTime;
+using ehg::crypto::EcKey;
+using ehg::crypto::KeySet;
+using ehg::uplink::StatusTracker;
+
+namespace {
+
+const WallTime kConnected{1'767'225'600'000ms};
+
+struct Keys {
+  EcKey gateway = EcKey::Generate().value();
+  KeySet enrolled;
+  Keys() { enrolled.Add(EcKey::FromJwkText(gateway.Jwk()).value()); }
+
+  std::string Sign(const std::string& body) const {
+    return ehg::crypto::SignCompactJws(gateway, body, ehg::crypto::kStatusJwsType).value();
+  }
+};
+
+std::string Online(WallTime time, WallTime connected_at = kConnected, const std::string& gateway = "gw-1",
+                   std::chrono::seconds heartbeat = 60s) {
+  ehg::uplink::StatusInfo info;
+  info.gateway_id = gateway;
+  info.tenant = "0301";
+  info.version = "test";
+  info.time = time;
+  info.connected_at = connected_at;
+  info.heartbeat_interval = heartbeat;
+  return ehg::uplink::OnlineStatusBody(info);
+}
+
+std::string Will(WallTime connected_at = kConnected) {
+  return ehg::uplink::OfflineStatusBody("gw-1", "0301", "connection lost", nullptr, connected_at);
+}
+
+}  // namespace
+
+TEST_CASE("A status signed by the gateway verifies: state, time, connection and signer are read") {
+  Keys keys;
+  StatusTracker tracker(&keys.enrolled);
+  const auto verdict = tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected + 5s)), kConnected + 6s);
+  REQUIRE(verdict.accepted);
+  CHECK(verdict.status.state == "online");
+  CHECK(verdict.status.time == kConnected + 5s);
+  CHECK(verdict.status.connected_at == kConnected);
+  CHECK(verdict.status.heartbeat_interval == 60s);
+  CHECK(verdict.status.signer == keys.gateway.id());
+
+  // The pre-signed last will: no time of its own, it ends the connection it names.
+  const auto will = tracker.Check("0301", "gw-1", keys.Sign(Will()), kConnected + 10min);
+  REQUIRE(will.accepted);
+  CHECK(will.status.state == "offline");
+  CHECK(will.status.reason == "connection lost");
+  CHECK_FALSE(will.status.time.has_value());
+}
+
+TEST_CASE("A forged online status is refused however it is made") {
+  Keys keys;
+  const WallTime now = kConnected + 30s;
+  const std::string genuine_body = Online(kConnected + 29s);
+  const auto refused_for = [&](const std::string& payload) {
+    StatusTracker tracker(&keys.enrolled);
+    const auto verdict = tracker.Check("0301", "gw-1", payload, now);
+    CHECK_FALSE(verdict.accepted);
+    return verdict.reason;
+  };
+  // What anyone who may publish on the topic can write: the plain JSON the gateway used to send.
+  CHECK(refused_for(genuine_body) == "unsigned");
+  // Another key under the gateway's key id.
+  const EcKey impostor = EcKey::Generate().value();
+  std::string impostor_jwk = impostor.Jwk(true);
+  impostor_jwk.replace(impostor_jwk.find(impostor.id()), impostor.id().size(), keys.gateway.id());
+  const EcKey renamed = EcKey::FromJwkText(impostor_jwk).value();
+  CHECK(
+      refused_for(ehg::crypto::SignCompactJws(renamed, genuine_body, ehg::crypto::kStatusJwsType).value()) ==
+      "bad_signature");
+  // A key nobody enrolled.
+  CHECK(
+      refused_for(ehg::crypto::SignCompactJws(impostor, genuine_body, ehg::crypto::kStatusJwsType).value()) ==
+      "unknown_key");
+  // "alg":"none" with the body of a genuine status.
+  CHECK(refused_for(ehg::crypto::Base64UrlEncode(R"({"alg":"none","typ":"ehealth-gateway-status+jws"})") +
+                    "." + ehg::crypto::Base64UrlEncode(genuine_body) + ".") == "unsigned");
+  // A genuine signature over an older body, the payload swapped for a fresh one.
+  const std::string old_signed = keys.Sign(Online(kConnected + 1s));
+  const std::string fresh_payload = ehg::crypto::Base64UrlEncode(genuine_body);
+  const auto first_dot = old_signed.find('.');
+  const auto second_dot = old_signed.find('.', first_dot + 1);
+  CHECK(refused_for(old_signed.substr(0, first_dot + 1) + fresh_payload + old_signed.substr(second_dot)) ==
+        "bad_signature");
+  // The gateway's signature made for something else (an event's inner JWS has no status typ).
+  CHECK(refused_for(ehg::crypto::SignCompactJws(keys.gateway, genuine_body).value()) == "wrong_type");
+  // Genuinely signed, but for another gateway (or tenant) than the topic's.
+  CHECK(refused_for(keys.Sign(Online(kConnected + 29s, kConnected, "gw-2"))) == "gateway_mismatch");
+  StatusTracker tracker(&keys.enrolled);
+  CHECK(tracker.Check("0302", "gw-1", keys.Sign(genuine_body), now).reason == "gateway_mismatch");
+  CHECK(refused_for("") == "malformed");
+  CHECK(refused_for(keys.Sign("not json")) == "malformed");
+  CHECK(refused_for(keys.Sign(R"({"schema":"ehealth-gateway/status/v0","state":"online"})")) ==
+        "gateway_mismatch");
+}
+
+TEST_CASE("A genuine but old online status is stale: a silenced gateway does not look online") {
+  Keys keys;
+  StatusTracker tracker(&keys.enrolled);
+  // The retained heartbeat a broker keeps after the gateway fell silent: 3 intervals + the skew is the
+  // limit (3 x 60 s + 60 s).
+  const std::string retained = keys.Sign(Online(kConnected + 1s));
+  CHECK(tracker.Check("0301", "gw-1", retained, kConnected + 1s + 240s).accepted);
+  const auto late = tracker.Check("0301", "gw-1", retained, kConnected + 1s + 241s);
+  CHECK_FALSE(late.accepted);
+  CHECK(late.reason == "stale");
+  // A heartbeat interval set down by the gateway shortens the limit; one from the future is refused.
+  StatusTracker other(&keys.enrolled);
+  CHECK(other.Check("0301", "gw-1", keys.Sign(Online(kConnected, kConnected, "gw-1", 10s)), kConnected + 91s)
+            .reason == "stale");
+  CHECK(other.Check("0301", "gw-1", keys.Sign(Online(kConnected + 2min)), kConnected).reason ==
+        "not_yet_valid");
+}
+
+TEST_CASE("Replayed statuses are refused: older than the last taken, or of an earlier connection") {
+  Keys keys;
+  StatusTracker tracker(&keys.enrolled);
+  const WallTime second_connection = kConnected + 5min;
+  const std::string first_heartbeat = keys.Sign(Online(kConnected + 1s));
+  REQUIRE(tracker.Check("0301", "gw-1", first_heartbeat, kConnected + 2s).accepted);
+  REQUIRE(tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected + 61s)), kConnected + 62s).accepted);
+  // The same message again (a retained copy after the receiver reconnects) changes nothing.
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected + 61s)), kConnected + 63s).accepted);
+  CHECK(tracker.Check("0301", "gw-1", first_heartbeat, kConnected + 63s).reason == "replayed");
+
+  // The connection dies: its will is taken. Its old heartbeats, the last one included, cannot bring it
+  // back online.
+  REQUIRE(tracker.Check("0301", "gw-1", keys.Sign(Will()), kConnected + 3min).accepted);
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected + 61s)), kConnected + 3min).reason ==
+        "replayed");
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected + 1s)), kConnected + 3min).reason ==
+        "replayed");
+  // A new connection: its heartbeats are taken, and the old connection's will no longer is.
+  REQUIRE(tracker
+              .Check("0301", "gw-1", keys.Sign(Online(second_connection + 1s, second_connection)),
+                     second_connection + 2s)
+              .accepted);
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Will()), second_connection + 3s).reason == "replayed");
+  // A will injected early (the broker may publish it at any time) is corrected by the next heartbeat.
+  REQUIRE(tracker.Check("0301", "gw-1", keys.Sign(Will(second_connection)), second_connection + 4s).accepted);
+  CHECK(tracker
+            .Check("0301", "gw-1", keys.Sign(Online(second_connection + 61s, second_connection)),
+                   second_connection + 62s)
+            .accepted);
+}
+
+TEST_CASE("A gateway whose last verified status grows old is reported silent once") {
+  Keys keys;
+  StatusTracker tracker(&keys.enrolled);
+  REQUIRE(tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected, kConnected, "gw-1", 10s)), kConnected)
+              .accepted);
+  CHECK(tracker.NewlySilent(kConnected + 90s).empty());  // 3 x 10 s + 60 s skew
+  const auto silent = tracker.NewlySilent(kConnected + 91s);
+  REQUIRE(silent.size() == 1);
+  CHECK(silent[0].gateway == "gw-1");
+  CHECK(silent[0].tenant == "0301");
+  CHECK(silent[0].last_status == kConnected);
+  CHECK(tracker.NewlySilent(kConnected + 200s).empty());
+  // An offline gateway is known to be offline, not silent.
+  REQUIRE(tracker.Check("0301", "gw-1", keys.Sign(Will()), kConnected + 201s).accepted);
+  CHECK(tracker.NewlySilent(kConnected + 1h).empty());
+}
+
+TEST_CASE("Without gateway keys (development plaintext) a plain status is read, unproven") {
+  StatusTracker tracker(nullptr);
+  const auto verdict = tracker.Check("0301", "gw-1", Online(kConnected), kConnected);
+  CHECK(verdict.accepted);
+  CHECK(verdict.status.signer.empty());
+}
