@@ -44,7 +44,9 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return decoded;
 }
 
-std::string_view Trim(std::string_view text) {
+}  // namespace
+
+std::string_view TrimOptionalWhitespace(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
     text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
@@ -52,17 +54,15 @@ std::string_view Trim(std::string_view text) {
   return text;
 }
 
-}  // namespace
-
 std::optional<std::string> TokenFromAuthorization(std::string_view header) {
-  header = Trim(header);
+  header = TrimOptionalWhitespace(header);
   if (StartsWithIgnoringCase(header, "Bearer ")) {
-    const std::string_view token = Trim(header.substr(7));
+    const std::string_view token = TrimOptionalWhitespace(header.substr(7));
     if (token.empty()) return std::nullopt;
     return std::string(token);
   }
   if (StartsWithIgnoringCase(header, "Basic ")) {
-    const std::optional<std::string> decoded = Base64Decode(Trim(header.substr(6)));
+    const std::optional<std::string> decoded = Base64Decode(TrimOptionalWhitespace(header.substr(6)));
     if (!decoded) return std::nullopt;
     const std::string& credentials = *decoded;
     const std::size_t colon = credentials.find(':');

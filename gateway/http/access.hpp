@@ -19,6 +19,9 @@ namespace ehg::http {
 // (what a phone's browser sends after its login prompt). nullopt for anything else.
 std::optional<std::string> TokenFromAuthorization(std::string_view header);
 
+// `text` without the spaces and tabs around it (HTTP's optional whitespace, RFC 9110 section 5.6.3).
+std::string_view TrimOptionalWhitespace(std::string_view text);
+
 // Compares without an early exit, so the time taken does not tell how much of a guess was right.
 bool TokensEqual(std::string_view expected, std::string_view presented);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gateway/http/access.hpp"
+
 namespace ehg::http {
 namespace {
 
@@ -23,14 +25,6 @@ bool IsFieldValueByte(unsigned char c) {
 // A request target in origin form is visible ASCII; anything else must be percent-encoded.
 bool IsTargetByte(unsigned char c) {
   return c > 0x20 && c < 0x7F;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
 }
 
 std::string Lower(std::string_view text) {
@@ -105,7 +99,7 @@ std::optional<HeadVerdict> ParseField(std::string_view line, RequestHead& head) 
   if (!std::all_of(name.begin(), name.end(),
                    [](char c) { return IsTokenByte(static_cast<unsigned char>(c)); }))
     return Refuse(400, Refusal::kMalformed, "a header name that is not a token");
-  const std::string_view value = Trim(line.substr(colon + 1));
+  const std::string_view value = TrimOptionalWhitespace(line.substr(colon + 1));
   if (!std::all_of(value.begin(), value.end(),
                    [](char c) { return IsFieldValueByte(static_cast<unsigned char>(c)); }))
     return Refuse(400, Refusal::kMalformed, "a control character in a header value");
