@@ -2,10 +2,14 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "gateway/crypto/base64url.hpp"
 #include "gateway/crypto/jose.hpp"
 #include "gateway/crypto/protection.hpp"
 #include "gateway/uplink/messages.hpp"
+#include "tests/fuzz/jose_fuzz_keys.hpp"
 
 using namespace std::chrono_literals;
 using ehg::core::WallTime;
@@ -182,4 +186,23 @@ TEST_CASE("Without gateway keys (development plaintext) a plain status is read, 
   const auto verdict = tracker.Check("0301", "gw-1", Online(kConnected), kConnected);
   CHECK(verdict.accepted);
   CHECK(verdict.status.signer.empty());
+}
+
+TEST_CASE("Statuses signed by the jose tool (the fuzz seeds) verify here, and their plain copies do not") {
+  const KeySet gateway = *KeySet::FromText(ehg::fuzz::kGatewayKey);
+  const WallTime now{std::chrono::milliseconds(ehg::fuzz::kNowMilliseconds)};
+  const auto read = [](const std::string& name) {
+    std::ifstream in(std::string(EHG_SOURCE_DIR) + "/tests/fuzz/corpus/status_check/" + name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  StatusTracker tracker(&gateway);
+  const auto online = tracker.Check("0301", "gw-fuzz", read("jose-tool-online.jws"), now);
+  CHECK_MESSAGE(online.accepted, (online.reason + ": " + online.detail));
+  CHECK(online.status.signer == "fuzz-gateway");
+  const auto plain = tracker.Check("0301", "gw-fuzz", read("plain-online.json"), now);
+  CHECK_FALSE(plain.accepted);
+  CHECK(plain.reason == "unsigned");
+  const auto will = tracker.Check("0301", "gw-fuzz", read("jose-tool-will.jws"), now);
+  CHECK_MESSAGE(will.accepted, (will.reason + ": " + will.detail));
+  CHECK(will.status.state == "offline");
 }
