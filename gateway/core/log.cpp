@@ -96,7 +96,7 @@ void AppendValue(std::string& line, std::string_view value) {
   }
   line += '"';
   // Bytes that are not valid UTF-8 (from a device, a file, the network) are written as \xNN, so every
-  // line is valid UTF-8 and shows exactly what arrived.
+  // line is valid UTF-8 and shows exactly what arrived; characters that act on a terminal as \u{NNNN}.
   for (std::size_t i = 0; i < value.size();) {
     const char c = value[i];
     const auto byte = static_cast<unsigned char>(c);
@@ -105,6 +105,12 @@ void AppendValue(std::string& line, std::string_view value) {
       if (length == 0) {
         AppendHexEscape(line, byte);
         ++i;
+      } else if (const std::uint32_t code_point = CodePointAt(value, i, length); ActsOnTerminal(code_point)) {
+        // A CSI (U+009B) or a right-to-left override would act on the terminal that shows the journal.
+        char escaped[16];
+        std::snprintf(escaped, sizeof escaped, "\\u{%04x}", static_cast<unsigned>(code_point));
+        line += escaped;
+        i += length;
       } else {
         line.append(value.substr(i, length));
         i += length;

@@ -33,6 +33,27 @@ std::size_t ValidUtf8SequenceAt(std::string_view text, std::size_t offset) {
   return length;
 }
 
+std::uint32_t CodePointAt(std::string_view text, std::size_t offset, std::size_t length) {
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(text[offset + i])); };
+  switch (length) {
+    case 1:
+      return byte(0);
+    case 2:
+      return ((byte(0) & 0x1F) << 6) | (byte(1) & 0x3F);
+    case 3:
+      return ((byte(0) & 0x0F) << 12) | ((byte(1) & 0x3F) << 6) | (byte(2) & 0x3F);
+    case 4:
+      return ((byte(0) & 0x07) << 18) | ((byte(1) & 0x3F) << 12) | ((byte(2) & 0x3F) << 6) | (byte(3) & 0x3F);
+    default:
+      return 0xFFFD;
+  }
+}
+
+bool ActsOnTerminal(std::uint32_t code_point) {
+  return code_point < 0x20 || (code_point >= 0x7F && code_point < 0xA0) || (code_point >= 0x200E && code_point <= 0x200F) ||
+         (code_point >= 0x2028 && code_point <= 0x202E) || (code_point >= 0x2066 && code_point <= 0x2069);
+}
+
 std::optional<std::size_t> FirstInvalidUtf8(std::string_view text) {
   std::size_t offset = 0;
   while (offset < text.size()) {

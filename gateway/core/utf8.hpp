@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,14 @@ inline bool IsValidUtf8(std::string_view text) {
 
 // The length of the valid sequence starting at `offset` (1-4), or 0 when the byte there starts none.
 std::size_t ValidUtf8SequenceAt(std::string_view text, std::size_t offset);
+
+// The code point of the valid sequence of `length` bytes (from ValidUtf8SequenceAt) at `offset`.
+std::uint32_t CodePointAt(std::string_view text, std::size_t offset, std::size_t length);
+
+// C0 and C1 control characters, DEL, and the invisible characters that reorder or hide text on a terminal
+// (bidirectional marks, embeddings, overrides and isolates; line and paragraph separators): valid
+// UTF-8 that a log line must still escape so that it cannot act on whoever reads it.
+bool ActsOnTerminal(std::uint32_t code_point);
 
 // `text` with every byte that is not part of a valid sequence replaced by U+FFFD, the replacement
 // character (one per byte, so the damage stays visible and countable).

@@ -12,6 +12,7 @@
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/json.hpp"
 #include "gateway/core/metrics.hpp"
+#include "gateway/core/utf8.hpp"
 
 namespace ehg::replay {
 namespace {
@@ -29,51 +30,18 @@ struct CodePoint {
 };
 
 CodePoint DecodeAt(std::string_view text, std::size_t at) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(at);
-  if (lead < 0x80) return {1, lead};
-  std::size_t length = 0;
-  std::uint32_t code = 0;
-  std::uint32_t smallest = 0;
-  if ((lead & 0xE0) == 0xC0) {
-    length = 2;
-    code = lead & 0x1Fu;
-    smallest = 0x80;
-  } else if ((lead & 0xF0) == 0xE0) {
-    length = 3;
-    code = lead & 0x0Fu;
-    smallest = 0x800;
-  } else if ((lead & 0xF8) == 0xF0) {
-    length = 4;
-    code = lead & 0x07u;
-    smallest = 0x10000;
-  } else {
-    return {};
-  }
-  if (at + length > text.size()) return {};
-  for (std::size_t i = 1; i < length; ++i) {
-    const unsigned char next = byte(at + i);
-    if ((next & 0xC0) != 0x80) return {};
-    code = (code << 6) | (next & 0x3Fu);
-  }
-  // Overlong forms, UTF-16 surrogates and code points beyond Unicode are not UTF-8.
-  if (code < smallest || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return {};
-  return {length, code};
+  const std::size_t length = core::ValidUtf8SequenceAt(text, at);
+  if (length == 0) return {};
+  return {length, core::CodePointAt(text, at, length)};
 }
 
-// C0 and C1 control characters, DEL, and the invisible characters that reorder or hide text on a terminal
-// (bidirectional embeddings, overrides and isolates; line and paragraph separators).
-bool ActsOnTerminal(std::uint32_t code) {
-  return code < 0x20 || (code >= 0x7F && code < 0xA0) || (code >= 0x200E && code <= 0x200F) ||
-         (code >= 0x2028 && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069);
-}
 
 // 1..max_characters characters, none of them a control character.
 bool PrintableName(std::string_view text, std::size_t max_characters) {
   std::size_t characters = 0;
   for (std::size_t at = 0; at < text.size();) {
     const CodePoint point = DecodeAt(text, at);
-    if (point.length == 0 || ActsOnTerminal(point.code)) return false;
+    if (point.length == 0 || core::ActsOnTerminal(point.code)) return false;
     at += point.length;
     ++characters;
   }
@@ -293,7 +261,7 @@ std::string EscapeForTerminal(std::string_view text, std::size_t max_bytes) {
       ++at;
       continue;
     }
-    if (ActsOnTerminal(point.code)) {
+    if (core::ActsOnTerminal(point.code)) {
       std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(point.code));
       out += escaped;
     } else {

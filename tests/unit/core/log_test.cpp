@@ -85,6 +85,10 @@ TEST_CASE("Bytes that are not UTF-8 are written as escapes, so every line is val
       FormatLogLine(LogLevel::kWarning, "command refused", {{"kid", latin1_note}, {"utf8", "Bjørn"}});
   CHECK(line == "level=warning msg=\"command refused\" kid=\"Bj\\xf8rn s\\xe5 til\" utf8=\"Bjørn\"");
   CHECK(ehg::core::IsValidUtf8(line));
+  // A C1 CSI and a right-to-left override are valid UTF-8 but would act on the terminal reading the log.
+  CHECK(FormatLogLine(LogLevel::kWarning, "x", {{"v", "a\xC2\x9B" "31mb"}}) == "level=warning msg=x v=\"a\\u{009b}31mb\"");
+  CHECK(FormatLogLine(LogLevel::kWarning, "x", {{"v", "txt\xE2\x80\xAE" "exe"}}) ==
+        "level=warning msg=x v=\"txt\\u{202e}exe\"");
   // Overlong forms, surrogates, truncated sequences, DEL and bytes beyond U+10FFFF: each escaped.
   for (const std::string& hostile : {std::string("\xC0\xAF"), std::string("\xED\xA0\x80"), std::string("\xE2\x82"),
                                     std::string("\x7F"), std::string("\xF5\x80\x80\x80"), std::string("\xFF")}) {

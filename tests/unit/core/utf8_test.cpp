@@ -53,3 +53,18 @@ TEST_CASE("Repair replaces each bad byte with U+FFFD and keeps every valid chara
     }
   }
 }
+
+TEST_CASE("Code points of every length decode, and terminal controls are named") {
+  const auto decode = [](std::string_view text) {
+    return ehg::core::CodePointAt(text, 0, ehg::core::ValidUtf8SequenceAt(text, 0));
+  };
+  CHECK(decode("A") == 0x41);
+  CHECK(decode("\xC3\xB8") == 0xF8);
+  CHECK(decode("\xE2\x80\xAE") == 0x202E);
+  CHECK(decode("\xF0\x9F\x98\x80") == 0x1F600);
+  CHECK(decode("\xF4\x8F\xBF\xBF") == 0x10FFFF);
+  for (const std::uint32_t control : {0x00u, 0x1Bu, 0x7Fu, 0x9Bu, 0x200Eu, 0x202Eu, 0x2066u, 0x2029u})
+    CHECK(ehg::core::ActsOnTerminal(control));
+  for (const std::uint32_t plain : {0x20u, 0x41u, 0xA0u, 0xF8u, 0x20ACu, 0x2030u, 0x1F600u})
+    CHECK_FALSE(ehg::core::ActsOnTerminal(plain));
+}
