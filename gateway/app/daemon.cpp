@@ -329,6 +329,8 @@ class Daemon {
   // files (a renewed certificate), put in place only when all three could be read again.
   Result<void> CopyTlsFiles() {
     if (config_.broker.insecure_plaintext_for_development) return {};
+    // Before reading: a change made while they are read is noticed at the next check.
+    tls_identity_ = TlsFileIdentity();
     const config::TlsConfig& tls = config_.tls;
     std::string problems;
     auto ca = CopyTlsFile("tls.ca_file", tls.ca_file, core::kCaFile, problems);
@@ -358,6 +360,38 @@ class Daemon {
     }
     core::LogInfo("broker TLS files read again; the next connection uses them");
     return {};
+  }
+
+  // What identifies the current content of the three TLS files (device, inode, size, modification
+  // time), for noticing a renewed certificate without a reload. stat() opens nothing and never blocks.
+  std::vector<std::int64_t> TlsFileIdentity() const {
+    std::vector<std::int64_t> identity;
+    for (const std::filesystem::path* path : {&config_.tls.ca_file, &config_.tls.cert_file, &config_.tls.key_file}) {
+      struct stat status {};
+      if (::stat(path->c_str(), &status) != 0) {
+        identity.insert(identity.end(), {-1, -1, -1, -1, -1});
+        continue;
+      }
+      identity.insert(identity.end(),
+                      {static_cast<std::int64_t>(status.st_dev), static_cast<std::int64_t>(status.st_ino),
+                       static_cast<std::int64_t>(status.st_size), static_cast<std::int64_t>(status.st_mtim.tv_sec),
+                       static_cast<std::int64_t>(status.st_mtim.tv_nsec)});
+    }
+    return identity;
+  }
+
+  // Main thread, every turn: a certificate renewed in place (a new file, or new content) is copied for
+  // the next connection within kTlsFileCheckInterval, as paho's own reads by name did before the copies.
+  void RefreshTlsFilesIfChanged() {
+    static constexpr auto kTlsFileCheckInterval = std::chrono::seconds(30);
+    if (config_.broker.insecure_plaintext_for_development) return;
+    const core::SteadyTime now = clock_.SteadyNow();
+    if (now - tls_checked_at_ < kTlsFileCheckInterval) return;
+    tls_checked_at_ = now;
+    if (TlsFileIdentity() == tls_identity_) return;
+    if (auto copied = CopyTlsFiles(); !copied) {
+      core::LogError("broker TLS files not read again", {{"reason", copied.error().message}});
+    }
   }
 
   uplink::TransportFactory TransportFactory() const {
@@ -697,6 +731,7 @@ class Daemon {
       FeedWatchdog();
       notifier_.Status(ServiceStatus());
       ReportUpdateOutcome();
+      RefreshTlsFilesIfChanged();
     }
   }
 
@@ -735,24 +770,30 @@ class Daemon {
   // config.apply, on the uplink thread: the new file is validated as a whole (keys included), written
   // atomically with the old one kept beside it, then loaded like a SIGHUP reload on the main thread.
   uplink::CommandOutcome ApplyConfig(const uplink::ConfigApply& apply) {
-    config::ConfigResult parsed = config::ParseConfig(apply.text, config_path_.parent_path());
+    // Relative paths resolve as LoadConfig resolves them in the local file, so equal texts compare equal.
+    config::ConfigResult parsed = config::ParseConfig(apply.text, std::filesystem::absolute(config_path_).parent_path());
     if (!parsed) {
       const auto& errors = parsed.error();
       return {false, "invalid config, nothing changed: " + errors.front().ToString() +
                          (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
     }
-    // The floor is what the local file says now (what the next start takes, local edits included), or
-    // what runs when the file no longer reads; a remote config may differ from it only in care settings.
+    // The floor is what the local file says now (what the next start takes, local edits included); a
+    // remote config may differ from it only in care settings. When the local file does not read, nothing
+    // remote replaces it: the installer fixes it on site (and config_ belongs to the main thread).
     const config::ConfigResult on_disk = config::LoadConfig(config_path_);
-    const std::vector<std::string> touched = config::SecurityFloorViolations(on_disk ? *on_disk : config_, *parsed);
+    if (!on_disk) {
+      return {false, "the local config file does not read, nothing changed: " + on_disk.error().front().ToString()};
+    }
+    const std::vector<std::string> touched = config::SecurityFloorViolations(*on_disk, *parsed);
     if (!touched.empty()) {
       std::string keys;
       for (const std::string& key : touched)
         keys += (keys.empty() ? "" : ", ") + key;
       core::LogWarning("remote config refused: it touches the security floor", {{"keys", keys}});
       return {false, "refused, nothing changed: only the local config file may set " + keys +
-                         " (a remote config may change rules, devices, resident.time_zone, "
-                         "uplink.heartbeat_seconds and gateway.log_level; docs/security.md)"};
+                         " (a remote config may change rules, devices on the serial ports the local file names, "
+                         "resident.time_zone, uplink.heartbeat_seconds and gateway.log_level between info and "
+                         "warning; docs/security.md)"};
     }
     if (const auto errors = config::CheckNamedFiles(*parsed); !errors.empty()) {
       return {false, "a file the config names is unusable, nothing changed: " + errors.front().ToString() +
@@ -854,6 +895,8 @@ class Daemon {
     core::FileSnapshot key;
   };
   std::optional<TlsCopies> tls_copies_;
+  std::vector<std::int64_t> tls_identity_;  // of the files behind tls_copies_ (RefreshTlsFilesIfChanged)
+  core::SteadyTime tls_checked_at_{};
   std::unique_ptr<uplink::Uplink> uplink_;
   std::unique_ptr<devices::sim::SimulatedSource> source_;
   std::vector<std::unique_ptr<devices::serial::SerialDriver>> serial_;

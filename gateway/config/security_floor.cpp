@@ -1,5 +1,6 @@
 #include "gateway/config/security_floor.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <set>
 
@@ -99,6 +100,32 @@ std::vector<std::string> SecurityFloorViolations(const Config& local, const Conf
     if (ble != nullptr && ble->bthome_key_hex.empty() && encrypted_locally.count(ble->address) > 0) {
       keys.push_back("devices[" + std::to_string(i) + "].bthome_key");
     }
+  }
+  // Devices the local file does not know: a serial port is a path the service user may open read-write
+  // (a USB modem carrying the uplink is a tty too), so a remote config may only use ports the local file
+  // already names; a simulated device puts made-up vital signs into the resident's record, so it may
+  // come only where the local file has simulated devices (a demo or training gateway).
+  std::set<std::filesystem::path> local_ports;
+  bool local_simulates = false;
+  for (const DeviceConfig& device : local.devices) {
+    if (const auto* serial = std::get_if<SerialDeviceConfig>(&device.settings)) local_ports.insert(serial->port);
+    if (std::holds_alternative<SimulatedDeviceConfig>(device.settings)) local_simulates = true;
+  }
+  for (std::size_t i = 0; i < remote.devices.size(); ++i) {
+    const auto& settings = remote.devices[i].settings;
+    if (const auto* serial = std::get_if<SerialDeviceConfig>(&settings);
+        serial != nullptr && local_ports.count(serial->port) == 0) {
+      keys.push_back("devices[" + std::to_string(i) + "].port");
+    }
+    if (std::holds_alternative<SimulatedDeviceConfig>(settings) && !local_simulates) {
+      keys.push_back("devices[" + std::to_string(i) + "].type");
+    }
+  }
+  // The log level: info or warning. "error" would hide refusals (of commands, configs, tokens) from the
+  // journal and the status page; "debug" writes measurement values into the journal.
+  if (remote.gateway.log_level != local.gateway.log_level &&
+      remote.gateway.log_level != core::LogLevel::kInfo && remote.gateway.log_level != core::LogLevel::kWarning) {
+    keys.emplace_back("gateway.log_level");
   }
   if (keys.empty() && !(WithAllowedChanges(local, remote) == remote)) {
     keys.emplace_back("(a setting outside rules, devices, resident.time_zone, uplink.heartbeat_seconds and "

@@ -6,8 +6,9 @@
 #include "gateway/config/config.hpp"
 
 // The security floor (docs/security.md): what only the local config file may set. A signed remote
-// `config.apply` may change the care settings (rules, devices, the resident's time zone, the heartbeat
-// interval, the log level) and nothing else: not the broker, TLS, keys, the replay limits, storage, the
+// `config.apply` may change the care settings (rules, devices on serial ports the local file names and
+// BLE devices, the resident's time zone, the heartbeat interval, the log level between info and warning)
+// and nothing else: not the broker, TLS, keys, the replay limits, storage, the
 // status page, the pipeline or the uplink's transport settings, and never a development flag, even one
 // the local file already sets. So a stolen or misused command key cannot lower security, for good or
 // for a while.

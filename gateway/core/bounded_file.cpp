@@ -73,19 +73,48 @@ Result<CheckedFile> OpenCheckedFile(const std::filesystem::path& path, const Fil
     return Fail(Errc::kInvalidArgument,
                 Named(kind, path) + " is " + TypeOf(mode) + ", not a file: only a regular file is read");
   };
-  // The type first, by name: opening a device can act on it (a serial port raises DTR and resets what
-  // is attached, a tape rewinds), and a socket cannot be opened at all. The descriptor is checked
-  // again below, so a name swapped after this check gains nothing.
+  // The type first, on an O_PATH descriptor: that opens nothing (a serial port would raise DTR and reset
+  // what is attached, a tape rewinds, a FIFO waits for a writer), and the file is then opened for
+  // reading through that same descriptor, so a name swapped between the check and the open gains
+  // nothing. No O_NOFOLLOW: a certificate reached through a symbolic link is normal, and the checks look
+  // at what the link leads to.
+  const int located = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (located < 0) return SystemError(kind, path, errno);
   struct stat status {};
-  if (::stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode)) return not_regular(status.st_mode);
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (for ever). O_NOCTTY: a
-  // terminal named by mistake must not become our controlling terminal. No O_NOFOLLOW: a certificate
-  // reached through a symbolic link is normal, and the checks below look at what the link leads to.
-  const int descriptor = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (descriptor < 0) return SystemError(kind, path, errno);
+  if (::fstat(located, &status) != 0) {
+    const int error = errno;
+    ::close(located);
+    return SystemError(kind, path, error);
+  }
+  if (!S_ISREG(status.st_mode)) {
+    ::close(located);
+    return not_regular(status.st_mode);
+  }
+  // O_NONBLOCK and O_NOCTTY in case the checks above were ever bypassed: never wait, never take a
+  // controlling terminal.
+  const std::string same_file = "/proc/self/fd/" + std::to_string(located);
+  const int descriptor = ::open(same_file.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  const int open_error = errno;
+  ::close(located);
+  if (descriptor < 0) return SystemError(kind, path, open_error);
   CheckedFile file(descriptor);
   if (::fstat(descriptor, &status) != 0) return SystemError(kind, path, errno);
   if (!S_ISREG(status.st_mode)) return not_regular(status.st_mode);
+  if (kind.trust_anchor) {
+    // Whoever may write a trust anchor (the config, the care system's keys, the CA) decides whom the
+    // gateway trusts: only its owner may, and no other user may replace it in its directory.
+    if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+      return Fail(Errc::kRejected, Named(kind, path) + " may be written by other users; fix it with: chmod go-w " +
+                                       path.string());
+    }
+    struct stat directory {};
+    const std::filesystem::path parent = path.parent_path().empty() ? "." : path.parent_path();
+    if (::stat(parent.c_str(), &directory) == 0 && (directory.st_mode & S_IWOTH) != 0 &&
+        (directory.st_mode & S_ISVTX) == 0) {
+      return Fail(Errc::kRejected, Named(kind, path) + " is in a directory every user may write to (" +
+                                       parent.string() + "); move it, or fix it with: chmod o-w " + parent.string());
+    }
+  }
   file.others_may_access_ = (status.st_mode & (S_IRWXG | S_IRWXO)) != 0;
   if (kind.secret && file.others_may_access_) return tl::unexpected(OthersMayReadError(kind, path));
   const auto size = static_cast<std::uint64_t>(status.st_size);

@@ -10,9 +10,10 @@
 // Reading a file that a config or a command line names, without trusting the name: only a regular file
 // is read (a FIFO would block the reader until a writer comes, a device never ends, a directory is no
 // content), never more than a limit that fits what the file is, and a secret only when no other user may
-// read it. Opening never blocks: O_NONBLOCK, and the type is checked on the opened descriptor (fstat),
-// so a name swapped for a FIFO or a symbolic link to /dev/zero between a check and the open changes
-// nothing. Symbolic links are followed (configs point at certificates through them); what they lead to
+// read it, and a trust anchor only when no other user may write it. Opening never blocks and never acts
+// on a device: the type is checked on an O_PATH descriptor and the file opened through it (fstat again),
+// so a name swapped for a FIFO, a tty or a symbolic link to /dev/zero between a check and the open
+// changes nothing. Symbolic links are followed (configs point at certificates through them); what they lead to
 // is what is checked.
 namespace ehg::core {
 
@@ -36,19 +37,23 @@ struct FileKind {
   std::uint64_t max_bytes = 0;
   // Refused when its group or other users have any permission on it (like the gateway's signing key).
   bool secret = false;
+  // Decides whom the gateway trusts (the config, the care system's keys, the CA): refused when its group
+  // or other users may write it, or when it lies in a directory every user may write to (without the
+  // sticky bit).
+  bool trust_anchor = false;
 };
 
-inline constexpr FileKind kConfigFile{"config file", kMaxConfigFileBytes, false};
-inline constexpr FileKind kCaFile{"CA certificate file", kMaxCertificateFileBytes, false};
-inline constexpr FileKind kCertificateFile{"certificate file", kMaxCertificateFileBytes, false};
-inline constexpr FileKind kTlsKeyFile{"TLS private key", kMaxKeyFileBytes, true};
-inline constexpr FileKind kGatewayKeyFile{"gateway key", kMaxKeyFileBytes, true};
-inline constexpr FileKind kPublicKeyFile{"key file", kMaxKeyFileBytes, false};
-inline constexpr FileKind kPrivateKeyFile{"private key", kMaxKeyFileBytes, true};
-inline constexpr FileKind kTokenFile{"token file", kMaxTokenFileBytes, true};
-inline constexpr FileKind kOutcomeFile{"update outcome file", kMaxOutcomeFileBytes, false};
-inline constexpr FileKind kCaptureFile{"capture file", kMaxCaptureFileBytes, false};
-inline constexpr FileKind kReadingsFile{"readings file", kMaxReadingsFileBytes, false};
+inline constexpr FileKind kConfigFile{"config file", kMaxConfigFileBytes, false, true};
+inline constexpr FileKind kCaFile{"CA certificate file", kMaxCertificateFileBytes, false, true};
+inline constexpr FileKind kCertificateFile{"certificate file", kMaxCertificateFileBytes, false, false};
+inline constexpr FileKind kTlsKeyFile{"TLS private key", kMaxKeyFileBytes, true, false};
+inline constexpr FileKind kGatewayKeyFile{"gateway key", kMaxKeyFileBytes, true, false};
+inline constexpr FileKind kPublicKeyFile{"key file", kMaxKeyFileBytes, false, true};
+inline constexpr FileKind kPrivateKeyFile{"private key", kMaxKeyFileBytes, true, false};
+inline constexpr FileKind kTokenFile{"token file", kMaxTokenFileBytes, true, false};
+inline constexpr FileKind kOutcomeFile{"update outcome file", kMaxOutcomeFileBytes, false, false};
+inline constexpr FileKind kCaptureFile{"capture file", kMaxCaptureFileBytes, false, false};
+inline constexpr FileKind kReadingsFile{"readings file", kMaxReadingsFileBytes, false, false};
 
 // "64 KiB", "4 MiB": for messages.
 std::string DescribeBytes(std::uint64_t bytes);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +43,12 @@ Result<FileSnapshot> FileSnapshot::Empty(std::string_view name) {
   const std::string label = "ehg:" + std::string(name);
   const int descriptor = ::memfd_create(label.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (descriptor < 0) return Failed("cannot make an in-memory copy of " + std::string(name));
+  // A memfd is born 0777; the copy is the owner's alone, so whatever reads it (a secret's or a trust
+  // anchor's checks included) sees the mode of a private file.
+  if (::fchmod(descriptor, 0400) != 0) {
+    ::close(descriptor);
+    return Failed("cannot make the in-memory copy of " + std::string(name) + " private");
+  }
   return FileSnapshot(descriptor);
 }
 

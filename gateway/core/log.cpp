@@ -21,15 +21,15 @@ LogSink g_sink;
 std::mutex g_problems_mutex;
 std::deque<LoggedProblem> g_problems;
 
-// A message already in the list is moved to the end with its count raised, so a flood of one kind of
+// A kind (message and reason) already in the list is moved to the end with its count raised, so a flood of one kind of
 // junk (refused commands, say) takes one entry and cannot push real problems out.
-void RememberProblem(LogLevel level, std::string_view message, const std::string& line) {
+void RememberProblem(LogLevel level, const std::string& kind, std::string_view message, const std::string& line) {
   std::lock_guard lock(g_problems_mutex);
   const auto now = std::chrono::system_clock::now();
   std::uint64_t count = 1;
   auto first_at = now;
   for (auto it = g_problems.begin(); it != g_problems.end(); ++it) {
-    if (it->level == level && it->message == message) {
+    if (it->level == level && it->kind == kind) {
       count = it->count + 1;
       first_at = it->first_at;
       g_problems.erase(it);
@@ -41,6 +41,7 @@ void RememberProblem(LogLevel level, std::string_view message, const std::string
   problem.at = now;
   problem.first_at = first_at;
   problem.level = level;
+  problem.kind = kind;
   problem.message = std::string(message);
   problem.line = line;
   problem.count = count;
@@ -202,9 +203,17 @@ std::string FormatLogLine(LogLevel level, std::string_view message, std::initial
 }
 
 void Log(LogLevel level, std::string_view message, std::initializer_list<LogField> fields) {
+  // Problems are remembered for the status page whatever the configured level: a level set to "error"
+  // must not hide refusals from the installer.
+  if (level >= LogLevel::kWarning) {
+    std::string kind(message);
+    for (const LogField& field : fields) {
+      if (field.key == "reason") kind += "\n" + field.value;  // an expired command is not junk
+    }
+    RememberProblem(level, kind, message, FormatLogLine(level, message, fields));
+  }
   if (!LogEnabled(level)) return;
   std::string line = FormatLogLine(level, message, fields);
-  if (level >= LogLevel::kWarning) RememberProblem(level, message, line);
   std::lock_guard lock(g_sink_mutex);
   if (g_sink) {
     g_sink(level, line);

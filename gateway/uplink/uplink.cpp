@@ -377,9 +377,10 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
       return refuse(crypto::ToString(crypto::Refusal::kReplayed),
                     "jti \"" + opened->jti + "\" was taken before");
     }
-    if (commands_not_issued_before_ && *commands_not_issued_before_ > now) {
+    if (commands_not_issued_before_ && *commands_not_issued_before_ > now && clock_.WallClockSynchronised()) {
       // The clock was ahead when the database was created: a floor in the future would refuse every
-      // command until then. Now is a later floor than the true one, so moving it here refuses no less.
+      // command until then. Now is a later floor than the true one, so moving it here refuses no less;
+      // only a synchronised clock may move it (a clock that is behind would lower it for good).
       core::LogWarning("command replay floor was in the future (the clock was wrong when the database "
                        "was created); moved to now");
       commands_not_issued_before_ = now;

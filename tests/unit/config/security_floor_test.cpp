@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 
@@ -98,6 +99,44 @@ TEST_CASE("A remote config that lowers or moves any part of the floor is refused
   }
 }
 
+TEST_CASE("On the allowed side: new serial ports, simulated devices and levels that hide or leak are refused") {
+  const Config local = Local();
+  const auto serial_index = [](const Config& c) {
+    for (std::size_t i = 0; i < c.devices.size(); ++i)
+      if (std::holds_alternative<ehg::config::SerialDeviceConfig>(c.devices[i].settings)) return i;
+    return c.devices.size();
+  };
+  REQUIRE(serial_index(local) < local.devices.size());
+  const std::size_t oximeter = serial_index(local);
+
+  Config modem = local;  // the USB modem that carries the uplink is a tty too
+  std::get<ehg::config::SerialDeviceConfig>(modem.devices[oximeter].settings).port = "/dev/ttyUSB2";
+  CHECK(SecurityFloorViolations(local, modem) ==
+        std::vector<std::string>{"devices[" + std::to_string(oximeter) + "].port"});
+
+  Config invented = local;  // made-up vital signs in the resident's record
+  ehg::config::DeviceConfig simulated;
+  simulated.id = "fake-oximeter";
+  simulated.settings = ehg::config::SimulatedDeviceConfig{};
+  invented.devices.push_back(simulated);
+  CHECK(SecurityFloorViolations(local, invented) ==
+        std::vector<std::string>{"devices[" + std::to_string(invented.devices.size() - 1) + "].type"});
+
+  for (const auto level : {ehg::core::LogLevel::kError, ehg::core::LogLevel::kDebug}) {
+    Config quiet = local;
+    quiet.gateway.log_level = level;
+    CHECK(SecurityFloorViolations(local, quiet) == std::vector<std::string>{"gateway.log_level"});
+  }
+  Config warning = local;
+  warning.gateway.log_level = ehg::core::LogLevel::kWarning;
+  CHECK(SecurityFloorViolations(local, warning).empty());
+  // The same port under another device id, and the oximeter moved in the list, are fine.
+  Config renamed = local;
+  renamed.devices[oximeter].id = "oximeter-2";
+  std::rotate(renamed.devices.begin(), renamed.devices.begin() + 1, renamed.devices.end());
+  CHECK(SecurityFloorViolations(local, renamed).empty());
+}
+
 TEST_CASE("A development flag never arrives remotely, even when the local file sets it") {
   Config local = Local();
   local.security.insecure_plaintext_payloads_for_development = true;
@@ -118,7 +157,7 @@ TEST_CASE("Care settings may change remotely: rules, devices, time zone, heartbe
   const Config local = Local();
   Config remote = local;
   CHECK(SecurityFloorViolations(local, remote).empty());
-  remote.gateway.log_level = ehg::core::LogLevel::kDebug;
+  remote.gateway.log_level = ehg::core::LogLevel::kWarning;
   remote.resident.time_zone = "Europe/Stockholm";
   remote.uplink.heartbeat_interval = 300s;
   REQUIRE_FALSE(remote.rules.thresholds.empty());

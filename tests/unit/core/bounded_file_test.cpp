@@ -239,3 +239,32 @@ TEST_CASE("A file snapshot is a sealed private copy under a path of its own, rep
   CHECK(FileSnapshot::Take(Write(dir / "key", "k", fs::perms(0644)), ehg::core::kTlsKeyFile).error().code ==
         Errc::kRejected);
 }
+
+TEST_CASE("A trust anchor is refused when others may write it or replace it in its directory") {
+  ehg::test::TempDir dir;
+  const FileKind& anchor = ehg::core::kPublicKeyFile;  // the care system's command keys
+  CHECK(anchor.trust_anchor);
+  CHECK(ehg::core::kConfigFile.trust_anchor);
+  CHECK(ehg::core::kCaFile.trust_anchor);
+  CHECK(ReadCheckedFile(Write(dir / "shared-readable", "k", fs::perms(0644)), anchor).has_value());
+  for (const int mode : {0664, 0646, 0666, 0622}) {
+    CAPTURE(mode);
+    const fs::path path = Write(dir / ("writable-" + std::to_string(mode)), "k", fs::perms(mode));
+    const auto read = ReadCheckedFile(path, anchor);
+    REQUIRE_FALSE(read.has_value());
+    CHECK(read.error().code == Errc::kRejected);
+    CHECK(read.error().message.find("may be written by other users; fix it with: chmod go-w") != std::string::npos);
+  }
+  // A directory anyone may write to lets anyone replace the file: refused unless sticky, like /tmp.
+  const fs::path open_dir = dir / "open";
+  fs::create_directory(open_dir);
+  const fs::path inside = Write(open_dir / "keys.jwks", "k", fs::perms(0644));
+  fs::permissions(open_dir, fs::perms(0777));
+  const auto refused = ReadCheckedFile(inside, anchor);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message.find("in a directory every user may write to") != std::string::npos);
+  fs::permissions(open_dir, fs::perms(01777));
+  CHECK(ReadCheckedFile(inside, anchor).has_value());
+  // Data that decides nothing may be shared and written by a group.
+  CHECK(ReadCheckedFile(Write(dir / "capture", "k", fs::perms(0664)), ehg::core::kCaptureFile).has_value());
+}

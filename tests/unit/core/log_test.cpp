@@ -97,3 +97,23 @@ TEST_CASE("Bytes that are not UTF-8 are written as escapes, so every line is val
     CHECK(escaped.find("\\x") != std::string::npos);
   }
 }
+
+TEST_CASE("A level set to error hides no warning from the status page, and a real refusal is not merged with junk") {
+  ehg::test::LogCapture capture(LogLevel::kError);
+  ehg::core::LogWarning("command refused", {{"reason", "malformed"}, {"detail", "junk"}});
+  ehg::core::LogWarning("command refused", {{"reason", "expired"}, {"detail", "exp in the past"}});
+  for (int i = 0; i < 50; ++i)
+    ehg::core::LogWarning("command refused", {{"reason", "malformed"}, {"detail", "junk"}});
+  CHECK_FALSE(capture.Contains("command refused"));  // not written at level error...
+  const auto problems = ehg::core::RecentProblems();
+  const auto expired = std::find_if(problems.begin(), problems.end(), [](const auto& problem) {
+    return problem.line.find("reason=expired") != std::string::npos;
+  });
+  REQUIRE(expired != problems.end());  // ...but kept for the page, and not buried under the junk
+  CHECK(expired->count == 1);
+  const auto junk = std::find_if(problems.begin(), problems.end(), [](const auto& problem) {
+    return problem.line.find("reason=malformed") != std::string::npos;
+  });
+  REQUIRE(junk != problems.end());
+  CHECK(junk->count == 51);
+}

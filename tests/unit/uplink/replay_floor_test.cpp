@@ -133,4 +133,34 @@ TEST_CASE("A floor written while the clock was far ahead moves to now instead of
   REQUIRE(WaitUntil([&] { return gateway.Results() == 1; }));
   CHECK(log.Contains("command replay floor was in the future"));
   CHECK(log.Count("reason=replayed") == 1);
+  // The moved floor is kept: after a restart it is still now, not ten years ahead.
+  REQUIRE(WaitUntil([&] {
+    auto window = gateway.outbox->LoadReplayWindow(right);
+    return window && window->not_issued_before == right;
+  }));
+}
+
+TEST_CASE("An unsynchronised clock behind the floor does not move it: commands wait for the clock") {
+  ehg::test::LogCapture log;
+  ehg::test::TempDir dir;
+  const auto database = dir / "gateway.db";
+  ehg::core::ManualClock clock{ehg::core::WallTime{1'767'225'600'000ms}};
+  const auto care = *ehg::crypto::EcKey::Generate();
+  const ehg::core::WallTime created = clock.Now();
+  {
+    auto store = ehg::store::Store::Open({database}, clock);
+    REQUIRE(store.has_value());
+  }
+  // A Pi without a real-time clock boots a day in the past, before NTP: an old command replayed now
+  // must not be taken, and the floor must not be lowered to the wrong time.
+  clock.SetWall(created - 24h);
+  clock.SetSynchronised(false);
+  Gateway gateway(database, clock, care);
+  gateway.Command(Signed(care, "jti-old", created - 24h - 10min));
+  REQUIRE(WaitUntil([&] { return log.Count("reason=replayed") == 1; }));
+  CHECK_FALSE(log.Contains("command replay floor was in the future"));
+  CHECK(gateway.Results() == 0);
+  auto window = gateway.outbox->LoadReplayWindow(created);
+  REQUIRE(window.has_value());
+  CHECK(window->not_issued_before == created);
 }
