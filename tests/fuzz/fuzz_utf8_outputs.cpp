@@ -10,8 +10,10 @@
 #include "gateway/core/json.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/utf8.hpp"
+#include "gateway/crypto/envelope.hpp"
 #include "gateway/crypto/protection.hpp"
 #include "gateway/http/status.hpp"
+#include "tests/fuzz/jose_fuzz_keys.hpp"
 
 namespace {
 
@@ -58,5 +60,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ehg::crypto::PlaintextForDevelopment plaintext;
   const auto sealed = plaintext.Seal(bytes);
   Require(sealed.has_value() && IsValidUtf8(*sealed));
+  // The production seal: what the care system opens is valid UTF-8 too (the JWE itself is base64).
+  static const ehg::crypto::KeySet care = *ehg::crypto::KeySet::FromText(ehg::fuzz::kCareEncryptionKey);
+  static const ehg::crypto::KeySet gateways = *ehg::crypto::KeySet::FromText(ehg::fuzz::kGatewayKey);
+  static const ehg::crypto::JoseProtection jose(
+      *ehg::crypto::EcKey::FromJwkText(ehg::fuzz::kGatewayKey),
+      *ehg::crypto::EcKey::FromJwkText(ehg::fuzz::kCareEncryptionKey),
+      ehg::crypto::KeySet{}, ehg::crypto::CommandPolicy{std::string(ehg::fuzz::kGatewayId), std::string(ehg::fuzz::kTenant)});
+  const auto envelope = jose.Seal(bytes);
+  Require(envelope.has_value());
+  const auto opened = ehg::crypto::OpenEnvelope(*envelope, care, gateways);
+  Require(opened.has_value() && IsValidUtf8(opened->body) && opened->body == repaired);
   return 0;
 }
