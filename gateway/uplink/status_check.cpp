@@ -3,6 +3,7 @@
 #include "gateway/core/json.hpp"
 #include "gateway/crypto/jose.hpp"
 #include "gateway/crypto/protection.hpp"
+#include "gateway/uplink/commands.hpp"
 
 namespace ehg::uplink {
 namespace {
@@ -88,13 +89,24 @@ StatusVerdict StatusTracker::Check(std::string_view tenant, std::string_view gat
         !interval->integral || interval->number < 1 || interval->number > 86'400) {
       return Refuse("malformed", "an online status needs time and heartbeat_interval_seconds", status);
     }
-    status.heartbeat_interval = std::chrono::seconds(static_cast<std::int64_t>(interval->number));
+    // The gateway never beats slower than kMaxHeartbeat (heartbeat.set and the config stop there): a
+    // status that says it does would buy a replayed heartbeat hours of looking online, so the limit is
+    // taken from at most that interval.
+    status.heartbeat_interval =
+        std::min(std::chrono::seconds(static_cast<std::int64_t>(interval->number)), kMaxHeartbeat);
   }
 
   // Fresh: written no later than now (give or take the clocks' skew), and an online status not older
   // than the silence limit. A last will carries no time: it is signed when its connection is made.
   if (status.time && *status.time > now + policy_.clock_skew) {
     return Refuse("not_yet_valid", "written at " + core::FormatIso8601(*status.time) + ", in the future",
+                  status);
+  }
+  // No connection starts in the future either: a will naming one would otherwise pass for the newest
+  // connection there is, until the receiver restarts.
+  if (status.connected_at > now + policy_.clock_skew) {
+    return Refuse("not_yet_valid",
+                  "of a connection made at " + core::FormatIso8601(status.connected_at) + ", in the future",
                   status);
   }
   if (status.state == "online" && *status.time + SilenceLimit(status) + policy_.clock_skew < now) {
@@ -104,30 +116,41 @@ StatusVerdict StatusTracker::Check(std::string_view tenant, std::string_view gat
                   status);
   }
 
-  // Newer than what was taken before: nothing from an earlier connection, and nothing older than a
-  // status already taken (a replayed heartbeat after a will included). A will may come at any time for
-  // its own connection or a newer one.
+  // Newer than what was taken before. A status with a time (online, goodbye) is ordered by that time,
+  // not by its connection: a gateway whose wall clock stepped back between connections (a power cut on
+  // a board without a real-time clock restores the last saved time) starts a connection with an earlier
+  // connected_at than the one before, and its statuses must count again as soon as their time is newer
+  // than the last one taken and fresh. Since no time taken lies beyond now + the skew, a clock that
+  // went back delays the next status taken by that much at most. An online status as old as the newest
+  // time taken is only a retained copy of the online status taken, never a heartbeat of a connection
+  // that has ended since (a goodbye written in the same millisecond as the last heartbeat still counts).
+  // A last will has no time: it is taken for the connection of the last status taken or a newer one,
+  // so an old connection's will cannot be replayed (a will of an earlier connection that only looks
+  // newer because the gateway's clock went back can make a live gateway look offline, as an early will
+  // can, until its next heartbeat).
   const std::string key = std::string(tenant) + "/" + std::string(gateway);
   auto found = known_.find(key);
   if (found != known_.end()) {
     const Known& known = found->second;
-    if (status.connected_at < known.status.connected_at) {
+    if (!status.time && status.connected_at < known.status.connected_at) {
       return Refuse("replayed",
-                    "from a connection made at " + core::FormatIso8601(status.connected_at) +
+                    "the will of a connection made at " + core::FormatIso8601(status.connected_at) +
                         ", before the one of the last status taken",
                     status);
     }
-    if (status.time && known.latest_time && *status.time < *known.latest_time) {
-      return Refuse("replayed",
-                    "written at " + core::FormatIso8601(*status.time) + ", before the last status taken (" +
-                        core::FormatIso8601(*known.latest_time) + ")",
-                    status);
-    }
-    // The same heartbeat again is a retained copy, unless its connection has ended since: then it is a
-    // replay that would bring a dead connection back online.
-    if (status.state == "online" && known.status.state == "offline" && status.time && known.latest_time &&
-        *status.time == *known.latest_time && status.connected_at == known.status.connected_at) {
-      return Refuse("replayed", "a heartbeat of a connection that has ended since", status);
+    if (status.time && known.latest_time) {
+      const bool retained_copy = *status.time == *known.latest_time && status.state == "online" &&
+                                 known.status.state == "online" &&
+                                 status.connected_at == known.status.connected_at;
+      if (*status.time < *known.latest_time) {
+        return Refuse("replayed",
+                      "written at " + core::FormatIso8601(*status.time) + ", before the last status taken (" +
+                          core::FormatIso8601(*known.latest_time) + ")",
+                      status);
+      }
+      if (*status.time == *known.latest_time && status.state == "online" && !retained_copy) {
+        return Refuse("replayed", "a heartbeat of a connection that has ended since", status);
+      }
     }
   }
   Known& known = known_[key];

@@ -20,8 +20,6 @@ constexpr std::size_t kUrgentSlots = 2;
 constexpr milliseconds kIdleWake{500};
 constexpr milliseconds kRetryDelay{1000};
 constexpr milliseconds kCommitRetryDelay{50};
-// Bound on queued work from the client library; only commands are ever refused by it.
-constexpr std::size_t kMaxQueuedTasks = 4096;
 constexpr milliseconds kGoodbyeWait{1000};
 constexpr milliseconds kFinalCommitWait{2000};
 // The client gives up on a connection attempt after 10 s; this is the backstop if it never answers.
@@ -83,7 +81,7 @@ Uplink::Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPor
   events.message = [this](std::string topic, std::string payload) {
     {
       std::lock_guard lock(mutex_);
-      if (tasks_.size() >= kMaxQueuedTasks) {
+      if (tasks_.size() >= kMaxQueuedUplinkTasks) {
         ++counters_.commands_dropped;
         return;
       }
@@ -92,6 +90,12 @@ Uplink::Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPor
   };
   events.oversized = [this](std::string topic, std::size_t bytes) {
     ++counters_.messages_oversized;
+    // A broker that ignores our maximum packet size can send them as fast as it likes: counted always,
+    // logged only while the queue has room, so a flood cannot grow the queue without bound.
+    {
+      std::lock_guard lock(mutex_);
+      if (tasks_.size() >= kMaxQueuedUplinkTasks) return;
+    }
     Post([this, topic = std::move(topic), bytes] { OnOversized(topic, bytes); });
   };
   transport_ = factory(std::move(events));
@@ -250,13 +254,18 @@ void Uplink::OnConnected(bool session_present) {
   need_refill_ = true;
   heartbeat_at_ = clock_.SteadyNow();  // the birth message goes out first
   // A new connection may follow a broker that lost what it held (a restart without persistence, a
-  // receipt on its way to us included): alerts waiting for a receipt go again one base interval from
-  // now at the latest, and their backoff starts over.
-  const core::SteadyTime soon = clock_.SteadyNow() + options_.receipt_resend_interval;
+  // receipt on its way to us included).
+  RestartReceiptBackoff();
+}
+
+void Uplink::RestartReceiptBackoff() {
+  const core::SteadyTime now = clock_.SteadyNow();
   for (auto& [sequence, awaiting] : awaiting_receipt_) {
-    awaiting.resend_at = std::min(awaiting.resend_at, soon);
+    awaiting.resend_at = std::min(awaiting.resend_at, now + ReceiptResendDelay(awaiting.row, 0));
     awaiting.resends = 0;
   }
+  for (auto& [tag, entry] : in_flight_)
+    entry.resends = 0;
 }
 
 void Uplink::OnConnectFailed(const std::string& reason) {
@@ -326,7 +335,7 @@ void Uplink::OnDelivered(std::uint64_t tag) {
       const std::int64_t sequence = entry.alert->sequence;
       AwaitingReceipt awaiting;
       awaiting.resends = entry.resends;
-      awaiting.resend_at = clock_.SteadyNow() + ReceiptResendDelay(entry.resends);
+      awaiting.resend_at = clock_.SteadyNow() + ReceiptResendDelay(*entry.alert, entry.resends);
       awaiting.row = std::move(*entry.alert);
       awaiting_receipt_[sequence] = std::move(awaiting);
     }
@@ -400,6 +409,9 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
     pending_change_.seen_commands.push_back({opened->jti, opened->remember_until});
     pending_change_.forget_commands_before = now;
   }
+  // Authentic and fresh (a replay the broker kept proves nothing): the care system is there and
+  // listening, so an alert it has not confirmed was lost on its side and should go again soon.
+  RestartReceiptBackoff();
   auto command = ParseCommand(opened->command);
   if (!command) {
     ++counters_.commands_rejected;
@@ -524,9 +536,10 @@ void Uplink::FillWindow(core::SteadyTime now) {
     const std::uint32_t resends = it->second.resends + 1;
     it = awaiting_receipt_.erase(it);
     ++counters_.alerts_resent;
-    core::LogInfo("alert sent again: no receipt yet", {{"event_id", row.event.id.ToString()},
-                                                       {"resends", resends},
-                                                       {"next_in_s", ReceiptResendDelay(resends).count()}});
+    core::LogInfo("alert sent again: no receipt yet",
+                  {{"event_id", row.event.id.ToString()},
+                   {"resends", resends},
+                   {"next_in_s", ReceiptResendDelay(row, resends).count()}});
     std::vector<store::OutboxRow> rows;
     rows.push_back(std::move(row));
     if (!PublishRows(std::move(rows), false, resends)) return;
@@ -684,10 +697,14 @@ void Uplink::PrepareLastWill() {
   transport_->SetLastWill(std::move(will));
 }
 
-std::chrono::seconds Uplink::ReceiptResendDelay(std::uint32_t resends) const {
-  // Doubling per resend, so an alert whose receipts keep getting lost does not go out every minute for
-  // ever; the cap keeps a resend within a quarter of an hour.
+std::chrono::seconds Uplink::ReceiptResendDelay(const store::OutboxRow& alert, std::uint32_t resends) const {
   const std::chrono::seconds base = options_.receipt_resend_interval;
+  // A critical or high alert the care system lost is a resident waiting for help: no backoff, and never
+  // more than two minutes between copies (the receiver answers every copy with a receipt, so a copy
+  // too many costs one message). Today every alert is critical or high (info alerts go as high).
+  if (alert.event.priority <= core::Priority::kHigh) return std::min(base, kMaxUrgentReceiptResendInterval);
+  // Less urgent ones double per resend, so one whose receipts keep getting lost does not go out every
+  // minute for ever; the cap keeps a resend within a quarter of an hour.
   const std::chrono::seconds cap = std::max(base, kMaxReceiptResendInterval);
   std::chrono::seconds delay = base;
   for (std::uint32_t i = 0; i < resends && delay < cap; ++i)

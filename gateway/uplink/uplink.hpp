@@ -47,7 +47,8 @@ struct UplinkOptions {
   std::size_t observation_batch_max = 50;
   std::chrono::milliseconds observation_batch_window{2000};
   // The first resend of an alert without a receipt; each further one waits twice as long as the one
-  // before, up to kMaxReceiptResendInterval (or this value when it is larger).
+  // before, up to kMaxReceiptResendInterval (or this value when it is larger). Critical and high
+  // alerts never wait longer than this value or kMaxUrgentReceiptResendInterval, whichever is shorter.
   std::chrono::seconds receipt_resend_interval{60};
   std::chrono::seconds heartbeat_interval{60};
   std::chrono::milliseconds reconnect_initial{1000};
@@ -153,6 +154,12 @@ inline constexpr std::size_t kMaxCommandMessageBytes = 2 * kMaxCommandBytes;
 inline constexpr std::size_t kMaxIncomingPacketBytes = kMaxCommandMessageBytes + 16 * 1024;
 // Resends of an alert without a receipt back off to this interval at most.
 inline constexpr std::chrono::seconds kMaxReceiptResendInterval{15 * 60};
+// A critical or high alert whose copy the care system lost must not wait a quarter of an hour: its
+// resends do not back off, and come at most this far apart.
+inline constexpr std::chrono::seconds kMaxUrgentReceiptResendInterval{2 * 60};
+// Work queued for the uplink thread by the client library's threads: above this, incoming messages
+// (commands, and the notices of oversized ones) are dropped and counted, never queued.
+inline constexpr std::size_t kMaxQueuedUplinkTasks = 4096;
 
 class Uplink {
  public:
@@ -229,7 +236,11 @@ class Uplink {
   bool SignStatus(const std::string& body, std::string& signed_body);
   // Prepares the signed last will of the connection about to be made (no will when signing fails).
   void PrepareLastWill();
-  std::chrono::seconds ReceiptResendDelay(std::uint32_t resends) const;
+  std::chrono::seconds ReceiptResendDelay(const store::OutboxRow& alert, std::uint32_t resends) const;
+  // The care system answered (a receipt or any authentic command): alerts still waiting for a receipt
+  // were lost on its side, so their next resend is one base interval away at most and the backoff
+  // starts over.
+  void RestartReceiptBackoff();
   bool Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry);
   void FlushCommit(core::SteadyTime now);
   void SetState(LinkState state);

@@ -164,6 +164,90 @@ TEST_CASE("Replayed statuses are refused: older than the last taken, or of an ea
             .accepted);
 }
 
+TEST_CASE("A gateway whose clock stepped back between connections counts again once its statuses are fresh") {
+  Keys keys;
+  StatusTracker tracker(&keys.enrolled);
+  // The first connection, on a correct clock, until a power cut ten minutes in.
+  REQUIRE(tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected + 10min)), kConnected + 10min).accepted);
+  // No real-time clock: the board boots with the time saved an hour before and connects on it. Its
+  // statuses say a time an hour ago: stale, and the receiver rightly reports the gateway silent.
+  const WallTime real_connect = kConnected + 15min;
+  const WallTime wrong_connected_at = real_connect - 1h - 10min;
+  CHECK(tracker
+            .Check("0301", "gw-1", keys.Sign(Online(wrong_connected_at + 1s, wrong_connected_at)),
+                   real_connect + 1s)
+            .reason == "stale");
+  CHECK(tracker.NewlySilent(real_connect + 1s).size() == 1);
+  // NTP corrects the clock; the connection (and its connected_at) stays. Its next heartbeat is fresh
+  // and newer than anything taken: the gateway is online again, not silent for the whole connection.
+  const WallTime corrected = real_connect + 2min;
+  const auto fresh =
+      tracker.Check("0301", "gw-1", keys.Sign(Online(corrected, wrong_connected_at)), corrected);
+  CHECK_MESSAGE(fresh.accepted, (fresh.reason + ": " + fresh.detail));
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Online(corrected + 60s, wrong_connected_at)), corrected + 60s)
+            .accepted);
+  CHECK(tracker.NewlySilent(corrected + 4min).empty());
+  // The old connection's statuses stay refused, as does the last heartbeat of the new one once its will
+  // was taken.
+  CHECK_FALSE(tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected + 10min)), corrected + 61s).accepted);
+  REQUIRE(tracker.Check("0301", "gw-1", keys.Sign(Will(wrong_connected_at)), corrected + 90s).accepted);
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Online(corrected + 60s, wrong_connected_at)), corrected + 91s)
+            .reason == "replayed");
+
+  // A clock a little ahead (within the skew) and then corrected: the heartbeats are refused for as long
+  // as the clock was ahead, less than a silence limit, never for the rest of the connection.
+  StatusTracker ahead(&keys.enrolled);
+  REQUIRE(ahead.Check("0301", "gw-1", keys.Sign(Online(kConnected + 59s)), kConnected).accepted);
+  const WallTime reconnect = kConnected + 30s;  // the clock corrected, a new connection
+  CHECK(ahead.Check("0301", "gw-1", keys.Sign(Online(reconnect, reconnect)), reconnect).reason == "replayed");
+  CHECK(ahead.Check("0301", "gw-1", keys.Sign(Online(reconnect + 60s, reconnect)), reconnect + 60s).accepted);
+}
+
+TEST_CASE("A status or will from the future is refused and cannot lock the receiver out of a gateway") {
+  Keys keys;
+  StatusTracker tracker(&keys.enrolled);
+  const WallTime now = kConnected + 5min;
+  REQUIRE(tracker.Check("0301", "gw-1", keys.Sign(Online(now)), now).accepted);
+  // A will signed on a clock a day ahead (a wrong RTC), published when that connection dies.
+  const auto future_will = tracker.Check("0301", "gw-1", keys.Sign(Will(now + 24h)), now + 1s);
+  CHECK(future_will.reason == "not_yet_valid");
+  // An online status of a connection said to start in the future, its own time correct.
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Online(now + 2s, now + 24h)), now + 2s).reason ==
+        "not_yet_valid");
+  // The clocks' skew (60 s) is allowed, no more.
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Online(now + 3s, now + 64s)), now + 3s).reason ==
+        "not_yet_valid");
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Online(now + 3s, now + 63s)), now + 3s).accepted);
+  // The gateway's genuine statuses of its next connection still count, and so does its will.
+  const WallTime next = now + 2min;
+  const auto online = tracker.Check("0301", "gw-1", keys.Sign(Online(next + 1s, next)), next + 1s);
+  CHECK_MESSAGE(online.accepted, (online.reason + ": " + online.detail));
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Will(next)), next + 2s).accepted);
+  // An old connection's will stays refused.
+  CHECK(tracker.Check("0301", "gw-1", keys.Sign(Will(kConnected)), next + 3s).reason == "replayed");
+}
+
+TEST_CASE("The heartbeat interval a status states is trusted up to the gateway's own maximum, 3600 s") {
+  Keys keys;
+  StatusTracker tracker(&keys.enrolled);
+  // Signed by the gateway (a bug, or an old version), a day between heartbeats: a replay of it would
+  // look online for three days. Taken, but limited as if it said 3600 s: 3 h + 60 s.
+  const auto verdict =
+      tracker.Check("0301", "gw-1", keys.Sign(Online(kConnected, kConnected, "gw-1", 86'400s)), kConnected);
+  REQUIRE(verdict.accepted);
+  CHECK(verdict.status.heartbeat_interval == 3600s);
+  CHECK(tracker.NewlySilent(kConnected + 3h + 60s).empty());
+  const auto silent = tracker.NewlySilent(kConnected + 3h + 61s);
+  REQUIRE(silent.size() == 1);
+  CHECK(silent[0].heartbeat_interval == 3600s);
+  StatusTracker other(&keys.enrolled);
+  CHECK(
+      other.Check("0301", "gw-1", keys.Sign(Online(kConnected, kConnected, "gw-1", 86'400s)), kConnected + 4h)
+          .reason == "stale");
+  CHECK(other.Check("0301", "gw-1", keys.Sign(Online(kConnected, kConnected, "gw-1", 3600s)), kConnected + 3h)
+            .accepted);
+}
+
 TEST_CASE("A gateway whose last verified status grows old is reported silent once") {
   Keys keys;
   StatusTracker tracker(&keys.enrolled);

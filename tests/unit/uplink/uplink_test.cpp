@@ -4,6 +4,8 @@
 #include <Poco/JSON/Parser.h>
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <future>
 #include <set>
 
 #include "gateway/crypto/jose.hpp"
@@ -548,11 +550,14 @@ TEST_CASE("Every status is signed by the gateway key, and each connection gets i
 }
 
 TEST_CASE(
-    "Resends of an alert without a receipt back off to a quarter of an hour, and start over on reconnect") {
+    "Resends of a less urgent alert without a receipt back off to a quarter of an hour, and start over "
+    "on reconnect") {
   Fixture fixture;
   auto options = fixture.Options();
   options.receipt_resend_interval = 120s;
-  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kHigh);
+  // No alert has this priority today (critical and high alerts do not back off); the schedule is kept
+  // for any that does.
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kNormal);
   fixture.outbox->Append({alert});
   fixture.Start(options);
   REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
@@ -583,6 +588,129 @@ TEST_CASE(
   CHECK(fixture.PublishedTo("event/alert").size() == sent);
   fixture.Advance(1s);
   REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
+}
+
+TEST_CASE(
+    "A critical or high alert the care system lost is sent again every base interval, 2 minutes at most") {
+  // Waits for the next copy of the alert: none a second early, one on time.
+  const auto expect_resend_after = [](Fixture& fixture, std::chrono::seconds wait, std::size_t& sent) {
+    CAPTURE(wait.count());
+    fixture.Advance(wait - 1s);
+    std::this_thread::sleep_for(30ms);
+    CHECK(fixture.PublishedTo("event/alert").size() == sent);
+    fixture.Advance(1s);
+    REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
+    ++sent;
+    fixture.Ack(fixture.PublishedTo("event/alert").back());
+    REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+  };
+  SUBCASE("critical, base interval 60 s: every 60 s, no backoff") {
+    Fixture fixture;
+    fixture.outbox->Append({fixture.MakeEvent(EventKind::kAlert, Priority::kCritical)});
+    fixture.Start();
+    REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+    fixture.Ack(fixture.PublishedTo("event/alert")[0]);
+    REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+    std::size_t sent = 1;
+    for (int i = 0; i < 6; ++i)
+      expect_resend_after(fixture, 60s, sent);
+  }
+  SUBCASE("high, base interval 300 s: every 120 s") {
+    Fixture fixture;
+    auto options = fixture.Options();
+    options.receipt_resend_interval = 300s;
+    fixture.outbox->Append({fixture.MakeEvent(EventKind::kAlert, Priority::kHigh)});
+    fixture.Start(options);
+    REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+    fixture.Ack(fixture.PublishedTo("event/alert")[0]);
+    REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+    std::size_t sent = 1;
+    for (int i = 0; i < 3; ++i)
+      expect_resend_after(fixture, 120s, sent);
+  }
+}
+
+TEST_CASE("The resend backoff starts over when the care system answers, not only on reconnect") {
+  Fixture fixture;
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kNormal);
+  fixture.outbox->Append({alert});
+  fixture.Start();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+  fixture.Ack(fixture.PublishedTo("event/alert")[0]);
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+  // Backed off: 60, 120, 240 s; the next copy would wait 480 s.
+  std::size_t sent = 1;
+  for (const auto wait : {60s, 120s, 240s}) {
+    fixture.Advance(wait);
+    REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
+    ++sent;
+    fixture.Ack(fixture.PublishedTo("event/alert").back());
+    REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+  }
+  // What anyone on the broker can send proves nothing about the care system: no earlier resend.
+  fixture.Command("not a command");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->counters().commands_refused == 1; }));
+  fixture.Advance(60s);
+  std::this_thread::sleep_for(30ms);
+  CHECK(fixture.PublishedTo("event/alert").size() == sent);
+  // The care system is back: a receipt (for another alert) arrives. The lost alert goes again one base
+  // interval later, not 480 s after its last copy.
+  fixture.Command(R"({"id":"c-9","type":"alert.receipt","event_id":"01a21881-bd46-7005-a731-0818352bc897"})");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->counters().receipts == 1; }));
+  fixture.Advance(59s);
+  std::this_thread::sleep_for(30ms);
+  CHECK(fixture.PublishedTo("event/alert").size() == sent);
+  fixture.Advance(1s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
+  ++sent;
+  CHECK(EventIds(fixture.PublishedTo("event/alert").back()) == std::vector<std::string>{alert.id.ToString()});
+  fixture.Ack(fixture.PublishedTo("event/alert").back());
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+  // Any authentic command counts, a ping too: backed off again (the next copy 240 s after this one), a
+  // ping 10 s later brings it to 60 s after the ping.
+  fixture.Advance(120s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
+  ++sent;
+  fixture.Ack(fixture.PublishedTo("event/alert").back());
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 1; }));
+  fixture.Advance(10s);
+  fixture.Command(R"({"id":"c-10","type":"ping"})");
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("cmd/result").size() == 2; }));
+  fixture.Advance(59s);
+  std::this_thread::sleep_for(30ms);
+  CHECK(fixture.PublishedTo("event/alert").size() == sent);
+  fixture.Advance(1s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
+}
+
+TEST_CASE("A flood of oversized messages while the uplink is busy does not grow its task queue unbounded") {
+  ehg::test::LogCapture log;
+  Fixture fixture;
+  auto options = fixture.Options();
+  std::atomic<bool> applying{false};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  options.apply_config = [&](const ehg::uplink::ConfigApply&) {
+    applying = true;
+    released.wait();
+    return ehg::uplink::CommandOutcome{true, "applied"};
+  };
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kConnected; }));
+  // The uplink thread is held inside a command; a broker that ignores the maximum packet size keeps
+  // sending.
+  fixture.Command(R"({"id":"c-1","type":"config.apply","config":"{}"})");
+  REQUIRE(WaitUntil([&] { return applying.load(); }));
+  constexpr std::size_t kFlood = ehg::uplink::kMaxQueuedUplinkTasks + 2000;
+  for (std::size_t i = 0; i < kFlood; ++i)
+    fixture.transport->events.oversized(std::string(kBase) + "cmd", 200'000);
+  release.set_value();
+  // A row appended now is sent only after every task queued before its notice has run.
+  fixture.Append({fixture.MakeEvent(EventKind::kAlert, Priority::kCritical)});
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+  CHECK(fixture.uplink->counters().messages_oversized == kFlood);  // every one counted
+  CHECK(log.Count("maximum packet size dropped unread") <= ehg::uplink::kMaxQueuedUplinkTasks);
+  CHECK(log.Count("maximum packet size dropped unread") > 0);
 }
 
 TEST_CASE("A message larger than the announced maximum packet size is counted and logged, never opened") {
