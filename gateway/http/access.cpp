@@ -1,6 +1,10 @@
 #include "gateway/http/access.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 namespace ehg::http {
@@ -70,6 +74,25 @@ std::optional<std::string> TokenFromAuthorization(std::string_view header) {
     return credentials.substr(colon + 1);
   }
   return std::nullopt;
+}
+
+std::string ClientKey(std::string_view address) {
+  const std::string text(address);
+  std::array<char, INET6_ADDRSTRLEN> canonical{};
+  in_addr v4{};
+  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    ::inet_ntop(AF_INET, &v4, canonical.data(), canonical.size());
+    return canonical.data();
+  }
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, text.c_str(), &v6) != 1) return text;
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    ::inet_ntop(AF_INET, &v6.s6_addr[12], canonical.data(), canonical.size());
+    return canonical.data();
+  }
+  std::fill(std::begin(v6.s6_addr) + 8, std::end(v6.s6_addr), std::uint8_t{0});
+  ::inet_ntop(AF_INET6, &v6, canonical.data(), canonical.size());
+  return std::string(canonical.data()) + "/64";
 }
 
 bool TokensEqual(std::string_view expected, std::string_view presented) {

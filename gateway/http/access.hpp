@@ -22,6 +22,14 @@ std::optional<std::string> TokenFromAuthorization(std::string_view header);
 // `text` without the spaces and tabs around it (HTTP's optional whitespace, RFC 9110 section 5.6.3).
 std::string_view TrimOptionalWhitespace(std::string_view text);
 
+// The client a connection limit or a lockout applies to, from the peer's address as text. IPv4 (and
+// IPv4-mapped IPv6, what a dual-stack listener sees) as the dotted quad; IPv6 as its /64 prefix
+// ("2001:db8:1:2::/64"): one IPv6 host may use any of the 2^64 addresses of its network (SLAAC privacy
+// addresses, or simply by choice), so keying on the full address would give every host unlimited
+// fresh limits and lockouts. Hosts sharing a /64 share one, as hosts behind one NAT share an IPv4
+// address. Anything that is not an address is its own key.
+std::string ClientKey(std::string_view address);
+
 // Compares without an early exit, so the time taken does not tell how much of a guess was right.
 bool TokensEqual(std::string_view expected, std::string_view presented);
 

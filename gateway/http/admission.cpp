@@ -1,5 +1,7 @@
 #include "gateway/http/admission.hpp"
 
+#include <algorithm>
+
 namespace ehg::http {
 
 template <typename Eligible>
@@ -22,18 +24,16 @@ Admission::Decision Admission::Admit(Id id, const std::string& address) {
     victim = Victim([&](const Connection& connection) { return connection.address == address; });
   } else if (connections_.size() >= limits_.total) {
     decision.refusal = Refusal::kConnectionLimit;
+    // The most connections any address holds among those with one that may go.
     std::size_t most = 0;
-    std::string crowded;
-    for (const auto& [from, count] : per_address_) {
-      const bool has_victim =
-          Victim([&](const Connection& connection) { return connection.address == from; }).has_value();
-      if (has_victim && count > most) {
-        most = count;
-        crowded = from;
-      }
+    for (const auto& [held, connection] : connections_) {
+      if (connection.phase != Phase::kAnswering) most = std::max(most, ConnectionsFrom(connection.address));
     }
-    if (most > 0)
-      victim = Victim([&](const Connection& connection) { return connection.address == crowded; });
+    // Among the addresses tied at that count, the oldest connection goes (with one connection each,
+    // the oldest of all). Never the tied address that happens to sort first: an attacker picks its
+    // addresses, and a newcomer's connection still in its handshake would be the one closed.
+    victim =
+        Victim([&](const Connection& connection) { return ConnectionsFrom(connection.address) == most; });
   } else {
     decision.admitted = true;
   }

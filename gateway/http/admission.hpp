@@ -23,10 +23,12 @@ struct AdmissionLimits {
 // The open connections of the page, each in one of three phases. When a new connection would exceed a
 // limit, one connection is closed at once: a finished one that is only being drained if there is one,
 // else the one that has waited longest for its request head, from the new connection's own address for
-// the per-address limit, from the address holding most connections for the overall limit. A real
-// client sends its request within milliseconds of connecting, so the longest-waiting connection is
-// the one least likely to be one; refusing the newcomer instead would let a few idle connections lock
-// everyone out until their deadline. Connections being answered are never closed for a newcomer: when
+// the per-address limit, from the addresses holding most connections for the overall limit (the oldest
+// among them when several hold as many). Addresses are client keys (access.hpp, ClientKey: an IPv6
+// client is its /64), so one host cannot spread itself over fresh addresses. A real client sends its
+// request within milliseconds of connecting, so the longest-waiting connection is the one least likely
+// to be one; refusing the newcomer instead would let a few idle connections lock everyone out until
+// their deadline. Connections being answered are never closed for a newcomer: when
 // only those are left, the newcomer is refused.
 class Admission {
  public:

@@ -135,8 +135,8 @@ Reply Plain(int status, std::string body) {
   return reply;
 }
 
-// The address a limit or a lockout applies to: dotted quad for IPv4 and IPv4-mapped IPv6 (a dual-stack
-// listener sees those), else the IPv6 address.
+// The peer's address as the log shows it: dotted quad for IPv4 and IPv4-mapped IPv6 (a dual-stack
+// listener sees those), else the IPv6 address. Limits and lockouts apply to its ClientKey.
 std::string PeerAddress(const sockaddr_storage& peer) {
   char text[INET6_ADDRSTRLEN] = {};
   if (peer.ss_family == AF_INET) {
@@ -168,7 +168,8 @@ struct Connection {
   enum class State { kHandshake, kHead, kAnswering, kWriting, kDraining };
   int fd = -1;
   SSL* ssl = nullptr;
-  std::string address;
+  std::string address;  // for the log
+  std::string client;   // ClientKey(address): what the limits and the lockout count
   State state = State::kHead;
   core::SteadyTime deadline{};
   short want = POLLIN;  // what the last read or write waits for (TLS may need the other direction)
@@ -359,7 +360,8 @@ struct StatusServer::Impl {
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
       const std::string address = PeerAddress(peer);
       const Admission::Id id = next_id++;
-      const Admission::Decision decision = admission.Admit(id, address);
+      const std::string client = ClientKey(address);
+      const Admission::Decision decision = admission.Admit(id, client);
       if (decision.closed) {
         const auto victim = connections.find(*decision.closed);
         if (victim != connections.end()) {
@@ -376,6 +378,7 @@ struct StatusServer::Impl {
       Connection connection;
       connection.fd = fd;
       connection.address = address;
+      connection.client = client;
       connection.deadline = now + options.limits.head_deadline;
       connection.state = tls ? Connection::State::kHandshake : Connection::State::kHead;
       if (tls) {
@@ -541,7 +544,7 @@ struct StatusServer::Impl {
       return;
     }
     if (require_token) {
-      if (const auto wait = limiter.LockedOut(connection.address, now)) {
+      if (const auto wait = limiter.LockedOut(connection.client, now)) {
         Reply reply =
             Plain(429, "too many wrong tokens: try again in " + std::to_string(wait->count()) + " s\n");
         reply.headers.emplace_back("Retry-After", std::to_string(wait->count()));
@@ -552,11 +555,11 @@ struct StatusServer::Impl {
       const std::optional<std::string> token =
           authorization ? TokenFromAuthorization(*authorization) : std::nullopt;
       if (token && TokensEqual(options.token, *token)) {
-        limiter.Succeeded(connection.address);
+        limiter.Succeeded(connection.client);
       } else {
         // No credentials at all is how every browser starts: it gets the login prompt, nothing is held
         // against the address.
-        if (authorization) limiter.Failed(connection.address, now);
+        if (authorization) limiter.Failed(connection.client, now);
         Reply reply = Plain(401, "the status token is required (user name: anything, password: the token)\n");
         reply.headers.emplace_back("WWW-Authenticate",
                                    "Basic realm=\"ehealth-gateway status\", charset=\"UTF-8\"");

@@ -4,6 +4,7 @@
 
 using namespace std::chrono_literals;
 using ehg::http::AuthLimiter;
+using ehg::http::ClientKey;
 using ehg::http::LimiterOptions;
 using ehg::http::TokenFromAuthorization;
 using ehg::http::TokensEqual;
@@ -125,6 +126,36 @@ TEST_CASE("The limiter tracks a bounded number of addresses") {
   limiter.Failed("c", now);
   limiter.Failed("d", now);  // "a" failed least recently: forgotten
   CHECK_FALSE(limiter.LockedOut("a", now));
+}
+
+TEST_CASE("A client is its IPv4 address, or its IPv6 /64") {
+  CHECK(ClientKey("192.168.1.20") == "192.168.1.20");
+  CHECK(ClientKey("::ffff:192.168.1.20") == "192.168.1.20");  // IPv4 through a dual-stack listener
+  CHECK(ClientKey("::FFFF:c0a8:114") == "192.168.1.20");
+  CHECK(ClientKey("2001:db8:1:2::1") == "2001:db8:1:2::/64");
+  CHECK(ClientKey("2001:0db8:0001:0002:a1b2:c3d4:e5f6:0708") == "2001:db8:1:2::/64");
+  CHECK(ClientKey("2001:db8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64");
+  CHECK(ClientKey("2001:db8:1:3::1") == "2001:db8:1:3::/64");
+  CHECK(ClientKey("fe80::1c2d:3e4f:5a6b:7c8d") == "fe80::/64");
+  CHECK(ClientKey("::1") == "::/64");
+  // A /64 key is never an IPv4 key, nor the key of an address written like one.
+  CHECK(ClientKey("2001:db8:1:2::/64") == "2001:db8:1:2::/64");  // not an address: its own key
+  CHECK(ClientKey("") == "");
+}
+
+TEST_CASE("Wrong tokens from fresh addresses of one IPv6 /64 lock the whole /64 out") {
+  LimiterOptions options;
+  options.global_failures_per_minute = 1000;
+  AuthLimiter limiter(options);
+  const auto now = ehg::core::SteadyTime{} + 1h;
+  // A guesser taking a new address of its network for every guess (what SLAAC privacy addresses allow).
+  for (int i = 1; i <= 20; ++i)
+    limiter.Failed(ClientKey("2001:db8:1:2:" + std::to_string(i) + "::" + std::to_string(i)), now);
+  CHECK(limiter.LockedOut(ClientKey("2001:db8:1:2:abcd::1"), now));
+  CHECK(limiter.LockedOut(ClientKey("2001:db8:1:2:abcd::1"), now) > 60s);  // 20 failures, not 1
+  // Its neighbour network and IPv4 clients are not touched.
+  CHECK_FALSE(limiter.LockedOut(ClientKey("2001:db8:1:3::1"), now));
+  CHECK_FALSE(limiter.LockedOut(ClientKey("::ffff:192.168.1.20"), now));
 }
 
 TEST_CASE("Basic credentials are strict base64 with padding") {
