@@ -702,12 +702,12 @@ TEST_CASE(
   const auto level_at = changed.find("\"log_level\": \"") + 14;
   const auto level_end = changed.find('"', level_at);
   changed.replace(level_at, level_end - level_at,
-                  changed.substr(level_at, level_end - level_at) == "info" ? "debug" : "info");
+                  changed.substr(level_at, level_end - level_at) == "info" ? "warning" : "info");
   REQUIRE(changed != original);
   send(R"({"id":"c-good-config","type":"config.apply","config":)" + quoted(changed) + "}");
   const auto applied = result("c-good-config");
   CHECK(applied->getValue<std::string>("status") == "ok");
-  CHECK(daemon.WaitForOutput("msg=\"config reloaded\"", 10s));
+  CHECK(daemon.WaitForOutput("msg=\"reloading config\"", 10s));
   CHECK(ReadText(config) == changed);
   CHECK(ReadText(config.string() + ".previous") == original);
 
