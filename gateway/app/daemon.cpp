@@ -331,6 +331,7 @@ class Daemon {
     if (config_.broker.insecure_plaintext_for_development) return {};
     // Before reading: a change made while they are read is noticed at the next check.
     tls_identity_ = TlsFileIdentity();
+    tls_checked_at_ = clock_.SteadyNow();
     const config::TlsConfig& tls = config_.tls;
     std::string problems;
     auto ca = CopyTlsFile("tls.ca_file", tls.ca_file, core::kCaFile, problems);

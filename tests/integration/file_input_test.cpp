@@ -381,3 +381,28 @@ TEST_CASE("A renewed client certificate is read on reload and used from the next
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(15s) == 0);
 }
+
+TEST_CASE("A client certificate renewed in place is read again without a reload and used to connect") {
+  ehg::test::TestBroker broker({"broker", false});
+  broker.Start();
+  const ehg::test::TestPki& pki = ehg::test::TestPki::Get();
+  TempDir dir;
+  fs::copy_file(pki.File("ca.crt"), dir / "ca.crt");
+  fs::copy_file(pki.File("gateway-other-ca.crt"), dir / "gateway.crt");
+  fs::copy_file(pki.File("gateway-other-ca.key"), dir / "gateway.key");
+  ehg::test::DaemonConfigOptions options = ehg::test::ConnectedTo(broker);
+  options.ca_file = (dir / "ca.crt").string();
+  options.cert_file = (dir / "gateway.crt").string();
+  options.key_file = (dir / "gateway.key").string();
+  Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  REQUIRE(daemon.WaitForOutput("msg=\"broker connection failed\"", 15s));
+  // A renewal job writes new files and tells nobody (as before the copies, when paho read by name).
+  fs::copy_file(pki.File("gateway.crt"), dir / "gateway.crt.new");
+  fs::copy_file(pki.File("gateway.key"), dir / "gateway.key.new");
+  fs::rename(dir / "gateway.crt.new", dir / "gateway.crt");
+  fs::rename(dir / "gateway.key.new", dir / "gateway.key");
+  CHECK(daemon.WaitForOutput("msg=\"broker TLS files read again; the next connection uses them\"", 45s));
+  CHECK(daemon.WaitForOutput("msg=\"broker connected\"", 90s));
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(15s) == 0);
+}
