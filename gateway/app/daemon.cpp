@@ -367,16 +367,18 @@ class Daemon {
   // time), for noticing a renewed certificate without a reload. stat() opens nothing and never blocks.
   std::vector<std::int64_t> TlsFileIdentity() const {
     std::vector<std::int64_t> identity;
-    for (const std::filesystem::path* path : {&config_.tls.ca_file, &config_.tls.cert_file, &config_.tls.key_file}) {
+    for (const std::filesystem::path* path :
+         {&config_.tls.ca_file, &config_.tls.cert_file, &config_.tls.key_file}) {
       struct stat status {};
       if (::stat(path->c_str(), &status) != 0) {
         identity.insert(identity.end(), {-1, -1, -1, -1, -1});
         continue;
       }
-      identity.insert(identity.end(),
-                      {static_cast<std::int64_t>(status.st_dev), static_cast<std::int64_t>(status.st_ino),
-                       static_cast<std::int64_t>(status.st_size), static_cast<std::int64_t>(status.st_mtim.tv_sec),
-                       static_cast<std::int64_t>(status.st_mtim.tv_nsec)});
+      identity.insert(
+          identity.end(),
+          {static_cast<std::int64_t>(status.st_dev), static_cast<std::int64_t>(status.st_ino),
+           static_cast<std::int64_t>(status.st_size), static_cast<std::int64_t>(status.st_mtim.tv_sec),
+           static_cast<std::int64_t>(status.st_mtim.tv_nsec)});
     }
     return identity;
   }
@@ -772,7 +774,8 @@ class Daemon {
   // atomically with the old one kept beside it, then loaded like a SIGHUP reload on the main thread.
   uplink::CommandOutcome ApplyConfig(const uplink::ConfigApply& apply) {
     // Relative paths resolve as LoadConfig resolves them in the local file, so equal texts compare equal.
-    config::ConfigResult parsed = config::ParseConfig(apply.text, std::filesystem::absolute(config_path_).parent_path());
+    config::ConfigResult parsed =
+        config::ParseConfig(apply.text, std::filesystem::absolute(config_path_).parent_path());
     if (!parsed) {
       const auto& errors = parsed.error();
       return {false, "invalid config, nothing changed: " + errors.front().ToString() +
@@ -783,7 +786,8 @@ class Daemon {
     // remote replaces it: the installer fixes it on site (and config_ belongs to the main thread).
     const config::ConfigResult on_disk = config::LoadConfig(config_path_);
     if (!on_disk) {
-      return {false, "the local config file does not read, nothing changed: " + on_disk.error().front().ToString()};
+      return {false,
+              "the local config file does not read, nothing changed: " + on_disk.error().front().ToString()};
     }
     const std::vector<std::string> touched = config::SecurityFloorViolations(*on_disk, *parsed);
     if (!touched.empty()) {
@@ -791,10 +795,11 @@ class Daemon {
       for (const std::string& key : touched)
         keys += (keys.empty() ? "" : ", ") + key;
       core::LogWarning("remote config refused: it touches the security floor", {{"keys", keys}});
-      return {false, "refused, nothing changed: only the local config file may set " + keys +
-                         " (a remote config may change rules, devices on the serial ports the local file names, "
-                         "resident.time_zone, uplink.heartbeat_seconds and gateway.log_level between info and "
-                         "warning; docs/security.md)"};
+      return {false,
+              "refused, nothing changed: only the local config file may set " + keys +
+                  " (a remote config may change rules, devices on the serial ports the local file names, "
+                  "resident.time_zone, uplink.heartbeat_seconds and gateway.log_level between info and "
+                  "warning; docs/security.md)"};
     }
     if (const auto errors = config::CheckNamedFiles(*parsed); !errors.empty()) {
       return {false, "a file the config names is unusable, nothing changed: " + errors.front().ToString() +

@@ -22,7 +22,8 @@ const std::vector<FloorKey>& FloorKeys() {
   static const std::vector<FloorKey> keys = {
       Key("gateway.id", [](const Config& c) { return c.gateway.id; }),
       Key("gateway.tenant", [](const Config& c) { return c.gateway.tenant; }),
-      Key("gateway.assume_clock_synchronised", [](const Config& c) { return c.gateway.assume_clock_synchronised; }),
+      Key("gateway.assume_clock_synchronised",
+          [](const Config& c) { return c.gateway.assume_clock_synchronised; }),
       Key("resident.pseudonym", [](const Config& c) { return c.resident.pseudonym; }),
       Key("broker.uri", [](const Config& c) { return c.broker.uri; }),
       Key("broker.keepalive_seconds", [](const Config& c) { return c.broker.keepalive; }),
@@ -34,7 +35,8 @@ const std::vector<FloorKey>& FloorKeys() {
       Key("security.recipient_key_file", [](const Config& c) { return c.security.recipient_key_file; }),
       Key("security.command_keys_file", [](const Config& c) { return c.security.command_keys_file; }),
       Key("security.clock_skew_seconds", [](const Config& c) { return c.security.clock_skew; }),
-      Key("security.command_max_lifetime_hours", [](const Config& c) { return c.security.command_max_lifetime; }),
+      Key("security.command_max_lifetime_hours",
+          [](const Config& c) { return c.security.command_max_lifetime; }),
       Key("storage.path", [](const Config& c) { return c.storage.path; }),
       Key("storage.outbox_budget_bytes", [](const Config& c) { return c.storage.outbox_budget_bytes; }),
       Key("storage.readings_retention_days", [](const Config& c) { return c.storage.readings_retention; }),
@@ -42,7 +44,8 @@ const std::vector<FloorKey>& FloorKeys() {
       Key("pipeline", [](const Config& c) { return c.pipeline; }),
       Key("uplink.in_flight_window", [](const Config& c) { return c.uplink.in_flight_window; }),
       Key("uplink.observation_batch_max", [](const Config& c) { return c.uplink.observation_batch_max; }),
-      Key("uplink.observation_batch_window_ms", [](const Config& c) { return c.uplink.observation_batch_window; }),
+      Key("uplink.observation_batch_window_ms",
+          [](const Config& c) { return c.uplink.observation_batch_window; }),
       Key("uplink.receipt_resend_seconds", [](const Config& c) { return c.uplink.receipt_resend_interval; }),
       Key("uplink.session_expiry_hours", [](const Config& c) { return c.uplink.session_expiry; }),
       Key("bluetooth.adapter", [](const Config& c) { return c.bluetooth.adapter; }),
@@ -108,7 +111,8 @@ std::vector<std::string> SecurityFloorViolations(const Config& local, const Conf
   std::set<std::filesystem::path> local_ports;
   bool local_simulates = false;
   for (const DeviceConfig& device : local.devices) {
-    if (const auto* serial = std::get_if<SerialDeviceConfig>(&device.settings)) local_ports.insert(serial->port);
+    if (const auto* serial = std::get_if<SerialDeviceConfig>(&device.settings))
+      local_ports.insert(serial->port);
     if (std::holds_alternative<SimulatedDeviceConfig>(device.settings)) local_simulates = true;
   }
   for (std::size_t i = 0; i < remote.devices.size(); ++i) {
@@ -124,12 +128,14 @@ std::vector<std::string> SecurityFloorViolations(const Config& local, const Conf
   // The log level: info or warning. "error" would hide refusals (of commands, configs, tokens) from the
   // journal and the status page; "debug" writes measurement values into the journal.
   if (remote.gateway.log_level != local.gateway.log_level &&
-      remote.gateway.log_level != core::LogLevel::kInfo && remote.gateway.log_level != core::LogLevel::kWarning) {
+      remote.gateway.log_level != core::LogLevel::kInfo &&
+      remote.gateway.log_level != core::LogLevel::kWarning) {
     keys.emplace_back("gateway.log_level");
   }
   if (keys.empty() && !(WithAllowedChanges(local, remote) == remote)) {
-    keys.emplace_back("(a setting outside rules, devices, resident.time_zone, uplink.heartbeat_seconds and "
-                      "gateway.log_level)");
+    keys.emplace_back(
+        "(a setting outside rules, devices, resident.time_zone, uplink.heartbeat_seconds and "
+        "gateway.log_level)");
   }
   return keys;
 }

@@ -104,15 +104,17 @@ Result<CheckedFile> OpenCheckedFile(const std::filesystem::path& path, const Fil
     // Whoever may write a trust anchor (the config, the care system's keys, the CA) decides whom the
     // gateway trusts: only its owner may, and no other user may replace it in its directory.
     if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-      return Fail(Errc::kRejected, Named(kind, path) + " may be written by other users; fix it with: chmod go-w " +
-                                       path.string());
+      return Fail(
+          Errc::kRejected,
+          Named(kind, path) + " may be written by other users; fix it with: chmod go-w " + path.string());
     }
     struct stat directory {};
     const std::filesystem::path parent = path.parent_path().empty() ? "." : path.parent_path();
     if (::stat(parent.c_str(), &directory) == 0 && (directory.st_mode & S_IWOTH) != 0 &&
         (directory.st_mode & S_ISVTX) == 0) {
       return Fail(Errc::kRejected, Named(kind, path) + " is in a directory every user may write to (" +
-                                       parent.string() + "); move it, or fix it with: chmod o-w " + parent.string());
+                                       parent.string() + "); move it, or fix it with: chmod o-w " +
+                                       parent.string());
     }
   }
   file.others_may_access_ = (status.st_mode & (S_IRWXG | S_IRWXO)) != 0;

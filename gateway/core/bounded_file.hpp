@@ -13,8 +13,8 @@
 // read it, and a trust anchor only when no other user may write it. Opening never blocks and never acts
 // on a device: the type is checked on an O_PATH descriptor and the file opened through it (fstat again),
 // so a name swapped for a FIFO, a tty or a symbolic link to /dev/zero between a check and the open
-// changes nothing. Symbolic links are followed (configs point at certificates through them); what they lead to
-// is what is checked.
+// changes nothing. Symbolic links are followed (configs point at certificates through them); what they lead
+// to is what is checked.
 namespace ehg::core {
 
 // Size limits by kind of file: far above any real file of that kind, far below what could hurt a

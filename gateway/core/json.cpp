@@ -27,7 +27,8 @@ class Reader {
       while (offset_ < at)
         Advance();
       char byte[8];
-      std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text_[at])));
+      std::snprintf(byte, sizeof byte, "0x%02X",
+                    static_cast<unsigned>(static_cast<unsigned char>(text_[at])));
       Fail(std::string("invalid UTF-8 (byte ") + byte + "): the text must be UTF-8");
       return tl::unexpected(error_);
     }

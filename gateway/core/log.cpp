@@ -21,9 +21,10 @@ LogSink g_sink;
 std::mutex g_problems_mutex;
 std::deque<LoggedProblem> g_problems;
 
-// A kind (message and reason) already in the list is moved to the end with its count raised, so a flood of one kind of
-// junk (refused commands, say) takes one entry and cannot push real problems out.
-void RememberProblem(LogLevel level, const std::string& kind, std::string_view message, const std::string& line) {
+// A kind (message and reason) already in the list is moved to the end with its count raised, so a flood of
+// one kind of junk (refused commands, say) takes one entry and cannot push real problems out.
+void RememberProblem(LogLevel level, const std::string& kind, std::string_view message,
+                     const std::string& line) {
   std::lock_guard lock(g_problems_mutex);
   const auto now = std::chrono::system_clock::now();
   std::uint64_t count = 1;

@@ -64,8 +64,8 @@ using LogSink = std::function<void(LogLevel level, std::string_view line)>;
 void SetLogSink(LogSink sink);
 
 // The last warning and error lines of this process, oldest first (the status page's "recent problems"),
-// one entry per kind (the message and its "reason" field, if any): a repeat replaces the entry's line, moves it to the end and counts.
-// Lines above debug never carry measurement values, so they may be shown.
+// one entry per kind (the message and its "reason" field, if any): a repeat replaces the entry's line, moves
+// it to the end and counts. Lines above debug never carry measurement values, so they may be shown.
 struct LoggedProblem {
   std::chrono::system_clock::time_point at;        // the latest
   std::chrono::system_clock::time_point first_at;  // the first of `count`

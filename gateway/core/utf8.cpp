@@ -34,7 +34,9 @@ std::size_t ValidUtf8SequenceAt(std::string_view text, std::size_t offset) {
 }
 
 std::uint32_t CodePointAt(std::string_view text, std::size_t offset, std::size_t length) {
-  const auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(text[offset + i])); };
+  const auto byte = [&](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(text[offset + i]));
+  };
   switch (length) {
     case 1:
       return byte(0);
@@ -50,8 +52,9 @@ std::uint32_t CodePointAt(std::string_view text, std::size_t offset, std::size_t
 }
 
 bool ActsOnTerminal(std::uint32_t code_point) {
-  return code_point < 0x20 || (code_point >= 0x7F && code_point < 0xA0) || (code_point >= 0x200E && code_point <= 0x200F) ||
-         (code_point >= 0x2028 && code_point <= 0x202E) || (code_point >= 0x2066 && code_point <= 0x2069);
+  return code_point < 0x20 || (code_point >= 0x7F && code_point < 0xA0) ||
+         (code_point >= 0x200E && code_point <= 0x200F) || (code_point >= 0x2028 && code_point <= 0x202E) ||
+         (code_point >= 0x2066 && code_point <= 0x2069);
 }
 
 std::optional<std::size_t> FirstInvalidUtf8(std::string_view text) {

@@ -80,7 +80,8 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
   out.command = *command;
   out.jti = jti->text;
   out.remember_until = core::WallTime(std::chrono::milliseconds(remember_until_ms));
-  out.issued_at = core::WallTime(std::chrono::milliseconds(static_cast<std::int64_t>(std::floor(iat * 1000.0))));
+  out.issued_at =
+      core::WallTime(std::chrono::milliseconds(static_cast<std::int64_t>(std::floor(iat * 1000.0))));
   out.signer = std::move(verified->kid);
   return out;
 }
@@ -89,9 +90,9 @@ std::string CommandAudience(std::string_view tenant, std::string_view gateway_id
   return std::string(tenant) + "/" + std::string(gateway_id);
 }
 
-Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view tenant, std::string_view gateway_id,
-                                std::string_view command_json, std::string_view jti, core::WallTime now,
-                                std::chrono::seconds lifetime) {
+Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view tenant,
+                                std::string_view gateway_id, std::string_view command_json,
+                                std::string_view jti, core::WallTime now, std::chrono::seconds lifetime) {
   if (!IsPlainIdentifier(tenant) || !IsPlainIdentifier(gateway_id) || !IsPlainIdentifier(jti)) {
     return Fail(Errc::kInvalidArgument, "tenant, gateway id and jti must be printable identifiers");
   }

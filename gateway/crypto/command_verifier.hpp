@@ -19,7 +19,7 @@
 namespace ehg::crypto {
 
 struct CommandPolicy {
-  std::string gateway_id;                            // with the tenant, the only accepted audience
+  std::string gateway_id;  // with the tenant, the only accepted audience
   std::string tenant;
   std::chrono::seconds clock_skew{60};               // allowance on exp, iat and nbf
   std::chrono::seconds max_lifetime{8 * 24 * 3600};  // exp at most this far ahead (bounds the jti window)
@@ -40,8 +40,8 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
 std::string CommandAudience(std::string_view tenant, std::string_view gateway_id);
 
 // The care system's side (the reference receiver, tests): signs `command_json` for one gateway.
-Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view tenant, std::string_view gateway_id,
-                                std::string_view command_json, std::string_view jti, core::WallTime now,
-                                std::chrono::seconds lifetime);
+Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view tenant,
+                                std::string_view gateway_id, std::string_view command_json,
+                                std::string_view jti, core::WallTime now, std::chrono::seconds lifetime);
 
 }  // namespace ehg::crypto

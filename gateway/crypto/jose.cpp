@@ -60,7 +60,8 @@ Checked<JsonValue> ParseHeader(std::string_view encoded) {
   auto header =
       core::ParseJson(std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size()));
   if (!header) return Refuse(Refusal::kMalformed, "header is not JSON: " + header.error().message);
-  if (header->type != JsonValue::Type::kObject) return Refuse(Refusal::kMalformed, "header is not a JSON object");
+  if (header->type != JsonValue::Type::kObject)
+    return Refuse(Refusal::kMalformed, "header is not a JSON object");
   if (header->Find("crit") != nullptr) return Refuse(Refusal::kMalformed, "header has \"crit\" extensions");
   if (header->Find("zip") != nullptr) return Refuse(Refusal::kMalformed, "compressed content is refused");
   if (StringMember(*header, "alg") == nullptr) return Refuse(Refusal::kMalformed, "header has no \"alg\"");
@@ -72,7 +73,8 @@ Checked<const EcKey*> KeyNamedIn(const JsonValue& header, const KeySet& keys) {
   if (kid == nullptr) return Refuse(Refusal::kUnknownKey, "header names no key (\"kid\")");
   const EcKey* key = keys.Find(kid->text);
   if (key == nullptr)
-    return Refuse(Refusal::kUnknownKey, "unknown key id \"" + std::string(core::Utf8Prefix(kid->text, 64)) + "\"");
+    return Refuse(Refusal::kUnknownKey,
+                  "unknown key id \"" + std::string(core::Utf8Prefix(kid->text, 64)) + "\"");
   return key;
 }
 

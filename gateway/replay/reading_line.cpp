@@ -35,7 +35,6 @@ CodePoint DecodeAt(std::string_view text, std::size_t at) {
   return {length, core::CodePointAt(text, at, length)};
 }
 
-
 // 1..max_characters characters, none of them a control character.
 bool PrintableName(std::string_view text, std::size_t max_characters) {
   std::size_t characters = 0;

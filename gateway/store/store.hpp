@@ -110,8 +110,8 @@ struct SeenCommand {
 // database was created. A database that was replaced (found corrupt, deleted, a new SD card) has lost
 // the ids it remembered, so a command issued before it existed is refused whatever its jti.
 struct ReplayWindow {
-  std::vector<SeenCommand> seen;                      // still remembered at the time asked for
-  std::optional<core::WallTime> not_issued_before;    // absent in databases created by older versions
+  std::vector<SeenCommand> seen;                    // still remembered at the time asked for
+  std::optional<core::WallTime> not_issued_before;  // absent in databases created by older versions
 };
 
 // The settings row that holds ReplayWindow::not_issued_before (milliseconds since the epoch).

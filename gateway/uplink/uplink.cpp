@@ -390,8 +390,9 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
       // The clock was ahead when the database was created: a floor in the future would refuse every
       // command until then. Now is a later floor than the true one, so moving it here refuses no less;
       // only a synchronised clock may move it (a clock that is behind would lower it for good).
-      core::LogWarning("command replay floor was in the future (the clock was wrong when the database "
-                       "was created); moved to now");
+      core::LogWarning(
+          "command replay floor was in the future (the clock was wrong when the database "
+          "was created); moved to now");
       commands_not_issued_before_ = now;
       pending_change_.settings[std::string(store::kCommandsNotIssuedBeforeSetting)] =
           std::to_string(now.time_since_epoch().count());

@@ -65,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const ehg::crypto::KeySet gateways = *ehg::crypto::KeySet::FromText(ehg::fuzz::kGatewayKey);
   static const ehg::crypto::JoseProtection jose(
       *ehg::crypto::EcKey::FromJwkText(ehg::fuzz::kGatewayKey),
-      *ehg::crypto::EcKey::FromJwkText(ehg::fuzz::kCareEncryptionKey),
-      ehg::crypto::KeySet{}, ehg::crypto::CommandPolicy{std::string(ehg::fuzz::kGatewayId), std::string(ehg::fuzz::kTenant)});
+      *ehg::crypto::EcKey::FromJwkText(ehg::fuzz::kCareEncryptionKey), ehg::crypto::KeySet{},
+      ehg::crypto::CommandPolicy{std::string(ehg::fuzz::kGatewayId), std::string(ehg::fuzz::kTenant)});
   const auto envelope = jose.Seal(bytes);
   Require(envelope.has_value());
   const auto opened = ehg::crypto::OpenEnvelope(*envelope, care, gateways);

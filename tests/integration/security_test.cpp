@@ -695,7 +695,8 @@ TEST_CASE(
       CHECK(floor->getValue<std::string>("detail").find(key) != std::string::npos);
     CHECK(ReadText(config) == original);
   }
-  CHECK(daemon.Output().find("msg=\"remote config refused: it touches the security floor\"") != std::string::npos);
+  CHECK(daemon.Output().find("msg=\"remote config refused: it touches the security floor\"") !=
+        std::string::npos);
 
   // Valid (the log level changes): written, the previous file kept, reloaded.
   std::string changed = original;
@@ -739,7 +740,9 @@ TEST_CASE(
   REQUIRE(Stop(again) == 0);
 }
 
-TEST_CASE("A key id or a signed note that is not UTF-8 is refused and never reaches the page, the CLI or an event") {
+TEST_CASE(
+    "A key id or a signed note that is not UTF-8 is refused and never reaches the page, the CLI or an "
+    "event") {
   Setup setup;
   const Keys& keys = setup.keys;
   auto options = setup.Options();
@@ -751,18 +754,19 @@ TEST_CASE("A key id or a signed note that is not UTF-8 is refused and never reac
   const std::string alert_id = alert->getValue<std::string>("alert_id");
 
   // Unsigned, with a Latin-1 key id: refused before any key is looked up.
-  const std::string latin1_kid = ehg::crypto::Base64UrlEncode(std::string_view("{\"alg\":\"ES256\",\"kid\":\"k\xE9y\"}")) +
-                                 "." + ehg::crypto::Base64UrlEncode(std::string_view("{}")) + ".AAAA";
+  const std::string latin1_kid =
+      ehg::crypto::Base64UrlEncode(std::string_view("{\"alg\":\"ES256\",\"kid\":\"k\xE9y\"}")) + "." +
+      ehg::crypto::Base64UrlEncode(std::string_view("{}")) + ".AAAA";
   setup.SendCommand(latin1_kid);
   // Signed by the care system, with a Latin-1 note: refused, so no signed event carries the bytes.
   const auto command_key = ehg::crypto::LoadKeyFile(keys.command_node);
   REQUIRE(command_key);
-  const auto now = ehg::core::WallTime(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()));
+  const auto now = ehg::core::WallTime(std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch()));
   auto latin1_note = ehg::crypto::SignCommand(
       *command_key, "0301", "gw-it-01",
-      R"({"id":"c-latin1","type":"alert.resolve","alert_id":")" + alert_id + "\",\"note\":\"Bes\xF8k\"}", "jti-latin1",
-      now, 300s);
+      R"({"id":"c-latin1","type":"alert.resolve","alert_id":")" + alert_id + "\",\"note\":\"Bes\xF8k\"}",
+      "jti-latin1", now, 300s);
   REQUIRE(latin1_note);
   setup.SendCommand(*latin1_note);
   // A good command after them: once answered, both were decided.

@@ -455,19 +455,24 @@ TEST_CASE("scan lists nearby BLE devices with their health services and a progre
   CHECK(none.output.find("is bluetoothd running?") != std::string::npos);
 }
 
-TEST_CASE("Junk with bytes that are not UTF-8 leaves /api/status and status valid and takes one problem entry") {
+TEST_CASE(
+    "Junk with bytes that are not UTF-8 leaves /api/status and status valid and takes one problem entry") {
   SimulatedHome home;
   ehg::test::TestReceiver sender(home.broker, false);
   const std::string topic = "ehealth/v1/0301/gw-it-01/cmd";
   // An unsigned-looking JWS whose header names a Latin-1 key id, a plain command with a Latin-1 id and
   // note, and raw bytes: each is refused; none may reach a page, a log line or an event unescaped.
-  sender.Publish(topic, "eyJhbGciOiJFUzI1NiIsImtpZCI6Imvpe" "SJ9.e30.AAAA");
-  sender.Publish(topic, "{\"id\":\"c-\xE9\",\"type\":\"alert.resolve\",\"alert_id\":\"a\",\"note\":\"Bes\xF8k\"}");
+  sender.Publish(topic,
+                 "eyJhbGciOiJFUzI1NiIsImtpZCI6Imvpe"
+                 "SJ9.e30.AAAA");
+  sender.Publish(topic,
+                 "{\"id\":\"c-\xE9\",\"type\":\"alert.resolve\",\"alert_id\":\"a\",\"note\":\"Bes\xF8k\"}");
   for (int i = 0; i < 30; ++i)
     sender.Publish(topic, std::string("\xFF\xFE junk \xC0\xAF ") + std::to_string(i));
   REQUIRE(home.daemon->WaitForOutput("msg=\"command refused\"", 10s));
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return Get(home.status_port, "/api/status").body.find("\"count\":32") != std::string::npos; }, 15s));
+      [&] { return Get(home.status_port, "/api/status").body.find("\"count\":32") != std::string::npos; },
+      15s));
 
   const Response status = Get(home.status_port, "/api/status");
   CHECK(status.status == 200);

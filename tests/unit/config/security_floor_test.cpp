@@ -49,16 +49,21 @@ TEST_CASE("A remote config that lowers or moves any part of the floor is refused
        },
        {"broker.insecure_plaintext_for_development", "broker.uri"}},
       {"another TLS broker (an attacker's, with a certificate from any CA)",
-       [](Config& c) { c.broker.uri = "ssl://broker.attacker.example:8883"; }, {"broker.uri"}},
+       [](Config& c) { c.broker.uri = "ssl://broker.attacker.example:8883"; },
+       {"broker.uri"}},
       {"an attacker's CA", [](Config& c) { c.tls.ca_file = "/tmp/ca.pem"; }, {"tls.ca_file"}},
       {"another client key", [](Config& c) { c.tls.key_file = "/tmp/key.pem"; }, {"tls.key_file"}},
-      {"an attacker's command key", [](Config& c) { c.security.command_keys_file = "/tmp/keys.jwks"; },
+      {"an attacker's command key",
+       [](Config& c) { c.security.command_keys_file = "/tmp/keys.jwks"; },
        {"security.command_keys_file"}},
-      {"an attacker's recipient key", [](Config& c) { c.security.recipient_key_file = "/tmp/care.jwk"; },
+      {"an attacker's recipient key",
+       [](Config& c) { c.security.recipient_key_file = "/tmp/care.jwk"; },
        {"security.recipient_key_file"}},
-      {"the gateway's signing key", [](Config& c) { c.security.gateway_key_file = "/tmp/gw.key"; },
+      {"the gateway's signing key",
+       [](Config& c) { c.security.gateway_key_file = "/tmp/gw.key"; },
        {"security.gateway_key_file"}},
-      {"a longer replay window", [](Config& c) { c.security.command_max_lifetime = 24h * 365; },
+      {"a longer replay window",
+       [](Config& c) { c.security.command_max_lifetime = 24h * 365; },
        {"security.command_max_lifetime_hours"}},
       {"more clock skew", [](Config& c) { c.security.clock_skew = 24h; }, {"security.clock_skew_seconds"}},
       {"a page on every address, with values, another token",
@@ -68,7 +73,8 @@ TEST_CASE("A remote config that lowers or moves any part of the floor is refused
          c.status_page.token_file = "/tmp/token";
        },
        {"status_page.listen", "status_page.token_file", "status_page.show_values"}},
-      {"a clock said synchronised", [](Config& c) { c.gateway.assume_clock_synchronised = true; },
+      {"a clock said synchronised",
+       [](Config& c) { c.gateway.assume_clock_synchronised = true; },
        {"gateway.assume_clock_synchronised"}},
       {"another identity",
        [](Config& c) {
@@ -77,10 +83,12 @@ TEST_CASE("A remote config that lowers or moves any part of the floor is refused
          c.resident.pseudonym = "r-9999";
        },
        {"gateway.id", "gateway.tenant", "resident.pseudonym"}},
-      {"history erased", [](Config& c) { c.storage.readings_retention = std::chrono::days(1); },
+      {"history erased",
+       [](Config& c) { c.storage.readings_retention = std::chrono::days(1); },
        {"storage.readings_retention_days"}},
       {"the database moved", [](Config& c) { c.storage.path = "/tmp/gateway.db"; }, {"storage.path"}},
-      {"another D-Bus", [](Config& c) { c.bluetooth.bus_address = "unix:path=/tmp/bus"; },
+      {"another D-Bus",
+       [](Config& c) { c.bluetooth.bus_address = "unix:path=/tmp/bus"; },
        {"bluetooth.bus_address"}},
       {"no session kept", [](Config& c) { c.uplink.session_expiry = 0h; }, {"uplink.session_expiry_hours"}},
       {"an emergency button's encryption removed",
@@ -99,7 +107,8 @@ TEST_CASE("A remote config that lowers or moves any part of the floor is refused
   }
 }
 
-TEST_CASE("On the allowed side: new serial ports, simulated devices and levels that hide or leak are refused") {
+TEST_CASE(
+    "On the allowed side: new serial ports, simulated devices and levels that hide or leak are refused") {
   const Config local = Local();
   const auto serial_index = [](const Config& c) {
     for (std::size_t i = 0; i < c.devices.size(); ++i)
@@ -150,7 +159,8 @@ TEST_CASE("A development flag never arrives remotely, even when the local file s
   Config trusting = Local();
   trusting.gateway.assume_clock_synchronised = true;
   CHECK(SecurityFloorViolations(trusting, trusting).empty());
-  CHECK(SecurityFloorViolations(Local(), trusting) == std::vector<std::string>{"gateway.assume_clock_synchronised"});
+  CHECK(SecurityFloorViolations(Local(), trusting) ==
+        std::vector<std::string>{"gateway.assume_clock_synchronised"});
 }
 
 TEST_CASE("Care settings may change remotely: rules, devices, time zone, heartbeat, log level") {
@@ -164,7 +174,7 @@ TEST_CASE("Care settings may change remotely: rules, devices, time zone, heartbe
   remote.rules.thresholds.front().below = 85;
   auto* button = Bthome(remote);
   REQUIRE(button != nullptr);
-  button->bthome_key_hex = std::string(32, 'a');  // a new button at that address
+  button->bthome_key_hex = std::string(32, 'a');     // a new button at that address
   remote.devices.erase(remote.devices.begin() + 1);  // the thermometer is taken away
   CHECK(SecurityFloorViolations(local, remote).empty());
 }

@@ -253,7 +253,8 @@ TEST_CASE("A trust anchor is refused when others may write it or replace it in i
     const auto read = ReadCheckedFile(path, anchor);
     REQUIRE_FALSE(read.has_value());
     CHECK(read.error().code == Errc::kRejected);
-    CHECK(read.error().message.find("may be written by other users; fix it with: chmod go-w") != std::string::npos);
+    CHECK(read.error().message.find("may be written by other users; fix it with: chmod go-w") !=
+          std::string::npos);
   }
   // A directory anyone may write to lets anyone replace the file: refused unless sticky, like /tmp.
   const fs::path open_dir = dir / "open";

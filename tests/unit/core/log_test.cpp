@@ -5,7 +5,6 @@
 #include <algorithm>
 
 #include "gateway/core/utf8.hpp"
-
 #include "tests/support/log_capture.hpp"
 
 using ehg::core::FormatLogLine;
@@ -67,8 +66,9 @@ TEST_CASE("A flood of one junk message takes one entry and cannot push a real pr
     ehg::core::LogWarning("command refused", {{"reason", "malformed"}, {"attempt", i}});
   const auto problems = ehg::core::RecentProblems();
   REQUIRE(problems.size() == ehg::core::kRecentProblemCapacity);
-  const auto real = std::find_if(problems.begin(), problems.end(),
-                                 [](const auto& problem) { return problem.message == "database write failed"; });
+  const auto real = std::find_if(problems.begin(), problems.end(), [](const auto& problem) {
+    return problem.message == "database write failed";
+  });
   REQUIRE(real != problems.end());
   CHECK(real->count == 1);
   CHECK(problems.back().message == "command refused");
@@ -86,19 +86,27 @@ TEST_CASE("Bytes that are not UTF-8 are written as escapes, so every line is val
   CHECK(line == "level=warning msg=\"command refused\" kid=\"Bj\\xf8rn s\\xe5 til\" utf8=\"Bjørn\"");
   CHECK(ehg::core::IsValidUtf8(line));
   // A C1 CSI and a right-to-left override are valid UTF-8 but would act on the terminal reading the log.
-  CHECK(FormatLogLine(LogLevel::kWarning, "x", {{"v", "a\xC2\x9B" "31mb"}}) == "level=warning msg=x v=\"a\\u{009b}31mb\"");
-  CHECK(FormatLogLine(LogLevel::kWarning, "x", {{"v", "txt\xE2\x80\xAE" "exe"}}) ==
-        "level=warning msg=x v=\"txt\\u{202e}exe\"");
+  CHECK(FormatLogLine(LogLevel::kWarning, "x",
+                      {{"v",
+                        "a\xC2\x9B"
+                        "31mb"}}) == "level=warning msg=x v=\"a\\u{009b}31mb\"");
+  CHECK(FormatLogLine(LogLevel::kWarning, "x",
+                      {{"v",
+                        "txt\xE2\x80\xAE"
+                        "exe"}}) == "level=warning msg=x v=\"txt\\u{202e}exe\"");
   // Overlong forms, surrogates, truncated sequences, DEL and bytes beyond U+10FFFF: each escaped.
-  for (const std::string& hostile : {std::string("\xC0\xAF"), std::string("\xED\xA0\x80"), std::string("\xE2\x82"),
-                                    std::string("\x7F"), std::string("\xF5\x80\x80\x80"), std::string("\xFF")}) {
+  for (const std::string& hostile :
+       {std::string("\xC0\xAF"), std::string("\xED\xA0\x80"), std::string("\xE2\x82"), std::string("\x7F"),
+        std::string("\xF5\x80\x80\x80"), std::string("\xFF")}) {
     const std::string escaped = FormatLogLine(LogLevel::kError, hostile, {{"value", hostile}});
     CHECK(ehg::core::IsValidUtf8(escaped));
     CHECK(escaped.find("\\x") != std::string::npos);
   }
 }
 
-TEST_CASE("A level set to error hides no warning from the status page, and a real refusal is not merged with junk") {
+TEST_CASE(
+    "A level set to error hides no warning from the status page, and a real refusal is not merged with "
+    "junk") {
   ehg::test::LogCapture capture(LogLevel::kError);
   ehg::core::LogWarning("command refused", {{"reason", "malformed"}, {"detail", "junk"}});
   ehg::core::LogWarning("command refused", {{"reason", "expired"}, {"detail", "exp in the past"}});

@@ -71,16 +71,21 @@ TEST_CASE("Commands are refused when expired, early, for another gateway, or wit
   CHECK(f.Reason(f.Signed(Claims("\"0301/gw-7\"", kNowSeconds + 600, ""))) == Refusal::kMalformed);  // no iat
   CHECK(f.Reason(f.Signed(Claims("\"0301/gw-7\"", kNowSeconds + 600, ",\"iat\":1795000061"))) ==
         Refusal::kNotYetValid);
-  CHECK(f.Reason(f.Signed(Claims("\"0301/gw-7\"", kNowSeconds + 600, ",\"iat\":1795000000,\"nbf\":1795000100"))) ==
-        Refusal::kNotYetValid);
+  CHECK(f.Reason(f.Signed(Claims("\"0301/gw-7\"", kNowSeconds + 600,
+                                 ",\"iat\":1795000000,\"nbf\":1795000100"))) == Refusal::kNotYetValid);
   // exp far ahead would make the replay window unbounded.
   CHECK(f.Reason(f.Signed(Claims("\"0301/gw-7\"", kNowSeconds + 25 * 3600))) == Refusal::kMalformed);
-  CHECK(f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"jti":"j","command":{}})")) == Refusal::kMalformed);
-  CHECK(f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"exp":"soon","jti":"j","command":{}})")) == Refusal::kMalformed);
-  CHECK(f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"exp":1795000060,"command":{}})")) == Refusal::kMalformed);
-  CHECK(f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"exp":1795000060,"jti":"","command":{}})")) ==
+  CHECK(f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"jti":"j","command":{}})")) ==
         Refusal::kMalformed);
-  CHECK(f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"exp":1795000060,"jti":"j","command":"ping"})")) ==
+  CHECK(f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"exp":"soon","jti":"j","command":{}})")) ==
+        Refusal::kMalformed);
+  CHECK(f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"exp":1795000060,"command":{}})")) ==
+        Refusal::kMalformed);
+  CHECK(
+      f.Reason(f.Signed(R"({"aud":"0301/gw-7","iat":1795000000,"exp":1795000060,"jti":"","command":{}})")) ==
+      Refusal::kMalformed);
+  CHECK(f.Reason(f.Signed(
+            R"({"aud":"0301/gw-7","iat":1795000000,"exp":1795000060,"jti":"j","command":"ping"})")) ==
         Refusal::kMalformed);
   CHECK(f.Reason(f.Signed(R"(["aud","gw-7"])")) == Refusal::kMalformed);
   // A plain JSON command is not a JWS at all.
@@ -90,15 +95,17 @@ TEST_CASE("Commands are refused when expired, early, for another gateway, or wit
 TEST_CASE("A command for the same gateway id in another municipality is refused") {
   Fixture f;
   // Municipality 0302 also has a "gw-7"; one regional care system signs for both with one key.
-  auto for_other = ehg::crypto::SignCommand(f.care, "0302", "gw-7", R"({"id":"c-1","type":"ping"})", "j-o", kNow, 300s);
+  auto for_other =
+      ehg::crypto::SignCommand(f.care, "0302", "gw-7", R"({"id":"c-1","type":"ping"})", "j-o", kNow, 300s);
   REQUIRE(for_other.has_value());
   CHECK(f.Reason(*for_other) == Refusal::kWrongAudience);
   // The old form, the gateway id alone, names no municipality.
   CHECK(f.Reason(f.Signed(Claims("\"gw-7\"", kNowSeconds + 60))) == Refusal::kWrongAudience);
   CHECK(f.Reason(f.Signed(Claims(R"(["gw-7","0302/gw-7"])", kNowSeconds + 60))) == Refusal::kWrongAudience);
   // Near misses of the right audience.
-  for (const char* aud : {"\"0301/gw-7/\"", "\"0301//gw-7\"", "\"/0301/gw-7\"", "\"0301/GW-7\"", "\" 0301/gw-7\"",
-                          "\"0301\\u002fgw-7x\"", "\"0301\"", "{\"0301\":\"gw-7\"}", "null", "[]", "[[\"0301/gw-7\"]]"}) {
+  for (const char* aud :
+       {"\"0301/gw-7/\"", "\"0301//gw-7\"", "\"/0301/gw-7\"", "\"0301/GW-7\"", "\" 0301/gw-7\"",
+        "\"0301\\u002fgw-7x\"", "\"0301\"", "{\"0301\":\"gw-7\"}", "null", "[]", "[[\"0301/gw-7\"]]"}) {
     CAPTURE(aud);
     CHECK(f.Reason(f.Signed(Claims(aud, kNowSeconds + 60))) == Refusal::kWrongAudience);
   }
@@ -113,17 +120,19 @@ TEST_CASE("Signed bytes that are not UTF-8 are refused and the refusal names no 
   Fixture f;
   // A signed alert.resolve whose note is Latin-1: the gateway would otherwise put it in a signed event
   // the care system cannot parse, and send that event for ever.
-  const std::string latin1 = "{\"aud\":\"0301/gw-7\",\"iat\":1795000000,\"exp\":1795000060,\"jti\":\"j-l\","
-                             "\"command\":{\"id\":\"c-1\",\"type\":\"alert.resolve\",\"alert_id\":\"a\","
-                             "\"note\":\"Bes\xF8k utf\xF8rt\"}}";
+  const std::string latin1 =
+      "{\"aud\":\"0301/gw-7\",\"iat\":1795000000,\"exp\":1795000060,\"jti\":\"j-l\","
+      "\"command\":{\"id\":\"c-1\",\"type\":\"alert.resolve\",\"alert_id\":\"a\","
+      "\"note\":\"Bes\xF8k utf\xF8rt\"}}";
   auto verified = f.Verify(f.Signed(latin1));
   REQUIRE_FALSE(verified.has_value());
   CHECK(verified.error().reason == Refusal::kMalformed);
   CHECK(verified.error().message.find("invalid UTF-8") != std::string::npos);
   CHECK(ehg::core::IsValidUtf8(verified.error().message));
   // An unsigned message whose header names a key id with such bytes: refused, message valid UTF-8.
-  for (const std::string& header : {std::string("{\"alg\":\"ES256\",\"kid\":\"k\xE9y\"}"),
-                                   std::string("{\"alg\":\"ES256\",\"kid\":\"") + std::string(63, 'k') + "\xC3\xA9\"}"}) {
+  for (const std::string& header :
+       {std::string("{\"alg\":\"ES256\",\"kid\":\"k\xE9y\"}"),
+        std::string("{\"alg\":\"ES256\",\"kid\":\"") + std::string(63, 'k') + "\xC3\xA9\"}"}) {
     const std::string jws = ehg::crypto::Base64UrlEncode(std::string_view(header)) + "." +
                             ehg::crypto::Base64UrlEncode(std::string_view("{}")) + ".AAAA";
     auto refused = f.Verify(jws);

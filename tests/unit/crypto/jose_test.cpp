@@ -265,7 +265,8 @@ TEST_CASE("An envelope sealed by the jose tool (libjose) opens here, and its com
   CHECK(opened->gateway_kid == "fuzz-gateway");
 
   KeySet commands = *KeySet::FromText(ehg::fuzz::kCommandKey);
-  const ehg::crypto::CommandPolicy policy{"gw-fuzz", "0301", std::chrono::seconds(60), std::chrono::hours(24)};
+  const ehg::crypto::CommandPolicy policy{"gw-fuzz", "0301", std::chrono::seconds(60),
+                                          std::chrono::hours(24)};
   const ehg::core::WallTime now{std::chrono::milliseconds(ehg::fuzz::kNowMilliseconds)};
   for (int i = 1; i <= 4; ++i) {
     CAPTURE(i);

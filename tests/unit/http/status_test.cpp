@@ -103,7 +103,8 @@ TEST_CASE("Silent devices, low batteries, an unsynchronised clock, drops and rec
   status.devices[0].battery_percent = 12;
   status.clock_synchronised = false;
   status.drops.observations_over_budget = 4;
-  status.recent_problems.push_back({kNow - 2min, "error", "level=error msg=\"batch not stored\"", kNow - 2min, 1});
+  status.recent_problems.push_back(
+      {kNow - 2min, "error", "level=error msg=\"batch not stored\"", kNow - 2min, 1});
   status.recent_problems.push_back({kNow - 1h, "error", "level=error msg=\"old\"", kNow - 1h, 1});
   const auto attention = NeedsAttention(status);
   CHECK(Codes(attention) == std::set<std::string>{"device_silent", "battery_low", "clock_unsynchronised",
