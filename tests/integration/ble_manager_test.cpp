@@ -113,7 +113,14 @@ TEST_CASE(
   f.bluez->AddDevice(Cuff());
   f.StartManager({{"cuff", kCuff, "blood_pressure", "", {}, std::nullopt}});
   f.bluez->MeasureBloodPressure(kCuff, 142, 91, 77);
-  REQUIRE(WaitUntil([&] { return !f.recorder.readings("bp.systolic", "cuff").empty(); }, 10s));
+  // The measurement and the battery level arrive as separate notifications and reads.
+  REQUIRE(WaitUntil(
+      [&] {
+        for (const char* metric : {"bp.systolic", "bp.diastolic", "pulse_rate", "battery"})
+          if (f.recorder.readings(metric, "cuff").empty()) return false;
+        return true;
+      },
+      10s));
   const Reading systolic = f.recorder.readings("bp.systolic", "cuff").at(0);
   CHECK(systolic.value == 142);
   CHECK(f.recorder.readings("bp.diastolic", "cuff").at(0).value == 91);

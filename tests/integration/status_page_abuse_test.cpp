@@ -321,6 +321,7 @@ TEST_CASE("Two hundred slow connections do not keep the installer from the loopb
   SlowCrowd crowd;
   // 100 from the installer's own address (over the per-address limit of 8), 100 from 100 other
   // addresses, then 70 more from 70 more: 178 held, 50 over the overall limit of 128.
+  const auto crowd_start = Clock::now();
   for (int i = 0; i < 50; ++i) {
     crowd.Silent(page.port, "127.0.0.1");
     crowd.Dripping(page.port, "127.0.0.1", "GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
@@ -330,6 +331,7 @@ TEST_CASE("Two hundred slow connections do not keep the installer from the loopb
   for (int i = 0; i < 70; ++i)
     crowd.Silent(page.port, Address(1, i < 50 ? 51 + i : 151 + i));
   crowd.StartDripping();
+  const auto crowd_took = Clock::now() - crowd_start;
   std::this_thread::sleep_for(300ms);
 
   for (const std::string source : {"127.0.0.1", "127.0.0.2"}) {
@@ -350,11 +352,20 @@ TEST_CASE("Two hundred slow connections do not keep the installer from the loopb
 
   const std::string metrics = page.Get("/metrics");
   INFO(metrics);
-  CHECK(Sample(metrics, R"(ehg_http_refusals_total{reason="per_address_limit"})") >= 90);
-  CHECK(Sample(metrics, R"(ehg_http_refusals_total{reason="header_timeout"})") >= 1);
-  // 50 waiting connections closed for newcomers over the overall limit (fewer only if a slow machine
-  // let the header deadline close some first).
-  CHECK(Sample(metrics, R"(ehg_http_refusals_total{reason="connection_limit"})") >= 40);
+  const auto per_address = Sample(metrics, R"(ehg_http_refusals_total{reason="per_address_limit"})");
+  const auto header_timeout = Sample(metrics, R"(ehg_http_refusals_total{reason="header_timeout"})");
+  const auto connection_limit = Sample(metrics, R"(ehg_http_refusals_total{reason="connection_limit"})");
+  CHECK(per_address >= 90);
+  CHECK(header_timeout >= 1);
+  // Every one of the 270 was refused or closed by the page, for a named reason.
+  CHECK(per_address + header_timeout + connection_limit == 270);
+  // 50 waiting connections closed for newcomers over the overall limit. On a loaded machine (a
+  // sanitizer build beside other tests) opening the crowd can take longer than the 3 s head deadline,
+  // which then closes the oldest first and leaves fewer to push out.
+  MESSAGE(
+      "opening the crowd took " << std::chrono::duration_cast<std::chrono::milliseconds>(crowd_took).count()
+                                << " ms");
+  if (crowd_took < 1s) CHECK(connection_limit >= 40);
   // Logged, but not a line per refusal.
   const std::size_t logged = page.LinesWith("status page: refused");
   CHECK(logged >= 1);

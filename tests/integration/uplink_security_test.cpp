@@ -153,7 +153,11 @@ TEST_CASE("A 100 MB command never reaches the gateway: memory stays bounded and 
       30s));
   const std::int64_t after = PeakResidentKib(daemon.pid());
   MESSAGE("gateway VmHWM before " << before << " KiB, after a 100 MB command " << after << " KiB");
-  CHECK(after < 64 * 1024);  // the message alone would be 97 656 KiB, and it used to be copied 4 times
+  // The message alone would be 97 656 KiB, and it used to be copied 4 times. A sanitizer build's
+  // shadow memory lifts the baseline past any absolute bound, so there only the growth counts.
+#ifndef __SANITIZE_ADDRESS__
+  CHECK(after < 64 * 1024);
+#endif
   CHECK(after - before < 8 * 1024);
   daemon.Signal(SIGTERM);
   REQUIRE(daemon.Wait(15s) == 0);
