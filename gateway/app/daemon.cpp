@@ -2,6 +2,7 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "devices/ble/ble_manager.hpp"
 #include "devices/serial/serial_driver.hpp"
@@ -25,6 +27,7 @@
 #include "gateway/core/file_snapshot.hpp"
 #include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
+#include "gateway/core/thread_name.hpp"
 #include "gateway/fhir/observation.hpp"
 #include "gateway/http/server.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
@@ -36,6 +39,9 @@
 
 namespace ehg::app {
 namespace {
+
+// How often a running gateway checks the whole database file (and soon after an unclean start).
+constexpr std::chrono::hours kWholeFileCheckInterval{24 * 7};
 
 void LogConfigErrors(std::string_view message, const std::vector<config::ConfigError>& errors) {
   for (const config::ConfigError& error : errors)
@@ -197,9 +203,14 @@ class Daemon {
     std::error_code error;
     std::filesystem::create_directories(config_.storage.path.parent_path(), error);
     store::OpenReport report;
-    auto opened = store::Store::Open(
-        {config_.storage.path, config_.storage.outbox_budget_bytes, config_.storage.max_database_bytes},
-        clock_, &report);
+    store::StoreOptions store_options;
+    store_options.path = config_.storage.path;
+    store_options.outbox_budget_bytes = config_.storage.outbox_budget_bytes;
+    store_options.max_database_bytes = config_.storage.max_database_bytes;
+    store_options.keep_free_disk_bytes = config_.storage.keep_free_disk_bytes;
+    // A check in the background (or a failed write) found the file damaged: check all of it now.
+    store_options.full_check = std::filesystem::exists(WholeFileCheckMarker(), error);
+    auto opened = store::Store::Open(store_options, clock_, &report);
     if (!opened) {
       core::LogError("cannot open the database",
                      {{"code", ToString(opened.error().code)}, {"reason", opened.error().message}});
@@ -207,6 +218,17 @@ class Daemon {
     }
     store_ = std::move(*opened);
     if (report.corrupt_file_moved_to) ReportCorruptDatabase(report);
+    if (store_options.full_check) {
+      core::LogInfo("database checked whole at start",
+                    {{"moved_aside", report.corrupt_file_moved_to.has_value()}});
+      std::filesystem::remove(WholeFileCheckMarker(), error);
+    }
+    // After a kill or a power cut, the whole file is checked soon, beside the running gateway; otherwise
+    // once a week (start-up checks only what it cannot run without, so it stays fast with months of data).
+    next_whole_file_check_ =
+        clock_.SteadyNow() + (report.unclean_shutdown ? std::chrono::seconds(10) : kWholeFileCheckInterval);
+    if (report.unclean_shutdown)
+      core::LogInfo("the last run did not close the database; a full check follows");
 
     auto settings = store_->LoadSettings();
     if (!settings) {
@@ -256,8 +278,9 @@ class Daemon {
     core::LogInfo("gateway running", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
     notifier_.Ready(ServiceStatus());
 
-    WaitForSignals();
+    const bool damaged = WaitForSignals();
     notifier_.Stopping();
+    StopWholeFileCheck();
     status_page_.reset();
 
     // Stop intake first; the uplink hands its last acknowledgements to the pipeline, which commits
@@ -270,7 +293,9 @@ class Daemon {
                                       {"rejected", counters.rejected_invalid.load()},
                                       {"alerts_raised", counters.alerts_raised.load()},
                                       {"outbox_rows", store_->outbox_stats().rows}});
-    return kExitOk;
+    // systemd starts the gateway again (Restart=on-failure): the marker makes that start check the whole
+    // file, move a damaged one aside and begin a fresh one, loudly (docs/storage.md, "Corruption").
+    return damaged ? kExitFailure : kExitOk;
   }
 
   // Blocks these signals in every thread (threads inherit the mask), so only sigtimedwait sees them.
@@ -293,6 +318,7 @@ class Daemon {
     options.batch_window = config.pipeline.batch_window;
     options.batch_max = config.pipeline.batch_max;
     options.readings_retention = config.storage.readings_retention;
+    options.raw_readings_retention = config.storage.raw_readings_retention;
     options.outbox_budget_bytes = config.storage.outbox_budget_bytes;
     for (const config::DeviceConfig& device : config.devices)
       options.clock_tolerances[device.id] = config::ClockTolerance(device);
@@ -600,6 +626,9 @@ class Daemon {
                             counters.late_beyond_horizon.load()};
     status.drops.observations_over_budget = counters.dropped_observations.load();
     status.drops.store_failures = counters.store_failures.load();
+    status.drops.readings_store_full = counters.refused_full.load();
+    status.room_made = {counters.room_delivered_readings.load(), counters.room_waiting_readings.load(),
+                        counters.room_recent_readings.load(), counters.room_summaries.load()};
     status.drops.commands_queue_full = sent.commands_dropped.load();
     const pipeline::ActivityReport activity = pipeline_->activity();
     status.alert_changes = activity.alert_changes;
@@ -711,7 +740,69 @@ class Daemon {
     serial_.clear();
   }
 
-  void WaitForSignals() {
+  // Beside the database: its presence makes the next start check the whole file.
+  std::filesystem::path WholeFileCheckMarker() const {
+    std::filesystem::path marker = config_.storage.path;
+    marker += ".check-whole-file";
+    return marker;
+  }
+
+  // Starts the whole-file check when due (or at once when a write met a damaged page), and takes its
+  // outcome. true: the file is damaged, the gateway stops so that its next start recovers.
+  bool CheckWholeFileInBackground() {
+    const core::SteadyTime now = clock_.SteadyNow();
+    const std::uint64_t corruption = pipeline_->counters().corruption_seen.load();
+    if (!whole_file_check_.joinable()) {
+      if (corruption > corruption_seen_ || now >= next_whole_file_check_) {
+        corruption_seen_ = corruption;
+        whole_file_check_done_ = false;
+        whole_file_check_ = std::thread([this] {
+          core::NameThisThread("ehg-check");
+          const auto started = std::chrono::steady_clock::now();
+          whole_file_check_result_ =
+              store::QuickCheckWholeFile(config_.storage.path, &stop_whole_file_check_);
+          whole_file_check_took_ = std::chrono::steady_clock::now() - started;
+          whole_file_check_done_ = true;
+        });
+      }
+      return false;
+    }
+    if (!whole_file_check_done_) return false;
+    whole_file_check_.join();
+    const Result<std::string> result = std::move(whole_file_check_result_);
+    const auto took_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(whole_file_check_took_).count();
+    if (!result) {
+      core::LogWarning("whole-file database check could not run; retried in an hour",
+                       {{"reason", result.error().message}});
+      next_whole_file_check_ = now + std::chrono::hours(1);
+      return false;
+    }
+    if (*result == "ok") {
+      core::LogInfo("whole-file database check passed", {{"took_ms", took_ms}});
+      next_whole_file_check_ = now + kWholeFileCheckInterval;
+      return false;
+    }
+    core::LogError(
+        "database damaged: the gateway stops; its next start moves the file aside and begins "
+        "a fresh one",
+        {{"problems", *result}, {"took_ms", took_ms}});
+    const int marker =
+        ::open(WholeFileCheckMarker().c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (marker >= 0) {
+      (void)::fsync(marker);
+      ::close(marker);
+    }
+    return true;
+  }
+
+  void StopWholeFileCheck() {
+    stop_whole_file_check_ = true;
+    if (whole_file_check_.joinable()) whole_file_check_.join();
+  }
+
+  // true when the loop ended because the database was found damaged.
+  bool WaitForSignals() {
     const sigset_t signals = BlockSignals();
     // Pings at a quarter of systemd's watchdog interval (at least every second), so one late turn of
     // this loop never costs a restart.
@@ -724,7 +815,7 @@ class Daemon {
       const int signal_number = sigtimedwait(&signals, &info, &timeout);
       if (signal_number == SIGTERM || signal_number == SIGINT) {
         core::LogInfo("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-        return;
+        return false;
       }
       if (signal_number == SIGHUP) {
         notifier_.Reloading();
@@ -735,6 +826,7 @@ class Daemon {
       notifier_.Status(ServiceStatus());
       ReportUpdateOutcome();
       RefreshTlsFilesIfChanged();
+      if (CheckWholeFileInBackground()) return true;
     }
   }
 
@@ -913,6 +1005,15 @@ class Daemon {
   // Held while devices are replaced (reload) and while the status page reads them.
   std::mutex devices_mutex_;
   bool stall_logged_ = false;
+  // The whole-file integrity check (CheckWholeFileInBackground): its thread writes the result and the
+  // time it took, then sets done; the main thread reads them only after that.
+  std::thread whole_file_check_;
+  std::atomic<bool> whole_file_check_done_{false};
+  std::atomic<bool> stop_whole_file_check_{false};
+  Result<std::string> whole_file_check_result_{std::string()};
+  std::chrono::steady_clock::duration whole_file_check_took_{};
+  core::SteadyTime next_whole_file_check_{};
+  std::uint64_t corruption_seen_ = 0;
   std::atomic<bool> update_outcome_in_flight_{false};
   bool outcome_refusal_logged_ = false;  // once per unusable outcome file, not every second
   // Last member: destroyed first, so no request runs into what is gone.

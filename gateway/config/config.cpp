@@ -480,6 +480,27 @@ class ConfigParser {
         out.readings_retention = std::chrono::days(*days);
       }
     }
+    if (const JsonValue* value = reader.Optional("raw_readings_days")) {
+      if (auto days = ReadInteger(*value, "storage.raw_readings_days", errors_, 1, 3650, "days")) {
+        out.raw_readings_retention = std::chrono::days(*days);
+      }
+    }
+    if (out.raw_readings_retention > out.readings_retention) {
+      // Raw readings kept longer than their summaries would be summaries removed under them: keep the
+      // raw ones for the whole retention instead (a configuration that only sets the retention short).
+      if (reader.Optional("raw_readings_days") != nullptr) {
+        errors_.Add("storage.raw_readings_days", "must be at most storage.readings_retention_days",
+                    reader.Optional("raw_readings_days"));
+      } else {
+        out.raw_readings_retention = out.readings_retention;
+      }
+    }
+    if (const JsonValue* value = reader.Optional("keep_free_disk_bytes")) {
+      if (auto bytes = ReadInteger(*value, "storage.keep_free_disk_bytes", errors_, 0, std::int64_t{1} << 40,
+                                   "bytes")) {
+        out.keep_free_disk_bytes = static_cast<std::uint64_t>(*bytes);
+      }
+    }
     if (out.max_database_bytes > 0 && out.max_database_bytes < 2 * out.outbox_budget_bytes) {
       errors_.Add(
           "storage.max_database_bytes",

@@ -73,9 +73,13 @@ struct StorageConfig {
   std::filesystem::path path;
   // Bound on the outbox's payload bytes; when full, the oldest observations are dropped (and counted).
   std::uint64_t outbox_budget_bytes = 64ull * 1024 * 1024;
+  // Raw readings are kept this long; their per-minute summaries for readings_retention.
+  std::chrono::days raw_readings_retention{7};
   std::chrono::days readings_retention{90};
   // Hard cap on the database file so the gateway never fills the disk; 0 = none.
   std::uint64_t max_database_bytes = 0;
+  // The database never grows into the last this many bytes of its file system.
+  std::uint64_t keep_free_disk_bytes = 32ull * 1024 * 1024;
 
   friend bool operator==(const StorageConfig&, const StorageConfig&) = default;
 };

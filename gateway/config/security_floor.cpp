@@ -41,6 +41,8 @@ const std::vector<FloorKey>& FloorKeys() {
       Key("storage.outbox_budget_bytes", [](const Config& c) { return c.storage.outbox_budget_bytes; }),
       Key("storage.readings_retention_days", [](const Config& c) { return c.storage.readings_retention; }),
       Key("storage.max_database_bytes", [](const Config& c) { return c.storage.max_database_bytes; }),
+      Key("storage.raw_readings_days", [](const Config& c) { return c.storage.raw_readings_retention; }),
+      Key("storage.keep_free_disk_bytes", [](const Config& c) { return c.storage.keep_free_disk_bytes; }),
       Key("pipeline", [](const Config& c) { return c.pipeline; }),
       Key("uplink.in_flight_window", [](const Config& c) { return c.uplink.in_flight_window; }),
       Key("uplink.observation_batch_max", [](const Config& c) { return c.uplink.observation_batch_max; }),

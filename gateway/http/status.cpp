@@ -109,6 +109,11 @@ std::vector<Attention> NeedsAttention(const StatusSnapshot& status) {
     attention.push_back({Level::kCritical, "store_failures",
                          std::to_string(status.drops.store_failures) + " batches could not be stored"});
   }
+  if (status.drops.readings_store_full > 0) {
+    attention.push_back({Level::kCritical, "store_full",
+                         std::to_string(status.drops.readings_store_full) +
+                             " readings refused: the database is full of what may not be removed"});
+  }
   if (!status.clock_synchronised) {
     attention.push_back({Level::kWarning, "clock_unsynchronised",
                          "the clock is not synchronised: readings are marked time-uncertain"});
@@ -299,6 +304,7 @@ std::string StatusJson(const StatusSnapshot& status) {
   drops->set("readings_queue_full", status.drops.readings_queue_full);
   drops->set("store_failures", status.drops.store_failures);
   drops->set("commands_queue_full", status.drops.commands_queue_full);
+  drops->set("readings_store_full", status.drops.readings_store_full);
   root->set("drops", drops);
 
   Array::Ptr problems = new Array;
@@ -514,6 +520,18 @@ std::string MetricsText(const StatusSnapshot& status) {
              static_cast<double>(status.drops.readings_queue_full));
   out.Sample("ehg_dropped_total", {{"reason", "command_queue_full"}},
              static_cast<double>(status.drops.commands_queue_full));
+  out.Sample("ehg_dropped_total", {{"reason", "store_full"}},
+             static_cast<double>(status.drops.readings_store_full));
+  out.Family("ehg_store_room_made_total", "counter",
+             "Rows the store removed to make room at its cap or a full disk since start, by what they were.");
+  out.Sample("ehg_store_room_made_total", {{"what", "delivered_readings"}},
+             static_cast<double>(status.room_made.delivered_readings));
+  out.Sample("ehg_store_room_made_total", {{"what", "waiting_readings"}},
+             static_cast<double>(status.room_made.waiting_readings));
+  out.Sample("ehg_store_room_made_total", {{"what", "recent_readings"}},
+             static_cast<double>(status.room_made.recent_readings));
+  out.Sample("ehg_store_room_made_total", {{"what", "summaries"}},
+             static_cast<double>(status.room_made.summaries));
   out.One("ehg_store_failures_total", "counter", "Batches whose database transaction failed since start.",
           static_cast<double>(status.drops.store_failures));
   out.One("ehg_readings_stored_total", "counter", "Readings stored since start, all devices.",

@@ -80,6 +80,15 @@ struct DropCounts {
   std::uint64_t readings_queue_full = 0;       // a driver gave up waiting for a full pipeline
   std::uint64_t store_failures = 0;            // batches whose transaction failed (readings refused)
   std::uint64_t commands_queue_full = 0;
+  std::uint64_t readings_store_full = 0;  // no room beside the alerts' reserve even after making room
+};
+
+// What the store removed to make room at its cap or a full disk (docs/storage.md, "A full disk").
+struct RoomMadeCounts {
+  std::uint64_t delivered_readings = 0;
+  std::uint64_t waiting_readings = 0;
+  std::uint64_t recent_readings = 0;
+  std::uint64_t summaries = 0;
 };
 
 // Readings whose time the time model judged (docs/rules.md, "Time"), since start.
@@ -136,6 +145,7 @@ struct StatusSnapshot {
   std::map<std::pair<std::string, std::string>, std::uint64_t> alert_changes;
   std::uint64_t readings_stored = 0;
   DropCounts drops;
+  RoomMadeCounts room_made;
   std::vector<Problem> recent_problems;
   RefusalCounts page_refusals{};  // the status page's own refusals since start
 };

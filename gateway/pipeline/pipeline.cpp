@@ -143,7 +143,9 @@ Result<void> Pipeline::RestoreEngineState() {
   const core::WallTime until = now + alerts::kFurthestAhead;
   auto pending = store_.MinutesPendingThrough();
   if (!pending) return tl::unexpected(pending.error());
-  backfill_pending_ = pending->has_value();
+  auto converting = store_.ConversionPendingThrough();
+  if (!converting) return tl::unexpected(converting.error());
+  backfill_pending_ = converting->has_value();
   const auto restore_readings = [&](const alerts::WindowSpec& spec,
                                     store::ReadingQuery query) -> Result<void> {
     auto readings = store_.LoadReadings(query);
@@ -326,7 +328,7 @@ void Pipeline::Run() {
   std::unique_lock lock(mutex_);
   while (true) {
     // While old readings wait to be summarised, the idle loop does a step of that every kBackfillPause.
-    wake_.wait_for(lock, backfill_pending_ ? kBackfillPause : kIdleWake, [this] {
+    wake_.wait_for(lock, backfill_pending_ || prune_pending_ ? kBackfillPause : kIdleWake, [this] {
       return !queue_.empty() || !changes_.empty() || !device_statuses_.empty() || stop_requested_ ||
              pending_rules_;
     });
@@ -365,6 +367,7 @@ void Pipeline::Run() {
     Tick();
     Housekeeping();
     if (batch.empty() && changes.empty() && backfill_pending_) BackfillMinutes();
+    if (batch.empty() && changes.empty() && prune_pending_ && !backfill_pending_) PruneStep();
     heartbeat_.store(clock_.SteadyNow().time_since_epoch().count());
     lock.lock();
     if (finished) break;
@@ -393,9 +396,12 @@ void Pipeline::ProcessDeviceStatuses(std::deque<core::DeviceStatusChange>& statu
   }
   for (auto& [id, device] : touched)
     write.devices.push_back(device);
+  UpdateRoomPolicy(now);
   auto written = store_.Write(write);
+  if (written) NoteRoomMade(written->room_made);
   if (!written) {
     ++counters_.store_failures;
+    if (written.error().code == Errc::kCorrupt) ++counters_.corruption_seen;
     core::LogError("device status not stored", {{"changes", statuses.size()},
                                                 {"code", ToString(written.error().code)},
                                                 {"reason", written.error().message}});
@@ -454,10 +460,13 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
   }
   AddEvaluation(evaluation, write, now);
 
+  UpdateRoomPolicy(now);
   auto written = store_.Write(write);
+  if (written) NoteRoomMade(written->room_made);
   if (!written) {
     savepoint.RollBack();
     counters_.outbox_change_failures += changes.size();
+    if (written.error().code == Errc::kCorrupt) ++counters_.corruption_seen;
     core::LogError("uplink change not stored", {{"changes", changes.size()},
                                                 {"code", ToString(written.error().code)},
                                                 {"reason", written.error().message}});
@@ -615,10 +624,29 @@ void Pipeline::ProcessBatch(std::deque<Submission>& batch) {
     write.devices.push_back(device);
   AddEvaluation(evaluation, write, now);
 
+  UpdateRoomPolicy(now);
   auto written = store_.Write(write);
   ++counters_.batches;
+  if (written) NoteRoomMade(written->room_made);
+  if (written && written->readings_refused) {
+    // No room for the readings even after making room: the alerts and device state of the batch were
+    // stored (in the room kept for them), the readings were not, and their drivers are told so.
+    counters_.refused_full += write.readings.size();
+    core::LogError("storage full: readings refused, alerts kept", {{"readings", write.readings.size()}});
+    AfterCommit(*written, write.events);
+    for (auto& [id, device] : touched)
+      devices_[id] = std::move(device);
+    CountEvaluation(evaluation);
+    for (Submission* submission : accepted) {
+      if (submission->done)
+        submission->done(submission->reading,
+                         Fail(Errc::kFull, "no room left in the database beside the alerts' reserve"));
+    }
+    return;
+  }
   if (!written) {
     ++counters_.store_failures;
+    if (written.error().code == Errc::kCorrupt) ++counters_.corruption_seen;
     core::LogError("batch not stored; readings refused", {{"readings", write.readings.size()},
                                                           {"code", ToString(written.error().code)},
                                                           {"reason", written.error().message}});
@@ -764,9 +792,12 @@ void Pipeline::Tick() {
   }
   store::WriteBatch write;
   AddEvaluation(evaluation, write, now);
+  UpdateRoomPolicy(now);
   auto written = store_.Write(write);
+  if (written) NoteRoomMade(written->room_made);
   if (!written) {
     ++counters_.store_failures;
+    if (written.error().code == Errc::kCorrupt) ++counters_.corruption_seen;
     core::LogError("timed rule changes not stored; retried at the next tick",
                    {{"code", ToString(written.error().code)}, {"reason", written.error().message}});
     savepoint.RollBack();
@@ -783,9 +814,12 @@ void Pipeline::BackfillMinutes() {
     core::LogWarning("summarising stored readings failed; retried", {{"reason", summarised.error().message}});
     return;
   }
-  auto pending = store_.MinutesPendingThrough();
+  auto pending = store_.ConversionPendingThrough();
   backfill_pending_ = pending && pending->has_value();
-  if (!backfill_pending_) core::LogInfo("stored readings summarised for the rule windows");
+  if (!backfill_pending_) {
+    core::LogInfo("stored readings converted (minute summaries, newest values)");
+    prune_pending_ = true;  // the raw readings it held back may be past their window
+  }
 }
 
 void Pipeline::Housekeeping() {
@@ -793,12 +827,92 @@ void Pipeline::Housekeeping() {
   if (next_housekeeping_ && now < *next_housekeeping_) return;
   next_housekeeping_ = now + kHousekeepingInterval;
   if (!clock_.WallClockSynchronised()) return;  // a wrong wall clock could delete everything
-  auto pruned = store_.PruneReadingsBefore(clock_.Now() - options_.readings_retention);
-  if (!pruned) {
-    core::LogWarning("pruning old readings failed", {{"reason", pruned.error().message}});
-  } else if (*pruned > 0) {
-    core::LogInfo("old readings pruned", {{"count", *pruned}});
+  PruneStep();
+  // An episode of making room ends an hour after the store last had to.
+  if (room_episode_last_ && now - *room_episode_last_ > std::chrono::hours{1}) {
+    core::LogInfo(
+        "storage: no room had to be made for an hour",
+        {{"readings_removed", room_episode_made_.delivered_readings + room_episode_made_.waiting_readings +
+                                  room_episode_made_.recent_readings},
+         {"summaries_removed", room_episode_made_.summaries}});
+    room_episode_last_.reset();
+    room_episode_made_ = {};
   }
+}
+
+void Pipeline::PruneStep() {
+  constexpr std::uint64_t kStep = 5000;
+  const core::WallTime now = clock_.Now();
+  auto pruned =
+      store_.PruneReadings(now - options_.raw_readings_retention, now - options_.readings_retention, kStep);
+  if (!pruned) {
+    prune_pending_ = false;  // tried again at the next housekeeping
+    core::LogWarning("pruning old readings failed", {{"reason", pruned.error().message}});
+    return;
+  }
+  counters_.pruned_readings += *pruned;
+  const bool more = *pruned == kStep;
+  if (more && !prune_pending_) core::LogInfo("pruning raw readings past their retention window");
+  if (!more && prune_pending_) core::LogInfo("raw readings past their retention window pruned");
+  prune_pending_ = more;
+}
+
+void Pipeline::UpdateRoomPolicy(core::WallTime now) {
+  store::RoomPolicy policy;
+  // Summaries a rule window still reaches, and a day more, are kept; with no window rule, a week.
+  std::chrono::milliseconds reach = std::chrono::days{7};
+  for (const alerts::WindowSpec& spec : evaluator_.Windows())
+    reach = std::max<std::chrono::milliseconds>(reach, spec.span + spec.bucket + std::chrono::days{1});
+  policy.summaries_needed_since = now - reach;
+  for (const auto& [key, alert] : engine_.open) {
+    for (const alerts::Evidence& evidence : alert.evidence) {
+      const auto same =
+          std::find_if(policy.evidence.begin(), policy.evidence.end(),
+                       [&](const store::EvidenceSpan& span) { return span.metric == evidence.metric; });
+      if (same == policy.evidence.end()) {
+        policy.evidence.push_back({evidence.metric, evidence.time});
+      } else {
+        same->since = std::min(same->since, evidence.time);
+      }
+    }
+  }
+  store_.SetRoomPolicy(std::move(policy));
+}
+
+void Pipeline::NoteRoomMade(const store::RoomMade& made) {
+  if (made.total() == 0) return;
+  counters_.room_delivered_readings += made.delivered_readings;
+  counters_.room_waiting_readings += made.waiting_readings;
+  counters_.room_recent_readings += made.recent_readings;
+  counters_.room_summaries += made.summaries;
+  room_episode_made_.delivered_readings += made.delivered_readings;
+  room_episode_made_.waiting_readings += made.waiting_readings;
+  room_episode_made_.recent_readings += made.recent_readings;
+  room_episode_made_.summaries += made.summaries;
+  const bool first = !room_episode_last_;
+  room_episode_last_ = clock_.SteadyNow();
+  if (!first) return;
+  const std::string detail =
+      "the database reached its cap or the disk is nearly full: the oldest raw readings (their minute "
+      "summaries kept) are removed to make room; removed now: " +
+      std::to_string(made.delivered_readings + made.waiting_readings + made.recent_readings) + " readings, " +
+      std::to_string(made.summaries) + " minute summaries";
+  core::LogWarning("storage full: making room by removing the oldest raw readings",
+                   {{"delivered", made.delivered_readings},
+                    {"waiting", made.waiting_readings},
+                    {"recent", made.recent_readings},
+                    {"summaries", made.summaries}});
+  const EventContext context{options_.gateway_id, options_.resident_pseudonym};
+  store::WriteBatch write;
+  core::Event event{ids_.Next(), core::EventKind::kGateway, core::Priority::kHigh, clock_.Now(), {}};
+  event.body = GatewayEventBody(context, event.id, event.created, "storage.making_room", "warning", detail);
+  write.events.push_back(std::move(event));
+  auto written = store_.Write(write);
+  if (!written) {
+    core::LogError("storage: the making-room event was not stored", {{"reason", written.error().message}});
+    return;
+  }
+  AfterCommit(*written, write.events);
 }
 
 }  // namespace ehg::pipeline

@@ -32,6 +32,8 @@ struct PipelineOptions {
   std::size_t queue_capacity = 4096;
   std::chrono::milliseconds batch_window{5};
   std::size_t batch_max = 512;
+  // Raw readings are kept this long, their minute summaries for the whole retention (docs/storage.md).
+  std::chrono::days raw_readings_retention{7};
   std::chrono::days readings_retention{90};
   std::uint64_t outbox_budget_bytes = 0;  // for the storage rule; 0 = not watched
   // How often time-based rules (schedules, inactivity, silence, escalation) are evaluated.
@@ -74,6 +76,16 @@ struct PipelineCounters {
   std::atomic<std::uint64_t> outbox_changes_refused{0};   // ApplyOutboxChange returned false: queue full
   std::atomic<std::uint64_t> device_statuses{0};          // device link changes recorded
   std::atomic<std::uint64_t> device_statuses_refused{0};  // ReportDeviceStatus returned false
+  // Removed by the store to make room at its cap or a full disk (store::RoomPolicy), by step.
+  std::atomic<std::uint64_t> room_delivered_readings{0};
+  std::atomic<std::uint64_t> room_waiting_readings{0};
+  std::atomic<std::uint64_t> room_recent_readings{0};
+  std::atomic<std::uint64_t> room_summaries{0};
+  // Readings not stored because even after making room there was none left beside the alerts' reserve.
+  std::atomic<std::uint64_t> refused_full{0};
+  std::atomic<std::uint64_t> pruned_readings{0};  // raw readings past their retention window
+  // Writes that failed because SQLite found the file damaged: the daemon checks the whole file at once.
+  std::atomic<std::uint64_t> corruption_seen{0};
 };
 
 // What each device delivered since the gateway started, for the status page and /metrics. The last
@@ -174,8 +186,15 @@ class Pipeline final : public core::ReadingSink,
   bool DropAlreadyStored(std::vector<Submission*>& accepted, std::vector<core::Reading>& readings);
   void AfterCommit(const store::WriteOutcome& outcome, const std::vector<core::Event>& events);
   void Housekeeping();
-  // One step of summarising the readings an older build stored, when the pipeline has nothing else to do.
+  // One step of retention (at most a few thousand rows, so readings never wait long behind it).
+  void PruneStep();
+  // One step of converting the readings an older build stored, when the pipeline has nothing else to do.
   void BackfillMinutes();
+  // What the store may remove when full: never the evidence of an open alert, nor summaries a rule
+  // window still reaches. Before every write.
+  void UpdateRoomPolicy(core::WallTime now);
+  // Counts what the store removed to make room; a gateway event at the start of each episode.
+  void NoteRoomMade(const store::RoomMade& made);
   void Tick();
   // Rebuilds the rule engine's state from the store: at start, and when new rules may look back further.
   Result<void> RestoreEngineState();
@@ -207,8 +226,13 @@ class Pipeline final : public core::ReadingSink,
   std::map<std::string, store::DeviceRecord> devices_;
   std::set<std::string> devices_with_suspect_clock_;
   std::optional<core::SteadyTime> next_housekeeping_;
-  // Readings an older build stored still wait to be summarised (store::Store::BackfillMinutes).
+  // Readings an older build stored still wait to be converted (store::Store::BackfillMinutes).
   bool backfill_pending_ = false;
+  // Retention stopped at its step size: more raw readings are past their window.
+  bool prune_pending_ = false;
+  // Since when the store has been making room (an episode ends an hour after the last time).
+  std::optional<core::SteadyTime> room_episode_last_;
+  store::RoomMade room_episode_made_;
 
   OutboxListener outbox_listener_;
 

@@ -137,8 +137,38 @@ INSERT INTO settings (name, value)
   SELECT 'store.minutes_backfill_through_id', CAST(max(id) AS TEXT) FROM readings HAVING count(*) > 0;
 )sql";
 
-constexpr std::array<std::string_view, 7> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4,
-                                                      kVersion5, kVersion6, kVersion7};
+// Version 8: 90 days on an SD card (docs/storage.md, "Retention" and "A full disk"). Raw readings are
+// kept for a short window and the minute summaries for the whole retention, so a minute also keeps the
+// quality flags of its readings. The newest reading of every source (any, clinically usable, and a
+// non-zero event) gets a table of its own, because the engine needs it on start however old it is and
+// a query for it over raw rows grew with history. An outbox observation names its reading, so the store
+// knows which readings are delivered. As with version 7, the migration is instant: readings already
+// stored are converted (flags, newest values) by the pipeline in the background, newest first, and the
+// setting store.convert_through_id is the highest row id not yet converted.
+constexpr std::string_view kVersion8 = R"sql(
+ALTER TABLE reading_minutes ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN reading_id INTEGER;
+CREATE TABLE latest_readings (
+  device_id              TEXT    NOT NULL,
+  metric                 TEXT    NOT NULL,
+  kind                   INTEGER NOT NULL,
+  value                  REAL    NOT NULL,
+  unit                   TEXT    NOT NULL,
+  device_time_ms         INTEGER,
+  received_ms            INTEGER NOT NULL,
+  time_uncertain         INTEGER NOT NULL,
+  flags                  INTEGER NOT NULL,
+  sequence               INTEGER,
+  claimed_device_time_ms INTEGER,
+  effective_ms           INTEGER NOT NULL,
+  PRIMARY KEY (device_id, metric, kind)
+) WITHOUT ROWID;
+INSERT INTO settings (name, value)
+  SELECT 'store.convert_through_id', CAST(max(id) AS TEXT) FROM readings HAVING count(*) > 0;
+)sql";
+
+constexpr std::array<std::string_view, 8> kMigrations{kVersion1, kVersion2, kVersion3, kVersion4,
+                                                      kVersion5, kVersion6, kVersion7, kVersion8};
 static_assert(kMigrations.size() == kSchemaVersion, "one migration per schema version");
 
 }  // namespace

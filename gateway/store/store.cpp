@@ -3,11 +3,14 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <limits>
+#include <tuple>
 
 #include "gateway/core/log.hpp"
 #include "gateway/store/schema.hpp"
@@ -247,8 +250,93 @@ constexpr std::int64_t kMaxAheadMs = 24 * 3600 * 1000;
 constexpr std::int64_t kBackfillAheadMs = 5 * 60 * 1000;
 constexpr std::int64_t kBackfillBehindMs = 30LL * 24 * 3600 * 1000;
 constexpr std::string_view kBackfillSetting = "store.minutes_backfill_through_id";
+constexpr std::string_view kConvertSetting = "store.convert_through_id";
+
+// The newest reading of a source is kept three ways (latest_readings.kind): any reading, the newest
+// clinically usable one (no quality flags, a certain time), and the newest non-zero one (an event that
+// happened: motion detected, a door opened).
+enum class LatestKind { kAny = 0, kUsable = 1, kNonzero = 2 };
+
+bool UsableForLatest(const core::Reading& reading) {
+  return reading.flags.bits() == 0 && !reading.time_uncertain;
+}
+
+// Per device, metric and kind, the index of the batch's newest reading (the later one on a tie).
+std::map<std::tuple<std::string, std::string, int>, std::size_t> NewestPerSource(
+    const std::vector<core::Reading>& readings) {
+  std::map<std::tuple<std::string, std::string, int>, std::size_t> newest;
+  const auto offer = [&](std::size_t index, LatestKind kind) {
+    const core::Reading& reading = readings[index];
+    auto [found, inserted] =
+        newest.try_emplace({reading.device_id, reading.metric, static_cast<int>(kind)}, index);
+    if (!inserted && readings[found->second].EffectiveTime() <= reading.EffectiveTime())
+      found->second = index;
+  };
+  for (std::size_t i = 0; i < readings.size(); ++i) {
+    offer(i, LatestKind::kAny);
+    if (UsableForLatest(readings[i])) offer(i, LatestKind::kUsable);
+    if (readings[i].value != 0) offer(i, LatestKind::kNonzero);
+  }
+  return newest;
+}
+
+// Binds a reading's stored columns from `first` on, in the order device_id, metric, value, unit,
+// device_time_ms, received_ms, time_uncertain, flags, sequence, claimed_device_time_ms. A suspect device
+// time is stored as the claim, never as the device time.
+void BindReading(SQLite::Statement& statement, int first, const core::Reading& reading) {
+  statement.bind(first, reading.device_id);
+  statement.bind(first + 1, reading.metric);
+  statement.bind(first + 2, reading.value);
+  statement.bind(first + 3, reading.unit);
+  const std::optional<std::int64_t> device_time =
+      reading.device_time ? std::optional<std::int64_t>(ToMilliseconds(*reading.device_time)) : std::nullopt;
+  BindOptional(statement, first + 4, reading.device_clock_suspect ? std::nullopt : device_time);
+  statement.bind(first + 5, static_cast<std::int64_t>(ToMilliseconds(reading.received_at)));
+  statement.bind(first + 6, reading.time_uncertain ? 1 : 0);
+  statement.bind(first + 7, static_cast<std::int64_t>(reading.flags.bits()));
+  BindOptional(statement, first + 8,
+               reading.sequence ? std::optional<std::int64_t>(*reading.sequence) : std::nullopt);
+  BindOptional(statement, first + 9, reading.device_clock_suspect ? device_time : std::nullopt);
+}
+
+// The reverse of BindReading, from the columns starting at `first`.
+core::Reading ColumnsToReading(SQLite::Statement& query, int first) {
+  core::Reading reading;
+  reading.device_id = query.getColumn(first).getString();
+  reading.metric = query.getColumn(first + 1).getString();
+  reading.value = query.getColumn(first + 2).getDouble();
+  reading.unit = query.getColumn(first + 3).getString();
+  if (!query.getColumn(first + 4).isNull())
+    reading.device_time = FromMilliseconds(query.getColumn(first + 4).getInt64());
+  reading.received_at = FromMilliseconds(query.getColumn(first + 5).getInt64());
+  reading.time_uncertain = query.getColumn(first + 6).getInt() != 0;
+  reading.flags = core::QualityFlags(static_cast<std::uint32_t>(query.getColumn(first + 7).getInt64()));
+  if (!query.getColumn(first + 8).isNull())
+    reading.sequence = static_cast<std::uint32_t>(query.getColumn(first + 8).getInt64());
+  if (!query.getColumn(first + 9).isNull()) {
+    reading.device_time = FromMilliseconds(query.getColumn(first + 9).getInt64());
+    reading.device_clock_suspect = true;
+  }
+  return reading;
+}
+constexpr std::string_view kReadingColumns =
+    "device_id, metric, value, unit, device_time_ms, received_ms, time_uncertain, flags, sequence, "
+    "claimed_device_time_ms";
+
+std::optional<std::int64_t> ParseId(const std::string& text) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
 
 constexpr std::int64_t kMinuteMs = 60'000;
+
+// What a batch will take in the file, roughly, to decide before writing whether room must be made: a
+// reading's row with its index entries (about 115 bytes measured) and its share of the summaries, an
+// event's body plus its row and index entries.
+constexpr std::uint64_t kReadingBytes = 160;
+constexpr std::uint64_t kEventOverheadBytes = 100;
 
 core::WallTime MinuteOf(core::WallTime time) {
   const std::int64_t ms = time.time_since_epoch().count();
@@ -272,6 +360,7 @@ std::vector<MinuteSummary> SummariseMinutes(const std::vector<core::Reading>& re
     }
     MinuteSummary& minute = *found;
     ++minute.readings;
+    minute.flags |= reading.flags.bits();
     if (!core::ClinicallyUsable(reading)) continue;
     if (minute.usable == 0 || reading.value < minute.usable_min) {
       minute.usable_min = reading.value;
@@ -308,6 +397,15 @@ struct Store::Impl {
   std::unique_ptr<SQLite::Statement> find_identity;
   std::unique_ptr<SQLite::Statement> find_claimed_identity;
   std::unique_ptr<SQLite::Statement> upsert_minute;
+  std::unique_ptr<SQLite::Statement> upsert_latest;
+
+  const core::Clock* clock = nullptr;
+  std::uint64_t hard_cap_bytes = 0;
+  std::uint64_t keep_free_disk_bytes = 0;
+  std::function<std::optional<std::uint64_t>()> free_disk_bytes;
+  std::uint64_t page_size = 4096;
+  std::int64_t max_page_count_set = 0;
+  RoomPolicy room_policy;
 
   SQLite::Statement& Prepared(std::unique_ptr<SQLite::Statement>& slot, const char* sql) {
     if (!slot) slot = std::make_unique<SQLite::Statement>(*db, sql);
@@ -319,9 +417,9 @@ struct Store::Impl {
   // After a failed statement: finish every cached statement (a statement left mid-step keeps its
   // transaction busy), then roll back whatever of the batch was written.
   void RollbackIfOpen() noexcept {
-    for (auto* statement :
-         {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent, &remove_receipted,
-          &upsert_rule_state, &delete_rule_state, &find_identity, &find_claimed_identity, &upsert_minute}) {
+    for (auto* statement : {&insert_reading, &insert_event, &upsert_alert, &upsert_device, &remove_sent,
+                            &remove_receipted, &upsert_rule_state, &delete_rule_state, &find_identity,
+                            &find_claimed_identity, &upsert_minute, &upsert_latest}) {
       if (*statement) (*statement)->tryReset();
     }
     if (sqlite3_get_autocommit(db->getHandle()) == 0) {
@@ -335,22 +433,23 @@ struct Store::Impl {
   // Adds the summaries to the stored minutes. Inside the caller's transaction.
   void UpsertMinutes(const std::vector<MinuteSummary>& minutes) {
     for (const MinuteSummary& minute : minutes) {
-      SQLite::Statement& upsert =
-          Prepared(upsert_minute,
-                   "INSERT INTO reading_minutes (metric, minute_ms, device_id, readings, usable, "
-                   "usable_sum, usable_min, "
-                   "usable_min_ms, usable_max, usable_max_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                   "ON CONFLICT (metric, minute_ms, device_id) DO UPDATE SET "
-                   "readings = readings + excluded.readings, usable = usable + excluded.usable, "
-                   "usable_sum = coalesce(usable_sum, 0) + coalesce(excluded.usable_sum, 0), "
-                   "usable_min_ms = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
-                   "THEN excluded.usable_min_ms ELSE usable_min_ms END, "
-                   "usable_min = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
-                   "THEN excluded.usable_min ELSE usable_min END, "
-                   "usable_max_ms = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
-                   "THEN excluded.usable_max_ms ELSE usable_max_ms END, "
-                   "usable_max = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
-                   "THEN excluded.usable_max ELSE usable_max END");
+      SQLite::Statement& upsert = Prepared(
+          upsert_minute,
+          "INSERT INTO reading_minutes (metric, minute_ms, device_id, readings, usable, "
+          "usable_sum, usable_min, "
+          "usable_min_ms, usable_max, usable_max_ms, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+          "ON CONFLICT (metric, minute_ms, device_id) DO UPDATE SET "
+          "readings = readings + excluded.readings, usable = usable + excluded.usable, "
+          "flags = flags | excluded.flags, "
+          "usable_sum = coalesce(usable_sum, 0) + coalesce(excluded.usable_sum, 0), "
+          "usable_min_ms = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
+          "THEN excluded.usable_min_ms ELSE usable_min_ms END, "
+          "usable_min = CASE WHEN usable_min IS NULL OR excluded.usable_min < usable_min "
+          "THEN excluded.usable_min ELSE usable_min END, "
+          "usable_max_ms = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
+          "THEN excluded.usable_max_ms ELSE usable_max_ms END, "
+          "usable_max = CASE WHEN usable_max IS NULL OR excluded.usable_max > usable_max "
+          "THEN excluded.usable_max ELSE usable_max END");
       upsert.bind(1, minute.metric);
       upsert.bind(2, static_cast<std::int64_t>(ToMilliseconds(minute.minute)));
       upsert.bind(3, minute.device_id);
@@ -366,8 +465,171 @@ struct Store::Impl {
         for (int column = 6; column <= 10; ++column)
           upsert.bind(column);
       }
+      upsert.bind(11, static_cast<std::int64_t>(minute.flags));
       upsert.exec();
     }
+  }
+
+  // Keeps each source's newest reading (latest_readings) up to date with these readings. Inside the
+  // caller's transaction. A stored "newest" beyond the furthest a device clock may be ahead of now (an
+  // older build's, or a gateway clock that was wrong) gives way to any reading.
+  void UpsertLatest(const std::vector<core::Reading>& readings) {
+    const std::int64_t beyond = ToMilliseconds(clock->Now()) + kMaxAheadMs;
+    for (const auto& [key, index] : NewestPerSource(readings)) {
+      const core::Reading& reading = readings[index];
+      SQLite::Statement& upsert = Prepared(
+          upsert_latest,
+          "INSERT INTO latest_readings (device_id, metric, value, unit, device_time_ms, received_ms, "
+          "time_uncertain, flags, sequence, claimed_device_time_ms, kind, effective_ms) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, metric, kind) DO UPDATE SET "
+          "value = excluded.value, unit = excluded.unit, device_time_ms = excluded.device_time_ms, "
+          "received_ms = excluded.received_ms, time_uncertain = excluded.time_uncertain, "
+          "flags = excluded.flags, sequence = excluded.sequence, "
+          "claimed_device_time_ms = excluded.claimed_device_time_ms, effective_ms = excluded.effective_ms "
+          "WHERE excluded.effective_ms >= latest_readings.effective_ms OR latest_readings.effective_ms > ?");
+      BindReading(upsert, 1, reading);
+      upsert.bind(11, std::get<2>(key));
+      upsert.bind(12, static_cast<std::int64_t>(ToMilliseconds(reading.EffectiveTime())));
+      upsert.bind(13, beyond);
+      upsert.exec();
+    }
+  }
+
+  std::int64_t Pragma(const char* name) { return db->execAndGet(std::string("PRAGMA ") + name).getInt64(); }
+
+  std::optional<std::int64_t> SettingId(std::string_view name) {
+    SQLite::Statement query(*db, "SELECT value FROM settings WHERE name = ?");
+    query.bind(1, std::string(name));
+    if (!query.executeStep()) return std::nullopt;
+    const auto id = ParseId(query.getColumn(0).getString());
+    if (!id)
+      throw SQLite::Exception("store: setting " + std::string(name) + " is not a row id", SQLITE_CORRUPT);
+    return id;
+  }
+  // Rows with an id at most this are not converted yet (0 when all are): retention and room-making
+  // leave them alone.
+  std::int64_t UnconvertedThrough() {
+    return std::max(SettingId(kBackfillSetting).value_or(0), SettingId(kConvertSetting).value_or(0));
+  }
+
+  Store::Usage MeasureUsage() {
+    Store::Usage usage;
+    const auto pages = static_cast<std::uint64_t>(Pragma("page_count"));
+    const auto free_pages = static_cast<std::uint64_t>(Pragma("freelist_count"));
+    usage.file_bytes = pages * page_size;
+    usage.used_bytes = (pages - std::min(pages, free_pages)) * page_size;
+    if (hard_cap_bytes > 0) usage.capacity_bytes = hard_cap_bytes;
+    std::optional<std::uint64_t> free_disk;
+    if (free_disk_bytes) {
+      free_disk = free_disk_bytes();
+    } else {
+      struct statvfs info {};
+      if (::statvfs(path.c_str(), &info) == 0)
+        free_disk = static_cast<std::uint64_t>(info.f_bavail) * static_cast<std::uint64_t>(info.f_frsize);
+    }
+    if (free_disk) {
+      const std::uint64_t growth = *free_disk > keep_free_disk_bytes ? *free_disk - keep_free_disk_bytes : 0;
+      const std::uint64_t disk_capacity = usage.file_bytes + growth;
+      usage.capacity_bytes =
+          usage.capacity_bytes ? std::min(*usage.capacity_bytes, disk_capacity) : disk_capacity;
+    }
+    return usage;
+  }
+
+  // SQLite's own hard stop at the capacity (it cannot be set below the file's current size: pages freed
+  // inside the file are reused first).
+  void LimitPages(std::uint64_t capacity_bytes) {
+    const auto pages = static_cast<std::int64_t>(std::max<std::uint64_t>(1, capacity_bytes / page_size));
+    if (pages == max_page_count_set) return;
+    db->exec("PRAGMA max_page_count = " + std::to_string(pages));
+    max_page_count_set = pages;
+  }
+
+  // Below the first observation still waiting in the outbox, every reading's observation has left.
+  std::int64_t DeliveredBelow() {
+    SQLite::Statement query(*db,
+                            "SELECT reading_id FROM outbox WHERE kind = 'observation' ORDER BY seq LIMIT 1");
+    if (!query.executeStep()) return std::numeric_limits<std::int64_t>::max();
+    // An observation queued by an older build does not name its reading: nothing is known delivered.
+    return query.getColumn(0).isNull() ? 0 : query.getColumn(0).getInt64();
+  }
+
+  // Removes what the RoomPolicy allows, in its order, oldest first and a chunk at a time, until the
+  // pages in use are at most `target_bytes` or nothing more may go. Inside the caller's transaction;
+  // observations dropped from the outbox are accounted in `stats` and `outcome`.
+  RoomMade MakeRoom(std::uint64_t target_bytes, OutboxStats& outbox, WriteOutcome& outcome,
+                    std::uint64_t& dropped_bytes) {
+    RoomMade made;
+    const auto used = [&] { return MeasureUsage().used_bytes; };
+    if (used() <= target_bytes) return made;
+    const std::int64_t unconverted = UnconvertedThrough();
+    const std::int64_t now_ms = ToMilliseconds(clock->Now());
+    const std::int64_t recent_cutoff = now_ms - room_policy.recent.count();
+    std::string evidence;
+    for (std::size_t i = 0; i < room_policy.evidence.size(); ++i)
+      evidence += " AND NOT (metric = ? AND " + std::string(kEffectiveMs) + " >= ?)";
+    constexpr std::int64_t kChunk = 500;
+    const auto remove_readings = [&](std::string_view condition, std::optional<std::int64_t> below_id,
+                                     std::uint64_t& counted) {
+      SQLite::Statement remove(*db,
+                               "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE id > ? " +
+                                   std::string(condition) + evidence + " ORDER BY id LIMIT ?)");
+      while (used() > target_bytes) {
+        remove.reset();
+        int index = 1;
+        remove.bind(index++, unconverted);
+        if (!condition.empty()) remove.bind(index++, recent_cutoff);
+        if (below_id) remove.bind(index++, *below_id);
+        for (const EvidenceSpan& span : room_policy.evidence) {
+          remove.bind(index++, span.metric);
+          remove.bind(index++, static_cast<std::int64_t>(ToMilliseconds(span.since)));
+        }
+        remove.bind(index, kChunk);
+        const int removed = remove.exec();
+        counted += static_cast<std::uint64_t>(removed);
+        if (removed < kChunk) return;
+      }
+    };
+    remove_readings("AND received_ms < ? AND id < ?", DeliveredBelow(), made.delivered_readings);
+    remove_readings("AND received_ms < ?", std::nullopt, made.waiting_readings);
+    remove_readings("", std::nullopt, made.recent_readings);
+    if (room_policy.summaries_needed_since) {
+      SQLite::Statement remove(
+          *db,
+          "DELETE FROM reading_minutes WHERE (metric, minute_ms, device_id) IN (SELECT metric, minute_ms, "
+          "device_id FROM reading_minutes WHERE minute_ms < ? ORDER BY minute_ms LIMIT ?)");
+      while (used() > target_bytes) {
+        remove.reset();
+        remove.bind(1, static_cast<std::int64_t>(ToMilliseconds(*room_policy.summaries_needed_since)));
+        remove.bind(2, kChunk);
+        const int removed = remove.exec();
+        made.summaries += static_cast<std::uint64_t>(removed);
+        if (removed < kChunk) break;
+      }
+    }
+    // Last, observations still waiting to be sent, oldest first, as the outbox budget drops them
+    // (counted and reported upstream): their rows can outgrow the budget, which counts only bodies.
+    SQLite::Statement remove(
+        *db,
+        "DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE kind = 'observation' "
+        "ORDER BY seq LIMIT ?) RETURNING bytes, 0");
+    while (used() > target_bytes) {
+      remove.reset();
+      remove.bind(1, kChunk);
+      std::uint64_t removed = 0;
+      std::uint64_t removed_bytes = 0;
+      while (remove.executeStep()) {
+        removed_bytes += static_cast<std::uint64_t>(remove.getColumn(0).getInt64());
+        ++removed;
+      }
+      outbox.rows -= std::min(outbox.rows, removed);
+      outbox.bytes -= std::min(outbox.bytes, removed_bytes);
+      dropped_bytes += removed_bytes;
+      made.observations += removed;
+      outcome.dropped_observations += removed;
+      if (removed < static_cast<std::uint64_t>(kChunk)) break;
+    }
+    return made;
   }
 
   void LoadStats() { stats = ReadOutboxStats(*db); }
@@ -409,22 +671,55 @@ Result<void> Migrate(SQLite::Database& db, int from_version, core::WallTime now)
   return {};
 }
 
+// The tables the gateway cannot run without: small, whatever the history. The readings and their
+// summaries, which grow with it, are checked in the background (QuickCheckWholeFile).
+constexpr std::array<std::string_view, 8> kEssentialTables{
+    "outbox", "alerts", "settings", "rule_states", "devices", "counters", "seen_commands", "latest_readings"};
+
+// "ok", or the problems PRAGMA quick_check found (of the whole file, or of one table and its indexes).
+// Throws SQLite::Exception.
+std::string QuickCheck(SQLite::Database& db, std::optional<std::string_view> table) {
+  SQLite::Statement check(
+      db, table ? "PRAGMA quick_check(\"" + std::string(*table) + "\")" : "PRAGMA quick_check");
+  std::string problems;
+  while (check.executeStep()) {
+    const std::string line = check.getColumn(0).getString();
+    if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+  }
+  return problems.empty() ? "ok" : problems;
+}
+
 Result<std::unique_ptr<SQLite::Database>> OpenAndMigrate(const std::filesystem::path& path,
-                                                         std::uint64_t max_database_bytes, core::WallTime now,
-                                                         OpenReport& report) {
+                                                         std::uint64_t max_database_bytes, bool full_check,
+                                                         core::WallTime now, OpenReport& report) {
   try {
+    // A write-ahead log left behind with frames in it: the last run never closed the database.
+    std::filesystem::path wal = path;
+    wal += "-wal";
+    std::error_code error;
+    const auto wal_bytes = std::filesystem::file_size(wal, error);
+    report.unclean_shutdown = !error && wal_bytes > 0;
     auto db = std::make_unique<SQLite::Database>(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     db->setBusyTimeout(5000);
-    // A check of every page before anything is written: cheap at this size, and the difference between
-    // "start fresh, loudly" and a crash loop on a damaged SD card.
+    // The difference between "start fresh, loudly" and a crash loop on a damaged SD card. Start-up checks
+    // what it must, in time independent of history; the whole file when asked to.
     {
-      SQLite::Statement check(*db, "PRAGMA quick_check");
       std::string problems;
-      while (check.executeStep()) {
-        const std::string line = check.getColumn(0).getString();
-        if (line != "ok") problems += (problems.empty() ? "" : "; ") + line;
+      if (full_check) {
+        problems = QuickCheck(*db, std::nullopt);
+      } else {
+        SQLite::Statement tables(*db, "SELECT name FROM sqlite_schema WHERE type = 'table'");
+        std::vector<std::string> present;
+        while (tables.executeStep())
+          present.push_back(tables.getColumn(0).getString());
+        for (const std::string_view table : kEssentialTables) {
+          if (std::find(present.begin(), present.end(), table) == present.end()) continue;
+          const std::string found = QuickCheck(*db, table);
+          if (found != "ok") problems += (problems.empty() ? "" : "; ") + found;
+        }
       }
-      if (!problems.empty()) return Fail(Errc::kCorrupt, "integrity check failed: " + problems);
+      if (problems != "ok" && !problems.empty())
+        return Fail(Errc::kCorrupt, "integrity check failed: " + problems);
     }
     const int version = db->execAndGet("PRAGMA user_version").getInt();
     report.found_version = version;
@@ -464,7 +759,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const co
   OpenReport local;
   OpenReport& out = report != nullptr ? *report : local;
   out = OpenReport{};
-  auto opened = OpenAndMigrate(options.path, options.max_database_bytes, clock.Now(), out);
+  auto opened =
+      OpenAndMigrate(options.path, options.max_database_bytes, options.full_check, clock.Now(), out);
   if (!opened && opened.error().code == Errc::kCorrupt) {
     auto moved = MoveAside(options.path, clock);
     if (!moved) return tl::unexpected(moved.error().WithContext("store: recovering from a corrupt database"));
@@ -473,11 +769,16 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options, const co
     core::LogError(
         "database failed its integrity check; moved aside and started fresh",
         {{"path", options.path.string()}, {"moved_to", moved->string()}, {"reason", opened.error().message}});
-    opened = OpenAndMigrate(options.path, options.max_database_bytes, clock.Now(), out);
+    opened = OpenAndMigrate(options.path, options.max_database_bytes, false, clock.Now(), out);
   }
   if (!opened) return tl::unexpected(opened.error().WithContext("store"));
   auto impl = std::make_unique<Impl>(options.path, options.outbox_budget_bytes, std::move(*opened));
+  impl->clock = &clock;
+  impl->hard_cap_bytes = options.max_database_bytes;
+  impl->keep_free_disk_bytes = options.keep_free_disk_bytes;
+  impl->free_disk_bytes = options.free_disk_bytes;
   try {
+    impl->page_size = static_cast<std::uint64_t>(impl->Pragma("page_size"));
     impl->LoadStats();
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: reading outbox size"));
@@ -495,37 +796,64 @@ OutboxStats Store::outbox_stats() const {
   return impl_->stats;
 }
 
+std::uint64_t AlertReserveBytes(std::uint64_t capacity_bytes) {
+  return std::clamp<std::uint64_t>(capacity_bytes / 8, 64 * 1024, 16 * 1024 * 1024);
+}
+
 Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
+  auto written = WriteOnce(batch, true);
+  // No room for the readings after all (the cap or the disk, nearer than the estimate said): the rest
+  // of the batch still goes in, in the room kept for it. An alert is never refused for a reading.
+  if (!written && written.error().code == Errc::kFull && !batch.readings.empty()) {
+    written = WriteOnce(batch, false);
+  }
+  return written;
+}
+
+Result<WriteOutcome> Store::WriteOnce(const WriteBatch& batch, bool with_readings) {
   Impl& impl = *impl_;
   WriteOutcome outcome;
   OutboxStats stats = impl.stats;
   std::uint64_t dropped_bytes = 0;
   try {
     impl.db->exec("BEGIN IMMEDIATE");
+    const Usage usage = impl.MeasureUsage();
+    if (usage.capacity_bytes) {
+      // Readings stay below the capacity minus the alerts' reserve; when this batch would pass that
+      // line, room is made for it and for a sixteenth of the capacity more, so this runs now and then,
+      // not for every batch.
+      const std::uint64_t capacity = *usage.capacity_bytes;
+      const std::uint64_t reserve = AlertReserveBytes(capacity);
+      const std::uint64_t line = capacity > reserve ? capacity - reserve : 0;
+      std::uint64_t needed = 0;
+      for (const core::Event& event : batch.events)
+        needed += event.body.size() + kEventOverheadBytes;
+      if (with_readings) needed += batch.readings.size() * kReadingBytes;
+      if (usage.used_bytes + needed > line) {
+        const std::uint64_t target = line > needed + capacity / 16 ? line - needed - capacity / 16 : 0;
+        outcome.room_made = impl.MakeRoom(target, stats, outcome, dropped_bytes);
+        if (with_readings && !batch.readings.empty() && impl.MeasureUsage().used_bytes + needed > line) {
+          with_readings = false;  // the reserve is the alerts'
+        }
+      }
+      impl.LimitPages(capacity);
+    }
+    outcome.readings_refused = !with_readings && !batch.readings.empty();
     for (const core::Reading& reading : batch.readings) {
+      if (!with_readings) break;
       SQLite::Statement& insert =
           impl.Prepared(impl.insert_reading,
                         "INSERT INTO readings (device_id, metric, value, unit, "
                         "device_time_ms, received_ms, time_uncertain, "
                         "flags, sequence, claimed_device_time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-      insert.bind(1, reading.device_id);
-      insert.bind(2, reading.metric);
-      insert.bind(3, reading.value);
-      insert.bind(4, reading.unit);
-      const std::optional<std::int64_t> device_time =
-          reading.device_time ? std::optional<std::int64_t>(ToMilliseconds(*reading.device_time))
-                              : std::nullopt;
-      BindOptional(insert, 5, reading.device_clock_suspect ? std::nullopt : device_time);
-      insert.bind(6, static_cast<std::int64_t>(ToMilliseconds(reading.received_at)));
-      insert.bind(7, reading.time_uncertain ? 1 : 0);
-      insert.bind(8, static_cast<std::int64_t>(reading.flags.bits()));
-      BindOptional(insert, 9,
-                   reading.sequence ? std::optional<std::int64_t>(*reading.sequence) : std::nullopt);
-      BindOptional(insert, 10, reading.device_clock_suspect ? device_time : std::nullopt);
+      BindReading(insert, 1, reading);
       insert.exec();
       outcome.reading_ids.push_back(impl.db->getLastInsertRowid());
     }
-    impl.UpsertMinutes(SummariseMinutes(batch.readings));
+    if (with_readings) {
+      impl.UpsertMinutes(SummariseMinutes(batch.readings));
+      impl.UpsertLatest(batch.readings);
+    }
     for (const AlertRecord& alert : batch.alerts) {
       SQLite::Statement& upsert = impl.Prepared(impl.upsert_alert,
                                                 "INSERT OR REPLACE INTO alerts (alert_id, rule_id, severity, "
@@ -617,8 +945,10 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
 
     // The outbox budget: make room by removing the oldest observations, never anything else.
     std::uint64_t incoming = 0;
-    for (const core::Event& event : batch.events)
+    for (const core::Event& event : batch.events) {
+      if (outcome.readings_refused && event.kind == core::EventKind::kObservation) continue;
       incoming += event.body.size();
+    }
     std::vector<bool> keep(batch.events.size(), true);
     if (stats.bytes + incoming > impl.outbox_budget_bytes) {
       SQLite::Statement oldest(
@@ -648,7 +978,7 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
       // Still too full: this batch's own observations go, oldest first.
       for (std::size_t i = 0; i < batch.events.size() && stats.bytes + incoming > impl.outbox_budget_bytes;
            ++i) {
-        if (batch.events[i].kind != core::EventKind::kObservation) continue;
+        if (batch.events[i].kind != core::EventKind::kObservation || outcome.readings_refused) continue;
         keep[i] = false;
         incoming -= batch.events[i].body.size();
         ++outcome.dropped_observations;
@@ -656,19 +986,29 @@ Result<WriteOutcome> Store::Write(const WriteBatch& batch) {
       }
       outcome.over_budget_with_undroppable = stats.bytes + incoming > impl.outbox_budget_bytes;
     }
+    std::size_t observation = 0;  // the k-th observation is the k-th reading's
     for (std::size_t i = 0; i < batch.events.size(); ++i) {
-      if (!keep[i]) continue;
       const core::Event& event = batch.events[i];
+      const bool is_observation = event.kind == core::EventKind::kObservation;
+      const bool names_reading = is_observation && observation < outcome.reading_ids.size();
+      const std::int64_t reading_id = names_reading ? outcome.reading_ids[observation] : 0;
+      if (is_observation) ++observation;
+      if (!keep[i] || (is_observation && outcome.readings_refused)) continue;
       SQLite::Statement& insert =
           impl.Prepared(impl.insert_event,
-                        "INSERT INTO outbox (event_id, kind, priority, created_ms, body, bytes) "
-                        "VALUES (?, ?, ?, ?, ?, ?)");
+                        "INSERT INTO outbox (event_id, kind, priority, created_ms, body, bytes, reading_id) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)");
       insert.bind(1, event.id.ToString());
       insert.bind(2, std::string(core::ToString(event.kind)));
       insert.bind(3, static_cast<int>(event.priority));
       insert.bind(4, static_cast<std::int64_t>(ToMilliseconds(event.created)));
       insert.bind(5, event.body);
       insert.bind(6, static_cast<std::int64_t>(event.body.size()));
+      if (names_reading) {
+        insert.bind(7, reading_id);
+      } else {
+        insert.bind(7);
+      }
       insert.exec();
       ++stats.rows;
       stats.bytes += event.body.size();
@@ -751,6 +1091,61 @@ Result<std::map<std::string, std::string>> Store::LoadRuleStates() {
 }
 
 Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& request) {
+  if (request.latest_per_source) return LoadLatest(request);
+  return LoadRaw(request);
+}
+
+Result<std::vector<core::Reading>> Store::LoadLatest(const ReadingQuery& request) {
+  std::vector<core::Reading> readings;
+  try {
+    const LatestKind kind = request.nonzero_only  ? LatestKind::kNonzero
+                            : request.usable_only ? LatestKind::kUsable
+                                                  : LatestKind::kAny;
+    std::string sql = "SELECT " + std::string(kReadingColumns) + " FROM latest_readings WHERE kind = ?";
+    if (!request.metrics.empty()) {
+      sql += " AND metric IN (";
+      for (std::size_t i = 0; i < request.metrics.size(); ++i)
+        sql += i == 0 ? "?" : ", ?";
+      sql += ")";
+    }
+    if (request.since) sql += " AND effective_ms >= ?";
+    if (request.until) sql += " AND effective_ms <= ?";
+    SQLite::Statement query(*impl_->db, sql);
+    int index = 1;
+    query.bind(index++, static_cast<int>(kind));
+    for (const std::string& metric : request.metrics)
+      query.bind(index++, metric);
+    if (request.since) query.bind(index++, static_cast<std::int64_t>(ToMilliseconds(*request.since)));
+    if (request.until) query.bind(index++, static_cast<std::int64_t>(ToMilliseconds(*request.until)));
+    while (query.executeStep())
+      readings.push_back(ColumnsToReading(query, 0));
+    // Rows an older build stored that the conversion has not reached: their newest from the rows.
+    if (const std::int64_t unconverted = impl_->UnconvertedThrough(); unconverted > 0) {
+      ReadingQuery raw = request;
+      raw.stored_through = std::min(request.stored_through.value_or(unconverted), unconverted);
+      auto older = LoadRaw(raw);
+      if (!older) return older;
+      std::map<std::pair<std::string, std::string>, core::Reading> newest;
+      for (core::Reading& reading : readings)
+        newest[{reading.device_id, reading.metric}] = std::move(reading);
+      for (core::Reading& reading : *older) {
+        auto [found, inserted] = newest.try_emplace({reading.device_id, reading.metric}, reading);
+        if (!inserted && found->second.EffectiveTime() < reading.EffectiveTime()) found->second = reading;
+      }
+      readings.clear();
+      for (auto& [source, reading] : newest)
+        readings.push_back(std::move(reading));
+    }
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: loading the newest readings"));
+  }
+  std::stable_sort(readings.begin(), readings.end(), [](const core::Reading& a, const core::Reading& b) {
+    return a.EffectiveTime() < b.EffectiveTime();
+  });
+  return readings;
+}
+
+Result<std::vector<core::Reading>> Store::LoadRaw(const ReadingQuery& request) {
   std::string where = "1";
   if (!request.metrics.empty()) {
     where += " AND metric IN (";
@@ -766,9 +1161,7 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
   if (request.stored_through) where += " AND id <= ?";
   if (request.usable_only) where += " AND flags = 0 AND time_uncertain = 0";
   if (request.nonzero_only) where += " AND value != 0";
-  const std::string columns =
-      "device_id, metric, value, unit, device_time_ms, received_ms, time_uncertain, flags, sequence, "
-      "claimed_device_time_ms";
+  const std::string columns(kReadingColumns);
   // SQLite fills the bare columns of a MAX() aggregate from the row that holds the maximum.
   const std::string sql = request.latest_per_source
                               ? "SELECT " + columns + ", MAX(" + std::string(kEffectiveMs) +
@@ -788,24 +1181,8 @@ Result<std::vector<core::Reading>> Store::LoadReadings(const ReadingQuery& reque
     }
     if (request.until) query.bind(index++, static_cast<std::int64_t>(ToMilliseconds(*request.until)));
     if (request.stored_through) query.bind(index++, *request.stored_through);
-    while (query.executeStep()) {
-      core::Reading reading;
-      reading.device_id = query.getColumn(0).getString();
-      reading.metric = query.getColumn(1).getString();
-      reading.value = query.getColumn(2).getDouble();
-      reading.unit = query.getColumn(3).getString();
-      if (!query.getColumn(4).isNull()) reading.device_time = FromMilliseconds(query.getColumn(4).getInt64());
-      reading.received_at = FromMilliseconds(query.getColumn(5).getInt64());
-      reading.time_uncertain = query.getColumn(6).getInt() != 0;
-      reading.flags = core::QualityFlags(static_cast<std::uint32_t>(query.getColumn(7).getInt64()));
-      if (!query.getColumn(8).isNull())
-        reading.sequence = static_cast<std::uint32_t>(query.getColumn(8).getInt64());
-      if (!query.getColumn(9).isNull()) {
-        reading.device_time = FromMilliseconds(query.getColumn(9).getInt64());
-        reading.device_clock_suspect = true;
-      }
-      readings.push_back(std::move(reading));
-    }
+    while (query.executeStep())
+      readings.push_back(ColumnsToReading(query, 0));
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: loading readings"));
   }
@@ -834,7 +1211,7 @@ Result<std::vector<MinuteSummary>> Store::LoadUsableMinutes(const std::string& m
     SQLite::Statement query(
         *impl_->db,
         "SELECT device_id, minute_ms, readings, usable, usable_sum, usable_min, usable_min_ms, "
-        "usable_max, usable_max_ms FROM reading_minutes WHERE metric = ? AND minute_ms >= ? "
+        "usable_max, usable_max_ms, flags FROM reading_minutes WHERE metric = ? AND minute_ms >= ? "
         "AND minute_ms <= ? AND usable > 0 ORDER BY minute_ms");
     query.bind(1, metric);
     query.bind(2, static_cast<std::int64_t>(ToMilliseconds(since)));
@@ -851,6 +1228,7 @@ Result<std::vector<MinuteSummary>> Store::LoadUsableMinutes(const std::string& m
       minute.usable_min_time = FromMilliseconds(query.getColumn(6).getInt64());
       minute.usable_max = query.getColumn(7).getDouble();
       minute.usable_max_time = FromMilliseconds(query.getColumn(8).getInt64());
+      minute.flags = static_cast<std::uint32_t>(query.getColumn(9).getInt64());
       minutes.push_back(std::move(minute));
     }
   } catch (const SQLite::Exception& exception) {
@@ -872,70 +1250,95 @@ Result<std::optional<std::int64_t>> Store::MinutesPendingThrough() {
   }
 }
 
-Result<std::uint64_t> Store::BackfillMinutes(std::int64_t rows) {
-  auto pending = MinutesPendingThrough();
-  if (!pending) return tl::unexpected(pending.error());
-  if (!*pending) return std::uint64_t{0};
-  const std::int64_t upper = **pending;
-  const std::int64_t lower = upper - std::max<std::int64_t>(1, rows);  // exclusive
-  Impl& impl = *impl_;
-  std::uint64_t summarised = 0;
+Result<std::optional<std::int64_t>> Store::ConversionPendingThrough() {
   try {
+    const std::int64_t through = impl_->UnconvertedThrough();
+    return through > 0 ? std::optional<std::int64_t>(through) : std::nullopt;
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: reading the conversion position"));
+  }
+}
+
+Result<std::uint64_t> Store::BackfillMinutes(std::int64_t rows) {
+  Impl& impl = *impl_;
+  std::uint64_t converted = 0;
+  try {
+    // Rows at most `summarise_through` are not summarised yet (version 7), rows at most `convert_through`
+    // have not given their flags to their minutes and their values to latest_readings (version 8).
+    const std::optional<std::int64_t> summarise_through = impl.SettingId(kBackfillSetting);
+    const std::optional<std::int64_t> convert_through = impl.SettingId(kConvertSetting);
+    const std::int64_t upper = std::max(summarise_through.value_or(0), convert_through.value_or(0));
+    if (upper <= 0) return std::uint64_t{0};
+    const std::int64_t lower = upper - std::max<std::int64_t>(1, rows);  // exclusive
     impl.db->exec("BEGIN IMMEDIATE");
-    // Device times beyond the stored-records tolerance become claims: the reading counts when received.
-    SQLite::Statement judge(
-        *impl.db,
-        "UPDATE OR IGNORE readings SET claimed_device_time_ms = device_time_ms, device_time_ms = NULL "
-        "WHERE id > ? AND id <= ? AND device_time_ms IS NOT NULL "
-        "AND (device_time_ms > received_ms + ? OR device_time_ms < received_ms - ?)");
-    judge.bind(1, lower);
-    judge.bind(2, upper);
-    judge.bind(3, kBackfillAheadMs);
-    judge.bind(4, kBackfillBehindMs);
-    judge.exec();
-    SQLite::Statement select(
-        *impl.db,
-        "SELECT device_id, metric, value, device_time_ms, received_ms, time_uncertain, flags, "
-        "claimed_device_time_ms FROM readings WHERE id > ? AND id <= ?");
+    if (summarise_through && *summarise_through > lower) {
+      // Device times beyond the stored-records tolerance become claims: the reading counts when received.
+      SQLite::Statement judge(
+          *impl.db,
+          "UPDATE OR IGNORE readings SET claimed_device_time_ms = device_time_ms, device_time_ms = NULL "
+          "WHERE id > ? AND id <= ? AND device_time_ms IS NOT NULL "
+          "AND (device_time_ms > received_ms + ? OR device_time_ms < received_ms - ?)");
+      judge.bind(1, lower);
+      judge.bind(2, *summarise_through);
+      judge.bind(3, kBackfillAheadMs);
+      judge.bind(4, kBackfillBehindMs);
+      judge.exec();
+    }
+    SQLite::Statement select(*impl.db, "SELECT id, " + std::string(kReadingColumns) +
+                                           " FROM readings WHERE id > ? AND id <= ? ORDER BY id");
     select.bind(1, lower);
     select.bind(2, upper);
-    std::vector<core::Reading> readings;
+    std::vector<core::Reading> to_summarise;  // not summarised at all yet
+    std::vector<core::Reading> to_flag;       // summarised without their flags
+    std::vector<core::Reading> to_remember;   // not yet in latest_readings
     while (select.executeStep()) {
-      core::Reading reading;
-      reading.device_id = select.getColumn(0).getString();
-      reading.metric = select.getColumn(1).getString();
-      reading.value = select.getColumn(2).getDouble();
-      if (!select.getColumn(3).isNull())
-        reading.device_time = FromMilliseconds(select.getColumn(3).getInt64());
-      reading.received_at = FromMilliseconds(select.getColumn(4).getInt64());
-      reading.time_uncertain = select.getColumn(5).getInt() != 0;
-      reading.flags = core::QualityFlags(static_cast<std::uint32_t>(select.getColumn(6).getInt64()));
-      if (!select.getColumn(7).isNull()) {
-        reading.device_time = FromMilliseconds(select.getColumn(7).getInt64());
-        reading.device_clock_suspect = true;
+      const std::int64_t id = select.getColumn(0).getInt64();
+      core::Reading reading = ColumnsToReading(select, 1);
+      ++converted;
+      if (convert_through && id <= *convert_through) to_remember.push_back(reading);
+      if (summarise_through && id <= *summarise_through) {
+        to_summarise.push_back(std::move(reading));
+      } else if (convert_through && id <= *convert_through && reading.flags.bits() != 0) {
+        to_flag.push_back(std::move(reading));
       }
-      readings.push_back(std::move(reading));
     }
-    summarised = readings.size();
-    impl.UpsertMinutes(SummariseMinutes(readings));
+    impl.UpsertMinutes(SummariseMinutes(to_summarise));
+    SQLite::Statement flag(*impl.db,
+                           "UPDATE reading_minutes SET flags = flags | ? WHERE metric = ? AND minute_ms = ? "
+                           "AND device_id = ?");
+    for (const MinuteSummary& minute : SummariseMinutes(to_flag)) {
+      flag.reset();
+      flag.bind(1, static_cast<std::int64_t>(minute.flags));
+      flag.bind(2, minute.metric);
+      flag.bind(3, static_cast<std::int64_t>(ToMilliseconds(minute.minute)));
+      flag.bind(4, minute.device_id);
+      flag.exec();
+    }
+    impl.UpsertLatest(to_remember);
+    // Each position moves below this step, or goes when no older row is left.
     SQLite::Statement older(*impl.db, "SELECT 1 FROM readings WHERE id <= ? LIMIT 1");
     older.bind(1, lower);
-    if (older.executeStep()) {
-      SQLite::Statement move(*impl.db, "UPDATE settings SET value = ? WHERE name = ?");
-      move.bind(1, std::to_string(lower));
-      move.bind(2, std::string(kBackfillSetting));
-      move.exec();
-    } else {
-      SQLite::Statement done(*impl.db, "DELETE FROM settings WHERE name = ?");
-      done.bind(1, std::string(kBackfillSetting));
-      done.exec();
+    const bool more = older.executeStep();
+    for (const auto& [setting, through] :
+         {std::pair{kBackfillSetting, summarise_through}, std::pair{kConvertSetting, convert_through}}) {
+      if (!through || *through <= lower) continue;
+      if (more) {
+        SQLite::Statement move(*impl.db, "UPDATE settings SET value = ? WHERE name = ?");
+        move.bind(1, std::to_string(lower));
+        move.bind(2, std::string(setting));
+        move.exec();
+      } else {
+        SQLite::Statement done(*impl.db, "DELETE FROM settings WHERE name = ?");
+        done.bind(1, std::string(setting));
+        done.exec();
+      }
     }
     impl.db->exec("COMMIT");
   } catch (const SQLite::Exception& exception) {
     impl.RollbackIfOpen();
-    return tl::unexpected(FromSqlite(exception, "store: summarising stored readings"));
+    return tl::unexpected(FromSqlite(exception, "store: converting stored readings"));
   }
-  return summarised;
+  return converted;
 }
 
 Result<std::vector<bool>> Store::AlreadyStored(const std::vector<core::Reading>& readings) {
@@ -1007,17 +1410,54 @@ Result<std::uint64_t> Store::CountReadings() {
   }
 }
 
-Result<std::uint64_t> Store::PruneReadingsBefore(core::WallTime cutoff) {
+Result<std::uint64_t> Store::PruneReadings(core::WallTime raw_cutoff, core::WallTime summary_cutoff,
+                                           std::uint64_t limit) {
+  Impl& impl = *impl_;
   try {
-    SQLite::Statement remove(*impl_->db, "DELETE FROM readings WHERE received_ms < ?");
-    remove.bind(1, static_cast<std::int64_t>(ToMilliseconds(cutoff)));
+    impl.db->exec("BEGIN IMMEDIATE");
+    // Through the receive-time index; rows not yet converted stay until they are.
+    SQLite::Statement remove(
+        *impl.db,
+        "DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE received_ms < ? "
+        "AND id > ? LIMIT ?)");
+    remove.bind(1, static_cast<std::int64_t>(ToMilliseconds(raw_cutoff)));
+    remove.bind(2, impl.UnconvertedThrough());
+    remove.bind(3, static_cast<std::int64_t>(limit));
     const auto removed = static_cast<std::uint64_t>(remove.exec());
-    SQLite::Statement remove_minutes(*impl_->db, "DELETE FROM reading_minutes WHERE minute_ms < ?");
-    remove_minutes.bind(1, static_cast<std::int64_t>(ToMilliseconds(cutoff)));
+    SQLite::Statement remove_minutes(*impl.db, "DELETE FROM reading_minutes WHERE minute_ms < ?");
+    remove_minutes.bind(1, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
     remove_minutes.exec();
+    SQLite::Statement remove_latest(*impl.db, "DELETE FROM latest_readings WHERE effective_ms < ?");
+    remove_latest.bind(1, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
+    remove_latest.exec();
+    impl.db->exec("COMMIT");
     return removed;
   } catch (const SQLite::Exception& exception) {
+    impl.RollbackIfOpen();
     return tl::unexpected(FromSqlite(exception, "store: pruning old readings"));
+  }
+}
+
+Result<std::uint64_t> Store::PruneReadingsBefore(core::WallTime cutoff) {
+  std::uint64_t total = 0;
+  constexpr std::uint64_t kStep = 20'000;
+  while (true) {
+    auto removed = PruneReadings(cutoff, cutoff, kStep);
+    if (!removed) return removed;
+    total += *removed;
+    if (*removed < kStep) return total;
+  }
+}
+
+void Store::SetRoomPolicy(RoomPolicy policy) {
+  impl_->room_policy = std::move(policy);
+}
+
+Result<Store::Usage> Store::usage() {
+  try {
+    return impl_->MeasureUsage();
+  } catch (const SQLite::Exception& exception) {
+    return tl::unexpected(FromSqlite(exception, "store: measuring the database"));
   }
 }
 
@@ -1101,6 +1541,25 @@ Result<StatusView> ReadStatusView(const std::filesystem::path& path) {
     return view;
   } catch (const SQLite::Exception& exception) {
     return tl::unexpected(FromSqlite(exception, "store: reading the status view"));
+  }
+}
+
+Result<std::string> QuickCheckWholeFile(const std::filesystem::path& path, const std::atomic<bool>* cancel) {
+  try {
+    SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
+    db.setBusyTimeout(5000);
+    db.exec("PRAGMA query_only = ON");
+    if (cancel != nullptr) {
+      sqlite3_progress_handler(
+          db.getHandle(), 10'000,
+          [](void* flag) { return static_cast<const std::atomic<bool>*>(flag)->load() ? 1 : 0; },
+          const_cast<std::atomic<bool>*>(cancel));
+    }
+    return QuickCheck(db, std::nullopt);
+  } catch (const SQLite::Exception& exception) {
+    if (cancel != nullptr && cancel->load())
+      return Fail(Errc::kClosed, "store: check of the whole file stopped");
+    return tl::unexpected(FromSqlite(exception, "store: checking " + path.string()));
   }
 }
 

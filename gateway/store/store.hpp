@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -19,19 +20,68 @@
 namespace ehg::store {
 
 // The schema version this build writes. Older files are migrated forward on open; newer ones refused.
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 
 struct StoreOptions {
   std::filesystem::path path;
   std::uint64_t outbox_budget_bytes = 64ull * 1024 * 1024;
   // Hard cap on the database file (SQLite max_page_count), so the gateway can never fill the SD card
-  // that the rest of the system needs. 0 = no cap. A write beyond it fails with Errc::kFull.
+  // that the rest of the system needs. 0 = no cap. Room is made inside it by the store's own policy
+  // (RoomPolicy); only when nothing more may go does a write fail with Errc::kFull.
   std::uint64_t max_database_bytes = 0;
+  // The file never grows into the last this many bytes of its file system: a full disk is a cap too.
+  std::uint64_t keep_free_disk_bytes = 32ull * 1024 * 1024;
+  // Free bytes on the database's file system (statvfs when empty); tests put a small disk here.
+  std::function<std::optional<std::uint64_t>()> free_disk_bytes{};
+  // Run PRAGMA quick_check over the whole file before opening (after a background check found a
+  // problem, or when asked). Otherwise only the small tables the gateway cannot run without are checked
+  // on open, so start-up does not grow with history (docs/storage.md, "Corruption").
+  bool full_check = false;
+};
+
+// The room the store keeps for alerts: a batch with readings is written only while the database stays
+// this far below its cap (an eighth of it, at least 64 KiB, at most 16 MiB).
+std::uint64_t AlertReserveBytes(std::uint64_t capacity_bytes);
+
+// A metric whose readings from `since` on are the evidence of an open alert: never removed to make room.
+struct EvidenceSpan {
+  std::string metric;
+  core::WallTime since{};
+};
+
+// What the store may remove, oldest first and in this order, when the cap or the disk is reached:
+//  1. raw readings older than `recent`, whose observations have been delivered;
+//  2. raw readings older than `recent` still waiting in the outbox (the outbox keeps their values);
+//  3. raw readings within `recent`;
+//  4. minute summaries from before `summaries_needed_since` (older than any rule window reaches);
+//  5. observations waiting in the outbox, as its budget drops them (counted as dropped observations):
+//     the budget counts bodies, and the rows around many small ones take room too.
+// Never an alert, an alert event, a rule state, a setting, an open alert's evidence, or a reading not
+// yet summarised. Every reading removed keeps its minute summary (steps 1 to 3).
+struct RoomPolicy {
+  std::chrono::milliseconds recent{std::chrono::hours{1}};
+  std::optional<core::WallTime> summaries_needed_since;  // none: summaries are never removed
+  std::vector<EvidenceSpan> evidence;
+};
+
+// What was removed to make room, by RoomPolicy step.
+struct RoomMade {
+  std::uint64_t delivered_readings = 0;
+  std::uint64_t waiting_readings = 0;
+  std::uint64_t recent_readings = 0;
+  std::uint64_t summaries = 0;
+  std::uint64_t observations = 0;  // also in WriteOutcome::dropped_observations
+  std::uint64_t total() const {
+    return delivered_readings + waiting_readings + recent_readings + summaries + observations;
+  }
 };
 
 struct OpenReport {
   int found_version = 0;  // 0 for a new file
   int version = kSchemaVersion;
+  // The write-ahead log was left behind: the last run did not close the database (a kill, a power cut).
+  // The caller checks the whole file in the background soon (docs/storage.md, "Corruption").
+  bool unclean_shutdown = false;
   // Set when the file failed its integrity check and was moved aside; a fresh database was started.
   std::optional<std::filesystem::path> corrupt_file_moved_to;
   std::string corruption_reason;
@@ -132,6 +182,10 @@ struct OutboxChange {
 
 // Everything one pipeline batch changes, written in one transaction.
 struct WriteBatch {
+  // The observation events among `events` are those of these readings, in the same order (the k-th
+  // observation is the k-th reading's): the outbox row remembers its reading, so the store knows which
+  // readings are delivered. A batch with readings may be written without them when there is no room
+  // (WriteOutcome::readings_refused).
   std::vector<core::Reading> readings;
   std::vector<AlertRecord> alerts;    // insert or replace by alert_id
   std::vector<DeviceRecord> devices;  // insert or replace by device_id
@@ -169,6 +223,11 @@ struct WriteOutcome {
   bool over_budget_with_undroppable = false;
   // In the order of OutboxChange::alert_actions (filled by the pipeline, not the store).
   std::vector<AlertActionResult> alert_action_results;
+  // Removed by the RoomPolicy to make room for this batch.
+  RoomMade room_made;
+  // There was no room for the batch's readings even after making room: the rest of the batch (alerts,
+  // device state, other events) was written without them and their observations; reading_ids is empty.
+  bool readings_refused = false;
 };
 
 // What makes a measurement the device identifies the same measurement when it arrives again: its record
@@ -196,7 +255,9 @@ struct ReadingQuery {
   std::optional<std::int64_t> stored_through;  // stored as row id at most this (oldest rows first)
   bool usable_only = false;                    // no quality flags and a certain time
   bool nonzero_only = false;                   // events that happened (motion detected, door opened)
-  bool latest_per_source = false;              // only the newest reading per device and metric
+  // Only the newest reading per device and metric: answered from latest_readings, which keeps it for
+  // every source whatever the raw retention removed (plus raw rows not yet converted, if any).
+  bool latest_per_source = false;
 };
 
 // The stored summary of one metric of one device over one minute of effective time. The usable_* fields
@@ -213,6 +274,7 @@ struct MinuteSummary {
   core::WallTime usable_min_time{};
   double usable_max = 0;
   core::WallTime usable_max_time{};
+  std::uint32_t flags = 0;  // the quality flags of all its readings, or-ed (core::QualityFlags bits)
 };
 
 // Told once an OutboxChange was committed (its outcome), or why nothing of it was stored.
@@ -270,11 +332,15 @@ class Store {
   Result<std::vector<MinuteSummary>> LoadUsableMinutes(const std::string& metric, core::WallTime since,
                                                        core::WallTime until);
   // Readings stored before schema version 7 are judged (a device time beyond the stored-records tolerance
-  // becomes a claim and the reading counts at its receive time) and summarised into minutes in steps of
-  // `rows`, newest first, each step one transaction (resumable: a kill loses at most the step). The
-  // highest row id not yet summarised; nullopt when all are.
+  // becomes a claim and the reading counts at its receive time) and summarised into minutes; readings
+  // stored before version 8 give their quality flags to their minutes and their newest values to
+  // latest_readings. Both in steps of `rows`, newest first, each step one transaction (resumable: a kill
+  // loses at most the step). MinutesPendingThrough: the highest row id not yet summarised;
+  // ConversionPendingThrough: the highest not yet converted at all (summaries, flags, newest values);
+  // nullopt when all are. Retention and room-making leave such rows alone until they are done.
   Result<std::optional<std::int64_t>> MinutesPendingThrough();
-  // One step; returns how many readings it summarised (0 when there is nothing left to do).
+  Result<std::optional<std::int64_t>> ConversionPendingThrough();
+  // One step; returns how many readings it converted (0 when there is nothing left to do).
   Result<std::uint64_t> BackfillMinutes(std::int64_t rows = 5000);
   // For each reading, whether the store already holds it: same device, metric, device time and device
   // sequence number (IdentityOf). Readings without an identity are never duplicates.
@@ -284,9 +350,23 @@ class Store {
   Result<std::int64_t> ReadCounter(std::string_view name);
   Result<std::uint64_t> CountReadings();
 
-  // Removes stored readings received before `cutoff` (retention), and the minute summaries before it;
-  // returns how many readings.
+  // Retention, in steps so the writer is never held for long: removes at most `limit` raw readings
+  // received before `raw_cutoff` (their minute summaries stay) and the summaries and newest values from
+  // before `summary_cutoff`. Returns how many readings; fewer than `limit` when none are left.
+  Result<std::uint64_t> PruneReadings(core::WallTime raw_cutoff, core::WallTime summary_cutoff,
+                                      std::uint64_t limit = 20'000);
+  // Removes raw readings and summaries received before `cutoff` (both retention windows the same).
   Result<std::uint64_t> PruneReadingsBefore(core::WallTime cutoff);
+
+  // What may go when the cap or the disk is reached (the pipeline keeps it up to date).
+  void SetRoomPolicy(RoomPolicy policy);
+  // The bytes the database's pages use now (its file size minus free pages), and what it may use.
+  struct Usage {
+    std::uint64_t used_bytes = 0;
+    std::uint64_t file_bytes = 0;
+    std::optional<std::uint64_t> capacity_bytes;  // the cap or the disk, whichever is nearer
+  };
+  Result<Usage> usage();
 
   // PRAGMA integrity_check: "ok" or the first problems found.
   Result<std::string> IntegrityCheck();
@@ -296,6 +376,9 @@ class Store {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  Result<WriteOutcome> WriteOnce(const WriteBatch& batch, bool with_readings);
+  Result<std::vector<core::Reading>> LoadLatest(const ReadingQuery& query);
+  Result<std::vector<core::Reading>> LoadRaw(const ReadingQuery& query);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -323,6 +406,12 @@ class OutboxReader {
   explicit OutboxReader(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// PRAGMA quick_check over the whole file through a read-only connection of its own, so it runs beside
+// the writer (any thread; it reads every page: seconds for months of history). "ok" or the problems;
+// Errc::kClosed soon after `cancel` becomes true.
+Result<std::string> QuickCheckWholeFile(const std::filesystem::path& path,
+                                        const std::atomic<bool>* cancel = nullptr);
 
 // How many alerts of this severity are open, through a read-only connection of its own (any thread).
 Result<std::uint64_t> CountOpenAlerts(const std::filesystem::path& path, std::string_view severity);

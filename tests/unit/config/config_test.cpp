@@ -275,3 +275,31 @@ TEST_CASE("Status page mistakes are named by path") {
   CHECK(Errors(ParseConfig(WithStatusPage(R"({"show_value": true})"), "/"))
             .find("status_page.show_value: unknown key") != std::string::npos);
 }
+
+TEST_CASE("Storage windows: a week of raw readings, summaries for the retention, the raw never longer") {
+  const auto with_storage = [](const std::string& storage) {
+    std::string text = kMinimal;
+    const std::string from = R"("storage": {"path": "data/gateway.db"})";
+    text.replace(text.find(from), from.size(), R"("storage": {"path": "data/gateway.db", )" + storage + "}");
+    return ParseConfig(text, "/");
+  };
+  const auto defaults = ParseConfig(kMinimal, "/");
+  REQUIRE(defaults.has_value());
+  CHECK(defaults->storage.raw_readings_retention == std::chrono::days(7));
+  CHECK(defaults->storage.keep_free_disk_bytes == 32ull * 1024 * 1024);
+  // A short retention alone bounds the raw readings too.
+  const auto short_retention = with_storage(R"("readings_retention_days": 3)");
+  REQUIRE_MESSAGE(short_retention.has_value(), Errors(short_retention));
+  CHECK(short_retention->storage.raw_readings_retention == std::chrono::days(3));
+  const auto both =
+      with_storage(R"("readings_retention_days": 180, "raw_readings_days": 14, "keep_free_disk_bytes": 0)");
+  REQUIRE_MESSAGE(both.has_value(), Errors(both));
+  CHECK(both->storage.raw_readings_retention == std::chrono::days(14));
+  CHECK(both->storage.readings_retention == std::chrono::days(180));
+  CHECK(both->storage.keep_free_disk_bytes == 0);
+  CHECK(Errors(with_storage(R"("readings_retention_days": 30, "raw_readings_days": 31)"))
+            .find("storage.raw_readings_days: must be at most storage.readings_retention_days") !=
+        std::string::npos);
+  CHECK(Errors(with_storage(R"("raw_readings_days": 0)")).find("storage.raw_readings_days") !=
+        std::string::npos);
+}

@@ -474,7 +474,8 @@ TEST_CASE("After the upgrade to schema 7 an old reading stamped a year ahead fre
     { auto store = ehg::store::Store::Open({path}, fixture.clock).value(); }
     SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
     db.exec(
-        "DROP TABLE reading_minutes; DROP INDEX readings_claimed_identity; "
+        "DROP TABLE reading_minutes; DROP INDEX readings_claimed_identity; DROP TABLE latest_readings; "
+        "ALTER TABLE outbox DROP COLUMN reading_id; "
         "ALTER TABLE readings DROP COLUMN claimed_device_time_ms; PRAGMA user_version = 6;");
     const std::int64_t now = fixture.clock.Now().time_since_epoch().count();
     SQLite::Statement insert(

@@ -85,9 +85,10 @@ TEST_CASE("A version-2 database is migrated forward with its outbox and counters
   CHECK(report.found_version == 2);
   CHECK(store->outbox_stats().rows == 2);
   CHECK(store->ReadCounter(ehg::store::kDroppedObservations).value() == 7);
-  // Only where summarising the stored readings for the rule windows has got to (schema version 7).
-  CHECK(store->LoadSettings().value().size() == 1);
+  // Only where summarising (schema version 7) and converting (version 8) the stored readings have got to.
+  CHECK(store->LoadSettings().value().size() == 2);
   CHECK(store->MinutesPendingThrough().value().has_value());
+  CHECK(store->ConversionPendingThrough().value() == store->MinutesPendingThrough().value());
   ehg::store::WriteBatch batch;
   batch.settings["uplink.heartbeat_interval_seconds"] = "30";
   REQUIRE(store->Write(batch).has_value());
@@ -177,7 +178,7 @@ TEST_CASE("Migrating to version 5 removes repeated device measurements, keeping 
     db.exec(
         "DROP INDEX readings_identity; DROP TABLE seen_commands; DROP TABLE reading_minutes; "
         "DROP INDEX readings_claimed_identity; ALTER TABLE readings DROP COLUMN claimed_device_time_ms; "
-        "PRAGMA user_version = 4;");
+        "DROP TABLE latest_readings; ALTER TABLE outbox DROP COLUMN reading_id; PRAGMA user_version = 4;");
     db.exec(
         "INSERT INTO readings (device_id, metric, value, unit, device_time_ms, received_ms, sequence) VALUES "
         "('cuff', 'bp.systolic', 128, 'mm[Hg]', 1000, 2000, NULL),"
