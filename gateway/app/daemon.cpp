@@ -226,7 +226,7 @@ class Daemon {
     // After a kill or a power cut, the whole file is checked soon, beside the running gateway; otherwise
     // once a week (start-up checks only what it cannot run without, so it stays fast with months of data).
     next_whole_file_check_ =
-        clock_.SteadyNow() + (report.unclean_shutdown ? std::chrono::seconds(10) : kWholeFileCheckInterval);
+        clock_.SteadyNow() + (report.unclean_shutdown ? std::chrono::seconds(3) : kWholeFileCheckInterval);
     if (report.unclean_shutdown)
       core::LogInfo("the last run did not close the database; a full check follows");
 

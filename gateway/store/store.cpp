@@ -1559,7 +1559,10 @@ Result<std::string> QuickCheckWholeFile(const std::filesystem::path& path, const
   } catch (const SQLite::Exception& exception) {
     if (cancel != nullptr && cancel->load())
       return Fail(Errc::kClosed, "store: check of the whole file stopped");
-    return tl::unexpected(FromSqlite(exception, "store: checking " + path.string()));
+    // A page so damaged that the check itself stops on it is a finding, not a failure to check.
+    Error error = FromSqlite(exception, "store: checking " + path.string());
+    if (error.code == Errc::kCorrupt) return std::move(error.message);
+    return tl::unexpected(std::move(error));
   }
 }
 

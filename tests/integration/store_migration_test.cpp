@@ -5,7 +5,10 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
@@ -226,4 +229,90 @@ TEST_CASE("kill -9 during the conversion of a large version-7 file: resumed, not
       CHECK(latest.getColumn(0).getDouble() == value);
     }
   }
+}
+
+TEST_CASE("A damaged page found by the background check: the gateway stops, its next start begins afresh") {
+  ehg::test::TempDir dir;
+  ehg::test::DaemonConfigOptions options;
+  options.oximeter_interval_seconds = 0.002;  // enough readings for a file of many pages
+  options.outbox_budget_bytes = 65536;        // with no broker, so the readings are most of the file
+  auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  const auto database = dir / "data" / "gateway.db";
+  {
+    Process daemon = ehg::test::StartDaemon(config);
+    REQUIRE(daemon.WaitForOutput("gateway running", 20s));
+    std::this_thread::sleep_for(3s);
+    daemon.Signal(SIGTERM);
+    REQUIRE(daemon.Wait(15s) == 0);
+  }
+  std::int64_t page_size = 0;
+  std::int64_t pages = 0;
+  std::int64_t middle = 0;
+  {
+    SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
+    page_size = db.execAndGet("PRAGMA page_size").getInt64();
+    pages = db.execAndGet("PRAGMA page_count").getInt64();
+    // A leaf page of the readings' table, from the middle of it.
+    middle = db.execAndGet(
+                   "SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY pageno "
+                   "LIMIT 1 OFFSET (SELECT count(*) / 2 FROM dbstat WHERE name = 'readings' AND pagetype = "
+                   "'leaf')")
+                 .getInt64();
+  }
+  REQUIRE(pages > 100);
+  {
+    // A page in the middle of the readings turns to rubbish, as a failing SD card leaves it...
+    std::fstream file(database, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>((middle - 1) * page_size));  // pages count from 1
+    const std::string rubbish(static_cast<std::size_t>(page_size), '\x5a');
+    file.write(rubbish.data(), static_cast<std::streamsize>(rubbish.size()));
+  }
+  // ...and the power goes: a write-ahead log is left behind.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    try {
+      SQLite::Database db(database.string(), SQLite::OPEN_READWRITE);
+      db.exec("INSERT OR REPLACE INTO settings (name, value) VALUES ('test.power_cut', '1')");
+      ::_exit(0);  // before the connection closes: the log stays
+    } catch (...) {
+      ::_exit(2);
+    }
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WEXITSTATUS(status) == 0);
+  auto wal = database;
+  wal += "-wal";
+  REQUIRE(std::filesystem::exists(wal));
+  REQUIRE(std::filesystem::file_size(wal) > 0);
+
+  options.devices = false;  // nothing writes: the check alone finds it
+  config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  {
+    Process daemon = ehg::test::StartDaemon(config);
+    REQUIRE(daemon.WaitForOutput("gateway running", 20s));  // start-up did not read the readings
+    INFO(daemon.Output());
+    CHECK(daemon.WaitForOutput("the last run did not close the database", 1s));
+    REQUIRE(daemon.WaitForOutput("database damaged", 30s));
+    CHECK(daemon.Wait(15s) == 1);  // a failure: systemd starts it again
+  }
+  auto marker = database;
+  marker += ".check-whole-file";
+  CHECK(std::filesystem::exists(marker));
+  {
+    Process daemon = ehg::test::StartDaemon(config);
+    REQUIRE(daemon.WaitForOutput("gateway running", 20s));
+    CHECK(daemon.Output().find("moved aside and started fresh") != std::string::npos);
+    daemon.Signal(SIGTERM);
+    REQUIRE(daemon.Wait(15s) == 0);
+  }
+  CHECK_FALSE(std::filesystem::exists(marker));
+  std::size_t moved = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(database.parent_path()))
+    moved += entry.path().filename().string().find("gateway.db.corrupt-") == 0 ? 1u : 0u;
+  CHECK(moved >= 1);
+  SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM outbox WHERE body LIKE '%storage.corrupt_database_replaced%'")
+            .getInt() == 1);
 }
