@@ -15,6 +15,7 @@
 
 #include "gateway/store/schema.hpp"
 #include "tests/integration/daemon_support.hpp"
+#include "tests/support/damaged_page.hpp"
 #include "tests/support/temp_dir.hpp"
 
 using namespace std::chrono_literals;
@@ -245,28 +246,8 @@ TEST_CASE("A damaged page found by the background check: the gateway stops, its 
     daemon.Signal(SIGTERM);
     REQUIRE(daemon.Wait(15s) == 0);
   }
-  std::int64_t page_size = 0;
-  std::int64_t pages = 0;
-  std::int64_t middle = 0;
-  {
-    SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
-    page_size = db.execAndGet("PRAGMA page_size").getInt64();
-    pages = db.execAndGet("PRAGMA page_count").getInt64();
-    // A leaf page of the readings' table, from the middle of it.
-    middle = db.execAndGet(
-                   "SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY pageno "
-                   "LIMIT 1 OFFSET (SELECT count(*) / 2 FROM dbstat WHERE name = 'readings' AND pagetype = "
-                   "'leaf')")
-                 .getInt64();
-  }
-  REQUIRE(pages > 100);
-  {
-    // A page in the middle of the readings turns to rubbish, as a failing SD card leaves it...
-    std::fstream file(database, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(static_cast<std::streamoff>((middle - 1) * page_size));  // pages count from 1
-    const std::string rubbish(static_cast<std::size_t>(page_size), '\x5a');
-    file.write(rubbish.data(), static_cast<std::streamsize>(rubbish.size()));
-  }
+  // A page in the middle of the readings turns to rubbish, as a failing SD card leaves it...
+  REQUIRE(ehg::test::DamageReadingsPage(database) > 100);
   // ...and the power goes: a write-ahead log is left behind.
   const pid_t child = ::fork();
   REQUIRE(child >= 0);

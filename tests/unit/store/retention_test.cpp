@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "gateway/store/store.hpp"
+#include "tests/support/damaged_page.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/unit/store/store_test_support.hpp"
 
@@ -378,28 +379,8 @@ TEST_CASE("Start-up checks the essential tables, and the whole-file check finds 
       REQUIRE(store->Write(batch).has_value());
     }
   }
-  std::int64_t page_size = 0;
-  std::int64_t pages = 0;
-  std::int64_t middle = 0;
-  {
-    SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
-    page_size = db.execAndGet("PRAGMA page_size").getInt64();
-    pages = db.execAndGet("PRAGMA page_count").getInt64();
-    // A leaf page of the readings' table, from the middle of it.
-    middle = db.execAndGet(
-                   "SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY pageno "
-                   "LIMIT 1 OFFSET (SELECT count(*) / 2 FROM dbstat WHERE name = 'readings' AND pagetype = "
-                   "'leaf')")
-                 .getInt64();
-  }
-  REQUIRE(pages > 100);
-  // That page turns to rubbish, as a failing SD card leaves it.
-  {
-    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(static_cast<std::streamoff>((middle - 1) * page_size));  // pages count from 1
-    const std::string rubbish(static_cast<std::size_t>(page_size), '\x5a');
-    file.write(rubbish.data(), static_cast<std::streamsize>(rubbish.size()));
-  }
+  // A page in the middle of the readings turns to rubbish, as a failing SD card leaves it.
+  REQUIRE(ehg::test::DamageReadingsPage(path) > 100);
   ehg::store::OpenReport report;
   {
     auto store = OpenOrFail({path}, clock, &report);  // the essential tables are sound
