@@ -842,6 +842,10 @@ void Pipeline::Housekeeping() {
 
 void Pipeline::PruneStep() {
   constexpr std::uint64_t kStep = 5000;
+  if (!clock_.WallClockSynchronised()) {  // a wrong wall clock could delete everything
+    prune_pending_ = false;               // the next hourly housekeeping tries again
+    return;
+  }
   const core::WallTime now = clock_.Now();
   auto pruned =
       store_.PruneReadings(now - options_.raw_readings_retention, now - options_.readings_retention, kStep);

@@ -1,8 +1,11 @@
-// A full store never stops new readings or alerts: the same 20 Hz feed with alerts through a real
-// 1 MiB-capped store and through an uncapped one, on a stepped clock, with no uplink (the outbox only
-// grows). The store makes room by its own policy; the accepted readings are compared.
+// Storage over months, through the pipeline on a stepped clock. A full store never stops new readings or
+// alerts: the same 20 Hz feed with alerts through a real 1 MiB-capped store and through an uncapped one,
+// with no uplink (the outbox only grows); the store makes room by its own policy and the accepted
+// readings are compared. Retention removes raw readings after their window, never on a wrong clock.
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cmath>
 #include <mutex>
 
@@ -124,4 +127,42 @@ TEST_CASE("A 1 MiB-capped store keeps taking a 20 Hz feed and its alerts as an u
   CHECK(capped.alerts_raised == uncapped.alerts_raised);
   CHECK(capped.alerts_raised == kMinutes / 2);
   CHECK(capped.alert_rows == uncapped.alert_rows);
+}
+
+TEST_CASE("Raw readings go after their window while the clock is right, their summaries stay") {
+  ehg::test::TempDir dir;
+  ehg::core::ManualClock clock{ehg::core::WallTime{std::chrono::milliseconds{ehg::test::kTestEpochMs}}};
+  ehg::core::EventIdGenerator ids{clock};
+  ehg::store::StoreOptions store_options;
+  store_options.path = dir / "gateway.db";
+  auto store = std::move(ehg::store::Store::Open(store_options, clock).value());
+  ehg::pipeline::PipelineOptions options;
+  options.gateway_id = "gw-1";
+  options.resident_pseudonym = "r-0001";
+  options.batch_window = 2ms;
+  Pipeline pipeline(*store, clock, ids, options, ehg::alerts::RuleSet{});
+  REQUIRE(pipeline.Start().has_value());
+  std::atomic<int> stored{0};
+  for (int i = 0; i < 10; ++i) {
+    REQUIRE(pipeline.Submit(ehg::test::SpO2(95, ehg::test::kTestEpochMs + i * 1000),
+                            [&](const Reading&, const ehg::Result<std::int64_t>& result) {
+                              if (result) ++stored;
+                            }));
+  }
+  REQUIRE(ehg::test::WaitUntil([&] { return stored == 10; }));
+  const auto count = [&](const char* table) {
+    SQLite::Database db(store_options.path.string(), SQLite::OPEN_READONLY);
+    return db.execAndGet(std::string("SELECT count(*) FROM ") + table).getInt64();
+  };
+  // Eight days later, but the clock is not known to be right: nothing is deleted on its word.
+  clock.SetSynchronised(false);
+  clock.Advance(std::chrono::hours(24 * 8));
+  CHECK_FALSE(ehg::test::WaitUntil([&] { return count("readings") < 10; }, 1500ms));
+  clock.SetSynchronised(true);
+  clock.Advance(std::chrono::minutes(61));  // the next hourly housekeeping
+  CHECK(ehg::test::WaitUntil([&] { return count("readings") == 0; }));
+  pipeline.Stop();
+  CHECK(pipeline.counters().pruned_readings == 10);
+  CHECK(count("reading_minutes") == 1);
+  CHECK(count("latest_readings") >= 1);
 }
