@@ -1424,12 +1424,16 @@ Result<std::uint64_t> Store::PruneReadings(core::WallTime raw_cutoff, core::Wall
     remove.bind(2, impl.UnconvertedThrough());
     remove.bind(3, static_cast<std::int64_t>(limit));
     const auto removed = static_cast<std::uint64_t>(remove.exec());
-    SQLite::Statement remove_minutes(*impl.db, "DELETE FROM reading_minutes WHERE minute_ms < ?");
-    remove_minutes.bind(1, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
-    remove_minutes.exec();
-    SQLite::Statement remove_latest(*impl.db, "DELETE FROM latest_readings WHERE effective_ms < ?");
-    remove_latest.bind(1, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
-    remove_latest.exec();
+    // The summaries and newest values have no index by time (each delete reads all of them): once per
+    // pass, in its last step.
+    if (removed < limit) {
+      SQLite::Statement remove_minutes(*impl.db, "DELETE FROM reading_minutes WHERE minute_ms < ?");
+      remove_minutes.bind(1, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
+      remove_minutes.exec();
+      SQLite::Statement remove_latest(*impl.db, "DELETE FROM latest_readings WHERE effective_ms < ?");
+      remove_latest.bind(1, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
+      remove_latest.exec();
+    }
     impl.db->exec("COMMIT");
     return removed;
   } catch (const SQLite::Exception& exception) {

@@ -351,8 +351,9 @@ class Store {
   Result<std::uint64_t> CountReadings();
 
   // Retention, in steps so the writer is never held for long: removes at most `limit` raw readings
-  // received before `raw_cutoff` (their minute summaries stay) and the summaries and newest values from
-  // before `summary_cutoff`. Returns how many readings; fewer than `limit` when none are left.
+  // received before `raw_cutoff` (their minute summaries stay) and, in the last step (fewer than `limit`
+  // readings left), the summaries and newest values from before `summary_cutoff`. Returns how many
+  // readings.
   Result<std::uint64_t> PruneReadings(core::WallTime raw_cutoff, core::WallTime summary_cutoff,
                                       std::uint64_t limit = 20'000);
   // Removes raw readings and summaries received before `cutoff` (both retention windows the same).
