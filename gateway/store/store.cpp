@@ -1424,12 +1424,22 @@ Result<std::uint64_t> Store::PruneReadings(core::WallTime raw_cutoff, core::Wall
     remove.bind(2, impl.UnconvertedThrough());
     remove.bind(3, static_cast<std::int64_t>(limit));
     const auto removed = static_cast<std::uint64_t>(remove.exec());
-    // The summaries and newest values have no index by time (each delete reads all of them): once per
-    // pass, in its last step.
+    // Once per pass, in its last step. The summaries are keyed by metric first: one range per metric
+    // (every metric with summaries has a newest value, which is never older than its summaries), not a
+    // scan of all of them (290 ms cold at 90 days of a home).
     if (removed < limit) {
-      SQLite::Statement remove_minutes(*impl.db, "DELETE FROM reading_minutes WHERE minute_ms < ?");
-      remove_minutes.bind(1, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
-      remove_minutes.exec();
+      std::vector<std::string> metrics;
+      SQLite::Statement list(*impl.db, "SELECT DISTINCT metric FROM latest_readings");
+      while (list.executeStep())
+        metrics.push_back(list.getColumn(0).getString());
+      SQLite::Statement remove_minutes(*impl.db,
+                                       "DELETE FROM reading_minutes WHERE metric = ? AND minute_ms < ?");
+      for (const std::string& metric : metrics) {
+        remove_minutes.reset();
+        remove_minutes.bind(1, metric);
+        remove_minutes.bind(2, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
+        remove_minutes.exec();
+      }
       SQLite::Statement remove_latest(*impl.db, "DELETE FROM latest_readings WHERE effective_ms < ?");
       remove_latest.bind(1, static_cast<std::int64_t>(ToMilliseconds(summary_cutoff)));
       remove_latest.exec();
