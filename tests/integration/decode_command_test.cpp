@@ -13,6 +13,8 @@
 using namespace std::chrono_literals;
 using ehg::test::RunCommand;
 
+// The reference capture: a real Contec 9-byte packet, the worked example of docs/serial.md and
+// docs/protocols.md.
 TEST_CASE("decode prints one JSON object per reading for the reference capture") {
   const auto result = RunCommand(
       {EHG_GATEWAY_BINARY, "decode", "--format", "contec-cms50-9", "--hex", "01 E0 85 D5 9A BD E3 FF FF"});

@@ -123,6 +123,8 @@ TEST_CASE("BTHome encryption refusals: tampered, wrong key, wrong address, no ke
   CHECK_FALSE(DecodeBthome(Hex("41 01 02 03 04 05 06 07"), kKey, kAddress).has_value());
 }
 
+// The reference vector: the encrypted example of the BTHome v2 format's description, decoded in
+// docs/ble.md ("decode") and docs/protocols.md ("BTHome v2 advertisements").
 TEST_CASE("BTHome encrypting and decrypting round trip with the reference vector") {
   CHECK(EncryptBthome(Hex("02 CA 09 03 BF 13"), 0x41, 0x00112233, kKey, kAddress) ==
         Hex("41 E4 45 F3 C9 96 2B 33 22 11 00 6C 7C 45 19"));

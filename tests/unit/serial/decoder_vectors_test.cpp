@@ -1,5 +1,6 @@
-// Worked example frames of each serial protocol (real captures where there are any; the byte layouts are
-// described in docs/serial.md) and the edge cases of each layout.
+// Worked example frames of each serial protocol (real captures where there are any) and the edge cases of
+// each layout. The byte layouts and these frames are in docs/protocols.md: "the reference" in the test
+// names below means the frames listed there.
 #include <doctest/doctest.h>
 
 #include "devices/serial/decoders.hpp"
@@ -102,7 +103,7 @@ TEST_CASE("Contec 9-byte packet cut short by a lost byte is refused, not misread
 }
 
 namespace {
-// A DF2 packet: the reference's three constructed frames (HR 72, SpO2 97), then 22 more frames.
+// A DF2 packet: the three frames docs/protocols.md lists for the tests (HR 72, SpO2 97), then 22 more.
 std::vector<std::uint8_t> Df2Packet(std::uint8_t status, std::uint8_t stat2 = 0) {
   std::vector<std::uint8_t> bytes = Hex("01 81 50 00 D2  01 80 52 48 1B  01 80 55 61 37");
   bytes[1] = static_cast<std::uint8_t>(bytes[1] | status);
