@@ -436,8 +436,8 @@ struct BluezSimulator::Impl {
       const std::string service_path = device.path + name;
       auto service_object = sdbus::createObject(loop->connection(), service_path);
       const std::uint16_t service_handle = static_cast<std::uint16_t>(handle);
-      service_object->registerProperty("UUID").onInterface(bluez::kGattService).withGetter([service] {
-        return ble::Uuid128(service.uuid16);
+      service_object->registerProperty("UUID").onInterface(bluez::kGattService).withGetter([uuid16 = service.uuid16] {
+        return ble::Uuid128(uuid16);
       });
       service_object->registerProperty("Primary").onInterface(bluez::kGattService).withGetter([] {
         return true;

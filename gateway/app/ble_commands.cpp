@@ -19,7 +19,6 @@
 namespace ehg::app {
 namespace {
 
-constexpr int kExitUsage = 64;
 constexpr int kExitUnavailable = 69;  // EX_UNAVAILABLE
 
 std::optional<std::uint32_t> AskPasskey(const std::string& address) {

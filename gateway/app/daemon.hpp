@@ -14,6 +14,7 @@ inline constexpr int kExitConfig = 78;  // EX_CONFIG: invalid config or a databa
 // Command line tools (sysexits.h): 66 EX_NOINPUT when a file named on the command line is missing,
 // unreadable, not a regular file (a FIFO, a device, a directory) or larger than its kind's limit.
 inline constexpr int kExitNoInput = 66;
+inline constexpr int kExitUsage = 64;  // EX_USAGE: bad arguments
 
 // Runs the gateway until SIGTERM or SIGINT; SIGHUP reloads the config. Returns the exit code.
 int RunDaemon(const std::filesystem::path& config_path);

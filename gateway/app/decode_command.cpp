@@ -19,7 +19,6 @@
 namespace ehg::app {
 namespace {
 
-constexpr int kExitUsage = 64;
 
 std::optional<std::vector<std::uint8_t>> ParseHex(std::string_view text) {
   std::vector<std::uint8_t> bytes;

@@ -8,10 +8,6 @@ namespace {
 
 using core::JsonValue;
 
-tl::unexpected<Refused> Refuse(Refusal reason, std::string message) {
-  return tl::unexpected(Refused{reason, std::move(message)});
-}
-
 std::optional<double> NumericDate(const JsonValue& claims, std::string_view name) {
   const JsonValue* value = claims.Find(name);
   if (value == nullptr || value->type != JsonValue::Type::kNumber || !std::isfinite(value->number)) {

@@ -26,10 +26,6 @@ constexpr std::size_t kContentKeyBytes = 32;
 // Larger objects are refused before any work: events and commands are a few KiB.
 constexpr std::size_t kMaxCompactBytes = 4 * 1024 * 1024;
 
-tl::unexpected<Refused> Refuse(Refusal reason, std::string message) {
-  return tl::unexpected(Refused{reason, std::move(message)});
-}
-
 std::span<const std::uint8_t> AsBytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
 }

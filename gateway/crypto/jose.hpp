@@ -36,6 +36,9 @@ struct Refused {
 };
 template <typename T>
 using Checked = tl::expected<T, Refused>;
+inline tl::unexpected<Refused> Refuse(Refusal reason, std::string message) {
+  return tl::unexpected(Refused{reason, std::move(message)});
+}
 
 struct VerifiedJws {
   std::string kid;

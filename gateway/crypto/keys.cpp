@@ -19,7 +19,7 @@ namespace ehg::crypto {
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
-constexpr std::size_t kCoordinateBytes = 32;
+constexpr std::size_t kP256CoordinateBytes = 32;
 
 std::shared_ptr<evp_pkey_st> Own(EVP_PKEY* key) {
   return std::shared_ptr<evp_pkey_st>(key, EVP_PKEY_free);
@@ -46,7 +46,7 @@ bool PublicKeyValid(EVP_PKEY* key) {
 // x and y of the public point from one uncompressed encoding (04 || x || y): asking for each coordinate
 // as a parameter converts the point to affine coordinates each time (a field inversion, twice).
 std::pair<Bytes, Bytes> PublicCoordinates(EVP_PKEY* key) {
-  std::array<std::uint8_t, 1 + 2 * kCoordinateBytes> point{};
+  std::array<std::uint8_t, 1 + 2 * kP256CoordinateBytes> point{};
   std::size_t length = 0;
   if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point.data(), point.size(),
                                       &length) != 1 ||
@@ -54,7 +54,7 @@ std::pair<Bytes, Bytes> PublicCoordinates(EVP_PKEY* key) {
     return {};
   }
   const auto x = point.begin() + 1;
-  const auto y = x + kCoordinateBytes;
+  const auto y = x + kP256CoordinateBytes;
   return {Bytes(x, y), Bytes(y, point.end())};
 }
 
@@ -62,7 +62,7 @@ Bytes Coordinate(EVP_PKEY* key, const char* name) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return {};
   openssl::Bignum value(raw);
-  Bytes out(kCoordinateBytes);
+  Bytes out(kP256CoordinateBytes);
   if (BN_bn2binpad(value.get(), out.data(), static_cast<int>(out.size())) != static_cast<int>(out.size()))
     return {};
   return out;
@@ -84,7 +84,7 @@ Result<Bytes> DecodeCoordinate(const core::JsonValue& jwk, std::string_view name
     return Fail(Errc::kParse, "JWK has no \"" + std::string(name) + "\"");
   }
   auto bytes = Base64UrlDecode(member->text);
-  if (!bytes || bytes->size() != kCoordinateBytes) {
+  if (!bytes || bytes->size() != kP256CoordinateBytes) {
     return Fail(Errc::kParse, "JWK \"" + std::string(name) + "\" is not 32 bytes of base64url");
   }
   return *bytes;

@@ -162,6 +162,12 @@ std::string OpenSslError() {
   return text;
 }
 
+}  // namespace
+
+// The server's own state types live in a named namespace: a struct with members of types from an
+// anonymous namespace is a warning (-Wsubobject-linkage) when this file is compiled in a unity batch.
+namespace server_detail {
+
 enum class Io { kDone, kAgain, kClosed };
 
 struct Connection {
@@ -191,9 +197,14 @@ struct Finished {
   std::string response;
 };
 
-}  // namespace
+}  // namespace server_detail
 
 struct StatusServer::Impl {
+  using Io = server_detail::Io;
+  using Connection = server_detail::Connection;
+  using Job = server_detail::Job;
+  using Finished = server_detail::Finished;
+
   ServerOptions options;
   bool require_token = false;
   bool tls = false;

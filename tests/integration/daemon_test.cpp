@@ -15,7 +15,7 @@ using ehg::test::Process;
 using ehg::test::RunCommand;
 
 namespace {
-std::int64_t Count(const fs::path& database, const std::string& sql) {
+std::int64_t CountRows(const fs::path& database, const std::string& sql) {
   SQLite::Database db(database.string(), SQLite::OPEN_READWRITE);
   return db.execAndGet(sql).getInt64();
 }
@@ -64,7 +64,7 @@ TEST_CASE("SIGTERM stops intake, commits and exits 0 within 2 s") {
   CHECK(*code == 0);
   CHECK(took < 2s);
   CHECK(daemon.Output().find("msg=\"gateway stopped\"") != std::string::npos);
-  const auto stored = Count(dir / "data" / "gateway.db", "SELECT count(*) FROM readings");
+  const auto stored = CountRows(dir / "data" / "gateway.db", "SELECT count(*) FROM readings");
   CHECK(stored > 0);
   // Nothing identifying or clinical at info level: no values, no pseudonym.
   CHECK(daemon.Output().find("r-it-0001") == std::string::npos);
@@ -125,7 +125,7 @@ TEST_CASE("A corrupt database is moved aside, a fresh one started, and a gateway
   REQUIRE(daemon.Wait(5s) == 0);
   CHECK(daemon.Output().find("level=error msg=\"database failed its integrity check") != std::string::npos);
   const auto database = dir / "data" / "gateway.db";
-  CHECK(Count(database,
+  CHECK(CountRows(database,
               "SELECT count(*) FROM outbox WHERE kind = 'gateway' AND priority = 1 AND "
               "body LIKE '%storage.corrupt_database_replaced%'") == 1);
   int moved = 0;
@@ -182,7 +182,7 @@ TEST_CASE("The update outcome the helper leaves becomes a gateway event, and its
   daemon.Signal(SIGTERM);
   REQUIRE(daemon.Wait(10s) == 0);
   // No broker: the event waits in the outbox, with its code and the helper's detail.
-  CHECK(Count(dir / "data" / "gateway.db",
+  CHECK(CountRows(dir / "data" / "gateway.db",
               "SELECT count(*) FROM outbox WHERE kind = 'gateway' AND body LIKE "
               "'%\"code\":\"update.rolled_back\"%' "
               "AND body LIKE '%failed its health check%'") == 1);

@@ -78,7 +78,7 @@ Response Get(int port, const std::string& path, const std::string& authorization
           response.get("Content-Security-Policy", "")};
 }
 
-fs::path WriteFile(const fs::path& path, const std::string& text) {
+fs::path WriteTestFile(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
   return path;
 }
@@ -232,7 +232,7 @@ TEST_CASE("The status API matches its schema and /metrics passes the Prometheus 
   REQUIRE(status.status == 200);
   CHECK(status.content_type == "application/json");
   CHECK(status.content_security_policy.find("default-src 'none'") != std::string::npos);
-  const fs::path document = WriteFile(home.dir / "status.json", status.body);
+  const fs::path document = WriteTestFile(home.dir / "status.json", status.body);
   const std::string node_dir = std::string(EHG_SOURCE_DIR) + "/tests/interop/node";
   const ehg::test::CommandResult valid =
       ehg::test::RunCommand({"/usr/bin/env", "node", node_dir + "/validate-json-schema.mjs",
@@ -243,7 +243,7 @@ TEST_CASE("The status API matches its schema and /metrics passes the Prometheus 
   CHECK(valid.exit_code == 0);
 
   // The schema check can fail: a document with an undocumented field does.
-  const fs::path tampered = WriteFile(home.dir / "tampered.json", "{\"extra\": 1," + status.body.substr(1));
+  const fs::path tampered = WriteTestFile(home.dir / "tampered.json", "{\"extra\": 1," + status.body.substr(1));
   CHECK(
       ehg::test::RunCommand({"/usr/bin/env", "node", node_dir + "/validate-json-schema.mjs",
                              std::string(EHG_SOURCE_DIR) + "/docs/status-api.schema.json", tampered.string()},
@@ -260,7 +260,7 @@ TEST_CASE("The status API matches its schema and /metrics passes the Prometheus 
   const Response metrics = Get(home.status_port, "/metrics");
   REQUIRE(metrics.status == 200);
   CHECK(metrics.content_type == "text/plain; version=0.0.4; charset=utf-8");
-  const fs::path exposition = WriteFile(home.dir / "metrics.txt", metrics.body);
+  const fs::path exposition = WriteTestFile(home.dir / "metrics.txt", metrics.body);
   // promtool parses with Prometheus' own text parser and lints names, types and help texts; any
   // finding makes it exit non-zero.
   const ehg::test::CommandResult lint =
@@ -279,7 +279,7 @@ TEST_CASE("The status API matches its schema and /metrics passes the Prometheus 
 
   // The lint can fail: a counter without _total is a finding.
   const fs::path bad =
-      WriteFile(home.dir / "bad.txt", "# HELP x_things x\n# TYPE x_things counter\nx_things 1\n");
+      WriteTestFile(home.dir / "bad.txt", "# HELP x_things x\n# TYPE x_things counter\nx_things 1\n");
   CHECK(ehg::test::RunCommand({"/bin/sh", "-c", "promtool check metrics < " + bad.string()}, 60s).exit_code !=
         0);
 
@@ -321,7 +321,7 @@ TEST_CASE("Beyond loopback the page needs TLS and the token, wrong tokens are re
   const ehg::test::TestPki& pki = ehg::test::TestPki::Get();
   const int port = ehg::test::FreePort();
   const std::string token = "3f9c2b7e51d04a8c9e6f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d";
-  const fs::path token_file = WriteFile(dir / "status-token", token + "\n");
+  const fs::path token_file = WriteTestFile(dir / "status-token", token + "\n");
   fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write);  // a secret: refused otherwise
   ehg::test::DaemonConfigOptions options;
   options.status_page_json = R"({"listen": "0.0.0.0:)" + std::to_string(port) + R"(", "token_file": ")" +
@@ -363,7 +363,7 @@ TEST_CASE("Beyond loopback the page needs TLS and the token, wrong tokens are re
                 pki.File("broker-wrong-host.crt").string());
   other.replace(other.find(pki.File("broker.key").string()), pki.File("broker.key").string().size(),
                 pki.File("broker-wrong-host.key").string());
-  const fs::path pinned_elsewhere = WriteFile(dir / "other.json", other);
+  const fs::path pinned_elsewhere = WriteTestFile(dir / "other.json", other);
   const ehg::test::CommandResult refused =
       ehg::test::RunCommand({EHG_GATEWAY_BINARY, "status", "--config", pinned_elsewhere.string()});
   CHECK(refused.exit_code == 3);

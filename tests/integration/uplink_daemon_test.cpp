@@ -30,12 +30,12 @@ using ehg::test::TestReceiver;
 
 namespace {
 
-constexpr const char* kTopicBase = "ehealth/v1/0301/gw-it-01/";
+constexpr const char* kDaemonTopicBase = "ehealth/v1/0301/gw-it-01/";
 // Every blood pressure reading keeps the alert open and updates it: a steady stream of alert events.
 constexpr const char* kAlwaysAlerting =
     R"([{"id": "systolic-any", "kind": "threshold", "metric": "bp.systolic", "above": 20, "severity": "high"}])";
 
-Poco::JSON::Object::Ptr Json(const std::string& text) {
+Poco::JSON::Object::Ptr EventJson(const std::string& text) {
   return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
 }
 
@@ -75,7 +75,7 @@ std::vector<ReceivedEvent> EventsOfKind(const std::vector<ReceivedMessage>& mess
 std::set<std::string> ReceivedObservations(const std::vector<ReceivedMessage>& messages) {
   std::set<std::string> keys;
   for (const ReceivedEvent& event : EventsOfKind(messages, "observation")) {
-    auto identifiers = Json(event.body)->getArray("identifier");
+    auto identifiers = EventJson(event.body)->getArray("identifier");
     for (std::size_t i = 0; i < identifiers->size(); ++i) {
       keys.insert(ehg::test::ObservationKeyOf(
           identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value")));
@@ -97,7 +97,7 @@ std::size_t AlertEventsLogged(const std::string& output) {
 std::function<bool(const std::vector<ReceivedMessage>&)> ResultArrived(std::string id, std::string detail) {
   return [id = std::move(id), detail = std::move(detail)](const std::vector<ReceivedMessage>& messages) {
     for (const ReceivedEvent& event : EventsOfKind(messages, "cmd/result")) {
-      auto result = Json(event.body);
+      auto result = EventJson(event.body);
       if (result->getValue<std::string>("command_id") == id)
         return result->getValue<std::string>("detail") == detail;
     }
@@ -112,7 +112,7 @@ bool InCreationOrder(const std::vector<ReceivedEvent>& events) {
   return true;
 }
 
-int Stop(Process& daemon) {
+int StopDaemon(Process& daemon) {
   daemon.Signal(SIGTERM);
   return daemon.Wait(15s).value_or(-1);
 }
@@ -126,7 +126,7 @@ std::string Drain(const TempDir& dir, DaemonConfigOptions options, std::chrono::
   REQUIRE(daemon.WaitForOutput("gateway running", 10s));
   const bool drained =
       ehg::test::WaitUntil([&] { return Count(dir, "SELECT count(*) FROM outbox") == 0; }, timeout);
-  CHECK(Stop(daemon) == 0);
+  CHECK(StopDaemon(daemon) == 0);
   CHECK(drained);
   return daemon.Output();
 }
@@ -154,7 +154,7 @@ TEST_CASE("Broker outage: every event arrives afterwards, alerts first, in order
       [&](const std::vector<ReceivedMessage>& messages) { return messages.size() > before_restart + 10; },
       20s));
   std::this_thread::sleep_for(1s);
-  REQUIRE(Stop(daemon) == 0);
+  REQUIRE(StopDaemon(daemon) == 0);
   const std::string output = daemon.Output() + Drain(dir, options);
   CHECK(output.find("msg=\"broker connection lost\"") != std::string::npos);
 
@@ -221,7 +221,7 @@ TEST_CASE("kill -9 of the gateway while it publishes, 20 times: nothing is missi
   SQLite::Statement query(db, "SELECT alert_id, state FROM alerts");
   std::map<std::string, std::set<std::string>> changes;
   for (const ReceivedEvent& alert : alerts) {
-    auto body = Json(alert.body);
+    auto body = EventJson(alert.body);
     changes[body->getValue<std::string>("alert_id")].insert(body->getValue<std::string>("change"));
   }
   int checked = 0;
@@ -250,8 +250,8 @@ TEST_CASE("Outbox full while offline: every alert is delivered later and dropped
   REQUIRE(receiver.WaitFor(
       [](const std::vector<ReceivedMessage>& messages) {
         for (const auto& message : messages) {
-          if (message.topic != std::string(kTopicBase) + "status") continue;
-          auto status = Json(message.payload);
+          if (message.topic != std::string(kDaemonTopicBase) + "status") continue;
+          auto status = EventJson(message.payload);
           if (status->getValue<std::string>("state") == "online" &&
               status->getValue<int>("dropped_observations") > 0)
             return true;
@@ -260,7 +260,7 @@ TEST_CASE("Outbox full while offline: every alert is delivered later and dropped
       },
       20s));
   std::this_thread::sleep_for(1s);
-  REQUIRE(Stop(daemon) == 0);
+  REQUIRE(StopDaemon(daemon) == 0);
   const std::string output = daemon.Output() + Drain(dir, options);
 
   const auto messages = receiver.Messages();
@@ -301,13 +301,13 @@ TEST_CASE("An alert without a receipt is sent again on schedule until the receip
   CHECK(resent_after >= 4s);
   CHECK(resent_after <= 7s);
 
-  receiver.Publish(std::string(kTopicBase) + "cmd",
+  receiver.Publish(std::string(kDaemonTopicBase) + "cmd",
                    R"({"id":"receipt-1","type":"alert.receipt","event_id":")" + event_id + "\"}");
   REQUIRE(receiver.WaitFor(ResultArrived("receipt-1", "receipt recorded"), 10s));
   const std::size_t copies = ehg::test::CopiesOf(receiver.Messages(), event_id);
   std::this_thread::sleep_for(7s);
   CHECK(ehg::test::CopiesOf(receiver.Messages(), event_id) == copies);
-  REQUIRE(Stop(daemon) == 0);
+  REQUIRE(StopDaemon(daemon) == 0);
   CHECK(Count(dir, "SELECT count(*) FROM outbox WHERE kind = 'alert'") == 0);
 }
 
@@ -323,8 +323,8 @@ TEST_CASE(
   const auto status_is = [](const std::string& state, const std::string& reason) {
     return [=](const std::vector<ReceivedMessage>& messages) {
       for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-        if (it->topic != std::string(kTopicBase) + "status") continue;
-        auto status = Json(it->payload);
+        if (it->topic != std::string(kDaemonTopicBase) + "status") continue;
+        auto status = EventJson(it->payload);
         return status->getValue<std::string>("state") == state &&
                (reason.empty() || status->getValue<std::string>("reason") == reason);
       }
@@ -334,10 +334,10 @@ TEST_CASE(
   {
     Process daemon = ehg::test::StartDaemon(config);
     REQUIRE(receiver.WaitFor(status_is("online", ""), 15s));
-    REQUIRE(Stop(daemon) == 0);
+    REQUIRE(StopDaemon(daemon) == 0);
     REQUIRE(receiver.WaitFor(status_is("offline", "shutdown"), 5s));
   }
-  receiver.Publish(std::string(kTopicBase) + "cmd", R"({"id":"while-offline","type":"ping"})");
+  receiver.Publish(std::string(kDaemonTopicBase) + "cmd", R"({"id":"while-offline","type":"ping"})");
   Process daemon = ehg::test::StartDaemon(config);
   REQUIRE(receiver.WaitFor(ResultArrived("while-offline", "pong"), 15s));
   daemon.Signal(SIGKILL);
@@ -361,8 +361,8 @@ TEST_CASE("Care staff close an alert from the care system: receipt, acknowledge 
       [](const std::vector<ReceivedMessage>& messages) { return !EventsOfKind(messages, "alert").empty(); },
       15s));
   const auto raised = EventsOfKind(receiver.Messages(), "alert").front();
-  const std::string alert_id = Json(raised.body)->getValue<std::string>("alert_id");
-  const std::string cmd = std::string(kTopicBase) + "cmd";
+  const std::string alert_id = EventJson(raised.body)->getValue<std::string>("alert_id");
+  const std::string cmd = std::string(kDaemonTopicBase) + "cmd";
 
   receiver.Publish(cmd, R"({"id":"r-1","type":"alert.receipt","event_id":")" + raised.event_id + "\"}");
   REQUIRE(receiver.WaitFor(ResultArrived("r-1", "receipt recorded"), 10s));
@@ -375,7 +375,7 @@ TEST_CASE("Care staff close an alert from the care system: receipt, acknowledge 
   const auto changed_to = [&](const std::string& change) {
     return [&, change](const std::vector<ReceivedMessage>& messages) {
       for (const ReceivedEvent& event : EventsOfKind(messages, "alert")) {
-        auto body = Json(event.body);
+        auto body = EventJson(event.body);
         if (body->getValue<std::string>("change") == change) return true;
       }
       return false;
@@ -383,7 +383,7 @@ TEST_CASE("Care staff close an alert from the care system: receipt, acknowledge 
   };
   REQUIRE(receiver.WaitFor(changed_to("acknowledged"), 10s));
   for (const ReceivedEvent& event : EventsOfKind(receiver.Messages(), "alert")) {
-    auto body = Json(event.body);
+    auto body = EventJson(event.body);
     if (body->getValue<std::string>("change") != "acknowledged") continue;
     CHECK(body->getValue<std::string>("alert_id") == alert_id);
     CHECK(body->getValue<std::string>("acknowledged_by") == "nurse-17");
@@ -398,7 +398,7 @@ TEST_CASE("Care staff close an alert from the care system: receipt, acknowledge 
                    R"({"id":"x-2","type":"alert.resolve","alert_id":")" + alert_id + R"(","by":"nurse-17"})");
   REQUIRE(receiver.WaitFor(ResultArrived("x-2", "no open alert with this id (unknown or already resolved)"),
                            10s));
-  REQUIRE(Stop(daemon) == 0);
+  REQUIRE(StopDaemon(daemon) == 0);
   CHECK(Count(dir, "SELECT count(*) FROM alerts WHERE is_open = 1") == 0);
   CHECK(Count(dir,
               "SELECT count(*) FROM alerts WHERE state = 'resolved' AND "

@@ -27,8 +27,9 @@ void CheckEveryFlagCombination(CharacteristicParser parser, LengthOf length_of) 
   for (unsigned flags = 0; flags < 256; ++flags) {
     CAPTURE(flags);
     const std::size_t length = length_of(static_cast<std::uint8_t>(flags));
+    REQUIRE(length >= 1);
     std::vector<std::uint8_t> value(length);
-    value[0] = static_cast<std::uint8_t>(flags);
+    value.at(0) = static_cast<std::uint8_t>(flags);
     for (std::size_t i = 1; i < value.size(); ++i)
       value[i] = static_cast<std::uint8_t>(0x10 + i);
     CHECK(parser(value).has_value());

@@ -30,7 +30,7 @@ RuleSet EscalatingSpO2(std::chrono::seconds for_duration = 0s) {
   return rules;
 }
 
-struct Fixture {
+struct LifecycleFixture {
   ehg::test::TempDir dir;
   ehg::core::ManualClock clock{ehg::core::WallTime{std::chrono::milliseconds{ehg::test::kTestEpochMs}}};
   ehg::core::EventIdGenerator ids{clock};
@@ -114,7 +114,7 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("Escalation timers survive a restart: due after 15 minutes of alert age, not of uptime") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(EscalatingSpO2());
   fixture.Measure(85);
   CHECK(fixture.AlertChanges() == std::vector<std::string>{"raised/0"});
@@ -134,7 +134,7 @@ TEST_CASE("Escalation timers survive a restart: due after 15 minutes of alert ag
 }
 
 TEST_CASE("An acknowledgement survives a restart: no escalation afterwards, and a resolve is final") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(EscalatingSpO2());
   fixture.Measure(85);
   const std::string alert_id = fixture.OpenAlertId();
@@ -170,7 +170,7 @@ TEST_CASE("An acknowledgement survives a restart: no escalation afterwards, and 
 }
 
 TEST_CASE("A persistence duration that started before a restart completes after it") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(EscalatingSpO2(60s));
   fixture.Measure(85);
   fixture.clock.Advance(30s);
@@ -183,7 +183,7 @@ TEST_CASE("A persistence duration that started before a restart completes after 
 }
 
 TEST_CASE("A receipt marks the alert delivered in the store") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(EscalatingSpO2());
   fixture.Measure(85);
   const auto rows = fixture.store->PeekOutbox(10).value();
@@ -205,7 +205,7 @@ RuleSet WeightGain() {
   return rules;
 }
 
-void Weigh(Fixture& fixture, double kg) {
+void Weigh(LifecycleFixture& fixture, double kg) {
   auto reading = ehg::test::MakeReading("body_weight", kg, "kg",
                                         fixture.clock.Now().time_since_epoch().count(), "scale");
   std::atomic<bool> done{false};
@@ -216,7 +216,7 @@ void Weigh(Fixture& fixture, double kg) {
 }  // namespace
 
 TEST_CASE("Trend history is rebuilt from the stored readings after a restart") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(WeightGain());
   Weigh(fixture, 80.0);
   fixture.clock.Advance(24h);
@@ -226,7 +226,7 @@ TEST_CASE("Trend history is rebuilt from the stored readings after a restart") {
 }
 
 TEST_CASE("A trend rule added by a reload sees the readings stored before it existed") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(RuleSet{});
   Weigh(fixture, 80.0);
   fixture.clock.Advance(24h);
@@ -238,7 +238,7 @@ TEST_CASE("A trend rule added by a reload sees the readings stored before it exi
 namespace {
 
 // Submits the SpO2 values at once (one batch, with a long batch window) and waits for all of them.
-void MeasureInOneBatch(Fixture& fixture, const std::vector<double>& values) {
+void MeasureInOneBatch(LifecycleFixture& fixture, const std::vector<double>& values) {
   std::atomic<int> done{0};
   for (std::size_t i = 0; i < values.size(); ++i) {
     auto reading = ehg::test::SpO2(
@@ -249,7 +249,7 @@ void MeasureInOneBatch(Fixture& fixture, const std::vector<double>& values) {
 }
 
 // The alert events in the outbox, oldest first: event id and change.
-std::vector<std::pair<std::string, std::string>> AlertEvents(Fixture& fixture) {
+std::vector<std::pair<std::string, std::string>> AlertEvents(LifecycleFixture& fixture) {
   std::vector<std::pair<std::string, std::string>> events;
   const auto rows = fixture.store->PeekOutbox(1000).value();
   for (const auto& row : rows) {
@@ -260,7 +260,7 @@ std::vector<std::pair<std::string, std::string>> AlertEvents(Fixture& fixture) {
   return events;
 }
 
-ehg::store::WriteOutcome Receipt(Fixture& fixture, const std::string& event_id) {
+ehg::store::WriteOutcome Receipt(LifecycleFixture& fixture, const std::string& event_id) {
   ehg::store::OutboxChange change;
   change.receipted_alerts.push_back(ehg::core::EventId::Parse(event_id).value());
   return fixture.Apply(std::move(change));
@@ -278,7 +278,7 @@ std::vector<std::string> StoredEventIds(const std::string& detail) {
 }  // namespace
 
 TEST_CASE("Case 6: one batch that raises and updates an alert keeps both event ids over a restart") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.batch_window = 300ms;
   fixture.Start(EscalatingSpO2());
   MeasureInOneBatch(fixture, {85, 80});  // raised, then worse: updated
@@ -298,7 +298,7 @@ TEST_CASE("Case 6: one batch that raises and updates an alert keeps both event i
 }
 
 TEST_CASE("Case 6: raise, update and resolve in one batch: the history keeps every event id") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.batch_window = 300ms;
   fixture.Start(EscalatingSpO2());
   MeasureInOneBatch(fixture, {85, 80, 97});
@@ -325,7 +325,7 @@ TEST_CASE("Case 6: raise, update and resolve in one batch: the history keeps eve
 
 TEST_CASE(
     "The pipeline judges device times: a year ahead counts at the receive time, counted, one clock alert") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(EscalatingSpO2());
   const auto submit = [&](double spo2, std::chrono::milliseconds device_offset) {
     auto reading = ehg::test::SpO2(spo2, fixture.clock.Now().time_since_epoch().count());
@@ -357,7 +357,7 @@ TEST_CASE(
 }
 
 TEST_CASE("A per-device tolerance decides what is plausible") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(EscalatingSpO2());
   fixture.pipeline->Stop();
   fixture.pipeline.reset();
@@ -377,7 +377,7 @@ TEST_CASE("A per-device tolerance decides what is plausible") {
 }
 
 TEST_CASE("Trend windows are rebuilt from the minute summaries, not the raw readings") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(WeightGain());
   Weigh(fixture, 80.0);
   fixture.clock.Advance(24h);
@@ -395,7 +395,7 @@ TEST_CASE("Trend windows are rebuilt from the minute summaries, not the raw read
 namespace {
 
 // Submits one reading (device time `device_offset` from its receive time, the fixture's clock) and waits.
-void SubmitAt(Fixture& fixture, const std::string& device, const std::string& metric, double value,
+void SubmitAt(LifecycleFixture& fixture, const std::string& device, const std::string& metric, double value,
               const std::string& unit, std::chrono::milliseconds device_offset) {
   auto reading =
       ehg::test::MakeReading(metric, value, unit, fixture.clock.Now().time_since_epoch().count(), device);
@@ -409,7 +409,7 @@ void SubmitAt(Fixture& fixture, const std::string& device, const std::string& me
 
 TEST_CASE(
     "Through the pipeline: a clock stepping back hides nothing, a late normal reading resolves nothing") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.clock_tolerances["oximeter"] =
       ehg::core::DefaultClockTolerance(ehg::core::DeviceTiming::kStreaming);
   fixture.Start(EscalatingSpO2(60s));
@@ -436,7 +436,7 @@ TEST_CASE("Through the pipeline: every press of the emergency button while its a
   button.common = {"emergency-button", Severity::kCritical, std::nullopt, 0s};
   button.metric = "button";
   rules.events.push_back(button);
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(rules);
   for (int press = 0; press < 3; ++press) {
     SubmitAt(fixture, "pendant", "button", 1, "1", 0ms);
@@ -447,7 +447,7 @@ TEST_CASE("Through the pipeline: every press of the emergency button while its a
 }
 
 TEST_CASE("Through the pipeline: a clock reset to 2000-01-01 loses no reading and hides no breach") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   fixture.Start(EscalatingSpO2(30s));
   for (int second = 0; second <= 40; second += 10) {
     auto reading = ehg::test::SpO2(second == 0 ? 96 : 80, fixture.clock.Now().time_since_epoch().count());
@@ -466,7 +466,7 @@ TEST_CASE("Through the pipeline: a clock reset to 2000-01-01 loses no reading an
 }
 
 TEST_CASE("After the upgrade to schema 7 an old reading stamped a year ahead freezes nothing") {
-  Fixture fixture;
+  LifecycleFixture fixture;
   const auto path = fixture.dir / "gateway.db";
   fixture.store.reset();
   {

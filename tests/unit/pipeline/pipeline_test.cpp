@@ -54,13 +54,13 @@ struct Outcomes {
   }
 };
 
-struct Fixture {
+struct PipelineFixture {
   ehg::test::TempDir dir;
   ehg::core::ManualClock clock{ehg::core::WallTime{1'767'225'600'000ms}};
   ehg::core::EventIdGenerator ids{clock};
   std::unique_ptr<ehg::store::Store> store;
 
-  explicit Fixture(ehg::store::StoreOptions options = {}) {
+  explicit PipelineFixture(ehg::store::StoreOptions options = {}) {
     if (options.path.empty()) options.path = dir / "gateway.db";
     store = std::move(ehg::store::Store::Open(options, clock).value());
   }
@@ -99,7 +99,7 @@ std::vector<Poco::JSON::Object::Ptr> OutboxBodies(ehg::store::Store& store, ehg:
 }  // namespace
 
 TEST_CASE("A reading is reported accepted only once it is in the store, with an observation event") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Outcomes outcomes;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
   REQUIRE(pipeline.Start().has_value());
@@ -118,7 +118,7 @@ TEST_CASE("A reading is reported accepted only once it is in the store, with an 
 }
 
 TEST_CASE("A reading outside the catalogue is refused with its reason, counted, logged without its value") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Outcomes outcomes;
   ehg::test::LogCapture log(ehg::core::LogLevel::kInfo);
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
@@ -139,7 +139,7 @@ TEST_CASE("A reading outside the catalogue is refused with its reason, counted, 
 TEST_CASE(
     "A breach raises an alert in the same transaction: stored state plus an alert event ahead of "
     "observations") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Outcomes outcomes;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
   REQUIRE(pipeline.Start().has_value());
@@ -161,7 +161,7 @@ TEST_CASE(
 }
 
 TEST_CASE("Open alerts survive a restart: a repeat updates the same alert, a recovery resolves it") {
-  Fixture fixture;
+  PipelineFixture fixture;
   std::string alert_id;
   {
     Outcomes outcomes;
@@ -193,7 +193,7 @@ TEST_CASE("Open alerts survive a restart: a repeat updates the same alert, a rec
 }
 
 TEST_CASE("A full queue refuses (and counts) instead of blocking the driver") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(16), LowSpO2());
   REQUIRE(pipeline.Start().has_value());
   // Hold the pipeline thread inside a completion callback so the queue can fill up.
@@ -224,7 +224,7 @@ TEST_CASE("A full queue refuses (and counts) instead of blocking the driver") {
 }
 
 TEST_CASE("Stop commits everything already queued, then refuses new readings") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(4096), LowSpO2());
   REQUIRE(pipeline.Start().has_value());
   for (int i = 0; i < 2'000; ++i)
@@ -237,7 +237,7 @@ TEST_CASE("Stop commits everything already queued, then refuses new readings") {
 }
 
 TEST_CASE("When the store fails, every reading of the batch hears why and no alert state changes") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Outcomes outcomes;
   ehg::test::LogCapture log(ehg::core::LogLevel::kInfo);
   auto options = fixture.Options(100'000);
@@ -271,7 +271,7 @@ TEST_CASE("When the store fails, every reading of the batch hears why and no ale
 }
 
 TEST_CASE("Replaced rules apply to the next batch") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Outcomes outcomes;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), RuleSet{});
   REQUIRE(pipeline.Start().has_value());
@@ -290,7 +290,7 @@ TEST_CASE("Replaced rules apply to the next batch") {
 }
 
 TEST_CASE("The heartbeat moves while the pipeline is idle") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
   REQUIRE(pipeline.Start().has_value());
   const auto first = pipeline.LastHeartbeat();
@@ -300,7 +300,7 @@ TEST_CASE("The heartbeat moves while the pipeline is idle") {
 }
 
 TEST_CASE("Uplink changes remove acknowledged rows, match receipts, and wake the outbox listener") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
   std::atomic<int> most_urgent{-1};
   std::atomic<int> notifications{0};
@@ -342,14 +342,14 @@ TEST_CASE("Uplink changes remove acknowledged rows, match receipts, and wake the
 }
 
 TEST_CASE("Uplink changes are refused when the pipeline is not running") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
   CHECK_FALSE(pipeline.ApplyOutboxChange({}));
   CHECK(pipeline.counters().outbox_changes_refused == 1);
 }
 
 TEST_CASE("A failed batch leaves no trace in the rules: the same reading offered again is evaluated afresh") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Outcomes outcomes;
   auto options = fixture.Options(100'000);
   options.batch_window = 100ms;
@@ -380,7 +380,7 @@ TEST_CASE("A failed batch leaves no trace in the rules: the same reading offered
 }
 
 TEST_CASE("A device link change is stored on the device and sent as a device event") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), {});
   REQUIRE(pipeline.Start());
   const auto at = fixture.clock.Now();
@@ -406,7 +406,7 @@ TEST_CASE("A device link change is stored on the device and sent as a device eve
 }
 
 TEST_CASE("A device measurement delivered twice is stored once and evaluated once") {
-  Fixture fixture;
+  PipelineFixture fixture;
   Outcomes outcomes;
   Pipeline pipeline(*fixture.store, fixture.clock, fixture.ids, fixture.Options(), LowSpO2());
   REQUIRE(pipeline.Start().has_value());

@@ -177,8 +177,8 @@ TEST_CASE("A byte dropped from every frame in turn costs at most that frame") {
 
 TEST_CASE("Contec 9-byte: a long run of data bytes after an unknown type is refused the same way in any split") {
   // Found by fuzz_serial_contec_cms50_9: the refused length depended on how many bytes had arrived.
-  std::vector<std::uint8_t> bytes{0x00};
-  bytes.insert(bytes.end(), 70, 0xEF);
+  std::vector<std::uint8_t> bytes(71, 0xEF);  // a 0x00 type byte, then 70 data bytes
+  bytes.front() = 0x00;
   const auto frame = serial_test::Hex("01 E0 85 D5 9A BD E3 FF FF");
   bytes.insert(bytes.end(), frame.begin(), frame.end());
   const Decoded whole = DecodeInChunks("contec-cms50-9", bytes, {});

@@ -12,7 +12,7 @@
 using namespace std::chrono_literals;
 
 namespace {
-Poco::JSON::Object::Ptr Json(const std::string& text) {
+Poco::JSON::Object::Ptr MessageJson(const std::string& text) {
   return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
 }
 }  // namespace
@@ -40,7 +40,7 @@ TEST_CASE("The online status carries version, uptime, backlog, drops and the hea
   info.awaiting_receipt = 1;
   info.reconnects = 4;
   info.clock_synchronised = false;
-  auto status = Json(ehg::uplink::OnlineStatusBody(info));
+  auto status = MessageJson(ehg::uplink::OnlineStatusBody(info));
   CHECK(status->getValue<std::string>("state") == "online");
   CHECK(status->getValue<std::string>("version") == "1.2.3");
   CHECK(status->getValue<int>("uptime_seconds") == 3600);
@@ -54,11 +54,11 @@ TEST_CASE("The online status carries version, uptime, backlog, drops and the hea
   CHECK_FALSE(status->getValue<bool>("clock_synchronised"));
 
   info.connected_at = ehg::core::WallTime{1'767'225'000'000ms};
-  CHECK(Json(ehg::uplink::OnlineStatusBody(info))->getValue<std::string>("connected_at") ==
+  CHECK(MessageJson(ehg::uplink::OnlineStatusBody(info))->getValue<std::string>("connected_at") ==
         "2025-12-31T23:50:00.000Z");
 
   auto will =
-      Json(ehg::uplink::OfflineStatusBody("gw-1", "0301", "connection lost", nullptr, info.connected_at));
+      MessageJson(ehg::uplink::OfflineStatusBody("gw-1", "0301", "connection lost", nullptr, info.connected_at));
   CHECK(will->getValue<std::string>("state") == "offline");
   CHECK_FALSE(will->has("time"));  // signed when the connection is made, sent by the broker later
   CHECK(will->getValue<std::string>("connected_at") == "2025-12-31T23:50:00.000Z");
@@ -67,7 +67,7 @@ TEST_CASE("The online status carries version, uptime, backlog, drops and the hea
 TEST_CASE("An observation batch is valid JSON holding every body in order") {
   const std::string first = R"({"event_id":"a","value":1})";
   const std::string second = R"({"event_id":"b","note":"\"quoted\" \u00e6"})";
-  auto batch = Json(ehg::uplink::ObservationBatchBody("gw-\"1", {&first, &second}));
+  auto batch = MessageJson(ehg::uplink::ObservationBatchBody("gw-\"1", {&first, &second}));
   CHECK(batch->getValue<std::string>("schema") == "ehealth-gateway/observation-batch/v0");
   CHECK(batch->getValue<std::string>("gateway") == "gw-\"1");
   CHECK(batch->getValue<int>("count") == 2);

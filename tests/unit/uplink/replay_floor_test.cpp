@@ -20,7 +20,7 @@ using ehg::test::WaitUntil;
 
 namespace {
 
-constexpr const char* kBase = "ehealth/v1/0301/gw-1/";
+constexpr const char* kFloorBase = "ehealth/v1/0301/gw-1/";
 
 struct Gateway {
   ehg::core::ManualClock& clock;
@@ -55,12 +55,12 @@ struct Gateway {
   }
   ~Gateway() { uplink->Stop(); }
 
-  void Command(const std::string& jws) { transport->events.message(std::string(kBase) + "cmd", jws); }
+  void Command(const std::string& jws) { transport->events.message(std::string(kFloorBase) + "cmd", jws); }
   std::size_t Results() {
     std::lock_guard lock(transport->mutex);
     std::size_t count = 0;
     for (const auto& message : transport->published)
-      if (message.topic == std::string(kBase) + "cmd/result") ++count;
+      if (message.topic == std::string(kFloorBase) + "cmd/result") ++count;
     return count;
   }
 };
