@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "gateway/core/bug.hpp"
 #include "gateway/core/device_time.hpp"
 #include "gateway/core/metrics.hpp"
 
@@ -602,7 +603,7 @@ const WindowSpec& Evaluator::SpecFor(const std::string& metric, std::chrono::sec
   for (const WindowSpec& spec : windows_) {
     if (spec.metric == metric && spec.bucket == bucket) return spec;
   }
-  std::abort();  // the constructor made one for every trend and baseline rule
+  core::Bug("no window for a trend or baseline rule (the constructor makes one for each)");
 }
 
 BucketWindow& Evaluator::WindowFor(EngineState& state, const WindowSpec& spec) const {

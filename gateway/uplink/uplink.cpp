@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "gateway/core/bug.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/thread_name.hpp"
 #include "gateway/uplink/messages.hpp"
@@ -59,10 +60,7 @@ Uplink::Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPor
       ids_(ids),
       backoff_(options_.reconnect_initial, options_.reconnect_max, UniformRandom),
       heartbeat_interval_(options_.heartbeat_interval) {
-  if (!options_.protection) {
-    core::LogError("uplink built without payload protection (a bug): refusing to run");
-    std::abort();
-  }
+  if (!options_.protection) core::Bug("uplink built without payload protection: refusing to run");
   options_.in_flight_window = std::max<std::size_t>(options_.in_flight_window, kUrgentSlots + 1);
   options_.observation_batch_max = std::max<std::size_t>(options_.observation_batch_max, 1);
   // Each event only posts a task: the client library's threads never touch the uplink's state.

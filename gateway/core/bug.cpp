@@ -1,0 +1,15 @@
+#include "gateway/core/bug.hpp"
+
+#include <cstdlib>
+#include <string>
+
+#include "gateway/core/log.hpp"
+
+namespace ehg::core {
+
+void Bug(std::string_view what, std::source_location where) {
+  LogError("bug: " + std::string(what) + " (" + where.file_name() + ":" + std::to_string(where.line()) + ")");
+  std::abort();
+}
+
+}  // namespace ehg::core
