@@ -569,7 +569,8 @@ struct BleManager::Impl {
     const std::string detail = bluez::ErrorText(error);
     SetError(device, explained.text, detail, explained.needs_action);
     if (!explained.needs_action && HangsUpAfterMeasuring(device.options.profile)) {
-      core::LogDebug(what, {{"device", device.options.device_id}, {"reason", explained.text}, {"detail", detail}});
+      core::LogDebug(what,
+                     {{"device", device.options.device_id}, {"reason", explained.text}, {"detail", detail}});
       return;
     }
     LogOnce(device, what, explained.text, detail);
@@ -631,7 +632,9 @@ struct BleManager::Impl {
                                       error->getName() == "org.bluez.Error.NotAuthorized";
               if (needs_bond) {
                 found->stats.last_error =
-                    "needs pairing: run `ehealth-gateway pair " + found->options.address + "`";
+                    "The device answers only a gateway it is paired with: run "
+                    "`ehealth-gateway pair " +
+                    found->options.address + "`.";
               }
               Report(*found, true, found->stats.last_error);
             }

@@ -76,7 +76,8 @@ ExplainedError ConnectionFailure(std::string_view reason) {
 
 // org.bluez.Error.Failed: the message carries the reason.
 ExplainedError Failed(std::string_view message) {
-  for (const std::string_view prefix : {std::string_view("le-connection-"), std::string_view("br-connection-")}) {
+  for (const std::string_view prefix :
+       {std::string_view("le-connection-"), std::string_view("br-connection-")}) {
     if (message.starts_with(prefix)) return ConnectionFailure(message.substr(prefix.size()));
   }
   if (message == "Page Timeout") return Explained(kNotAnswering, false);
@@ -108,7 +109,8 @@ ExplainedError ExplainBluezError(std::string_view name, std::string_view message
   }
   if (name.starts_with(kBus)) {
     const std::string_view error = name.substr(kBus.size());
-    if (error == "NoReply" || error == "Timeout" || error == "TimedOut") return Explained(kNoAnswerInTime, false);
+    if (error == "NoReply" || error == "Timeout" || error == "TimedOut")
+      return Explained(kNoAnswerInTime, false);
     if (error == "ServiceUnknown" || error == "NameHasNoOwner") return Explained(kBluetoothdMissing, true);
     if (error == "UnknownObject") return Explained(kUnknownDevice, false);
     if (error == "AccessDenied") return Explained(kNoPermission, true);

@@ -727,10 +727,10 @@ class Daemon {
           view.connection = bluez_present ? "listening" : "disconnected";
         } else {
           // A cuff that hung up after measuring is idle, not missing (core::JudgeLink).
-          view.connection = http::ConnectionName(core::JudgeLink(
-              {stats.connected, devices::ble::HangsUpAfterMeasuring(ble->profile), stats.link_needs_action,
-               view.last_seen, view.expected_interval},
-              status.now));
+          view.connection = http::ConnectionName(
+              core::JudgeLink({stats.connected, devices::ble::HangsUpAfterMeasuring(ble->profile),
+                               stats.link_needs_action, view.last_seen, view.expected_interval},
+                              status.now));
         }
       }
     }

@@ -30,9 +30,9 @@ enum class LinkShown { kConnected, kIdle, kMissing };
 
 struct DeviceLink {
   bool connected = false;
-  bool hangs_up_after_measuring = false;  // not connected is its normal state between measurements
-  bool error_needs_action = false;        // the last link error cannot pass by itself
-  std::optional<WallTime> last_heard;     // a value, an advertisement or a stored reading
+  bool hangs_up_after_measuring = false;      // not connected is its normal state between measurements
+  bool error_needs_action = false;            // the last link error cannot pass by itself
+  std::optional<WallTime> last_heard;         // a value, an advertisement or a stored reading
   std::chrono::seconds expected_interval{0};  // the longest normal silence; 0: no limit
 };
 

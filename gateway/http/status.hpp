@@ -40,9 +40,9 @@ struct DeviceView {
   std::optional<int> rssi_dbm;
   std::chrono::seconds expected_interval{0};                // silence beyond this needs attention
   std::map<std::string, std::uint64_t> readings_by_metric;  // stored since start
-  std::uint64_t parse_errors = 0;  // frames or values the parser refused, readings the catalogue refused
-  std::string last_error;         // for the installer: what happened and what to do
-  std::string last_error_detail;  // the technical cause behind it (a BlueZ D-Bus error), empty if none
+  std::uint64_t parse_errors = 0;      // frames or values the parser refused, readings the catalogue refused
+  std::string last_error;              // for the installer: what happened and what to do
+  std::string last_error_detail;       // the technical cause behind it (a BlueZ D-Bus error), empty if none
   std::vector<LastValue> last_values;  // empty unless values are shown
 };
 

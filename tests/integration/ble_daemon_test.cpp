@@ -261,7 +261,8 @@ TEST_CASE(
   options.time_zone = "UTC";
   options.bluetooth_json = R"({"bus_address": ")" + bus.address() + R"("})";
   options.devices_json = R"([
-    {"id": "cuff", "type": "ble", "address": ")" + cuff + R"(", "profile": "blood_pressure"},
+    {"id": "cuff", "type": "ble", "address": ")" +
+                         cuff + R"(", "profile": "blood_pressure"},
     {"id": "thermometer", "type": "ble", "address": "A4:C1:38:00:11:22", "profile": "thermometer"}
   ])";
   const int port = ehg::test::FreePort();
@@ -276,15 +277,17 @@ TEST_CASE(
   REQUIRE(ehg::test::WaitUntil(
       [&] {
         return bluez->Log(cuff).disconnects == 1 &&
-               DeviceStatus(port, "cuff")->getValue<std::string>("last_error_detail").find(
-                   "le-connection-abort-by-local") != std::string::npos;
+               DeviceStatus(port, "cuff")
+                       ->getValue<std::string>("last_error_detail")
+                       .find("le-connection-abort-by-local") != std::string::npos;
       },
       15s));
   const auto shown = DeviceStatus(port, "cuff");
   CHECK(shown->getValue<std::string>("connection") == "idle");
   CHECK(shown->getValue<std::string>("last_error").starts_with("The device did not answer"));
   CHECK(shown->getValue<std::string>("last_error").find("org.bluez") == std::string::npos);
-  CHECK(shown->getValue<std::string>("last_error_detail") == "org.bluez.Error.Failed: le-connection-abort-by-local");
+  CHECK(shown->getValue<std::string>("last_error_detail") ==
+        "org.bluez.Error.Failed: le-connection-abort-by-local");
   CHECK(DeviceStatus(port, "thermometer")->getValue<std::string>("connection") == "disconnected");
 
   // The document with an idle and a missing BLE device matches the published schema.

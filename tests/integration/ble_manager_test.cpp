@@ -417,7 +417,9 @@ TEST_CASE("A scale that needs pairing says so in words and needs action until it
   f.StartManager({{"scale", kScale, "weight_scale", "", {}, std::nullopt}});
   REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).link_needs_action; }, 10s));
   const auto refused = f.manager->stats().at(0);
-  CHECK(refused.last_error == std::string("needs pairing: run `ehealth-gateway pair ") + kScale + "`");
+  CHECK(refused.last_error ==
+        std::string("The device answers only a gateway it is paired with: run `ehealth-gateway pair ") +
+            kScale + "`.");
   CHECK(refused.last_error_detail == "org.bluez.Error.NotPermitted: Insufficient Authentication");
 
   ehg::devices::ble::PairOptions pair;

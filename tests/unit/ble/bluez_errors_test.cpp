@@ -63,8 +63,8 @@ const std::vector<Case> kCases{
     {"org.freedesktop.DBus.Error.NoReply", "Did not receive a reply", "No answer in time", false},
     {"org.freedesktop.DBus.Error.Timeout", "Connection timed out", "No answer in time", false},
     {"org.freedesktop.DBus.Error.TimedOut", "Timed out", "No answer in time", false},
-    {"org.freedesktop.DBus.Error.ServiceUnknown", "The name org.bluez was not provided", "systemctl start bluetooth",
-     true},
+    {"org.freedesktop.DBus.Error.ServiceUnknown", "The name org.bluez was not provided",
+     "systemctl start bluetooth", true},
     {"org.freedesktop.DBus.Error.NameHasNoOwner", "", "systemctl start bluetooth", true},
     {"org.freedesktop.DBus.Error.AccessDenied", "Rejected send message", "permissions", true},
     // Names it does not know: the technical detail carries them.

@@ -356,7 +356,8 @@ TEST_CASE("Advertised services name the health profiles the installer can pair")
   CHECK(HealthProfilesOf(std::vector<std::uint16_t>{0x180F, 0xFE95}).empty());
 }
 
-TEST_CASE("Cuffs, thermometers, scales and glucose meters hang up after measuring, streams and BTHome do not") {
+TEST_CASE(
+    "Cuffs, thermometers, scales and glucose meters hang up after measuring, streams and BTHome do not") {
   using ehg::devices::ble::HangsUpAfterMeasuring;
   for (const char* profile : {"blood_pressure", "thermometer", "weight_scale", "glucose"})
     CHECK_MESSAGE(HangsUpAfterMeasuring(profile), profile);
