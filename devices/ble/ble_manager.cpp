@@ -10,6 +10,7 @@
 #include <set>
 
 #include "devices/ble/bluez_dbus.hpp"
+#include "devices/ble/bluez_errors.hpp"
 #include "devices/ble/bus_loop.hpp"
 #include "devices/ble/pairing_agent.hpp"
 #include "devices/ble_profiles/bthome.hpp"
@@ -28,6 +29,8 @@ using Steady = std::chrono::steady_clock;
 constexpr std::size_t kMaxPending = 10'000;
 constexpr auto kRetryRefused = 200ms;
 constexpr auto kAdvertisementConnectGap = 1s;
+// The detail of a link the device itself ended (BlueZ: Connected became false).
+const std::string kHungUp = "device disconnected";
 
 // The characteristics whose values are the measurements of a profile, subscribed on every connection.
 std::vector<std::uint16_t> MeasurementCharacteristics(const std::string& profile) {
@@ -393,7 +396,7 @@ struct BleManager::Impl {
       if (*connected) {
         device.connected = true;
       } else if (device.connected || device.connecting) {
-        Disconnected(device, "device disconnected");
+        Disconnected(device, kHungUp);
       }
     }
     if (auto resolved = bluez::Get<bool>(properties, "ServicesResolved")) {
@@ -476,8 +479,7 @@ struct BleManager::Impl {
           if (error != nullptr) {
             found->connecting = false;
             ++found->stats.connect_failures;
-            found->stats.last_error = bluez::ErrorText(*error);
-            LogOnce(*found, "connect failed", found->stats.last_error);
+            NoteBluezError(*found, "connect failed", *error);
             ScheduleRetry(*found);
             return;
           }
@@ -527,8 +529,51 @@ struct BleManager::Impl {
       *timer = 0;
     }
     device.earliest_advertised_connect = Steady::now() + kAdvertisementConnectGap;
+    // A cuff, thermometer, scale or glucose meter hanging up is how it works, not an error.
+    if (!(why == kHungUp && HangsUpAfterMeasuring(device.options.profile))) {
+      SetError(device, LinkLossText(why), "", false);
+    }
     if (device.reported_connected) Report(device, false, why);
     if (was_linked) ScheduleRetry(device);
+  }
+
+  // Why a link went down (the detail of the device event), as the installer reads it.
+  static std::string LinkLossText(const std::string& why) {
+    if (why == kHungUp)
+      return "The device ended the connection: switched off, out of range or a flat battery. The gateway "
+             "reconnects when it is back.";
+    if (why == "bluetoothd stopped")
+      return "The Bluetooth service (bluetoothd) stopped; devices reconnect when it is back. If it stays "
+             "away: `systemctl status bluetooth`.";
+    if (why == "adapter powered off")
+      return "The gateway's Bluetooth adapter was switched off; devices reconnect when it is on again "
+             "(`bluetoothctl show`, `rfkill list`).";
+    if (why == "device removed from BlueZ")
+      return "Bluetooth forgot the device (it stopped advertising, or its pairing was removed); it is found "
+             "again when it advertises.";
+    if (why == "gave up waiting for services")
+      return "The device connected but did not list its services in time; the gateway reconnects.";
+    return why;
+  }
+
+  void SetError(Device& device, std::string text, std::string detail, bool needs_action) {
+    device.stats.last_error = std::move(text);
+    device.stats.last_error_detail = std::move(detail);
+    device.stats.link_needs_action = needs_action;
+  }
+
+  // A BlueZ error: worded for the installer, the D-Bus name kept beside it and in the debug log. A device
+  // that sleeps between measurements does not answer then: that is logged at debug only.
+  void NoteBluezError(Device& device, const char* what, const sdbus::Error& error) {
+    const ExplainedError explained = ExplainBluezError(error.getName(), error.getMessage());
+    const std::string detail = bluez::ErrorText(error);
+    SetError(device, explained.text, detail, explained.needs_action);
+    if (!explained.needs_action && HangsUpAfterMeasuring(device.options.profile)) {
+      core::LogDebug(what,
+                     {{"device", device.options.device_id}, {"reason", explained.text}, {"detail", detail}});
+      return;
+    }
+    LogOnce(device, what, explained.text, detail);
   }
 
   Device* Find(const std::string& id) {
@@ -557,6 +602,7 @@ struct BleManager::Impl {
     if (device.services_timer != 0) loop->Cancel(device.services_timer);
     device.services_timer = 0;
     device.backoff = options.backoff_initial;
+    SetError(device, "", "", false);  // connected and set up: whatever failed before has passed
     const std::string id = device.options.device_id;
     const std::uint64_t generation = device.generation;
 
@@ -565,7 +611,10 @@ struct BleManager::Impl {
       if (auto path = CharacteristicPath(device, uuid16)) subscribe.push_back(*path);
     }
     if (subscribe.empty()) {
-      device.stats.last_error = "no " + device.options.profile + " measurement characteristic on the device";
+      SetError(device,
+               "The device does not offer the " + device.options.profile +
+                   " measurement: check that the profile in the config matches the device model.",
+               "", true);
       LogOnce(device, "device does not offer the configured profile", device.stats.last_error);
     }
     Report(device, true, "connected" + Identity(device));
@@ -578,14 +627,15 @@ struct BleManager::Impl {
             Device* found = Find(id);
             if (found == nullptr || found->generation != generation) return;
             if (error != nullptr) {
-              found->stats.last_error = bluez::ErrorText(*error);
+              NoteBluezError(*found, "subscription refused", *error);
               const bool needs_bond = error->getName() == "org.bluez.Error.NotPermitted" ||
                                       error->getName() == "org.bluez.Error.NotAuthorized";
               if (needs_bond) {
                 found->stats.last_error =
-                    "needs pairing: run `ehealth-gateway pair " + found->options.address + "`";
+                    "The device answers only a gateway it is paired with: run "
+                    "`ehealth-gateway pair " +
+                    found->options.address + "`.";
               }
-              LogOnce(*found, "subscription refused", found->stats.last_error);
               Report(*found, true, found->stats.last_error);
             }
             if (found->notify_pending > 0 && --found->notify_pending == 0) AfterSubscribed(*found);
@@ -720,8 +770,7 @@ struct BleManager::Impl {
           Device* found = Find(id);
           if (found == nullptr || found->generation != generation || error == nullptr) return;
           found->records_in_progress = false;
-          found->stats.last_error = bluez::ErrorText(*error);
-          LogOnce(*found, "record request refused; retried at the next connection", found->stats.last_error);
+          NoteBluezError(*found, "record request refused; retried at the next connection", *error);
         });
     device.records_timer = loop->PostAfter(options.records_timeout, [this, id, generation,
                                                                      path = *racp_path] {
@@ -763,7 +812,7 @@ struct BleManager::Impl {
         response.code == static_cast<std::uint8_t>(racp::ResponseCode::kNoRecordsFound)) {
       core::LogInfo("record transfer finished", {{"device", device.options.device_id}, {"outcome", outcome}});
     } else {
-      device.stats.last_error = "record access: " + outcome;
+      SetError(device, "record access: " + outcome, "", false);
       core::LogWarning("record transfer failed",
                        {{"device", device.options.device_id}, {"outcome", outcome}});
     }
@@ -783,7 +832,7 @@ struct BleManager::Impl {
     auto measurement = parser(value);
     if (!measurement) {
       ++device.stats.parse_errors;
-      device.stats.last_error = measurement.error().message;
+      SetError(device, measurement.error().message, "", false);
       core::LogWarning("device value refused",
                        {{"device", device.options.device_id}, {"reason", measurement.error().message}});
       return;
@@ -837,7 +886,7 @@ struct BleManager::Impl {
     auto packet = DecodeBthome(bytes, device.key, device.address);
     if (!packet) {
       ++device.stats.parse_errors;
-      device.stats.last_error = packet.error().message;
+      SetError(device, packet.error().message, "", false);
       LogOnce(device, "advertisement refused", packet.error().message);
       return;
     }
@@ -921,8 +970,10 @@ struct BleManager::Impl {
     }
   }
 
-  void LogOnce(Device& device, const char* what, const std::string& reason) {
+  // `detail`, the D-Bus error behind `reason`, goes to the debug log only.
+  void LogOnce(Device& device, const char* what, const std::string& reason, const std::string& detail = {}) {
     const std::string key = std::string(what) + reason;
+    if (!detail.empty()) core::LogDebug(what, {{"device", device.options.device_id}, {"detail", detail}});
     if (device.last_logged_error == key) {
       core::LogDebug(what, {{"device", device.options.device_id}, {"reason", reason}});
       return;

@@ -70,7 +70,11 @@ struct BleDeviceStats {
   std::optional<int> rssi;
   std::optional<int> battery;
   std::optional<core::WallTime> last_contact;  // last value, advertisement or signal strength heard
-  std::string last_error;
+  std::string last_error;         // for the installer: what happened and what to do (bluez_errors.hpp)
+  std::string last_error_detail;  // the D-Bus error behind it ("org.bluez.Error.Failed: ..."), or empty
+  // The link failed in a way that does not pass by itself (pairing, the adapter, bluetoothd); cleared
+  // when the device is set up again.
+  bool link_needs_action = false;
 };
 
 class BleManager {

@@ -257,6 +257,11 @@ std::string Uuid128(std::uint16_t uuid16) {
   return text;
 }
 
+bool HangsUpAfterMeasuring(std::string_view profile) {
+  return profile == "blood_pressure" || profile == "thermometer" || profile == "weight_scale" ||
+         profile == "glucose";
+}
+
 std::vector<std::string> HealthProfilesOf(std::span<const std::uint16_t> services) {
   static constexpr std::array<std::pair<std::uint16_t, std::string_view>, 7> kProfiles{{
       {uuid::kBloodPressureService, "blood_pressure"},

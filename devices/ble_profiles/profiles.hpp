@@ -60,6 +60,11 @@ std::optional<std::uint16_t> Uuid16(std::string_view uuid128);
 // (service UUIDs and service data UUIDs), in the order first seen, each once.
 std::vector<std::string> HealthProfilesOf(std::span<const std::uint16_t> services);
 
+// Whether devices of a profile connect, deliver what they measured and hang up (a cuff, thermometer,
+// scale or glucose meter: not connected is their normal state between measurements), rather than stay
+// connected and stream (an oximeter, a heart-rate strap) or only advertise (BTHome).
+bool HangsUpAfterMeasuring(std::string_view profile);
+
 struct ProfileValue {
   std::string metric;  // a catalogue name; the unit is the catalogue's
   double value = 0;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "devices/ble/ble_manager.hpp"
+#include "devices/ble_profiles/profiles.hpp"
 #include "devices/serial/serial_driver.hpp"
 #include "devices/sim/simulated_source.hpp"
 #include "gateway/app/atomic_file.hpp"
@@ -715,16 +716,22 @@ class Daemon {
       view.connection = "disconnected";
       for (const devices::ble::BleDeviceStats& stats : ble_stats) {
         if (stats.device_id != device.id) continue;
-        if (ble->profile == "bthome") {
-          view.connection = bluez_present ? "listening" : "disconnected";
-        } else {
-          view.connection = stats.connected ? "connected" : "disconnected";
-        }
         view.parse_errors += stats.parse_errors;
         view.rssi_dbm = stats.rssi;
         if (stats.battery) view.battery_percent = *stats.battery;
-        if (!stats.last_error.empty()) view.last_error = stats.last_error;
+        // The BLE manager words its errors for the installer; the stored one is a device event's detail.
+        view.last_error = stats.last_error;
+        view.last_error_detail = stats.last_error_detail;
         heard(stats.last_contact);
+        if (ble->profile == "bthome") {
+          view.connection = bluez_present ? "listening" : "disconnected";
+        } else {
+          // A cuff that hung up after measuring is idle, not missing (core::JudgeLink).
+          view.connection = http::ConnectionName(
+              core::JudgeLink({stats.connected, devices::ble::HangsUpAfterMeasuring(ble->profile),
+                               stats.link_needs_action, view.last_seen, view.expected_interval},
+                              status.now));
+        }
       }
     }
     return view;

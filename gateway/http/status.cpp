@@ -156,6 +156,18 @@ std::vector<Attention> NeedsAttention(const StatusSnapshot& status) {
   return attention;
 }
 
+std::string ConnectionName(core::LinkShown shown) {
+  switch (shown) {
+    case core::LinkShown::kConnected:
+      return "connected";
+    case core::LinkShown::kIdle:
+      return "idle";
+    case core::LinkShown::kMissing:
+      return "disconnected";
+  }
+  return "unknown";
+}
+
 Level WorstLevel(const std::vector<Attention>& attention) {
   Level worst = Level::kOk;
   for (const Attention& item : attention)
@@ -234,6 +246,7 @@ Object::Ptr DeviceJson(const DeviceView& device, bool values_shown) {
   json->set("readings_by_metric", by_metric);
   json->set("parse_errors", device.parse_errors);
   json->set("last_error", device.last_error);
+  json->set("last_error_detail", device.last_error_detail);
   if (values_shown) {
     Array::Ptr values = new Array;
     for (const LastValue& value : device.last_values) {
@@ -614,6 +627,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.4r
 .ok{border-left:.4rem solid #2e7d32}.warning{border-left:.4rem solid #ed8b00}.critical{border-left:.4rem solid #c62828}
 .badge{display:inline-block;border-radius:1rem;padding:0 .5rem;font-size:.85rem;color:#fff;background:#607080}
 .badge.connected,.badge.simulated,.badge.listening{background:#2e7d32}.badge.disconnected{background:#c62828}
+.badge.idle{background:#607080}details{font-size:.85rem;color:#4a5560}
 .badge.critical{background:#c62828}.badge.high{background:#e65100}.badge.medium{background:#ed8b00}
 article{border-top:1px solid #e0e4e8;padding:.6rem 0}article:first-of-type{border-top:0}
 ul{margin:.3rem 0;padding-left:1.2rem}li{margin:.2rem 0}code{font-size:.8rem;word-break:break-all}
@@ -661,7 +675,8 @@ void DevicesSection(std::ostringstream& html, const StatusSnapshot& status) {
     for (const auto& [metric, count] : device.readings_by_metric)
       readings += count;
     html << "<article class=\"device\" data-device=\"" << Escape(device.id) << "\"><h3>" << Escape(device.id)
-         << " <span class=\"badge " << Escape(device.connection) << "\">" << Escape(device.connection)
+         << " <span class=\"badge " << Escape(device.connection) << "\">"
+         << (device.connection == "idle" ? "idle between measurements" : Escape(device.connection))
          << "</span></h3><p class=\"meta\">" << Escape(device.type) << " over " << Escape(device.transport)
          << "</p><dl><dt>Last seen</dt><dd>" << Ago(status.now, device.last_seen)
          << "</dd><dt>Last reading</dt><dd>" << Ago(status.now, device.last_reading) << "</dd>";
@@ -670,7 +685,15 @@ void DevicesSection(std::ostringstream& html, const StatusSnapshot& status) {
     if (device.rssi_dbm) html << "<dt>Signal</dt><dd>" << *device.rssi_dbm << " dBm</dd>";
     html << "<dt>Readings</dt><dd>" << readings << " since start</dd><dt>Parse errors</dt><dd>"
          << device.parse_errors << "</dd>";
-    if (!device.last_error.empty()) html << "<dt>Last error</dt><dd>" << Escape(device.last_error) << "</dd>";
+    if (!device.last_error.empty()) {
+      html << "<dt>Last error</dt><dd>" << Escape(device.last_error);
+      // For support, out of the installer's way: the D-Bus name behind the sentence.
+      if (!device.last_error_detail.empty()) {
+        html << "<details><summary>technical detail</summary><code>" << Escape(device.last_error_detail)
+             << "</code></details>";
+      }
+      html << "</dd>";
+    }
     for (const LastValue& value : status.values_shown ? device.last_values : std::vector<LastValue>{}) {
       html << "<dt>" << Escape(value.metric) << "</dt><dd>" << Escape(core::JsonNumber(value.value)) << ' '
            << Escape(value.unit) << "</dd>";

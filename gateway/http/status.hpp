@@ -12,6 +12,7 @@
 
 #include "gateway/core/clock.hpp"
 #include "gateway/core/histogram.hpp"
+#include "gateway/core/liveness.hpp"
 
 // What the installer's status page, /api/status, /metrics and `ehealth-gateway status` show: one
 // snapshot of the running gateway, rendered by pure functions. No measurement value is in a snapshot
@@ -29,7 +30,9 @@ struct DeviceView {
   std::string id;
   std::string transport;  // ble, serial, simulated
   std::string type;       // the BLE profile, the serial protocol or the simulated profile
-  // connected, disconnected, listening (BTHome: advertisements only), simulated, unknown
+  // connected; idle (a cuff, thermometer, scale or glucose meter between measurements: it hung up, as it
+  // should); disconnected (missing: see core::JudgeLink); listening (BTHome: advertisements only);
+  // simulated; unknown
   std::string connection = "unknown";
   std::optional<core::WallTime> last_seen;     // anything heard: a value, an advertisement, a frame
   std::optional<core::WallTime> last_reading;  // last reading stored (durable across restarts)
@@ -37,8 +40,9 @@ struct DeviceView {
   std::optional<int> rssi_dbm;
   std::chrono::seconds expected_interval{0};                // silence beyond this needs attention
   std::map<std::string, std::uint64_t> readings_by_metric;  // stored since start
-  std::uint64_t parse_errors = 0;  // frames or values the parser refused, readings the catalogue refused
-  std::string last_error;
+  std::uint64_t parse_errors = 0;      // frames or values the parser refused, readings the catalogue refused
+  std::string last_error;              // for the installer: what happened and what to do
+  std::string last_error_detail;       // the technical cause behind it (a BlueZ D-Bus error), empty if none
   std::vector<LastValue> last_values;  // empty unless values are shown
 };
 
@@ -161,6 +165,9 @@ struct Attention {
 std::vector<Attention> NeedsAttention(const StatusSnapshot& status);
 Level WorstLevel(const std::vector<Attention>& attention);
 std::string_view ToString(Level level);
+
+// The `connection` of a device whose link the gateway judged: connected, idle or disconnected.
+std::string ConnectionName(core::LinkShown shown);
 
 // GET /api/status: the schema is docs/status-api.schema.json.
 std::string StatusJson(const StatusSnapshot& status);

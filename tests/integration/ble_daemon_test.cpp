@@ -1,9 +1,18 @@
 // The daemon with Bluetooth devices: the BlueZ simulator on a private dbus-daemon, the gateway pointed
 // at that bus by its config. Readings end in the store; records are fetched once across restarts; a
 // cuff's wrong clock hides none of its measurements.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
 #include <signal.h>
+
+#include <fstream>
+#include <sstream>
 
 #include "devices/ble_profiles/racp.hpp"
 #include "devices/sim/bluez_simulator.hpp"
@@ -27,6 +36,32 @@ std::int64_t Count(const fs::path& database, const std::string& sql) {
 }
 
 const auto Device = ehg::devices::sim::BondedDevice;
+
+// The body of a GET to the gateway's status page on loopback (plain HTTP, no token).
+std::string StatusPage(int port, const std::string& path) {
+  Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+  session.setTimeout(Poco::Timespan(10, 0));
+  Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, path, Poco::Net::HTTPMessage::HTTP_1_1);
+  session.sendRequest(request);
+  Poco::Net::HTTPResponse response;
+  std::ostringstream body;
+  Poco::StreamCopier::copyStream(session.receiveResponse(response), body);
+  return body.str();
+}
+
+// One device of /api/status, by id.
+Poco::JSON::Object::Ptr DeviceStatus(int port, const std::string& id) {
+  const auto devices = Poco::JSON::Parser()
+                           .parse(StatusPage(port, "/api/status"))
+                           .extract<Poco::JSON::Object::Ptr>()
+                           ->getArray("devices");
+  for (std::size_t i = 0; i < devices->size(); ++i) {
+    auto device = devices->getObject(static_cast<unsigned>(i));
+    if (device->getValue<std::string>("id") == id) return device;
+  }
+  FAIL("no device " << id << " in /api/status");
+  return {};
+}
 
 }  // namespace
 
@@ -204,6 +239,74 @@ TEST_CASE(
             "= 'cuff' AND json_extract(detail, '$.metric') = 'device.clock'") == 1);
   CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id IN ('bp-low', 'pulse-low')") == 2);
   CHECK(bluez->Log(address).time_writes.empty());
+
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(10s) == 0);
+}
+
+TEST_CASE(
+    "The status page shows a cuff that hung up after measuring as idle with its error in words, and a "
+    "thermometer never seen as disconnected") {
+  ehg::test::PrivateBus bus;
+  BluezSimulator::Options sim;
+  sim.bus_address = bus.address();
+  sim.advertising_interval = 100ms;
+  auto bluez = BluezSimulator::Start(sim).value();
+  const std::string cuff = "5C:31:3E:00:4B:6B";
+  bluez->AddDevice(Device(cuff, "A&D_UA-651BLE", "blood_pressure", true));  // hangs up after measuring
+  // The thermometer is configured but never appears: it is missing, not idle.
+
+  ehg::test::TempDir dir;
+  ehg::test::DaemonConfigOptions options;
+  options.time_zone = "UTC";
+  options.bluetooth_json = R"({"bus_address": ")" + bus.address() + R"("})";
+  options.devices_json = R"([
+    {"id": "cuff", "type": "ble", "address": ")" +
+                         cuff + R"(", "profile": "blood_pressure"},
+    {"id": "thermometer", "type": "ble", "address": "A4:C1:38:00:11:22", "profile": "thermometer"}
+  ])";
+  const int port = ehg::test::FreePort();
+  options.status_page_json = R"({"listen": "127.0.0.1:)" + std::to_string(port) + R"("})";
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  ehg::test::Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("status page listening", 15s));
+  REQUIRE(daemon.WaitForOutput("discovering Bluetooth LE devices", 10s));
+
+  bluez->MeasureBloodPressure(cuff, 131, 84, 70);
+  // It connects, delivers, hangs up; the gateway's next call finds it asleep (BlueZ: abort by local).
+  REQUIRE(ehg::test::WaitUntil(
+      [&] {
+        return bluez->Log(cuff).disconnects == 1 &&
+               DeviceStatus(port, "cuff")
+                       ->getValue<std::string>("last_error_detail")
+                       .find("le-connection-abort-by-local") != std::string::npos;
+      },
+      15s));
+  const auto shown = DeviceStatus(port, "cuff");
+  CHECK(shown->getValue<std::string>("connection") == "idle");
+  CHECK(shown->getValue<std::string>("last_error").starts_with("The device did not answer"));
+  CHECK(shown->getValue<std::string>("last_error").find("org.bluez") == std::string::npos);
+  CHECK(shown->getValue<std::string>("last_error_detail") ==
+        "org.bluez.Error.Failed: le-connection-abort-by-local");
+  CHECK(DeviceStatus(port, "thermometer")->getValue<std::string>("connection") == "disconnected");
+
+  // The document with an idle and a missing BLE device matches the published schema.
+  const fs::path document = dir / "status.json";
+  std::ofstream(document) << StatusPage(port, "/api/status");
+  const ehg::test::CommandResult valid = ehg::test::RunCommand(
+      {"/usr/bin/env", "node", std::string(EHG_SOURCE_DIR) + "/tests/interop/node/validate-json-schema.mjs",
+       std::string(EHG_SOURCE_DIR) + "/docs/status-api.schema.json", document.string()},
+      60s);
+  INFO(valid.output);
+  CHECK(valid.exit_code == 0);
+
+  const std::string page = StatusPage(port, "/");
+  CHECK(page.find("<article class=\"device\" data-device=\"cuff\"><h3>cuff <span class=\"badge idle\">idle "
+                  "between measurements</span>") != std::string::npos);
+  CHECK(page.find("<article class=\"device\" data-device=\"thermometer\"><h3>thermometer <span "
+                  "class=\"badge disconnected\">disconnected</span>") != std::string::npos);
+  // A cuff asleep between measurements is not a warning: the D-Bus name stays out of the log at info.
+  CHECK(daemon.Output().find("le-connection-abort-by-local") == std::string::npos);
 
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);

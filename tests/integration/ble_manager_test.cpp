@@ -411,6 +411,33 @@ TEST_CASE(
   CHECK(f.bluez->Log(kScale).trusted);
 }
 
+TEST_CASE("A scale that needs pairing says so in words and needs action until it is set up paired") {
+  Fixture f;
+  f.bluez->AddDevice(UnpairedPasskeyScale(123456));
+  f.StartManager({{"scale", kScale, "weight_scale", "", {}, std::nullopt}});
+  REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).link_needs_action; }, 10s));
+  const auto refused = f.manager->stats().at(0);
+  CHECK(refused.last_error ==
+        std::string("The device answers only a gateway it is paired with: run `ehealth-gateway pair ") +
+            kScale + "`.");
+  CHECK(refused.last_error_detail == "org.bluez.Error.NotPermitted: Insufficient Authentication");
+
+  ehg::devices::ble::PairOptions pair;
+  pair.bus_address = f.bus.address();
+  pair.address = kScale;
+  pair.discovery_timeout = 10s;
+  ehg::devices::ble::AgentPolicy right;
+  right.passkey = [](const std::string&) { return std::optional<std::uint32_t>(123456); };
+  REQUIRE(ehg::devices::ble::PairDevice(pair, right).has_value());
+  // Its next connection is set up: nothing is left to do, and the old error is gone with it.
+  f.bluez->DropLink(kScale);
+  f.bluez->MeasureWeight(kScale, 72.4);
+  REQUIRE(WaitUntil([&] { return !f.recorder.readings("body_weight", "scale").empty(); }, 15s));
+  const auto working = f.manager->stats().at(0);
+  CHECK_FALSE(working.link_needs_action);
+  CHECK(working.last_error_detail.empty());
+}
+
 TEST_CASE("ehealth-gateway pair asks for the passkey on the terminal and trusts the device") {
   Fixture f;
   f.bluez->AddDevice(UnpairedPasskeyScale(246810));

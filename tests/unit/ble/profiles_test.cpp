@@ -356,3 +356,12 @@ TEST_CASE("Advertised services name the health profiles the installer can pair")
                                                             "heart_rate", "weight_scale", "glucose"});
   CHECK(HealthProfilesOf(std::vector<std::uint16_t>{0x180F, 0xFE95}).empty());
 }
+
+TEST_CASE(
+    "Cuffs, thermometers, scales and glucose meters hang up after measuring, streams and BTHome do not") {
+  using ehg::devices::ble::HangsUpAfterMeasuring;
+  for (const char* profile : {"blood_pressure", "thermometer", "weight_scale", "glucose"})
+    CHECK_MESSAGE(HangsUpAfterMeasuring(profile), profile);
+  for (const char* profile : {"pulse_oximeter", "heart_rate", "bthome", "", "unknown"})
+    CHECK_MESSAGE(!HangsUpAfterMeasuring(profile), profile);
+}

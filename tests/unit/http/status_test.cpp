@@ -35,7 +35,7 @@ StatusSnapshot Healthy() {
   thermometer.id = "thermometer";
   thermometer.transport = "ble";
   thermometer.type = "thermometer";
-  thermometer.connection = "disconnected";
+  thermometer.connection = "idle";  // it hung up after measuring, as it should
   thermometer.last_reading = kNow - 10min;
   thermometer.last_seen = kNow - 5min;
   thermometer.battery_percent = 80;
@@ -265,4 +265,53 @@ TEST_CASE("The page's refusals reach /api/status and /metrics, every reason by n
     CHECK(name != "unknown");
     CHECK(metrics.find("ehg_http_refusals_total{reason=\"" + std::string(name) + "\"}") != std::string::npos);
   }
+}
+
+TEST_CASE("A cuff idle between measurements has a neutral badge, a missing device a red one") {
+  CHECK(ehg::http::ConnectionName(ehg::core::LinkShown::kConnected) == "connected");
+  CHECK(ehg::http::ConnectionName(ehg::core::LinkShown::kIdle) == "idle");
+  CHECK(ehg::http::ConnectionName(ehg::core::LinkShown::kMissing) == "disconnected");
+
+  StatusSnapshot status = Healthy();
+  const std::string idle = StatusPageHtml(status, 10s);
+  CHECK(idle.find("<span class=\"badge idle\">idle between measurements</span>") != std::string::npos);
+  CHECK(idle.find("badge disconnected") == std::string::npos);
+  CHECK(idle.find("All good") != std::string::npos);
+  // The idle badge is not painted red: its rule is the neutral grey, the red one is another class's.
+  CHECK(idle.find(".badge.idle{background:#607080}") != std::string::npos);
+  CHECK(idle.find(".badge.disconnected{background:#c62828}") != std::string::npos);
+
+  status.devices[0].connection = "disconnected";
+  const std::string missing = StatusPageHtml(status, 10s);
+  CHECK(missing.find("<span class=\"badge disconnected\">disconnected</span>") != std::string::npos);
+  CHECK(missing.find("idle between measurements") == std::string::npos);
+}
+
+TEST_CASE("A device's error is a sentence, its D-Bus name the technical detail beside it") {
+  StatusSnapshot status = Healthy();
+  status.devices[0].last_error = "The device did not answer: it is asleep, switched off or out of range.";
+  status.devices[0].last_error_detail = "org.bluez.Error.Failed: le-connection-abort-by-local";
+  const auto json =
+      Poco::JSON::Parser().parse(StatusJson(status)).extract<Poco::JSON::Object::Ptr>()->getArray("devices");
+  CHECK(json->getObject(0)->getValue<std::string>("connection") == "idle");
+  CHECK(json->getObject(0)->getValue<std::string>("last_error").starts_with("The device did not answer"));
+  CHECK(json->getObject(0)->getValue<std::string>("last_error_detail") ==
+        "org.bluez.Error.Failed: le-connection-abort-by-local");
+
+  const std::string html = StatusPageHtml(status, 10s);
+  const auto headline = html.find("<dt>Last error</dt><dd>The device did not answer");
+  const auto detail = html.find("<details><summary>technical detail</summary><code>org.bluez.Error.Failed");
+  CHECK(headline != std::string::npos);
+  CHECK(detail != std::string::npos);
+  CHECK(headline < detail);  // the sentence first; the name folded away after it
+
+  status.devices[0].last_error_detail.clear();
+  CHECK(StatusPageHtml(status, 10s).find("technical detail") == std::string::npos);
+  CHECK(Poco::JSON::Parser()
+            .parse(StatusJson(status))
+            .extract<Poco::JSON::Object::Ptr>()
+            ->getArray("devices")
+            ->getObject(0)
+            ->getValue<std::string>("last_error_detail")
+            .empty());
 }
