@@ -8,7 +8,7 @@
 #include <array>
 #include <optional>
 
-#include "devices/serial/beurer_session.hpp"
+#include "devices/serial_protocols/beurer_session.hpp"
 #include "devices/serial/serial_port.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/thread_name.hpp"

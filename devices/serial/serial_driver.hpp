@@ -8,8 +8,8 @@
 #include <string>
 #include <thread>
 
-#include "devices/serial/aggregator.hpp"
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/aggregator.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/reading_sink.hpp"
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <span>
 
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 #include "gateway/core/result.hpp"
 
 namespace ehg::devices::serial {

@@ -11,7 +11,7 @@
 
 #include "devices/ble_profiles/bthome.hpp"
 #include "devices/ble_profiles/profiles.hpp"
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 #include "gateway/app/daemon.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/metrics.hpp"

@@ -1,5 +1,5 @@
 // beurer-bm bytes come from a cable anyone can plug in: any bytes must decode or be skipped, never crash.
-#include "devices/serial/beurer_session.hpp"
+#include "devices/serial_protocols/beurer_session.hpp"
 #include "tests/fuzz/serial_decoder_fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

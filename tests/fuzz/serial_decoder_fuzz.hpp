@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "devices/serial/aggregator.hpp"
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/aggregator.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 
 namespace ehg::fuzz {
 

@@ -1,4 +1,4 @@
-#include "devices/serial/aggregator.hpp"
+#include "devices/serial_protocols/aggregator.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 #include "serial_test_support.hpp"
 
 using ehg::core::QualityFlag;

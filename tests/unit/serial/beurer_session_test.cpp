@@ -1,4 +1,4 @@
-#include "devices/serial/beurer_session.hpp"
+#include "devices/serial_protocols/beurer_session.hpp"
 
 #include <doctest/doctest.h>
 

@@ -3,7 +3,7 @@
 // names below means the frames listed there.
 #include <doctest/doctest.h>
 
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 #include "gateway/config/config.hpp"
 #include "serial_test_support.hpp"
 

@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 #include "devices/sim/serial_frames.hpp"
 #include "serial_test_support.hpp"
 

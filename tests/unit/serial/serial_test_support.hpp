@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 #include "tests/support/hex.hpp"
 
 namespace serial_test {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 #include "gateway/core/reading.hpp"
 
 namespace ehg::devices::serial {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 #include "gateway/core/result.hpp"
 
 // The decoder of each protocol. Use MakeDecoder(name); the classes are visible for the tests and for

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 
 namespace ehg::devices::serial {
 

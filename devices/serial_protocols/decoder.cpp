@@ -1,9 +1,9 @@
-#include "devices/serial/decoder.hpp"
+#include "devices/serial_protocols/decoder.hpp"
 
 #include <algorithm>
 #include <array>
 
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 
 namespace ehg::devices::serial {
 namespace {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <set>
 
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 #include "gateway/core/metrics.hpp"
 
 namespace ehg::devices::serial {

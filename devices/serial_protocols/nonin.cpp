@@ -1,7 +1,7 @@
 // Nonin pulse oximeters: Data Formats 2, 7 and 8 as documented by Nonin (docs/serial.md).
 #include <algorithm>
 
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 
 namespace ehg::devices::serial {
 namespace {

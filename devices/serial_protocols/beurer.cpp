@@ -1,5 +1,5 @@
 // Beurer BM-series blood pressure monitors with a serial cable (docs/serial.md, "Byte layouts").
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 
 namespace ehg::devices::serial {
 

@@ -1,8 +1,8 @@
-#include "devices/serial/beurer_session.hpp"
+#include "devices/serial_protocols/beurer_session.hpp"
 
 #include <algorithm>
 
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 
 namespace ehg::devices::serial {
 namespace {

@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdio>
 
-#include "devices/serial/decoders.hpp"
+#include "devices/serial_protocols/decoders.hpp"
 
 namespace ehg::devices::serial {
 namespace {
