@@ -16,7 +16,6 @@
 
 #include "devices/ble/ble_manager.hpp"
 #include "devices/serial/serial_driver.hpp"
-#include "devices/sim/simulated_source.hpp"
 #include "gateway/app/atomic_file.hpp"
 #include "gateway/app/security_setup.hpp"
 #include "gateway/app/service_notifier.hpp"
@@ -48,20 +47,17 @@ void LogConfigErrors(std::string_view message, const std::vector<config::ConfigE
     core::LogError(message, {{"error", error.ToString()}});
 }
 
-std::vector<devices::sim::SimulatedDevice> SimulatedDevices(const config::Config& config) {
-  std::vector<devices::sim::SimulatedDevice> simulated;
+// The first "sim" device of a config the binary cannot run (it links no simulator), as a config error.
+std::optional<std::string> UnsupportedSimulatedDevice(const config::Config& config, const DaemonOptions& options) {
+  if (options.simulated_devices) return std::nullopt;
   for (const config::DeviceConfig& device : config.devices) {
-    if (const auto* settings = std::get_if<config::SimulatedDeviceConfig>(&device.settings)) {
-      // The config accepts exactly the profile names the simulator knows (tested), so this is set.
-      const auto profile = devices::sim::ParseProfile(settings->profile);
-      std::vector<devices::sim::ScenarioChange> scenario;
-      for (const config::ScenarioStep& step : settings->scenario)
-        scenario.push_back({step.after, step.parameter, step.value});
-      simulated.push_back({device.id, profile.value(), settings->interval, settings->seed,
-                           settings->artefact_rate, std::move(scenario)});
+    if (std::holds_alternative<config::SimulatedDeviceConfig>(device.settings)) {
+      return "device " + device.id +
+             ": type \"sim\" needs the simulators, which this binary does not carry (run it with "
+             "ehealth-gateway-tools run, for demos, training and tests)";
     }
   }
-  return simulated;
+  return std::nullopt;
 }
 
 // A device clock's local time (no zone) in the resident's zone; nullopt for a date that does not exist.
@@ -168,8 +164,9 @@ std::chrono::seconds HeartbeatInterval(const config::Config& config,
 
 class Daemon {
  public:
-  Daemon(std::filesystem::path config_path, config::Config config)
-      : config_path_(std::move(config_path)),
+  Daemon(std::filesystem::path config_path, config::Config config, DaemonOptions options)
+      : options_(std::move(options)),
+        config_path_(std::move(config_path)),
         config_(std::move(config)),
         clock_(config_.gateway.assume_clock_synchronised),
         ids_(clock_) {}
@@ -521,11 +518,9 @@ class Daemon {
           std::move(options), *pipeline_, pipeline_.get(), clock_, ReportReading));
       serial_.back()->Start();
     }
-    auto simulated = SimulatedDevices(config_);
-    if (simulated.empty()) return;
-    source_ = std::make_unique<devices::sim::SimulatedSource>(std::move(simulated), *pipeline_, clock_,
-                                                              ReportReading);
-    source_->Start();
+    if (options_.simulated_devices) {
+      source_ = options_.simulated_devices(config_, *pipeline_, clock_, ReportReading);
+    }
   }
 
   // BLE needs BlueZ's bus; the manager connects in the background and keeps trying while it cannot.
@@ -897,6 +892,9 @@ class Daemon {
       return {false, "a file the config names is unusable, nothing changed: " + errors.front().ToString() +
                          (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
     }
+    if (const auto unsupported = UnsupportedSimulatedDevice(*parsed, options_)) {
+      return {false, "invalid config, nothing changed: " + *unsupported};
+    }
     if (auto protection = BuildProtection(*parsed, ProtectionUse::kCheckingOnly); !protection) {
       return {false, "keys unusable, nothing changed: " + protection.error().message};
     }
@@ -945,6 +943,10 @@ class Daemon {
       LogConfigErrors("reload refused, keeping the running config", errors);
       return;
     }
+    if (const auto unsupported = UnsupportedSimulatedDevice(*loaded, options_)) {
+      core::LogError("reload refused, keeping the running config", {{"error", *unsupported}});
+      return;
+    }
     if (auto copied = CopyTlsFiles(); !copied) {
       core::LogError("broker TLS files not read again", {{"reason", copied.error().message}});
     }
@@ -979,6 +981,7 @@ class Daemon {
     core::LogInfo("config reloaded", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
   }
 
+  DaemonOptions options_;
   std::filesystem::path config_path_;
   config::Config config_;
   core::SystemClock clock_;
@@ -996,7 +999,7 @@ class Daemon {
   std::vector<std::int64_t> tls_identity_;  // of the files behind tls_copies_ (RefreshTlsFilesIfChanged)
   core::SteadyTime tls_checked_at_{};
   std::unique_ptr<uplink::Uplink> uplink_;
-  std::unique_ptr<devices::sim::SimulatedSource> source_;
+  std::unique_ptr<DeviceSource> source_;
   std::vector<std::unique_ptr<devices::serial::SerialDriver>> serial_;
   std::unique_ptr<devices::ble::BleManager> ble_;
   std::shared_ptr<const alerts::TimeZone> zone_;
@@ -1022,7 +1025,7 @@ class Daemon {
 
 }  // namespace
 
-int RunDaemon(const std::filesystem::path& config_path) {
+int RunDaemon(const std::filesystem::path& config_path, const DaemonOptions& options) {
   // Health data: files and directories we create are for the service user only, whatever the caller's umask.
   ::umask(0077);
   // Before any thread exists, so that every thread inherits the blocked mask.
@@ -1038,7 +1041,11 @@ int RunDaemon(const std::filesystem::path& config_path) {
     LogConfigErrors("config invalid", errors);
     return kExitConfig;
   }
-  Daemon daemon(config_path, std::move(*loaded));
+  if (const auto unsupported = UnsupportedSimulatedDevice(*loaded, options)) {
+    core::LogError("config invalid", {{"error", *unsupported}});
+    return kExitConfig;
+  }
+  Daemon daemon(config_path, std::move(*loaded), options);
   return daemon.Run();
 }
 

@@ -12,7 +12,8 @@
 #include "devices/ble_profiles/bthome.hpp"
 #include "devices/ble_profiles/profiles.hpp"
 #include "devices/serial/decoder.hpp"
-#include "gateway/app/daemon.hpp"
+#include "gateway/app/decode_command.hpp"
+#include "gateway/app/exit_codes.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/metrics.hpp"
 

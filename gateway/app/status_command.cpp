@@ -6,7 +6,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "gateway/app/daemon.hpp"
+#include "gateway/app/status_command.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/clock.hpp"
