@@ -102,7 +102,7 @@ int PrintStatus(const StatusRequest& request) {
   http::FetchOptions options;
   options.host = page.host;
   options.port = page.port;
-  // Poco reads the pinned certificate by name: checked first, so a FIFO there cannot hang `status`.
+  // Checked here for a message that names the config; http::Fetch reads it through the same checks.
   if (!page.tls_cert_file.empty()) {
     if (auto file = core::OpenCheckedFile(page.tls_cert_file, core::kCertificateFile); !file) {
       std::cerr << "status: cannot use the status page certificate: " << file.error().message << "\n";
