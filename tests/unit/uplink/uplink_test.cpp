@@ -377,6 +377,26 @@ TEST_CASE("An unsupported or invalid command is rejected with a result, and the 
       log.Contains("msg=\"command rejected\" command_id=c-4 type=\"\" reason=\"unsupported command type\""));
 }
 
+TEST_CASE("Only a ping is answered pong: an unknown kind is rejected with its reason, never answered ok") {
+  Fixture fixture;
+  fixture.Start();
+  fixture.Command(R"({"id":"c-1","type":"ping"})");
+  fixture.Command(R"({"id":"c-2","type":"Ping"})");
+  fixture.Command(R"({"id":"c-3","type":"status"})");
+  fixture.Command(R"({"id":"c-4","type":"factory.reset"})");
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("cmd/result").size() == 4; }));
+  std::map<std::string, std::pair<std::string, std::string>> result_by_id;  // status, detail
+  for (auto& message : fixture.PublishedTo("cmd/result")) {
+    auto result = Json(message.payload);
+    result_by_id[result->getValue<std::string>("command_id")] = {result->getValue<std::string>("status"),
+                                                                 result->getValue<std::string>("detail")};
+  }
+  CHECK(result_by_id["c-1"] == std::pair<std::string, std::string>{"ok", "pong"});
+  CHECK(result_by_id["c-2"] == std::pair<std::string, std::string>{"rejected", "unsupported command type"});
+  CHECK(result_by_id["c-3"] == std::pair<std::string, std::string>{"ok", "status published"});
+  CHECK(result_by_id["c-4"] == std::pair<std::string, std::string>{"rejected", "unsupported command type"});
+}
+
 TEST_CASE("A message the broker does not acknowledge stays in the outbox and is sent again") {
   Fixture fixture;
   auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kHigh);
