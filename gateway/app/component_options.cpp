@@ -94,6 +94,18 @@ std::chrono::seconds HeartbeatInterval(const config::Config& config,
   return config.uplink.heartbeat_interval;
 }
 
+std::optional<std::string> UnsupportedSimulatedDevice(const config::Config& config, bool simulators_linked) {
+  if (simulators_linked) return std::nullopt;
+  for (const config::DeviceConfig& device : config.devices) {
+    if (std::holds_alternative<config::SimulatedDeviceConfig>(device.settings)) {
+      return "device " + device.id +
+             ": type \"sim\" needs the simulators, which this binary does not carry (run it with "
+             "ehealth-gateway-tools run, for demos, training and tests)";
+    }
+  }
+  return std::nullopt;
+}
+
 pipeline::PipelineOptions PipelineOptionsFor(const config::Config& config) {
   pipeline::PipelineOptions options;
   options.gateway_id = config.gateway.id;

@@ -37,6 +37,10 @@ std::optional<devices::ble::BleOptions> BleDevices(const config::Config& config,
 std::chrono::seconds HeartbeatInterval(const config::Config& config,
                                        const std::map<std::string, std::string>& settings);
 
+// The first "sim" device of a config a binary without simulators cannot run, as a config error; nothing
+// when `simulators_linked` (ehealth-gateway-tools) or the config has none.
+std::optional<std::string> UnsupportedSimulatedDevice(const config::Config& config, bool simulators_linked);
+
 pipeline::PipelineOptions PipelineOptionsFor(const config::Config& config);
 
 // `settings`: what the uplink stored (heartbeat.set).

@@ -18,6 +18,7 @@
 #include "devices/serial/serial_driver.hpp"
 #include "gateway/app/atomic_file.hpp"
 #include "gateway/app/component_options.hpp"
+#include "gateway/app/remote_commands.hpp"
 #include "gateway/app/security_setup.hpp"
 #include "gateway/app/service_notifier.hpp"
 #include "gateway/config/config.hpp"
@@ -48,19 +49,6 @@ void LogConfigErrors(std::string_view message, const std::vector<config::ConfigE
     core::LogError(message, {{"error", error.ToString()}});
 }
 
-// The first "sim" device of a config the binary cannot run (it links no simulator), as a config error.
-std::optional<std::string> UnsupportedSimulatedDevice(const config::Config& config, const DaemonOptions& options) {
-  if (options.simulated_devices) return std::nullopt;
-  for (const config::DeviceConfig& device : config.devices) {
-    if (std::holds_alternative<config::SimulatedDeviceConfig>(device.settings)) {
-      return "device " + device.id +
-             ": type \"sim\" needs the simulators, which this binary does not carry (run it with "
-             "ehealth-gateway-tools run, for demos, training and tests)";
-    }
-  }
-  return std::nullopt;
-}
-
 // Told on the pipeline thread once a reading is durable (or refused). Per-message detail: debug only.
 void ReportReading(const core::Reading& reading, const Result<std::int64_t>& stored) {
   if (!core::LogEnabled(core::LogLevel::kDebug)) return;
@@ -77,6 +65,46 @@ void ReportReading(const core::Reading& reading, const Result<std::int64_t>& sto
   }
 }
 
+// The remote commands' side effects on the real files and store. Called on the uplink thread: it reads
+// nothing the main thread owns (the storage path does not change without a restart).
+class DaemonRemotePort : public RemoteCommandPort {
+ public:
+  DaemonRemotePort(std::filesystem::path config_path, std::filesystem::path storage_path)
+      : config_path_(std::move(config_path)), storage_path_(std::move(storage_path)) {}
+
+  config::ConfigResult LoadLocalConfig() override { return config::LoadConfig(config_path_); }
+
+  std::optional<std::string> UnusableFiles(const config::Config& candidate) override {
+    if (const auto errors = config::CheckNamedFiles(candidate); !errors.empty()) {
+      return "a file the config names is unusable, nothing changed: " + errors.front().ToString() +
+             (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "");
+    }
+    if (auto protection = BuildProtection(candidate, ProtectionUse::kCheckingOnly); !protection) {
+      return "keys unusable, nothing changed: " + protection.error().message;
+    }
+    return std::nullopt;
+  }
+
+  Result<void> WriteConfig(std::string_view text, const std::filesystem::path& previous) override {
+    return WriteFileAtomically(config_path_, std::string(text), previous);
+  }
+
+  // The main thread reloads on SIGHUP (its sigtimedwait takes it).
+  void Reload() override { ::kill(::getpid(), SIGHUP); }
+
+  Result<std::uint64_t> CountOpenCriticalAlerts() override {
+    return store::CountOpenAlerts(storage_path_, "critical");
+  }
+
+  Result<void> WriteUpdateRequest(std::string_view body) override {
+    return WriteFileAtomically(storage_path_.parent_path() / "update-request.json", std::string(body));
+  }
+
+ private:
+  std::filesystem::path config_path_;
+  std::filesystem::path storage_path_;
+};
+
 class Daemon {
  public:
   Daemon(std::filesystem::path config_path, config::Config config, DaemonOptions options)
@@ -84,7 +112,9 @@ class Daemon {
         config_path_(std::move(config_path)),
         config_(std::move(config)),
         clock_(config_.gateway.assume_clock_synchronised),
-        ids_(clock_) {}
+        ids_(clock_),
+        remote_port_(config_path_, config_.storage.path),
+        remote_commands_(config_path_, static_cast<bool>(options_.simulated_devices), remote_port_, clock_) {}
 
   int Run() {
     core::SetLogLevel(config_.gateway.log_level);
@@ -172,10 +202,12 @@ class Daemon {
       }
       return std::move(bundle.json);
     };
-    uplink_options.apply_config = [this](const uplink::ConfigApply& apply) { return ApplyConfig(apply); };
+    uplink_options.apply_config = [this](const uplink::ConfigApply& apply) {
+      return remote_commands_.ApplyConfig(apply);
+    };
     uplink_options.request_update = [this](const uplink::UpdateRequest& update,
                                            const std::string& command_id) {
-      return RequestUpdate(update, command_id);
+      return remote_commands_.RequestUpdate(update, command_id);
     };
     uplink_ = std::make_unique<uplink::Uplink>(std::move(uplink_options), TransportFactory(), *outbox_,
                                                clock_, ids_);
@@ -742,81 +774,6 @@ class Daemon {
            " rules";
   }
 
-  // config.apply, on the uplink thread: the new file is validated as a whole (keys included), written
-  // atomically with the old one kept beside it, then loaded like a SIGHUP reload on the main thread.
-  uplink::CommandOutcome ApplyConfig(const uplink::ConfigApply& apply) {
-    // Relative paths resolve as LoadConfig resolves them in the local file, so equal texts compare equal.
-    config::ConfigResult parsed =
-        config::ParseConfig(apply.text, std::filesystem::absolute(config_path_).parent_path());
-    if (!parsed) {
-      const auto& errors = parsed.error();
-      return {false, "invalid config, nothing changed: " + errors.front().ToString() +
-                         (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
-    }
-    // The floor is what the local file says now (what the next start takes, local edits included); a
-    // remote config may differ from it only in care settings. When the local file does not read, nothing
-    // remote replaces it: the installer fixes it on site (and config_ belongs to the main thread).
-    const config::ConfigResult on_disk = config::LoadConfig(config_path_);
-    if (!on_disk) {
-      return {false,
-              "the local config file does not read, nothing changed: " + on_disk.error().front().ToString()};
-    }
-    const std::vector<std::string> touched = config::SecurityFloorViolations(*on_disk, *parsed);
-    if (!touched.empty()) {
-      std::string keys;
-      for (const std::string& key : touched)
-        keys += (keys.empty() ? "" : ", ") + key;
-      core::LogWarning("remote config refused: it touches the security floor", {{"keys", keys}});
-      return {false,
-              "refused, nothing changed: only the local config file may set " + keys +
-                  " (a remote config may change rules, devices on the serial ports the local file names, "
-                  "resident.time_zone, uplink.heartbeat_seconds and gateway.log_level between info and "
-                  "warning; docs/security.md)"};
-    }
-    if (const auto errors = config::CheckNamedFiles(*parsed); !errors.empty()) {
-      return {false, "a file the config names is unusable, nothing changed: " + errors.front().ToString() +
-                         (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
-    }
-    if (const auto unsupported = UnsupportedSimulatedDevice(*parsed, options_)) {
-      return {false, "invalid config, nothing changed: " + *unsupported};
-    }
-    if (auto protection = BuildProtection(*parsed, ProtectionUse::kCheckingOnly); !protection) {
-      return {false, "keys unusable, nothing changed: " + protection.error().message};
-    }
-    const std::filesystem::path previous = config_path_.string() + ".previous";
-    if (auto written = WriteFileAtomically(config_path_, apply.text, previous); !written) {
-      return {false, "could not write the config, the previous one stays: " + written.error().message};
-    }
-    core::LogInfo("config replaced by command",
-                  {{"config", config_path_.string()}, {"previous", previous.string()}});
-    ::kill(::getpid(), SIGHUP);
-    return {true, "config written (previous kept as " + previous.filename().string() +
-                      ") and reloading; broker, uplink, storage and security changes apply after a restart"};
-  }
-
-  // update.request, on the uplink thread: the request file is the only thing the (root) update helper
-  // takes from the daemon.
-  uplink::CommandOutcome RequestUpdate(const uplink::UpdateRequest& update, const std::string& command_id) {
-    auto critical = store::CountOpenAlerts(config_.storage.path, "critical");
-    if (!critical) return {false, "cannot check for open critical alerts: " + critical.error().message};
-    if (*critical > 0) {
-      return {false, "a critical alert is open: no update starts until it is resolved"};
-    }
-    const std::filesystem::path request = config_.storage.path.parent_path() / "update-request.json";
-    Poco::JSON::Object body(Poco::JSON_PRESERVE_KEY_ORDER);
-    body.set("version", update.version);
-    body.set("command_id", command_id);
-    body.set("requested_at", core::FormatIso8601(clock_.Now()));
-    std::ostringstream text;
-    body.stringify(text);
-    text << "\n";
-    if (auto written = WriteFileAtomically(request, text.str()); !written) {
-      return {false, "could not write the update request: " + written.error().message};
-    }
-    core::LogInfo("update requested", {{"version", update.version}, {"request", request.string()}});
-    return {true, "update to " + update.version + " requested; the update helper reports the outcome"};
-  }
-
   void Reload() {
     core::LogInfo("reloading config", {{"config", config_path_.string()}});
     config::ConfigResult loaded = config::LoadConfig(config_path_);
@@ -828,7 +785,7 @@ class Daemon {
       LogConfigErrors("reload refused, keeping the running config", errors);
       return;
     }
-    if (const auto unsupported = UnsupportedSimulatedDevice(*loaded, options_)) {
+    if (const auto unsupported = UnsupportedSimulatedDevice(*loaded, static_cast<bool>(options_.simulated_devices))) {
       core::LogError("reload refused, keeping the running config", {{"error", *unsupported}});
       return;
     }
@@ -871,6 +828,8 @@ class Daemon {
   config::Config config_;
   core::SystemClock clock_;
   core::EventIdGenerator ids_;
+  DaemonRemotePort remote_port_;
+  RemoteCommands remote_commands_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<uplink::ReaderOutbox> outbox_;
@@ -926,7 +885,7 @@ int RunDaemon(const std::filesystem::path& config_path, const DaemonOptions& opt
     LogConfigErrors("config invalid", errors);
     return kExitConfig;
   }
-  if (const auto unsupported = UnsupportedSimulatedDevice(*loaded, options)) {
+  if (const auto unsupported = UnsupportedSimulatedDevice(*loaded, static_cast<bool>(options.simulated_devices))) {
     core::LogError("config invalid", {{"error", *unsupported}});
     return kExitConfig;
   }
