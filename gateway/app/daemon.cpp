@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -41,6 +42,9 @@
 namespace ehg::app {
 namespace {
 
+// Wakes the main loop for work posted to it (PostToMain).
+constexpr int kMainTaskSignal = SIGUSR1;
+
 // How often a running gateway checks the whole database file (and soon after an unclean start).
 constexpr std::chrono::hours kWholeFileCheckInterval{24 * 7};
 
@@ -65,8 +69,7 @@ void ReportReading(const core::Reading& reading, const Result<std::int64_t>& sto
   }
 }
 
-// The remote commands' side effects on the real files and store. Called on the uplink thread: it reads
-// nothing the main thread owns (the storage path does not change without a restart).
+// The remote commands' side effects on the real files and store, on the main thread.
 class DaemonRemotePort : public RemoteCommandPort {
  public:
   DaemonRemotePort(std::filesystem::path config_path, std::filesystem::path storage_path)
@@ -202,12 +205,15 @@ class Daemon {
       }
       return std::move(bundle.json);
     };
-    uplink_options.apply_config = [this](const uplink::ConfigApply& apply) {
-      return remote_commands_.ApplyConfig(apply);
+    // Carried out on the main thread (which owns the config and reloads it), never on the uplink's.
+    uplink_options.apply_config = [this](const uplink::ConfigApply& apply, uplink::CommandDone done) {
+      PostToMain([this, apply, done = std::move(done)] { done(remote_commands_.ApplyConfig(apply)); });
     };
-    uplink_options.request_update = [this](const uplink::UpdateRequest& update,
-                                           const std::string& command_id) {
-      return remote_commands_.RequestUpdate(update, command_id);
+    uplink_options.request_update = [this](const uplink::UpdateRequest& update, const std::string& command_id,
+                                           uplink::CommandDone done) {
+      PostToMain([this, update, command_id, done = std::move(done)] {
+        done(remote_commands_.RequestUpdate(update, command_id));
+      });
     };
     uplink_ = std::make_unique<uplink::Uplink>(std::move(uplink_options), TransportFactory(), *outbox_,
                                                clock_, ids_);
@@ -249,6 +255,7 @@ class Daemon {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, kMainTaskSignal);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     return signals;
   }
@@ -734,12 +741,32 @@ class Daemon {
         Reload();
         notifier_.Ready(ServiceStatus());
       }
+      RunMainTasks();
       FeedWatchdog();
       notifier_.Status(ServiceStatus());
       ReportUpdateOutcome();
       RefreshTlsFilesIfChanged();
       if (CheckWholeFileInBackground()) return true;
     }
+  }
+
+  // From any thread: runs `task` on the main thread at its next turn, woken at once by kMainTaskSignal.
+  void PostToMain(std::function<void()> task) {
+    {
+      std::lock_guard lock(main_tasks_mutex_);
+      main_tasks_.push_back(std::move(task));
+    }
+    ::kill(::getpid(), kMainTaskSignal);  // blocked in every thread: only the main loop's sigtimedwait takes it
+  }
+
+  void RunMainTasks() {
+    std::deque<std::function<void()>> tasks;
+    {
+      std::lock_guard lock(main_tasks_mutex_);
+      tasks.swap(main_tasks_);
+    }
+    for (auto& task : tasks)
+      task();
   }
 
   // WATCHDOG=1 only while the pipeline and uplink threads turn: a hung thread stops the pings and
@@ -830,6 +857,9 @@ class Daemon {
   core::EventIdGenerator ids_;
   DaemonRemotePort remote_port_;
   RemoteCommands remote_commands_;
+  // Work other threads hand to the main thread (remote commands); before uplink_, which posts here.
+  std::mutex main_tasks_mutex_;
+  std::deque<std::function<void()>> main_tasks_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<uplink::ReaderOutbox> outbox_;

@@ -492,15 +492,14 @@ void Uplink::HandleCommand(const Command& command) {
             heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
             answer(true, "heartbeat every " + std::to_string(heartbeat.interval.count()) + " s");
           },
+          // Carried out by the daemon (on its main thread); answered when it is done.
           [&](const ConfigApply& apply) {
-            const CommandOutcome outcome =
-                options_.apply_config ? options_.apply_config(apply) : CommandOutcome{false, "not supported here"};
-            answer(outcome.ok, outcome.detail);
+            if (!options_.apply_config) return answer(false, "not supported here");
+            options_.apply_config(apply, AnswerLater(command));
           },
           [&](const UpdateRequest& update) {
-            const CommandOutcome outcome = options_.request_update ? options_.request_update(update, command.id)
-                                                                   : CommandOutcome{false, "not supported here"};
-            answer(outcome.ok, outcome.detail);
+            if (!options_.request_update) return answer(false, "not supported here");
+            options_.request_update(update, command.id, AnswerLater(command));
           },
           [&](const StatusRequest&) {
             heartbeat_at_ = clock_.SteadyNow();
@@ -509,6 +508,12 @@ void Uplink::HandleCommand(const Command& command) {
           [&](const Ping&) { answer(true, "pong"); },
       },
       command.body);
+}
+
+CommandDone Uplink::AnswerLater(const Command& command) {
+  return [this, id = command.id, type = command.type](CommandOutcome outcome) {
+    Post([this, id, type, outcome = std::move(outcome)] { QueueCommandResult(id, type, outcome.ok, outcome.detail); });
+  };
 }
 
 bool Uplink::HandleReceipt(const core::EventId& event_id) {
