@@ -22,6 +22,7 @@
 #include "gateway/app/remote_commands.hpp"
 #include "gateway/app/security_setup.hpp"
 #include "gateway/app/service_notifier.hpp"
+#include "gateway/app/supervisor.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/config/security_floor.hpp"
 #include "gateway/core/bounded_file.hpp"
@@ -725,8 +726,7 @@ class Daemon {
     const sigset_t signals = BlockSignals();
     // Pings at a quarter of systemd's watchdog interval (at least every second), so one late turn of
     // this loop never costs a restart.
-    std::chrono::microseconds turn = std::chrono::seconds(1);
-    if (const auto interval = notifier_.watchdog_interval()) turn = std::min(turn, *interval / 4);
+    const std::chrono::microseconds turn = MainLoopTurn(notifier_.watchdog_interval());
     const timespec timeout{static_cast<time_t>(turn.count() / 1'000'000),
                            static_cast<long>(turn.count() % 1'000'000) * 1000};
     while (true) {
@@ -773,24 +773,13 @@ class Daemon {
   // systemd restarts the service (Restart=on-failure), which recovers from the store.
   void FeedWatchdog() {
     if (!notifier_.watchdog_interval()) return;
-    const auto limit = std::max<std::chrono::milliseconds>(
-        std::chrono::seconds(5),
-        std::chrono::duration_cast<std::chrono::milliseconds>(*notifier_.watchdog_interval() / 2));
-    const std::vector<std::string> stalled = core::StalledThreads(
-        clock_.SteadyNow(), {{"pipeline", pipeline_->LastHeartbeat()}, {"uplink", uplink_->LastHeartbeat()}},
-        limit);
-    if (stalled.empty()) {
-      notifier_.Watchdog();
-      stall_logged_ = false;
-      return;
-    }
-    if (!stall_logged_) {
-      std::string names;
-      for (const std::string& thread : stalled)
-        names += (names.empty() ? "" : ",") + thread;
+    if (!watchdog_) watchdog_.emplace(*notifier_.watchdog_interval());
+    const WatchdogGuard::Decision decision = watchdog_->Decide(
+        clock_.SteadyNow(), {{"pipeline", pipeline_->LastHeartbeat()}, {"uplink", uplink_->LastHeartbeat()}});
+    if (decision.ping) notifier_.Watchdog();
+    if (!decision.log_stalled.empty()) {
       core::LogError("worker thread stalled: watchdog pings stopped, systemd will restart the gateway",
-                     {{"threads", names}, {"limit_ms", limit.count()}});
-      stall_logged_ = true;
+                     {{"threads", decision.log_stalled}, {"limit_ms", watchdog_->limit().count()}});
     }
   }
 
@@ -881,7 +870,7 @@ class Daemon {
   core::SteadyTime started_ = std::chrono::steady_clock::now();
   // Held while devices are replaced (reload) and while the status page reads them.
   std::mutex devices_mutex_;
-  bool stall_logged_ = false;
+  std::optional<WatchdogGuard> watchdog_;  // once systemd asked for a watchdog
   // The whole-file integrity check (CheckWholeFileInBackground): its thread writes the result and the
   // time it took, then sets done; the main thread reads them only after that.
   std::thread whole_file_check_;
