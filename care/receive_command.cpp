@@ -1,5 +1,7 @@
 // The reference receiver (`ehealth-care-tools receive`): what a care system does with the gateway's
 // messages, small enough to read in one sitting. See docs/integration.md.
+#include "care/receive_command.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/ParseHandler.h>
@@ -18,7 +20,6 @@
 #include <thread>
 
 #include "care/command_signing.hpp"
-#include "care/receive_command.hpp"
 #include "gateway/core/cli_input.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
@@ -311,7 +312,7 @@ class Receiver {
     if (signing_key_) {
       auto signed_command =
           SignCommand(*signing_key_, tenant, gateway, payload, ids_.Next().ToString(), clock_.Now(),
-                              std::chrono::seconds(request_.command_lifetime_seconds));
+                      std::chrono::seconds(request_.command_lifetime_seconds));
       if (!signed_command) {
         core::LogError("cannot sign a command", {{"reason", signed_command.error().message}});
         return false;

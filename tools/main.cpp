@@ -1,5 +1,6 @@
 // ehealth-gateway-tools: the simulators (demos, installer training, tests) and the daemon with simulated
-// devices. Never installed on a resident's gateway: `ehealth-gateway` links no simulator (docs/architecture.md).
+// devices. Never installed on a resident's gateway: `ehealth-gateway` links no simulator
+// (docs/architecture.md).
 #include <CLI/CLI.hpp>
 #include <string>
 

@@ -36,11 +36,13 @@ class SimulatedDeviceSource : public app::DeviceSource {
 
 }  // namespace
 
-std::unique_ptr<app::DeviceSource> StartSimulatedDevices(const config::Config& config, core::ReadingSink& sink,
-                                                         const core::Clock& clock, core::ReadingDone done) {
+std::unique_ptr<app::DeviceSource> StartSimulatedDevices(const config::Config& config,
+                                                         core::ReadingSink& sink, const core::Clock& clock,
+                                                         core::ReadingDone done) {
   auto simulated = SimulatedDevices(config);
   if (simulated.empty()) return nullptr;
-  auto source = std::make_unique<devices::sim::SimulatedSource>(std::move(simulated), sink, clock, std::move(done));
+  auto source =
+      std::make_unique<devices::sim::SimulatedSource>(std::move(simulated), sink, clock, std::move(done));
   source->Start();
   return std::make_unique<SimulatedDeviceSource>(std::move(source));
 }

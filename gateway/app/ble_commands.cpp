@@ -1,4 +1,6 @@
 // `scan` and `pair`: the installer's Bluetooth commands.
+#include "gateway/app/ble_commands.hpp"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -10,10 +12,9 @@
 #include "devices/ble/pairing_agent.hpp"
 #include "devices/ble/scanner.hpp"
 #include "devices/ble_profiles/bthome.hpp"
-#include "gateway/app/ble_commands.hpp"
 #include "gateway/app/exit_codes.hpp"
-#include "gateway/core/cli_input.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/core/cli_input.hpp"
 
 namespace ehg::app {
 namespace {

@@ -756,7 +756,8 @@ class Daemon {
       std::lock_guard lock(main_tasks_mutex_);
       main_tasks_.push_back(std::move(task));
     }
-    ::kill(::getpid(), kMainTaskSignal);  // blocked in every thread: only the main loop's sigtimedwait takes it
+    // Blocked in every thread: only the main loop's sigtimedwait takes it.
+    ::kill(::getpid(), kMainTaskSignal);
   }
 
   void RunMainTasks() {
@@ -801,7 +802,8 @@ class Daemon {
       LogConfigErrors("reload refused, keeping the running config", errors);
       return;
     }
-    if (const auto unsupported = UnsupportedSimulatedDevice(*loaded, static_cast<bool>(options_.simulated_devices))) {
+    if (const auto unsupported =
+            UnsupportedSimulatedDevice(*loaded, static_cast<bool>(options_.simulated_devices))) {
       core::LogError("reload refused, keeping the running config", {{"error", *unsupported}});
       return;
     }
@@ -904,7 +906,8 @@ int RunDaemon(const std::filesystem::path& config_path, const DaemonOptions& opt
     LogConfigErrors("config invalid", errors);
     return kExitConfig;
   }
-  if (const auto unsupported = UnsupportedSimulatedDevice(*loaded, static_cast<bool>(options.simulated_devices))) {
+  if (const auto unsupported =
+          UnsupportedSimulatedDevice(*loaded, static_cast<bool>(options.simulated_devices))) {
     core::LogError("config invalid", {{"error", *unsupported}});
     return kExitConfig;
   }

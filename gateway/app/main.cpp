@@ -10,9 +10,9 @@
 #include "gateway/app/daemon.hpp"
 #include "gateway/app/decode_command.hpp"
 #include "gateway/app/replay_command.hpp"
+#include "gateway/app/security_setup.hpp"
 #include "gateway/app/status_command.hpp"
 #include "gateway/app/store_info_command.hpp"
-#include "gateway/app/security_setup.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{

@@ -37,7 +37,10 @@ class RemoteCommands {
  public:
   RemoteCommands(std::filesystem::path config_path, bool simulators_linked, RemoteCommandPort& port,
                  const core::Clock& clock)
-      : config_path_(std::move(config_path)), simulators_linked_(simulators_linked), port_(port), clock_(clock) {}
+      : config_path_(std::move(config_path)),
+        simulators_linked_(simulators_linked),
+        port_(port),
+        clock_(clock) {}
 
   // The new file is validated as a whole (the security floor of the local file, named files, keys, the
   // devices this binary can run), written atomically with the old one kept beside it, then reloaded.

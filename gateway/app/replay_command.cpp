@@ -1,11 +1,12 @@
+#include "gateway/app/replay_command.hpp"
+
 #include <iostream>
 #include <type_traits>
 #include <variant>
 
 #include "gateway/app/exit_codes.hpp"
-#include "gateway/app/replay_command.hpp"
-#include "gateway/core/cli_input.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/core/cli_input.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/replay/reading_line.hpp"
 #include "gateway/replay/replay.hpp"

@@ -1,4 +1,6 @@
 // `status`: the running daemon's summary over its local API, for people on site and for scripts.
+#include "gateway/app/status_command.hpp"
+
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
@@ -6,7 +8,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "gateway/app/status_command.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/clock.hpp"

@@ -1,11 +1,12 @@
+#include "gateway/app/store_info_command.hpp"
+
 #include <Poco/JSON/Object.h>
 
 #include <iostream>
 
 #include "gateway/app/exit_codes.hpp"
-#include "gateway/app/store_info_command.hpp"
-#include "gateway/core/cli_input.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/core/cli_input.hpp"
 #include "gateway/store/store.hpp"
 
 namespace ehg::app {

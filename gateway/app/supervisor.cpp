@@ -12,7 +12,8 @@ std::chrono::microseconds MainLoopTurn(std::optional<std::chrono::microseconds> 
 
 WatchdogGuard::WatchdogGuard(std::chrono::microseconds watchdog_interval)
     : limit_(std::max<std::chrono::milliseconds>(
-          std::chrono::seconds(5), std::chrono::duration_cast<std::chrono::milliseconds>(watchdog_interval / 2))) {}
+          std::chrono::seconds(5),
+          std::chrono::duration_cast<std::chrono::milliseconds>(watchdog_interval / 2))) {}
 
 WatchdogGuard::Decision WatchdogGuard::Decide(core::SteadyTime now,
                                               const std::vector<core::ThreadHeartbeat>& heartbeats) {

@@ -58,7 +58,8 @@ Result<int> Connect(const std::string& host, unsigned port, Socket& socket) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
-  if (const int failed = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); failed != 0) {
+  if (const int failed = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+      failed != 0) {
     return Fail(Errc::kUnavailable,
                 "cannot read the status from " + Endpoint(host, port) + ": " + ::gai_strerror(failed));
   }
@@ -185,16 +186,19 @@ Result<std::string> Exchange(Stream& stream, const std::string& host, const Fetc
   if (const auto length_at = head.find("\r\ncontent-length:"); length_at != std::string::npos) {
     std::size_t length = 0;
     const char* begin = head.data() + length_at + 17;
-    while (*begin == ' ') ++begin;
+    while (*begin == ' ')
+      ++begin;
     if (std::from_chars(begin, head.data() + head.size(), length).ec == std::errc{}) {
       if (length > body.size()) {
-        return Fail(Errc::kUnavailable, "cannot read the status from " + endpoint + ": the answer was cut short");
+        return Fail(Errc::kUnavailable,
+                    "cannot read the status from " + endpoint + ": the answer was cut short");
       }
       body.resize(length);
     }
   }
   if (status != 200) {
-    return Fail(Errc::kRejected, "the status page answered " + std::to_string(status) + " " + reason + ": " + body);
+    return Fail(Errc::kRejected,
+                "the status page answered " + std::to_string(status) + " " + reason + ": " + body);
   }
   if (!complete) return Fail(Errc::kUnavailable, "cannot read the status from " + endpoint + ": cut short");
   return body;
@@ -205,8 +209,8 @@ using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
 Result<X509Ptr> LoadPinned(const std::filesystem::path& file) {
   auto text = core::ReadCheckedFile(file, core::kCertificateFile);
   if (!text) return tl::unexpected(text.error());
-  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())),
-                                                       BIO_free);
+  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(text->data(), static_cast<int>(text->size())), BIO_free);
   X509Ptr certificate(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr, X509_free);
   if (!certificate) return Fail(Errc::kIo, "no PEM certificate in " + file.string());
   return certificate;
@@ -217,7 +221,8 @@ Result<X509Ptr> LoadPinned(const std::filesystem::path& file) {
 Result<std::string> Fetch(const FetchOptions& options) {
   const std::string host = ReachableHost(options.host);
   Socket socket;
-  if (auto connected = Connect(host, options.port, socket); !connected) return tl::unexpected(connected.error());
+  if (auto connected = Connect(host, options.port, socket); !connected)
+    return tl::unexpected(connected.error());
   if (options.pinned_cert_file.empty()) {
     Stream stream(socket.fd, nullptr);
     return Exchange(stream, host, options);
@@ -226,7 +231,8 @@ Result<std::string> Fetch(const FetchOptions& options) {
   if (!pinned) return tl::unexpected(pinned.error());
   // The status page's certificate is the gateway's own (often self-signed): pinned, not chained, and the
   // pin replaces the host name check.
-  const std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  const std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_client_method()),
+                                                                  SSL_CTX_free);
   if (!context) return Fail(Errc::kUnavailable, "TLS unavailable: " + OpenSslReason());
   SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION);
   SSL_CTX_set_verify(context.get(), SSL_VERIFY_NONE, nullptr);
@@ -238,8 +244,8 @@ Result<std::string> Fetch(const FetchOptions& options) {
   const std::string endpoint = Endpoint(host, options.port);
   errno = 0;
   if (SSL_connect(ssl.get()) != 1) {
-    return Fail(Errc::kUnavailable, "cannot read the status from " + endpoint + ": TLS handshake failed: " +
-                                        OpenSslReason());
+    return Fail(Errc::kUnavailable,
+                "cannot read the status from " + endpoint + ": TLS handshake failed: " + OpenSslReason());
   }
   const X509Ptr presented(SSL_get1_peer_certificate(ssl.get()), X509_free);
   if (!presented || X509_cmp(presented.get(), pinned->get()) != 0) {

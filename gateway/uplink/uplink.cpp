@@ -469,50 +469,53 @@ void Uplink::HandleCommand(const Command& command) {
   const auto answer = [&](bool ok, std::string_view detail) {
     QueueCommandResult(command.id, command.type, ok, detail);
   };
-  std::visit(
-      Overloaded{
-          [&](const AlertReceipt& receipt) {
-            const bool known = HandleReceipt(receipt.event_id);
-            answer(true, known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
-          },
-          // Answered once the pipeline has applied the action (pending_action_commands_).
-          [&](const AlertAck& ack) {
-            pending_change_.alert_actions.push_back(
-                {store::AlertAction::Kind::kAcknowledge, ack.alert_id, ack.by, {}});
-            pending_action_commands_.emplace_back(command.id, command.type);
-          },
-          [&](const AlertResolve& resolve) {
-            pending_change_.alert_actions.push_back(
-                {store::AlertAction::Kind::kResolve, resolve.alert_id, resolve.by, resolve.note});
-            pending_action_commands_.emplace_back(command.id, command.type);
-          },
-          [&](const HeartbeatSet& heartbeat) {
-            heartbeat_interval_ = heartbeat.interval;
-            pending_change_.settings[std::string(kHeartbeatSetting)] = std::to_string(heartbeat.interval.count());
-            heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
-            answer(true, "heartbeat every " + std::to_string(heartbeat.interval.count()) + " s");
-          },
-          // Carried out by the daemon (on its main thread); answered when it is done.
-          [&](const ConfigApply& apply) {
-            if (!options_.apply_config) return answer(false, "not supported here");
-            options_.apply_config(apply, AnswerLater(command));
-          },
-          [&](const UpdateRequest& update) {
-            if (!options_.request_update) return answer(false, "not supported here");
-            options_.request_update(update, command.id, AnswerLater(command));
-          },
-          [&](const StatusRequest&) {
-            heartbeat_at_ = clock_.SteadyNow();
-            answer(true, "status published");
-          },
-          [&](const Ping&) { answer(true, "pong"); },
-      },
-      command.body);
+  std::visit(Overloaded{
+                 [&](const AlertReceipt& receipt) {
+                   const bool known = HandleReceipt(receipt.event_id);
+                   answer(true,
+                          known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
+                 },
+                 // Answered once the pipeline has applied the action (pending_action_commands_).
+                 [&](const AlertAck& ack) {
+                   pending_change_.alert_actions.push_back(
+                       {store::AlertAction::Kind::kAcknowledge, ack.alert_id, ack.by, {}});
+                   pending_action_commands_.emplace_back(command.id, command.type);
+                 },
+                 [&](const AlertResolve& resolve) {
+                   pending_change_.alert_actions.push_back(
+                       {store::AlertAction::Kind::kResolve, resolve.alert_id, resolve.by, resolve.note});
+                   pending_action_commands_.emplace_back(command.id, command.type);
+                 },
+                 [&](const HeartbeatSet& heartbeat) {
+                   heartbeat_interval_ = heartbeat.interval;
+                   pending_change_.settings[std::string(kHeartbeatSetting)] =
+                       std::to_string(heartbeat.interval.count());
+                   heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
+                   answer(true, "heartbeat every " + std::to_string(heartbeat.interval.count()) + " s");
+                 },
+                 // Carried out by the daemon (on its main thread); answered when it is done.
+                 [&](const ConfigApply& apply) {
+                   if (!options_.apply_config) return answer(false, "not supported here");
+                   options_.apply_config(apply, AnswerLater(command));
+                 },
+                 [&](const UpdateRequest& update) {
+                   if (!options_.request_update) return answer(false, "not supported here");
+                   options_.request_update(update, command.id, AnswerLater(command));
+                 },
+                 [&](const StatusRequest&) {
+                   heartbeat_at_ = clock_.SteadyNow();
+                   answer(true, "status published");
+                 },
+                 [&](const Ping&) { answer(true, "pong"); },
+             },
+             command.body);
 }
 
 CommandDone Uplink::AnswerLater(const Command& command) {
   return [this, id = command.id, type = command.type](CommandOutcome outcome) {
-    Post([this, id, type, outcome = std::move(outcome)] { QueueCommandResult(id, type, outcome.ok, outcome.detail); });
+    Post([this, id, type, outcome = std::move(outcome)] {
+      QueueCommandResult(id, type, outcome.ok, outcome.detail);
+    });
   };
 }
 

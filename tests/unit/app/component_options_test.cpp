@@ -57,8 +57,8 @@ TEST_CASE("Serial devices: one driver per serial device in config order, simulat
   // The device clock's local time is the resident's zone: 12:00 in Oslo in winter is 11:00 UTC.
   const auto utc = serial[0].local_to_utc(ehg::core::CivilTime{2026, 1, 15, 12, 0, 0});
   REQUIRE(utc);
-  CHECK(*utc == ehg::core::WallTime{} + std::chrono::sys_days{std::chrono::year{2026} / 1 / 15}
-                                            .time_since_epoch() + 11h);
+  CHECK(*utc == ehg::core::WallTime{} +
+                    std::chrono::sys_days{std::chrono::year{2026} / 1 / 15}.time_since_epoch() + 11h);
   // A date that does not exist (a device clock set to 30 February) has no time.
   CHECK_FALSE(serial[0].local_to_utc(ehg::core::CivilTime{2026, 2, 30, 12, 0, 0}));
 }

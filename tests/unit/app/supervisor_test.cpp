@@ -16,7 +16,9 @@ TEST_CASE("The watchdog is fed while both threads turn, stops for a stalled one,
   CHECK(guard.limit() == 15s);
   auto pipeline = clock.SteadyNow();
   auto uplink = clock.SteadyNow();
-  const auto decide = [&] { return guard.Decide(clock.SteadyNow(), {{"pipeline", pipeline}, {"uplink", uplink}}); };
+  const auto decide = [&] {
+    return guard.Decide(clock.SteadyNow(), {{"pipeline", pipeline}, {"uplink", uplink}});
+  };
 
   for (int second = 0; second < 20; ++second) {  // both turn every second
     clock.Advance(1s);
