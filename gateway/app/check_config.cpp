@@ -1,6 +1,8 @@
+#include "gateway/app/check_config.hpp"
+
 #include <iostream>
 
-#include "gateway/app/daemon.hpp"
+#include "gateway/app/exit_codes.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/bounded_file.hpp"
 

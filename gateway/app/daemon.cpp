@@ -9,18 +9,21 @@
 
 #include <atomic>
 #include <ctime>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "devices/ble/ble_manager.hpp"
-#include "devices/ble_profiles/profiles.hpp"
 #include "devices/serial/serial_driver.hpp"
-#include "devices/sim/simulated_source.hpp"
 #include "gateway/app/atomic_file.hpp"
+#include "gateway/app/component_options.hpp"
+#include "gateway/app/remote_commands.hpp"
 #include "gateway/app/security_setup.hpp"
 #include "gateway/app/service_notifier.hpp"
+#include "gateway/app/status_collector.hpp"
+#include "gateway/app/supervisor.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/config/security_floor.hpp"
 #include "gateway/core/bounded_file.hpp"
@@ -41,100 +44,15 @@
 namespace ehg::app {
 namespace {
 
+// Wakes the main loop for work posted to it (PostToMain).
+constexpr int kMainTaskSignal = SIGUSR1;
+
 // How often a running gateway checks the whole database file (and soon after an unclean start).
 constexpr std::chrono::hours kWholeFileCheckInterval{24 * 7};
 
 void LogConfigErrors(std::string_view message, const std::vector<config::ConfigError>& errors) {
   for (const config::ConfigError& error : errors)
     core::LogError(message, {{"error", error.ToString()}});
-}
-
-std::vector<devices::sim::SimulatedDevice> SimulatedDevices(const config::Config& config) {
-  std::vector<devices::sim::SimulatedDevice> simulated;
-  for (const config::DeviceConfig& device : config.devices) {
-    if (const auto* settings = std::get_if<config::SimulatedDeviceConfig>(&device.settings)) {
-      // The config accepts exactly the profile names the simulator knows (tested), so this is set.
-      const auto profile = devices::sim::ParseProfile(settings->profile);
-      std::vector<devices::sim::ScenarioChange> scenario;
-      for (const config::ScenarioStep& step : settings->scenario)
-        scenario.push_back({step.after, step.parameter, step.value});
-      simulated.push_back({device.id, profile.value(), settings->interval, settings->seed,
-                           settings->artefact_rate, std::move(scenario)});
-    }
-  }
-  return simulated;
-}
-
-// A device clock's local time (no zone) in the resident's zone; nullopt for a date that does not exist.
-devices::serial::LocalTimeConverter LocalToUtc(std::shared_ptr<const alerts::TimeZone> zone) {
-  return [zone = std::move(zone)](const devices::serial::CivilTime& time) -> std::optional<core::WallTime> {
-    const auto since_epoch = core::FromCivilTime(time);
-    if (!since_epoch) return std::nullopt;
-    return zone->ToUtc(alerts::LocalTime{*since_epoch});
-  };
-}
-
-std::vector<devices::serial::SerialDeviceOptions> SerialDevices(
-    const config::Config& config, std::shared_ptr<const alerts::TimeZone> zone) {
-  std::vector<devices::serial::SerialDeviceOptions> serial;
-  for (const config::DeviceConfig& device : config.devices) {
-    const auto* settings = std::get_if<config::SerialDeviceConfig>(&device.settings);
-    if (settings == nullptr) continue;
-    devices::serial::SerialDeviceOptions options;
-    options.device_id = device.id;
-    options.port = settings->port;
-    // The config accepts exactly the protocol names the decoders implement (tested), so this is set.
-    options.protocol = devices::serial::FindProtocol(settings->protocol).value();
-    options.aggregation = {settings->window, settings->forward_waveform};
-    options.local_to_utc = LocalToUtc(zone);
-    options.user = settings->user;
-    options.poll_interval = settings->poll_interval;
-    serial.push_back(std::move(options));
-  }
-  return serial;
-}
-
-// A UTC instant as the resident's wall clock shows it: what BLE devices want written into their clocks.
-std::function<core::CivilTime(core::WallTime)> UtcToLocal(std::shared_ptr<const alerts::TimeZone> zone) {
-  return [zone = std::move(zone)](core::WallTime utc) {
-    return core::ToCivilTime(zone->ToLocal(utc).time_since_epoch());
-  };
-}
-
-std::optional<devices::ble::BleOptions> BleDevices(const config::Config& config,
-                                                   std::shared_ptr<const alerts::TimeZone> zone) {
-  devices::ble::BleOptions options;
-  options.adapter = config.bluetooth.adapter;
-  options.bus_address = config.bluetooth.bus_address;
-  for (const config::DeviceConfig& device : config.devices) {
-    const auto* settings = std::get_if<config::BleDeviceConfig>(&device.settings);
-    if (settings == nullptr) continue;
-    devices::ble::BleDeviceOptions ble;
-    ble.device_id = device.id;
-    ble.address = settings->address;
-    ble.profile = settings->profile;
-    ble.bthome_key_hex = settings->bthome_key_hex;
-    ble.user = settings->user;
-    for (const auto& [event, meaning] : settings->buttons) {
-      ble.button_meanings.emplace_back(event, meaning == "ignore" ? devices::ble::ButtonMeaning::kIgnore
-                                                                  : devices::ble::ButtonMeaning::kEmergency);
-    }
-    options.devices.push_back(std::move(ble));
-  }
-  if (options.devices.empty()) return std::nullopt;
-  options.local_to_utc = LocalToUtc(zone);
-  options.utc_to_local = UtcToLocal(zone);
-  options.last_sequence =
-      [path = config.storage.path](const std::string& device_id) -> std::optional<std::uint32_t> {
-    auto last = store::LastStoredSequence(path, device_id, "glucose");
-    if (!last) {
-      core::LogWarning("last stored record unknown; the meter is asked for all records",
-                       {{"device", device_id}, {"reason", last.error().message}});
-      return std::nullopt;
-    }
-    return *last;
-  };
-  return options;
 }
 
 // Told on the pipeline thread once a reading is durable (or refused). Per-message detail: debug only.
@@ -153,27 +71,55 @@ void ReportReading(const core::Reading& reading, const Result<std::int64_t>& sto
   }
 }
 
-std::chrono::seconds HeartbeatInterval(const config::Config& config,
-                                       const std::map<std::string, std::string>& settings) {
-  const auto stored = settings.find(std::string(uplink::kHeartbeatSetting));
-  if (stored == settings.end()) return config.uplink.heartbeat_interval;
-  try {
-    const std::chrono::seconds interval{std::stoll(stored->second)};
-    if (interval >= uplink::kMinHeartbeat && interval <= uplink::kMaxHeartbeat) return interval;
-  } catch (const std::exception&) {
+// The remote commands' side effects on the real files and store, on the main thread.
+class DaemonRemotePort : public RemoteCommandPort {
+ public:
+  DaemonRemotePort(std::filesystem::path config_path, std::filesystem::path storage_path)
+      : config_path_(std::move(config_path)), storage_path_(std::move(storage_path)) {}
+
+  config::ConfigResult LoadLocalConfig() override { return config::LoadConfig(config_path_); }
+
+  std::optional<std::string> UnusableFiles(const config::Config& candidate) override {
+    if (const auto errors = config::CheckNamedFiles(candidate); !errors.empty()) {
+      return "a file the config names is unusable, nothing changed: " + errors.front().ToString() +
+             (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "");
+    }
+    if (auto protection = BuildProtection(candidate, ProtectionUse::kCheckingOnly); !protection) {
+      return "keys unusable, nothing changed: " + protection.error().message;
+    }
+    return std::nullopt;
   }
-  core::LogWarning("stored heartbeat interval unusable; using the configured one",
-                   {{"stored", stored->second}});
-  return config.uplink.heartbeat_interval;
-}
+
+  Result<void> WriteConfig(std::string_view text, const std::filesystem::path& previous) override {
+    return WriteFileAtomically(config_path_, std::string(text), previous);
+  }
+
+  // The main thread reloads on SIGHUP (its sigtimedwait takes it).
+  void Reload() override { ::kill(::getpid(), SIGHUP); }
+
+  Result<std::uint64_t> CountOpenCriticalAlerts() override {
+    return store::CountOpenAlerts(storage_path_, "critical");
+  }
+
+  Result<void> WriteUpdateRequest(std::string_view body) override {
+    return WriteFileAtomically(storage_path_.parent_path() / "update-request.json", std::string(body));
+  }
+
+ private:
+  std::filesystem::path config_path_;
+  std::filesystem::path storage_path_;
+};
 
 class Daemon {
  public:
-  Daemon(std::filesystem::path config_path, config::Config config)
-      : config_path_(std::move(config_path)),
+  Daemon(std::filesystem::path config_path, config::Config config, DaemonOptions options)
+      : options_(std::move(options)),
+        config_path_(std::move(config_path)),
         config_(std::move(config)),
         clock_(config_.gateway.assume_clock_synchronised),
-        ids_(clock_) {}
+        ids_(clock_),
+        remote_port_(config_path_, config_.storage.path),
+        remote_commands_(config_path_, static_cast<bool>(options_.simulated_devices), remote_port_, clock_) {}
 
   int Run() {
     core::SetLogLevel(config_.gateway.log_level);
@@ -248,10 +194,10 @@ class Daemon {
       return kExitConfig;
     }
     zone_ = *zone;
-    pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_),
+    pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptionsFor(config_),
                                                      config_.rules, zone_);
     outbox_ = std::make_unique<uplink::ReaderOutbox>(std::move(*reader), *pipeline_);
-    uplink::UplinkOptions uplink_options = UplinkOptions(config_, *settings);
+    uplink::UplinkOptions uplink_options = UplinkOptionsFor(config_, *settings);
     uplink_options.protection = *protection;
     uplink_options.observation_batch = [](std::string_view, const std::vector<const std::string*>& bodies) {
       fhir::BundleResult bundle = fhir::ObservationBundle(bodies);
@@ -261,10 +207,15 @@ class Daemon {
       }
       return std::move(bundle.json);
     };
-    uplink_options.apply_config = [this](const uplink::ConfigApply& apply) { return ApplyConfig(apply); };
-    uplink_options.request_update = [this](const uplink::UpdateRequest& update,
-                                           const std::string& command_id) {
-      return RequestUpdate(update, command_id);
+    // Carried out on the main thread (which owns the config and reloads it), never on the uplink's.
+    uplink_options.apply_config = [this](const uplink::ConfigApply& apply, uplink::CommandDone done) {
+      PostToMain([this, apply, done = std::move(done)] { done(remote_commands_.ApplyConfig(apply)); });
+    };
+    uplink_options.request_update = [this](const uplink::UpdateRequest& update, const std::string& command_id,
+                                           uplink::CommandDone done) {
+      PostToMain([this, update, command_id, done = std::move(done)] {
+        done(remote_commands_.RequestUpdate(update, command_id));
+      });
     };
     uplink_ = std::make_unique<uplink::Uplink>(std::move(uplink_options), TransportFactory(), *outbox_,
                                                clock_, ids_);
@@ -306,41 +257,12 @@ class Daemon {
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, kMainTaskSignal);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     return signals;
   }
 
  private:
-  static pipeline::PipelineOptions PipelineOptions(const config::Config& config) {
-    pipeline::PipelineOptions options;
-    options.gateway_id = config.gateway.id;
-    options.resident_pseudonym = config.resident.pseudonym;
-    options.queue_capacity = config.pipeline.queue_capacity;
-    options.batch_window = config.pipeline.batch_window;
-    options.batch_max = config.pipeline.batch_max;
-    options.readings_retention = config.storage.readings_retention;
-    options.raw_readings_retention = config.storage.raw_readings_retention;
-    options.outbox_budget_bytes = config.storage.outbox_budget_bytes;
-    for (const config::DeviceConfig& device : config.devices)
-      options.clock_tolerances[device.id] = config::ClockTolerance(device);
-    return options;
-  }
-
-  static uplink::UplinkOptions UplinkOptions(const config::Config& config,
-                                             const std::map<std::string, std::string>& settings) {
-    uplink::UplinkOptions options;
-    options.tenant = config.gateway.tenant;
-    options.gateway_id = config.gateway.id;
-    options.version = EHG_VERSION;
-    options.in_flight_window = config.uplink.in_flight_window;
-    options.observation_batch_max = config.uplink.observation_batch_max;
-    options.observation_batch_window = config.uplink.observation_batch_window;
-    options.receipt_resend_interval = config.uplink.receipt_resend_interval;
-    options.heartbeat_interval = HeartbeatInterval(config, settings);
-    options.reconnect_max = config.broker.reconnect_max;
-    return options;
-  }
-
   // One TLS file's checked copy (core::FileSnapshot), or an empty one with the reason when the file
   // cannot be used: the gateway then runs, stores and alerts locally, and the uplink cannot connect
   // until the file is fixed and the gateway reloaded.
@@ -522,11 +444,9 @@ class Daemon {
           std::move(options), *pipeline_, pipeline_.get(), clock_, ReportReading));
       serial_.back()->Start();
     }
-    auto simulated = SimulatedDevices(config_);
-    if (simulated.empty()) return;
-    source_ = std::make_unique<devices::sim::SimulatedSource>(std::move(simulated), *pipeline_, clock_,
-                                                              ReportReading);
-    source_->Start();
+    if (options_.simulated_devices) {
+      source_ = options_.simulated_devices(config_, *pipeline_, clock_, ReportReading);
+    }
   }
 
   // BLE needs BlueZ's bus; the manager connects in the background and keeps trying while it cannot.
@@ -571,7 +491,7 @@ class Daemon {
       }
       options.token = *token;
     }
-    options.snapshot = [this] { return CollectStatus(); };
+    options.snapshot = [this] { return status_collector_.CollectStatus(); };
     auto server = http::StatusServer::Start(std::move(options));
     if (!server) {
       core::LogError("status page not started", {{"reason", server.error().message}});
@@ -583,158 +503,6 @@ class Daemon {
         {{"url", std::string(status_page_->tls() ? "https://" : "http://") +
                      (page.host.find(':') != std::string::npos ? "[" + page.host + "]" : page.host) + ":" +
                      std::to_string(status_page_->port()) + "/"}});
-  }
-
-  // On a status page thread: atomics, thread-safe getters and the database's own read connection.
-  http::StatusSnapshot CollectStatus() {
-    http::StatusSnapshot status;
-    status.gateway_id = config_.gateway.id;
-    status.tenant = config_.gateway.tenant;
-    status.version = EHG_VERSION;
-    status.now = clock_.Now();
-    status.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock_.SteadyNow() - started_);
-    status.clock_synchronised = clock_.WallClockSynchronised();
-    status.values_shown = config_.status_page.show_values;
-
-    const uplink::UplinkStatus link = uplink_->status();
-    const uplink::UplinkCounters& sent = uplink_->counters();
-    const store::OutboxSnapshot outbox = pipeline_->outbox();
-    http::UplinkView& view = status.uplink;
-    view.state = std::string(uplink::ToString(link.state));
-    view.connected_since = link.connected_since;
-    view.last_publish = link.last_acknowledged;
-    view.last_error = link.last_error;
-    view.backlog_rows = outbox.rows;
-    view.backlog_bytes = outbox.bytes;
-    view.backlog_alerts = outbox.alert_rows;
-    view.in_flight = link.in_flight;
-    view.alerts_awaiting_receipt = link.alerts_awaiting_receipt;
-    view.connects = sent.connects.load();
-    view.connect_failures = sent.connect_failures.load();
-    view.connections_lost = sent.connections_lost.load();
-    view.messages_published = sent.messages_published.load();
-    view.messages_acknowledged = sent.messages_acknowledged.load();
-    view.delivery_failures = sent.delivery_failures.load();
-    view.alert_resends = sent.alerts_resent.load();
-    view.receipts = sent.receipts.load();
-    view.commands = sent.commands.load();
-    view.commands_refused = sent.commands_refused.load();
-    view.publish_latency = uplink_->publish_latency().Snapshot();
-
-    const pipeline::PipelineCounters& counters = pipeline_->counters();
-    status.readings_stored = counters.stored.load();
-    status.reading_times = {counters.device_clock_suspect.load(), counters.out_of_order.load(),
-                            counters.late_beyond_horizon.load()};
-    status.drops.observations_over_budget = counters.dropped_observations.load();
-    status.drops.store_failures = counters.store_failures.load();
-    status.drops.readings_store_full = counters.refused_full.load();
-    status.room_made = {counters.room_delivered_readings.load(), counters.room_waiting_readings.load(),
-                        counters.room_recent_readings.load(), counters.room_summaries.load()};
-    status.drops.commands_queue_full = sent.commands_dropped.load();
-    const pipeline::ActivityReport activity = pipeline_->activity();
-    status.alert_changes = activity.alert_changes;
-
-    auto stored = store::ReadStatusView(config_.storage.path);
-    if (!stored) core::LogWarning("status page: database unreadable", {{"reason", stored.error().message}});
-    if (stored) {
-      for (const store::AlertRecord& alert : stored->open_alerts) {
-        status.open_alerts.push_back({alert.rule_id, alert.severity, alert.state, alert.raised_at,
-                                      alert.updated_at, status.values_shown ? alert.detail : std::string()});
-      }
-    }
-    {
-      std::lock_guard lock(devices_mutex_);
-      // Each of these is a round trip to the Bluetooth thread: once per request, not once per device.
-      const std::vector<devices::ble::BleDeviceStats> ble_stats =
-          ble_ ? ble_->stats() : std::vector<devices::ble::BleDeviceStats>{};
-      const bool bluez_present = ble_ && ble_->bluez_present();
-      for (const config::DeviceConfig& device : config_.devices) {
-        status.devices.push_back(DeviceStatus(device, activity, stored ? &stored->devices : nullptr,
-                                              ble_stats, bluez_present, status));
-      }
-    }
-    for (const core::LoggedProblem& problem : core::RecentProblems()) {
-      http::Problem shown;
-      shown.at = std::chrono::time_point_cast<std::chrono::milliseconds>(problem.at);
-      shown.first_at = std::chrono::time_point_cast<std::chrono::milliseconds>(problem.first_at);
-      shown.level = std::string(core::ToString(problem.level));
-      shown.line = problem.line;
-      shown.count = problem.count;
-      status.recent_problems.push_back(std::move(shown));
-    }
-    return status;
-  }
-
-  // devices_mutex_ held.
-  http::DeviceView DeviceStatus(const config::DeviceConfig& device, const pipeline::ActivityReport& activity,
-                                const std::vector<store::DeviceRecord>* stored,
-                                const std::vector<devices::ble::BleDeviceStats>& ble_stats,
-                                bool bluez_present, http::StatusSnapshot& status) {
-    http::DeviceView view;
-    view.id = device.id;
-    view.expected_interval = config::ExpectedInterval(device);
-    if (const auto found = activity.devices.find(device.id); found != activity.devices.end()) {
-      view.readings_by_metric = found->second.stored_by_metric;
-      view.parse_errors += found->second.rejected;
-      if (status.values_shown) {
-        for (const auto& [metric, last] : found->second.last_values)
-          view.last_values.push_back({metric, last.value, last.unit, last.received_at});
-      }
-    }
-    if (stored != nullptr) {
-      for (const store::DeviceRecord& record : *stored) {
-        if (record.device_id != device.id) continue;
-        view.last_reading = record.last_seen;
-        view.last_seen = record.last_seen;
-        view.battery_percent = record.battery_percent;
-        view.last_error = record.last_error;
-      }
-    }
-    const auto heard = [&view](std::optional<core::WallTime> contact) {
-      if (contact && (!view.last_seen || *contact > *view.last_seen)) view.last_seen = contact;
-    };
-    if (const auto* simulated = std::get_if<config::SimulatedDeviceConfig>(&device.settings)) {
-      view.transport = "simulated";
-      view.type = simulated->profile;
-      view.connection = "simulated";
-    } else if (const auto* serial = std::get_if<config::SerialDeviceConfig>(&device.settings)) {
-      view.transport = "serial";
-      view.type = serial->protocol;
-      view.connection = "disconnected";
-      for (const auto& driver : serial_) {
-        if (driver->device_id() != device.id) continue;
-        const devices::serial::SerialDriverStats& stats = driver->stats();
-        view.connection = stats.connected.load() ? "connected" : "disconnected";
-        view.parse_errors += stats.bad_frames.load();
-        status.drops.readings_queue_full += stats.readings_dropped.load();
-        if (const std::int64_t ms = stats.last_heard_ms.load(); ms != 0)
-          heard(core::WallTime(std::chrono::milliseconds(ms)));
-      }
-    } else if (const auto* ble = std::get_if<config::BleDeviceConfig>(&device.settings)) {
-      view.transport = "ble";
-      view.type = ble->profile;
-      view.connection = "disconnected";
-      for (const devices::ble::BleDeviceStats& stats : ble_stats) {
-        if (stats.device_id != device.id) continue;
-        view.parse_errors += stats.parse_errors;
-        view.rssi_dbm = stats.rssi;
-        if (stats.battery) view.battery_percent = *stats.battery;
-        // The BLE manager words its errors for the installer; the stored one is a device event's detail.
-        view.last_error = stats.last_error;
-        view.last_error_detail = stats.last_error_detail;
-        heard(stats.last_contact);
-        if (ble->profile == "bthome") {
-          view.connection = bluez_present ? "listening" : "disconnected";
-        } else {
-          // A cuff that hung up after measuring is idle, not missing (core::JudgeLink).
-          view.connection = http::ConnectionName(
-              core::JudgeLink({stats.connected, devices::ble::HangsUpAfterMeasuring(ble->profile),
-                               stats.link_needs_action, view.last_seen, view.expected_interval},
-                              status.now));
-        }
-      }
-    }
-    return view;
   }
 
   void StopDevices() {
@@ -813,8 +581,7 @@ class Daemon {
     const sigset_t signals = BlockSignals();
     // Pings at a quarter of systemd's watchdog interval (at least every second), so one late turn of
     // this loop never costs a restart.
-    std::chrono::microseconds turn = std::chrono::seconds(1);
-    if (const auto interval = notifier_.watchdog_interval()) turn = std::min(turn, *interval / 4);
+    const std::chrono::microseconds turn = MainLoopTurn(notifier_.watchdog_interval());
     const timespec timeout{static_cast<time_t>(turn.count() / 1'000'000),
                            static_cast<long>(turn.count() % 1'000'000) * 1000};
     while (true) {
@@ -829,6 +596,7 @@ class Daemon {
         Reload();
         notifier_.Ready(ServiceStatus());
       }
+      RunMainTasks();
       FeedWatchdog();
       notifier_.Status(ServiceStatus());
       ReportUpdateOutcome();
@@ -837,28 +605,37 @@ class Daemon {
     }
   }
 
+  // From any thread: runs `task` on the main thread at its next turn, woken at once by kMainTaskSignal.
+  void PostToMain(std::function<void()> task) {
+    {
+      std::lock_guard lock(main_tasks_mutex_);
+      main_tasks_.push_back(std::move(task));
+    }
+    // Blocked in every thread: only the main loop's sigtimedwait takes it.
+    ::kill(::getpid(), kMainTaskSignal);
+  }
+
+  void RunMainTasks() {
+    std::deque<std::function<void()>> tasks;
+    {
+      std::lock_guard lock(main_tasks_mutex_);
+      tasks.swap(main_tasks_);
+    }
+    for (auto& task : tasks)
+      task();
+  }
+
   // WATCHDOG=1 only while the pipeline and uplink threads turn: a hung thread stops the pings and
   // systemd restarts the service (Restart=on-failure), which recovers from the store.
   void FeedWatchdog() {
     if (!notifier_.watchdog_interval()) return;
-    const auto limit = std::max<std::chrono::milliseconds>(
-        std::chrono::seconds(5),
-        std::chrono::duration_cast<std::chrono::milliseconds>(*notifier_.watchdog_interval() / 2));
-    const std::vector<std::string> stalled = core::StalledThreads(
-        clock_.SteadyNow(), {{"pipeline", pipeline_->LastHeartbeat()}, {"uplink", uplink_->LastHeartbeat()}},
-        limit);
-    if (stalled.empty()) {
-      notifier_.Watchdog();
-      stall_logged_ = false;
-      return;
-    }
-    if (!stall_logged_) {
-      std::string names;
-      for (const std::string& thread : stalled)
-        names += (names.empty() ? "" : ",") + thread;
+    if (!watchdog_) watchdog_.emplace(*notifier_.watchdog_interval());
+    const WatchdogGuard::Decision decision = watchdog_->Decide(
+        clock_.SteadyNow(), {{"pipeline", pipeline_->LastHeartbeat()}, {"uplink", uplink_->LastHeartbeat()}});
+    if (decision.ping) notifier_.Watchdog();
+    if (!decision.log_stalled.empty()) {
       core::LogError("worker thread stalled: watchdog pings stopped, systemd will restart the gateway",
-                     {{"threads", names}, {"limit_ms", limit.count()}});
-      stall_logged_ = true;
+                     {{"threads", decision.log_stalled}, {"limit_ms", watchdog_->limit().count()}});
     }
   }
 
@@ -867,78 +644,6 @@ class Daemon {
     return "uplink " + std::string(uplink::ToString(uplink_->status().state)) + ", " +
            std::to_string(config_.devices.size()) + " devices, " + std::to_string(config_.rules.size()) +
            " rules";
-  }
-
-  // config.apply, on the uplink thread: the new file is validated as a whole (keys included), written
-  // atomically with the old one kept beside it, then loaded like a SIGHUP reload on the main thread.
-  uplink::CommandOutcome ApplyConfig(const uplink::ConfigApply& apply) {
-    // Relative paths resolve as LoadConfig resolves them in the local file, so equal texts compare equal.
-    config::ConfigResult parsed =
-        config::ParseConfig(apply.text, std::filesystem::absolute(config_path_).parent_path());
-    if (!parsed) {
-      const auto& errors = parsed.error();
-      return {false, "invalid config, nothing changed: " + errors.front().ToString() +
-                         (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
-    }
-    // The floor is what the local file says now (what the next start takes, local edits included); a
-    // remote config may differ from it only in care settings. When the local file does not read, nothing
-    // remote replaces it: the installer fixes it on site (and config_ belongs to the main thread).
-    const config::ConfigResult on_disk = config::LoadConfig(config_path_);
-    if (!on_disk) {
-      return {false,
-              "the local config file does not read, nothing changed: " + on_disk.error().front().ToString()};
-    }
-    const std::vector<std::string> touched = config::SecurityFloorViolations(*on_disk, *parsed);
-    if (!touched.empty()) {
-      std::string keys;
-      for (const std::string& key : touched)
-        keys += (keys.empty() ? "" : ", ") + key;
-      core::LogWarning("remote config refused: it touches the security floor", {{"keys", keys}});
-      return {false,
-              "refused, nothing changed: only the local config file may set " + keys +
-                  " (a remote config may change rules, devices on the serial ports the local file names, "
-                  "resident.time_zone, uplink.heartbeat_seconds and gateway.log_level between info and "
-                  "warning; docs/security.md)"};
-    }
-    if (const auto errors = config::CheckNamedFiles(*parsed); !errors.empty()) {
-      return {false, "a file the config names is unusable, nothing changed: " + errors.front().ToString() +
-                         (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
-    }
-    if (auto protection = BuildProtection(*parsed, ProtectionUse::kCheckingOnly); !protection) {
-      return {false, "keys unusable, nothing changed: " + protection.error().message};
-    }
-    const std::filesystem::path previous = config_path_.string() + ".previous";
-    if (auto written = WriteFileAtomically(config_path_, apply.text, previous); !written) {
-      return {false, "could not write the config, the previous one stays: " + written.error().message};
-    }
-    core::LogInfo("config replaced by command",
-                  {{"config", config_path_.string()}, {"previous", previous.string()}});
-    ::kill(::getpid(), SIGHUP);
-    return {true, "config written (previous kept as " + previous.filename().string() +
-                      ") and reloading; broker, uplink, storage and security changes apply after a restart"};
-  }
-
-  // update.request, on the uplink thread: the request file is the only thing the (root) update helper
-  // takes from the daemon.
-  uplink::CommandOutcome RequestUpdate(const uplink::UpdateRequest& update, const std::string& command_id) {
-    auto critical = store::CountOpenAlerts(config_.storage.path, "critical");
-    if (!critical) return {false, "cannot check for open critical alerts: " + critical.error().message};
-    if (*critical > 0) {
-      return {false, "a critical alert is open: no update starts until it is resolved"};
-    }
-    const std::filesystem::path request = config_.storage.path.parent_path() / "update-request.json";
-    Poco::JSON::Object body(Poco::JSON_PRESERVE_KEY_ORDER);
-    body.set("version", update.version);
-    body.set("command_id", command_id);
-    body.set("requested_at", core::FormatIso8601(clock_.Now()));
-    std::ostringstream text;
-    body.stringify(text);
-    text << "\n";
-    if (auto written = WriteFileAtomically(request, text.str()); !written) {
-      return {false, "could not write the update request: " + written.error().message};
-    }
-    core::LogInfo("update requested", {{"version", update.version}, {"request", request.string()}});
-    return {true, "update to " + update.version + " requested; the update helper reports the outcome"};
   }
 
   void Reload() {
@@ -950,6 +655,11 @@ class Daemon {
     }
     if (const auto errors = config::CheckNamedFiles(*loaded); !errors.empty()) {
       LogConfigErrors("reload refused, keeping the running config", errors);
+      return;
+    }
+    if (const auto unsupported =
+            UnsupportedSimulatedDevice(*loaded, static_cast<bool>(options_.simulated_devices))) {
+      core::LogError("reload refused, keeping the running config", {{"error", *unsupported}});
       return;
     }
     if (auto copied = CopyTlsFiles(); !copied) {
@@ -986,10 +696,16 @@ class Daemon {
     core::LogInfo("config reloaded", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
   }
 
+  DaemonOptions options_;
   std::filesystem::path config_path_;
   config::Config config_;
   core::SystemClock clock_;
   core::EventIdGenerator ids_;
+  DaemonRemotePort remote_port_;
+  RemoteCommands remote_commands_;
+  // Work other threads hand to the main thread (remote commands); before uplink_, which posts here.
+  std::mutex main_tasks_mutex_;
+  std::deque<std::function<void()>> main_tasks_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<uplink::ReaderOutbox> outbox_;
@@ -1003,7 +719,7 @@ class Daemon {
   std::vector<std::int64_t> tls_identity_;  // of the files behind tls_copies_ (RefreshTlsFilesIfChanged)
   core::SteadyTime tls_checked_at_{};
   std::unique_ptr<uplink::Uplink> uplink_;
-  std::unique_ptr<devices::sim::SimulatedSource> source_;
+  std::unique_ptr<DeviceSource> source_;
   std::vector<std::unique_ptr<devices::serial::SerialDriver>> serial_;
   std::unique_ptr<devices::ble::BleManager> ble_;
   std::shared_ptr<const alerts::TimeZone> zone_;
@@ -1011,7 +727,8 @@ class Daemon {
   core::SteadyTime started_ = std::chrono::steady_clock::now();
   // Held while devices are replaced (reload) and while the status page reads them.
   std::mutex devices_mutex_;
-  bool stall_logged_ = false;
+  StatusCollector status_collector_{config_, clock_, started_, uplink_, pipeline_, serial_, ble_, devices_mutex_};
+  std::optional<WatchdogGuard> watchdog_;  // once systemd asked for a watchdog
   // The whole-file integrity check (CheckWholeFileInBackground): its thread writes the result and the
   // time it took, then sets done; the main thread reads them only after that.
   std::thread whole_file_check_;
@@ -1029,7 +746,7 @@ class Daemon {
 
 }  // namespace
 
-int RunDaemon(const std::filesystem::path& config_path) {
+int RunDaemon(const std::filesystem::path& config_path, const DaemonOptions& options) {
   // Health data: files and directories we create are for the service user only, whatever the caller's umask.
   ::umask(0077);
   // Before any thread exists, so that every thread inherits the blocked mask.
@@ -1045,7 +762,12 @@ int RunDaemon(const std::filesystem::path& config_path) {
     LogConfigErrors("config invalid", errors);
     return kExitConfig;
   }
-  Daemon daemon(config_path, std::move(*loaded));
+  if (const auto unsupported =
+          UnsupportedSimulatedDevice(*loaded, static_cast<bool>(options.simulated_devices))) {
+    core::LogError("config invalid", {{"error", *unsupported}});
+    return kExitConfig;
+  }
+  Daemon daemon(config_path, std::move(*loaded), options);
   return daemon.Run();
 }
 

@@ -1,3 +1,5 @@
+#include "gateway/app/decode_command.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
@@ -12,7 +14,7 @@
 #include "devices/ble_profiles/bthome.hpp"
 #include "devices/ble_profiles/profiles.hpp"
 #include "devices/serial_protocols/decoder.hpp"
-#include "gateway/app/daemon.hpp"
+#include "gateway/app/exit_codes.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/metrics.hpp"
 

@@ -1,9 +1,18 @@
+// The production binary, on a resident's gateway: the daemon and the installer's and operator's commands.
+// The simulators are in ehealth-gateway-tools (tools/), the reference receiver and command signing on the
+// care side (care/). This file only parses the command line.
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
 
+#include "gateway/app/ble_commands.hpp"
+#include "gateway/app/check_config.hpp"
 #include "gateway/app/daemon.hpp"
+#include "gateway/app/decode_command.hpp"
+#include "gateway/app/replay_command.hpp"
 #include "gateway/app/security_setup.hpp"
+#include "gateway/app/status_command.hpp"
+#include "gateway/app/store_info_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -62,24 +71,6 @@ int main(int argc, char** argv) {
   decode->add_option("--address", decode_request.address,
                      "bthome: the device address AA:BB:CC:DD:EE:FF (part of the nonce of encrypted packets)");
 
-  ehg::app::SimulateSerialRequest simulate_request;
-  CLI::App* simulate = app.add_subcommand(
-      "simulate-serial",
-      "Run a simulated serial device on a pseudo-terminal (for demos, training and tests)");
-  simulate
-      ->add_option("--protocol", simulate_request.protocol, "The byte stream to send (as --format of decode)")
-      ->required();
-  simulate
-      ->add_option("--link", simulate_request.link,
-                   "Path of the symbolic link to the pty, like a /dev/serial/by-id name")
-      ->required();
-  simulate->add_option("--seed", simulate_request.seed, "Noise seed");
-  simulate->add_option("--drop-rate", simulate_request.byte_drop_rate, "Share of bytes lost on the wire")
-      ->check(CLI::Range(0.0, 0.5));
-  simulate->add_option(
-      "--scenario", simulate_request.scenario,
-      "Changes over time: \"60:spo2=86,180:spo2=95,200:finger_out=1\" (seconds:parameter=value)");
-
   ehg::app::PairRequest pair_request;
   CLI::App* pair = app.add_subcommand(
       "pair", "Pair with a Bluetooth LE device and trust it, so the gateway reconnects to it by itself");
@@ -110,23 +101,6 @@ int main(int argc, char** argv) {
   status->add_option("-c,--config", status_request.config, "Configuration file (status_page section)");
   status->add_flag("--json", status_request.json, "Print the /api/status document");
 
-  ehg::app::SimulateBleRequest simulate_ble_request;
-  CLI::App* simulate_ble = app.add_subcommand(
-      "simulate-ble",
-      "Run a simulated BlueZ with virtual health devices on a D-Bus bus (demos, training, tests)");
-  simulate_ble->add_option("--bus", simulate_ble_request.bus_address,
-                           "D-Bus address (default: the system bus)");
-  simulate_ble
-      ->add_option("--interval", simulate_ble_request.interval_seconds,
-                   "Seconds between measurements of the cuff, thermometer and scale (0: never)")
-      ->check(CLI::Range(0, 86400));
-  simulate_ble->add_option("--bthome-key", simulate_ble_request.bthome_key,
-                           "Key of the alarm button (32 hex digits)");
-  simulate_ble->add_option("--press-button-after", simulate_ble_request.button_press_seconds,
-                           "Press the alarm button this many seconds after start");
-  simulate_ble->add_option("--scenario", simulate_ble_request.scenario,
-                           "Oximeter changes: \"60:spo2=86,180:spo2=95\" (seconds:spo2|pulse=value)");
-
   ehg::app::KeygenRequest keygen_request;
   CLI::App* keygen = app.add_subcommand(
       "keygen", "Create the gateway's P-256 signing key (mode 0600) and print its public JWK for enrolment");
@@ -138,33 +112,6 @@ int main(int argc, char** argv) {
   public_key->add_option("--key", public_key_request.key, "A PEM or JWK key file")->required();
   public_key->add_option("--format", public_key_request.format, "jwk (default) or pem")
       ->check(CLI::IsMember({"jwk", "pem"}));
-
-  ehg::app::ReceiveRequest receive_request;
-  CLI::App* receive = app.add_subcommand(
-      "receive",
-      "Reference receiver: decrypt, verify and print the gateways' events, send receipts and commands");
-  receive->add_option("--broker", receive_request.broker, "ssl://host:port")->required();
-  receive->add_option("--cafile", receive_request.ca_file, "CA of the broker's certificate")->required();
-  receive->add_option("--cert", receive_request.cert_file, "This receiver's client certificate")->required();
-  receive->add_option("--key", receive_request.key_file, "Its private key")->required();
-  receive->add_option("--client-id", receive_request.client_id, "Stable MQTT client id of this receiver")
-      ->required();
-  receive->add_option("--group", receive_request.group,
-                      "Shared subscription group: receivers in one group split the messages");
-  receive->add_option("--tenant", receive_request.tenant, "One municipality number, or + for all");
-  receive->add_option("--decryption-key", receive_request.decryption_keys,
-                      "The care system's private encryption key (JWK, JWK Set or PEM)");
-  receive->add_option("--gateway-keys", receive_request.gateway_keys,
-                      "Public keys of the enrolled gateways (JWK Set)");
-  receive->add_option("--signing-key", receive_request.signing_key,
-                      "The care system's private command key: signs receipts and commands");
-  receive
-      ->add_option("--command-lifetime", receive_request.command_lifetime_seconds,
-                   "Seconds a command stays valid")
-      ->check(CLI::Range(10, 7 * 24 * 3600));
-  receive->add_flag("--no-receipts", receive_request.no_receipts, "Do not confirm alerts");
-  receive->add_flag("--insecure-plaintext-payloads", receive_request.insecure_plaintext_payloads,
-                    "Take plain JSON from gateways in development mode");
 
   try {
     app.parse(argc, argv);
@@ -181,14 +128,11 @@ int main(int argc, char** argv) {
     }
     return ehg::app::DecodeBytes(decode_request);
   }
-  if (*simulate) return ehg::app::SimulateSerial(simulate_request);
-  if (*receive) return ehg::app::Receive(receive_request);
   if (*keygen) return ehg::app::GenerateKey(keygen_request);
   if (*public_key) return ehg::app::PrintPublicKey(public_key_request);
   if (*pair) return ehg::app::PairBleDevice(pair_request);
   if (*scan) return ehg::app::ScanBleDevices(scan_request);
   if (*status) return ehg::app::PrintStatus(status_request);
-  if (*simulate_ble) return ehg::app::SimulateBle(simulate_ble_request);
   if (*replay) {
     replay_request.tick = std::chrono::seconds{tick_seconds};
     return ehg::app::ReplayReadings(replay_request);

@@ -1,10 +1,12 @@
+#include "gateway/app/replay_command.hpp"
+
 #include <iostream>
 #include <type_traits>
 #include <variant>
 
-#include "gateway/app/cli_input.hpp"
-#include "gateway/app/daemon.hpp"
+#include "gateway/app/exit_codes.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/core/cli_input.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/replay/reading_line.hpp"
 #include "gateway/replay/replay.hpp"
@@ -32,7 +34,7 @@ std::string Describe(const replay::AlertReference& reference) {
 }  // namespace
 
 int ReplayReadings(const ReplayRequest& request) {
-  if (auto refused = RefuseUnusableInput("replay", request.config_path, core::kConfigFile, kExitConfig))
+  if (auto refused = core::RefuseUnusableInput("replay", request.config_path, core::kConfigFile, kExitConfig))
     return *refused;
   const config::ConfigResult config = config::LoadConfig(request.config_path);
   if (!config) {

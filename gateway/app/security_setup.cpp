@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-#include "gateway/app/daemon.hpp"
+#include "gateway/app/exit_codes.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/crypto/keys.hpp"

@@ -1,4 +1,6 @@
 // `status`: the running daemon's summary over its local API, for people on site and for scripts.
+#include "gateway/app/status_command.hpp"
+
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
@@ -6,7 +8,6 @@
 #include <iostream>
 #include <sstream>
 
-#include "gateway/app/daemon.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/clock.hpp"
@@ -102,7 +103,7 @@ int PrintStatus(const StatusRequest& request) {
   http::FetchOptions options;
   options.host = page.host;
   options.port = page.port;
-  // Poco reads the pinned certificate by name: checked first, so a FIFO there cannot hang `status`.
+  // Checked here for a message that names the config; http::Fetch reads it through the same checks.
   if (!page.tls_cert_file.empty()) {
     if (auto file = core::OpenCheckedFile(page.tls_cert_file, core::kCertificateFile); !file) {
       std::cerr << "status: cannot use the status page certificate: " << file.error().message << "\n";

@@ -1,10 +1,12 @@
+#include "gateway/app/store_info_command.hpp"
+
 #include <Poco/JSON/Object.h>
 
 #include <iostream>
 
-#include "gateway/app/cli_input.hpp"
-#include "gateway/app/daemon.hpp"
+#include "gateway/app/exit_codes.hpp"
 #include "gateway/config/config.hpp"
+#include "gateway/core/cli_input.hpp"
 #include "gateway/store/store.hpp"
 
 namespace ehg::app {
@@ -13,7 +15,7 @@ namespace ehg::app {
 // one this binary understands, and the open critical alerts (no update while one is open). Run it as the
 // service user: SQLite creates the -wal/-shm files of a WAL database, and they must stay the daemon's.
 int PrintStoreInfo(const std::filesystem::path& config_path) {
-  if (auto refused = RefuseUnusableInput("store-info", config_path, core::kConfigFile, kExitConfig))
+  if (auto refused = core::RefuseUnusableInput("store-info", config_path, core::kConfigFile, kExitConfig))
     return *refused;
   const config::ConfigResult loaded = config::LoadConfig(config_path);
   if (!loaded) {

@@ -39,9 +39,4 @@ Checked<VerifiedCommand> VerifyCommand(std::string_view jws, const KeySet& comma
 // The audience string of one gateway: "<tenant>/<gateway id>".
 std::string CommandAudience(std::string_view tenant, std::string_view gateway_id);
 
-// The care system's side (the reference receiver, tests): signs `command_json` for one gateway.
-Result<std::string> SignCommand(const EcKey& care_system_key, std::string_view tenant,
-                                std::string_view gateway_id, std::string_view command_json,
-                                std::string_view jti, core::WallTime now, std::chrono::seconds lifetime);
-
 }  // namespace ehg::crypto

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
+#include <optional>
 #include <sstream>
 
 #include "gateway/core/json.hpp"
@@ -70,7 +71,9 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
   if (type == nullptr || type->type != JsonValue::Type::kString) {
     return Refuse(id->text, "", "\"type\" must be a string");
   }
-  Command command{id->text, type->text, Ping{}};
+  Command command{id->text, type->text, {}};
+  // Set by the branch of its type only: a type no branch takes is refused, never answered as another kind.
+  std::optional<CommandBody> body;
   // Echo only a type we know: the result must not carry arbitrary text back out.
   const auto refuse = [&](std::string reason) { return Refuse(command.id, command.type, std::move(reason)); };
 
@@ -82,7 +85,7 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
     }
     auto parsed = core::EventId::Parse(event_id->text);
     if (!parsed) return refuse("\"event_id\" is not a UUID");
-    command.body = AlertReceipt{*parsed};
+    body = AlertReceipt{*parsed};
   } else if (command.type == "alert.ack" || command.type == "alert.resolve") {
     const bool resolve = command.type == "alert.resolve";
     if (auto key = resolve ? UnknownKey(*document, {"alert_id", "by", "note"})
@@ -99,7 +102,7 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
       return refuse("\"by\" must name the care worker (1-64 printable characters)");
     }
     if (!resolve) {
-      command.body = AlertAck{alert_id->text, by->text};
+      body = AlertAck{alert_id->text, by->text};
     } else {
       std::string note;
       if (const JsonValue* value = document->Find("note")) {
@@ -108,7 +111,7 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
         }
         note = value->text;
       }
-      command.body = AlertResolve{alert_id->text, by->text, std::move(note)};
+      body = AlertResolve{alert_id->text, by->text, std::move(note)};
     }
   } else if (command.type == "heartbeat.set") {
     if (auto key = UnknownKey(*document, {"interval_seconds"})) return refuse("unknown key \"" + *key + "\"");
@@ -119,28 +122,34 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
       return refuse("\"interval_seconds\" must be a whole number from " +
                     std::to_string(kMinHeartbeat.count()) + " to " + std::to_string(kMaxHeartbeat.count()));
     }
-    command.body = HeartbeatSet{std::chrono::seconds(static_cast<std::int64_t>(seconds->number))};
+    body = HeartbeatSet{std::chrono::seconds(static_cast<std::int64_t>(seconds->number))};
   } else if (command.type == "config.apply") {
     if (auto key = UnknownKey(*document, {"config"})) return refuse("unknown key \"" + *key + "\"");
     const JsonValue* text = document->Find("config");
     if (text == nullptr || text->type != JsonValue::Type::kString || text->text.empty()) {
       return refuse("\"config\" must be the complete configuration file as a string");
     }
-    command.body = ConfigApply{text->text};
+    body = ConfigApply{text->text};
   } else if (command.type == "update.request") {
     if (auto key = UnknownKey(*document, {"version"})) return refuse("unknown key \"" + *key + "\"");
     const JsonValue* version = document->Find("version");
     if (version == nullptr || version->type != JsonValue::Type::kString || !DebianVersion(version->text)) {
       return refuse("\"version\" must be a Debian package version such as \"0.2.0-1\"");
     }
-    command.body = UpdateRequest{version->text};
+    body = UpdateRequest{version->text};
   } else if (command.type == "ping" || command.type == "status") {
     if (auto key = UnknownKey(*document, {})) return refuse("unknown key \"" + *key + "\"");
-    if (command.type == "status") command.body = StatusRequest{};
-  } else {
+    if (command.type == "status") {
+      body = StatusRequest{};
+    } else {
+      body = Ping{};
+    }
+  }
+  if (!body) {
     command.type.clear();
     return refuse("unsupported command type");
   }
+  command.body = std::move(*body);
   return command;
 }
 

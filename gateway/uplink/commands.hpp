@@ -42,13 +42,16 @@ struct UpdateRequest {
 struct Ping {};
 struct StatusRequest {};
 
+// The command kinds. The uplink dispatches with std::visit, one handler per kind: a kind added here
+// without a handler does not compile.
+using CommandBody = std::variant<AlertReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest,
+                                 ConfigApply, UpdateRequest>;
+
 struct Command {
   std::string id;    // chosen by the care system, echoed in the result
   std::string type;  // alert.receipt, alert.ack, alert.resolve, heartbeat.set, ping, status, config.apply,
                      // update.request
-  std::variant<AlertReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest, ConfigApply,
-               UpdateRequest>
-      body;
+  CommandBody body;  // set from `type` by ParseCommand; never a default
 };
 
 // Why a command was refused; id and type are filled in when they could be read.

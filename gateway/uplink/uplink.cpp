@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <variant>
 
 #include "gateway/core/bug.hpp"
 #include "gateway/core/log.hpp"
@@ -448,40 +449,72 @@ bool Uplink::Seen(const std::string& jti, core::WallTime now) {
   return seen_commands_.count(jti) > 0;
 }
 
+namespace {
+
+// One lambda per command kind: std::visit over them does not compile when a kind has no handler, so a
+// new kind cannot fall through to an answer meant for another.
+template <class... Handlers>
+struct Overloaded : Handlers... {
+  using Handlers::operator()...;
+};
+template <class... Handlers>
+Overloaded(Handlers...) -> Overloaded<Handlers...>;
+
+}  // namespace
+
 void Uplink::HandleCommand(const Command& command) {
   core::LogInfo("command received", {{"command_id", command.id}, {"type", command.type}});
-  if (const auto* receipt = std::get_if<AlertReceipt>(&command.body)) {
-    const bool known = HandleReceipt(receipt->event_id);
-    QueueCommandResult(command.id, command.type, true,
-                       known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
-  } else if (const auto* ack = std::get_if<AlertAck>(&command.body)) {
-    pending_change_.alert_actions.push_back(
-        {store::AlertAction::Kind::kAcknowledge, ack->alert_id, ack->by, {}});
-    pending_action_commands_.emplace_back(command.id, command.type);
-  } else if (const auto* resolve = std::get_if<AlertResolve>(&command.body)) {
-    pending_change_.alert_actions.push_back(
-        {store::AlertAction::Kind::kResolve, resolve->alert_id, resolve->by, resolve->note});
-    pending_action_commands_.emplace_back(command.id, command.type);
-  } else if (const auto* heartbeat = std::get_if<HeartbeatSet>(&command.body)) {
-    heartbeat_interval_ = heartbeat->interval;
-    pending_change_.settings[std::string(kHeartbeatSetting)] = std::to_string(heartbeat->interval.count());
-    heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
-    QueueCommandResult(command.id, command.type, true,
-                       "heartbeat every " + std::to_string(heartbeat->interval.count()) + " s");
-  } else if (const auto* apply = std::get_if<ConfigApply>(&command.body)) {
-    const CommandOutcome outcome =
-        options_.apply_config ? options_.apply_config(*apply) : CommandOutcome{false, "not supported here"};
-    QueueCommandResult(command.id, command.type, outcome.ok, outcome.detail);
-  } else if (const auto* update = std::get_if<UpdateRequest>(&command.body)) {
-    const CommandOutcome outcome = options_.request_update ? options_.request_update(*update, command.id)
-                                                           : CommandOutcome{false, "not supported here"};
-    QueueCommandResult(command.id, command.type, outcome.ok, outcome.detail);
-  } else if (std::holds_alternative<StatusRequest>(command.body)) {
-    heartbeat_at_ = clock_.SteadyNow();
-    QueueCommandResult(command.id, command.type, true, "status published");
-  } else {
-    QueueCommandResult(command.id, command.type, true, "pong");
-  }
+  const auto answer = [&](bool ok, std::string_view detail) {
+    QueueCommandResult(command.id, command.type, ok, detail);
+  };
+  std::visit(Overloaded{
+                 [&](const AlertReceipt& receipt) {
+                   const bool known = HandleReceipt(receipt.event_id);
+                   answer(true,
+                          known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
+                 },
+                 // Answered once the pipeline has applied the action (pending_action_commands_).
+                 [&](const AlertAck& ack) {
+                   pending_change_.alert_actions.push_back(
+                       {store::AlertAction::Kind::kAcknowledge, ack.alert_id, ack.by, {}});
+                   pending_action_commands_.emplace_back(command.id, command.type);
+                 },
+                 [&](const AlertResolve& resolve) {
+                   pending_change_.alert_actions.push_back(
+                       {store::AlertAction::Kind::kResolve, resolve.alert_id, resolve.by, resolve.note});
+                   pending_action_commands_.emplace_back(command.id, command.type);
+                 },
+                 [&](const HeartbeatSet& heartbeat) {
+                   heartbeat_interval_ = heartbeat.interval;
+                   pending_change_.settings[std::string(kHeartbeatSetting)] =
+                       std::to_string(heartbeat.interval.count());
+                   heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
+                   answer(true, "heartbeat every " + std::to_string(heartbeat.interval.count()) + " s");
+                 },
+                 // Carried out by the daemon (on its main thread); answered when it is done.
+                 [&](const ConfigApply& apply) {
+                   if (!options_.apply_config) return answer(false, "not supported here");
+                   options_.apply_config(apply, AnswerLater(command));
+                 },
+                 [&](const UpdateRequest& update) {
+                   if (!options_.request_update) return answer(false, "not supported here");
+                   options_.request_update(update, command.id, AnswerLater(command));
+                 },
+                 [&](const StatusRequest&) {
+                   heartbeat_at_ = clock_.SteadyNow();
+                   answer(true, "status published");
+                 },
+                 [&](const Ping&) { answer(true, "pong"); },
+             },
+             command.body);
+}
+
+CommandDone Uplink::AnswerLater(const Command& command) {
+  return [this, id = command.id, type = command.type](CommandOutcome outcome) {
+    Post([this, id, type, outcome = std::move(outcome)] {
+      QueueCommandResult(id, type, outcome.ok, outcome.detail);
+    });
+  };
 }
 
 bool Uplink::HandleReceipt(const core::EventId& event_id) {

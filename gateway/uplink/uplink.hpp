@@ -37,6 +37,9 @@ struct CommandOutcome {
   std::string detail;
 };
 
+// Answers a command the daemon carried out; callable from any thread, once.
+using CommandDone = std::function<void(CommandOutcome outcome)>;
+
 struct UplinkOptions {
   std::string tenant;
   std::string gateway_id;
@@ -56,9 +59,11 @@ struct UplinkOptions {
   // Seals every event payload and opens every command (required: the daemon builds it from the config's
   // security section; only a config that names the development mode gets plaintext).
   std::shared_ptr<const crypto::PayloadProtection> protection;
-  // Commands the uplink hands to the daemon; called on the uplink thread. Unset: refused as unsupported.
-  std::function<CommandOutcome(const ConfigApply&)> apply_config;
-  std::function<CommandOutcome(const UpdateRequest&, const std::string& command_id)> request_update;
+  // Commands the uplink hands to the daemon, called on the uplink thread, which does not wait: the
+  // daemon answers through `done` once, from any thread (it carries them out on its main thread); the
+  // result is published from the uplink thread. Unset: refused as unsupported.
+  std::function<void(const ConfigApply&, CommandDone done)> apply_config;
+  std::function<void(const UpdateRequest&, const std::string& command_id, CommandDone done)> request_update;
   // Turns a batch of stored observation bodies into one message body (the daemon: a FHIR Bundle).
   std::function<std::string(std::string_view gateway_id, const std::vector<const std::string*>& bodies)>
       observation_batch;
@@ -220,6 +225,8 @@ class Uplink {
   void OnCommitDone(const Result<store::WriteOutcome>& result);
 
   void HandleCommand(const Command& command);
+  // The `done` for a command the daemon carries out: posts its result back to the uplink thread.
+  CommandDone AnswerLater(const Command& command);
   // The replay window: loaded once from the store, then kept here and persisted with each change.
   bool LoadSeenCommands();
   bool Seen(const std::string& jti, core::WallTime now);

@@ -381,7 +381,7 @@ GatewayRun StartGateway(const std::string& binary, const fs::path& dir, const eh
                         Scope scope, int measure_every_seconds) {
   std::optional<Process> bluetooth;
   if (scope == Scope::kSixDevices) {
-    bluetooth = Process::Start({binary, "simulate-ble", "--bus", bus.address(), "--interval",
+    bluetooth = Process::Start({EHG_TOOLS_BINARY, "simulate-ble", "--bus", bus.address(), "--interval",
                                 std::to_string(measure_every_seconds), "--bthome-key", kButtonKey});
     if (!bluetooth->WaitForOutput("simulate-ble: BlueZ look-alike", 10s))
       throw std::runtime_error("simulate-ble did not start: " + bluetooth->Output());
@@ -449,7 +449,7 @@ RunResult BenchGateway(const std::string& binary, const ehg::test::TestBroker& b
   oximeter.SetSilent(false);
   const auto& pki = ehg::test::TestPki::Get();
   auto care_system = Process::Start(
-      {binary, "receive", "--broker", broker.Uri(), "--cafile", pki.File("ca.crt").string(), "--cert",
+      {EHG_CARE_BINARY, "receive", "--broker", broker.Uri(), "--cafile", pki.File("ca.crt").string(), "--cert",
        pki.File("receiver.crt").string(), "--key", pki.File("receiver.key").string(), "--client-id",
        "bench-care", "--decryption-key", (dir / "care-encryption.key").string(), "--gateway-keys",
        (dir / "gateways.jwks").string(), "--signing-key", (dir / "care-commands.key").string()});

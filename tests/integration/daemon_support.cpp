@@ -52,8 +52,20 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   return path;
 }
 
+std::string DaemonBinaryFor(const std::filesystem::path& config) {
+  std::ifstream in(config);
+  std::stringstream text;
+  text << in.rdbuf();
+  const bool simulated = text.str().find(R"("type": "sim")") != std::string::npos;
+  return simulated ? EHG_TOOLS_BINARY : EHG_GATEWAY_BINARY;
+}
+
+std::vector<std::string> DaemonCommand(const std::filesystem::path& config) {
+  return {DaemonBinaryFor(config), "run", "--config", config.string()};
+}
+
 Process StartDaemon(const std::filesystem::path& config) {
-  return Process::Start({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+  return Process::Start(DaemonCommand(config));
 }
 
 DaemonConfigOptions ConnectedTo(const TestBroker& broker) {

@@ -39,6 +39,14 @@ struct DaemonConfigOptions {
 std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
                                         const DaemonConfigOptions& options = {});
 
+// The binary that runs `config`: the production ehealth-gateway, which links no simulator, unless the
+// config has simulated ("sim") devices: those run in ehealth-gateway-tools, the same daemon (gateway/app)
+// with the simulators linked.
+std::string DaemonBinaryFor(const std::filesystem::path& config);
+
+// {binary, "run", "--config", config} with the binary above.
+std::vector<std::string> DaemonCommand(const std::filesystem::path& config);
+
 Process StartDaemon(const std::filesystem::path& config);
 
 // A config connected to `broker` with the test PKI's gateway certificate, reconnecting within 2 s.

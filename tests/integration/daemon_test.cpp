@@ -97,11 +97,25 @@ TEST_CASE("An invalid config at start: every error logged, exit 78 so systemd do
   ehg::test::TempDir dir;
   const auto config = dir / "gateway.json";
   std::ofstream(config) << R"({"gateway": {"id": "gw 1", "tenant": 301}})";
-  const auto result = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+  const auto result = RunCommand(ehg::test::DaemonCommand(config));
   CHECK(result.exit_code == 78);
   CHECK(result.output.find("gateway.id: expected a gateway id") != std::string::npos);
   CHECK(result.output.find("gateway.tenant: expected a four-digit") != std::string::npos);
   CHECK(result.output.find("resident: required key missing") != std::string::npos);
+}
+
+TEST_CASE("ehealth-gateway carries no simulator: a config with sim devices is refused with exit 78") {
+  ehg::test::TempDir dir;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path());  // the two simulated devices
+  const auto refused = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+  CHECK(refused.exit_code == 78);
+  CHECK(refused.output.find("device oximeter: type \\\"sim\\\" needs the simulators") != std::string::npos);
+  CHECK(refused.output.find("ehealth-gateway-tools run") != std::string::npos);
+  // The same config runs in the tools binary, the same daemon with the simulators linked.
+  Process tools = Process::Start({EHG_TOOLS_BINARY, "run", "--config", config.string()});
+  CHECK(tools.WaitForOutput("gateway running", 10s));
+  tools.Signal(SIGTERM);
+  CHECK(tools.Wait(5s) == 0);
 }
 
 TEST_CASE("A database from a newer release stops the daemon with exit 78 and a clear message") {
@@ -109,7 +123,7 @@ TEST_CASE("A database from a newer release stops the daemon with exit 78 and a c
   const auto config = ehg::test::WriteDaemonConfig(dir.path());
   fs::create_directories(dir / "data");
   fs::copy_file(fs::path(EHG_FIXTURES_DIR) / "store" / "schema-future.db", dir / "data" / "gateway.db");
-  const auto result = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+  const auto result = RunCommand(ehg::test::DaemonCommand(config));
   CHECK(result.exit_code == 78);
   CHECK(result.output.find("newer than this build understands") != std::string::npos);
 }
@@ -140,7 +154,7 @@ TEST_CASE("Files the daemon creates are readable by its own user only, whatever 
   const auto config = ehg::test::WriteDaemonConfig(dir.path());
   Process daemon = Process::Start(
       {"/bin/sh", "-c",
-       "umask 022 && exec " + std::string(EHG_GATEWAY_BINARY) + " run --config " + config.string()});
+       "umask 022 && exec " + ehg::test::DaemonBinaryFor(config) + " run --config " + config.string()});
   REQUIRE(daemon.WaitForOutput("gateway running", 10s));
   daemon.Signal(SIGTERM);
   REQUIRE(daemon.Wait(5s) == 0);
@@ -157,11 +171,11 @@ TEST_CASE("Under journald, each log line carries its syslog priority") {
   const auto result =
       RunCommand({"/bin/sh", "-c",
                   "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec " +
-                      std::string(EHG_GATEWAY_BINARY) + " run --config " + config.string() + " 2>&1"});
+                      ehg::test::DaemonBinaryFor(config) + " run --config " + config.string() + " 2>&1"});
   CHECK(result.exit_code == 78);
   CHECK(result.output.starts_with("<3>level=error msg=\"config invalid\""));
   // Without journald the same line starts with a timestamp instead.
-  const auto plain = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()});
+  const auto plain = RunCommand(ehg::test::DaemonCommand(config));
   CHECK(plain.output.starts_with("ts="));
 }
 

@@ -1,5 +1,5 @@
 // The installer's and integrator's view of the serial decoders: `ehealth-gateway decode` and
-// `ehealth-gateway simulate-serial`.
+// `ehealth-gateway-tools simulate-serial`.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -133,7 +133,7 @@ TEST_CASE("simulate-serial serves a device on a pty link that the serial driver 
   ehg::test::TempDir dir;
   const auto link = dir / "df8";
   auto simulator =
-      ehg::test::Process::Start({EHG_GATEWAY_BINARY, "simulate-serial", "--protocol", "nonin-df8", "--link",
+      ehg::test::Process::Start({EHG_TOOLS_BINARY, "simulate-serial", "--protocol", "nonin-df8", "--link",
                                  link.string(), "--scenario", "0:spo2=93"});
   REQUIRE(ehg::test::WaitUntil([&] { return std::filesystem::exists(link); }));
 

@@ -4,9 +4,9 @@
 # receiver, tail, its subshell, simulators, dbus-daemon and gateway. Each run is a session of its own
 # and carries a marker in its environment: a process left in that session, or carrying the marker, is
 # one the demo left behind.
-#   demo_stops_test.sh <ehealth-gateway binary>
+#   demo_stops_test.sh <build tree with ehealth-gateway, ehealth-gateway-tools and ehealth-care-tools>
 set -euo pipefail
-gateway=$(realpath "$1")
+build=$(realpath "$1")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ehg-demo-stops.XXXXXX")
 marker="EHG_DEMO_STOPS_TEST=$$.$RANDOM"
@@ -53,7 +53,7 @@ fail() {
 # process group id) and `log`, and returns once every background process is running.
 start_demo() {
   log=$scratch/demo-$1.log
-  env "$marker" TMPDIR="$scratch" setsid "$repo/scripts/demo" --live --gateway "$gateway" >"$log" 2>&1 &
+  env "$marker" TMPDIR="$scratch" setsid "$repo/scripts/demo" --live --build "$build" >"$log" 2>&1 &
   demo=$!
   all_sessions+=("$demo")
   local _ sid=

@@ -171,7 +171,7 @@ TEST_CASE("The daemon refuses to start with exit 78 when its config names a FIFO
     ehg::test::DaemonConfigOptions options;
     item.make(dir, options);
     const fs::path config = ehg::test::WriteDaemonConfig(dir.path(), options);
-    const auto result = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()}, kTimeout);
+    const auto result = RunCommand(ehg::test::DaemonCommand(config), kTimeout);
     INFO(result.output);
     CHECK(result.exit_code == 78);
     CHECK(result.output.find("msg=\"config invalid\"") != std::string::npos);
@@ -294,7 +294,7 @@ TEST_CASE("receive refuses TLS and key files that are not regular files (66) or 
   TempDir dir;
   const auto receive = [&](const fs::path& ca, const fs::path& key, const fs::path& decryption) {
     return RunCommand(
-        {EHG_GATEWAY_BINARY, "receive", "--broker", "ssl://127.0.0.1:1", "--cafile", ca.string(), "--cert",
+        {EHG_CARE_BINARY, "receive", "--broker", "ssl://127.0.0.1:1", "--cafile", ca.string(), "--cert",
          pki.File("receiver.crt").string(), "--key", key.string(), "--client-id", "r", "--decryption-key",
          decryption.string(), "--gateway-keys", decryption.string()},
         kTimeout);

@@ -14,6 +14,7 @@
 #include <thread>
 #include <tuple>
 
+#include "care/command_signing.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/json.hpp"
 #include "gateway/core/utf8.hpp"
@@ -401,11 +402,11 @@ TEST_CASE("A gateway refuses to start with a key file others may read, or withou
   options.security_json = keys.SecurityJson();
   const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
   fs::permissions(keys.gateway_key, fs::perms::group_read, fs::perm_options::add);
-  auto readable = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()}, 15s);
+  auto readable = RunCommand(ehg::test::DaemonCommand(config), 15s);
   CHECK(readable.exit_code == 78);
   CHECK(readable.output.find("chmod 600 " + keys.gateway_key.string()) != std::string::npos);
   fs::remove(keys.gateway_key);
-  auto missing = RunCommand({EHG_GATEWAY_BINARY, "run", "--config", config.string()}, 15s);
+  auto missing = RunCommand(ehg::test::DaemonCommand(config), 15s);
   CHECK(missing.exit_code == 78);
   CHECK(missing.output.find("ehealth-gateway keygen --out") != std::string::npos);
 }
@@ -414,7 +415,7 @@ namespace {
 
 Process StartReceiver(const TestBroker& broker, const Keys& keys, const std::string& client_id) {
   const TestPki& pki = TestPki::Get();
-  return Process::Start({EHG_GATEWAY_BINARY,
+  return Process::Start({EHG_CARE_BINARY,
                          "receive",
                          "--broker",
                          broker.Uri(),
@@ -633,7 +634,7 @@ TEST_CASE(
   REQUIRE(command_key);
   int sequence = 0;
   const auto send = [&](const std::string& command_json) {
-    auto signed_command = ehg::crypto::SignCommand(
+    auto signed_command = ehg::care::SignCommand(
         *command_key, "0301", "gw-it-01", command_json, "jti-apply-" + std::to_string(++sequence),
         ehg::core::WallTime(std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::system_clock::now().time_since_epoch())),
@@ -763,14 +764,14 @@ TEST_CASE(
   REQUIRE(command_key);
   const auto now = ehg::core::WallTime(std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now().time_since_epoch()));
-  auto latin1_note = ehg::crypto::SignCommand(
+  auto latin1_note = ehg::care::SignCommand(
       *command_key, "0301", "gw-it-01",
       R"({"id":"c-latin1","type":"alert.resolve","alert_id":")" + alert_id + "\",\"note\":\"Bes\xF8k\"}",
       "jti-latin1", now, 300s);
   REQUIRE(latin1_note);
   setup.SendCommand(*latin1_note);
   // A good command after them: once answered, both were decided.
-  auto ping = ehg::crypto::SignCommand(*command_key, "0301", "gw-it-01", R"({"id":"c-after","type":"ping"})",
+  auto ping = ehg::care::SignCommand(*command_key, "0301", "gw-it-01", R"({"id":"c-after","type":"ping"})",
                                        "jti-after", now, 300s);
   REQUIRE(ping);
   setup.SendCommand(*ping);

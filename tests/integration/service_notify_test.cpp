@@ -82,7 +82,7 @@ class NotifySocket {
 };
 
 Process StartNotifying(const fs::path& config, const NotifySocket& notify) {
-  return Process::Start({EHG_GATEWAY_BINARY, "run", "--config", config.string()}, notify.Environment(1s));
+  return Process::Start(ehg::test::DaemonCommand(config), notify.Environment(1s));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The uplink against a hostile or unlucky broker, with a real mosquitto, the gateway binary and the
-// reference receiver (`ehealth-gateway receive`): an oversized command, a forged retained status, and
+// reference receiver (`ehealth-care-tools receive`): an oversized command, a forged retained status, and
 // receipts lost by a broker restart or by a gateway killed while its store refuses to commit.
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -70,7 +70,7 @@ DaemonConfigOptions OneAlert(const TestBroker& broker) {
 
 std::vector<std::string> ReceiverArguments(const TestBroker& broker, const std::string& client_id) {
   const TestPki& pki = TestPki::Get();
-  return {EHG_GATEWAY_BINARY,
+  return {EHG_CARE_BINARY,
           "receive",
           "--broker",
           broker.Uri(),

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "care/command_signing.hpp"
 #include "gateway/core/utf8.hpp"
 #include "gateway/crypto/base64url.hpp"
 
@@ -45,7 +46,7 @@ constexpr std::int64_t kNowSeconds = 1'795'000'000;
 TEST_CASE("A signed command for this gateway, in time, is accepted with its jti and expiry") {
   Fixture f;
   auto signed_command =
-      ehg::crypto::SignCommand(f.care, "0301", "gw-7", R"({"id":"c-9","type":"ping"})", "jti-9", kNow, 300s);
+      ehg::care::SignCommand(f.care, "0301", "gw-7", R"({"id":"c-9","type":"ping"})", "jti-9", kNow, 300s);
   REQUIRE(signed_command.has_value());
   auto verified = f.Verify(*signed_command);
   REQUIRE(verified.has_value());
@@ -96,7 +97,7 @@ TEST_CASE("A command for the same gateway id in another municipality is refused"
   Fixture f;
   // Municipality 0302 also has a "gw-7"; one regional care system signs for both with one key.
   auto for_other =
-      ehg::crypto::SignCommand(f.care, "0302", "gw-7", R"({"id":"c-1","type":"ping"})", "j-o", kNow, 300s);
+      ehg::care::SignCommand(f.care, "0302", "gw-7", R"({"id":"c-1","type":"ping"})", "j-o", kNow, 300s);
   REQUIRE(for_other.has_value());
   CHECK(f.Reason(*for_other) == Refusal::kWrongAudience);
   // The old form, the gateway id alone, names no municipality.

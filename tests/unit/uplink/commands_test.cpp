@@ -4,12 +4,52 @@
 #include <Poco/JSON/Parser.h>
 #include <doctest/doctest.h>
 
+#include <set>
+#include <variant>
+
 using ehg::uplink::AlertReceipt;
 using ehg::uplink::HeartbeatSet;
 using ehg::uplink::ParseCommand;
 
 namespace {
 constexpr const char* kEventId = "01a21881-bd46-7005-a731-0818352bc897";
+}
+
+TEST_CASE("Each command type becomes its own kind, and a type no kind takes is refused, never a ping") {
+  // Every type the parser takes, with the kind (variant index) it must become.
+  const std::vector<std::pair<std::string, std::size_t>> kinds{
+      {R"({"id":"c","type":"alert.receipt","event_id":")" + std::string(kEventId) + "\"}",
+       ehg::uplink::CommandBody(AlertReceipt{}).index()},
+      {R"({"id":"c","type":"alert.ack","alert_id":"a","by":"n"})",
+       ehg::uplink::CommandBody(ehg::uplink::AlertAck{}).index()},
+      {R"({"id":"c","type":"alert.resolve","alert_id":"a","by":"n"})",
+       ehg::uplink::CommandBody(ehg::uplink::AlertResolve{}).index()},
+      {R"({"id":"c","type":"heartbeat.set","interval_seconds":30})",
+       ehg::uplink::CommandBody(HeartbeatSet{}).index()},
+      {R"({"id":"c","type":"config.apply","config":"{}"})",
+       ehg::uplink::CommandBody(ehg::uplink::ConfigApply{}).index()},
+      {R"({"id":"c","type":"update.request","version":"0.2.0-1"})",
+       ehg::uplink::CommandBody(ehg::uplink::UpdateRequest{}).index()},
+      {R"({"id":"c","type":"status"})", ehg::uplink::CommandBody(ehg::uplink::StatusRequest{}).index()},
+      {R"({"id":"c","type":"ping"})", ehg::uplink::CommandBody(ehg::uplink::Ping{}).index()},
+  };
+  std::set<std::size_t> seen;
+  for (const auto& [payload, kind] : kinds) {
+    CAPTURE(payload);
+    auto command = ParseCommand(payload);
+    REQUIRE(command);
+    CHECK(command->body.index() == kind);
+    seen.insert(kind);
+  }
+  CHECK(seen.size() == std::variant_size_v<ehg::uplink::CommandBody>);  // every kind has a type
+  // Near misses of known types are not known types.
+  for (const char* type : {"Ping", "ping ", "pings", "status.request", "alert", "update", ""}) {
+    CAPTURE(type);
+    auto refused = ParseCommand(std::string(R"({"id":"c","type":")") + type + "\"}");
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().reason == "unsupported command type");
+    CHECK(refused.error().type.empty());  // an unknown type is not echoed
+  }
 }
 
 TEST_CASE("Valid commands parse into their typed form") {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "care/command_signing.hpp"
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/protection.hpp"
 #include "gateway/uplink/uplink.hpp"
@@ -66,7 +67,7 @@ struct Gateway {
 };
 
 std::string Signed(const ehg::crypto::EcKey& key, const std::string& jti, ehg::core::WallTime issued) {
-  return *ehg::crypto::SignCommand(key, "0301", "gw-1", R"({"id":"c-)" + jti + R"(","type":"ping"})", jti,
+  return *ehg::care::SignCommand(key, "0301", "gw-1", R"({"id":"c-)" + jti + R"(","type":"ping"})", jti,
                                    issued, 192h);
 }
 

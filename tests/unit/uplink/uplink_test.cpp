@@ -377,6 +377,26 @@ TEST_CASE("An unsupported or invalid command is rejected with a result, and the 
       log.Contains("msg=\"command rejected\" command_id=c-4 type=\"\" reason=\"unsupported command type\""));
 }
 
+TEST_CASE("Only a ping is answered pong: an unknown kind is rejected with its reason, never answered ok") {
+  Fixture fixture;
+  fixture.Start();
+  fixture.Command(R"({"id":"c-1","type":"ping"})");
+  fixture.Command(R"({"id":"c-2","type":"Ping"})");
+  fixture.Command(R"({"id":"c-3","type":"status"})");
+  fixture.Command(R"({"id":"c-4","type":"factory.reset"})");
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("cmd/result").size() == 4; }));
+  std::map<std::string, std::pair<std::string, std::string>> result_by_id;  // status, detail
+  for (auto& message : fixture.PublishedTo("cmd/result")) {
+    auto result = Json(message.payload);
+    result_by_id[result->getValue<std::string>("command_id")] = {result->getValue<std::string>("status"),
+                                                                 result->getValue<std::string>("detail")};
+  }
+  CHECK(result_by_id["c-1"] == std::pair<std::string, std::string>{"ok", "pong"});
+  CHECK(result_by_id["c-2"] == std::pair<std::string, std::string>{"rejected", "unsupported command type"});
+  CHECK(result_by_id["c-3"] == std::pair<std::string, std::string>{"ok", "status published"});
+  CHECK(result_by_id["c-4"] == std::pair<std::string, std::string>{"rejected", "unsupported command type"});
+}
+
 TEST_CASE("A message the broker does not acknowledge stays in the outbox and is sent again") {
   Fixture fixture;
   auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kHigh);
@@ -683,6 +703,34 @@ TEST_CASE("The resend backoff starts over when the care system answers, not only
   REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == sent + 1; }));
 }
 
+TEST_CASE("config.apply does not hold the uplink: other commands are answered while the daemon works") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  std::mutex mutex;
+  ehg::uplink::CommandDone pending;
+  options.apply_config = [&](const ehg::uplink::ConfigApply&, ehg::uplink::CommandDone done) {
+    std::lock_guard lock(mutex);
+    pending = std::move(done);  // the daemon's main thread answers later
+  };
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kConnected; }));
+  fixture.Command(R"({"id":"c-1","type":"config.apply","config":"{}"})");
+  fixture.Command(R"({"id":"c-2","type":"ping"})");
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("cmd/result").size() == 1; }));
+  CHECK(Json(fixture.PublishedTo("cmd/result")[0].payload)->getValue<std::string>("command_id") == "c-2");
+  std::thread main_thread([&] {
+    std::lock_guard lock(mutex);
+    REQUIRE(pending);
+    pending({false, "invalid config, nothing changed: test"});
+  });
+  main_thread.join();
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("cmd/result").size() == 2; }));
+  auto applied = Json(fixture.PublishedTo("cmd/result")[1].payload);
+  CHECK(applied->getValue<std::string>("command_id") == "c-1");
+  CHECK(applied->getValue<std::string>("status") == "rejected");
+  CHECK(applied->getValue<std::string>("detail") == "invalid config, nothing changed: test");
+}
+
 TEST_CASE("A flood of oversized messages while the uplink is busy does not grow its task queue unbounded") {
   ehg::test::LogCapture log;
   Fixture fixture;
@@ -690,10 +738,11 @@ TEST_CASE("A flood of oversized messages while the uplink is busy does not grow 
   std::atomic<bool> applying{false};
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
-  options.apply_config = [&](const ehg::uplink::ConfigApply&) {
+  // Holds the uplink thread inside the call (a daemon does not; a slow one must not break the queue).
+  options.apply_config = [&](const ehg::uplink::ConfigApply&, ehg::uplink::CommandDone done) {
     applying = true;
     released.wait();
-    return ehg::uplink::CommandOutcome{true, "applied"};
+    done({true, "applied"});
   };
   fixture.Start(options);
   REQUIRE(WaitUntil([&] { return fixture.uplink->status().state == LinkState::kConnected; }));

@@ -1,13 +1,14 @@
+// `ehealth-gateway-tools simulate-serial`, and the --scenario text both simulators take.
 #include <signal.h>
 
 #include <iostream>
 #include <sstream>
 
 #include "devices/sim/serial_simulator.hpp"
-#include "gateway/app/daemon.hpp"
-#include "gateway/app/scenario_text.hpp"
+#include "tools/scenario_text.hpp"
+#include "tools/simulate_commands.hpp"
 
-namespace ehg::app {
+namespace ehg::tools {
 
 std::optional<std::vector<devices::sim::ScenarioChange>> ParseScenarioText(const std::string& text) {
   std::vector<devices::sim::ScenarioChange> changes;
@@ -64,4 +65,4 @@ int SimulateSerial(const SimulateSerialRequest& request) {
   return 0;
 }
 
-}  // namespace ehg::app
+}  // namespace ehg::tools

@@ -1,5 +1,7 @@
-// The reference receiver (`ehealth-gateway receive`): what a care system does with the gateway's
+// The reference receiver (`ehealth-care-tools receive`): what a care system does with the gateway's
 // messages, small enough to read in one sitting. See docs/integration.md.
+#include "care/receive_command.hpp"
+
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/ParseHandler.h>
@@ -17,8 +19,8 @@
 #include <sstream>
 #include <thread>
 
-#include "gateway/app/cli_input.hpp"
-#include "gateway/app/daemon.hpp"
+#include "care/command_signing.hpp"
+#include "gateway/core/cli_input.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/log.hpp"
@@ -28,7 +30,7 @@
 #include "gateway/uplink/status_check.hpp"
 #include "gateway/uplink/topics.hpp"
 
-namespace ehg::app {
+namespace ehg::care {
 namespace {
 
 using Poco::JSON::Object;
@@ -309,8 +311,8 @@ class Receiver {
     std::string payload = Stringify(command);
     if (signing_key_) {
       auto signed_command =
-          crypto::SignCommand(*signing_key_, tenant, gateway, payload, ids_.Next().ToString(), clock_.Now(),
-                              std::chrono::seconds(request_.command_lifetime_seconds));
+          SignCommand(*signing_key_, tenant, gateway, payload, ids_.Next().ToString(), clock_.Now(),
+                      std::chrono::seconds(request_.command_lifetime_seconds));
       if (!signed_command) {
         core::LogError("cannot sign a command", {{"reason", signed_command.error().message}});
         return false;
@@ -396,7 +398,7 @@ int Receive(const ReceiveRequest& request) {
   for (const auto& [path, kind] :
        {std::pair{&request.ca_file, &core::kCaFile}, std::pair{&request.cert_file, &core::kCertificateFile},
         std::pair{&request.key_file, &core::kTlsKeyFile}}) {
-    if (auto refused = RefuseUnusableInput("receive", *path, *kind, 78)) return *refused;
+    if (auto refused = core::RefuseUnusableInput("receive", *path, *kind, 78)) return *refused;
   }
   crypto::KeySet decryption_keys;
   crypto::KeySet gateway_keys;
@@ -410,7 +412,7 @@ int Receive(const ReceiveRequest& request) {
     if (!decryption || !gateways) {
       const Error& error = !decryption ? decryption.error() : gateways.error();
       std::cerr << "receive: " << error.message << "\n";
-      return core::IsUnusableInput(error) ? kExitNoInput : 78;
+      return core::IsUnusableInput(error) ? core::kExitNoInput : 78;
     }
     decryption_keys = std::move(*decryption);
     gateway_keys = std::move(*gateways);
@@ -421,7 +423,7 @@ int Receive(const ReceiveRequest& request) {
     if (!key || !key->has_private()) {
       std::cerr << "receive: --signing-key must be a private key: "
                 << (key ? "it holds none" : key.error().message) << "\n";
-      return !key && core::IsUnusableInput(key.error()) ? kExitNoInput : 78;
+      return !key && core::IsUnusableInput(key.error()) ? core::kExitNoInput : 78;
     }
     signing_key = std::move(*key);
   }
@@ -433,4 +435,4 @@ int Receive(const ReceiveRequest& request) {
   return receiver.Run();
 }
 
-}  // namespace ehg::app
+}  // namespace ehg::care

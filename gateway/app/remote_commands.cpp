@@ -1,0 +1,78 @@
+#include "gateway/app/remote_commands.hpp"
+
+#include <Poco/JSON/Object.h>
+
+#include <sstream>
+
+#include "gateway/app/component_options.hpp"
+#include "gateway/config/security_floor.hpp"
+#include "gateway/core/log.hpp"
+
+namespace ehg::app {
+
+uplink::CommandOutcome RemoteCommands::ApplyConfig(const uplink::ConfigApply& apply) {
+  // Relative paths resolve as LoadConfig resolves them in the local file, so equal texts compare equal.
+  config::ConfigResult parsed =
+      config::ParseConfig(apply.text, std::filesystem::absolute(config_path_).parent_path());
+  if (!parsed) {
+    const auto& errors = parsed.error();
+    return {false, "invalid config, nothing changed: " + errors.front().ToString() +
+                       (errors.size() > 1 ? " (and " + std::to_string(errors.size() - 1) + " more)" : "")};
+  }
+  // The floor is what the local file says now (what the next start takes, local edits included); a
+  // remote config may differ from it only in care settings. When the local file does not read, nothing
+  // remote replaces it: the installer fixes it on site (and config_ belongs to the main thread).
+  const config::ConfigResult on_disk = port_.LoadLocalConfig();
+  if (!on_disk) {
+    return {false,
+            "the local config file does not read, nothing changed: " + on_disk.error().front().ToString()};
+  }
+  const std::vector<std::string> touched = config::SecurityFloorViolations(*on_disk, *parsed);
+  if (!touched.empty()) {
+    std::string keys;
+    for (const std::string& key : touched)
+      keys += (keys.empty() ? "" : ", ") + key;
+    core::LogWarning("remote config refused: it touches the security floor", {{"keys", keys}});
+    return {false,
+            "refused, nothing changed: only the local config file may set " + keys +
+                " (a remote config may change rules, devices on the serial ports the local file names, "
+                "resident.time_zone, uplink.heartbeat_seconds and gateway.log_level between info and "
+                "warning; docs/security.md)"};
+  }
+  if (const auto unsupported = UnsupportedSimulatedDevice(*parsed, simulators_linked_)) {
+    return {false, "invalid config, nothing changed: " + *unsupported};
+  }
+  if (const auto unusable = port_.UnusableFiles(*parsed)) return {false, *unusable};
+  const std::filesystem::path previous = config_path_.string() + ".previous";
+  if (auto written = port_.WriteConfig(apply.text, previous); !written) {
+    return {false, "could not write the config, the previous one stays: " + written.error().message};
+  }
+  core::LogInfo("config replaced by command",
+                {{"config", config_path_.string()}, {"previous", previous.string()}});
+  port_.Reload();
+  return {true, "config written (previous kept as " + previous.filename().string() +
+                    ") and reloading; broker, uplink, storage and security changes apply after a restart"};
+}
+
+uplink::CommandOutcome RemoteCommands::RequestUpdate(const uplink::UpdateRequest& update,
+                                                     const std::string& command_id) {
+  auto critical = port_.CountOpenCriticalAlerts();
+  if (!critical) return {false, "cannot check for open critical alerts: " + critical.error().message};
+  if (*critical > 0) {
+    return {false, "a critical alert is open: no update starts until it is resolved"};
+  }
+  Poco::JSON::Object body(Poco::JSON_PRESERVE_KEY_ORDER);
+  body.set("version", update.version);
+  body.set("command_id", command_id);
+  body.set("requested_at", core::FormatIso8601(clock_.Now()));
+  std::ostringstream text;
+  body.stringify(text);
+  text << "\n";
+  if (auto written = port_.WriteUpdateRequest(text.str()); !written) {
+    return {false, "could not write the update request: " + written.error().message};
+  }
+  core::LogInfo("update requested", {{"version", update.version}});
+  return {true, "update to " + update.version + " requested; the update helper reports the outcome"};
+}
+
+}  // namespace ehg::app
