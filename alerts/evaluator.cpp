@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "gateway/core/device_time.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::alerts {
 namespace {

@@ -256,7 +256,13 @@ class SerialDriver::Session {
 
 SerialDriver::SerialDriver(SerialDeviceOptions options, core::ReadingSink& sink,
                            core::DeviceStatusSink* status, const core::Clock& clock, core::ReadingDone done)
-    : options_(std::move(options)), sink_(sink), status_(status), clock_(clock), done_(std::move(done)) {
+    : options_(std::move(options)),
+      sink_(sink),
+      status_(status),
+      clock_(clock),
+      done_(std::move(done)),
+      telemetry_(options_.telemetry),
+      readings_dropped_(telemetry_.get().AddCounter(core::telemetry::DroppedFamily(), {"queue_full"})) {
   if (options_.keepalive_interval.count() == 0)
     options_.keepalive_interval = options_.protocol.keepalive_interval;
   if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -339,9 +345,11 @@ void SerialDriver::Submit(std::vector<core::Reading>& readings) {
   readings.clear();
   while (pending_.size() > kMaxPending) {
     pending_.pop_front();
-    if (++stats_.readings_dropped % 1000 == 1) {
+    ++dropped_here_;
+    readings_dropped_.Add();
+    if (dropped_here_ % 1000 == 1) {
       core::LogError("pipeline not taking readings; oldest dropped",
-                     {{"device", options_.device_id}, {"dropped_total", stats_.readings_dropped.load()}});
+                     {{"device", options_.device_id}, {"dropped_total", dropped_here_}});
     }
   }
   OfferPending();

@@ -12,6 +12,7 @@
 #include "devices/serial/decoder.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/reading_sink.hpp"
+#include "gateway/core/telemetry.hpp"
 
 namespace ehg::devices::serial {
 
@@ -27,6 +28,8 @@ struct SerialDeviceOptions {
   std::chrono::milliseconds poll_interval{300'000};  // request/response devices: how often to ask
   std::chrono::milliseconds answer_timeout{2'000};   // request/response devices: silence = no answer
   std::chrono::milliseconds keepalive_interval{0};   // 0 = the protocol's
+  // Where the driver's drops are counted; none: a registry of its own (tests, tools).
+  core::telemetry::Registry* telemetry = nullptr;
 };
 
 // Counters, readable from any thread.
@@ -36,7 +39,6 @@ struct SerialDriverStats {
   std::atomic<std::uint64_t> discarded_bytes{0};
   std::atomic<std::uint64_t> bad_frames{0};
   std::atomic<std::uint64_t> readings{0};          // accepted by the sink
-  std::atomic<std::uint64_t> readings_dropped{0};  // waited too long for a full pipeline
   std::atomic<std::uint64_t> other_user_records{0};
   std::atomic<std::uint64_t> repeated_records{0};  // stored records read again from the device memory
   std::atomic<std::uint64_t> connects{0};
@@ -92,6 +94,11 @@ class SerialDriver {
   std::mutex start_mutex_;
   std::thread thread_;
   SerialDriverStats stats_;
+  core::telemetry::OwnOrShared telemetry_;
+  // Readings that waited too long for a full pipeline, the oldest given up: every driver's drops of this
+  // kind count into one series (the status page shows the reason, the log names the device).
+  core::telemetry::Counter readings_dropped_;
+  std::uint64_t dropped_here_ = 0;  // driver thread only: this device's, for the log
 };
 
 }  // namespace ehg::devices::serial

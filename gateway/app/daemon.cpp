@@ -27,6 +27,7 @@
 #include "gateway/core/file_snapshot.hpp"
 #include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
+#include "gateway/core/telemetry.hpp"
 #include "gateway/core/thread_name.hpp"
 #include "gateway/fhir/observation.hpp"
 #include "gateway/http/server.hpp"
@@ -247,11 +248,14 @@ class Daemon {
       return kExitConfig;
     }
     zone_ = *zone;
-    pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptions(config_),
+    pipeline::PipelineOptions pipeline_options = PipelineOptions(config_);
+    pipeline_options.telemetry = &telemetry_;
+    pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, std::move(pipeline_options),
                                                      config_.rules, zone_);
     outbox_ = std::make_unique<uplink::ReaderOutbox>(std::move(*reader), *pipeline_);
     uplink::UplinkOptions uplink_options = UplinkOptions(config_, *settings);
     uplink_options.protection = *protection;
+    uplink_options.telemetry = &telemetry_;
     uplink_options.observation_batch = [](std::string_view, const std::vector<const std::string*>& bodies) {
       fhir::BundleResult bundle = fhir::ObservationBundle(bodies);
       if (bundle.unreadable > 0) {
@@ -517,6 +521,7 @@ class Daemon {
   void StartDevices() {
     StartBluetooth();
     for (devices::serial::SerialDeviceOptions& options : SerialDevices(config_, zone_)) {
+      options.telemetry = &telemetry_;
       serial_.push_back(std::make_unique<devices::serial::SerialDriver>(
           std::move(options), *pipeline_, pipeline_.get(), clock_, ReportReading));
       serial_.back()->Start();
@@ -532,6 +537,7 @@ class Daemon {
   void StartBluetooth() {
     auto options = BleDevices(config_, zone_);
     if (!options) return;
+    options->telemetry = &telemetry_;
     ble_ =
         std::make_unique<devices::ble::BleManager>(std::move(*options), *pipeline_, pipeline_.get(), clock_);
     ble_->Start();
@@ -596,7 +602,6 @@ class Daemon {
     status.values_shown = config_.status_page.show_values;
 
     const uplink::UplinkStatus link = uplink_->status();
-    const uplink::UplinkCounters& sent = uplink_->counters();
     const store::OutboxSnapshot outbox = pipeline_->outbox();
     http::UplinkView& view = status.uplink;
     view.state = std::string(uplink::ToString(link.state));
@@ -608,28 +613,8 @@ class Daemon {
     view.backlog_alerts = outbox.alert_rows;
     view.in_flight = link.in_flight;
     view.alerts_awaiting_receipt = link.alerts_awaiting_receipt;
-    view.connects = sent.connects.load();
-    view.connect_failures = sent.connect_failures.load();
-    view.connections_lost = sent.connections_lost.load();
-    view.messages_published = sent.messages_published.load();
-    view.messages_acknowledged = sent.messages_acknowledged.load();
-    view.delivery_failures = sent.delivery_failures.load();
-    view.alert_resends = sent.alerts_resent.load();
-    view.receipts = sent.receipts.load();
-    view.commands = sent.commands.load();
-    view.commands_refused = sent.commands_refused.load();
     view.publish_latency = uplink_->publish_latency().Snapshot();
-
-    const pipeline::PipelineCounters& counters = pipeline_->counters();
-    status.readings_stored = counters.stored.load();
-    status.reading_times = {counters.device_clock_suspect.load(), counters.out_of_order.load(),
-                            counters.late_beyond_horizon.load()};
-    status.drops.observations_over_budget = counters.dropped_observations.load();
-    status.drops.store_failures = counters.store_failures.load();
-    status.drops.readings_store_full = counters.refused_full.load();
-    status.room_made = {counters.room_delivered_readings.load(), counters.room_waiting_readings.load(),
-                        counters.room_recent_readings.load(), counters.room_summaries.load()};
-    status.drops.commands_queue_full = sent.commands_dropped.load();
+    status.telemetry = telemetry_.Collect();
     const pipeline::ActivityReport activity = pipeline_->activity();
     status.alert_changes = activity.alert_changes;
 
@@ -705,7 +690,6 @@ class Daemon {
         const devices::serial::SerialDriverStats& stats = driver->stats();
         view.connection = stats.connected.load() ? "connected" : "disconnected";
         view.parse_errors += stats.bad_frames.load();
-        status.drops.readings_queue_full += stats.readings_dropped.load();
         if (const std::int64_t ms = stats.last_heard_ms.load(); ms != 0)
           heard(core::WallTime(std::chrono::milliseconds(ms)));
       }
@@ -983,6 +967,8 @@ class Daemon {
   config::Config config_;
   core::SystemClock clock_;
   core::EventIdGenerator ids_;
+  // Every component's counters (/metrics, /api/status); before the components, so it outlives them.
+  core::telemetry::Registry telemetry_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;
   std::unique_ptr<uplink::ReaderOutbox> outbox_;

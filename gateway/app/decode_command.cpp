@@ -14,7 +14,7 @@
 #include "devices/serial/decoder.hpp"
 #include "gateway/app/daemon.hpp"
 #include "gateway/core/bounded_file.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::app {
 namespace {
