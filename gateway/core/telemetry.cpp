@@ -42,14 +42,15 @@ void CheckFamily(const Family& family, Kind kind) {
 }  // namespace
 
 const Family& DroppedFamily() {
-  static const Family family{"ehg_dropped_total", "Data the gateway could not keep or send since start, by reason.",
-                             {"reason"}};
+  static const Family family{
+      "ehg_dropped_total", "Data the gateway could not keep or send since start, by reason.", {"reason"}};
   return family;
 }
 
 Registry::~Registry() = default;
 
-detail::Cell& Registry::Declare(const Family& family, Kind kind, const std::vector<std::string>& label_values) {
+detail::Cell& Registry::Declare(const Family& family, Kind kind,
+                                const std::vector<std::string>& label_values) {
   CheckFamily(family, kind);
   Check(label_values.size() == family.labels.size(),
         family.name + ": " + std::to_string(label_values.size()) + " label values for " +
@@ -108,14 +109,14 @@ Snapshot Registry::Collect() const {
 }
 
 const FamilySnapshot* FindFamily(const Snapshot& snapshot, std::string_view name) {
-  const auto found = std::lower_bound(snapshot.begin(), snapshot.end(), name,
-                                      [](const FamilySnapshot& family, std::string_view wanted) {
-                                        return family.family.name < wanted;
-                                      });
+  const auto found = std::lower_bound(
+      snapshot.begin(), snapshot.end(), name,
+      [](const FamilySnapshot& family, std::string_view wanted) { return family.family.name < wanted; });
   return found != snapshot.end() && found->family.name == name ? &*found : nullptr;
 }
 
-double ValueOf(const Snapshot& snapshot, std::string_view name, const std::vector<std::string>& label_values) {
+double ValueOf(const Snapshot& snapshot, std::string_view name,
+               const std::vector<std::string>& label_values) {
   const FamilySnapshot* family = FindFamily(snapshot, name);
   if (family == nullptr) return 0;
   for (const Sample& sample : family->samples) {

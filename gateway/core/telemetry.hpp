@@ -42,7 +42,9 @@ struct Cell {
 // the conversion), so their counting code reads as it did.
 class Counter {
  public:
-  void Add(std::uint64_t amount = 1) const noexcept { cell_->count.fetch_add(amount, std::memory_order_relaxed); }
+  void Add(std::uint64_t amount = 1) const noexcept {
+    cell_->count.fetch_add(amount, std::memory_order_relaxed);
+  }
   std::uint64_t Value() const noexcept { return cell_->count.load(std::memory_order_relaxed); }
 
   const Counter& operator++() const noexcept {
@@ -53,7 +55,7 @@ class Counter {
     Add(amount);
     return *this;
   }
-  std::uint64_t load() const noexcept { return Value(); }  // NOLINT(readability-identifier-naming)
+  std::uint64_t load() const noexcept { return Value(); }      // NOLINT(readability-identifier-naming)
   operator std::uint64_t() const noexcept { return Value(); }  // NOLINT(google-explicit-constructor)
 
  private:
@@ -91,7 +93,8 @@ struct FamilySnapshot {
 using Snapshot = std::vector<FamilySnapshot>;
 
 // The value of one series of a snapshot; 0 when it is not registered (nothing counted).
-double ValueOf(const Snapshot& snapshot, std::string_view name, const std::vector<std::string>& label_values = {});
+double ValueOf(const Snapshot& snapshot, std::string_view name,
+               const std::vector<std::string>& label_values = {});
 const FamilySnapshot* FindFamily(const Snapshot& snapshot, std::string_view name);
 
 // Thread-safe. Declaring takes a lock (components do it once, at construction); counting does not.
@@ -132,8 +135,9 @@ class Registry {
 // registry of their own, so their code never checks for a missing one.
 class OwnOrShared {
  public:
-  explicit OwnOrShared(Registry* shared) : own_(shared == nullptr ? std::make_unique<Registry>() : nullptr),
-                                           registry_(shared == nullptr ? own_.get() : shared) {}
+  explicit OwnOrShared(Registry* shared)
+      : own_(shared == nullptr ? std::make_unique<Registry>() : nullptr),
+        registry_(shared == nullptr ? own_.get() : shared) {}
   Registry& get() const { return *registry_; }
 
  private:

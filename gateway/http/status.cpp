@@ -153,8 +153,9 @@ std::vector<Attention> NeedsAttention(const StatusSnapshot& status) {
     }
   }
   if (const std::uint64_t dropped = ObservationsDropped(status); dropped > 0) {
-    attention.push_back({Level::kWarning, "data_dropped",
-                         std::to_string(dropped) + " observations dropped since start (outbox budget or a full queue)"});
+    attention.push_back(
+        {Level::kWarning, "data_dropped",
+         std::to_string(dropped) + " observations dropped since start (outbox budget or a full queue)"});
   }
   std::size_t recent_errors = 0;
   for (const Problem& problem : status.recent_problems) {
@@ -410,8 +411,8 @@ class Exposition {
     }
     text_ << ' ' << Number(value) << '\n';
   }
-  void Sample(std::string_view name, const std::vector<std::string>& keys, const std::vector<std::string>& labels,
-              double value) {
+  void Sample(std::string_view name, const std::vector<std::string>& keys,
+              const std::vector<std::string>& labels, double value) {
     text_ << name;
     if (!keys.empty()) {
       text_ << '{';

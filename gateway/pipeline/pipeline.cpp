@@ -116,10 +116,12 @@ const core::telemetry::Family kRoomMade{
 }  // namespace
 
 PipelineCounters::PipelineCounters(core::telemetry::Registry& registry)
-    : submitted(registry.AddCounter({"ehg_readings_submitted_total",
-                                     "Readings the drivers offered the pipeline since start, refused ones included.",
-                                     {}})),
-      stored(registry.AddCounter({"ehg_readings_stored_total", "Readings stored since start, all devices.", {}})),
+    : submitted(registry.AddCounter(
+          {"ehg_readings_submitted_total",
+           "Readings the drivers offered the pipeline since start, refused ones included.",
+           {}})),
+      stored(registry.AddCounter(
+          {"ehg_readings_stored_total", "Readings stored since start, all devices.", {}})),
       rejected_invalid(registry.AddCounter(kReadingsRefused, {"invalid"})),
       refused_queue_full(registry.AddCounter(kReadingsRefused, {"queue_full"})),
       refused_stopping(registry.AddCounter(kReadingsRefused, {"stopping"})),
@@ -127,7 +129,8 @@ PipelineCounters::PipelineCounters(core::telemetry::Registry& registry)
           {"ehg_readings_unreliable_total",
            "Readings stored since start but left out of clinical rules (the device flagged them unreliable).",
            {}})),
-      batches(registry.AddCounter({"ehg_pipeline_batches_total", "Batches the pipeline committed since start.", {}})),
+      batches(registry.AddCounter(
+          {"ehg_pipeline_batches_total", "Batches the pipeline committed since start.", {}})),
       store_failures(registry.AddCounter(
           {"ehg_store_failures_total", "Batches whose database transaction failed since start.", {}})),
       alerts_raised(registry.AddCounter(kAlertChanges, {"raised"})),
@@ -149,10 +152,13 @@ PipelineCounters::PipelineCounters(core::telemetry::Registry& registry)
            "Device measurements that arrived again since start (same device, metric, time, sequence): not "
            "stored twice.",
            {}})),
-      open_alerts(registry.AddGauge({"ehg_pipeline_open_alerts", "Alerts the rule engine holds open now.", {}})),
+      open_alerts(
+          registry.AddGauge({"ehg_pipeline_open_alerts", "Alerts the rule engine holds open now.", {}})),
       dropped_observations(registry.AddCounter(core::telemetry::DroppedFamily(), {"outbox_budget"})),
-      outbox_changes(registry.AddCounter(
-          {"ehg_outbox_changes_total", "Changes to the outbox (acknowledged events) committed since start.", {}})),
+      outbox_changes(
+          registry.AddCounter({"ehg_outbox_changes_total",
+                               "Changes to the outbox (acknowledged events) committed since start.",
+                               {}})),
       outbox_change_failures(registry.AddCounter(
           {"ehg_outbox_change_failures_total",
            "Outbox changes whose database transaction failed since start (the uplink offers them again).",
@@ -174,10 +180,10 @@ PipelineCounters::PipelineCounters(core::telemetry::Registry& registry)
       refused_full(registry.AddCounter(core::telemetry::DroppedFamily(), {"store_full"})),
       pruned_readings(registry.AddCounter(
           {"ehg_store_readings_pruned_total", "Raw readings removed past their retention since start.", {}})),
-      corruption_seen(registry.AddCounter(
-          {"ehg_store_corruption_seen_total",
-           "Database writes since start that failed because the file is damaged (a whole-file check follows).",
-           {}})) {}
+      corruption_seen(registry.AddCounter({"ehg_store_corruption_seen_total",
+                                           "Database writes since start that failed because the file is "
+                                           "damaged (a whole-file check follows).",
+                                           {}})) {}
 
 Pipeline::Pipeline(store::Store& store, const core::Clock& clock, core::EventIdGenerator& ids,
                    PipelineOptions options, alerts::RuleSet rules,

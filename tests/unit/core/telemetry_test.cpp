@@ -66,7 +66,8 @@ TEST_CASE("Gauges are set, or read from their callback when collected") {
   open.Set(3);
   open.store(2);
   double level = 0.25;
-  registry.AddGaugeCallback({"ehg_test_level_ratio", "Level.", {"device"}}, {"a"}, [&level] { return level; });
+  registry.AddGaugeCallback({"ehg_test_level_ratio", "Level.", {"device"}}, {"a"},
+                            [&level] { return level; });
   auto snapshot = registry.Collect();
   CHECK(ValueOf(snapshot, "ehg_test_open") == 2);
   CHECK(ValueOf(snapshot, "ehg_test_level_ratio", {"a"}) == 0.25);
@@ -87,7 +88,8 @@ TEST_CASE("Counting from several threads while others declare and collect loses 
       for (int i = 0; i < 10'000; ++i) {
         ++counted;
         if (i % 1000 == 0) {
-          registry.AddCounter({"ehg_test_thread_total", "Per thread.", {"thread"}}, {std::to_string(t)}).Add();
+          registry.AddCounter({"ehg_test_thread_total", "Per thread.", {"thread"}}, {std::to_string(t)})
+              .Add();
           (void)registry.Collect();
         }
       }

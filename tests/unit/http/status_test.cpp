@@ -213,7 +213,8 @@ TEST_CASE("Metrics: every sample belongs to a family announced with HELP and TYP
   ehg::core::telemetry::Registry registry;
   registry.AddCounter(kTimeJudged, {"device_clock_suspect"}).Add(3);
   registry.AddCounter(kTimeJudged, {"late"}).Add(5);
-  registry.AddCounter({"ehg_test_escaped_total", "Label values escaped.", {"what"}}, {"a \"b\"\\c\nd"}).Add(1);
+  registry.AddCounter({"ehg_test_escaped_total", "Label values escaped.", {"what"}}, {"a \"b\"\\c\nd"})
+      .Add(1);
   status.telemetry = registry.Collect();
   const std::string text = MetricsText(status);
   std::set<std::string> typed;
@@ -247,7 +248,8 @@ TEST_CASE("Metrics: every sample belongs to a family announced with HELP and TYP
         std::string::npos);
   CHECK(text.find(R"(ehg_readings_time_judged_total{judgement="late"} 5)") != std::string::npos);
   CHECK(text.find(R"(ehg_test_escaped_total{what="a \"b\"\\c\nd"} 1)") != std::string::npos);
-  CHECK(text.find("# HELP ehg_test_escaped_total Label values escaped.\n# TYPE ehg_test_escaped_total counter\n") !=
+  CHECK(text.find(
+            "# HELP ehg_test_escaped_total Label values escaped.\n# TYPE ehg_test_escaped_total counter\n") !=
         std::string::npos);
 }
 
