@@ -6,7 +6,7 @@
 
 #include "gateway/core/bug.hpp"
 #include "gateway/core/device_time.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::alerts {
 namespace {

@@ -17,7 +17,7 @@
 #include "devices/ble_profiles/profiles.hpp"
 #include "devices/ble_profiles/racp.hpp"
 #include "gateway/core/log.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 #include "gateway/core/thread_name.hpp"
 
 namespace ehg::devices::ble {
@@ -115,10 +115,18 @@ struct BleManager::Impl {
   std::deque<core::Reading> pending;
   std::deque<core::DeviceStatusChange> pending_statuses;
   BusLoop::TimerId flush_timer = 0;
-  std::uint64_t readings_dropped = 0;
+  core::telemetry::OwnOrShared telemetry;
+  // The oldest readings given up while the pipeline took none (kMaxPending waited), shared with the
+  // serial drivers' drops of the same kind.
+  core::telemetry::Counter readings_dropped;
 
   Impl(BleOptions o, core::ReadingSink& s, core::DeviceStatusSink* st, const core::Clock& c)
-      : options(std::move(o)), sink(s), statuses(st), clock(c) {
+      : options(std::move(o)),
+        sink(s),
+        statuses(st),
+        clock(c),
+        telemetry(options.telemetry),
+        readings_dropped(telemetry.get().AddCounter(core::telemetry::DroppedFamily(), {"queue_full"})) {
     adapter_path = "/org/bluez/" + options.adapter;
     for (const BleDeviceOptions& device_options : options.devices) {
       Device device;
@@ -938,8 +946,9 @@ struct BleManager::Impl {
     pending.push_back(std::move(reading));
     while (pending.size() > kMaxPending) {
       pending.pop_front();
-      if (++readings_dropped % 1000 == 1) {
-        core::LogError("pipeline not taking readings; oldest dropped", {{"dropped_total", readings_dropped}});
+      readings_dropped.Add();
+      if (const std::uint64_t dropped = readings_dropped.Value(); dropped % 1000 == 1) {
+        core::LogError("pipeline not taking readings; oldest dropped", {{"dropped_total", dropped}});
       }
     }
   }

@@ -14,6 +14,7 @@
 #include "gateway/core/clock.hpp"
 #include "gateway/core/reading_sink.hpp"
 #include "gateway/core/result.hpp"
+#include "gateway/core/telemetry.hpp"
 
 // The BlueZ client: finds the configured devices through BlueZ's D-Bus API (org.bluez.Adapter1, Device1,
 // GattCharacteristic1; docs/ble.md, "Connections"), keeps them connected or reconnects when they advertise
@@ -50,6 +51,8 @@ struct BleOptions {
   std::function<core::CivilTime(core::WallTime)> utc_to_local;  // for writing Current Time
   // The highest glucose record number already stored for a device (nullopt: none).
   std::function<std::optional<std::uint32_t>(const std::string& device_id)> last_sequence;
+  // Where the manager's counters are declared; none: a registry of its own (tests, tools).
+  core::telemetry::Registry* telemetry = nullptr;
 };
 
 struct BleDeviceStats {

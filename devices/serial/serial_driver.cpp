@@ -254,9 +254,55 @@ class SerialDriver::Session {
   std::optional<std::string> send_failure_;
 };
 
+SerialDriverStats::SerialDriverStats(core::telemetry::Registry& registry, const std::string& device_id)
+    : bytes(registry.AddCounter(
+          {"ehg_serial_bytes_total", "Bytes read from the serial device since start.", {"device"}},
+          {device_id})),
+      frames(registry.AddCounter(
+          {"ehg_serial_frames_total", "Frames decoded from the serial device since start.", {"device"}},
+          {device_id})),
+      discarded_bytes(registry.AddCounter({"ehg_serial_discarded_bytes_total",
+                                           "Bytes outside any frame, skipped while finding the next frame.",
+                                           {"device"}},
+                                          {device_id})),
+      bad_frames(registry.AddCounter(
+          {"ehg_serial_bad_frames_total", "Frames the decoder refused since start.", {"device"}},
+          {device_id})),
+      readings(registry.AddCounter({"ehg_serial_readings_accepted_total",
+                                    "Readings of the serial device the pipeline accepted since start.",
+                                    {"device"}},
+                                   {device_id})),
+      other_user_records(registry.AddCounter({"ehg_serial_other_user_records_total",
+                                              "Stored records of another user slot of the device, skipped.",
+                                              {"device"}},
+                                             {device_id})),
+      repeated_records(registry.AddCounter(
+          {"ehg_serial_repeated_records_total",
+           "Stored records read again from the device memory since start (delivered once).",
+           {"device"}},
+          {device_id})),
+      connects(registry.AddCounter(
+          {"ehg_serial_connects_total", "Times the serial port was opened since start.", {"device"}},
+          {device_id})),
+      disconnects(registry.AddCounter(
+          {"ehg_serial_disconnects_total", "Times the serial device went away since start.", {"device"}},
+          {device_id})),
+      commands_sent(
+          registry.AddCounter({"ehg_serial_commands_sent_total",
+                               "Start commands, keep-alives and requests sent to the device since start.",
+                               {"device"}},
+                              {device_id})) {}
+
 SerialDriver::SerialDriver(SerialDeviceOptions options, core::ReadingSink& sink,
                            core::DeviceStatusSink* status, const core::Clock& clock, core::ReadingDone done)
-    : options_(std::move(options)), sink_(sink), status_(status), clock_(clock), done_(std::move(done)) {
+    : options_(std::move(options)),
+      sink_(sink),
+      status_(status),
+      clock_(clock),
+      done_(std::move(done)),
+      telemetry_(options_.telemetry),
+      stats_(telemetry_.get(), options_.device_id),
+      readings_dropped_(telemetry_.get().AddCounter(core::telemetry::DroppedFamily(), {"queue_full"})) {
   if (options_.keepalive_interval.count() == 0)
     options_.keepalive_interval = options_.protocol.keepalive_interval;
   if (::pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -339,9 +385,11 @@ void SerialDriver::Submit(std::vector<core::Reading>& readings) {
   readings.clear();
   while (pending_.size() > kMaxPending) {
     pending_.pop_front();
-    if (++stats_.readings_dropped % 1000 == 1) {
+    ++dropped_here_;
+    readings_dropped_.Add();
+    if (dropped_here_ % 1000 == 1) {
       core::LogError("pipeline not taking readings; oldest dropped",
-                     {{"device", options_.device_id}, {"dropped_total", stats_.readings_dropped.load()}});
+                     {{"device", options_.device_id}, {"dropped_total", dropped_here_}});
     }
   }
   OfferPending();

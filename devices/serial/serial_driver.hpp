@@ -12,6 +12,7 @@
 #include "devices/serial_protocols/decoder.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/reading_sink.hpp"
+#include "gateway/core/telemetry.hpp"
 
 namespace ehg::devices::serial {
 
@@ -27,21 +28,26 @@ struct SerialDeviceOptions {
   std::chrono::milliseconds poll_interval{300'000};  // request/response devices: how often to ask
   std::chrono::milliseconds answer_timeout{2'000};   // request/response devices: silence = no answer
   std::chrono::milliseconds keepalive_interval{0};   // 0 = the protocol's
+  // Where the driver's counters are declared; none: a registry of its own (tests, tools).
+  core::telemetry::Registry* telemetry = nullptr;
 };
 
-// Counters, readable from any thread.
+// Counters, readable from any thread. The counts are declared once, here, on the registry the options
+// name, labelled with the device (docs/status-page.md); a driver made again for the same device (a
+// config reload) counts on.
 struct SerialDriverStats {
-  std::atomic<std::uint64_t> bytes{0};
-  std::atomic<std::uint64_t> frames{0};
-  std::atomic<std::uint64_t> discarded_bytes{0};
-  std::atomic<std::uint64_t> bad_frames{0};
-  std::atomic<std::uint64_t> readings{0};          // accepted by the sink
-  std::atomic<std::uint64_t> readings_dropped{0};  // waited too long for a full pipeline
-  std::atomic<std::uint64_t> other_user_records{0};
-  std::atomic<std::uint64_t> repeated_records{0};  // stored records read again from the device memory
-  std::atomic<std::uint64_t> connects{0};
-  std::atomic<std::uint64_t> disconnects{0};
-  std::atomic<std::uint64_t> commands_sent{0};  // start commands, keep-alives and requests
+  SerialDriverStats(core::telemetry::Registry& registry, const std::string& device_id);
+  using Counter = core::telemetry::Counter;
+  Counter bytes;
+  Counter frames;
+  Counter discarded_bytes;
+  Counter bad_frames;
+  Counter readings;  // accepted by the sink
+  Counter other_user_records;
+  Counter repeated_records;  // stored records read again from the device memory
+  Counter connects;
+  Counter disconnects;
+  Counter commands_sent;  // start commands, keep-alives and requests
   std::atomic<bool> connected{false};
   // Last frame (or answer) from the device: wall clock, ms since the epoch; 0 = nothing yet.
   std::atomic<std::int64_t> last_heard_ms{0};
@@ -91,7 +97,12 @@ class SerialDriver {
   std::atomic<bool> stop_{false};
   std::mutex start_mutex_;
   std::thread thread_;
+  core::telemetry::OwnOrShared telemetry_;
   SerialDriverStats stats_;
+  // Readings that waited too long for a full pipeline, the oldest given up: every driver's drops of this
+  // kind count into one series (the status page shows the reason, the log names the device).
+  core::telemetry::Counter readings_dropped_;
+  std::uint64_t dropped_here_ = 0;  // driver thread only: this device's, for the log
 };
 
 }  // namespace ehg::devices::serial

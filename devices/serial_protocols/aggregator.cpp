@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::devices::serial {
 

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "devices/serial_protocols/decoders.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::devices::serial {
 namespace {

@@ -20,7 +20,7 @@ namespace ehg::devices::serial {
 using core::CivilTime;
 
 struct DecodedValue {
-  std::string metric;  // a catalogue name (gateway/core/metrics.hpp); the unit is the catalogue's
+  std::string metric;  // a catalogue name (gateway/core/vital_signs.hpp); the unit is the catalogue's
   double value = 0;
 
   friend bool operator==(const DecodedValue&, const DecodedValue&) = default;

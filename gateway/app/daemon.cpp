@@ -31,6 +31,7 @@
 #include "gateway/core/file_snapshot.hpp"
 #include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
+#include "gateway/core/telemetry.hpp"
 #include "gateway/core/thread_name.hpp"
 #include "gateway/fhir/observation.hpp"
 #include "gateway/http/server.hpp"
@@ -194,11 +195,14 @@ class Daemon {
       return kExitConfig;
     }
     zone_ = *zone;
-    pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, PipelineOptionsFor(config_),
+    pipeline::PipelineOptions pipeline_options = PipelineOptionsFor(config_);
+    pipeline_options.telemetry = &telemetry_;
+    pipeline_ = std::make_unique<pipeline::Pipeline>(*store_, clock_, ids_, std::move(pipeline_options),
                                                      config_.rules, zone_);
     outbox_ = std::make_unique<uplink::ReaderOutbox>(std::move(*reader), *pipeline_);
     uplink::UplinkOptions uplink_options = UplinkOptionsFor(config_, *settings);
     uplink_options.protection = *protection;
+    uplink_options.telemetry = &telemetry_;
     uplink_options.observation_batch = [](std::string_view, const std::vector<const std::string*>& bodies) {
       fhir::BundleResult bundle = fhir::ObservationBundle(bodies);
       if (bundle.unreadable > 0) {
@@ -440,6 +444,7 @@ class Daemon {
   void StartDevices() {
     StartBluetooth();
     for (devices::serial::SerialDeviceOptions& options : SerialDevices(config_, zone_)) {
+      options.telemetry = &telemetry_;
       serial_.push_back(std::make_unique<devices::serial::SerialDriver>(
           std::move(options), *pipeline_, pipeline_.get(), clock_, ReportReading));
       serial_.back()->Start();
@@ -453,6 +458,7 @@ class Daemon {
   void StartBluetooth() {
     auto options = BleDevices(config_, zone_);
     if (!options) return;
+    options->telemetry = &telemetry_;
     ble_ =
         std::make_unique<devices::ble::BleManager>(std::move(*options), *pipeline_, pipeline_.get(), clock_);
     ble_->Start();
@@ -701,6 +707,8 @@ class Daemon {
   config::Config config_;
   core::SystemClock clock_;
   core::EventIdGenerator ids_;
+  // Every component's counters (/metrics, /api/status); before the components, so it outlives them.
+  core::telemetry::Registry telemetry_;
   DaemonRemotePort remote_port_;
   RemoteCommands remote_commands_;
   // Work other threads hand to the main thread (remote commands); before uplink_, which posts here.
@@ -727,7 +735,8 @@ class Daemon {
   core::SteadyTime started_ = std::chrono::steady_clock::now();
   // Held while devices are replaced (reload) and while the status page reads them.
   std::mutex devices_mutex_;
-  StatusCollector status_collector_{config_, clock_, started_, uplink_, pipeline_, serial_, ble_, devices_mutex_};
+  StatusCollector status_collector_{config_, clock_, started_, uplink_, pipeline_, serial_, ble_, devices_mutex_,
+                                    telemetry_};
   std::optional<WatchdogGuard> watchdog_;  // once systemd asked for a watchdog
   // The whole-file integrity check (CheckWholeFileInBackground): its thread writes the result and the
   // time it took, then sets done; the main thread reads them only after that.

@@ -16,7 +16,7 @@
 #include "devices/serial_protocols/decoder.hpp"
 #include "gateway/app/exit_codes.hpp"
 #include "gateway/core/bounded_file.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::app {
 namespace {

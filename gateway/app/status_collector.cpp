@@ -17,7 +17,6 @@ http::StatusSnapshot StatusCollector::CollectStatus() {
   status.values_shown = config_.status_page.show_values;
 
   const uplink::UplinkStatus link = uplink_->status();
-  const uplink::UplinkCounters& sent = uplink_->counters();
   const store::OutboxSnapshot outbox = pipeline_->outbox();
   http::UplinkView& view = status.uplink;
   view.state = std::string(uplink::ToString(link.state));
@@ -29,28 +28,8 @@ http::StatusSnapshot StatusCollector::CollectStatus() {
   view.backlog_alerts = outbox.alert_rows;
   view.in_flight = link.in_flight;
   view.alerts_awaiting_receipt = link.alerts_awaiting_receipt;
-  view.connects = sent.connects.load();
-  view.connect_failures = sent.connect_failures.load();
-  view.connections_lost = sent.connections_lost.load();
-  view.messages_published = sent.messages_published.load();
-  view.messages_acknowledged = sent.messages_acknowledged.load();
-  view.delivery_failures = sent.delivery_failures.load();
-  view.alert_resends = sent.alerts_resent.load();
-  view.receipts = sent.receipts.load();
-  view.commands = sent.commands.load();
-  view.commands_refused = sent.commands_refused.load();
   view.publish_latency = uplink_->publish_latency().Snapshot();
-
-  const pipeline::PipelineCounters& counters = pipeline_->counters();
-  status.readings_stored = counters.stored.load();
-  status.reading_times = {counters.device_clock_suspect.load(), counters.out_of_order.load(),
-                          counters.late_beyond_horizon.load()};
-  status.drops.observations_over_budget = counters.dropped_observations.load();
-  status.drops.store_failures = counters.store_failures.load();
-  status.drops.readings_store_full = counters.refused_full.load();
-  status.room_made = {counters.room_delivered_readings.load(), counters.room_waiting_readings.load(),
-                      counters.room_recent_readings.load(), counters.room_summaries.load()};
-  status.drops.commands_queue_full = sent.commands_dropped.load();
+  status.telemetry = telemetry_.Collect();
   const pipeline::ActivityReport activity = pipeline_->activity();
   status.alert_changes = activity.alert_changes;
 
@@ -127,7 +106,6 @@ http::DeviceView StatusCollector::DeviceStatus(const config::DeviceConfig& devic
       const devices::serial::SerialDriverStats& stats = driver->stats();
       view.connection = stats.connected.load() ? "connected" : "disconnected";
       view.parse_errors += stats.bad_frames.load();
-      status.drops.readings_queue_full += stats.readings_dropped.load();
       if (const std::int64_t ms = stats.last_heard_ms.load(); ms != 0)
         heard(core::WallTime(std::chrono::milliseconds(ms)));
     }

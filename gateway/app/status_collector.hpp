@@ -8,6 +8,7 @@
 #include "devices/serial/serial_driver.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/clock.hpp"
+#include "gateway/core/telemetry.hpp"
 #include "gateway/http/status.hpp"
 #include "gateway/pipeline/pipeline.hpp"
 #include "gateway/store/store.hpp"
@@ -24,7 +25,8 @@ class StatusCollector {
                   const core::SteadyTime& started, const std::unique_ptr<uplink::Uplink>& uplink,
                   const std::unique_ptr<pipeline::Pipeline>& pipeline,
                   const std::vector<std::unique_ptr<devices::serial::SerialDriver>>& serial,
-                  const std::unique_ptr<devices::ble::BleManager>& ble, std::mutex& devices_mutex)
+                  const std::unique_ptr<devices::ble::BleManager>& ble, std::mutex& devices_mutex,
+                  const core::telemetry::Registry& telemetry)
       : config_(config),
         clock_(clock),
         started_(started),
@@ -32,7 +34,8 @@ class StatusCollector {
         pipeline_(pipeline),
         serial_(serial),
         ble_(ble),
-        devices_mutex_(devices_mutex) {}
+        devices_mutex_(devices_mutex),
+        telemetry_(telemetry) {}
 
   http::StatusSnapshot CollectStatus();
 
@@ -51,6 +54,7 @@ class StatusCollector {
   const std::vector<std::unique_ptr<devices::serial::SerialDriver>>& serial_;
   const std::unique_ptr<devices::ble::BleManager>& ble_;
   std::mutex& devices_mutex_;
+  const core::telemetry::Registry& telemetry_;  // every component's counters
 };
 
 }  // namespace ehg::app

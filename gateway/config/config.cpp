@@ -13,7 +13,7 @@
 #include "gateway/core/address.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/json.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::config {
 namespace {

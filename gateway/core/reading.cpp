@@ -4,7 +4,7 @@
 #include <cmath>
 #include <utility>
 
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::core {
 namespace {

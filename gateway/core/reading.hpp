@@ -50,7 +50,7 @@ class QualityFlags {
 // One value from one device. Drivers build it; the pipeline validates, stores and evaluates it.
 struct Reading {
   std::string device_id;
-  std::string metric;  // a catalogue name (gateway/core/metrics.hpp)
+  std::string metric;  // a catalogue name (gateway/core/vital_signs.hpp)
   double value = 0;
   std::string unit;  // UCUM, must equal the catalogue unit
   std::optional<WallTime> device_time;

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "gateway/core/json.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 #include "gateway/core/observation_identity.hpp"
 
 namespace ehg::fhir {

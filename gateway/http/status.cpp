@@ -29,6 +29,21 @@ bool IsSevere(const std::string& severity) {
   return severity == "critical" || severity == "high";
 }
 
+// One series of the components' counters (0 when no component declared it).
+std::uint64_t Count(const StatusSnapshot& status, std::string_view name,
+                    const std::vector<std::string>& label_values = {}) {
+  return static_cast<std::uint64_t>(core::telemetry::ValueOf(status.telemetry, name, label_values));
+}
+
+std::uint64_t Dropped(const StatusSnapshot& status, const std::string& reason) {
+  return Count(status, core::telemetry::DroppedFamily().name, {reason});
+}
+
+// Observations lost on their way: over the outbox budget, or given up by a driver at a full pipeline.
+std::uint64_t ObservationsDropped(const StatusSnapshot& status) {
+  return Dropped(status, "outbox_budget") + Dropped(status, "queue_full");
+}
+
 }  // namespace
 
 std::string_view ToString(Level level) {
@@ -105,13 +120,13 @@ std::vector<Attention> NeedsAttention(const StatusSnapshot& status) {
                          "uplink " + status.uplink.state +
                              (status.uplink.last_error.empty() ? "" : ": " + status.uplink.last_error)});
   }
-  if (status.drops.store_failures > 0) {
-    attention.push_back({Level::kCritical, "store_failures",
-                         std::to_string(status.drops.store_failures) + " batches could not be stored"});
+  if (const std::uint64_t failures = Count(status, "ehg_store_failures_total"); failures > 0) {
+    attention.push_back(
+        {Level::kCritical, "store_failures", std::to_string(failures) + " batches could not be stored"});
   }
-  if (status.drops.readings_store_full > 0) {
+  if (const std::uint64_t full = Dropped(status, "store_full"); full > 0) {
     attention.push_back({Level::kCritical, "store_full",
-                         std::to_string(status.drops.readings_store_full) +
+                         std::to_string(full) +
                              " readings refused: the database is full of what may not be removed"});
   }
   if (!status.clock_synchronised) {
@@ -137,11 +152,10 @@ std::vector<Attention> NeedsAttention(const StatusSnapshot& status) {
       attention.push_back({Level::kWarning, "battery_low", device.id + ": battery low"});
     }
   }
-  if (status.drops.observations_over_budget > 0 || status.drops.readings_queue_full > 0) {
+  if (const std::uint64_t dropped = ObservationsDropped(status); dropped > 0) {
     attention.push_back(
         {Level::kWarning, "data_dropped",
-         std::to_string(status.drops.observations_over_budget + status.drops.readings_queue_full) +
-             " observations dropped since start (outbox budget or a full queue)"});
+         std::to_string(dropped) + " observations dropped since start (outbox budget or a full queue)"});
   }
   std::size_t recent_errors = 0;
   for (const Problem& problem : status.recent_problems) {
@@ -203,7 +217,8 @@ void SetOptional(Object& object, const std::string& key, const std::optional<T>&
   }
 }
 
-Object::Ptr UplinkJson(const UplinkView& uplink) {
+Object::Ptr UplinkJson(const StatusSnapshot& status) {
+  const UplinkView& uplink = status.uplink;
   Object::Ptr json = NewObject();
   json->set("state", uplink.state);
   SetTime(*json, "connected_since", uplink.connected_since);
@@ -214,15 +229,15 @@ Object::Ptr UplinkJson(const UplinkView& uplink) {
   json->set("backlog_alerts", uplink.backlog_alerts);
   json->set("in_flight", uplink.in_flight);
   json->set("alerts_awaiting_receipt", uplink.alerts_awaiting_receipt);
-  json->set("connects", uplink.connects);
-  json->set("connect_failures", uplink.connect_failures);
-  json->set("connections_lost", uplink.connections_lost);
-  json->set("messages_published", uplink.messages_published);
-  json->set("messages_acknowledged", uplink.messages_acknowledged);
-  json->set("alert_resends", uplink.alert_resends);
-  json->set("receipts", uplink.receipts);
-  json->set("commands", uplink.commands);
-  json->set("commands_refused", uplink.commands_refused);
+  json->set("connects", Count(status, "ehg_uplink_connects_total"));
+  json->set("connect_failures", Count(status, "ehg_uplink_connect_failures_total"));
+  json->set("connections_lost", Count(status, "ehg_uplink_connections_lost_total"));
+  json->set("messages_published", Count(status, "ehg_messages_published_total"));
+  json->set("messages_acknowledged", Count(status, "ehg_messages_acknowledged_total"));
+  json->set("alert_resends", Count(status, "ehg_alert_resends_total"));
+  json->set("receipts", Count(status, "ehg_receipts_total"));
+  json->set("commands", Count(status, "ehg_commands_total"));
+  json->set("commands_refused", Count(status, "ehg_commands_refused_total"));
   return json;
 }
 
@@ -300,7 +315,7 @@ std::string StatusJson(const StatusSnapshot& status) {
     attention_json->add(entry);
   }
   root->set("attention", attention_json);
-  root->set("uplink", UplinkJson(status.uplink));
+  root->set("uplink", UplinkJson(status));
 
   Array::Ptr devices = new Array;
   for (const DeviceView& device : status.devices)
@@ -313,11 +328,11 @@ std::string StatusJson(const StatusSnapshot& status) {
   root->set("open_alerts", alerts);
 
   Object::Ptr drops = NewObject();
-  drops->set("observations_over_budget", status.drops.observations_over_budget);
-  drops->set("readings_queue_full", status.drops.readings_queue_full);
-  drops->set("store_failures", status.drops.store_failures);
-  drops->set("commands_queue_full", status.drops.commands_queue_full);
-  drops->set("readings_store_full", status.drops.readings_store_full);
+  drops->set("observations_over_budget", Dropped(status, "outbox_budget"));
+  drops->set("readings_queue_full", Dropped(status, "queue_full"));
+  drops->set("store_failures", Count(status, "ehg_store_failures_total"));
+  drops->set("commands_queue_full", Dropped(status, "command_queue_full"));
+  drops->set("readings_store_full", Dropped(status, "store_full"));
   root->set("drops", drops);
 
   Array::Ptr problems = new Array;
@@ -338,6 +353,23 @@ std::string StatusJson(const StatusSnapshot& status) {
   Object::Ptr page = NewObject();
   page->set("refusals", refusals);
   root->set("status_page", page);
+
+  // Every series the components declared, by the names /metrics gives them.
+  Array::Ptr telemetry = new Array;
+  for (const core::telemetry::FamilySnapshot& family : status.telemetry) {
+    for (const core::telemetry::Sample& sample : family.samples) {
+      Object::Ptr entry = NewObject();
+      entry->set("name", family.family.name);
+      entry->set("type", std::string(family.kind == core::telemetry::Kind::kCounter ? "counter" : "gauge"));
+      Object::Ptr labels = NewObject();
+      for (std::size_t i = 0; i < family.family.labels.size() && i < sample.label_values.size(); ++i)
+        labels->set(family.family.labels[i], sample.label_values[i]);
+      entry->set("labels", labels);
+      entry->set("value", sample.value);
+      telemetry->add(entry);
+    }
+  }
+  root->set("telemetry", telemetry);
 
   std::ostringstream text;
   root->stringify(text);
@@ -388,6 +420,17 @@ class Exposition {
         text_ << (first ? "" : ",") << key << "=\"" << LabelValue(label) << '"';
         first = false;
       }
+      text_ << '}';
+    }
+    text_ << ' ' << Number(value) << '\n';
+  }
+  void Sample(std::string_view name, const std::vector<std::string>& keys,
+              const std::vector<std::string>& labels, double value) {
+    text_ << name;
+    if (!keys.empty()) {
+      text_ << '{';
+      for (std::size_t i = 0; i < keys.size() && i < labels.size(); ++i)
+        text_ << (i == 0 ? "" : ",") << keys[i] << "=\"" << LabelValue(labels[i]) << '"';
       text_ << '}';
     }
     text_ << ' ' << Number(value) << '\n';
@@ -494,26 +537,6 @@ std::string MetricsText(const StatusSnapshot& status) {
   out.One("ehg_alerts_awaiting_receipt", "gauge",
           "Alerts the broker has but the care system has not confirmed.",
           static_cast<double>(uplink.alerts_awaiting_receipt));
-  out.One("ehg_uplink_connects_total", "counter", "MQTT connections made since start (reconnects included).",
-          static_cast<double>(uplink.connects));
-  out.One("ehg_uplink_connect_failures_total", "counter", "Failed connection attempts since start.",
-          static_cast<double>(uplink.connect_failures));
-  out.One("ehg_uplink_connections_lost_total", "counter", "Connections lost since start.",
-          static_cast<double>(uplink.connections_lost));
-  out.One("ehg_messages_published_total", "counter", "MQTT messages handed to the client since start.",
-          static_cast<double>(uplink.messages_published));
-  out.One("ehg_messages_acknowledged_total", "counter", "MQTT messages the broker acknowledged since start.",
-          static_cast<double>(uplink.messages_acknowledged));
-  out.One("ehg_alert_resends_total", "counter",
-          "Alerts sent again while waiting for the care system's receipt.",
-          static_cast<double>(uplink.alert_resends));
-  out.One("ehg_receipts_total", "counter", "Alert receipts from the care system since start.",
-          static_cast<double>(uplink.receipts));
-  out.One("ehg_commands_total", "counter", "Authentic commands received since start.",
-          static_cast<double>(uplink.commands));
-  out.One("ehg_commands_refused_total", "counter", "Commands refused as not authentic or not fresh.",
-          static_cast<double>(uplink.commands_refused));
-
   out.Family("ehg_publish_latency_seconds", "histogram",
              "From handing a message to the MQTT client to the broker's acknowledgement.");
   const core::HistogramSnapshot& latency = uplink.publish_latency;
@@ -525,40 +548,14 @@ std::string MetricsText(const StatusSnapshot& status) {
   out.Sample("ehg_publish_latency_seconds_sum", {}, latency.sum_seconds);
   out.Sample("ehg_publish_latency_seconds_count", {}, static_cast<double>(latency.count));
 
-  out.Family("ehg_dropped_total", "counter",
-             "Data the gateway could not keep or send since start, by reason.");
-  out.Sample("ehg_dropped_total", {{"reason", "outbox_budget"}},
-             static_cast<double>(status.drops.observations_over_budget));
-  out.Sample("ehg_dropped_total", {{"reason", "queue_full"}},
-             static_cast<double>(status.drops.readings_queue_full));
-  out.Sample("ehg_dropped_total", {{"reason", "command_queue_full"}},
-             static_cast<double>(status.drops.commands_queue_full));
-  out.Sample("ehg_dropped_total", {{"reason", "store_full"}},
-             static_cast<double>(status.drops.readings_store_full));
-  out.Family("ehg_store_room_made_total", "counter",
-             "Rows the store removed to make room at its cap or a full disk since start, by what they were.");
-  out.Sample("ehg_store_room_made_total", {{"what", "delivered_readings"}},
-             static_cast<double>(status.room_made.delivered_readings));
-  out.Sample("ehg_store_room_made_total", {{"what", "waiting_readings"}},
-             static_cast<double>(status.room_made.waiting_readings));
-  out.Sample("ehg_store_room_made_total", {{"what", "recent_readings"}},
-             static_cast<double>(status.room_made.recent_readings));
-  out.Sample("ehg_store_room_made_total", {{"what", "summaries"}},
-             static_cast<double>(status.room_made.summaries));
-  out.One("ehg_store_failures_total", "counter", "Batches whose database transaction failed since start.",
-          static_cast<double>(status.drops.store_failures));
-  out.One("ehg_readings_stored_total", "counter", "Readings stored since start, all devices.",
-          static_cast<double>(status.readings_stored));
-  out.Family("ehg_readings_time_judged_total", "counter",
-             "Readings since start whose device time was implausible (receive time used), that arrived late "
-             "(older than a reading of their metric already evaluated: may raise, never resolve), or late "
-             "beyond the 24 h a late reading may raise in.");
-  out.Sample("ehg_readings_time_judged_total", {{"judgement", "device_clock_suspect"}},
-             static_cast<double>(status.reading_times.device_clock_suspect));
-  out.Sample("ehg_readings_time_judged_total", {{"judgement", "late"}},
-             static_cast<double>(status.reading_times.late));
-  out.Sample("ehg_readings_time_judged_total", {{"judgement", "late_beyond_horizon"}},
-             static_cast<double>(status.reading_times.late_beyond_horizon));
+
+  // Every family the components declared: their drops, the store's, the uplink's counters, ...
+  for (const core::telemetry::FamilySnapshot& family : status.telemetry) {
+    out.Family(family.family.name, family.kind == core::telemetry::Kind::kCounter ? "counter" : "gauge",
+               family.family.help);
+    for (const core::telemetry::Sample& sample : family.samples)
+      out.Sample(family.family.name, family.family.labels, sample.label_values, sample.value);
+  }
   const auto refused = [&](Refusal refusal) {
     return static_cast<double>(status.page_refusals[static_cast<std::size_t>(refusal)]);
   };
@@ -659,10 +656,9 @@ void UplinkSection(std::ostringstream& html, const StatusSnapshot& status) {
        << "<dt>Backlog</dt><dd>" << uplink.backlog_rows << " events (" << Bytes(uplink.backlog_bytes) << "), "
        << uplink.backlog_alerts << " alerts</dd>"
        << "<dt>Receipts waiting</dt><dd>" << uplink.alerts_awaiting_receipt << "</dd>"
-       << "<dt>Dropped</dt><dd>" << status.drops.observations_over_budget + status.drops.readings_queue_full
-       << "</dd>"
-       << "<dt>Reconnects</dt><dd>" << uplink.connects << " connects, " << uplink.connections_lost
-       << " lost</dd>";
+       << "<dt>Dropped</dt><dd>" << ObservationsDropped(status) << "</dd>"
+       << "<dt>Reconnects</dt><dd>" << Count(status, "ehg_uplink_connects_total") << " connects, "
+       << Count(status, "ehg_uplink_connections_lost_total") << " lost</dd>";
   if (!uplink.last_error.empty()) html << "<dt>Last error</dt><dd>" << Escape(uplink.last_error) << "</dd>";
   html << "</dl></section>";
 }

@@ -13,6 +13,7 @@
 #include "gateway/core/clock.hpp"
 #include "gateway/core/histogram.hpp"
 #include "gateway/core/liveness.hpp"
+#include "gateway/core/telemetry.hpp"
 
 // What the installer's status page, /api/status, /metrics and `ehealth-gateway status` show: one
 // snapshot of the running gateway, rendered by pure functions. No measurement value is in a snapshot
@@ -65,41 +66,8 @@ struct UplinkView {
   std::uint64_t backlog_alerts = 0;
   std::uint64_t in_flight = 0;
   std::uint64_t alerts_awaiting_receipt = 0;
-  std::uint64_t connects = 0;
-  std::uint64_t connect_failures = 0;
-  std::uint64_t connections_lost = 0;
-  std::uint64_t messages_published = 0;
-  std::uint64_t messages_acknowledged = 0;
-  std::uint64_t delivery_failures = 0;
-  std::uint64_t alert_resends = 0;
-  std::uint64_t receipts = 0;
-  std::uint64_t commands = 0;
-  std::uint64_t commands_refused = 0;  // not authentic or not fresh
+  // The uplink's counters (connects, receipts, ...) are in StatusSnapshot::telemetry.
   core::HistogramSnapshot publish_latency;
-};
-
-// Readings and events the gateway could not keep or send, by reason.
-struct DropCounts {
-  std::uint64_t observations_over_budget = 0;  // oldest observations dropped to keep the outbox bounded
-  std::uint64_t readings_queue_full = 0;       // a driver gave up waiting for a full pipeline
-  std::uint64_t store_failures = 0;            // batches whose transaction failed (readings refused)
-  std::uint64_t commands_queue_full = 0;
-  std::uint64_t readings_store_full = 0;  // no room beside the alerts' reserve even after making room
-};
-
-// What the store removed to make room at its cap or a full disk (docs/storage.md, "A full disk").
-struct RoomMadeCounts {
-  std::uint64_t delivered_readings = 0;
-  std::uint64_t waiting_readings = 0;
-  std::uint64_t recent_readings = 0;
-  std::uint64_t summaries = 0;
-};
-
-// Readings whose time the time model judged (docs/rules.md, "Time"), since start.
-struct ReadingTimeCounts {
-  std::uint64_t device_clock_suspect = 0;  // the device's time was implausible: the receive time was used
-  std::uint64_t late = 0;                  // older than a reading of their metric already evaluated
-  std::uint64_t late_beyond_horizon = 0;   // late and too old to raise anything
 };
 
 // Why the status page refused a connection or a request (docs/status-page.md, "Limits"). The names are
@@ -142,14 +110,13 @@ struct StatusSnapshot {
   bool clock_synchronised = false;
   bool values_shown = false;
   UplinkView uplink;
-  ReadingTimeCounts reading_times;
   std::vector<DeviceView> devices;
   std::vector<AlertView> open_alerts;
   // (severity, change: raised, escalated, acknowledged, ...) -> count since start
   std::map<std::pair<std::string, std::string>, std::uint64_t> alert_changes;
-  std::uint64_t readings_stored = 0;
-  DropCounts drops;
-  RoomMadeCounts room_made;
+  // Every counter and gauge family the components declared (core/telemetry.hpp): /metrics and the
+  // `telemetry` section of /api/status render all of them, the other sections read theirs from here.
+  core::telemetry::Snapshot telemetry;
   std::vector<Problem> recent_problems;
   RefusalCounts page_refusals{};  // the status page's own refusals since start
 };

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "gateway/core/log.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 #include "gateway/core/thread_name.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 
@@ -93,7 +93,97 @@ store::AlertRecord ToRecord(const alerts::Alert& alert) {
                             AlertToJson(alert)};
 }
 
+// Families of several of the pipeline's counters (docs/status-page.md, "GET /metrics").
+const core::telemetry::Family kReadingsRefused{
+    "ehg_readings_refused_total",
+    "Readings the pipeline refused since start: outside the catalogue (invalid), its queue full (the driver "
+    "offers them again) or stopping.",
+    {"reason"}};
+const core::telemetry::Family kAlertChanges{
+    "ehg_alert_changes_total", "Alert changes the rule engine made since start, all severities, by change.",
+    {"change"}};
+const core::telemetry::Family kTimeJudged{
+    "ehg_readings_time_judged_total",
+    "Readings since start whose device time was implausible (receive time used), that arrived late (older "
+    "than a reading of their metric already evaluated: may raise, never resolve), or late beyond the 24 h a "
+    "late reading may raise in.",
+    {"judgement"}};
+const core::telemetry::Family kRoomMade{
+    "ehg_store_room_made_total",
+    "Rows the store removed to make room at its cap or a full disk since start, by what they were.",
+    {"what"}};
+
 }  // namespace
+
+PipelineCounters::PipelineCounters(core::telemetry::Registry& registry)
+    : submitted(registry.AddCounter(
+          {"ehg_readings_submitted_total",
+           "Readings the drivers offered the pipeline since start, refused ones included.",
+           {}})),
+      stored(registry.AddCounter(
+          {"ehg_readings_stored_total", "Readings stored since start, all devices.", {}})),
+      rejected_invalid(registry.AddCounter(kReadingsRefused, {"invalid"})),
+      refused_queue_full(registry.AddCounter(kReadingsRefused, {"queue_full"})),
+      refused_stopping(registry.AddCounter(kReadingsRefused, {"stopping"})),
+      unreliable(registry.AddCounter(
+          {"ehg_readings_unreliable_total",
+           "Readings stored since start but left out of clinical rules (the device flagged them unreliable).",
+           {}})),
+      batches(registry.AddCounter(
+          {"ehg_pipeline_batches_total", "Batches the pipeline committed since start.", {}})),
+      store_failures(registry.AddCounter(
+          {"ehg_store_failures_total", "Batches whose database transaction failed since start.", {}})),
+      alerts_raised(registry.AddCounter(kAlertChanges, {"raised"})),
+      alerts_updated(registry.AddCounter(kAlertChanges, {"updated"})),
+      alerts_resolved(registry.AddCounter(kAlertChanges, {"resolved"})),
+      alerts_escalated(registry.AddCounter(kAlertChanges, {"escalated"})),
+      alerts_acknowledged(registry.AddCounter(kAlertChanges, {"acknowledged"})),
+      alerts_delivered(registry.AddCounter(kAlertChanges, {"delivered"})),
+      suppressed_repeats(registry.AddCounter(kAlertChanges, {"repeat_suppressed"})),
+      out_of_order(registry.AddCounter(kTimeJudged, {"late"})),
+      late_beyond_horizon(registry.AddCounter(kTimeJudged, {"late_beyond_horizon"})),
+      device_clock_suspect(registry.AddCounter(kTimeJudged, {"device_clock_suspect"})),
+      duplicates(registry.AddCounter(
+          {"ehg_readings_duplicate_total",
+           "Readings stored since start that repeat one the rules already saw (ignored by the rules).",
+           {}})),
+      already_stored(registry.AddCounter(
+          {"ehg_readings_already_stored_total",
+           "Device measurements that arrived again since start (same device, metric, time, sequence): not "
+           "stored twice.",
+           {}})),
+      open_alerts(
+          registry.AddGauge({"ehg_pipeline_open_alerts", "Alerts the rule engine holds open now.", {}})),
+      dropped_observations(registry.AddCounter(core::telemetry::DroppedFamily(), {"outbox_budget"})),
+      outbox_changes(
+          registry.AddCounter({"ehg_outbox_changes_total",
+                               "Changes to the outbox (acknowledged events) committed since start.",
+                               {}})),
+      outbox_change_failures(registry.AddCounter(
+          {"ehg_outbox_change_failures_total",
+           "Outbox changes whose database transaction failed since start (the uplink offers them again).",
+           {}})),
+      outbox_changes_refused(registry.AddCounter(
+          {"ehg_outbox_changes_refused_total",
+           "Outbox changes the pipeline refused since start because its queue was full (offered again).",
+           {}})),
+      device_statuses(registry.AddCounter(
+          {"ehg_device_statuses_total", "Device link changes recorded since start.", {}})),
+      device_statuses_refused(registry.AddCounter(
+          {"ehg_device_statuses_refused_total",
+           "Device link changes the pipeline refused since start because its queue was full (offered again).",
+           {}})),
+      room_delivered_readings(registry.AddCounter(kRoomMade, {"delivered_readings"})),
+      room_waiting_readings(registry.AddCounter(kRoomMade, {"waiting_readings"})),
+      room_recent_readings(registry.AddCounter(kRoomMade, {"recent_readings"})),
+      room_summaries(registry.AddCounter(kRoomMade, {"summaries"})),
+      refused_full(registry.AddCounter(core::telemetry::DroppedFamily(), {"store_full"})),
+      pruned_readings(registry.AddCounter(
+          {"ehg_store_readings_pruned_total", "Raw readings removed past their retention since start.", {}})),
+      corruption_seen(registry.AddCounter({"ehg_store_corruption_seen_total",
+                                           "Database writes since start that failed because the file is "
+                                           "damaged (a whole-file check follows).",
+                                           {}})) {}
 
 Pipeline::Pipeline(store::Store& store, const core::Clock& clock, core::EventIdGenerator& ids,
                    PipelineOptions options, alerts::RuleSet rules,
@@ -103,7 +193,9 @@ Pipeline::Pipeline(store::Store& store, const core::Clock& clock, core::EventIdG
       ids_(ids),
       options_(std::move(options)),
       zone_(std::move(zone)),
-      evaluator_(std::move(rules), zone_) {}
+      evaluator_(std::move(rules), zone_),
+      telemetry_(options_.telemetry),
+      counters_(telemetry_.get()) {}
 
 Pipeline::~Pipeline() {
   Stop();
@@ -212,7 +304,7 @@ Result<void> Pipeline::RestoreEngineState() {
     }
   }
   engine_ = std::move(engine);
-  counters_.open_alerts.store(engine_.open.size());
+  counters_.open_alerts.Set(static_cast<double>(engine_.open.size()));
   return {};
 }
 
@@ -740,7 +832,7 @@ void Pipeline::CountEvaluation(const alerts::Evaluation& evaluation) {
   counters_.late_beyond_horizon += evaluation.late_beyond_horizon;
   counters_.duplicates += evaluation.duplicate_readings;
   counters_.suppressed_repeats += evaluation.suppressed_repeats;
-  counters_.open_alerts.store(engine_.open.size());
+  counters_.open_alerts.Set(static_cast<double>(engine_.open.size()));
   counters_.alerts_raised += evaluation.Count(alerts::ChangeKind::kRaised);
   counters_.alerts_updated += evaluation.Count(alerts::ChangeKind::kUpdated);
   counters_.alerts_escalated += evaluation.Count(alerts::ChangeKind::kEscalated);

@@ -19,6 +19,7 @@
 #include "gateway/core/device_time.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/reading_sink.hpp"
+#include "gateway/core/telemetry.hpp"
 #include "gateway/store/store.hpp"
 
 // The single owner of state changes: takes readings from drivers in small batches and, in one store
@@ -43,49 +44,54 @@ struct PipelineOptions {
   std::map<std::string, core::DeviceClockTolerance> clock_tolerances;
   core::DeviceClockTolerance default_clock_tolerance =
       core::DefaultClockTolerance(core::DeviceTiming::kStoredRecords);
+  // Where the pipeline's counters are declared; none: a registry of its own (tests, tools).
+  core::telemetry::Registry* telemetry = nullptr;
 };
 
-// Monotonic counters, readable from any thread (status page, metrics, tests).
+// Monotonic counters, readable from any thread (status page, metrics, tests). Each is declared once, in
+// the constructor, on the registry the pipeline's options name (docs/status-page.md lists them).
 struct PipelineCounters {
-  std::atomic<std::uint64_t> submitted{0};
-  std::atomic<std::uint64_t> stored{0};
-  std::atomic<std::uint64_t> rejected_invalid{0};    // outside the catalogue: unknown metric, unit, range
-  std::atomic<std::uint64_t> refused_queue_full{0};  // Submit returned false: queue at capacity
-  std::atomic<std::uint64_t> refused_stopping{0};    // Submit returned false: shutting down
-  std::atomic<std::uint64_t> unreliable{0};          // stored, but excluded from clinical rules
-  std::atomic<std::uint64_t> batches{0};
-  std::atomic<std::uint64_t> store_failures{0};  // batches whose transaction failed
-  std::atomic<std::uint64_t> alerts_raised{0};
-  std::atomic<std::uint64_t> alerts_updated{0};
-  std::atomic<std::uint64_t> alerts_resolved{0};
-  std::atomic<std::uint64_t> alerts_escalated{0};
-  std::atomic<std::uint64_t> alerts_acknowledged{0};
-  std::atomic<std::uint64_t> alerts_delivered{0};
-  std::atomic<std::uint64_t> suppressed_repeats{0};  // repeats of open alerts not sent as updates
+  explicit PipelineCounters(core::telemetry::Registry& registry);
+  using Counter = core::telemetry::Counter;
+  Counter submitted;
+  Counter stored;
+  Counter rejected_invalid;    // outside the catalogue: unknown metric, unit, range
+  Counter refused_queue_full;  // Submit returned false: queue at capacity
+  Counter refused_stopping;    // Submit returned false: shutting down
+  Counter unreliable;          // stored, but excluded from clinical rules
+  Counter batches;
+  Counter store_failures;  // batches whose transaction failed
+  Counter alerts_raised;
+  Counter alerts_updated;
+  Counter alerts_resolved;
+  Counter alerts_escalated;
+  Counter alerts_acknowledged;
+  Counter alerts_delivered;
+  Counter suppressed_repeats;  // repeats of open alerts not sent as updates
   // Stored; older than a reading of the metric already evaluated: may raise, never resolves.
-  std::atomic<std::uint64_t> out_of_order{0};
-  std::atomic<std::uint64_t> late_beyond_horizon{0};   // stored; too old to raise anything
-  std::atomic<std::uint64_t> device_clock_suspect{0};  // the device's time was implausible: receive time used
-  std::atomic<std::uint64_t> duplicates{0};            // stored; ignored by the rules
+  Counter out_of_order;
+  Counter late_beyond_horizon;   // stored; too old to raise anything
+  Counter device_clock_suspect;  // the device's time was implausible: receive time used
+  Counter duplicates;            // stored; ignored by the rules
   // The same device measurement (device, metric, device time, sequence) arrived again: not stored twice.
-  std::atomic<std::uint64_t> already_stored{0};
-  std::atomic<std::uint64_t> open_alerts{0};           // now, not cumulative
-  std::atomic<std::uint64_t> dropped_observations{0};  // removed from the outbox to honour its budget
-  std::atomic<std::uint64_t> outbox_changes{0};        // uplink changes committed
-  std::atomic<std::uint64_t> outbox_change_failures{0};
-  std::atomic<std::uint64_t> outbox_changes_refused{0};   // ApplyOutboxChange returned false: queue full
-  std::atomic<std::uint64_t> device_statuses{0};          // device link changes recorded
-  std::atomic<std::uint64_t> device_statuses_refused{0};  // ReportDeviceStatus returned false
+  Counter already_stored;
+  core::telemetry::Gauge open_alerts;  // now, not cumulative
+  Counter dropped_observations;        // removed from the outbox to honour its budget
+  Counter outbox_changes;              // uplink changes committed
+  Counter outbox_change_failures;
+  Counter outbox_changes_refused;   // ApplyOutboxChange returned false: queue full
+  Counter device_statuses;          // device link changes recorded
+  Counter device_statuses_refused;  // ReportDeviceStatus returned false
   // Removed by the store to make room at its cap or a full disk (store::RoomPolicy), by step.
-  std::atomic<std::uint64_t> room_delivered_readings{0};
-  std::atomic<std::uint64_t> room_waiting_readings{0};
-  std::atomic<std::uint64_t> room_recent_readings{0};
-  std::atomic<std::uint64_t> room_summaries{0};
+  Counter room_delivered_readings;
+  Counter room_waiting_readings;
+  Counter room_recent_readings;
+  Counter room_summaries;
   // Readings not stored because even after making room there was none left beside the alerts' reserve.
-  std::atomic<std::uint64_t> refused_full{0};
-  std::atomic<std::uint64_t> pruned_readings{0};  // raw readings past their retention window
+  Counter refused_full;
+  Counter pruned_readings;  // raw readings past their retention window
   // Writes that failed because SQLite found the file damaged: the daemon checks the whole file at once.
-  std::atomic<std::uint64_t> corruption_seen{0};
+  Counter corruption_seen;
 };
 
 // What each device delivered since the gateway started, for the status page and /metrics. The last
@@ -241,6 +247,7 @@ class Pipeline final : public core::ReadingSink,
   std::atomic<std::uint64_t> outbox_bytes_{0};
   std::atomic<std::uint64_t> outbox_alert_rows_{0};
   std::atomic<std::uint64_t> dropped_total_{0};
+  core::telemetry::OwnOrShared telemetry_;
   PipelineCounters counters_;
   mutable std::mutex activity_mutex_;
   ActivityReport activity_;

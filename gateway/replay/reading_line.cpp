@@ -11,7 +11,7 @@
 
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/json.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 #include "gateway/core/utf8.hpp"
 
 namespace ehg::replay {

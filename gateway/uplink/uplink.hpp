@@ -19,6 +19,7 @@
 #include "gateway/core/event.hpp"
 #include "gateway/core/histogram.hpp"
 #include "gateway/core/result.hpp"
+#include "gateway/core/telemetry.hpp"
 #include "gateway/crypto/protection.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/uplink/backoff.hpp"
@@ -67,6 +68,8 @@ struct UplinkOptions {
   // Turns a batch of stored observation bodies into one message body (the daemon: a FHIR Bundle).
   std::function<std::string(std::string_view gateway_id, const std::vector<const std::string*>& bodies)>
       observation_batch;
+  // Where the uplink's counters are declared; none: a registry of its own (tests, tools).
+  core::telemetry::Registry* telemetry = nullptr;
 };
 
 // Where the uplink's rows come from and where its changes go (the store, through the pipeline).
@@ -115,26 +118,29 @@ std::string_view ToString(LinkState state);
 
 // Monotonic counters, readable from any thread.
 struct UplinkCounters {
-  std::atomic<std::uint64_t> connects{0};
-  std::atomic<std::uint64_t> connect_failures{0};
-  std::atomic<std::uint64_t> connections_lost{0};
-  std::atomic<std::uint64_t> messages_published{0};  // handed to the client (incl. status, resends)
-  std::atomic<std::uint64_t> messages_acknowledged{0};
-  std::atomic<std::uint64_t> events_acknowledged{0};  // outbox rows inside acknowledged messages
-  std::atomic<std::uint64_t> delivery_failures{0};
-  std::atomic<std::uint64_t> alerts_resent{0};  // resends while waiting for a receipt
-  std::atomic<std::uint64_t> receipts{0};
-  std::atomic<std::uint64_t> commands{0};
-  std::atomic<std::uint64_t> commands_rejected{0};  // authentic, but not a valid command: a result says why
+  // Each is declared once, here, on the registry the uplink's options name (docs/status-page.md).
+  explicit UplinkCounters(core::telemetry::Registry& registry);
+  using Counter = core::telemetry::Counter;
+  Counter connects;
+  Counter connect_failures;
+  Counter connections_lost;
+  Counter messages_published;  // handed to the client (incl. status, resends)
+  Counter messages_acknowledged;
+  Counter events_acknowledged;  // outbox rows inside acknowledged messages
+  Counter delivery_failures;
+  Counter alerts_resent;  // resends while waiting for a receipt
+  Counter receipts;
+  Counter commands;
+  Counter commands_rejected;  // authentic, but not a valid command: a result says why
   // Not authentic or not fresh (unsigned, forged, unknown key, expired, replayed, another gateway's):
   // logged and counted, nothing else happens, no result.
-  std::atomic<std::uint64_t> commands_refused{0};
-  std::atomic<std::uint64_t> seal_failures{0};
-  std::atomic<std::uint64_t> commands_dropped{0};  // queue full: the care system repeats unanswered ones
+  Counter commands_refused;
+  Counter seal_failures;
+  Counter commands_dropped;  // queue full: the care system repeats unanswered ones
   // Larger than the maximum packet size announced on CONNECT: the broker ignored it. Dropped unread.
-  std::atomic<std::uint64_t> messages_oversized{0};
-  std::atomic<std::uint64_t> status_sign_failures{0};  // a status not sent (or a will not set) unsigned
-  std::atomic<std::uint64_t> commit_failures{0};
+  Counter messages_oversized;
+  Counter status_sign_failures;  // a status not sent (or a will not set) unsigned
+  Counter commit_failures;
 };
 
 struct UplinkStatus {
@@ -304,6 +310,7 @@ class Uplink {
   mutable std::mutex status_mutex_;
   UplinkStatus status_;
   std::atomic<std::int64_t> heartbeat_{0};
+  core::telemetry::OwnOrShared telemetry_;
   UplinkCounters counters_;
   core::LatencyHistogram publish_latency_;
   // Last: destroyed first, so no late callback from the client library finds the rest gone.

@@ -53,7 +53,7 @@
 #include "gateway/config/config.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/log.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/store/store.hpp"
 #include "tests/bench/bench_support.hpp"

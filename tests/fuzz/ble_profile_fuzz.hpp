@@ -7,7 +7,7 @@
 #include <span>
 
 #include "devices/ble_profiles/profiles.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::fuzz {
 

@@ -51,6 +51,19 @@ StatusSnapshot Healthy() {
   return status;
 }
 
+// What the components would have counted, as the registry hands it to the renderers.
+ehg::core::telemetry::Snapshot Counted(
+    const std::vector<std::pair<ehg::core::telemetry::Family, std::vector<std::string>>>& series,
+    std::uint64_t each) {
+  ehg::core::telemetry::Registry registry;
+  for (const auto& [family, labels] : series)
+    registry.AddCounter(family, labels).Add(each);
+  return registry.Collect();
+}
+
+const ehg::core::telemetry::Family kStoreFailures{"ehg_store_failures_total", "Failed batches.", {}};
+const ehg::core::telemetry::Family kTimeJudged{"ehg_readings_time_judged_total", "Judged.", {"judgement"}};
+
 std::set<std::string> Codes(const std::vector<Attention>& attention) {
   std::set<std::string> codes;
   for (const Attention& item : attention)
@@ -102,7 +115,7 @@ TEST_CASE("Silent devices, low batteries, an unsynchronised clock, drops and rec
   status.devices[0].last_reading = kNow - 27h;
   status.devices[0].battery_percent = 12;
   status.clock_synchronised = false;
-  status.drops.observations_over_budget = 4;
+  status.telemetry = Counted({{ehg::core::telemetry::DroppedFamily(), {"outbox_budget"}}}, 4);
   status.recent_problems.push_back(
       {kNow - 2min, "error", "level=error msg=\"batch not stored\"", kNow - 2min, 1});
   status.recent_problems.push_back({kNow - 1h, "error", "level=error msg=\"old\"", kNow - 1h, 1});
@@ -135,7 +148,7 @@ TEST_CASE("A serial device that is not connected needs attention after the start
 
 TEST_CASE("Failed store transactions are critical") {
   StatusSnapshot status = Healthy();
-  status.drops.store_failures = 1;
+  status.telemetry = Counted({{kStoreFailures, {}}}, 1);
   CHECK(WorstLevel(NeedsAttention(status)) == Level::kCritical);
 }
 
@@ -197,7 +210,12 @@ TEST_CASE("Metrics: every sample belongs to a family announced with HELP and TYP
   status.uplink.publish_latency.cumulative = {1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3};
   status.uplink.publish_latency.count = 4;
   status.uplink.publish_latency.sum_seconds = 40.02;
-  status.reading_times = {3, 5, 1};
+  ehg::core::telemetry::Registry registry;
+  registry.AddCounter(kTimeJudged, {"device_clock_suspect"}).Add(3);
+  registry.AddCounter(kTimeJudged, {"late"}).Add(5);
+  registry.AddCounter({"ehg_test_escaped_total", "Label values escaped.", {"what"}}, {"a \"b\"\\c\nd"})
+      .Add(1);
+  status.telemetry = registry.Collect();
   const std::string text = MetricsText(status);
   std::set<std::string> typed;
   std::istringstream lines(text);
@@ -229,8 +247,51 @@ TEST_CASE("Metrics: every sample belongs to a family announced with HELP and TYP
   CHECK(text.find(R"(ehg_readings_time_judged_total{judgement="device_clock_suspect"} 3)") !=
         std::string::npos);
   CHECK(text.find(R"(ehg_readings_time_judged_total{judgement="late"} 5)") != std::string::npos);
-  CHECK(text.find(R"(ehg_readings_time_judged_total{judgement="late_beyond_horizon"} 1)") !=
+  CHECK(text.find(R"(ehg_test_escaped_total{what="a \"b\"\\c\nd"} 1)") != std::string::npos);
+  CHECK(text.find(
+            "# HELP ehg_test_escaped_total Label values escaped.\n# TYPE ehg_test_escaped_total counter\n") !=
         std::string::npos);
+}
+
+TEST_CASE("Every family the components declared is in /metrics once, and in /api/status' telemetry") {
+  StatusSnapshot status = Healthy();
+  ehg::core::telemetry::Registry registry;
+  registry.AddCounter(ehg::core::telemetry::DroppedFamily(), {"queue_full"}).Add(6);
+  registry.AddCounter(ehg::core::telemetry::DroppedFamily(), {"store_full"}).Add(2);
+  registry.AddCounter({"ehg_uplink_connects_total", "Connects.", {}}).Add(3);
+  registry.AddGauge({"ehg_test_open", "Open now.", {}}).Set(1.5);
+  status.telemetry = registry.Collect();
+
+  const std::string text = MetricsText(status);
+  CHECK(text.find("ehg_dropped_total{reason=\"queue_full\"} 6\n") != std::string::npos);
+  CHECK(text.find("# TYPE ehg_test_open gauge\nehg_test_open 1.5\n") != std::string::npos);
+  for (const std::string family : {"ehg_dropped_total", "ehg_uplink_connects_total", "ehg_test_open"}) {
+    const std::string type_line = "# TYPE " + family + " ";
+    const auto first = text.find(type_line);
+    CHECK_MESSAGE(first != std::string::npos, family);
+    CHECK_MESSAGE(text.find(type_line, first + 1) == std::string::npos, family);  // announced once
+  }
+
+  // The structured sections read the same series: one declaration, several views.
+  const auto json = Poco::JSON::Parser().parse(StatusJson(status)).extract<Poco::JSON::Object::Ptr>();
+  CHECK(json->getObject("drops")->getValue<int>("readings_queue_full") == 6);
+  CHECK(json->getObject("drops")->getValue<int>("readings_store_full") == 2);
+  CHECK(json->getObject("drops")->getValue<int>("observations_over_budget") == 0);
+  CHECK(json->getObject("uplink")->getValue<int>("connects") == 3);
+  const auto telemetry = json->getArray("telemetry");
+  REQUIRE(telemetry->size() == 4);
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < telemetry->size(); ++i) {
+    const auto entry = telemetry->getObject(static_cast<unsigned>(i));
+    std::string key = entry->getValue<std::string>("name");
+    if (entry->getObject("labels")->has("reason"))
+      key += "/" + entry->getObject("labels")->getValue<std::string>("reason");
+    seen.insert(key + "=" + entry->get("value").toString());
+  }
+  CHECK(seen == std::set<std::string>{"ehg_dropped_total/queue_full=6", "ehg_dropped_total/store_full=2",
+                                      "ehg_uplink_connects_total=3", "ehg_test_open=1.5"});
+  CHECK(Codes(NeedsAttention(status)).count("store_full") == 1);
+  CHECK(Codes(NeedsAttention(status)).count("data_dropped") == 1);
 }
 
 TEST_CASE("Durations read the way people say them") {

@@ -1,5 +1,5 @@
 // docs/events.md's metric table is what people write replay files and configs from: it must say exactly
-// what the catalogue (gateway/core/metrics.cpp) accepts, and a reading line must accept exactly that.
+// what the catalogue (gateway/core/vital_signs.cpp) accepts, and a reading line must accept exactly that.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "gateway/core/json.hpp"
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 #include "gateway/replay/reading_line.hpp"
 
 namespace {

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 using namespace std::chrono_literals;
 using ehg::core::WallTime;

@@ -1,4 +1,4 @@
-#include "gateway/core/metrics.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 #include <doctest/doctest.h>
 

@@ -4,7 +4,8 @@
 #include <span>
 #include <string_view>
 
-// The metric catalogue: one name per vital sign, used in config, rules, replay files, logs and the
+// The vital-sign catalogue (what the gateway measures; the gateway's own counters are
+// core/telemetry.hpp): one name per vital sign, used in config, rules, replay files, logs and the
 // decode command. Units are UCUM; values in other units are converted once, in the parser.
 namespace ehg::core {
 
