@@ -8,7 +8,7 @@ namespace {
 constexpr std::string_view kNotAnswering =
     "The device did not answer: it is asleep, switched off or out of range. Cuffs, thermometers, scales and "
     "glucose meters sleep between measurements; otherwise bring it closer to the gateway.";
-constexpr std::string_view kHungUp =
+constexpr std::string_view kHungUpExplained =
     "The device ended the connection. Measuring devices do so after sending; if readings stop coming, "
     "check its batteries.";
 constexpr std::string_view kBusy =
@@ -65,7 +65,7 @@ ExplainedError Explained(std::string_view text, bool needs_action) {
 ExplainedError ConnectionFailure(std::string_view reason) {
   if (reason == "abort-by-local" || reason == "page-timeout" || reason == "timeout")
     return Explained(kNotAnswering, false);
-  if (reason == "abort-by-remote") return Explained(kHungUp, false);
+  if (reason == "abort-by-remote") return Explained(kHungUpExplained, false);
   if (reason == "busy" || reason == "concurrent-connection-limit") return Explained(kBusy, false);
   if (reason == "refused") return Explained(kRefused, true);
   if (reason == "adapter-not-powered" || reason == "not-powered") return Explained(kAdapterOff, true);

@@ -17,7 +17,7 @@
 
 #include "devices/ble/ble_manager.hpp"
 #include "devices/serial/serial_driver.hpp"
-#include "gateway/app/atomic_file.hpp"
+#include "gateway/core/atomic_file.hpp"
 #include "gateway/app/component_options.hpp"
 #include "gateway/app/remote_commands.hpp"
 #include "gateway/app/security_setup.hpp"
@@ -92,7 +92,7 @@ class DaemonRemotePort : public RemoteCommandPort {
   }
 
   Result<void> WriteConfig(std::string_view text, const std::filesystem::path& previous) override {
-    return WriteFileAtomically(config_path_, std::string(text), previous);
+    return core::WriteFileAtomically(config_path_, std::string(text), previous);
   }
 
   // The main thread reloads on SIGHUP (its sigtimedwait takes it).
@@ -103,7 +103,7 @@ class DaemonRemotePort : public RemoteCommandPort {
   }
 
   Result<void> WriteUpdateRequest(std::string_view body) override {
-    return WriteFileAtomically(storage_path_.parent_path() / "update-request.json", std::string(body));
+    return core::WriteFileAtomically(storage_path_.parent_path() / "update-request.json", std::string(body));
   }
 
  private:

@@ -1,6 +1,8 @@
 // The status page's snapshot, moved out of daemon.cpp as it was (the members keep the daemon's names).
 #include "gateway/app/status_collector.hpp"
 
+#include "devices/ble_profiles/profiles.hpp"
+#include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/store/store.hpp"
 

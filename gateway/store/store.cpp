@@ -12,6 +12,7 @@
 #include <limits>
 #include <tuple>
 
+#include "gateway/core/atomic_file.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/store/schema.hpp"
 
@@ -63,16 +64,6 @@ void BindOptional(SQLite::Statement& statement, int index, const std::optional<s
   }
 }
 
-// fsync a directory so that a rename inside it survives power loss.
-Result<void> SyncDirectory(const std::filesystem::path& directory) {
-  const int descriptor = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (descriptor < 0) return Fail(Errc::kIo, "cannot open directory " + directory.string() + " to sync it");
-  const int synced = ::fsync(descriptor);
-  ::close(descriptor);
-  if (synced != 0) return Fail(Errc::kIo, "fsync of " + directory.string() + " failed");
-  return {};
-}
-
 std::string CompactUtc(core::WallTime time) {
   std::string iso = core::FormatIso8601(time);  // 2026-01-01T00:00:00.000Z
   std::string compact;
@@ -102,7 +93,7 @@ Result<std::filesystem::path> MoveAside(const std::filesystem::path& path, const
     std::filesystem::rename(from, to, error);
     if (error) return Fail(Errc::kIo, "cannot move " + from.string() + " aside: " + error.message());
   }
-  if (auto synced = SyncDirectory(path.parent_path().empty() ? "." : path.parent_path()); !synced) {
+  if (auto synced = core::SyncDirectory(path.parent_path().empty() ? "." : path.parent_path()); !synced) {
     return tl::unexpected(synced.error());
   }
   return target;

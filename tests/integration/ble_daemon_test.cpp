@@ -28,7 +28,7 @@ using ehg::devices::sim::VirtualBleDevice;
 
 namespace {
 
-std::int64_t Count(const fs::path& database, const std::string& sql) {
+std::int64_t CountBleRows(const fs::path& database, const std::string& sql) {
   if (!fs::exists(database)) return 0;
   SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
   db.setBusyTimeout(2000);
@@ -107,7 +107,7 @@ TEST_CASE(
   bluez->MeasureWeight("D0:39:72:B8:0A:99", 79.6);
   bluez->Advertise("54:48:E6:8F:80:A5", {0x01, 0x52, 0x3A, 0x01}, true);
   auto stored = [&](const char* device, const char* metric) {
-    return Count(database, std::string("SELECT count(*) FROM readings WHERE device_id = '") + device +
+    return CountBleRows(database, std::string("SELECT count(*) FROM readings WHERE device_id = '") + device +
                                "' AND metric = '" + metric + "'");
   };
   REQUIRE(ehg::test::WaitUntil([&] { return stored("cuff", "bp.systolic") == 1; }, 15s));
@@ -116,18 +116,18 @@ TEST_CASE(
   REQUIRE(ehg::test::WaitUntil([&] { return stored("oximeter", "spo2") >= 2; }, 10s));
   REQUIRE(ehg::test::WaitUntil([&] { return stored("meter", "glucose") == 2; }, 10s));
   REQUIRE(ehg::test::WaitUntil([&] { return stored("alarm", "button") == 1; }, 10s));
-  CHECK(Count(database,
+  CHECK(CountBleRows(database,
               "SELECT count(*) FROM readings WHERE metric = 'bp.systolic' AND value = 151 AND device_time_ms "
               "IS NOT NULL") == 1);
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE metric = 'body_temperature' AND value = 38.9") ==
+  CHECK(CountBleRows(database, "SELECT count(*) FROM readings WHERE metric = 'body_temperature' AND value = 38.9") ==
         1);
-  CHECK(Count(database,
+  CHECK(CountBleRows(database,
               "SELECT count(*) FROM readings WHERE metric = 'glucose' AND sequence = 2 AND value = 8.4") ==
         1);
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'emergency'") == 1; }, 10s));
+      [&] { return CountBleRows(database, "SELECT count(*) FROM alerts WHERE rule_id = 'emergency'") == 1; }, 10s));
   CHECK(
-      Count(database,
+      CountBleRows(database,
             "SELECT count(*) FROM outbox WHERE kind = 'device' AND body LIKE '%\"state\":\"connected\"%'") >=
       5);
 
@@ -151,7 +151,7 @@ TEST_CASE(
   bluez->SetStream("00:1C:05:FF:4E:12", 88, 99);
   REQUIRE(ehg::test::WaitUntil(
       [&] {
-        return Count(database, "SELECT count(*) FROM readings WHERE metric = 'spo2' AND value = 88") >= 1;
+        return CountBleRows(database, "SELECT count(*) FROM readings WHERE metric = 'spo2' AND value = 88") >= 1;
       },
       15s));
   restarted.Signal(SIGTERM);
@@ -189,12 +189,12 @@ TEST_CASE(
   const auto measured = [&](std::int64_t count) {
     return ehg::test::WaitUntil(
         [&] {
-          return Count(database, "SELECT count(*) FROM readings WHERE metric = 'bp.systolic'") == count;
+          return CountBleRows(database, "SELECT count(*) FROM readings WHERE metric = 'bp.systolic'") == count;
         },
         10s);
   };
   const auto open_alerts = [&](const char* rule) {
-    return Count(database,
+    return CountBleRows(database,
                  std::string("SELECT count(*) FROM alerts WHERE is_open = 1 AND rule_id = '") + rule + "'");
   };
   // A minute slow, as cuff clocks drift. (A measurement takes the cuff half a minute: no two of its stamps
@@ -220,24 +220,24 @@ TEST_CASE(
   REQUIRE(ehg::test::WaitUntil([&] { return open_alerts("pulse-low") == 1; }, 5s));
 
   // Four values each (systolic, diastolic, mean, pulse), none hidden.
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE device_id = 'cuff' AND metric != 'battery'") ==
+  CHECK(CountBleRows(database, "SELECT count(*) FROM readings WHERE device_id = 'cuff' AND metric != 'battery'") ==
         16);
   // Only the year-ahead measurement's values are flagged; each keeps the time the cuff claimed.
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 4);
-  CHECK(Count(database,
+  CHECK(CountBleRows(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 4);
+  CHECK(CountBleRows(database,
               "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL AND "
               "claimed_device_time_ms > received_ms + "
               "364 * 86400000") == 4);
-  CHECK(Count(database,
+  CHECK(CountBleRows(database,
               "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NULL AND metric = 'bp.systolic' "
               "AND value = 86 "
               "AND device_time_ms BETWEEN received_ms - 7300000 AND received_ms - 7100000") == 1);
-  CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock'") == 1);
+  CHECK(CountBleRows(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock'") == 1);
   CHECK(
-      Count(database,
+      CountBleRows(database,
             "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock' AND json_extract(detail, '$.device') "
             "= 'cuff' AND json_extract(detail, '$.metric') = 'device.clock'") == 1);
-  CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id IN ('bp-low', 'pulse-low')") == 2);
+  CHECK(CountBleRows(database, "SELECT count(*) FROM alerts WHERE rule_id IN ('bp-low', 'pulse-low')") == 2);
   CHECK(bluez->Log(address).time_writes.empty());
 
   daemon.Signal(SIGTERM);

@@ -39,10 +39,10 @@ using ehg::test::TestReceiver;
 
 namespace {
 
-constexpr const char* kTopicBase = "ehealth/v1/0301/gw-it-01/";
+constexpr const char* kFloorTopicBase = "ehealth/v1/0301/gw-it-01/";
 const std::string kNodeTool = std::string(EHG_SOURCE_DIR) + "/tests/interop/node/jose-tool.mjs";
 
-Poco::JSON::Object::Ptr Json(const std::string& text) {
+Poco::JSON::Object::Ptr FloorJson(const std::string& text) {
   return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
 }
 
@@ -55,7 +55,7 @@ std::string ReadText(const fs::path& path) {
 
 // Owner-only, as key files must be: a private key others may read is refused by the gateway and the
 // receiver.
-void Write(const fs::path& path, const std::string& text) {
+void WriteText(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
   fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
 }
@@ -101,15 +101,15 @@ struct Keys {
     const auto keygen = RunCommand({EHG_GATEWAY_BINARY, "keygen", "--out", gateway_key.string()});
     REQUIRE(keygen.exit_code == 0);
     const std::string jwk = keygen.output.substr(keygen.output.find('{'));
-    Write(gateway_public, jwk);
-    Write(gateway_set, "{\"keys\":[" + Trim(jwk) + "]}");
-    Write(care_encryption, Node("genkey ECDH-ES care-encryption-2026"));
-    Write(care_encryption_public, Shell("node " + kNodeTool + " public < " + care_encryption.string()));
+    WriteText(gateway_public, jwk);
+    WriteText(gateway_set, "{\"keys\":[" + Trim(jwk) + "]}");
+    WriteText(care_encryption, Node("genkey ECDH-ES care-encryption-2026"));
+    WriteText(care_encryption_public, Shell("node " + kNodeTool + " public < " + care_encryption.string()));
     Shell("jose jwk gen -i '{\"alg\":\"ES256\",\"kid\":\"care-cmd-jose\"}' -o " + command_jose.string());
-    Write(command_node, Node("genkey ES256 care-cmd-node"));
+    WriteText(command_node, Node("genkey ES256 care-cmd-node"));
     const std::string jose_public = Trim(Shell("jose jwk pub -i " + command_jose.string()));
     const std::string node_public = Trim(Shell("node " + kNodeTool + " public < " + command_node.string()));
-    Write(command_keys, "{\"keys\":[" + jose_public + "," + node_public + "]}");
+    WriteText(command_keys, "{\"keys\":[" + jose_public + "," + node_public + "]}");
     care_keys = *ehg::crypto::KeySet::FromFile(care_encryption);
     gateway_keys = *ehg::crypto::KeySet::FromFile(gateway_set);
   }
@@ -134,7 +134,7 @@ struct Keys {
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
             .count();
     const fs::path claims = dir / ("claims-" + jti + ".json");
-    Write(claims, R"({"aud":")" + audience + R"(","iat":)" + std::to_string(now) + R"(,"exp":)" +
+    WriteText(claims, R"({"aud":")" + audience + R"(","iat":)" + std::to_string(now) + R"(,"exp":)" +
                       std::to_string(now + exp_offset) + R"(,"jti":")" + jti + R"(","command":)" +
                       command_json + "}");
     return Trim(Shell("jose jws sig -I " + claims.string() + " -k " + command_jose.string() +
@@ -146,7 +146,7 @@ struct Keys {
                            std::int64_t exp_offset = 0, const std::string& audience = "0301/gw-it-01",
                            const fs::path& key = {}) const {
     const fs::path input = dir / ("command-" + jti + ".json");
-    Write(input, command_json);
+    WriteText(input, command_json);
     return Trim(Shell("node " + kNodeTool + " sign " + (key.empty() ? command_node : key).string() + " " +
                       audience + " " + jti + " 300 " + std::to_string(exp_offset) + " < " + input.string()));
   }
@@ -178,7 +178,7 @@ std::optional<Poco::JSON::Object::Ptr> ResultFor(const Keys& keys,
                                                  const std::vector<ReceivedMessage>& messages,
                                                  const std::string& command_id) {
   for (const std::string& body : OpenedOfKind(keys, messages, "cmd/result")) {
-    auto result = Json(body);
+    auto result = FloorJson(body);
     if (!result->isNull("command_id") && result->getValue<std::string>("command_id") == command_id)
       return result;
   }
@@ -211,10 +211,10 @@ struct Setup {
   Poco::JSON::Object::Ptr FirstAlert() const {
     REQUIRE(raw->WaitFor(
         [&](const auto& messages) { return !OpenedOfKind(keys, messages, "event/alert").empty(); }, 20s));
-    return Json(OpenedOfKind(keys, raw->Messages(), "event/alert").front());
+    return FloorJson(OpenedOfKind(keys, raw->Messages(), "event/alert").front());
   }
   void SendCommand(const std::string& payload) const {
-    raw->Publish(std::string(kTopicBase) + "cmd", payload);
+    raw->Publish(std::string(kFloorTopicBase) + "cmd", payload);
   }
   Poco::JSON::Object::Ptr Result(const std::string& command_id) const {
     REQUIRE(raw->WaitFor(
@@ -253,10 +253,10 @@ TEST_CASE("Events leave sealed, and the jose tool and npm jose each decrypt and 
     CHECK(message.payload.find("schema") == std::string::npos);
   }
   const std::string expected_alert = *keys.Open(alert_payload);
-  CHECK(Json(expected_alert)->getValue<std::string>("schema") == "ehealth-gateway/alert/v0");
+  CHECK(FloorJson(expected_alert)->getValue<std::string>("schema") == "ehealth-gateway/alert/v0");
 
   // Debian's jose tool: decrypt with the care system's key, then verify with the gateway's public key.
-  Write(dir / "alert.jwe", alert_payload);
+  WriteText(dir / "alert.jwe", alert_payload);
   Shell("jose jwe dec -i " + (dir / "alert.jwe").string() + " -k " + keys.care_encryption.string() + " -O " +
         (dir / "alert.jws").string());
   const std::string by_jose_tool = Shell("jose jws ver -i " + (dir / "alert.jws").string() + " -k " +
@@ -273,12 +273,12 @@ TEST_CASE("Events leave sealed, and the jose tool and npm jose each decrypt and 
   CHECK(Trim(by_node) == expected_alert);
 
   // The observations: a FHIR Bundle that an independent validator (npm fhir) accepts.
-  Write(dir / "observation.jwe", observation_payload);
+  WriteText(dir / "observation.jwe", observation_payload);
   const std::string bundle =
       Trim(Node("open " + keys.care_encryption.string() + " " + keys.gateway_public.string() + " < " +
                 (dir / "observation.jwe").string()));
-  CHECK(Json(bundle)->getValue<std::string>("resourceType") == "Bundle");
-  Write(dir / "bundle.json", bundle);
+  CHECK(FloorJson(bundle)->getValue<std::string>("resourceType") == "Bundle");
+  WriteText(dir / "bundle.json", bundle);
   CHECK(Node("validate-fhir < " + (dir / "bundle.json").string()).find("\"valid\":true") !=
         std::string::npos);
 }
@@ -305,8 +305,8 @@ TEST_CASE("Commands signed by the jose tool and by npm jose are accepted and ans
   // The result of a command, opened by npm jose too.
   for (const ReceivedMessage& message : messages) {
     if (!message.topic.ends_with("cmd/result")) continue;
-    Write(dir / "result.jwe", message.payload);
-    const auto result = Json(Node("open " + keys.care_encryption.string() + " " +
+    WriteText(dir / "result.jwe", message.payload);
+    const auto result = FloorJson(Node("open " + keys.care_encryption.string() + " " +
                                   keys.gateway_public.string() + " < " + (dir / "result.jwe").string()));
     CHECK(result->getValue<std::string>("schema") == "ehealth-gateway/command-result/v0");
     break;
@@ -332,9 +332,9 @@ TEST_CASE("Refused commands are logged with their reason and change nothing, acr
 
   const TempDir other;
   const fs::path stranger = other / "stranger.jwk";
-  Write(stranger, Node("genkey ES256 stranger"));
+  WriteText(stranger, Node("genkey ES256 stranger"));
   const fs::path impostor = other / "impostor.jwk";  // a key of its own that claims the care system's kid
-  Write(impostor, Node("genkey ES256 care-cmd-node"));
+  WriteText(impostor, Node("genkey ES256 care-cmd-node"));
   std::string tampered = keys.SignWithNode(ack, "jti-t");
   tampered[tampered.size() - 5] = tampered[tampered.size() - 5] == 'A' ? 'B' : 'A';
   const std::string signed_ack = keys.SignWithNode(ack, "jti-s");
@@ -449,7 +449,7 @@ std::vector<ReceivedLine> EventLines(const Process& receiver) {
   std::vector<ReceivedLine> lines;
   for (const std::string& line : receiver.Lines()) {
     if (!line.starts_with("{\"received\"")) continue;
-    auto object = Json(line);
+    auto object = FloorJson(line);
     lines.push_back({object->getValue<std::string>("kind"), object->getValue<std::string>("event_id"),
                      object->getObject("body")});
   }
@@ -586,19 +586,19 @@ TEST_CASE(
   const std::string other_gateway =
       R"({"schema":"ehealth-gateway/device/v0","event_id":"01a21869-2cc0-7002-a82f-000000000002","gateway":"gw-it-99"})";
   const auto care_public = ehg::crypto::LoadKeyFile(keys.care_encryption_public);
-  publisher.Publish(std::string(kTopicBase) + "event/device",
+  publisher.Publish(std::string(kFloorTopicBase) + "event/device",
                     *ehg::crypto::SealEnvelope(body, *gateway_key, *other_care));
-  publisher.Publish(std::string(kTopicBase) + "event/device",
+  publisher.Publish(std::string(kFloorTopicBase) + "event/device",
                     *ehg::crypto::SealEnvelope(body, *gateway_key, *forged));
-  publisher.Publish(std::string(kTopicBase) + "event/device",
+  publisher.Publish(std::string(kFloorTopicBase) + "event/device",
                     *ehg::crypto::SealEnvelope(other_gateway, *gateway_key, *care_public));
   std::string tampered = *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public);
   const auto ciphertext_at = tampered.rfind('.') - 10;  // inside the ciphertext part
   tampered[ciphertext_at] = tampered[ciphertext_at] == 'A' ? 'B' : 'A';
-  publisher.Publish(std::string(kTopicBase) + "event/device", tampered);
-  publisher.Publish(std::string(kTopicBase) + "event/device",
+  publisher.Publish(std::string(kFloorTopicBase) + "event/device", tampered);
+  publisher.Publish(std::string(kFloorTopicBase) + "event/device",
                     *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public));
-  publisher.Publish(std::string(kTopicBase) + "event/device",
+  publisher.Publish(std::string(kFloorTopicBase) + "event/device",
                     *ehg::crypto::SealEnvelope(body, *gateway_key, *care_public));
   REQUIRE(receiver.WaitForOutput("\"event_id\":\"01a21869-2cc0-7002-a82f-000000000001\"", 10s));
   std::this_thread::sleep_for(500ms);

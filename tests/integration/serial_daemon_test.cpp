@@ -23,14 +23,14 @@ using ehg::devices::sim::SerialSimulator;
 
 namespace {
 
-std::int64_t Count(const fs::path& database, const std::string& sql) {
+std::int64_t CountSerialRows(const fs::path& database, const std::string& sql) {
   SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
   db.setBusyTimeout(2000);
   return db.execAndGet(sql).getInt64();
 }
 
 std::int64_t DeviceEvents(const fs::path& database, std::string_view state) {
-  return Count(database, "SELECT count(*) FROM outbox WHERE kind = 'device' AND body LIKE '%\"state\":\"" +
+  return CountSerialRows(database, "SELECT count(*) FROM outbox WHERE kind = 'device' AND body LIKE '%\"state\":\"" +
                              std::string(state) + "\"%'");
 }
 
@@ -95,13 +95,13 @@ TEST_CASE(
   REQUIRE(daemon.WaitForOutput("serial device connected", 10s));
 
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low'") == 1; }, 15s));
+      [&] { return CountSerialRows(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low'") == 1; }, 15s));
   const auto spo2 =
-      Count(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter' AND metric = 'spo2'");
+      CountSerialRows(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter' AND metric = 'spo2'");
   CHECK(spo2 >= 4);
   // One reading per metric per second, not one per frame (60 a second on the wire).
   CHECK(spo2 < 15);
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE metric = 'spo2' AND value BETWEEN 84 AND 88") >=
+  CHECK(CountSerialRows(database, "SELECT count(*) FROM readings WHERE metric = 'spo2' AND value BETWEEN 84 AND 88") >=
         2);
   CHECK(DeviceEvents(database, "connected") == 1);
 
@@ -120,17 +120,17 @@ TEST_CASE(
   simulator.Unplug();
   REQUIRE(daemon.WaitForOutput("serial device disconnected", 5s));
   REQUIRE(ehg::test::WaitUntil([&] { return DeviceEvents(database, "disconnected") == 1; }));
-  CHECK(Count(database, "SELECT count(*) FROM devices WHERE device_id = 'oximeter' AND connected = 0") == 1);
-  const auto before_replug = Count(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter'");
+  CHECK(CountSerialRows(database, "SELECT count(*) FROM devices WHERE device_id = 'oximeter' AND connected = 0") == 1);
+  const auto before_replug = CountSerialRows(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter'");
   REQUIRE(simulator.Plug());
   REQUIRE(ehg::test::WaitUntil([&] { return DeviceEvents(database, "connected") == 2; }, 10s));
   REQUIRE(ehg::test::WaitUntil(
       [&] {
-        return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter'") >
+        return CountSerialRows(database, "SELECT count(*) FROM readings WHERE device_id = 'oximeter'") >
                before_replug + 2;
       },
       10s));
-  CHECK(Count(database, "SELECT count(*) FROM devices WHERE device_id = 'oximeter' AND connected = 1") == 1);
+  CHECK(CountSerialRows(database, "SELECT count(*) FROM devices WHERE device_id = 'oximeter' AND connected = 1") == 1);
 
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);
@@ -160,13 +160,13 @@ TEST_CASE("Daemon downloads a Beurer monitor's memory and places its local clock
   ehg::test::Process daemon = ehg::test::StartDaemon(config);
   REQUIRE(daemon.WaitForOutput("gateway running", 10s));
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'bp-monitor'") == 3; },
+      [&] { return CountSerialRows(database, "SELECT count(*) FROM readings WHERE device_id = 'bp-monitor'") == 3; },
       10s));
   // Europe/Oslo is UTC+1 on 23 March 2026 (summer time starts on the 29th).
-  CHECK(Count(database,
+  CHECK(CountSerialRows(database,
               "SELECT coalesce(device_time_ms, claimed_device_time_ms) FROM readings WHERE metric = "
               "'bp.systolic'") == 1774249200000);
-  CHECK(Count(database, "SELECT value FROM readings WHERE metric = 'bp.systolic'") == 146);
+  CHECK(CountSerialRows(database, "SELECT value FROM readings WHERE metric = 'bp.systolic'") == 146);
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);
 }
@@ -189,7 +189,7 @@ TEST_CASE(
 
   const auto stored = [&](std::int64_t count) {
     return ehg::test::WaitUntil(
-        [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'rig'") == count; },
+        [&] { return CountSerialRows(database, "SELECT count(*) FROM readings WHERE device_id = 'rig'") == count; },
         5s);
   };
   // Each line is sent once the one before is stored, so its device time is after the other's receive time.
@@ -208,20 +208,20 @@ TEST_CASE(
 
   REQUIRE(ehg::test::WaitUntil(
       [&] {
-        return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low' AND is_open = 1") == 1;
+        return CountSerialRows(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low' AND is_open = 1") == 1;
       },
       5s));
   // Only the glitch is flagged; it keeps the time the rig claimed beside its receive time.
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 1);
-  CHECK(Count(database, "SELECT value FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 97);
-  CHECK(Count(database,
+  CHECK(CountSerialRows(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 1);
+  CHECK(CountSerialRows(database, "SELECT value FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 97);
+  CHECK(CountSerialRows(database,
               "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL AND "
               "claimed_device_time_ms > received_ms + "
               "364 * 86400000") == 1);
   // One technical alert for the installer, still open (it clears after an hour of right times).
-  CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock'") == 1);
+  CHECK(CountSerialRows(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock'") == 1);
   CHECK(
-      Count(
+      CountSerialRows(
           database,
           "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock' AND is_open = 1 AND "
           "json_extract(detail, '$.device') = 'rig' AND json_extract(detail, '$.metric') = 'device.clock'") ==
@@ -251,7 +251,7 @@ TEST_CASE(
 
   const auto stored = [&](std::int64_t count) {
     return ehg::test::WaitUntil(
-        [&] { return Count(database, "SELECT count(*) FROM readings WHERE device_id = 'rig'") == count; },
+        [&] { return CountSerialRows(database, "SELECT count(*) FROM readings WHERE device_id = 'rig'") == count; },
         5s);
   };
   rig.Send("spo2=96 %", Now());
@@ -266,17 +266,17 @@ TEST_CASE(
 
   REQUIRE(ehg::test::WaitUntil(
       [&] {
-        return Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low' AND is_open = 1") == 1;
+        return CountSerialRows(database, "SELECT count(*) FROM alerts WHERE rule_id = 'spo2-low' AND is_open = 1") == 1;
       },
       5s));
-  CHECK(Count(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 3);
-  CHECK(Count(database, "SELECT value FROM readings WHERE claimed_device_time_ms IS NULL") == 96);
+  CHECK(CountSerialRows(database, "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL") == 3);
+  CHECK(CountSerialRows(database, "SELECT value FROM readings WHERE claimed_device_time_ms IS NULL") == 96);
   // The rig's claim is kept beside the receive time.
-  CHECK(Count(database,
+  CHECK(CountSerialRows(database,
               "SELECT count(*) FROM readings WHERE claimed_device_time_ms IS NOT NULL AND "
               "claimed_device_time_ms < received_ms - "
               "3500000") == 3);
-  CHECK(Count(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock' AND is_open = 1") == 1);
+  CHECK(CountSerialRows(database, "SELECT count(*) FROM alerts WHERE rule_id = 'device-clock' AND is_open = 1") == 1);
 
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);

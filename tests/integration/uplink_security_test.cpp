@@ -32,18 +32,18 @@ using ehg::test::TestReceiver;
 
 namespace {
 
-constexpr const char* kTopicBase = "ehealth/v1/0301/gw-it-01/";
+constexpr const char* kSecurityTopicBase = "ehealth/v1/0301/gw-it-01/";
 
-Poco::JSON::Object::Ptr Json(const std::string& text) {
+Poco::JSON::Object::Ptr SecurityJson(const std::string& text) {
   return Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
 }
 
-fs::path Database(const TempDir& dir) {
+fs::path DatabaseIn(const TempDir& dir) {
   return dir / "data" / "gateway.db";
 }
 
-std::int64_t Count(const TempDir& dir, const std::string& sql) {
-  SQLite::Database db(Database(dir).string(), SQLite::OPEN_READONLY);
+std::int64_t CountSecurityRows(const TempDir& dir, const std::string& sql) {
+  SQLite::Database db(DatabaseIn(dir).string(), SQLite::OPEN_READONLY);
   db.setBusyTimeout(5000);
   return db.execAndGet(sql).getInt64();
 }
@@ -96,7 +96,7 @@ Process StartPlainReceiver(const TestBroker& broker, const std::string& client_i
 std::size_t AlertCopies(const std::vector<ReceivedMessage>& messages) {
   std::size_t copies = 0;
   for (const ReceivedMessage& message : messages)
-    if (message.topic == std::string(kTopicBase) + "event/alert") ++copies;
+    if (message.topic == std::string(kSecurityTopicBase) + "event/alert") ++copies;
   return copies;
 }
 
@@ -104,8 +104,8 @@ std::function<bool(const std::vector<ReceivedMessage>&)> LastStatusIs(const std:
                                                                       const std::string& reason) {
   return [=](const std::vector<ReceivedMessage>& messages) {
     for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
-      if (it->topic != std::string(kTopicBase) + "status") continue;
-      auto status = Json(it->payload);
+      if (it->topic != std::string(kSecurityTopicBase) + "status") continue;
+      auto status = SecurityJson(it->payload);
       return status->getValue<std::string>("state") == state &&
              (reason.empty() || status->getValue<std::string>("reason") == reason);
     }
@@ -116,9 +116,9 @@ std::function<bool(const std::vector<ReceivedMessage>&)> LastStatusIs(const std:
 // The alert ends delivered and nobody sends it again: no new copy within three resend intervals.
 void CheckDeliveredAndQuiet(const TempDir& dir, const TestReceiver& watcher) {
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return Count(dir, "SELECT count(*) FROM alerts WHERE state = 'delivered'") == 1; }, 30s));
+      [&] { return CountSecurityRows(dir, "SELECT count(*) FROM alerts WHERE state = 'delivered'") == 1; }, 30s));
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return Count(dir, "SELECT count(*) FROM outbox WHERE kind = 'alert'") == 0; }, 10s));
+      [&] { return CountSecurityRows(dir, "SELECT count(*) FROM outbox WHERE kind = 'alert'") == 0; }, 10s));
   std::this_thread::sleep_for(1s);  // a copy already on its way when the receipt was stored
   const std::size_t copies = AlertCopies(watcher.Messages());
   std::this_thread::sleep_for(15s);
@@ -140,8 +140,8 @@ TEST_CASE("A 100 MB command never reaches the gateway: memory stays bounded and 
   REQUIRE(before > 0);
 
   // The broker takes it (mosquitto's default message_size_limit is unlimited) but may not send it on.
-  client.Publish(std::string(kTopicBase) + "cmd", std::string(100'000'000, 'A'));
-  client.Publish(std::string(kTopicBase) + "cmd", R"({"id":"after-big","type":"ping"})");
+  client.Publish(std::string(kSecurityTopicBase) + "cmd", std::string(100'000'000, 'A'));
+  client.Publish(std::string(kSecurityTopicBase) + "cmd", R"({"id":"after-big","type":"ping"})");
   REQUIRE(client.WaitFor(
       [](const std::vector<ReceivedMessage>& messages) {
         for (const ReceivedMessage& message : messages)
@@ -225,7 +225,7 @@ TEST_CASE("kill -9 while a receipt waits for a store that refuses the commit: th
 
   {
     // Another writer holds the database: every commit of the gateway fails after its busy timeout.
-    SQLite::Database lock(Database(dir).string(), SQLite::OPEN_READWRITE);
+    SQLite::Database lock(DatabaseIn(dir).string(), SQLite::OPEN_READWRITE);
     lock.exec("BEGIN EXCLUSIVE");
     Process receiver = StartPlainReceiver(broker, "care-rx-kill");
     REQUIRE(receiver.WaitForOutput("type=alert.receipt", 15s));
@@ -290,7 +290,7 @@ TEST_CASE(
   const auto statuses = [&] {
     std::vector<std::string> payloads;
     for (const ReceivedMessage& message : raw.Messages())
-      if (message.topic == std::string(kTopicBase) + "status") payloads.push_back(message.payload);
+      if (message.topic == std::string(kSecurityTopicBase) + "status") payloads.push_back(message.payload);
     return payloads;
   };
   REQUIRE(ehg::test::WaitUntil([&] { return !statuses().empty(); }));
@@ -304,7 +304,7 @@ TEST_CASE(
       receiver.WaitForOutput("state=offline reason=\"connection lost\" time=\"unknown (last will)\"", 15s));
 
   // Whoever may publish on the status topic now tries to make it look online again, retained.
-  const std::string topic = std::string(kTopicBase) + "status";
+  const std::string topic = std::string(kSecurityTopicBase) + "status";
   const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
   const std::string forged_body =
       R"({"schema":"ehealth-gateway/status/v0","state":"online","gateway":"gw-it-01","tenant":"0301","time":")" +
