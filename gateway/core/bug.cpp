@@ -7,8 +7,8 @@
 
 namespace ehg::core {
 
-void Bug(std::string_view what, std::source_location where) {
-  LogError("bug: " + std::string(what) + " (" + where.file_name() + ":" + std::to_string(where.line()) + ")");
+void Bug(std::string_view what, CodeLocation where) {
+  LogError("bug: " + std::string(what) + " (" + where.file + ":" + std::to_string(where.line) + ")");
   std::abort();
 }
 
