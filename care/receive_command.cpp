@@ -26,9 +26,9 @@
 #include "gateway/core/log.hpp"
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
-#include "gateway/uplink/paho_transport.hpp"
-#include "gateway/uplink/status_check.hpp"
-#include "gateway/uplink/topics.hpp"
+#include "gateway/transport/paho_transport.hpp"
+#include "gateway/wire/status_check.hpp"
+#include "gateway/wire/topics.hpp"
 
 namespace ehg::care {
 namespace {
@@ -113,7 +113,7 @@ class Receiver {
         statuses_(request_.insecure_plaintext_payloads ? nullptr : &gateway_keys_) {}
 
   int Run() {
-    uplink::PahoOptions options;
+    transport::PahoOptions options;
     options.uri = request_.broker;
     options.client_id = request_.client_id;
     options.ca_file = request_.ca_file;
@@ -121,7 +121,7 @@ class Receiver {
     options.key_file = request_.key_file;
     options.session_expiry = std::chrono::hours(24);
     options.maximum_packet_bytes = kMaxPacketBytes;
-    uplink::TransportEvents events;
+    transport::TransportEvents events;
     events.connected = [this](bool session_present) {
       Post([this, session_present] { OnConnected(session_present); });
     };
@@ -139,7 +139,7 @@ class Receiver {
         Refuse(topic, "oversized", std::to_string(bytes) + " bytes, above the maximum packet size");
       });
     };
-    transport_ = uplink::MakePahoTransport(options, std::move(events));
+    transport_ = transport::MakePahoTransport(options, std::move(events));
     std::thread input([this] { ReadCommands(); });
     input.detach();  // blocked in a read of stdin; it only posts tasks, and the process ends after Run
 
@@ -183,7 +183,7 @@ class Receiver {
   void OnConnected(bool session_present) {
     core::LogInfo("receiver connected", {{"session_present", session_present}, {"group", request_.group}});
     const std::string prefix = request_.group.empty() ? "" : "$share/" + request_.group + "/";
-    const uplink::Topics every_gateway(request_.tenant, "+");
+    const wire::Topics every_gateway(request_.tenant, "+");
     // Statuses outside the shared group: a broker sends no retained message to a shared subscription,
     // and every receiver should know which gateways are online.
     for (const std::string& filter : {prefix + every_gateway.base + "event/#",
@@ -249,7 +249,7 @@ class Receiver {
   // The retained status: the gateway's own signature, fresh, newer than the last one taken. A refused
   // one changes nothing, so a gateway that falls silent is reported as such whatever the broker keeps.
   void OnStatus(const std::string& topic, const TopicParts& parts, const std::string& payload) {
-    const uplink::StatusVerdict verdict = statuses_.Check(parts.tenant, parts.gateway, payload, clock_.Now());
+    const wire::StatusVerdict verdict = statuses_.Check(parts.tenant, parts.gateway, payload, clock_.Now());
     if (!verdict.accepted) {
       ++statuses_refused_;
       core::LogWarning("status refused",
@@ -257,7 +257,7 @@ class Receiver {
       return;
     }
     ++statuses_taken_;
-    const uplink::GatewayStatus& status = verdict.status;
+    const wire::GatewayStatus& status = verdict.status;
     core::LogInfo("gateway status",
                   {{"tenant", parts.tenant},
                    {"gateway", parts.gateway},
@@ -269,7 +269,7 @@ class Receiver {
   }
 
   void ReportSilentGateways() {
-    for (const uplink::SilentGateway& silent : statuses_.NewlySilent(clock_.Now())) {
+    for (const wire::SilentGateway& silent : statuses_.NewlySilent(clock_.Now())) {
       core::LogWarning("gateway silent", {{"tenant", silent.tenant},
                                           {"gateway", silent.gateway},
                                           {"last_status", core::FormatIso8601(silent.last_status)},
@@ -322,7 +322,7 @@ class Receiver {
       core::LogWarning("no --signing-key: command not sent", {{"gateway", gateway}});
       return false;
     }
-    const std::string topic = uplink::Topics(tenant, gateway).command;
+    const std::string topic = wire::Topics(tenant, gateway).command;
     if (auto published = transport_->Publish(topic, payload, false, ++next_tag_); !published) {
       core::LogWarning("command not sent", {{"gateway", gateway}, {"reason", published.error().message}});
       return false;
@@ -369,8 +369,8 @@ class Receiver {
   std::optional<crypto::EcKey> signing_key_;
   core::SystemClock clock_{true};
   core::EventIdGenerator ids_;
-  uplink::StatusTracker statuses_;
-  std::unique_ptr<uplink::Transport> transport_;
+  wire::StatusTracker statuses_;
+  std::unique_ptr<transport::Transport> transport_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -86,7 +86,7 @@ std::chrono::seconds HeartbeatInterval(const config::Config& config,
   if (stored == settings.end()) return config.uplink.heartbeat_interval;
   try {
     const std::chrono::seconds interval{std::stoll(stored->second)};
-    if (interval >= uplink::kMinHeartbeat && interval <= uplink::kMaxHeartbeat) return interval;
+    if (interval >= wire::kMinHeartbeat && interval <= wire::kMaxHeartbeat) return interval;
   } catch (const std::exception&) {
   }
   core::LogWarning("stored heartbeat interval unusable; using the configured one",

@@ -17,7 +17,6 @@
 
 #include "devices/ble/ble_manager.hpp"
 #include "devices/serial/serial_driver.hpp"
-#include "gateway/core/atomic_file.hpp"
 #include "gateway/app/component_options.hpp"
 #include "gateway/app/remote_commands.hpp"
 #include "gateway/app/security_setup.hpp"
@@ -26,6 +25,7 @@
 #include "gateway/app/supervisor.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/config/security_floor.hpp"
+#include "gateway/core/atomic_file.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/file_snapshot.hpp"
@@ -38,8 +38,8 @@
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/pipeline/pipeline.hpp"
 #include "gateway/store/store.hpp"
+#include "gateway/transport/paho_transport.hpp"
 #include "gateway/uplink/messages.hpp"
-#include "gateway/uplink/paho_transport.hpp"
 #include "gateway/uplink/uplink.hpp"
 
 namespace ehg::app {
@@ -212,10 +212,10 @@ class Daemon {
       return std::move(bundle.json);
     };
     // Carried out on the main thread (which owns the config and reloads it), never on the uplink's.
-    uplink_options.apply_config = [this](const uplink::ConfigApply& apply, uplink::CommandDone done) {
+    uplink_options.apply_config = [this](const wire::ConfigApply& apply, uplink::CommandDone done) {
       PostToMain([this, apply, done = std::move(done)] { done(remote_commands_.ApplyConfig(apply)); });
     };
-    uplink_options.request_update = [this](const uplink::UpdateRequest& update, const std::string& command_id,
+    uplink_options.request_update = [this](const wire::UpdateRequest& update, const std::string& command_id,
                                            uplink::CommandDone done) {
       PostToMain([this, update, command_id, done = std::move(done)] {
         done(remote_commands_.RequestUpdate(update, command_id));
@@ -350,9 +350,9 @@ class Daemon {
     }
   }
 
-  uplink::TransportFactory TransportFactory() const {
+  transport::TransportFactory TransportFactory() const {
     const config::Config& config = config_;
-    uplink::PahoOptions options;
+    transport::PahoOptions options;
     options.uri = config.broker.uri;
     options.client_id = "ehg-" + config.gateway.tenant + "-" + config.gateway.id;
     options.insecure_plaintext = config.broker.insecure_plaintext_for_development;
@@ -365,8 +365,8 @@ class Daemon {
     options.session_expiry = config.uplink.session_expiry;
     // The last will is the uplink's: signed anew before each connection.
     options.maximum_packet_bytes = uplink::kMaxIncomingPacketBytes;
-    return [options](uplink::TransportEvents events) {
-      return uplink::MakePahoTransport(options, std::move(events));
+    return [options](transport::TransportEvents events) {
+      return transport::MakePahoTransport(options, std::move(events));
     };
   }
 
@@ -735,8 +735,8 @@ class Daemon {
   core::SteadyTime started_ = std::chrono::steady_clock::now();
   // Held while devices are replaced (reload) and while the status page reads them.
   std::mutex devices_mutex_;
-  StatusCollector status_collector_{config_, clock_, started_, uplink_, pipeline_, serial_, ble_, devices_mutex_,
-                                    telemetry_};
+  StatusCollector status_collector_{config_, clock_, started_,       uplink_,   pipeline_,
+                                    serial_, ble_,   devices_mutex_, telemetry_};
   std::optional<WatchdogGuard> watchdog_;  // once systemd asked for a watchdog
   // The whole-file integrity check (CheckWholeFileInBackground): its thread writes the result and the
   // time it took, then sets done; the main thread reads them only after that.

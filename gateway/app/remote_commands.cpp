@@ -10,7 +10,7 @@
 
 namespace ehg::app {
 
-uplink::CommandOutcome RemoteCommands::ApplyConfig(const uplink::ConfigApply& apply) {
+uplink::CommandOutcome RemoteCommands::ApplyConfig(const wire::ConfigApply& apply) {
   // Relative paths resolve as LoadConfig resolves them in the local file, so equal texts compare equal.
   config::ConfigResult parsed =
       config::ParseConfig(apply.text, std::filesystem::absolute(config_path_).parent_path());
@@ -54,7 +54,7 @@ uplink::CommandOutcome RemoteCommands::ApplyConfig(const uplink::ConfigApply& ap
                     ") and reloading; broker, uplink, storage and security changes apply after a restart"};
 }
 
-uplink::CommandOutcome RemoteCommands::RequestUpdate(const uplink::UpdateRequest& update,
+uplink::CommandOutcome RemoteCommands::RequestUpdate(const wire::UpdateRequest& update,
                                                      const std::string& command_id) {
   auto critical = port_.CountOpenCriticalAlerts();
   if (!critical) return {false, "cannot check for open critical alerts: " + critical.error().message};

@@ -44,10 +44,10 @@ class RemoteCommands {
 
   // The new file is validated as a whole (the security floor of the local file, named files, keys, the
   // devices this binary can run), written atomically with the old one kept beside it, then reloaded.
-  uplink::CommandOutcome ApplyConfig(const uplink::ConfigApply& apply);
+  uplink::CommandOutcome ApplyConfig(const wire::ConfigApply& apply);
 
   // Refused while a critical alert is open; otherwise writes the request for the update helper.
-  uplink::CommandOutcome RequestUpdate(const uplink::UpdateRequest& update, const std::string& command_id);
+  uplink::CommandOutcome RequestUpdate(const wire::UpdateRequest& update, const std::string& command_id);
 
  private:
   std::filesystem::path config_path_;

@@ -26,7 +26,7 @@ struct CommandPolicy {
 };
 
 struct VerifiedCommand {
-  core::JsonValue command;          // the "command" object, for uplink::ParseCommand
+  core::JsonValue command;          // the "command" object, for wire::ParseCommand
   std::string jti;                  // empty only for an unsigned development command
   core::WallTime remember_until{};  // exp plus the clock skew: the replay window must cover it
   core::WallTime issued_at{};       // iat

@@ -97,7 +97,7 @@ UplinkCounters::UplinkCounters(core::telemetry::Registry& registry)
            "Outbox changes (acknowledgements, receipts) that failed to commit since start (offered again).",
            {}})) {}
 
-Uplink::Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPort& outbox,
+Uplink::Uplink(UplinkOptions options, const transport::TransportFactory& factory, OutboxPort& outbox,
                const core::Clock& clock, core::EventIdGenerator& ids)
     : options_(std::move(options)),
       topics_(options_.tenant, options_.gateway_id),
@@ -112,7 +112,7 @@ Uplink::Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPor
   options_.in_flight_window = std::max<std::size_t>(options_.in_flight_window, kUrgentSlots + 1);
   options_.observation_batch_max = std::max<std::size_t>(options_.observation_batch_max, 1);
   // Each event only posts a task: the client library's threads never touch the uplink's state.
-  TransportEvents events;
+  transport::TransportEvents events;
   events.connected = [this](bool session_present) { Post([=, this] { OnConnected(session_present); }); };
   events.connect_failed = [this](std::string reason) {
     Post([this, reason = std::move(reason)] { OnConnectFailed(reason); });
@@ -323,7 +323,7 @@ void Uplink::OnConnectFailed(const std::string& reason) {
     last_failure_reason_ = reason;
     last_diagnosis_ = transport_->DiagnoseConnectFailure();
   }
-  const ConnectDiagnosis& diagnosis = last_diagnosis_;
+  const transport::ConnectDiagnosis& diagnosis = last_diagnosis_;
   const milliseconds delay = backoff_.Next();
   // error = someone must act (a certificate, a file); warning = the network, which passes by itself.
   core::Log(diagnosis.needs_action ? core::LogLevel::kError : core::LogLevel::kWarning,
@@ -459,7 +459,7 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
   // Authentic and fresh (a replay the broker kept proves nothing): the care system is there and
   // listening, so an alert it has not confirmed was lost on its side and should go again soon.
   RestartReceiptBackoff();
-  auto command = ParseCommand(opened->command);
+  auto command = wire::ParseCommand(opened->command);
   if (!command) {
     ++counters_.commands_rejected;
     core::LogWarning("command rejected", {{"command_id", command.error().id},
@@ -509,29 +509,29 @@ Overloaded(Handlers...) -> Overloaded<Handlers...>;
 
 }  // namespace
 
-void Uplink::HandleCommand(const Command& command) {
+void Uplink::HandleCommand(const wire::Command& command) {
   core::LogInfo("command received", {{"command_id", command.id}, {"type", command.type}});
   const auto answer = [&](bool ok, std::string_view detail) {
     QueueCommandResult(command.id, command.type, ok, detail);
   };
   std::visit(Overloaded{
-                 [&](const AlertReceipt& receipt) {
+                 [&](const wire::AlertReceipt& receipt) {
                    const bool known = HandleReceipt(receipt.event_id);
                    answer(true,
                           known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
                  },
                  // Answered once the pipeline has applied the action (pending_action_commands_).
-                 [&](const AlertAck& ack) {
+                 [&](const wire::AlertAck& ack) {
                    pending_change_.alert_actions.push_back(
                        {store::AlertAction::Kind::kAcknowledge, ack.alert_id, ack.by, {}});
                    pending_action_commands_.emplace_back(command.id, command.type);
                  },
-                 [&](const AlertResolve& resolve) {
+                 [&](const wire::AlertResolve& resolve) {
                    pending_change_.alert_actions.push_back(
                        {store::AlertAction::Kind::kResolve, resolve.alert_id, resolve.by, resolve.note});
                    pending_action_commands_.emplace_back(command.id, command.type);
                  },
-                 [&](const HeartbeatSet& heartbeat) {
+                 [&](const wire::HeartbeatSet& heartbeat) {
                    heartbeat_interval_ = heartbeat.interval;
                    pending_change_.settings[std::string(kHeartbeatSetting)] =
                        std::to_string(heartbeat.interval.count());
@@ -539,24 +539,24 @@ void Uplink::HandleCommand(const Command& command) {
                    answer(true, "heartbeat every " + std::to_string(heartbeat.interval.count()) + " s");
                  },
                  // Carried out by the daemon (on its main thread); answered when it is done.
-                 [&](const ConfigApply& apply) {
+                 [&](const wire::ConfigApply& apply) {
                    if (!options_.apply_config) return answer(false, "not supported here");
                    options_.apply_config(apply, AnswerLater(command));
                  },
-                 [&](const UpdateRequest& update) {
+                 [&](const wire::UpdateRequest& update) {
                    if (!options_.request_update) return answer(false, "not supported here");
                    options_.request_update(update, command.id, AnswerLater(command));
                  },
-                 [&](const StatusRequest&) {
+                 [&](const wire::StatusRequest&) {
                    heartbeat_at_ = clock_.SteadyNow();
                    answer(true, "status published");
                  },
-                 [&](const Ping&) { answer(true, "pong"); },
+                 [&](const wire::Ping&) { answer(true, "pong"); },
              },
              command.body);
 }
 
-CommandDone Uplink::AnswerLater(const Command& command) {
+CommandDone Uplink::AnswerLater(const wire::Command& command) {
   return [this, id = command.id, type = command.type](CommandOutcome outcome) {
     Post([this, id, type, outcome = std::move(outcome)] {
       QueueCommandResult(id, type, outcome.ok, outcome.detail);
@@ -598,7 +598,8 @@ bool Uplink::HandleReceipt(const core::EventId& event_id) {
 void Uplink::QueueCommandResult(std::string_view command_id, std::string_view type, bool ok,
                                 std::string_view detail) {
   core::Event event{ids_.Next(), core::EventKind::kCommandResult, core::Priority::kNormal, clock_.Now(), {}};
-  event.body = CommandResultBody(event.id, options_.gateway_id, event.created, command_id, type, ok, detail);
+  event.body =
+      wire::CommandResultBody(event.id, options_.gateway_id, event.created, command_id, type, ok, detail);
   pending_change_.events.push_back(std::move(event));
 }
 
@@ -765,7 +766,7 @@ void Uplink::PrepareLastWill() {
   // The will is signed now and sent by the broker whenever this connection dies: it can carry no time
   // of its own, only the connection it ends (docs/mqtt.md#status-retained).
   connected_at_ = clock_.Now();
-  LastWill will;
+  transport::LastWill will;
   if (SignStatus(
           OfflineStatusBody(options_.gateway_id, options_.tenant, "connection lost", nullptr, connected_at_),
           will.payload)) {

@@ -22,10 +22,10 @@
 #include "gateway/core/telemetry.hpp"
 #include "gateway/crypto/protection.hpp"
 #include "gateway/store/store.hpp"
+#include "gateway/transport/transport.hpp"
 #include "gateway/uplink/backoff.hpp"
-#include "gateway/uplink/commands.hpp"
-#include "gateway/uplink/topics.hpp"
-#include "gateway/uplink/transport.hpp"
+#include "gateway/wire/commands.hpp"
+#include "gateway/wire/topics.hpp"
 
 // Sends the outbox to the care system over MQTT and takes its commands. At-least-once: a row leaves
 // the outbox only after the broker acknowledged it (alerts: after the care system's receipt), and
@@ -63,8 +63,9 @@ struct UplinkOptions {
   // Commands the uplink hands to the daemon, called on the uplink thread, which does not wait: the
   // daemon answers through `done` once, from any thread (it carries them out on its main thread); the
   // result is published from the uplink thread. Unset: refused as unsupported.
-  std::function<void(const ConfigApply&, CommandDone done)> apply_config;
-  std::function<void(const UpdateRequest&, const std::string& command_id, CommandDone done)> request_update;
+  std::function<void(const wire::ConfigApply&, CommandDone done)> apply_config;
+  std::function<void(const wire::UpdateRequest&, const std::string& command_id, CommandDone done)>
+      request_update;
   // Turns a batch of stored observation bodies into one message body (the daemon: a FHIR Bundle).
   std::function<std::string(std::string_view gateway_id, const std::vector<const std::string*>& bodies)>
       observation_batch;
@@ -158,7 +159,7 @@ inline constexpr std::string_view kHeartbeatSetting = "uplink.heartbeat_interval
 // The largest message the uplink takes: a signed command is its JSON (at most kMaxCommandBytes, a
 // config.apply carrying a whole config file) in base64url plus a header and a signature, well under
 // twice its size.
-inline constexpr std::size_t kMaxCommandMessageBytes = 2 * kMaxCommandBytes;
+inline constexpr std::size_t kMaxCommandMessageBytes = 2 * wire::kMaxCommandBytes;
 // The MQTT 5 Maximum Packet Size the gateway announces on CONNECT: the largest command message plus
 // room for the fixed header, the topic and the properties a broker forwards (144 KiB). A conforming
 // broker never sends a larger packet; one that arrives anyway is dropped unread and counted.
@@ -176,8 +177,8 @@ class Uplink {
  public:
   // The transport is made by `factory` with events that post to this uplink's thread. The uplink sets
   // the transport's last will itself, signed, before each connection.
-  Uplink(UplinkOptions options, const TransportFactory& factory, OutboxPort& outbox, const core::Clock& clock,
-         core::EventIdGenerator& ids);
+  Uplink(UplinkOptions options, const transport::TransportFactory& factory, OutboxPort& outbox,
+         const core::Clock& clock, core::EventIdGenerator& ids);
   ~Uplink();
   Uplink(const Uplink&) = delete;
   Uplink& operator=(const Uplink&) = delete;
@@ -230,9 +231,9 @@ class Uplink {
   void OnOversized(const std::string& topic, std::size_t bytes);
   void OnCommitDone(const Result<store::WriteOutcome>& result);
 
-  void HandleCommand(const Command& command);
+  void HandleCommand(const wire::Command& command);
   // The `done` for a command the daemon carries out: posts its result back to the uplink thread.
-  CommandDone AnswerLater(const Command& command);
+  CommandDone AnswerLater(const wire::Command& command);
   // The replay window: loaded once from the store, then kept here and persisted with each change.
   bool LoadSeenCommands();
   bool Seen(const std::string& jti, core::WallTime now);
@@ -260,7 +261,7 @@ class Uplink {
   void SayGoodbye();
 
   UplinkOptions options_;
-  Topics topics_;
+  wire::Topics topics_;
   OutboxPort& outbox_;
   const core::Clock& clock_;
   core::EventIdGenerator& ids_;
@@ -284,7 +285,7 @@ class Uplink {
   std::optional<core::SteadyTime> partial_batch_since_;
   std::chrono::seconds heartbeat_interval_;
   std::string last_failure_reason_;
-  ConnectDiagnosis last_diagnosis_;
+  transport::ConnectDiagnosis last_diagnosis_;
   std::map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_tag_ = 1;
   std::deque<store::OutboxRow> queue_;  // prefetched rows in sending order, none of them in flight
@@ -314,7 +315,7 @@ class Uplink {
   UplinkCounters counters_;
   core::LatencyHistogram publish_latency_;
   // Last: destroyed first, so no late callback from the client library finds the rest gone.
-  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<transport::Transport> transport_;
 };
 
 }  // namespace ehg::uplink

@@ -25,8 +25,8 @@
 #include "gateway/crypto/protection.hpp"
 #include "gateway/pipeline/pipeline.hpp"
 #include "gateway/store/store.hpp"
+#include "gateway/transport/paho_transport.hpp"
 #include "gateway/uplink/messages.hpp"
-#include "gateway/uplink/paho_transport.hpp"
 #include "gateway/uplink/uplink.hpp"
 #include "tests/bench/bench_support.hpp"
 #include "tests/support/mqtt/mqtt_fixtures.hpp"
@@ -64,9 +64,9 @@ std::string Body(const ehg::core::EventId& id, std::size_t n) {
          std::to_string(n) + "}";
 }
 
-ehg::uplink::PahoOptions TransportOptions(const TestBroker& broker, const std::string& client_id) {
+ehg::transport::PahoOptions TransportOptions(const TestBroker& broker, const std::string& client_id) {
   const TestPki& pki = TestPki::Get();
-  ehg::uplink::PahoOptions options;
+  ehg::transport::PahoOptions options;
   options.uri = broker.Uri();
   options.client_id = client_id;
   options.ca_file = pki.File("ca.crt");
@@ -119,8 +119,8 @@ Result DrainGateway(const TestBroker& broker, const Settings& settings, std::siz
   const auto transport = TransportOptions(broker, "bench-gateway");
   ehg::uplink::Uplink uplink(
       options,
-      [&](ehg::uplink::TransportEvents events) {
-        return ehg::uplink::MakePahoTransport(transport, std::move(events));
+      [&](ehg::transport::TransportEvents events) {
+        return ehg::transport::MakePahoTransport(transport, std::move(events));
       },
       outbox, clock, ids);
   if (!pipeline.Start()) throw std::runtime_error("pipeline did not start");

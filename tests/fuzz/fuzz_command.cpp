@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <string_view>
 
-#include "gateway/uplink/commands.hpp"
+#include "gateway/wire/commands.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const auto command = ehg::uplink::ParseCommand(text);
+  const auto command = ehg::wire::ParseCommand(text);
   if (!command) (void)command.error().reason.size();
   return 0;
 }

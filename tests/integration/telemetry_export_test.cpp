@@ -109,7 +109,7 @@ struct Components {
     options.telemetry = &registry;
     return std::make_unique<ehg::uplink::Uplink>(
         options,
-        [this](ehg::uplink::TransportEvents events) {
+        [this](ehg::transport::TransportEvents events) {
           transport->events = std::move(events);
           return std::make_unique<ehg::test::FakeTransport>(transport);
         },

@@ -2,7 +2,7 @@
 // line and never falls back to plaintext; a dead link is noticed within 1.5 x keepalive.
 #include <doctest/doctest.h>
 
-#include "gateway/uplink/paho_transport.hpp"
+#include "gateway/transport/paho_transport.hpp"
 #include "gateway/uplink/uplink.hpp"
 #include "tests/support/log_capture.hpp"
 #include "tests/support/mqtt/mqtt_fixtures.hpp"
@@ -36,9 +36,9 @@ class EmptyOutbox final : public ehg::uplink::OutboxPort {
   }
 };
 
-ehg::uplink::PahoOptions GoodOptions(const TestBroker& broker) {
+ehg::transport::PahoOptions GoodOptions(const TestBroker& broker) {
   const TestPki& pki = TestPki::Get();
-  ehg::uplink::PahoOptions options;
+  ehg::transport::PahoOptions options;
   options.uri = broker.Uri("localhost");
   options.client_id = "ehg-0301-gw-it-01";
   options.ca_file = pki.File("ca.crt");
@@ -56,7 +56,7 @@ struct Gateway {
   EmptyOutbox outbox;
   std::unique_ptr<ehg::uplink::Uplink> uplink;
 
-  explicit Gateway(ehg::uplink::PahoOptions options) {
+  explicit Gateway(ehg::transport::PahoOptions options) {
     ehg::uplink::UplinkOptions uplink_options;
     uplink_options.protection = std::make_shared<ehg::crypto::PlaintextForDevelopment>();
     uplink_options.tenant = "0301";
@@ -64,8 +64,8 @@ struct Gateway {
     uplink_options.version = "test";
     uplink = std::make_unique<ehg::uplink::Uplink>(
         uplink_options,
-        [options](ehg::uplink::TransportEvents events) {
-          return ehg::uplink::MakePahoTransport(options, std::move(events));
+        [options](ehg::transport::TransportEvents events) {
+          return ehg::transport::MakePahoTransport(options, std::move(events));
         },
         outbox, clock, ids);
     uplink->Start();
@@ -73,7 +73,7 @@ struct Gateway {
 };
 
 // Runs the gateway with `options` and returns the first "broker connection failed" log line.
-std::string RefusalLine(const ehg::uplink::PahoOptions& options) {
+std::string RefusalLine(const ehg::transport::PahoOptions& options) {
   LogCapture log;
   Gateway gateway(options);
   const bool failed = WaitUntil([&] { return log.Contains("msg=\"broker connection failed\""); }, 15s);
@@ -108,7 +108,7 @@ TEST_CASE("TLS refusals: each is logged with its cause and never falls back to p
   struct Case {
     const char* name;
     const char* broker_certificate;
-    std::function<void(ehg::uplink::PahoOptions&)> change;
+    std::function<void(ehg::transport::PahoOptions&)> change;
     const char* expected;
   };
   const std::vector<Case> cases{

@@ -204,7 +204,7 @@ TestReceiver::TestReceiver(const TestBroker& broker, bool send_receipts) : impl_
   });
   impl_->client->set_connection_lost_handler([impl](const std::string&) { impl->connected = false; });
   // Built in place and kept alive: paho-mqtt-cpp 1.2's copies may point into the original (see
-  // gateway/uplink/paho_transport.cpp).
+  // gateway/transport/paho_transport.cpp).
   impl_->options = std::make_unique<mqtt::connect_options>();
   mqtt::connect_options& options = *impl_->options;
   options.set_mqtt_version(MQTTVERSION_5);

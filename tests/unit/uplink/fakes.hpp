@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "gateway/store/store.hpp"
-#include "gateway/uplink/transport.hpp"
+#include "gateway/transport/transport.hpp"
 #include "gateway/uplink/uplink.hpp"
 
 namespace ehg::test {
 
 // A transport the test drives: it records what is published and lets the test answer for the broker.
-class FakeTransport final : public uplink::Transport {
+class FakeTransport final : public transport::Transport {
  public:
   struct Published {
     std::string topic;
@@ -26,15 +26,15 @@ class FakeTransport final : public uplink::Transport {
   // Shared with the test; the uplink owns the transport itself.
   struct State {
     std::mutex mutex;
-    uplink::TransportEvents events;
+    transport::TransportEvents events;
     std::vector<Published> published;
     std::vector<std::string> subscriptions;
     std::atomic<int> connect_calls{0};
     std::atomic<int> disconnect_calls{0};
     bool connected = false;
     bool refuse_publish = false;
-    std::optional<uplink::LastWill> will;  // as set before the latest Connect
-    std::vector<uplink::LastWill> wills;   // every will set, in order
+    std::optional<transport::LastWill> will;  // as set before the latest Connect
+    std::vector<transport::LastWill> wills;   // every will set, in order
     bool auto_connect = true;
   };
 
@@ -50,7 +50,7 @@ class FakeTransport final : public uplink::Transport {
     }
     if (answer) state_->events.connected(false);
   }
-  void SetLastWill(uplink::LastWill will) override {
+  void SetLastWill(transport::LastWill will) override {
     std::lock_guard lock(state_->mutex);
     state_->wills.push_back(will);
     state_->will = std::move(will);
@@ -72,7 +72,7 @@ class FakeTransport final : public uplink::Transport {
     ++state_->disconnect_calls;
     state_->connected = false;
   }
-  uplink::ConnectDiagnosis DiagnoseConnectFailure() override { return {"diagnosed", needs_action}; }
+  transport::ConnectDiagnosis DiagnoseConnectFailure() override { return {"diagnosed", needs_action}; }
   bool needs_action = false;
 
  private:

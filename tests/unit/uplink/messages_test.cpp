@@ -5,9 +5,9 @@
 #include <Poco/JSON/Parser.h>
 #include <doctest/doctest.h>
 
-#include "gateway/uplink/paho_transport.hpp"
-#include "gateway/uplink/tls_diagnosis.hpp"
-#include "gateway/uplink/topics.hpp"
+#include "gateway/transport/paho_transport.hpp"
+#include "gateway/transport/tls_diagnosis.hpp"
+#include "gateway/wire/topics.hpp"
 
 using namespace std::chrono_literals;
 
@@ -18,7 +18,7 @@ Poco::JSON::Object::Ptr MessageJson(const std::string& text) {
 }  // namespace
 
 TEST_CASE("Topics follow ehealth/v1/TENANT/GATEWAY/...") {
-  const ehg::uplink::Topics topics("0301", "gw-1");
+  const ehg::wire::Topics topics("0301", "gw-1");
   CHECK(topics.status == "ehealth/v1/0301/gw-1/status");
   CHECK(topics.command == "ehealth/v1/0301/gw-1/cmd");
   CHECK(topics.command_result == "ehealth/v1/0301/gw-1/cmd/result");
@@ -57,8 +57,8 @@ TEST_CASE("The online status carries version, uptime, backlog, drops and the hea
   CHECK(MessageJson(ehg::uplink::OnlineStatusBody(info))->getValue<std::string>("connected_at") ==
         "2025-12-31T23:50:00.000Z");
 
-  auto will =
-      MessageJson(ehg::uplink::OfflineStatusBody("gw-1", "0301", "connection lost", nullptr, info.connected_at));
+  auto will = MessageJson(
+      ehg::uplink::OfflineStatusBody("gw-1", "0301", "connection lost", nullptr, info.connected_at));
   CHECK(will->getValue<std::string>("state") == "offline");
   CHECK_FALSE(will->has("time"));  // signed when the connection is made, sent by the broker later
   CHECK(will->getValue<std::string>("connected_at") == "2025-12-31T23:50:00.000Z");
@@ -90,7 +90,7 @@ TEST_CASE("Broker addresses are split into scheme, host and port") {
         Vector{"ssl://broker", "ssl", "broker", 8883}, Vector{"tcp://localhost", "tcp", "localhost", 1883},
         Vector{"ssl://[::1]:8883", "ssl", "::1", 8883}}) {
     CAPTURE(vector.uri);
-    auto address = ehg::uplink::ParseBrokerUri(vector.uri);
+    auto address = ehg::transport::ParseBrokerUri(vector.uri);
     REQUIRE(address.has_value());
     CHECK(address->scheme == vector.scheme);
     CHECK(address->host == vector.host);
@@ -99,17 +99,17 @@ TEST_CASE("Broker addresses are split into scheme, host and port") {
   for (const char* bad :
        {"broker:8883", "ssl://:8883", "ssl://host:0", "ssl://host:70000", "ssl://host:8x", "ssl://[::1"}) {
     CAPTURE(bad);
-    CHECK_FALSE(ehg::uplink::ParseBrokerUri(bad).has_value());
+    CHECK_FALSE(ehg::transport::ParseBrokerUri(bad).has_value());
   }
 }
 
 TEST_CASE("paho's keepalive is half the configured one, so a dead link shows within 1.5 x") {
-  CHECK(ehg::uplink::PahoKeepalive(30s) == 15s);
-  CHECK(ehg::uplink::PahoKeepalive(5s) == 2s);
-  CHECK(ehg::uplink::PahoKeepalive(1s) == 1s);
+  CHECK(ehg::transport::PahoKeepalive(30s) == 15s);
+  CHECK(ehg::transport::PahoKeepalive(5s) == 2s);
+  CHECK(ehg::transport::PahoKeepalive(1s) == 1s);
   for (int configured = 5; configured <= 3600; configured += 7) {
     CAPTURE(configured);
-    CHECK(2 * ehg::uplink::PahoKeepalive(std::chrono::seconds(configured)).count() + 2 <=
+    CHECK(2 * ehg::transport::PahoKeepalive(std::chrono::seconds(configured)).count() + 2 <=
           configured * 3 / 2 + 1);
   }
 }

@@ -47,7 +47,7 @@ struct Gateway {
         ehg::crypto::CommandPolicy{"gw-1", "0301", 60s, 192h});
     uplink = std::make_unique<ehg::uplink::Uplink>(
         options,
-        [this](ehg::uplink::TransportEvents events) {
+        [this](ehg::transport::TransportEvents events) {
           transport->events = std::move(events);
           return std::make_unique<FakeTransport>(transport);
         },
@@ -68,7 +68,7 @@ struct Gateway {
 
 std::string Signed(const ehg::crypto::EcKey& key, const std::string& jti, ehg::core::WallTime issued) {
   return *ehg::care::SignCommand(key, "0301", "gw-1", R"({"id":"c-)" + jti + R"(","type":"ping"})", jti,
-                                   issued, 192h);
+                                 issued, 192h);
 }
 
 }  // namespace

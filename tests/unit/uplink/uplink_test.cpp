@@ -9,7 +9,7 @@
 #include <set>
 
 #include "gateway/crypto/jose.hpp"
-#include "gateway/uplink/status_check.hpp"
+#include "gateway/wire/status_check.hpp"
 #include "tests/support/log_capture.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
@@ -78,7 +78,7 @@ struct Fixture {
   void Start(UplinkOptions options) {
     uplink = std::make_unique<Uplink>(
         options,
-        [this](ehg::uplink::TransportEvents events) {
+        [this](ehg::transport::TransportEvents events) {
           transport->events = std::move(events);
           return std::make_unique<FakeTransport>(transport);
         },
@@ -508,14 +508,14 @@ TEST_CASE("Every status is signed by the gateway key, and each connection gets i
   options.protection = keys.Protection();
   fixture.Start(options);
   REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 1; }));
-  ehg::uplink::StatusTracker receiver(&keys.enrolled);
+  ehg::wire::StatusTracker receiver(&keys.enrolled);
   const auto now = fixture.clock.Now();
 
   const auto online = receiver.Check("0301", "gw-1", fixture.PublishedTo("status")[0].payload, now);
   REQUIRE(online.accepted);
   CHECK(online.status.state == "online");
   CHECK(online.status.signer == keys.gateway.id());
-  std::optional<ehg::uplink::LastWill> will;
+  std::optional<ehg::transport::LastWill> will;
   {
     std::lock_guard lock(fixture.transport->mutex);
     will = fixture.transport->will;
@@ -523,8 +523,7 @@ TEST_CASE("Every status is signed by the gateway key, and each connection gets i
   REQUIRE(will.has_value());
   CHECK(will->topic == std::string(kBase) + "status");
   CHECK(will->payload.find("connection lost") == std::string::npos);  // a JWS, not plain JSON
-  const auto first_will =
-      ehg::uplink::StatusTracker(&keys.enrolled).Check("0301", "gw-1", will->payload, now);
+  const auto first_will = ehg::wire::StatusTracker(&keys.enrolled).Check("0301", "gw-1", will->payload, now);
   REQUIRE(first_will.accepted);
   CHECK(first_will.status.state == "offline");
   CHECK(first_will.status.reason == "connection lost");
@@ -542,7 +541,7 @@ TEST_CASE("Every status is signed by the gateway key, and each connection gets i
       receiver.Check("0301", "gw-1", fixture.PublishedTo("status")[1].payload, fixture.clock.Now());
   REQUIRE(reconnected.accepted);
   CHECK(reconnected.status.connected_at > online.status.connected_at);
-  std::vector<ehg::uplink::LastWill> wills;
+  std::vector<ehg::transport::LastWill> wills;
   {
     std::lock_guard lock(fixture.transport->mutex);
     wills = fixture.transport->wills;
@@ -560,7 +559,7 @@ TEST_CASE("Every status is signed by the gateway key, and each connection gets i
   fixture.uplink->Stop();
   acker.join();
   const auto goodbye =
-      ehg::uplink::StatusTracker(&keys.enrolled)
+      ehg::wire::StatusTracker(&keys.enrolled)
           .Check("0301", "gw-1", fixture.PublishedTo("status")[2].payload, fixture.clock.Now());
   REQUIRE(goodbye.accepted);
   CHECK(goodbye.status.state == "offline");
@@ -708,7 +707,7 @@ TEST_CASE("config.apply does not hold the uplink: other commands are answered wh
   auto options = fixture.Options();
   std::mutex mutex;
   ehg::uplink::CommandDone pending;
-  options.apply_config = [&](const ehg::uplink::ConfigApply&, ehg::uplink::CommandDone done) {
+  options.apply_config = [&](const ehg::wire::ConfigApply&, ehg::uplink::CommandDone done) {
     std::lock_guard lock(mutex);
     pending = std::move(done);  // the daemon's main thread answers later
   };
@@ -739,7 +738,7 @@ TEST_CASE("A flood of oversized messages while the uplink is busy does not grow 
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   // Holds the uplink thread inside the call (a daemon does not; a slow one must not break the queue).
-  options.apply_config = [&](const ehg::uplink::ConfigApply&, ehg::uplink::CommandDone done) {
+  options.apply_config = [&](const ehg::wire::ConfigApply&, ehg::uplink::CommandDone done) {
     applying = true;
     released.wait();
     done({true, "applied"});

@@ -6,9 +6,9 @@
 #include <string>
 
 #include "gateway/core/result.hpp"
-#include "gateway/uplink/transport.hpp"
+#include "gateway/transport/transport.hpp"
 
-namespace ehg::uplink {
+namespace ehg::transport {
 
 struct BrokerAddress {
   std::string scheme;  // ssl, mqtts, tcp, mqtt
@@ -32,4 +32,4 @@ struct TlsFiles {
 ConnectDiagnosis DiagnoseBrokerConnection(const BrokerAddress& address, const std::optional<TlsFiles>& tls,
                                           std::chrono::milliseconds timeout);
 
-}  // namespace ehg::uplink
+}  // namespace ehg::transport

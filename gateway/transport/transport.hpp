@@ -11,7 +11,7 @@
 // The narrow port between the uplink and an MQTT client library: connect, publish with QoS 1 and hear
 // about the broker's acknowledgement, receive commands. The paho adapter (paho_transport.hpp) is the
 // production implementation; tests use a scripted fake.
-namespace ehg::uplink {
+namespace ehg::transport {
 
 // Called on the client library's threads. Each must only hand the event to the uplink's own thread.
 struct TransportEvents {
@@ -64,4 +64,4 @@ class Transport {
 
 using TransportFactory = std::function<std::unique_ptr<Transport>(TransportEvents events)>;
 
-}  // namespace ehg::uplink
+}  // namespace ehg::transport

@@ -1,4 +1,4 @@
-#include "gateway/uplink/commands.hpp"
+#include "gateway/wire/commands.hpp"
 
 #include <Poco/JSON/Object.h>
 
@@ -10,7 +10,7 @@
 
 #include "gateway/core/json.hpp"
 
-namespace ehg::uplink {
+namespace ehg::wire {
 namespace {
 
 using core::JsonValue;
@@ -171,4 +171,4 @@ std::string CommandResultBody(const core::EventId& event_id, std::string_view ga
   return out.str();
 }
 
-}  // namespace ehg::uplink
+}  // namespace ehg::wire

@@ -1,4 +1,4 @@
-#include "gateway/uplink/tls_diagnosis.hpp"
+#include "gateway/transport/tls_diagnosis.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 #include <memory>
 #include <variant>
 
-namespace ehg::uplink {
+namespace ehg::transport {
 namespace {
 
 struct FreeSslContext {
@@ -267,4 +267,4 @@ ConnectDiagnosis DiagnoseBrokerConnection(const BrokerAddress& address, const st
   return {DiagnoseTls(socket, address, tls ? &*tls : nullptr, timeout), true};
 }
 
-}  // namespace ehg::uplink
+}  // namespace ehg::transport

@@ -1,4 +1,4 @@
-#include "gateway/uplink/paho_transport.hpp"
+#include "gateway/transport/paho_transport.hpp"
 
 #include <mqtt/async_client.h>
 
@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "gateway/core/log.hpp"
-#include "gateway/uplink/tcp_nodelay.hpp"
-#include "gateway/uplink/tls_diagnosis.hpp"
+#include "gateway/transport/tcp_nodelay.hpp"
+#include "gateway/transport/tls_diagnosis.hpp"
 
-namespace ehg::uplink {
+namespace ehg::transport {
 namespace {
 
 constexpr std::chrono::seconds kConnectTimeout{10};
@@ -338,4 +338,4 @@ std::unique_ptr<Transport> MakePahoTransport(PahoOptions options, TransportEvent
   return std::make_unique<PahoTransport>(std::move(options), std::move(events));
 }
 
-}  // namespace ehg::uplink
+}  // namespace ehg::transport

@@ -1,4 +1,4 @@
-#include "gateway/uplink/tcp_nodelay.hpp"
+#include "gateway/transport/tcp_nodelay.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <system_error>
 
-namespace ehg::uplink {
+namespace ehg::transport {
 
 namespace {
 
@@ -43,4 +43,4 @@ int DisableNagleOnConnectionsToPort(int port) {
   return changed;
 }
 
-}  // namespace ehg::uplink
+}  // namespace ehg::transport

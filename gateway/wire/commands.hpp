@@ -12,7 +12,7 @@
 
 // Commands from the care system on .../cmd (docs/mqtt.md). The uplink verifies the signed JWS around a
 // command (gateway/crypto) and hands its "command" object to this parser.
-namespace ehg::uplink {
+namespace ehg::wire {
 
 struct AlertReceipt {
   core::EventId event_id;  // the alert event the care system received
@@ -75,4 +75,4 @@ std::string CommandResultBody(const core::EventId& event_id, std::string_view ga
                               std::string_view command_id, std::string_view type, bool ok,
                               std::string_view detail);
 
-}  // namespace ehg::uplink
+}  // namespace ehg::wire

@@ -1,4 +1,4 @@
-#include "gateway/uplink/tcp_nodelay.hpp"
+#include "gateway/transport/tcp_nodelay.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -48,9 +48,9 @@ TEST_CASE("Nagle is turned off on the connection to the broker port and nowhere 
   Connection broker;
   Connection other;
   REQUIRE_FALSE(NoDelay(broker.client));  // the kernel's default, as paho leaves it
-  CHECK(ehg::uplink::DisableNagleOnConnectionsToPort(broker.port) == 1);
+  CHECK(ehg::transport::DisableNagleOnConnectionsToPort(broker.port) == 1);
   CHECK(NoDelay(broker.client));
   CHECK_FALSE(NoDelay(other.client));
   CHECK_FALSE(NoDelay(broker.accepted));  // its peer port is the client's, not the broker's
-  CHECK(ehg::uplink::DisableNagleOnConnectionsToPort(1) == 0);
+  CHECK(ehg::transport::DisableNagleOnConnectionsToPort(1) == 0);
 }

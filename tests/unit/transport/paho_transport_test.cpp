@@ -1,6 +1,6 @@
 // The paho adapter against a broker written by hand on a loopback socket: one that reads what the
 // gateway announces on CONNECT and then ignores it, as a hostile or broken broker would.
-#include "gateway/uplink/paho_transport.hpp"
+#include "gateway/transport/paho_transport.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -173,7 +173,7 @@ struct Heard {
 TEST_CASE("The gateway announces its maximum packet size and drops, unread, a larger message sent anyway") {
   RawBroker broker;
   auto heard = std::make_shared<Heard>();
-  ehg::uplink::TransportEvents events;
+  ehg::transport::TransportEvents events;
   events.connected = [heard](bool) {
     std::lock_guard lock(heard->mutex);
     heard->connected = true;
@@ -190,12 +190,12 @@ TEST_CASE("The gateway announces its maximum packet size and drops, unread, a la
     std::lock_guard lock(heard->mutex);
     heard->oversized.emplace_back(std::move(topic), bytes);
   };
-  ehg::uplink::PahoOptions options;
+  ehg::transport::PahoOptions options;
   options.uri = "tcp://127.0.0.1:" + std::to_string(broker.port());
   options.client_id = "ehg-0301-gw-1";
   options.insecure_plaintext = true;
   options.maximum_packet_bytes = 4096;
-  auto transport = ehg::uplink::MakePahoTransport(options, events);
+  auto transport = ehg::transport::MakePahoTransport(options, events);
   transport->Connect();
   REQUIRE(ehg::test::WaitUntil([&] {
     std::lock_guard lock(heard->mutex);

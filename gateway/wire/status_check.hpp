@@ -14,7 +14,7 @@
 // gateway's own, fresh, and newer than the one before? A broker, or anyone who may publish on a
 // gateway's status topic, must not be able to keep a silenced gateway looking online. The reference
 // receiver uses this; a care system does the same checks.
-namespace ehg::uplink {
+namespace ehg::wire {
 
 struct GatewayStatus {
   std::string state;                           // "online" or "offline"
@@ -75,4 +75,4 @@ class StatusTracker {
   std::map<std::string, Known> known_;  // by tenant/gateway
 };
 
-}  // namespace ehg::uplink
+}  // namespace ehg::wire

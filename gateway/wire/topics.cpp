@@ -1,6 +1,6 @@
-#include "gateway/uplink/topics.hpp"
+#include "gateway/wire/topics.hpp"
 
-namespace ehg::uplink {
+namespace ehg::wire {
 
 Topics::Topics(const std::string& tenant, const std::string& gateway_id)
     : base("ehealth/v1/" + tenant + "/" + gateway_id + "/"),
@@ -12,4 +12,4 @@ std::string Topics::Event(core::EventKind kind) const {
   return base + std::string(core::TopicSuffix(kind));
 }
 
-}  // namespace ehg::uplink
+}  // namespace ehg::wire

@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
-#include "gateway/uplink/transport.hpp"
+#include "gateway/transport/transport.hpp"
 
-namespace ehg::uplink {
+namespace ehg::transport {
 
 struct PahoOptions {
   std::string uri;        // ssl://host:port or mqtts://...; tcp:// only with insecure_plaintext
@@ -38,4 +38,4 @@ std::unique_ptr<Transport> MakePahoTransport(PahoOptions options, TransportEvent
 // the configured keepalive keeps that within 1.5 x the configured value.
 std::chrono::seconds PahoKeepalive(std::chrono::seconds configured);
 
-}  // namespace ehg::uplink
+}  // namespace ehg::transport

@@ -1,4 +1,4 @@
-#include "gateway/uplink/status_check.hpp"
+#include "gateway/wire/status_check.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 using ehg::core::WallTime;
 using ehg::crypto::EcKey;
 using ehg::crypto::KeySet;
-using ehg::uplink::StatusTracker;
+using ehg::wire::StatusTracker;
 
 namespace {
 

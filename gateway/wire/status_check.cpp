@@ -1,11 +1,11 @@
-#include "gateway/uplink/status_check.hpp"
+#include "gateway/wire/status_check.hpp"
 
 #include "gateway/core/json.hpp"
 #include "gateway/crypto/jose.hpp"
 #include "gateway/crypto/protection.hpp"
-#include "gateway/uplink/commands.hpp"
+#include "gateway/wire/commands.hpp"
 
-namespace ehg::uplink {
+namespace ehg::wire {
 namespace {
 
 using core::JsonValue;
@@ -182,4 +182,4 @@ std::vector<SilentGateway> StatusTracker::NewlySilent(core::WallTime now) {
   return silent;
 }
 
-}  // namespace ehg::uplink
+}  // namespace ehg::wire

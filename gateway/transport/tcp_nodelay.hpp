@@ -1,6 +1,6 @@
 #pragma once
 
-namespace ehg::uplink {
+namespace ehg::transport {
 
 // Turns off Nagle's algorithm on every connected TCP socket of this process whose peer port is `port`,
 // and returns how many it changed. paho.mqtt.c has no socket option hook and leaves Nagle on: an alert
@@ -10,4 +10,4 @@ namespace ehg::uplink {
 // (a session being retired) only gains from it too.
 int DisableNagleOnConnectionsToPort(int port);
 
-}  // namespace ehg::uplink
+}  // namespace ehg::transport

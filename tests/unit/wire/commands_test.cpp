@@ -1,4 +1,4 @@
-#include "gateway/uplink/commands.hpp"
+#include "gateway/wire/commands.hpp"
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -7,9 +7,9 @@
 #include <set>
 #include <variant>
 
-using ehg::uplink::AlertReceipt;
-using ehg::uplink::HeartbeatSet;
-using ehg::uplink::ParseCommand;
+using ehg::wire::AlertReceipt;
+using ehg::wire::HeartbeatSet;
+using ehg::wire::ParseCommand;
 
 namespace {
 constexpr const char* kEventId = "01a21881-bd46-7005-a731-0818352bc897";
@@ -19,19 +19,19 @@ TEST_CASE("Each command type becomes its own kind, and a type no kind takes is r
   // Every type the parser takes, with the kind (variant index) it must become.
   const std::vector<std::pair<std::string, std::size_t>> kinds{
       {R"({"id":"c","type":"alert.receipt","event_id":")" + std::string(kEventId) + "\"}",
-       ehg::uplink::CommandBody(AlertReceipt{}).index()},
+       ehg::wire::CommandBody(AlertReceipt{}).index()},
       {R"({"id":"c","type":"alert.ack","alert_id":"a","by":"n"})",
-       ehg::uplink::CommandBody(ehg::uplink::AlertAck{}).index()},
+       ehg::wire::CommandBody(ehg::wire::AlertAck{}).index()},
       {R"({"id":"c","type":"alert.resolve","alert_id":"a","by":"n"})",
-       ehg::uplink::CommandBody(ehg::uplink::AlertResolve{}).index()},
+       ehg::wire::CommandBody(ehg::wire::AlertResolve{}).index()},
       {R"({"id":"c","type":"heartbeat.set","interval_seconds":30})",
-       ehg::uplink::CommandBody(HeartbeatSet{}).index()},
+       ehg::wire::CommandBody(HeartbeatSet{}).index()},
       {R"({"id":"c","type":"config.apply","config":"{}"})",
-       ehg::uplink::CommandBody(ehg::uplink::ConfigApply{}).index()},
+       ehg::wire::CommandBody(ehg::wire::ConfigApply{}).index()},
       {R"({"id":"c","type":"update.request","version":"0.2.0-1"})",
-       ehg::uplink::CommandBody(ehg::uplink::UpdateRequest{}).index()},
-      {R"({"id":"c","type":"status"})", ehg::uplink::CommandBody(ehg::uplink::StatusRequest{}).index()},
-      {R"({"id":"c","type":"ping"})", ehg::uplink::CommandBody(ehg::uplink::Ping{}).index()},
+       ehg::wire::CommandBody(ehg::wire::UpdateRequest{}).index()},
+      {R"({"id":"c","type":"status"})", ehg::wire::CommandBody(ehg::wire::StatusRequest{}).index()},
+      {R"({"id":"c","type":"ping"})", ehg::wire::CommandBody(ehg::wire::Ping{}).index()},
   };
   std::set<std::size_t> seen;
   for (const auto& [payload, kind] : kinds) {
@@ -41,7 +41,7 @@ TEST_CASE("Each command type becomes its own kind, and a type no kind takes is r
     CHECK(command->body.index() == kind);
     seen.insert(kind);
   }
-  CHECK(seen.size() == std::variant_size_v<ehg::uplink::CommandBody>);  // every kind has a type
+  CHECK(seen.size() == std::variant_size_v<ehg::wire::CommandBody>);  // every kind has a type
   // Near misses of known types are not known types.
   for (const char* type : {"Ping", "ping ", "pings", "status.request", "alert", "update", ""}) {
     CAPTURE(type);
@@ -65,23 +65,23 @@ TEST_CASE("Valid commands parse into their typed form") {
 
   auto ack = ParseCommand(R"({"id":"c-5","type":"alert.ack","alert_id":"a-1","by":"nurse-17"})");
   REQUIRE(ack.has_value());
-  CHECK(std::get<ehg::uplink::AlertAck>(ack->body).alert_id == "a-1");
-  CHECK(std::get<ehg::uplink::AlertAck>(ack->body).by == "nurse-17");
+  CHECK(std::get<ehg::wire::AlertAck>(ack->body).alert_id == "a-1");
+  CHECK(std::get<ehg::wire::AlertAck>(ack->body).by == "nurse-17");
   auto resolve = ParseCommand(
       R"({"id":"c-6","type":"alert.resolve","alert_id":"a-1","by":"nurse-17","note":"seen, stable"})");
   REQUIRE(resolve.has_value());
-  CHECK(std::get<ehg::uplink::AlertResolve>(resolve->body).note == "seen, stable");
+  CHECK(std::get<ehg::wire::AlertResolve>(resolve->body).note == "seen, stable");
   auto resolve_without_note =
       ParseCommand(R"({"id":"c-7","type":"alert.resolve","alert_id":"a-1","by":"n-1"})");
   REQUIRE(resolve_without_note.has_value());
-  CHECK(std::get<ehg::uplink::AlertResolve>(resolve_without_note->body).note.empty());
+  CHECK(std::get<ehg::wire::AlertResolve>(resolve_without_note->body).note.empty());
 
   auto ping = ParseCommand(R"({"id":"c-3","type":"ping"})");
   REQUIRE(ping.has_value());
-  CHECK(std::holds_alternative<ehg::uplink::Ping>(ping->body));
+  CHECK(std::holds_alternative<ehg::wire::Ping>(ping->body));
   auto status = ParseCommand(R"({"id":"c-4","type":"status"})");
   REQUIRE(status.has_value());
-  CHECK(std::holds_alternative<ehg::uplink::StatusRequest>(status->body));
+  CHECK(std::holds_alternative<ehg::wire::StatusRequest>(status->body));
 }
 
 TEST_CASE("Invalid commands are refused with a reason, keeping the id when it could be read") {
@@ -135,14 +135,14 @@ TEST_CASE("A command result names the command and its outcome") {
   ehg::core::ManualClock clock{ehg::core::WallTime{std::chrono::milliseconds{1'767'225'600'000}}};
   ehg::core::EventIdGenerator ids(clock);
   const auto id = ids.Next();
-  auto body = ehg::uplink::CommandResultBody(id, "gw-1", clock.Now(), "c-1", "ping", true, "pong");
+  auto body = ehg::wire::CommandResultBody(id, "gw-1", clock.Now(), "c-1", "ping", true, "pong");
   auto object = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
   CHECK(object->getValue<std::string>("schema") == "ehealth-gateway/command-result/v0");
   CHECK(object->getValue<std::string>("event_id") == id.ToString());
   CHECK(object->getValue<std::string>("command_id") == "c-1");
   CHECK(object->getValue<std::string>("status") == "ok");
   CHECK(object->getValue<std::string>("time") == "2026-01-01T00:00:00.000Z");
-  auto refused = ehg::uplink::CommandResultBody(id, "gw-1", clock.Now(), "", "", false, "not JSON");
+  auto refused = ehg::wire::CommandResultBody(id, "gw-1", clock.Now(), "", "", false, "not JSON");
   auto refused_object = Poco::JSON::Parser().parse(refused).extract<Poco::JSON::Object::Ptr>();
   CHECK(refused_object->isNull("command_id"));
   CHECK(refused_object->getValue<std::string>("status") == "rejected");

@@ -4,7 +4,7 @@
 
 #include "gateway/core/event.hpp"
 
-namespace ehg::uplink {
+namespace ehg::wire {
 
 // The MQTT topics of one gateway (docs/mqtt.md): ehealth/v1/{tenant}/{gateway}/...
 struct Topics {
@@ -17,4 +17,4 @@ struct Topics {
   std::string command_result;
 };
 
-}  // namespace ehg::uplink
+}  // namespace ehg::wire
