@@ -262,6 +262,17 @@ bool HangsUpAfterMeasuring(std::string_view profile) {
          profile == "glucose";
 }
 
+std::vector<std::uint16_t> MeasurementCharacteristics(std::string_view profile) {
+  if (profile == "blood_pressure") return {uuid::kBloodPressureMeasurement};
+  if (profile == "thermometer") return {uuid::kTemperatureMeasurement};
+  if (profile == "heart_rate") return {uuid::kHeartRateMeasurement};
+  if (profile == "pulse_oximeter") return {uuid::kPlxContinuous, uuid::kPlxSpotCheck};
+  if (profile == "weight_scale") return {uuid::kWeightMeasurement};
+  if (profile == "glucose")
+    return {uuid::kGlucoseMeasurement, uuid::kGlucoseContext, uuid::kRecordAccessControlPoint};
+  return {};
+}
+
 std::vector<std::string> HealthProfilesOf(std::span<const std::uint16_t> services) {
   static constexpr std::array<std::pair<std::uint16_t, std::string_view>, 7> kProfiles{{
       {uuid::kBloodPressureService, "blood_pressure"},

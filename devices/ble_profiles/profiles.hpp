@@ -65,6 +65,11 @@ std::vector<std::string> HealthProfilesOf(std::span<const std::uint16_t> service
 // connected and stream (an oximeter, a heart-rate strap) or only advertise (BTHome).
 bool HangsUpAfterMeasuring(std::string_view profile);
 
+// The characteristics a device of a profile is subscribed to on every connection: its measurements, and
+// for a glucose meter the context and the Record Access Control Point its stored records come through.
+// Empty for BTHome (advertisements only) and for a name that is not a profile.
+std::vector<std::uint16_t> MeasurementCharacteristics(std::string_view profile);
+
 struct ProfileValue {
   std::string metric;  // a catalogue name; the unit is the catalogue's
   double value = 0;

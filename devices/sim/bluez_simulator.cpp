@@ -889,6 +889,12 @@ VirtualDeviceLog BluezSimulator::Log(const std::string& address) const {
   return log;
 }
 
+bool BluezSimulator::Discovering() const {
+  bool discovering = false;
+  impl_->loop->RunAndWait([&] { discovering = impl_->discovering; });
+  return discovering;
+}
+
 core::CivilTime BluezSimulator::DeviceClock(const std::string& address) const {
   core::CivilTime time;
   impl_->loop->RunAndWait([&] {

@@ -98,6 +98,8 @@ class BluezSimulator {
   void SetInRange(const std::string& address, bool in_range);
 
   VirtualDeviceLog Log(const std::string& address) const;
+  // Whether a client's discovery runs: advertisements are heard only then (tests wait for it).
+  bool Discovering() const;
   // The device clock of a virtual device now (its error included).
   core::CivilTime DeviceClock(const std::string& address) const;
 

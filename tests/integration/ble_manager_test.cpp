@@ -298,7 +298,9 @@ TEST_CASE("Glucose records are fetched once, and later only the records after th
   const auto requests = f.bluez->Log(kMeter).record_requests;
   REQUIRE(requests.size() == 2);
   CHECK(requests[1] == ehg::devices::ble::racp::ReportRecordsFrom(4));
-  std::this_thread::sleep_for(300ms);
+  // The meter's closing answer follows its records: once it arrived (record 4 and the answer are this
+  // manager's two values), nothing more is coming.
+  REQUIRE(WaitUntil([&] { return f.manager->stats().at(0).values == 2; }, 5s));
   CHECK(f.recorder.readings("glucose", "meter").size() == 4);  // nothing fetched twice
 }
 
@@ -347,8 +349,8 @@ TEST_CASE("BTHome: an encrypted emergency button and a motion sensor, each event
                    {{"double_press", ehg::devices::ble::ButtonMeaning::kIgnore}},
                    std::nullopt}});
   REQUIRE(WaitUntil([&] { return f.manager->bluez_present(); }, 5s));
-  std::this_thread::sleep_for(200ms);                           // discovery started
-  f.bluez->Advertise(kButton, {0x01, 0x55, 0x3A, 0x01}, true);  // battery 85 %, press
+  REQUIRE(WaitUntil([&] { return f.bluez->Discovering(); }, 5s));  // advertisements are heard now
+  f.bluez->Advertise(kButton, {0x01, 0x55, 0x3A, 0x01}, true);     // battery 85 %, press
   REQUIRE(WaitUntil([&] { return !f.recorder.readings("button", "button").empty(); }, 5s));
   CHECK(f.recorder.readings("button", "button")[0].value == 1);
   CHECK(f.recorder.readings("battery", "button")[0].value == 85);

@@ -365,3 +365,19 @@ TEST_CASE(
   for (const char* profile : {"pulse_oximeter", "heart_rate", "bthome", "", "unknown"})
     CHECK_MESSAGE(!HangsUpAfterMeasuring(profile), profile);
 }
+
+TEST_CASE("Each profile subscribes to its measurements, a glucose meter to its records too") {
+  using ehg::devices::ble::MeasurementCharacteristics;
+  namespace uuid = ehg::devices::ble::uuid;
+  CHECK(MeasurementCharacteristics("blood_pressure") ==
+        std::vector<std::uint16_t>{uuid::kBloodPressureMeasurement});
+  CHECK(MeasurementCharacteristics("pulse_oximeter") ==
+        std::vector<std::uint16_t>{uuid::kPlxContinuous, uuid::kPlxSpotCheck});
+  CHECK(MeasurementCharacteristics("glucose") == std::vector<std::uint16_t>{uuid::kGlucoseMeasurement,
+                                                                            uuid::kGlucoseContext,
+                                                                            uuid::kRecordAccessControlPoint});
+  for (const char* profile : {"thermometer", "heart_rate", "weight_scale"})
+    CHECK_MESSAGE(MeasurementCharacteristics(profile).size() == 1, profile);
+  CHECK(MeasurementCharacteristics("bthome").empty());  // advertisements only
+  CHECK(MeasurementCharacteristics("unknown").empty());
+}
