@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -12,7 +11,6 @@
 #include <vector>
 
 #include "alerts/rules.hpp"
-#include "alerts/time_zone.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/device_time.hpp"
 #include "gateway/core/log.hpp"
@@ -238,9 +236,6 @@ std::vector<NamedFile> NamedFiles(const Config& config);
 // the config); its "key: message" goes to `missing` when given. For check-config, daemon start, reload
 // and config.apply.
 std::vector<ConfigError> CheckNamedFiles(const Config& config, std::vector<std::string>* missing = nullptr);
-
-// The resident's zone from the system tz database (tzdata). Errc::kNotFound for an unknown name.
-Result<std::shared_ptr<const alerts::TimeZone>> LoadTimeZone(const std::string& name);
 
 // How long the device may be quiet: as configured, else three simulated intervals (at least a minute),
 // else 26 hours (a daily measurement with slack).
