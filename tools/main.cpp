@@ -3,8 +3,11 @@
 // (docs/architecture.md).
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
+#include "gateway/app/check_config.hpp"
 #include "gateway/app/daemon.hpp"
+#include "gateway/core/device_catalog.hpp"
 #include "tools/simulate_commands.hpp"
 #include "tools/simulated_devices.hpp"
 
@@ -24,9 +27,12 @@ int main(int argc, char** argv) {
   CLI::App* simulate = app.add_subcommand(
       "simulate-serial",
       "Run a simulated serial device on a pseudo-terminal (for demos, training and tests)");
+  const auto protocols = ehg::core::DeviceKindNames(ehg::core::DeviceLink::kSerial);
   simulate
-      ->add_option("--protocol", simulate_request.protocol, "The byte stream to send (as --format of decode)")
-      ->required();
+      ->add_option("--protocol", simulate_request.protocol,
+                   "The byte stream to send: " + ehg::app::DeviceKindNameList(ehg::core::DeviceLink::kSerial))
+      ->required()
+      ->check(CLI::IsMember(std::vector<std::string>(protocols.begin(), protocols.end())));
   simulate
       ->add_option("--link", simulate_request.link,
                    "Path of the symbolic link to the pty, like a /dev/serial/by-id name")

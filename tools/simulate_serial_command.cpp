@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "devices/sim/serial_simulator.hpp"
+#include "gateway/core/device_catalog.hpp"
 #include "tools/scenario_text.hpp"
 #include "tools/simulate_commands.hpp"
 
@@ -42,7 +43,9 @@ int SimulateSerial(const SimulateSerialRequest& request) {
   options.seed = request.seed;
   options.byte_drop_rate = request.byte_drop_rate;
   options.scenario = std::move(*scenario);
-  if (request.protocol == "beurer-bm") {
+  // A polled monitor (beurer-bm) has a record in its memory to download.
+  if (const auto* kind = core::FindDeviceKind(core::DeviceLink::kSerial, request.protocol);
+      kind != nullptr && kind->polled) {
     devices::sim::BloodPressureRecord record;
     options.records = {record};
   }

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "devices/ble_profiles/byte_reader.hpp"
+#include "gateway/core/device_catalog.hpp"
 #include "gateway/core/utf8.hpp"
 
 namespace ehg::devices::ble {
@@ -258,8 +259,8 @@ std::string Uuid128(std::uint16_t uuid16) {
 }
 
 bool HangsUpAfterMeasuring(std::string_view profile) {
-  return profile == "blood_pressure" || profile == "thermometer" || profile == "weight_scale" ||
-         profile == "glucose";
+  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceLink::kBle, profile);
+  return kind != nullptr && kind->hangs_up;
 }
 
 std::vector<std::uint16_t> MeasurementCharacteristics(std::string_view profile) {

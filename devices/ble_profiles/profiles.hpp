@@ -62,7 +62,8 @@ std::vector<std::string> HealthProfilesOf(std::span<const std::uint16_t> service
 
 // Whether devices of a profile connect, deliver what they measured and hang up (a cuff, thermometer,
 // scale or glucose meter: not connected is their normal state between measurements), rather than stay
-// connected and stream (an oximeter, a heart-rate strap) or only advertise (BTHome).
+// connected and stream (an oximeter, a heart-rate strap) or only advertise (BTHome). The device
+// catalogue's `hangs_up` (gateway/core/device_catalog.hpp); false for a profile it does not have.
 bool HangsUpAfterMeasuring(std::string_view profile);
 
 // The characteristics a device of a profile is subscribed to on every connection: its measurements, and

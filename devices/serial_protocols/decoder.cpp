@@ -1,15 +1,12 @@
 #include "devices/serial_protocols/decoder.hpp"
 
 #include <algorithm>
-#include <array>
 
 #include "devices/serial_protocols/decoders.hpp"
+#include "gateway/core/device_catalog.hpp"
 
 namespace ehg::devices::serial {
 namespace {
-
-constexpr std::array<std::string_view, 7> kProtocolNames{
-    "contec-cms50-5", "contec-cms50-9", "nonin-df2", "nonin-df7", "nonin-df8", "beurer-bm", "ascii"};
 
 // Contec "V7.0" command packets: 7D 81 <command> 80 80 80 80 80 80.
 std::vector<std::uint8_t> ContecCommand(std::uint8_t command) {
@@ -72,14 +69,15 @@ Decoder::Parsed Decoder::FrameStartingWithHighBit(std::span<const std::uint8_t> 
 }
 
 std::span<const std::string_view> ProtocolNames() {
-  return kProtocolNames;
+  return core::DeviceKindNames(core::DeviceLink::kSerial);
 }
 
 std::optional<ProtocolInfo> FindProtocol(std::string_view name) {
-  const auto found = std::find(kProtocolNames.begin(), kProtocolNames.end(), name);
-  if (found == kProtocolNames.end()) return std::nullopt;
+  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceLink::kSerial, name);
+  if (kind == nullptr) return std::nullopt;
   ProtocolInfo info;
-  info.name = *found;
+  info.name = kind->name;
+  info.request_response = kind->polled;
   if (name == "contec-cms50-5") {
     info.baud = 19200;
     info.parity = Parity::kOdd;
@@ -95,7 +93,6 @@ std::optional<ProtocolInfo> FindProtocol(std::string_view name) {
     info.waveform_hz = 75;
   } else if (name == "beurer-bm") {
     info.baud = 4800;
-    info.request_response = true;
   }
   return info;
 }

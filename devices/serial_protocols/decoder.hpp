@@ -106,9 +106,11 @@ struct ProtocolInfo {
   bool request_response = false;  // the driver asks for stored records (Beurer)
 };
 
-// contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii.
+// The serial protocols of the device catalogue (gateway/core/device_catalog.hpp), in its order.
 std::span<const std::string_view> ProtocolNames();
+// The line settings of a catalogue protocol; nullopt for a name the catalogue does not have.
 std::optional<ProtocolInfo> FindProtocol(std::string_view name);
+// The decoder of a catalogue protocol; nullptr for any other name.
 std::unique_ptr<Decoder> MakeDecoder(std::string_view protocol);
 
 }  // namespace ehg::devices::serial

@@ -12,6 +12,8 @@
 #include <numbers>
 #include <span>
 
+#include "gateway/core/device_catalog.hpp"
+
 namespace ehg::devices::sim {
 namespace {
 
@@ -122,8 +124,10 @@ void SerialSimulator::AddRecord(const BloodPressureRecord& record) {
 }
 
 void SerialSimulator::Run() {
+  // Like the real devices: the Contec V7.0 streams once started, a polled monitor only answers.
+  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceLink::kSerial, options_.protocol);
   const bool needs_start = options_.protocol == "contec-cms50-9";
-  streaming_ = !needs_start && options_.protocol != "beurer-bm";
+  streaming_ = !needs_start && !(kind != nullptr && kind->polled);
   next_frame_ = Steady::now();
   std::vector<std::uint8_t> buffer(4096);
   while (!stop_) {

@@ -22,7 +22,7 @@
 namespace ehg::devices::sim {
 
 struct SerialSimulatorOptions {
-  std::string protocol;  // contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii
+  std::string protocol;  // a serial protocol of the device catalogue (gateway/core/device_catalog.hpp)
   // A symbolic link to the pty, as udev makes /dev/serial/by-id/... point to /dev/ttyUSBn.
   std::filesystem::path link;
   std::uint64_t seed = 1;

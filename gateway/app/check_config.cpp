@@ -1,5 +1,6 @@
 #include "gateway/app/check_config.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include "gateway/app/exit_codes.hpp"
@@ -7,6 +8,44 @@
 #include "gateway/core/bounded_file.hpp"
 
 namespace ehg::app {
+namespace {
+
+std::string_view DeviceTypeName(core::DeviceLink link) {
+  switch (link) {
+    case core::DeviceLink::kSerial:
+      return "serial";
+    case core::DeviceLink::kBle:
+      return "ble";
+    case core::DeviceLink::kSimulated:
+      return "sim";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string DeviceKindsHelp() {
+  std::size_t width = 0;
+  for (const core::DeviceKind& kind : core::DeviceKinds())
+    width = std::max(width, kind.name.size());
+  std::string help;
+  for (const core::DeviceKind& kind : core::DeviceKinds()) {
+    const std::string_view type = DeviceTypeName(kind.link);
+    help += "  " + std::string(type) + std::string(7 - type.size(), ' ') + std::string(kind.name) +
+            std::string(width + 2 - kind.name.size(), ' ') + std::string(kind.description) + "; measures " +
+            std::string(kind.measures) + "\n";
+  }
+  return help;
+}
+
+std::string DeviceKindNameList(core::DeviceLink link) {
+  std::string names;
+  for (const std::string_view name : core::DeviceKindNames(link)) {
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  return names;
+}
 
 int CheckConfig(const std::filesystem::path& config_path) {
   // The file itself first, with the checks LoadConfig reads it by: a FIFO, a device or a directory is

@@ -39,6 +39,7 @@
 #include "gateway/pipeline/pipeline.hpp"
 #include "gateway/store/store.hpp"
 #include "gateway/transport/paho_transport.hpp"
+#include "gateway/tz/time_zone.hpp"
 #include "gateway/uplink/messages.hpp"
 #include "gateway/uplink/uplink.hpp"
 
@@ -189,7 +190,7 @@ class Daemon {
       return kExitFailure;
     }
 
-    auto zone = config::LoadTimeZone(config_.resident.time_zone);
+    auto zone = tz::LoadTimeZone(config_.resident.time_zone);
     if (!zone) {
       core::LogError("cannot load the resident's time zone", {{"reason", zone.error().message}});
       return kExitConfig;

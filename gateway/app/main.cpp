@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   std::string check_path;
   CLI::App* check = app.add_subcommand("check-config", "Validate a configuration file and print every error");
   check->add_option("file", check_path, "Configuration file")->required();
+  check->footer("Devices a configuration can name (devices[].type, then protocol or profile):\n" +
+                ehg::app::DeviceKindsHelp());
 
   std::filesystem::path store_info_config = "/etc/ehealth-gateway/gateway.json";
   CLI::App* store_info = app.add_subcommand(
@@ -56,10 +58,10 @@ int main(int argc, char** argv) {
   decode
       ->add_option(
           "--format", decode_request.format,
-          "Serial: contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii; "
-          "BLE: ble:2A35 (blood pressure), ble:2A36, ble:2A1C (temperature), ble:2A37 (heart rate), "
-          "ble:2A5E/ble:2A5F (pulse oximeter), ble:2A9D (weight), ble:2A18/ble:2A34 (glucose), "
-          "ble:2A19 (battery), bthome (advertisement service data)")
+          "Serial: " + ehg::app::DeviceKindNameList(ehg::core::DeviceLink::kSerial) +
+              "; BLE: ble:2A35 (blood pressure), ble:2A36, ble:2A1C (temperature), ble:2A37 (heart rate), "
+              "ble:2A5E/ble:2A5F (pulse oximeter), ble:2A9D (weight), ble:2A18/ble:2A34 (glucose), "
+              "ble:2A19 (battery), bthome (advertisement service data)")
       ->required();
   auto* hex =
       decode->add_option("--hex", decode_request.hex, "Bytes as hex, e.g. \"01 E0 85 D5 9A BD E3 FF FF\"");

@@ -10,6 +10,7 @@
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/replay/reading_line.hpp"
 #include "gateway/replay/replay.hpp"
+#include "gateway/tz/time_zone.hpp"
 
 namespace ehg::app {
 namespace {
@@ -42,7 +43,7 @@ int ReplayReadings(const ReplayRequest& request) {
       std::cerr << request.config_path.string() << ": " << error.ToString() << "\n";
     return kExitConfig;
   }
-  auto zone = config::LoadTimeZone(config->resident.time_zone);
+  auto zone = tz::LoadTimeZone(config->resident.time_zone);
   if (!zone) {
     std::cerr << request.config_path.string() << ": " << zone.error().message << "\n";
     return kExitConfig;

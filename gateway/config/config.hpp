@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -12,7 +11,6 @@
 #include <vector>
 
 #include "alerts/rules.hpp"
-#include "alerts/time_zone.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/device_time.hpp"
 #include "gateway/core/log.hpp"
@@ -116,7 +114,7 @@ struct ScenarioStep {
 
 // A simulated device: realistic, noisy readings on a schedule (demo, tests, installer training).
 struct SimulatedDeviceConfig {
-  std::string profile;  // blood_pressure, pulse_oximeter, thermometer, weight_scale
+  std::string profile;  // a simulated profile of the device catalogue (core/device_catalog.hpp)
   std::chrono::milliseconds interval{60'000};
   std::uint64_t seed = 1;
   double artefact_rate = 0.02;  // share of measurements flagged unreliable (finger out, motion, ...)
@@ -127,20 +125,19 @@ struct SimulatedDeviceConfig {
 
 struct SerialDeviceConfig {
   std::filesystem::path port;  // normally /dev/serial/by-id/...
-  std::string protocol;  // contec-cms50-5, contec-cms50-9, nonin-df2, nonin-df7, nonin-df8, beurer-bm, ascii
+  std::string protocol;        // a serial protocol of the device catalogue (core/device_catalog.hpp)
   // Streaming oximeters: one reading per metric per window (the median of the frames in it).
   std::chrono::seconds window{1};
   bool forward_waveform = false;  // every pleth point as a reading: high volume, off by default
-  unsigned user = 1;              // beurer-bm: the resident's user slot on a two-user monitor (1 or 2)
-  std::chrono::seconds poll_interval{300};  // beurer-bm: how often the memory is read
+  unsigned user = 1;  // protocols with user slots (beurer-bm): the resident's slot on a two-user monitor
+  std::chrono::seconds poll_interval{300};  // polled protocols (beurer-bm): how often the memory is read
 
   friend bool operator==(const SerialDeviceConfig&, const SerialDeviceConfig&) = default;
 };
 
 struct BleDeviceConfig {
-  std::string address;  // AA:BB:CC:DD:EE:FF
-  std::string
-      profile;  // blood_pressure, thermometer, heart_rate, pulse_oximeter, weight_scale, glucose, bthome
+  std::string address;         // AA:BB:CC:DD:EE:FF
+  std::string profile;         // a BLE profile of the device catalogue (core/device_catalog.hpp)
   std::string bthome_key_hex;  // 32 hex digits for encrypted BTHome, else empty
   // bthome: what each button event means, by event name ("press", "long_press", ...): "emergency" or
   // "ignore". Events not listed are emergencies.
@@ -239,9 +236,6 @@ std::vector<NamedFile> NamedFiles(const Config& config);
 // and config.apply.
 std::vector<ConfigError> CheckNamedFiles(const Config& config, std::vector<std::string>* missing = nullptr);
 
-// The resident's zone from the system tz database (tzdata). Errc::kNotFound for an unknown name.
-Result<std::shared_ptr<const alerts::TimeZone>> LoadTimeZone(const std::string& name);
-
 // How long the device may be quiet: as configured, else three simulated intervals (at least a minute),
 // else 26 hours (a daily measurement with slack).
 std::chrono::seconds ExpectedInterval(const DeviceConfig& device);
@@ -251,10 +245,9 @@ core::DeviceTiming Timing(const DeviceConfig& device);
 // The device's clock tolerance: as configured, else the default for its timing.
 core::DeviceClockTolerance ClockTolerance(const DeviceConfig& device);
 
-// Names accepted in the config, shared with the components that implement them.
-std::span<const std::string_view> SimulatedProfiles();
+// The parameters a simulated device's scenario may set (the simulator's physiology). The serial
+// protocols and BLE and simulated profiles the config accepts are the device catalogue's
+// (gateway/core/device_catalog.hpp).
 std::span<const std::string_view> ScenarioParameters();
-std::span<const std::string_view> SerialProtocols();
-std::span<const std::string_view> BleProfiles();
 
 }  // namespace ehg::config

@@ -84,7 +84,7 @@ class PahoTransport final : public Transport {
   PahoTransport(PahoOptions options, TransportEvents events)
       : options_(std::move(options)), events_(std::move(events)) {
     will_ = LastWill{options_.will_topic, options_.will_payload};
-    auto address = ParseBrokerUri(options_.uri);
+    auto address = core::ParseBrokerUri(options_.uri, core::MissingPort::kSchemeDefault);
     if (address) address_ = *address;
   }
 

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <memory>
 #include <variant>
@@ -134,45 +133,6 @@ std::string VerifyHint(long result) {
       return "";
   }
 }
-
-}  // namespace
-
-Result<BrokerAddress> ParseBrokerUri(const std::string& uri) {
-  const auto scheme_end = uri.find("://");
-  if (scheme_end == std::string::npos)
-    return Fail(Errc::kInvalidArgument, "broker address without scheme: " + uri);
-  BrokerAddress address;
-  address.scheme = uri.substr(0, scheme_end);
-  std::string rest = uri.substr(scheme_end + 3);
-  if (const auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
-  std::string port_text;
-  if (!rest.empty() && rest.front() == '[') {  // [IPv6]:port
-    const auto close = rest.find(']');
-    if (close == std::string::npos)
-      return Fail(Errc::kInvalidArgument, "broker address with an open '[': " + uri);
-    address.host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size() && rest[close + 1] == ':') port_text = rest.substr(close + 2);
-  } else if (const auto colon = rest.rfind(':'); colon != std::string::npos) {
-    address.host = rest.substr(0, colon);
-    port_text = rest.substr(colon + 1);
-  } else {
-    address.host = rest;
-  }
-  if (address.host.empty()) return Fail(Errc::kInvalidArgument, "broker address without host: " + uri);
-  if (port_text.empty()) {
-    address.port = address.tls() ? 8883 : 1883;
-  } else {
-    const auto [end, error] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), address.port);
-    if (error != std::errc() || end != port_text.data() + port_text.size() || address.port < 1 ||
-        address.port > 65535) {
-      return Fail(Errc::kInvalidArgument, "broker address with an invalid port: " + uri);
-    }
-  }
-  return address;
-}
-
-namespace {
 
 // Everything after TCP works: what TLS or the broker objects to.
 std::string DiagnoseTls(const Socket& socket, const BrokerAddress& address, const TlsFiles* tls,

@@ -5,19 +5,14 @@
 #include <optional>
 #include <string>
 
+#include "gateway/core/address.hpp"
 #include "gateway/core/result.hpp"
 #include "gateway/transport/transport.hpp"
 
 namespace ehg::transport {
 
-struct BrokerAddress {
-  std::string scheme;  // ssl, mqtts, tcp, mqtt
-  std::string host;
-  int port = 0;
-  bool tls() const { return scheme == "ssl" || scheme == "mqtts"; }
-};
-
-Result<BrokerAddress> ParseBrokerUri(const std::string& uri);
+// Parsed by core::ParseBrokerUri, the parser the config checks broker.uri with.
+using BrokerAddress = core::BrokerUri;
 
 struct TlsFiles {
   std::filesystem::path ca_file;

@@ -56,6 +56,7 @@
 #include "gateway/core/vital_signs.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 #include "gateway/store/store.hpp"
+#include "gateway/tz/time_zone.hpp"
 #include "tests/bench/bench_support.hpp"
 #include "tests/bench/notify_socket.hpp"
 #include "tests/support/mqtt/mqtt_fixtures.hpp"
@@ -1050,7 +1051,7 @@ Breakdown TimeRebuildQueries(const fs::path& database, const fs::path& config_pa
   Breakdown breakdown;
   const auto config = ehg::config::LoadConfig(config_path);
   if (!config) throw std::runtime_error("the bench config does not parse");
-  auto zone = ehg::config::LoadTimeZone(config->resident.time_zone);
+  auto zone = ehg::tz::LoadTimeZone(config->resident.time_zone);
   if (!zone) throw std::runtime_error("no time zone");
   const ehg::alerts::Evaluator evaluator(config->rules, *zone);
   const auto timed = [](auto&& call) {

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "gateway/config/config.hpp"
+#include "gateway/tz/time_zone.hpp"
 #include "tests/unit/alerts/harness.hpp"
 
 using namespace std::chrono_literals;
@@ -17,7 +17,7 @@ using Changes = std::vector<ChangeKind>;
 namespace {
 
 std::shared_ptr<const ehg::alerts::TimeZone> Oslo() {
-  return ehg::config::LoadTimeZone("Europe/Oslo").value();
+  return ehg::tz::LoadTimeZone("Europe/Oslo").value();
 }
 
 // A UTC time given as its parts.

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "gateway/tz/time_zone.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -36,7 +38,7 @@ ehg::config::Config Parse(const std::string& text = kConfig) {
 }
 
 std::shared_ptr<const ehg::alerts::TimeZone> Oslo() {
-  auto zone = ehg::config::LoadTimeZone("Europe/Oslo");
+  auto zone = ehg::tz::LoadTimeZone("Europe/Oslo");
   REQUIRE(zone);
   return *zone;
 }

@@ -135,16 +135,6 @@ TEST_CASE("Rule mistakes are reported with their path") {
       std::vector<std::string>{"rules[0].hysteresis: expected a margin between 0 and 70, got -1"});
 }
 
-TEST_CASE("The resident's time zone loads from the tz database, and an unknown one is refused") {
-  auto oslo = ehg::config::LoadTimeZone("Europe/Oslo");
-  REQUIRE(oslo.has_value());
-  CHECK((*oslo)->name() == "Europe/Oslo");
-  const auto missing = ehg::config::LoadTimeZone("Europe/Atlantis");
-  REQUIRE_FALSE(missing.has_value());
-  CHECK(missing.error().code == ehg::Errc::kNotFound);
-  CHECK((*ehg::config::LoadTimeZone("UTC"))->name() == "UTC");
-}
-
 TEST_CASE("Device clock tolerances: defaults by how the device delivers, overridden per device") {
   const auto config = ehg::config::ParseConfig(
       WithRules(

@@ -10,6 +10,7 @@
 
 #include "gateway/config/config.hpp"
 #include "gateway/replay/reading_line.hpp"
+#include "gateway/tz/time_zone.hpp"
 
 using namespace std::chrono_literals;
 using ehg::alerts::ChangeKind;
@@ -204,7 +205,7 @@ TEST_CASE("Replay fixture: an emergency button escalates until acknowledged, the
   const auto config =
       ehg::config::LoadConfig(std::filesystem::path(EHG_SOURCE_DIR) / "examples/copd-resident.json");
   REQUIRE(config.has_value());
-  auto zone = ehg::config::LoadTimeZone(config->resident.time_zone);
+  auto zone = ehg::tz::LoadTimeZone(config->resident.time_zone);
   REQUIRE(zone.has_value());
   ehg::replay::Replay replay(config->rules, *zone, 60s);
   auto file = ehg::replay::ReadingsFile::Open(std::filesystem::path(EHG_FIXTURES_DIR) /

@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include "devices/serial_protocols/decoders.hpp"
-#include "gateway/config/config.hpp"
 #include "serial_test_support.hpp"
 
 using ehg::core::QualityFlag;
@@ -293,11 +292,4 @@ TEST_CASE("Every protocol name has a decoder and line settings, unknown names ha
   CHECK(contec9->keepalive == Hex("7D 81 AF 80 80 80 80 80 80"));
   CHECK(ehg::devices::serial::FindProtocol("contec-cms50-5")->parity == ehg::devices::serial::Parity::kOdd);
   CHECK(ehg::devices::serial::FindProtocol("beurer-bm")->baud == 4800);
-}
-
-TEST_CASE("The config accepts exactly the protocols the decoders implement") {
-  const auto config = ehg::config::SerialProtocols();
-  const auto decoders = ehg::devices::serial::ProtocolNames();
-  CHECK(std::vector<std::string_view>(config.begin(), config.end()) ==
-        std::vector<std::string_view>(decoders.begin(), decoders.end()));
 }

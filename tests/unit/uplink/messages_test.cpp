@@ -6,7 +6,6 @@
 #include <doctest/doctest.h>
 
 #include "gateway/transport/paho_transport.hpp"
-#include "gateway/transport/tls_diagnosis.hpp"
 #include "gateway/wire/topics.hpp"
 
 using namespace std::chrono_literals;
@@ -75,32 +74,6 @@ TEST_CASE("An observation batch is valid JSON holding every body in order") {
   REQUIRE(events->size() == 2);
   CHECK(events->getObject(0)->getValue<std::string>("event_id") == "a");
   CHECK(events->getObject(1)->getValue<std::string>("note") == "\"quoted\" \xc3\xa6");
-}
-
-TEST_CASE("Broker addresses are split into scheme, host and port") {
-  struct Vector {
-    const char* uri;
-    const char* scheme;
-    const char* host;
-    int port;
-  };
-  for (const Vector& vector :
-       {Vector{"ssl://mqtt.example.no:8883", "ssl", "mqtt.example.no", 8883},
-        Vector{"mqtts://127.0.0.1:18883", "mqtts", "127.0.0.1", 18883},
-        Vector{"ssl://broker", "ssl", "broker", 8883}, Vector{"tcp://localhost", "tcp", "localhost", 1883},
-        Vector{"ssl://[::1]:8883", "ssl", "::1", 8883}}) {
-    CAPTURE(vector.uri);
-    auto address = ehg::transport::ParseBrokerUri(vector.uri);
-    REQUIRE(address.has_value());
-    CHECK(address->scheme == vector.scheme);
-    CHECK(address->host == vector.host);
-    CHECK(address->port == vector.port);
-  }
-  for (const char* bad :
-       {"broker:8883", "ssl://:8883", "ssl://host:0", "ssl://host:70000", "ssl://host:8x", "ssl://[::1"}) {
-    CAPTURE(bad);
-    CHECK_FALSE(ehg::transport::ParseBrokerUri(bad).has_value());
-  }
 }
 
 TEST_CASE("paho's keepalive is half the configured one, so a dead link shows within 1.5 x") {

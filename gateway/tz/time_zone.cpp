@@ -1,10 +1,10 @@
+#include "gateway/tz/time_zone.hpp"
+
 #include <date/tz.h>
 
 #include <stdexcept>
 
-#include "gateway/config/config.hpp"
-
-namespace ehg::config {
+namespace ehg::tz {
 namespace {
 
 // The IANA zone through Howard Hinnant's date library (the reference implementation of C++20 zones;
@@ -50,4 +50,4 @@ Result<std::shared_ptr<const alerts::TimeZone>> LoadTimeZone(const std::string& 
   }
 }
 
-}  // namespace ehg::config
+}  // namespace ehg::tz
