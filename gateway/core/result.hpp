@@ -35,8 +35,20 @@ struct [[nodiscard]] Error {
   }
 };
 
+// A value or the Error why there is none. [[nodiscard]] on the type itself: every function returning a
+// Result warns (an error in CI) when a caller drops it, so a failed write or a refused change cannot be
+// ignored by forgetting to look. A caller that really has nothing to do with a failure says so with a
+// (void) cast and a comment why. Everything tl::expected offers works; its monadic helpers (map,
+// and_then) return plain tl::expected, which converts back.
 template <typename T>
-using Result = tl::expected<T, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+ public:
+  using Base = tl::expected<T, Error>;
+  using Base::Base;
+  Result() = default;
+  // Implicit on purpose: a tl::expected from map/and_then is a Result again.
+  Result(Base base) : Base(std::move(base)) {}
+};
 
 inline tl::unexpected<Error> Fail(Errc code, std::string message) {
   return tl::unexpected<Error>(Error{code, std::move(message)});
