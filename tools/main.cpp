@@ -27,10 +27,10 @@ int main(int argc, char** argv) {
   CLI::App* simulate = app.add_subcommand(
       "simulate-serial",
       "Run a simulated serial device on a pseudo-terminal (for demos, training and tests)");
-  const auto protocols = ehg::core::DeviceKindNames(ehg::core::DeviceLink::kSerial);
+  const auto protocols = ehg::core::DeviceKindNames(ehg::core::DeviceConnection::kSerial);
   simulate
       ->add_option("--protocol", simulate_request.protocol,
-                   "The byte stream to send: " + ehg::app::DeviceKindNameList(ehg::core::DeviceLink::kSerial))
+                   "The byte stream to send: " + ehg::app::DeviceKindNameList(ehg::core::DeviceConnection::kSerial))
       ->required()
       ->check(CLI::IsMember(std::vector<std::string>(protocols.begin(), protocols.end())));
   simulate

@@ -44,7 +44,7 @@ int SimulateSerial(const SimulateSerialRequest& request) {
   options.byte_drop_rate = request.byte_drop_rate;
   options.scenario = std::move(*scenario);
   // A polled monitor (beurer-bm) has a record in its memory to download.
-  if (const auto* kind = core::FindDeviceKind(core::DeviceLink::kSerial, request.protocol);
+  if (const auto* kind = core::FindDeviceKind(core::DeviceConnection::kSerial, request.protocol);
       kind != nullptr && kind->polled) {
     devices::sim::BloodPressureRecord record;
     options.records = {record};

@@ -259,7 +259,7 @@ std::string Uuid128(std::uint16_t uuid16) {
 }
 
 bool HangsUpAfterMeasuring(std::string_view profile) {
-  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceLink::kBle, profile);
+  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceConnection::kBle, profile);
   return kind != nullptr && kind->hangs_up;
 }
 

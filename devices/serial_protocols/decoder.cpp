@@ -69,11 +69,11 @@ Decoder::Parsed Decoder::FrameStartingWithHighBit(std::span<const std::uint8_t> 
 }
 
 std::span<const std::string_view> ProtocolNames() {
-  return core::DeviceKindNames(core::DeviceLink::kSerial);
+  return core::DeviceKindNames(core::DeviceConnection::kSerial);
 }
 
 std::optional<ProtocolInfo> FindProtocol(std::string_view name) {
-  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceLink::kSerial, name);
+  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceConnection::kSerial, name);
   if (kind == nullptr) return std::nullopt;
   ProtocolInfo info;
   info.name = kind->name;

@@ -125,7 +125,7 @@ void SerialSimulator::AddRecord(const BloodPressureRecord& record) {
 
 void SerialSimulator::Run() {
   // Like the real devices: the Contec V7.0 streams once started, a polled monitor only answers.
-  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceLink::kSerial, options_.protocol);
+  const core::DeviceKind* kind = core::FindDeviceKind(core::DeviceConnection::kSerial, options_.protocol);
   const bool needs_start = options_.protocol == "contec-cms50-9";
   streaming_ = !needs_start && !(kind != nullptr && kind->polled);
   next_frame_ = Steady::now();

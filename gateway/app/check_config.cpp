@@ -10,13 +10,13 @@
 namespace ehg::app {
 namespace {
 
-std::string_view DeviceTypeName(core::DeviceLink link) {
+std::string_view DeviceTypeName(core::DeviceConnection link) {
   switch (link) {
-    case core::DeviceLink::kSerial:
+    case core::DeviceConnection::kSerial:
       return "serial";
-    case core::DeviceLink::kBle:
+    case core::DeviceConnection::kBle:
       return "ble";
-    case core::DeviceLink::kSimulated:
+    case core::DeviceConnection::kSimulated:
       return "sim";
   }
   return "";
@@ -38,7 +38,7 @@ std::string DeviceKindsHelp() {
   return help;
 }
 
-std::string DeviceKindNameList(core::DeviceLink link) {
+std::string DeviceKindNameList(core::DeviceConnection link) {
   std::string names;
   for (const std::string_view name : core::DeviceKindNames(link)) {
     if (!names.empty()) names += ", ";

@@ -15,6 +15,6 @@ int CheckConfig(const std::filesystem::path& config_path);
 // "  serial contec-cms50-9  <description>; measures spo2, ...".
 std::string DeviceKindsHelp();
 // "a, b, c": the names the config takes for one device type.
-std::string DeviceKindNameList(core::DeviceLink link);
+std::string DeviceKindNameList(core::DeviceConnection link);
 
 }  // namespace ehg::app

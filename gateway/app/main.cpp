@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   decode
       ->add_option(
           "--format", decode_request.format,
-          "Serial: " + ehg::app::DeviceKindNameList(ehg::core::DeviceLink::kSerial) +
+          "Serial: " + ehg::app::DeviceKindNameList(ehg::core::DeviceConnection::kSerial) +
               "; BLE: ble:2A35 (blood pressure), ble:2A36, ble:2A1C (temperature), ble:2A37 (heart rate), "
               "ble:2A5E/ble:2A5F (pulse oximeter), ble:2A9D (weight), ble:2A18/ble:2A34 (glucose), "
               "ble:2A19 (battery), bthome (advertisement service data)")

@@ -15,7 +15,7 @@ namespace ehg::config {
 namespace {
 
 using core::DeviceKind;
-using core::DeviceLink;
+using core::DeviceConnection;
 using detail::Errors;
 using detail::Expected;
 using detail::Field;
@@ -58,7 +58,7 @@ bool IsBluetoothAddress(std::string_view text) {
 }
 
 // "blood_pressure or weight_scale": the kinds of a link that have a property, for "only a ..." errors.
-std::string KindsWith(DeviceLink link, bool DeviceKind::*property) {
+std::string KindsWith(DeviceConnection link, bool DeviceKind::*property) {
   std::string names;
   for (const DeviceKind& kind : core::DeviceKinds()) {
     if (kind.link != link || !(kind.*property)) continue;
@@ -69,7 +69,7 @@ std::string KindsWith(DeviceLink link, bool DeviceKind::*property) {
 }
 
 // The `profile` or `protocol` key of a device: one of its link's names in the catalogue.
-std::optional<std::string> ReadKindName(ObjectReader& reader, std::string_view key, DeviceLink link) {
+std::optional<std::string> ReadKindName(ObjectReader& reader, std::string_view key, DeviceConnection link) {
   const std::span<const std::string_view> names = core::DeviceKindNames(link);
   const Field field = reader.Required(key, "one of " + JoinNames(names));
   return field ? detail::ReadChoice(field, reader.errors(), names) : std::nullopt;
@@ -114,7 +114,7 @@ void ParseScenario(const Field& steps, Errors& errors, SimulatedDeviceConfig& se
 
 void ParseSimulatedDevice(ObjectReader& reader, DeviceConfig& device) {
   SimulatedDeviceConfig settings;
-  if (auto profile = ReadKindName(reader, "profile", DeviceLink::kSimulated)) settings.profile = *profile;
+  if (auto profile = ReadKindName(reader, "profile", DeviceConnection::kSimulated)) settings.profile = *profile;
   if (auto seconds = reader.Number("interval_seconds", 0.001, 86'400, "seconds"))
     settings.interval = std::chrono::milliseconds(std::llround(*seconds * 1000));
   if (auto seed = reader.Integer("seed", 0, std::int64_t{1} << 53, "a random seed"))
@@ -137,18 +137,18 @@ void ParseSerialDevice(ObjectReader& reader, DeviceConfig& device) {
       errors.Add(port.path, Expected(kPortExpected, *port), port.value);
     }
   }
-  if (auto protocol = ReadKindName(reader, "protocol", DeviceLink::kSerial)) settings.protocol = *protocol;
+  if (auto protocol = ReadKindName(reader, "protocol", DeviceConnection::kSerial)) settings.protocol = *protocol;
   // 0: every sample is a reading at once.
   if (auto window = reader.Duration("window", std::chrono::seconds{1}, std::chrono::hours{1}, true))
     settings.window = *window;
   if (auto flag = reader.Bool("forward_waveform")) settings.forward_waveform = *flag;
   // An unknown protocol (already reported) allows neither of the keys below.
-  const DeviceKind* kind = core::FindDeviceKind(DeviceLink::kSerial, settings.protocol);
+  const DeviceKind* kind = core::FindDeviceKind(DeviceConnection::kSerial, settings.protocol);
   if (const Field user = reader.Optional("user")) {
     if (kind == nullptr || !kind->user_slots) {
       errors.Add(
           user.path,
-          "only a " + KindsWith(DeviceLink::kSerial, &DeviceKind::user_slots) + " monitor has user slots",
+          "only a " + KindsWith(DeviceConnection::kSerial, &DeviceKind::user_slots) + " monitor has user slots",
           user.value);
     } else if (auto slot = detail::ReadInteger(user, errors, 1, 2, "a user slot")) {
       settings.user = static_cast<unsigned>(*slot);
@@ -160,7 +160,7 @@ void ParseSerialDevice(ObjectReader& reader, DeviceConfig& device) {
       settings.poll_interval = *poll;
     } else {
       errors.Add(reader.PathOf(kPollInterval),
-                 "only a " + KindsWith(DeviceLink::kSerial, &DeviceKind::polled) +
+                 "only a " + KindsWith(DeviceConnection::kSerial, &DeviceKind::polled) +
                      " monitor is polled; streaming devices send by themselves",
                  nullptr);
     }
@@ -207,7 +207,7 @@ void ParseBleDevice(ObjectReader& reader, DeviceConfig& device) {
       errors.Add(address.path, Expected(kAddressExpected, *address), address.value);
     }
   }
-  if (auto profile = ReadKindName(reader, "profile", DeviceLink::kBle)) settings.profile = *profile;
+  if (auto profile = ReadKindName(reader, "profile", DeviceConnection::kBle)) settings.profile = *profile;
   // An unknown profile (already reported) is not judged again below.
   const bool known_profile = !settings.profile.empty();
   constexpr std::string_view kBthomeKey = "bthome_key";
@@ -226,10 +226,10 @@ void ParseBleDevice(ObjectReader& reader, DeviceConfig& device) {
   }
   if (const Field buttons = reader.Optional("buttons")) ParseButtons(buttons, errors, settings);
   if (const Field user = reader.Optional("user")) {
-    const DeviceKind* kind = core::FindDeviceKind(DeviceLink::kBle, settings.profile);
+    const DeviceKind* kind = core::FindDeviceKind(DeviceConnection::kBle, settings.profile);
     if (known_profile && (kind == nullptr || !kind->user_slots)) {
       errors.Add(user.path,
-                 "only a " + KindsWith(DeviceLink::kBle, &DeviceKind::user_slots) + " device has user slots",
+                 "only a " + KindsWith(DeviceConnection::kBle, &DeviceKind::user_slots) + " device has user slots",
                  user.value);
     } else if (auto slot = detail::ReadInteger(user, errors, 1, 254, "user slot")) {
       settings.user = static_cast<unsigned>(*slot);
@@ -323,11 +323,11 @@ core::DeviceTiming Timing(const DeviceConfig& device) {
   struct Visitor {
     DeviceTiming operator()(const SimulatedDeviceConfig&) const { return DeviceTiming::kStreaming; }
     DeviceTiming operator()(const SerialDeviceConfig& serial) const {
-      const DeviceKind* kind = core::FindDeviceKind(DeviceLink::kSerial, serial.protocol);
+      const DeviceKind* kind = core::FindDeviceKind(DeviceConnection::kSerial, serial.protocol);
       return kind != nullptr ? kind->timing : DeviceTiming::kStreaming;
     }
     DeviceTiming operator()(const BleDeviceConfig& ble) const {
-      const DeviceKind* kind = core::FindDeviceKind(DeviceLink::kBle, ble.profile);
+      const DeviceKind* kind = core::FindDeviceKind(DeviceConnection::kBle, ble.profile);
       return kind != nullptr ? kind->timing : DeviceTiming::kStoredRecords;
     }
   };

@@ -7,7 +7,7 @@
 namespace ehg::core {
 namespace {
 
-using enum DeviceLink;
+using enum DeviceConnection;
 using enum DeviceTiming;
 
 // Field order: link, name, measures, description, timing, user_slots, polled, hangs_up.
@@ -61,13 +61,13 @@ constexpr std::array kDeviceKinds{
     DeviceKind{kSimulated, "weight_scale", "body_weight", "a simulated scale", kStreaming},
 };
 
-constexpr std::size_t CountOf(DeviceLink link) {
+constexpr std::size_t CountOf(DeviceConnection link) {
   return static_cast<std::size_t>(
       std::count_if(kDeviceKinds.begin(), kDeviceKinds.end(),
                     [link](const DeviceKind& kind) { return kind.link == link; }));
 }
 
-template <DeviceLink link>
+template <DeviceConnection link>
 constexpr std::array<std::string_view, CountOf(link)> NamesOf() {
   std::array<std::string_view, CountOf(link)> names{};
   std::size_t next = 0;
@@ -87,14 +87,14 @@ std::span<const DeviceKind> DeviceKinds() {
   return kDeviceKinds;
 }
 
-const DeviceKind* FindDeviceKind(DeviceLink link, std::string_view name) {
+const DeviceKind* FindDeviceKind(DeviceConnection link, std::string_view name) {
   for (const DeviceKind& kind : kDeviceKinds) {
     if (kind.link == link && kind.name == name) return &kind;
   }
   return nullptr;
 }
 
-std::span<const std::string_view> DeviceKindNames(DeviceLink link) {
+std::span<const std::string_view> DeviceKindNames(DeviceConnection link) {
   switch (link) {
     case kSerial:
       return kSerialNames;

@@ -11,10 +11,10 @@
 namespace ehg::core {
 
 // How the gateway reaches a device: the config's devices[].type ("serial", "ble", "sim").
-enum class DeviceLink { kSerial, kBle, kSimulated };
+enum class DeviceConnection { kSerial, kBle, kSimulated };
 
 struct DeviceKind {
-  DeviceLink link = DeviceLink::kSerial;
+  DeviceConnection link = DeviceConnection::kSerial;
   // As the config writes it: devices[].protocol for serial devices, devices[].profile for the others.
   std::string_view name;
   std::string_view measures;     // what it delivers, in words (vital-sign names: vital_signs.hpp)
@@ -30,8 +30,8 @@ struct DeviceKind {
 // the order the config's error messages list them.
 std::span<const DeviceKind> DeviceKinds();
 // The kind of that link and name; nullptr for an unknown one.
-const DeviceKind* FindDeviceKind(DeviceLink link, std::string_view name);
+const DeviceKind* FindDeviceKind(DeviceConnection link, std::string_view name);
 // The names of one link's kinds, in catalogue order (the config's "one of ..." choices).
-std::span<const std::string_view> DeviceKindNames(DeviceLink link);
+std::span<const std::string_view> DeviceKindNames(DeviceConnection link);
 
 }  // namespace ehg::core

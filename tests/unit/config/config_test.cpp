@@ -131,7 +131,7 @@ TEST_CASE("Every example config passes") {
 }
 
 TEST_CASE("The simulator implements every simulated profile of the device catalogue") {
-  for (const std::string_view name : ehg::core::DeviceKindNames(ehg::core::DeviceLink::kSimulated)) {
+  for (const std::string_view name : ehg::core::DeviceKindNames(ehg::core::DeviceConnection::kSimulated)) {
     CAPTURE(name);
     CHECK(ehg::devices::sim::ParseProfile(name).has_value());
   }

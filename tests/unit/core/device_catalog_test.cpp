@@ -13,11 +13,11 @@
 using ehg::core::DeviceKind;
 using ehg::core::DeviceKindNames;
 using ehg::core::DeviceKinds;
-using ehg::core::DeviceLink;
+using ehg::core::DeviceConnection;
 using ehg::core::FindDeviceKind;
 
 TEST_CASE("Each device kind is found by its link and name, and names are unique within a link") {
-  std::set<std::pair<DeviceLink, std::string_view>> seen;
+  std::set<std::pair<DeviceConnection, std::string_view>> seen;
   for (const DeviceKind& kind : DeviceKinds()) {
     CAPTURE(kind.name);
     CHECK(seen.insert({kind.link, kind.name}).second);
@@ -25,14 +25,14 @@ TEST_CASE("Each device kind is found by its link and name, and names are unique 
     CHECK_FALSE(kind.description.empty());
     CHECK_FALSE(kind.measures.empty());
   }
-  CHECK(FindDeviceKind(DeviceLink::kSerial, "blood_pressure") == nullptr);  // a BLE profile, not a protocol
-  CHECK(FindDeviceKind(DeviceLink::kBle, "beurer-bm") == nullptr);
-  CHECK(FindDeviceKind(DeviceLink::kSimulated, "glucose") == nullptr);  // no simulated glucose meter
-  CHECK(FindDeviceKind(DeviceLink::kBle, "") == nullptr);
+  CHECK(FindDeviceKind(DeviceConnection::kSerial, "blood_pressure") == nullptr);  // a BLE profile, not a protocol
+  CHECK(FindDeviceKind(DeviceConnection::kBle, "beurer-bm") == nullptr);
+  CHECK(FindDeviceKind(DeviceConnection::kSimulated, "glucose") == nullptr);  // no simulated glucose meter
+  CHECK(FindDeviceKind(DeviceConnection::kBle, "") == nullptr);
 }
 
 TEST_CASE("A link's names are its kinds in catalogue order") {
-  for (const DeviceLink link : {DeviceLink::kSerial, DeviceLink::kBle, DeviceLink::kSimulated}) {
+  for (const DeviceConnection link : {DeviceConnection::kSerial, DeviceConnection::kBle, DeviceConnection::kSimulated}) {
     std::vector<std::string_view> expected;
     for (const DeviceKind& kind : DeviceKinds()) {
       if (kind.link == link) expected.push_back(kind.name);
@@ -46,8 +46,8 @@ TEST_CASE("A link's names are its kinds in catalogue order") {
 TEST_CASE("Each device kind's flags belong to its link") {
   for (const DeviceKind& kind : DeviceKinds()) {
     CAPTURE(kind.name);
-    if (kind.link != DeviceLink::kSerial) CHECK_FALSE(kind.polled);
-    if (kind.link != DeviceLink::kBle) CHECK_FALSE(kind.hangs_up);
+    if (kind.link != DeviceConnection::kSerial) CHECK_FALSE(kind.polled);
+    if (kind.link != DeviceConnection::kBle) CHECK_FALSE(kind.hangs_up);
     // A polled device keeps records; a device that hangs up after measuring sends them when it connects.
     if (kind.hangs_up) CHECK(kind.timing == ehg::core::DeviceTiming::kStoredRecords);
     if (kind.polled) CHECK(kind.timing == ehg::core::DeviceTiming::kStoredRecords);
