@@ -164,7 +164,7 @@ TEST_CASE("An action the pipeline did not report on is answered as not applied, 
   CHECK(result->getValue<std::string>("detail") == "not applied");
 }
 
-TEST_CASE("Command ids alone wait for their command's effect; an empty batcher offers nothing") {
+TEST_CASE("Command ids alone wait for their command's effect, and an empty batcher offers nothing") {
   BatcherRig rig;
   CHECK_FALSE(rig.Flush());
   rig.batcher.CommandSeen({"jti-1", rig.clock.Now() + 1h}, rig.clock.Now());
@@ -175,7 +175,7 @@ TEST_CASE("Command ids alone wait for their command's effect; an empty batcher o
   CHECK(rig.offered.back().events.size() == 1);
 }
 
-TEST_CASE("A receipt names its event id; a row the uplink held stays out of reads until committed") {
+TEST_CASE("A receipt names its event id, and a row the uplink held stays out of reads until committed") {
   BatcherRig rig;
   const auto held = rig.events.Make(ehg::core::EventKind::kAlert, ehg::core::Priority::kHigh).id;
   const auto unknown = rig.events.Make(ehg::core::EventKind::kAlert, ehg::core::Priority::kHigh).id;

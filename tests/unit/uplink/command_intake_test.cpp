@@ -105,7 +105,7 @@ using Answer = std::pair<std::string, std::string>;
 
 }  // namespace
 
-TEST_CASE("A signed, fresh command is carried out and answered; its id is remembered with its answer") {
+TEST_CASE("A signed, fresh command is carried out and answered, its id remembered with its answer") {
   IntakeRig rig;
   rig.Take(rig.Ping("c-1", "jti-1"));
   CHECK(rig.Results() == std::map<std::string, Answer>{{"c-1", {"ok", "pong"}}});

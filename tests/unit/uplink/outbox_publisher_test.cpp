@@ -304,7 +304,8 @@ TEST_CASE(
   CHECK(rig.Step().size() == 1);
 }
 
-TEST_CASE("Due resends go first and do not move the read position; rows being removed are not sent again") {
+TEST_CASE(
+    "Due resends go first and do not move the read position, and rows being removed are not sent again") {
   PublisherRig rig({8, 10, 2s});
   const auto first = rig.Add(EventKind::kAlert, Priority::kHigh);
   rig.Add(EventKind::kDevice, Priority::kNormal);

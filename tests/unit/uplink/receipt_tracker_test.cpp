@@ -134,7 +134,7 @@ TEST_CASE("A receipt before the broker's PUBACK ends the row's life: the PUBACK 
   CHECK_FALSE(rig.tracker.TakeDue(rig.clock.SteadyNow()).has_value());
 }
 
-TEST_CASE("A receipt for a waiting row stops its resends; one for a row not held says so") {
+TEST_CASE("A receipt for a waiting row stops its resends, and one for a row not held says so") {
   TrackerRig rig(60s);
   const auto first = rig.Alert(Priority::kCritical);
   const auto second = rig.Alert(Priority::kHigh);
@@ -152,7 +152,8 @@ TEST_CASE("A receipt for a waiting row stops its resends; one for a row not held
   CHECK_FALSE(rig.tracker.TakeDue(rig.clock.SteadyNow()).has_value());
 }
 
-TEST_CASE("Rows due together come in outbox order; held rows are reported; a lost copy is forgotten") {
+TEST_CASE(
+    "Rows due together come in outbox order, waiting rows are held from reads, a lost copy is forgotten") {
   TrackerRig rig(60s);
   const auto first = rig.Alert(Priority::kHigh);
   const auto second = rig.Alert(Priority::kCritical);
