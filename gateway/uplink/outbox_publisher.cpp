@@ -13,7 +13,7 @@ OutboxPublisher::OutboxPublisher(PublisherOptions options, OutboxPort& outbox)
   options_.observation_batch_max = std::max<std::size_t>(options_.observation_batch_max, 1);
 }
 
-void OutboxPublisher::Fill(core::SteadyTime now, const std::set<std::int64_t>& held, const DueResend& due,
+void OutboxPublisher::Fill(core::SteadyTime now, const HeldRows& held, const DueResend& due,
                            const Send& send) {
   if (now < retry_at_) return;
   // Overdue resends first, alone, with their original event ids.
@@ -67,9 +67,10 @@ void OutboxPublisher::Fill(core::SteadyTime now, const std::set<std::int64_t>& h
   }
 }
 
-bool OutboxPublisher::Refill(core::SteadyTime now, const std::set<std::int64_t>& held) {
+bool OutboxPublisher::Refill(core::SteadyTime now, const HeldRows& held) {
   need_refill_ = false;
-  std::set<std::int64_t> excluded = held;
+  std::set<std::int64_t> excluded;
+  if (held) held(excluded);
   for (const auto& [tag, entry] : in_flight_)
     excluded.insert(entry.sequences.begin(), entry.sequences.end());
   // From the read position only what is new; from the front, enough to see past what is excluded.

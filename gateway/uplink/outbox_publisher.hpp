@@ -56,16 +56,18 @@ class OutboxPublisher {
   using Send = std::function<std::optional<std::uint64_t>(const OutgoingRows& message)>;
   // The next resend that is due, or nothing (rows kept elsewhere, e.g. alerts without a receipt).
   using DueResend = std::function<std::optional<OutgoingRows>()>;
+  // Adds the rows to skip when reading: neither sendable nor gone yet (waiting for a receipt, removal
+  // not committed). Asked only when the outbox is read, not on every step.
+  using HeldRows = std::function<void(std::set<std::int64_t>& held)>;
 
   OutboxPublisher(PublisherOptions options, OutboxPort& outbox);
 
   // Hands `send` what may go at `now` while the window has room: due resends first (out of order: they
   // do not move the read position), then outbox rows by priority, first in first out within one.
-  // `held`: rows to skip because they are neither sendable nor gone yet (waiting for a receipt, removal
-  // not committed). Bulk rows leave kUrgentSlots free; a partial observation batch waits up to the
-  // batch window for more. A message `send` could not hand over ends the fill; everything not in flight
-  // is read again, from the front, after kPublishRetryDelay.
-  void Fill(core::SteadyTime now, const std::set<std::int64_t>& held, const DueResend& due, const Send& send);
+  // Bulk rows leave kUrgentSlots free; a partial observation batch waits up to the batch window for
+  // more. A message `send` could not hand over ends the fill; everything not in flight is read again,
+  // from the front, after kPublishRetryDelay.
+  void Fill(core::SteadyTime now, const HeldRows& held, const DueResend& due, const Send& send);
 
   // A status message went out: it takes a slot (a heartbeat waits for the previous one's PUBACK).
   void StatusSent(std::uint64_t tag, core::SteadyTime now);
@@ -95,7 +97,7 @@ class OutboxPublisher {
   core::SteadyTime retry_at() const { return retry_at_; }
 
  private:
-  bool Refill(core::SteadyTime now, const std::set<std::int64_t>& held);
+  bool Refill(core::SteadyTime now, const HeldRows& held);
   bool Hand(OutgoingRows message, bool in_order, core::SteadyTime now, const Send& send);
   // Whatever was read may be stale or behind the position: read again from the front.
   void ReadAgainFromFront();

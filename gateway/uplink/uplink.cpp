@@ -391,8 +391,10 @@ CommandDone Uplink::AnswerLater(const wire::Command& command) {
 }
 
 void Uplink::FillWindow(core::SteadyTime now) {
-  std::set<std::int64_t> held = changes_.removing();
-  receipts_.AddWaiting(held);
+  const auto held = [this](std::set<std::int64_t>& rows) {
+    rows.insert(changes_.removing().begin(), changes_.removing().end());
+    receipts_.AddWaiting(rows);
+  };
   const auto due = [&]() -> std::optional<OutgoingRows> {
     std::optional<ReceiptTracker::Due> resend = receipts_.TakeDue(now);
     if (!resend) return std::nullopt;

@@ -50,7 +50,8 @@ struct PublisherRig {
   // One step at the clock's time: the messages that went out.
   std::vector<Message> Step(const OutboxPublisher::DueResend& due = {}) {
     const std::size_t before = sent.size();
-    publisher.Fill(clock.SteadyNow(), removing, due,
+    const auto held = [&](std::set<std::int64_t>& rows) { rows.insert(removing.begin(), removing.end()); };
+    publisher.Fill(clock.SteadyNow(), held, due,
                    [&](const OutgoingRows& rows) -> std::optional<std::uint64_t> {
                      if (refuse) return std::nullopt;
                      Message message{next_tag++, {}, rows.resends};
