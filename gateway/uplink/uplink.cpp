@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <random>
-#include <variant>
 
 #include "gateway/core/bug.hpp"
 #include "gateway/core/log.hpp"
@@ -14,14 +13,8 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// Rows prefetched per outbox read, beyond those already in flight or being removed.
-constexpr std::size_t kPrefetchRows = 256;
-// In-flight slots bulk observations may never take, so an alert always finds one free.
-constexpr std::size_t kUrgentSlots = 2;
 // Longest sleep without work, so the watchdog heartbeat keeps moving.
 constexpr milliseconds kIdleWake{500};
-constexpr milliseconds kRetryDelay{1000};
-constexpr milliseconds kCommitRetryDelay{50};
 constexpr milliseconds kGoodbyeWait{1000};
 constexpr milliseconds kFinalCommitWait{2000};
 // The client gives up on a connection attempt after 10 s; this is the backstop if it never answers.
@@ -32,8 +25,14 @@ double UniformRandom() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
 }
 
-bool IsAlert(const store::OutboxRow& row) {
-  return row.event.kind == core::EventKind::kAlert;
+// The rows the care system confirms with a receipt (docs/mqtt.md, "Alert receipts"): until then they
+// stay in the outbox and go again.
+bool NeedsReceipt(const OutgoingRows& message) {
+  return message.rows.size() == 1 && message.rows.front().event.kind == core::EventKind::kAlert;
+}
+
+PublisherOptions PublisherOptionsFor(const UplinkOptions& options) {
+  return {options.in_flight_window, options.observation_batch_max, options.observation_batch_window};
 }
 
 }  // namespace
@@ -52,65 +51,21 @@ std::string_view ToString(LinkState state) {
   return "stopped";
 }
 
-UplinkCounters::UplinkCounters(core::telemetry::Registry& registry)
-    : connects(registry.AddCounter(
-          {"ehg_uplink_connects_total", "MQTT connections made since start (reconnects included).", {}})),
-      connect_failures(registry.AddCounter(
-          {"ehg_uplink_connect_failures_total", "Failed connection attempts since start.", {}})),
-      connections_lost(
-          registry.AddCounter({"ehg_uplink_connections_lost_total", "Connections lost since start.", {}})),
-      messages_published(registry.AddCounter(
-          {"ehg_messages_published_total", "MQTT messages handed to the client since start.", {}})),
-      messages_acknowledged(registry.AddCounter(
-          {"ehg_messages_acknowledged_total", "MQTT messages the broker acknowledged since start.", {}})),
-      events_acknowledged(
-          registry.AddCounter({"ehg_uplink_events_acknowledged_total",
-                               "Outbox events inside messages the broker acknowledged since start.",
-                               {}})),
-      delivery_failures(registry.AddCounter(
-          {"ehg_uplink_delivery_failures_total",
-           "Messages the MQTT client could not hand to the broker since start (sent again).",
-           {}})),
-      alerts_resent(registry.AddCounter(
-          {"ehg_alert_resends_total", "Alerts sent again while waiting for the care system's receipt.", {}})),
-      receipts(registry.AddCounter(
-          {"ehg_receipts_total", "Alert receipts from the care system since start.", {}})),
-      commands(registry.AddCounter({"ehg_commands_total", "Authentic commands received since start.", {}})),
-      commands_rejected(registry.AddCounter(
-          {"ehg_commands_rejected_total",
-           "Authentic commands that were not valid since start (a command result says why).",
-           {}})),
-      commands_refused(registry.AddCounter(
-          {"ehg_commands_refused_total", "Commands refused as not authentic or not fresh.", {}})),
-      seal_failures(registry.AddCounter({"ehg_uplink_seal_failures_total",
-                                         "Messages whose signing and encryption failed since start (their "
-                                         "events stay in the outbox, retried).",
-                                         {}})),
-      commands_dropped(registry.AddCounter(core::telemetry::DroppedFamily(), {"command_queue_full"})),
-      messages_oversized(registry.AddCounter(core::telemetry::DroppedFamily(), {"oversized_message"})),
-      status_sign_failures(registry.AddCounter(
-          {"ehg_uplink_status_sign_failures_total",
-           "Gateway statuses not sent (or last wills not set) since start because signing failed.",
-           {}})),
-      commit_failures(registry.AddCounter(
-          {"ehg_uplink_commit_failures_total",
-           "Outbox changes (acknowledgements, receipts) that failed to commit since start (offered again).",
-           {}})) {}
-
 Uplink::Uplink(UplinkOptions options, const transport::TransportFactory& factory, OutboxPort& outbox,
                const core::Clock& clock, core::EventIdGenerator& ids)
     : options_(std::move(options)),
       topics_(options_.tenant, options_.gateway_id),
       outbox_(outbox),
       clock_(clock),
-      ids_(ids),
       backoff_(options_.reconnect_initial, options_.reconnect_max, UniformRandom),
       heartbeat_interval_(options_.heartbeat_interval),
       telemetry_(options_.telemetry),
-      counters_(telemetry_.get()) {
+      counters_(telemetry_.get()),
+      publisher_(PublisherOptionsFor(options_), outbox),
+      receipts_(options_.receipt_resend_interval),
+      changes_(options_.gateway_id, ids, counters_),
+      intake_(options_.protection, outbox, changes_, counters_) {
   if (!options_.protection) core::Bug("uplink built without payload protection: refusing to run");
-  options_.in_flight_window = std::max<std::size_t>(options_.in_flight_window, kUrgentSlots + 1);
-  options_.observation_batch_max = std::max<std::size_t>(options_.observation_batch_max, 1);
   // Each event only posts a task: the client library's threads never touch the uplink's state.
   transport::TransportEvents events;
   events.connected = [this](bool session_present) { Post([=, this] { OnConnected(session_present); }); };
@@ -186,12 +141,7 @@ void Uplink::Post(std::function<void()> task) {
 }
 
 void Uplink::NotifyOutbox(core::Priority most_urgent) {
-  // Any new row means a fresh read: a partial batch of observations may now be full. A row more urgent
-  // than the last one sent sorts before the read position, so reading starts from the front again.
-  Post([this, most_urgent] {
-    need_refill_ = true;
-    if (cursor_ && most_urgent < cursor_->priority) cursor_.reset();
-  });
+  Post([this, most_urgent] { publisher_.RowsAdded(most_urgent); });
 }
 
 void Uplink::Wake() {
@@ -255,13 +205,11 @@ core::SteadyTime Uplink::NextDeadline(core::SteadyTime now) const {
   if (state_ == LinkState::kConnecting) next = std::min(next, connect_started_at_ + kConnectAttemptLimit);
   if (state_ == LinkState::kConnected) {
     next = std::min(next, heartbeat_at_);
-    for (const auto& [sequence, awaiting] : awaiting_receipt_)
-      next = std::min(next, awaiting.resend_at);
-    if (partial_batch_since_)
-      next = std::min(next, *partial_batch_since_ + options_.observation_batch_window);
+    if (const auto resend = receipts_.next_resend()) next = std::min(next, *resend);
+    if (const auto batch = publisher_.batch_deadline()) next = std::min(next, *batch);
   }
-  if (retry_at_ > now) next = std::min(next, retry_at_);
-  if (commit_retry_at_ > now) next = std::min(next, commit_retry_at_);
+  if (publisher_.retry_at() > now) next = std::min(next, publisher_.retry_at());
+  if (changes_.retry_at() > now) next = std::min(next, changes_.retry_at());
   return next;
 }
 
@@ -281,8 +229,8 @@ void Uplink::Step() {
   }
   FlushCommit(now);
   std::lock_guard lock(status_mutex_);
-  status_.in_flight = in_flight_.size();
-  status_.alerts_awaiting_receipt = awaiting_receipt_.size();
+  status_.in_flight = publisher_.in_flight();
+  status_.alerts_awaiting_receipt = receipts_.waiting();
   status_.heartbeat_interval = heartbeat_interval_;
 }
 
@@ -296,22 +244,13 @@ void Uplink::OnConnected(bool session_present) {
   if (auto subscribed = transport_->Subscribe(topics_.command); !subscribed) {
     core::LogError("cannot subscribe to the command topic", {{"reason", subscribed.error().message}});
   }
-  in_flight_.clear();
-  need_refill_ = true;
-  heartbeat_at_ = clock_.SteadyNow();  // the birth message goes out first
+  publisher_.Connected();
+  receipts_.ConnectionLost();
+  const core::SteadyTime now = clock_.SteadyNow();
+  heartbeat_at_ = now;  // the birth message goes out first
   // A new connection may follow a broker that lost what it held (a restart without persistence, a
   // receipt on its way to us included).
-  RestartReceiptBackoff();
-}
-
-void Uplink::RestartReceiptBackoff() {
-  const core::SteadyTime now = clock_.SteadyNow();
-  for (auto& [sequence, awaiting] : awaiting_receipt_) {
-    awaiting.resend_at = std::min(awaiting.resend_at, now + ReceiptResendDelay(awaiting.row, 0));
-    awaiting.resends = 0;
-  }
-  for (auto& [tag, entry] : in_flight_)
-    entry.resends = 0;
+  receipts_.RestartBackoff(now);
 }
 
 void Uplink::OnConnectFailed(const std::string& reason) {
@@ -344,67 +283,45 @@ void Uplink::OnConnectionLost(const std::string& reason) {
   if (state_ != LinkState::kConnected) return;
   ++counters_.connections_lost;
   const milliseconds delay = backoff_.Next();
-  core::LogWarning("broker connection lost",
-                   {{"reason", reason}, {"in_flight", in_flight_.size()}, {"retry_in_ms", delay.count()}});
+  core::LogWarning(
+      "broker connection lost",
+      {{"reason", reason}, {"in_flight", publisher_.in_flight()}, {"retry_in_ms", delay.count()}});
   {
     std::lock_guard lock(status_mutex_);
     status_.last_error = "connection lost: " + reason;
   }
-  // Whatever was in flight is sent again after reconnecting (same rows, same event ids): the rows are
-  // still in the outbox and no longer excluded from the next read. Receipted and acknowledged rows stay
-  // excluded until their removal is committed.
-  in_flight_.clear();
-  queue_.clear();
-  cursor_.reset();
-  need_refill_ = true;
+  // Whatever was in flight is sent again after reconnecting (same rows, same event ids). Receipted and
+  // acknowledged rows stay excluded until their removal is committed.
+  publisher_.ConnectionLost();
+  receipts_.ConnectionLost();
   SetState(LinkState::kDisconnected);
   reconnect_at_ = clock_.SteadyNow() + delay;
 }
 
 void Uplink::OnDelivered(std::uint64_t tag) {
-  auto found = in_flight_.find(tag);
-  if (found == in_flight_.end()) return;  // from a connection that has since been replaced
-  InFlight entry = std::move(found->second);
-  in_flight_.erase(found);
-  publish_latency_.Observe(
-      std::chrono::duration_cast<std::chrono::microseconds>(clock_.SteadyNow() - entry.sent_at));
+  std::optional<InFlight> entry = publisher_.Delivered(tag);
+  if (!entry) return;
+  const core::SteadyTime now = clock_.SteadyNow();
+  publish_latency_.Observe(std::chrono::duration_cast<std::chrono::microseconds>(now - entry->sent_at));
   ++counters_.messages_acknowledged;
-  counters_.events_acknowledged += entry.sequences.size();
-  if (!entry.sequences.empty()) {
+  counters_.events_acknowledged += entry->sequences.size();
+  if (!entry->sequences.empty()) {
     std::lock_guard lock(status_mutex_);
     status_.last_acknowledged = clock_.Now();
   }
-  if (entry.alert) {
-    if (!entry.receipted) {
-      // The broker has it; the care system has not said so yet. Keep it and send it again if no
-      // receipt comes.
-      const std::int64_t sequence = entry.alert->sequence;
-      AwaitingReceipt awaiting;
-      awaiting.resends = entry.resends;
-      awaiting.resend_at = clock_.SteadyNow() + ReceiptResendDelay(*entry.alert, entry.resends);
-      awaiting.row = std::move(*entry.alert);
-      awaiting_receipt_[sequence] = std::move(awaiting);
-    }
-    return;
-  }
-  for (const std::int64_t sequence : entry.sequences) {
-    removing_.insert(sequence);
-    pending_change_.sent_sequences.push_back(sequence);
+  // A row waiting for a receipt stays; any other leaves the outbox.
+  for (const std::int64_t sequence : entry->sequences) {
+    if (!receipts_.Acknowledged(sequence, now)) changes_.RowAcknowledged(sequence);
   }
 }
 
 void Uplink::OnDeliveryFailed(std::uint64_t tag, const std::string& reason) {
-  auto found = in_flight_.find(tag);
-  if (found == in_flight_.end()) return;
-  // The rows are no longer excluded, so the next outbox read returns them in their place (an alert that
-  // was being resent included).
-  in_flight_.erase(found);
+  const std::optional<InFlight> entry = publisher_.DeliveryFailed(tag, clock_.SteadyNow());
+  if (!entry) return;
+  for (const std::int64_t sequence : entry->sequences)
+    receipts_.Unsent(sequence);
   core::LogWarning("message not acknowledged; it stays in the outbox",
-                   {{"reason", reason}, {"retry_in_ms", kRetryDelay.count()}});
-  queue_.clear();
-  cursor_.reset();
-  need_refill_ = true;
-  retry_at_ = clock_.SteadyNow() + kRetryDelay;
+                   {{"reason", reason}, {"retry_in_ms", kPublishRetryDelay.count()}});
   // Counted last: whoever sees the count sees the retry time set.
   ++counters_.delivery_failures;
 }
@@ -414,61 +331,7 @@ void Uplink::OnMessage(const std::string& topic, const std::string& payload) {
     core::LogDebug("message on an unexpected topic ignored", {{"topic", topic}});
     return;
   }
-  ++counters_.commands;
-  const core::WallTime now = clock_.Now();
-  const auto refuse = [&](std::string_view reason, std::string_view detail) {
-    ++counters_.commands_refused;
-    core::LogWarning("command refused", {{"reason", reason}, {"detail", detail}, {"bytes", payload.size()}});
-  };
-  if (payload.size() > kMaxCommandMessageBytes) {
-    return refuse("malformed", "larger than " + std::to_string(kMaxCommandMessageBytes / 1024) + " KiB");
-  }
-  auto opened = options_.protection->OpenCommand(payload, now);
-  if (!opened) return refuse(crypto::ToString(opened.error().reason), opened.error().message);
-  if (!opened->jti.empty()) {
-    if (!LoadSeenCommands())
-      return refuse("unavailable", "the replay window could not be read; send it again");
-    if (Seen(opened->jti, now)) {
-      return refuse(crypto::ToString(crypto::Refusal::kReplayed),
-                    "jti \"" + opened->jti + "\" was taken before");
-    }
-    if (commands_not_issued_before_ && *commands_not_issued_before_ > now && clock_.WallClockSynchronised()) {
-      // The clock was ahead when the database was created: a floor in the future would refuse every
-      // command until then. Now is a later floor than the true one, so moving it here refuses no less;
-      // only a synchronised clock may move it (a clock that is behind would lower it for good).
-      core::LogWarning(
-          "command replay floor was in the future (the clock was wrong when the database "
-          "was created); moved to now");
-      commands_not_issued_before_ = now;
-      pending_change_.settings[std::string(store::kCommandsNotIssuedBeforeSetting)] =
-          std::to_string(now.time_since_epoch().count());
-    }
-    // iat has whole seconds and the care system's clock may be a little behind: a minute of slack, so a
-    // command sent just after a fresh start is not refused (a replay needs the command taken before).
-    constexpr auto kReplayFloorSlack = std::chrono::seconds(60);
-    if (commands_not_issued_before_ && opened->issued_at + kReplayFloorSlack < *commands_not_issued_before_) {
-      return refuse(crypto::ToString(crypto::Refusal::kReplayed),
-                    "issued before this gateway's database was created, whose replay window starts then; "
-                    "send a new command");
-    }
-    // Remembered with the command's effect: both are committed in the same change, or neither.
-    seen_commands_[opened->jti] = opened->remember_until;
-    pending_change_.seen_commands.push_back({opened->jti, opened->remember_until});
-    pending_change_.forget_commands_before = now;
-  }
-  // Authentic and fresh (a replay the broker kept proves nothing): the care system is there and
-  // listening, so an alert it has not confirmed was lost on its side and should go again soon.
-  RestartReceiptBackoff();
-  auto command = wire::ParseCommand(opened->command);
-  if (!command) {
-    ++counters_.commands_rejected;
-    core::LogWarning("command rejected", {{"command_id", command.error().id},
-                                          {"type", command.error().type},
-                                          {"reason", command.error().reason}});
-    QueueCommandResult(command.error().id, command.error().type, false, command.error().reason);
-    return;
-  }
-  HandleCommand(*command);
+  intake_.Take(payload, clock_.Now(), clock_.WallClockSynchronised(), *this);
 }
 
 void Uplink::OnOversized(const std::string& topic, std::size_t bytes) {
@@ -477,227 +340,78 @@ void Uplink::OnOversized(const std::string& topic, std::size_t bytes) {
                    {{"topic", topic}, {"bytes", bytes}, {"maximum", kMaxIncomingPacketBytes}});
 }
 
-bool Uplink::LoadSeenCommands() {
-  if (seen_commands_loaded_) return true;
-  auto window = outbox_.LoadReplayWindow(clock_.Now());
-  if (!window) {
-    core::LogError("reading the command replay window failed", {{"reason", window.error().message}});
-    return false;
-  }
-  for (store::SeenCommand& command : window->seen)
-    seen_commands_[std::move(command.jti)] = command.remember_until;
-  commands_not_issued_before_ = window->not_issued_before;
-  seen_commands_loaded_ = true;
+void Uplink::OnCommitDone(const Result<store::WriteOutcome>& result) {
+  const ChangeBatcher::Committed committed = changes_.CommitDone(result, clock_.SteadyNow(), clock_.Now());
+  // Command results were appended: send them (from the front if they sort before the read position).
+  if (committed.most_urgent_event) publisher_.RowsAdded(*committed.most_urgent_event);
+  // Alert events of an ack or resolve were appended too.
+  if (committed.alert_actions) publisher_.Reread();
+}
+
+void Uplink::CareSystemAnswered() {
+  // An alert it has not confirmed was lost on its side and should go again soon.
+  receipts_.RestartBackoff(clock_.SteadyNow());
+}
+
+bool Uplink::Receipted(const core::EventId& event_id) {
+  // The row stays out of outbox reads until its removal is committed.
+  std::optional<std::int64_t> sequence = receipts_.Receipt(event_id);
+  if (!sequence) sequence = publisher_.TakeQueued(event_id);
+  changes_.Receipted(event_id, sequence);
+  return sequence.has_value();
+}
+
+void Uplink::HeartbeatChanged(std::chrono::seconds interval) {
+  heartbeat_interval_ = interval;
+  heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
+}
+
+void Uplink::StatusRequested() {
+  heartbeat_at_ = clock_.SteadyNow();
+}
+
+bool Uplink::ApplyConfig(const wire::ConfigApply& apply, const wire::Command& command) {
+  if (!options_.apply_config) return false;
+  options_.apply_config(apply, AnswerLater(command));
   return true;
 }
 
-bool Uplink::Seen(const std::string& jti, core::WallTime now) {
-  std::erase_if(seen_commands_, [&](const auto& entry) { return entry.second < now; });
-  return seen_commands_.count(jti) > 0;
-}
-
-namespace {
-
-// One lambda per command kind: std::visit over them does not compile when a kind has no handler, so a
-// new kind cannot fall through to an answer meant for another.
-template <class... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
-};
-template <class... Handlers>
-Overloaded(Handlers...) -> Overloaded<Handlers...>;
-
-}  // namespace
-
-void Uplink::HandleCommand(const wire::Command& command) {
-  core::LogInfo("command received", {{"command_id", command.id}, {"type", command.type}});
-  const auto answer = [&](bool ok, std::string_view detail) {
-    QueueCommandResult(command.id, command.type, ok, detail);
-  };
-  std::visit(Overloaded{
-                 [&](const wire::AlertReceipt& receipt) {
-                   const bool known = HandleReceipt(receipt.event_id);
-                   answer(true,
-                          known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
-                 },
-                 // Answered once the pipeline has applied the action (pending_action_commands_).
-                 [&](const wire::AlertAck& ack) {
-                   pending_change_.alert_actions.push_back(
-                       {store::AlertAction::Kind::kAcknowledge, ack.alert_id, ack.by, {}});
-                   pending_action_commands_.emplace_back(command.id, command.type);
-                 },
-                 [&](const wire::AlertResolve& resolve) {
-                   pending_change_.alert_actions.push_back(
-                       {store::AlertAction::Kind::kResolve, resolve.alert_id, resolve.by, resolve.note});
-                   pending_action_commands_.emplace_back(command.id, command.type);
-                 },
-                 [&](const wire::HeartbeatSet& heartbeat) {
-                   heartbeat_interval_ = heartbeat.interval;
-                   pending_change_.settings[std::string(kHeartbeatSetting)] =
-                       std::to_string(heartbeat.interval.count());
-                   heartbeat_at_ = clock_.SteadyNow();  // the new interval is announced at once
-                   answer(true, "heartbeat every " + std::to_string(heartbeat.interval.count()) + " s");
-                 },
-                 // Carried out by the daemon (on its main thread); answered when it is done.
-                 [&](const wire::ConfigApply& apply) {
-                   if (!options_.apply_config) return answer(false, "not supported here");
-                   options_.apply_config(apply, AnswerLater(command));
-                 },
-                 [&](const wire::UpdateRequest& update) {
-                   if (!options_.request_update) return answer(false, "not supported here");
-                   options_.request_update(update, command.id, AnswerLater(command));
-                 },
-                 [&](const wire::StatusRequest&) {
-                   heartbeat_at_ = clock_.SteadyNow();
-                   answer(true, "status published");
-                 },
-                 [&](const wire::Ping&) { answer(true, "pong"); },
-             },
-             command.body);
+bool Uplink::RequestUpdate(const wire::UpdateRequest& update, const wire::Command& command) {
+  if (!options_.request_update) return false;
+  options_.request_update(update, command.id, AnswerLater(command));
+  return true;
 }
 
 CommandDone Uplink::AnswerLater(const wire::Command& command) {
   return [this, id = command.id, type = command.type](CommandOutcome outcome) {
     Post([this, id, type, outcome = std::move(outcome)] {
-      QueueCommandResult(id, type, outcome.ok, outcome.detail);
+      changes_.CommandResult(id, type, outcome.ok, outcome.detail, clock_.Now());
     });
   };
 }
 
-bool Uplink::HandleReceipt(const core::EventId& event_id) {
-  ++counters_.receipts;
-  // Removed by event id, so a receipt for a row this uplink has not read yet works too.
-  pending_change_.receipted_alerts.push_back(event_id);
-  const auto matches = [&](const store::OutboxRow& row) { return row.event.id == event_id; };
-  // The row stays out of outbox reads until its removal is committed.
-  const auto hold = [this](std::int64_t sequence) {
-    removing_.insert(sequence);
-    pending_receipt_rows_.push_back(sequence);
-  };
-  for (auto it = awaiting_receipt_.begin(); it != awaiting_receipt_.end(); ++it) {
-    if (matches(it->second.row)) {
-      hold(it->first);
-      awaiting_receipt_.erase(it);
-      return true;
-    }
-  }
-  for (auto& [tag, entry] : in_flight_) {
-    if (entry.alert && matches(*entry.alert)) {
-      entry.receipted = true;  // its acknowledgement must not start the resend schedule
-      hold(entry.alert->sequence);
-      return true;
-    }
-  }
-  const auto queued = std::find_if(queue_.begin(), queue_.end(), matches);
-  if (queued == queue_.end()) return false;
-  hold(queued->sequence);
-  queue_.erase(queued);
-  return true;
-}
-
-void Uplink::QueueCommandResult(std::string_view command_id, std::string_view type, bool ok,
-                                std::string_view detail) {
-  core::Event event{ids_.Next(), core::EventKind::kCommandResult, core::Priority::kNormal, clock_.Now(), {}};
-  event.body =
-      wire::CommandResultBody(event.id, options_.gateway_id, event.created, command_id, type, ok, detail);
-  pending_change_.events.push_back(std::move(event));
-}
-
 void Uplink::FillWindow(core::SteadyTime now) {
-  if (now < retry_at_) return;
-  // Alerts whose receipt is overdue go first, alone, with their original event id.
-  for (auto it = awaiting_receipt_.begin(); it != awaiting_receipt_.end();) {
-    if (in_flight_.size() >= options_.in_flight_window) return;
-    if (it->second.resend_at > now) {
-      ++it;
-      continue;
-    }
-    store::OutboxRow row = std::move(it->second.row);
-    const std::uint32_t resends = it->second.resends + 1;
-    it = awaiting_receipt_.erase(it);
+  const auto held = [this](std::set<std::int64_t>& rows) {
+    rows.insert(changes_.removing().begin(), changes_.removing().end());
+    receipts_.AddWaiting(rows);
+  };
+  const auto due = [&]() -> std::optional<OutgoingRows> {
+    std::optional<ReceiptTracker::Due> resend = receipts_.TakeDue(now);
+    if (!resend) return std::nullopt;
     ++counters_.alerts_resent;
-    core::LogInfo("alert sent again: no receipt yet",
-                  {{"event_id", row.event.id.ToString()},
-                   {"resends", resends},
-                   {"next_in_s", ReceiptResendDelay(row, resends).count()}});
-    std::vector<store::OutboxRow> rows;
-    rows.push_back(std::move(row));
-    if (!PublishRows(std::move(rows), false, resends)) return;
-  }
-
-  bool refilled_for_batch = false;
-  while (in_flight_.size() < options_.in_flight_window) {
-    if (need_refill_ || (queue_.empty() && outbox_has_more_)) {
-      if (!Refill()) return;
-    }
-    if (queue_.empty()) return;
-    const store::OutboxRow& front = queue_.front();
-    if (front.event.priority == core::Priority::kBulk &&
-        in_flight_.size() + kUrgentSlots >= options_.in_flight_window) {
-      return;
-    }
-    if (front.event.kind != core::EventKind::kObservation) {
-      std::vector<store::OutboxRow> rows;
-      rows.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-      if (!PublishRows(std::move(rows), true)) return;
-      continue;
-    }
-    std::size_t available = 0;
-    while (available < queue_.size() && available < options_.observation_batch_max &&
-           queue_[available].event.kind == core::EventKind::kObservation) {
-      ++available;
-    }
-    if (available < options_.observation_batch_max && available == queue_.size() && outbox_has_more_ &&
-        !refilled_for_batch) {
-      refilled_for_batch = true;
-      need_refill_ = true;
-      continue;
-    }
-    if (available < options_.observation_batch_max && available == queue_.size()) {
-      // A partial batch: wait a little for more, unless it has waited long enough.
-      if (!partial_batch_since_) partial_batch_since_ = now;
-      if (now - *partial_batch_since_ < options_.observation_batch_window) return;
-    }
-    partial_batch_since_.reset();
-    std::vector<store::OutboxRow> rows(
-        std::make_move_iterator(queue_.begin()),
-        std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(available)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(available));
-    if (!PublishRows(std::move(rows), true)) return;
-  }
+    core::LogInfo("alert sent again: no receipt yet", {{"event_id", resend->row.event.id.ToString()},
+                                                       {"resends", resend->resends},
+                                                       {"next_in_s", resend->next_delay.count()}});
+    OutgoingRows message;
+    message.rows.push_back(std::move(resend->row));
+    message.resends = resend->resends;
+    return message;
+  };
+  publisher_.Fill(now, held, due, [this](const OutgoingRows& message) { return PublishRows(message); });
 }
 
-bool Uplink::Refill() {
-  need_refill_ = false;
-  std::set<std::int64_t> excluded = removing_;
-  for (const auto& [sequence, awaiting] : awaiting_receipt_)
-    excluded.insert(sequence);
-  for (const auto& [tag, entry] : in_flight_)
-    excluded.insert(entry.sequences.begin(), entry.sequences.end());
-  // From the read position only what is new; from the front, enough to see past what is excluded.
-  const std::size_t limit = cursor_ ? kPrefetchRows : kPrefetchRows + excluded.size();
-  auto rows = outbox_.Peek(limit, cursor_);
-  if (!rows) {
-    core::LogError("cannot read the outbox", {{"reason", rows.error().message}});
-    retry_at_ = clock_.SteadyNow() + kRetryDelay;
-    queue_.clear();
-    return false;
-  }
-  outbox_has_more_ = rows->size() == limit;
-  queue_.clear();
-  for (store::OutboxRow& row : *rows) {
-    if (excluded.count(row.sequence) == 0) queue_.push_back(std::move(row));
-  }
-  return true;
-}
-
-bool Uplink::PublishRows(std::vector<store::OutboxRow> rows, bool from_queue, std::uint32_t resends) {
-  InFlight entry;
-  entry.resends = resends;
-  for (const store::OutboxRow& row : rows)
-    entry.sequences.push_back(row.sequence);
-  const store::OutboxPosition last{rows.back().event.priority, rows.back().sequence};
+std::optional<std::uint64_t> Uplink::PublishRows(const OutgoingRows& message) {
+  const std::vector<store::OutboxRow>& rows = message.rows;
   std::string payload;
   std::string topic;
   if (rows.size() == 1 && rows.front().event.kind != core::EventKind::kObservation) {
@@ -716,23 +430,16 @@ bool Uplink::PublishRows(std::vector<store::OutboxRow> rows, bool from_queue, st
     // Our own keys failed us: nothing is lost (the rows stay), so log loudly and try again later.
     ++counters_.seal_failures;
     core::LogError("sealing an event failed; retrying", {{"reason", sealed.error().message}});
-    queue_.clear();
-    cursor_.reset();
-    need_refill_ = true;
-    retry_at_ = clock_.SteadyNow() + kRetryDelay;
-    return false;
+    return std::nullopt;
   }
-  if (rows.size() == 1 && IsAlert(rows.front())) entry.alert = std::move(rows.front());
-  if (!Send(topic, *sealed, false, std::move(entry))) return false;
-  // Resends of alerts waiting for a receipt are out of order and do not move the read position.
-  if (from_queue) cursor_ = last;
-  return true;
+  const std::uint64_t tag = next_tag_++;
+  if (!Publish(topic, *sealed, false, tag)) return std::nullopt;
+  if (NeedsReceipt(message)) receipts_.Sent(rows.front(), message.resends);
+  return tag;
 }
 
 bool Uplink::PublishStatus() {
-  for (const auto& [tag, entry] : in_flight_) {
-    if (entry.sequences.empty()) return true;  // the previous status is still on its way
-  }
+  if (publisher_.status_in_flight()) return true;  // the previous status is still on its way
   StatusInfo info;
   info.gateway_id = options_.gateway_id;
   info.tenant = options_.tenant;
@@ -742,13 +449,34 @@ bool Uplink::PublishStatus() {
   info.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock_.SteadyNow() - started_at_);
   info.heartbeat_interval = heartbeat_interval_;
   info.backlog = outbox_.Snapshot();
-  info.awaiting_receipt = awaiting_receipt_.size();
+  info.awaiting_receipt = receipts_.waiting();
   info.reconnects = counters_.connects.load() > 0 ? counters_.connects.load() - 1 : 0;
   info.clock_synchronised = clock_.WallClockSynchronised();
   std::string payload;
   // Unsigned it would prove nothing: no status this time; the next heartbeat tries again.
   if (!SignStatus(OnlineStatusBody(info), payload)) return true;
-  return Send(topics_.status, payload, true, InFlight{});
+  return SendStatus(payload);
+}
+
+bool Uplink::SendStatus(const std::string& payload) {
+  const core::SteadyTime now = clock_.SteadyNow();
+  const std::uint64_t tag = next_tag_++;
+  if (!Publish(topics_.status, payload, true, tag)) {
+    publisher_.NotSent(now);
+    return false;
+  }
+  publisher_.StatusSent(tag, now);
+  return true;
+}
+
+bool Uplink::Publish(const std::string& topic, const std::string& payload, bool retained, std::uint64_t tag) {
+  if (auto published = transport_->Publish(topic, payload, retained, tag); !published) {
+    core::LogWarning("publish not accepted by the MQTT client; retrying",
+                     {{"reason", published.error().message}, {"retry_in_ms", kPublishRetryDelay.count()}});
+    return false;
+  }
+  ++counters_.messages_published;
+  return true;
 }
 
 bool Uplink::SignStatus(const std::string& body, std::string& signed_body) {
@@ -777,108 +505,12 @@ void Uplink::PrepareLastWill() {
   transport_->SetLastWill(std::move(will));
 }
 
-std::chrono::seconds Uplink::ReceiptResendDelay(const store::OutboxRow& alert, std::uint32_t resends) const {
-  const std::chrono::seconds base = options_.receipt_resend_interval;
-  // A critical or high alert the care system lost is a resident waiting for help: no backoff, and never
-  // more than two minutes between copies (the receiver answers every copy with a receipt, so a copy
-  // too many costs one message). Today every alert is critical or high (info alerts go as high).
-  if (alert.event.priority <= core::Priority::kHigh) return std::min(base, kMaxUrgentReceiptResendInterval);
-  // Less urgent ones double per resend, so one whose receipts keep getting lost does not go out every
-  // minute for ever; the cap keeps a resend within a quarter of an hour.
-  const std::chrono::seconds cap = std::max(base, kMaxReceiptResendInterval);
-  std::chrono::seconds delay = base;
-  for (std::uint32_t i = 0; i < resends && delay < cap; ++i)
-    delay *= 2;
-  return std::min(delay, cap);
-}
-
-bool Uplink::Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry) {
-  const std::uint64_t tag = next_tag_++;
-  entry.sent_at = clock_.SteadyNow();
-  // Registered before publishing: the acknowledgement may arrive (as a posted task) at any moment.
-  in_flight_[tag] = std::move(entry);
-  if (auto published = transport_->Publish(topic, payload, retained, tag); !published) {
-    in_flight_.erase(tag);
-    core::LogWarning("publish not accepted by the MQTT client; retrying",
-                     {{"reason", published.error().message}, {"retry_in_ms", kRetryDelay.count()}});
-    queue_.clear();
-    cursor_.reset();
-    need_refill_ = true;
-    retry_at_ = clock_.SteadyNow() + kRetryDelay;
-    return false;
-  }
-  ++counters_.messages_published;
-  return true;
-}
-
 void Uplink::FlushCommit(core::SteadyTime now) {
-  if (committing_) return;
-  store::OutboxChange& change = pending_change_;
-  if (change.sent_sequences.empty() && change.receipted_alerts.empty() && change.events.empty() &&
-      change.settings.empty() && change.alert_actions.empty()) {
-    return;
-  }
-  if (now < commit_retry_at_) return;
-  const bool accepted = outbox_.Commit(change, [this](const Result<store::WriteOutcome>& result) {
-    Post([this, result] { OnCommitDone(result); });
+  changes_.Flush(now, [this](const store::OutboxChange& change) {
+    return outbox_.Commit(change, [this](const Result<store::WriteOutcome>& result) {
+      Post([this, result] { OnCommitDone(result); });
+    });
   });
-  if (!accepted) {
-    commit_retry_at_ = now + kCommitRetryDelay;
-    return;
-  }
-  committing_ = std::move(change);
-  committing_receipt_rows_ = std::move(pending_receipt_rows_);
-  committing_action_commands_ = std::move(pending_action_commands_);
-  pending_change_ = {};
-  pending_receipt_rows_.clear();
-  pending_action_commands_.clear();
-}
-
-void Uplink::OnCommitDone(const Result<store::WriteOutcome>& result) {
-  if (!committing_) return;
-  store::OutboxChange done = std::move(*committing_);
-  committing_.reset();
-  if (result) {
-    for (const std::int64_t sequence : done.sent_sequences)
-      removing_.erase(sequence);
-    for (const std::int64_t sequence : committing_receipt_rows_)
-      removing_.erase(sequence);
-    committing_receipt_rows_.clear();
-    // Command results were appended: send them (from the front if they sort before the read position).
-    for (const core::Event& event : done.events) {
-      need_refill_ = true;
-      if (cursor_ && event.priority < cursor_->priority) cursor_.reset();
-    }
-    // Alert events of an ack or resolve were appended too; their commands hear the outcome.
-    if (!done.alert_actions.empty()) need_refill_ = true;
-    for (std::size_t i = 0; i < committing_action_commands_.size(); ++i) {
-      const auto& [command_id, type] = committing_action_commands_[i];
-      const bool known = i < result->alert_action_results.size();
-      QueueCommandResult(command_id, type, known && result->alert_action_results[i].ok,
-                         known ? result->alert_action_results[i].detail : "not applied");
-    }
-    committing_action_commands_.clear();
-    return;
-  }
-  ++counters_.commit_failures;
-  core::LogError("uplink change not stored; retrying", {{"reason", result.error().message}});
-  // Put it back in front of whatever came since, and try again shortly.
-  pending_change_.sent_sequences.insert(pending_change_.sent_sequences.begin(), done.sent_sequences.begin(),
-                                        done.sent_sequences.end());
-  pending_change_.receipted_alerts.insert(pending_change_.receipted_alerts.begin(),
-                                          done.receipted_alerts.begin(), done.receipted_alerts.end());
-  pending_change_.events.insert(pending_change_.events.begin(), done.events.begin(), done.events.end());
-  pending_change_.alert_actions.insert(pending_change_.alert_actions.begin(), done.alert_actions.begin(),
-                                       done.alert_actions.end());
-  pending_action_commands_.insert(pending_action_commands_.begin(), committing_action_commands_.begin(),
-                                  committing_action_commands_.end());
-  committing_action_commands_.clear();
-  for (auto& [name, value] : done.settings)
-    pending_change_.settings.try_emplace(name, value);
-  pending_receipt_rows_.insert(pending_receipt_rows_.end(), committing_receipt_rows_.begin(),
-                               committing_receipt_rows_.end());
-  committing_receipt_rows_.clear();
-  commit_retry_at_ = clock_.SteadyNow() + kRetryDelay;
 }
 
 void Uplink::SayGoodbye() {
@@ -900,21 +532,17 @@ void Uplink::SayGoodbye() {
     std::string goodbye;
     if (SignStatus(OfflineStatusBody(options_.gateway_id, options_.tenant, "shutdown", &now, connected_at_),
                    goodbye) &&
-        Send(topics_.status, goodbye, true, InFlight{})) {
+        SendStatus(goodbye)) {
       // Wait for the goodbye and whatever else is in flight, so their rows can be removed now rather
       // than sent again at the next start.
       drain_until(std::chrono::steady_clock::now() + kGoodbyeWait,
-                  [this] { return in_flight_.empty() || state_ != LinkState::kConnected; });
+                  [this] { return publisher_.in_flight() == 0 || state_ != LinkState::kConnected; });
     }
   }
   transport_->Disconnect();
   // Acknowledged rows still to be removed: hand them over and wait (bounded) for the commit, so a clean
   // stop does not resend them at the next start.
-  drain_until(std::chrono::steady_clock::now() + kFinalCommitWait, [this] {
-    return !committing_ && pending_change_.sent_sequences.empty() &&
-           pending_change_.receipted_alerts.empty() && pending_change_.events.empty() &&
-           pending_change_.settings.empty();
-  });
+  drain_until(std::chrono::steady_clock::now() + kFinalCommitWait, [this] { return changes_.Settled(); });
 }
 
 }  // namespace ehg::uplink

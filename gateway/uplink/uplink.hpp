@@ -24,6 +24,12 @@
 #include "gateway/store/store.hpp"
 #include "gateway/transport/transport.hpp"
 #include "gateway/uplink/backoff.hpp"
+#include "gateway/uplink/change_batcher.hpp"
+#include "gateway/uplink/command_intake.hpp"
+#include "gateway/uplink/counters.hpp"
+#include "gateway/uplink/outbox_port.hpp"
+#include "gateway/uplink/outbox_publisher.hpp"
+#include "gateway/uplink/receipt_tracker.hpp"
 #include "gateway/wire/commands.hpp"
 #include "gateway/wire/topics.hpp"
 
@@ -73,76 +79,8 @@ struct UplinkOptions {
   core::telemetry::Registry* telemetry = nullptr;
 };
 
-// Where the uplink's rows come from and where its changes go (the store, through the pipeline).
-class OutboxPort {
- public:
-  virtual ~OutboxPort() = default;
-  // Uplink thread only: the outbox in sending order, at most `limit` rows, after `after` when given.
-  virtual Result<std::vector<store::OutboxRow>> Peek(std::size_t limit,
-                                                     std::optional<store::OutboxPosition> after) = 0;
-  // Thread-safe and asynchronous: `done` is called on another thread once the change was committed or
-  // failed as a whole. false = not accepted now (nothing happened); offer it again later.
-  virtual bool Commit(const store::OutboxChange& change,
-                      std::function<void(const Result<store::WriteOutcome>&)> done) = 0;
-  virtual store::OutboxSnapshot Snapshot() const = 0;  // thread-safe
-  // Uplink thread only: signed command ids still remembered at `now`, and the database's floor.
-  virtual Result<store::ReplayWindow> LoadReplayWindow(core::WallTime now) = 0;
-};
-
-// The production port: reads through the store's read-only connection, changes through the owner of
-// the writer connection (the pipeline).
-class ReaderOutbox final : public OutboxPort {
- public:
-  ReaderOutbox(std::unique_ptr<store::OutboxReader> reader, store::OutboxChangeSink& writer)
-      : reader_(std::move(reader)), writer_(writer) {}
-
-  Result<std::vector<store::OutboxRow>> Peek(std::size_t limit,
-                                             std::optional<store::OutboxPosition> after) override {
-    return reader_->Peek(limit, after);
-  }
-  bool Commit(const store::OutboxChange& change,
-              std::function<void(const Result<store::WriteOutcome>&)> done) override {
-    return writer_.ApplyOutboxChange(change, std::move(done));
-  }
-  store::OutboxSnapshot Snapshot() const override { return writer_.outbox(); }
-  Result<store::ReplayWindow> LoadReplayWindow(core::WallTime now) override {
-    return reader_->LoadReplayWindow(now);
-  }
-
- private:
-  std::unique_ptr<store::OutboxReader> reader_;
-  store::OutboxChangeSink& writer_;
-};
-
 enum class LinkState { kStopped, kDisconnected, kConnecting, kConnected };
 std::string_view ToString(LinkState state);
-
-// Monotonic counters, readable from any thread.
-struct UplinkCounters {
-  // Each is declared once, here, on the registry the uplink's options name (docs/status-page.md).
-  explicit UplinkCounters(core::telemetry::Registry& registry);
-  using Counter = core::telemetry::Counter;
-  Counter connects;
-  Counter connect_failures;
-  Counter connections_lost;
-  Counter messages_published;  // handed to the client (incl. status, resends)
-  Counter messages_acknowledged;
-  Counter events_acknowledged;  // outbox rows inside acknowledged messages
-  Counter delivery_failures;
-  Counter alerts_resent;  // resends while waiting for a receipt
-  Counter receipts;
-  Counter commands;
-  Counter commands_rejected;  // authentic, but not a valid command: a result says why
-  // Not authentic or not fresh (unsigned, forged, unknown key, expired, replayed, another gateway's):
-  // logged and counted, nothing else happens, no result.
-  Counter commands_refused;
-  Counter seal_failures;
-  Counter commands_dropped;  // queue full: the care system repeats unanswered ones
-  // Larger than the maximum packet size announced on CONNECT: the broker ignored it. Dropped unread.
-  Counter messages_oversized;
-  Counter status_sign_failures;  // a status not sent (or a will not set) unsigned
-  Counter commit_failures;
-};
 
 struct UplinkStatus {
   LinkState state = LinkState::kStopped;
@@ -154,32 +92,23 @@ struct UplinkStatus {
   std::string last_error;
 };
 
-inline constexpr std::string_view kHeartbeatSetting = "uplink.heartbeat_interval_seconds";
-
-// The largest message the uplink takes: a signed command is its JSON (at most kMaxCommandBytes, a
-// config.apply carrying a whole config file) in base64url plus a header and a signature, well under
-// twice its size.
-inline constexpr std::size_t kMaxCommandMessageBytes = 2 * wire::kMaxCommandBytes;
 // The MQTT 5 Maximum Packet Size the gateway announces on CONNECT: the largest command message plus
 // room for the fixed header, the topic and the properties a broker forwards (144 KiB). A conforming
 // broker never sends a larger packet; one that arrives anyway is dropped unread and counted.
 inline constexpr std::size_t kMaxIncomingPacketBytes = kMaxCommandMessageBytes + 16 * 1024;
-// Resends of an alert without a receipt back off to this interval at most.
-inline constexpr std::chrono::seconds kMaxReceiptResendInterval{15 * 60};
-// A critical or high alert whose copy the care system lost must not wait a quarter of an hour: its
-// resends do not back off, and come at most this far apart.
-inline constexpr std::chrono::seconds kMaxUrgentReceiptResendInterval{2 * 60};
 // Work queued for the uplink thread by the client library's threads: above this, incoming messages
 // (commands, and the notices of oversized ones) are dropped and counted, never queued.
 inline constexpr std::size_t kMaxQueuedUplinkTasks = 4096;
 
-class Uplink {
+// The thread shell: owns the thread, its task queue and the transport, and hands each event to the
+// part that decides (outbox_publisher, receipt_tracker, command_intake, change_batcher).
+class Uplink : private CommandEffects {
  public:
   // The transport is made by `factory` with events that post to this uplink's thread. The uplink sets
   // the transport's last will itself, signed, before each connection.
   Uplink(UplinkOptions options, const transport::TransportFactory& factory, OutboxPort& outbox,
          const core::Clock& clock, core::EventIdGenerator& ids);
-  ~Uplink();
+  ~Uplink() override;
   Uplink(const Uplink&) = delete;
   Uplink& operator=(const Uplink&) = delete;
 
@@ -202,26 +131,13 @@ class Uplink {
   core::SteadyTime LastHeartbeat() const;
 
  private:
-  // One MQTT message handed to the transport and not yet acknowledged.
-  struct InFlight {
-    std::vector<std::int64_t> sequences;    // outbox rows inside (none for a status message)
-    std::optional<store::OutboxRow> alert;  // kept for resending until the receipt arrives
-    bool receipted = false;                 // the receipt came before the broker's acknowledgement
-    std::uint32_t resends = 0;              // an alert sent again for want of a receipt: how often
-    core::SteadyTime sent_at{};
-  };
-  struct AwaitingReceipt {
-    store::OutboxRow row;
-    core::SteadyTime resend_at;
-    std::uint32_t resends = 0;  // sent again this many times already (the backoff's step)
-  };
-
   void Post(std::function<void()> task);
   void Run();
   void RunTasks(std::deque<std::function<void()>>& tasks);
   void Step();
   core::SteadyTime NextDeadline(core::SteadyTime now) const;
 
+  // What the transport and the pipeline report, run on the uplink thread.
   void OnConnected(bool session_present);
   void OnConnectFailed(const std::string& reason);
   void OnConnectionLost(const std::string& reason);
@@ -231,31 +147,27 @@ class Uplink {
   void OnOversized(const std::string& topic, std::size_t bytes);
   void OnCommitDone(const Result<store::WriteOutcome>& result);
 
-  void HandleCommand(const wire::Command& command);
+  // What commands do here (CommandEffects).
+  void CareSystemAnswered() override;
+  bool Receipted(const core::EventId& event_id) override;
+  void HeartbeatChanged(std::chrono::seconds interval) override;
+  void StatusRequested() override;
+  bool ApplyConfig(const wire::ConfigApply& apply, const wire::Command& command) override;
+  bool RequestUpdate(const wire::UpdateRequest& update, const wire::Command& command) override;
   // The `done` for a command the daemon carries out: posts its result back to the uplink thread.
   CommandDone AnswerLater(const wire::Command& command);
-  // The replay window: loaded once from the store, then kept here and persisted with each change.
-  bool LoadSeenCommands();
-  bool Seen(const std::string& jti, core::WallTime now);
-  // Stops the alert's resends and queues its removal; false when the uplink did not hold the alert.
-  bool HandleReceipt(const core::EventId& event_id);
-  void QueueCommandResult(std::string_view command_id, std::string_view type, bool ok,
-                          std::string_view detail);
 
   void FillWindow(core::SteadyTime now);
-  bool Refill();
-  bool PublishRows(std::vector<store::OutboxRow> rows, bool from_queue, std::uint32_t resends = 0);
+  // Seals one message of outbox rows and hands it to the transport: its tag, or nothing (logged).
+  std::optional<std::uint64_t> PublishRows(const OutgoingRows& message);
   bool PublishStatus();
+  // A signed status on the status topic, retained; false when the transport did not take it.
+  bool SendStatus(const std::string& payload);
+  bool Publish(const std::string& topic, const std::string& payload, bool retained, std::uint64_t tag);
   // Signs a status body for the status topic; false (logged, counted) when the key failed us.
   bool SignStatus(const std::string& body, std::string& signed_body);
   // Prepares the signed last will of the connection about to be made (no will when signing fails).
   void PrepareLastWill();
-  std::chrono::seconds ReceiptResendDelay(const store::OutboxRow& alert, std::uint32_t resends) const;
-  // The care system answered (a receipt or any authentic command): alerts still waiting for a receipt
-  // were lost on its side, so their next resend is one base interval away at most and the backoff
-  // starts over.
-  void RestartReceiptBackoff();
-  bool Send(const std::string& topic, const std::string& payload, bool retained, InFlight entry);
   void FlushCommit(core::SteadyTime now);
   void SetState(LinkState state);
   void SayGoodbye();
@@ -264,7 +176,6 @@ class Uplink {
   wire::Topics topics_;
   OutboxPort& outbox_;
   const core::Clock& clock_;
-  core::EventIdGenerator& ids_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -272,7 +183,8 @@ class Uplink {
   bool stop_requested_ = false;
   std::thread thread_;
 
-  // Uplink thread only.
+  // Uplink thread only: the connection and the heartbeat; the outbox's rows, receipts, commands and
+  // changes are the parts' below.
   ReconnectBackoff backoff_;
   LinkState state_ = LinkState::kStopped;
   core::SteadyTime started_at_{};
@@ -280,33 +192,10 @@ class Uplink {
   core::SteadyTime connect_started_at_{};
   core::WallTime connected_at_{};  // wall time of the current connection attempt; names it in statuses
   core::SteadyTime heartbeat_at_{};
-  core::SteadyTime retry_at_{};         // after a failed publish or outbox read
-  core::SteadyTime commit_retry_at_{};  // after a refused or failed commit
-  std::optional<core::SteadyTime> partial_batch_since_;
   std::chrono::seconds heartbeat_interval_;
   std::string last_failure_reason_;
   transport::ConnectDiagnosis last_diagnosis_;
-  std::map<std::uint64_t, InFlight> in_flight_;
   std::uint64_t next_tag_ = 1;
-  std::deque<store::OutboxRow> queue_;  // prefetched rows in sending order, none of them in flight
-  // The last row sent in outbox order: the next read starts after it. Cleared whenever a row before it
-  // may need sending again (lost connection, refused message) or a more urgent row arrived.
-  std::optional<store::OutboxPosition> cursor_;
-  bool need_refill_ = true;
-  bool outbox_has_more_ = false;
-  std::map<std::int64_t, AwaitingReceipt> awaiting_receipt_;
-  std::map<std::string, core::WallTime> seen_commands_;  // jti -> remember until
-  bool seen_commands_loaded_ = false;
-  std::optional<core::WallTime> commands_not_issued_before_;  // the database's replay floor
-  std::set<std::int64_t> removing_;  // acknowledged or receipted rows whose removal is not committed yet
-  store::OutboxChange pending_change_;
-  // The commands behind pending_change_.alert_actions / the committing change's, in the same order:
-  // each hears the outcome once the pipeline applied its action.
-  std::vector<std::pair<std::string, std::string>> pending_action_commands_;
-  std::vector<std::pair<std::string, std::string>> committing_action_commands_;
-  std::optional<store::OutboxChange> committing_;
-  std::vector<std::int64_t> committing_receipt_rows_;
-  std::vector<std::int64_t> pending_receipt_rows_;
 
   mutable std::mutex status_mutex_;
   UplinkStatus status_;
@@ -314,6 +203,12 @@ class Uplink {
   core::telemetry::OwnOrShared telemetry_;
   UplinkCounters counters_;
   core::LatencyHistogram publish_latency_;
+
+  // Uplink thread only.
+  OutboxPublisher publisher_;
+  ReceiptTracker receipts_;
+  ChangeBatcher changes_;
+  CommandIntake intake_;
   // Last: destroyed first, so no late callback from the client library finds the rest gone.
   std::unique_ptr<transport::Transport> transport_;
 };

@@ -36,6 +36,7 @@ class FakeTransport final : public transport::Transport {
     std::optional<transport::LastWill> will;  // as set before the latest Connect
     std::vector<transport::LastWill> wills;   // every will set, in order
     bool auto_connect = true;
+    bool auto_ack = false;  // the broker acknowledges every message as it is published
   };
 
   explicit FakeTransport(std::shared_ptr<State> state) : state_(std::move(state)) {}
@@ -57,9 +58,14 @@ class FakeTransport final : public transport::Transport {
   }
   Result<void> Publish(const std::string& topic, const std::string& payload, bool retained,
                        std::uint64_t tag) override {
-    std::lock_guard lock(state_->mutex);
-    if (!state_->connected || state_->refuse_publish) return Fail(Errc::kUnavailable, "not connected");
-    state_->published.push_back({topic, payload, retained, tag});
+    bool acknowledge = false;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (!state_->connected || state_->refuse_publish) return Fail(Errc::kUnavailable, "not connected");
+      state_->published.push_back({topic, payload, retained, tag});
+      acknowledge = state_->auto_ack;
+    }
+    if (acknowledge) state_->events.delivered(tag);
     return {};
   }
   Result<void> Subscribe(const std::string& topic) override {

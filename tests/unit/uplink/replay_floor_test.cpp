@@ -54,7 +54,19 @@ struct Gateway {
         *outbox, clock, ids);
     uplink->Start();
   }
-  ~Gateway() { uplink->Stop(); }
+  // The broker acknowledges what is on its way, so the goodbye does not wait for it.
+  ~Gateway() {
+    std::vector<std::uint64_t> tags;
+    {
+      std::lock_guard lock(transport->mutex);
+      transport->auto_ack = true;
+      for (const auto& message : transport->published)
+        tags.push_back(message.tag);
+    }
+    for (const auto tag : tags)
+      transport->events.delivered(tag);
+    uplink->Stop();
+  }
 
   void Command(const std::string& jws) { transport->events.message(std::string(kFloorBase) + "cmd", jws); }
   std::size_t Results() {

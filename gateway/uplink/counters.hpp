@@ -1,0 +1,34 @@
+#pragma once
+
+#include "gateway/core/telemetry.hpp"
+
+namespace ehg::uplink {
+
+// Monotonic counters, readable from any thread.
+struct UplinkCounters {
+  // Each is declared once, here, on the registry the uplink's options name (docs/status-page.md).
+  explicit UplinkCounters(core::telemetry::Registry& registry);
+  using Counter = core::telemetry::Counter;
+  Counter connects;
+  Counter connect_failures;
+  Counter connections_lost;
+  Counter messages_published;  // handed to the client (incl. status, resends)
+  Counter messages_acknowledged;
+  Counter events_acknowledged;  // outbox rows inside acknowledged messages
+  Counter delivery_failures;
+  Counter alerts_resent;  // resends while waiting for a receipt
+  Counter receipts;
+  Counter commands;
+  Counter commands_rejected;  // authentic, but not a valid command: a result says why
+  // Not authentic or not fresh (unsigned, forged, unknown key, expired, replayed, another gateway's):
+  // logged and counted, nothing else happens, no result.
+  Counter commands_refused;
+  Counter seal_failures;
+  Counter commands_dropped;  // queue full: the care system repeats unanswered ones
+  // Larger than the maximum packet size announced on CONNECT: the broker ignored it. Dropped unread.
+  Counter messages_oversized;
+  Counter status_sign_failures;  // a status not sent (or a will not set) unsigned
+  Counter commit_failures;
+};
+
+}  // namespace ehg::uplink

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
+#include "gateway/store/store.hpp"
+
+// Rows the broker's PUBACK does not settle: they stay in the outbox until the care system's receipt,
+// and go again, same event id, while none comes (docs/mqtt.md, "Alert receipts"). The tracker does not
+// care what a row is; the uplink decides which rows need a receipt (today: alerts). No thread and no
+// clock: the uplink passes the time of each step, tests a manual one.
+namespace ehg::uplink {
+
+// Resends of a row without a receipt back off to this interval at most.
+inline constexpr std::chrono::seconds kMaxReceiptResendInterval{15 * 60};
+// A critical or high alert whose copy the care system lost must not wait a quarter of an hour: its
+// resends do not back off, and come at most this far apart.
+inline constexpr std::chrono::seconds kMaxUrgentReceiptResendInterval{2 * 60};
+
+// The wait before the next copy of a row of `priority` of which `resends` copies went again already.
+// Critical and high: `base`, at most kMaxUrgentReceiptResendInterval. Others: `base`, doubled per
+// resend, up to kMaxReceiptResendInterval (or `base` when larger).
+std::chrono::seconds ReceiptResendDelay(std::chrono::seconds base, core::Priority priority,
+                                        std::uint32_t resends);
+
+class ReceiptTracker {
+ public:
+  explicit ReceiptTracker(std::chrono::seconds base_interval) : base_(base_interval) {}
+
+  // A row that needs a receipt was handed to the broker; `resends`: copies that went again before.
+  void Sent(store::OutboxRow row, std::uint32_t resends);
+  // The broker acknowledged the message that carried `sequence`. true: the tracker holds that row (its
+  // resend is now scheduled, or its receipt came first and nothing remains to do); false: the row
+  // needs no receipt and may leave the outbox.
+  bool Acknowledged(std::int64_t sequence, core::SteadyTime now);
+  // The message carrying the row was refused, or the connection lost: the outbox still has the row
+  // and the next read returns it (the backoff starts over then).
+  void Unsent(std::int64_t sequence);
+  void ConnectionLost();
+
+  // The care system's receipt. The row's sequence when the tracker held it, in flight or waiting (its
+  // removal is the caller's); its PUBACK then schedules nothing.
+  std::optional<std::int64_t> Receipt(const core::EventId& event_id);
+
+  struct Due {
+    store::OutboxRow row;
+    std::uint32_t resends = 0;           // this copy's number
+    std::chrono::seconds next_delay{0};  // the wait after this copy, should no receipt come either
+  };
+  // The first row (outbox order) whose resend is due at `now`. It leaves the waiting rows: Sent() again
+  // once handed over, or read again from the outbox when it could not be.
+  std::optional<Due> TakeDue(core::SteadyTime now);
+  // The care system answered or the connection is new: whatever still waits was lost on its side or
+  // the broker's, so its next copy is one base interval away at most and the backoff starts over.
+  void RestartBackoff(core::SteadyTime now);
+
+  std::size_t waiting() const { return waiting_.size(); }
+  std::optional<core::SteadyTime> next_resend() const;
+  // Adds the waiting rows to `held`: not to be read from the outbox meanwhile.
+  void AddWaiting(std::set<std::int64_t>& held) const;
+
+ private:
+  struct Sending {
+    store::OutboxRow row;
+    std::uint32_t resends = 0;
+    bool receipted = false;  // the receipt came before the broker's acknowledgement
+  };
+  struct Waiting {
+    store::OutboxRow row;
+    core::SteadyTime resend_at{};
+    std::uint32_t resends = 0;
+  };
+
+  std::chrono::seconds base_;
+  std::map<std::int64_t, Sending> in_flight_;  // by outbox sequence
+  std::map<std::int64_t, Waiting> waiting_;
+};
+
+}  // namespace ehg::uplink
