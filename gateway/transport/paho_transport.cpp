@@ -55,7 +55,12 @@ struct Session {
   std::unique_ptr<mqtt::connect_options> connect_options;
   ConnectListener connect_listener;
   DeliveryListener delivery_listener;
-  // Declared last: destroyed first, while the listeners it may still call are alive.
+  // The DISCONNECT's token, kept with the retired session. paho-mqtt-cpp 1.2 wakes a waiter on a token
+  // and then still broadcasts on the token's condition variable from its own thread: a token dropped as
+  // soon as wait_for returns could be destroyed under that broadcast (ThreadSanitizer showed it). The
+  // retired session outlives the broadcast by its grace period.
+  mqtt::token_ptr disconnect_token;
+  // Declared last: destroyed first, while the listeners and the token it may still call are alive.
   std::unique_ptr<mqtt::async_client> client;
 };
 
@@ -239,7 +244,8 @@ class PahoTransport final : public Transport {
     if (!session) return;
     try {
       if (session->client && session->client->is_connected()) {
-        session->client->disconnect()->wait_for(kDisconnectTimeout);
+        session->disconnect_token = session->client->disconnect();
+        session->disconnect_token->wait_for(kDisconnectTimeout);
       }
     } catch (const std::exception& exception) {
       core::LogDebug("MQTT disconnect did not complete cleanly", {{"reason", exception.what()}});
