@@ -27,6 +27,7 @@
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
 #include "gateway/transport/paho_transport.hpp"
+#include "gateway/wire/commands.hpp"
 #include "gateway/wire/status_check.hpp"
 #include "gateway/wire/topics.hpp"
 
@@ -222,6 +223,11 @@ class Receiver {
     }
     const Object::Ptr object = ParseObject(body);
     if (!object) return Refuse(topic, "malformed", "the body is not a JSON object");
+    // Every event of the message is confirmed with one receipt once it is printed (this receiver's
+    // store), a repeat too: the gateway sends an event again only when no receipt reached it (the
+    // broker lost the event or the receipt, or the gateway died before storing it), so a repeat left
+    // unanswered would come back for ever.
+    std::vector<std::string> received;
     if (object->has("resourceType")) {
       const auto entries = object->getArray("entry");
       for (std::size_t i = 0; entries && i < entries->size(); ++i) {
@@ -229,8 +235,19 @@ class Receiver {
         if (!entry || !entry->has("fullUrl")) continue;
         std::string id = entry->getValue<std::string>("fullUrl");
         if (id.starts_with("urn:uuid:")) id = id.substr(9);
-        Deliver(*parts, id, signer, entry->getObject("resource"));
+        const Object::Ptr resource = entry->getObject("resource");
+        Deliver(*parts, id, signer, resource);
+        received.push_back(std::move(id));
+        // A blood pressure's further parts are events of their own: confirmed with it.
+        const auto identifiers = resource ? resource->getArray("identifier") : nullptr;
+        for (std::size_t k = 0; identifiers && k < identifiers->size(); ++k) {
+          const Object::Ptr identifier = identifiers->getObject(static_cast<unsigned>(k));
+          if (!identifier || identifier->optValue<std::string>("system", "") != "urn:ietf:rfc:3986") continue;
+          const std::string value = identifier->optValue<std::string>("value", "");
+          if (value.starts_with("urn:uuid:")) received.push_back(value.substr(9));
+        }
       }
+      SendReceipt(*parts, received);
       return;
     }
     // The body names its gateway: it must be the one whose topic it came on.
@@ -238,12 +255,9 @@ class Receiver {
       return Refuse(topic, "gateway_mismatch", "the body names another gateway than its topic");
     }
     if (!object->has("event_id")) return Refuse(topic, "malformed", "no event_id");
-    const std::string id = object->getValue<std::string>("event_id");
-    Deliver(*parts, id, signer, object);
-    // Every copy of an alert gets its receipt, a repeat too: the gateway sends an alert again only when
-    // no receipt reached it (the broker lost one, or the gateway died before storing it), so a repeat
-    // left unanswered would come back for ever.
-    if (parts->kind == "alert") SendReceipt(*parts, id);
+    received.push_back(object->getValue<std::string>("event_id"));
+    Deliver(*parts, received.front(), signer, object);
+    SendReceipt(*parts, received);
   }
 
   // The retained status: the gateway's own signature, fresh, newer than the last one taken. A refused
@@ -297,14 +311,12 @@ class Receiver {
     return true;
   }
 
-  // Every alert event is confirmed at once: the gateway stops resending it.
-  void SendReceipt(const TopicParts& parts, const std::string& event_id) {
-    if (request_.no_receipts) return;
-    Object::Ptr command = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    command->set("id", "receipt-" + event_id);
-    command->set("type", "alert.receipt");
-    command->set("event_id", event_id);
-    if (SendCommand(parts.tenant, parts.gateway, command)) ++receipts_;
+  // The gateway stops resending these events and removes them from its outbox.
+  void SendReceipt(const TopicParts& parts, const std::vector<std::string>& event_ids) {
+    if (request_.no_receipts || event_ids.empty()) return;
+    if (SendCommand(parts.tenant, parts.gateway,
+                    ParseObject(wire::EventReceiptCommand("r-" + event_ids.front(), event_ids))))
+      ++receipts_;
   }
 
   bool SendCommand(const std::string& tenant, const std::string& gateway, const Object::Ptr& command) {

@@ -131,6 +131,8 @@ uplink::UplinkOptions UplinkOptionsFor(const config::Config& config,
   options.observation_batch_max = config.uplink.observation_batch_max;
   options.observation_batch_window = config.uplink.observation_batch_window;
   options.receipt_resend_interval = config.uplink.receipt_resend_interval;
+  options.receipt_scope = config.uplink.receipts_for_alerts_only ? uplink::ReceiptScope::kAlertsOnly
+                                                                 : uplink::ReceiptScope::kEveryEvent;
   options.heartbeat_interval = HeartbeatInterval(config, settings);
   options.reconnect_max = config.broker.reconnect_max;
   return options;

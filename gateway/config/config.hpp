@@ -95,6 +95,10 @@ struct UplinkConfig {
   std::size_t observation_batch_max = 50;
   std::chrono::milliseconds observation_batch_window{2000};
   std::chrono::seconds receipt_resend_interval{60};
+  // "every_event" (default): every event stays in the outbox until the care system's receipt;
+  // "alerts_only": only alerts do, the rest leave at the broker's PUBACK (a care system that confirms
+  // alerts only). Part of the security floor: a remote config cannot narrow it.
+  bool receipts_for_alerts_only = false;
   // The default; the care system may change it by command (persisted, wins over this).
   std::chrono::seconds heartbeat_interval{60};
   // How long the broker keeps the session (and queued commands) while the gateway is offline.

@@ -199,6 +199,9 @@ void ParseUplink(ObjectReader& reader, UplinkConfig& out) {
     out.observation_batch_window = std::chrono::milliseconds(*window);
   if (auto seconds = reader.Integer("receipt_resend_seconds", 5, 3600, "seconds"))
     out.receipt_resend_interval = std::chrono::seconds(*seconds);
+  static constexpr std::string_view kReceiptScopes[] = {"every_event", "alerts_only"};
+  if (auto scope = reader.Choice("receipts", kReceiptScopes))
+    out.receipts_for_alerts_only = *scope == "alerts_only";
   if (auto seconds = reader.Integer("heartbeat_seconds", 10, 3600, "seconds"))
     out.heartbeat_interval = std::chrono::seconds(*seconds);
   if (auto hours = reader.Integer("session_expiry_hours", 1, 24 * 30, "hours"))

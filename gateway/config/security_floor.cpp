@@ -49,6 +49,7 @@ const std::vector<FloorKey>& FloorKeys() {
       Key("uplink.observation_batch_window_ms",
           [](const Config& c) { return c.uplink.observation_batch_window; }),
       Key("uplink.receipt_resend_seconds", [](const Config& c) { return c.uplink.receipt_resend_interval; }),
+      Key("uplink.receipts", [](const Config& c) { return c.uplink.receipts_for_alerts_only; }),
       Key("uplink.session_expiry_hours", [](const Config& c) { return c.uplink.session_expiry; }),
       Key("bluetooth.adapter", [](const Config& c) { return c.bluetooth.adapter; }),
       Key("bluetooth.bus_address", [](const Config& c) { return c.bluetooth.bus_address; }),

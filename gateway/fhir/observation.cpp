@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "gateway/core/json.hpp"
-#include "gateway/core/vital_signs.hpp"
 #include "gateway/core/observation_identity.hpp"
+#include "gateway/core/vital_signs.hpp"
 
 namespace ehg::fhir {
 namespace {
@@ -274,6 +274,12 @@ std::string ObservationResource(const std::vector<const StoredObservation*>& par
   resource += ",\"identifier\":[";
   for (std::size_t i = 0; i < parts.size(); ++i)
     resource += (i ? "," : "") + Identifier(*parts[i]);
+  // The event ids of the parts after the first (whose id is the entry's fullUrl): each part is an
+  // event of its own in the gateway's outbox, and the care system's receipt must name them all.
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    resource += ",{\"system\":" + JsonQuote(kEventIdSystem) +
+                ",\"value\":" + JsonQuote("urn:uuid:" + parts[i]->event_id) + "}";
+  }
   resource += "],\"status\":\"final\",\"category\":" + category + ",\"code\":" + code;
   resource += ",\"subject\":{\"type\":\"Patient\",\"identifier\":{\"system\":" + JsonQuote(kPseudonymSystem) +
               ",\"value\":" + JsonQuote(first.subject) + "}}";

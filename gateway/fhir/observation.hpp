@@ -48,6 +48,11 @@ Result<StoredObservation> ReadObservationBody(std::string_view body);
 // pressure measurement (same device and time), which become components of one Observation.
 std::string ObservationResource(const std::vector<const StoredObservation*>& parts);
 
+// The identifier system of an Observation's further event ids: a blood pressure entry is one event per
+// part in the gateway's outbox, its fullUrl names the first, an identifier of this system each other one
+// (value urn:uuid:<event id>). A receiver confirms them all.
+inline constexpr std::string_view kEventIdSystem = "urn:ietf:rfc:3986";
+
 struct BundleResult {
   std::string json;
   std::size_t observations = 0;  // entries (a blood pressure with its parts is one)

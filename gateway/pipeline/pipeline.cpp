@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "gateway/core/log.hpp"
-#include "gateway/core/vital_signs.hpp"
 #include "gateway/core/thread_name.hpp"
+#include "gateway/core/vital_signs.hpp"
 #include "gateway/pipeline/event_bodies.hpp"
 
 namespace ehg::pipeline {
@@ -100,7 +100,8 @@ const core::telemetry::Family kReadingsRefused{
     "offers them again) or stopping.",
     {"reason"}};
 const core::telemetry::Family kAlertChanges{
-    "ehg_alert_changes_total", "Alert changes the rule engine made since start, all severities, by change.",
+    "ehg_alert_changes_total",
+    "Alert changes the rule engine made since start, all severities, by change.",
     {"change"}};
 const core::telemetry::Family kTimeJudged{
     "ehg_readings_time_judged_total",
@@ -512,8 +513,12 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
     OutboxChange& change = pending.change;
     write.sent_sequences.insert(write.sent_sequences.end(), change.sent_sequences.begin(),
                                 change.sent_sequences.end());
-    write.receipted_alerts.insert(write.receipted_alerts.end(), change.receipted_alerts.begin(),
-                                  change.receipted_alerts.end());
+    write.receipted_events.insert(write.receipted_events.end(), change.receipted_events.begin(),
+                                  change.receipted_events.end());
+    // Kept parallel to receipted_events (a change that says nothing held nothing).
+    change.receipt_held.resize(change.receipted_events.size(), false);
+    write.receipt_held.insert(write.receipt_held.end(), change.receipt_held.begin(),
+                              change.receipt_held.end());
     for (core::Event& event : change.events)
       write.events.push_back(event);
     for (auto& [name, value] : change.settings)
@@ -526,7 +531,7 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
   const core::WallTime now = clock_.Now();
   EngineSavepoint savepoint(engine_);
   alerts::Evaluation evaluation;
-  for (const core::EventId& event_id : write.receipted_alerts)
+  for (const core::EventId& event_id : write.receipted_events)
     evaluation.Append(evaluator_.MarkDelivered(engine_, event_id.ToString(), now));
   std::vector<store::AlertActionResult> action_results;
   for (PendingChange& pending : changes) {
@@ -574,7 +579,7 @@ void Pipeline::ProcessChanges(std::deque<PendingChange>& changes) {
   std::size_t receipt_offset = 0;
   std::size_t action_offset = 0;
   for (PendingChange& pending : changes) {
-    const std::size_t receipts = pending.change.receipted_alerts.size();
+    const std::size_t receipts = pending.change.receipted_events.size();
     const std::size_t actions = pending.change.alert_actions.size();
     if (pending.done) {
       store::WriteOutcome own;

@@ -889,17 +889,18 @@ Result<WriteOutcome> Store::WriteOnce(const WriteBatch& batch, bool with_reading
       outcome.removed_rows += removed;
       if (removed == 0) ++outcome.delivered_after_drop;
     }
-    if (outcome.delivered_after_drop > 0) {
-      impl.AddToCounter(kDroppedObservations, -static_cast<std::int64_t>(outcome.delivered_after_drop));
-    }
-    for (const core::EventId& event_id : batch.receipted_alerts) {
-      SQLite::Statement& remove =
-          impl.Prepared(impl.remove_receipted,
-                        "DELETE FROM outbox WHERE event_id = ? AND kind = 'alert' RETURNING bytes, 1");
-      remove.bind(1, event_id.ToString());
+    for (std::size_t i = 0; i < batch.receipted_events.size(); ++i) {
+      SQLite::Statement& remove = impl.Prepared(
+          impl.remove_receipted, "DELETE FROM outbox WHERE event_id = ? RETURNING bytes, kind = 'alert'");
+      remove.bind(1, batch.receipted_events[i].ToString());
       const std::uint64_t removed = RemoveAndAccount(remove, stats);
       outcome.removed_rows += removed;
       outcome.receipt_matched.push_back(removed > 0);
+      if (removed == 0 && i < batch.receipt_held.size() && batch.receipt_held[i])
+        ++outcome.delivered_after_drop;
+    }
+    if (outcome.delivered_after_drop > 0) {
+      impl.AddToCounter(kDroppedObservations, -static_cast<std::int64_t>(outcome.delivered_after_drop));
     }
     for (const auto& [name, value] : batch.settings) {
       SQLite::Statement upsert(*impl.db, "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)");

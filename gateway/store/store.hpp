@@ -171,7 +171,10 @@ inline constexpr std::string_view kCommandsNotIssuedBeforeSetting = "commands.no
 // settings in. The pipeline applies it as one WriteBatch.
 struct OutboxChange {
   std::vector<std::int64_t> sent_sequences;     // the broker acknowledged these rows
-  std::vector<core::EventId> receipted_alerts;  // the care system confirmed these alert events
+  std::vector<core::EventId> receipted_events;  // the care system confirmed these events
+  // In the order of receipted_events: the uplink held that event's row (sent, waiting for this
+  // receipt). A held row already gone was dropped by the budget on its way: it got through after all.
+  std::vector<bool> receipt_held;
   std::vector<core::Event> events;
   std::map<std::string, std::string> settings;
   // Applied by the owner of the alert state (the pipeline) before the change is written.
@@ -193,9 +196,10 @@ struct WriteBatch {
   // Outbox rows the broker acknowledged (PUBACK), each named once. Only the budget removes rows that
   // may still be in flight, so a row already gone was a dropped observation that got through.
   std::vector<std::int64_t> sent_sequences;
-  // Alert events whose receipt the care system sent: their outbox rows are removed. Unknown ids are
-  // ignored (a receipt may arrive twice).
-  std::vector<core::EventId> receipted_alerts;
+  // Events whose receipt the care system sent (any kind): their outbox rows are removed. Unknown ids
+  // are ignored (a receipt may arrive twice, or name an observation the budget dropped meanwhile).
+  std::vector<core::EventId> receipted_events;
+  std::vector<bool> receipt_held;               // as OutboxChange::receipt_held
   std::map<std::string, std::string> settings;  // insert or replace by name
   // Alert rule states by key: insert or replace; nullopt deletes.
   std::map<std::string, std::optional<std::string>> rule_states;
@@ -204,18 +208,19 @@ struct WriteBatch {
 
   bool empty() const {
     return readings.empty() && alerts.empty() && devices.empty() && events.empty() &&
-           sent_sequences.empty() && receipted_alerts.empty() && settings.empty() && rule_states.empty() &&
+           sent_sequences.empty() && receipted_events.empty() && settings.empty() && rule_states.empty() &&
            seen_commands.empty() && !forget_commands_before;
   }
 };
 
 struct WriteOutcome {
   std::vector<std::int64_t> reading_ids;  // in the order of WriteBatch::readings
-  std::uint64_t removed_rows = 0;         // by sent_sequences and receipted_alerts
-  // Acknowledged rows that were no longer there: observations the budget dropped while their message
-  // was already on its way. They were delivered after all, so the dropped counter is corrected by them.
+  std::uint64_t removed_rows = 0;         // by sent_sequences and receipted_events
+  // Acknowledged rows, or held rows receipted, that were no longer there: observations the budget
+  // dropped while their message was already on its way. They were delivered after all, so the dropped counter
+  // is corrected by them.
   std::uint64_t delivered_after_drop = 0;
-  // In the order of WriteBatch::receipted_alerts: whether that alert's row was still in the outbox.
+  // In the order of WriteBatch::receipted_events: whether that event's row was still in the outbox.
   std::vector<bool> receipt_matched;
   // Observations removed to stay within the outbox budget (older rows or events of this batch).
   std::uint64_t dropped_observations = 0;

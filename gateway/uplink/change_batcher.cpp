@@ -16,7 +16,8 @@ void ChangeBatcher::RowAcknowledged(std::int64_t sequence) {
 }
 
 void ChangeBatcher::Receipted(const core::EventId& event_id, std::optional<std::int64_t> sequence) {
-  pending_.receipted_alerts.push_back(event_id);
+  pending_.receipted_events.push_back(event_id);
+  pending_.receipt_held.push_back(sequence.has_value());
   if (!sequence) return;
   removing_.insert(*sequence);
   pending_receipt_rows_.push_back(*sequence);
@@ -46,7 +47,7 @@ void ChangeBatcher::CommandSeen(store::SeenCommand seen, core::WallTime forget_b
 void ChangeBatcher::Flush(core::SteadyTime now, const Commit& commit) {
   if (committing_) return;
   // Seen command ids alone wait: they are committed with their command's effect (a result, an action).
-  if (pending_.sent_sequences.empty() && pending_.receipted_alerts.empty() && pending_.events.empty() &&
+  if (pending_.sent_sequences.empty() && pending_.receipted_events.empty() && pending_.events.empty() &&
       pending_.settings.empty() && pending_.alert_actions.empty()) {
     return;
   }
@@ -94,8 +95,10 @@ ChangeBatcher::Committed ChangeBatcher::CommitDone(const Result<store::WriteOutc
   // Back in front of whatever came since, and offered again after the pause.
   pending_.sent_sequences.insert(pending_.sent_sequences.begin(), done.sent_sequences.begin(),
                                  done.sent_sequences.end());
-  pending_.receipted_alerts.insert(pending_.receipted_alerts.begin(), done.receipted_alerts.begin(),
-                                   done.receipted_alerts.end());
+  pending_.receipted_events.insert(pending_.receipted_events.begin(), done.receipted_events.begin(),
+                                   done.receipted_events.end());
+  pending_.receipt_held.insert(pending_.receipt_held.begin(), done.receipt_held.begin(),
+                               done.receipt_held.end());
   pending_.events.insert(pending_.events.begin(), done.events.begin(), done.events.end());
   pending_.alert_actions.insert(pending_.alert_actions.begin(), done.alert_actions.begin(),
                                 done.alert_actions.end());
@@ -115,7 +118,7 @@ ChangeBatcher::Committed ChangeBatcher::CommitDone(const Result<store::WriteOutc
 }
 
 bool ChangeBatcher::Settled() const {
-  return !committing_ && pending_.sent_sequences.empty() && pending_.receipted_alerts.empty() &&
+  return !committing_ && pending_.sent_sequences.empty() && pending_.receipted_events.empty() &&
          pending_.events.empty() && pending_.settings.empty();
 }
 

@@ -86,7 +86,7 @@ class ChangeBatcher {
   // the outcome once the pipeline applied its action.
   std::vector<CommandName> pending_commands_;
   std::vector<CommandName> committing_commands_;
-  // Rows of pending_.receipted_alerts the uplink held (the committing change's): removal by event id
+  // Rows of pending_.receipted_events the uplink held (the committing change's): removal by event id
   // does not name them.
   std::vector<std::int64_t> pending_receipt_rows_;
   std::vector<std::int64_t> committing_receipt_rows_;

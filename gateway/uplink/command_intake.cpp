@@ -100,46 +100,59 @@ bool CommandIntake::Seen(const std::string& jti, core::WallTime now) {
 }
 
 void CommandIntake::Dispatch(const wire::Command& command, core::WallTime now, CommandEffects& effects) {
-  core::LogInfo("command received", {{"command_id", command.id}, {"type", command.type}});
+  // Receipts come with every event message the care system stored: at info level they would bury the
+  // log.
+  if (std::holds_alternative<wire::EventReceipt>(command.body)) {
+    core::LogDebug("command received", {{"command_id", command.id}, {"type", command.type}});
+  } else {
+    core::LogInfo("command received", {{"command_id", command.id}, {"type", command.type}});
+  }
   const auto answer = [&](bool ok, std::string_view detail) {
     changes_.CommandResult(command.id, command.type, ok, detail, now);
   };
-  std::visit(
-      Overloaded{
-          [&](const wire::AlertReceipt& receipt) {
-            ++counters_.receipts;
-            const bool known = effects.Receipted(receipt.event_id);
-            answer(true, known ? "receipt recorded" : "receipt recorded; the alert was not waiting for one");
-          },
-          // Answered once the pipeline has applied the action (ChangeBatcher::CommitDone).
-          [&](const wire::AlertAck& ack) {
-            changes_.AlertAction({store::AlertAction::Kind::kAcknowledge, ack.alert_id, ack.by, {}},
-                                 command.id, command.type);
-          },
-          [&](const wire::AlertResolve& resolve) {
-            changes_.AlertAction(
-                {store::AlertAction::Kind::kResolve, resolve.alert_id, resolve.by, resolve.note}, command.id,
-                command.type);
-          },
-          [&](const wire::HeartbeatSet& heartbeat) {
-            changes_.Setting(std::string(kHeartbeatSetting), std::to_string(heartbeat.interval.count()));
-            effects.HeartbeatChanged(heartbeat.interval);
-            answer(true, "heartbeat every " + std::to_string(heartbeat.interval.count()) + " s");
-          },
-          // Carried out by the daemon (on its main thread); answered when it is done.
-          [&](const wire::ConfigApply& apply) {
-            if (!effects.ApplyConfig(apply, command)) answer(false, "not supported here");
-          },
-          [&](const wire::UpdateRequest& update) {
-            if (!effects.RequestUpdate(update, command)) answer(false, "not supported here");
-          },
-          [&](const wire::StatusRequest&) {
-            effects.StatusRequested();
-            answer(true, "status published");
-          },
-          [&](const wire::Ping&) { answer(true, "pong"); },
-      },
-      command.body);
+  std::visit(Overloaded{
+                 // No result: it would be an event needing a receipt of its own. The events' removal is the
+                 // answer (and the status's count of events awaiting a receipt).
+                 [&](const wire::EventReceipt& receipt) {
+                   ++counters_.receipts;
+                   for (const core::EventId& event_id : receipt.event_ids) {
+                     if (effects.Receipted(event_id)) {
+                       ++counters_.receipted_events;
+                     } else {
+                       ++counters_.receipts_unmatched;
+                     }
+                   }
+                 },
+                 // Answered once the pipeline has applied the action (ChangeBatcher::CommitDone).
+                 [&](const wire::AlertAck& ack) {
+                   changes_.AlertAction({store::AlertAction::Kind::kAcknowledge, ack.alert_id, ack.by, {}},
+                                        command.id, command.type);
+                 },
+                 [&](const wire::AlertResolve& resolve) {
+                   changes_.AlertAction(
+                       {store::AlertAction::Kind::kResolve, resolve.alert_id, resolve.by, resolve.note},
+                       command.id, command.type);
+                 },
+                 [&](const wire::HeartbeatSet& heartbeat) {
+                   changes_.Setting(std::string(kHeartbeatSetting),
+                                    std::to_string(heartbeat.interval.count()));
+                   effects.HeartbeatChanged(heartbeat.interval);
+                   answer(true, "heartbeat every " + std::to_string(heartbeat.interval.count()) + " s");
+                 },
+                 // Carried out by the daemon (on its main thread); answered when it is done.
+                 [&](const wire::ConfigApply& apply) {
+                   if (!effects.ApplyConfig(apply, command)) answer(false, "not supported here");
+                 },
+                 [&](const wire::UpdateRequest& update) {
+                   if (!effects.RequestUpdate(update, command)) answer(false, "not supported here");
+                 },
+                 [&](const wire::StatusRequest&) {
+                   effects.StatusRequested();
+                   answer(true, "status published");
+                 },
+                 [&](const wire::Ping&) { answer(true, "pong"); },
+             },
+             command.body);
 }
 
 }  // namespace ehg::uplink

@@ -23,8 +23,20 @@ UplinkCounters::UplinkCounters(core::telemetry::Registry& registry)
            {}})),
       alerts_resent(registry.AddCounter(
           {"ehg_alert_resends_total", "Alerts sent again while waiting for the care system's receipt.", {}})),
+      events_resent(registry.AddCounter(
+          {"ehg_receipt_resends_total",
+           "Events (alerts included) sent again while waiting for the care system's receipt.",
+           {}})),
       receipts(registry.AddCounter(
-          {"ehg_receipts_total", "Alert receipts from the care system since start.", {}})),
+          {"ehg_receipts_total", "Receipt commands from the care system since start.", {}})),
+      receipted_events(registry.AddCounter({"ehg_receipted_events_total",
+                                            "Events waiting for a receipt that the care system confirmed "
+                                            "since start.",
+                                            {}})),
+      receipts_unmatched(registry.AddCounter(
+          {"ehg_receipts_unmatched_total",
+           "Event ids in receipts that no event was waiting for (a repeated receipt, or an unknown id).",
+           {}})),
       commands(registry.AddCounter({"ehg_commands_total", "Authentic commands received since start.", {}})),
       commands_rejected(registry.AddCounter(
           {"ehg_commands_rejected_total",

@@ -16,8 +16,11 @@ struct UplinkCounters {
   Counter messages_acknowledged;
   Counter events_acknowledged;  // outbox rows inside acknowledged messages
   Counter delivery_failures;
-  Counter alerts_resent;  // resends while waiting for a receipt
-  Counter receipts;
+  Counter alerts_resent;       // alerts sent again while waiting for a receipt
+  Counter events_resent;       // any event sent again while waiting for a receipt (alerts included)
+  Counter receipts;            // receipt commands
+  Counter receipted_events;    // events a receipt confirmed that were waiting for one
+  Counter receipts_unmatched;  // event ids in receipts that nothing waited for (a repeat, or unknown)
   Counter commands;
   Counter commands_rejected;  // authentic, but not a valid command: a result says why
   // Not authentic or not fresh (unsigned, forged, unknown key, expired, replayed, another gateway's):

@@ -38,7 +38,8 @@ std::string OnlineStatusBody(const StatusInfo& info) {
   backlog->set("alerts", info.backlog.alert_rows);
   object.set("backlog", backlog);
   object.set("dropped_observations", info.backlog.dropped_observations_total);
-  object.set("alerts_awaiting_receipt", info.awaiting_receipt);
+  object.set("alerts_awaiting_receipt", info.alerts_awaiting_receipt);
+  object.set("events_awaiting_receipt", info.events_awaiting_receipt);
   object.set("reconnects", info.reconnects);
   object.set("clock_synchronised", info.clock_synchronised);
   return Stringify(object);

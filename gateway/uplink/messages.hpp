@@ -22,7 +22,8 @@ struct StatusInfo {
   std::chrono::seconds uptime{0};
   std::chrono::seconds heartbeat_interval{60};
   store::OutboxSnapshot backlog;
-  std::uint64_t awaiting_receipt = 0;
+  std::uint64_t alerts_awaiting_receipt = 0;
+  std::uint64_t events_awaiting_receipt = 0;  // alerts included
   std::uint64_t reconnects = 0;
   bool clock_synchronised = true;
 };

@@ -13,8 +13,8 @@ OutboxPublisher::OutboxPublisher(PublisherOptions options, OutboxPort& outbox)
   options_.observation_batch_max = std::max<std::size_t>(options_.observation_batch_max, 1);
 }
 
-void OutboxPublisher::Fill(core::SteadyTime now, const HeldRows& held, const DueResend& due,
-                           const Send& send) {
+void OutboxPublisher::Fill(core::SteadyTime now, const HeldRows& held, const DueResend& due, const Send& send,
+                           const BulkRoom& bulk_room) {
   if (now < retry_at_) return;
   // Overdue resends first, alone, with their original event ids.
   while (due && in_flight_.size() < options_.in_flight_window) {
@@ -31,7 +31,7 @@ void OutboxPublisher::Fill(core::SteadyTime now, const HeldRows& held, const Due
     if (queue_.empty()) return;
     const store::OutboxRow& front = queue_.front();
     if (front.event.priority == core::Priority::kBulk &&
-        in_flight_.size() + kUrgentSlots >= options_.in_flight_window) {
+        (in_flight_.size() + kUrgentSlots >= options_.in_flight_window || (bulk_room && !bulk_room()))) {
       return;
     }
     if (front.event.kind != core::EventKind::kObservation) {

@@ -59,15 +59,19 @@ class OutboxPublisher {
   // Adds the rows to skip when reading: neither sendable nor gone yet (waiting for a receipt, removal
   // not committed). Asked only when the outbox is read, not on every step.
   using HeldRows = std::function<void(std::set<std::int64_t>& held)>;
+  // Whether one more bulk message (observations) may go: false while too many wait for the care
+  // system's receipt. Asked before each one; none given: always.
+  using BulkRoom = std::function<bool()>;
 
   OutboxPublisher(PublisherOptions options, OutboxPort& outbox);
 
   // Hands `send` what may go at `now` while the window has room: due resends first (out of order: they
   // do not move the read position), then outbox rows by priority, first in first out within one.
-  // Bulk rows leave kUrgentSlots free; a partial observation batch waits up to the batch window for
-  // more. A message `send` could not hand over ends the fill; everything not in flight is read again,
-  // from the front, after kPublishRetryDelay.
-  void Fill(core::SteadyTime now, const HeldRows& held, const DueResend& due, const Send& send);
+  // Bulk rows leave kUrgentSlots free and wait while `bulk_room` says no; a partial observation batch waits
+  // up to the batch window for more. A message `send` could not hand over ends the fill; everything not in
+  // flight is read again, from the front, after kPublishRetryDelay.
+  void Fill(core::SteadyTime now, const HeldRows& held, const DueResend& due, const Send& send,
+            const BulkRoom& bulk_room = {});
 
   // A status message went out: it takes a slot (a heartbeat waits for the previous one's PUBACK).
   void StatusSent(std::uint64_t tag, core::SteadyTime now);

@@ -66,9 +66,11 @@ std::optional<std::int64_t> ReceiptTracker::Receipt(const core::EventId& event_i
   return std::nullopt;
 }
 
-std::optional<ReceiptTracker::Due> ReceiptTracker::TakeDue(core::SteadyTime now) {
+std::optional<ReceiptTracker::Due> ReceiptTracker::TakeDue(core::SteadyTime now,
+                                                           std::optional<core::EventKind> kind) {
   for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
     if (it->second.resend_at > now) continue;
+    if (kind && it->second.row.event.kind != *kind) continue;
     Due due;
     due.resends = it->second.resends + 1;
     due.row = std::move(it->second.row);
@@ -87,6 +89,20 @@ void ReceiptTracker::RestartBackoff(core::SteadyTime now) {
   }
   for (auto& [sequence, sending] : in_flight_)
     sending.resends = 0;
+}
+
+std::size_t ReceiptTracker::waiting_alerts() const {
+  return static_cast<std::size_t>(std::count_if(waiting_.begin(), waiting_.end(), [](const auto& entry) {
+    return entry.second.row.event.kind == core::EventKind::kAlert;
+  }));
+}
+
+std::size_t ReceiptTracker::unconfirmed_bulk() const {
+  const auto bulk = [](const auto& entry) {
+    return entry.second.row.event.priority == core::Priority::kBulk;
+  };
+  return static_cast<std::size_t>(std::count_if(waiting_.begin(), waiting_.end(), bulk) +
+                                  std::count_if(in_flight_.begin(), in_flight_.end(), bulk));
 }
 
 std::optional<core::SteadyTime> ReceiptTracker::next_resend() const {

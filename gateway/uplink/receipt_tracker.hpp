@@ -12,9 +12,9 @@
 #include "gateway/store/store.hpp"
 
 // Rows the broker's PUBACK does not settle: they stay in the outbox until the care system's receipt,
-// and go again, same event id, while none comes (docs/mqtt.md, "Alert receipts"). The tracker does not
-// care what a row is; the uplink decides which rows need a receipt (today: alerts). No thread and no
-// clock: the uplink passes the time of each step, tests a manual one.
+// and go again, same event id, while none comes (docs/mqtt.md, "End-to-end receipts"). The tracker does
+// not care what a row is; the uplink decides which rows need a receipt (every event by default, or
+// alerts only). No thread and no clock: the uplink passes the time of each step, tests a manual one.
 namespace ehg::uplink {
 
 // Resends of a row without a receipt back off to this interval at most.
@@ -28,6 +28,10 @@ inline constexpr std::chrono::seconds kMaxUrgentReceiptResendInterval{2 * 60};
 // resend, up to kMaxReceiptResendInterval (or `base` when larger).
 std::chrono::seconds ReceiptResendDelay(std::chrono::seconds base, core::Priority priority,
                                         std::uint32_t resends);
+
+// Observations sent and not yet confirmed by the care system at most (a window, as TCP's): about 1 MiB
+// of bodies held in memory, twenty full batches. Alerts and other events are never held back by it.
+inline constexpr std::size_t kMaxUnconfirmedBulkRows = 1000;
 
 class ReceiptTracker {
  public:
@@ -53,14 +57,20 @@ class ReceiptTracker {
     std::uint32_t resends = 0;           // this copy's number
     std::chrono::seconds next_delay{0};  // the wait after this copy, should no receipt come either
   };
-  // The first row (outbox order) whose resend is due at `now`. It leaves the waiting rows: Sent() again
-  // once handed over, or read again from the outbox when it could not be.
-  std::optional<Due> TakeDue(core::SteadyTime now);
+  // The first row (outbox order) whose resend is due at `now`, of `kind` when given (the uplink fills a
+  // batch of observations that way). It leaves the waiting rows: Sent() again once handed over, or read
+  // again from the outbox when it could not be.
+  std::optional<Due> TakeDue(core::SteadyTime now, std::optional<core::EventKind> kind = std::nullopt);
   // The care system answered or the connection is new: whatever still waits was lost on its side or
   // the broker's, so its next copy is one base interval away at most and the backoff starts over.
   void RestartBackoff(core::SteadyTime now);
 
   std::size_t waiting() const { return waiting_.size(); }
+  std::size_t waiting_alerts() const;
+  // Bulk rows (observations) sent and not yet confirmed, in flight or waiting: the uplink sends no more
+  // of them beyond kMaxUnconfirmedBulkRows, which bounds this memory and the rows every outbox read
+  // skips.
+  std::size_t unconfirmed_bulk() const;
   std::optional<core::SteadyTime> next_resend() const;
   // Adds the waiting rows to `held`: not to be read from the outbox meanwhile.
   void AddWaiting(std::set<std::int64_t>& held) const;

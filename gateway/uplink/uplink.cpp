@@ -25,9 +25,10 @@ double UniformRandom() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
 }
 
-// The rows the care system confirms with a receipt (docs/mqtt.md, "Alert receipts"): until then they
-// stay in the outbox and go again.
-bool NeedsReceipt(const OutgoingRows& message) {
+// The rows the care system confirms with a receipt (docs/mqtt.md, "End-to-end receipts"): until then
+// they stay in the outbox and go again.
+bool NeedsReceipt(ReceiptScope scope, const OutgoingRows& message) {
+  if (scope == ReceiptScope::kEveryEvent) return true;
   return message.rows.size() == 1 && message.rows.front().event.kind == core::EventKind::kAlert;
 }
 
@@ -230,7 +231,8 @@ void Uplink::Step() {
   FlushCommit(now);
   std::lock_guard lock(status_mutex_);
   status_.in_flight = publisher_.in_flight();
-  status_.alerts_awaiting_receipt = receipts_.waiting();
+  status_.alerts_awaiting_receipt = receipts_.waiting_alerts();
+  status_.events_awaiting_receipt = receipts_.waiting();
   status_.heartbeat_interval = heartbeat_interval_;
 }
 
@@ -398,16 +400,33 @@ void Uplink::FillWindow(core::SteadyTime now) {
   const auto due = [&]() -> std::optional<OutgoingRows> {
     std::optional<ReceiptTracker::Due> resend = receipts_.TakeDue(now);
     if (!resend) return std::nullopt;
-    ++counters_.alerts_resent;
-    core::LogInfo("alert sent again: no receipt yet", {{"event_id", resend->row.event.id.ToString()},
-                                                       {"resends", resend->resends},
-                                                       {"next_in_s", resend->next_delay.count()}});
     OutgoingRows message;
-    message.rows.push_back(std::move(resend->row));
     message.resends = resend->resends;
+    const bool observation = resend->row.event.kind == core::EventKind::kObservation;
+    if (resend->row.event.kind == core::EventKind::kAlert) {
+      ++counters_.alerts_resent;
+      core::LogInfo("alert sent again: no receipt yet", {{"event_id", resend->row.event.id.ToString()},
+                                                         {"resends", resend->resends},
+                                                         {"next_in_s", resend->next_delay.count()}});
+    }
+    message.rows.push_back(std::move(resend->row));
+    // Observations the care system did not confirm go again as a batch, as they went first.
+    while (observation && message.rows.size() < options_.observation_batch_max) {
+      std::optional<ReceiptTracker::Due> more = receipts_.TakeDue(now, core::EventKind::kObservation);
+      if (!more) break;
+      message.resends = std::max(message.resends, more->resends);
+      message.rows.push_back(std::move(more->row));
+    }
+    counters_.events_resent += message.rows.size();
+    if (observation) {
+      core::LogInfo("observations sent again: no receipt yet",
+                    {{"events", message.rows.size()}, {"resends", message.resends}});
+    }
     return message;
   };
-  publisher_.Fill(now, held, due, [this](const OutgoingRows& message) { return PublishRows(message); });
+  const auto bulk_room = [this] { return receipts_.unconfirmed_bulk() < kMaxUnconfirmedBulkRows; };
+  publisher_.Fill(
+      now, held, due, [this](const OutgoingRows& message) { return PublishRows(message); }, bulk_room);
 }
 
 std::optional<std::uint64_t> Uplink::PublishRows(const OutgoingRows& message) {
@@ -434,7 +453,10 @@ std::optional<std::uint64_t> Uplink::PublishRows(const OutgoingRows& message) {
   }
   const std::uint64_t tag = next_tag_++;
   if (!Publish(topic, *sealed, false, tag)) return std::nullopt;
-  if (NeedsReceipt(message)) receipts_.Sent(rows.front(), message.resends);
+  if (NeedsReceipt(options_.receipt_scope, message)) {
+    for (const store::OutboxRow& row : rows)
+      receipts_.Sent(row, message.resends);
+  }
   return tag;
 }
 
@@ -449,7 +471,8 @@ bool Uplink::PublishStatus() {
   info.uptime = std::chrono::duration_cast<std::chrono::seconds>(clock_.SteadyNow() - started_at_);
   info.heartbeat_interval = heartbeat_interval_;
   info.backlog = outbox_.Snapshot();
-  info.awaiting_receipt = receipts_.waiting();
+  info.alerts_awaiting_receipt = receipts_.waiting_alerts();
+  info.events_awaiting_receipt = receipts_.waiting();
   info.reconnects = counters_.connects.load() > 0 ? counters_.connects.load() - 1 : 0;
   info.clock_synchronised = clock_.WallClockSynchronised();
   std::string payload;

@@ -47,6 +47,14 @@ struct CommandOutcome {
 // Answers a command the daemon carried out; callable from any thread, once.
 using CommandDone = std::function<void(CommandOutcome outcome)>;
 
+// Which events stay in the outbox until the care system's receipt (docs/mqtt.md, "End-to-end
+// receipts"). A broker's PUBACK is not delivery: a broker that acknowledges and then loses a message
+// (a restart, a shared subscription it forgot) loses nothing only when the care system confirms it.
+enum class ReceiptScope {
+  kEveryEvent,  // the default: alerts, observations, device and gateway events, command results
+  kAlertsOnly,  // for a care system that confirms alerts only (the contract before end-to-end receipts)
+};
+
 struct UplinkOptions {
   std::string tenant;
   std::string gateway_id;
@@ -56,10 +64,11 @@ struct UplinkOptions {
   // Observations per message, and how long a partial batch may wait for more.
   std::size_t observation_batch_max = 50;
   std::chrono::milliseconds observation_batch_window{2000};
-  // The first resend of an alert without a receipt; each further one waits twice as long as the one
+  // The first resend of an event without a receipt; each further one waits twice as long as the one
   // before, up to kMaxReceiptResendInterval (or this value when it is larger). Critical and high
   // alerts never wait longer than this value or kMaxUrgentReceiptResendInterval, whichever is shorter.
   std::chrono::seconds receipt_resend_interval{60};
+  ReceiptScope receipt_scope = ReceiptScope::kEveryEvent;
   std::chrono::seconds heartbeat_interval{60};
   std::chrono::milliseconds reconnect_initial{1000};
   std::chrono::milliseconds reconnect_max{60000};
@@ -86,6 +95,7 @@ struct UplinkStatus {
   LinkState state = LinkState::kStopped;
   std::size_t in_flight = 0;
   std::size_t alerts_awaiting_receipt = 0;
+  std::size_t events_awaiting_receipt = 0;  // alerts included
   std::optional<core::WallTime> last_acknowledged;
   std::optional<core::WallTime> connected_since;
   std::chrono::seconds heartbeat_interval{60};

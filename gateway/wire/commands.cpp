@@ -1,5 +1,6 @@
 #include "gateway/wire/commands.hpp"
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
 #include <algorithm>
@@ -77,7 +78,25 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
   // Echo only a type we know: the result must not carry arbitrary text back out.
   const auto refuse = [&](std::string reason) { return Refuse(command.id, command.type, std::move(reason)); };
 
-  if (command.type == "alert.receipt") {
+  if (command.type == "event.receipt") {
+    if (auto key = UnknownKey(*document, {"event_ids"})) return refuse("unknown key \"" + *key + "\"");
+    const JsonValue* ids = document->Find("event_ids");
+    const std::string expected =
+        "\"event_ids\" must be a list of 1-" + std::to_string(kMaxReceiptEventIds) + " event ids (UUIDs)";
+    if (ids == nullptr || ids->type != JsonValue::Type::kArray || ids->items.empty() ||
+        ids->items.size() > kMaxReceiptEventIds) {
+      return refuse(expected);
+    }
+    EventReceipt receipt;
+    receipt.event_ids.reserve(ids->items.size());
+    for (const JsonValue& item : ids->items) {
+      if (item.type != JsonValue::Type::kString) return refuse(expected);
+      auto parsed = core::EventId::Parse(item.text);
+      if (!parsed) return refuse(expected);
+      receipt.event_ids.push_back(*parsed);
+    }
+    body = std::move(receipt);
+  } else if (command.type == "alert.receipt") {
     if (auto key = UnknownKey(*document, {"event_id"})) return refuse("unknown key \"" + *key + "\"");
     const JsonValue* event_id = document->Find("event_id");
     if (event_id == nullptr || event_id->type != JsonValue::Type::kString) {
@@ -85,7 +104,7 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
     }
     auto parsed = core::EventId::Parse(event_id->text);
     if (!parsed) return refuse("\"event_id\" is not a UUID");
-    body = AlertReceipt{*parsed};
+    body = EventReceipt{{*parsed}};
   } else if (command.type == "alert.ack" || command.type == "alert.resolve") {
     const bool resolve = command.type == "alert.resolve";
     if (auto key = resolve ? UnknownKey(*document, {"alert_id", "by", "note"})
@@ -151,6 +170,19 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
   }
   command.body = std::move(*body);
   return command;
+}
+
+std::string EventReceiptCommand(std::string_view command_id, const std::vector<std::string>& event_ids) {
+  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object.set("id", std::string(command_id));
+  object.set("type", "event.receipt");
+  Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
+  for (const std::string& event_id : event_ids)
+    ids->add(event_id);
+  object.set("event_ids", ids);
+  std::ostringstream out;
+  object.stringify(out);
+  return out.str();
 }
 
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,

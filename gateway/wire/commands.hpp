@@ -5,6 +5,7 @@
 #include <string_view>
 #include <tl/expected.hpp>
 #include <variant>
+#include <vector>
 
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
@@ -14,8 +15,12 @@
 // command (gateway/crypto) and hands its "command" object to this parser.
 namespace ehg::wire {
 
-struct AlertReceipt {
-  core::EventId event_id;  // the alert event the care system received
+// The care system has stored these events (docs/mqtt.md, "End-to-end receipts"): they leave the outbox
+// and are not sent again. `event.receipt` names up to kMaxReceiptEventIds events (one message can
+// confirm a whole observation batch); `alert.receipt`, the older form, names one. A receipt is answered
+// by nothing but the events' removal: a command result would itself be an event needing a receipt.
+struct EventReceipt {
+  std::vector<core::EventId> event_ids;  // at least one
 };
 struct HeartbeatSet {
   std::chrono::seconds interval;
@@ -44,13 +49,13 @@ struct StatusRequest {};
 
 // The command kinds. The uplink dispatches with std::visit, one handler per kind: a kind added here
 // without a handler does not compile.
-using CommandBody = std::variant<AlertReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest,
+using CommandBody = std::variant<EventReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest,
                                  ConfigApply, UpdateRequest>;
 
 struct Command {
   std::string id;    // chosen by the care system, echoed in the result
-  std::string type;  // alert.receipt, alert.ack, alert.resolve, heartbeat.set, ping, status, config.apply,
-                     // update.request
+  std::string type;  // event.receipt, alert.receipt, alert.ack, alert.resolve, heartbeat.set, ping, status,
+                     // config.apply, update.request
   CommandBody body;  // set from `type` by ParseCommand; never a default
 };
 
@@ -63,12 +68,19 @@ struct CommandError {
 
 inline constexpr std::size_t kMaxCommandBytes = 64 * 1024;  // a whole config file fits
 inline constexpr std::size_t kMaxNoteBytes = 1000;
+// A receipt's event ids: a whole batch of the largest configurable size (uplink.observation_batch_max),
+// about 40 KiB of JSON, within kMaxCommandBytes.
+inline constexpr std::size_t kMaxReceiptEventIds = 1000;
 inline constexpr std::chrono::seconds kMinHeartbeat{10};
 inline constexpr std::chrono::seconds kMaxHeartbeat{3600};
 
 // Strict: unknown types and unknown keys are refused, so a misspelt field never silently does nothing.
 tl::expected<Command, CommandError> ParseCommand(std::string_view payload);
 tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object);
+
+// An event.receipt command confirming `event_ids` (at most kMaxReceiptEventIds; the caller splits
+// longer lists), unsigned: the care system signs it as any command.
+std::string EventReceiptCommand(std::string_view command_id, const std::vector<std::string>& event_ids);
 
 // The body of a command_result event (ehealth-gateway/command-result/v0).
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,

@@ -116,6 +116,9 @@ Result DrainGateway(const TestBroker& broker, const Settings& settings, std::siz
   options.in_flight_window = settings.window;
   options.observation_batch_max = batch_max;
   options.observation_batch_window = std::chrono::milliseconds(0);
+  // The gateway-to-broker path, as the bare publisher beside it: nothing here sends receipts, so rows
+  // leave at the broker's PUBACK (the care system's receipts are the hub benchmark's part).
+  options.receipt_scope = ehg::uplink::ReceiptScope::kAlertsOnly;
   const auto transport = TransportOptions(broker, "bench-gateway");
   ehg::uplink::Uplink uplink(
       options,

@@ -135,8 +135,8 @@ struct Keys {
             .count();
     const fs::path claims = dir / ("claims-" + jti + ".json");
     WriteText(claims, R"({"aud":")" + audience + R"(","iat":)" + std::to_string(now) + R"(,"exp":)" +
-                      std::to_string(now + exp_offset) + R"(,"jti":")" + jti + R"(","command":)" +
-                      command_json + "}");
+                          std::to_string(now + exp_offset) + R"(,"jti":")" + jti + R"(","command":)" +
+                          command_json + "}");
     return Trim(Shell("jose jws sig -I " + claims.string() + " -k " + command_jose.string() +
                       " -s '{\"protected\":{\"kid\":\"care-cmd-jose\"}}' -c -o-"));
   }
@@ -289,25 +289,23 @@ TEST_CASE("Commands signed by the jose tool and by npm jose are accepted and ans
   const TempDir& dir = setup.dir;
   Process daemon = setup.StartGateway();
   const auto alert = setup.FirstAlert();
-  const std::string event_id = alert->getValue<std::string>("event_id");
   const std::string alert_id = alert->getValue<std::string>("alert_id");
 
   setup.SendCommand(keys.SignWithJoseTool(R"({"id":"c-jose","type":"ping"})", "jti-jose-1"));
-  setup.SendCommand(keys.SignWithNode(
-      R"({"id":"c-node","type":"alert.receipt","event_id":")" + event_id + "\"}", "jti-node-1"));
+  setup.SendCommand(keys.SignWithNode(R"({"id":"c-node","type":"status"})", "jti-node-1"));
   setup.SendCommand(keys.SignWithNode(
       R"({"id":"c-ack","type":"alert.ack","alert_id":")" + alert_id + R"(","by":"nurse-0417"})",
       "jti-node-2"));
   CHECK(setup.Result("c-ack")->getValue<std::string>("status") == "ok");
   CHECK(setup.Result("c-jose")->getValue<std::string>("detail") == "pong");
-  CHECK(setup.Result("c-node")->getValue<std::string>("detail") == "receipt recorded");
+  CHECK(setup.Result("c-node")->getValue<std::string>("detail") == "status published");
   const auto messages = setup.raw->Messages();
   // The result of a command, opened by npm jose too.
   for (const ReceivedMessage& message : messages) {
     if (!message.topic.ends_with("cmd/result")) continue;
     WriteText(dir / "result.jwe", message.payload);
     const auto result = FloorJson(Node("open " + keys.care_encryption.string() + " " +
-                                  keys.gateway_public.string() + " < " + (dir / "result.jwe").string()));
+                                       keys.gateway_public.string() + " < " + (dir / "result.jwe").string()));
     CHECK(result->getValue<std::string>("schema") == "ehealth-gateway/command-result/v0");
     break;
   }
@@ -463,8 +461,9 @@ std::set<std::string> ObservationKeys(const std::vector<ReceivedLine>& lines) {
     if (line.kind != "observation") continue;
     auto identifiers = line.body->getArray("identifier");
     for (std::size_t i = 0; i < identifiers->size(); ++i) {
-      keys.insert(ehg::test::ObservationKeyOf(
-          identifiers->getObject(static_cast<unsigned>(i))->getValue<std::string>("value")));
+      const auto identifier = identifiers->getObject(static_cast<unsigned>(i));
+      if (identifier->getValue<std::string>("system") == "urn:ietf:rfc:3986") continue;  // an event id
+      keys.insert(ehg::test::ObservationKeyOf(identifier->getValue<std::string>("value")));
     }
   }
   return keys;
@@ -472,7 +471,12 @@ std::set<std::string> ObservationKeys(const std::vector<ReceivedLine>& lines) {
 
 }  // namespace
 
-TEST_CASE("Two receivers in one shared subscription split the stream: nothing lost, nothing doubled") {
+// mosquitto 2.0.11 does not restore a shared subscription after a restart: what the gateway publishes
+// before the receivers subscribe again is acknowledged by the broker and received by nobody. Only the
+// care system's receipts make that lose nothing (docs/mqtt.md, "End-to-end receipts").
+TEST_CASE(
+    "Two receivers in one shared subscription split the stream, and broker restarts that forget the "
+    "subscription lose nothing: every event waits for its receipt") {
   Keys keys;
   TestBroker broker;
   broker.Start();
@@ -485,7 +489,8 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
   auto options = SecureOptions(broker, keys);
   options.oximeter_interval_seconds = 0.1;
   options.cuff_interval_seconds = 0.3;
-  options.uplink_json = R"({"observation_batch_window_ms": 100, "observation_batch_max": 5})";
+  options.uplink_json =
+      R"({"observation_batch_window_ms": 100, "observation_batch_max": 5, "receipt_resend_seconds": 5})";
   Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
   const auto alert_line = [&]() -> std::optional<ReceivedLine> {
     for (const Process* receiver : {&first, &second}) {
@@ -505,7 +510,14 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
                    alert_id +
                    R"(","by":"nurse-0417"}})"
                    "\n");
-  std::this_thread::sleep_for(4s);
+  std::this_thread::sleep_for(1s);
+  // The gateway reconnects within a second, the receivers after two: each restart loses what the
+  // gateway sends in between, unless it is sent again for want of a receipt.
+  for (int restart = 0; restart < 3; ++restart) {
+    broker.Stop();
+    broker.Start();
+    std::this_thread::sleep_for(2500ms);
+  }
   REQUIRE(Stop(daemon) == 0);
   // The rest of the outbox goes out with the devices off.
   options.devices = false;
@@ -516,11 +528,19 @@ TEST_CASE("Two receivers in one shared subscription split the stream: nothing lo
     db.setBusyTimeout(5000);
     return db.execAndGet("SELECT count(*) FROM outbox").getInt();
   };
-  const auto drain_deadline = std::chrono::steady_clock::now() + 30s;
+  const auto drain_deadline = std::chrono::steady_clock::now() + 60s;
   while (outbox_rows() > 0 && std::chrono::steady_clock::now() < drain_deadline)
     std::this_thread::sleep_for(200ms);
-  CHECK(outbox_rows() == 0);  // every alert got its receipt from whichever receiver had it
+  CHECK(outbox_rows() == 0);  // every event got its receipt from whichever receiver had it
   REQUIRE(Stop(drain) == 0);
+  const auto resends = [](const std::string& output) {
+    std::size_t count = 0;
+    for (auto at = output.find("sent again: no receipt yet"); at != std::string::npos;
+         at = output.find("sent again: no receipt yet", at + 1))
+      ++count;
+    return count;
+  };
+  MESSAGE("messages sent again for want of a receipt: " << resends(daemon.Output() + drain.Output()));
   std::this_thread::sleep_for(1s);
   first.Signal(SIGTERM);
   second.Signal(SIGTERM);
@@ -772,7 +792,7 @@ TEST_CASE(
   setup.SendCommand(*latin1_note);
   // A good command after them: once answered, both were decided.
   auto ping = ehg::care::SignCommand(*command_key, "0301", "gw-it-01", R"({"id":"c-after","type":"ping"})",
-                                       "jti-after", now, 300s);
+                                     "jti-after", now, 300s);
   REQUIRE(ping);
   setup.SendCommand(*ping);
   setup.Result("c-after");

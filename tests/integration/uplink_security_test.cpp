@@ -70,20 +70,13 @@ DaemonConfigOptions OneAlert(const TestBroker& broker) {
 
 std::vector<std::string> ReceiverArguments(const TestBroker& broker, const std::string& client_id) {
   const TestPki& pki = TestPki::Get();
-  return {EHG_CARE_BINARY,
-          "receive",
-          "--broker",
-          broker.Uri(),
-          "--cafile",
-          pki.File("ca.crt").string(),
-          "--cert",
-          pki.File("receiver.crt").string(),
-          "--key",
-          pki.File("receiver.key").string(),
-          "--client-id",
-          client_id,
-          "--tenant",
-          "0301"};
+  return {EHG_CARE_BINARY, "receive",
+          "--broker",      broker.Uri(),
+          "--cafile",      pki.File("ca.crt").string(),
+          "--cert",        pki.File("receiver.crt").string(),
+          "--key",         pki.File("receiver.key").string(),
+          "--client-id",   client_id,
+          "--tenant",      "0301"};
 }
 
 // The reference receiver for a gateway in development plaintext mode: receipts go unsigned.
@@ -116,7 +109,8 @@ std::function<bool(const std::vector<ReceivedMessage>&)> LastStatusIs(const std:
 // The alert ends delivered and nobody sends it again: no new copy within three resend intervals.
 void CheckDeliveredAndQuiet(const TempDir& dir, const TestReceiver& watcher) {
   REQUIRE(ehg::test::WaitUntil(
-      [&] { return CountSecurityRows(dir, "SELECT count(*) FROM alerts WHERE state = 'delivered'") == 1; }, 30s));
+      [&] { return CountSecurityRows(dir, "SELECT count(*) FROM alerts WHERE state = 'delivered'") == 1; },
+      30s));
   REQUIRE(ehg::test::WaitUntil(
       [&] { return CountSecurityRows(dir, "SELECT count(*) FROM outbox WHERE kind = 'alert'") == 0; }, 10s));
   std::this_thread::sleep_for(1s);  // a copy already on its way when the receipt was stored
@@ -188,7 +182,7 @@ TEST_CASE("A receipt lost in a broker restart: the repeat gets a new receipt and
   REQUIRE(watcher.WaitFor(LastStatusIs("offline", "connection lost"), 15s));
   // The care system comes back, takes the alert and sends its receipt, which waits in the broker...
   Process receiver = StartPlainReceiver(broker, "care-rx-restart");
-  REQUIRE(receiver.WaitForOutput("type=alert.receipt", 15s));
+  REQUIRE(receiver.WaitForOutput("type=event.receipt", 15s));
   std::this_thread::sleep_for(500ms);
   // ...until the broker restarts without persistence and loses it.
   broker.Stop();
@@ -228,7 +222,7 @@ TEST_CASE("kill -9 while a receipt waits for a store that refuses the commit: th
     SQLite::Database lock(DatabaseIn(dir).string(), SQLite::OPEN_READWRITE);
     lock.exec("BEGIN EXCLUSIVE");
     Process receiver = StartPlainReceiver(broker, "care-rx-kill");
-    REQUIRE(receiver.WaitForOutput("type=alert.receipt", 15s));
+    REQUIRE(receiver.WaitForOutput("type=event.receipt", 15s));
     // The receipt was taken (and acknowledged to the broker); its commit failed and is being retried.
     REQUIRE(daemon.WaitForOutput("msg=\"uplink change not stored; retrying\"", 30s));
     daemon.Signal(SIGKILL);

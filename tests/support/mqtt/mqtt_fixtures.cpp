@@ -19,6 +19,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "gateway/wire/commands.hpp"
+
 namespace ehg::test {
 namespace {
 
@@ -161,23 +163,19 @@ struct TestReceiver::Impl {
       messages.push_back(received);
     }
     changed.notify_all();
-    const std::string suffix = "/event/alert";
-    if (!send_receipts || received.topic.size() < suffix.size() ||
-        received.topic.compare(received.topic.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      return;
-    }
+    // A care system that stored what came: every event of every event message is confirmed, a repeat
+    // too (docs/mqtt.md, "End-to-end receipts").
+    const auto event_topic = received.topic.find("/event/");
+    const bool result_topic = received.topic.ends_with("/cmd/result");
+    if (!send_receipts || (event_topic == std::string::npos && !result_topic)) return;
+    const std::vector<std::string> ids = EventIdsIn(received.payload);
+    if (ids.empty()) return;  // a message we cannot read gets no receipt; the test sees the resend
+    const std::string base =
+        received.topic.substr(0, result_topic ? received.topic.size() - 11 : event_topic);
     try {
-      auto alert = Poco::JSON::Parser().parse(received.payload).extract<Poco::JSON::Object::Ptr>();
-      const std::string base = received.topic.substr(0, received.topic.size() - suffix.size());
-      Poco::JSON::Object receipt;
-      receipt.set("id", "receipt-" + std::to_string(++receipts));
-      receipt.set("type", "alert.receipt");
-      receipt.set("event_id", alert->getValue<std::string>("event_id"));
-      std::ostringstream text;
-      receipt.stringify(text);
-      client->publish(base + "/cmd", text.str(), 1, false);
+      client->publish(base + "/cmd",
+                      ehg::wire::EventReceiptCommand("receipt-" + std::to_string(++receipts), ids), 1, false);
     } catch (const std::exception&) {
-      // A message we cannot read gets no receipt; the test sees the resend.
     }
   }
 };
@@ -265,6 +263,36 @@ void TestReceiver::Publish(const std::string& topic, const std::string& payload,
 
 bool TestReceiver::connected() const {
   return impl_->connected;
+}
+
+std::vector<std::string> EventIdsIn(const std::string& payload) {
+  std::vector<std::string> ids;
+  try {
+    const auto object = Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>();
+    if (object->has("resourceType")) {  // a FHIR Bundle: each entry's fullUrl is urn:uuid:<event id>
+      const auto entries = object->getArray("entry");
+      for (std::size_t i = 0; entries && i < entries->size(); ++i) {
+        const auto entry = entries->getObject(static_cast<unsigned>(i));
+        ids.push_back(entry->getValue<std::string>("fullUrl").substr(9));
+        // A blood pressure's further parts: identifiers of system urn:ietf:rfc:3986 (docs/integration.md).
+        const auto identifiers = entry->getObject("resource")->getArray("identifier");
+        for (std::size_t k = 0; identifiers && k < identifiers->size(); ++k) {
+          const auto identifier = identifiers->getObject(static_cast<unsigned>(k));
+          if (identifier->getValue<std::string>("system") == "urn:ietf:rfc:3986")
+            ids.push_back(identifier->getValue<std::string>("value").substr(9));
+        }
+      }
+    } else if (object->has("events")) {  // ehealth-gateway/observation-batch/v0
+      const auto events = object->getArray("events");
+      for (std::size_t i = 0; events && i < events->size(); ++i)
+        ids.push_back(events->getObject(static_cast<unsigned>(i))->getValue<std::string>("event_id"));
+    } else if (object->has("event_id")) {
+      ids.push_back(object->getValue<std::string>("event_id"));
+    }
+  } catch (const std::exception&) {
+    return {};
+  }
+  return ids;
 }
 
 std::vector<ReceivedEvent> DistinctEvents(const std::vector<ReceivedMessage>& messages) {

@@ -73,7 +73,7 @@ struct ReceivedMessage {
 };
 
 // The care system's side: subscribes to everything below ehealth/v1/ with QoS 1 in a persistent
-// session, reconnects by itself, and can answer alerts with receipts.
+// session, reconnects by itself, and can answer every event message with an (unsigned) event.receipt.
 class TestReceiver {
  public:
   TestReceiver(const TestBroker& broker, bool send_receipts);
@@ -104,6 +104,9 @@ struct ReceivedEvent {
   std::size_t index = 0;   // arrival index of the message that first carried it
 };
 std::vector<ReceivedEvent> DistinctEvents(const std::vector<ReceivedMessage>& messages);
+// The event ids one plaintext event message carries (an event, a FHIR Bundle or a v0 batch); none when
+// it cannot be read.
+std::vector<std::string> EventIdsIn(const std::string& payload);
 // Copies of each event id, including duplicates and resends.
 std::size_t CopiesOf(const std::vector<ReceivedMessage>& messages, const std::string& event_id);
 

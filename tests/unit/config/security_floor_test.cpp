@@ -97,6 +97,9 @@ TEST_CASE("A remote config that lowers or moves any part of the floor is refused
        [](Config& c) { c.bluetooth.bus_address = "unix:path=/tmp/bus"; },
        {"bluetooth.bus_address"}},
       {"no session kept", [](Config& c) { c.uplink.session_expiry = 0h; }, {"uplink.session_expiry_hours"}},
+      {"receipts for alerts only",
+       [](Config& c) { c.uplink.receipts_for_alerts_only = true; },
+       {"uplink.receipts"}},
       {"an emergency button's encryption removed",
        [](Config& c) {
          auto* button = Bthome(c);

@@ -110,9 +110,21 @@ TEST_CASE("The parts of one blood pressure measurement become one bp Observation
   CHECK(Codes(*components[2].Find("code")).front() == "http://loinc.org|8478-0");
   // Every part keeps its own identifier, so an alert on the systolic value finds this Observation.
   const auto& identifiers = bp.Find("identifier")->items;
-  REQUIRE(identifiers.size() == 3);
+  REQUIRE(identifiers.size() == 5);
   CHECK(identifiers[0].Find("value")->text == "gw-1/cuff/r-0001/bp.systolic/1795678200000");
   CHECK(identifiers[1].Find("value")->text == "gw-1/cuff/r-0001/bp.diastolic/1795678200000");
+  // Each part is an event of its own in the outbox: the fullUrl names the first, an identifier each
+  // other, so a receiver's receipt can confirm all three.
+  const std::string first_id = bundle.Entry(0).Find("fullUrl")->text.substr(9);
+  CHECK(identifiers[3].Find("system")->text == ehg::fhir::kEventIdSystem);
+  CHECK(identifiers[4].Find("system")->text == ehg::fhir::kEventIdSystem);
+  const std::string second_id = identifiers[3].Find("value")->text.substr(9);
+  const std::string third_id = identifiers[4].Find("value")->text.substr(9);
+  CHECK(first_id.substr(0, 24) == "01a21869-2cc0-7002-a82f-");
+  CHECK(std::stoll(second_id.substr(24)) == std::stoll(first_id.substr(24)) + 1);
+  CHECK(std::stoll(third_id.substr(24)) == std::stoll(first_id.substr(24)) + 2);
+  // The pulse rate is alone: no further ids.
+  CHECK(bundle.Resource(1).Find("identifier")->items.size() == 1);
   CHECK(Profile(bundle.Resource(1)) == "http://hl7.org/fhir/StructureDefinition/heartrate");
   CHECK(bundle.Resource(2).Find("component")->items.size() == 2);
 }

@@ -189,7 +189,7 @@ TEST_CASE("A receipt marks the alert delivered in the store") {
   const auto rows = fixture.store->PeekOutbox(10).value();
   REQUIRE_FALSE(rows.empty());
   ehg::store::OutboxChange change;
-  change.receipted_alerts.push_back(rows.front().event.id);
+  change.receipted_events.push_back(rows.front().event.id);
   std::atomic<bool> done{false};
   REQUIRE(fixture.pipeline->ApplyOutboxChange(change, [&](const auto&) { done = true; }));
   REQUIRE(WaitUntil([&] { return done.load(); }));
@@ -262,7 +262,7 @@ std::vector<std::pair<std::string, std::string>> AlertEvents(LifecycleFixture& f
 
 ehg::store::WriteOutcome Receipt(LifecycleFixture& fixture, const std::string& event_id) {
   ehg::store::OutboxChange change;
-  change.receipted_alerts.push_back(ehg::core::EventId::Parse(event_id).value());
+  change.receipted_events.push_back(ehg::core::EventId::Parse(event_id).value());
   return fixture.Apply(std::move(change));
 }
 

@@ -319,7 +319,7 @@ TEST_CASE("Uplink changes remove acknowledged rows, match receipts, and wake the
   REQUIRE(rows.size() == 3);
   ehg::pipeline::OutboxChange change;
   change.sent_sequences = {rows[1].sequence};
-  change.receipted_alerts = {rows[0].event.id, fixture.ids.Next()};
+  change.receipted_events = {rows[0].event.id, fixture.ids.Next()};
   change.settings["uplink.heartbeat_interval_seconds"] = "20";
   std::mutex mutex;
   std::optional<ehg::Result<ehg::store::WriteOutcome>> outcome;

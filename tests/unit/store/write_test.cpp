@@ -263,7 +263,8 @@ TEST_CASE("Retention removes only readings older than the cutoff") {
   CHECK(store->CountReadings().value() == 2);
 }
 
-TEST_CASE("Acknowledged rows and receipted alerts leave the outbox in the same batch as new events") {
+TEST_CASE(
+    "Acknowledged rows and receipted events of any kind leave the outbox in the same batch as new events") {
   TempDir dir;
   ManualClock clock;
   EventIdGenerator ids(clock);
@@ -272,28 +273,53 @@ TEST_CASE("Acknowledged rows and receipted alerts leave the outbox in the same b
   first.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 10));
   first.events.push_back(MakeEvent(ids, EventKind::kAlert, Priority::kCritical, 20));
   first.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 30));
+  first.events.push_back(MakeEvent(ids, EventKind::kDevice, Priority::kNormal, 40));
   REQUIRE(store->Write(first).has_value());
   const auto rows = store->PeekOutbox(10).value();
-  REQUIRE(rows.size() == 3);
+  REQUIRE(rows.size() == 4);
   REQUIRE(rows[0].event.kind == EventKind::kAlert);
+  REQUIRE(rows[1].event.kind == EventKind::kDevice);
 
   WriteBatch second;
-  second.sent_sequences = {rows[1].sequence};
-  // A receipt names the alert's event id; an observation's id is not an alert and stays.
-  second.receipted_alerts = {rows[0].event.id, rows[2].event.id, ids.Next()};
+  second.sent_sequences = {rows[2].sequence};
+  // Receipts name an alert, an observation, an unknown id and the alert again (a repeated receipt).
+  second.receipted_events = {rows[0].event.id, rows[3].event.id, ids.Next(), rows[0].event.id};
   second.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 5));
   const auto outcome = store->Write(second);
   REQUIRE(outcome.has_value());
-  CHECK(outcome->removed_rows == 2);
+  CHECK(outcome->removed_rows == 3);
   CHECK(outcome->delivered_after_drop == 0);
-  CHECK(outcome->receipt_matched == std::vector<bool>{true, false, false});
+  CHECK(outcome->receipt_matched == std::vector<bool>{true, true, false, false});
   const auto left = store->PeekOutbox(10).value();
   REQUIRE(left.size() == 2);
-  CHECK(left[0].event.id == rows[2].event.id);
+  CHECK(left[0].event.id == rows[1].event.id);  // the device event nobody confirmed stays
+  CHECK(left[1].event.kind == EventKind::kObservation);
   const auto stats = store->outbox_stats();
   CHECK(stats.rows == 2);
-  CHECK(stats.bytes == 35);
+  CHECK(stats.bytes == 45);
   CHECK(stats.alert_rows == 0);
+}
+
+TEST_CASE(
+    "A receipt for a held row the budget had dropped corrects the dropped count, a repeated one does not") {
+  TempDir dir;
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  auto store = OpenOrFail({dir / "gateway.db"}, clock);
+  WriteBatch first;
+  first.events.push_back(MakeEvent(ids, EventKind::kObservation, Priority::kBulk, 10));
+  REQUIRE(store->Write(first).has_value());
+  const auto row = store->PeekOutbox(1).value().at(0);
+  WriteBatch receipt;
+  receipt.receipted_events = {row.event.id};
+  receipt.receipt_held = {false};
+  REQUIRE(store->Write(receipt).value().removed_rows == 1);
+  // The same id again: not held (a repeated receipt) changes nothing; held (the uplink had sent the
+  // row, so only the budget can have removed it) counts as delivered after a drop.
+  receipt.receipt_held = {false};
+  CHECK(store->Write(receipt).value().delivered_after_drop == 0);
+  receipt.receipt_held = {true};
+  CHECK(store->Write(receipt).value().delivered_after_drop == 1);
 }
 
 TEST_CASE("The outbox reader sees committed rows through its own connection") {

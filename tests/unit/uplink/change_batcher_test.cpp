@@ -105,7 +105,7 @@ TEST_CASE("A change that failed to commit goes back in front of what came since,
   REQUIRE(rig.Flush());
   const OutboxChange& again = rig.offered.back();
   CHECK(again.sent_sequences == std::vector<std::int64_t>{7, 8});
-  CHECK(again.receipted_alerts == std::vector<ehg::core::EventId>{receipted});
+  CHECK(again.receipted_events == std::vector<ehg::core::EventId>{receipted});
   REQUIRE(again.events.size() == 2);
   CHECK(ResultBody(again.events[0])->getValue<std::string>("command_id") == "c-1");
   CHECK(ResultBody(again.events[1])->getValue<std::string>("command_id") == "c-2");
@@ -184,7 +184,7 @@ TEST_CASE("A receipt names its event id, and a row the uplink held stays out of 
   CHECK(rig.batcher.removing() == std::set<std::int64_t>{4});
   CHECK_FALSE(rig.batcher.Settled());
   REQUIRE(rig.Flush());
-  CHECK(rig.offered.back().receipted_alerts == std::vector<ehg::core::EventId>{held, unknown});
+  CHECK(rig.offered.back().receipted_events == std::vector<ehg::core::EventId>{held, unknown});
   CHECK(rig.offered.back().sent_sequences.empty());  // an alert leaves by its receipt only
   CHECK_FALSE(rig.batcher.Settled());
   rig.Committed();

@@ -252,13 +252,15 @@ TEST_CASE("An unreadable replay window refuses the command without remembering a
 TEST_CASE("Each kind of command reaches its own handler and answer") {
   IntakeRig rig;
   const auto receipt_for = rig.events.Make(ehg::core::EventKind::kAlert, ehg::core::Priority::kCritical).id;
+  const auto observation = rig.events.Make(ehg::core::EventKind::kObservation, ehg::core::Priority::kBulk).id;
   int jti = 0;
   const auto take = [&](const std::string& json) {
     rig.Take(rig.Sign(json, "jti-" + std::to_string(++jti), rig.clock.Now()));
   };
   take(R"({"id":"c-1","type":"alert.receipt","event_id":")" + receipt_for.ToString() + "\"}");
   rig.effects.holds_receipted = false;
-  take(R"({"id":"c-2","type":"alert.receipt","event_id":")" + receipt_for.ToString() + "\"}");
+  take(R"({"id":"c-2","type":"event.receipt","event_ids":[")" + receipt_for.ToString() + R"(",")" +
+       observation.ToString() + "\"]}");
   take(R"({"id":"c-3","type":"heartbeat.set","interval_seconds":20})");
   take(R"({"id":"c-4","type":"status"})");
   take(R"({"id":"c-5","type":"alert.ack","alert_id":"a-1","by":"nurse-0417"})");
@@ -270,17 +272,18 @@ TEST_CASE("Each kind of command reaches its own handler and answer") {
   take(R"({"id":"c-10","type":"config.apply","config":"{}"})");
   take(R"({"id":"c-11","type":"update.request","version":"1.2.3"})");
 
+  // Receipts get no result: it would be an event needing a receipt of its own.
   CHECK(rig.Results() == std::map<std::string, Answer>{
-                             {"c-1", {"ok", "receipt recorded"}},
-                             {"c-2", {"ok", "receipt recorded; the alert was not waiting for one"}},
                              {"c-3", {"ok", "heartbeat every 20 s"}},
                              {"c-4", {"ok", "status published"}},
                              {"c-9", {"rejected", "unsupported command type"}},
                              {"c-10", {"rejected", "not supported here"}},
                              {"c-11", {"rejected", "not supported here"}},
                          });
-  CHECK(rig.effects.receipts == std::vector<ehg::core::EventId>{receipt_for, receipt_for});
+  CHECK(rig.effects.receipts == std::vector<ehg::core::EventId>{receipt_for, receipt_for, observation});
   CHECK(rig.counters.counters.receipts == 2);
+  CHECK(rig.counters.counters.receipted_events == 1);    // held when the first came
+  CHECK(rig.counters.counters.receipts_unmatched == 2);  // the uplink no longer held them
   CHECK(rig.effects.heartbeats == std::vector<std::chrono::seconds>{20s});
   CHECK(rig.changes->pending().settings.at("uplink.heartbeat_interval_seconds") == "20");
   CHECK(rig.effects.status_requests == 1);

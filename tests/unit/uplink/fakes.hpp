@@ -105,7 +105,7 @@ class StoreOutbox final : public uplink::OutboxPort {
       if (refuse_commits) return false;
       store::WriteBatch batch;
       batch.sent_sequences = change.sent_sequences;
-      batch.receipted_alerts = change.receipted_alerts;
+      batch.receipted_events = change.receipted_events;
       batch.events = change.events;
       batch.settings = change.settings;
       batch.seen_commands = change.seen_commands;

@@ -36,7 +36,8 @@ TEST_CASE("The online status carries version, uptime, backlog, drops and the hea
   info.uptime = 3600s;
   info.heartbeat_interval = 30s;
   info.backlog = {120, 48'000, 2, 17};
-  info.awaiting_receipt = 1;
+  info.alerts_awaiting_receipt = 1;
+  info.events_awaiting_receipt = 3;
   info.reconnects = 4;
   info.clock_synchronised = false;
   auto status = MessageJson(ehg::uplink::OnlineStatusBody(info));
@@ -49,6 +50,7 @@ TEST_CASE("The online status carries version, uptime, backlog, drops and the hea
   CHECK(status->getObject("backlog")->getValue<int>("alerts") == 2);
   CHECK(status->getValue<int>("dropped_observations") == 17);
   CHECK(status->getValue<int>("alerts_awaiting_receipt") == 1);
+  CHECK(status->getValue<int>("events_awaiting_receipt") == 3);
   CHECK(status->getValue<int>("reconnects") == 4);
   CHECK_FALSE(status->getValue<bool>("clock_synchronised"));
 

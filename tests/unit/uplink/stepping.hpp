@@ -67,7 +67,7 @@ class MemoryOutbox final : public uplink::OutboxPort {
   void Apply(const store::OutboxChange& change) {
     std::erase_if(rows_, [&](const store::OutboxRow& row) {
       return std::count(change.sent_sequences.begin(), change.sent_sequences.end(), row.sequence) > 0 ||
-             std::count(change.receipted_alerts.begin(), change.receipted_alerts.end(), row.event.id) > 0;
+             std::count(change.receipted_events.begin(), change.receipted_events.end(), row.event.id) > 0;
     });
     for (const core::Event& event : change.events)
       Add(event);

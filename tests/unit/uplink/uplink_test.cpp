@@ -70,6 +70,10 @@ struct Fixture {
     options.observation_batch_max = 10;
     options.observation_batch_window = 2s;
     options.receipt_resend_interval = 60s;
+    // Most cases here are about the broker's side (PUBACKs, windows, reconnects): with receipts for
+    // alerts only, a PUBACK settles everything else. The end-to-end cases below set kEveryEvent, the
+    // daemon's default.
+    options.receipt_scope = ehg::uplink::ReceiptScope::kAlertsOnly;
     options.heartbeat_interval = 60s;
     options.protection = std::make_shared<ehg::crypto::PlaintextForDevelopment>();
     return options;
@@ -320,17 +324,116 @@ TEST_CASE("An alert without a receipt is sent again on schedule: the receipt sto
 
   fixture.Command(R"({"id":"c-1","type":"alert.receipt","event_id":")" + alert.id.ToString() + "\"}");
   REQUIRE(WaitUntil([&] { return fixture.uplink->status().alerts_awaiting_receipt == 0; }));
-  // The alert row is gone; a command result took its place and is sent.
-  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("cmd/result").size() == 1; }));
-  const auto result = Json(fixture.PublishedTo("cmd/result")[0].payload);
-  CHECK(result->getValue<std::string>("command_id") == "c-1");
-  CHECK(result->getValue<std::string>("status") == "ok");
-  CHECK(result->getValue<std::string>("detail") == "receipt recorded");
-  for (const auto& row : fixture.outbox->Rows())
-    CHECK(row.event.kind == EventKind::kCommandResult);
-
+  // The alert row is gone, and nothing took its place: a receipt has no command result (it would be an
+  // event needing a receipt of its own).
+  REQUIRE(WaitUntil([&] { return fixture.outbox->Rows().empty(); }));
   fixture.AdvanceAndSettle(120s);
   CHECK(fixture.PublishedTo("event/alert").size() == 2);
+  CHECK(fixture.PublishedTo("cmd/result").empty());
+}
+
+// The rest of the outbox, end to end: a broker that acknowledges and then loses a message (a restart
+// without persistence, a shared subscription it forgot) must lose nothing.
+TEST_CASE("With receipts for every event, an acknowledged batch stays until one receipt confirms all of it") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.receipt_scope = ehg::uplink::ReceiptScope::kEveryEvent;
+  const auto observations = fixture.Observations(10);
+  auto device = fixture.MakeEvent(EventKind::kDevice, Priority::kNormal);
+  fixture.outbox->Append(observations);
+  fixture.outbox->Append({device});
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] {
+    return fixture.PublishedTo("event/observation").size() == 1 &&
+           fixture.PublishedTo("event/device").size() == 1;
+  }));
+  fixture.AckAndWait(fixture.PublishedTo("event/observation")[0]);
+  fixture.AckAndWait(fixture.PublishedTo("event/device")[0]);
+  fixture.AdvanceAndSettle(1s);
+  CHECK(fixture.outbox->Rows().size() == 11);  // the broker has them; the care system has not said so
+  CHECK(fixture.uplink->status().events_awaiting_receipt == 11);
+  CHECK(fixture.uplink->status().alerts_awaiting_receipt == 0);
+
+  std::string ids;
+  for (const auto& event : observations)
+    ids += std::string(ids.empty() ? "" : ",") + "\"" + event.id.ToString() + "\"";
+  fixture.Command(R"({"id":"r-1","type":"event.receipt","event_ids":[)" + ids + "]}");
+  REQUIRE(WaitUntil([&] { return fixture.outbox->Rows().size() == 1; }));
+  CHECK(fixture.outbox->Rows()[0].event.id == device.id);
+  CHECK(fixture.uplink->counters().receipted_events == 10);
+  // The same receipt again (the care system answers every copy): nothing else changes.
+  fixture.Command(R"({"id":"r-2","type":"event.receipt","event_ids":[)" + ids + "]}");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->counters().receipts_unmatched == 10; }));
+  CHECK(fixture.outbox->Rows().size() == 1);
+  CHECK(fixture.PublishedTo("cmd/result").empty());
+}
+
+TEST_CASE("Observations without a receipt go again as one batch with the same event ids, backing off") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.receipt_scope = ehg::uplink::ReceiptScope::kEveryEvent;
+  const auto observations = fixture.Observations(10);
+  fixture.outbox->Append(observations);
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 1; }));
+  const auto first_ids = EventIds(fixture.PublishedTo("event/observation")[0]);
+  REQUIRE(first_ids.size() == 10);
+  fixture.AckAndWait(fixture.PublishedTo("event/observation")[0]);
+
+  // Not before the interval, then the whole batch at once.
+  fixture.AdvanceAndSettle(59s);
+  CHECK(fixture.PublishedTo("event/observation").size() == 1);
+  fixture.Advance(1s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 2; }));
+  CHECK(EventIds(fixture.PublishedTo("event/observation")[1]) == first_ids);
+  CHECK(fixture.uplink->counters().events_resent == 10);
+  CHECK(fixture.uplink->counters().alerts_resent == 0);
+  fixture.AckAndWait(fixture.PublishedTo("event/observation")[1]);
+
+  // Observations back off (60 s, then 120 s): the next copy is not due after another 60 s.
+  fixture.AdvanceAndSettle(60s);
+  CHECK(fixture.PublishedTo("event/observation").size() == 2);
+  fixture.Advance(60s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 3; }));
+  CHECK(EventIds(fixture.PublishedTo("event/observation")[2]) == first_ids);
+  CHECK(fixture.outbox->Rows().size() == 10);
+}
+
+TEST_CASE("At most kMaxUnconfirmedBulkRows observations wait for receipts: the rest waits, alerts still go") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.receipt_scope = ehg::uplink::ReceiptScope::kEveryEvent;
+  options.in_flight_window = 64;
+  {
+    std::lock_guard lock(fixture.transport->mutex);
+    fixture.transport->auto_ack = true;  // a broker that takes everything, and a care system that is silent
+  }
+  const std::size_t total = ehg::uplink::kMaxUnconfirmedBulkRows + 200;
+  fixture.outbox->Append(fixture.Observations(static_cast<int>(total)));
+  fixture.Start(options);
+  const auto observation_rows = [&] {
+    std::size_t rows = 0;
+    for (const auto& message : fixture.PublishedTo("event/observation"))
+      rows += EventIds(message).size();
+    return rows;
+  };
+  REQUIRE(WaitUntil([&] { return observation_rows() == ehg::uplink::kMaxUnconfirmedBulkRows; }));
+  fixture.AdvanceAndSettle(2s);
+  CHECK(observation_rows() == ehg::uplink::kMaxUnconfirmedBulkRows);  // held back, not dropped
+
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kCritical);
+  fixture.Append({alert});
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
+
+  // The care system confirms the first batch: the next one may go.
+  const auto first = EventIds(fixture.PublishedTo("event/observation")[0]);
+  std::string ids;
+  for (const auto& id : first)
+    ids += std::string(ids.empty() ? "" : ",") + "\"" + id + "\"";
+  fixture.Command(R"({"id":"r-1","type":"event.receipt","event_ids":[)" + ids + "]}");
+  REQUIRE(
+      WaitUntil([&] { return observation_rows() == ehg::uplink::kMaxUnconfirmedBulkRows + first.size(); }));
+  CHECK(fixture.outbox->Rows().size() == total + 1 - first.size());
 }
 
 TEST_CASE("A receipt that arrives before the broker's acknowledgement still ends the alert's life") {

@@ -7,7 +7,7 @@
 #include <set>
 #include <variant>
 
-using ehg::wire::AlertReceipt;
+using ehg::wire::EventReceipt;
 using ehg::wire::HeartbeatSet;
 using ehg::wire::ParseCommand;
 
@@ -18,8 +18,8 @@ constexpr const char* kEventId = "01a21881-bd46-7005-a731-0818352bc897";
 TEST_CASE("Each command type becomes its own kind, and a type no kind takes is refused, never a ping") {
   // Every type the parser takes, with the kind (variant index) it must become.
   const std::vector<std::pair<std::string, std::size_t>> kinds{
-      {R"({"id":"c","type":"alert.receipt","event_id":")" + std::string(kEventId) + "\"}",
-       ehg::wire::CommandBody(AlertReceipt{}).index()},
+      {R"({"id":"c","type":"event.receipt","event_ids":[")" + std::string(kEventId) + "\"]}",
+       ehg::wire::CommandBody(EventReceipt{}).index()},
       {R"({"id":"c","type":"alert.ack","alert_id":"a","by":"n"})",
        ehg::wire::CommandBody(ehg::wire::AlertAck{}).index()},
       {R"({"id":"c","type":"alert.resolve","alert_id":"a","by":"n"})",
@@ -57,7 +57,9 @@ TEST_CASE("Valid commands parse into their typed form") {
       ParseCommand(std::string(R"({"id":"c-1","type":"alert.receipt","event_id":")") + kEventId + "\"}");
   REQUIRE(receipt.has_value());
   CHECK(receipt->id == "c-1");
-  CHECK(std::get<AlertReceipt>(receipt->body).event_id.ToString() == kEventId);
+  // The older, one-event form is an event receipt of one.
+  REQUIRE(std::get<EventReceipt>(receipt->body).event_ids.size() == 1);
+  CHECK(std::get<EventReceipt>(receipt->body).event_ids.front().ToString() == kEventId);
 
   auto heartbeat = ParseCommand(R"({"type":"heartbeat.set","id":"c-2","interval_seconds":30})");
   REQUIRE(heartbeat.has_value());
@@ -103,6 +105,29 @@ TEST_CASE("Invalid commands are refused with a reason, keeping the id when it co
       {"unknown key", R"({"id":"c","type":"ping","force":true})", "c", "unknown key \"force\""},
       {"receipt without event id", R"({"id":"c","type":"alert.receipt"})", "c", "\"event_id\" must be"},
       {"receipt with a bad uuid", R"({"id":"c","type":"alert.receipt","event_id":"xyz"})", "c", "not a UUID"},
+      {"receipt with ids of the other form", R"({"id":"c","type":"alert.receipt","event_ids":[]})", "c",
+       "unknown key \"event_ids\""},
+      {"event receipt without ids", R"({"id":"c","type":"event.receipt"})", "c", "\"event_ids\" must be"},
+      {"event receipt with no ids", R"({"id":"c","type":"event.receipt","event_ids":[]})", "c",
+       "a list of 1-1000"},
+      {"event receipt with one id as a string",
+       R"({"id":"c","type":"event.receipt","event_ids":")" + std::string(kEventId) + "\"}", "c",
+       "\"event_ids\" must be"},
+      {"event receipt with a bad uuid among good ones",
+       R"({"id":"c","type":"event.receipt","event_ids":[")" + std::string(kEventId) + R"(","xyz"]})", "c",
+       "(UUIDs)"},
+      {"event receipt with a number", R"({"id":"c","type":"event.receipt","event_ids":[7]})", "c", "(UUIDs)"},
+      {"event receipt with too many ids",
+       [] {
+         std::string ids;
+         for (int i = 0; i < 1001; ++i)
+           ids += std::string(i > 0 ? "," : "") + "\"" + kEventId + "\"";
+         return R"({"id":"c","type":"event.receipt","event_ids":[)" + ids + "]}";
+       }(),
+       "c", "a list of 1-1000"},
+      {"event receipt with the single form's key",
+       R"({"id":"c","type":"event.receipt","event_id":")" + std::string(kEventId) + "\"}", "c",
+       "unknown key \"event_id\""},
       {"heartbeat too short", R"({"id":"c","type":"heartbeat.set","interval_seconds":9})", "c",
        "from 10 to 3600"},
       {"heartbeat too long", R"({"id":"c","type":"heartbeat.set","interval_seconds":3601})", "c", "from 10"},
@@ -129,6 +154,25 @@ TEST_CASE("Invalid commands are refused with a reason, keeping the id when it co
     CHECK(parsed.error().id == vector.id);
     CHECK(parsed.error().reason.find(vector.reason_part) != std::string::npos);
   }
+}
+
+TEST_CASE("An event receipt names every event of a batch, and the parser reads back what it writes") {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = kEventId;
+    const std::string tail = std::to_string(100000 + i);
+    id.replace(id.size() - tail.size(), tail.size(), tail);
+    ids.push_back(id);
+  }
+  const std::string text = ehg::wire::EventReceiptCommand("r-1", ids);
+  CHECK(text.size() < ehg::wire::kMaxCommandBytes);  // the largest receipt fits a command
+  auto parsed = ParseCommand(text);
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->type == "event.receipt");
+  const auto& receipt = std::get<EventReceipt>(parsed->body);
+  REQUIRE(receipt.event_ids.size() == ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    CHECK(receipt.event_ids[i].ToString() == ids[i]);
 }
 
 TEST_CASE("A command result names the command and its outcome") {
