@@ -158,7 +158,8 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
         "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::jsonb)",
         id, message.tenant, message.gateway, result.command_id, result.type, result.status, Iso(event.time),
         message.body);
-    tx.exec_params(
+    if (!result.command_id.empty())
+      tx.exec_params(
         "UPDATE commands SET result_status = $4, result_detail = $5, result_event_id = $6::uuid, result_at = "
         "$7::timestamptz WHERE tenant = $1 AND gateway_id = $2 AND command_id = $3 AND (result_at IS NULL OR "
         "result_at <= $7::timestamptz)",

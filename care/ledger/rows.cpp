@@ -328,6 +328,7 @@ Result<void> ReadEntry(const JsonValue& entry, std::string_view gateway, Message
   row.effective = *effective;
   row.issued = *issued;
   row.flags = std::move(*flags);
+  const std::size_t first_row = message.observations.size();
   const auto add = [&](const JsonValue& holder, const std::string* metric) -> Result<void> {
     const core::MetricInfo* info = metric != nullptr ? core::FindMetric(*metric) : nullptr;
     if (info == nullptr) return Malformed("code.text is not a metric of the catalogue");
@@ -338,9 +339,9 @@ Result<void> ReadEntry(const JsonValue& entry, std::string_view gateway, Message
     part.value = value->first;
     part.unit = std::move(value->second);
     part.identifier = IdentifierFor(*resource, part.metric);
-    const bool repeated = std::any_of(message.observations.begin(), message.observations.end(), [&](auto& other) {
-      return other.event_id == part.event_id && other.metric == part.metric;
-    });
+    const bool repeated = std::any_of(message.observations.begin() + static_cast<std::ptrdiff_t>(first_row),
+                                      message.observations.end(),
+                                      [&](const ObservationRow& other) { return other.metric == part.metric; });
     if (repeated) return Malformed("a component repeats " + part.metric);
     message.observations.push_back(std::move(part));
     return {};
@@ -435,8 +436,9 @@ Result<void> ReadEvent(const JsonValue& object, std::string_view gateway, Kind k
     }
     case Kind::kCommandResult: {
       CommandResultRow row;
-      auto command_id = Id(object, "command_id", 64);
-      auto type = Id(object, "type", 64);
+      // A command refused before its id or type could be read is answered with them null.
+      auto command_id = OptionalText(object, "command_id", 64);
+      auto type = OptionalText(object, "type", 64);
       auto status = Id(object, "status", 16);
       auto detail = OptionalText(object, "detail", kMaxTextBytes);
       if (!command_id || !type || !status || !detail)

@@ -97,7 +97,7 @@ struct GatewayEventRow {
 };
 
 struct CommandResultRow {
-  std::string command_id;
+  std::string command_id;  // empty when the command's id could not be read
   std::string type;
   std::string status;  // ok or rejected
   std::string detail;

@@ -1,0 +1,142 @@
+#include "tests/support/postgres/postgres.hpp"
+
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace ehg::test {
+namespace {
+
+int UnusedLoopbackPort() {
+  const int descriptor = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(descriptor);
+    throw std::runtime_error("postgres fixture: cannot bind a free port");
+  }
+  socklen_t length = sizeof address;
+  ::getsockname(descriptor, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(descriptor);
+  return ntohs(address.sin_port);
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TestPostgres& TestPostgres::Get() {
+  static TestPostgres cluster;
+  return cluster;
+}
+
+std::vector<std::string> TestPostgres::AsServerUser(std::vector<std::string> argv) const {
+  if (::geteuid() != 0) return argv;
+  // setpriv executes the program in its own place (no process in between), so the server is our child
+  // and Stop's signal reaches the postmaster itself.
+  std::vector<std::string> wrapped{"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"};
+  wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+  return wrapped;
+}
+
+TestPostgres::TestPostgres(const std::filesystem::path& binaries) : binaries_(binaries), port_(UnusedLoopbackPort()) {
+  if (::geteuid() == 0) {
+    // The server's user must own the data directory and reach the socket directory.
+    const passwd* user = ::getpwnam("postgres");
+    if (user == nullptr) throw std::runtime_error("postgres fixture: running as root, but there is no postgres user");
+    if (::chown(directory_.path().c_str(), user->pw_uid, user->pw_gid) != 0)
+      throw std::runtime_error("postgres fixture: cannot hand the temp directory to the postgres user");
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult initdb = RunCommand(
+      AsServerUser({(binaries_ / "initdb").string(), "-D", (directory_ / "data").string(), "-A", "trust", "-U",
+                    "postgres", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"}),
+      std::chrono::seconds(60));
+  if (initdb.exit_code != 0) throw std::runtime_error("postgres fixture: initdb failed: " + initdb.output);
+  initdb_seconds_ = SecondsSince(start);
+  const auto started = std::chrono::steady_clock::now();
+  Start();
+  start_seconds_ = SecondsSince(started);
+}
+
+TestPostgres::~TestPostgres() {
+  Stop();
+}
+
+void TestPostgres::Start() {
+  if (server_) return;
+  server_.emplace(Process::Start(AsServerUser(
+      {(binaries_ / "postgres").string(), "-D", (directory_ / "data").string(), "-p", std::to_string(port_), "-c",
+       "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + directory_.path().string(),
+       // For tests only: a crash of the test machine may lose the throw-away cluster, nothing else.
+       "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=40",
+       "-c", "shared_buffers=16MB", "-c", "log_min_messages=warning", "-c", "log_min_error_statement=panic"})));
+  const std::string probe = Connection() + " connect_timeout=1";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (PQping(probe.c_str()) != PQPING_OK) {
+    if (std::chrono::steady_clock::now() > deadline || server_->Wait(std::chrono::milliseconds(0))) {
+      const std::string log = server_->Output();
+      server_.reset();
+      throw std::runtime_error("postgres fixture: the server did not start: " + log);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void TestPostgres::Stop() {
+  if (!server_) return;
+  server_->Signal(SIGINT);  // fast shutdown: ends sessions, writes a checkpoint
+  if (!server_->Wait(std::chrono::seconds(30))) {
+    server_->Signal(SIGQUIT);
+    (void)server_->Wait(std::chrono::seconds(10));
+  }
+  previous_logs_ += server_->Output();
+  server_.reset();
+}
+
+void TestPostgres::Restart() {
+  Stop();
+  Start();
+}
+
+std::string TestPostgres::Connection(std::string_view database) const {
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + std::string(database);
+}
+
+void TestPostgres::Execute(std::string_view database, std::string_view sql) const {
+  PGconn* connection = PQconnectdb(Connection(database).c_str());
+  if (PQstatus(connection) != CONNECTION_OK) {
+    const std::string message = PQerrorMessage(connection);
+    PQfinish(connection);
+    throw std::runtime_error("postgres fixture: cannot connect: " + message);
+  }
+  PGresult* result = PQexec(connection, std::string(sql).c_str());
+  const ExecStatusType status = PQresultStatus(result);
+  const std::string message = PQresultErrorMessage(result);
+  PQclear(result);
+  PQfinish(connection);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+    throw std::runtime_error("postgres fixture: " + message);
+}
+
+std::string TestPostgres::FreshDatabase() {
+  const std::string name = "test_" + std::to_string(++databases_);
+  Execute("postgres", "CREATE DATABASE " + name + " TEMPLATE template0");
+  return Connection(name);
+}
+
+std::string TestPostgres::Log() const {
+  return previous_logs_ + (server_ ? server_->Output() : "");
+}
+
+}  // namespace ehg::test
