@@ -302,13 +302,13 @@ Result<std::vector<MessageOutcome>> Ledger::Store(const std::vector<Message>& ba
       // Each message under a savepoint: one the database refuses (its data, never the connection) is
       // rolled back alone and reported; the others commit. The hub acks what was stored, terminates what
       // was refused, and so never acks anything not stored.
-      pqxx::subtransaction savepoint(tx, "message");
+      tx.exec("SAVEPOINT message");
       try {
-        outcome.events = StoreMessage(savepoint, message);
-        savepoint.commit();
+        outcome.events = StoreMessage(tx, message);
+        tx.exec("RELEASE SAVEPOINT message");
       } catch (const pqxx::sql_error& error) {
-        savepoint.abort();
         if (!Permanent(error.sqlstate())) throw;
+        tx.exec("ROLLBACK TO SAVEPOINT message");
         outcome.events.clear();
         outcome.refused = Error{Errc::kRejected, "the database refused the message from " + message.tenant + "/" +
                                                      message.gateway + ": " + error.sqlstate() + " " + error.what()};

@@ -50,8 +50,8 @@ CREATE TABLE gateway_keys (
 -- The idempotence key of the whole hub: one row per event id of every kind, UNIQUE on the id alone.
 CREATE TABLE events (
   event_id uuid PRIMARY KEY,
-  tenant text NOT NULL,
-  gateway_id text NOT NULL,
+  tenant text NOT NULL CHECK (tenant ~ '^[0-9]{4}$'),
+  gateway_id text NOT NULL CHECK (gateway_id ~ '^[A-Za-z0-9_-]{1,64}$'),
   kind text NOT NULL CHECK (kind IN ('alert', 'observation', 'device', 'gateway', 'command_result')),
   event_time timestamptz NOT NULL,
   stored_at timestamptz NOT NULL DEFAULT now()
