@@ -130,7 +130,10 @@ void TestPostgres::Execute(std::string_view database, std::string_view sql) cons
 }
 
 std::string TestPostgres::FreshDatabase() {
-  const std::string name = "test_" + std::to_string(++databases_);
+  // ctest runs each test case in a process of its own: the first case takes the empty database initdb
+  // made, and only later ones pay for CREATE DATABASE (0.1-0.6 s each).
+  if (databases_++ == 0) return Connection("postgres");
+  const std::string name = "test_" + std::to_string(databases_);
   Execute("postgres", "CREATE DATABASE " + name + " TEMPLATE template0");
   return Connection(name);
 }

@@ -26,7 +26,8 @@ class TestPostgres {
 
   // A libpq connection string over TCP on loopback, as the superuser `postgres`.
   std::string Connection(std::string_view database = "postgres") const;
-  // A new, empty database for one test case (CREATE DATABASE from template0); its connection string.
+  // A new, empty database for one test case; its connection string. The first is initdb's own
+  // `postgres` database, the next ones are made with CREATE DATABASE from template0.
   std::string FreshDatabase();
   // Runs SQL as the superuser in `database`; throws std::runtime_error with the server's message.
   void Execute(std::string_view database, std::string_view sql) const;
