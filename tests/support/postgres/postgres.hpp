@@ -8,7 +8,8 @@
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
-// A throw-away PostgreSQL 15 cluster for tests: initdb in a temp directory, the server on a free
+// A throw-away PostgreSQL 15 cluster for tests: a fresh cluster in a temp directory (initdb, made once
+// per machine and user and copied for each process), the server on a free
 // loopback port with its unix socket inside that directory, started once per test process (Get()) and
 // stopped when the process ends. Runs as the current user, or as the `postgres` system user when root
 // (PostgreSQL refuses to run as root; CI runs as root). Settings for tests only: fsync and synchronous
@@ -39,7 +40,8 @@ class TestPostgres {
   int port() const { return port_; }
   std::string Log() const;
 
-  // How long initdb and the first start took (the fixture's cost per test process).
+  // How long making the cluster (initdb, or a copy of the one made by an earlier process) and the first
+  // start took: the fixture's cost per test process.
   double initdb_seconds() const { return initdb_seconds_; }
   double start_seconds() const { return start_seconds_; }
 

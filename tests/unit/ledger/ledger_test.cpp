@@ -214,7 +214,7 @@ TEST_CASE("an event id another gateway already used is a conflict: nothing writt
   CHECK(db.Count("devices WHERE gateway_id = 'gw-other'") == 0);
 }
 
-TEST_CASE("a message the database refuses is rolled back alone; the rest of the batch is stored") {
+TEST_CASE("a message the database refuses is rolled back alone, the rest of the batch is stored") {
   LedgerDatabase db;
   Message bad = SpO2Batch(10, 2);
   bad.tenant = "x301";  // ReadMessage never makes this; the tables' checks are the last guard
@@ -431,7 +431,7 @@ TEST_CASE("the audit log is append-only: neither the owner nor the hub role can 
   CHECK(db.Scalar("SELECT actor FROM audit_log ORDER BY id LIMIT 1") == "nurse-0417");
 }
 
-TEST_CASE("a verified status updates the gateway's heartbeat, version and backlog; an older one does not") {
+TEST_CASE("a verified status updates the gateway's heartbeat, version and backlog, an older one does not") {
   LedgerDatabase db;
   REQUIRE(db.ledger->Enrol({kTenant, kGateway, {"kid-1", "k"}, "ab12"}, "operator-1", kT0));
   StatusRow status;
