@@ -73,9 +73,9 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
       // Stored before; under READ COMMITTED this statement sees a copy another transaction committed while
       // the insert above waited for it. Another gateway's (or kind's) id is a conflict, not a duplicate:
       // answering it with a receipt would let one gateway silence another's event.
-      const pqxx::result existing =
-          tx.exec_params("SELECT tenant = $2 AND gateway_id = $3 AND kind = $4 FROM events WHERE event_id = $1::uuid",
-                         id, message.tenant, message.gateway, kind);
+      const pqxx::result existing = tx.exec_params(
+          "SELECT tenant = $2 AND gateway_id = $3 AND kind = $4 FROM events WHERE event_id = $1::uuid", id,
+          message.tenant, message.gateway, kind);
       outcome = !existing.empty() && existing[0][0].as<bool>() ? Outcome::kDuplicate : Outcome::kConflict;
     }
     outcomes.push_back({event.event_id, outcome});
@@ -88,8 +88,10 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
   for (const ObservationRow& row : message.observations) {
     if (!is_new(row.event_id)) continue;
     tx.exec_params(
-        "INSERT INTO observations (effective, event_id, metric, tenant, gateway_id, subject, device_id, issued, "
-        "value, unit, flags, identifier) VALUES ($1::timestamptz, $2::uuid, $3, $4, $5, $6, $7, $8::timestamptz, "
+        "INSERT INTO observations (effective, event_id, metric, tenant, gateway_id, subject, device_id, "
+        "issued, "
+        "value, unit, flags, identifier) VALUES ($1::timestamptz, $2::uuid, $3, $4, $5, $6, $7, "
+        "$8::timestamptz, "
         "$9, $10, $11::text[], $12)",
         Iso(row.effective), row.event_id.ToString(), row.metric, message.tenant, message.gateway, row.subject,
         row.device, NullableTime(row.issued), row.value, row.unit, ArrayLiteral(row.flags), row.identifier);
@@ -108,10 +110,13 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
     // later updated_at, then the later event id (UUIDv7, ordered within a gateway). An older event that
     // arrives after a newer one is kept in alert_events but does not roll the current state back.
     tx.exec_params(
-        "INSERT INTO alerts AS a (tenant, gateway_id, alert_id, subject, rule_id, metric, device_id, severity, "
+        "INSERT INTO alerts AS a (tenant, gateway_id, alert_id, subject, rule_id, metric, device_id, "
+        "severity, "
         "priority, stage, last_change, state, raised_at, updated_at, acknowledged_at, acknowledged_by, "
-        "resolved_at, resolved_by, escalation_level, occurrences, worst_value, last_event_id) VALUES ($1, $2, "
-        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::timestamptz, $14::timestamptz, $15::timestamptz, $16, "
+        "resolved_at, resolved_by, escalation_level, occurrences, worst_value, last_event_id) VALUES ($1, "
+        "$2, "
+        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::timestamptz, $14::timestamptz, $15::timestamptz, "
+        "$16, "
         "$17::timestamptz, $18, $19, $20, $21, $22::uuid) "
         "ON CONFLICT (tenant, gateway_id, alert_id) DO UPDATE SET subject = EXCLUDED.subject, rule_id = "
         "EXCLUDED.rule_id, metric = EXCLUDED.metric, device_id = EXCLUDED.device_id, severity = "
@@ -123,15 +128,16 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
         "EXCLUDED.worst_value, last_event_id = EXCLUDED.last_event_id "
         "WHERE (EXCLUDED.stage, EXCLUDED.updated_at, EXCLUDED.last_event_id) > (a.stage, a.updated_at, "
         "a.last_event_id)",
-        message.tenant, message.gateway, alert.alert_id, event.subject, alert.rule_id, alert.metric, alert.device,
-        alert.severity, alert.priority, alert.stage, alert.change, alert.state, Iso(alert.raised_at),
-        Iso(alert.updated_at), NullableTime(alert.acknowledged_at), Nullable(alert.acknowledged_by),
-        NullableTime(alert.resolved_at), Nullable(alert.resolved_by), alert.escalation_level, alert.occurrences,
-        alert.worst_value, id);
+        message.tenant, message.gateway, alert.alert_id, event.subject, alert.rule_id, alert.metric,
+        alert.device, alert.severity, alert.priority, alert.stage, alert.change, alert.state,
+        Iso(alert.raised_at), Iso(alert.updated_at), NullableTime(alert.acknowledged_at),
+        Nullable(alert.acknowledged_by), NullableTime(alert.resolved_at), Nullable(alert.resolved_by),
+        alert.escalation_level, alert.occurrences, alert.worst_value, id);
   }
   if (message.device) {
     tx.exec_params(
-        "INSERT INTO device_events (event_id, tenant, gateway_id, device_id, event_time, body) VALUES ($1::uuid, "
+        "INSERT INTO device_events (event_id, tenant, gateway_id, device_id, event_time, body) VALUES "
+        "($1::uuid, "
         "$2, $3, $4, $5::timestamptz, $6::jsonb)",
         id, message.tenant, message.gateway, message.device->device, Iso(event.time), message.body);
     tx.exec_params(
@@ -154,23 +160,28 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
   if (message.command_result) {
     const CommandResultRow& result = *message.command_result;
     tx.exec_params(
-        "INSERT INTO command_results (event_id, tenant, gateway_id, command_id, type, status, event_time, body) "
+        "INSERT INTO command_results (event_id, tenant, gateway_id, command_id, type, status, event_time, "
+        "body) "
         "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::jsonb)",
         id, message.tenant, message.gateway, result.command_id, result.type, result.status, Iso(event.time),
         message.body);
     if (!result.command_id.empty())
       tx.exec_params(
-        "UPDATE commands SET result_status = $4, result_detail = $5, result_event_id = $6::uuid, result_at = "
-        "$7::timestamptz WHERE tenant = $1 AND gateway_id = $2 AND command_id = $3 AND (result_at IS NULL OR "
-        "result_at <= $7::timestamptz)",
-        message.tenant, message.gateway, result.command_id, result.status, result.detail, id, Iso(event.time));
+          "UPDATE commands SET result_status = $4, result_detail = $5, result_event_id = $6::uuid, result_at "
+          "= "
+          "$7::timestamptz WHERE tenant = $1 AND gateway_id = $2 AND command_id = $3 AND (result_at IS NULL "
+          "OR "
+          "result_at <= $7::timestamptz)",
+          message.tenant, message.gateway, result.command_id, result.status, result.detail, id,
+          Iso(event.time));
   }
   return outcomes;
 }
 
 void AppendAudit(pqxx::transaction_base& tx, const AuditEntry& entry) {
   tx.exec_params(
-      "INSERT INTO audit_log (at, actor, action, tenant, gateway_id, subject, detail) VALUES ($1::timestamptz, "
+      "INSERT INTO audit_log (at, actor, action, tenant, gateway_id, subject, detail) VALUES "
+      "($1::timestamptz, "
       "$2, $3, $4, $5, $6, $7)",
       Iso(entry.at), entry.actor, entry.action, Nullable(entry.tenant), Nullable(entry.gateway),
       Nullable(entry.subject), entry.detail);
@@ -215,9 +226,7 @@ struct Ledger::Impl {
   LedgerOptions options;
   std::unique_ptr<pqxx::connection> connection;
 
-  void Connect() {
-    connection = std::make_unique<pqxx::connection>(options.connection);
-  }
+  void Connect() { connection = std::make_unique<pqxx::connection>(options.connection); }
 
   // One transaction around `work`, with the error policy of the class comment: a connection lost before
   // the commit is retried once on a new connection (nothing of the first attempt was committed, and every
@@ -235,9 +244,10 @@ struct Ledger::Impl {
         return tl::unexpected(refusal.error);
       } catch (const pqxx::in_doubt_error& error) {
         connection.reset();
-        return Fail(Errc::kUnavailable, std::string(what) +
-                                            ": the connection broke during the commit; it may or may not have "
-                                            "happened (every write is idempotent: do it again)");
+        return Fail(Errc::kUnavailable,
+                    std::string(what) +
+                        ": the connection broke during the commit; it may or may not have "
+                        "happened (every write is idempotent: do it again)");
       } catch (const pqxx::broken_connection& error) {
         connection.reset();
         if (attempt == 0) continue;
@@ -261,13 +271,16 @@ struct Ledger::Impl {
   Result<int> Migrate() {
     return Run<int>("migrate", [&](pqxx::work& tx) {
       tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
-      tx.exec(
-          "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, description text NOT NULL, "
-          "applied_at timestamptz NOT NULL DEFAULT now())");
+      // Created only when missing: the hub's own role may not create tables, and opens a current schema.
+      if (tx.exec("SELECT to_regclass('schema_version') IS NULL")[0][0].as<bool>()) {
+        tx.exec(
+            "CREATE TABLE schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at "
+            "timestamptz NOT NULL DEFAULT now())");
+      }
       const int current = tx.exec("SELECT coalesce(max(version), 0) FROM schema_version")[0][0].as<int>();
       if (current > LatestSchemaVersion()) {
-        throw Refusal{Error{Errc::kUnsupported, "the hub database has schema version " + std::to_string(current) +
-                                                    ", newer than this build's " +
+        throw Refusal{Error{Errc::kUnsupported, "the hub database has schema version " +
+                                                    std::to_string(current) + ", newer than this build's " +
                                                     std::to_string(LatestSchemaVersion())}};
       }
       int applied = 0;
@@ -289,7 +302,8 @@ Ledger::~Ledger() = default;
 Result<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
-  if (auto migrated = impl->Migrate(); !migrated) return tl::unexpected(migrated.error().WithContext("ledger"));
+  if (auto migrated = impl->Migrate(); !migrated)
+    return tl::unexpected(migrated.error().WithContext("ledger"));
   return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
 }
 
@@ -310,8 +324,9 @@ Result<std::vector<MessageOutcome>> Ledger::Store(const std::vector<Message>& ba
         if (!Permanent(error.sqlstate())) throw;
         tx.exec("ROLLBACK TO SAVEPOINT message");
         outcome.events.clear();
-        outcome.refused = Error{Errc::kRejected, "the database refused the message from " + message.tenant + "/" +
-                                                     message.gateway + ": " + error.sqlstate() + " " + error.what()};
+        outcome.refused =
+            Error{Errc::kRejected, "the database refused the message from " + message.tenant + "/" +
+                                       message.gateway + ": " + error.sqlstate() + " " + error.what()};
       }
       outcomes.push_back(std::move(outcome));
     }
@@ -325,15 +340,16 @@ Result<void> Ledger::Enrol(const Enrolment& enrolment, std::string_view actor, W
   if (enrolment.key.key_id.empty() || enrolment.key.public_key.empty())
     return Fail(Errc::kInvalidArgument, "enrol: a key id and a public key are needed");
   auto done = impl_->Run<bool>("enrol", [&](pqxx::work& tx) {
-    const pqxx::result existing = tx.exec_params(
-        "SELECT status, key_id FROM gateways WHERE tenant = $1 AND gateway_id = $2 FOR UPDATE", enrolment.tenant,
-        enrolment.gateway);
+    const pqxx::result existing =
+        tx.exec_params("SELECT status, key_id FROM gateways WHERE tenant = $1 AND gateway_id = $2 FOR UPDATE",
+                       enrolment.tenant, enrolment.gateway);
     if (!existing.empty()) {
       const std::string status = existing[0][0].as<std::string>();
       if (status == "enrolled" && existing[0][1].as<std::string>() == enrolment.key.key_id) return true;
       if (status == "enrolled") {
-        throw Refusal{Error{Errc::kRejected, "enrol: " + enrolment.tenant + "/" + enrolment.gateway +
-                                                 " is enrolled with another key: rotate it or revoke it first"}};
+        throw Refusal{
+            Error{Errc::kRejected, "enrol: " + enrolment.tenant + "/" + enrolment.gateway +
+                                       " is enrolled with another key: rotate it or revoke it first"}};
       }
       // A revoked gateway enrolled again (a new SD card, a new key): its old keys stay refused.
       tx.exec_params(
@@ -343,17 +359,20 @@ Result<void> Ledger::Enrol(const Enrolment& enrolment, std::string_view actor, W
           enrolment.cert_fingerprint, Iso(now));
     } else {
       tx.exec_params(
-          "INSERT INTO gateways (tenant, gateway_id, status, key_id, public_key, cert_fingerprint, enrolled_at) "
+          "INSERT INTO gateways (tenant, gateway_id, status, key_id, public_key, cert_fingerprint, "
+          "enrolled_at) "
           "VALUES ($1, $2, 'enrolled', $3, $4, $5, $6::timestamptz)",
           enrolment.tenant, enrolment.gateway, enrolment.key.key_id, enrolment.key.public_key,
           enrolment.cert_fingerprint, Iso(now));
     }
     const pqxx::result key = tx.exec_params(
-        "INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at) VALUES ($1, "
+        "INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at) "
+        "VALUES ($1, "
         "$2, $3, $4, $5, $6::timestamptz) ON CONFLICT DO NOTHING RETURNING 1",
         enrolment.tenant, enrolment.gateway, enrolment.key.key_id, enrolment.key.public_key,
         enrolment.cert_fingerprint, Iso(now));
-    if (key.empty()) throw Refusal{Error{Errc::kRejected, "enrol: that key was this gateway's before: use a new one"}};
+    if (key.empty())
+      throw Refusal{Error{Errc::kRejected, "enrol: that key was this gateway's before: use a new one"}};
     AppendAudit(tx, {now, std::string(actor), "gateway.enrol", enrolment.tenant, enrolment.gateway, "",
                      "key " + enrolment.key.key_id + ", certificate " + enrolment.cert_fingerprint});
     return true;
@@ -366,27 +385,32 @@ Result<void> Ledger::RotateKey(std::string_view tenant, std::string_view gateway
                                std::string_view cert_fingerprint, std::string_view actor, WallTime now) {
   if (key.key_id.empty() || key.public_key.empty())
     return Fail(Errc::kInvalidArgument, "rotate: a key id and a public key are needed");
-  const WallTime until = now + std::chrono::duration_cast<std::chrono::milliseconds>(impl_->options.key_grace);
+  const WallTime until =
+      now + std::chrono::duration_cast<std::chrono::milliseconds>(impl_->options.key_grace);
   auto done = impl_->Run<bool>("rotate", [&](pqxx::work& tx) {
     const std::string t(tenant);
     const std::string g(gateway);
-    const pqxx::result current =
-        tx.exec_params("SELECT status, key_id FROM gateways WHERE tenant = $1 AND gateway_id = $2 FOR UPDATE", t, g);
+    const pqxx::result current = tx.exec_params(
+        "SELECT status, key_id FROM gateways WHERE tenant = $1 AND gateway_id = $2 FOR UPDATE", t, g);
     if (current.empty()) throw Refusal{Error{Errc::kNotFound, "rotate: " + t + "/" + g + " is not enrolled"}};
     if (current[0][0].as<std::string>() != "enrolled")
       throw Refusal{Error{Errc::kRejected, "rotate: " + t + "/" + g + " is revoked"}};
     const std::string old_key = current[0][1].as<std::string>();
     tx.exec_params(
-        "UPDATE gateway_keys SET retired_at = $3::timestamptz, accepted_until = $4::timestamptz WHERE tenant = $1 "
+        "UPDATE gateway_keys SET retired_at = $3::timestamptz, accepted_until = $4::timestamptz WHERE tenant "
+        "= $1 "
         "AND gateway_id = $2 AND retired_at IS NULL",
         t, g, Iso(now), Iso(until));
     const pqxx::result added = tx.exec_params(
-        "INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at) VALUES ($1, "
+        "INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at) "
+        "VALUES ($1, "
         "$2, $3, $4, $5, $6::timestamptz) ON CONFLICT DO NOTHING RETURNING 1",
         t, g, key.key_id, key.public_key, std::string(cert_fingerprint), Iso(now));
-    if (added.empty()) throw Refusal{Error{Errc::kRejected, "rotate: that key was this gateway's before: use a new one"}};
+    if (added.empty())
+      throw Refusal{Error{Errc::kRejected, "rotate: that key was this gateway's before: use a new one"}};
     tx.exec_params(
-        "UPDATE gateways SET key_id = $3, public_key = $4, cert_fingerprint = $5 WHERE tenant = $1 AND gateway_id = $2",
+        "UPDATE gateways SET key_id = $3, public_key = $4, cert_fingerprint = $5 WHERE tenant = $1 AND "
+        "gateway_id = $2",
         t, g, key.key_id, key.public_key, std::string(cert_fingerprint));
     AppendAudit(tx, {now, std::string(actor), "gateway.rotate_key", t, g, "",
                      "key " + old_key + " -> " + key.key_id + ", old key accepted until " + Iso(until)});
@@ -396,17 +420,21 @@ Result<void> Ledger::RotateKey(std::string_view tenant, std::string_view gateway
   return {};
 }
 
-Result<void> Ledger::Revoke(std::string_view tenant, std::string_view gateway, std::string_view actor, WallTime now) {
+Result<void> Ledger::Revoke(std::string_view tenant, std::string_view gateway, std::string_view actor,
+                            WallTime now) {
   auto done = impl_->Run<bool>("revoke", [&](pqxx::work& tx) {
     const std::string t(tenant);
     const std::string g(gateway);
     const pqxx::result changed = tx.exec_params(
-        "UPDATE gateways SET status = 'revoked', revoked_at = $3::timestamptz WHERE tenant = $1 AND gateway_id = $2",
+        "UPDATE gateways SET status = 'revoked', revoked_at = $3::timestamptz WHERE tenant = $1 AND "
+        "gateway_id = $2",
         t, g, Iso(now));
-    if (changed.affected_rows() == 0) throw Refusal{Error{Errc::kNotFound, "revoke: " + t + "/" + g + " is not enrolled"}};
+    if (changed.affected_rows() == 0)
+      throw Refusal{Error{Errc::kNotFound, "revoke: " + t + "/" + g + " is not enrolled"}};
     tx.exec_params(
         "UPDATE gateway_keys SET retired_at = coalesce(retired_at, $3::timestamptz), accepted_until = "
-        "LEAST(coalesce(accepted_until, $3::timestamptz), $3::timestamptz) WHERE tenant = $1 AND gateway_id = $2",
+        "LEAST(coalesce(accepted_until, $3::timestamptz), $3::timestamptz) WHERE tenant = $1 AND gateway_id "
+        "= $2",
         t, g, Iso(now));
     AppendAudit(tx, {now, std::string(actor), "gateway.revoke", t, g, "", ""});
     return true;
@@ -415,18 +443,22 @@ Result<void> Ledger::Revoke(std::string_view tenant, std::string_view gateway, s
   return {};
 }
 
-Result<std::vector<GatewayKey>> Ledger::LookupKeys(std::string_view tenant, std::string_view gateway, WallTime now) {
+Result<std::vector<GatewayKey>> Ledger::LookupKeys(std::string_view tenant, std::string_view gateway,
+                                                   WallTime now) {
   return impl_->Run<std::vector<GatewayKey>>("lookup key", [&](pqxx::work& tx) {
     const std::string t(tenant);
     const std::string g(gateway);
-    const pqxx::result status = tx.exec_params("SELECT status FROM gateways WHERE tenant = $1 AND gateway_id = $2", t, g);
+    const pqxx::result status =
+        tx.exec_params("SELECT status FROM gateways WHERE tenant = $1 AND gateway_id = $2", t, g);
     if (status.empty()) throw Refusal{Error{Errc::kNotFound, t + "/" + g + " is not enrolled"}};
-    if (status[0][0].as<std::string>() != "enrolled") throw Refusal{Error{Errc::kRejected, t + "/" + g + " is revoked"}};
+    if (status[0][0].as<std::string>() != "enrolled")
+      throw Refusal{Error{Errc::kRejected, t + "/" + g + " is revoked"}};
     std::vector<GatewayKey> keys;
-    for (const auto& row : tx.exec_params(
-             "SELECT key_id, public_key FROM gateway_keys WHERE tenant = $1 AND gateway_id = $2 AND (retired_at IS "
-             "NULL OR accepted_until > $3::timestamptz) ORDER BY retired_at DESC NULLS FIRST",
-             t, g, Iso(now))) {
+    for (const auto& row :
+         tx.exec_params("SELECT key_id, public_key FROM gateway_keys WHERE tenant = $1 AND gateway_id = $2 "
+                        "AND (retired_at IS "
+                        "NULL OR accepted_until > $3::timestamptz) ORDER BY retired_at DESC NULLS FIRST",
+                        t, g, Iso(now))) {
       keys.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
     }
     return keys;
@@ -437,37 +469,40 @@ Result<bool> Ledger::ApplyStatus(const StatusRow& status) {
   return impl_->Run<bool>("status", [&](pqxx::work& tx) {
     if (!status.time) {
       // A last will: ends the connection it names, unless a newer connection has reported since.
-      return tx
-                 .exec_params(
-                     "UPDATE gateways SET state = 'offline', state_reason = $3 WHERE tenant = $1 AND gateway_id = $2 "
-                     "AND (connected_at IS NULL OR connected_at <= $4::timestamptz)",
-                     status.tenant, status.gateway, status.reason, Iso(status.connected_at))
+      return tx.exec_params(
+                   "UPDATE gateways SET state = 'offline', state_reason = $3 WHERE tenant = $1 AND "
+                   "gateway_id = $2 "
+                   "AND (connected_at IS NULL OR connected_at <= $4::timestamptz)",
+                   status.tenant, status.gateway, status.reason, Iso(status.connected_at))
                  .affected_rows() > 0;
     }
     const bool online = status.state == "online";
-    return tx
-               .exec_params(
-                   "UPDATE gateways SET state = $3, state_reason = $4, status_time = $5::timestamptz, "
-                   "last_heartbeat = CASE WHEN $3 = 'online' THEN $5::timestamptz ELSE last_heartbeat END, "
-                   "connected_at = $6::timestamptz, software_version = coalesce($7, software_version), "
-                   "heartbeat_interval_seconds = coalesce($8, heartbeat_interval_seconds), "
-                   "backlog_events = coalesce($9, backlog_events), backlog_bytes = coalesce($10, backlog_bytes), "
-                   "backlog_alerts = coalesce($11, backlog_alerts), "
-                   "alerts_awaiting_receipt = coalesce($12, alerts_awaiting_receipt), "
-                   "dropped_observations = coalesce($13, dropped_observations), "
-                   "clock_synchronised = coalesce($14, clock_synchronised) "
-                   "WHERE tenant = $1 AND gateway_id = $2 AND (status_time IS NULL OR status_time < $5::timestamptz "
-                   "OR (status_time = $5::timestamptz AND NOT $15))",
-                   status.tenant, status.gateway, status.state, Nullable(status.reason), Iso(*status.time),
-                   Iso(status.connected_at), Nullable(status.version), status.heartbeat_interval_seconds,
-                   status.backlog_events, status.backlog_bytes, status.backlog_alerts, status.alerts_awaiting_receipt,
-                   status.dropped_observations, status.clock_synchronised, online)
+    return tx.exec_params(
+                 "UPDATE gateways SET state = $3, state_reason = $4, status_time = $5::timestamptz, "
+                 "last_heartbeat = CASE WHEN $3 = 'online' THEN $5::timestamptz ELSE last_heartbeat END, "
+                 "connected_at = $6::timestamptz, software_version = coalesce($7, software_version), "
+                 "heartbeat_interval_seconds = coalesce($8, heartbeat_interval_seconds), "
+                 "backlog_events = coalesce($9, backlog_events), backlog_bytes = coalesce($10, "
+                 "backlog_bytes), "
+                 "backlog_alerts = coalesce($11, backlog_alerts), "
+                 "alerts_awaiting_receipt = coalesce($12, alerts_awaiting_receipt), "
+                 "dropped_observations = coalesce($13, dropped_observations), "
+                 "clock_synchronised = coalesce($14, clock_synchronised) "
+                 "WHERE tenant = $1 AND gateway_id = $2 AND (status_time IS NULL OR status_time < "
+                 "$5::timestamptz "
+                 "OR (status_time = $5::timestamptz AND NOT $15))",
+                 status.tenant, status.gateway, status.state, Nullable(status.reason), Iso(*status.time),
+                 Iso(status.connected_at), Nullable(status.version), status.heartbeat_interval_seconds,
+                 status.backlog_events, status.backlog_bytes, status.backlog_alerts,
+                 status.alerts_awaiting_receipt, status.dropped_observations, status.clock_synchronised,
+                 online)
                .affected_rows() > 0;
   });
 }
 
 Result<void> Ledger::Append(const AuditEntry& entry) {
-  if (entry.actor.empty() || entry.action.empty()) return Fail(Errc::kInvalidArgument, "audit: actor and action are needed");
+  if (entry.actor.empty() || entry.action.empty())
+    return Fail(Errc::kInvalidArgument, "audit: actor and action are needed");
   auto done = impl_->Run<bool>("audit", [&](pqxx::work& tx) {
     AppendAudit(tx, entry);
     return true;
@@ -479,8 +514,10 @@ Result<void> Ledger::Append(const AuditEntry& entry) {
 Result<void> Ledger::RecordCommand(const SentCommand& command) {
   auto done = impl_->Run<bool>("record command", [&](pqxx::work& tx) {
     tx.exec_params(
-        "INSERT INTO commands (tenant, gateway_id, command_id, type, body, sent_at, expires_at) VALUES ($1, $2, $3, "
-        "$4, $5::jsonb, $6::timestamptz, $7::timestamptz) ON CONFLICT (tenant, gateway_id, command_id) DO UPDATE SET "
+        "INSERT INTO commands (tenant, gateway_id, command_id, type, body, sent_at, expires_at) VALUES ($1, "
+        "$2, $3, "
+        "$4, $5::jsonb, $6::timestamptz, $7::timestamptz) ON CONFLICT (tenant, gateway_id, command_id) DO "
+        "UPDATE SET "
         "sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at",
         command.tenant, command.gateway, command.command_id, command.type, command.body, Iso(command.sent_at),
         Iso(command.expires_at));
@@ -496,7 +533,8 @@ Result<void> Ledger::RecordReceipt(const SentReceipt& receipt) {
     ids.push_back(id.ToString());
   auto done = impl_->Run<bool>("record receipt", [&](pqxx::work& tx) {
     tx.exec_params(
-        "INSERT INTO receipts (tenant, gateway_id, command_id, event_ids, sent_at) VALUES ($1, $2, $3, $4::uuid[], "
+        "INSERT INTO receipts (tenant, gateway_id, command_id, event_ids, sent_at) VALUES ($1, $2, $3, "
+        "$4::uuid[], "
         "$5::timestamptz) ON CONFLICT DO NOTHING",
         receipt.tenant, receipt.gateway, receipt.command_id, ArrayLiteral(ids), Iso(receipt.sent_at));
     return true;
@@ -522,15 +560,19 @@ Result<std::optional<CommandState>> Ledger::LookupCommand(std::string_view tenan
 }
 
 Result<std::vector<ObservationRow>> Ledger::QueryObservations(const ObservationQuery& query, WallTime now) {
-  if (query.actor.empty()) return Fail(Errc::kInvalidArgument, "observations: who reads them must be named (audit)");
+  if (query.actor.empty())
+    return Fail(Errc::kInvalidArgument, "observations: who reads them must be named (audit)");
   return impl_->Run<std::vector<ObservationRow>>("observations", [&](pqxx::work& tx) {
     std::vector<ObservationRow> rows;
-    for (const auto& row : tx.exec_params(
-             "SELECT event_id::text, subject, device_id, metric, (extract(epoch FROM effective) * 1000)::bigint, "
-             "(extract(epoch FROM issued) * 1000)::bigint, value, unit, array_to_string(flags, ','), identifier "
-             "FROM observations WHERE tenant = $1 AND subject = $2 AND metric = $3 AND effective >= $4::timestamptz "
-             "AND effective < $5::timestamptz ORDER BY effective, event_id",
-             query.tenant, query.subject, query.metric, Iso(query.from), Iso(query.to))) {
+    for (const auto& row :
+         tx.exec_params("SELECT event_id::text, subject, device_id, metric, (extract(epoch FROM effective) * "
+                        "1000)::bigint, "
+                        "(extract(epoch FROM issued) * 1000)::bigint, value, unit, array_to_string(flags, "
+                        "','), identifier "
+                        "FROM observations WHERE tenant = $1 AND subject = $2 AND metric = $3 AND effective "
+                        ">= $4::timestamptz "
+                        "AND effective < $5::timestamptz ORDER BY effective, event_id",
+                        query.tenant, query.subject, query.metric, Iso(query.from), Iso(query.to))) {
       ObservationRow out;
       out.event_id = core::EventId::Parse(row[0].as<std::string>()).value_or(core::EventId());
       out.subject = row[1].as<std::string>();
@@ -561,7 +603,8 @@ Result<int> Ledger::EnsurePartitions(WallTime from, WallTime to) {
   const auto first = year_month_day(floor<days>(from));
   const auto last = year_month_day(floor<days>(to));
   int created = 0;
-  for (year_month month = first.year() / first.month(); month <= last.year() / last.month(); month += months(1)) {
+  for (year_month month = first.year() / first.month(); month <= last.year() / last.month();
+       month += months(1)) {
     const Month bounds = MonthOf(month);
     // One transaction per month, under the migration lock: two hubs never create the same partition,
     // and rows of the month that waited in the default partition move in the same transaction.
@@ -570,7 +613,8 @@ Result<int> Ledger::EnsurePartitions(WallTime from, WallTime to) {
       if (!tx.exec_params("SELECT to_regclass($1) IS NULL", bounds.name)[0][0].as<bool>()) return false;
       tx.exec("CREATE TEMPORARY TABLE moving (LIKE observations) ON COMMIT DROP");
       tx.exec_params(
-          "WITH moved AS (DELETE FROM observations_default WHERE effective >= $1::timestamptz AND effective < "
+          "WITH moved AS (DELETE FROM observations_default WHERE effective >= $1::timestamptz AND effective "
+          "< "
           "$2::timestamptz RETURNING *) INSERT INTO moving SELECT * FROM moved",
           bounds.from, bounds.to);
       tx.exec("CREATE TABLE " + tx.quote_name(bounds.name) + " PARTITION OF observations FOR VALUES FROM ('" +
@@ -599,15 +643,20 @@ Result<std::string> HubGrants(std::string_view role) {
   const std::string r(role);
   return "GRANT USAGE ON SCHEMA public TO " + r +
          ";\n"
-         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + r +
+         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " +
+         r +
          ";\n"
-         "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM " + r +
+         "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM " +
+         r +
          ";\n"
-         "GRANT SELECT, INSERT ON audit_log TO " + r +
+         "GRANT SELECT, INSERT ON audit_log TO " +
+         r +
          ";\n"
-         "REVOKE INSERT, UPDATE, DELETE ON schema_version FROM " + r +
+         "REVOKE INSERT, UPDATE, DELETE ON schema_version FROM " +
+         r +
          ";\n"
-         "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO " + r + ";\n";
+         "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO " +
+         r + ";\n";
 }
 
 }  // namespace ehg::ledger

@@ -123,7 +123,8 @@ class Ledger {
                       core::WallTime now);
   // The keys to verify the gateway's messages with at `now`, the current one first. Errc::kNotFound for
   // a gateway never enrolled, Errc::kRejected for a revoked one.
-  Result<std::vector<GatewayKey>> LookupKeys(std::string_view tenant, std::string_view gateway, core::WallTime now);
+  Result<std::vector<GatewayKey>> LookupKeys(std::string_view tenant, std::string_view gateway,
+                                             core::WallTime now);
 
   // A verified status (wire::StatusTracker accepted it): true when it was newer than the one kept.
   Result<bool> ApplyStatus(const StatusRow& status);

@@ -97,7 +97,6 @@ Result<core::EventId> ParseEventId(std::string_view text) {
   return *id;
 }
 
-
 template <typename T>
 bool OneOf(std::string_view value, const T& allowed) {
   return std::find(std::begin(allowed), std::end(allowed), value) != std::end(allowed);
@@ -125,7 +124,7 @@ int Stage(std::string_view change) {
 
 Result<AlertRow> ReadAlert(const JsonValue& object) {
   static constexpr std::array<std::string_view, 5> kChanges{"raised", "updated", "escalated", "acknowledged",
-                                                           "resolved"};
+                                                            "resolved"};
   static constexpr std::array<std::string_view, 4> kStates{"raised", "delivered", "acknowledged", "resolved"};
   static constexpr std::array<std::string_view, 5> kSeverities{"info", "low", "medium", "high", "critical"};
   AlertRow row;
@@ -139,7 +138,8 @@ Result<AlertRow> ReadAlert(const JsonValue& object) {
     if (!text) return tl::unexpected(text.error());
     *out = std::move(*text);
   }
-  if (!OneOf(row.change, kChanges)) return Malformed("unknown alert change \"" + row.change.substr(0, 32) + "\"");
+  if (!OneOf(row.change, kChanges))
+    return Malformed("unknown alert change \"" + row.change.substr(0, 32) + "\"");
   if (!OneOf(row.state, kStates)) return Malformed("unknown alert state \"" + row.state.substr(0, 32) + "\"");
   if (!OneOf(row.severity, kSeverities))
     return Malformed("unknown alert severity \"" + row.severity.substr(0, 32) + "\"");
@@ -256,7 +256,8 @@ Result<std::vector<std::string>> ReadFlags(const JsonValue& resource) {
   std::vector<std::string> flags;
   const JsonValue* notes = resource.Find("note");
   if (notes == nullptr) return flags;
-  if (notes->type != Type::kArray || notes->items.size() > 8) return Malformed("\"note\" is not a short array");
+  if (notes->type != Type::kArray || notes->items.size() > 8)
+    return Malformed("\"note\" is not a short array");
   constexpr std::string_view kQuality = "device quality flags: ";
   for (const JsonValue& note : notes->items) {
     const std::string* text = PathText(note, {"text"});
@@ -291,14 +292,16 @@ std::string IdentifierFor(const JsonValue& resource, std::string_view metric) {
   const std::string needle = "/" + std::string(metric) + "/";
   for (const JsonValue& identifier : identifiers->items) {
     const std::string* value = PathText(identifier, {"value"});
-    if (value != nullptr && PrintableId(*value, 512) && value->find(needle) != std::string::npos) return *value;
+    if (value != nullptr && PrintableId(*value, 512) && value->find(needle) != std::string::npos)
+      return *value;
   }
   return {};
 }
 
 Result<void> ReadEntry(const JsonValue& entry, std::string_view gateway, Message& message) {
   const std::string* full_url = PathText(entry, {"fullUrl"});
-  if (full_url == nullptr || !full_url->starts_with(kUuidPrefix)) return Malformed("no fullUrl urn:uuid:<event id>");
+  if (full_url == nullptr || !full_url->starts_with(kUuidPrefix))
+    return Malformed("no fullUrl urn:uuid:<event id>");
   auto id = ParseEventId(std::string_view(*full_url).substr(kUuidPrefix.size()));
   if (!id) return tl::unexpected(id.error());
   const JsonValue* resource = Member(entry, "resource", Type::kObject);
@@ -306,7 +309,8 @@ Result<void> ReadEntry(const JsonValue& entry, std::string_view gateway, Message
   if (type == nullptr || *type != "Observation") return Malformed("the resource is not an Observation");
   const std::string* system = PathText(*resource, {"subject", "identifier", "system"});
   const std::string* subject = PathText(*resource, {"subject", "identifier", "value"});
-  if (system == nullptr || *system != kPseudonymSystem || subject == nullptr || !PrintableId(*subject, kMaxIdBytes))
+  if (system == nullptr || *system != kPseudonymSystem || subject == nullptr ||
+      !PrintableId(*subject, kMaxIdBytes))
     return Malformed("the subject is not a pseudonym");
   const std::string* device_system = PathText(*resource, {"device", "identifier", "system"});
   const std::string* device = PathText(*resource, {"device", "identifier", "value"});
@@ -339,9 +343,9 @@ Result<void> ReadEntry(const JsonValue& entry, std::string_view gateway, Message
     part.value = value->first;
     part.unit = std::move(value->second);
     part.identifier = IdentifierFor(*resource, part.metric);
-    const bool repeated = std::any_of(message.observations.begin() + static_cast<std::ptrdiff_t>(first_row),
-                                      message.observations.end(),
-                                      [&](const ObservationRow& other) { return other.metric == part.metric; });
+    const bool repeated = std::any_of(
+        message.observations.begin() + static_cast<std::ptrdiff_t>(first_row), message.observations.end(),
+        [&](const ObservationRow& other) { return other.metric == part.metric; });
     if (repeated) return Malformed("a component repeats " + part.metric);
     message.observations.push_back(std::move(part));
     return {};
@@ -351,7 +355,8 @@ Result<void> ReadEntry(const JsonValue& entry, std::string_view gateway, Message
       return Malformed("\"component\" is not an array of 1 to 3 blood pressure values");
     for (const JsonValue& component : components->items) {
       const std::string* metric = PathText(component, {"code", "text"});
-      if (metric == nullptr || !metric->starts_with("bp.")) return Malformed("a component that is not a blood pressure value");
+      if (metric == nullptr || !metric->starts_with("bp."))
+        return Malformed("a component that is not a blood pressure value");
       if (auto added = add(component, metric); !added) return added;
     }
   } else if (auto added = add(*resource, PathText(*resource, {"code", "text"})); !added) {
@@ -368,7 +373,8 @@ Result<void> ReadBundle(const JsonValue& object, std::string_view gateway, Messa
     return Malformed("not a FHIR Bundle of type batch");
   const JsonValue* entries = object.Find("entry");
   if (entries == nullptr) return Malformed("a Bundle without entries");
-  if (entries->type != Type::kArray || entries->items.empty()) return Malformed("\"entry\" is not an array of entries");
+  if (entries->type != Type::kArray || entries->items.empty())
+    return Malformed("\"entry\" is not an array of entries");
   if (entries->items.size() > kMaxBundleEntries)
     return Malformed("more than " + std::to_string(kMaxBundleEntries) + " entries");
   for (std::size_t i = 0; i < entries->items.size(); ++i) {
@@ -414,7 +420,8 @@ Result<void> ReadEvent(const JsonValue& object, std::string_view gateway, Kind k
       auto detail = OptionalText(object, "detail", kMaxTextBytes);
       if (!device || !state || !detail)
         return tl::unexpected(!device ? device.error() : !state ? state.error() : detail.error());
-      if (*state != "connected" && *state != "disconnected") return Malformed("device state is neither connected nor disconnected");
+      if (*state != "connected" && *state != "disconnected")
+        return Malformed("device state is neither connected nor disconnected");
       row.device = std::move(*device);
       row.connected = *state == "connected";
       row.detail = std::move(*detail);
@@ -446,7 +453,8 @@ Result<void> ReadEvent(const JsonValue& object, std::string_view gateway, Kind k
                               : !type     ? type.error()
                               : !status   ? status.error()
                                           : detail.error());
-      if (*status != "ok" && *status != "rejected") return Malformed("command status is neither ok nor rejected");
+      if (*status != "ok" && *status != "rejected")
+        return Malformed("command status is neither ok nor rejected");
       row.command_id = std::move(*command_id);
       row.type = std::move(*type);
       row.status = std::move(*status);
@@ -488,7 +496,8 @@ std::optional<Kind> ParseKind(std::string_view name) {
 }
 
 bool ValidTenant(std::string_view tenant) {
-  return tenant.size() == 4 && std::all_of(tenant.begin(), tenant.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return tenant.size() == 4 &&
+         std::all_of(tenant.begin(), tenant.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool ValidGateway(std::string_view gateway) {
@@ -508,7 +517,8 @@ Result<Topic> ParseTopic(std::string_view topic) {
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
-  if (parts.size() < 5 || parts[0] != "ehealth" || parts[1] != "v1") return Malformed("not an ehealth/v1 topic");
+  if (parts.size() < 5 || parts[0] != "ehealth" || parts[1] != "v1")
+    return Malformed("not an ehealth/v1 topic");
   Topic parsed;
   parsed.tenant = std::string(parts[2]);
   parsed.gateway = std::string(parts[3]);
@@ -525,9 +535,11 @@ Result<Topic> ParseTopic(std::string_view topic) {
   return parsed;
 }
 
-Result<Message> ReadMessage(std::string_view tenant, std::string_view gateway, Kind kind, std::string_view body) {
+Result<Message> ReadMessage(std::string_view tenant, std::string_view gateway, Kind kind,
+                            std::string_view body) {
   if (!ValidTenant(tenant) || !ValidGateway(gateway)) return Malformed("tenant or gateway id is not valid");
-  if (body.size() > kMaxBodyBytes) return Malformed("body larger than " + std::to_string(kMaxBodyBytes) + " bytes");
+  if (body.size() > kMaxBodyBytes)
+    return Malformed("body larger than " + std::to_string(kMaxBodyBytes) + " bytes");
   auto json = core::ParseJson(body);
   if (!json) return Malformed("not JSON: " + json.error().message);
   if (json->type != Type::kObject) return Malformed("the body is not a JSON object");
@@ -553,19 +565,22 @@ Result<StatusRow> ReadStatus(std::string_view tenant, std::string_view gateway, 
   if (schema == nullptr || *schema != "ehealth-gateway/status/v0") return Malformed("not a status/v0 body");
   const std::string* named_tenant = PathText(object, {"tenant"});
   const std::string* named_gateway = PathText(object, {"gateway"});
-  if (named_tenant == nullptr || *named_tenant != tenant || named_gateway == nullptr || *named_gateway != gateway)
+  if (named_tenant == nullptr || *named_tenant != tenant || named_gateway == nullptr ||
+      *named_gateway != gateway)
     return Fail(Errc::kRejected, "status: the body names another gateway or tenant than its topic");
   StatusRow row;
   row.tenant = std::string(tenant);
   row.gateway = std::string(gateway);
   auto state = Id(object, "state", 16);
-  if (!state || (*state != "online" && *state != "offline")) return Malformed("status: state is neither online nor offline");
+  if (!state || (*state != "online" && *state != "offline"))
+    return Malformed("status: state is neither online nor offline");
   row.state = std::move(*state);
   auto reason = OptionalText(object, "reason", kMaxIdBytes);
   auto version = OptionalText(object, "version", kMaxIdBytes);
   auto time = OptionalTime(object, "time");
   auto connected_at = Time(object, "connected_at");
-  if (!reason || !version || !time || !connected_at) return Malformed("status: unreadable reason, version or times");
+  if (!reason || !version || !time || !connected_at)
+    return Malformed("status: unreadable reason, version or times");
   if (row.state == "online" && !*time) return Malformed("status: an online status without a time");
   row.reason = std::move(*reason);
   row.version = std::move(*version);

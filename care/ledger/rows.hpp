@@ -57,8 +57,8 @@ struct ObservationRow {
   std::string metric;  // a name of the metric catalogue (docs/events.md)
   core::WallTime effective{};
   std::optional<core::WallTime> issued;
-  double value = 0;   // in the catalogue's unit (a body height sent in cm is stored in m)
-  std::string unit;   // the catalogue's UCUM unit
+  double value = 0;                // in the catalogue's unit (a body height sent in cm is stored in m)
+  std::string unit;                // the catalogue's UCUM unit
   std::vector<std::string> flags;  // quality flags, plus time_uncertain and device_clock_suspect
   std::string identifier;          // the FHIR business identifier (alerts' evidence names it)
 };

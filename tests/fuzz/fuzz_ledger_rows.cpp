@@ -31,8 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (message->events.empty() || message->events.size() > kMaxBundleEntries) std::abort();
   for (const ObservationRow& row : message->observations) {
-    const bool owned = std::any_of(message->events.begin(), message->events.end(),
-                                   [&](const IngestedEvent& event) { return event.event_id == row.event_id; });
+    const bool owned =
+        std::any_of(message->events.begin(), message->events.end(),
+                    [&](const IngestedEvent& event) { return event.event_id == row.event_id; });
     if (!owned || row.metric.empty() || row.flags.size() > kMaxFlags) std::abort();
   }
   if (kind != Kind::kObservation && message->events.size() != 1) std::abort();

@@ -1,14 +1,13 @@
 #include "tests/support/postgres/postgres.hpp"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <fcntl.h>
-#include <sys/file.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -43,7 +42,8 @@ std::filesystem::path TempRoot() {
 void HandToServerUser(const std::filesystem::path& directory) {
   if (::geteuid() != 0) return;
   const passwd* user = ::getpwnam("postgres");
-  if (user == nullptr) throw std::runtime_error("postgres fixture: running as root, but there is no postgres user");
+  if (user == nullptr)
+    throw std::runtime_error("postgres fixture: running as root, but there is no postgres user");
   if (::chown(directory.c_str(), user->pw_uid, user->pw_gid) != 0)
     throw std::runtime_error("postgres fixture: cannot hand " + directory.string() + " to the postgres user");
 }
@@ -63,21 +63,25 @@ std::vector<std::string> TestPostgres::AsServerUser(std::vector<std::string> arg
   if (::geteuid() != 0) return argv;
   // setpriv executes the program in its own place (no process in between), so the server is our child
   // and Stop's signal reaches the postmaster itself.
-  std::vector<std::string> wrapped{"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"};
+  std::vector<std::string> wrapped{"/usr/bin/setpriv", "--reuid=postgres", "--regid=postgres",
+                                   "--init-groups", "--"};
   wrapped.insert(wrapped.end(), argv.begin(), argv.end());
   return wrapped;
 }
 
-TestPostgres::TestPostgres(const std::filesystem::path& binaries) : binaries_(binaries), port_(UnusedLoopbackPort()) {
+TestPostgres::TestPostgres(const std::filesystem::path& binaries)
+    : binaries_(binaries), port_(UnusedLoopbackPort()) {
   HandToServerUser(directory_.path());
   const auto start = std::chrono::steady_clock::now();
   // ctest runs every test case in a process of its own, and initdb costs 1-3 s of CPU each time: the
   // first process makes a cluster once (under a lock, for the processes running beside it) in a
   // directory beside the temp directories, and every process copies it (about 0.1 s).
-  const std::filesystem::path cache = TempRoot() / ("ehg-test-postgres-initdb-" + std::to_string(::geteuid()));
+  const std::filesystem::path cache =
+      TempRoot() / ("ehg-test-postgres-initdb-" + std::to_string(::geteuid()));
   {
     const int lock = ::open((cache.string() + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (lock < 0 || ::flock(lock, LOCK_EX) != 0) throw std::runtime_error("postgres fixture: cannot lock " + cache.string());
+    if (lock < 0 || ::flock(lock, LOCK_EX) != 0)
+      throw std::runtime_error("postgres fixture: cannot lock " + cache.string());
     const std::string version = RunCommand({(binaries_ / "initdb").string(), "--version"}).output;
     std::string made;
     std::getline(std::ifstream(cache / "made-by"), made);
@@ -99,9 +103,10 @@ TestPostgres::TestPostgres(const std::filesystem::path& binaries) : binaries_(bi
     }
     ::close(lock);  // the cluster is never changed once made: copies need no lock
   }
-  const CommandResult copied =
-      RunCommand({"/bin/cp", "-a", (cache / "data").string(), (directory_ / "data").string()}, std::chrono::seconds(60));
-  if (copied.exit_code != 0) throw std::runtime_error("postgres fixture: cannot copy the cluster: " + copied.output);
+  const CommandResult copied = RunCommand(
+      {"/bin/cp", "-a", (cache / "data").string(), (directory_ / "data").string()}, std::chrono::seconds(60));
+  if (copied.exit_code != 0)
+    throw std::runtime_error("postgres fixture: cannot copy the cluster: " + copied.output);
   initdb_seconds_ = SecondsSince(start);
   const auto started = std::chrono::steady_clock::now();
   Start();
@@ -119,11 +124,12 @@ TestPostgres::~TestPostgres() {
 void TestPostgres::Start() {
   if (server_) return;
   server_.emplace(Process::Start(AsServerUser(
-      {(binaries_ / "postgres").string(), "-D", (directory_ / "data").string(), "-p", std::to_string(port_), "-c",
-       "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + directory_.path().string(),
+      {(binaries_ / "postgres").string(), "-D", (directory_ / "data").string(), "-p", std::to_string(port_),
+       "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + directory_.path().string(),
        // For tests only: a crash of the test machine may lose the throw-away cluster, nothing else.
-       "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=40",
-       "-c", "shared_buffers=16MB", "-c", "log_min_messages=warning", "-c", "log_min_error_statement=panic"})));
+       "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
+       "max_connections=40", "-c", "shared_buffers=16MB", "-c", "log_min_messages=warning", "-c",
+       "log_min_error_statement=panic"})));
   const std::string probe = Connection() + " connect_timeout=1";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (PQping(probe.c_str()) != PQPING_OK) {

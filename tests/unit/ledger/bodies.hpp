@@ -47,7 +47,8 @@ inline core::Reading Reading(std::string metric, double value, std::string unit,
   return reading;
 }
 
-inline std::string ObservationBody(std::uint64_t n, const core::Reading& reading, const std::string& gateway = kGateway) {
+inline std::string ObservationBody(std::uint64_t n, const core::Reading& reading,
+                                   const std::string& gateway = kGateway) {
   return pipeline::ObservationBody(Context(gateway), Id(n), reading);
 }
 
@@ -78,7 +79,8 @@ inline std::string AlertBody(std::uint64_t n, alerts::ChangeKind change, const a
 }
 
 inline std::string DeviceBody(std::uint64_t n, bool connected, core::WallTime at) {
-  return pipeline::DeviceEventBody(Context(), Id(n), {"oximeter", connected, connected ? "port opened" : "port closed", at});
+  return pipeline::DeviceEventBody(Context(), Id(n),
+                                   {"oximeter", connected, connected ? "port opened" : "port closed", at});
 }
 
 inline std::string GatewayBody(std::uint64_t n) {

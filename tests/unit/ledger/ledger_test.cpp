@@ -1,11 +1,12 @@
 // The writer against a real PostgreSQL 15 (tests/support/postgres: one cluster per test process, one
 // fresh database per test case).
+#include "care/ledger/ledger.hpp"
+
 #include <doctest/doctest.h>
 
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "care/ledger/ledger.hpp"
 #include "care/ledger/schema.hpp"
 #include "tests/support/postgres/postgres.hpp"
 #include "tests/support/wait.hpp"
@@ -47,7 +48,7 @@ struct LedgerDatabase {
   }
 };
 
-Message Read(Kind kind, const std::string& body, const std::string& gateway = kGateway) {
+Message Parsed(Kind kind, const std::string& body, const std::string& gateway = kGateway) {
   auto message = ReadMessage(kTenant, gateway, kind, body);
   REQUIRE_MESSAGE(message.has_value(), message.error().message);
   return *message;
@@ -69,18 +70,20 @@ std::vector<Outcome> Outcomes(const MessageOutcome& message) {
 Message SpO2Batch(std::uint64_t first, std::size_t count, core::WallTime at = kT0) {
   std::vector<std::string> bodies;
   for (std::size_t i = 0; i < count; ++i) {
-    bodies.push_back(ObservationBody(first + i, Reading("spo2", 90 + static_cast<double>(i % 10), "%",
-                                                        at + milliseconds(1000 * static_cast<std::int64_t>(i)))));
+    bodies.push_back(
+        ObservationBody(first + i, Reading("spo2", 90 + static_cast<double>(i % 10), "%",
+                                           at + milliseconds(1000 * static_cast<std::int64_t>(i)))));
   }
-  return Read(Kind::kObservation, Bundle(bodies));
+  return Parsed(Kind::kObservation, Bundle(bodies));
 }
 
 TEST_CASE("migrations run from an empty database once, and again change nothing") {
   LedgerDatabase db;
   CHECK(db.ledger->SchemaVersion().value() == LatestSchemaVersion());
   CHECK(db.Count("schema_version") == static_cast<long>(Migrations().size()));
-  for (const char* table : {"gateways", "gateway_keys", "events", "observations", "alerts", "alert_events", "devices",
-                            "device_events", "gateway_events", "commands", "command_results", "receipts", "audit_log"}) {
+  for (const char* table :
+       {"gateways", "gateway_keys", "events", "observations", "alerts", "alert_events", "devices",
+        "device_events", "gateway_events", "commands", "command_results", "receipts", "audit_log"}) {
     CAPTURE(table);
     CHECK(db.Scalar(std::string("SELECT to_regclass('") + table + "') IS NOT NULL") == "t");
   }
@@ -108,8 +111,9 @@ TEST_CASE("hub instances starting together migrate once") {
 
 TEST_CASE("a database newer than this build is refused, not touched") {
   LedgerDatabase db;
-  TestPostgres::Get().Execute(db.connection.substr(db.connection.rfind('=') + 1),
-                              "INSERT INTO schema_version (version, description) VALUES (999, 'from the future')");
+  TestPostgres::Get().Execute(
+      db.connection.substr(db.connection.rfind('=') + 1),
+      "INSERT INTO schema_version (version, description) VALUES (999, 'from the future')");
   auto opened = Ledger::Open({db.connection});
   REQUIRE_FALSE(opened.has_value());
   CHECK(opened.error().code == Errc::kUnsupported);
@@ -134,13 +138,14 @@ TEST_CASE("the same event stored twice is one row: in one batch, in two transact
   CHECK(Outcomes(overlap[0]) == std::vector{Outcome::kDuplicate, Outcome::kNew});
   CHECK(db.Count("observations") == 4);
 
-  const Message alert = Read(Kind::kAlert, AlertBody(10, alerts::ChangeKind::kRaised, SpO2Alert()));
+  const Message alert = Parsed(Kind::kAlert, AlertBody(10, alerts::ChangeKind::kRaised, SpO2Alert()));
   CHECK(Outcomes(Store(*db.ledger, {alert})[0]) == std::vector{Outcome::kNew});
   CHECK(Outcomes(Store(*db.ledger, {alert})[0]) == std::vector{Outcome::kDuplicate});
   CHECK(db.Count("alert_events") == 1);
 }
 
-TEST_CASE("the same event from two connections at once: one stores it, the other waits and reports a duplicate") {
+TEST_CASE(
+    "the same event from two connections at once: one stores it, the other waits and reports a duplicate") {
   LedgerDatabase db;
   const Message batch = SpO2Batch(1, 2);
   for (const bool other_commits : {true, false}) {
@@ -148,15 +153,16 @@ TEST_CASE("the same event from two connections at once: one stores it, the other
     // Another hub's transaction has inserted the first event id and not committed yet.
     pqxx::connection other(db.connection);
     pqxx::work other_tx(other);
-    other_tx.exec("INSERT INTO events (event_id, tenant, gateway_id, kind, event_time) VALUES ('" + Id(1).ToString() +
-                  "', '0301', 'demo-gw-01', 'observation', now())");
+    other_tx.exec("INSERT INTO events (event_id, tenant, gateway_id, kind, event_time) VALUES ('" +
+                  Id(1).ToString() + "', '0301', 'demo-gw-01', 'observation', now())");
     std::optional<Result<std::vector<MessageOutcome>>> result;
     std::thread hub([&] { result = db.ledger->Store({batch}); });
     // The writer waits on the unique index until the other transaction ends.
     const bool waited = test::WaitUntil(
         [&] {
-          return db.Scalar("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = "
-                           "current_database()") == "1";
+          return db.Scalar(
+                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = "
+                     "current_database()") == "1";
         },
         std::chrono::seconds(10));
     CHECK(waited);
@@ -167,14 +173,16 @@ TEST_CASE("the same event from two connections at once: one stores it, the other
     }
     hub.join();
     REQUIRE(result->has_value());
-    CHECK(Outcomes((**result)[0]) == std::vector{other_commits ? Outcome::kDuplicate : Outcome::kNew, Outcome::kNew});
+    CHECK(Outcomes((**result)[0]) ==
+          std::vector{other_commits ? Outcome::kDuplicate : Outcome::kNew, Outcome::kNew});
     // Stored once: the other "hub" wrote only the event id, so the rows are ours or nobody's.
     CHECK(db.Count("events WHERE event_id = '" + Id(1).ToString() + "'") == 1);
     db.Execute("DELETE FROM observations; DELETE FROM events");
   }
 }
 
-TEST_CASE("two hubs storing the same batches concurrently: every event once, each reported new exactly once") {
+TEST_CASE(
+    "two hubs storing the same batches concurrently: every event once, each reported new exactly once") {
   LedgerDatabase db;
   auto second = db.OpenLedger();
   std::vector<Message> batches;
@@ -205,7 +213,7 @@ TEST_CASE("two hubs storing the same batches concurrently: every event once, eac
 
 TEST_CASE("an event id another gateway already used is a conflict: nothing written, no receipt") {
   LedgerDatabase db;
-  const Message ours = Read(Kind::kDevice, DeviceBody(5, true, kT0));
+  const Message ours = Parsed(Kind::kDevice, DeviceBody(5, true, kT0));
   Message theirs = ours;
   theirs.gateway = "gw-other";
   CHECK(Outcomes(Store(*db.ledger, {ours})[0]) == std::vector{Outcome::kNew});
@@ -235,23 +243,24 @@ TEST_CASE("a message the database refuses is rolled back alone, the rest of the 
 TEST_CASE("alert lifecycle: events arriving out of order never roll the state back") {
   LedgerDatabase db;
   alerts::Alert alert = SpO2Alert();
-  const Message raised = Read(Kind::kAlert, AlertBody(1, alerts::ChangeKind::kRaised, alert));
+  const Message raised = Parsed(Kind::kAlert, AlertBody(1, alerts::ChangeKind::kRaised, alert));
   alert.updated_at = kT0 + milliseconds(900'000);
   alert.escalation_level = 1;
-  const Message escalated = Read(Kind::kAlert, AlertBody(2, alerts::ChangeKind::kEscalated, alert));
+  const Message escalated = Parsed(Kind::kAlert, AlertBody(2, alerts::ChangeKind::kEscalated, alert));
   alert.updated_at = kT0 + milliseconds(1'000'000);
   alert.acknowledged_at = alert.updated_at;
   alert.acknowledged_by = "nurse-0417";
   alert.state = alerts::AlertState::kAcknowledged;
-  const Message acknowledged = Read(Kind::kAlert, AlertBody(3, alerts::ChangeKind::kAcknowledged, alert));
+  const Message acknowledged = Parsed(Kind::kAlert, AlertBody(3, alerts::ChangeKind::kAcknowledged, alert));
   alert.updated_at = kT0 + milliseconds(2'000'000);
   alert.resolved_at = alert.updated_at;
   alert.resolved_by = "nurse-0417";
   alert.state = alerts::AlertState::kResolved;
-  const Message resolved = Read(Kind::kAlert, AlertBody(4, alerts::ChangeKind::kResolved, alert));
+  const Message resolved = Parsed(Kind::kAlert, AlertBody(4, alerts::ChangeKind::kResolved, alert));
   const auto current = [&] {
-    return db.Scalar("SELECT last_change || ' ' || stage || ' ' || escalation_level || ' ' || coalesce(acknowledged_by, "
-                     "'-') FROM alerts");
+    return db.Scalar(
+        "SELECT last_change || ' ' || stage || ' ' || escalation_level || ' ' || coalesce(acknowledged_by, "
+        "'-') FROM alerts");
   };
 
   Store(*db.ledger, {escalated});
@@ -267,7 +276,8 @@ TEST_CASE("alert lifecycle: events arriving out of order never roll the state ba
   CHECK(db.Scalar("SELECT last_event_id FROM alerts") == Id(4).ToString());
 
   // The same alert id from another gateway is another alert: one gateway cannot close another's.
-  const Message other = Read(Kind::kAlert, AlertBody(5, alerts::ChangeKind::kRaised, SpO2Alert(), "gw-other"), "gw-other");
+  const Message other =
+      Parsed(Kind::kAlert, AlertBody(5, alerts::ChangeKind::kRaised, SpO2Alert(), "gw-other"), "gw-other");
   Store(*db.ledger, {other});
   CHECK(db.Count("alerts") == 2);
   CHECK(db.Scalar("SELECT last_change FROM alerts WHERE gateway_id = 'demo-gw-01'") == "resolved");
@@ -278,8 +288,8 @@ TEST_CASE("alert lifecycle: events arriving out of order never roll the state ba
   pqxx::work tx(raw);
   tx.exec("SET enable_seqscan = off");
   std::string plan;
-  for (const auto& row :
-       tx.exec("EXPLAIN SELECT * FROM alerts WHERE tenant = '0301' AND stage < 2 ORDER BY priority, raised_at"))
+  for (const auto& row : tx.exec(
+           "EXPLAIN SELECT * FROM alerts WHERE tenant = '0301' AND stage < 2 ORDER BY priority, raised_at"))
     plan += row[0].as<std::string>() + "\n";
   CAPTURE(plan);
   CHECK(plan.find("alerts_open") != std::string::npos);
@@ -287,19 +297,21 @@ TEST_CASE("alert lifecycle: events arriving out of order never roll the state ba
 
 TEST_CASE("a device's state follows its latest event, whatever order they arrive in") {
   LedgerDatabase db;
-  Store(*db.ledger, {Read(Kind::kDevice, DeviceBody(2, false, kT0 + milliseconds(5000)))});
-  Store(*db.ledger, {Read(Kind::kDevice, DeviceBody(1, true, kT0))});
+  Store(*db.ledger, {Parsed(Kind::kDevice, DeviceBody(2, false, kT0 + milliseconds(5000)))});
+  Store(*db.ledger, {Parsed(Kind::kDevice, DeviceBody(1, true, kT0))});
   CHECK(db.Scalar("SELECT connected::text || ' ' || detail FROM devices") == "false port closed");
   CHECK(db.Count("device_events") == 2);
 }
 
 TEST_CASE("a resident's observations of one metric in a time range come from the index and are audited") {
   LedgerDatabase db;
-  CHECK(db.ledger->EnsurePartitions(kT0 - milliseconds(40LL * 86'400'000), kT0 + milliseconds(40LL * 86'400'000)).value() == 4);  // October to January
+  CHECK(db.ledger
+            ->EnsurePartitions(kT0 - milliseconds(40LL * 86'400'000), kT0 + milliseconds(40LL * 86'400'000))
+            .value() == 4);  // October to January
   Store(*db.ledger, {SpO2Batch(1, 50)});
-  auto rows = db.ledger->QueryObservations({"nurse-0417", kTenant, kResident, "spo2", kT0 + milliseconds(10'000),
-                                            kT0 + milliseconds(20'000)},
-                                           kT0 + milliseconds(3'600'000));
+  auto rows = db.ledger->QueryObservations(
+      {"nurse-0417", kTenant, kResident, "spo2", kT0 + milliseconds(10'000), kT0 + milliseconds(20'000)},
+      kT0 + milliseconds(3'600'000));
   REQUIRE(rows.has_value());
   REQUIRE(rows->size() == 10);
   CHECK(rows->front().event_id == Id(11));
@@ -311,17 +323,20 @@ TEST_CASE("a resident's observations of one metric in a time range come from the
         "nurse-0417 observations.read demo-resident-7f3a");
 
   // Many residents, many months: the plan reads one partition through the resident index.
-  TestPostgres::Get().Execute(
-      db.connection.substr(db.connection.rfind('=') + 1),
-      "INSERT INTO observations (effective, event_id, metric, tenant, gateway_id, subject, device_id, value, unit) "
-      "SELECT timestamptz '2026-10-05' + g * interval '97 seconds', gen_random_uuid(), (ARRAY['spo2','pulse_rate'])[1 + g % 2], "
-      "'0301', 'demo-gw-01', 'resident-' || (g % 200), 'oximeter', 95, '%' FROM generate_series(1, 60000) g; ANALYZE observations");
+  TestPostgres::Get().Execute(db.connection.substr(db.connection.rfind('=') + 1),
+                              "INSERT INTO observations (effective, event_id, metric, tenant, gateway_id, "
+                              "subject, device_id, value, unit) "
+                              "SELECT timestamptz '2026-10-05' + g * interval '97 seconds', "
+                              "gen_random_uuid(), (ARRAY['spo2','pulse_rate'])[1 + g % 2], "
+                              "'0301', 'demo-gw-01', 'resident-' || (g % 200), 'oximeter', 95, '%' FROM "
+                              "generate_series(1, 60000) g; ANALYZE observations");
   pqxx::connection raw(db.connection);
   pqxx::work tx(raw);
   std::string plan;
-  for (const auto& row : tx.exec(
-           "EXPLAIN SELECT * FROM observations WHERE tenant = '0301' AND subject = 'resident-7' AND metric = 'spo2' "
-           "AND effective >= '2026-11-02' AND effective < '2026-11-09' ORDER BY effective"))
+  for (const auto& row :
+       tx.exec("EXPLAIN SELECT * FROM observations WHERE tenant = '0301' AND subject = 'resident-7' AND "
+               "metric = 'spo2' "
+               "AND effective >= '2026-11-02' AND effective < '2026-11-09' ORDER BY effective"))
     plan += row[0].as<std::string>() + "\n";
   CAPTURE(plan);
   CHECK(plan.find("Index") != std::string::npos);
@@ -372,7 +387,8 @@ TEST_CASE("enrolment: a rotated key stays accepted for the grace period, a revok
   CHECK(db.ledger->LookupKeys(kTenant, kGateway, t).error().code == Errc::kNotFound);
   REQUIRE(db.ledger->Enrol({kTenant, kGateway, first, "ab12"}, "operator-1", t));
   REQUIRE(db.ledger->Enrol({kTenant, kGateway, first, "ab12"}, "operator-1", t));  // again: nothing changes
-  CHECK(db.ledger->Enrol({kTenant, kGateway, second, "cd34"}, "operator-1", t).error().code == Errc::kRejected);
+  CHECK(db.ledger->Enrol({kTenant, kGateway, second, "cd34"}, "operator-1", t).error().code ==
+        Errc::kRejected);
   auto keys = db.ledger->LookupKeys(kTenant, kGateway, t);
   REQUIRE(keys);
   REQUIRE(keys->size() == 1);
@@ -390,12 +406,14 @@ TEST_CASE("enrolment: a rotated key stays accepted for the grace period, a revok
   keys = db.ledger->LookupKeys(kTenant, kGateway, grace_ends);
   REQUIRE(keys->size() == 1);
   CHECK(keys->front().key_id == "kid-2");
-  CHECK(db.ledger->RotateKey(kTenant, kGateway, first, "ab12", "hub", t).error().code == Errc::kRejected);  // no going back
+  CHECK(db.ledger->RotateKey(kTenant, kGateway, first, "ab12", "hub", t).error().code ==
+        Errc::kRejected);  // no going back
   CHECK(db.Scalar("SELECT key_id || ' ' || cert_fingerprint FROM gateways") == "kid-2 cd34");
 
   REQUIRE(db.ledger->Revoke(kTenant, kGateway, "operator-2", t + milliseconds(3000)));
   CHECK(db.ledger->LookupKeys(kTenant, kGateway, t + milliseconds(3000)).error().code == Errc::kRejected);
-  CHECK(db.ledger->RotateKey(kTenant, kGateway, {"kid-3", "k"}, "ef56", "hub", t).error().code == Errc::kRejected);
+  CHECK(db.ledger->RotateKey(kTenant, kGateway, {"kid-3", "k"}, "ef56", "hub", t).error().code ==
+        Errc::kRejected);
   CHECK(db.Scalar("SELECT string_agg(actor || ':' || action, ',' ORDER BY id) FROM audit_log") ==
         "operator-1:gateway.enrol,hub:gateway.rotate_key,operator-2:gateway.revoke");
 
@@ -412,7 +430,8 @@ TEST_CASE("the audit log is append-only: neither the owner nor the hub role can 
   REQUIRE(db.ledger->Append({kT0, "nurse-0417", "alert.ack", kTenant, kGateway, kResident, "spo2-low"}));
   CHECK(db.ledger->Append({kT0, "", "x", "", "", "", ""}).error().code == Errc::kInvalidArgument);
   const std::string database = db.connection.substr(db.connection.rfind('=') + 1);
-  for (const char* change : {"UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log", "TRUNCATE audit_log"}) {
+  for (const char* change :
+       {"UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log", "TRUNCATE audit_log"}) {
     CAPTURE(change);
     CHECK_THROWS_WITH(TestPostgres::Get().Execute(database, change), doctest::Contains("append-only"));
   }
@@ -421,14 +440,25 @@ TEST_CASE("the audit log is append-only: neither the owner nor the hub role can 
   CHECK_FALSE(HubGrants("hub; DROP TABLE x"));
   TestPostgres::Get().Execute(database, "CREATE ROLE ehg_hub_" + database + " NOLOGIN; " + *grants);
   const std::string as_hub = "SET ROLE ehg_hub_" + database + "; ";
-  TestPostgres::Get().Execute(database, as_hub + "INSERT INTO audit_log (at, actor, action) VALUES (now(), 'hub', 'x')");
+  TestPostgres::Get().Execute(
+      database, as_hub + "INSERT INTO audit_log (at, actor, action) VALUES (now(), 'hub', 'x')");
   TestPostgres::Get().Execute(database, as_hub + "SELECT count(*) FROM observations");
-  for (const char* change : {"UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"}) {
+  for (const char* change :
+       {"UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log"}) {
     CAPTURE(change);
-    CHECK_THROWS_WITH(TestPostgres::Get().Execute(database, as_hub + change), doctest::Contains("permission denied"));
+    CHECK_THROWS_WITH(TestPostgres::Get().Execute(database, as_hub + change),
+                      doctest::Contains("permission denied"));
   }
   CHECK(db.Count("audit_log") == 2);
   CHECK(db.Scalar("SELECT actor FROM audit_log ORDER BY id LIMIT 1") == "nurse-0417");
+
+  // The hub connects as that role: it opens the current schema, stores and audits.
+  TestPostgres::Get().Execute(database, "ALTER ROLE ehg_hub_" + database + " LOGIN");
+  auto as_role = Ledger::Open({TestPostgres::Get().Connection(database) + " user=ehg_hub_" + database});
+  REQUIRE_MESSAGE(as_role.has_value(), as_role.error().message);
+  CHECK(Outcomes(Store(**as_role, {SpO2Batch(1, 2)})[0]) == std::vector{Outcome::kNew, Outcome::kNew});
+  REQUIRE((*as_role)->Append({kT0, "hub", "alert.receipt", kTenant, kGateway, "", ""}));
+  CHECK(db.Count("audit_log") == 3);
 }
 
 TEST_CASE("a verified status updates the gateway's heartbeat, version and backlog, an older one does not") {
@@ -447,8 +477,10 @@ TEST_CASE("a verified status updates the gateway's heartbeat, version and backlo
   status.backlog_alerts = 1;
   status.clock_synchronised = true;
   CHECK(db.ledger->ApplyStatus(status).value());
-  CHECK(db.Scalar("SELECT state || ' ' || software_version || ' ' || backlog_events || ' ' || clock_synchronised || ' ' || "
-                  "(last_heartbeat = '2026-11-26T15:12:15.642Z') FROM gateways") == "online 0.1.0 12 true true");
+  CHECK(db.Scalar("SELECT state || ' ' || software_version || ' ' || backlog_events || ' ' || "
+                  "clock_synchronised || ' ' || "
+                  "(last_heartbeat = '2026-11-26T15:12:15.642Z') FROM gateways") ==
+        "online 0.1.0 12 true true");
   StatusRow older = status;
   older.time = kT0 + milliseconds(30'000);
   older.backlog_events = 99;
@@ -473,26 +505,26 @@ TEST_CASE("a verified status updates the gateway's heartbeat, version and backlo
 
 TEST_CASE("commands sent, their results and receipts are kept") {
   LedgerDatabase db;
-  REQUIRE(db.ledger->RecordCommand({kTenant, kGateway, "c-8812", "ping", R"({"id":"c-8812","type":"ping"})", kT0,
-                                    kT0 + milliseconds(3'600'000)}));
+  REQUIRE(db.ledger->RecordCommand({kTenant, kGateway, "c-8812", "ping", R"({"id":"c-8812","type":"ping"})",
+                                    kT0, kT0 + milliseconds(3'600'000)}));
   auto command = db.ledger->LookupCommand(kTenant, kGateway, "c-8812");
   REQUIRE(command);
   REQUIRE(*command);
   CHECK((*command)->type == "ping");
   CHECK_FALSE((*command)->result_status);
-  Store(*db.ledger, {Read(Kind::kCommandResult, CommandResult(1, "c-8812"))});
+  Store(*db.ledger, {Parsed(Kind::kCommandResult, CommandResult(1, "c-8812"))});
   command = db.ledger->LookupCommand(kTenant, kGateway, "c-8812");
   CHECK((*command)->result_status == "ok");
   CHECK((*command)->result_detail == "pong");
   CHECK_FALSE(db.ledger->LookupCommand(kTenant, kGateway, "c-unknown").value());
   // A result for a command this hub did not send (another hub's, or an old one) is kept all the same.
-  CHECK(Outcomes(Store(*db.ledger, {Read(Kind::kCommandResult, CommandResult(2, "c-elsewhere"))})[0]) ==
+  CHECK(Outcomes(Store(*db.ledger, {Parsed(Kind::kCommandResult, CommandResult(2, "c-elsewhere"))})[0]) ==
         std::vector{Outcome::kNew});
   CHECK(db.Count("command_results") == 2);
 
   REQUIRE(db.ledger->RecordReceipt({kTenant, kGateway, "receipt-1", {Id(1), Id(2)}, kT0}));
   CHECK(db.Scalar("SELECT array_length(event_ids, 1) FROM receipts") == "2");
-  Store(*db.ledger, {Read(Kind::kGateway, GatewayBody(3))});
+  Store(*db.ledger, {Parsed(Kind::kGateway, GatewayBody(3))});
   CHECK(db.Scalar("SELECT code FROM gateway_events") == "update.installed");
 }
 

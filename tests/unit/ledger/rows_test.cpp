@@ -1,8 +1,9 @@
 // The pure half of the ledger: what rows a verified body gives, and that any other bytes give an error
 // saying why, never a crash or a half-read message.
+#include "care/ledger/rows.hpp"
+
 #include <doctest/doctest.h>
 
-#include "care/ledger/rows.hpp"
 #include "tests/unit/ledger/bodies.hpp"
 
 namespace ehg::ledger {
@@ -29,10 +30,12 @@ std::string Replace(std::string text, const std::string& from, const std::string
   return text.replace(at, from.size(), to);
 }
 
-TEST_CASE("an observation Bundle gives one row per entry with the entry's event id, resident, metric and times") {
+TEST_CASE(
+    "an observation Bundle gives one row per entry with the entry's event id, resident, metric and times") {
   const auto spo2 = Reading("spo2", 94, "%", kT0);
   const auto pulse = Reading("pulse_rate", 72, "/min", kT0 + milliseconds(1000));
-  const Message message = Read(Kind::kObservation, Bundle({ObservationBody(1, spo2), ObservationBody(2, pulse)}));
+  const Message message =
+      Read(Kind::kObservation, Bundle({ObservationBody(1, spo2), ObservationBody(2, pulse)}));
   CHECK(message.tenant == kTenant);
   CHECK(message.gateway == kGateway);
   REQUIRE(message.events.size() == 2);
@@ -59,9 +62,10 @@ TEST_CASE("an observation Bundle gives one row per entry with the entry's event 
 }
 
 TEST_CASE("a blood pressure entry gives one row per component, all under the entry's event id") {
-  const Message message = Read(Kind::kObservation, Bundle({ObservationBody(1, Reading("bp.systolic", 142, "mm[Hg]", kT0, "cuff")),
-                                                           ObservationBody(2, Reading("bp.diastolic", 91, "mm[Hg]", kT0, "cuff")),
-                                                           ObservationBody(3, Reading("bp.mean", 108, "mm[Hg]", kT0, "cuff"))}));
+  const Message message =
+      Read(Kind::kObservation, Bundle({ObservationBody(1, Reading("bp.systolic", 142, "mm[Hg]", kT0, "cuff")),
+                                       ObservationBody(2, Reading("bp.diastolic", 91, "mm[Hg]", kT0, "cuff")),
+                                       ObservationBody(3, Reading("bp.mean", 108, "mm[Hg]", kT0, "cuff"))}));
   REQUIRE(message.events.size() == 1);  // the Bundle carries the first part's id only
   CHECK(message.events[0].event_id == Id(1));
   REQUIRE(message.observations.size() == 3);
@@ -83,8 +87,8 @@ TEST_CASE("values come back in the catalogue's unit whatever value type FHIR car
   auto consciousness = Reading("consciousness", 2, "1", kT0 + milliseconds(2), "manual");
   auto fall = Reading("fall", 3, "1", kT0 + milliseconds(3), "sensor");
   const Message message =
-      Read(Kind::kObservation, Bundle({ObservationBody(1, height), ObservationBody(2, oxygen), ObservationBody(3, consciousness),
-                                       ObservationBody(4, fall)}));
+      Read(Kind::kObservation, Bundle({ObservationBody(1, height), ObservationBody(2, oxygen),
+                                       ObservationBody(3, consciousness), ObservationBody(4, fall)}));
   REQUIRE(message.observations.size() == 4);
   CHECK(message.observations[0].metric == "body_height");
   CHECK(message.observations[0].value == doctest::Approx(1.75));  // sent as 175 cm
@@ -101,8 +105,8 @@ TEST_CASE("quality flags, an uncertain time and a suspect device clock become fl
   reading.device_clock_suspect = true;
   const Message message = Read(Kind::kObservation, Bundle({ObservationBody(1, reading)}));
   REQUIRE(message.observations.size() == 1);
-  CHECK(message.observations[0].flags ==
-        std::vector<std::string>{"device_clock_suspect", "low_perfusion", "motion_artefact", "time_uncertain"});
+  CHECK(message.observations[0].flags == std::vector<std::string>{"device_clock_suspect", "low_perfusion",
+                                                                  "motion_artefact", "time_uncertain"});
   CHECK(message.observations[0].effective == reading.received_at);  // the receive time, not the device's
 }
 
@@ -170,7 +174,8 @@ TEST_CASE("every kind of event gives its event id, time and rows") {
 }
 
 TEST_CASE("a body naming another gateway than its topic is refused") {
-  CHECK(Refused(Kind::kAlert, AlertBody(1, alerts::ChangeKind::kRaised, SpO2Alert(), "gw-other")).code == Errc::kRejected);
+  CHECK(Refused(Kind::kAlert, AlertBody(1, alerts::ChangeKind::kRaised, SpO2Alert(), "gw-other")).code ==
+        Errc::kRejected);
   CHECK(Refused(Kind::kDevice, DeviceBody(1, true, kT0), "gw-other").code == Errc::kRejected);
   const std::string bundle = Bundle({ObservationBody(1, Reading("spo2", 94, "%", kT0), "gw-other")});
   const Error error = Refused(Kind::kObservation, bundle);
@@ -210,20 +215,26 @@ TEST_CASE("hostile or broken bodies are refused with a reason") {
       {Kind::kAlert, "{\"schema\":\"x\"}", "not an ehealth-gateway/alert/v0"},
       {Kind::kDevice, alert, "device-event/v0"},  // an alert body on the device topic
       {Kind::kObservation, alert, "Bundle"},
-      {Kind::kAlert, Replace(alert, "\"change\":\"raised\"", "\"change\":\"reopened\""), "unknown alert change"},
+      {Kind::kAlert, Replace(alert, "\"change\":\"raised\"", "\"change\":\"reopened\""),
+       "unknown alert change"},
       {Kind::kAlert, Replace(alert, "\"severity\":\"high\"", "\"severity\":\"apocalyptic\""), "severity"},
       {Kind::kAlert, Replace(alert, "\"spo2-low\"", "\"spo2\\u0000low\""), "NUL"},
-      {Kind::kAlert, Replace(alert, "\"rule_id\":\"spo2-low\"", "\"rule_id\":\"" + std::string(200, 'r') + "\""), "rule_id"},
+      {Kind::kAlert,
+       Replace(alert, "\"rule_id\":\"spo2-low\"", "\"rule_id\":\"" + std::string(200, 'r') + "\""),
+       "rule_id"},
       {Kind::kAlert, Replace(alert, "\"worst_value\":86", "\"worst_value\":\"86\""), "worst_value"},
       {Kind::kAlert, Replace(alert, "\"occurrences\":1", "\"occurrences\":-1"), "occurrences"},
-      {Kind::kAlert, Replace(alert, "\"updated_at\":\"2026", "\"updated_at\":\"yesterday 2026"), "updated_at"},
-      {Kind::kAlert, Replace(alert, "01a21869-2cbf", "not-a-uuid-2cbf"), ""},  // the alert id is any printable id
+      {Kind::kAlert, Replace(alert, "\"updated_at\":\"2026", "\"updated_at\":\"yesterday 2026"),
+       "updated_at"},
+      {Kind::kAlert, Replace(alert, "01a21869-2cbf", "not-a-uuid-2cbf"),
+       ""},  // the alert id is any printable id
       {Kind::kAlert, Replace(alert, Id(1).ToString(), "00000000-0000-0000-0000-000000000000"), "not a UUID"},
       {Kind::kObservation, Replace(spo2, "urn:uuid:", "urn:oid:"), "fullUrl"},
       {Kind::kObservation, Replace(spo2, "\"value\":94", "\"value\":140"), "out of the accepted range"},
       {Kind::kObservation, Replace(spo2, "\"code\":\"%\"", "\"code\":\"1\""), "unit"},
       {Kind::kObservation, Replace(spo2, "urn:ehealth-gateway:pseudonym", "urn:national-id"), "pseudonym"},
-      {Kind::kObservation, Replace(spo2, "\"resourceType\":\"Observation\"", "\"resourceType\":\"Patient\""), "not an Observation"},
+      {Kind::kObservation, Replace(spo2, "\"resourceType\":\"Observation\"", "\"resourceType\":\"Patient\""),
+       "not an Observation"},
       {Kind::kObservation, "{\"resourceType\":\"Bundle\",\"type\":\"batch\"}", "without entries"},
       {Kind::kObservation, "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[]}", "batch"},
   };
@@ -240,11 +251,14 @@ TEST_CASE("hostile or broken bodies are refused with a reason") {
 }
 
 TEST_CASE("sizes are bounded: the body, the entries of a Bundle") {
-  CHECK(Refused(Kind::kAlert, std::string(kMaxBodyBytes + 1, ' ')).message.find("larger than") != std::string::npos);
+  CHECK(Refused(Kind::kAlert, std::string(kMaxBodyBytes + 1, ' ')).message.find("larger than") !=
+        std::string::npos);
   std::vector<std::string> bodies;
   for (std::uint64_t i = 0; i <= kMaxBundleEntries; ++i)
-    bodies.push_back(ObservationBody(i + 1, Reading("spo2", 94, "%", kT0 + milliseconds(static_cast<std::int64_t>(i)))));
-  CHECK(Refused(Kind::kObservation, Bundle(bodies)).message.find("more than 1000 entries") != std::string::npos);
+    bodies.push_back(
+        ObservationBody(i + 1, Reading("spo2", 94, "%", kT0 + milliseconds(static_cast<std::int64_t>(i)))));
+  CHECK(Refused(Kind::kObservation, Bundle(bodies)).message.find("more than 1000 entries") !=
+        std::string::npos);
   bodies.pop_back();
   CHECK(Read(Kind::kObservation, Bundle(bodies)).observations.size() == kMaxBundleEntries);
 }
@@ -301,9 +315,10 @@ TEST_CASE("topics and subjects name tenant, gateway and kind") {
   CHECK(subject->kind == Kind::kObservation);
   CHECK(ParseTopic("ehealth.v1.0301.gw_2.cmd.result")->kind == Kind::kCommandResult);
   CHECK(ParseTopic("ehealth/v1/0301/gw/status")->status);
-  for (const char* bad : {"ehealth/v1/0301/gw/cmd", "ehealth/v1/301/gw/event/alert", "ehealth/v1/0301/g w/event/alert",
-                          "ehealth/v1/0301/gw/event/command_result", "ehealth/v1/0301/gw/event/alert/x",
-                          "ehealth/v2/0301/gw/event/alert", "ehealth/v1/0301//event/alert", ""}) {
+  for (const char* bad :
+       {"ehealth/v1/0301/gw/cmd", "ehealth/v1/301/gw/event/alert", "ehealth/v1/0301/g w/event/alert",
+        "ehealth/v1/0301/gw/event/command_result", "ehealth/v1/0301/gw/event/alert/x",
+        "ehealth/v2/0301/gw/event/alert", "ehealth/v1/0301//event/alert", ""}) {
     CAPTURE(bad);
     CHECK_FALSE(ParseTopic(bad).has_value());
   }
@@ -329,9 +344,10 @@ TEST_CASE("a verified status gives the gateway's heartbeat, version, backlog and
   CHECK(status->dropped_observations == 0);
   CHECK(status->clock_synchronised == true);
 
-  auto will = ReadStatus(kTenant, kGateway,
-                         R"({"schema":"ehealth-gateway/status/v0","state":"offline","gateway":"demo-gw-01","tenant":"0301",)"
-                         R"("connected_at":"2026-11-26T14:38:01.102Z","reason":"connection lost"})");
+  auto will = ReadStatus(
+      kTenant, kGateway,
+      R"({"schema":"ehealth-gateway/status/v0","state":"offline","gateway":"demo-gw-01","tenant":"0301",)"
+      R"("connected_at":"2026-11-26T14:38:01.102Z","reason":"connection lost"})");
   REQUIRE(will);
   CHECK_FALSE(will->time);
   CHECK(will->reason == "connection lost");
