@@ -30,14 +30,38 @@ bool PrintableId(std::string_view text, std::size_t max) {
   });
 }
 
-// PostgreSQL's text and jsonb hold no NUL character; the JSON reader turns \u0000 into one. Refused
-// here with a reason instead of failing the database transaction later.
-bool HoldsNul(const JsonValue& value) {
-  if (value.type == Type::kString && value.text.find('\0') != std::string::npos) return true;
+// What PostgreSQL would refuse to store, found here with a reason instead of failing the message's
+// savepoint later: a NUL character (text and jsonb hold none; the JSON reader turns \u0000 into one).
+// Numbers beyond a double the reader refuses itself.
+std::optional<std::string> Unstorable(const JsonValue& value) {
+  if (value.type == Type::kString && value.text.find('\0') != std::string::npos)
+    return "a string holds a NUL character";
   for (const JsonValue& item : value.items)
-    if (HoldsNul(item)) return true;
+    if (auto reason = Unstorable(item)) return reason;
   for (const core::JsonMember& member : value.members) {
-    if (member.key.find('\0') != std::string::npos || HoldsNul(member.value)) return true;
+    if (member.key.find('\0') != std::string::npos) return "a key holds a NUL character";
+    if (auto reason = Unstorable(member.value)) return reason;
+  }
+  return std::nullopt;
+}
+
+// The strict reader allows comments (for config files); a body is RFC 8259, and PostgreSQL's jsonb,
+// which keeps alert and event bodies, refuses them. Outside strings, valid JSON has no '/'.
+bool HoldsComment(std::string_view text) {
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '/') {
+      return true;
+    }
   }
   return false;
 }
@@ -543,7 +567,8 @@ Result<Message> ReadMessage(std::string_view tenant, std::string_view gateway, K
   auto json = core::ParseJson(body);
   if (!json) return Malformed("not JSON: " + json.error().message);
   if (json->type != Type::kObject) return Malformed("the body is not a JSON object");
-  if (HoldsNul(*json)) return Malformed("a string holds a NUL character");
+  if (auto reason = Unstorable(*json)) return Malformed(*reason);
+  if (HoldsComment(body)) return Malformed("a comment: the body is not RFC 8259 JSON");
   Message message;
   message.tenant = std::string(tenant);
   message.gateway = std::string(gateway);
@@ -559,7 +584,7 @@ Result<StatusRow> ReadStatus(std::string_view tenant, std::string_view gateway, 
   if (body.size() > 64 * 1024) return Malformed("status larger than 64 KiB");
   auto json = core::ParseJson(body);
   if (!json || json->type != Type::kObject) return Malformed("status: not a JSON object");
-  if (HoldsNul(*json)) return Malformed("status: a string holds a NUL character");
+  if (auto reason = Unstorable(*json)) return Malformed("status: " + *reason);
   const JsonValue& object = *json;
   const std::string* schema = PathText(object, {"schema"});
   if (schema == nullptr || *schema != "ehealth-gateway/status/v0") return Malformed("not a status/v0 body");
