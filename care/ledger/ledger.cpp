@@ -54,6 +54,14 @@ bool ConnectionLost(const std::string& sqlstate) {
   return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
 }
 
+// The server's primary message only: its DETAIL line may quote the failing row (a resident's pseudonym
+// and measured values), and errors end up in logs, where health data must not (docs/security.md).
+std::string Primary(const std::exception& error) {
+  std::string text = error.what();
+  text = text.substr(0, text.find('\n'));
+  return text;
+}
+
 WallTime FromMilliseconds(std::int64_t ms) {
   return WallTime{std::chrono::milliseconds(ms)};
 }
@@ -242,7 +250,7 @@ struct Ledger::Impl {
         return value;
       } catch (const Refusal& refusal) {
         return tl::unexpected(refusal.error);
-      } catch (const pqxx::in_doubt_error& error) {
+      } catch (const pqxx::in_doubt_error&) {
         connection.reset();
         return Fail(Errc::kUnavailable,
                     std::string(what) +
@@ -251,19 +259,19 @@ struct Ledger::Impl {
       } catch (const pqxx::broken_connection& error) {
         connection.reset();
         if (attempt == 0) continue;
-        return Fail(Errc::kUnavailable, std::string(what) + ": database unreachable: " + error.what());
+        return Fail(Errc::kUnavailable, std::string(what) + ": database unreachable: " + Primary(error));
       } catch (const pqxx::sql_error& error) {
         if (ConnectionLost(error.sqlstate())) {
           connection.reset();
           if (attempt == 0) continue;
-          return Fail(Errc::kUnavailable, std::string(what) + ": database unreachable: " + error.what());
+          return Fail(Errc::kUnavailable, std::string(what) + ": database unreachable: " + Primary(error));
         }
         return Fail(Permanent(error.sqlstate()) ? Errc::kRejected : Errc::kUnavailable,
-                    std::string(what) + ": " + error.sqlstate() + " " + error.what());
+                    std::string(what) + ": " + error.sqlstate() + " " + Primary(error));
       } catch (const std::exception& error) {
         // pqxx reports a connection that closed under it in more than one way; start afresh next time.
         connection.reset();
-        return Fail(Errc::kUnavailable, std::string(what) + ": " + error.what());
+        return Fail(Errc::kUnavailable, std::string(what) + ": " + Primary(error));
       }
     }
   }
@@ -326,7 +334,7 @@ Result<std::vector<MessageOutcome>> Ledger::Store(const std::vector<Message>& ba
         outcome.events.clear();
         outcome.refused =
             Error{Errc::kRejected, "the database refused the message from " + message.tenant + "/" +
-                                       message.gateway + ": " + error.sqlstate() + " " + error.what()};
+                                       message.gateway + ": " + error.sqlstate() + " " + Primary(error)};
       }
       outcomes.push_back(std::move(outcome));
     }
