@@ -382,6 +382,17 @@ TEST_CASE("PostgreSQL restarted between two Store calls: the next call reconnect
   CHECK(db.Count("observations") == 4);
 }
 
+TEST_CASE("a connection the server ended (pg_terminate_backend) is replaced within the same call") {
+  LedgerDatabase db;
+  Store(*db.ledger, {SpO2Batch(1, 1)});
+  // An operator (or a failover) ends every session of the hub: the next call notices and connects again.
+  db.Execute(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> "
+      "pg_backend_pid()");
+  CHECK(Outcomes(Store(*db.ledger, {SpO2Batch(1, 2)})[0]) == std::vector{Outcome::kDuplicate, Outcome::kNew});
+  CHECK(db.Count("observations") == 2);
+}
+
 TEST_CASE("enrolment: a rotated key stays accepted for the grace period, a revoked gateway for nothing") {
   LedgerDatabase db;
   const core::WallTime t = kT0;
