@@ -1,0 +1,670 @@
+#include "care/ledger/ledger.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <pqxx/pqxx>
+
+#include "care/ledger/schema.hpp"
+
+namespace ehg::ledger {
+namespace {
+
+using core::WallTime;
+
+// Thrown inside a transaction for a refusal of our own (not a database error): rolls the transaction
+// back and becomes the call's Error.
+struct Refusal {
+  Error error;
+};
+
+std::string Iso(WallTime time) {
+  return core::FormatIso8601(time);
+}
+
+std::optional<std::string> Nullable(std::string_view text) {
+  return text.empty() ? std::nullopt : std::optional<std::string>(text);
+}
+
+std::optional<std::string> NullableTime(const std::optional<WallTime>& time) {
+  return time ? std::optional<std::string>(Iso(*time)) : std::nullopt;
+}
+
+// An array literal for text[] or uuid[]: every element quoted, quotes and backslashes escaped.
+std::string ArrayLiteral(const std::vector<std::string>& items) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    literal += i ? ",\"" : "\"";
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  return literal + "}";
+}
+
+// SQLSTATE classes that say the statement's data was wrong (22 data exception, 23 integrity constraint):
+// the same message would fail again, so it is refused rather than retried.
+bool Permanent(const std::string& sqlstate) {
+  return sqlstate.starts_with("22") || sqlstate.starts_with("23");
+}
+
+// The connection is gone: 08 connection exception, 57P01-57P03 the server shutting down or restarting.
+bool ConnectionLost(const std::string& sqlstate) {
+  return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
+}
+
+// The server's primary message only: its DETAIL line may quote the failing row (a resident's pseudonym
+// and measured values), and errors end up in logs, where health data must not (docs/security.md).
+std::string Primary(const std::exception& error) {
+  std::string text = error.what();
+  text = text.substr(0, text.find('\n'));
+  return text;
+}
+
+WallTime FromMilliseconds(std::int64_t ms) {
+  return WallTime{std::chrono::milliseconds(ms)};
+}
+
+std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message& message) {
+  std::vector<EventOutcome> outcomes;
+  outcomes.reserve(message.events.size());
+  const std::string kind(ToString(message.kind));
+  for (const IngestedEvent& event : message.events) {
+    const std::string id = event.event_id.ToString();
+    const pqxx::result inserted = tx.exec_params(
+        "INSERT INTO events (event_id, tenant, gateway_id, kind, event_time) VALUES ($1::uuid, $2, $3, $4, "
+        "$5::timestamptz) ON CONFLICT (event_id) DO NOTHING RETURNING 1",
+        id, message.tenant, message.gateway, kind, Iso(event.time));
+    Outcome outcome = Outcome::kNew;
+    if (inserted.empty()) {
+      // Stored before; under READ COMMITTED this statement sees a copy another transaction committed while
+      // the insert above waited for it. Another gateway's (or kind's) id is a conflict, not a duplicate:
+      // answering it with a receipt would let one gateway silence another's event.
+      const pqxx::result existing = tx.exec_params(
+          "SELECT tenant = $2 AND gateway_id = $3 AND kind = $4 FROM events WHERE event_id = $1::uuid", id,
+          message.tenant, message.gateway, kind);
+      outcome = !existing.empty() && existing[0][0].as<bool>() ? Outcome::kDuplicate : Outcome::kConflict;
+    }
+    outcomes.push_back({event.event_id, outcome});
+  }
+  const auto is_new = [&](const core::EventId& id) {
+    return std::any_of(outcomes.begin(), outcomes.end(),
+                       [&](const EventOutcome& o) { return o.event_id == id && o.outcome == Outcome::kNew; });
+  };
+
+  for (const ObservationRow& row : message.observations) {
+    if (!is_new(row.event_id)) continue;
+    tx.exec_params(
+        "INSERT INTO observations (effective, event_id, metric, tenant, gateway_id, subject, device_id, "
+        "issued, "
+        "value, unit, flags, identifier) VALUES ($1::timestamptz, $2::uuid, $3, $4, $5, $6, $7, "
+        "$8::timestamptz, "
+        "$9, $10, $11::text[], $12)",
+        Iso(row.effective), row.event_id.ToString(), row.metric, message.tenant, message.gateway, row.subject,
+        row.device, NullableTime(row.issued), row.value, row.unit, ArrayLiteral(row.flags), row.identifier);
+  }
+  if (message.events.size() != 1 || !is_new(message.events.front().event_id)) return outcomes;
+  const IngestedEvent& event = message.events.front();
+  const std::string id = event.event_id.ToString();
+
+  if (message.alert) {
+    const AlertRow& alert = *message.alert;
+    tx.exec_params(
+        "INSERT INTO alert_events (event_id, tenant, gateway_id, alert_id, change, event_time, body) VALUES "
+        "($1::uuid, $2, $3, $4, $5, $6::timestamptz, $7::jsonb)",
+        id, message.tenant, message.gateway, alert.alert_id, alert.change, Iso(event.time), message.body);
+    // Lifecycle order: a later stage always wins (open < acknowledged < resolved), within a stage the
+    // later updated_at, then the later event id (UUIDv7, ordered within a gateway). An older event that
+    // arrives after a newer one is kept in alert_events but does not roll the current state back.
+    tx.exec_params(
+        "INSERT INTO alerts AS a (tenant, gateway_id, alert_id, subject, rule_id, metric, device_id, "
+        "severity, "
+        "priority, stage, last_change, state, raised_at, updated_at, acknowledged_at, acknowledged_by, "
+        "resolved_at, resolved_by, escalation_level, occurrences, worst_value, last_event_id) VALUES ($1, "
+        "$2, "
+        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::timestamptz, $14::timestamptz, $15::timestamptz, "
+        "$16, "
+        "$17::timestamptz, $18, $19, $20, $21, $22::uuid) "
+        "ON CONFLICT (tenant, gateway_id, alert_id) DO UPDATE SET subject = EXCLUDED.subject, rule_id = "
+        "EXCLUDED.rule_id, metric = EXCLUDED.metric, device_id = EXCLUDED.device_id, severity = "
+        "EXCLUDED.severity, priority = EXCLUDED.priority, stage = EXCLUDED.stage, last_change = "
+        "EXCLUDED.last_change, state = EXCLUDED.state, raised_at = EXCLUDED.raised_at, updated_at = "
+        "EXCLUDED.updated_at, acknowledged_at = EXCLUDED.acknowledged_at, acknowledged_by = "
+        "EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by, "
+        "escalation_level = EXCLUDED.escalation_level, occurrences = EXCLUDED.occurrences, worst_value = "
+        "EXCLUDED.worst_value, last_event_id = EXCLUDED.last_event_id "
+        "WHERE (EXCLUDED.stage, EXCLUDED.updated_at, EXCLUDED.last_event_id) > (a.stage, a.updated_at, "
+        "a.last_event_id)",
+        message.tenant, message.gateway, alert.alert_id, event.subject, alert.rule_id, alert.metric,
+        alert.device, alert.severity, alert.priority, alert.stage, alert.change, alert.state,
+        Iso(alert.raised_at), Iso(alert.updated_at), NullableTime(alert.acknowledged_at),
+        Nullable(alert.acknowledged_by), NullableTime(alert.resolved_at), Nullable(alert.resolved_by),
+        alert.escalation_level, alert.occurrences, alert.worst_value, id);
+  }
+  if (message.device) {
+    tx.exec_params(
+        "INSERT INTO device_events (event_id, tenant, gateway_id, device_id, event_time, body) VALUES "
+        "($1::uuid, "
+        "$2, $3, $4, $5::timestamptz, $6::jsonb)",
+        id, message.tenant, message.gateway, message.device->device, Iso(event.time), message.body);
+    tx.exec_params(
+        "INSERT INTO devices AS d (tenant, gateway_id, device_id, subject, connected, detail, changed_at, "
+        "last_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz, $8::uuid) "
+        "ON CONFLICT (tenant, gateway_id, device_id) DO UPDATE SET subject = EXCLUDED.subject, connected = "
+        "EXCLUDED.connected, detail = EXCLUDED.detail, changed_at = EXCLUDED.changed_at, last_event_id = "
+        "EXCLUDED.last_event_id WHERE (EXCLUDED.changed_at, EXCLUDED.last_event_id) > (d.changed_at, "
+        "d.last_event_id)",
+        message.tenant, message.gateway, message.device->device, event.subject, message.device->connected,
+        message.device->detail, Iso(event.time), id);
+  }
+  if (message.gateway_event) {
+    tx.exec_params(
+        "INSERT INTO gateway_events (event_id, tenant, gateway_id, code, severity, event_time, body) VALUES "
+        "($1::uuid, $2, $3, $4, $5, $6::timestamptz, $7::jsonb)",
+        id, message.tenant, message.gateway, message.gateway_event->code, message.gateway_event->severity,
+        Iso(event.time), message.body);
+  }
+  if (message.command_result) {
+    const CommandResultRow& result = *message.command_result;
+    tx.exec_params(
+        "INSERT INTO command_results (event_id, tenant, gateway_id, command_id, type, status, event_time, "
+        "body) "
+        "VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::timestamptz, $8::jsonb)",
+        id, message.tenant, message.gateway, result.command_id, result.type, result.status, Iso(event.time),
+        message.body);
+    if (!result.command_id.empty())
+      tx.exec_params(
+          "UPDATE commands SET result_status = $4, result_detail = $5, result_event_id = $6::uuid, result_at "
+          "= "
+          "$7::timestamptz WHERE tenant = $1 AND gateway_id = $2 AND command_id = $3 AND (result_at IS NULL "
+          "OR "
+          "result_at <= $7::timestamptz)",
+          message.tenant, message.gateway, result.command_id, result.status, result.detail, id,
+          Iso(event.time));
+  }
+  return outcomes;
+}
+
+void AppendAudit(pqxx::transaction_base& tx, const AuditEntry& entry) {
+  tx.exec_params(
+      "INSERT INTO audit_log (at, actor, action, tenant, gateway_id, subject, detail) VALUES "
+      "($1::timestamptz, "
+      "$2, $3, $4, $5, $6, $7)",
+      Iso(entry.at), entry.actor, entry.action, Nullable(entry.tenant), Nullable(entry.gateway),
+      Nullable(entry.subject), entry.detail);
+}
+
+// "observations_y2026m11" and the month's bounds.
+struct Month {
+  std::string name;
+  std::string from;
+  std::string to;
+};
+
+Month MonthOf(std::chrono::year_month month) {
+  const auto next = month + std::chrono::months(1);
+  char name[32];
+  char from[32];
+  char to[32];
+  std::snprintf(name, sizeof name, "observations_y%04dm%02u", static_cast<int>(month.year()),
+                static_cast<unsigned>(month.month()));
+  std::snprintf(from, sizeof from, "%04d-%02u-01T00:00:00Z", static_cast<int>(month.year()),
+                static_cast<unsigned>(month.month()));
+  std::snprintf(to, sizeof to, "%04d-%02u-01T00:00:00Z", static_cast<int>(next.year()),
+                static_cast<unsigned>(next.month()));
+  return {name, from, to};
+}
+
+}  // namespace
+
+std::string_view ToString(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kNew:
+      return "new";
+    case Outcome::kDuplicate:
+      return "duplicate";
+    case Outcome::kConflict:
+      return "conflict";
+  }
+  return "unknown";
+}
+
+struct Ledger::Impl {
+  LedgerOptions options;
+  std::unique_ptr<pqxx::connection> connection;
+
+  void Connect() { connection = std::make_unique<pqxx::connection>(options.connection); }
+
+  // One transaction around `work`, with the error policy of the class comment: a connection lost before
+  // the commit is retried once on a new connection (nothing of the first attempt was committed, and every
+  // write is idempotent); a commit whose outcome is unknown is reported, never retried here.
+  template <typename T, typename Work>
+  Result<T> Run(std::string_view what, Work&& work) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        if (!connection) Connect();
+        pqxx::work tx(*connection);
+        T value = work(tx);
+        tx.commit();
+        return value;
+      } catch (const Refusal& refusal) {
+        return tl::unexpected(refusal.error);
+      } catch (const pqxx::in_doubt_error&) {
+        connection.reset();
+        return Fail(Errc::kUnavailable,
+                    std::string(what) +
+                        ": the connection broke during the commit; it may or may not have "
+                        "happened (every write is idempotent: do it again)");
+      } catch (const pqxx::broken_connection& error) {
+        connection.reset();
+        if (attempt == 0) continue;
+        return Fail(Errc::kUnavailable, std::string(what) + ": database unreachable: " + Primary(error));
+      } catch (const pqxx::sql_error& error) {
+        if (ConnectionLost(error.sqlstate())) {
+          connection.reset();
+          if (attempt == 0) continue;
+          return Fail(Errc::kUnavailable, std::string(what) + ": database unreachable: " + Primary(error));
+        }
+        return Fail(Permanent(error.sqlstate()) ? Errc::kRejected : Errc::kUnavailable,
+                    std::string(what) + ": " + error.sqlstate() + " " + Primary(error));
+      } catch (const std::exception& error) {
+        // pqxx reports a connection that closed under it in more than one way; start afresh next time.
+        connection.reset();
+        return Fail(Errc::kUnavailable, std::string(what) + ": " + Primary(error));
+      }
+    }
+  }
+
+  Result<int> Migrate() {
+    return Run<int>("migrate", [&](pqxx::work& tx) {
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+      // Created only when missing: the hub's own role may not create tables, and opens a current schema.
+      if (tx.exec("SELECT to_regclass('schema_version') IS NULL")[0][0].as<bool>()) {
+        tx.exec(
+            "CREATE TABLE schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at "
+            "timestamptz NOT NULL DEFAULT now())");
+      }
+      const int current = tx.exec("SELECT coalesce(max(version), 0) FROM schema_version")[0][0].as<int>();
+      if (current > LatestSchemaVersion()) {
+        throw Refusal{Error{Errc::kUnsupported, "the hub database has schema version " +
+                                                    std::to_string(current) + ", newer than this build's " +
+                                                    std::to_string(LatestSchemaVersion())}};
+      }
+      int applied = 0;
+      for (const Migration& migration : Migrations()) {
+        if (migration.version <= current) continue;
+        tx.exec(std::string(migration.sql));
+        tx.exec_params("INSERT INTO schema_version (version, description) VALUES ($1, $2)", migration.version,
+                       std::string(migration.description));
+        ++applied;
+      }
+      return applied;
+    });
+  }
+};
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Ledger::~Ledger() = default;
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  if (auto migrated = impl->Migrate(); !migrated)
+    return tl::unexpected(migrated.error().WithContext("ledger"));
+  return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
+}
+
+Result<std::vector<MessageOutcome>> Ledger::Store(const std::vector<Message>& batch) {
+  return impl_->Run<std::vector<MessageOutcome>>("store", [&](pqxx::work& tx) {
+    std::vector<MessageOutcome> outcomes;
+    outcomes.reserve(batch.size());
+    for (const Message& message : batch) {
+      MessageOutcome outcome;
+      // Each message under a savepoint: one the database refuses (its data, never the connection) is
+      // rolled back alone and reported; the others commit. The hub acks what was stored, terminates what
+      // was refused, and so never acks anything not stored.
+      tx.exec("SAVEPOINT message");
+      try {
+        outcome.events = StoreMessage(tx, message);
+        tx.exec("RELEASE SAVEPOINT message");
+      } catch (const pqxx::sql_error& error) {
+        if (!Permanent(error.sqlstate())) throw;
+        tx.exec("ROLLBACK TO SAVEPOINT message");
+        outcome.events.clear();
+        outcome.refused =
+            Error{Errc::kRejected, "the database refused the message from " + message.tenant + "/" +
+                                       message.gateway + ": " + error.sqlstate() + " " + Primary(error)};
+      }
+      outcomes.push_back(std::move(outcome));
+    }
+    return outcomes;
+  });
+}
+
+Result<void> Ledger::Enrol(const Enrolment& enrolment, std::string_view actor, WallTime now) {
+  if (!ValidTenant(enrolment.tenant) || !ValidGateway(enrolment.gateway))
+    return Fail(Errc::kInvalidArgument, "enrol: tenant or gateway id is not valid");
+  if (enrolment.key.key_id.empty() || enrolment.key.public_key.empty())
+    return Fail(Errc::kInvalidArgument, "enrol: a key id and a public key are needed");
+  auto done = impl_->Run<bool>("enrol", [&](pqxx::work& tx) {
+    const pqxx::result existing =
+        tx.exec_params("SELECT status, key_id FROM gateways WHERE tenant = $1 AND gateway_id = $2 FOR UPDATE",
+                       enrolment.tenant, enrolment.gateway);
+    if (!existing.empty()) {
+      const std::string status = existing[0][0].as<std::string>();
+      if (status == "enrolled" && existing[0][1].as<std::string>() == enrolment.key.key_id) return true;
+      if (status == "enrolled") {
+        throw Refusal{
+            Error{Errc::kRejected, "enrol: " + enrolment.tenant + "/" + enrolment.gateway +
+                                       " is enrolled with another key: rotate it or revoke it first"}};
+      }
+      // A revoked gateway enrolled again (a new SD card, a new key): its old keys stay refused.
+      tx.exec_params(
+          "UPDATE gateways SET status = 'enrolled', key_id = $3, public_key = $4, cert_fingerprint = $5, "
+          "enrolled_at = $6::timestamptz, revoked_at = NULL WHERE tenant = $1 AND gateway_id = $2",
+          enrolment.tenant, enrolment.gateway, enrolment.key.key_id, enrolment.key.public_key,
+          enrolment.cert_fingerprint, Iso(now));
+    } else {
+      tx.exec_params(
+          "INSERT INTO gateways (tenant, gateway_id, status, key_id, public_key, cert_fingerprint, "
+          "enrolled_at) "
+          "VALUES ($1, $2, 'enrolled', $3, $4, $5, $6::timestamptz)",
+          enrolment.tenant, enrolment.gateway, enrolment.key.key_id, enrolment.key.public_key,
+          enrolment.cert_fingerprint, Iso(now));
+    }
+    const pqxx::result key = tx.exec_params(
+        "INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at) "
+        "VALUES ($1, "
+        "$2, $3, $4, $5, $6::timestamptz) ON CONFLICT DO NOTHING RETURNING 1",
+        enrolment.tenant, enrolment.gateway, enrolment.key.key_id, enrolment.key.public_key,
+        enrolment.cert_fingerprint, Iso(now));
+    if (key.empty())
+      throw Refusal{Error{Errc::kRejected, "enrol: that key was this gateway's before: use a new one"}};
+    AppendAudit(tx, {now, std::string(actor), "gateway.enrol", enrolment.tenant, enrolment.gateway, "",
+                     "key " + enrolment.key.key_id + ", certificate " + enrolment.cert_fingerprint});
+    return true;
+  });
+  if (!done) return tl::unexpected(done.error());
+  return {};
+}
+
+Result<void> Ledger::RotateKey(std::string_view tenant, std::string_view gateway, const GatewayKey& key,
+                               std::string_view cert_fingerprint, std::string_view actor, WallTime now) {
+  if (key.key_id.empty() || key.public_key.empty())
+    return Fail(Errc::kInvalidArgument, "rotate: a key id and a public key are needed");
+  const WallTime until =
+      now + std::chrono::duration_cast<std::chrono::milliseconds>(impl_->options.key_grace);
+  auto done = impl_->Run<bool>("rotate", [&](pqxx::work& tx) {
+    const std::string t(tenant);
+    const std::string g(gateway);
+    const pqxx::result current = tx.exec_params(
+        "SELECT status, key_id FROM gateways WHERE tenant = $1 AND gateway_id = $2 FOR UPDATE", t, g);
+    if (current.empty()) throw Refusal{Error{Errc::kNotFound, "rotate: " + t + "/" + g + " is not enrolled"}};
+    if (current[0][0].as<std::string>() != "enrolled")
+      throw Refusal{Error{Errc::kRejected, "rotate: " + t + "/" + g + " is revoked"}};
+    const std::string old_key = current[0][1].as<std::string>();
+    tx.exec_params(
+        "UPDATE gateway_keys SET retired_at = $3::timestamptz, accepted_until = $4::timestamptz WHERE tenant "
+        "= $1 "
+        "AND gateway_id = $2 AND retired_at IS NULL",
+        t, g, Iso(now), Iso(until));
+    const pqxx::result added = tx.exec_params(
+        "INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at) "
+        "VALUES ($1, "
+        "$2, $3, $4, $5, $6::timestamptz) ON CONFLICT DO NOTHING RETURNING 1",
+        t, g, key.key_id, key.public_key, std::string(cert_fingerprint), Iso(now));
+    if (added.empty())
+      throw Refusal{Error{Errc::kRejected, "rotate: that key was this gateway's before: use a new one"}};
+    tx.exec_params(
+        "UPDATE gateways SET key_id = $3, public_key = $4, cert_fingerprint = $5 WHERE tenant = $1 AND "
+        "gateway_id = $2",
+        t, g, key.key_id, key.public_key, std::string(cert_fingerprint));
+    AppendAudit(tx, {now, std::string(actor), "gateway.rotate_key", t, g, "",
+                     "key " + old_key + " -> " + key.key_id + ", old key accepted until " + Iso(until)});
+    return true;
+  });
+  if (!done) return tl::unexpected(done.error());
+  return {};
+}
+
+Result<void> Ledger::Revoke(std::string_view tenant, std::string_view gateway, std::string_view actor,
+                            WallTime now) {
+  auto done = impl_->Run<bool>("revoke", [&](pqxx::work& tx) {
+    const std::string t(tenant);
+    const std::string g(gateway);
+    const pqxx::result changed = tx.exec_params(
+        "UPDATE gateways SET status = 'revoked', revoked_at = $3::timestamptz WHERE tenant = $1 AND "
+        "gateway_id = $2",
+        t, g, Iso(now));
+    if (changed.affected_rows() == 0)
+      throw Refusal{Error{Errc::kNotFound, "revoke: " + t + "/" + g + " is not enrolled"}};
+    tx.exec_params(
+        "UPDATE gateway_keys SET retired_at = coalesce(retired_at, $3::timestamptz), accepted_until = "
+        "LEAST(coalesce(accepted_until, $3::timestamptz), $3::timestamptz) WHERE tenant = $1 AND gateway_id "
+        "= $2",
+        t, g, Iso(now));
+    AppendAudit(tx, {now, std::string(actor), "gateway.revoke", t, g, "", ""});
+    return true;
+  });
+  if (!done) return tl::unexpected(done.error());
+  return {};
+}
+
+Result<std::vector<GatewayKey>> Ledger::LookupKeys(std::string_view tenant, std::string_view gateway,
+                                                   WallTime now) {
+  return impl_->Run<std::vector<GatewayKey>>("lookup key", [&](pqxx::work& tx) {
+    const std::string t(tenant);
+    const std::string g(gateway);
+    const pqxx::result status =
+        tx.exec_params("SELECT status FROM gateways WHERE tenant = $1 AND gateway_id = $2", t, g);
+    if (status.empty()) throw Refusal{Error{Errc::kNotFound, t + "/" + g + " is not enrolled"}};
+    if (status[0][0].as<std::string>() != "enrolled")
+      throw Refusal{Error{Errc::kRejected, t + "/" + g + " is revoked"}};
+    std::vector<GatewayKey> keys;
+    for (const auto& row :
+         tx.exec_params("SELECT key_id, public_key FROM gateway_keys WHERE tenant = $1 AND gateway_id = $2 "
+                        "AND (retired_at IS "
+                        "NULL OR accepted_until > $3::timestamptz) ORDER BY retired_at DESC NULLS FIRST",
+                        t, g, Iso(now))) {
+      keys.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
+    }
+    return keys;
+  });
+}
+
+Result<bool> Ledger::ApplyStatus(const StatusRow& status) {
+  return impl_->Run<bool>("status", [&](pqxx::work& tx) {
+    if (!status.time) {
+      // A last will: ends the connection it names, unless a newer connection has reported since.
+      return tx.exec_params(
+                   "UPDATE gateways SET state = 'offline', state_reason = $3 WHERE tenant = $1 AND "
+                   "gateway_id = $2 "
+                   "AND (connected_at IS NULL OR connected_at <= $4::timestamptz)",
+                   status.tenant, status.gateway, status.reason, Iso(status.connected_at))
+                 .affected_rows() > 0;
+    }
+    const bool online = status.state == "online";
+    return tx.exec_params(
+                 "UPDATE gateways SET state = $3, state_reason = $4, status_time = $5::timestamptz, "
+                 "last_heartbeat = CASE WHEN $3 = 'online' THEN $5::timestamptz ELSE last_heartbeat END, "
+                 "connected_at = $6::timestamptz, software_version = coalesce($7, software_version), "
+                 "heartbeat_interval_seconds = coalesce($8, heartbeat_interval_seconds), "
+                 "backlog_events = coalesce($9, backlog_events), backlog_bytes = coalesce($10, "
+                 "backlog_bytes), "
+                 "backlog_alerts = coalesce($11, backlog_alerts), "
+                 "alerts_awaiting_receipt = coalesce($12, alerts_awaiting_receipt), "
+                 "dropped_observations = coalesce($13, dropped_observations), "
+                 "clock_synchronised = coalesce($14, clock_synchronised) "
+                 "WHERE tenant = $1 AND gateway_id = $2 AND (status_time IS NULL OR status_time < "
+                 "$5::timestamptz "
+                 "OR (status_time = $5::timestamptz AND NOT $15))",
+                 status.tenant, status.gateway, status.state, Nullable(status.reason), Iso(*status.time),
+                 Iso(status.connected_at), Nullable(status.version), status.heartbeat_interval_seconds,
+                 status.backlog_events, status.backlog_bytes, status.backlog_alerts,
+                 status.alerts_awaiting_receipt, status.dropped_observations, status.clock_synchronised,
+                 online)
+               .affected_rows() > 0;
+  });
+}
+
+Result<void> Ledger::Append(const AuditEntry& entry) {
+  if (entry.actor.empty() || entry.action.empty())
+    return Fail(Errc::kInvalidArgument, "audit: actor and action are needed");
+  auto done = impl_->Run<bool>("audit", [&](pqxx::work& tx) {
+    AppendAudit(tx, entry);
+    return true;
+  });
+  if (!done) return tl::unexpected(done.error());
+  return {};
+}
+
+Result<void> Ledger::RecordCommand(const SentCommand& command) {
+  auto done = impl_->Run<bool>("record command", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO commands (tenant, gateway_id, command_id, type, body, sent_at, expires_at) VALUES ($1, "
+        "$2, $3, "
+        "$4, $5::jsonb, $6::timestamptz, $7::timestamptz) ON CONFLICT (tenant, gateway_id, command_id) DO "
+        "UPDATE SET "
+        "sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at",
+        command.tenant, command.gateway, command.command_id, command.type, command.body, Iso(command.sent_at),
+        Iso(command.expires_at));
+    return true;
+  });
+  if (!done) return tl::unexpected(done.error());
+  return {};
+}
+
+Result<void> Ledger::RecordReceipt(const SentReceipt& receipt) {
+  std::vector<std::string> ids;
+  for (const core::EventId& id : receipt.event_ids)
+    ids.push_back(id.ToString());
+  auto done = impl_->Run<bool>("record receipt", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO receipts (tenant, gateway_id, command_id, event_ids, sent_at) VALUES ($1, $2, $3, "
+        "$4::uuid[], "
+        "$5::timestamptz) ON CONFLICT DO NOTHING",
+        receipt.tenant, receipt.gateway, receipt.command_id, ArrayLiteral(ids), Iso(receipt.sent_at));
+    return true;
+  });
+  if (!done) return tl::unexpected(done.error());
+  return {};
+}
+
+Result<std::optional<CommandState>> Ledger::LookupCommand(std::string_view tenant, std::string_view gateway,
+                                                          std::string_view command_id) {
+  return impl_->Run<std::optional<CommandState>>("lookup command", [&](pqxx::work& tx) {
+    const pqxx::result row = tx.exec_params(
+        "SELECT type, result_status, result_detail FROM commands WHERE tenant = $1 AND gateway_id = $2 AND "
+        "command_id = $3",
+        std::string(tenant), std::string(gateway), std::string(command_id));
+    if (row.empty()) return std::optional<CommandState>();
+    CommandState state;
+    state.type = row[0][0].as<std::string>();
+    if (!row[0][1].is_null()) state.result_status = row[0][1].as<std::string>();
+    if (!row[0][2].is_null()) state.result_detail = row[0][2].as<std::string>();
+    return std::optional<CommandState>(state);
+  });
+}
+
+Result<std::vector<ObservationRow>> Ledger::QueryObservations(const ObservationQuery& query, WallTime now) {
+  if (query.actor.empty())
+    return Fail(Errc::kInvalidArgument, "observations: who reads them must be named (audit)");
+  return impl_->Run<std::vector<ObservationRow>>("observations", [&](pqxx::work& tx) {
+    std::vector<ObservationRow> rows;
+    for (const auto& row :
+         tx.exec_params("SELECT event_id::text, subject, device_id, metric, (extract(epoch FROM effective) * "
+                        "1000)::bigint, "
+                        "(extract(epoch FROM issued) * 1000)::bigint, value, unit, array_to_string(flags, "
+                        "','), identifier "
+                        "FROM observations WHERE tenant = $1 AND subject = $2 AND metric = $3 AND effective "
+                        ">= $4::timestamptz "
+                        "AND effective < $5::timestamptz ORDER BY effective, event_id",
+                        query.tenant, query.subject, query.metric, Iso(query.from), Iso(query.to))) {
+      ObservationRow out;
+      out.event_id = core::EventId::Parse(row[0].as<std::string>()).value_or(core::EventId());
+      out.subject = row[1].as<std::string>();
+      out.device = row[2].as<std::string>();
+      out.metric = row[3].as<std::string>();
+      out.effective = FromMilliseconds(row[4].as<std::int64_t>());
+      if (!row[5].is_null()) out.issued = FromMilliseconds(row[5].as<std::int64_t>());
+      out.value = row[6].as<double>();
+      out.unit = row[7].as<std::string>();
+      const std::string flags = row[8].as<std::string>();
+      for (std::size_t start = 0; !flags.empty() && start <= flags.size();) {
+        const std::size_t comma = std::min(flags.find(',', start), flags.size());
+        out.flags.push_back(flags.substr(start, comma - start));
+        start = comma + 1;
+      }
+      out.identifier = row[9].as<std::string>();
+      rows.push_back(std::move(out));
+    }
+    AppendAudit(tx, {now, query.actor, "observations.read", query.tenant, "", query.subject,
+                     query.metric + " from " + Iso(query.from) + " to " + Iso(query.to) + ": " +
+                         std::to_string(rows.size()) + " rows"});
+    return rows;
+  });
+}
+
+Result<int> Ledger::EnsurePartitions(WallTime from, WallTime to) {
+  using namespace std::chrono;
+  const auto first = year_month_day(floor<days>(from));
+  const auto last = year_month_day(floor<days>(to));
+  int created = 0;
+  for (year_month month = first.year() / first.month(); month <= last.year() / last.month();
+       month += months(1)) {
+    const Month bounds = MonthOf(month);
+    // One transaction per month, under the migration lock: two hubs never create the same partition,
+    // and rows of the month that waited in the default partition move in the same transaction.
+    auto made = impl_->Run<bool>("partition", [&](pqxx::work& tx) {
+      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
+      if (!tx.exec_params("SELECT to_regclass($1) IS NULL", bounds.name)[0][0].as<bool>()) return false;
+      tx.exec("CREATE TEMPORARY TABLE moving (LIKE observations) ON COMMIT DROP");
+      tx.exec_params(
+          "WITH moved AS (DELETE FROM observations_default WHERE effective >= $1::timestamptz AND effective "
+          "< "
+          "$2::timestamptz RETURNING *) INSERT INTO moving SELECT * FROM moved",
+          bounds.from, bounds.to);
+      tx.exec("CREATE TABLE " + tx.quote_name(bounds.name) + " PARTITION OF observations FOR VALUES FROM ('" +
+              bounds.from + "') TO ('" + bounds.to + "')");
+      tx.exec("INSERT INTO observations SELECT * FROM moving");
+      return true;
+    });
+    if (!made) return tl::unexpected(made.error());
+    if (*made) ++created;
+  }
+  return created;
+}
+
+Result<int> Ledger::SchemaVersion() {
+  return impl_->Run<int>("schema version", [&](pqxx::work& tx) {
+    return tx.exec("SELECT coalesce(max(version), 0) FROM schema_version")[0][0].as<int>();
+  });
+}
+
+Result<std::string> HubGrants(std::string_view role) {
+  const bool plain = !role.empty() && role.size() <= 63 && !(role[0] >= '0' && role[0] <= '9') &&
+                     std::all_of(role.begin(), role.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+                     });
+  if (!plain) return Fail(Errc::kInvalidArgument, "a hub role name is lower-case letters, digits and _");
+  const std::string r(role);
+  return "GRANT USAGE ON SCHEMA public TO " + r +
+         ";\n"
+         "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " +
+         r +
+         ";\n"
+         "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM " +
+         r +
+         ";\n"
+         "GRANT SELECT, INSERT ON audit_log TO " +
+         r +
+         ";\n"
+         "REVOKE INSERT, UPDATE, DELETE ON schema_version FROM " +
+         r +
+         ";\n"
+         "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO " +
+         r + ";\n";
+}
+
+}  // namespace ehg::ledger

@@ -1,0 +1,157 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "care/ledger/rows.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
+#include "gateway/core/result.hpp"
+
+// The hub's PostgreSQL store (docs/hub-database.md). One Ledger is one connection, used by one thread
+// at a time; a hub runs one per worker. Every call is one transaction: it commits whole or not at all.
+// A lost connection (PostgreSQL restarted) fails the call with Errc::kUnavailable after one retry on a
+// new connection; the next call connects again. The hub acks JetStream only after Store returned.
+namespace ehg::ledger {
+
+struct LedgerOptions {
+  std::string connection;  // a libpq connection string: "host=/run/postgresql dbname=ehealth_hub"
+  // How long a rotated gateway key is still accepted (docs/hub-database.md#keys): the gateway takes the
+  // rotation command up to its lifetime later (at most 192 h, docs/integration.md) and messages it
+  // signed before may wait in JetStream while no hub runs.
+  std::chrono::hours key_grace{24 * 14};
+};
+
+enum class Outcome {
+  kNew,        // stored now
+  kDuplicate,  // stored before (by this or another hub): answer it with a receipt again
+  kConflict,   // the id is stored for another gateway or kind: nothing written, no receipt, look into it
+};
+std::string_view ToString(Outcome outcome);
+
+struct EventOutcome {
+  core::EventId event_id;
+  Outcome outcome = Outcome::kNew;
+};
+
+// Per message of a Store batch: its events' outcomes, or why the database refused the message (a
+// constraint or data error: nothing of it was written, the other messages of the batch were).
+struct MessageOutcome {
+  std::optional<Error> refused;
+  std::vector<EventOutcome> events;
+};
+
+struct GatewayKey {
+  std::string key_id;      // the JWK's kid or RFC 7638 thumbprint
+  std::string public_key;  // JWK or PEM text
+};
+
+struct Enrolment {
+  std::string tenant;
+  std::string gateway;
+  GatewayKey key;
+  std::string cert_fingerprint;  // SHA-256 of the gateway's client certificate (DER), hex
+};
+
+struct AuditEntry {
+  core::WallTime at{};
+  std::string actor;   // a care worker's id, "hub", an operator
+  std::string action;  // e.g. gateway.enrol, observations.read, alert.ack
+  std::string tenant;  // empty: none
+  std::string gateway;
+  std::string subject;  // a resident's pseudonym
+  std::string detail;
+};
+
+struct SentCommand {
+  std::string tenant;
+  std::string gateway;
+  std::string command_id;
+  std::string type;
+  std::string body;  // the command object as JSON
+  core::WallTime sent_at{};
+  core::WallTime expires_at{};
+};
+
+struct SentReceipt {
+  std::string tenant;
+  std::string gateway;
+  std::string command_id;
+  std::vector<core::EventId> event_ids;
+  core::WallTime sent_at{};
+};
+
+struct ObservationQuery {
+  std::string actor;  // who reads: the read is audited in the same transaction
+  std::string tenant;
+  std::string subject;
+  std::string metric;
+  core::WallTime from{};  // inclusive
+  core::WallTime to{};    // exclusive
+};
+
+struct CommandState {
+  std::string type;
+  std::optional<std::string> result_status;
+  std::optional<std::string> result_detail;
+};
+
+class Ledger {
+ public:
+  // Connects and brings the schema to this build's version (one transaction under an advisory lock).
+  // Errc::kUnsupported when the database is newer than this build.
+  static Result<std::unique_ptr<Ledger>> Open(LedgerOptions options);
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  // The rows of the messages, in one transaction, idempotently by event id. An error (Errc::kUnavailable
+  // when the database cannot be reached) means nothing was written: ack nothing, let JetStream redeliver.
+  Result<std::vector<MessageOutcome>> Store(const std::vector<Message>& batch);
+
+  // Enrolment. Each writes its audit row in the same transaction.
+  Result<void> Enrol(const Enrolment& enrolment, std::string_view actor, core::WallTime now);
+  // The new key becomes the current one; the old one stays accepted for key_grace.
+  Result<void> RotateKey(std::string_view tenant, std::string_view gateway, const GatewayKey& key,
+                         std::string_view cert_fingerprint, std::string_view actor, core::WallTime now);
+  // No key of the gateway is accepted from `now` on, rotated ones included.
+  Result<void> Revoke(std::string_view tenant, std::string_view gateway, std::string_view actor,
+                      core::WallTime now);
+  // The keys to verify the gateway's messages with at `now`, the current one first. Errc::kNotFound for
+  // a gateway never enrolled, Errc::kRejected for a revoked one.
+  Result<std::vector<GatewayKey>> LookupKeys(std::string_view tenant, std::string_view gateway,
+                                             core::WallTime now);
+
+  // A verified status (wire::StatusTracker accepted it): true when it was newer than the one kept.
+  Result<bool> ApplyStatus(const StatusRow& status);
+
+  Result<void> Append(const AuditEntry& entry);
+  Result<void> RecordCommand(const SentCommand& command);
+  Result<void> RecordReceipt(const SentReceipt& receipt);
+  Result<std::optional<CommandState>> LookupCommand(std::string_view tenant, std::string_view gateway,
+                                                    std::string_view command_id);
+
+  // A resident's values of one metric in [from, to), oldest first; audited as `observations.read`.
+  Result<std::vector<ObservationRow>> QueryObservations(const ObservationQuery& query, core::WallTime now);
+
+  // Monthly partitions of observations for every month from `from` to `to` (UTC) that has none yet;
+  // rows that waited in the default partition move into theirs. Returns how many were created.
+  Result<int> EnsurePartitions(core::WallTime from, core::WallTime to);
+
+  Result<int> SchemaVersion();
+
+ private:
+  struct Impl;
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// SQL that grants a hub's login role what it needs: read and write on every table, but on audit_log
+// only INSERT and SELECT (the trigger refuses changes to it anyway). `role` must be a plain identifier.
+Result<std::string> HubGrants(std::string_view role);
+
+}  // namespace ehg::ledger

@@ -1,0 +1,225 @@
+#include "care/ledger/schema.hpp"
+
+#include <array>
+
+namespace ehg::ledger {
+namespace {
+
+// Version 1: the whole first schema. docs/hub-database.md describes every table and why it is shaped so.
+constexpr std::string_view kVersion1 = R"sql(
+CREATE TABLE gateways (
+  tenant text NOT NULL CHECK (tenant ~ '^[0-9]{4}$'),
+  gateway_id text NOT NULL CHECK (gateway_id ~ '^[A-Za-z0-9_-]{1,64}$'),
+  status text NOT NULL CHECK (status IN ('enrolled', 'revoked')),
+  key_id text NOT NULL,
+  public_key text NOT NULL,
+  cert_fingerprint text NOT NULL,
+  enrolled_at timestamptz NOT NULL,
+  revoked_at timestamptz,
+  state text CHECK (state IN ('online', 'offline')),
+  state_reason text,
+  software_version text,
+  last_heartbeat timestamptz,
+  status_time timestamptz,
+  connected_at timestamptz,
+  heartbeat_interval_seconds bigint,
+  backlog_events bigint,
+  backlog_bytes bigint,
+  backlog_alerts bigint,
+  alerts_awaiting_receipt bigint,
+  dropped_observations bigint,
+  clock_synchronised boolean,
+  PRIMARY KEY (tenant, gateway_id)
+);
+
+-- Every key a gateway has signed with: the current one (retired_at NULL) and the rotated ones, each
+-- still accepted until accepted_until.
+CREATE TABLE gateway_keys (
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  key_id text NOT NULL,
+  public_key text NOT NULL,
+  cert_fingerprint text NOT NULL,
+  added_at timestamptz NOT NULL,
+  retired_at timestamptz,
+  accepted_until timestamptz,
+  PRIMARY KEY (tenant, gateway_id, key_id),
+  FOREIGN KEY (tenant, gateway_id) REFERENCES gateways
+);
+
+-- The idempotence key of the whole hub: one row per event id of every kind, UNIQUE on the id alone.
+CREATE TABLE events (
+  event_id uuid PRIMARY KEY,
+  tenant text NOT NULL CHECK (tenant ~ '^[0-9]{4}$'),
+  gateway_id text NOT NULL CHECK (gateway_id ~ '^[A-Za-z0-9_-]{1,64}$'),
+  kind text NOT NULL CHECK (kind IN ('alert', 'observation', 'device', 'gateway', 'command_result')),
+  event_time timestamptz NOT NULL,
+  stored_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX events_stored_at ON events (stored_at);
+
+CREATE TABLE observations (
+  effective timestamptz NOT NULL,
+  event_id uuid NOT NULL,
+  metric text NOT NULL,
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  subject text NOT NULL,
+  device_id text NOT NULL,
+  issued timestamptz,
+  value double precision NOT NULL,
+  unit text NOT NULL,
+  flags text[] NOT NULL DEFAULT '{}',
+  identifier text NOT NULL DEFAULT '',
+  PRIMARY KEY (effective, event_id, metric)
+) PARTITION BY RANGE (effective);
+CREATE INDEX observations_resident ON observations (tenant, subject, metric, effective);
+CREATE TABLE observations_default PARTITION OF observations DEFAULT;
+
+CREATE TABLE alerts (
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  alert_id text NOT NULL,
+  subject text NOT NULL,
+  rule_id text NOT NULL,
+  metric text NOT NULL,
+  device_id text NOT NULL DEFAULT '',
+  severity text NOT NULL,
+  priority smallint NOT NULL,
+  stage smallint NOT NULL CHECK (stage BETWEEN 0 AND 2),
+  last_change text NOT NULL,
+  state text NOT NULL,
+  raised_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  acknowledged_at timestamptz,
+  acknowledged_by text,
+  resolved_at timestamptz,
+  resolved_by text,
+  escalation_level bigint NOT NULL,
+  occurrences bigint NOT NULL,
+  worst_value double precision NOT NULL,
+  last_event_id uuid NOT NULL,
+  PRIMARY KEY (tenant, gateway_id, alert_id)
+);
+CREATE INDEX alerts_open ON alerts (tenant, priority, raised_at) WHERE stage < 2;
+
+CREATE TABLE alert_events (
+  event_id uuid PRIMARY KEY REFERENCES events,
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  alert_id text NOT NULL,
+  change text NOT NULL,
+  event_time timestamptz NOT NULL,
+  body jsonb NOT NULL
+);
+CREATE INDEX alert_events_alert ON alert_events (tenant, gateway_id, alert_id, event_time);
+
+CREATE TABLE devices (
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  device_id text NOT NULL,
+  subject text NOT NULL,
+  connected boolean NOT NULL,
+  detail text NOT NULL,
+  changed_at timestamptz NOT NULL,
+  last_event_id uuid NOT NULL,
+  PRIMARY KEY (tenant, gateway_id, device_id)
+);
+
+CREATE TABLE device_events (
+  event_id uuid PRIMARY KEY REFERENCES events,
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  device_id text NOT NULL,
+  event_time timestamptz NOT NULL,
+  body jsonb NOT NULL
+);
+
+CREATE TABLE gateway_events (
+  event_id uuid PRIMARY KEY REFERENCES events,
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  code text NOT NULL,
+  severity text NOT NULL,
+  event_time timestamptz NOT NULL,
+  body jsonb NOT NULL
+);
+
+-- Commands the hub sent (receipts excepted), and the result each got.
+CREATE TABLE commands (
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  command_id text NOT NULL,
+  type text NOT NULL,
+  body jsonb NOT NULL,
+  sent_at timestamptz NOT NULL,
+  expires_at timestamptz NOT NULL,
+  result_status text,
+  result_detail text,
+  result_event_id uuid,
+  result_at timestamptz,
+  PRIMARY KEY (tenant, gateway_id, command_id)
+);
+
+CREATE TABLE command_results (
+  event_id uuid PRIMARY KEY REFERENCES events,
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  command_id text NOT NULL,
+  type text NOT NULL,
+  status text NOT NULL,
+  event_time timestamptz NOT NULL,
+  body jsonb NOT NULL
+);
+CREATE INDEX command_results_command ON command_results (tenant, gateway_id, command_id);
+
+-- Receipts sent: one signed event.receipt command may confirm a whole observation batch.
+CREATE TABLE receipts (
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  command_id text NOT NULL,
+  event_ids uuid[] NOT NULL,
+  sent_at timestamptz NOT NULL,
+  PRIMARY KEY (tenant, gateway_id, command_id)
+);
+
+-- Who did what to which gateway or resident, when. Append-only: a trigger refuses UPDATE, DELETE and
+-- TRUNCATE whoever asks (the owner included), and the hub's role gets INSERT and SELECT only.
+CREATE TABLE audit_log (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  at timestamptz NOT NULL,
+  actor text NOT NULL,
+  action text NOT NULL,
+  tenant text,
+  gateway_id text,
+  subject text,
+  detail text NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_subject ON audit_log (tenant, subject, at);
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC;
+)sql";
+
+constexpr std::array kMigrations{
+    Migration{1, "the first schema: gateways, keys, events, observations by month, alerts, commands, audit",
+              kVersion1},
+};
+
+}  // namespace
+
+std::span<const Migration> Migrations() {
+  return kMigrations;
+}
+
+int LatestSchemaVersion() {
+  return kMigrations.back().version;
+}
+
+}  // namespace ehg::ledger
