@@ -16,6 +16,8 @@ using Type = JsonValue::Type;
 constexpr std::string_view kPseudonymSystem = "urn:ehealth-gateway:pseudonym";
 constexpr std::string_view kDevicePrefix = "urn:ehealth-gateway:device:";
 constexpr std::string_view kUuidPrefix = "urn:uuid:";
+// The identifier system of a blood pressure entry's further event ids (gateway/fhir, docs/integration.md).
+constexpr std::string_view kEventIdSystem = "urn:ietf:rfc:3986";
 
 tl::unexpected<Error> Malformed(std::string message) {
   return Fail(Errc::kParse, std::move(message));
@@ -387,6 +389,22 @@ Result<void> ReadEntry(const JsonValue& entry, std::string_view gateway, Message
     return added;
   }
   message.events.push_back({*id, Kind::kObservation, *effective, *subject});
+  // A blood pressure's further parts are events of their own in the gateway's outbox, named by
+  // identifiers of system urn:ietf:rfc:3986 (docs/integration.md): stored and confirmed with the entry,
+  // or the gateway would send them again for ever.
+  std::size_t further = 0;
+  if (const JsonValue* identifiers = Member(*resource, "identifier", Type::kArray)) {
+    for (const JsonValue& identifier : identifiers->items) {
+      const std::string* identifier_system = PathText(identifier, {"system"});
+      if (identifier_system == nullptr || *identifier_system != kEventIdSystem) continue;
+      const std::string* value = PathText(identifier, {"value"});
+      if (value == nullptr || !value->starts_with(kUuidPrefix) || ++further > 2)
+        return Malformed("an event id identifier that is not one of a blood pressure's further parts");
+      auto part_id = ParseEventId(std::string_view(*value).substr(kUuidPrefix.size()));
+      if (!part_id) return tl::unexpected(part_id.error());
+      message.events.push_back({*part_id, Kind::kObservation, *effective, *subject});
+    }
+  }
   return {};
 }
 
@@ -410,7 +428,7 @@ Result<void> ReadBundle(const JsonValue& object, std::string_view gateway, Messa
     ids.push_back(event.event_id);
   std::sort(ids.begin(), ids.end());
   if (std::adjacent_find(ids.begin(), ids.end()) != ids.end())
-    return Malformed("two entries share an event id (fullUrl)");
+    return Malformed("two entries or parts share an event id");
   return {};
 }
 

@@ -61,13 +61,17 @@ TEST_CASE(
   CHECK(message.body.empty());  // observations are kept as rows, not as bodies
 }
 
-TEST_CASE("a blood pressure entry gives one row per component, all under the entry's event id") {
+TEST_CASE("a blood pressure entry gives one row per component under the entry's event id, and every part's id") {
   const Message message =
       Read(Kind::kObservation, Bundle({ObservationBody(1, Reading("bp.systolic", 142, "mm[Hg]", kT0, "cuff")),
                                        ObservationBody(2, Reading("bp.diastolic", 91, "mm[Hg]", kT0, "cuff")),
                                        ObservationBody(3, Reading("bp.mean", 108, "mm[Hg]", kT0, "cuff"))}));
-  REQUIRE(message.events.size() == 1);  // the Bundle carries the first part's id only
+  // The entry's fullUrl names the first part; its identifiers of system urn:ietf:rfc:3986 the others,
+  // each an event of its own in the gateway's outbox that the receipt must name.
+  REQUIRE(message.events.size() == 3);
   CHECK(message.events[0].event_id == Id(1));
+  CHECK(message.events[1].event_id == Id(2));
+  CHECK(message.events[2].event_id == Id(3));
   REQUIRE(message.observations.size() == 3);
   for (const ObservationRow& row : message.observations) {
     CHECK(row.event_id == Id(1));
