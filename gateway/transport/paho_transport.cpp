@@ -167,8 +167,8 @@ class PahoTransport final : public Transport {
       connect.set_mqtt_version(PahoVersion(options_.version));
       if (options_.version == MqttVersion::kV3_1_1) {
         // A persistent session without an expiry interval: 3.1.1 has none, the broker keeps the
-        // session until its own policy removes it. No properties at all: paho refuses them below v5
-        // (set_properties would even switch the options back to v5).
+        // session until its own policy removes it. No properties either (no Maximum Packet Size):
+        // 3.1.1 has none.
         connect.set_clean_session(false);
       } else {
         connect.set_clean_start(false);
