@@ -26,22 +26,6 @@ std::string VersionName(MqttVersion version) {
   return version == MqttVersion::kV5 ? "5" : "3.1.1";
 }
 
-// One broker and one care-side receiver (subscribed to ehealth/v1/#) for the whole test process; each
-// version uses a gateway id of its own, so topics and sessions never meet.
-struct SharedPeers {
-  ehg::test::TestBroker broker{{.certificate = "broker", .persistence = false, .tcp_nodelay = true}};
-  std::unique_ptr<ehg::test::TestReceiver> receiver;
-  SharedPeers() {
-    broker.Start();
-    receiver = std::make_unique<ehg::test::TestReceiver>(broker, false);
-  }
-};
-
-SharedPeers& Peers() {
-  static SharedPeers peers;
-  return peers;
-}
-
 // What one transport reported, from paho's threads.
 struct BrokerHeard {
   std::mutex mutex;
@@ -59,27 +43,26 @@ struct BrokerHeard {
   }
 };
 
-// A gateway's transport as the daemon configures it (client certificate, will, keepalive), in
-// `version`, under the client id ehg-0301-{gateway}.
+// The adapter as the daemon configures it (client certificate, keepalive, last will) in `version`.
 struct BrokerClient {
-  std::string gateway;
-  std::string base;  // ehealth/v1/0301/{gateway}/
+  std::string client_id;
   std::shared_ptr<BrokerHeard> heard = std::make_shared<BrokerHeard>();
   std::unique_ptr<ehg::transport::Transport> transport;
+  std::uint64_t next_tag = 1;
 
-  BrokerClient(MqttVersion version, const std::string& case_name)
-      : gateway("gw-" + case_name + "-v" + (version == MqttVersion::kV5 ? "5" : "311")),
-        base("ehealth/v1/0301/" + gateway + "/") {
+  BrokerClient(const ehg::test::TestBroker& broker, MqttVersion version, std::string id,
+               const std::string& certificate, const std::string& will_topic)
+      : client_id(std::move(id)) {
     const ehg::test::TestPki& pki = ehg::test::TestPki::Get();
     ehg::transport::PahoOptions options;
-    options.uri = Peers().broker.Uri("localhost");
-    options.client_id = "ehg-0301-" + gateway;
+    options.uri = broker.Uri("localhost");
+    options.client_id = client_id;
     options.version = version;
     options.ca_file = pki.File("ca.crt");
-    options.cert_file = pki.File("gateway.crt");
-    options.key_file = pki.File("gateway.key");
+    options.cert_file = pki.File(certificate + ".crt");
+    options.key_file = pki.File(certificate + ".key");
     options.keepalive = 30s;
-    options.will_topic = base + "status";
+    options.will_topic = will_topic;
     options.will_payload = R"({"state":"offline"})";
     options.maximum_packet_bytes = 147456;
     ehg::transport::TransportEvents events;
@@ -103,7 +86,6 @@ struct BrokerClient {
     transport = ehg::transport::MakePahoTransport(options, std::move(events));
   }
 
-  std::string client_id() const { return "ehg-0301-" + gateway; }
   std::size_t Connects() {
     return heard->Locked([](BrokerHeard& h) { return h.connects.size(); });
   }
@@ -117,12 +99,51 @@ struct BrokerClient {
     CAPTURE(failures.empty() ? std::string("none") : failures.back());
     REQUIRE(connected);
   }
+  // QoS 1; true once the broker's PUBACK has come back.
+  bool PublishAcknowledged(const std::string& topic, const std::string& payload) {
+    const std::uint64_t tag = next_tag++;
+    if (!transport->Publish(topic, payload, false, tag)) return false;
+    return ehg::test::WaitUntil([&] {
+      return heard->Locked([&](BrokerHeard& h) {
+        return std::find(h.delivered.begin(), h.delivered.end(), tag) != h.delivered.end();
+      });
+    });
+  }
   bool Received(const std::string& topic, const std::string& payload) {
     return heard->Locked([&](BrokerHeard& h) {
       return std::find(h.messages.begin(), h.messages.end(), std::pair{topic, payload}) != h.messages.end();
     });
   }
+  bool WaitToReceive(const std::string& topic, const std::string& payload) {
+    return ehg::test::WaitUntil([&] { return Received(topic, payload); }, 5s);
+  }
 };
+
+// One broker and one care side for the whole test process: the adapter again (MQTT 5), with the
+// receiver's certificate, subscribed to ehealth/v1/#. Each version's gateway has an id of its own, so
+// topics and sessions never meet.
+struct SharedPeers {
+  ehg::test::TestBroker broker{{.certificate = "broker", .persistence = false, .tcp_nodelay = true}};
+  std::unique_ptr<BrokerClient> care;  // destroyed before the broker
+  SharedPeers() {
+    broker.Start();
+    care = std::make_unique<BrokerClient>(broker, MqttVersion::kV5, "care-side", "receiver", "");
+    care->ConnectAndWait();
+    REQUIRE(care->transport->Subscribe("ehealth/v1/#"));
+    // The SUBACK is not reported: its own message arriving shows the subscription is in place.
+    REQUIRE(ehg::test::WaitUntil(
+        [&] {
+          REQUIRE(care->PublishAcknowledged("ehealth/v1/probe", "care"));
+          return ehg::test::WaitUntil([&] { return care->Received("ehealth/v1/probe", "care"); }, 200ms);
+        },
+        5s));
+  }
+};
+
+SharedPeers& Peers() {
+  static SharedPeers peers;
+  return peers;
+}
 
 // mosquitto's line for the client's n-th connection (from 1), empty until it is logged: "New client
 // connected from 127.0.0.1:PORT as CLIENT (pV, cC, kK, u'CN')." where V is mosquitto's own protocol
@@ -166,15 +187,20 @@ bool CutConnection(const std::string& connect_line) {
 
 }  // namespace
 
-// One case per process start (paho takes about 2 s to connect with TLS, so the steps share connections):
-// the PUBACK, a command, a command queued in the persistent session while offline, and the will.
+// One case, so the steps share a broker and connections (paho takes about 2 s to connect with TLS): the
+// PUBACK, a command, a command queued in the persistent session while offline, and the will.
 TEST_CASE("Against mosquitto, in MQTT 5 and 3.1.1: PUBACK, commands, the session kept offline, the will") {
   for (const MqttVersion version : kBothVersions) {
     CAPTURE(VersionName(version));
-    BrokerClient client(version, "mosquitto");
-    client.ConnectAndWait();
+    BrokerClient& care = *Peers().care;
+    const std::string base =
+        std::string("ehealth/v1/0301/gw-mosquitto-v") + (version == MqttVersion::kV5 ? "5" : "311") + "/";
+    const std::string client_id =
+        "ehg-0301-gw-mosquitto-v" + std::string(version == MqttVersion::kV5 ? "5" : "311");
+    BrokerClient gateway(Peers().broker, version, client_id, "gateway", base + "status");
+    gateway.ConnectAndWait();
     {
-      const std::string line = WaitForConnectLine(client.client_id(), 1);
+      const std::string line = WaitForConnectLine(client_id, 1);
       CAPTURE(line);
       // The version asked for, a persistent session, half the keepalive (PahoKeepalive), and the
       // identity the broker took from the client certificate.
@@ -183,52 +209,39 @@ TEST_CASE("Against mosquitto, in MQTT 5 and 3.1.1: PUBACK, commands, the session
     }
 
     // A QoS 1 publish: the PUBACK completes it as delivered (MQTT 3.1.1: no reason code to read).
-    REQUIRE(client.transport->Publish(client.base + "event/alert", "alert-1", false, 41));
+    REQUIRE(gateway.transport->Publish(base + "event/alert", "alert-1", false, 41));
     REQUIRE(ehg::test::WaitUntil(
-        [&] { return client.heard->Locked([](BrokerHeard& h) { return !h.delivered.empty(); }); }, 5s));
-    client.heard->Locked([](BrokerHeard& h) {
+        [&] { return gateway.heard->Locked([](BrokerHeard& h) { return !h.delivered.empty(); }); }, 5s));
+    gateway.heard->Locked([](BrokerHeard& h) {
       CHECK(h.delivered == std::vector<std::uint64_t>{41});
       CHECK(h.delivery_failed.empty());
     });
-    CHECK(Peers().receiver->WaitFor(
-        [&](const std::vector<ehg::test::ReceivedMessage>& messages) {
-          return std::any_of(messages.begin(), messages.end(), [&](const auto& message) {
-            return message.topic == client.base + "event/alert" && message.payload == "alert-1";
-          });
-        },
-        5s));
+    CHECK(care.WaitToReceive(base + "event/alert", "alert-1"));
 
     // A command. The SUBACK is not reported: a command arriving shows the subscription is in place.
-    REQUIRE(client.transport->Subscribe(client.base + "cmd"));
+    REQUIRE(gateway.transport->Subscribe(base + "cmd"));
     REQUIRE(ehg::test::WaitUntil(
         [&] {
-          Peers().receiver->Publish(client.base + "cmd", "probe");
-          return ehg::test::WaitUntil([&] { return client.Received(client.base + "cmd", "probe"); }, 200ms);
+          REQUIRE(care.PublishAcknowledged(base + "cmd", "probe"));
+          return ehg::test::WaitUntil([&] { return gateway.Received(base + "cmd", "probe"); }, 200ms);
         },
         5s));
 
     // A command sent while the gateway is offline: the broker kept the session (MQTT 5: the session
     // expiry; 3.1.1: clean session off), so the subscription holds without a new SUBSCRIBE and the
     // queued QoS 1 command is delivered on the next connection.
-    client.transport->Disconnect();
-    Peers().receiver->Publish(client.base + "cmd", "sent-while-offline");  // returns once the broker has it
-    client.ConnectAndWait();
-    CHECK(client.heard->Locked([](BrokerHeard& h) { return h.connects.back(); }));  // session present
-    CHECK(
-        ehg::test::WaitUntil([&] { return client.Received(client.base + "cmd", "sent-while-offline"); }, 5s));
+    gateway.transport->Disconnect();
+    REQUIRE(care.PublishAcknowledged(base + "cmd", "sent-while-offline"));
+    gateway.ConnectAndWait();
+    CHECK(gateway.heard->Locked([](BrokerHeard& h) { return h.connects.back(); }));  // session present
+    CHECK(gateway.WaitToReceive(base + "cmd", "sent-while-offline"));
 
     // The connection dies without a DISCONNECT: the broker publishes the last will.
-    const std::string line = WaitForConnectLine(client.client_id(), 2);
+    const std::string line = WaitForConnectLine(client_id, 2);
     CAPTURE(line);
     REQUIRE(CutConnection(line));
     CHECK(ehg::test::WaitUntil(
-        [&] { return client.heard->Locked([](BrokerHeard& h) { return h.lost; }) == 1; }, 10s));
-    CHECK(Peers().receiver->WaitFor(
-        [&](const std::vector<ehg::test::ReceivedMessage>& messages) {
-          return std::any_of(messages.begin(), messages.end(), [&](const auto& message) {
-            return message.topic == client.base + "status" && message.payload == R"({"state":"offline"})";
-          });
-        },
-        5s));
+        [&] { return gateway.heard->Locked([](BrokerHeard& h) { return h.lost; }) == 1; }, 10s));
+    CHECK(care.WaitToReceive(base + "status", R"({"state":"offline"})"));
   }
 }
