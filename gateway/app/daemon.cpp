@@ -362,8 +362,11 @@ class Daemon {
       options.cert_file = tls_copies_->cert.path();
       options.key_file = tls_copies_->key.path();
     }
+    options.version = config.broker.protocol == config::MqttProtocol::kV3_1_1
+                          ? transport::MqttVersion::kV3_1_1
+                          : transport::MqttVersion::kV5;
     options.keepalive = config.broker.keepalive;
-    options.session_expiry = config.uplink.session_expiry;
+    options.session_expiry = config.uplink.session_expiry;  // MQTT 5 only
     // The last will is the uplink's: signed anew before each connection.
     options.maximum_packet_bytes = uplink::kMaxIncomingPacketBytes;
     return [options](transport::TransportEvents events) {

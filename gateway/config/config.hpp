@@ -38,9 +38,14 @@ struct ResidentConfig {
   friend bool operator==(const ResidentConfig&, const ResidentConfig&) = default;
 };
 
+// The MQTT version spoken to the broker. 3.1.1 for brokers that speak nothing newer (some clustered
+// brokers' MQTT listeners, large cloud IoT hubs); docs/mqtt.md says what the gateway loses with it.
+enum class MqttProtocol { kV5, kV3_1_1 };
+
 struct BrokerConfig {
   std::string uri;  // ssl://host:port, or tcp://host:port with insecure_plaintext_for_development
   bool insecure_plaintext_for_development = false;
+  MqttProtocol protocol = MqttProtocol::kV5;
   std::chrono::seconds keepalive{30};
   std::chrono::seconds reconnect_max{60};
 

@@ -112,6 +112,19 @@ void ParseBroker(ObjectReader& reader, BrokerConfig& out) {
     out.keepalive = std::chrono::seconds(*seconds);
   if (auto seconds = reader.Integer("reconnect_max_seconds", 1, 3600, "seconds"))
     out.reconnect_max = std::chrono::seconds(*seconds);
+  // A string, as the MQTT specifications name their versions. Not Choice(): its "one of 5, 3.1.1" would
+  // read as if the number 5 were accepted.
+  constexpr std::string_view kProtocolExpected = R"("5" or "3.1.1" (the MQTT version, as a string))";
+  if (const Field protocol = reader.Optional("protocol")) {
+    const bool is_string = protocol->type == JsonValue::Type::kString;
+    if (is_string && protocol->text == "5") {
+      out.protocol = MqttProtocol::kV5;
+    } else if (is_string && protocol->text == "3.1.1") {
+      out.protocol = MqttProtocol::kV3_1_1;
+    } else {
+      reader.errors().Add(protocol.path, Expected(kProtocolExpected, *protocol), protocol.value);
+    }
+  }
   reader.Finish();
 }
 

@@ -28,6 +28,7 @@ const std::vector<FloorKey>& FloorKeys() {
       Key("broker.uri", [](const Config& c) { return c.broker.uri; }),
       Key("broker.keepalive_seconds", [](const Config& c) { return c.broker.keepalive; }),
       Key("broker.reconnect_max_seconds", [](const Config& c) { return c.broker.reconnect_max; }),
+      Key("broker.protocol", [](const Config& c) { return c.broker.protocol; }),
       Key("tls.ca_file", [](const Config& c) { return c.tls.ca_file; }),
       Key("tls.cert_file", [](const Config& c) { return c.tls.cert_file; }),
       Key("tls.key_file", [](const Config& c) { return c.tls.key_file; }),

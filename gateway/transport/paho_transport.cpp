@@ -22,6 +22,10 @@ constexpr std::chrono::milliseconds kDiagnosisTimeout{2000};
 // TLS 1.0/1.1 out whatever the system's OpenSSL policy says (TLS 1.3 suites are configured apart).
 constexpr const char* kTls12Ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL";
 
+int PahoVersion(MqttVersion version) {
+  return version == MqttVersion::kV3_1_1 ? MQTTVERSION_3_1_1 : MQTTVERSION_5;
+}
+
 std::string TokenError(const mqtt::token& token) {
   return mqtt::exception::printable_error(token.get_return_code(), token.get_reason_code());
 }
@@ -123,7 +127,7 @@ class PahoTransport final : public Transport {
     session->connect_listener.session = session.get();
     session->delivery_listener.session = session.get();
     try {
-      mqtt::create_options create(MQTTVERSION_5);
+      mqtt::create_options create(PahoVersion(options_.version));
       create.set_send_while_disconnected(false);
       // No persistence: the outbox is the only durable copy.
       session->client =
@@ -160,15 +164,22 @@ class PahoTransport final : public Transport {
       // dropped the session). An original that lives as long as the client keeps those pointers valid.
       session->connect_options = std::make_unique<mqtt::connect_options>();
       mqtt::connect_options& connect = *session->connect_options;
-      connect.set_mqtt_version(MQTTVERSION_5);
-      connect.set_clean_start(false);
-      mqtt::properties properties{
-          {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(options_.session_expiry.count())}};
-      if (options_.maximum_packet_bytes > 0) {
-        properties.add(
-            {mqtt::property::MAXIMUM_PACKET_SIZE, static_cast<int>(options_.maximum_packet_bytes)});
+      connect.set_mqtt_version(PahoVersion(options_.version));
+      if (options_.version == MqttVersion::kV3_1_1) {
+        // A persistent session without an expiry interval: 3.1.1 has none, the broker keeps the
+        // session until its own policy removes it. No properties either (no Maximum Packet Size):
+        // 3.1.1 has none.
+        connect.set_clean_session(false);
+      } else {
+        connect.set_clean_start(false);
+        mqtt::properties properties{
+            {mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int>(options_.session_expiry.count())}};
+        if (options_.maximum_packet_bytes > 0) {
+          properties.add(
+              {mqtt::property::MAXIMUM_PACKET_SIZE, static_cast<int>(options_.maximum_packet_bytes)});
+        }
+        connect.set_properties(properties);
       }
-      connect.set_properties(properties);
       connect.set_keep_alive_interval(PahoKeepalive(options_.keepalive));
       connect.set_connect_timeout(kConnectTimeout);
       connect.set_automatic_reconnect(false);
@@ -278,6 +289,7 @@ class PahoTransport final : public Transport {
     return will_;
   }
   const TransportEvents& events() const { return events_; }
+  MqttVersion version() const { return options_.version; }
 
  private:
   PahoOptions options_;
@@ -317,8 +329,9 @@ void Session::DeliveryListener::on_success(const mqtt::token& token) {
   Guarded(session, "delivery", [&] {
     if (!session->owner->Current(session)) return;
     const auto tag = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(token.get_user_context()));
-    // MQTT v5: a PUBACK may carry a failure reason code (>= 0x80), which is not a delivery.
-    if (token.get_reason_code() >= 0x80) {
+    // MQTT v5: a PUBACK may carry a failure reason code (>= 0x80), which is not a delivery. A 3.1.1
+    // PUBACK has no reason code: the completed token is the delivery.
+    if (session->owner->version() == MqttVersion::kV5 && token.get_reason_code() >= 0x80) {
       session->owner->events().delivery_failed(tag, TokenError(token));
     } else {
       session->owner->events().delivered(tag);

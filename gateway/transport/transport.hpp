@@ -18,11 +18,12 @@ struct TransportEvents {
   std::function<void(bool session_present)> connected;
   std::function<void(std::string reason)> connect_failed;
   std::function<void(std::string reason)> connection_lost;
-  std::function<void(std::uint64_t tag)> delivered;  // the broker acknowledged (PUBACK, success code)
+  // The broker acknowledged: a PUBACK (in MQTT 5 one with a success reason code; MQTT 3.1.1 has none).
+  std::function<void(std::uint64_t tag)> delivered;
   std::function<void(std::uint64_t tag, std::string reason)> delivery_failed;
   std::function<void(std::string topic, std::string payload)> message;
-  // A message larger than the maximum packet size announced on CONNECT arrived anyway (the broker
-  // ignored it) and was dropped unread. Optional.
+  // A message larger than the maximum packet size arrived (an MQTT 5 broker ignored the size announced
+  // on CONNECT; MQTT 3.1.1 cannot announce it) and was dropped unread. Optional.
   std::function<void(std::string topic, std::size_t bytes)> oversized;
 };
 

@@ -21,6 +21,7 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   if (options.reconnect_max_seconds > 0)
     out << R"(, "reconnect_max_seconds": )" << options.reconnect_max_seconds;
   if (options.keepalive_seconds > 0) out << R"(, "keepalive_seconds": )" << options.keepalive_seconds;
+  if (!options.broker_protocol.empty()) out << R"(, "protocol": ")" << options.broker_protocol << '"';
   out << R"(},
   "tls": {"ca_file": ")"
       << options.ca_file << R"(", "cert_file": ")" << options.cert_file << R"(", "key_file": ")"

@@ -347,6 +347,34 @@ TEST_CASE(
   CHECK(receiver.WaitFor(status_is("offline", "connection lost"), 10s));
 }
 
+TEST_CASE("MQTT 3.1.1 end to end: an alert reaches the care system and its receipt is applied") {
+  TestBroker broker;
+  broker.Start();
+  TestReceiver receiver(broker, true);  // answers each alert with its receipt
+  TempDir dir;
+  auto options = MqttOptions(broker);
+  options.broker_protocol = "3.1.1";
+  options.oximeter_interval_seconds = 3600;  // one reading at start: one alert
+  options.cuff_interval_seconds = 3600;
+  options.rules =
+      R"([{"id": "spo2-any", "kind": "threshold", "metric": "spo2", "above": 30, "severity": "high"}])";
+  Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  REQUIRE(receiver.WaitFor(
+      [](const std::vector<ReceivedMessage>& messages) { return !EventsOfKind(messages, "alert").empty(); },
+      15s));
+  // The receipt is applied: the alert is delivered and gone from the outbox.
+  CHECK(ehg::test::WaitUntil(
+      [&] { return Count(dir, "SELECT count(*) FROM alerts WHERE state = 'delivered'") == 1; }, 10s));
+  CHECK(ehg::test::WaitUntil(
+      [&] { return Count(dir, "SELECT count(*) FROM outbox WHERE kind = 'alert'") == 0; }, 10s));
+  // mosquitto's own account of the connection: p2 (its number for MQTT 3.1.1), clean session off.
+  const std::string log = broker.Log();
+  CAPTURE(log);
+  CHECK(log.find(" as ehg-0301-gw-it-01 (p2, c0, ") != std::string::npos);
+  CHECK(log.find(" as ehg-0301-gw-it-01 (p5") == std::string::npos);
+  REQUIRE(StopDaemon(daemon) == 0);
+}
+
 TEST_CASE("Care staff close an alert from the care system: receipt, acknowledge with who, resolve") {
   TestBroker broker;
   broker.Start();

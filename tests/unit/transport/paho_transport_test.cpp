@@ -20,8 +20,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A one-connection MQTT 5 "broker": accepts, reads the CONNECT, answers CONNACK, then sends what the
-// test asks for.
+// A one-connection MQTT 5 or 3.1.1 "broker" (whichever the client asks for): accepts, reads the
+// CONNECT, answers CONNACK, then sends what the test asks for.
 class RawBroker {
  public:
   RawBroker() {
@@ -48,6 +48,11 @@ class RawBroker {
     std::lock_guard lock(mutex_);
     return maximum_;
   }
+  // The CONNECT's protocol level byte: 4 is MQTT 3.1.1, 5 is MQTT 5.0.
+  int protocol_level() {
+    std::lock_guard lock(mutex_);
+    return level_;
+  }
   bool connected() {
     std::lock_guard lock(mutex_);
     return client_ >= 0 && answered_;
@@ -58,7 +63,7 @@ class RawBroker {
     body += static_cast<char>(topic.size() >> 8);
     body += static_cast<char>(topic.size() & 0xff);
     body += topic;
-    body += '\0';  // no properties
+    if (protocol_level() == 5) body += '\0';  // no properties (3.1.1 has no such field)
     body += payload;
     std::string packet(1, '\x30');
     AppendLength(packet, body.size());
@@ -119,9 +124,11 @@ class RawBroker {
     }
     std::vector<std::uint8_t> connect(remaining);
     if (!ReadExact(connect.data(), connect.size())) return;
-    // Protocol name (2 + 4), level, flags, keepalive: then the properties.
+    // Protocol name (2 + 4), level, flags, keepalive: then, in MQTT 5 only, the properties.
+    const int level = connect.size() > 6 ? connect[6] : 0;
     std::size_t at = 10;
-    const std::uint32_t properties_end = VarInt(connect, at) + static_cast<std::uint32_t>(at);
+    const std::uint32_t properties_end =
+        level == 5 ? VarInt(connect, at) + static_cast<std::uint32_t>(at) : static_cast<std::uint32_t>(at);
     std::optional<std::uint32_t> maximum;
     while (at < properties_end && at < connect.size()) {
       const std::uint8_t id = connect[at++];
@@ -146,8 +153,10 @@ class RawBroker {
     {
       std::lock_guard lock(mutex_);
       maximum_ = maximum;
+      level_ = level;
     }
-    SendAll(std::string("\x20\x03\x00\x00\x00", 5));  // CONNACK: no session, success, no properties
+    // CONNACK: no session, success (and in MQTT 5: no properties).
+    SendAll(level == 5 ? std::string("\x20\x03\x00\x00\x00", 5) : std::string("\x20\x02\x00\x00", 4));
     std::lock_guard lock(mutex_);
     answered_ = true;
   }
@@ -159,6 +168,7 @@ class RawBroker {
   int client_ = -1;
   bool answered_ = false;
   std::optional<std::uint32_t> maximum_;
+  int level_ = 0;
 };
 
 struct Heard {
@@ -170,50 +180,60 @@ struct Heard {
 
 }  // namespace
 
-TEST_CASE("The gateway announces its maximum packet size and drops, unread, a larger message sent anyway") {
-  RawBroker broker;
-  auto heard = std::make_shared<Heard>();
-  ehg::transport::TransportEvents events;
-  events.connected = [heard](bool) {
-    std::lock_guard lock(heard->mutex);
-    heard->connected = true;
-  };
-  events.connect_failed = [](std::string) {};
-  events.connection_lost = [](std::string) {};
-  events.delivered = [](std::uint64_t) {};
-  events.delivery_failed = [](std::uint64_t, std::string) {};
-  events.message = [heard](std::string topic, std::string payload) {
-    std::lock_guard lock(heard->mutex);
-    heard->messages.emplace_back(std::move(topic), payload.size());
-  };
-  events.oversized = [heard](std::string topic, std::size_t bytes) {
-    std::lock_guard lock(heard->mutex);
-    heard->oversized.emplace_back(std::move(topic), bytes);
-  };
-  ehg::transport::PahoOptions options;
-  options.uri = "tcp://127.0.0.1:" + std::to_string(broker.port());
-  options.client_id = "ehg-0301-gw-1";
-  options.insecure_plaintext = true;
-  options.maximum_packet_bytes = 4096;
-  auto transport = ehg::transport::MakePahoTransport(options, events);
-  transport->Connect();
-  REQUIRE(ehg::test::WaitUntil([&] {
-    std::lock_guard lock(heard->mutex);
-    return heard->connected;
-  }));
-  CHECK(broker.announced_maximum() == std::optional<std::uint32_t>(4096));
+// MQTT 3.1.1 has no Maximum Packet Size property: nothing is announced, the drop protects all the same.
+TEST_CASE(
+    "The gateway announces its maximum packet size (MQTT 5) and drops, unread, a larger message sent "
+    "anyway") {
+  for (const auto version : {ehg::transport::MqttVersion::kV5, ehg::transport::MqttVersion::kV3_1_1}) {
+    const bool v5 = version == ehg::transport::MqttVersion::kV5;
+    CAPTURE(v5);
+    RawBroker broker;
+    auto heard = std::make_shared<Heard>();
+    ehg::transport::TransportEvents events;
+    events.connected = [heard](bool) {
+      std::lock_guard lock(heard->mutex);
+      heard->connected = true;
+    };
+    events.connect_failed = [](std::string) {};
+    events.connection_lost = [](std::string) {};
+    events.delivered = [](std::uint64_t) {};
+    events.delivery_failed = [](std::uint64_t, std::string) {};
+    events.message = [heard](std::string topic, std::string payload) {
+      std::lock_guard lock(heard->mutex);
+      heard->messages.emplace_back(std::move(topic), payload.size());
+    };
+    events.oversized = [heard](std::string topic, std::size_t bytes) {
+      std::lock_guard lock(heard->mutex);
+      heard->oversized.emplace_back(std::move(topic), bytes);
+    };
+    ehg::transport::PahoOptions options;
+    options.uri = "tcp://127.0.0.1:" + std::to_string(broker.port());
+    options.client_id = "ehg-0301-gw-1";
+    options.insecure_plaintext = true;
+    options.maximum_packet_bytes = 4096;
+    options.version = version;
+    auto transport = ehg::transport::MakePahoTransport(options, events);
+    transport->Connect();
+    REQUIRE(ehg::test::WaitUntil([&] {
+      std::lock_guard lock(heard->mutex);
+      return heard->connected;
+    }));
+    CHECK(broker.protocol_level() == (v5 ? 5 : 4));
+    CHECK(broker.announced_maximum() == (v5 ? std::optional<std::uint32_t>(4096) : std::nullopt));
 
-  broker.Publish("ehealth/v1/0301/gw-1/cmd", std::string(1'000'000, 'x'));
-  broker.Publish("ehealth/v1/0301/gw-1/cmd", std::string(4096, 'y'));  // the payload alone may be this big
-  broker.Publish("ehealth/v1/0301/gw-1/cmd", std::string(4097, 'z'));
-  broker.Publish("ehealth/v1/0301/gw-1/cmd", "{}");
-  REQUIRE(ehg::test::WaitUntil([&] {
+    broker.Publish("ehealth/v1/0301/gw-1/cmd", std::string(1'000'000, 'x'));
+    broker.Publish("ehealth/v1/0301/gw-1/cmd", std::string(4096, 'y'));  // the payload alone may be this big
+    broker.Publish("ehealth/v1/0301/gw-1/cmd", std::string(4097, 'z'));
+    broker.Publish("ehealth/v1/0301/gw-1/cmd", "{}");
+    REQUIRE(ehg::test::WaitUntil([&] {
+      std::lock_guard lock(heard->mutex);
+      return heard->messages.size() + heard->oversized.size() == 4;
+    }));
     std::lock_guard lock(heard->mutex);
-    return heard->messages.size() + heard->oversized.size() == 4;
-  }));
-  std::lock_guard lock(heard->mutex);
-  CHECK(heard->oversized == std::vector<std::pair<std::string, std::size_t>>{
-                                {"ehealth/v1/0301/gw-1/cmd", 1'000'000}, {"ehealth/v1/0301/gw-1/cmd", 4097}});
-  CHECK(heard->messages == std::vector<std::pair<std::string, std::size_t>>{
-                               {"ehealth/v1/0301/gw-1/cmd", 4096}, {"ehealth/v1/0301/gw-1/cmd", 2}});
+    CHECK(heard->oversized ==
+          std::vector<std::pair<std::string, std::size_t>>{{"ehealth/v1/0301/gw-1/cmd", 1'000'000},
+                                                           {"ehealth/v1/0301/gw-1/cmd", 4097}});
+    CHECK(heard->messages == std::vector<std::pair<std::string, std::size_t>>{
+                                 {"ehealth/v1/0301/gw-1/cmd", 4096}, {"ehealth/v1/0301/gw-1/cmd", 2}});
+  }
 }
