@@ -115,6 +115,7 @@ struct Engine::Impl {
   mutable std::mutex state_mutex;
   mutable std::condition_variable state_changed;
   bool is_connected = false;
+  bool closed = false;  // nats.c called OnClosed: it calls nothing of ours after that
 
   void SetConnected(bool value) {
     {
@@ -136,7 +137,15 @@ struct Engine::Impl {
     if (!self->closing) core::LogWarning("engine disconnected, reconnecting");
     self->SetConnected(false);
   }
-  static void OnClosed(natsConnection*, void* closure) { static_cast<Impl*>(closure)->SetConnected(false); }
+  static void OnClosed(natsConnection*, void* closure) {
+    Impl* self = static_cast<Impl*>(closure);
+    {
+      std::lock_guard lock(self->state_mutex);
+      self->is_connected = false;
+      self->closed = true;
+    }
+    self->state_changed.notify_all();
+  }
   static void OnAsyncError(natsConnection*, natsSubscription*, natsStatus status, void*) {
     core::LogWarning("engine asynchronous error", {{"error", natsStatus_GetText(status)}});
   }
@@ -147,6 +156,12 @@ struct Engine::Impl {
     if (connection != nullptr) {
       closing = true;
       natsConnection_Close(connection);
+      // nats.c runs the callbacks on a thread of its own, after Close returns: wait for the last one
+      // (closed) before this object, their closure, goes away.
+      std::unique_lock lock(state_mutex);
+      if (!state_changed.wait_for(lock, std::chrono::seconds(5), [&] { return closed; }))
+        core::LogWarning("engine: closed callback did not come within 5 s");
+      lock.unlock();
       natsConnection_Destroy(connection);
     }
     if (nats_options != nullptr) natsOptions_Destroy(nats_options);

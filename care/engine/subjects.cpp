@@ -1,5 +1,6 @@
 #include "care/engine/subjects.hpp"
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -149,9 +150,11 @@ std::string MqttSessionSubject(std::string_view subject) {
 bool SubjectMatches(std::string_view pattern, std::string_view subject) {
   const std::vector<std::string_view> wanted = Tokens(pattern, '.');
   const std::vector<std::string_view> tokens = Tokens(subject, '.');
+  // A subject with an empty token is no subject (NATS refuses to publish it).
+  if (std::find(tokens.begin(), tokens.end(), std::string_view()) != tokens.end()) return false;
   for (std::size_t i = 0; i < wanted.size(); ++i) {
     if (wanted[i] == ">") return i + 1 == wanted.size() && tokens.size() > i;
-    if (i >= tokens.size() || tokens[i].empty()) return false;
+    if (i >= tokens.size()) return false;
     if (wanted[i] != "*" && wanted[i] != tokens[i]) return false;
   }
   return wanted.size() == tokens.size();
