@@ -45,7 +45,11 @@ TestCluster::TestCluster() : pki_(pki_directory_.path()) {
 }
 
 TestCluster::~TestCluster() {
-  (void)RunCommand({ClusterScript(), "stop", directory_.path().string()}, std::chrono::seconds(30));
+  // kill -9, not stop: the store is thrown away with the directory, and a clean JetStream shutdown
+  // costs about 1.5 s per test process.
+  for (int node = 1; node <= 3; ++node)
+    (void)RunCommand({ClusterScript(), "kill", std::to_string(node), directory_.path().string()},
+                     std::chrono::seconds(30));
 }
 
 std::vector<std::string> TestCluster::Urls() const {

@@ -350,7 +350,7 @@ TEST_CASE("a node killed with -9 while publishing: the R3 stream keeps accepting
   REQUIRE(hub->Ack(*delivery).has_value());
 }
 
-TEST_CASE("a core publish on a gateway's cmd subject reaches its MQTT subscriber at QoS 0 while online; a session publish also after it was offline") {
+TEST_CASE("a core publish on a gateway's cmd subject reaches its MQTT subscriber at QoS 0 while online, a session publish also after it was offline") {
   TestCluster& cluster = TestCluster::Get();
   auto hub = ConnectedHub("hub-commands");
   const auto subject = ehg::engine::CommandSubject(TestCluster::kTenant, TestCluster::kGateway);
