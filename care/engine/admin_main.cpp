@@ -40,10 +40,14 @@ int main(int argc, char** argv) {
   app.add_option("--wait", wait_seconds, "Seconds to wait for a connection")->check(CLI::Range(1, 3600));
 
   CLI::App* create = app.add_subcommand(
-      "create-stream", "Create the event stream and the hub's durable consumer, or bring them to these settings");
-  create->add_option("--replicas", options.stream.replicas, "Copies of each message")->check(CLI::Range(1, 5));
-  create->add_option("--max-age-hours", max_age_hours, "Hours a message is kept")->check(CLI::Range(1, 24 * 365));
-  create->add_option("--max-gib", max_gib, "Size limit of the stream in GiB")->check(CLI::Range(0.001, 100000.0));
+      "create-stream",
+      "Create the event stream and the hub's durable consumer, or bring them to these settings");
+  create->add_option("--replicas", options.stream.replicas, "Copies of each message")
+      ->check(CLI::Range(1, 5));
+  create->add_option("--max-age-hours", max_age_hours, "Hours a message is kept")
+      ->check(CLI::Range(1, 24 * 365));
+  create->add_option("--max-gib", max_gib, "Size limit of the stream in GiB")
+      ->check(CLI::Range(0.001, 100000.0));
   CLI::App* info = app.add_subcommand("stream-info", "Print the stream's messages, sequences and replicas");
   CLI11_PARSE(app, argc, argv);
 
@@ -53,11 +57,13 @@ int main(int argc, char** argv) {
   auto engine = ehg::engine::Engine::Connect(options);
   if (!engine) return Report(engine.error());
   if (!(*engine)->WaitConnected(std::chrono::seconds(wait_seconds)))
-    return Report({ehg::Errc::kUnavailable, "no server reachable within " + std::to_string(wait_seconds) + " s"});
+    return Report(
+        {ehg::Errc::kUnavailable, "no server reachable within " + std::to_string(wait_seconds) + " s"});
   if (create->parsed()) {
     if (auto stream = (*engine)->EnsureStream(); !stream) return Report(stream.error());
     if (auto consumer = (*engine)->EnsureConsumer(); !consumer) return Report(consumer.error());
-    std::cout << "stream " << options.stream.name << " and consumer " << options.consumer.durable << " ready\n";
+    std::cout << "stream " << options.stream.name << " and consumer " << options.consumer.durable
+              << " ready\n";
   }
   if (info->parsed() || create->parsed()) {
     auto state = (*engine)->StreamInfo();

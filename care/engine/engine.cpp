@@ -188,7 +188,8 @@ Engine::~Engine() = default;
 Result<std::unique_ptr<Engine>> Engine::Connect(EngineOptions options) {
   if (options.servers.empty()) return Fail(Errc::kInvalidArgument, "engine: no servers");
   if (auto stream = CheckStreamSettings(options.stream); !stream) return tl::unexpected(stream.error());
-  if (auto consumer = CheckConsumerSettings(options.consumer); !consumer) return tl::unexpected(consumer.error());
+  if (auto consumer = CheckConsumerSettings(options.consumer); !consumer)
+    return tl::unexpected(consumer.error());
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   Impl& self = *impl;
@@ -206,7 +207,8 @@ Result<std::unique_ptr<Engine>> Engine::Connect(EngineOptions options) {
   if (status == NATS_OK) status = natsOptions_SetMaxReconnect(n, -1);  // for ever
   if (status == NATS_OK) status = natsOptions_SetReconnectWait(n, Millis(o.reconnect_wait));
   if (status == NATS_OK) status = natsOptions_SetSecure(n, true);
-  if (status == NATS_OK && !o.ca_file.empty()) status = natsOptions_LoadCATrustedCertificates(n, o.ca_file.c_str());
+  if (status == NATS_OK && !o.ca_file.empty())
+    status = natsOptions_LoadCATrustedCertificates(n, o.ca_file.c_str());
   if (status == NATS_OK && !o.cert_file.empty())
     status = natsOptions_LoadCertificatesChain(n, o.cert_file.c_str(), o.key_file.c_str());
   if (status != NATS_OK) return Failed("engine: options", status);
@@ -257,8 +259,9 @@ Result<void> Engine::EnsureStream() {
     const Plan plan = PlanStream(want, have);
     if (plan.action == PlanAction::kNothing) return {};
     if (plan.action == PlanAction::kRefuse)
-      return Fail(Errc::kRejected, "engine: stream " + want.name + " differs in what only an operator may change: " +
-                                       Join(plan.differences));
+      return Fail(Errc::kRejected,
+                  "engine: stream " + want.name +
+                      " differs in what only an operator may change: " + Join(plan.differences));
     std::vector<const char*> subjects;
     for (const std::string& subject : want.subjects)
       subjects.push_back(subject.c_str());
@@ -281,7 +284,8 @@ Result<void> Engine::EnsureStream() {
       status = js_AddStream(&info, impl_->jetstream, &config, &js_options, &js_error);
       if (status != NATS_OK && js_error == JSStreamNameExistErr) continue;  // another instance was first
     } else {
-      core::LogWarning("engine: updating stream", {{"stream", want.name}, {"changes", Join(plan.differences)}});
+      core::LogWarning("engine: updating stream",
+                       {{"stream", want.name}, {"changes", Join(plan.differences)}});
       status = js_UpdateStream(&info, impl_->jetstream, &config, &js_options, &js_error);
     }
     if (info != nullptr) jsStreamInfo_Destroy(info);
@@ -300,8 +304,8 @@ Result<void> Engine::EnsureConsumer() {
   jsOptions js_options = impl_->ApiOptions();
   jsConsumerInfo* info = nullptr;
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  natsStatus status =
-      js_GetConsumerInfo(&info, impl_->jetstream, stream.c_str(), want.durable.c_str(), &js_options, &js_error);
+  natsStatus status = js_GetConsumerInfo(&info, impl_->jetstream, stream.c_str(), want.durable.c_str(),
+                                         &js_options, &js_error);
   std::optional<ObservedConsumer> have;
   if (status == NATS_OK) {
     have = ObserveConsumer(*info->Config);
@@ -311,8 +315,9 @@ Result<void> Engine::EnsureConsumer() {
   }
   const Plan plan = PlanConsumer(want, have);
   if (plan.action == PlanAction::kRefuse)
-    return Fail(Errc::kRejected, "engine: consumer " + want.durable +
-                                     " differs in what only an operator may change: " + Join(plan.differences));
+    return Fail(Errc::kRejected,
+                "engine: consumer " + want.durable +
+                    " differs in what only an operator may change: " + Join(plan.differences));
   if (plan.action != PlanAction::kNothing) {
     jsConsumerConfig config;
     jsConsumerConfig_Init(&config);
@@ -324,13 +329,16 @@ Result<void> Engine::EnsureConsumer() {
     info = nullptr;
     js_error = static_cast<jsErrCode>(0);
     // Creating a durable that another instance just created with the same settings succeeds as well.
-    status = plan.action == PlanAction::kCreate
-                 ? js_AddConsumer(&info, impl_->jetstream, stream.c_str(), &config, &js_options, &js_error)
-                 : js_UpdateConsumer(&info, impl_->jetstream, stream.c_str(), &config, &js_options, &js_error);
+    status =
+        plan.action == PlanAction::kCreate
+            ? js_AddConsumer(&info, impl_->jetstream, stream.c_str(), &config, &js_options, &js_error)
+            : js_UpdateConsumer(&info, impl_->jetstream, stream.c_str(), &config, &js_options, &js_error);
     if (info != nullptr) jsConsumerInfo_Destroy(info);
-    if (status != NATS_OK) return Failed("engine: create or update consumer " + want.durable, status, js_error);
+    if (status != NATS_OK)
+      return Failed("engine: create or update consumer " + want.durable, status, js_error);
     if (plan.action == PlanAction::kUpdate)
-      core::LogWarning("engine: consumer updated", {{"consumer", want.durable}, {"changes", Join(plan.differences)}});
+      core::LogWarning("engine: consumer updated",
+                       {{"consumer", want.durable}, {"changes", Join(plan.differences)}});
   }
   std::lock_guard lock(impl_->subscription_mutex);
   if (impl_->subscription != nullptr) return {};
@@ -339,8 +347,8 @@ Result<void> Engine::EnsureConsumer() {
   sub_options.Stream = stream.c_str();
   sub_options.Consumer = want.durable.c_str();
   js_error = static_cast<jsErrCode>(0);
-  status = js_PullSubscribe(&impl_->subscription, impl_->jetstream, nullptr, want.durable.c_str(), &js_options,
-                            &sub_options, &js_error);
+  status = js_PullSubscribe(&impl_->subscription, impl_->jetstream, nullptr, want.durable.c_str(),
+                            &js_options, &sub_options, &js_error);
   if (status != NATS_OK) {
     impl_->subscription = nullptr;
     return Failed("engine: bind to consumer " + want.durable, status, js_error);
@@ -379,9 +387,10 @@ Result<std::vector<Delivery>> Engine::Fetch(int max, std::chrono::milliseconds t
     }
     const char* data = natsMsg_GetData(message);
     const int length = natsMsg_GetDataLength(message);
-    deliveries.emplace_back(natsMsg_GetSubject(message),
-                            data != nullptr ? std::string(data, static_cast<std::size_t>(length)) : std::string(),
-                            sequence, delivered, std::move(owned));
+    deliveries.emplace_back(
+        natsMsg_GetSubject(message),
+        data != nullptr ? std::string(data, static_cast<std::size_t>(length)) : std::string(), sequence,
+        delivered, std::move(owned));
   }
   natsMsgList_Destroy(&list);
   return deliveries;
@@ -390,7 +399,8 @@ Result<std::vector<Delivery>> Engine::Fetch(int max, std::chrono::milliseconds t
 Result<void> Engine::Ack(const Delivery& delivery) {
   jsOptions js_options = impl_->ApiOptions();
   jsErrCode js_error = static_cast<jsErrCode>(0);
-  const natsStatus status = natsMsg_AckSync(static_cast<natsMsg*>(delivery.message_.get()), &js_options, &js_error);
+  const natsStatus status =
+      natsMsg_AckSync(static_cast<natsMsg*>(delivery.message_.get()), &js_options, &js_error);
   if (status != NATS_OK) return Failed("engine: ack", status, js_error);
   return {};
 }
@@ -416,7 +426,8 @@ Result<void> Engine::Publish(std::string_view subject, std::string_view payload)
   natsStatus status = natsConnection_Publish(impl_->connection, name.c_str(), payload.data(),
                                              static_cast<int>(payload.size()));
   // The flush's round trip is the proof that the server has it (and applied our permissions to it).
-  if (status == NATS_OK) status = natsConnection_FlushTimeout(impl_->connection, Millis(impl_->options.api_timeout));
+  if (status == NATS_OK)
+    status = natsConnection_FlushTimeout(impl_->connection, Millis(impl_->options.api_timeout));
   if (status != NATS_OK) return Failed("engine: publish", status);
   return {};
 }

@@ -32,11 +32,12 @@ struct EngineOptions {
 
 // One message handed out by the durable consumer. The caller decides what happens to it: Ack after its
 // own commit, Nak to have it again later, Term to never see it again. Dropped without any of them, it
-// comes back after the consumer's ack wait (to this or another hub instance).
+// comes back after the consumer's ack wait (to this or another hub instance). A Delivery must not outlive
+// the Engine that fetched it.
 class Delivery {
  public:
-  Delivery(std::string subject, std::string payload, std::uint64_t stream_sequence, std::uint64_t delivery_count,
-           std::shared_ptr<void> message);
+  Delivery(std::string subject, std::string payload, std::uint64_t stream_sequence,
+           std::uint64_t delivery_count, std::shared_ptr<void> message);
 
   const std::string& subject() const { return subject_; }
   const std::string& payload() const { return payload_; }

@@ -8,7 +8,7 @@ namespace ehg::engine {
 namespace {
 
 template <typename Duration>
-std::string Millis(Duration duration) {
+std::string MillisText(Duration duration) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(duration).count()) + " ms";
 }
 
@@ -30,7 +30,8 @@ Result<void> CheckStreamSettings(const StreamSettings& settings) {
     return Fail(Errc::kInvalidArgument, "stream replicas must be 1 to 5");
   if (settings.duplicate_window <= std::chrono::seconds(0) || settings.duplicate_window > settings.max_age)
     return Fail(Errc::kInvalidArgument, "duplicate window must be positive and at most the age limit");
-  if (settings.max_bytes <= 0 || settings.max_message_bytes <= 0 || settings.max_message_bytes > settings.max_bytes)
+  if (settings.max_bytes <= 0 || settings.max_message_bytes <= 0 ||
+      settings.max_message_bytes > settings.max_bytes)
     return Fail(Errc::kInvalidArgument, "stream size limits must be positive, a message at most the stream");
   return {};
 }
@@ -49,8 +50,10 @@ Plan PlanStream(const StreamSettings& want, const std::optional<ObservedStream>&
   Plan plan;
   const auto differs = [&](bool changeable, std::string line) {
     plan.differences.push_back(std::move(line));
-    if (!changeable) plan.action = PlanAction::kRefuse;
-    else if (plan.action == PlanAction::kNothing) plan.action = PlanAction::kUpdate;
+    if (!changeable)
+      plan.action = PlanAction::kRefuse;
+    else if (plan.action == PlanAction::kNothing)
+      plan.action = PlanAction::kUpdate;
   };
   if (!have->file_storage) differs(false, "storage is memory, want file");
   if (!have->limits_retention) differs(false, "retention is not limits");
@@ -62,11 +65,13 @@ Plan PlanStream(const StreamSettings& want, const std::optional<ObservedStream>&
   if (have->replicas != want.replicas)
     differs(true, "replicas " + std::to_string(have->replicas) + ", want " + std::to_string(want.replicas));
   if (have->duplicate_window != want.duplicate_window)
-    differs(true, "duplicate window " + Millis(have->duplicate_window) + ", want " + Millis(want.duplicate_window));
+    differs(true, "duplicate window " + MillisText(have->duplicate_window) + ", want " +
+                      MillisText(want.duplicate_window));
   if (have->max_age != want.max_age)
-    differs(true, "max age " + Millis(have->max_age) + ", want " + Millis(want.max_age));
+    differs(true, "max age " + MillisText(have->max_age) + ", want " + MillisText(want.max_age));
   if (have->max_bytes != want.max_bytes)
-    differs(true, "max bytes " + std::to_string(have->max_bytes) + ", want " + std::to_string(want.max_bytes));
+    differs(true,
+            "max bytes " + std::to_string(have->max_bytes) + ", want " + std::to_string(want.max_bytes));
   if (have->max_message_bytes != want.max_message_bytes)
     differs(true, "max message size " + std::to_string(have->max_message_bytes) + ", want " +
                       std::to_string(want.max_message_bytes));
@@ -81,15 +86,17 @@ Plan PlanConsumer(const ConsumerSettings& want, const std::optional<ObservedCons
   Plan plan;
   const auto differs = [&](bool changeable, std::string line) {
     plan.differences.push_back(std::move(line));
-    if (!changeable) plan.action = PlanAction::kRefuse;
-    else if (plan.action == PlanAction::kNothing) plan.action = PlanAction::kUpdate;
+    if (!changeable)
+      plan.action = PlanAction::kRefuse;
+    else if (plan.action == PlanAction::kNothing)
+      plan.action = PlanAction::kUpdate;
   };
   if (!have->explicit_ack) differs(false, "ack policy is not explicit");
   if (!have->deliver_all) differs(false, "deliver policy is not all");
   if (!have->pull) differs(false, "a push consumer, want pull");
   if (!have->filter_subject.empty()) differs(false, "filtered on " + have->filter_subject + ", want all");
   if (have->ack_wait != want.ack_wait)
-    differs(true, "ack wait " + Millis(have->ack_wait) + ", want " + Millis(want.ack_wait));
+    differs(true, "ack wait " + MillisText(have->ack_wait) + ", want " + MillisText(want.ack_wait));
   if (have->max_ack_pending != want.max_ack_pending)
     differs(true, "max ack pending " + std::to_string(have->max_ack_pending) + ", want " +
                       std::to_string(want.max_ack_pending));

@@ -56,7 +56,7 @@ struct ObservedStream {
 struct ObservedConsumer {
   bool explicit_ack = true;
   bool deliver_all = true;
-  bool pull = true;             // no deliver subject
+  bool pull = true;            // no deliver subject
   std::string filter_subject;  // empty: the whole stream
   std::chrono::nanoseconds ack_wait{0};
   std::int64_t max_ack_pending = 0;

@@ -14,7 +14,8 @@ std::vector<std::string_view> Tokens(std::string_view text, char separator) {
   std::size_t start = 0;
   while (true) {
     const std::size_t end = text.find(separator, start);
-    tokens.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    tokens.push_back(
+        text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
     if (end == std::string_view::npos) return tokens;
     start = end + 1;
   }
@@ -49,8 +50,8 @@ bool ValidTenant(std::string_view tenant) {
 bool ValidGatewayId(std::string_view gateway) {
   if (gateway.empty()) return false;
   for (const char c : gateway) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -81,7 +82,8 @@ Result<std::string> SubjectToTopic(std::string_view subject) {
     if (token.empty()) return Fail(Errc::kInvalidArgument, "subject has an empty token");
     for (const char c : token) {
       if (c == '*' || c == '>' || c == '+' || c == '#' || c == '/' || WhiteSpace(c))
-        return Fail(Errc::kInvalidArgument, "subject has a wildcard or a character a topic level cannot carry");
+        return Fail(Errc::kInvalidArgument,
+                    "subject has a wildcard or a character a topic level cannot carry");
     }
     if (!topic.empty()) topic += '/';
     topic += token;
@@ -100,7 +102,8 @@ Result<GatewaySubject> ParseSubject(std::string_view subject) {
   parts.tenant = std::string(rest.substr(0, tenant_end));
   parts.gateway = std::string(rest.substr(tenant_end + 1, gateway_end - tenant_end - 1));
   if (!ValidTenant(parts.tenant)) return Fail(Errc::kParse, "tenant is not four digits");
-  if (!ValidGatewayId(parts.gateway)) return Fail(Errc::kParse, "gateway id has characters outside [A-Za-z0-9_-]");
+  if (!ValidGatewayId(parts.gateway))
+    return Fail(Errc::kParse, "gateway id has characters outside [A-Za-z0-9_-]");
   const std::string_view kind = rest.substr(gateway_end + 1);
   if (kind == "status") {
     parts.kind = SubjectKind::kStatus;

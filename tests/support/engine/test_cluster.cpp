@@ -30,7 +30,8 @@ TestCluster::TestCluster() : pki_(pki_directory_.path()) {
   RunOrThrow({std::string(EHG_SOURCE_DIR) + "/scripts/gen-certs", pki_.string(), kGateway, kOtherGateway},
              "scripts/gen-certs");
   const std::filesystem::path gateways = directory_ / "gateways.txt";
-  std::ofstream(gateways) << "# tenant gateway-id\n" << kTenant << " " << kGateway << "\n"
+  std::ofstream(gateways) << "# tenant gateway-id\n"
+                          << kTenant << " " << kGateway << "\n"
                           << kTenant << " " << kOtherGateway << "\n";
   const auto started = std::chrono::steady_clock::now();
   RunOrThrow({ClusterScript(), "start", directory_.path().string(), "--pki", pki_.string(), "--gateways",
@@ -77,7 +78,8 @@ engine::EngineOptions TestCluster::HubOptions(const std::string& durable) const 
 }
 
 void TestCluster::Kill(int node) {
-  RunOrThrow({ClusterScript(), "kill", std::to_string(node), directory_.path().string()}, "scripts/cluster kill");
+  RunOrThrow({ClusterScript(), "kill", std::to_string(node), directory_.path().string()},
+             "scripts/cluster kill");
 }
 
 void TestCluster::Restart(int node) {
@@ -94,14 +96,14 @@ std::string TestCluster::Log(int node) const {
 
 std::vector<std::string> TestCluster::GatewayTls(const std::string& gateway) const {
   const std::string stem = gateway == kGateway ? "gateway" : "gateway-" + gateway;
-  return {"--cafile", Pki("ca.crt").string(), "--cert", Pki(stem + ".crt").string(), "--key",
-          Pki(stem + ".key").string()};
+  return {"--cafile", Pki("ca.crt").string(),     "--cert", Pki(stem + ".crt").string(),
+          "--key",    Pki(stem + ".key").string()};
 }
 
 CommandResult TestCluster::MqttPublish(const std::string& gateway, const std::string& topic,
                                        const std::string& payload, int node, bool retain,
                                        const std::string& version) const {
-  std::vector<std::string> argv{"/usr/bin/mosquitto_pub", "-V", version, "-h", "127.0.0.1", "-p",
+  std::vector<std::string> argv{"/usr/bin/mosquitto_pub",      "-V", version, "-h", "127.0.0.1", "-p",
                                 std::to_string(MqttPort(node))};
   for (const std::string& arg : GatewayTls(gateway))
     argv.push_back(arg);
@@ -115,14 +117,14 @@ CommandResult TestCluster::MqttPublish(const std::string& gateway, const std::st
 Process TestCluster::MqttSubscribe(const std::string& gateway, const std::string& client_id,
                                    const std::string& topic, int count, int node) const {
   // stdbuf: mosquitto_sub buffers its -d lines in a pipe, the tests wait for them as they come.
-  std::vector<std::string> argv{"/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub", "-V", "mqttv311", "-h",
-                                "127.0.0.1", "-p",
-                                std::to_string(MqttPort(node))};
+  std::vector<std::string> argv{
+      "/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub",      "-V", "mqttv311", "-h",
+      "127.0.0.1",       "-p",  std::to_string(MqttPort(node))};
   for (const std::string& arg : GatewayTls(gateway))
     argv.push_back(arg);
   for (const std::string& arg : {std::string("-i"), client_id, std::string("-c"), std::string("-q"),
-                                 std::string("1"), std::string("-t"), topic, std::string("-v"), std::string("-d"),
-                                 std::string("-C"), std::to_string(count)})
+                                 std::string("1"), std::string("-t"), topic, std::string("-v"),
+                                 std::string("-d"), std::string("-C"), std::to_string(count)})
     argv.push_back(arg);
   return Process::Start(argv);
 }
@@ -157,7 +159,8 @@ TestPublisher::TestPublisher() : impl_(std::make_unique<Impl>()) {
   if (status == NATS_OK) status = natsOptions_SetReconnectWait(impl_->options, 50);
   if (status == NATS_OK) status = natsConnection_Connect(&impl_->connection, impl_->options);
   if (status == NATS_OK) status = natsConnection_JetStream(&impl_->jetstream, impl_->connection, nullptr);
-  if (status != NATS_OK) throw std::runtime_error(std::string("test publisher: ") + natsStatus_GetText(status));
+  if (status != NATS_OK)
+    throw std::runtime_error(std::string("test publisher: ") + natsStatus_GetText(status));
 }
 
 TestPublisher::~TestPublisher() = default;

@@ -49,7 +49,8 @@ std::unique_ptr<Engine> ConnectedHub(const std::string& durable, std::chrono::mi
 
 // Fetches until the message carrying `payload` arrives (acknowledging every other one) or `timeout`
 // passes; the message is returned unacknowledged. `seen` gets every payload fetched on the way.
-std::optional<Delivery> FetchPayload(Engine& hub, const std::string& payload, std::chrono::milliseconds timeout,
+std::optional<Delivery> FetchPayload(Engine& hub, const std::string& payload,
+                                     std::chrono::milliseconds timeout,
                                      std::vector<std::string>* seen = nullptr) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::optional<Delivery> found;
@@ -83,11 +84,14 @@ bool Contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-const std::string kGatewayBase = std::string("ehealth/v1/") + TestCluster::kTenant + "/" + TestCluster::kGateway;
+const std::string kGatewayBase =
+    std::string("ehealth/v1/") + TestCluster::kTenant + "/" + TestCluster::kGateway;
 
 }  // namespace
 
-TEST_CASE("a gateway's MQTT 3.1.1 QoS 1 publish is stored in the stream and handed to the hub by the durable consumer") {
+TEST_CASE(
+    "a gateway's MQTT 3.1.1 QoS 1 publish is stored in the stream and handed to the hub by the durable "
+    "consumer") {
   TestCluster& cluster = TestCluster::Get();
   MESSAGE("cluster start took " << cluster.start_seconds() << " s");
   auto hub = ConnectedHub("hub-mqtt");
@@ -118,7 +122,8 @@ TEST_CASE("a gateway's MQTT 3.1.1 QoS 1 publish is stored in the stream and hand
 
   // The retained status and a command result are stored too.
   const std::string status = UniquePayload("status");
-  REQUIRE(cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/status", status, 3, true).exit_code == 0);
+  REQUIRE(cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/status", status, 3, true).exit_code ==
+          0);
   auto status_delivery = FetchPayload(*hub, status, 10s);
   REQUIRE(status_delivery.has_value());
   CHECK(status_delivery->subject() == "ehealth.v1.0301.gw-it-01.status");
@@ -139,11 +144,13 @@ TEST_CASE("a gateway's MQTT 3.1.1 QoS 1 publish is stored in the stream and hand
   }
 
   // NATS 2.9 speaks MQTT 3.1.1 only: an MQTT 5 CONNECT is refused.
-  const auto mqtt5 = cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/alert", "x", 1, false, "mqttv5");
+  const auto mqtt5 =
+      cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/alert", "x", 1, false, "mqttv5");
   CHECK(mqtt5.exit_code != 0);
 }
 
-TEST_CASE("a gateway can publish only below its own topic, never on its cmd, and subscribe only to its own cmd") {
+TEST_CASE(
+    "a gateway can publish only below its own topic, never on its cmd, and subscribe only to its own cmd") {
   TestCluster& cluster = TestCluster::Get();
   auto hub = ConnectedHub("hub-permissions");
   const std::string other_base = std::string("ehealth/v1/0301/") + TestCluster::kOtherGateway;
@@ -166,8 +173,11 @@ TEST_CASE("a gateway can publish only below its own topic, never on its cmd, and
   CHECK(ehg::test::WaitUntil(
       [&] {
         const std::string log = cluster.Log(1);
-        return Contains(log, "Publish Violation - User \"CN=gw-it-01\", Subject \"ehealth.v1.0301.gw-it-02.event.alert\"") &&
-               Contains(log, "Publish Violation - User \"CN=gw-it-01\", Subject \"ehealth.v1.0301.gw-it-01.cmd\"");
+        return Contains(log,
+                        "Publish Violation - User \"CN=gw-it-01\", Subject "
+                        "\"ehealth.v1.0301.gw-it-02.event.alert\"") &&
+               Contains(log,
+                        "Publish Violation - User \"CN=gw-it-01\", Subject \"ehealth.v1.0301.gw-it-01.cmd\"");
       },
       5s));
 
@@ -179,11 +189,14 @@ TEST_CASE("a gateway can publish only below its own topic, never on its cmd, and
       cluster.MqttSubscribe(TestCluster::kGateway, "ehg-0301-gw-it-01-wild", "ehealth/v1/0301/+/cmd", 1);
   CHECK(wildcard.WaitForOutput("Subscribed (mid: 1): 128", 15s));
   // Its own: granted at QoS 1.
-  ehg::test::Process own = cluster.MqttSubscribe(TestCluster::kGateway, "ehg-0301-gw-it-01-own", kGatewayBase + "/cmd", 1);
+  ehg::test::Process own =
+      cluster.MqttSubscribe(TestCluster::kGateway, "ehg-0301-gw-it-01-own", kGatewayBase + "/cmd", 1);
   CHECK(own.WaitForOutput("Subscribed (mid: 1): 1", 15s));
 }
 
-TEST_CASE("two hub instances share the durable consumer: each message goes to one, an unacknowledged one comes back after the ack wait") {
+TEST_CASE(
+    "two hub instances share the durable consumer: each message goes to one, an unacknowledged one comes "
+    "back after the ack wait") {
   const auto ack_wait = 1000ms;
   auto first = ConnectedHub("hub-shared", ack_wait);
   auto second = ConnectedHub("hub-shared", ack_wait);
@@ -244,8 +257,10 @@ TEST_CASE("two hub instances share the durable consumer: each message goes to on
           auto batch = hub->Fetch(10, 100ms);
           REQUIRE(batch.has_value());
           for (Delivery& delivery : *batch) {
-            if (delivery.payload() == held->payload()) back = std::move(delivery);
-            else REQUIRE(hub->Ack(delivery).has_value());
+            if (delivery.payload() == held->payload())
+              back = std::move(delivery);
+            else
+              REQUIRE(hub->Ack(delivery).has_value());
           }
           if (back) return true;
         }
@@ -274,7 +289,9 @@ TEST_CASE("two hub instances share the durable consumer: each message goes to on
   CHECK_FALSE(FetchPayload(*first, refused, ack_wait + 500ms).has_value());
 }
 
-TEST_CASE("a node killed with -9 while publishing: the R3 stream keeps accepting, nothing it acknowledged is lost, the node catches up") {
+TEST_CASE(
+    "a node killed with -9 while publishing: the R3 stream keeps accepting, nothing it acknowledged is lost, "
+    "the node catches up") {
   TestCluster& cluster = TestCluster::Get();
   auto hub = ConnectedHub("hub-chaos");
   const auto info = hub->StreamInfo();
@@ -334,7 +351,8 @@ TEST_CASE("a node killed with -9 while publishing: the R3 stream keeps accepting
     auto batch = hub->Fetch(100, 500ms);
     if (!batch) continue;  // the hub's node may be the restarted one, reconnecting
     for (const Delivery& delivery : *batch) {
-      if (delivery.payload().starts_with(prefix) && delivery.delivery_count() == 1) ++copies[delivery.payload()];
+      if (delivery.payload().starts_with(prefix) && delivery.delivery_count() == 1)
+        ++copies[delivery.payload()];
       (void)hub->Ack(delivery);  // a lost ack only means it comes again
     }
   }
@@ -344,13 +362,17 @@ TEST_CASE("a node killed with -9 while publishing: the R3 stream keeps accepting
 
   // The restarted node takes MQTT again.
   const std::string after = UniquePayload("after-restart");
-  REQUIRE(cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/alert", after, leader).exit_code == 0);
+  REQUIRE(
+      cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/alert", after, leader).exit_code ==
+      0);
   auto delivery = FetchPayload(*hub, after, 15s);
   REQUIRE(delivery.has_value());
   REQUIRE(hub->Ack(*delivery).has_value());
 }
 
-TEST_CASE("a core publish on a gateway's cmd subject reaches its MQTT subscriber at QoS 0 while online, a session publish also after it was offline") {
+TEST_CASE(
+    "a core publish on a gateway's cmd subject reaches its MQTT subscriber at QoS 0 while online, a session "
+    "publish also after it was offline") {
   TestCluster& cluster = TestCluster::Get();
   auto hub = ConnectedHub("hub-commands");
   const auto subject = ehg::engine::CommandSubject(TestCluster::kTenant, TestCluster::kGateway);

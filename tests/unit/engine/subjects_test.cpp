@@ -36,7 +36,8 @@ std::vector<ContractTopic> ContractTopics() {
 
 }  // namespace
 
-TEST_CASE("every contract topic maps to its subject and back, and the subject reads as tenant, gateway and kind") {
+TEST_CASE(
+    "every contract topic maps to its subject and back, and the subject reads as tenant, gateway and kind") {
   for (const ContractTopic& entry : ContractTopics()) {
     CAPTURE(entry.topic);
     const auto subject = TopicToSubject(entry.topic);
@@ -53,14 +54,15 @@ TEST_CASE("every contract topic maps to its subject and back, and the subject re
 }
 
 TEST_CASE("a topic that would mean something else as a NATS subject is refused") {
-  for (const char* topic : {"", "ehealth/v1/0301/gw.1/status", "ehealth/v1/0301/*/status", "ehealth/v1/0301/>",
-                            "ehealth/v1/+/gw/status", "ehealth/v1/#", "ehealth//v1", "/ehealth/v1", "ehealth/v1/",
-                            "ehealth/v1/0301/gw 1/status", "ehealth/v1/0301/gw\t1/status"}) {
+  for (const char* topic :
+       {"", "ehealth/v1/0301/gw.1/status", "ehealth/v1/0301/*/status", "ehealth/v1/0301/>",
+        "ehealth/v1/+/gw/status", "ehealth/v1/#", "ehealth//v1", "/ehealth/v1", "ehealth/v1/",
+        "ehealth/v1/0301/gw 1/status", "ehealth/v1/0301/gw\t1/status"}) {
     CAPTURE(topic);
     CHECK_FALSE(TopicToSubject(topic).has_value());
   }
-  for (const char* subject : {"", "ehealth..v1", "ehealth.v1.*", "ehealth.v1.>", ".ehealth", "ehealth.", "a/b.c",
-                              "ehealth.v1.+.x", "ehealth.v1.#"}) {
+  for (const char* subject : {"", "ehealth..v1", "ehealth.v1.*", "ehealth.v1.>", ".ehealth", "ehealth.",
+                              "a/b.c", "ehealth.v1.+.x", "ehealth.v1.#"}) {
     CAPTURE(subject);
     CHECK_FALSE(SubjectToTopic(subject).has_value());
   }
