@@ -27,7 +27,8 @@ TestCluster& TestCluster::Get() {
 }
 
 TestCluster::TestCluster() : pki_(pki_directory_.path()) {
-  RunOrThrow({std::string(EHG_SOURCE_DIR) + "/scripts/gen-certs", pki_.string(), kGateway, kOtherGateway},
+  RunOrThrow({std::string(EHG_SOURCE_DIR) + "/scripts/gen-certs", "--engine", pki_.string(), kGateway,
+              kOtherGateway},
              "scripts/gen-certs");
   const std::filesystem::path gateways = directory_ / "gateways.txt";
   std::ofstream(gateways) << "# tenant gateway-id\n"
