@@ -206,6 +206,8 @@ Result<std::unique_ptr<Engine>> Engine::Connect(EngineOptions options) {
   if (status == NATS_OK) status = natsOptions_SetTimeout(n, Millis(o.connect_timeout));
   if (status == NATS_OK) status = natsOptions_SetMaxReconnect(n, -1);  // for ever
   if (status == NATS_OK) status = natsOptions_SetReconnectWait(n, Millis(o.reconnect_wait));
+  if (status == NATS_OK) status = natsOptions_SetPingInterval(n, Millis(o.ping_interval));
+  if (status == NATS_OK) status = natsOptions_SetMaxPingsOut(n, o.max_pings_out);
   if (status == NATS_OK) status = natsOptions_SetSecure(n, true);
   if (status == NATS_OK && !o.ca_file.empty())
     status = natsOptions_LoadCATrustedCertificates(n, o.ca_file.c_str());
@@ -233,6 +235,12 @@ Result<std::unique_ptr<Engine>> Engine::Connect(EngineOptions options) {
 
 bool Engine::connected() const {
   return natsConnection_Status(impl_->connection) == NATS_CONN_STATUS_CONNECTED;
+}
+
+std::string Engine::connected_server() const {
+  char url[256] = "";
+  if (natsConnection_GetConnectedUrl(impl_->connection, url, sizeof url) != NATS_OK) return {};
+  return url;
 }
 
 bool Engine::WaitConnected(std::chrono::milliseconds timeout) const {

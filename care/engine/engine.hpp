@@ -26,6 +26,12 @@ struct EngineOptions {
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds reconnect_wait{250};  // after trying every server once
   std::chrono::milliseconds api_timeout{5000};    // a JetStream API request, an acknowledgement, a flush
+  // A connection whose server stops answering pings (max_pings_out in a row) is dropped and made again.
+  // nats.c's default (2 min, 2 pings) leaves a hub deaf for minutes; after a node of the cluster was
+  // killed we saw a connection stay "connected" with every request and flush timing out
+  // (docs/operations-hub.md#losing-a-node).
+  std::chrono::milliseconds ping_interval{5000};
+  int max_pings_out = 2;
   StreamSettings stream;
   ConsumerSettings consumer;
 };
@@ -77,6 +83,8 @@ class Engine {
 
   bool connected() const;
   bool WaitConnected(std::chrono::milliseconds timeout) const;
+  // The URL of the server this instance is connected to, empty when none (for logs and diagnosis).
+  std::string connected_server() const;
 
   // Creates the stream, or updates it to the settings where the server can; refuses (kRejected) when it
   // differs in storage or retention. Idempotent: every hub instance calls it at start.

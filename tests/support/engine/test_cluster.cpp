@@ -73,6 +73,7 @@ engine::EngineOptions TestCluster::HubOptions(const std::string& durable) const 
   options.cert_file = Pki("hub.crt").string();
   options.key_file = Pki("hub.key").string();
   options.consumer.durable = durable;
+  options.ping_interval = std::chrono::milliseconds(1000);  // a wedged connection is replaced within 3 s
   // Small enough for a test machine's disk reservation, large enough for every test.
   options.stream.max_bytes = std::int64_t{256} * 1024 * 1024;
   return options;
