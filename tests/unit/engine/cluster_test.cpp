@@ -331,7 +331,7 @@ TEST_CASE(
   cluster.Kill(leader);
   const int at_kill = acknowledged;
   // The stream takes writes again once a new leader is elected.
-  const bool accepts_again = ehg::test::WaitUntil([&] { return acknowledged >= at_kill + 100; }, 30s);
+  const bool accepts_again = ehg::test::WaitUntil([&] { return acknowledged >= at_kill + 20; }, 30s);
   stop = true;
   publishing.join();
   REQUIRE(accepts_again);
