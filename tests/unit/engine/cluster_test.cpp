@@ -1,0 +1,448 @@
+// The engine adapter against the real three-node cluster (scripts/cluster): MQTT in, stream, durable
+// consumer, permissions, a node killed, commands out. docs/operations-hub.md#the-engine explains what
+// these show.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "care/engine/engine.hpp"
+#include "care/engine/subjects.hpp"
+#include "tests/support/engine/test_cluster.hpp"
+#include "tests/support/wait.hpp"
+
+using ehg::engine::Delivery;
+using ehg::engine::Engine;
+using ehg::test::TestCluster;
+using ehg::test::TestPublisher;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A payload no other test (or earlier run against the same stream) has sent.
+std::string UniquePayload(const std::string& what) {
+  static int counter = 0;
+  return what + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+std::unique_ptr<Engine> ConnectedHub(const std::string& durable, std::chrono::milliseconds ack_wait = 30s) {
+  ehg::engine::EngineOptions options = TestCluster::Get().HubOptions(durable);
+  options.consumer.ack_wait = ack_wait;
+  auto engine = Engine::Connect(options);
+  REQUIRE(engine.has_value());
+  REQUIRE((*engine)->WaitConnected(10s));
+  const auto stream = (*engine)->EnsureStream();
+  REQUIRE_MESSAGE(stream.has_value(), (stream ? "" : stream.error().message));
+  const auto consumer = (*engine)->EnsureConsumer();
+  REQUIRE_MESSAGE(consumer.has_value(), (consumer ? "" : consumer.error().message));
+  return std::move(*engine);
+}
+
+// Fetches until the message carrying `payload` arrives (acknowledging every other one) or `timeout`
+// passes; the message is returned unacknowledged. `seen` gets every payload fetched on the way.
+std::optional<Delivery> FetchPayload(Engine& hub, const std::string& payload,
+                                     std::chrono::milliseconds timeout,
+                                     std::vector<std::string>* seen = nullptr) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::optional<Delivery> found;
+  while (!found && std::chrono::steady_clock::now() < deadline) {
+    auto batch = hub.Fetch(50, 200ms);
+    REQUIRE_MESSAGE(batch.has_value(), (batch ? "" : batch.error().message));
+    for (Delivery& delivery : *batch) {
+      if (seen != nullptr) seen->push_back(delivery.payload());
+      if (!found && delivery.payload() == payload) {
+        found = std::move(delivery);
+      } else {
+        REQUIRE(hub.Ack(delivery).has_value());
+      }
+    }
+  }
+  return found;
+}
+
+// Acknowledges everything the consumer has for now.
+void Drain(Engine& hub) {
+  while (true) {
+    auto batch = hub.Fetch(100, 200ms);
+    REQUIRE(batch.has_value());
+    if (batch->empty()) return;
+    for (const Delivery& delivery : *batch)
+      REQUIRE(hub.Ack(delivery).has_value());
+  }
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+const std::string kGatewayBase =
+    std::string("ehealth/v1/") + TestCluster::kTenant + "/" + TestCluster::kGateway;
+
+}  // namespace
+
+TEST_CASE(
+    "a gateway's MQTT 3.1.1 QoS 1 publish is stored in the stream and handed to the hub by the durable "
+    "consumer") {
+  TestCluster& cluster = TestCluster::Get();
+  MESSAGE("cluster start took " << cluster.start_seconds() << " s");
+  auto hub = ConnectedHub("hub-mqtt");
+  const auto before = hub->StreamInfo();
+  REQUIRE(before.has_value());
+  CHECK(before->replicas == 3);
+  CHECK_FALSE(before->leader.empty());
+
+  const std::string alert = UniquePayload("alert");
+  const auto started = std::chrono::steady_clock::now();
+  const auto published = cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/alert", alert, 2);
+  MESSAGE("first MQTT publish (connect, TLS, PUBACK) took "
+          << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s");
+  REQUIRE_MESSAGE(published.exit_code == 0, published.output);
+  CHECK(Contains(published.output, "received PUBACK"));
+
+  auto delivery = FetchPayload(*hub, alert, 10s);
+  REQUIRE(delivery.has_value());
+  CHECK(delivery->subject() == "ehealth.v1.0301.gw-it-01.event.alert");
+  CHECK(delivery->delivery_count() == 1);
+  CHECK(delivery->stream_sequence() > before->last_sequence);
+  const auto parts = ehg::engine::ParseSubject(delivery->subject());
+  REQUIRE(parts.has_value());
+  CHECK(parts->tenant == "0301");
+  CHECK(parts->gateway == "gw-it-01");
+  CHECK(parts->event == ehg::core::EventKind::kAlert);
+  REQUIRE(hub->Ack(*delivery).has_value());
+
+  // The retained status and a command result are stored too.
+  const std::string status = UniquePayload("status");
+  REQUIRE(cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/status", status, 3, true).exit_code ==
+          0);
+  auto status_delivery = FetchPayload(*hub, status, 10s);
+  REQUIRE(status_delivery.has_value());
+  CHECK(status_delivery->subject() == "ehealth.v1.0301.gw-it-01.status");
+  REQUIRE(hub->Ack(*status_delivery).has_value());
+  const std::string result = UniquePayload("result");
+  REQUIRE(cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/cmd/result", result, 1).exit_code == 0);
+  auto result_delivery = FetchPayload(*hub, result, 10s);
+  REQUIRE(result_delivery.has_value());
+  REQUIRE(hub->Ack(*result_delivery).has_value());
+
+  // Acknowledged means gone from the consumer: another hub instance on it does not get them again.
+  auto second = ConnectedHub("hub-mqtt");
+  auto again = second->Fetch(50, 300ms);
+  REQUIRE(again.has_value());
+  for (const Delivery& late : *again) {
+    CHECK(late.payload() != alert);
+    CHECK(late.payload() != status);
+  }
+
+  // NATS 2.9 speaks MQTT 3.1.1 only: an MQTT 5 CONNECT is refused.
+  const auto mqtt5 =
+      cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/alert", "x", 1, false, "mqttv5");
+  CHECK(mqtt5.exit_code != 0);
+}
+
+TEST_CASE(
+    "a gateway can publish only below its own topic, never on its cmd, and subscribe only to its own cmd") {
+  TestCluster& cluster = TestCluster::Get();
+  auto hub = ConnectedHub("hub-permissions");
+  const std::string other_base = std::string("ehealth/v1/0301/") + TestCluster::kOtherGateway;
+
+  // MQTT 3.1.1 has no refusal in a PUBACK: NATS acknowledges a forbidden publish and drops it.
+  const std::string forged = UniquePayload("forged");
+  const auto forged_result = cluster.MqttPublish(TestCluster::kGateway, other_base + "/event/alert", forged);
+  CHECK(forged_result.exit_code == 0);
+  const std::string self_command = UniquePayload("self-command");
+  CHECK(cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/cmd", self_command).exit_code == 0);
+  // Published after the refused ones on the same node: once the hub has it, they were decided.
+  const std::string marker = UniquePayload("marker");
+  REQUIRE(cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/device", marker).exit_code == 0);
+  std::vector<std::string> seen;
+  auto marker_delivery = FetchPayload(*hub, marker, 10s, &seen);
+  REQUIRE(marker_delivery.has_value());
+  REQUIRE(hub->Ack(*marker_delivery).has_value());
+  CHECK(std::find(seen.begin(), seen.end(), forged) == seen.end());
+  CHECK(std::find(seen.begin(), seen.end(), self_command) == seen.end());
+  CHECK(ehg::test::WaitUntil(
+      [&] {
+        const std::string log = cluster.Log(1);
+        return Contains(log,
+                        "Publish Violation - User \"CN=gw-it-01\", Subject "
+                        "\"ehealth.v1.0301.gw-it-02.event.alert\"") &&
+               Contains(log,
+                        "Publish Violation - User \"CN=gw-it-01\", Subject \"ehealth.v1.0301.gw-it-01.cmd\"");
+      },
+      5s));
+
+  // Subscribing to another gateway's commands: SUBACK with the failure code 128.
+  ehg::test::Process spy =
+      cluster.MqttSubscribe(TestCluster::kGateway, "ehg-0301-gw-it-01-spy", other_base + "/cmd", 1);
+  CHECK(spy.WaitForOutput("Subscribed (mid: 1): 128", 15s));
+  ehg::test::Process wildcard =
+      cluster.MqttSubscribe(TestCluster::kGateway, "ehg-0301-gw-it-01-wild", "ehealth/v1/0301/+/cmd", 1);
+  CHECK(wildcard.WaitForOutput("Subscribed (mid: 1): 128", 15s));
+  // Its own: granted at QoS 1.
+  ehg::test::Process own =
+      cluster.MqttSubscribe(TestCluster::kGateway, "ehg-0301-gw-it-01-own", kGatewayBase + "/cmd", 1);
+  CHECK(own.WaitForOutput("Subscribed (mid: 1): 1", 15s));
+}
+
+TEST_CASE(
+    "two hub instances share the durable consumer: each message goes to one, an unacknowledged one comes "
+    "back after the ack wait") {
+  const auto ack_wait = 1000ms;
+  auto first = ConnectedHub("hub-shared", ack_wait);
+  auto second = ConnectedHub("hub-shared", ack_wait);
+  Drain(*first);  // earlier tests' messages, when this binary runs them all against one cluster
+  TestPublisher publisher;
+  const std::string subject = "ehealth.v1.0301.gw-it-01.event.observation";
+  std::set<std::string> sent;
+  for (int i = 0; i < 10; ++i) {
+    const std::string payload = UniquePayload("shared");
+    REQUIRE(publisher.Publish(subject, payload).has_value());
+    sent.insert(payload);
+  }
+
+  // The first instance takes three, the second the rest; the second keeps one unacknowledged.
+  std::map<std::string, int> first_deliveries;
+  std::set<std::string> by_first;
+  std::set<std::string> by_second;
+  std::optional<Delivery> held;
+  std::chrono::steady_clock::time_point held_at{};
+  const auto take = [&](Engine& hub, int max, std::set<std::string>& mine) {
+    auto batch = hub.Fetch(max, 500ms);
+    REQUIRE(batch.has_value());
+    for (Delivery& delivery : *batch) {
+      if (sent.count(delivery.payload()) == 0) {
+        REQUIRE(hub.Ack(delivery).has_value());  // another test's message
+        continue;
+      }
+      if (delivery.delivery_count() == 1) ++first_deliveries[delivery.payload()];
+      mine.insert(delivery.payload());
+      if (!held && &mine == &by_second) {
+        held_at = std::chrono::steady_clock::now();
+        held = std::move(delivery);
+      } else {
+        REQUIRE(hub.Ack(delivery).has_value());
+      }
+    }
+  };
+  take(*first, 3, by_first);
+  CHECK(by_first.size() == 3);
+  REQUIRE(ehg::test::WaitUntil(
+      [&] {
+        take(*second, 10, by_second);
+        return by_first.size() + by_second.size() >= sent.size();
+      },
+      10s));
+  REQUIRE(held.has_value());
+  CHECK(first_deliveries.size() == sent.size());
+  for (const auto& [payload, count] : first_deliveries)
+    CHECK_MESSAGE(count == 1, payload);
+  for (const std::string& payload : by_first)
+    CHECK(by_second.count(payload) == 0);
+
+  // The held one comes back, to either instance, after the ack wait, counted as a second delivery.
+  std::optional<Delivery> back;
+  REQUIRE(ehg::test::WaitUntil(
+      [&] {
+        for (Engine* hub : {first.get(), second.get()}) {
+          auto batch = hub->Fetch(10, 100ms);
+          REQUIRE(batch.has_value());
+          for (Delivery& delivery : *batch) {
+            if (delivery.payload() == held->payload())
+              back = std::move(delivery);
+            else
+              REQUIRE(hub->Ack(delivery).has_value());
+          }
+          if (back) return true;
+        }
+        return false;
+      },
+      10s));
+  const auto waited = std::chrono::steady_clock::now() - held_at;
+  CHECK(waited >= ack_wait - 100ms);
+  CHECK(back->delivery_count() == 2);
+  CHECK(back->stream_sequence() == held->stream_sequence());
+  REQUIRE(first->Ack(*back).has_value());
+
+  // Nak: back at once (well before the ack wait), to the other instance as well.
+  const std::string refused = UniquePayload("nak");
+  REQUIRE(publisher.Publish(subject, refused).has_value());
+  auto nak = FetchPayload(*first, refused, 10s);
+  REQUIRE(nak.has_value());
+  const auto nak_at = std::chrono::steady_clock::now();
+  REQUIRE(first->Nak(*nak, 0ms).has_value());
+  auto redelivered = FetchPayload(*second, refused, 10s);
+  REQUIRE(redelivered.has_value());
+  CHECK(std::chrono::steady_clock::now() - nak_at < ack_wait);
+  CHECK(redelivered->delivery_count() == 2);
+  // Term: never again, not even after the ack wait.
+  REQUIRE(second->Term(*redelivered).has_value());
+  CHECK_FALSE(FetchPayload(*first, refused, ack_wait + 500ms).has_value());
+}
+
+TEST_CASE(
+    "a node killed with -9 while publishing: the R3 stream keeps accepting, nothing it acknowledged is lost, "
+    "the node catches up") {
+  TestCluster& cluster = TestCluster::Get();
+  auto hub = ConnectedHub("hub-chaos");
+  const auto info = hub->StreamInfo();
+  REQUIRE(info.has_value());
+  REQUIRE(info->leader.size() == 2);
+  const int leader = info->leader[1] - '0';  // n1..n3: the hardest node to lose is the stream's leader
+  REQUIRE((leader >= 1 && leader <= 3));
+
+  // Publishes until told to stop, each message retried until the stream acknowledges it; so the
+  // writes span the kill whatever the machine's speed.
+  TestPublisher publisher;
+  const std::string prefix = UniquePayload("chaos") + "-";
+  std::atomic<bool> stop{false};
+  std::atomic<int> acknowledged{0};
+  std::atomic<int> retries{0};
+  std::atomic<long long> longest_gap_ms{0};
+  std::thread publishing([&] {
+    auto last = std::chrono::steady_clock::now();
+    const auto deadline = last + 60s;
+    for (int i = 0; !stop && std::chrono::steady_clock::now() < deadline; ++i) {
+      const std::string payload = prefix + std::to_string(i);
+      // The same message id on every try: the duplicate window drops a copy stored by a try whose
+      // acknowledgement was lost.
+      while (!publisher.Publish("ehealth.v1.0301.gw-it-01.event.observation", payload, payload)) {
+        ++retries;
+        if (std::chrono::steady_clock::now() > deadline) return;
+        std::this_thread::sleep_for(20ms);  // a publisher's back-off, not a wait for a condition
+      }
+      const auto now = std::chrono::steady_clock::now();
+      longest_gap_ms = std::max<long long>(
+          longest_gap_ms, std::chrono::duration_cast<std::chrono::milliseconds>(now - last).count());
+      last = now;
+      ++acknowledged;
+    }
+  });
+  REQUIRE(ehg::test::WaitUntil([&] { return acknowledged >= 50; }, 20s));
+  cluster.Kill(leader);
+  const int at_kill = acknowledged;
+  // The stream takes writes again once a new leader is elected.
+  const bool accepts_again = ehg::test::WaitUntil([&] { return acknowledged >= at_kill + 20; }, 30s);
+  stop = true;
+  publishing.join();
+  REQUIRE(accepts_again);
+  const int total = acknowledged;
+  MESSAGE("killed n" << leader << " (the stream leader) after " << at_kill << " acks; " << retries.load()
+                     << " publish retries, longest gap between acks " << longest_gap_ms.load() << " ms, "
+                     << total << " acknowledged");
+
+  const auto restarted_at = std::chrono::steady_clock::now();
+  cluster.Restart(leader);
+  // Caught up: every replica current again.
+  std::string last_state = "no answer";
+  const bool caught_up = ehg::test::WaitUntil(
+      [&] {
+        const auto state = hub->StreamInfo();
+        if (!state) {
+          last_state = state.error().message;
+          return false;
+        }
+        last_state =
+            "leader " + state->leader + ", current followers " + std::to_string(state->current_followers);
+        return !state->leader.empty() && state->current_followers == 2;
+      },
+      30s);
+  if (!caught_up) {
+    last_state += "; the hub is connected to " + hub->connected_server() + " of";
+    for (const std::string& url : cluster.Urls())
+      last_state += " " + url;
+    const auto flushed = hub->Publish("ehealth.v1.0301.gw-it-01.cmd", "ping");
+    last_state += flushed ? "; its flush works" : "; its flush: " + flushed.error().message;
+    auto fresh = Engine::Connect(cluster.HubOptions("hub-chaos"));
+    if (fresh && (*fresh)->WaitConnected(5s)) {
+      const auto state = (*fresh)->StreamInfo();
+      last_state += state ? "; a new connection sees leader " + state->leader + ", current followers " +
+                                std::to_string(state->current_followers)
+                          : "; a new connection: " + state.error().message;
+    }
+    const std::string log = cluster.Log(leader);
+    FAIL("the restarted node did not catch up: " << last_state << "\nthe end of its log:\n"
+                                                 << log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+  }
+  MESSAGE("restarted node current after "
+          << std::chrono::duration<double>(std::chrono::steady_clock::now() - restarted_at).count() << " s");
+
+  // Every acknowledged message is there, once.
+  std::map<std::string, int> copies;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (copies.size() < static_cast<std::size_t>(total) && std::chrono::steady_clock::now() < deadline) {
+    auto batch = hub->Fetch(100, 500ms);
+    if (!batch) continue;  // the hub's node may be the restarted one, reconnecting
+    for (const Delivery& delivery : *batch) {
+      if (delivery.payload().starts_with(prefix) && delivery.delivery_count() == 1)
+        ++copies[delivery.payload()];
+      (void)hub->Ack(delivery);  // a lost ack only means it comes again
+    }
+  }
+  CHECK(copies.size() == static_cast<std::size_t>(total));
+  for (const auto& [payload, count] : copies)
+    CHECK_MESSAGE(count == 1, payload);
+
+  // The restarted node takes MQTT again.
+  const std::string after = UniquePayload("after-restart");
+  REQUIRE(
+      cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/alert", after, leader).exit_code ==
+      0);
+  auto delivery = FetchPayload(*hub, after, 15s);
+  REQUIRE(delivery.has_value());
+  REQUIRE(hub->Ack(*delivery).has_value());
+}
+
+TEST_CASE(
+    "a core publish on a gateway's cmd subject reaches its MQTT subscriber at QoS 0 while online, a session "
+    "publish also after it was offline") {
+  TestCluster& cluster = TestCluster::Get();
+  auto hub = ConnectedHub("hub-commands");
+  const auto subject = ehg::engine::CommandSubject(TestCluster::kTenant, TestCluster::kGateway);
+  REQUIRE(subject.has_value());
+  const std::string topic = kGatewayBase + "/cmd";
+  const std::string client = "ehg-0301-gw-it-01";
+  const auto before = hub->StreamInfo();
+  REQUIRE(before.has_value());
+  {
+    ehg::test::Process online = cluster.MqttSubscribe(TestCluster::kGateway, client, topic, 1, 3);
+    REQUIRE(online.WaitForOutput("Subscribed (mid: 1): 1", 15s));
+    const std::string receipt = UniquePayload("receipt");
+    REQUIRE(hub->Publish(*subject, receipt).has_value());
+    REQUIRE(online.Wait(10s).has_value());
+    CHECK(Contains(online.Output(), topic + " " + receipt));
+    // A core NATS message reaches an MQTT QoS 1 subscription at QoS 0 (mqttDeliverMsgCbQos0).
+    CHECK(Contains(online.Output(), "received PUBLISH (d0, q0, r0, m0, '" + topic + "'"));
+  }
+  // The hub's commands are not events: the stream did not take the one above.
+  TestPublisher publisher;
+  const auto sequence = publisher.Publish("ehealth.v1.0301.gw-it-01.event.device", UniquePayload("next"));
+  REQUIRE(sequence.has_value());
+  CHECK(*sequence == before->last_sequence + 1);
+
+  // Offline (the session persists: clean session off): a core publish has no receiver and is gone; one
+  // stored through the MQTT message stream waits for the session.
+  const std::string lost = UniquePayload("core-while-offline");
+  const std::string kept = UniquePayload("session-while-offline");
+  REQUIRE(hub->Publish(*subject, lost).has_value());
+  REQUIRE(hub->PublishToSession(*subject, kept).has_value());
+  ehg::test::Process back = cluster.MqttSubscribe(TestCluster::kGateway, client, topic, 2, 1);
+  REQUIRE(back.WaitForOutput(kept, 15s));
+  const std::string marker = UniquePayload("online-again");
+  REQUIRE(hub->Publish(*subject, marker).has_value());
+  REQUIRE(back.Wait(10s).has_value());
+  const std::string output = back.Output();
+  CHECK(Contains(output, "received PUBLISH (d0, q1, r0, m1, '" + topic + "'"));
+  CHECK(Contains(output, topic + " " + kept));
+  CHECK(Contains(output, topic + " " + marker));
+  CHECK_FALSE(Contains(output, lost));
+}
