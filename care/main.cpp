@@ -1,6 +1,6 @@
 // ehealth-care-tools: the care system's side of the gateway's contract, for integrators and tests: the
-// reference receiver, which also signs receipts and commands (care/command_signing.hpp). The care-side
-// hub will be built beside it in care/.
+// reference receiver, which also signs receipts and commands (care/command_signing.hpp). The region's
+// hub is care/hub (ehealth-hub).
 #include <CLI/CLI.hpp>
 #include <string>
 

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "care/engine/engine.hpp"
+#include "care/ledger/ledger.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
+#include "gateway/core/result.hpp"
+#include "gateway/crypto/keys.hpp"
+
+// The hub's one job, one turn at a time: take messages from the engine's durable consumer, open and
+// verify each with its gateway's enrolled key, store them in PostgreSQL in one transaction, answer every
+// stored event (a duplicate too) with a signed receipt to its gateway, and only then acknowledge them to
+// JetStream (docs/operations-hub.md#the-hub). Any number of hub instances run turns side by side: the
+// durable consumer hands each message to one of them, and the ledger's unique event ids make a message
+// that comes twice (a hub that died before its acknowledgement) one row.
+namespace ehg::hub {
+
+struct IngestOptions {
+  int batch = 200;                                 // messages per turn at most
+  std::chrono::milliseconds fetch_wait{500};       // for the first message of a turn
+  std::chrono::seconds receipt_lifetime{3600};     // a receipt command's exp
+  std::chrono::seconds unknown_gateway_retry{60};  // a message of a gateway not enrolled (yet)
+  std::chrono::seconds store_failed_retry{5};      // the database did not answer: the turn's messages
+};
+
+struct IngestCounters {
+  std::uint64_t messages = 0;    // fetched
+  std::uint64_t events_new = 0;  // stored for the first time
+  std::uint64_t events_duplicate = 0;
+  std::uint64_t events_conflict = 0;  // an id stored for another gateway or kind: no receipt
+  std::uint64_t statuses = 0;         // verified and applied
+  std::uint64_t refused = 0;          // did not open, verify or read: terminated, logged
+  std::uint64_t unknown_gateway = 0;  // no enrolled key: handed back for later
+  std::uint64_t receipts_sent = 0;
+  std::uint64_t receipts_failed = 0;  // not published: the gateway sends the events again
+  std::uint64_t store_failures = 0;   // the turn's messages handed back
+};
+
+class Ingest {
+ public:
+  Ingest(IngestOptions options, engine::Engine& engine, ledger::Ledger& ledger,
+         crypto::KeySet decryption_keys, crypto::EcKey signing_key, core::Clock& clock);
+
+  // One turn. An error only when the engine could not be read; everything about single messages is
+  // counted and logged.
+  Result<std::size_t> Turn();
+  const IngestCounters& counters() const { return counters_; }
+
+ private:
+  Result<crypto::KeySet> GatewayKeys(const std::string& tenant, const std::string& gateway);
+  void SendReceipts(const std::string& tenant, const std::string& gateway,
+                    const std::vector<std::string>& event_ids);
+
+  IngestOptions options_;
+  engine::Engine& engine_;
+  ledger::Ledger& ledger_;
+  crypto::KeySet decryption_keys_;
+  crypto::EcKey signing_key_;
+  core::Clock& clock_;
+  core::EventIdGenerator ids_;
+  IngestCounters counters_;
+};
+
+}  // namespace ehg::hub

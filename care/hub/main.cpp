@@ -1,0 +1,195 @@
+// ehealth-hub: the region's care hub (docs/operations-hub.md). `run` takes the gateways' events from the
+// engine's durable consumer into PostgreSQL and answers them with signed receipts; `enrol`, `rotate-key`
+// and `revoke` manage which gateway keys it accepts. Any number of `run` instances share the work.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "care/engine/engine.hpp"
+#include "care/hub/ingest.hpp"
+#include "care/ledger/ledger.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/core/log.hpp"
+#include "gateway/crypto/keys.hpp"
+
+namespace {
+
+volatile std::sig_atomic_t stop_signal = 0;
+void OnStopSignal(int) {
+  stop_signal = 1;
+}
+
+struct RunRequest {
+  std::vector<std::string> servers;
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  std::string database;
+  std::string decryption_key;
+  std::string signing_key;
+  std::string durable = "hub";
+  int batch = 200;
+};
+
+struct KeyRequest {
+  std::string database;
+  std::string tenant;
+  std::string gateway;
+  std::string key_file;
+  std::string certificate_fingerprint;
+  std::string actor = "ehealth-hub cli";
+};
+
+int Fail(const std::string& what, const ehg::Error& error) {
+  std::cerr << "ehealth-hub: " << what << ": " << error.message << "\n";
+  return 1;
+}
+
+int Run(const RunRequest& request) {
+  ehg::core::SystemClock clock;
+  auto decryption_keys = ehg::crypto::KeySet::FromFile(request.decryption_key);
+  if (!decryption_keys) return Fail("the decryption key", decryption_keys.error());
+  auto signing_key = ehg::crypto::LoadKeyFile(request.signing_key);
+  if (!signing_key) return Fail("the command signing key", signing_key.error());
+  if (!signing_key->has_private()) {
+    std::cerr << "ehealth-hub: --signing-key must be a private key\n";
+    return 1;
+  }
+  auto ledger = ehg::ledger::Ledger::Open({request.database});
+  if (!ledger) return Fail("the database", ledger.error());
+  ehg::engine::EngineOptions options;
+  options.servers = request.servers;
+  options.ca_file = request.ca_file;
+  options.cert_file = request.cert_file;
+  options.key_file = request.key_file;
+  options.consumer.durable = request.durable;
+  auto engine = ehg::engine::Engine::Connect(options);
+  if (!engine) return Fail("the engine", engine.error());
+  if (!(*engine)->WaitConnected(std::chrono::seconds(30))) {
+    std::cerr << "ehealth-hub: no engine node answered within 30 s\n";
+    return 1;
+  }
+  if (auto stream = (*engine)->EnsureStream(); !stream) return Fail("the event stream", stream.error());
+  if (auto consumer = (*engine)->EnsureConsumer(); !consumer) return Fail("the consumer", consumer.error());
+
+  signal(SIGTERM, OnStopSignal);
+  signal(SIGINT, OnStopSignal);
+  ehg::hub::IngestOptions ingest_options;
+  ingest_options.batch = request.batch;
+  ehg::hub::Ingest ingest(ingest_options, **engine, **ledger, std::move(*decryption_keys),
+                          std::move(*signing_key), clock);
+  ehg::core::LogInfo("hub running", {{"durable", request.durable}});
+  std::cerr << "ehealth-hub: running\n";
+  while (stop_signal == 0) {
+    auto turn = ingest.Turn();
+    if (!turn) {
+      // The engine is away (a node restarting, the network): the client reconnects by itself.
+      ehg::core::LogWarning("fetching from the engine failed", {{"reason", turn.error().message}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+  const ehg::hub::IngestCounters& counters = ingest.counters();
+  std::cerr << "ehealth-hub: " << counters.messages << " messages, " << counters.events_new << " events new, "
+            << counters.events_duplicate << " duplicates, " << counters.refused << " refused, "
+            << counters.receipts_sent << " receipts sent\n";
+  return 0;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+int Keys(const std::string& action, const KeyRequest& request) {
+  ehg::core::SystemClock clock;
+  auto ledger = ehg::ledger::Ledger::Open({request.database});
+  if (!ledger) return Fail("the database", ledger.error());
+  if (action == "revoke") {
+    if (auto revoked = (*ledger)->Revoke(request.tenant, request.gateway, request.actor, clock.Now());
+        !revoked)
+      return Fail("revoke", revoked.error());
+    std::cout << "revoked " << request.tenant << "/" << request.gateway << "\n";
+    return 0;
+  }
+  auto key = ehg::crypto::EcKey::FromText(ReadText(request.key_file));
+  if (!key) return Fail("the gateway's public key", key.error());
+  const ehg::ledger::GatewayKey gateway_key{key->id(), key->Jwk(false)};
+  if (action == "enrol") {
+    ehg::ledger::Enrolment enrolment{request.tenant, request.gateway, gateway_key,
+                                     request.certificate_fingerprint};
+    if (auto enrolled = (*ledger)->Enrol(enrolment, request.actor, clock.Now()); !enrolled)
+      return Fail("enrol", enrolled.error());
+    std::cout << "enrolled " << request.tenant << "/" << request.gateway << " key " << key->id() << "\n";
+    return 0;
+  }
+  if (auto rotated = (*ledger)->RotateKey(request.tenant, request.gateway, gateway_key,
+                                          request.certificate_fingerprint, request.actor, clock.Now());
+      !rotated)
+    return Fail("rotate-key", rotated.error());
+  std::cout << "rotated " << request.tenant << "/" << request.gateway << " to key " << key->id() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ehealth-hub: the region's care hub on NATS JetStream and PostgreSQL"};
+  app.set_version_flag("--version", std::string("ehealth-hub ") + EHG_VERSION);
+  app.require_subcommand(1);
+
+  RunRequest run_request;
+  CLI::App* run =
+      app.add_subcommand("run", "Take the gateways' events into PostgreSQL and answer with receipts");
+  run->add_option("--server", run_request.servers, "An engine node, tls://host:port (repeat for each)")
+      ->required();
+  run->add_option("--cafile", run_request.ca_file, "CA of the engine's certificates")->required();
+  run->add_option("--cert", run_request.cert_file, "This hub's client certificate")->required();
+  run->add_option("--key", run_request.key_file, "Its private key")->required();
+  run->add_option("--database", run_request.database, "libpq connection string")->required();
+  run->add_option("--decryption-key", run_request.decryption_key, "The care system's private encryption key")
+      ->required();
+  run->add_option("--signing-key", run_request.signing_key, "The care system's private command key")
+      ->required();
+  run->add_option("--durable", run_request.durable, "The durable consumer every hub instance shares");
+  run->add_option("--batch", run_request.batch, "Messages per turn")->check(CLI::Range(1, 1000));
+
+  KeyRequest key_request;
+  std::vector<CLI::App*> key_commands;
+  for (const auto& [name, help] : std::vector<std::pair<std::string, std::string>>{
+           {"enrol", "Accept a gateway's messages, signed with this key"},
+           {"rotate-key",
+            "Make this the gateway's key; the previous one stays accepted for the grace period"},
+           {"revoke", "Accept no key of the gateway any more"}}) {
+    CLI::App* command = app.add_subcommand(name, help);
+    command->add_option("--database", key_request.database, "libpq connection string")->required();
+    command->add_option("--tenant", key_request.tenant, "The municipality number")->required();
+    command->add_option("--gateway", key_request.gateway, "The gateway id")->required();
+    command->add_option("--actor", key_request.actor, "Who does it (the audit log names them)");
+    if (name != "revoke") {
+      command->add_option("--key", key_request.key_file, "The gateway's public key (JWK or PEM)")->required();
+      command->add_option("--cert-fingerprint", key_request.certificate_fingerprint,
+                          "SHA-256 of the gateway's client certificate (DER), hex");
+    }
+    key_commands.push_back(command);
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+  if (*run) return Run(run_request);
+  for (CLI::App* command : key_commands)
+    if (*command) return Keys(command->get_name(), key_request);
+  return 1;
+}

@@ -1,0 +1,206 @@
+// The hub's turn against the real three-node engine (scripts/cluster) and a real PostgreSQL 15: what a
+// gateway publishes is stored once, answered with a signed receipt (a repeat too), and acknowledged to
+// JetStream only after the commit; what does not verify is never stored; what cannot be stored yet is
+// offered again, never lost (docs/operations-hub.md#the-hub).
+#include "care/hub/ingest.hpp"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <pqxx/pqxx>
+
+#include "care/engine/subjects.hpp"
+#include "gateway/core/clock.hpp"
+#include "gateway/crypto/command_verifier.hpp"
+#include "gateway/crypto/envelope.hpp"
+#include "gateway/wire/commands.hpp"
+#include "tests/support/engine/test_cluster.hpp"
+#include "tests/support/postgres/postgres.hpp"
+#include "tests/support/wait.hpp"
+#include "tests/unit/ledger/bodies.hpp"
+
+using ehg::crypto::EcKey;
+using ehg::test::TestCluster;
+using ehg::test::TestPostgres;
+using namespace std::chrono_literals;
+namespace bodies = ehg::ledger_test;
+
+namespace {
+
+// One hub with its own database and durable consumer, the care system's keys, one gateway key.
+struct HubRig {
+  ehg::core::SystemClock clock{true};
+  EcKey gateway_key = *EcKey::Generate();
+  EcKey care_encryption = *EcKey::Generate();
+  EcKey care_commands = *EcKey::Generate();
+  std::string database = TestPostgres::Get().FreshDatabase();
+  std::unique_ptr<ehg::ledger::Ledger> ledger;
+  std::unique_ptr<ehg::engine::Engine> engine;
+  std::unique_ptr<ehg::hub::Ingest> ingest;
+
+  explicit HubRig(const std::string& durable) {
+    ledger = std::move(ehg::ledger::Ledger::Open({database}).value());
+    auto options = TestCluster::Get().HubOptions(durable);
+    engine = std::move(ehg::engine::Engine::Connect(options).value());
+    REQUIRE(engine->WaitConnected(10s));
+    REQUIRE(engine->EnsureStream().has_value());
+    REQUIRE(engine->EnsureConsumer().has_value());
+    // A new durable consumer starts at the stream's beginning: what earlier cases published is not
+    // this case's business.
+    for (;;) {
+      auto history = engine->Fetch(500, 300ms);
+      REQUIRE(history.has_value());
+      if (history->empty()) break;
+      for (const auto& delivery : *history)
+        REQUIRE(engine->Ack(delivery).has_value());
+    }
+    ehg::crypto::KeySet decryption;
+    decryption.Add(care_encryption);
+    ehg::hub::IngestOptions ingest_options;
+    ingest_options.fetch_wait = 200ms;
+    ingest_options.unknown_gateway_retry = 1s;
+    ingest_options.store_failed_retry = 1s;
+    ingest = std::make_unique<ehg::hub::Ingest>(ingest_options, *engine, *ledger, std::move(decryption),
+                                                care_commands, clock);
+  }
+
+  void Enrol(const std::string& gateway) {
+    const ehg::ledger::Enrolment enrolment{
+        bodies::kTenant, gateway, {gateway_key.id(), gateway_key.Jwk(false)}, std::string(64, 'a')};
+    REQUIRE(ledger->Enrol(enrolment, "test", clock.Now()).has_value());
+  }
+  std::string Seal(const std::string& body) const {
+    return ehg::crypto::SealEnvelope(body, gateway_key, care_encryption).value();
+  }
+  // Turns until `done` or the deadline.
+  bool TurnUntil(const std::function<bool()>& done, std::chrono::seconds timeout = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      auto turn = ingest->Turn();
+      REQUIRE_MESSAGE(turn.has_value(), (turn ? "" : turn.error().message));
+    }
+    return true;
+  }
+  long Count(const std::string& sql) const {
+    pqxx::connection connection(database);
+    pqxx::work work(connection);
+    return work.exec1(sql)[0].as<long>();
+  }
+  // The event ids of a receipt the gateway received, after checking its signature and audience.
+  std::vector<std::string> ReceiptIds(const std::string& gateway, const std::string& jws) const {
+    ehg::crypto::KeySet keys;
+    keys.Add(care_commands);
+    auto verified = ehg::crypto::VerifyCommand(jws, keys, {gateway, bodies::kTenant}, clock.Now());
+    REQUIRE_MESSAGE(verified.has_value(), (verified ? "" : verified.error().message));
+    auto command = ehg::wire::ParseCommand(verified->command);
+    REQUIRE(command.has_value());
+    std::vector<std::string> ids;
+    for (const auto& id : std::get<ehg::wire::EventReceipt>(command->body).event_ids)
+      ids.push_back(id.ToString());
+    return ids;
+  }
+};
+
+std::string Unique(const std::string& what) {
+  static int counter = 0;
+  return what + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "An alert and a batch a gateway publishes over MQTT 3.1.1 are stored once, each answered with a "
+    "signed receipt it receives, and a repeat is answered again") {
+  HubRig rig(Unique("hub-mqtt"));
+  const std::string gateway = TestCluster::kGateway;
+  rig.Enrol(gateway);
+  const std::string base = std::string("ehealth/v1/") + bodies::kTenant + "/" + gateway + "/";
+  auto subscriber = TestCluster::Get().MqttSubscribe(gateway, Unique("gw-cmd"), base + "cmd", 3);
+  REQUIRE(subscriber.WaitForOutput("SUBACK", 10s));
+
+  const std::uint64_t n = static_cast<std::uint64_t>(::getpid()) * 1000;
+  const auto alert = bodies::AlertBody(n + 1, ehg::alerts::ChangeKind::kRaised, bodies::SpO2Alert(), gateway);
+  const std::string batch = bodies::Bundle(
+      {bodies::ObservationBody(n + 2, bodies::Reading("bp.systolic", 142, "mm[Hg]", bodies::kT0, "cuff"),
+                               gateway),
+       bodies::ObservationBody(n + 3, bodies::Reading("bp.diastolic", 91, "mm[Hg]", bodies::kT0, "cuff"),
+                               gateway),
+       bodies::ObservationBody(n + 4, bodies::Reading("spo2", 95, "%", bodies::kT0), gateway)});
+  // One at a time, so each is its own turn and its own receipt (a turn confirms all it stored for a
+  // gateway in one receipt).
+  REQUIRE(TestCluster::Get().MqttPublish(gateway, base + "event/alert", rig.Seal(alert)).exit_code == 0);
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().events_new == 1; }));
+  REQUIRE(TestCluster::Get().MqttPublish(gateway, base + "event/observation", rig.Seal(batch)).exit_code ==
+          0);
+  const std::string in_events = "SELECT count(*) FROM events WHERE event_id IN ('" +
+                                bodies::Id(n + 1).ToString() + "','" + bodies::Id(n + 2).ToString() + "','" +
+                                bodies::Id(n + 3).ToString() + "','" + bodies::Id(n + 4).ToString() + "')";
+  REQUIRE(rig.TurnUntil([&] { return rig.Count(in_events) == 4; }));
+  // The same alert again, as a gateway does while no receipt reached it.
+  REQUIRE(TestCluster::Get().MqttPublish(gateway, base + "event/alert", rig.Seal(alert)).exit_code == 0);
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().events_duplicate == 1; }));
+  CHECK(rig.Count(in_events) == 4);
+  CHECK(rig.ingest->counters().events_new == 4);
+
+  const bool all_came = subscriber.Wait(20s).has_value();
+  INFO(subscriber.Output());
+  REQUIRE(all_came);
+  std::vector<std::vector<std::string>> receipts;
+  for (const std::string& line : subscriber.Lines()) {
+    if (!line.starts_with(base + "cmd ")) continue;
+    receipts.push_back(rig.ReceiptIds(gateway, line.substr(base.size() + 4)));
+  }
+  REQUIRE(receipts.size() == 3);
+  // The alert, the whole batch (both blood pressure parts included), and the alert again: the repeat is
+  // answered too.
+  CHECK(receipts[0] == std::vector<std::string>{bodies::Id(n + 1).ToString()});
+  CHECK(receipts[1] == std::vector<std::string>{bodies::Id(n + 2).ToString(), bodies::Id(n + 3).ToString(),
+                                                bodies::Id(n + 4).ToString()});
+  CHECK(receipts[2] == receipts[0]);
+}
+
+TEST_CASE("What does not verify is never stored, and a gateway enrolled late loses nothing") {
+  HubRig rig(Unique("hub-refuse"));
+  ehg::test::TestPublisher publisher;
+  const std::string gateway = Unique("gw-late");
+  const std::uint64_t n = static_cast<std::uint64_t>(::getpid()) * 1000 + 500;
+  const std::string subject = std::string("ehealth.v1.") + bodies::kTenant + "." + gateway + ".event.alert";
+  const auto alert = bodies::AlertBody(n, ehg::alerts::ChangeKind::kRaised, bodies::SpO2Alert(), gateway);
+  // Not enrolled yet: offered again, not stored, not dropped.
+  REQUIRE(publisher.Publish(subject, rig.Seal(alert)).has_value());
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().unknown_gateway >= 1; }));
+  rig.Enrol(gateway);
+  // A stranger's envelope and plain JSON on the enrolled gateway's subject: refused for good.
+  const EcKey stranger = *EcKey::Generate();
+  REQUIRE(
+      publisher.Publish(subject, ehg::crypto::SealEnvelope(alert, stranger, rig.care_encryption).value()));
+  REQUIRE(publisher.Publish(subject, alert));
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().refused == 2; }));
+  // The first copy comes back after its retry delay and is stored, once.
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().events_new == 1; }));
+  CHECK(rig.Count("SELECT count(*) FROM events WHERE event_id = '" + bodies::Id(n).ToString() + "'") == 1);
+  CHECK(rig.Count("SELECT count(*) FROM events") == 1);
+}
+
+TEST_CASE("PostgreSQL restarted under a turn: its messages are offered again and stored exactly once") {
+  HubRig rig(Unique("hub-restart"));
+  ehg::test::TestPublisher publisher;
+  const std::string gateway = Unique("gw-pg");
+  rig.Enrol(gateway);
+  const std::uint64_t n = static_cast<std::uint64_t>(::getpid()) * 1000 + 700;
+  const std::string subject = std::string("ehealth.v1.") + bodies::kTenant + "." + gateway + ".event.alert";
+  TestPostgres::Get().Stop();
+  REQUIRE(publisher
+              .Publish(subject, rig.Seal(bodies::AlertBody(n, ehg::alerts::ChangeKind::kRaised,
+                                                           bodies::SpO2Alert(), gateway)))
+              .has_value());
+  // Fetched and handed back: the keys could not even be looked up.
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().messages >= 1; }));
+  CHECK(rig.ingest->counters().events_new == 0);
+  TestPostgres::Get().Start();
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().events_new == 1; }));
+  CHECK(rig.Count("SELECT count(*) FROM events") == 1);
+}
