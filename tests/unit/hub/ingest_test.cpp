@@ -4,24 +4,32 @@
 // offered again, never lost (docs/operations-hub.md#the-hub).
 #include "care/hub/ingest.hpp"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <fstream>
 #include <functional>
 #include <pqxx/pqxx>
+#include <set>
+#include <thread>
 
 #include "care/engine/subjects.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
 #include "gateway/wire/commands.hpp"
+#include "tests/integration/daemon_support.hpp"
 #include "tests/support/engine/test_cluster.hpp"
 #include "tests/support/postgres/postgres.hpp"
 #include "tests/support/wait.hpp"
 #include "tests/unit/ledger/bodies.hpp"
 
 using ehg::crypto::EcKey;
+using ehg::test::Process;
 using ehg::test::TestCluster;
 using ehg::test::TestPostgres;
 using namespace std::chrono_literals;
@@ -203,4 +211,82 @@ TEST_CASE("PostgreSQL restarted under a turn: its messages are offered again and
   TestPostgres::Get().Start();
   REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().events_new == 1; }));
   CHECK(rig.Count("SELECT count(*) FROM events") == 1);
+}
+
+// The whole path with a real gateway: the daemon on simulated devices speaks MQTT 3.1.1 to the engine
+// with its client certificate, the hub stores and confirms, and the gateway's outbox empties because
+// every event got its receipt, not because a broker acknowledged it.
+TEST_CASE(
+    "A real gateway on MQTT 3.1.1 through the engine: every reading it stored is in PostgreSQL "
+    "once, and every event leaves its outbox by the hub's receipt") {
+  HubRig rig(Unique("hub-daemon"));
+  const std::string gateway = TestCluster::kGateway;
+  rig.Enrol(gateway);
+  ehg::test::TempDir keys;
+  REQUIRE(ehg::crypto::WritePrivateKeyFile(keys / "gateway.key", rig.gateway_key).has_value());
+  std::ofstream(keys / "care-encryption.jwk") << rig.care_encryption.Jwk(false);
+  std::ofstream(keys / "care-commands.jwks") << "{\"keys\":[" << rig.care_commands.Jwk(false) << "]}";
+
+  ehg::test::TempDir dir;
+  ehg::test::DaemonConfigOptions options;
+  options.broker_uri = "ssl://localhost:" + std::to_string(TestCluster::Get().MqttPort(1));
+  options.broker_protocol = "3.1.1";
+  options.ca_file = TestCluster::Get().Pki("ca.crt").string();
+  options.cert_file = TestCluster::Get().Pki("gateway.crt").string();
+  options.key_file = TestCluster::Get().Pki("gateway.key").string();
+  options.reconnect_max_seconds = 2;
+  options.oximeter_interval_seconds = 0.2;
+  options.cuff_interval_seconds = 0.5;
+  options.rules =
+      R"([{"id": "spo2-any", "kind": "threshold", "metric": "spo2", "above": 30, "severity": "high"}])";
+  options.uplink_json = R"({"observation_batch_window_ms": 200, "receipt_resend_seconds": 5})";
+  options.security_json = R"({"gateway_key_file": ")" + (keys / "gateway.key").string() +
+                          R"(", "recipient_key_file": ")" + (keys / "care-encryption.jwk").string() +
+                          R"(", "command_keys_file": ")" + (keys / "care-commands.jwks").string() + R"("})";
+
+  std::atomic<bool> stop{false};
+  std::thread hub([&] {
+    while (!stop) {
+      if (auto turn = rig.ingest->Turn(); !turn) std::this_thread::sleep_for(100ms);
+    }
+  });
+  const auto database = dir / "data" / "gateway.db";
+  const auto outbox_rows = [&] {
+    SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
+    db.setBusyTimeout(5000);
+    return db.execAndGet("SELECT count(*) FROM outbox").getInt();
+  };
+  {
+    Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+    REQUIRE(daemon.WaitForOutput("msg=\"broker connected\"", 20s));
+    std::this_thread::sleep_for(4s);
+    daemon.Signal(SIGTERM);
+    REQUIRE(daemon.Wait(15s) == 0);
+  }
+  // What is left goes out with the devices off, and leaves only by its receipt.
+  options.devices = false;
+  Process drain = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  const bool drained = ehg::test::WaitUntil([&] { return outbox_rows() == 0; }, 30s);
+  drain.Signal(SIGTERM);
+  CHECK(drain.Wait(15s) == 0);
+  stop = true;
+  hub.join();
+  REQUIRE(drained);
+
+  // Every reading the gateway stored is an observation row in PostgreSQL, once.
+  const std::set<std::string> stored = ehg::test::StoredReadingKeys(database);
+  CHECK(stored.size() > 20);
+  std::set<std::string> in_postgres;
+  {
+    pqxx::connection connection(rig.database);
+    pqxx::work work(connection);
+    for (const auto& row : work.exec("SELECT identifier FROM observations"))
+      CHECK(in_postgres.insert(ehg::test::ObservationKeyOf(row[0].as<std::string>())).second);
+    CHECK(work.exec1("SELECT count(*) FROM alerts")[0].as<long>() == 1);
+  }
+  CHECK(in_postgres == stored);
+  // The gateway took the alert's receipt: delivered.
+  SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
+  CHECK(db.execAndGet("SELECT count(*) FROM alerts WHERE state = 'delivered'").getInt() == 1);
+  CHECK(rig.ingest->counters().refused == 0);
 }
