@@ -34,7 +34,9 @@ int main(int argc, char** argv) {
       ->add_option("--command-lifetime", receive_request.command_lifetime_seconds,
                    "Seconds a command stays valid")
       ->check(CLI::Range(10, 7 * 24 * 3600));
-  receive->add_flag("--no-receipts", receive_request.no_receipts, "Do not confirm alerts");
+  receive->add_flag(
+      "--no-receipts", receive_request.no_receipts,
+      "Confirm nothing (a watcher beside the real care system must not confirm what it never stored)");
   receive->add_flag("--insecure-plaintext-payloads", receive_request.insecure_plaintext_payloads,
                     "Take plain JSON from gateways in development mode");
 

@@ -625,10 +625,11 @@ struct Store::Impl {
 
   void LoadStats() { stats = ReadOutboxStats(*db); }
 
+  // Counters count things that happened: a correction never takes one below zero.
   void AddToCounter(std::string_view name, std::int64_t amount) {
     SQLite::Statement update(*db,
                              "INSERT INTO counters (name, value) VALUES (?, ?) "
-                             "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value");
+                             "ON CONFLICT (name) DO UPDATE SET value = max(0, value + excluded.value)");
     update.bind(1, std::string(name));
     update.bind(2, static_cast<std::int64_t>(amount));
     update.exec();

@@ -23,6 +23,13 @@ void ChangeBatcher::Receipted(const core::EventId& event_id, std::optional<std::
   pending_receipt_rows_.push_back(*sequence);
 }
 
+void ChangeBatcher::GivenUp(const core::EventId& event_id, std::int64_t sequence) {
+  pending_.receipted_events.push_back(event_id);
+  pending_.receipt_held.push_back(false);
+  removing_.insert(sequence);
+  pending_receipt_rows_.push_back(sequence);
+}
+
 void ChangeBatcher::CommandResult(std::string_view command_id, std::string_view type, bool ok,
                                   std::string_view detail, core::WallTime now) {
   core::Event event{ids_.Next(), core::EventKind::kCommandResult, core::Priority::kNormal, now, {}};

@@ -41,6 +41,9 @@ class ChangeBatcher {
   // The care system confirmed the event: its row leaves the outbox, found by event id (a row this
   // uplink has not read yet too). `sequence`: the row, when the uplink held it.
   void Receipted(const core::EventId& event_id, std::optional<std::int64_t> sequence);
+  // An event the care system never confirmed leaves the outbox (the uplink counts and logs it). Not a
+  // delivery: it corrects no drop count.
+  void GivenUp(const core::EventId& event_id, std::int64_t sequence);
   // A command result event, created at `now`, sent through the outbox like any event.
   void CommandResult(std::string_view command_id, std::string_view type, bool ok, std::string_view detail,
                      core::WallTime now);

@@ -1,5 +1,6 @@
 #include "gateway/uplink/command_intake.hpp"
 
+#include <set>
 #include <variant>
 
 #include "gateway/core/log.hpp"
@@ -115,7 +116,9 @@ void CommandIntake::Dispatch(const wire::Command& command, core::WallTime now, C
                  // answer (and the status's count of events awaiting a receipt).
                  [&](const wire::EventReceipt& receipt) {
                    ++counters_.receipts;
+                   std::set<core::EventId> taken;  // an id named twice is one receipt
                    for (const core::EventId& event_id : receipt.event_ids) {
+                     if (!taken.insert(event_id).second) continue;
                      if (effects.Receipted(event_id)) {
                        ++counters_.receipted_events;
                      } else {

@@ -50,6 +50,7 @@ UplinkCounters::UplinkCounters(core::telemetry::Registry& registry)
                                          {}})),
       commands_dropped(registry.AddCounter(core::telemetry::DroppedFamily(), {"command_queue_full"})),
       messages_oversized(registry.AddCounter(core::telemetry::DroppedFamily(), {"oversized_message"})),
+      events_given_up(registry.AddCounter(core::telemetry::DroppedFamily(), {"no_receipt"})),
       status_sign_failures(registry.AddCounter(
           {"ehg_uplink_status_sign_failures_total",
            "Gateway statuses not sent (or last wills not set) since start because signing failed.",

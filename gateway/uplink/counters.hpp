@@ -30,6 +30,9 @@ struct UplinkCounters {
   Counter commands_dropped;  // queue full: the care system repeats unanswered ones
   // Larger than the maximum packet size announced on CONNECT: the broker ignored it. Dropped unread.
   Counter messages_oversized;
+  // Events other than alerts the care system confirmed none of kMaxCopiesWithoutReceipt copies of:
+  // removed from the outbox (ehg_dropped_total{reason="no_receipt"}).
+  Counter events_given_up;
   Counter status_sign_failures;  // a status not sent (or a will not set) unsigned
   Counter commit_failures;
 };

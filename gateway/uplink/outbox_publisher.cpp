@@ -16,8 +16,9 @@ OutboxPublisher::OutboxPublisher(PublisherOptions options, OutboxPort& outbox)
 void OutboxPublisher::Fill(core::SteadyTime now, const HeldRows& held, const DueResend& due, const Send& send,
                            const BulkRoom& bulk_room) {
   if (now < retry_at_) return;
-  // Overdue resends first, alone, with their original event ids.
-  while (due && in_flight_.size() < options_.in_flight_window) {
+  // Overdue resends first, with their original event ids, leaving the urgent slots to new alerts (a
+  // resend of an alert comes first among the resends).
+  while (due && in_flight_.size() + kUrgentSlots < options_.in_flight_window) {
     std::optional<OutgoingRows> resend = due();
     if (!resend) break;
     if (!Hand(std::move(*resend), false, now, send)) return;

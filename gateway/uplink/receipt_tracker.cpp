@@ -21,6 +21,7 @@ std::chrono::seconds ReceiptResendDelay(std::chrono::seconds base, core::Priorit
 
 void ReceiptTracker::Sent(store::OutboxRow row, std::uint32_t resends) {
   const std::int64_t sequence = row.sequence;
+  ++copies_[sequence];
   in_flight_[sequence] = Sending{std::move(row), resends, false};
 }
 
@@ -54,12 +55,16 @@ std::optional<std::int64_t> ReceiptTracker::Receipt(const core::EventId& event_i
     if (it->second.row.event.id == event_id) {
       const std::int64_t sequence = it->first;
       waiting_.erase(it);
+      copies_.erase(sequence);
       return sequence;
     }
   }
   for (auto& [sequence, sending] : in_flight_) {
-    if (sending.row.event.id == event_id) {
+    // Receipted already (a receipt naming it twice, or a second receipt before the PUBACK): its removal
+    // is on its way; a second one would be taken for a row the budget dropped.
+    if (sending.row.event.id == event_id && !sending.receipted) {
       sending.receipted = true;
+      copies_.erase(sequence);
       return sequence;
     }
   }
@@ -67,18 +72,35 @@ std::optional<std::int64_t> ReceiptTracker::Receipt(const core::EventId& event_i
 }
 
 std::optional<ReceiptTracker::Due> ReceiptTracker::TakeDue(core::SteadyTime now,
-                                                           std::optional<core::EventKind> kind) {
-  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
-    if (it->second.resend_at > now) continue;
-    if (kind && it->second.row.event.kind != *kind) continue;
-    Due due;
-    due.resends = it->second.resends + 1;
-    due.row = std::move(it->second.row);
-    due.next_delay = ReceiptResendDelay(base_, due.row.event.priority, due.resends);
-    waiting_.erase(it);
-    return due;
+                                                           std::optional<core::EventKind> kind,
+                                                           std::uint32_t copies_below) {
+  // An alert due goes before anything else due: a resident waiting for help first.
+  auto it = waiting_.end();
+  for (auto candidate = waiting_.begin(); candidate != waiting_.end(); ++candidate) {
+    if (candidate->second.resend_at > now) continue;
+    if (kind && candidate->second.row.event.kind != *kind) continue;
+    if (copies_below != UINT32_MAX) {
+      const auto copies = copies_.find(candidate->first);
+      if (copies != copies_.end() && copies->second >= copies_below) continue;
+    }
+    if (it == waiting_.end()) it = candidate;
+    if (candidate->second.row.event.kind == core::EventKind::kAlert) {
+      it = candidate;
+      break;
+    }
   }
-  return std::nullopt;
+  if (it == waiting_.end()) return std::nullopt;
+  Due due;
+  due.resends = it->second.resends + 1;
+  due.copies = copies_[it->first];
+  due.row = std::move(it->second.row);
+  due.next_delay = ReceiptResendDelay(base_, due.row.event.priority, due.resends);
+  waiting_.erase(it);
+  return due;
+}
+
+void ReceiptTracker::Forget(std::int64_t sequence) {
+  copies_.erase(sequence);
 }
 
 void ReceiptTracker::RestartBackoff(core::SteadyTime now) {

@@ -29,6 +29,16 @@ inline constexpr std::chrono::seconds kMaxUrgentReceiptResendInterval{2 * 60};
 std::chrono::seconds ReceiptResendDelay(std::chrono::seconds base, core::Priority priority,
                                         std::uint32_t resends);
 
+// A copy number past which an event other than an alert is given up: the care system did not confirm
+// six copies over about half an hour (60 + 120 + 240 + 480 + 900 s), so it will not take this one (a
+// body it refuses, a hub older than the gateway). It leaves the outbox, counted and logged as dropped
+// (reason no_receipt), instead of holding a slot of the receipt window and a resend schedule for ever.
+// Alerts are never given up.
+inline constexpr std::uint32_t kMaxCopiesWithoutReceipt = 6;
+// From this copy on, observations go again one per message: a care system that refuses a whole batch
+// for one bad entry then takes the others.
+inline constexpr std::uint32_t kAloneFromCopy = 3;
+
 // Observations sent and not yet confirmed by the care system at most (a window, as TCP's): about 1 MiB
 // of bodies held in memory, twenty full batches. Alerts and other events are never held back by it.
 inline constexpr std::size_t kMaxUnconfirmedBulkRows = 1000;
@@ -54,13 +64,18 @@ class ReceiptTracker {
 
   struct Due {
     store::OutboxRow row;
-    std::uint32_t resends = 0;           // this copy's number
+    std::uint32_t resends = 0;           // this copy's step in the backoff (a restart sets it back)
+    std::uint32_t copies = 0;            // copies handed over since this process took the row
     std::chrono::seconds next_delay{0};  // the wait after this copy, should no receipt come either
   };
-  // The first row (outbox order) whose resend is due at `now`, of `kind` when given (the uplink fills a
-  // batch of observations that way). It leaves the waiting rows: Sent() again once handed over, or read
-  // again from the outbox when it could not be.
-  std::optional<Due> TakeDue(core::SteadyTime now, std::optional<core::EventKind> kind = std::nullopt);
+  // The first row whose resend is due at `now`, alerts before everything else, then outbox order; of
+  // `kind` when given (the uplink fills a batch of observations that way). It leaves the waiting rows: Sent()
+  // again once handed over, or read again from the outbox when it could not be. `copies_below`: only a row
+  // sent fewer times than that.
+  std::optional<Due> TakeDue(core::SteadyTime now, std::optional<core::EventKind> kind = std::nullopt,
+                             std::uint32_t copies_below = UINT32_MAX);
+  // A row taken by TakeDue that will not be sent again (given up): its copy count goes.
+  void Forget(std::int64_t sequence);
   // The care system answered or the connection is new: whatever still waits was lost on its side or
   // the broker's, so its next copy is one base interval away at most and the backoff starts over.
   void RestartBackoff(core::SteadyTime now);
@@ -90,6 +105,9 @@ class ReceiptTracker {
   std::chrono::seconds base_;
   std::map<std::int64_t, Sending> in_flight_;  // by outbox sequence
   std::map<std::int64_t, Waiting> waiting_;
+  // Copies sent of each row not yet confirmed, by sequence: never set back, unlike the backoff step, so
+  // a row the care system refuses is given up even on a link that keeps reconnecting.
+  std::map<std::int64_t, std::uint32_t> copies_;
 };
 
 }  // namespace ehg::uplink

@@ -351,14 +351,20 @@ void Uplink::OnCommitDone(const Result<store::WriteOutcome>& result) {
 }
 
 void Uplink::CareSystemAnswered() {
-  // An alert it has not confirmed was lost on its side and should go again soon.
-  receipts_.RestartBackoff(clock_.SteadyNow());
+  // After a silence longer than the resend interval the care system is back: an event it has not
+  // confirmed was lost on its side and should go again soon. While it keeps answering (a receipt comes
+  // with every message) an event it leaves unconfirmed keeps backing off.
+  const core::SteadyTime now = clock_.SteadyNow();
+  if (!last_care_answer_ || now - *last_care_answer_ > options_.receipt_resend_interval)
+    receipts_.RestartBackoff(now);
+  last_care_answer_ = now;
 }
 
 bool Uplink::Receipted(const core::EventId& event_id) {
   // The row stays out of outbox reads until its removal is committed.
   std::optional<std::int64_t> sequence = receipts_.Receipt(event_id);
   if (!sequence) sequence = publisher_.TakeQueued(event_id);
+  if (sequence) receipts_.Forget(*sequence);
   changes_.Receipted(event_id, sequence);
   return sequence.has_value();
 }
@@ -399,10 +405,26 @@ void Uplink::FillWindow(core::SteadyTime now) {
   };
   const auto due = [&]() -> std::optional<OutgoingRows> {
     std::optional<ReceiptTracker::Due> resend = receipts_.TakeDue(now);
+    // An event the care system did not confirm in kMaxCopiesWithoutReceipt copies is given up, never an
+    // alert: counted and logged as dropped, so it holds no slot of the receipt window for ever.
+    while (resend && resend->row.event.kind != core::EventKind::kAlert &&
+           resend->copies >= kMaxCopiesWithoutReceipt) {
+      ++counters_.events_given_up;
+      core::LogWarning("event given up: the care system confirmed none of its copies",
+                       {{"event_id", resend->row.event.id.ToString()},
+                        {"kind", core::ToString(resend->row.event.kind)},
+                        {"copies", resend->copies}});
+      receipts_.Forget(resend->row.sequence);
+      changes_.GivenUp(resend->row.event.id, resend->row.sequence);
+      resend = receipts_.TakeDue(now);
+    }
     if (!resend) return std::nullopt;
     OutgoingRows message;
     message.resends = resend->resends;
-    const bool observation = resend->row.event.kind == core::EventKind::kObservation;
+    // Observations the care system did not confirm go again as a batch, as they went first; from
+    // kAloneFromCopy on one per message, so one entry a care system refuses holds back no other.
+    const bool batch =
+        resend->row.event.kind == core::EventKind::kObservation && resend->copies + 1 < kAloneFromCopy;
     if (resend->row.event.kind == core::EventKind::kAlert) {
       ++counters_.alerts_resent;
       core::LogInfo("alert sent again: no receipt yet", {{"event_id", resend->row.event.id.ToString()},
@@ -410,15 +432,15 @@ void Uplink::FillWindow(core::SteadyTime now) {
                                                          {"next_in_s", resend->next_delay.count()}});
     }
     message.rows.push_back(std::move(resend->row));
-    // Observations the care system did not confirm go again as a batch, as they went first.
-    while (observation && message.rows.size() < options_.observation_batch_max) {
-      std::optional<ReceiptTracker::Due> more = receipts_.TakeDue(now, core::EventKind::kObservation);
+    while (batch && message.rows.size() < options_.observation_batch_max) {
+      std::optional<ReceiptTracker::Due> more =
+          receipts_.TakeDue(now, core::EventKind::kObservation, kAloneFromCopy - 1);
       if (!more) break;
       message.resends = std::max(message.resends, more->resends);
       message.rows.push_back(std::move(more->row));
     }
     counters_.events_resent += message.rows.size();
-    if (observation) {
+    if (message.rows.front().event.kind == core::EventKind::kObservation) {
       core::LogInfo("observations sent again: no receipt yet",
                     {{"events", message.rows.size()}, {"resends", message.resends}});
     }

@@ -200,6 +200,7 @@ class Uplink : private CommandEffects {
   core::SteadyTime started_at_{};
   core::SteadyTime reconnect_at_{};
   core::SteadyTime connect_started_at_{};
+  std::optional<core::SteadyTime> last_care_answer_;  // the last authentic command
   core::WallTime connected_at_{};  // wall time of the current connection attempt; names it in statuses
   core::SteadyTime heartbeat_at_{};
   std::chrono::seconds heartbeat_interval_;

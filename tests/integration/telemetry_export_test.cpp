@@ -186,7 +186,7 @@ TEST_CASE(
   auto serial = components.Serial();
   check_exported("ble and serial");
   const auto snapshot = components.registry.Collect();
-  CHECK(ehg::core::telemetry::FindFamily(snapshot, "ehg_dropped_total")->samples.size() == 5);
+  CHECK(ehg::core::telemetry::FindFamily(snapshot, "ehg_dropped_total")->samples.size() == 6);
 
   // The families the renderer writes itself (devices, alerts by severity, the outbox, the page's
   // refusals) are documented as well: the table lists everything /metrics carries.

@@ -106,6 +106,7 @@ class StoreOutbox final : public uplink::OutboxPort {
       store::WriteBatch batch;
       batch.sent_sequences = change.sent_sequences;
       batch.receipted_events = change.receipted_events;
+      batch.receipt_held = change.receipt_held;
       batch.events = change.events;
       batch.settings = change.settings;
       batch.seen_commands = change.seen_commands;

@@ -394,9 +394,141 @@ TEST_CASE("Observations without a receipt go again as one batch with the same ev
   fixture.AdvanceAndSettle(60s);
   CHECK(fixture.PublishedTo("event/observation").size() == 2);
   fixture.Advance(60s);
-  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 3; }));
-  CHECK(EventIds(fixture.PublishedTo("event/observation")[2]) == first_ids);
+  // The third copy goes one observation per message: a care system that refuses a whole batch for one
+  // bad entry takes the other nine.
+  REQUIRE(WaitUntil([&] {
+    for (std::size_t i = 2; i < fixture.PublishedTo("event/observation").size(); ++i)
+      fixture.Ack(fixture.PublishedTo("event/observation")[i]);
+    return fixture.PublishedTo("event/observation").size() == 12;
+  }));
+  std::vector<std::string> third;
+  for (std::size_t i = 2; i < 12; ++i) {
+    const auto ids = EventIds(fixture.PublishedTo("event/observation")[i]);
+    REQUIRE(ids.size() == 1);
+    third.push_back(ids.front());
+  }
+  CHECK(third == first_ids);
   CHECK(fixture.outbox->Rows().size() == 10);
+}
+
+TEST_CASE(
+    "Receipts that keep coming do not restart the backoff of an event the care system leaves unconfirmed") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.receipt_scope = ehg::uplink::ReceiptScope::kEveryEvent;
+  fixture.outbox->Append(fixture.Observations(10));
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 1; }));
+  fixture.AckAndWait(fixture.PublishedTo("event/observation")[0]);
+  // The care system answers every 30 s (receipts for other events): it is there, it just does not take
+  // these ten.
+  std::uint64_t receipts = 0;
+  const auto answer = [&] {
+    auto other = fixture.MakeEvent(EventKind::kObservation, Priority::kBulk);
+    fixture.Command(R"({"id":"r-)" + std::to_string(receipts) + R"(","type":"event.receipt","event_ids":[")" +
+                    other.id.ToString() + "\"]}");
+    ++receipts;
+    REQUIRE(WaitUntil([&] { return fixture.uplink->counters().receipts == receipts; }));
+  };
+  answer();
+  fixture.AdvanceAndSettle(30s);
+  answer();
+  fixture.Advance(30s);  // 60 s: the second copy
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 2; }));
+  fixture.AckAndWait(fixture.PublishedTo("event/observation")[1]);
+  answer();
+  // The third copy is due 120 s after the second, however many receipts come meanwhile.
+  for (int i = 0; i < 3; ++i) {
+    fixture.AdvanceAndSettle(30s);
+    answer();
+  }
+  fixture.AdvanceAndSettle(29s);
+  CHECK(fixture.PublishedTo("event/observation").size() == 2);  // 119 s: not yet
+  fixture.Advance(1s);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() > 2; }));
+}
+
+TEST_CASE("A receipt naming an event twice confirms it once and corrects no drop count") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.receipt_scope = ehg::uplink::ReceiptScope::kEveryEvent;
+  auto observations = fixture.Observations(10);
+  fixture.outbox->Append(observations);
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() == 1; }));
+  // Still in flight (no PUBACK yet), named twice, then once more in a second receipt.
+  const std::string id = "\"" + observations[0].id.ToString() + "\"";
+  fixture.Command(R"({"id":"r-d","type":"event.receipt","event_ids":[)" + id + "," + id + "]}");
+  fixture.Command(R"({"id":"r-e","type":"event.receipt","event_ids":[)" + id + "]}");
+  REQUIRE(WaitUntil([&] { return fixture.uplink->counters().receipts == 2; }));
+  REQUIRE(WaitUntil([&] { return fixture.outbox->Rows().size() == 9; }));
+  fixture.AdvanceAndSettle(1s);
+  CHECK(fixture.uplink->counters().receipted_events == 1);
+  CHECK(fixture.uplink->counters().receipts_unmatched == 1);
+  CHECK(fixture.store->ReadCounter(ehg::store::kDroppedObservations).value_or(0) == 0);
+}
+
+TEST_CASE(
+    "Observations a care system never confirms are given up after six copies and counted: new ones go") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.receipt_scope = ehg::uplink::ReceiptScope::kEveryEvent;
+  options.in_flight_window = 64;
+  {
+    std::lock_guard lock(fixture.transport->mutex);
+    fixture.transport->auto_ack = true;
+  }
+  const auto refused = fixture.Observations(static_cast<int>(ehg::uplink::kMaxUnconfirmedBulkRows));
+  fixture.outbox->Append(refused);
+  fixture.Start(options);
+  const auto copies_of = [&](const std::string& id) {
+    std::size_t copies = 0;
+    for (const auto& message : fixture.PublishedTo("event/observation"))
+      for (const auto& sent : EventIds(message))
+        copies += sent == id ? 1U : 0U;
+    return copies;
+  };
+  REQUIRE(WaitUntil([&] { return copies_of(refused.back().id.ToString()) == 1; }));
+  auto fresh = fixture.Observations(10);
+  fixture.Append(fresh);
+  // An hour and a half in which the care system takes nothing of the first thousand: after six copies
+  // (60 + 120 + 240 + 480 + 900 s of backoff, and the window) they are given up, and the fresh ones go.
+  for (int minute = 0; minute < 90; ++minute)
+    fixture.AdvanceAndSettle(60s);
+  REQUIRE(WaitUntil([&] { return copies_of(fresh[0].id.ToString()) >= 1; }));
+  INFO("given up: " << fixture.uplink->counters().events_given_up.load());
+  CHECK(copies_of(refused[0].id.ToString()) == ehg::uplink::kMaxCopiesWithoutReceipt);
+  // Every one of the thousand left the outbox (the fresh ten, unconfirmed too, may follow them).
+  REQUIRE(WaitUntil([&] { return fixture.uplink->counters().events_given_up >= refused.size(); }));
+  REQUIRE(WaitUntil([&] {
+    for (const auto& row : fixture.outbox->Rows())
+      for (const auto& event : refused)
+        if (row.event.id == event.id) return false;
+    return true;
+  }));
+  // Given up is not delivered: the drop count is not corrected by it.
+  CHECK(fixture.store->ReadCounter(ehg::store::kDroppedObservations).value_or(0) == 0);
+}
+
+TEST_CASE("Resends leave the urgent slots free: a new alert goes while the window is full of them") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.receipt_scope = ehg::uplink::ReceiptScope::kEveryEvent;
+  options.in_flight_window = 8;
+  fixture.outbox->Append(fixture.Observations(100));
+  fixture.Start(options);
+  for (int round = 0; round < 20; ++round) {
+    for (auto& message : fixture.PublishedTo("event/observation"))
+      fixture.Ack(message);
+    fixture.AdvanceAndSettle(100ms);
+  }
+  const auto before = fixture.PublishedTo("event/observation").size();
+  fixture.Advance(60s);  // all 100 due again: ten resend batches, no PUBACK comes for them
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/observation").size() >= before + 5; }));
+  fixture.AdvanceAndSettle(10ms);
+  auto alert = fixture.MakeEvent(EventKind::kAlert, Priority::kCritical);
+  fixture.Append({alert});
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("event/alert").size() == 1; }));
 }
 
 TEST_CASE("At most kMaxUnconfirmedBulkRows observations wait for receipts: the rest waits, alerts still go") {
