@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <pqxx/pqxx>
@@ -61,10 +62,25 @@ struct HubBenchSettings {
   int batch = 200;            // messages per turn / per Store (IngestOptions' default)
 };
 
-// CPU seconds of every process of this user whose name is `name` (the cluster's nats-server nodes, the
-// PostgreSQL server and its backends): the bench's own process is not the whole cost.
-double CpuOfProcesses(const std::string& name) {
-  double total = 0;
+// A line of /proc/<pid>/status as a number ("PPid").
+long StatusField(const std::filesystem::path& process, const std::string& key) {
+  std::ifstream file(process / "status");
+  for (std::string line; std::getline(file, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::stol(line.substr(key.size() + 1));
+  return 0;
+}
+
+// CPU seconds of the fixtures' processes: the nodes of this run's cluster (their command line names its
+// directory; other test processes on the machine may run clusters of their own), and this process's
+// PostgreSQL server and its backends (its children and grandchildren). Backends that ended before the
+// snapshot are not counted: each configuration keeps its connections until after its last snapshot.
+struct FixtureCpu {
+  double nats = 0, postgres = 0;
+};
+FixtureCpu CpuOfFixtures() {
+  FixtureCpu cpu;
+  const std::string cluster = TestCluster::Get().directory().string();
+  const long self = static_cast<long>(::getpid());
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string pid = entry.path().filename().string();
     if (pid.empty() || !std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; }))
@@ -72,15 +88,26 @@ double CpuOfProcesses(const std::string& name) {
     std::ifstream comm(entry.path() / "comm");
     std::string command;
     std::getline(comm, command);
-    if (command == name) total += ehg::bench::CpuSeconds(static_cast<pid_t>(std::stol(pid)));
+    const auto id = static_cast<pid_t>(std::stol(pid));
+    if (command == "nats-server") {
+      std::ifstream file(entry.path() / "cmdline");
+      const std::string arguments((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+      if (arguments.find(cluster) != std::string::npos) cpu.nats += ehg::bench::CpuSeconds(id);
+    } else if (command == "postgres") {
+      const long parent = StatusField(entry.path(), "PPid");
+      if (parent == self ||
+          StatusField(std::filesystem::path("/proc") / std::to_string(parent), "PPid") == self)
+        cpu.postgres += ehg::bench::CpuSeconds(id);
+    }
   }
-  return total;
+  return cpu;
 }
 
 struct CpuSnapshot {
   double bench = 0, nats = 0, postgres = 0;
   static CpuSnapshot Now() {
-    return {ehg::bench::CpuSeconds(::getpid()), CpuOfProcesses("nats-server"), CpuOfProcesses("postgres")};
+    const FixtureCpu fixtures = CpuOfFixtures();
+    return {ehg::bench::CpuSeconds(::getpid()), fixtures.nats, fixtures.postgres};
   }
   CpuSnapshot operator-(const CpuSnapshot& earlier) const {
     return {bench - earlier.bench, nats - earlier.nats, postgres - earlier.postgres};
@@ -388,7 +415,7 @@ RunResult Hub(const Backlog& backlog, const HubBenchSettings& settings, int inst
                                      " instances on one durable consumer (a thread, Engine and Ledger each)";
   std::atomic<std::size_t> stored{0};
   std::atomic<bool> failed{false};
-  const auto deadline_after = std::chrono::seconds(120) + std::chrono::milliseconds(backlog.events / 10);
+  const auto deadline_after = std::chrono::seconds(120) + std::chrono::milliseconds(backlog.events);
   const CpuSnapshot before = CpuSnapshot::Now();
   const auto started = SteadyClock::now();
   std::vector<std::thread> threads;
@@ -455,19 +482,26 @@ int main(int argc, char** argv) {
     (void)TestPostgres::Get();
     const double fixtures_seconds = ehg::bench::Seconds(SteadyClock::now() - fixtures_start);
     const auto made_start = SteadyClock::now();
+    std::fprintf(stderr, "hub_ingest_bench: making and sealing %zu messages\n", settings.messages);
     const Backlog backlog = MakeBacklog(settings);
     const double made_seconds = ehg::bench::Seconds(SteadyClock::now() - made_start);
     const auto preload_start = SteadyClock::now();
+    std::fprintf(stderr, "hub_ingest_bench: preloading the stream\n");
     Preload(backlog);
     const double preload_seconds = ehg::bench::Seconds(SteadyClock::now() - preload_start);
 
     double fetch_seconds = 0, ack_seconds = 0, open_seconds = 0, read_seconds = 0;
     std::vector<RunResult> results;
-    results.push_back(ConsumeAlone(backlog, settings, fetch_seconds, ack_seconds));
-    results.push_back(ConsumeAsyncAcks(backlog, settings));
-    results.push_back(StoreAlone(backlog, settings, open_seconds, read_seconds));
-    results.push_back(Hub(backlog, settings, 1));
-    results.push_back(Hub(backlog, settings, 2));
+    const auto run = [&](const std::function<RunResult()>& configuration) {
+      results.push_back(configuration());
+      std::fprintf(stderr, "hub_ingest_bench: %s: %zu events in %.1f s\n", results.back().name.c_str(),
+                   results.back().events, results.back().seconds);
+    };
+    run([&] { return ConsumeAlone(backlog, settings, fetch_seconds, ack_seconds); });
+    run([&] { return ConsumeAsyncAcks(backlog, settings); });
+    run([&] { return StoreAlone(backlog, settings, open_seconds, read_seconds); });
+    run([&] { return Hub(backlog, settings, 1); });
+    run([&] { return Hub(backlog, settings, 2); });
 
     const auto rate = [](const RunResult& r) {
       return r.seconds > 0 ? static_cast<double>(r.events) / r.seconds : 0.0;
