@@ -12,6 +12,16 @@ std::string MillisText(Duration duration) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(duration).count()) + " ms";
 }
 
+// One setting the server has otherwise: a setting it cannot change refuses the plan, any other makes
+// it an update (unless it is refused already).
+void Differs(Plan& plan, bool changeable, std::string line) {
+  plan.differences.push_back(std::move(line));
+  if (!changeable)
+    plan.action = PlanAction::kRefuse;
+  else if (plan.action == PlanAction::kNothing)
+    plan.action = PlanAction::kUpdate;
+}
+
 }  // namespace
 
 bool Captures(const StreamSettings& settings, std::string_view subject) {
@@ -48,13 +58,7 @@ Result<void> CheckConsumerSettings(const ConsumerSettings& settings) {
 Plan PlanStream(const StreamSettings& want, const std::optional<ObservedStream>& have) {
   if (!have) return {PlanAction::kCreate, {}};
   Plan plan;
-  const auto differs = [&](bool changeable, std::string line) {
-    plan.differences.push_back(std::move(line));
-    if (!changeable)
-      plan.action = PlanAction::kRefuse;
-    else if (plan.action == PlanAction::kNothing)
-      plan.action = PlanAction::kUpdate;
-  };
+  const auto differs = [&](bool changeable, std::string line) { Differs(plan, changeable, std::move(line)); };
   if (!have->file_storage) differs(false, "storage is memory, want file");
   if (!have->limits_retention) differs(false, "retention is not limits");
   std::vector<std::string> wanted = want.subjects;
@@ -84,13 +88,7 @@ Plan PlanStream(const StreamSettings& want, const std::optional<ObservedStream>&
 Plan PlanConsumer(const ConsumerSettings& want, const std::optional<ObservedConsumer>& have) {
   if (!have) return {PlanAction::kCreate, {}};
   Plan plan;
-  const auto differs = [&](bool changeable, std::string line) {
-    plan.differences.push_back(std::move(line));
-    if (!changeable)
-      plan.action = PlanAction::kRefuse;
-    else if (plan.action == PlanAction::kNothing)
-      plan.action = PlanAction::kUpdate;
-  };
+  const auto differs = [&](bool changeable, std::string line) { Differs(plan, changeable, std::move(line)); };
   if (!have->explicit_ack) differs(false, "ack policy is not explicit");
   if (!have->deliver_all) differs(false, "deliver policy is not all");
   if (!have->pull) differs(false, "a push consumer, want pull");
