@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <utility>
+#include <vector>
 
 using namespace ehg::engine;
 using namespace std::chrono_literals;
@@ -53,31 +56,25 @@ TEST_CASE("the default stream keeps everything a gateway sends up and never the 
 }
 
 TEST_CASE("stream settings that would break the contract are refused") {
-  StreamSettings settings;
-  SUBCASE("a subject that captures the commands") {
-    settings.subjects = {"ehealth.v1.>"};
+  REQUIRE(
+      CheckStreamSettings(StreamSettings{}).has_value());  // the defaults pass: each break below is its own
+  const std::vector<std::pair<const char*, std::function<void(StreamSettings&)>>> breaks{
+      {"a subject that captures the commands", [](StreamSettings& s) { s.subjects = {"ehealth.v1.>"}; }},
+      {"a catch-all below the gateway", [](StreamSettings& s) { s.subjects = {"ehealth.v1.*.*.>"}; }},
+      {"no subjects", [](StreamSettings& s) { s.subjects.clear(); }},
+      {"no replica", [](StreamSettings& s) { s.replicas = 0; }},
+      {"a duplicate window longer than the age limit", [](StreamSettings& s) { s.max_age = 60s; }},
+      {"a message limit above the stream limit", [](StreamSettings& s) { s.max_bytes = 1024; }},
+      {"a name NATS would read as a subject", [](StreamSettings& s) { s.name = "EHEALTH.EVENTS"; }},
+  };
+  for (const auto& [name, apply] : breaks) {
+    CAPTURE(name);
+    StreamSettings settings;
+    apply(settings);
+    const auto checked = CheckStreamSettings(settings);
+    REQUIRE_FALSE(checked.has_value());
+    CHECK(checked.error().code == ehg::Errc::kInvalidArgument);
   }
-  SUBCASE("a catch-all below the gateway") {
-    settings.subjects = {"ehealth.v1.*.*.>"};
-  }
-  SUBCASE("no subjects") {
-    settings.subjects.clear();
-  }
-  SUBCASE("no replica") {
-    settings.replicas = 0;
-  }
-  SUBCASE("a duplicate window longer than the age limit") {
-    settings.max_age = 60s;
-  }
-  SUBCASE("a message limit above the stream limit") {
-    settings.max_bytes = 1024;
-  }
-  SUBCASE("a name NATS would read as a subject") {
-    settings.name = "EHEALTH.EVENTS";
-  }
-  const auto checked = CheckStreamSettings(settings);
-  REQUIRE_FALSE(checked.has_value());
-  CHECK(checked.error().code == ehg::Errc::kInvalidArgument);
 }
 
 TEST_CASE("a missing stream is created, an equal one left alone, a different one updated or refused") {
@@ -148,18 +145,17 @@ TEST_CASE("the hub's consumer is created, updated in its timings, refused when i
 }
 
 TEST_CASE("consumer settings without a usable name, ack wait or pending limit are refused") {
-  ConsumerSettings settings;
-  SUBCASE("empty name") {
-    settings.durable = "";
+  REQUIRE(CheckConsumerSettings(ConsumerSettings{}).has_value());
+  const std::vector<std::pair<const char*, std::function<void(ConsumerSettings&)>>> breaks{
+      {"empty name", [](ConsumerSettings& s) { s.durable = ""; }},
+      {"name with a dot", [](ConsumerSettings& s) { s.durable = "hub.1"; }},
+      {"ack wait too short to commit anything", [](ConsumerSettings& s) { s.ack_wait = 10ms; }},
+      {"nothing may be pending", [](ConsumerSettings& s) { s.max_ack_pending = 0; }},
+  };
+  for (const auto& [name, apply] : breaks) {
+    CAPTURE(name);
+    ConsumerSettings settings;
+    apply(settings);
+    CHECK_FALSE(CheckConsumerSettings(settings).has_value());
   }
-  SUBCASE("name with a dot") {
-    settings.durable = "hub.1";
-  }
-  SUBCASE("ack wait too short to commit anything") {
-    settings.ack_wait = 10ms;
-  }
-  SUBCASE("nothing may be pending") {
-    settings.max_ack_pending = 0;
-  }
-  CHECK_FALSE(CheckConsumerSettings(settings).has_value());
 }
