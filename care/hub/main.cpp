@@ -140,6 +140,43 @@ int Keys(const std::string& action, const KeyRequest& request) {
   return 0;
 }
 
+// `enrol-batch`: many gateways from one file, as ehealth-fleet-sim provision writes it (enrol.tsv) and a
+// municipality's installer list can: "tenant<TAB>gateway<TAB>public key (JWK or PEM on one line)<TAB>
+// certificate SHA-256" per line, # comments and blank lines skipped. Enrolling a gateway again with the
+// same key changes nothing; the first failing line stops the batch with its line number.
+int EnrolBatch(const std::string& database, const std::string& file, const std::string& actor) {
+  ehg::core::SystemClock clock;
+  auto ledger = ehg::ledger::Ledger::Open({database});
+  if (!ledger) return Fail("the database", ledger.error());
+  std::ifstream in(file);
+  if (!in) {
+    std::cerr << "ehealth-hub: cannot read " << file << "\n";
+    return 1;
+  }
+  std::string line;
+  std::size_t number = 0, enrolled = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    std::istringstream split(line);
+    for (std::string field; std::getline(split, field, '\t');)
+      fields.push_back(field);
+    const std::string where = file + " line " + std::to_string(number);
+    if (fields.size() != 4) {
+      std::cerr << "ehealth-hub: " << where << ": expected tenant, gateway, key and fingerprint, tab-separated\n";
+      return 1;
+    }
+    auto key = ehg::crypto::EcKey::FromText(fields[2]);
+    if (!key) return Fail(where, key.error());
+    const ehg::ledger::Enrolment enrolment{fields[0], fields[1], {key->id(), key->Jwk(false)}, fields[3]};
+    if (auto done = (*ledger)->Enrol(enrolment, actor, clock.Now()); !done) return Fail(where, done.error());
+    ++enrolled;
+  }
+  std::cout << "enrolled " << enrolled << " gateways from " << file << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -183,12 +220,20 @@ int main(int argc, char** argv) {
     key_commands.push_back(command);
   }
 
+  std::string batch_database, batch_file, batch_actor = "ehealth-hub cli";
+  CLI::App* enrol_batch = app.add_subcommand("enrol-batch", "Enrol many gateways from a tab-separated file");
+  enrol_batch->add_option("--database", batch_database, "libpq connection string")->required();
+  enrol_batch->add_option("--from", batch_file, "tenant, gateway, public key, certificate SHA-256 per line")
+      ->required();
+  enrol_batch->add_option("--actor", batch_actor, "Who does it (the audit log names them)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error);
   }
   if (*run) return Run(run_request);
+  if (*enrol_batch) return EnrolBatch(batch_database, batch_file, batch_actor);
   for (CLI::App* command : key_commands)
     if (*command) return Keys(command->get_name(), key_request);
   return 1;

@@ -34,6 +34,11 @@ TestCluster::TestCluster() : pki_(pki_directory_.path()) {
   std::ofstream(gateways) << "# tenant gateway-id\n"
                           << kTenant << " " << kGateway << "\n"
                           << kTenant << " " << kOtherGateway << "\n";
+  // The small fleet of the fleet simulator's test (ehealth-fleet-sim provision --prefix kFleetPrefix
+  // --tenants kTenant,kFleetOtherTenant names them so).
+  for (int n = 1; n <= kFleetGateways; ++n)
+    std::ofstream(gateways, std::ios::app)
+        << (n % 2 == 1 ? kTenant : kFleetOtherTenant) << " " << kFleetPrefix << "0000" << n << "\n";
   const auto started = std::chrono::steady_clock::now();
   RunOrThrow({ClusterScript(), "start", directory_.path().string(), "--pki", pki_.string(), "--gateways",
               gateways.string(), "--test-publisher"},

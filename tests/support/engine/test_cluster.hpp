@@ -26,6 +26,11 @@ class TestCluster {
   static constexpr const char* kTenant = "0301";
   static constexpr const char* kGateway = "gw-it-01";
   static constexpr const char* kOtherGateway = "gw-it-02";
+  // Users for a fleet of kFleetGateways simulated gateways (at most 9), ids kFleetPrefix + 5 digits,
+  // odd numbers in kTenant, even ones in kFleetOtherTenant.
+  static constexpr const char* kFleetPrefix = "fleet-gw-";
+  static constexpr const char* kFleetOtherTenant = "4601";
+  static constexpr int kFleetGateways = 4;
 
   const std::filesystem::path& directory() const { return directory_.path(); }
   std::filesystem::path Pki(const std::string& file) const { return pki_ / file; }

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gateway/core/result.hpp"
+#include "tools/fleet/fleet_model.hpp"
+
+// The fleet simulator's shell (docs/operations-hub.md#the-fleet-simulator): one MQTT 3.1.1 connection
+// per simulated gateway (paho, TLS with the gateway's own certificate), envelopes sealed and statuses
+// signed with the gateway's own key by the gateway's own code, receipts verified like a gateway does.
+namespace ehg::fleet {
+
+struct RunOptions {
+  std::filesystem::path fleet_directory;      // made by Provision
+  std::filesystem::path ca_file;              // the engine's CA
+  std::vector<std::string> broker_uris;       // ssl://host:port; gateway g connects to uri g % size
+  std::filesystem::path care_encryption_key;  // the care system's public encryption key
+  std::filesystem::path command_keys;         // the care system's public command key(s)
+  Profile profile;
+  std::chrono::seconds duration{60};  // of sending new events
+  // After the duration (or a stop request): nothing new is sent; unconfirmed messages are still sent
+  // again until every event is confirmed or this long has passed.
+  std::chrono::seconds drain{60};
+  double connects_per_second = 200;  // first connections and reconnects are paced (a TLS handshake each)
+  std::size_t limit = 0;             // the first `limit` members of the fleet only; 0: all
+  std::filesystem::path
+      events_file;  // when set: every event sent, "event_id<TAB>kind<TAB>tenant<TAB>gateway"
+  std::filesystem::path alerts_file;  // when set: "event_id<TAB>published ms<TAB>receipt ms or -" per alert
+  std::string resident_prefix = "fleet-resident-";
+};
+
+struct RunReport {
+  std::size_t gateways = 0;
+  std::size_t connections = 0;  // successful connects, first ones included
+  std::size_t connect_failures = 0;
+  std::size_t connections_lost = 0;
+  std::size_t storm_drops = 0;  // connections dropped on purpose by a reconnect storm
+  std::size_t messages = 0;     // first copies
+  std::size_t copies_resent = 0;
+  std::size_t events = 0;
+  std::size_t events_confirmed = 0;
+  std::size_t alerts = 0;
+  std::size_t alerts_confirmed = 0;
+  std::size_t heartbeats = 0;
+  std::size_t receipts = 0;
+  std::size_t receipt_repeats = 0;   // ids named again (a repeated receipt) or never sent
+  std::size_t commands_refused = 0;  // did not verify or parse
+  std::size_t events_waiting = 0;    // at the end: sent and never confirmed
+  std::size_t alerts_waiting = 0;
+  std::vector<Micros> alert_round_trips;
+  double seconds = 0;
+};
+
+// Runs until the duration has passed or `stop` is set, then drains. Errors only for what prevents a start
+// (the fleet directory, the keys).
+Result<RunReport> RunFleet(const RunOptions& options, const std::atomic<bool>& stop);
+
+// The report as one JSON object (latencies in milliseconds).
+std::string ReportJson(const RunReport& report);
+
+}  // namespace ehg::fleet

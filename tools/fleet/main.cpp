@@ -1,0 +1,128 @@
+// ehealth-fleet-sim: thousands of simulated gateways in one process, for the hub's load and chaos tests
+// (docs/operations-hub.md#the-fleet-simulator). `provision` makes their identities, `run` connects them
+// to the engine's MQTT listener and sends observation batches, alerts and heartbeats, re-sending until the
+// care system confirms every event.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tools/fleet/fleet_runner.hpp"
+#include "tools/fleet/provision.hpp"
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+void OnStopSignal(int) {
+  stop_requested.store(true);
+}
+
+std::vector<std::string> Split(const std::string& text) {
+  std::vector<std::string> parts;
+  std::istringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ','))
+    if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ehealth-fleet-sim: simulated gateways for the hub's load and chaos tests"};
+  app.set_version_flag("--version", std::string("ehealth-fleet-sim ") + EHG_VERSION);
+  app.require_subcommand(1);
+
+  ehg::fleet::ProvisionRequest provision;
+  std::string tenants = "0301";
+  CLI::App* provision_command = app.add_subcommand("provision", "Make the fleet's keys and certificates");
+  provision_command->add_option("--dir", provision.directory, "Where the fleet's files go")->required();
+  provision_command->add_option("--ca", provision.ca_certificate, "The CA certificate (PEM)")->required();
+  provision_command->add_option("--ca-key", provision.ca_key, "The CA's private key (PEM)")->required();
+  provision_command->add_option("--gateways", provision.gateways, "How many")
+      ->required()
+      ->check(CLI::Range(1, 100000));
+  provision_command->add_option("--tenants", tenants, "Municipality numbers, comma-separated (in turn)");
+  provision_command->add_option("--prefix", provision.prefix, "Gateway id prefix");
+
+  ehg::fleet::RunOptions run;
+  std::string brokers;
+  double observation_seconds = 60, heartbeat_seconds = 60, burst_every = 0, burst_seconds = 30,
+         storm_every = 0, receipt_timeout = 30;
+  int duration = 60, drain = 60;
+  CLI::App* run_command = app.add_subcommand("run", "Connect the fleet and send until the duration is over");
+  run_command->add_option("--dir", run.fleet_directory, "The provisioned fleet")->required();
+  run_command->add_option("--brokers", brokers, "MQTT TLS addresses, comma-separated (ssl://host:port)")
+      ->required();
+  run_command->add_option("--cafile", run.ca_file, "The engine's CA")->required();
+  run_command->add_option("--care-key", run.care_encryption_key, "The care system's public encryption key")
+      ->required();
+  run_command->add_option("--command-keys", run.command_keys, "The care system's public command key(s)")
+      ->required();
+  run_command->add_option("--duration", duration, "Seconds of sending")->check(CLI::Range(1, 7 * 24 * 3600));
+  run_command->add_option("--drain", drain, "Seconds to wait for the last receipts")
+      ->check(CLI::Range(0, 3600));
+  run_command->add_option("--limit", run.limit, "Only the first N gateways of the fleet");
+  run_command->add_option("--observation-interval", observation_seconds,
+                          "Seconds between a gateway's batches");
+  run_command->add_option("--readings", run.profile.readings_per_batch, "Readings per batch")
+      ->check(CLI::Range(1, 50));
+  run_command->add_option("--heartbeat-interval", heartbeat_seconds, "Seconds between heartbeats");
+  run_command->add_option("--alerts-per-second", run.profile.alerts_per_second, "Alerts across the fleet");
+  run_command->add_option("--burst-every", burst_every, "Seconds between bursts (0: none)");
+  run_command->add_option("--burst-seconds", burst_seconds, "Length of a burst");
+  run_command->add_option("--burst-factor", run.profile.burst_factor, "Batches this many times as often");
+  run_command->add_option("--storm-every", storm_every, "Seconds between reconnect storms (0: none)");
+  run_command
+      ->add_option("--storm-fraction", run.profile.storm_fraction, "Share of the fleet each storm drops")
+      ->check(CLI::Range(0.0, 1.0));
+  run_command->add_option("--receipt-timeout", receipt_timeout,
+                          "Seconds before an unconfirmed message goes again");
+  run_command->add_option("--connects-per-second", run.connects_per_second, "Connection attempts per second");
+  run_command->add_option("--events-file", run.events_file, "Write every event sent here");
+  run_command->add_option("--alerts-file", run.alerts_file,
+                          "Write each alert's publish and receipt time here");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error);
+  }
+
+  if (*provision_command) {
+    provision.tenants = Split(tenants);
+    auto members = ehg::fleet::Provision(provision);
+    if (!members) {
+      std::cerr << "ehealth-fleet-sim: " << members.error().message << "\n";
+      return 1;
+    }
+    std::cout << "provisioned " << members->size() << " gateways in " << provision.directory.string() << "\n";
+    return 0;
+  }
+
+  auto seconds = [](double value) { return ehg::fleet::Millis(static_cast<long long>(value * 1000)); };
+  run.broker_uris = Split(brokers);
+  run.duration = std::chrono::seconds(duration);
+  run.drain = std::chrono::seconds(drain);
+  run.profile.observation_interval = seconds(observation_seconds);
+  run.profile.heartbeat_interval = seconds(heartbeat_seconds);
+  run.profile.burst_every = seconds(burst_every);
+  run.profile.burst_length = seconds(burst_seconds);
+  run.profile.storm_every = seconds(storm_every);
+  run.profile.receipt_timeout = seconds(receipt_timeout);
+  signal(SIGTERM, OnStopSignal);
+  signal(SIGINT, OnStopSignal);
+  auto report = ehg::fleet::RunFleet(run, stop_requested);
+  if (!report) {
+    std::cerr << "ehealth-fleet-sim: " << report.error().message << "\n";
+    return 1;
+  }
+  std::cout << ehg::fleet::ReportJson(*report) << std::endl;
+  // 3: the run ended with events the care system never confirmed.
+  return report->events_waiting == 0 ? 0 : 3;
+}
