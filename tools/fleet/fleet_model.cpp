@@ -107,11 +107,10 @@ std::vector<Action> Schedule::Due(core::SteadyTime now) {
   return due;
 }
 
-void Receipts::Sent(std::size_t gateway, std::uint64_t message, const std::vector<std::string>& event_ids,
-                    bool alert, core::SteadyTime now) {
+void Receipts::Stored(std::size_t gateway, std::uint64_t message, const std::vector<std::string>& event_ids,
+                      bool alert, core::SteadyTime now) {
   Message& entry = messages_[{gateway, message}];
   entry.alert = alert;
-  entry.first_sent = now;
   entry.last_sent = now;
   for (const std::string& id : event_ids)
     if (waiting_.emplace(Key(gateway, id), message).second) ++entry.unconfirmed;
@@ -138,8 +137,11 @@ Confirmation Receipts::Confirm(std::size_t gateway, const std::vector<std::strin
     if (entry == messages_.end()) continue;  // cannot happen: every waiting event has its message
     if (entry->second.alert) {
       --waiting_alerts_;
-      confirmation.alert_round_trips.push_back(
-          std::chrono::duration_cast<Micros>(now - entry->second.first_sent));
+      // Never published, yet named: another gateway's copy under this one's name cannot happen (the
+      // engine maps topics to certificates); no round trip to measure.
+      if (entry->second.first_published)
+        confirmation.alert_round_trips.push_back(
+            std::chrono::duration_cast<Micros>(now - *entry->second.first_published));
     }
     if (--entry->second.unconfirmed == 0) {
       confirmation.completed.push_back(message);
@@ -147,6 +149,13 @@ Confirmation Receipts::Confirm(std::size_t gateway, const std::vector<std::strin
     }
   }
   return confirmation;
+}
+
+void Receipts::Published(std::size_t gateway, std::uint64_t message, core::SteadyTime now) {
+  auto entry = messages_.find({gateway, message});
+  if (entry == messages_.end()) return;
+  if (!entry->second.first_published) entry->second.first_published = now;
+  entry->second.last_sent = now;
 }
 
 std::vector<MessageRef> Receipts::TakeDueForResend(core::SteadyTime now, Millis timeout) {

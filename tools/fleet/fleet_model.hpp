@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -93,9 +94,13 @@ struct MessageRef {
 // all of its events; until then it is sent again after the receipt timeout and after every reconnect.
 class Receipts {
  public:
-  // The first copy of `message` (unique per gateway) left with these events.
-  void Sent(std::size_t gateway, std::uint64_t message, const std::vector<std::string>& event_ids, bool alert,
-            core::SteadyTime now);
+  // `message` (unique per gateway) with these events is in the gateway's outbox: it waits for their
+  // receipt from now, whether or not it could be sent yet.
+  void Stored(std::size_t gateway, std::uint64_t message, const std::vector<std::string>& event_ids,
+              bool alert, core::SteadyTime now);
+  // A copy went out. The first one starts the round trip (an alert stored while offline is not the care
+  // system's delay); every one restarts the receipt timeout.
+  void Published(std::size_t gateway, std::uint64_t message, core::SteadyTime now);
   Confirmation Confirm(std::size_t gateway, const std::vector<std::string>& event_ids, core::SteadyTime now);
   // Messages whose last copy is older than `timeout`, oldest gateway order; each is marked sent again now.
   std::vector<MessageRef> TakeDueForResend(core::SteadyTime now, Millis timeout);
@@ -110,7 +115,7 @@ class Receipts {
   struct Message {
     std::size_t unconfirmed = 0;
     bool alert = false;
-    core::SteadyTime first_sent{};
+    std::optional<core::SteadyTime> first_published;
     core::SteadyTime last_sent{};
   };
   std::map<std::pair<std::size_t, std::uint64_t>, Message> messages_;

@@ -113,6 +113,7 @@ enum class Phase { kIdle, kConnecting, kConnected, kWaiting };
 struct Outgoing {
   std::string topic;
   std::string payload;
+  std::string alert_event;  // the alert's event id; empty for other messages
 };
 
 struct SimulatedGateway {
@@ -132,7 +133,7 @@ struct SimulatedGateway {
 };
 
 struct AlertTiming {
-  core::WallTime published{};
+  std::optional<core::WallTime> published;  // its first copy out
   std::optional<core::WallTime> receipted;
 };
 
@@ -325,7 +326,7 @@ class Fleet {
         PublishStatus(gateway);
         // Everything not yet confirmed goes again on the new connection, as the gateway's outbox does.
         for (std::uint64_t message : receipts_.TakeUnconfirmed(incoming.gateway, now))
-          Publish(gateway, message, true);
+          Publish(incoming.gateway, gateway, message, true);
         break;
       }
       case Incoming::Kind::kConnectFailed:
@@ -425,7 +426,7 @@ class Fleet {
     const core::EventId id = ids_.Next();
     const std::string body = pipeline::AlertBody(Context(gateway), id, alerts::ChangeKind::kRaised,
                                                  MakeAlert(ids_.Next().ToString(), at));
-    alerts_[id.ToString()] = {at, std::nullopt};
+    alerts_[id.ToString()] = {};
     NewMessage(index, gateway, core::EventKind::kAlert, body, {id.ToString()}, now);
   }
 
@@ -437,8 +438,10 @@ class Fleet {
       return;
     }
     const std::uint64_t message = gateway.next_message++;
-    gateway.unconfirmed[message] = {gateway.topics->Event(kind), std::move(*sealed)};
-    receipts_.Sent(index, message, ids, kind == core::EventKind::kAlert, now);
+    const bool alert = kind == core::EventKind::kAlert;
+    gateway.unconfirmed[message] = {gateway.topics->Event(kind), std::move(*sealed),
+                                    alert ? ids.front() : ""};
+    receipts_.Stored(index, message, ids, alert, now);
     ++report_.messages;
     report_.events += ids.size();
     if (kind == core::EventKind::kAlert) ++report_.alerts;
@@ -447,20 +450,25 @@ class Fleet {
         events_out_ << id << '\t' << core::ToString(kind) << '\t' << gateway.member.tenant << '\t'
                     << gateway.member.gateway << '\n';
     // Stored before it is sent, as the gateway's outbox: offline, it goes on the next connection.
-    if (gateway.phase == Phase::kConnected) Publish(gateway, message, false);
+    if (gateway.phase == Phase::kConnected) Publish(index, gateway, message, false);
   }
 
   void SendAgain(std::size_t index, std::uint64_t message) {
     SimulatedGateway& gateway = *gateways_[index];
-    if (gateway.phase == Phase::kConnected) Publish(gateway, message, true);
+    if (gateway.phase == Phase::kConnected) Publish(index, gateway, message, true);
   }
 
-  void Publish(SimulatedGateway& gateway, std::uint64_t message, bool again) {
+  void Publish(std::size_t index, SimulatedGateway& gateway, std::uint64_t message, bool again) {
     auto found = gateway.unconfirmed.find(message);
     if (found == gateway.unconfirmed.end()) return;
     // Not handed over (the link just went): the next connection or the receipt timeout sends it.
-    if (gateway.transport->Publish(found->second.topic, found->second.payload, false, message) && again)
-      ++report_.copies_resent;
+    if (!gateway.transport->Publish(found->second.topic, found->second.payload, false, message)) return;
+    receipts_.Published(index, message, clock_.SteadyNow());
+    if (!found->second.alert_event.empty()) {
+      AlertTiming& timing = alerts_[found->second.alert_event];
+      if (!timing.published) timing.published = clock_.Now();
+    }
+    if (again) ++report_.copies_resent;
   }
 
   void PublishStatus(SimulatedGateway& gateway) {
@@ -484,7 +492,11 @@ class Fleet {
     if (options_.alerts_file.empty()) return;
     std::ofstream out(options_.alerts_file, std::ios::trunc);
     for (const auto& [id, timing] : alerts_) {
-      out << id << '\t' << timing.published.time_since_epoch().count() << '\t';
+      if (!timing.published) {
+        out << id << "\t-\t-\n";  // never sent: the gateway never got a connection
+        continue;
+      }
+      out << id << '\t' << timing.published->time_since_epoch().count() << '\t';
       if (timing.receipted)
         out << timing.receipted->time_since_epoch().count();
       else

@@ -30,7 +30,8 @@ struct RunOptions {
   std::size_t limit = 0;             // the first `limit` members of the fleet only; 0: all
   std::filesystem::path
       events_file;  // when set: every event sent, "event_id<TAB>kind<TAB>tenant<TAB>gateway"
-  std::filesystem::path alerts_file;  // when set: "event_id<TAB>published ms<TAB>receipt ms or -" per alert
+  // When set, per alert: "event_id<TAB>first publish (Unix ms)<TAB>receipt (Unix ms)", "-" for never.
+  std::filesystem::path alerts_file;
   std::string resident_prefix = "fleet-resident-";
 };
 

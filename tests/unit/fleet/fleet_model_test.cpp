@@ -131,8 +131,10 @@ TEST_CASE("A reconnect storm drops its share of the fleet, the next storm the ne
 
 TEST_CASE("A message is done only when the care system named every one of its events") {
   Receipts receipts;
-  receipts.Sent(0, 1, {"a", "b", "c"}, false, kStart);
-  receipts.Sent(0, 2, {"d"}, true, kStart);
+  receipts.Stored(0, 1, {"a", "b", "c"}, false, kStart);
+  receipts.Stored(0, 2, {"d"}, true, kStart);
+  receipts.Published(0, 1, kStart);
+  receipts.Published(0, 2, kStart);
   CHECK(receipts.waiting_events() == 4);
   CHECK(receipts.waiting_alerts() == 1);
 
@@ -157,8 +159,8 @@ TEST_CASE("A message is done only when the care system named every one of its ev
 
 TEST_CASE("Another gateway's receipt naming the same id confirms nothing of this one") {
   Receipts receipts;
-  receipts.Sent(0, 1, {"same"}, true, kStart);
-  receipts.Sent(1, 1, {"same"}, true, kStart);
+  receipts.Stored(0, 1, {"same"}, true, kStart);
+  receipts.Stored(1, 1, {"same"}, true, kStart);
   CHECK(receipts.Confirm(1, {"same"}, kStart + 1s).events == 1);
   CHECK(receipts.waiting_alerts() == 1);
   CHECK(receipts.TakeUnconfirmed(0, kStart + 2s) == std::vector<std::uint64_t>{1});
@@ -168,8 +170,9 @@ TEST_CASE("Another gateway's receipt naming the same id confirms nothing of this
 TEST_CASE(
     "Unconfirmed messages are due again after the timeout from their last copy, measured from the first") {
   Receipts receipts;
-  receipts.Sent(0, 1, {"a"}, true, kStart);
-  receipts.Sent(1, 7, {"b"}, false, kStart + 10s);
+  receipts.Stored(0, 1, {"a"}, true, kStart);
+  receipts.Published(0, 1, kStart);
+  receipts.Stored(1, 7, {"b"}, false, kStart + 10s);
   CHECK(receipts.TakeDueForResend(kStart + 29s, 30s).empty());
   CHECK(receipts.TakeDueForResend(kStart + 30s, 30s) == std::vector<ehg::fleet::MessageRef>{{0, 1}});
   // Marked sent again at 30 s: not due again until 60 s; the other one at 40 s.
@@ -193,4 +196,14 @@ TEST_CASE("Percentiles are nearest rank") {
   CHECK(ehg::fleet::Percentile(samples, 0) == Micros(1));
   CHECK(ehg::fleet::Percentile({}, 99) == Micros(0));
   CHECK(ehg::fleet::Percentile({Micros(7)}, 99) == Micros(7));
+}
+
+TEST_CASE("An alert stored while offline counts its round trip from its first publish, not from storing") {
+  Receipts receipts;
+  receipts.Stored(3, 1, {"x"}, true, kStart);
+  receipts.Published(3, 1, kStart + 40s);  // the gateway came online
+  receipts.Published(3, 1, kStart + 45s);  // a second copy does not restart the round trip
+  auto confirmed = receipts.Confirm(3, {"x"}, kStart + 46s);
+  CHECK(confirmed.events == 1);
+  CHECK(confirmed.alert_round_trips == std::vector<Micros>{Micros(6'000'000)});
 }

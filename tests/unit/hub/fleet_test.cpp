@@ -140,6 +140,7 @@ TEST_CASE(
     std::istringstream fields(line);
     std::string id, published, receipted;
     fields >> id >> published >> receipted;
+    REQUIRE(published != "-");
     REQUIRE(receipted != "-");
     CHECK(std::stoll(receipted) >= std::stoll(published));
   }
