@@ -2,10 +2,14 @@
 // engine's durable consumer into PostgreSQL and answers them with signed receipts; `enrol`, `rotate-key`
 // and `revoke` manage which gateway keys it accepts. Any number of `run` instances share the work.
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <csignal>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -15,6 +19,7 @@
 
 #include "care/engine/engine.hpp"
 #include "care/hub/ingest.hpp"
+#include "care/hub/run_options.hpp"
 #include "care/ledger/ledger.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/log.hpp"
@@ -27,17 +32,7 @@ void OnStopSignal(int) {
   stop_signal = 1;
 }
 
-struct RunRequest {
-  std::vector<std::string> servers;
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
-  std::string database;
-  std::string decryption_key;
-  std::string signing_key;
-  std::string durable = "hub";
-  int batch = 200;
-};
+using RunRequest = ehg::hub::RunSettings;
 
 struct KeyRequest {
   std::string database;
@@ -53,15 +48,55 @@ int Fail(const std::string& what, const ehg::Error& error) {
   return 1;
 }
 
+// EX_CONFIG: the command line, the config file or a key file is wrong; systemd does not restart a `run` that
+// exits with it (systemd/ehealth-hub.service), since only the operator can help. Other failures (the
+// database or the engine not reachable yet) exit 1 and are retried.
+constexpr int kExitConfig = 78;
+
+int FailConfig(const std::string& what, const ehg::Error& error) {
+  Fail(what, error);
+  return kExitConfig;
+}
+
+// systemd's side of `run` (Type=notify, WatchdogSec= in systemd/ehealth-hub.service); without a notify
+// socket (run by hand, in tests) every call does nothing.
+class ServiceManager {
+ public:
+  ServiceManager() {
+    std::uint64_t usec = 0;
+    // Pinging at a third of the interval leaves two pings' slack; it honours WATCHDOG_PID.
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) ping_every_ = std::chrono::microseconds(usec / 3);
+  }
+  void Ready(const std::string& status) { Send("READY=1\nSTATUS=" + status); }
+  void Stopping() { Send("STOPPING=1\nSTATUS=stopping"); }
+  // Called on every turn of the run loop; sends at most one ping per third of the watchdog interval.
+  void Alive() {
+    if (ping_every_.count() == 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ping_ < ping_every_) return;
+    last_ping_ = now;
+    Send("WATCHDOG=1");
+  }
+
+ private:
+  static void Send(const std::string& message) {
+    if (const int sent = sd_notify(0, message.c_str()); sent < 0)
+      // A lost watchdog ping makes systemd restart the hub: this line says why.
+      ehg::core::LogError("cannot notify systemd", {{"reason", std::strerror(-sent)}});
+  }
+  std::chrono::microseconds ping_every_{0};
+  std::chrono::steady_clock::time_point last_ping_{};
+};
+
 int Run(const RunRequest& request) {
   ehg::core::SystemClock clock;
   auto decryption_keys = ehg::crypto::KeySet::FromFile(request.decryption_key);
-  if (!decryption_keys) return Fail("the decryption key", decryption_keys.error());
+  if (!decryption_keys) return FailConfig("the decryption key", decryption_keys.error());
   auto signing_key = ehg::crypto::LoadKeyFile(request.signing_key);
-  if (!signing_key) return Fail("the command signing key", signing_key.error());
+  if (!signing_key) return FailConfig("the command signing key", signing_key.error());
   if (!signing_key->has_private()) {
     std::cerr << "ehealth-hub: --signing-key must be a private key\n";
-    return 1;
+    return kExitConfig;
   }
   auto ledger = ehg::ledger::Ledger::Open({request.database});
   if (!ledger) return Fail("the database", ledger.error());
@@ -88,7 +123,12 @@ int Run(const RunRequest& request) {
                           std::move(*signing_key), clock);
   ehg::core::LogInfo("hub running", {{"durable", request.durable}});
   std::cerr << "ehealth-hub: running\n";
+  ServiceManager service_manager;
+  service_manager.Ready("running, durable consumer " + request.durable);
   while (stop_signal == 0) {
+    // A turn waits at most the fetch timeout for its first message, so this pings at least that often;
+    // a turn stuck in the database or the engine for longer than WatchdogSec= gets the hub restarted.
+    service_manager.Alive();
     auto turn = ingest.Turn();
     if (!turn) {
       // The engine is away (a node restarting, the network): the client reconnects by itself.
@@ -96,6 +136,7 @@ int Run(const RunRequest& request) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   }
+  service_manager.Stopping();
   const ehg::hub::IngestCounters& counters = ingest.counters();
   std::cerr << "ehealth-hub: " << counters.messages << " messages, " << counters.events_new << " events new, "
             << counters.events_duplicate << " duplicates, " << counters.refused << " refused, "
@@ -187,18 +228,7 @@ int main(int argc, char** argv) {
   RunRequest run_request;
   CLI::App* run =
       app.add_subcommand("run", "Take the gateways' events into PostgreSQL and answer with receipts");
-  run->add_option("--server", run_request.servers, "An engine node, tls://host:port (repeat for each)")
-      ->required();
-  run->add_option("--cafile", run_request.ca_file, "CA of the engine's certificates")->required();
-  run->add_option("--cert", run_request.cert_file, "This hub's client certificate")->required();
-  run->add_option("--key", run_request.key_file, "Its private key")->required();
-  run->add_option("--database", run_request.database, "libpq connection string")->required();
-  run->add_option("--decryption-key", run_request.decryption_key, "The care system's private encryption key")
-      ->required();
-  run->add_option("--signing-key", run_request.signing_key, "The care system's private command key")
-      ->required();
-  run->add_option("--durable", run_request.durable, "The durable consumer every hub instance shares");
-  run->add_option("--batch", run_request.batch, "Messages per turn")->check(CLI::Range(1, 1000));
+  ehg::hub::DeclareRunOptions(*run, run_request);
 
   KeyRequest key_request;
   std::vector<CLI::App*> key_commands;
@@ -230,7 +260,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    const int code = app.exit(error);
+    // A `run` that cannot start as configured: the unit does not restart it (RestartPreventExitStatus).
+    return code != 0 && run->parsed() ? kExitConfig : code;
   }
   if (*run) return Run(run_request);
   if (*enrol_batch) return EnrolBatch(batch_database, batch_file, batch_actor);
