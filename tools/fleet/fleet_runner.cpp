@@ -180,6 +180,12 @@ class Fleet {
     auto members = ReadFleet(options_.fleet_directory);
     if (!members) return tl::unexpected(members.error());
     if (options_.limit > 0 && members->size() > options_.limit) members->resize(options_.limit);
+    if (options_.shards == 0 || options_.shard >= options_.shards)
+      return Fail(Errc::kInvalidArgument, "fleet: shard must be below the number of shards");
+    std::vector<FleetMember> mine;
+    for (std::size_t i = options_.shard; i < members->size(); i += options_.shards)
+      mine.push_back(std::move((*members)[i]));
+    *members = std::move(mine);
     if (options_.broker_uris.empty()) return Fail(Errc::kInvalidArgument, "fleet: no broker address");
     auto encryption_text = ReadText(options_.care_encryption_key);
     if (!encryption_text) return tl::unexpected(encryption_text.error());
@@ -223,8 +229,8 @@ class Fleet {
 
   RunReport Run() {
     const core::SteadyTime start = clock_.SteadyNow();
-    Schedule schedule(options_.profile, gateways_.size(), start);
-    const core::SteadyTime sending_ends = start + options_.duration;
+    Schedule schedule(options_.profile, gateways_.size(), start + options_.settle);
+    const core::SteadyTime sending_ends = start + options_.settle + options_.duration;
     std::optional<core::SteadyTime> drain_ends;
     for (std::size_t g = 0; g < gateways_.size(); ++g)
       connect_queue_.push_back(g);
@@ -233,10 +239,14 @@ class Fleet {
     {
       Connector connector(2);
       connector_ = &connector;
+      core::SteadyTime next_tick = start;
       for (;;) {
-        for (Incoming& incoming : inbox_.Take(std::chrono::milliseconds(20)))
+        for (Incoming& incoming : inbox_.Take(std::chrono::milliseconds(5)))
           Handle(incoming);
         const core::SteadyTime now = clock_.SteadyNow();
+        // The rest looks at every gateway and every waiting message: every 20 ms, not per event.
+        if (now < next_tick) continue;
+        next_tick = now + std::chrono::milliseconds(20);
         if (!drain_ends && (now >= sending_ends || stop_.load())) drain_ends = now + options_.drain;
         if (drain_ends) {
           if (receipts_.waiting_events() == 0 || now >= *drain_ends) break;

@@ -22,12 +22,19 @@ struct RunOptions {
   std::filesystem::path care_encryption_key;  // the care system's public encryption key
   std::filesystem::path command_keys;         // the care system's public command key(s)
   Profile profile;
-  std::chrono::seconds duration{60};  // of sending new events
+  // Connect only, sending nothing, for this long first: a benchmark measures the fleet's steady load,
+  // not its first 2,000 TLS handshakes.
+  std::chrono::seconds settle{0};
+  std::chrono::seconds duration{60};  // of sending new events, after settling
   // After the duration (or a stop request): nothing new is sent; unconfirmed messages are still sent
   // again until every event is confirmed or this long has passed.
   std::chrono::seconds drain{60};
   double connects_per_second = 200;  // first connections and reconnects are paced (a TLS handshake each)
   std::size_t limit = 0;             // the first `limit` members of the fleet only; 0: all
+  // Of those, the members whose position modulo `shards` is `shard`: a large fleet runs as several
+  // processes (paho serves all connections of a process with one network thread and one lock).
+  std::size_t shard = 0;
+  std::size_t shards = 1;
   std::filesystem::path
       events_file;  // when set: every event sent, "event_id<TAB>kind<TAB>tenant<TAB>gateway"
   // When set, per alert: "event_id<TAB>first publish (Unix ms)<TAB>receipt (Unix ms)", "-" for never.

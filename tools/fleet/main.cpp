@@ -65,9 +65,23 @@ int main(int argc, char** argv) {
   run_command->add_option("--command-keys", run.command_keys, "The care system's public command key(s)")
       ->required();
   run_command->add_option("--duration", duration, "Seconds of sending")->check(CLI::Range(1, 7 * 24 * 3600));
+  int settle = 0;
+  run_command->add_option("--settle", settle, "Seconds of connecting only, before sending")
+      ->check(CLI::Range(0, 3600));
   run_command->add_option("--drain", drain, "Seconds to wait for the last receipts")
       ->check(CLI::Range(0, 3600));
   run_command->add_option("--limit", run.limit, "Only the first N gateways of the fleet");
+  std::string shard = "0/1";
+  run_command
+      ->add_option("--shard", shard, "K/N: this process runs every N-th gateway from the K-th (0-based)")
+      ->check([](const std::string& text) {
+        std::size_t k = 0, n = 0;
+        char slash = 0;
+        std::istringstream in(text);
+        return (in >> k >> slash >> n) && slash == '/' && n > 0 && k < n && in.eof()
+                   ? std::string()
+                   : std::string("expected K/N with K < N");
+      });
   run_command->add_option("--observation-interval", observation_seconds,
                           "Seconds between a gateway's batches");
   run_command->add_option("--readings", run.profile.readings_per_batch, "Readings per batch")
@@ -107,7 +121,13 @@ int main(int argc, char** argv) {
 
   auto seconds = [](double value) { return ehg::fleet::Millis(static_cast<long long>(value * 1000)); };
   run.broker_uris = Split(brokers);
+  {
+    char slash = 0;
+    std::istringstream in(shard);
+    in >> run.shard >> slash >> run.shards;
+  }
   run.duration = std::chrono::seconds(duration);
+  run.settle = std::chrono::seconds(settle);
   run.drain = std::chrono::seconds(drain);
   run.profile.observation_interval = seconds(observation_seconds);
   run.profile.heartbeat_interval = seconds(heartbeat_seconds);

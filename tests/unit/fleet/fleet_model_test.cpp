@@ -207,3 +207,14 @@ TEST_CASE("An alert stored while offline counts its round trip from its first pu
   CHECK(confirmed.events == 1);
   CHECK(confirmed.alert_round_trips == std::vector<Micros>{Micros(6'000'000)});
 }
+
+TEST_CASE("A schedule that starts later (the fleet settling) has nothing due before its start") {
+  Profile profile;
+  profile.alerts_per_second = 5;
+  profile.storm_every = 10s;
+  profile.burst_every = 10s;
+  Schedule schedule(profile, 10, kStart + 30s);
+  CHECK(schedule.Due(kStart).empty());
+  CHECK(schedule.Due(kStart + 29s).empty());
+  CHECK(!schedule.Due(kStart + 30s).empty());
+}
