@@ -334,6 +334,7 @@ Result<void> Engine::EnsureConsumer() {
     config.DeliverPolicy = js_DeliverAll;
     config.AckWait = Nanos(want.ack_wait);
     config.MaxAckPending = want.max_ack_pending;
+    if (!want.filter_subject.empty()) config.FilterSubject = want.filter_subject.c_str();
     info = nullptr;
     js_error = static_cast<jsErrCode>(0);
     // Creating a durable that another instance just created with the same settings succeeds as well.

@@ -92,7 +92,9 @@ Plan PlanConsumer(const ConsumerSettings& want, const std::optional<ObservedCons
   if (!have->explicit_ack) differs(false, "ack policy is not explicit");
   if (!have->deliver_all) differs(false, "deliver policy is not all");
   if (!have->pull) differs(false, "a push consumer, want pull");
-  if (!have->filter_subject.empty()) differs(false, "filtered on " + have->filter_subject + ", want all");
+  if (have->filter_subject != want.filter_subject)
+    differs(false, "filtered on " + (have->filter_subject.empty() ? "nothing" : have->filter_subject) +
+                       ", want " + (want.filter_subject.empty() ? "all" : want.filter_subject));
   if (have->ack_wait != want.ack_wait)
     differs(true, "ack wait " + MillisText(have->ack_wait) + ", want " + MillisText(want.ack_wait));
   if (have->max_ack_pending != want.max_ack_pending)

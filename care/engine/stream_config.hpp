@@ -38,7 +38,12 @@ struct ConsumerSettings {
   std::chrono::milliseconds ack_wait{30000};
   // At most this many messages handed out and not yet acknowledged, over all hub instances.
   std::int64_t max_ack_pending = 1000;
+  // Empty: the whole stream. The hub's alert lane reads only `ehealth.v1.*.*.event.alert`
+  // (kAlertSubjects), so an alert never waits behind a backlog of observations.
+  std::string filter_subject;
 };
+
+inline constexpr const char* kAlertSubjects = "ehealth.v1.*.*.event.alert";
 
 // What the server reports of an existing stream: the fields we manage.
 struct ObservedStream {

@@ -30,6 +30,7 @@ ObservedConsumer ConsumerAsCreated(const ConsumerSettings& settings) {
   ObservedConsumer observed;
   observed.ack_wait = settings.ack_wait;
   observed.max_ack_pending = settings.max_ack_pending;
+  observed.filter_subject = settings.filter_subject;
   return observed;
 }
 
@@ -142,6 +143,23 @@ TEST_CASE("the hub's consumer is created, updated in its timings, refused when i
     have.deliver_all = false;
     CHECK(PlanConsumer(want, have).action == PlanAction::kRefuse);
   }
+}
+
+TEST_CASE("the alert lane's consumer reads alerts only, and a consumer filtered otherwise is refused") {
+  ConsumerSettings want;
+  want.durable = "hub-alerts";
+  want.filter_subject = ehg::engine::kAlertSubjects;
+  REQUIRE(CheckConsumerSettings(want).has_value());
+  ObservedConsumer have = ConsumerAsCreated(want);
+  CHECK(have.filter_subject == "ehealth.v1.*.*.event.alert");
+  CHECK(PlanConsumer(want, have).action == PlanAction::kNothing);
+  have.filter_subject = "";  // an unfiltered consumer of that name would hand it every observation
+  const Plan unfiltered = PlanConsumer(want, have);
+  CHECK(unfiltered.action == PlanAction::kRefuse);
+  REQUIRE(unfiltered.differences.size() == 1);
+  CHECK(unfiltered.differences[0] == "filtered on nothing, want ehealth.v1.*.*.event.alert");
+  have.filter_subject = "ehealth.v1.*.*.event.>";
+  CHECK(PlanConsumer(want, have).action == PlanAction::kRefuse);
 }
 
 TEST_CASE("consumer settings without a usable name, ack wait or pending limit are refused") {

@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "care/engine/stream_config.hpp"
 #include "care/engine/subjects.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/crypto/command_verifier.hpp"
@@ -48,9 +49,10 @@ struct HubRig {
   std::unique_ptr<ehg::engine::Engine> engine;
   std::unique_ptr<ehg::hub::Ingest> ingest;
 
-  explicit HubRig(const std::string& durable) {
+  explicit HubRig(const std::string& durable, const std::string& filter = "") {
     ledger = std::move(ehg::ledger::Ledger::Open({database}).value());
     auto options = TestCluster::Get().HubOptions(durable);
+    options.consumer.filter_subject = filter;
     engine = std::move(ehg::engine::Engine::Connect(options).value());
     REQUIRE(engine->WaitConnected(10s));
     REQUIRE(engine->EnsureStream().has_value());
@@ -211,6 +213,66 @@ TEST_CASE("PostgreSQL restarted under a turn: its messages are offered again and
   TestPostgres::Get().Start();
   REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().events_new == 1; }));
   CHECK(rig.Count("SELECT count(*) FROM events") == 1);
+}
+
+// The hub's alert lane (care/hub/main.cpp): a consumer of its own that reads alerts only, beside the
+// main one that reads everything in order.
+TEST_CASE("An alert behind a backlog of observations is stored and receipted by the alert lane first, once") {
+  HubRig rig(Unique("hub-main"));
+  const std::string gateway = Unique("gw-lane");
+  rig.Enrol(gateway);
+  // The lane: its own filtered consumer, on the same database and keys.
+  auto options = TestCluster::Get().HubOptions(Unique("hub-alerts"));
+  options.consumer.filter_subject = ehg::engine::kAlertSubjects;
+  auto lane_engine = std::move(ehg::engine::Engine::Connect(options).value());
+  REQUIRE(lane_engine->WaitConnected(10s));
+  REQUIRE(lane_engine->EnsureConsumer().has_value());
+  for (;;) {  // earlier cases' alerts
+    auto history = lane_engine->Fetch(500, 300ms);
+    REQUIRE(history.has_value());
+    if (history->empty()) break;
+    for (const auto& delivery : *history)
+      REQUIRE(lane_engine->Ack(delivery).has_value());
+  }
+  ehg::crypto::KeySet decryption;
+  decryption.Add(rig.care_encryption);
+  ehg::hub::IngestOptions lane_options;
+  lane_options.fetch_wait = 200ms;
+  ehg::hub::Ingest lane(lane_options, *lane_engine, *rig.ledger, std::move(decryption), rig.care_commands,
+                        rig.clock);
+
+  ehg::test::TestPublisher publisher;
+  const std::string base = std::string("ehealth.v1.") + bodies::kTenant + "." + gateway + ".event.";
+  const std::uint64_t n = static_cast<std::uint64_t>(::getpid()) * 1000 + 100;
+  constexpr int kBacklog = 300;
+  for (int i = 0; i < kBacklog; ++i) {
+    const auto at = bodies::kT0 + std::chrono::seconds(i);
+    REQUIRE(
+        publisher
+            .Publish(base + "observation",
+                     rig.Seal(bodies::Bundle({bodies::ObservationBody(
+                         n + static_cast<std::uint64_t>(i), bodies::Reading("spo2", 95, "%", at), gateway)})))
+            .has_value());
+  }
+  REQUIRE(
+      publisher
+          .Publish(base + "alert", rig.Seal(bodies::AlertBody(n + kBacklog, ehg::alerts::ChangeKind::kRaised,
+                                                              bodies::SpO2Alert(), gateway)))
+          .has_value());
+
+  // One turn of the lane: the alert is stored and receipted; the backlog has not been touched.
+  REQUIRE(lane.Turn().has_value());
+  CHECK(lane.counters().events_new == 1);
+  CHECK(lane.counters().receipts_sent == 1);
+  CHECK(rig.Count("SELECT count(*) FROM alert_events") == 1);
+  CHECK(rig.Count("SELECT count(*) FROM observations") == 0);
+
+  // The main lane then takes everything in order; the alert there is a duplicate, receipted again.
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().messages >= kBacklog + 1; }));
+  CHECK(rig.ingest->counters().events_new == kBacklog);
+  CHECK(rig.ingest->counters().events_duplicate == 1);
+  CHECK(rig.Count("SELECT count(*) FROM events") == kBacklog + 1);
+  CHECK(rig.Count("SELECT count(*) FROM alert_events") == 1);
 }
 
 // The whole path with a real gateway: the daemon on simulated devices speaks MQTT 3.1.1 to the engine
