@@ -109,6 +109,13 @@ Result<std::size_t> Ingest::Turn() {
       row.reason = verdict.status.reason;
       row.time = verdict.status.time;
       row.connected_at = verdict.status.connected_at;
+      row.version = verdict.status.version;
+      row.backlog_events = verdict.status.backlog_events;
+      row.backlog_bytes = verdict.status.backlog_bytes;
+      row.backlog_alerts = verdict.status.backlog_alerts;
+      row.alerts_awaiting_receipt = verdict.status.alerts_awaiting_receipt;
+      row.dropped_observations = verdict.status.dropped_observations;
+      row.clock_synchronised = verdict.status.clock_synchronised;
       if (verdict.status.heartbeat_interval.count() > 0)
         row.heartbeat_interval_seconds = verdict.status.heartbeat_interval.count();
       auto applied = ledger_.ApplyStatus(row);

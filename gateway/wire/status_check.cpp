@@ -1,5 +1,7 @@
 #include "gateway/wire/status_check.hpp"
 
+#include <algorithm>
+
 #include "gateway/core/json.hpp"
 #include "gateway/crypto/jose.hpp"
 #include "gateway/crypto/protection.hpp"
@@ -23,6 +25,14 @@ StatusVerdict Refuse(std::string reason, std::string detail, GatewayStatus statu
 const std::string* Text(const JsonValue& object, std::string_view key) {
   const JsonValue* member = object.Find(key);
   return member != nullptr && member->type == JsonValue::Type::kString ? &member->text : nullptr;
+}
+
+// A count the gateway reports: a whole number from 0 to 2^53 (what a JSON double holds exactly).
+std::optional<std::int64_t> Count(const JsonValue* value) {
+  if (value == nullptr || value->type != JsonValue::Type::kNumber || !value->integral || value->number < 0 ||
+      value->number > 9007199254740992.0)
+    return std::nullopt;
+  return static_cast<std::int64_t>(value->number);
 }
 
 std::optional<core::WallTime> Time(const JsonValue& object, std::string_view key) {
@@ -94,6 +104,21 @@ StatusVerdict StatusTracker::Check(std::string_view tenant, std::string_view gat
     // taken from at most that interval.
     status.heartbeat_interval =
         std::min(std::chrono::seconds(static_cast<std::int64_t>(interval->number)), kMaxHeartbeat);
+    if (const std::string* version = Text(object, "version");
+        version != nullptr && !version->empty() && version->size() <= 64 &&
+        std::all_of(version->begin(), version->end(), [](char c) { return c >= 0x20 && c < 0x7f; }))
+      status.version = *version;
+    if (const JsonValue* backlog = object.Find("backlog");
+        backlog != nullptr && backlog->type == JsonValue::Type::kObject) {
+      status.backlog_events = Count(backlog->Find("events"));
+      status.backlog_bytes = Count(backlog->Find("bytes"));
+      status.backlog_alerts = Count(backlog->Find("alerts"));
+    }
+    status.alerts_awaiting_receipt = Count(object.Find("alerts_awaiting_receipt"));
+    status.dropped_observations = Count(object.Find("dropped_observations"));
+    if (const JsonValue* synchronised = object.Find("clock_synchronised");
+        synchronised != nullptr && synchronised->type == JsonValue::Type::kBool)
+      status.clock_synchronised = synchronised->boolean;
   }
 
   // Fresh: written no later than now (give or take the clocks' skew), and an online status not older

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,15 @@ struct GatewayStatus {
   core::WallTime connected_at{};               // the connection it belongs to
   std::chrono::seconds heartbeat_interval{0};  // online only
   std::string signer;                          // the key id; empty for a development plaintext status
+  // What an online status reports of the gateway (docs/mqtt.md#status-retained), for the care system's
+  // fleet view. Informative only: absent or of the wrong type, each is left empty, never a refusal.
+  std::string version;  // at most 64 printable ASCII characters, else empty
+  std::optional<std::int64_t> backlog_events;
+  std::optional<std::int64_t> backlog_bytes;
+  std::optional<std::int64_t> backlog_alerts;
+  std::optional<std::int64_t> alerts_awaiting_receipt;
+  std::optional<std::int64_t> dropped_observations;
+  std::optional<bool> clock_synchronised;
 };
 
 struct StatusVerdict {

@@ -133,6 +133,12 @@ TEST_CASE(
   CHECK(work.exec1("SELECT count(*) FROM observations")[0].as<long>() ==
         static_cast<long>(report->events - report->alerts));
   CHECK(work.exec1("SELECT count(DISTINCT tenant) FROM events")[0].as<long>() == 2);
+  // Their signed heartbeats reached the fleet's table with what they report: version and backlog.
+  CHECK(
+      work.exec1(
+              "SELECT count(*) FROM gateways WHERE software_version = 'fleet-sim' AND backlog_events IS NOT "
+              "NULL AND last_heartbeat IS NOT NULL")[0]
+          .as<long>() == static_cast<long>(gateways));
   // Every alert's receipt came back, after its publish.
   std::ifstream alerts(dir / "alerts.tsv");
   std::size_t alert_lines = 0;

@@ -68,6 +68,51 @@ TEST_CASE("A status signed by the gateway verifies: state, time, connection and 
   CHECK_FALSE(will.status.time.has_value());
 }
 
+TEST_CASE(
+    "What an online status reports for the fleet view is read, and odd values are left empty, never "
+    "refused") {
+  Keys keys;
+  StatusTracker tracker(&keys.enrolled);
+  ehg::uplink::StatusInfo info;
+  info.gateway_id = "gw-1";
+  info.tenant = "0301";
+  info.version = "0.9.1-1";
+  info.time = kConnected + 5s;
+  info.connected_at = kConnected;
+  info.backlog.rows = 1270;
+  info.backlog.bytes = 901'000;
+  info.backlog.alert_rows = 2;
+  info.backlog.dropped_observations_total = 7;
+  info.alerts_awaiting_receipt = 1;
+  info.clock_synchronised = false;
+  const auto verdict =
+      tracker.Check("0301", "gw-1", keys.Sign(ehg::uplink::OnlineStatusBody(info)), kConnected + 6s);
+  REQUIRE(verdict.accepted);
+  CHECK(verdict.status.version == "0.9.1-1");
+  CHECK(verdict.status.backlog_events == 1270);
+  CHECK(verdict.status.backlog_bytes == 901'000);
+  CHECK(verdict.status.backlog_alerts == 2);
+  CHECK(verdict.status.dropped_observations == 7);
+  CHECK(verdict.status.alerts_awaiting_receipt == 1);
+  CHECK(verdict.status.clock_synchronised == false);
+
+  // Signed by the gateway, but odd: a version longer than 64 characters, a negative or fractional count,
+  // a clock flag that is a string. Informative fields only: the status itself still counts.
+  const std::string odd =
+      R"({"schema":"ehealth-gateway/status/v0","state":"online","gateway":"gw-1","tenant":"0301",)"
+      R"("time":"2026-01-01T00:00:07.000Z","connected_at":"2026-01-01T00:00:00.000Z",)"
+      R"("heartbeat_interval_seconds":60,"version":"99999999999999999999999999999999999999999999999999999999999999999","backlog":{"events":-1,"bytes":2.5},)"
+      R"("alerts_awaiting_receipt":"3","clock_synchronised":"yes"})";
+  const auto read = tracker.Check("0301", "gw-1", keys.Sign(odd), kConnected + 8s);
+  REQUIRE_MESSAGE(read.accepted, (read.reason + ": " + read.detail));
+  CHECK(read.status.version.empty());
+  CHECK_FALSE(read.status.backlog_events.has_value());
+  CHECK_FALSE(read.status.backlog_bytes.has_value());
+  CHECK_FALSE(read.status.backlog_alerts.has_value());
+  CHECK_FALSE(read.status.alerts_awaiting_receipt.has_value());
+  CHECK_FALSE(read.status.clock_synchronised.has_value());
+}
+
 TEST_CASE("A forged online status is refused however it is made") {
   Keys keys;
   const WallTime now = kConnected + 30s;
