@@ -21,8 +21,10 @@
 #include "care/engine/engine.hpp"
 #include "care/hub/ingest.hpp"
 #include "care/hub/run_options.hpp"
+#include "care/hub/send_command.hpp"
 #include "care/ledger/ledger.hpp"
 #include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/crypto/keys.hpp"
 
@@ -199,6 +201,64 @@ int Run(const RunRequest& request) {
   return 0;
 }
 
+struct CommandOptions {
+  std::string tenant;
+  std::string gateway;
+  std::string command;
+  int lifetime_seconds = 3600;
+  int wait_seconds = 0;
+};
+
+// `ehealth-hub command`: one signed command to one gateway, with the hub's own settings (--config),
+// printed as "sent <id>"; with --wait, also its result once the hub's turn has stored it. Exit 0 when
+// sent (and, waiting, when the gateway said ok), 1 when refused or failed, 2 when no result came in time.
+int Command(const RunRequest& settings, const CommandOptions& options) {
+  ehg::core::SystemClock clock;
+  auto signing_key = ehg::crypto::LoadKeyFile(settings.signing_key);
+  if (!signing_key) return FailConfig("the command signing key", signing_key.error());
+  ehg::core::EventIdGenerator ids(clock);
+  auto prepared = ehg::hub::PrepareCommand(
+      {options.tenant, options.gateway, options.command, std::chrono::seconds(options.lifetime_seconds)},
+      *signing_key, clock.Now(), ids.Next().ToString());
+  if (!prepared) return Fail("the command", prepared.error());
+  auto ledger = ehg::ledger::Ledger::Open({settings.database});
+  if (!ledger) return Fail("the database", ledger.error());
+  ehg::engine::EngineOptions engine_options;
+  engine_options.servers = settings.servers;
+  engine_options.ca_file = settings.ca_file;
+  engine_options.cert_file = settings.cert_file;
+  engine_options.key_file = settings.key_file;
+  auto engine = ehg::engine::Engine::Connect(engine_options);
+  if (!engine) return Fail("the engine", engine.error());
+  if (!(*engine)->WaitConnected(std::chrono::seconds(30))) {
+    std::cerr << "ehealth-hub: no engine node answered within 30 s\n";
+    return 1;
+  }
+  if (auto sent = ehg::hub::SendCommand(*prepared, **ledger, **engine); !sent)
+    return Fail("sending", sent.error());
+  ehg::core::LogInfo("command sent", {{"tenant", prepared->tenant},
+                                      {"gateway", prepared->gateway},
+                                      {"command_id", prepared->command_id},
+                                      {"type", prepared->type}});
+  std::cout << "sent " << prepared->command_id << "\n" << std::flush;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.wait_seconds);
+  while (options.wait_seconds > 0) {
+    auto state = (*ledger)->LookupCommand(prepared->tenant, prepared->gateway, prepared->command_id);
+    if (state && *state && (*state)->result_status) {
+      std::cout << "result " << *(*state)->result_status << ": " << (*state)->result_detail.value_or("")
+                << "\n";
+      return *(*state)->result_status == "ok" ? 0 : 1;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::cerr << "ehealth-hub: no result within " << options.wait_seconds
+                << " s (the command stays queued)\n";
+      return 2;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return 0;
+}
+
 std::string ReadText(const std::string& path) {
   std::ifstream in(path);
   std::ostringstream text;
@@ -293,17 +353,18 @@ int main(int argc, char** argv) {
            {"rotate-key",
             "Make this the gateway's key; the previous one stays accepted for the grace period"},
            {"revoke", "Accept no key of the gateway any more"}}) {
-    CLI::App* command = app.add_subcommand(name, help);
-    command->add_option("--database", key_request.database, "libpq connection string")->required();
-    command->add_option("--tenant", key_request.tenant, "The municipality number")->required();
-    command->add_option("--gateway", key_request.gateway, "The gateway id")->required();
-    command->add_option("--actor", key_request.actor, "Who does it (the audit log names them)");
+    CLI::App* key_command = app.add_subcommand(name, help);
+    key_command->add_option("--database", key_request.database, "libpq connection string")->required();
+    key_command->add_option("--tenant", key_request.tenant, "The municipality number")->required();
+    key_command->add_option("--gateway", key_request.gateway, "The gateway id")->required();
+    key_command->add_option("--actor", key_request.actor, "Who does it (the audit log names them)");
     if (name != "revoke") {
-      command->add_option("--key", key_request.key_file, "The gateway's public key (JWK or PEM)")->required();
-      command->add_option("--cert-fingerprint", key_request.certificate_fingerprint,
-                          "SHA-256 of the gateway's client certificate (DER), hex");
+      key_command->add_option("--key", key_request.key_file, "The gateway's public key (JWK or PEM)")
+          ->required();
+      key_command->add_option("--cert-fingerprint", key_request.certificate_fingerprint,
+                              "SHA-256 of the gateway's client certificate (DER), hex");
     }
-    key_commands.push_back(command);
+    key_commands.push_back(key_command);
   }
 
   std::string batch_database, batch_file, batch_actor = "ehealth-hub cli";
@@ -312,6 +373,23 @@ int main(int argc, char** argv) {
   enrol_batch->add_option("--from", batch_file, "tenant, gateway, public key, certificate SHA-256 per line")
       ->required();
   enrol_batch->add_option("--actor", batch_actor, "Who does it (the audit log names them)");
+
+  RunRequest command_settings;
+  CommandOptions command_options;
+  CLI::App* send_command =
+      app.add_subcommand("command", "Send one signed command to a gateway (the hub's settings)");
+  ehg::hub::DeclareRunOptions(*send_command, command_settings);
+  send_command->add_option("--tenant", command_options.tenant, "The municipality number")->required();
+  send_command->add_option("--gateway", command_options.gateway, "The gateway id")->required();
+  send_command
+      ->add_option("--command", command_options.command, R"(The command object, e.g. {"type":"ping"})")
+      ->required();
+  send_command
+      ->add_option("--lifetime", command_options.lifetime_seconds, "Seconds the gateway may still take it")
+      ->check(CLI::Range(60, 7 * 24 * 3600));
+  send_command
+      ->add_option("--wait", command_options.wait_seconds, "Seconds to wait for its result (a hub must run)")
+      ->check(CLI::Range(0, 3600));
 
   try {
     app.parse(argc, argv);
@@ -322,7 +400,8 @@ int main(int argc, char** argv) {
   }
   if (*run) return Run(run_request);
   if (*enrol_batch) return EnrolBatch(batch_database, batch_file, batch_actor);
-  for (CLI::App* command : key_commands)
-    if (*command) return Keys(command->get_name(), key_request);
+  if (*send_command) return Command(command_settings, command_options);
+  for (CLI::App* key_command : key_commands)
+    if (*key_command) return Keys(key_command->get_name(), key_request);
   return 1;
 }

@@ -19,6 +19,7 @@
 
 #include "care/engine/stream_config.hpp"
 #include "care/engine/subjects.hpp"
+#include "care/hub/send_command.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/crypto/command_verifier.hpp"
 #include "gateway/crypto/envelope.hpp"
@@ -113,6 +114,30 @@ struct HubRig {
     return ids;
   }
 };
+
+// The real gateway daemon's config for the engine: MQTT 3.1.1 with its certificate, the rig's keys
+// (written into `keys`), simulated oximeter and cuff, an alert on every SpO2 reading.
+ehg::test::DaemonConfigOptions GatewayOnEngine(const HubRig& rig, const ehg::test::TempDir& keys) {
+  REQUIRE(ehg::crypto::WritePrivateKeyFile(keys / "gateway.key", rig.gateway_key).has_value());
+  std::ofstream(keys / "care-encryption.jwk") << rig.care_encryption.Jwk(false);
+  std::ofstream(keys / "care-commands.jwks") << "{\"keys\":[" << rig.care_commands.Jwk(false) << "]}";
+  ehg::test::DaemonConfigOptions options;
+  options.broker_uri = "ssl://localhost:" + std::to_string(TestCluster::Get().MqttPort(1));
+  options.broker_protocol = "3.1.1";
+  options.ca_file = TestCluster::Get().Pki("ca.crt").string();
+  options.cert_file = TestCluster::Get().Pki("gateway.crt").string();
+  options.key_file = TestCluster::Get().Pki("gateway.key").string();
+  options.reconnect_max_seconds = 2;
+  options.oximeter_interval_seconds = 0.2;
+  options.cuff_interval_seconds = 0.5;
+  options.rules =
+      R"([{"id": "spo2-any", "kind": "threshold", "metric": "spo2", "above": 30, "severity": "high"}])";
+  options.uplink_json = R"({"observation_batch_window_ms": 200, "receipt_resend_seconds": 5})";
+  options.security_json = R"({"gateway_key_file": ")" + (keys / "gateway.key").string() +
+                          R"(", "recipient_key_file": ")" + (keys / "care-encryption.jwk").string() +
+                          R"(", "command_keys_file": ")" + (keys / "care-commands.jwks").string() + R"("})";
+  return options;
+}
 
 std::string Unique(const std::string& what) {
   static int counter = 0;
@@ -285,26 +310,8 @@ TEST_CASE(
   const std::string gateway = TestCluster::kGateway;
   rig.Enrol(gateway);
   ehg::test::TempDir keys;
-  REQUIRE(ehg::crypto::WritePrivateKeyFile(keys / "gateway.key", rig.gateway_key).has_value());
-  std::ofstream(keys / "care-encryption.jwk") << rig.care_encryption.Jwk(false);
-  std::ofstream(keys / "care-commands.jwks") << "{\"keys\":[" << rig.care_commands.Jwk(false) << "]}";
-
   ehg::test::TempDir dir;
-  ehg::test::DaemonConfigOptions options;
-  options.broker_uri = "ssl://localhost:" + std::to_string(TestCluster::Get().MqttPort(1));
-  options.broker_protocol = "3.1.1";
-  options.ca_file = TestCluster::Get().Pki("ca.crt").string();
-  options.cert_file = TestCluster::Get().Pki("gateway.crt").string();
-  options.key_file = TestCluster::Get().Pki("gateway.key").string();
-  options.reconnect_max_seconds = 2;
-  options.oximeter_interval_seconds = 0.2;
-  options.cuff_interval_seconds = 0.5;
-  options.rules =
-      R"([{"id": "spo2-any", "kind": "threshold", "metric": "spo2", "above": 30, "severity": "high"}])";
-  options.uplink_json = R"({"observation_batch_window_ms": 200, "receipt_resend_seconds": 5})";
-  options.security_json = R"({"gateway_key_file": ")" + (keys / "gateway.key").string() +
-                          R"(", "recipient_key_file": ")" + (keys / "care-encryption.jwk").string() +
-                          R"(", "command_keys_file": ")" + (keys / "care-commands.jwks").string() + R"("})";
+  ehg::test::DaemonConfigOptions options = GatewayOnEngine(rig, keys);
 
   std::atomic<bool> stop{false};
   std::thread hub([&] {
@@ -353,4 +360,44 @@ TEST_CASE(
   SQLite::Database db(database.string(), SQLite::OPEN_READONLY);
   CHECK(db.execAndGet("SELECT count(*) FROM alerts WHERE state = 'delivered'").getInt() == 1);
   CHECK(rig.ingest->counters().refused == 0);
+}
+
+// ehealth-hub command (care/hub/send_command.cpp): a signed command from the hub reaches the real
+// gateway through its MQTT session, and the gateway's result comes back into the command's row.
+TEST_CASE("A command the hub sends reaches the real gateway, and its result comes back into the ledger") {
+  HubRig rig(Unique("hub-command"));
+  const std::string gateway = TestCluster::kGateway;
+  rig.Enrol(gateway);
+  ehg::test::TempDir keys;
+  ehg::test::TempDir dir;
+  ehg::test::DaemonConfigOptions options = GatewayOnEngine(rig, keys);
+  options.devices = false;
+  Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  REQUIRE(daemon.WaitForOutput("msg=\"broker connected\"", 20s));
+  // Its session's subscription exists once its first status is in: the gateway subscribes before it
+  // publishes its status on the same connection, and the engine takes the packets in order. A command
+  // sent to a session without a subscription has no consumer and is not kept (docs/operations-hub.md).
+  REQUIRE(rig.TurnUntil(
+      [&] {
+        return rig.Count("SELECT count(*) FROM gateways WHERE state = 'online' AND gateway_id = '" + gateway +
+                         "'") == 1;
+      },
+      20s));
+
+  auto prepared = ehg::hub::PrepareCommand({bodies::kTenant, gateway, R"({"type":"ping"})"},
+                                           rig.care_commands, rig.clock.Now(), Unique("jti"));
+  REQUIRE(prepared.has_value());
+  REQUIRE(ehg::hub::SendCommand(*prepared, *rig.ledger, *rig.engine).has_value());
+  const auto result = [&] {
+    return rig.ledger->LookupCommand(bodies::kTenant, gateway, prepared->command_id).value();
+  };
+  REQUIRE(result().has_value());  // recorded as sent, no result yet
+  CHECK_FALSE(result()->result_status.has_value());
+  const bool answered = rig.TurnUntil([&] { return result()->result_status.has_value(); }, 30s);
+  INFO(daemon.Output().substr(daemon.Output().size() > 3000 ? daemon.Output().size() - 3000 : 0));
+  REQUIRE(answered);
+  CHECK(*result()->result_status == "ok");
+  CHECK(result()->type == "ping");
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(15s) == 0);
 }

@@ -1,0 +1,70 @@
+#include "care/hub/send_command.hpp"
+
+#include <cctype>
+#include <string_view>
+
+#include "care/command_signing.hpp"
+#include "care/engine/engine.hpp"
+#include "care/engine/subjects.hpp"
+#include "care/ledger/ledger.hpp"
+#include "gateway/core/json.hpp"
+#include "gateway/wire/commands.hpp"
+
+namespace ehg::hub {
+
+namespace {
+
+// The object's text with `"id":"<id>",` as its first member. `text` is a JSON object with at least one
+// member (checked by the caller): its first non-space character is the opening brace.
+std::string WithId(std::string_view text, const std::string& id) {
+  const std::size_t brace = text.find('{');
+  return std::string(text.substr(0, brace + 1)) + "\"id\":\"" + id + "\"," +
+         std::string(text.substr(brace + 1));
+}
+
+}  // namespace
+
+Result<PreparedCommand> PrepareCommand(const CommandRequest& request, const crypto::EcKey& signing_key,
+                                       core::WallTime now, const std::string& new_id) {
+  if (request.lifetime < std::chrono::minutes(1) || request.lifetime > std::chrono::hours(24 * 7))
+    return Fail(Errc::kInvalidArgument, "command: the lifetime must be 1 minute to 7 days");
+  auto subject = engine::CommandSubject(request.tenant, request.gateway);
+  if (!subject) return tl::unexpected(subject.error());
+  auto parsed = core::ParseJson(request.command_json);
+  if (!parsed || parsed->type != core::JsonValue::Type::kObject || parsed->Find("type") == nullptr)
+    return Fail(Errc::kParse, "command: not a JSON object with a \"type\"");
+  const std::string body =
+      parsed->Find("id") != nullptr ? request.command_json : WithId(request.command_json, new_id);
+  auto command = wire::ParseCommand(body);
+  if (!command)
+    return Fail(Errc::kRejected, "command: the gateway would refuse it (" + command.error().reason + ")");
+  if (std::holds_alternative<wire::EventReceipt>(command->body))
+    return Fail(Errc::kRejected, "command: receipts are the hub's own, sent when it stores events");
+  auto jws =
+      care::SignCommand(signing_key, request.tenant, request.gateway, body, new_id, now, request.lifetime);
+  if (!jws) return tl::unexpected(jws.error());
+  PreparedCommand prepared;
+  prepared.tenant = request.tenant;
+  prepared.gateway = request.gateway;
+  prepared.command_id = command->id;
+  prepared.type = command->type;
+  prepared.body = body;
+  prepared.jws = std::move(*jws);
+  prepared.sent_at = now;
+  prepared.expires_at = now + request.lifetime;
+  return prepared;
+}
+
+Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger, engine::Engine& engine) {
+  // Recorded first: a result that comes back finds its row, and a command whose publish failed is on
+  // record as sent without a result.
+  if (auto recorded = ledger.RecordCommand({command.tenant, command.gateway, command.command_id, command.type,
+                                            command.body, command.sent_at, command.expires_at});
+      !recorded)
+    return recorded;
+  auto subject = engine::CommandSubject(command.tenant, command.gateway);
+  if (!subject) return tl::unexpected(subject.error());
+  return engine.PublishToSession(*subject, command.jws);
+}
+
+}  // namespace ehg::hub

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "gateway/core/clock.hpp"
+#include "gateway/core/result.hpp"
+#include "gateway/crypto/keys.hpp"
+
+namespace ehg::engine {
+class Engine;
+}
+namespace ehg::ledger {
+class Ledger;
+}
+
+// A command from the care side to one gateway (docs/operations-hub.md#commands-to-a-gateway): checked
+// against the gateway's own command contract, signed with the care system's key, recorded in the
+// ledger, and stored in the gateway's MQTT session so it arrives also after the gateway was offline.
+// Its result comes back as a cmd.result event, which the hub's turn writes to the same row.
+namespace ehg::hub {
+
+struct CommandRequest {
+  std::string tenant;
+  std::string gateway;
+  std::string command_json;  // the command object; an "id" is made when it has none
+  std::chrono::seconds lifetime{3600};
+};
+
+struct PreparedCommand {
+  std::string tenant;
+  std::string gateway;
+  std::string command_id;
+  std::string type;
+  std::string body;  // the command object as sent
+  std::string jws;   // what goes on the wire
+  core::WallTime sent_at{};
+  core::WallTime expires_at{};
+};
+
+// Pure: refuses what the gateway would refuse (wire::ParseCommand: unknown types and keys, bad values),
+// receipts (the hub's own business), and lifetimes outside 1 minute to 7 days (the gateway's replay
+// window); gives the command `new_id` when it has none; signs it for this gateway only.
+Result<PreparedCommand> PrepareCommand(const CommandRequest& request, const crypto::EcKey& signing_key,
+                                       core::WallTime now, const std::string& new_id);
+
+// Records the command (the audit of who sent what is the caller's log; the row is its state) and
+// publishes it to the gateway's session.
+Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger, engine::Engine& engine);
+
+}  // namespace ehg::hub
