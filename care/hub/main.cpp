@@ -183,6 +183,21 @@ int Run(const RunRequest& request) {
       alert_lane_turned = std::chrono::steady_clock::now().time_since_epoch().count();
     }
   });
+  // Observation partitions: this month's and the next two, made ahead so that rows never wait in the
+  // default partition; at start and every 6 hours (cheap when they exist, one instance at a time under
+  // the ledger's lock).
+  auto next_partitions = std::chrono::steady_clock::now();
+  const auto ensure_partitions = [&] {
+    if (std::chrono::steady_clock::now() < next_partitions) return;
+    next_partitions = std::chrono::steady_clock::now() + std::chrono::hours(6);
+    const auto now = clock.Now();
+    auto created = main_lane->ledger->EnsurePartitions(now, now + std::chrono::days(62));
+    if (!created)
+      ehg::core::LogWarning("making observation partitions failed; tried again in 6 hours",
+                            {{"reason", created.error().message}});
+    else if (*created > 0)
+      ehg::core::LogInfo("observation partitions made", {{"count", std::to_string(*created)}});
+  };
   ServiceManager service_manager;
   service_manager.Ready("running, durable consumers " + request.durable + " and " + request.durable +
                         "-alerts");
@@ -192,6 +207,7 @@ int Run(const RunRequest& request) {
     const auto alert_lane_quiet = std::chrono::steady_clock::now().time_since_epoch() -
                                   std::chrono::steady_clock::duration(alert_lane_turned.load());
     if (alert_lane_quiet < std::chrono::seconds(10)) service_manager.Alive();
+    ensure_partitions();
     TurnOnce(*main_lane, "main");
   }
   service_manager.Stopping();
