@@ -39,6 +39,18 @@ namespace bodies = ehg::ledger_test;
 
 namespace {
 
+// A new durable consumer starts at the stream's beginning: what earlier cases published is not this
+// case's business.
+void SkipHistory(ehg::engine::Engine& engine) {
+  for (;;) {
+    auto history = engine.Fetch(500, 300ms);
+    REQUIRE(history.has_value());
+    if (history->empty()) break;
+    for (const auto& delivery : *history)
+      REQUIRE(engine.Ack(delivery).has_value());
+  }
+}
+
 // One hub with its own database and durable consumer, the care system's keys, one gateway key.
 struct HubRig {
   ehg::core::SystemClock clock{true};
@@ -58,15 +70,7 @@ struct HubRig {
     REQUIRE(engine->WaitConnected(10s));
     REQUIRE(engine->EnsureStream().has_value());
     REQUIRE(engine->EnsureConsumer().has_value());
-    // A new durable consumer starts at the stream's beginning: what earlier cases published is not
-    // this case's business.
-    for (;;) {
-      auto history = engine->Fetch(500, 300ms);
-      REQUIRE(history.has_value());
-      if (history->empty()) break;
-      for (const auto& delivery : *history)
-        REQUIRE(engine->Ack(delivery).has_value());
-    }
+    SkipHistory(*engine);
     ehg::crypto::KeySet decryption;
     decryption.Add(care_encryption);
     ehg::hub::IngestOptions ingest_options;
@@ -252,13 +256,7 @@ TEST_CASE("An alert behind a backlog of observations is stored and receipted by 
   auto lane_engine = std::move(ehg::engine::Engine::Connect(options).value());
   REQUIRE(lane_engine->WaitConnected(10s));
   REQUIRE(lane_engine->EnsureConsumer().has_value());
-  for (;;) {  // earlier cases' alerts
-    auto history = lane_engine->Fetch(500, 300ms);
-    REQUIRE(history.has_value());
-    if (history->empty()) break;
-    for (const auto& delivery : *history)
-      REQUIRE(lane_engine->Ack(delivery).has_value());
-  }
+  SkipHistory(*lane_engine);
   ehg::crypto::KeySet decryption;
   decryption.Add(rig.care_encryption);
   ehg::hub::IngestOptions lane_options;
