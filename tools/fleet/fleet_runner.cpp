@@ -334,8 +334,14 @@ class Fleet {
         if (gateway.started_at == core::WallTime{}) gateway.started_at = clock_.Now();
         (void)gateway.transport->Subscribe(gateway.topics->command);  // a failure shows as a lost link
         PublishStatus(gateway);
-        // Everything not yet confirmed goes again on the new connection, as the gateway's outbox does.
-        for (std::uint64_t message : receipts_.TakeUnconfirmed(incoming.gateway, now))
+        // Everything not yet confirmed goes again on the new connection, alerts first, as the gateway's
+        // outbox does.
+        std::vector<std::uint64_t> unconfirmed = receipts_.TakeUnconfirmed(incoming.gateway, now);
+        std::stable_partition(unconfirmed.begin(), unconfirmed.end(), [&](std::uint64_t message) {
+          auto found = gateway.unconfirmed.find(message);
+          return found != gateway.unconfirmed.end() && !found->second.alert_event.empty();
+        });
+        for (std::uint64_t message : unconfirmed)
           Publish(incoming.gateway, gateway, message, true);
         break;
       }
