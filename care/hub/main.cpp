@@ -10,7 +10,6 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -23,6 +22,7 @@
 #include "care/hub/run_options.hpp"
 #include "care/hub/send_command.hpp"
 #include "care/ledger/ledger.hpp"
+#include "gateway/core/bounded_file.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/log.hpp"
@@ -275,12 +275,11 @@ int Command(const RunRequest& settings, const CommandOptions& options) {
   return 0;
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+// Files an operator names decide which gateways the hub trusts: only a regular file is read (a FIFO
+// would block, /dev/zero never ends), bounded, and refused when others may write it.
+constexpr ehg::core::FileKind kGatewayKeyFile{"gateway public key", ehg::core::kMaxKeyFileBytes, false, true};
+// 100,000 gateways at about 300 bytes a line, with room to spare.
+constexpr ehg::core::FileKind kEnrolmentList{"enrolment list", 64 * ehg::core::kMiB, false, true};
 
 int Keys(const std::string& action, const KeyRequest& request) {
   ehg::core::SystemClock clock;
@@ -293,7 +292,9 @@ int Keys(const std::string& action, const KeyRequest& request) {
     std::cout << "revoked " << request.tenant << "/" << request.gateway << "\n";
     return 0;
   }
-  auto key = ehg::crypto::EcKey::FromText(ReadText(request.key_file));
+  auto key_text = ehg::core::ReadCheckedFile(request.key_file, kGatewayKeyFile);
+  if (!key_text) return Fail("the gateway's public key", key_text.error());
+  auto key = ehg::crypto::EcKey::FromText(*key_text);
   if (!key) return Fail("the gateway's public key", key.error());
   const ehg::ledger::GatewayKey gateway_key{key->id(), key->Jwk(false)};
   if (action == "enrol") {
@@ -318,13 +319,11 @@ int Keys(const std::string& action, const KeyRequest& request) {
 // same key changes nothing; the first failing line stops the batch with its line number.
 int EnrolBatch(const std::string& database, const std::string& file, const std::string& actor) {
   ehg::core::SystemClock clock;
+  auto text = ehg::core::ReadCheckedFile(file, kEnrolmentList);
+  if (!text) return Fail("the enrolment list", text.error());
   auto ledger = ehg::ledger::Ledger::Open({database});
   if (!ledger) return Fail("the database", ledger.error());
-  std::ifstream in(file);
-  if (!in) {
-    std::cerr << "ehealth-hub: cannot read " << file << "\n";
-    return 1;
-  }
+  std::istringstream in(*text);
   std::string line;
   std::size_t number = 0, enrolled = 0;
   while (std::getline(in, line)) {
