@@ -333,6 +333,9 @@ TEST_CASE(
   // What is left goes out with the devices off, and leaves only by its receipt.
   options.devices = false;
   Process drain = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  // Up before it is stopped: when the first run left nothing behind, the outbox is empty at once, and a
+  // SIGTERM in the first moments of a start was once not answered within 60 s (CI, under heavy load).
+  const bool connected = drain.WaitForOutput("msg=\"broker connected\"", 20s);
   const bool drained = ehg::test::WaitUntil([&] { return outbox_rows() == 0; }, 30s);
   drain.Signal(SIGTERM);
   const auto drain_exit = drain.Wait(60s);
@@ -340,6 +343,7 @@ TEST_CASE(
   CHECK(drain_exit == 0);
   stop = true;
   hub.join();
+  REQUIRE(connected);
   REQUIRE(drained);
 
   // Every reading the gateway stored is an observation row in PostgreSQL, once.
