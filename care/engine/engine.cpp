@@ -445,6 +445,13 @@ Result<void> Engine::Ack(const Delivery& delivery) {
   return {};
 }
 
+Result<void> Engine::AckWithoutConfirmation(const Delivery& delivery) {
+  jsOptions js_options = impl_->ApiOptions();
+  const natsStatus status = natsMsg_Ack(static_cast<natsMsg*>(delivery.message_.get()), &js_options);
+  if (status != NATS_OK) return Failed("engine: ack", status);
+  return {};
+}
+
 Result<void> Engine::Nak(const Delivery& delivery, std::chrono::milliseconds delay) {
   jsOptions js_options = impl_->ApiOptions();
   const natsStatus status =
@@ -461,14 +468,24 @@ Result<void> Engine::Term(const Delivery& delivery) {
 }
 
 Result<void> Engine::Publish(std::string_view subject, std::string_view payload) {
+  if (auto published = PublishWithoutFlush(subject, payload); !published) return published;
+  // The flush's round trip is the proof that the server has it (and applied our permissions to it).
+  return Flush();
+}
+
+Result<void> Engine::PublishWithoutFlush(std::string_view subject, std::string_view payload) {
   if (auto ready = impl_->Ready(); !ready) return ready;
   const std::string name(subject);
-  natsStatus status = natsConnection_Publish(impl_->connection, name.c_str(), payload.data(),
-                                             static_cast<int>(payload.size()));
-  // The flush's round trip is the proof that the server has it (and applied our permissions to it).
-  if (status == NATS_OK)
-    status = natsConnection_FlushTimeout(impl_->connection, Millis(impl_->options.api_timeout));
+  const natsStatus status = natsConnection_Publish(impl_->connection, name.c_str(), payload.data(),
+                                                   static_cast<int>(payload.size()));
   if (status != NATS_OK) return Failed("engine: publish", status);
+  return {};
+}
+
+Result<void> Engine::Flush() {
+  if (auto ready = impl_->Ready(); !ready) return ready;
+  const natsStatus status = natsConnection_FlushTimeout(impl_->connection, Millis(impl_->options.api_timeout));
+  if (status != NATS_OK) return Failed("engine: flush", status);
   return {};
 }
 

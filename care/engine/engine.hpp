@@ -98,12 +98,20 @@ class Engine {
   // out again. A failure (connection lost) means it may come back, which the caller's idempotent write
   // absorbs.
   Result<void> Ack(const Delivery& delivery);
+  // Acknowledges without waiting; Flush() after a turn's acks is one round trip for all of them. An ack
+  // lost on the way is a redelivery, which the caller's idempotent write absorbs: the price of a lost ack
+  // is a duplicate, never a loss.
+  Result<void> AckWithoutConfirmation(const Delivery& delivery);
   Result<void> Nak(const Delivery& delivery, std::chrono::milliseconds delay);
   Result<void> Term(const Delivery& delivery);
 
   // Core NATS publish, flushed: the server has it when this returns. NATS MQTT hands it to a subscribed
   // gateway at QoS 0 and only while it is connected (docs/operations-hub.md#the-engine).
   Result<void> Publish(std::string_view subject, std::string_view payload);
+  // The same without the flush: the client sends it within milliseconds, Flush() confirms it.
+  Result<void> PublishWithoutFlush(std::string_view subject, std::string_view payload);
+  // One round trip: what was sent before it (publishes, acks, naks) has reached the server.
+  Result<void> Flush();
   // Stores the message in NATS MQTT's own message stream under MqttSessionSubject(subject): a gateway
   // with a QoS 1 subscription on `subject` gets it at QoS 1, also when it was offline when this was
   // called (its session's consumer holds it). Returns once the stream stored it.

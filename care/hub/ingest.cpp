@@ -37,15 +37,32 @@ Ingest::Ingest(IngestOptions options, engine::Engine& engine, ledger::Ledger& le
       clock_(clock),
       ids_(clock) {}
 
-Result<crypto::KeySet> Ingest::GatewayKeys(const std::string& tenant, const std::string& gateway) {
-  auto keys = ledger_.LookupKeys(tenant, gateway, clock_.Now());
-  if (!keys) return tl::unexpected(keys.error());
-  crypto::KeySet set;
-  for (const ledger::GatewayKey& key : *keys) {
-    auto parsed = crypto::EcKey::FromText(key.public_key);
-    if (parsed) set.Add(std::move(*parsed));
+Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> Ingest::GatewayKeys(
+    const std::vector<engine::Delivery>& deliveries) {
+  std::vector<ledger::GatewayRef> refs;
+  for (const engine::Delivery& delivery : deliveries) {
+    auto subject = engine::ParseSubject(delivery.subject());
+    if (!subject || subject->kind == engine::SubjectKind::kCommand) continue;
+    ledger::GatewayRef ref{subject->tenant, subject->gateway};
+    if (std::find(refs.begin(), refs.end(), ref) == refs.end()) refs.push_back(std::move(ref));
   }
-  return set;
+  std::map<ledger::GatewayRef, Result<crypto::KeySet>> sets;
+  if (refs.empty()) return sets;
+  auto found = ledger_.LookupKeys(refs, clock_.Now());
+  if (!found) return tl::unexpected(found.error());
+  for (auto& [ref, keys] : *found) {
+    if (!keys) {
+      sets.emplace(ref, tl::unexpected(keys.error()));
+      continue;
+    }
+    crypto::KeySet set;
+    for (const ledger::GatewayKey& key : *keys) {
+      auto parsed = crypto::EcKey::FromText(key.public_key);
+      if (parsed) set.Add(std::move(*parsed));
+    }
+    sets.emplace(ref, std::move(set));
+  }
+  return sets;
 }
 
 Result<std::size_t> Ingest::Turn() {
@@ -57,7 +74,13 @@ Result<std::size_t> Ingest::Turn() {
 
   std::vector<ledger::Message> batch;
   std::vector<Taken> taken;
-  std::map<std::string, crypto::KeySet> keys;  // by tenant/gateway, for this turn
+  std::vector<ledger::StatusRow> statuses;
+  std::vector<std::size_t> status_of;  // index into `taken` of each status
+  // The database unreachable: every message is offered again (kLater), none refused for it.
+  auto keys = GatewayKeys(*fetched);
+  if (!keys)
+    core::LogWarning("gateway keys not read; the turn's messages are offered again",
+                     {{"reason", keys.error().message}});
   for (const engine::Delivery& delivery : *fetched) {
     Taken item{&delivery, Fate::kRefuse, 0};
     const auto refuse = [&](std::string_view reason, const std::string& detail) {
@@ -71,29 +94,31 @@ Result<std::size_t> Ingest::Turn() {
       taken.push_back(item);
       continue;
     }
-    const std::string key_name = subject->tenant + "/" + subject->gateway;
-    auto found = keys.find(key_name);
-    if (found == keys.end()) {
-      auto gateway_keys = GatewayKeys(subject->tenant, subject->gateway);
-      if (!gateway_keys) {
-        if (gateway_keys.error().code == Errc::kUnavailable) {
-          item.fate = Fate::kLater;
-        } else if (gateway_keys.error().code == Errc::kNotFound) {
-          // Perhaps enrolled soon: kept in the stream and offered again, never lost.
-          ++counters_.unknown_gateway;
-          core::LogWarning("message of a gateway that is not enrolled; offered again later",
-                           {{"tenant", subject->tenant}, {"gateway", subject->gateway}});
-          item.fate = Fate::kLater;
-        } else {
-          refuse("revoked", gateway_keys.error().message);
-        }
-        taken.push_back(item);
-        continue;
-      }
-      found = keys.emplace(key_name, std::move(*gateway_keys)).first;
+    if (!keys) {
+      item.fate = Fate::kLater;
+      taken.push_back(item);
+      continue;
     }
+    const auto found = keys->find(ledger::GatewayRef{subject->tenant, subject->gateway});
+    if (found == keys->end() || !found->second) {
+      const Error error = found == keys->end() ? Error{Errc::kUnavailable, "no answer"} : found->second.error();
+      if (error.code == Errc::kNotFound) {
+        // Perhaps enrolled soon: kept in the stream and offered again, never lost.
+        ++counters_.unknown_gateway;
+        core::LogWarning("message of a gateway that is not enrolled; offered again later",
+                         {{"tenant", subject->tenant}, {"gateway", subject->gateway}});
+        item.fate = Fate::kLater;
+      } else if (error.code == Errc::kRejected) {
+        refuse("revoked", error.message);
+      } else {
+        item.fate = Fate::kLater;
+      }
+      taken.push_back(item);
+      continue;
+    }
+    const crypto::KeySet& gateway_keys = *found->second;
     if (subject->kind == engine::SubjectKind::kStatus) {
-      wire::StatusTracker tracker(&found->second);
+      wire::StatusTracker tracker(&gateway_keys);
       const wire::StatusVerdict verdict =
           tracker.Check(subject->tenant, subject->gateway, delivery.payload(), now);
       if (!verdict.accepted) {
@@ -118,13 +143,13 @@ Result<std::size_t> Ingest::Turn() {
       row.clock_synchronised = verdict.status.clock_synchronised;
       if (verdict.status.heartbeat_interval.count() > 0)
         row.heartbeat_interval_seconds = verdict.status.heartbeat_interval.count();
-      auto applied = ledger_.ApplyStatus(row);
-      item.fate = applied ? Fate::kAckNow : Fate::kLater;
-      if (applied) ++counters_.statuses;
+      item.fate = Fate::kLater;  // until ApplyStatuses below committed it
+      status_of.push_back(taken.size());
+      statuses.push_back(std::move(row));
       taken.push_back(item);
       continue;
     }
-    auto opened = crypto::OpenEnvelope(delivery.payload(), decryption_keys_, found->second);
+    auto opened = crypto::OpenEnvelope(delivery.payload(), decryption_keys_, gateway_keys);
     if (!opened) {
       refuse(crypto::ToString(opened.error().reason), opened.error().message);
       taken.push_back(item);
@@ -142,6 +167,17 @@ Result<std::size_t> Ingest::Turn() {
     item.message = batch.size();
     batch.push_back(std::move(*message));
     taken.push_back(item);
+  }
+
+  // The turn's statuses in one transaction (a heartbeat from each of 2,000 gateways a minute was a commit
+  // each), acknowledged once it committed.
+  if (!statuses.empty()) {
+    if (auto applied = ledger_.ApplyStatuses(statuses); applied) {
+      counters_.statuses += statuses.size();
+      for (std::size_t index : status_of) taken[index].fate = Fate::kAckNow;
+    } else {
+      core::LogWarning("statuses not stored; offered again", {{"reason", applied.error().message}});
+    }
   }
 
   // One transaction for the turn's messages. Nothing is acknowledged before it committed.
@@ -200,7 +236,7 @@ Result<std::size_t> Ingest::Turn() {
     Result<void> done;
     switch (item.fate) {
       case Fate::kAckNow:
-        done = engine_.Ack(*item.delivery);
+        done = engine_.AckWithoutConfirmation(*item.delivery);
         break;
       case Fate::kRefuse:
         done = engine_.Term(*item.delivery);
@@ -216,6 +252,10 @@ Result<std::size_t> Ingest::Turn() {
     // A failed acknowledgement: the message comes again and the ledger's event ids absorb it.
     if (!done) core::LogWarning("acknowledgement not sent", {{"reason", done.error().message}});
   }
+  // One round trip for the turn's receipts and acknowledgements (each waited for its own before).
+  if (auto flushed = engine_.Flush(); !flushed)
+    core::LogWarning("receipts and acknowledgements not confirmed; unconfirmed ones come again",
+                     {{"reason", flushed.error().message}});
   return fetched->size();
 }
 
@@ -235,7 +275,7 @@ void Ingest::SendReceipts(const std::string& tenant, const std::string& gateway,
       core::LogError("cannot sign a receipt", {{"reason", signed_command.error().message}});
       continue;
     }
-    if (auto published = engine_.Publish(*subject, *signed_command); !published) {
+    if (auto published = engine_.PublishWithoutFlush(*subject, *signed_command); !published) {
       ++counters_.receipts_failed;
       core::LogWarning("receipt not sent; the gateway sends the events again",
                        {{"gateway", gateway}, {"reason", published.error().message}});

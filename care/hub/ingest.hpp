@@ -54,7 +54,9 @@ class Ingest {
   const IngestCounters& counters() const { return counters_; }
 
  private:
-  Result<crypto::KeySet> GatewayKeys(const std::string& tenant, const std::string& gateway);
+  // The verification keys of every gateway the turn's messages name, in one ledger call.
+  Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> GatewayKeys(
+      const std::vector<engine::Delivery>& deliveries);
   void SendReceipts(const std::string& tenant, const std::string& gateway,
                     const std::vector<std::string>& event_ids);
 

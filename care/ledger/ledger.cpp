@@ -1,6 +1,8 @@
 #include "care/ledger/ledger.hpp"
 
 #include <algorithm>
+#include <set>
+#include <charconv>
 #include <cstdio>
 #include <pqxx/pqxx>
 
@@ -43,6 +45,32 @@ std::string ArrayLiteral(const std::vector<std::string>& items) {
   return literal + "}";
 }
 
+// The same with NULL for an absent element, for the columns of a many-row insert (unnest).
+std::string ArrayLiteral(const std::vector<std::optional<std::string>>& items) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) literal += ',';
+    if (!items[i]) {
+      literal += "NULL";
+      continue;
+    }
+    literal += '"';
+    for (char c : *items[i]) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  return literal + "}";
+}
+
+// The shortest text that reads back as the same double (PostgreSQL's float8 input is exact for it).
+std::string ExactDouble(double value) {
+  char text[32];
+  const auto written = std::to_chars(text, text + sizeof text, value);
+  return std::string(text, written.ptr);
+}
+
 // SQLSTATE classes that say the statement's data was wrong (22 data exception, 23 integrity constraint):
 // the same message would fail again, so it is refused rather than retried.
 bool Permanent(const std::string& sqlstate) {
@@ -66,47 +94,83 @@ WallTime FromMilliseconds(std::int64_t ms) {
   return WallTime{std::chrono::milliseconds(ms)};
 }
 
+// Observation rows as one array per column, for a single INSERT ... SELECT FROM unnest(...).
+struct ObservationColumns {
+  std::vector<std::string> effective, event_id, metric, subject, device, value, unit, flags, identifier;
+  std::vector<std::optional<std::string>> issued;
+
+  void Add(const ObservationRow& row) {
+    effective.push_back(Iso(row.effective));
+    event_id.push_back(row.event_id.ToString());
+    metric.push_back(row.metric);
+    subject.push_back(row.subject);
+    device.push_back(row.device);
+    issued.push_back(NullableTime(row.issued));
+    value.push_back(ExactDouble(row.value));
+    unit.push_back(row.unit);
+    flags.push_back(ArrayLiteral(row.flags));  // each element a text[] literal, cast back per row
+    identifier.push_back(row.identifier);
+  }
+};
+
 std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message& message) {
   std::vector<EventOutcome> outcomes;
   outcomes.reserve(message.events.size());
   const std::string kind(ToString(message.kind));
+  // One statement for the message's events and one for its observations (a Bundle carries up to a
+  // hundred): a statement per row made a busy hub a round trip per reading.
+  std::vector<std::string> ids;
+  std::vector<std::string> times;
+  ids.reserve(message.events.size());
+  times.reserve(message.events.size());
   for (const IngestedEvent& event : message.events) {
-    const std::string id = event.event_id.ToString();
-    const pqxx::result inserted = tx.exec_params(
-        "INSERT INTO events (event_id, tenant, gateway_id, kind, event_time) VALUES ($1::uuid, $2, $3, $4, "
-        "$5::timestamptz) ON CONFLICT (event_id) DO NOTHING RETURNING 1",
-        id, message.tenant, message.gateway, kind, Iso(event.time));
-    Outcome outcome = Outcome::kNew;
-    if (inserted.empty()) {
-      // Stored before; under READ COMMITTED this statement sees a copy another transaction committed while
-      // the insert above waited for it. Another gateway's (or kind's) id is a conflict, not a duplicate:
-      // answering it with a receipt would let one gateway silence another's event.
-      const pqxx::result existing = tx.exec_params(
-          "SELECT tenant = $2 AND gateway_id = $3 AND kind = $4 FROM events WHERE event_id = $1::uuid", id,
-          message.tenant, message.gateway, kind);
-      outcome = !existing.empty() && existing[0][0].as<bool>() ? Outcome::kDuplicate : Outcome::kConflict;
-    }
-    outcomes.push_back({event.event_id, outcome});
+    ids.push_back(event.event_id.ToString());
+    times.push_back(Iso(event.time));
   }
-  const auto is_new = [&](const core::EventId& id) {
-    return std::any_of(outcomes.begin(), outcomes.end(),
-                       [&](const EventOutcome& o) { return o.event_id == id && o.outcome == Outcome::kNew; });
-  };
+  std::set<std::string> inserted;
+  for (const auto& row : tx.exec_params(
+           "INSERT INTO events (event_id, tenant, gateway_id, kind, event_time) SELECT e.id, $3, $4, $5, e.at "
+           "FROM unnest($1::uuid[], $2::timestamptz[]) AS e(id, at) ON CONFLICT (event_id) DO NOTHING "
+           "RETURNING event_id::text",
+           ArrayLiteral(ids), ArrayLiteral(times), message.tenant, message.gateway, kind))
+    inserted.insert(row[0].as<std::string>());
+  std::set<std::string> duplicates;
+  if (inserted.size() < ids.size()) {
+    // Stored before; under READ COMMITTED this statement sees a copy another transaction committed while
+    // the insert above waited for it. Another gateway's (or kind's) id is a conflict, not a duplicate:
+    // answering it with a receipt would let one gateway silence another's event.
+    for (const auto& row :
+         tx.exec_params("SELECT event_id::text FROM events WHERE event_id = ANY($1::uuid[]) AND tenant = $2 "
+                        "AND gateway_id = $3 AND kind = $4",
+                        ArrayLiteral(ids), message.tenant, message.gateway, kind))
+      duplicates.insert(row[0].as<std::string>());
+  }
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const Outcome outcome = inserted.contains(ids[i])     ? Outcome::kNew
+                            : duplicates.contains(ids[i]) ? Outcome::kDuplicate
+                                                          : Outcome::kConflict;
+    outcomes.push_back({message.events[i].event_id, outcome});
+  }
+  const auto is_new = [&](const core::EventId& id) { return inserted.contains(id.ToString()); };
 
-  for (const ObservationRow& row : message.observations) {
-    if (!is_new(row.event_id)) continue;
+  ObservationColumns columns;
+  for (const ObservationRow& row : message.observations)
+    if (is_new(row.event_id)) columns.Add(row);
+  if (!columns.event_id.empty())
     tx.exec_params(
         "INSERT INTO observations (effective, event_id, metric, tenant, gateway_id, subject, device_id, "
-        "issued, "
-        "value, unit, flags, identifier) VALUES ($1::timestamptz, $2::uuid, $3, $4, $5, $6, $7, "
-        "$8::timestamptz, "
-        "$9, $10, $11::text[], $12)",
-        Iso(row.effective), row.event_id.ToString(), row.metric, message.tenant, message.gateway, row.subject,
-        row.device, NullableTime(row.issued), row.value, row.unit, ArrayLiteral(row.flags), row.identifier);
-  }
+        "issued, value, unit, flags, identifier) SELECT o.effective, o.event_id, o.metric, $11, $12, "
+        "o.subject, o.device_id, o.issued, o.value, o.unit, o.flags::text[], o.identifier FROM "
+        "unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], "
+        "$7::float8[], $8::text[], $9::text[], $10::text[]) AS o(effective, event_id, metric, subject, "
+        "device_id, issued, value, unit, flags, identifier)",
+        ArrayLiteral(columns.effective), ArrayLiteral(columns.event_id), ArrayLiteral(columns.metric),
+        ArrayLiteral(columns.subject), ArrayLiteral(columns.device), ArrayLiteral(columns.issued),
+        ArrayLiteral(columns.value), ArrayLiteral(columns.unit), ArrayLiteral(columns.flags),
+        ArrayLiteral(columns.identifier), message.tenant, message.gateway);
   if (message.events.size() != 1 || !is_new(message.events.front().event_id)) return outcomes;
   const IngestedEvent& event = message.events.front();
-  const std::string id = event.event_id.ToString();
+  const std::string& id = ids.front();
 
   if (message.alert) {
     const AlertRow& alert = *message.alert;
@@ -453,58 +517,98 @@ Result<void> Ledger::Revoke(std::string_view tenant, std::string_view gateway, s
 
 Result<std::vector<GatewayKey>> Ledger::LookupKeys(std::string_view tenant, std::string_view gateway,
                                                    WallTime now) {
-  return impl_->Run<std::vector<GatewayKey>>("lookup key", [&](pqxx::work& tx) {
-    const std::string t(tenant);
-    const std::string g(gateway);
-    const pqxx::result status =
-        tx.exec_params("SELECT status FROM gateways WHERE tenant = $1 AND gateway_id = $2", t, g);
-    if (status.empty()) throw Refusal{Error{Errc::kNotFound, t + "/" + g + " is not enrolled"}};
-    if (status[0][0].as<std::string>() != "enrolled")
-      throw Refusal{Error{Errc::kRejected, t + "/" + g + " is revoked"}};
-    std::vector<GatewayKey> keys;
-    for (const auto& row :
-         tx.exec_params("SELECT key_id, public_key FROM gateway_keys WHERE tenant = $1 AND gateway_id = $2 "
-                        "AND (retired_at IS "
-                        "NULL OR accepted_until > $3::timestamptz) ORDER BY retired_at DESC NULLS FIRST",
-                        t, g, Iso(now))) {
-      keys.push_back({row[0].as<std::string>(), row[1].as<std::string>()});
+  const GatewayRef ref{std::string(tenant), std::string(gateway)};
+  auto found = LookupKeys(std::vector<GatewayRef>{ref}, now);
+  if (!found) return tl::unexpected(found.error());
+  return std::move(found->at(ref));
+}
+
+Result<std::map<GatewayRef, Result<std::vector<GatewayKey>>>> Ledger::LookupKeys(
+    const std::vector<GatewayRef>& gateways, WallTime now) {
+  using Found = std::map<GatewayRef, Result<std::vector<GatewayKey>>>;
+  return impl_->Run<Found>("lookup keys", [&](pqxx::work& tx) {
+    std::vector<std::string> tenants;
+    std::vector<std::string> ids;
+    for (const GatewayRef& ref : gateways) {
+      tenants.push_back(ref.tenant);
+      ids.push_back(ref.gateway);
     }
-    return keys;
+    std::map<GatewayRef, std::string> status;
+    std::map<GatewayRef, std::vector<GatewayKey>> keys;
+    // One statement for a turn's gateways: the current key first, then rotated ones still in their grace.
+    for (const auto& row : tx.exec_params(
+             "SELECT g.tenant, g.gateway_id, g.status, k.key_id, k.public_key FROM unnest($1::text[], "
+             "$2::text[]) AS w(tenant, gateway_id) JOIN gateways g USING (tenant, gateway_id) LEFT JOIN "
+             "gateway_keys k ON k.tenant = g.tenant AND k.gateway_id = g.gateway_id AND (k.retired_at IS "
+             "NULL OR k.accepted_until > $3::timestamptz) ORDER BY g.tenant, g.gateway_id, k.retired_at "
+             "DESC NULLS FIRST",
+             ArrayLiteral(tenants), ArrayLiteral(ids), Iso(now))) {
+      GatewayRef ref{row[0].as<std::string>(), row[1].as<std::string>()};
+      status[ref] = row[2].as<std::string>();
+      if (!row[3].is_null()) keys[ref].push_back({row[3].as<std::string>(), row[4].as<std::string>()});
+    }
+    Found found;
+    for (const GatewayRef& ref : gateways) {
+      const std::string name = ref.tenant + "/" + ref.gateway;
+      const auto known = status.find(ref);
+      if (known == status.end())
+        found.insert_or_assign(ref, Fail(Errc::kNotFound, name + " is not enrolled"));
+      else if (known->second != "enrolled")
+        found.insert_or_assign(ref, Fail(Errc::kRejected, name + " is revoked"));
+      else
+        found.insert_or_assign(ref, std::move(keys[ref]));
+    }
+    return found;
   });
 }
 
-Result<bool> Ledger::ApplyStatus(const StatusRow& status) {
-  return impl_->Run<bool>("status", [&](pqxx::work& tx) {
-    if (!status.time) {
-      // A last will: ends the connection it names, unless a newer connection has reported since.
-      return tx.exec_params(
-                   "UPDATE gateways SET state = 'offline', state_reason = $3 WHERE tenant = $1 AND "
-                   "gateway_id = $2 "
-                   "AND (connected_at IS NULL OR connected_at <= $4::timestamptz)",
-                   status.tenant, status.gateway, status.reason, Iso(status.connected_at))
-                 .affected_rows() > 0;
-    }
-    const bool online = status.state == "online";
+namespace {
+
+bool ApplyStatusIn(pqxx::transaction_base& tx, const StatusRow& status) {
+  if (!status.time) {
+    // A last will: ends the connection it names, unless a newer connection has reported since.
     return tx.exec_params(
-                 "UPDATE gateways SET state = $3, state_reason = $4, status_time = $5::timestamptz, "
-                 "last_heartbeat = CASE WHEN $3 = 'online' THEN $5::timestamptz ELSE last_heartbeat END, "
-                 "connected_at = $6::timestamptz, software_version = coalesce($7, software_version), "
-                 "heartbeat_interval_seconds = coalesce($8, heartbeat_interval_seconds), "
-                 "backlog_events = coalesce($9, backlog_events), backlog_bytes = coalesce($10, "
-                 "backlog_bytes), "
-                 "backlog_alerts = coalesce($11, backlog_alerts), "
-                 "alerts_awaiting_receipt = coalesce($12, alerts_awaiting_receipt), "
-                 "dropped_observations = coalesce($13, dropped_observations), "
-                 "clock_synchronised = coalesce($14, clock_synchronised) "
-                 "WHERE tenant = $1 AND gateway_id = $2 AND (status_time IS NULL OR status_time < "
-                 "$5::timestamptz "
-                 "OR (status_time = $5::timestamptz AND NOT $15))",
-                 status.tenant, status.gateway, status.state, Nullable(status.reason), Iso(*status.time),
-                 Iso(status.connected_at), Nullable(status.version), status.heartbeat_interval_seconds,
-                 status.backlog_events, status.backlog_bytes, status.backlog_alerts,
-                 status.alerts_awaiting_receipt, status.dropped_observations, status.clock_synchronised,
-                 online)
+                 "UPDATE gateways SET state = 'offline', state_reason = $3 WHERE tenant = $1 AND "
+                 "gateway_id = $2 "
+                 "AND (connected_at IS NULL OR connected_at <= $4::timestamptz)",
+                 status.tenant, status.gateway, status.reason, Iso(status.connected_at))
                .affected_rows() > 0;
+  }
+  const bool online = status.state == "online";
+  return tx.exec_params(
+               "UPDATE gateways SET state = $3, state_reason = $4, status_time = $5::timestamptz, "
+               "last_heartbeat = CASE WHEN $3 = 'online' THEN $5::timestamptz ELSE last_heartbeat END, "
+               "connected_at = $6::timestamptz, software_version = coalesce($7, software_version), "
+               "heartbeat_interval_seconds = coalesce($8, heartbeat_interval_seconds), "
+               "backlog_events = coalesce($9, backlog_events), backlog_bytes = coalesce($10, "
+               "backlog_bytes), "
+               "backlog_alerts = coalesce($11, backlog_alerts), "
+               "alerts_awaiting_receipt = coalesce($12, alerts_awaiting_receipt), "
+               "dropped_observations = coalesce($13, dropped_observations), "
+               "clock_synchronised = coalesce($14, clock_synchronised) "
+               "WHERE tenant = $1 AND gateway_id = $2 AND (status_time IS NULL OR status_time < "
+               "$5::timestamptz "
+               "OR (status_time = $5::timestamptz AND NOT $15))",
+               status.tenant, status.gateway, status.state, Nullable(status.reason), Iso(*status.time),
+               Iso(status.connected_at), Nullable(status.version), status.heartbeat_interval_seconds,
+               status.backlog_events, status.backlog_bytes, status.backlog_alerts,
+               status.alerts_awaiting_receipt, status.dropped_observations, status.clock_synchronised,
+               online)
+             .affected_rows() > 0;
+}
+
+}  // namespace
+
+Result<bool> Ledger::ApplyStatus(const StatusRow& status) {
+  return impl_->Run<bool>("status", [&](pqxx::work& tx) { return ApplyStatusIn(tx, status); });
+}
+
+Result<std::vector<bool>> Ledger::ApplyStatuses(const std::vector<StatusRow>& statuses) {
+  return impl_->Run<std::vector<bool>>("statuses", [&](pqxx::work& tx) {
+    std::vector<bool> applied;
+    applied.reserve(statuses.size());
+    for (const StatusRow& status : statuses) applied.push_back(ApplyStatusIn(tx, status));
+    return applied;
   });
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,13 @@ struct EventOutcome {
 struct MessageOutcome {
   std::optional<Error> refused;
   std::vector<EventOutcome> events;
+};
+
+// One gateway of one tenant.
+struct GatewayRef {
+  std::string tenant;
+  std::string gateway;
+  auto operator<=>(const GatewayRef&) const = default;
 };
 
 struct GatewayKey {
@@ -125,9 +133,15 @@ class Ledger {
   // a gateway never enrolled, Errc::kRejected for a revoked one.
   Result<std::vector<GatewayKey>> LookupKeys(std::string_view tenant, std::string_view gateway,
                                              core::WallTime now);
+  // The same for several gateways in one statement (a turn's), each with its own answer; the outer error
+  // only for the database itself.
+  Result<std::map<GatewayRef, Result<std::vector<GatewayKey>>>> LookupKeys(
+      const std::vector<GatewayRef>& gateways, core::WallTime now);
 
   // A verified status (wire::StatusTracker accepted it): true when it was newer than the one kept.
   Result<bool> ApplyStatus(const StatusRow& status);
+  // Several in one transaction (a turn's heartbeats: one commit instead of one each), in order.
+  Result<std::vector<bool>> ApplyStatuses(const std::vector<StatusRow>& statuses);
 
   Result<void> Append(const AuditEntry& entry);
   Result<void> RecordCommand(const SentCommand& command);

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -349,6 +350,56 @@ TEST_CASE("a resident's observations of one metric in a time range come from the
   CHECK(plan.find("observations_default") == std::string::npos);
 }
 
+TEST_CASE("a Bundle's rows go in as one statement each and come back exactly, odd text and all") {
+  LedgerDatabase db;
+  Message message = SpO2Batch(1, 4);
+  REQUIRE(message.observations.size() == 4);
+  // What the columns of one many-row insert must carry through unchanged: quotes, backslashes, commas,
+  // braces, the word NULL, no issued time, and values whose shortest decimal text is long.
+  const std::vector<double> values{0.1 + 0.2, 1e-300, 123456.78901234567, -0.0};
+  for (std::size_t i = 0; i < 4; ++i) {
+    ObservationRow& row = message.observations[i];
+    row.value = values[i];
+    row.identifier = i == 0 ? "x\"y{z},\\w" : "NULL";
+    row.device = i == 1 ? "dev\\1 \"cuff\"" : "oximeter";
+    row.flags = i == 2 ? std::vector<std::string>{"a\"b", "c,d", "NULL", "{e}"} : std::vector<std::string>{};
+    row.issued.reset();
+  }
+  const auto outcomes = Store(*db.ledger, {message});
+  CHECK(Outcomes(outcomes.at(0)) == std::vector<Outcome>(4, Outcome::kNew));
+  pqxx::connection raw(db.connection);
+  pqxx::work tx(raw);
+  const pqxx::result rows = tx.exec(
+      "SELECT event_id::text, value, identifier, device_id, flags, issued IS NULL, tenant, gateway_id FROM "
+      "observations ORDER BY effective");
+  REQUIRE(rows.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    CAPTURE(i);
+    CHECK(rows[i][0].as<std::string>() == message.observations[i].event_id.ToString());
+    CHECK(rows[i][1].as<double>() == values[i]);
+    CHECK(rows[i][2].as<std::string>() == message.observations[i].identifier);
+    CHECK(rows[i][3].as<std::string>() == message.observations[i].device);
+    CHECK(rows[i][5].as<bool>());
+    CHECK(rows[i][6].as<std::string>() == kTenant);
+    CHECK(rows[i][7].as<std::string>() == kGateway);
+  }
+  CHECK_FALSE(rows[2][2].is_null());  // the text "NULL" is text, not a missing value
+  CHECK(std::signbit(rows[3][1].as<double>()));
+  CHECK(tx.exec("SELECT flags = ARRAY['a\"b', 'c,d', 'NULL', '{e}'] AND flags[3] IS NOT NULL FROM observations "
+                "ORDER BY effective OFFSET 2 LIMIT 1")[0][0]
+            .as<bool>());
+  CHECK(tx.exec("SELECT count(*) FROM observations WHERE flags = '{}'")[0][0].as<int>() == 3);
+  tx.commit();
+
+  // The same Bundle again, and one that repeats two of its events beside two new ones.
+  CHECK(Outcomes(Store(*db.ledger, {message}).at(0)) == std::vector<Outcome>(4, Outcome::kDuplicate));
+  Message overlapping = SpO2Batch(3, 4);
+  CHECK(Outcomes(Store(*db.ledger, {overlapping}).at(0)) ==
+        std::vector<Outcome>{Outcome::kDuplicate, Outcome::kDuplicate, Outcome::kNew, Outcome::kNew});
+  CHECK(db.Count("observations") == 6);
+  CHECK(db.Count("events") == 6);
+}
+
 TEST_CASE("rows of a month without a partition wait in the default partition and move when it is made") {
   LedgerDatabase db;
   Store(*db.ledger, {SpO2Batch(1, 3)});
@@ -439,6 +490,34 @@ TEST_CASE("enrolment: a rotated key stays accepted for the grace period, a revok
   CHECK(keys->front().key_id == "kid-3");
 }
 
+TEST_CASE("one lookup answers for a turn's gateways each: keys in order, not enrolled, revoked") {
+  LedgerDatabase db;
+  const core::WallTime t = kT0;
+  REQUIRE(db.ledger->Enrol({kTenant, "gw-a", {"kid-a1", "ka1"}, "aa"}, "operator-1", t));
+  REQUIRE(db.ledger->RotateKey(kTenant, "gw-a", {"kid-a2", "ka2"}, "ab", "hub", t + milliseconds(1000)));
+  REQUIRE(db.ledger->Enrol({kTenant, "gw-b", {"kid-b1", "kb1"}, "bb"}, "operator-1", t));
+  REQUIRE(db.ledger->Revoke(kTenant, "gw-b", "operator-2", t + milliseconds(1000)));
+  REQUIRE(db.ledger->Enrol({"4601", "gw-a", {"kid-c1", "kc1"}, "cc"}, "operator-1", t));
+
+  const std::vector<GatewayRef> turn{{kTenant, "gw-a"}, {kTenant, "gw-b"}, {kTenant, "gw-c"}, {"4601", "gw-a"},
+                                     {"0302", "gw-a"}};
+  auto found = db.ledger->LookupKeys(turn, t + milliseconds(2000));
+  REQUIRE(found);
+  REQUIRE(found->size() == 5);
+  const auto& a = found->at({kTenant, "gw-a"});
+  REQUIRE(a);
+  REQUIRE(a->size() == 2);
+  CHECK(a->at(0).key_id == "kid-a2");  // the current key first
+  CHECK(a->at(1).key_id == "kid-a1");
+  CHECK(found->at({kTenant, "gw-b"}).error().code == Errc::kRejected);
+  CHECK(found->at({kTenant, "gw-c"}).error().code == Errc::kNotFound);
+  REQUIRE(found->at({"4601", "gw-a"}));
+  CHECK(found->at({"4601", "gw-a"})->size() == 1);
+  CHECK(found->at({"4601", "gw-a"})->front().key_id == "kid-c1");  // same id, other municipality
+  CHECK(found->at({"0302", "gw-a"}).error().code == Errc::kNotFound);
+  CHECK(db.ledger->LookupKeys(std::vector<GatewayRef>{}, t)->empty());
+}
+
 TEST_CASE("the audit log is append-only: neither the owner nor the hub role can change it") {
   LedgerDatabase db;
   REQUIRE(db.ledger->Append({kT0, "nurse-0417", "alert.ack", kTenant, kGateway, kResident, "spo2-low"}));
@@ -515,6 +594,17 @@ TEST_CASE("a verified status updates the gateway's heartbeat, version and backlo
   StatusRow stranger = status;
   stranger.gateway = "gw-never-enrolled";
   CHECK_FALSE(db.ledger->ApplyStatus(stranger).value());
+
+  // A turn's statuses in one transaction, applied in order, each with its own answer.
+  StatusRow newer = status;
+  newer.time = kT0 + milliseconds(120'000);
+  newer.connected_at = kT0 + milliseconds(100'000);
+  newer.backlog_events = 3;
+  StatusRow late = newer;
+  late.time = kT0 + milliseconds(90'000);
+  late.backlog_events = 77;
+  CHECK(db.ledger->ApplyStatuses({newer, late, stranger}).value() == std::vector<bool>{true, false, false});
+  CHECK(db.Scalar("SELECT state || ' ' || backlog_events FROM gateways") == "online 3");
 }
 
 TEST_CASE("commands sent, their results and receipts are kept") {
