@@ -484,7 +484,8 @@ Result<void> Engine::PublishWithoutFlush(std::string_view subject, std::string_v
 
 Result<void> Engine::Flush() {
   if (auto ready = impl_->Ready(); !ready) return ready;
-  const natsStatus status = natsConnection_FlushTimeout(impl_->connection, Millis(impl_->options.api_timeout));
+  const natsStatus status =
+      natsConnection_FlushTimeout(impl_->connection, Millis(impl_->options.api_timeout));
   if (status != NATS_OK) return Failed("engine: flush", status);
   return {};
 }

@@ -101,7 +101,8 @@ Result<std::size_t> Ingest::Turn() {
     }
     const auto found = keys->find(ledger::GatewayRef{subject->tenant, subject->gateway});
     if (found == keys->end() || !found->second) {
-      const Error error = found == keys->end() ? Error{Errc::kUnavailable, "no answer"} : found->second.error();
+      const Error error =
+          found == keys->end() ? Error{Errc::kUnavailable, "no answer"} : found->second.error();
       if (error.code == Errc::kNotFound) {
         // Perhaps enrolled soon: kept in the stream and offered again, never lost.
         ++counters_.unknown_gateway;
@@ -174,7 +175,8 @@ Result<std::size_t> Ingest::Turn() {
   if (!statuses.empty()) {
     if (auto applied = ledger_.ApplyStatuses(statuses); applied) {
       counters_.statuses += statuses.size();
-      for (std::size_t index : status_of) taken[index].fate = Fate::kAckNow;
+      for (std::size_t index : status_of)
+        taken[index].fate = Fate::kAckNow;
     } else {
       core::LogWarning("statuses not stored; offered again", {{"reason", applied.error().message}});
     }

@@ -1,94 +1,18 @@
 #include "care/ledger/ledger.hpp"
 
 #include <algorithm>
-#include <set>
-#include <charconv>
 #include <cstdio>
-#include <pqxx/pqxx>
+#include <set>
 
+#include "care/ledger/ledger_impl.hpp"
 #include "care/ledger/schema.hpp"
 
 namespace ehg::ledger {
 namespace {
 
+using namespace ehg::ledger::detail;
+
 using core::WallTime;
-
-// Thrown inside a transaction for a refusal of our own (not a database error): rolls the transaction
-// back and becomes the call's Error.
-struct Refusal {
-  Error error;
-};
-
-std::string Iso(WallTime time) {
-  return core::FormatIso8601(time);
-}
-
-std::optional<std::string> Nullable(std::string_view text) {
-  return text.empty() ? std::nullopt : std::optional<std::string>(text);
-}
-
-std::optional<std::string> NullableTime(const std::optional<WallTime>& time) {
-  return time ? std::optional<std::string>(Iso(*time)) : std::nullopt;
-}
-
-// An array literal for text[] or uuid[]: every element quoted, quotes and backslashes escaped.
-std::string ArrayLiteral(const std::vector<std::string>& items) {
-  std::string literal = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    literal += i ? ",\"" : "\"";
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') literal += '\\';
-      literal += c;
-    }
-    literal += '"';
-  }
-  return literal + "}";
-}
-
-// The same with NULL for an absent element, for the columns of a many-row insert (unnest).
-std::string ArrayLiteral(const std::vector<std::optional<std::string>>& items) {
-  std::string literal = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) literal += ',';
-    if (!items[i]) {
-      literal += "NULL";
-      continue;
-    }
-    literal += '"';
-    for (char c : *items[i]) {
-      if (c == '"' || c == '\\') literal += '\\';
-      literal += c;
-    }
-    literal += '"';
-  }
-  return literal + "}";
-}
-
-// The shortest text that reads back as the same double (PostgreSQL's float8 input is exact for it).
-std::string ExactDouble(double value) {
-  char text[32];
-  const auto written = std::to_chars(text, text + sizeof text, value);
-  return std::string(text, written.ptr);
-}
-
-// SQLSTATE classes that say the statement's data was wrong (22 data exception, 23 integrity constraint):
-// the same message would fail again, so it is refused rather than retried.
-bool Permanent(const std::string& sqlstate) {
-  return sqlstate.starts_with("22") || sqlstate.starts_with("23");
-}
-
-// The connection is gone: 08 connection exception, 57P01-57P03 the server shutting down or restarting.
-bool ConnectionLost(const std::string& sqlstate) {
-  return sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03";
-}
-
-// The server's primary message only: its DETAIL line may quote the failing row (a resident's pseudonym
-// and measured values), and errors end up in logs, where health data must not (docs/security.md).
-std::string Primary(const std::exception& error) {
-  std::string text = error.what();
-  text = text.substr(0, text.find('\n'));
-  return text;
-}
 
 WallTime FromMilliseconds(std::int64_t ms) {
   return WallTime{std::chrono::milliseconds(ms)};
@@ -129,7 +53,8 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
   }
   std::set<std::string> inserted;
   for (const auto& row : tx.exec_params(
-           "INSERT INTO events (event_id, tenant, gateway_id, kind, event_time) SELECT e.id, $3, $4, $5, e.at "
+           "INSERT INTO events (event_id, tenant, gateway_id, kind, event_time) SELECT e.id, $3, $4, $5, "
+           "e.at "
            "FROM unnest($1::uuid[], $2::timestamptz[]) AS e(id, at) ON CONFLICT (event_id) DO NOTHING "
            "RETURNING event_id::text",
            ArrayLiteral(ids), ArrayLiteral(times), message.tenant, message.gateway, kind))
@@ -250,15 +175,6 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
   return outcomes;
 }
 
-void AppendAudit(pqxx::transaction_base& tx, const AuditEntry& entry) {
-  tx.exec_params(
-      "INSERT INTO audit_log (at, actor, action, tenant, gateway_id, subject, detail) VALUES "
-      "($1::timestamptz, "
-      "$2, $3, $4, $5, $6, $7)",
-      Iso(entry.at), entry.actor, entry.action, Nullable(entry.tenant), Nullable(entry.gateway),
-      Nullable(entry.subject), entry.detail);
-}
-
 // "observations_y2026m11" and the month's bounds.
 struct Month {
   std::string name;
@@ -282,6 +198,19 @@ Month MonthOf(std::chrono::year_month month) {
 
 }  // namespace
 
+namespace detail {
+
+void AppendAudit(pqxx::transaction_base& tx, const AuditEntry& entry) {
+  tx.exec_params(
+      "INSERT INTO audit_log (at, actor, action, tenant, gateway_id, subject, detail) VALUES "
+      "($1::timestamptz, "
+      "$2, $3, $4, $5, $6, $7)",
+      Iso(entry.at), entry.actor, entry.action, Nullable(entry.tenant), Nullable(entry.gateway),
+      Nullable(entry.subject), entry.detail);
+}
+
+}  // namespace detail
+
 std::string_view ToString(Outcome outcome) {
   switch (outcome) {
     case Outcome::kNew:
@@ -294,86 +223,11 @@ std::string_view ToString(Outcome outcome) {
   return "unknown";
 }
 
-struct Ledger::Impl {
-  LedgerOptions options;
-  std::unique_ptr<pqxx::connection> connection;
-
-  void Connect() { connection = std::make_unique<pqxx::connection>(options.connection); }
-
-  // One transaction around `work`, with the error policy of the class comment: a connection lost before
-  // the commit is retried once on a new connection (nothing of the first attempt was committed, and every
-  // write is idempotent); a commit whose outcome is unknown is reported, never retried here.
-  template <typename T, typename Work>
-  Result<T> Run(std::string_view what, Work&& work) {
-    for (int attempt = 0;; ++attempt) {
-      try {
-        if (!connection) Connect();
-        pqxx::work tx(*connection);
-        T value = work(tx);
-        tx.commit();
-        return value;
-      } catch (const Refusal& refusal) {
-        return tl::unexpected(refusal.error);
-      } catch (const pqxx::in_doubt_error&) {
-        connection.reset();
-        return Fail(Errc::kUnavailable,
-                    std::string(what) +
-                        ": the connection broke during the commit; it may or may not have "
-                        "happened (every write is idempotent: do it again)");
-      } catch (const pqxx::broken_connection& error) {
-        connection.reset();
-        if (attempt == 0) continue;
-        return Fail(Errc::kUnavailable, std::string(what) + ": database unreachable: " + Primary(error));
-      } catch (const pqxx::sql_error& error) {
-        if (ConnectionLost(error.sqlstate())) {
-          connection.reset();
-          if (attempt == 0) continue;
-          return Fail(Errc::kUnavailable, std::string(what) + ": database unreachable: " + Primary(error));
-        }
-        return Fail(Permanent(error.sqlstate()) ? Errc::kRejected : Errc::kUnavailable,
-                    std::string(what) + ": " + error.sqlstate() + " " + Primary(error));
-      } catch (const std::exception& error) {
-        // pqxx reports a connection that closed under it in more than one way; start afresh next time.
-        connection.reset();
-        return Fail(Errc::kUnavailable, std::string(what) + ": " + Primary(error));
-      }
-    }
-  }
-
-  Result<int> Migrate() {
-    return Run<int>("migrate", [&](pqxx::work& tx) {
-      tx.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLock);
-      // Created only when missing: the hub's own role may not create tables, and opens a current schema.
-      if (tx.exec("SELECT to_regclass('schema_version') IS NULL")[0][0].as<bool>()) {
-        tx.exec(
-            "CREATE TABLE schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at "
-            "timestamptz NOT NULL DEFAULT now())");
-      }
-      const int current = tx.exec("SELECT coalesce(max(version), 0) FROM schema_version")[0][0].as<int>();
-      if (current > LatestSchemaVersion()) {
-        throw Refusal{Error{Errc::kUnsupported, "the hub database has schema version " +
-                                                    std::to_string(current) + ", newer than this build's " +
-                                                    std::to_string(LatestSchemaVersion())}};
-      }
-      int applied = 0;
-      for (const Migration& migration : Migrations()) {
-        if (migration.version <= current) continue;
-        tx.exec(std::string(migration.sql));
-        tx.exec_params("INSERT INTO schema_version (version, description) VALUES ($1, $2)", migration.version,
-                       std::string(migration.description));
-        ++applied;
-      }
-      return applied;
-    });
-  }
-};
-
 Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Ledger::~Ledger() = default;
 
 Result<std::unique_ptr<Ledger>> Ledger::Open(LedgerOptions options) {
-  auto impl = std::make_unique<Impl>();
-  impl->options = std::move(options);
+  auto impl = std::make_unique<Impl>(std::move(options));
   if (auto migrated = impl->Migrate(); !migrated)
     return tl::unexpected(migrated.error().WithContext("ledger"));
   return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
@@ -592,8 +446,7 @@ bool ApplyStatusIn(pqxx::transaction_base& tx, const StatusRow& status) {
                status.tenant, status.gateway, status.state, Nullable(status.reason), Iso(*status.time),
                Iso(status.connected_at), Nullable(status.version), status.heartbeat_interval_seconds,
                status.backlog_events, status.backlog_bytes, status.backlog_alerts,
-               status.alerts_awaiting_receipt, status.dropped_observations, status.clock_synchronised,
-               online)
+               status.alerts_awaiting_receipt, status.dropped_observations, status.clock_synchronised, online)
              .affected_rows() > 0;
 }
 
@@ -607,7 +460,8 @@ Result<std::vector<bool>> Ledger::ApplyStatuses(const std::vector<StatusRow>& st
   return impl_->Run<std::vector<bool>>("statuses", [&](pqxx::work& tx) {
     std::vector<bool> applied;
     applied.reserve(statuses.size());
-    for (const StatusRow& status : statuses) applied.push_back(ApplyStatusIn(tx, status));
+    for (const StatusRow& status : statuses)
+      applied.push_back(ApplyStatusIn(tx, status));
     return applied;
   });
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "care/accounts/accounts.hpp"
 #include "care/ledger/rows.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
@@ -108,6 +109,40 @@ struct CommandState {
   std::optional<std::string> result_detail;
 };
 
+// The console's staff (docs/console.md). Accounts, sessions and sign-in attempts; the rules they follow
+// (names, passwords, lockout, session lifetime) are care/accounts'.
+struct StaffAccount {
+  accounts::Account account;
+  std::string password_hash;  // argon2id, PHC string
+  core::WallTime created_at{};
+  core::WallTime password_changed_at{};
+};
+
+struct NewStaffAccount {
+  std::string username;
+  accounts::Role role = accounts::Role::kNurse;
+  std::vector<std::string> tenants;
+  std::string password_hash;
+};
+
+enum class SignInOutcome { kOk, kWrongPassword, kLocked, kDisabled, kUnknownUser };
+std::string_view ToString(SignInOutcome outcome);
+
+// The failures that count for the lockout: the account's since its last success, and the address's.
+struct SignInFailures {
+  std::vector<core::WallTime> account;
+  std::vector<core::WallTime> address;
+};
+
+struct StaffSession {
+  std::string token_digest;  // SHA-256 of the cookie's token (accounts::TokenDigest)
+  accounts::Account account;
+  std::string csrf_token;
+  std::string address;
+  core::WallTime created_at{};
+  core::WallTime last_seen_at{};
+};
+
 class Ledger {
  public:
   // Connects and brings the schema to this build's version (one transaction under an advisory lock).
@@ -157,6 +192,31 @@ class Ledger {
   Result<int> EnsurePartitions(core::WallTime from, core::WallTime to);
 
   Result<int> SchemaVersion();
+
+  // --- The console's staff (staff.cpp). Changes to accounts are audited in the same transaction.
+  // Errc::kRejected when the name is taken.
+  Result<std::int64_t> CreateAccount(const NewStaffAccount& account, std::string_view actor,
+                                     core::WallTime now);
+  // Disabling ends the account's sessions at once. Errc::kNotFound for an unknown name.
+  Result<void> SetAccountDisabled(std::string_view username, bool disabled, std::string_view actor,
+                                  core::WallTime now);
+  // A new password hash ends the account's sessions (a reset: whoever knew the old one is out).
+  Result<void> SetPasswordHash(std::string_view username, std::string_view password_hash,
+                               std::string_view actor, core::WallTime now);
+  Result<std::optional<StaffAccount>> FindAccount(std::string_view username);
+  Result<std::vector<StaffAccount>> ListAccounts();
+  // Failures since `since`; the account's only after its last success.
+  Result<SignInFailures> RecentSignInFailures(std::optional<std::int64_t> account_id,
+                                              std::string_view address, core::WallTime since);
+  // The attempt, and for a known account its audit row (session.sign_in / session.sign_in_refused).
+  Result<void> RecordSignIn(std::optional<std::int64_t> account_id, std::string_view username,
+                            std::string_view address, SignInOutcome outcome, core::WallTime now);
+  Result<void> CreateSession(const StaffSession& session);
+  // The session of a cookie's digest when it is alive (not ended, account enabled, within `policy`),
+  // its last_seen moved to `now`; nullopt otherwise (an expired one is ended with its reason).
+  Result<std::optional<StaffSession>> TouchSession(std::string_view token_digest, core::WallTime now,
+                                                   const accounts::SessionPolicy& policy);
+  Result<void> EndSession(std::string_view token_digest, std::string_view reason, core::WallTime now);
 
  private:
   struct Impl;

@@ -207,9 +207,48 @@ CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC;
 )sql";
 
+// Version 2: the console's staff accounts, their sessions and sign-in attempts (docs/console.md).
+constexpr std::string_view kVersion2 = R"sql(
+CREATE TABLE staff_accounts (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  username text NOT NULL UNIQUE CHECK (username ~ '^[a-z0-9][a-z0-9._-]{2,63}$'),
+  role text NOT NULL CHECK (role IN ('nurse', 'coordinator', 'municipal_it', 'administrator')),
+  tenants text[] NOT NULL CHECK (cardinality(tenants) > 0),
+  password_hash text NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
+  created_at timestamptz NOT NULL,
+  password_changed_at timestamptz NOT NULL,
+  disabled_at timestamptz
+);
+
+-- The cookie's token is never stored, only its SHA-256: a copy of this table opens no session.
+CREATE TABLE staff_sessions (
+  token_digest text PRIMARY KEY CHECK (token_digest ~ '^[0-9a-f]{64}$'),
+  account_id bigint NOT NULL REFERENCES staff_accounts (id),
+  csrf_token text NOT NULL,
+  address text NOT NULL,
+  created_at timestamptz NOT NULL,
+  last_seen_at timestamptz NOT NULL,
+  ended_at timestamptz,
+  end_reason text
+);
+CREATE INDEX staff_sessions_account ON staff_sessions (account_id) WHERE ended_at IS NULL;
+
+-- Every sign-in attempt, for the lockout (per account since its last success, per address). A name
+-- that is no account is not kept (it may be a password typed into the wrong field).
+CREATE TABLE sign_in_attempts (
+  at timestamptz NOT NULL,
+  account_id bigint REFERENCES staff_accounts (id),
+  address text NOT NULL,
+  outcome text NOT NULL CHECK (outcome IN ('ok', 'wrong_password', 'locked', 'disabled', 'unknown_user'))
+);
+CREATE INDEX sign_in_attempts_account ON sign_in_attempts (account_id, at);
+CREATE INDEX sign_in_attempts_address ON sign_in_attempts (address, at);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "the first schema: gateways, keys, events, observations by month, alerts, commands, audit",
               kVersion1},
+    Migration{2, "the console's staff accounts, sessions and sign-in attempts", kVersion2},
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "tests/support/postgres/postgres.hpp"
 #include "tests/support/wait.hpp"
 #include "tests/unit/ledger/bodies.hpp"
+#include "tests/unit/ledger/ledger_database.hpp"
 
 namespace ehg::ledger {
 namespace {
@@ -19,35 +20,6 @@ namespace {
 using namespace ehg::ledger_test;
 using std::chrono::milliseconds;
 using test::TestPostgres;
-
-struct LedgerDatabase {
-  std::string connection = TestPostgres::Get().FreshDatabase();
-  std::unique_ptr<Ledger> ledger = OpenLedger();
-
-  std::unique_ptr<Ledger> OpenLedger(LedgerOptions options = {}) const {
-    options.connection = connection;
-    auto opened = Ledger::Open(options);
-    REQUIRE_MESSAGE(opened.has_value(), opened.error().message);
-    return std::move(*opened);
-  }
-
-  // One value of a query of our own (a second connection, as an operator would look).
-  std::string Scalar(const std::string& sql) const {
-    pqxx::connection raw(connection);
-    pqxx::work tx(raw);
-    const pqxx::result result = tx.exec(sql);
-    return result.empty() || result[0][0].is_null() ? std::string("NULL") : result[0][0].as<std::string>();
-  }
-  void Execute(const std::string& sql) const {
-    pqxx::connection raw(connection);
-    pqxx::work tx(raw);
-    tx.exec(sql);
-    tx.commit();
-  }
-  long Count(const std::string& table_and_condition) const {
-    return std::stol(Scalar("SELECT count(*) FROM " + table_and_condition));
-  }
-};
 
 Message Parsed(Kind kind, const std::string& body, const std::string& gateway = kGateway) {
   auto message = ReadMessage(kTenant, gateway, kind, body);
@@ -385,9 +357,10 @@ TEST_CASE("a Bundle's rows go in as one statement each and come back exactly, od
   }
   CHECK_FALSE(rows[2][2].is_null());  // the text "NULL" is text, not a missing value
   CHECK(std::signbit(rows[3][1].as<double>()));
-  CHECK(tx.exec("SELECT flags = ARRAY['a\"b', 'c,d', 'NULL', '{e}'] AND flags[3] IS NOT NULL FROM observations "
-                "ORDER BY effective OFFSET 2 LIMIT 1")[0][0]
-            .as<bool>());
+  CHECK(
+      tx.exec("SELECT flags = ARRAY['a\"b', 'c,d', 'NULL', '{e}'] AND flags[3] IS NOT NULL FROM observations "
+              "ORDER BY effective OFFSET 2 LIMIT 1")[0][0]
+          .as<bool>());
   CHECK(tx.exec("SELECT count(*) FROM observations WHERE flags = '{}'")[0][0].as<int>() == 3);
   tx.commit();
 
@@ -499,8 +472,8 @@ TEST_CASE("one lookup answers for a turn's gateways each: keys in order, not enr
   REQUIRE(db.ledger->Revoke(kTenant, "gw-b", "operator-2", t + milliseconds(1000)));
   REQUIRE(db.ledger->Enrol({"4601", "gw-a", {"kid-c1", "kc1"}, "cc"}, "operator-1", t));
 
-  const std::vector<GatewayRef> turn{{kTenant, "gw-a"}, {kTenant, "gw-b"}, {kTenant, "gw-c"}, {"4601", "gw-a"},
-                                     {"0302", "gw-a"}};
+  const std::vector<GatewayRef> turn{
+      {kTenant, "gw-a"}, {kTenant, "gw-b"}, {kTenant, "gw-c"}, {"4601", "gw-a"}, {"0302", "gw-a"}};
   auto found = db.ledger->LookupKeys(turn, t + milliseconds(2000));
   REQUIRE(found);
   REQUIRE(found->size() == 5);

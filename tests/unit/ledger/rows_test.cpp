@@ -61,7 +61,8 @@ TEST_CASE(
   CHECK(message.body.empty());  // observations are kept as rows, not as bodies
 }
 
-TEST_CASE("a blood pressure entry gives one row per component under the entry's event id, and every part's id") {
+TEST_CASE(
+    "a blood pressure entry gives one row per component under the entry's event id, and every part's id") {
   const Message message =
       Read(Kind::kObservation, Bundle({ObservationBody(1, Reading("bp.systolic", 142, "mm[Hg]", kT0, "cuff")),
                                        ObservationBody(2, Reading("bp.diastolic", 91, "mm[Hg]", kT0, "cuff")),
