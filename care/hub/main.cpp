@@ -3,6 +3,8 @@
 // and `revoke` manage which gateway keys it accepts. Any number of `run` instances share the work.
 #include <signal.h>
 #include <systemd/sd-daemon.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -21,6 +23,7 @@
 #include "care/hub/ingest.hpp"
 #include "care/hub/run_options.hpp"
 #include "care/hub/send_command.hpp"
+#include "care/hub/staff_command.hpp"
 #include "care/ledger/ledger.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/clock.hpp"
@@ -349,6 +352,28 @@ int EnrolBatch(const std::string& database, const std::string& file, const std::
   return 0;
 }
 
+// `user add` and `user password` read the password from standard input; typed at a terminal it is not
+// echoed.
+int User(const ehg::hub::UserRequest& request) {
+  ehg::core::SystemClock clock;
+  auto ledger = ehg::ledger::Ledger::Open({request.database});
+  if (!ledger) return Fail("the database", ledger.error());
+  const bool terminal = ::isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (terminal && (request.action == "add" || request.action == "password") &&
+      ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    std::cerr << "password for " << request.name << ": " << std::flush;
+    const int code = ehg::hub::RunUserCommand(request, **ledger, std::cin, std::cout, std::cerr, clock.Now());
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    std::cerr << "\n";
+    return code;
+  }
+  return ehg::hub::RunUserCommand(request, **ledger, std::cin, std::cout, std::cerr, clock.Now());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -406,6 +431,33 @@ int main(int argc, char** argv) {
       ->add_option("--wait", command_options.wait_seconds, "Seconds to wait for its result (a hub must run)")
       ->check(CLI::Range(0, 3600));
 
+  ehg::hub::UserRequest user_request;
+  CLI::App* user = app.add_subcommand("user", "The console's staff accounts (passwords from standard input)");
+  user->require_subcommand(1);
+  user->fallthrough();  // --database and --actor also after the action
+  user->add_option("--database", user_request.database, "libpq connection string")->required();
+  user->add_option("--actor", user_request.actor, "Who does it (the audit log names them)");
+  for (const auto& [name, help] : std::vector<std::pair<std::string, std::string>>{
+           {"add", "Create an account: --name, --role, --tenants; its password from standard input"},
+           {"disable", "Refuse the account's sign-in and end its sessions"},
+           {"enable", "Allow the account's sign-in again"},
+           {"password", "Set the account's password from standard input; its sessions end"},
+           {"list", "Every account: name, role, municipalities, enabled or disabled"}}) {
+    CLI::App* action = user->add_subcommand(name, help);
+    action->parse_complete_callback(
+        [&user_request, action_name = name] { user_request.action = action_name; });
+    if (name == "list") continue;
+    action->add_option("--name", user_request.name, "The user name")->required();
+    if (name == "add") {
+      action->add_option("--role", user_request.role, "nurse, coordinator, municipal_it or administrator")
+          ->required();
+      action
+          ->add_option("--tenants", user_request.tenants,
+                       "Municipality numbers, comma-separated; '*': every one (administrator)")
+          ->required();
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -416,6 +468,7 @@ int main(int argc, char** argv) {
   if (*run) return Run(run_request);
   if (*enrol_batch) return EnrolBatch(batch_database, batch_file, batch_actor);
   if (*send_command) return Command(command_settings, command_options);
+  if (*user) return User(user_request);
   for (CLI::App* key_command : key_commands)
     if (*key_command) return Keys(key_command->get_name(), key_request);
   return 1;
