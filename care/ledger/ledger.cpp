@@ -99,6 +99,9 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
 
   if (message.alert) {
     const AlertRow& alert = *message.alert;
+    // The console's boards of this municipality re-read their alerts (delivered at commit, once per
+    // tenant and transaction; the payload names the tenant only, never a resident).
+    tx.exec_params("SELECT pg_notify($1, $2)", std::string(kAlertChannel), message.tenant);
     tx.exec_params(
         "INSERT INTO alert_events (event_id, tenant, gateway_id, alert_id, change, event_time, body) VALUES "
         "($1::uuid, $2, $3, $4, $5, $6::timestamptz, $7::jsonb)",

@@ -143,6 +143,50 @@ struct StaffSession {
   core::WallTime last_seen_at{};
 };
 
+// One alert on the console's board: the current state of an alert that is not resolved.
+struct BoardAlert {
+  std::string tenant;
+  std::string gateway;
+  std::string alert_id;
+  std::string subject;  // the resident's pseudonym
+  std::string rule_id;
+  std::string metric;
+  std::string device;
+  std::string severity;
+  int priority = 1;  // 0 critical
+  int stage = 0;     // 0 open, 1 acknowledged
+  std::string state;
+  std::string last_change;
+  core::WallTime raised_at{};
+  core::WallTime updated_at{};
+  std::optional<core::WallTime> acknowledged_at;
+  std::string acknowledged_by;
+  std::int64_t escalation_level = 0;
+  std::int64_t occurrences = 0;
+  double worst_value = 0;
+};
+
+// The PostgreSQL channel the hub notifies when a tenant's alerts changed (payload: the tenant).
+inline constexpr std::string_view kAlertChannel = "ehg_alerts";
+
+// Waits for the hub's notifications on kAlertChannel, on a connection of its own (board.cpp).
+class AlertChanges {
+ public:
+  explicit AlertChanges(std::string connection);
+  ~AlertChanges();
+  AlertChanges(const AlertChanges&) = delete;
+  AlertChanges& operator=(const AlertChanges&) = delete;
+
+  // The tenants whose alerts changed within `timeout` (empty: none). After (re)connecting it returns
+  // {"*"} once: whatever happened while it was not listening must be read again. Errc::kUnavailable
+  // while the database is away (call again: it reconnects).
+  Result<std::vector<std::string>> Wait(std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class Ledger {
  public:
   // Connects and brings the schema to this build's version (one transaction under an advisory lock).
@@ -217,6 +261,12 @@ class Ledger {
   Result<std::optional<StaffSession>> TouchSession(std::string_view token_digest, core::WallTime now,
                                                    const accounts::SessionPolicy& policy);
   Result<void> EndSession(std::string_view token_digest, std::string_view reason, core::WallTime now);
+
+  // --- The console's board (board.cpp). Open and acknowledged alerts of the tenants (accounts::kAllTenants:
+  // every one), critical first, then the longest waiting; at most `limit`. Audited as alerts.read by
+  // `actor`: the board shows residents' pseudonyms.
+  Result<std::vector<BoardAlert>> BoardAlerts(const std::vector<std::string>& tenants, std::size_t limit,
+                                              std::string_view actor, core::WallTime now);
 
  private:
   struct Impl;
