@@ -1,0 +1,60 @@
+// ehealth-console: the care staff's web console (docs/console.md). One process of many: each serves
+// any request, as all state is in the hub's PostgreSQL.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <iostream>
+
+#include "care/console/server.hpp"
+#include "gateway/core/clock.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ehealth-console: the care staff's alert board, residents' charts and the fleet, in the browser"};
+  app.set_version_flag("--version", std::string("ehealth-console ") + EHG_VERSION);
+  ehg::console::ServerOptions options;
+  std::string listen = "127.0.0.1:8443";
+  app.add_option("--database", options.database, "libpq connection string (the hub's database)")->required();
+  app.add_option("--listen", listen, "host:port to serve HTTPS on (port 0: any free one)");
+  app.add_option("--tls-cert", options.tls_cert_file, "The server certificate (PEM)")->required();
+  app.add_option("--tls-key", options.tls_key_file, "Its private key (PEM)")->required();
+  app.add_option("--web-root", options.web_root, "The console's pages and scripts")
+      ->default_val("/usr/share/ehealth-hub/console");
+  app.add_option("--database-connections", options.database_connections,
+                 "Requests reading the database at once")
+      ->check(CLI::Range(1, 64));
+  CLI11_PARSE(app, argc, argv);
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    std::cerr << "ehealth-console: --listen is host:port\n";
+    return 64;
+  }
+  options.host = listen.substr(0, colon);
+  try {
+    options.port = static_cast<std::uint16_t>(std::stoul(listen.substr(colon + 1)));
+  } catch (const std::exception&) {
+    std::cerr << "ehealth-console: --listen is host:port\n";
+    return 64;
+  }
+
+  // SIGTERM and SIGINT are taken by sigwait below, never by a handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  ehg::core::SystemClock clock(true);
+  auto server = ehg::console::ConsoleServer::Start(options, clock);
+  if (!server) {
+    std::cerr << "ehealth-console: " << server.error().message << "\n";
+    return server.error().code == ehg::Errc::kUnavailable ? 69 : 78;
+  }
+  std::cout << "console listening on https://" << options.host << ":" << (*server)->port() << std::endl;
+  int received = 0;
+  sigwait(&stop_signals, &received);
+  std::cout << "console stopping" << std::endl;
+  return 0;
+}

@@ -1,0 +1,246 @@
+// The care console's page: sign-in, and the live alert board. No framework, no external resource: the
+// Content-Security-Policy allows this file and console.css only.
+'use strict';
+
+const TEXT = {
+  nb: {
+    title: 'Varseltavle', sign_in: 'Logg inn', sign_out: 'Logg ut', username: 'Brukernavn', password: 'Passord',
+    enable_sound: 'Slå på lyd', open_alerts: 'Åpne varsler', clinical_lane: 'Varsler om beboere',
+    technical_lane: 'Utstyr og gateway', none_open: 'Ingen åpne varsler.', refused: 'Feil brukernavn eller passord.',
+    locked: 'For mange mislykkede forsøk. Prøv igjen om litt.', unavailable: 'Omsorgssystemet svarer ikke. Prøv igjen.',
+    critical_banner: (n) => (n === 1 ? '1 kritisk varsel venter' : n + ' kritiske varsler venter'),
+    sound_off: 'Lyden er av: trykk «Slå på lyd».', updated: 'Oppdatert', live_lost: 'Mistet forbindelsen, prøver igjen …',
+    severity: { critical: 'kritisk', high: 'høy', medium: 'middels', low: 'lav' },
+    acknowledged: 'kvittert', open: 'åpen', escalation: 'eskalering', since: 'siden', municipality: 'kommune',
+    gateway: 'gateway', worst: 'verste verdi', other_language: 'English', other_lang_code: 'en',
+    role: { nurse: 'sykepleier', coordinator: 'koordinator', municipal_it: 'kommunal IT', administrator: 'administrator' },
+  },
+  en: {
+    title: 'Alert board', sign_in: 'Sign in', sign_out: 'Sign out', username: 'User name', password: 'Password',
+    enable_sound: 'Turn sound on', open_alerts: 'Open alerts', clinical_lane: 'Residents\u2019 alerts',
+    technical_lane: 'Devices and gateways', none_open: 'No open alerts.', refused: 'Wrong user name or password.',
+    locked: 'Too many failed attempts. Try again later.', unavailable: 'The care system does not answer. Try again.',
+    critical_banner: (n) => (n === 1 ? '1 critical alert waiting' : n + ' critical alerts waiting'),
+    sound_off: 'Sound is off: press \u201cTurn sound on\u201d.', updated: 'Updated', live_lost: 'Connection lost, retrying \u2026',
+    severity: { critical: 'critical', high: 'high', medium: 'medium', low: 'low' },
+    acknowledged: 'acknowledged', open: 'open', escalation: 'escalation', since: 'since', municipality: 'municipality',
+    gateway: 'gateway', worst: 'worst value', other_language: 'Norsk', other_lang_code: 'nb',
+    role: { nurse: 'nurse', coordinator: 'coordinator', municipal_it: 'municipal IT', administrator: 'administrator' },
+  },
+};
+
+const state = {
+  language: localStorage.getItem('ehg-language') === 'en' ? 'en' : 'nb',
+  session: null,
+  alerts: [],
+  clockOffset: 0,
+  events: null,
+  audio: null,
+  beepTimer: null,
+};
+// For the browser tests: what the board shows and when it last drew it.
+window.ehgConsole = { renders: 0, lastRenderAt: 0, alertIds: [] };
+
+const $ = (id) => document.getElementById(id);
+const t = (key) => TEXT[state.language][key];
+
+function applyLanguage() {
+  document.documentElement.lang = state.language;
+  document.title = 'ehealth \u2013 ' + t('title');
+  for (const element of document.querySelectorAll('[data-text]')) element.textContent = t(element.dataset.text);
+  const toggle = $('language');
+  toggle.textContent = t('other_language');
+  toggle.lang = t('other_lang_code');
+  if (state.session) showWho();
+  render();
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (state.session && method !== 'GET') headers['X-CSRF-Token'] = state.session.csrf;
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  let data = null;
+  if (response.status !== 204) {
+    try { data = await response.json(); } catch (error) { data = null; }
+  }
+  return { status: response.status, data };
+}
+
+function showSignIn(message) {
+  state.session = null;
+  if (state.events) { state.events.close(); state.events = null; }
+  stopBeeping();
+  $('board-view').hidden = true;
+  $('who').hidden = true;
+  $('sign-in-view').hidden = false;
+  $('sign-in-error').textContent = message || '';
+  $('username').focus();
+}
+
+function showWho() {
+  const role = t('role')[state.session.role] || state.session.role;
+  $('who-name').textContent = state.session.username + ' (' + role + ')';
+}
+
+function showBoard() {
+  $('sign-in-view').hidden = true;
+  $('board-view').hidden = false;
+  $('who').hidden = false;
+  showWho();
+  follow();
+}
+
+// Live updates: the server says "alerts changed"; the board reads them again through the API.
+function follow() {
+  if (state.events) state.events.close();
+  const events = new EventSource('/api/events');
+  state.events = events;
+  events.addEventListener('alerts', () => loadBoard());
+  events.addEventListener('signed_out', () => showSignIn());
+  events.onerror = () => { $('board-status').textContent = t('live_lost'); };
+}
+
+async function loadBoard() {
+  const { status, data } = await api('GET', '/api/alerts');
+  if (status === 401) return showSignIn();
+  if (status !== 200 || !data) { $('board-status').textContent = t('unavailable'); return; }
+  state.clockOffset = data.now - Date.now();
+  state.alerts = data.alerts;
+  render();
+  $('board-status').textContent = t('updated') + ' ' + new Date(data.now).toLocaleTimeString(state.language);
+}
+
+function age(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return (h ? h + ' t ' : '') + (h || m ? m + ' min ' : '') + s + ' s';
+}
+
+function alertItem(alert) {
+  const item = document.createElement('li');
+  const severity = alert.severity;
+  item.className = 'alert ' + severity + (alert.stage === 1 ? ' acknowledged' : '');
+  item.dataset.alertId = alert.alert_id;
+  item.dataset.tenant = alert.tenant;
+  const line1 = document.createElement('div');
+  line1.className = 'line1';
+  const badge = document.createElement('span');
+  badge.className = 'badge ' + severity;
+  badge.textContent = t('severity')[severity] || severity;
+  const subject = document.createElement('span');
+  subject.className = 'subject';
+  subject.textContent = alert.subject;
+  const what = document.createElement('span');
+  what.textContent = alert.metric + ' \u00b7 ' + alert.rule_id;
+  const ageText = document.createElement('span');
+  ageText.className = 'age';
+  ageText.dataset.raisedAt = String(alert.raised_at);
+  ageText.textContent = age(Date.now() + state.clockOffset - alert.raised_at);
+  line1.append(badge, subject, what, ageText);
+  const meta = document.createElement('div');
+  meta.className = 'meta';
+  meta.textContent = [
+    alert.stage === 1 ? t('acknowledged') + (alert.acknowledged_by ? ' (' + alert.acknowledged_by + ')' : '') : t('open'),
+    t('worst') + ' ' + alert.worst_value,
+    t('escalation') + ' ' + alert.escalation_level,
+    t('municipality') + ' ' + alert.tenant,
+    t('gateway') + ' ' + alert.gateway + (alert.device ? ' / ' + alert.device : ''),
+  ].join(' \u00b7 ');
+  item.append(line1, meta);
+  return item;
+}
+
+function render() {
+  if (!state.session) return;
+  const technical = (alert) => alert.device !== '' || alert.metric.startsWith('gateway.');
+  for (const [lane, wanted] of [['clinical', false], ['technical', true]]) {
+    const list = $(lane);
+    const alerts = state.alerts.filter((alert) => technical(alert) === wanted);
+    list.replaceChildren(...alerts.map(alertItem));
+    $(lane + '-empty').hidden = alerts.length > 0;
+  }
+  const critical = state.alerts.filter((alert) => alert.priority === 0 && alert.stage === 0).length;
+  const banner = $('critical-banner');
+  banner.hidden = critical === 0;
+  banner.textContent = critical ? t('critical_banner')(critical) + (audioRunning() ? '' : ' \u2013 ' + t('sound_off')) : '';
+  if (critical) startBeeping(); else stopBeeping();
+  $('sound').hidden = audioRunning();
+  window.ehgConsole.renders += 1;
+  window.ehgConsole.lastRenderAt = performance.now();
+  window.ehgConsole.alertIds = state.alerts.map((alert) => alert.alert_id);
+}
+
+// The critical signal: a tone every two seconds while a critical alert is not acknowledged. There is no
+// way to mute it; it stops when no critical alert is open. Browsers start sound only after a user's
+// action, so the sign-in click (or the "turn sound on" button after a reload) starts it.
+function audioRunning() { return state.audio !== null && state.audio.state === 'running'; }
+
+function enableAudio() {
+  if (!state.audio) {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) return;
+    state.audio = new Context();
+  }
+  state.audio.resume().then(render, () => {});
+}
+
+function beep() {
+  if (!audioRunning()) return;
+  const oscillator = state.audio.createOscillator();
+  const gain = state.audio.createGain();
+  oscillator.frequency.value = 880;
+  gain.gain.value = 0.2;
+  oscillator.connect(gain).connect(state.audio.destination);
+  oscillator.start();
+  oscillator.stop(state.audio.currentTime + 0.4);
+}
+
+function startBeeping() {
+  if (state.beepTimer) return;
+  beep();
+  state.beepTimer = setInterval(beep, 2000);
+}
+
+function stopBeeping() {
+  if (state.beepTimer) { clearInterval(state.beepTimer); state.beepTimer = null; }
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  enableAudio();
+  const { status, data } = await api('POST', '/api/session', { username: $('username').value, password: $('password').value });
+  $('password').value = '';
+  if (status === 200 && data) { state.session = data; showBoard(); return; }
+  $('sign-in-error').textContent = status === 401 ? t('refused') : status === 429 ? t('locked') : t('unavailable');
+}
+
+async function signOut() {
+  await api('DELETE', '/api/session');
+  showSignIn();
+}
+
+async function start() {
+  applyLanguage();
+  $('sign-in-form').addEventListener('submit', signIn);
+  $('sign-out').addEventListener('click', signOut);
+  $('sound').addEventListener('click', enableAudio);
+  $('language').addEventListener('click', () => {
+    state.language = state.language === 'nb' ? 'en' : 'nb';
+    localStorage.setItem('ehg-language', state.language);
+    applyLanguage();
+  });
+  setInterval(() => {
+    for (const element of document.querySelectorAll('.age'))
+      element.textContent = age(Date.now() + state.clockOffset - Number(element.dataset.raisedAt));
+  }, 1000);
+  const { status, data } = await api('GET', '/api/session');
+  if (status === 200 && data) { state.session = data; showBoard(); } else showSignIn();
+}
+
+document.addEventListener('DOMContentLoaded', start);

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "care/console/sign_in.hpp"
+#include "care/ledger/ledger.hpp"
+#include "gateway/core/clock.hpp"
+
+// The console's HTTP API, without HTTP: a request as the server read it, the answer to write back.
+// server.cpp adapts Poco's requests to this and streams the live feed; everything a browser can ask of
+// the console's data passes Handle, so its rules (session, role, municipality, CSRF, origin) are tested
+// here without a socket (docs/console.md#the-api).
+namespace ehg::console {
+
+struct WebRequest {
+  std::string method;
+  std::string path;   // without the query
+  std::string query;  // after '?', undecoded
+  std::string cookie;
+  std::string origin;  // the Origin header, empty when absent
+  std::string host;    // the Host header
+  std::string csrf_token;
+  std::string content_type;
+  std::string body;
+  std::string address;
+};
+
+struct WebResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // besides the security headers
+};
+
+// The name of the session cookie. "__Host-": the browser keeps it only when set Secure, from this host,
+// for the whole path, so no other site or subdomain can plant one.
+inline constexpr std::string_view kSessionCookie = "__Host-ehg_session";
+// Request bodies larger than this are refused unread (a sign-in is well under 2 KiB).
+inline constexpr std::size_t kMaxBodyBytes = 8 * 1024;
+// The most alerts one board answer carries.
+inline constexpr std::size_t kBoardLimit = 2000;
+
+// The value of cookie `name` in a Cookie header, or empty.
+std::string CookieValue(std::string_view header, std::string_view name);
+// Set-Cookie for a new session, and for ending it.
+std::string SessionCookie(std::string_view token);
+std::string ExpiredSessionCookie();
+// Headers every answer carries: a strict Content-Security-Policy (own scripts and styles only, no
+// frames), no MIME sniffing, no referrer.
+std::vector<std::pair<std::string, std::string>> SecurityHeaders();
+// The value of `name` in a query string ("tenant=0301&x=1"), percent-decoding not needed for the
+// values the API takes (digits and ids); nullopt when absent.
+std::optional<std::string> QueryValue(std::string_view query, std::string_view name);
+// The board as JSON: {"now": ms, "alerts": [...]}; times in epoch milliseconds.
+std::string BoardJson(const std::vector<ledger::BoardAlert>& alerts, core::WallTime now);
+
+class ConsoleApi {
+ public:
+  ConsoleApi(StaffSignIn& sign_in, ledger::Ledger& ledger, core::Clock& clock);
+  WebResponse Handle(const WebRequest& request);
+  // The session behind a request's cookie (for the live feed), or nullopt.
+  std::optional<ledger::StaffSession> SessionOf(const WebRequest& request, WebResponse* refusal);
+
+ private:
+  WebResponse SignIn(const WebRequest& request);
+  WebResponse SignOut(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse Board(const WebRequest& request, const ledger::StaffSession& session);
+
+  StaffSignIn& sign_in_;
+  ledger::Ledger& ledger_;
+  core::Clock& clock_;
+};
+
+}  // namespace ehg::console

@@ -1,0 +1,132 @@
+// The care console in Debian's chromium, driven by playwright-core (no browser download): sign-in, the
+// live board, the critical signal, another municipality's nurse, a forged request, sign-out; axe-core
+// on each view. Run by tests/unit/console/browser_test.cpp, which owns the database and the console:
+//   node board.mjs   (environment: CONSOLE_URL, NURSE, OTHER_NURSE, PASSWORD, ARTEFACTS)
+// It prints READY when the board shows the first alert and waits for a line on standard input (the
+// test has then stored a new critical alert whose id it names: "STORED <alert id>").
+import { createInterface } from 'node:readline';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const { CONSOLE_URL, NURSE, OTHER_NURSE, PASSWORD, ARTEFACTS } = process.env;
+mkdirSync(ARTEFACTS, { recursive: true });
+
+const failures = [];
+const check = (ok, what) => { if (!ok) { failures.push(what); console.error('FAILED: ' + what); } else console.log('ok: ' + what); };
+const lines = createInterface({ input: process.stdin });
+const nextLine = () => new Promise((resolve) => lines.once('line', resolve));
+
+// Playwright's waitForFunction polls through eval(), which the console's Content-Security-Policy forbids
+// (as it should); page.evaluate goes through the DevTools protocol, so poll with that.
+async function until(page, predicate, arg, timeout = 10000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    if (await page.evaluate(predicate, arg)) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error('timed out waiting for ' + predicate.toString());
+}
+
+async function accessibility(page, view) {
+  // Evaluated through the DevTools protocol: the page's own Content-Security-Policy (no inline script)
+  // stays in force for everything else.
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
+  const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of serious) console.error('axe ' + view + ': ' + v.id + ' (' + v.impact + '): ' + v.help + ' ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
+  check(serious.length === 0, 'axe: no serious or critical violation on the ' + view);
+}
+
+async function signIn(page, name) {
+  await page.goto(CONSOLE_URL);
+  await page.waitForSelector('#sign-in-view:not([hidden])');
+  await page.fill('#username', name);
+  await page.fill('#password', PASSWORD);
+  await page.click('#sign-in-form button[type=submit]');
+  await page.waitForSelector('#board-view:not([hidden])');
+}
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--no-first-run', '--ignore-certificate-errors',
+    '--autoplay-policy=no-user-gesture-required'],
+});
+try {
+  // A tablet in landscape.
+  const nurse = await browser.newContext({ viewport: { width: 1180, height: 820 }, ignoreHTTPSErrors: true, locale: 'nb-NO' });
+  const page = await nurse.newPage();
+  await page.goto(CONSOLE_URL);
+  await page.waitForSelector('#sign-in-view:not([hidden])');
+  await accessibility(page, 'sign-in page');
+
+  // A wrong password: refused with the same words as an unknown name.
+  await page.fill('#username', NURSE);
+  await page.fill('#password', 'not the password at all');
+  await page.click('#sign-in-form button[type=submit]');
+  await until(page, () => document.getElementById('sign-in-error').textContent !== '');
+  check((await page.textContent('#sign-in-error')).includes('Feil brukernavn eller passord'), 'a wrong password is refused in bokmål');
+
+  await signIn(page, NURSE);
+  await until(page, () => window.ehgConsole.alertIds.length >= 1);
+  const first = await page.evaluate(() => window.ehgConsole.alertIds.slice());
+  check(first.includes('alert-0301-high'), 'the board shows the open alert of its municipality');
+  check(!first.includes('alert-4601-critical'), 'the board does not show another municipality\'s alert');
+  const cookies = await nurse.cookies();
+  const session = cookies.find((c) => c.name === '__Host-ehg_session');
+  check(session && session.httpOnly && session.secure && session.sameSite === 'Strict', 'the session cookie is HttpOnly, Secure, SameSite=Strict');
+  check(!(await page.evaluate(() => document.cookie)).includes('ehg_session'), 'scripts cannot read the session cookie');
+  await page.screenshot({ path: ARTEFACTS + '/board-before.png', fullPage: true });
+
+  // Live: the test stores a critical alert now; it must appear without a reload.
+  const rendersBefore = await page.evaluate(() => window.ehgConsole.renders);
+  console.log('READY');
+  const stored = (await nextLine()).split(' ')[1];
+  const started = Date.now();
+  await until(page, (id) => window.ehgConsole.alertIds.includes(id), stored);
+  console.log('LIVE_MS ' + (Date.now() - started));
+  check(await page.evaluate(() => window.ehgConsole.alertIds[0]) === stored, 'the new critical alert is first on the board');
+  check(await page.evaluate((n) => window.ehgConsole.renders > n, rendersBefore), 'the board redrew itself');
+  await page.waitForSelector('#critical-banner:not([hidden])');
+  check((await page.textContent('#critical-banner')).includes('kritisk'), 'the critical banner is shown');
+  check(await page.isHidden('#critical-banner button'), 'the critical signal has no mute control');
+  await accessibility(page, 'alert board');
+  await page.screenshot({ path: ARTEFACTS + '/board-critical.png', fullPage: true });
+
+  // English on request, kept for the next visit.
+  await page.click('#language');
+  check((await page.textContent('#clinical-heading')).includes('Residents'), 'the board speaks English on request');
+  await accessibility(page, 'alert board in English');
+  await page.click('#language');
+
+  // A nurse of another municipality: her board lacks it, and a forged request for it is refused.
+  const other = await browser.newContext({ ignoreHTTPSErrors: true });
+  const otherPage = await other.newPage();
+  await signIn(otherPage, OTHER_NURSE);
+  await until(otherPage, () => window.ehgConsole.renders >= 1);
+  const theirs = await otherPage.evaluate(() => window.ehgConsole.alertIds.slice());
+  check(theirs.includes('alert-4601-critical') && !theirs.includes(stored) && !theirs.includes('alert-0301-high'),
+    'the other municipality\'s nurse sees only her own');
+  const forged = await otherPage.evaluate(async () => (await fetch('/api/alerts?tenant=0301')).status);
+  check(forged === 403, 'a forged request for another municipality\'s board gets 403');
+  const noCsrf = await otherPage.evaluate(async () => (await fetch('/api/session', { method: 'DELETE' })).status);
+  check(noCsrf === 403, 'signing out without the CSRF token is refused');
+  await other.close();
+
+  // Sign out: the cookie no longer opens anything.
+  await page.click('#sign-out');
+  await page.waitForSelector('#sign-in-view:not([hidden])');
+  const after = await page.evaluate(async () => (await fetch('/api/alerts')).status);
+  check(after === 401, 'after sign-out the board is closed');
+  await nurse.close();
+} catch (error) {
+  failures.push(String(error && error.stack || error));
+  console.error(error);
+} finally {
+  await browser.close();
+}
+console.log(failures.length ? 'FAILED ' + failures.length : 'PASSED');
+process.exit(failures.length ? 1 : 0);
