@@ -35,7 +35,8 @@ ledger::Message AlertMessage(const std::string& tenant, const std::string& gatew
   return *message;
 }
 
-TEST_CASE("the console in chromium: sign-in, a live critical alert, another municipality refused, axe clean") {
+TEST_CASE(
+    "the console in chromium: sign-in, a live critical alert, another municipality refused, axe clean") {
   const std::string database = test::TestPostgres::Get().FreshDatabase();
   auto ledger = ledger::Ledger::Open({database});
   REQUIRE(ledger);
@@ -46,14 +47,14 @@ TEST_CASE("the console in chromium: sign-in, a live critical alert, another muni
   REQUIRE((*ledger)->CreateAccount({"ola.nordmann", accounts::Role::kNurse, {"4601"}, *hash}, "test", now));
   REQUIRE((*ledger)->Store({AlertMessage("0301", "gw-a", 1, "alert-0301-high", alerts::Severity::kHigh,
                                          now - std::chrono::minutes(7)),
-                            AlertMessage("4601", "gw-b", 2, "alert-4601-critical", alerts::Severity::kCritical,
-                                         now - std::chrono::minutes(3))}));
+                            AlertMessage("4601", "gw-b", 2, "alert-4601-critical",
+                                         alerts::Severity::kCritical, now - std::chrono::minutes(3))}));
 
   const test::TestPki& pki = test::TestPki::Get();
-  test::Process console = test::Process::Start(
-      {EHG_CONSOLE_BINARY, "--database", database, "--listen", "127.0.0.1:0", "--tls-cert",
-       pki.File("broker.crt").string(), "--tls-key", pki.File("broker.key").string(), "--web-root",
-       std::string(EHG_SOURCE_DIR) + "/care/console/web"});
+  test::Process console = test::Process::Start({EHG_CONSOLE_BINARY, "--database", database, "--listen",
+                                                "127.0.0.1:0", "--tls-cert", pki.File("broker.crt").string(),
+                                                "--tls-key", pki.File("broker.key").string(), "--web-root",
+                                                std::string(EHG_SOURCE_DIR) + "/care/console/web"});
   REQUIRE_MESSAGE(console.WaitForOutput("console listening on https://", seconds(30)), console.Output());
   std::smatch port;
   const std::string output = console.Output();
@@ -63,8 +64,8 @@ TEST_CASE("the console in chromium: sign-in, a live critical alert, another muni
   std::filesystem::create_directories(artefacts);
   test::Process browser = test::Process::Start(
       {"/usr/bin/env", "node", std::string(EHG_SOURCE_DIR) + "/tests/browser/board.mjs"},
-      {"CONSOLE_URL=https://localhost:" + port[1].str() + "/", "NURSE=kari.nordmann", "OTHER_NURSE=ola.nordmann",
-       std::string("PASSWORD=") + kPassword, "ARTEFACTS=" + artefacts});
+      {"CONSOLE_URL=https://localhost:" + port[1].str() + "/", "NURSE=kari.nordmann",
+       "OTHER_NURSE=ola.nordmann", std::string("PASSWORD=") + kPassword, "ARTEFACTS=" + artefacts});
   // Until the board is ready, or the script gave up (its output says why).
   bool ready = false;
   for (int i = 0; i < 180 && !ready; ++i) {
@@ -72,8 +73,8 @@ TEST_CASE("the console in chromium: sign-in, a live critical alert, another muni
     if (!ready && browser.Wait(milliseconds(0)).has_value()) break;
   }
   REQUIRE_MESSAGE(ready, browser.Output());
-  REQUIRE((*ledger)->Store({AlertMessage("0301", "gw-a", 3, "alert-0301-critical-live", alerts::Severity::kCritical,
-                                         core::SystemClock().Now())}));
+  REQUIRE((*ledger)->Store({AlertMessage("0301", "gw-a", 3, "alert-0301-critical-live",
+                                         alerts::Severity::kCritical, core::SystemClock().Now())}));
   browser.WriteInput("STORED alert-0301-critical-live\n");
   const auto exit_code = browser.Wait(seconds(120));
   INFO(browser.Output());
@@ -83,9 +84,10 @@ TEST_CASE("the console in chromium: sign-in, a live critical alert, another muni
   CHECK(std::filesystem::exists(artefacts + "/board-critical.png"));
 
   // The audit log names each sign-in and each read of a board.
-  auto audit = test::RunCommand({"/usr/bin/env", "psql", database, "-At", "-c",
-                                 "SELECT actor || ' ' || action FROM audit_log WHERE action IN "
-                                 "('session.sign_in', 'session.sign_in_refused', 'alerts.read') ORDER BY id"});
+  auto audit =
+      test::RunCommand({"/usr/bin/env", "psql", database, "-At", "-c",
+                        "SELECT actor || ' ' || action FROM audit_log WHERE action IN "
+                        "('session.sign_in', 'session.sign_in_refused', 'alerts.read') ORDER BY id"});
   CHECK(audit.output.find("kari.nordmann session.sign_in_refused") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann session.sign_in\n") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann alerts.read") != std::string::npos);
