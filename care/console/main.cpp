@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   CLI::App app{
       "ehealth-console: the care staff's alert board, residents' charts and the fleet, in the browser"};
   app.set_version_flag("--version", std::string("ehealth-console ") + EHG_VERSION);
+  // The package's unit runs `ehealth-console --config /etc/ehealth-hub/console.toml`: the keys are the
+  // options' long names; a key that is no option is an error (a typo must not leave a default in force).
+  app.set_config("--config", "", "A TOML file with the options below (their long names as keys)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
   ehg::console::ServerOptions options;
   std::string listen = "127.0.0.1:8443";
   app.add_option("--database", options.database, "libpq connection string (the hub's database)")->required();
@@ -24,7 +28,12 @@ int main(int argc, char** argv) {
   app.add_option("--database-connections", options.database_connections,
                  "Requests reading the database at once")
       ->check(CLI::Range(1, 64));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : 78;  // EX_CONFIG: the unit does not restart a console configured wrongly
+  }
   const std::size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "ehealth-console: --listen is host:port\n";
