@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "gateway/core/log.hpp"
+#include "gateway/core/utf8.hpp"
+#include "gateway/wire/commands.hpp"
 
 namespace ehg::console {
 namespace {
@@ -134,6 +136,18 @@ std::string BoardJson(const std::vector<ledger::BoardAlert>& alerts, core::WallT
     item.set("escalation_level", alert.escalation_level);
     item.set("occurrences", alert.occurrences);
     item.set("worst_value", alert.worst_value);
+    for (const auto& [name, action] :
+         {std::pair{"claim", &alert.claim}, std::pair{"acknowledge", &alert.acknowledge},
+          std::pair{"resolve", &alert.resolve}}) {
+      if (!*action) continue;
+      Poco::JSON::Object done;
+      done.set("by", (*action)->actor);
+      done.set("at", Millis((*action)->at));
+      if ((*action)->sent_at) done.set("sent_at", Millis(*(*action)->sent_at));
+      if (!(*action)->result_status.empty()) done.set("gateway_result", (*action)->result_status);
+      if (!(*action)->refused.empty()) done.set("refused", (*action)->refused);
+      item.set(name, done);
+    }
     list.add(item);
   }
   board.set("alerts", list);
@@ -143,7 +157,7 @@ std::string BoardJson(const std::vector<ledger::BoardAlert>& alerts, core::WallT
 }
 
 ConsoleApi::ConsoleApi(StaffSignIn& sign_in, ledger::Ledger& ledger, core::Clock& clock)
-    : sign_in_(sign_in), ledger_(ledger), clock_(clock) {}
+    : sign_in_(sign_in), ledger_(ledger), clock_(clock), command_ids_(clock) {}
 
 std::optional<ledger::StaffSession> ConsoleApi::SessionOf(const WebRequest& request, WebResponse* refusal) {
   const std::string token = CookieValue(request.cookie, kSessionCookie);
@@ -177,6 +191,13 @@ WebResponse ConsoleApi::Handle(const WebRequest& request) {
     if (!session) return refusal;
     if (request.method == "DELETE") return SignOut(request, *session);
     return Json(200, SessionObject(session->account, session->csrf_token));
+  }
+  if (request.path == "/api/alerts/action") {
+    if (request.method != "POST") return Problem(405, "method", "POST only");
+    WebResponse refusal;
+    auto session = SessionOf(request, &refusal);
+    if (!session) return refusal;
+    return Act(request, *session);
   }
   if (request.path == "/api/alerts") {
     if (request.method != "GET") return Problem(405, "method", "GET only");
@@ -254,6 +275,83 @@ WebResponse ConsoleApi::Board(const WebRequest& request, const ledger::StaffSess
   auto alerts = ledger_.BoardAlerts(tenants, kBoardLimit, account.username, now);
   if (!alerts) return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
   return {200, "application/json", BoardJson(*alerts, now), {}};
+}
+
+// POST /api/alerts/action {"tenant", "gateway", "alert_id", "action": claim|acknowledge|resolve, "note"}.
+WebResponse ConsoleApi::Act(const WebRequest& request, const ledger::StaffSession& session) {
+  if (!SameOrigin(request) || !CsrfMatches(session, request.csrf_token))
+    return Problem(403, "csrf", "the request did not come from the console's own page");
+  const accounts::Account& account = session.account;
+  if (!accounts::Allows(account.role, accounts::Permission::kActOnAlerts))
+    return Problem(403, "role", "this account's role does not act on alerts");
+  if (request.content_type.rfind("application/json", 0) != 0)
+    return Problem(415, "content_type", "send the action as application/json");
+  ledger::AlertAction action;
+  std::string kind;
+  try {
+    Poco::JSON::Parser parser;
+    const auto object = parser.parse(request.body).extract<Poco::JSON::Object::Ptr>();
+    const auto text = [&](const char* key) -> std::optional<std::string> {
+      if (!object || !object->has(key) || !object->get(key).isString()) return std::nullopt;
+      return object->getValue<std::string>(key);
+    };
+    const auto tenant = text("tenant");
+    const auto gateway = text("gateway");
+    const auto alert_id = text("alert_id");
+    const auto what = text("action");
+    if (!tenant || !gateway || !alert_id || !what)
+      return Problem(400, "malformed", "tenant, gateway, alert_id and action are needed, as strings");
+    action.tenant = *tenant;
+    action.gateway = *gateway;
+    action.alert_id = *alert_id;
+    action.note = text("note").value_or("");
+    kind = *what;
+  } catch (const std::exception&) {
+    return Problem(400, "malformed", "the action is not a JSON object");
+  }
+  if (kind == "claim")
+    action.kind = ledger::AlertActionKind::kClaim;
+  else if (kind == "acknowledge")
+    action.kind = ledger::AlertActionKind::kAcknowledge;
+  else if (kind == "resolve")
+    action.kind = ledger::AlertActionKind::kResolve;
+  else
+    return Problem(400, "malformed", "the action is claim, acknowledge or resolve");
+  if (!accounts::InScope(account, action.tenant)) {
+    core::LogWarning("action on a municipality outside the account's scope refused",
+                     {{"user", account.username}, {"tenant", action.tenant}});
+    return Problem(403, "scope", "this account does not see that municipality");
+  }
+  if (action.note.size() > wire::kMaxNoteBytes || !core::IsValidUtf8(action.note) ||
+      (action.kind != ledger::AlertActionKind::kResolve && !action.note.empty()))
+    return Problem(400, "note", "a note goes with a resolution only: UTF-8 text of at most 1000 bytes");
+  action.actor = account.username;
+  if (action.kind != ledger::AlertActionKind::kClaim) {
+    action.command_id = command_ids_.Next().ToString();
+    action.command_body = wire::AlertActionCommand(
+        action.kind == ledger::AlertActionKind::kAcknowledge ? "alert.ack" : "alert.resolve",
+        action.command_id, action.alert_id, action.actor, action.note);
+    // What the gateway would refuse (an odd alert id, say) is refused here, before anything is recorded.
+    if (auto checked = wire::ParseCommand(action.command_body); !checked)
+      return Problem(400, "malformed", "the gateway would refuse this: " + checked.error().reason);
+  }
+  auto outcome = ledger_.RecordAlertAction(action, clock_.Now());
+  if (!outcome) {
+    if (outcome.error().code == Errc::kNotFound)
+      return Problem(404, "not_open", "the alert is not open (any more) for this action");
+    return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
+  }
+  Poco::JSON::Object answer;
+  if (!outcome->done) {
+    answer.set("error", "taken");
+    answer.set("message", "someone else was first");
+    answer.set("by", outcome->first_actor);
+    return Json(409, answer);
+  }
+  answer.set("done", true);
+  answer.set("action", kind);
+  if (!action.command_id.empty()) answer.set("command_id", action.command_id);
+  return Json(200, answer);
 }
 
 }  // namespace ehg::console

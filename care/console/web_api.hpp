@@ -11,6 +11,7 @@
 #include "care/console/sign_in.hpp"
 #include "care/ledger/ledger.hpp"
 #include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
 
 // The console's HTTP API, without HTTP: a request as the server read it, the answer to write back.
 // server.cpp adapts Poco's requests to this and streams the live feed; everything a browser can ask of
@@ -71,10 +72,12 @@ class ConsoleApi {
   WebResponse SignIn(const WebRequest& request);
   WebResponse SignOut(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse Board(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse Act(const WebRequest& request, const ledger::StaffSession& session);
 
   StaffSignIn& sign_in_;
   ledger::Ledger& ledger_;
   core::Clock& clock_;
+  core::EventIdGenerator command_ids_;
 };
 
 }  // namespace ehg::console

@@ -180,10 +180,20 @@ int Run(const RunRequest& request) {
   // The alert lane's last turn, for the watchdog: a lane stuck in the database or the engine stops the
   // pings, and systemd restarts the hub.
   std::atomic<std::int64_t> alert_lane_turned{std::chrono::steady_clock::now().time_since_epoch().count()};
+  // The alert lane also sends the commands care staff asked for on the console (an acknowledgement, a
+  // resolution): at most every 200 ms, so a nurse's action reaches the gateway within a turn or two.
+  ehg::core::EventIdGenerator command_ids(clock);
   std::thread alerts([&] {
+    auto next_commands = std::chrono::steady_clock::now();
     while (stop_signal == 0) {
       TurnOnce(*alert_lane, "alerts");
       alert_lane_turned = std::chrono::steady_clock::now().time_since_epoch().count();
+      if (std::chrono::steady_clock::now() < next_commands) continue;
+      next_commands = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+      auto sent = ehg::hub::SendRequestedCommands(*alert_lane->ledger, *alert_lane->engine, *signing_key,
+                                                  clock, command_ids);
+      if (!sent)
+        ehg::core::LogWarning("requested commands not sent; tried again", {{"reason", sent.error().message}});
     }
   });
   // Observation partitions: this month's and the next two, made ahead so that rows never wait in the

@@ -67,4 +67,24 @@ Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger,
   return engine.PublishToSession(*subject, command.jws);
 }
 
+Result<int> SendRequestedCommands(ledger::Ledger& ledger, engine::Engine& engine,
+                                  const crypto::EcKey& signing_key, core::Clock& clock,
+                                  core::EventIdGenerator& ids) {
+  return ledger.SendRequestedCommands(
+      50,
+      [&](const ledger::CommandRequest& request) -> Result<ledger::SentCommand> {
+        auto prepared = PrepareCommand({request.tenant, request.gateway, request.body, std::chrono::hours(1)},
+                                       signing_key, clock.Now(), ids.Next().ToString());
+        // Whatever PrepareCommand refuses would be refused again: the request is marked so.
+        if (!prepared) return Fail(Errc::kRejected, prepared.error().message);
+        auto subject = engine::CommandSubject(prepared->tenant, prepared->gateway);
+        if (!subject) return Fail(Errc::kRejected, subject.error().message);
+        if (auto published = engine.PublishToSession(*subject, prepared->jws); !published)
+          return Fail(Errc::kUnavailable, published.error().message);
+        return ledger::SentCommand{prepared->tenant, prepared->gateway, prepared->command_id, prepared->type,
+                                   prepared->body,   prepared->sent_at, prepared->expires_at};
+      },
+      clock.Now());
+}
+
 }  // namespace ehg::hub

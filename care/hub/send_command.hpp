@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gateway/core/clock.hpp"
+#include "gateway/core/event.hpp"
 #include "gateway/core/result.hpp"
 #include "gateway/crypto/keys.hpp"
 
@@ -47,5 +48,14 @@ Result<PreparedCommand> PrepareCommand(const CommandRequest& request, const cryp
 // Records the command (the audit of who sent what is the caller's log; the row is its state) and
 // publishes it to the gateway's session.
 Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger, engine::Engine& engine);
+
+// Sends what the console asked for (ledger::RequestCommand, RecordAlertAction): each waiting request is
+// checked and signed like any command (PrepareCommand, one hour to live), stored in its gateway's
+// session, and recorded in commands, where the gateway's result arrives. A request the gateway would
+// refuse is marked refused; the engine being away leaves the rest waiting. Several hubs may call it at
+// once: each request goes out from one of them. Returns how many were handled.
+Result<int> SendRequestedCommands(ledger::Ledger& ledger, engine::Engine& engine,
+                                  const crypto::EcKey& signing_key, core::Clock& clock,
+                                  core::EventIdGenerator& ids);
 
 }  // namespace ehg::hub

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -164,10 +165,24 @@ struct BoardAlert {
   std::int64_t escalation_level = 0;
   std::int64_t occurrences = 0;
   double worst_value = 0;
+  // The console's actions on it: who claimed it, who asked for the acknowledgement or the resolution,
+  // and where that command is (requested, sent by a hub, answered by the gateway).
+  struct Action {
+    std::string actor;
+    core::WallTime at{};
+    std::optional<core::WallTime> sent_at;
+    std::string result_status;  // "ok", "error", ... from the gateway's cmd.result; empty until then
+    std::string refused;        // why the hub did not send it
+  };
+  std::optional<Action> claim;
+  std::optional<Action> acknowledge;
+  std::optional<Action> resolve;
 };
 
 // The PostgreSQL channel the hub notifies when a tenant's alerts changed (payload: the tenant).
 inline constexpr std::string_view kAlertChannel = "ehg_alerts";
+// The channel a command request is notified on, for the hubs that send them (payload: the tenant).
+inline constexpr std::string_view kCommandChannel = "ehg_commands";
 
 // Waits for the hub's notifications on kAlertChannel, on a connection of its own (board.cpp).
 class AlertChanges {
@@ -185,6 +200,35 @@ class AlertChanges {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// What a care worker does with an alert on the console.
+enum class AlertActionKind { kClaim, kAcknowledge, kResolve };
+std::string_view ToString(AlertActionKind kind);
+
+struct AlertAction {
+  std::string tenant;
+  std::string gateway;
+  std::string alert_id;
+  AlertActionKind kind = AlertActionKind::kClaim;
+  std::string actor;         // the care worker's user name (the gateway's "by")
+  std::string note;          // resolve only, at most wire::kMaxNoteBytes
+  std::string command_id;    // acknowledge and resolve: the command the hub is to send, its id
+  std::string command_body;  // and its object (wire::AlertActionCommand)
+};
+
+struct AlertActionOutcome {
+  bool done = false;        // false: another worker was first
+  std::string first_actor;  // who was, when not done
+};
+
+// A command the console asked for and a hub has not sent yet.
+struct CommandRequest {
+  std::string tenant;
+  std::string gateway;
+  std::string command_id;
+  std::string body;  // the command object, as the gateway will read it
+  std::string requested_by;
 };
 
 class Ledger {
@@ -265,6 +309,21 @@ class Ledger {
   // --- The console's board (board.cpp). Open and acknowledged alerts of the tenants (accounts::kAllTenants:
   // every one), critical first, then the longest waiting; at most `limit`. Audited as alerts.read by
   // `actor`: the board shows residents' pseudonyms.
+  // The action, first come first served: Errc::kNotFound when the alert is unknown or resolved (for a
+  // claim or an acknowledgement: also when acknowledged). Acknowledge and resolve also queue the command
+  // for the gateway. Audited as alert.claim / alert.acknowledge / alert.resolve (without the note, which
+  // is free text); the tenant's boards are notified.
+  Result<AlertActionOutcome> RecordAlertAction(const AlertAction& action, core::WallTime now);
+  // Queues a command for a hub to sign and send (idempotent by id).
+  Result<void> RequestCommand(const CommandRequest& request, core::WallTime now);
+  // Up to `limit` waiting requests, each locked while `send` signs and publishes it (other hubs skip
+  // it): its result is recorded in commands and the request marked sent; an Errc::kRejected marks it
+  // refused with the reason; any other error leaves it waiting and ends the call. Returns how many were
+  // sent or refused.
+  Result<int> SendRequestedCommands(int limit,
+                                    const std::function<Result<SentCommand>(const CommandRequest&)>& send,
+                                    core::WallTime now);
+
   Result<std::vector<BoardAlert>> BoardAlerts(const std::vector<std::string>& tenants, std::size_t limit,
                                               std::string_view actor, core::WallTime now);
 

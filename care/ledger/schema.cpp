@@ -245,10 +245,44 @@ CREATE INDEX sign_in_attempts_account ON sign_in_attempts (account_id, at);
 CREATE INDEX sign_in_attempts_address ON sign_in_attempts (address, at);
 )sql";
 
+// Version 3: what care staff do with an alert on the console (claim, acknowledge, resolve) and the
+// commands the console asks the hub to sign and send (docs/console.md#acting-on-an-alert).
+constexpr std::string_view kVersion3 = R"sql(
+-- One row per alert and action: the primary key makes the first of two nurses acting at once the one
+-- whose action counts; the second is told who was first.
+CREATE TABLE alert_actions (
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  alert_id text NOT NULL,
+  action text NOT NULL CHECK (action IN ('claim', 'acknowledge', 'resolve')),
+  actor text NOT NULL,
+  at timestamptz NOT NULL,
+  note text NOT NULL DEFAULT '',
+  command_id text,
+  PRIMARY KEY (tenant, gateway_id, alert_id, action)
+);
+
+-- Commands the console asked for; a hub signs and sends each (the signing key lives on hub hosts only)
+-- and records it in commands, where the gateway's result arrives.
+CREATE TABLE command_requests (
+  tenant text NOT NULL,
+  gateway_id text NOT NULL,
+  command_id text NOT NULL,
+  body text NOT NULL,
+  requested_by text NOT NULL,
+  requested_at timestamptz NOT NULL,
+  sent_at timestamptz,
+  refused text,
+  PRIMARY KEY (tenant, gateway_id, command_id)
+);
+CREATE INDEX command_requests_waiting ON command_requests (requested_at) WHERE sent_at IS NULL AND refused IS NULL;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "the first schema: gateways, keys, events, observations by month, alerts, commands, audit",
               kVersion1},
     Migration{2, "the console's staff accounts, sessions and sign-in attempts", kVersion2},
+    Migration{3, "staff actions on alerts and the commands they ask the hub to send", kVersion3},
 };
 
 }  // namespace

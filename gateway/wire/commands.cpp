@@ -185,6 +185,19 @@ std::string EventReceiptCommand(std::string_view command_id, const std::vector<s
   return out.str();
 }
 
+std::string AlertActionCommand(std::string_view type, std::string_view command_id, std::string_view alert_id,
+                               std::string_view by, std::string_view note) {
+  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object.set("id", std::string(command_id));
+  object.set("type", std::string(type));
+  object.set("alert_id", std::string(alert_id));
+  object.set("by", std::string(by));
+  if (type == "alert.resolve" && !note.empty()) object.set("note", std::string(note));
+  std::ostringstream out;
+  object.stringify(out);
+  return out.str();
+}
+
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,
                               std::string_view command_id, std::string_view type, bool ok,
                               std::string_view detail) {

@@ -82,6 +82,11 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object);
 // longer lists), unsigned: the care system signs it as any command.
 std::string EventReceiptCommand(std::string_view command_id, const std::vector<std::string>& event_ids);
 
+// An alert.ack (note empty, not sent) or alert.resolve command from care worker `by`, unsigned. The
+// caller checks the values (ParseCommand refuses what the gateway would).
+std::string AlertActionCommand(std::string_view type, std::string_view command_id, std::string_view alert_id,
+                               std::string_view by, std::string_view note);
+
 // The body of a command_result event (ehealth-gateway/command-result/v0).
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,
                               std::string_view command_id, std::string_view type, bool ok,

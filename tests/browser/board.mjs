@@ -1,9 +1,10 @@
 // The care console in Debian's chromium, driven by playwright-core (no browser download): sign-in, the
 // live board, the critical signal, another municipality's nurse, a forged request, sign-out; axe-core
 // on each view. Run by tests/unit/console/browser_test.cpp, which owns the database and the console:
-//   node board.mjs   (environment: CONSOLE_URL, NURSE, OTHER_NURSE, PASSWORD, ARTEFACTS)
-// It prints READY when the board shows the first alert and waits for a line on standard input (the
-// test has then stored a new critical alert whose id it names: "STORED <alert id>").
+//   node board.mjs   (environment: CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, PASSWORD, ARTEFACTS)
+// Two hand-overs with the test on standard input and output: READY when the board shows the first alert
+// (the test then stores a new critical alert: "STORED <alert id>"), and ACKNOWLEDGED when the nurse's
+// acknowledgement waits to be sent (the test then plays the hub and the gateway: "CONFIRMED").
 import { createInterface } from 'node:readline';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,7 +12,7 @@ import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { CONSOLE_URL, NURSE, OTHER_NURSE, PASSWORD, ARTEFACTS } = process.env;
+const { CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, PASSWORD, ARTEFACTS } = process.env;
 mkdirSync(ARTEFACTS, { recursive: true });
 
 const failures = [];
@@ -95,6 +96,43 @@ try {
   check(await page.isHidden('#critical-banner button'), 'the critical signal has no mute control');
   await accessibility(page, 'alert board');
   await page.screenshot({ path: ARTEFACTS + '/board-critical.png', fullPage: true });
+
+  // Taking it: "I'm on it", then a colleague of the same municipality is told who was first.
+  const card = (id) => '#clinical li[data-alert-id="' + id + '"]';
+  await page.click(card(stored) + ' .actions button:text("Jeg tar den")');
+  await until(page, (selector) => (document.querySelector(selector)?.textContent || '').includes('Tatt av'), card(stored));
+  check((await page.textContent(card(stored))).includes('Tatt av ' + NURSE), 'the claim shows who took it');
+  const colleague = await browser.newContext({ ignoreHTTPSErrors: true });
+  const colleaguePage = await colleague.newPage();
+  await signIn(colleaguePage, COLLEAGUE);
+  await until(colleaguePage, (id) => window.ehgConsole.alertIds.includes(id), stored);
+  const raced = await colleaguePage.evaluate(async ([id, csrf]) => {
+    const session = await (await fetch('/api/session')).json();
+    const response = await fetch('/api/alerts/action', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf },
+      body: JSON.stringify({ tenant: '0301', gateway: 'gw-a', alert_id: id, action: 'claim' }) });
+    return { status: response.status, body: await response.json() };
+  }, [stored]);
+  check(raced.status === 409 && raced.body.by === NURSE, 'the second nurse to take it is told who was first');
+  await colleague.close();
+
+  // Acknowledge: a command for the gateway, shown waiting until the hub sent it and the gateway answered.
+  await page.click(card(stored) + ' .actions button:text("Kvitter")');
+  await until(page, (selector) => (document.querySelector(selector)?.textContent || '').includes('venter på sending'), card(stored));
+  console.log('ACKNOWLEDGED');
+  check((await nextLine()) === 'CONFIRMED', 'the test played the hub and the gateway');
+  await until(page, (selector) => (document.querySelector(selector)?.textContent || '').includes('bekreftet av gatewayen'), card(stored));
+  check((await page.textContent(card(stored))).includes('kvittert (' + NURSE + ')'), 'the gateway\'s acknowledged state is on the board');
+  await until(page, () => document.getElementById('critical-banner').hidden);
+  check(await page.isHidden('#critical-banner'), 'the critical signal stops once the alert is acknowledged');
+  await page.screenshot({ path: ARTEFACTS + '/board-acknowledged.png', fullPage: true });
+
+  // Resolve with a note, after a confirmation step.
+  await page.click(card(stored) + ' .actions button:text("Løs …")');
+  await page.fill(card(stored) + ' textarea', 'Tilsett, SpO2 96 % etter reposisjonering');
+  await accessibility(page, 'alert board with the resolve form');
+  await page.click(card(stored) + ' button:text("Bekreft løsning")');
+  await until(page, (selector) => (document.querySelector(selector)?.textContent || '').includes('Løst av'), card(stored));
+  check((await page.textContent(card(stored))).includes('Løst av ' + NURSE), 'the resolution is on its way');
 
   // English on request, kept for the next visit.
   await page.click('#language');

@@ -14,6 +14,11 @@ const TEXT = {
     acknowledged: 'kvittert', open: 'åpen', escalation: 'eskalering', since: 'siden', municipality: 'kommune',
     gateway: 'gateway', worst: 'verste verdi', other_language: 'English', other_lang_code: 'en',
     role: { nurse: 'sykepleier', coordinator: 'koordinator', municipal_it: 'kommunal IT', administrator: 'administrator' },
+    claim: 'Jeg tar den', claimed_by: 'Tatt av', acknowledge: 'Kvitter', resolve: 'Løs …', note: 'Notat (valgfritt)',
+    confirm_resolve: 'Bekreft løsning', cancel: 'Avbryt', ack_by: 'Kvittert av', resolve_by: 'Løst av',
+    waiting_hub: 'venter på sending', sent: 'sendt til gatewayen', confirmed: 'bekreftet av gatewayen',
+    gateway_refused: 'gatewayen avviste', hub_refused: 'ikke sendt', first: (who) => who + ' var først.',
+    not_open: 'Varselet er ikke åpent lenger.', done: 'Registrert.',
   },
   en: {
     title: 'Alert board', sign_in: 'Sign in', sign_out: 'Sign out', username: 'User name', password: 'Password',
@@ -26,6 +31,11 @@ const TEXT = {
     acknowledged: 'acknowledged', open: 'open', escalation: 'escalation', since: 'since', municipality: 'municipality',
     gateway: 'gateway', worst: 'worst value', other_language: 'Norsk', other_lang_code: 'nb',
     role: { nurse: 'nurse', coordinator: 'coordinator', municipal_it: 'municipal IT', administrator: 'administrator' },
+    claim: 'I\u2019m on it', claimed_by: 'Taken by', acknowledge: 'Acknowledge', resolve: 'Resolve \u2026',
+    note: 'Note (optional)', confirm_resolve: 'Confirm resolution', cancel: 'Cancel', ack_by: 'Acknowledged by',
+    resolve_by: 'Resolved by', waiting_hub: 'waiting to be sent', sent: 'sent to the gateway',
+    confirmed: 'confirmed by the gateway', gateway_refused: 'the gateway refused', hub_refused: 'not sent',
+    first: (who) => who + ' was first.', not_open: 'The alert is no longer open.', done: 'Recorded.',
   },
 };
 
@@ -37,6 +47,7 @@ const state = {
   events: null,
   audio: null,
   beepTimer: null,
+  resolving: null,  // the alert whose resolve form is open: its key and the note typed so far
 };
 // For the browser tests: what the board shows and when it last drew it.
 window.ehgConsole = { renders: 0, lastRenderAt: 0, alertIds: [] };
@@ -152,8 +163,78 @@ function alertItem(alert) {
     t('municipality') + ' ' + alert.tenant,
     t('gateway') + ' ' + alert.gateway + (alert.device ? ' / ' + alert.device : ''),
   ].join(' \u00b7 ');
-  item.append(line1, meta);
+  item.append(line1, meta, actions(alert));
   return item;
+}
+
+const keyOf = (alert) => alert.tenant + '/' + alert.gateway + '/' + alert.alert_id;
+
+function progress(action) {
+  if (action.refused) return t('hub_refused');
+  if (action.gateway_result === 'ok') return t('confirmed');
+  if (action.gateway_result) return t('gateway_refused');
+  return action.sent_at ? t('sent') : t('waiting_hub');
+}
+
+function button(label, onClick, className) {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.textContent = label;
+  if (className) element.className = className;
+  element.addEventListener('click', onClick);
+  return element;
+}
+
+async function act(alert, action, note) {
+  const { status, data } = await api('POST', '/api/alerts/action',
+    { tenant: alert.tenant, gateway: alert.gateway, alert_id: alert.alert_id, action, note: note || '' });
+  const said = $('action-status');
+  if (status === 200) said.textContent = t('done');
+  else if (status === 409 && data) said.textContent = t('first')(data.by);
+  else if (status === 404) said.textContent = t('not_open');
+  else if (status === 401) return showSignIn();
+  else said.textContent = t('unavailable');
+  if (action === 'resolve' && status !== 503) state.resolving = null;
+  await loadBoard();
+}
+
+function actions(alert) {
+  const box = document.createElement('div');
+  box.className = 'actions';
+  const status = [];
+  if (alert.claim) status.push(t('claimed_by') + ' ' + alert.claim.by);
+  else box.append(button(t('claim'), () => act(alert, 'claim')));
+  if (alert.acknowledge) status.push(t('ack_by') + ' ' + alert.acknowledge.by + ': ' + progress(alert.acknowledge));
+  else if (alert.stage === 0) box.append(button(t('acknowledge'), () => act(alert, 'acknowledge')));
+  if (alert.resolve) {
+    status.push(t('resolve_by') + ' ' + alert.resolve.by + ': ' + progress(alert.resolve));
+  } else if (state.resolving && state.resolving.key === keyOf(alert)) {
+    const form = document.createElement('form');
+    form.className = 'resolve';
+    const id = 'note-' + keyOf(alert).replace(/[^A-Za-z0-9_-]/g, '_');
+    const label = document.createElement('label');
+    label.htmlFor = id;
+    label.textContent = t('note');
+    const note = document.createElement('textarea');
+    note.id = id;
+    note.maxLength = 1000;
+    note.value = state.resolving.note;
+    note.addEventListener('input', () => { state.resolving.note = note.value; });
+    const confirm = button(t('confirm_resolve'), () => {});
+    confirm.type = 'submit';
+    form.addEventListener('submit', (event) => { event.preventDefault(); act(alert, 'resolve', note.value); });
+    form.append(label, note, confirm, button(t('cancel'), () => { state.resolving = null; render(); }, 'secondary'));
+    box.append(form);
+  } else {
+    box.append(button(t('resolve'), () => { state.resolving = { key: keyOf(alert), note: '' }; render(); }, 'secondary'));
+  }
+  if (status.length) {
+    const line = document.createElement('p');
+    line.className = 'progress';
+    line.textContent = status.join(' \u00b7 ');
+    box.prepend(line);
+  }
+  return box;
 }
 
 function render() {

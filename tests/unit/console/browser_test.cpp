@@ -9,6 +9,7 @@
 
 #include "care/accounts/passwords.hpp"
 #include "care/ledger/ledger.hpp"
+#include "gateway/wire/commands.hpp"
 #include "tests/support/mqtt/mqtt_fixtures.hpp"
 #include "tests/support/postgres/postgres.hpp"
 #include "tests/support/process.hpp"
@@ -36,7 +37,8 @@ ledger::Message AlertMessage(const std::string& tenant, const std::string& gatew
 }
 
 TEST_CASE(
-    "the console in chromium: sign-in, a live critical alert, another municipality refused, axe clean") {
+    "the console in chromium: sign-in, a live critical alert taken, acknowledged and resolved, another "
+    "municipality refused, axe clean") {
   const std::string database = test::TestPostgres::Get().FreshDatabase();
   auto ledger = ledger::Ledger::Open({database});
   REQUIRE(ledger);
@@ -45,6 +47,7 @@ TEST_CASE(
   REQUIRE(hash);
   REQUIRE((*ledger)->CreateAccount({"kari.nordmann", accounts::Role::kNurse, {"0301"}, *hash}, "test", now));
   REQUIRE((*ledger)->CreateAccount({"ola.nordmann", accounts::Role::kNurse, {"4601"}, *hash}, "test", now));
+  REQUIRE((*ledger)->CreateAccount({"per.hansen", accounts::Role::kNurse, {"0301"}, *hash}, "test", now));
   REQUIRE((*ledger)->Store({AlertMessage("0301", "gw-a", 1, "alert-0301-high", alerts::Severity::kHigh,
                                          now - std::chrono::minutes(7)),
                             AlertMessage("4601", "gw-b", 2, "alert-4601-critical",
@@ -64,7 +67,7 @@ TEST_CASE(
   std::filesystem::create_directories(artefacts);
   test::Process browser = test::Process::Start(
       {"/usr/bin/env", "node", std::string(EHG_SOURCE_DIR) + "/tests/browser/board.mjs"},
-      {"CONSOLE_URL=https://localhost:" + port[1].str() + "/", "NURSE=kari.nordmann",
+      {"CONSOLE_URL=https://localhost:" + port[1].str() + "/", "NURSE=kari.nordmann", "COLLEAGUE=per.hansen",
        "OTHER_NURSE=ola.nordmann", std::string("PASSWORD=") + kPassword, "ARTEFACTS=" + artefacts});
   // Until the board is ready, or the script gave up (its output says why).
   bool ready = false;
@@ -73,9 +76,54 @@ TEST_CASE(
     if (!ready && browser.Wait(milliseconds(0)).has_value()) break;
   }
   REQUIRE_MESSAGE(ready, browser.Output());
+  const core::WallTime live_raised = core::SystemClock().Now();
   REQUIRE((*ledger)->Store({AlertMessage("0301", "gw-a", 3, "alert-0301-critical-live",
-                                         alerts::Severity::kCritical, core::SystemClock().Now())}));
+                                         alerts::Severity::kCritical, live_raised)}));
   browser.WriteInput("STORED alert-0301-critical-live\n");
+
+  // The nurse acknowledged: play the hub (sign and send the requested command; here it is only recorded)
+  // and the gateway (its cmd.result, and the alert's acknowledged event), as they would arrive.
+  bool acknowledged = false;
+  for (int i = 0; i < 120 && !acknowledged; ++i) {
+    acknowledged = browser.WaitForOutput("ACKNOWLEDGED", milliseconds(500));
+    if (!acknowledged && browser.Wait(milliseconds(0)).has_value()) break;
+  }
+  REQUIRE_MESSAGE(acknowledged, browser.Output());
+  std::string command_id;
+  auto sent = (*ledger)->SendRequestedCommands(
+      10,
+      [&](const ledger::CommandRequest& request) -> Result<ledger::SentCommand> {
+        command_id = request.command_id;
+        CHECK(request.body.find("\"type\":\"alert.ack\"") != std::string::npos);
+        CHECK(request.body.find("\"by\":\"kari.nordmann\"") != std::string::npos);
+        const core::WallTime at = core::SystemClock().Now();
+        return ledger::SentCommand{request.tenant,
+                                   request.gateway,
+                                   request.command_id,
+                                   "alert.ack",
+                                   request.body,
+                                   at,
+                                   at + std::chrono::hours(1)};
+      },
+      core::SystemClock().Now());
+  REQUIRE(sent);
+  CHECK(*sent == 1);
+  alerts::Alert acked = SpO2Alert(alerts::Severity::kCritical);
+  acked.alert_id = "alert-0301-critical-live";
+  acked.raised_at = live_raised;
+  acked.state = alerts::AlertState::kAcknowledged;
+  acked.acknowledged_at = core::SystemClock().Now();
+  acked.acknowledged_by = "kari.nordmann";
+  acked.updated_at = *acked.acknowledged_at;
+  auto result = ledger::ReadMessage("0301", "gw-a", ledger::Kind::kCommandResult,
+                                    wire::CommandResultBody(Id(4), "gw-a", core::SystemClock().Now(),
+                                                            command_id, "alert.ack", true, "acknowledged"));
+  auto event = ledger::ReadMessage("0301", "gw-a", ledger::Kind::kAlert,
+                                   AlertBody(5, alerts::ChangeKind::kAcknowledged, acked, "gw-a"));
+  REQUIRE(result);
+  REQUIRE(event);
+  REQUIRE((*ledger)->Store({*result, *event}));
+  browser.WriteInput("CONFIRMED\n");
   const auto exit_code = browser.Wait(seconds(120));
   INFO(browser.Output());
   INFO(console.Output());
@@ -83,15 +131,20 @@ TEST_CASE(
   CHECK(*exit_code == 0);
   CHECK(std::filesystem::exists(artefacts + "/board-critical.png"));
 
-  // The audit log names each sign-in and each read of a board.
+  // The audit log names each sign-in, each read of a board and each action.
   auto audit =
       test::RunCommand({"/usr/bin/env", "psql", database, "-At", "-c",
                         "SELECT actor || ' ' || action FROM audit_log WHERE action IN "
-                        "('session.sign_in', 'session.sign_in_refused', 'alerts.read') ORDER BY id"});
+                        "('session.sign_in', 'session.sign_in_refused', 'alerts.read', 'alert.claim', "
+                        "'alert.acknowledge', 'alert.resolve') ORDER BY id"});
   CHECK(audit.output.find("kari.nordmann session.sign_in_refused") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann session.sign_in\n") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann alerts.read") != std::string::npos);
   CHECK(audit.output.find("ola.nordmann alerts.read") != std::string::npos);
+  CHECK(audit.output.find("kari.nordmann alert.claim") != std::string::npos);
+  CHECK(audit.output.find("kari.nordmann alert.acknowledge") != std::string::npos);
+  CHECK(audit.output.find("kari.nordmann alert.resolve") != std::string::npos);
+  CHECK(audit.output.find("per.hansen alert.claim") == std::string::npos);  // the second was refused
 }
 
 }  // namespace

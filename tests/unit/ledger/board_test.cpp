@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "gateway/wire/commands.hpp"
 #include "tests/unit/ledger/bodies.hpp"
 #include "tests/unit/ledger/ledger_database.hpp"
 
@@ -113,6 +114,118 @@ TEST_CASE(
     reconnected = got && *got == std::vector<std::string>{"*"};
   }
   CHECK(reconnected);
+}
+
+TEST_CASE("actions on an alert: first come first served, acknowledge and resolve queue a command, audited") {
+  LedgerDatabase db;
+  REQUIRE(db.ledger->Store({AlertOf("0301", "gw-a", 1, alerts::ChangeKind::kRaised,
+                                    Raised("a1", alerts::Severity::kCritical, kT0))}));
+  const auto act = [&](AlertActionKind kind, const std::string& actor, const std::string& command_id = "") {
+    AlertAction action{
+        "0301",     "gw-a",
+        "a1",       kind,
+        actor,      "",
+        command_id, command_id.empty() ? "" : R"({"id":")" + command_id + R"(","type":"alert.ack"})"};
+    return db.ledger->RecordAlertAction(action, kT0 + milliseconds(1000));
+  };
+  auto claimed = act(AlertActionKind::kClaim, "kari.nordmann");
+  REQUIRE(claimed);
+  CHECK(claimed->done);
+  auto second = act(AlertActionKind::kClaim, "per.hansen");
+  REQUIRE(second);
+  CHECK_FALSE(second->done);
+  CHECK(second->first_actor == "kari.nordmann");
+  CHECK(act(AlertActionKind::kAcknowledge, "per.hansen").error().code ==
+        Errc::kInvalidArgument);  // no command
+  REQUIRE(act(AlertActionKind::kAcknowledge, "per.hansen", "cmd-1")->done);
+  CHECK(act(AlertActionKind::kAcknowledge, "kari.nordmann", "cmd-2")->first_actor == "per.hansen");
+  CHECK(db.Count("command_requests") == 1);
+  // Unknown alerts, other municipalities' ids and other gateways are not found.
+  AlertAction stranger{"4601", "gw-a", "a1", AlertActionKind::kClaim, "ola", "", "", ""};
+  CHECK(db.ledger->RecordAlertAction(stranger, kT0).error().code == Errc::kNotFound);
+  AlertAction missing{"0301", "gw-a", "nope", AlertActionKind::kClaim, "ola", "", "", ""};
+  CHECK(db.ledger->RecordAlertAction(missing, kT0).error().code == Errc::kNotFound);
+
+  auto board = db.ledger->BoardAlerts({"0301"}, 10, "kari.nordmann", kT0 + milliseconds(2000));
+  REQUIRE(board);
+  REQUIRE(board->size() == 1);
+  REQUIRE(board->front().claim);
+  CHECK(board->front().claim->actor == "kari.nordmann");
+  REQUIRE(board->front().acknowledge);
+  CHECK(board->front().acknowledge->actor == "per.hansen");
+  CHECK_FALSE(board->front().acknowledge->sent_at);
+  CHECK_FALSE(board->front().resolve);
+
+  // A hub sends it: recorded in commands, marked sent, shown on the board; the gateway's result too.
+  int calls = 0;
+  auto sent = db.ledger->SendRequestedCommands(
+      10,
+      [&](const CommandRequest& request) -> Result<SentCommand> {
+        ++calls;
+        CHECK(request.command_id == "cmd-1");
+        CHECK(request.requested_by == "per.hansen");
+        return SentCommand{
+            request.tenant, request.gateway,          request.command_id,           "alert.ack",
+            request.body,   kT0 + milliseconds(3000), kT0 + milliseconds(3'603'000)};
+      },
+      kT0 + milliseconds(3000));
+  REQUIRE(sent);
+  CHECK(*sent == 1);
+  CHECK(db.ledger
+            ->SendRequestedCommands(
+                10,
+                [&](const CommandRequest&) -> Result<SentCommand> {
+                  ++calls;
+                  return Fail(Errc::kUnavailable, "never called");
+                },
+                kT0)
+            .value() == 0);
+  CHECK(calls == 1);
+  REQUIRE(db.ledger->Store(
+      {ReadMessage("0301", "gw-a", Kind::kCommandResult,
+                   wire::CommandResultBody(Id(7), "gw-a", kT0, "cmd-1", "alert.ack", true, "ok"))
+           .value()}));
+  board = db.ledger->BoardAlerts({"0301"}, 10, "kari.nordmann", kT0 + milliseconds(4000));
+  CHECK(board->front().acknowledge->sent_at == kT0 + milliseconds(3000));
+  CHECK(board->front().acknowledge->result_status == "ok");
+
+  // A request the gateway would refuse is marked refused; the engine away leaves it waiting.
+  REQUIRE(db.ledger->RequestCommand({"0301", "gw-a", "cmd-3", "{}", "it.oslo"}, kT0));
+  REQUIRE(db.ledger->RequestCommand({"0301", "gw-a", "cmd-4", "{}", "it.oslo"}, kT0 + milliseconds(1)));
+  CHECK(db.ledger
+            ->SendRequestedCommands(
+                10,
+                [](const CommandRequest&) -> Result<SentCommand> {
+                  return Fail(Errc::kUnavailable, "engine away");
+                },
+                kT0)
+            .value() == 0);
+  CHECK(db.ledger
+            ->SendRequestedCommands(
+                10,
+                [](const CommandRequest& request) -> Result<SentCommand> {
+                  return Fail(Errc::kRejected, "the gateway would refuse " + request.command_id);
+                },
+                kT0)
+            .value() == 2);
+  CHECK(db.Scalar(
+            "SELECT string_agg(refused, ',' ORDER BY command_id) FROM command_requests WHERE refused IS NOT "
+            "NULL") == "the gateway would refuse cmd-3,the gateway would refuse cmd-4");
+
+  // Resolved at the gateway: off the board, and nothing more can be done with it.
+  alerts::Alert done = Raised("a1", alerts::Severity::kCritical, kT0);
+  done.state = alerts::AlertState::kResolved;
+  done.resolved_at = kT0 + milliseconds(9000);
+  done.resolved_by = "per.hansen";
+  done.updated_at = kT0 + milliseconds(9000);
+  REQUIRE(db.ledger->Store({AlertOf("0301", "gw-a", 8, alerts::ChangeKind::kResolved, done)}));
+  CHECK(act(AlertActionKind::kResolve, "kari.nordmann", "cmd-5").error().code == Errc::kNotFound);
+  CHECK(db.ledger->BoardAlerts({"0301"}, 10, "kari.nordmann", kT0)->empty());
+  CHECK(db.Scalar("SELECT string_agg(actor || ' ' || action || ' ' || coalesce(subject, '-'), ', ' ORDER BY "
+                  "id) FROM audit_log "
+                  "WHERE action LIKE 'alert.%' OR action = 'command.request'") ==
+        "kari.nordmann alert.claim demo-resident-7f3a, per.hansen alert.acknowledge demo-resident-7f3a, "
+        "it.oslo command.request -, it.oslo command.request -");
 }
 
 }  // namespace
