@@ -7,6 +7,8 @@
 #include <set>
 #include <variant>
 
+using ehg::wire::AlertAck;
+using ehg::wire::AlertResolve;
 using ehg::wire::EventReceipt;
 using ehg::wire::HeartbeatSet;
 using ehg::wire::ParseCommand;
@@ -173,6 +175,28 @@ TEST_CASE("An event receipt names every event of a batch, and the parser reads b
   REQUIRE(receipt.event_ids.size() == ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i)
     CHECK(receipt.event_ids[i].ToString() == ids[i]);
+}
+
+TEST_CASE("The console's alert commands read back as the gateway reads them, the note only on a resolve") {
+  auto ack =
+      ParseCommand(ehg::wire::AlertActionCommand("alert.ack", "c-1", "a-7", "kari.nordmann", "ignored"));
+  REQUIRE(ack.has_value());
+  CHECK(ack->id == "c-1");
+  CHECK(ack->type == "alert.ack");
+  CHECK(std::get<AlertAck>(ack->body).alert_id == "a-7");
+  CHECK(std::get<AlertAck>(ack->body).by == "kari.nordmann");
+  const std::string note = "Tilsett, \"ok\" \u00e6\u00f8\u00e5 \\ {}";
+  auto resolve =
+      ParseCommand(ehg::wire::AlertActionCommand("alert.resolve", "c-2", "a-7", "kari.nordmann", note));
+  REQUIRE(resolve.has_value());
+  CHECK(std::get<AlertResolve>(resolve->body).note == note);
+  auto bare = ParseCommand(ehg::wire::AlertActionCommand("alert.resolve", "c-3", "a-7", "kari.nordmann", ""));
+  REQUIRE(bare.has_value());
+  CHECK(std::get<AlertResolve>(bare->body).note.empty());
+  // What the gateway refuses stays refused: an empty worker, a note over the limit.
+  CHECK_FALSE(ParseCommand(ehg::wire::AlertActionCommand("alert.ack", "c-4", "a-7", "", "")));
+  CHECK_FALSE(ParseCommand(ehg::wire::AlertActionCommand("alert.resolve", "c-5", "a-7", "kari",
+                                                         std::string(ehg::wire::kMaxNoteBytes + 1, 'x'))));
 }
 
 TEST_CASE("A command result names the command and its outcome") {
