@@ -144,6 +144,25 @@ TEST_CASE("the API: sign-in answers, sessions, roles, municipalities, CSRF and o
   CHECK(status(Api::Request("PUT", "/api/session")) == 405);
   CHECK(status(Api::Request("GET", "/api/unknown")) == 404);
 
+  // Actions: a gateway id of the wrong shape, bytes that are not UTF-8 or a municipality outside the scope
+  // are refused before the database; an alert that does not exist is 404, not 500.
+  const auto action = [&](const std::string& body) {
+    WebRequest request = Api::Request("POST", "/api/alerts/action", body);
+    request.cookie = cookie;
+    request.csrf_token = csrf;
+    return status(request);
+  };
+  CHECK(action(R"({"tenant":"0301","gateway":"gw a","alert_id":"a1","action":"claim"})") == 400);
+  CHECK(action(std::string(
+            "{\"tenant\":\"0301\",\"gateway\":\"gw-\xff\",\"alert_id\":\"a1\",\"action\":\"claim\"}")) ==
+        400);
+  CHECK(action(R"({"tenant":"4601","gateway":"gw-a","alert_id":"a1","action":"claim"})") == 403);
+  CHECK(action(R"({"tenant":"0301","gateway":"gw-a","alert_id":"a1","action":"delete"})") == 400);
+  CHECK(action(R"({"tenant":"0301","gateway":"gw-a","alert_id":"a1","action":"claim","note":"x"})") == 400);
+  CHECK(action(R"({"tenant":"0301","gateway":"gw-a","alert_id":"a1","action":"claim"})") == 404);
+  CHECK(action(R"({"tenant":"0301","gateway":"gw-a","alert_id":"a1","action":"acknowledge"})") == 404);
+  CHECK(action(R"({"tenant":"0301","gateway":"gw-a","alert_id":"bad id","action":"acknowledge"})") == 400);
+
   // IT sees the fleet, not residents' alerts.
   const auto [it_cookie, it_csrf] = api.SignIn("it.oslo");
   WebRequest it_board = Api::Request("GET", "/api/alerts");
