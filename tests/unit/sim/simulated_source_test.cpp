@@ -97,7 +97,10 @@ TEST_CASE("Readings are marked time-uncertain while the wall clock is not synchr
 TEST_CASE("A scenario changes the resident's values at its time") {
   RecordingSink sink;
   ehg::core::ManualClock clock;
-  SimulatedSource source({{"oxi", Profile::kPulseOximeter, 2ms, 1, 0, {{100ms, "spo2", 80}}}}, sink, clock);
+  // The step comes a second after the start (the source times scenarios on the real steady clock): at
+  // 100 ms a CI machine under load once started the source's thread late enough that its first reading
+  // already had the stepped value.
+  SimulatedSource source({{"oxi", Profile::kPulseOximeter, 2ms, 1, 0, {{1000ms, "spo2", 80}}}}, sink, clock);
   source.Start();
   REQUIRE(WaitUntil([&] {
     const auto readings = sink.readings();
