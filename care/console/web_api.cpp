@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "care/ledger/rows.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/utf8.hpp"
 #include "gateway/wire/commands.hpp"
@@ -318,13 +319,9 @@ WebResponse ConsoleApi::Act(const WebRequest& request, const ledger::StaffSessio
     action.kind = ledger::AlertActionKind::kResolve;
   else
     return Problem(400, "malformed", "the action is claim, acknowledge or resolve");
-  // The gateway's id as the hub enrols it (and the engine's subjects allow): anything else names no
-  // gateway, and must not reach the database or a log as it came.
-  const bool gateway_ok = !action.gateway.empty() && action.gateway.size() <= 64 &&
-                          std::all_of(action.gateway.begin(), action.gateway.end(), [](char c) {
-                            return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                                   (c >= '0' && c <= '9') || c == '_' || c == '-';
-                          });
+  // The gateway's id as the hub enrols it: anything else names no gateway, and must not reach the
+  // database or a log as it came.
+  const bool gateway_ok = ledger::ValidGateway(action.gateway);
   if (!gateway_ok)
     return Problem(400, "malformed", "the gateway id is letters, digits, '_' and '-' (1 to 64)");
   if (!accounts::InScope(account, action.tenant)) {
