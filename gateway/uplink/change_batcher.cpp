@@ -18,7 +18,10 @@ void ChangeBatcher::RowAcknowledged(std::int64_t sequence) {
 void ChangeBatcher::Receipted(const core::EventId& event_id, std::optional<std::int64_t> sequence) {
   pending_.receipted_events.push_back(event_id);
   pending_.receipt_held.push_back(sequence.has_value());
-  if (!sequence) return;
+  if (!sequence) {
+    if (removing_events_.insert(event_id).second) pending_receipt_events_.push_back(event_id);
+    return;
+  }
   removing_.insert(*sequence);
   pending_receipt_rows_.push_back(*sequence);
 }
@@ -65,9 +68,11 @@ void ChangeBatcher::Flush(core::SteadyTime now, const Commit& commit) {
   }
   committing_ = std::move(pending_);
   committing_receipt_rows_ = std::move(pending_receipt_rows_);
+  committing_receipt_events_ = std::move(pending_receipt_events_);
   committing_commands_ = std::move(pending_commands_);
   pending_ = {};
   pending_receipt_rows_.clear();
+  pending_receipt_events_.clear();
   pending_commands_.clear();
 }
 
@@ -83,6 +88,9 @@ ChangeBatcher::Committed ChangeBatcher::CommitDone(const Result<store::WriteOutc
     for (const std::int64_t sequence : committing_receipt_rows_)
       removing_.erase(sequence);
     committing_receipt_rows_.clear();
+    for (const core::EventId& event_id : committing_receipt_events_)
+      removing_events_.erase(event_id);
+    committing_receipt_events_.clear();
     for (const core::Event& event : done.events) {
       if (!committed.most_urgent_event || event.priority < *committed.most_urgent_event)
         committed.most_urgent_event = event.priority;
@@ -120,6 +128,9 @@ ChangeBatcher::Committed ChangeBatcher::CommitDone(const Result<store::WriteOutc
   pending_receipt_rows_.insert(pending_receipt_rows_.end(), committing_receipt_rows_.begin(),
                                committing_receipt_rows_.end());
   committing_receipt_rows_.clear();
+  pending_receipt_events_.insert(pending_receipt_events_.end(), committing_receipt_events_.begin(),
+                                 committing_receipt_events_.end());
+  committing_receipt_events_.clear();
   retry_at_ = now + kCommitFailedRetryDelay;
   return committed;
 }

@@ -57,6 +57,11 @@ class ChangeBatcher {
 
   // Rows whose removal is not committed yet: not to be read (and sent) again meanwhile.
   const std::set<std::int64_t>& removing() const { return removing_; }
+  // The same for rows a receipt named by event id only (the uplink had not read them). Were such a row
+  // read and sent again before its removal is committed, the receipt for that copy would find the row
+  // gone and take it for an observation the budget dropped: the drop count would be corrected by a
+  // delivery that was no drop.
+  const std::set<core::EventId>& removing_events() const { return removing_events_; }
 
   // Offers the waiting change when there is one, none is committing and no retry pause runs.
   void Flush(core::SteadyTime now, const Commit& commit);
@@ -93,6 +98,11 @@ class ChangeBatcher {
   // does not name them.
   std::vector<std::int64_t> pending_receipt_rows_;
   std::vector<std::int64_t> committing_receipt_rows_;
+  // Receipted events the uplink did not hold, by event id (the committing change's): see
+  // removing_events().
+  std::set<core::EventId> removing_events_;
+  std::vector<core::EventId> pending_receipt_events_;
+  std::vector<core::EventId> committing_receipt_events_;
   std::optional<store::OutboxChange> committing_;
   core::SteadyTime retry_at_{};
 };

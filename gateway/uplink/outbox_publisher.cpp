@@ -70,12 +70,13 @@ void OutboxPublisher::Fill(core::SteadyTime now, const HeldRows& held, const Due
 
 bool OutboxPublisher::Refill(core::SteadyTime now, const HeldRows& held) {
   need_refill_ = false;
-  std::set<std::int64_t> excluded;
+  Skipped excluded;
   if (held) held(excluded);
   for (const auto& [tag, entry] : in_flight_)
-    excluded.insert(entry.sequences.begin(), entry.sequences.end());
+    excluded.sequences.insert(entry.sequences.begin(), entry.sequences.end());
   // From the read position only what is new; from the front, enough to see past what is excluded.
-  const std::size_t limit = cursor_ ? kPrefetchRows : kPrefetchRows + excluded.size();
+  const std::size_t limit =
+      cursor_ ? kPrefetchRows : kPrefetchRows + excluded.sequences.size() + excluded.events.size();
   auto rows = outbox_.Peek(limit, cursor_);
   queue_.clear();
   if (!rows) {
@@ -88,7 +89,8 @@ bool OutboxPublisher::Refill(core::SteadyTime now, const HeldRows& held) {
   }
   outbox_has_more_ = rows->size() == limit;
   for (store::OutboxRow& row : *rows) {
-    if (excluded.count(row.sequence) == 0) queue_.push_back(std::move(row));
+    if (excluded.sequences.count(row.sequence) == 0 && excluded.events.count(row.event.id) == 0)
+      queue_.push_back(std::move(row));
   }
   return true;
 }

@@ -56,9 +56,15 @@ class OutboxPublisher {
   using Send = std::function<std::optional<std::uint64_t>(const OutgoingRows& message)>;
   // The next resend that is due, or nothing (rows kept elsewhere, e.g. alerts without a receipt).
   using DueResend = std::function<std::optional<OutgoingRows>()>;
-  // Adds the rows to skip when reading: neither sendable nor gone yet (waiting for a receipt, removal
-  // not committed). Asked only when the outbox is read, not on every step.
-  using HeldRows = std::function<void(std::set<std::int64_t>& held)>;
+  // Rows to skip when reading: neither sendable nor gone yet. By sequence: waiting for a receipt, or
+  // their removal not committed. By event id: a receipt named them before the uplink had read them, so
+  // their removal is on its way although the uplink never knew their sequence.
+  struct Skipped {
+    std::set<std::int64_t> sequences;
+    std::set<core::EventId> events;
+  };
+  // Adds the rows to skip. Asked only when the outbox is read, not on every step.
+  using HeldRows = std::function<void(Skipped& held)>;
   // Whether one more bulk message (observations) may go: false while too many wait for the care
   // system's receipt. Asked before each one; none given: always.
   using BulkRoom = std::function<bool()>;

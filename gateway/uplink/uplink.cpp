@@ -399,9 +399,10 @@ CommandDone Uplink::AnswerLater(const wire::Command& command) {
 }
 
 void Uplink::FillWindow(core::SteadyTime now) {
-  const auto held = [this](std::set<std::int64_t>& rows) {
-    rows.insert(changes_.removing().begin(), changes_.removing().end());
-    receipts_.AddWaiting(rows);
+  const auto held = [this](OutboxPublisher::Skipped& rows) {
+    rows.sequences.insert(changes_.removing().begin(), changes_.removing().end());
+    rows.events.insert(changes_.removing_events().begin(), changes_.removing_events().end());
+    receipts_.AddWaiting(rows.sequences);
   };
   const auto due = [&]() -> std::optional<OutgoingRows> {
     std::optional<ReceiptTracker::Due> resend = receipts_.TakeDue(now);

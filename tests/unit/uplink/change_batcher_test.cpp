@@ -191,3 +191,23 @@ TEST_CASE("A receipt names its event id, and a row the uplink held stays out of 
   CHECK(rig.batcher.removing().empty());
   CHECK(rig.batcher.Settled());
 }
+
+TEST_CASE("A row receipted before the uplink read it stays out of reads by its event id until committed") {
+  BatcherRig rig;
+  const auto unread = rig.events.Make(ehg::core::EventKind::kObservation, ehg::core::Priority::kBulk).id;
+  rig.batcher.Receipted(unread, std::nullopt);
+  CHECK(rig.batcher.removing().empty());
+  CHECK(rig.batcher.removing_events() == std::set<ehg::core::EventId>{unread});
+  REQUIRE(rig.Flush());
+  CHECK(rig.offered.back().receipt_held == std::vector<bool>{false});
+  // A failed commit leaves the row in the outbox: still not to be read while the change is retried.
+  rig.Failed();
+  CHECK(rig.batcher.removing_events() == std::set<ehg::core::EventId>{unread});
+  rig.clock.Advance(ehg::uplink::kCommitFailedRetryDelay);
+  REQUIRE(rig.Flush());
+  CHECK(rig.offered.back().receipted_events == std::vector<ehg::core::EventId>{unread});
+  CHECK(rig.batcher.removing_events() == std::set<ehg::core::EventId>{unread});
+  rig.Committed();
+  CHECK(rig.batcher.removing_events().empty());
+  CHECK(rig.batcher.Settled());
+}

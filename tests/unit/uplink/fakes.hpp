@@ -99,10 +99,39 @@ class StoreOutbox final : public uplink::OutboxPort {
   }
   bool Commit(const store::OutboxChange& change,
               std::function<void(const Result<store::WriteOutcome>&)> done) override {
-    Result<store::WriteOutcome> outcome;
     {
       std::lock_guard lock(mutex_);
       if (refuse_commits) return false;
+      if (defer_commits_) {
+        deferred_.emplace_back(change, std::move(done));
+        return true;
+      }
+    }
+    Apply(change, done);
+    return true;
+  }
+  // Commits deferred by defer_commits, applied now in order (the pipeline's thread catching up).
+  void ReleaseCommits() {
+    std::vector<std::pair<store::OutboxChange, Done>> deferred;
+    {
+      std::lock_guard lock(mutex_);
+      defer_commits_ = false;
+      deferred.swap(deferred_);
+    }
+    for (auto& [change, done] : deferred)
+      Apply(change, done);
+  }
+  std::size_t DeferredCommits() {
+    std::lock_guard lock(mutex_);
+    return deferred_.size();
+  }
+
+ private:
+  using Done = std::function<void(const Result<store::WriteOutcome>&)>;
+  void Apply(const store::OutboxChange& change, const Done& done) {
+    Result<store::WriteOutcome> outcome;
+    {
+      std::lock_guard lock(mutex_);
       store::WriteBatch batch;
       batch.sent_sequences = change.sent_sequences;
       batch.receipted_events = change.receipted_events;
@@ -115,8 +144,9 @@ class StoreOutbox final : public uplink::OutboxPort {
       ++commits;
     }
     done(outcome);
-    return true;
   }
+
+ public:
   Result<store::ReplayWindow> LoadReplayWindow(core::WallTime now) override {
     std::lock_guard lock(mutex_);
     return store_.LoadReplayWindow(now);
@@ -147,10 +177,17 @@ class StoreOutbox final : public uplink::OutboxPort {
   std::atomic<int> peeks_from_position{0};
   std::atomic<int> commits{0};
   std::atomic<bool> refuse_commits{false};
+  // From now on commits are accepted but wait for ReleaseCommits: a pipeline busy with a large batch.
+  void DeferCommits() {
+    std::lock_guard lock(mutex_);
+    defer_commits_ = true;
+  }
 
  private:
   store::Store& store_;
   mutable std::mutex mutex_;
+  bool defer_commits_ = false;
+  std::vector<std::pair<store::OutboxChange, Done>> deferred_;
 };
 
 }  // namespace ehg::test

@@ -50,7 +50,9 @@ struct PublisherRig {
   // One step at the clock's time: the messages that went out.
   std::vector<Message> Step(const OutboxPublisher::DueResend& due = {}) {
     const std::size_t before = sent.size();
-    const auto held = [&](std::set<std::int64_t>& rows) { rows.insert(removing.begin(), removing.end()); };
+    const auto held = [&](ehg::uplink::OutboxPublisher::Skipped& rows) {
+      rows.sequences.insert(removing.begin(), removing.end());
+    };
     publisher.Fill(clock.SteadyNow(), held, due,
                    [&](const OutgoingRows& rows) -> std::optional<std::uint64_t> {
                      if (refuse) return std::nullopt;
