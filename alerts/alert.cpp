@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "alerts/rules.hpp"
+
 namespace ehg::alerts {
 namespace {
 
@@ -88,6 +90,31 @@ std::string AlertKey(std::string_view rule_id, std::string_view device_id) {
 
 std::string Alert::Key() const {
   return AlertKey(rule_id, device_id);
+}
+
+// The rule kinds of the config (docs/rules.md) that make these conditions.
+std::string_view ToString(DeviceCondition condition) {
+  switch (condition) {
+    case DeviceCondition::kBatteryLow:
+      return "battery_low";
+    case DeviceCondition::kSilent:
+      return "device_silent";
+    case DeviceCondition::kSensorError:
+      return "sensor_error";
+    case DeviceCondition::kClockWrong:
+      return "device_clock";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(GatewayCondition condition) {
+  switch (condition) {
+    case GatewayCondition::kStorageNearBudget:
+      return "storage";
+    case GatewayCondition::kClockUnsynchronised:
+      return "clock";
+  }
+  return "unknown";
 }
 
 }  // namespace ehg::alerts

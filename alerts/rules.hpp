@@ -166,6 +166,7 @@ struct RuleSet {
   friend bool operator==(const RuleSet&, const RuleSet&) = default;
 };
 
+// The config's rule kind for the condition (battery_low, device_silent, ...; storage, clock).
 std::string_view ToString(DeviceCondition condition);
 std::string_view ToString(GatewayCondition condition);
 

@@ -179,6 +179,70 @@ struct BoardAlert {
   std::optional<Action> resolve;
 };
 
+// What the console's resident view asks for: one resident of one tenant, a time range, and the width of
+// the buckets the chart values are summarised in.
+struct ResidentQuery {
+  std::string tenant;
+  std::string subject;  // the resident's pseudonym
+  core::WallTime from{};
+  core::WallTime to{};
+  std::chrono::seconds bucket{300};
+};
+
+// The resident view, each part a JSON text PostgreSQL built (json_agg: well-formed by construction),
+// passed on to the browser as it is (docs/console.md, "Resident view").
+struct ResidentView {
+  bool known = false;  // the tenant has anything stored of this resident
+  // [{"metric","unit","points":[[bucket start ms, lowest, mean, highest, count], ...]}, ...]
+  std::string series = "[]";
+  // Alerts raised before `to` and not resolved before `from`, newest first, with their events and the
+  // evidence of their latest event.
+  std::string alerts = "[]";
+  // NEWS2 totals the gateway reported in its NEWS2 alerts: [[ms, total, risk], ...].
+  std::string news2 = "[]";
+  // [{"gateway","device","connected","detail","changed_at","battery","battery_at","last_reading_at"}]
+  std::string devices = "[]";
+  // The rules the resident's gateway reported last (gateway event rules.in_force): its "rules" array.
+  std::string rules = "[]";
+  std::optional<core::WallTime> rules_reported_at;
+};
+
+// What an administrator asks of the audit log: newest first, every filter optional.
+struct AuditQuery {
+  std::vector<std::string> tenants;  // accounts::kAllTenants: every one (rows without a tenant too)
+  std::string tenant;                // one municipality
+  std::string actor;
+  std::string subject;                    // a resident's pseudonym
+  std::string action;                     // e.g. resident.read
+  std::optional<std::int64_t> before_id;  // the next page: rows older than this one
+  std::size_t limit = 200;
+};
+struct AuditRow {
+  std::int64_t id = 0;
+  AuditEntry entry;
+};
+
+// One gateway on the fleet view: its enrolment and what its latest signed status said.
+struct FleetGateway {
+  std::string tenant;
+  std::string gateway;
+  std::string status;  // enrolled, revoked
+  std::string state;   // online, offline, or empty before the first status
+  std::string state_reason;
+  std::string software_version;
+  std::optional<core::WallTime> last_heartbeat;
+  std::optional<core::WallTime> status_time;
+  std::int64_t heartbeat_interval_seconds = 0;
+  std::int64_t backlog_events = 0;
+  std::int64_t backlog_alerts = 0;
+  std::int64_t alerts_awaiting_receipt = 0;
+  std::int64_t dropped_observations = 0;
+  std::optional<bool> clock_synchronised;
+  // The latest update outcome the gateway reported (gateway event update.*), and when.
+  std::string last_update;
+  std::optional<core::WallTime> last_update_at;
+};
+
 // The PostgreSQL channel the hub notifies when a tenant's alerts changed (payload: the tenant).
 inline constexpr std::string_view kAlertChannel = "ehg_alerts";
 // The channel a command request is notified on, for the hubs that send them (payload: the tenant).
@@ -326,6 +390,19 @@ class Ledger {
 
   Result<std::vector<BoardAlert>> BoardAlerts(const std::vector<std::string>& tenants, std::size_t limit,
                                               std::string_view actor, core::WallTime now);
+
+  // --- The audit view (staff.cpp): administrators read the log; the read is itself audited
+  // (audit.read).
+  Result<std::vector<AuditRow>> ReadAudit(const AuditQuery& query, std::string_view actor,
+                                          core::WallTime now);
+
+  // --- The fleet view (fleet.cpp): the gateways of the tenants (accounts::kAllTenants: every one),
+  // by tenant and id, at most `limit`. No health data: not audited as a read of residents.
+  Result<std::vector<FleetGateway>> FleetGateways(const std::vector<std::string>& tenants, std::size_t limit);
+
+  // --- The console's resident view (resident.cpp). Audited as resident.read by `actor`, with the
+  // tenant, the pseudonym and the range, whether or not anything was found.
+  Result<ResidentView> ReadResident(const ResidentQuery& query, std::string_view actor, core::WallTime now);
 
  private:
   struct Impl;

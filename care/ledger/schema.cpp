@@ -278,11 +278,20 @@ CREATE TABLE command_requests (
 CREATE INDEX command_requests_waiting ON command_requests (requested_at) WHERE sent_at IS NULL AND refused IS NULL;
 )sql";
 
+// Version 4: indexes for the console's resident view and audit view (docs/console.md).
+constexpr std::string_view kVersion4 = R"sql(
+CREATE INDEX alerts_subject ON alerts (tenant, subject, raised_at);
+CREATE INDEX devices_subject ON devices (tenant, subject);
+CREATE INDEX gateway_events_code ON gateway_events (tenant, gateway_id, code, event_time);
+CREATE INDEX audit_log_at ON audit_log (at);
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "the first schema: gateways, keys, events, observations by month, alerts, commands, audit",
               kVersion1},
     Migration{2, "the console's staff accounts, sessions and sign-in attempts", kVersion2},
     Migration{3, "staff actions on alerts and the commands they ask the hub to send", kVersion3},
+    Migration{4, "indexes for the resident view and the audit view", kVersion4},
 };
 
 }  // namespace

@@ -257,4 +257,46 @@ Result<void> Ledger::EndSession(std::string_view token_digest, std::string_view 
   return {};
 }
 
+Result<std::vector<AuditRow>> Ledger::ReadAudit(const AuditQuery& query, std::string_view actor,
+                                                WallTime now) {
+  const bool every_tenant = std::find(query.tenants.begin(), query.tenants.end(),
+                                      std::string(accounts::kAllTenants)) != query.tenants.end();
+  return impl_->Run<std::vector<AuditRow>>("audit view", [&](pqxx::work& tx) {
+    std::vector<AuditRow> rows;
+    // Empty filters match everything; the tenant scope always applies (a municipality's
+    // administrator sees her municipality's rows only, not the region's sign-ins without a tenant).
+    const pqxx::result result = tx.exec_params(
+        "SELECT id, (extract(epoch FROM at) * 1000)::bigint, actor, action, coalesce(tenant, ''), "
+        "coalesce(gateway_id, ''), coalesce(subject, ''), detail FROM audit_log WHERE ($1 OR tenant = "
+        "ANY($2::text[])) AND ($3 = '' OR tenant = $3) AND ($4 = '' OR actor = $4) AND ($5 = '' OR subject "
+        "= $5) AND ($6 = '' OR action = $6) AND ($7::bigint IS NULL OR id < $7::bigint) ORDER BY id DESC "
+        "LIMIT $8",
+        every_tenant, ArrayLiteral(query.tenants), query.tenant, query.actor, query.subject, query.action,
+        query.before_id, static_cast<std::int64_t>(query.limit));
+    for (const auto& row : result) {
+      AuditRow audit;
+      audit.id = row[0].as<std::int64_t>();
+      audit.entry.at = WallTime{std::chrono::milliseconds(row[1].as<std::int64_t>())};
+      audit.entry.actor = row[2].as<std::string>();
+      audit.entry.action = row[3].as<std::string>();
+      audit.entry.tenant = row[4].as<std::string>();
+      audit.entry.gateway = row[5].as<std::string>();
+      audit.entry.subject = row[6].as<std::string>();
+      audit.entry.detail = row[7].as<std::string>();
+      rows.push_back(std::move(audit));
+    }
+    std::string filters;
+    for (const auto& [name, value] : {std::pair<const char*, const std::string&>{"tenant", query.tenant},
+                                      {"actor", query.actor},
+                                      {"subject", query.subject},
+                                      {"action", query.action}}) {
+      if (!value.empty()) filters += std::string(filters.empty() ? "" : ", ") + name + " " + value;
+    }
+    AppendAudit(tx, {now, std::string(actor), "audit.read", query.tenant, "", query.subject,
+                     "audit log" + (filters.empty() ? std::string() : " (" + filters + ")") + ": " +
+                         std::to_string(rows.size()) + " rows"});
+    return rows;
+  });
+}
+
 }  // namespace ehg::ledger

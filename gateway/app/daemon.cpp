@@ -167,6 +167,10 @@ class Daemon {
     }
     store_ = std::move(*opened);
     if (report.corrupt_file_moved_to) ReportCorruptDatabase(report);
+    if (auto settings = store_->LoadSettings(); settings) {
+      if (auto found = settings->find(std::string(pipeline::kRulesReportedSetting)); found != settings->end())
+        rules_reported_ = found->second;
+    }
     if (store_options.full_check) {
       core::LogInfo("database checked whole at start",
                     {{"moved_aside", report.corrupt_file_moved_to.has_value()}});
@@ -230,6 +234,7 @@ class Daemon {
       return kExitFailure;
     }
     uplink_->Start();
+    ReportRulesInForce();
     StartDevices();
     StartStatusPage();
     core::LogInfo("gateway running", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
@@ -429,6 +434,47 @@ class Daemon {
     if (!queued) update_outcome_in_flight_ = false;
   }
 
+  // The care system learns the rules in force (to draw their limits on the resident's charts) when they
+  // differ from those last reported: at the first start, after a reload or a config.apply that changed
+  // them. Remembered in the store with the event, so a restart with the same rules sends nothing.
+  void ReportRulesInForce() {
+    const std::string summary = pipeline::RulesSummary(config_.rules);
+    if (summary == rules_reported_ || rules_report_in_flight_) return;
+    const pipeline::EventContext context{config_.gateway.id, config_.resident.pseudonym};
+    core::Event event{ids_.Next(), core::EventKind::kGateway, core::Priority::kHigh, clock_.Now(), {}};
+    event.body = pipeline::RulesInForceBody(context, event.id, event.created, config_.rules);
+    store::OutboxChange change;
+    change.events.push_back(std::move(event));
+    change.settings[std::string(pipeline::kRulesReportedSetting)] = summary;
+    rules_report_in_flight_ = true;
+    // The answer comes on the pipeline's thread: the main loop picks it up (rules_report_done_).
+    const bool queued = pipeline_->ApplyOutboxChange(
+        std::move(change), [this, summary](const Result<store::WriteOutcome>& written) {
+          std::lock_guard lock(rules_report_mutex_);
+          rules_report_done_ = written ? std::optional<std::string>(summary) : std::optional<std::string>("");
+        });
+    if (!queued) rules_report_in_flight_ = false;
+  }
+
+  // Main loop: the outcome of ReportRulesInForce, and another try when it failed or the rules changed
+  // meanwhile.
+  void CheckRulesReported() {
+    {
+      std::lock_guard lock(rules_report_mutex_);
+      if (rules_report_done_) {
+        if (!rules_report_done_->empty()) {
+          rules_reported_ = *rules_report_done_;
+        } else {
+          core::LogError("cannot record the rules in force; trying again in a minute");
+          rules_report_retry_at_ = clock_.SteadyNow() + std::chrono::minutes(1);
+        }
+        rules_report_done_.reset();
+        rules_report_in_flight_ = false;
+      }
+    }
+    if (clock_.SteadyNow() >= rules_report_retry_at_) ReportRulesInForce();
+  }
+
   core::Event GatewayEvent(const std::string& code, std::string_view severity, const std::string& detail) {
     const pipeline::EventContext context{config_.gateway.id, config_.resident.pseudonym};
     core::Event event{ids_.Next(), core::EventKind::kGateway, core::Priority::kHigh, clock_.Now(), {}};
@@ -610,6 +656,7 @@ class Daemon {
       FeedWatchdog();
       notifier_.Status(ServiceStatus());
       ReportUpdateOutcome();
+      CheckRulesReported();
       RefreshTlsFilesIfChanged();
       if (CheckWholeFileInBackground()) return true;
     }
@@ -706,6 +753,13 @@ class Daemon {
     core::LogInfo("config reloaded", {{"devices", config_.devices.size()}, {"rules", config_.rules.size()}});
   }
 
+  // The rules summary the care system was last sent (kRulesReportedSetting); main thread only. The
+  // pipeline's answer to a report passes through rules_report_done_ (empty string: it failed).
+  std::string rules_reported_;
+  bool rules_report_in_flight_ = false;
+  core::SteadyTime rules_report_retry_at_{};
+  std::mutex rules_report_mutex_;
+  std::optional<std::string> rules_report_done_;
   DaemonOptions options_;
   std::filesystem::path config_path_;
   config::Config config_;

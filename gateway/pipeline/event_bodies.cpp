@@ -244,6 +244,109 @@ std::string GatewayEventBody(const EventContext& context, const core::EventId& i
   return Stringify(object);
 }
 
+namespace {
+
+Object RuleSummary(const alerts::RuleCommon& common, std::string_view kind) {
+  Object rule(Poco::JSON_PRESERVE_KEY_ORDER);
+  rule.set("id", common.id);
+  rule.set("kind", std::string(kind));
+  rule.set("severity", std::string(alerts::ToString(common.severity)));
+  return rule;
+}
+
+void SetOptional(Object& object, const std::string& name, const std::optional<double>& value) {
+  if (value) object.set(name, *value);
+}
+
+Array RulesArray(const alerts::RuleSet& rules) {
+  Array list;
+  for (const alerts::ThresholdRule& threshold : rules.thresholds) {
+    Object rule = RuleSummary(threshold.common, "threshold");
+    rule.set("metric", threshold.metric);
+    SetOptional(rule, "above", threshold.above);
+    SetOptional(rule, "below", threshold.below);
+    rule.set("for_seconds", static_cast<std::int64_t>(threshold.persistence.for_duration.count()));
+    list.add(rule);
+  }
+  for (const alerts::TrendRule& trend : rules.trends) {
+    Object rule = RuleSummary(trend.common, "trend");
+    rule.set("metric", trend.metric);
+    SetOptional(rule, "rise", trend.rise);
+    SetOptional(rule, "fall", trend.fall);
+    rule.set("window_seconds", static_cast<std::int64_t>(trend.window.count()));
+    list.add(rule);
+  }
+  for (const alerts::BaselineRule& baseline : rules.baselines) {
+    Object rule = RuleSummary(baseline.common, "baseline");
+    rule.set("metric", baseline.metric);
+    SetOptional(rule, "above_by", baseline.above_by);
+    SetOptional(rule, "below_by", baseline.below_by);
+    rule.set("window_seconds", static_cast<std::int64_t>(baseline.baseline_window.count()));
+    list.add(rule);
+  }
+  for (const alerts::MissedRule& missed : rules.missed) {
+    Object rule = RuleSummary(missed.common, "missed");
+    rule.set("metric", missed.metric);
+    if (missed.daily_by) {
+      rule.set("daily_from", missed.daily_from.ToString());
+      rule.set("daily_by", missed.daily_by->ToString());
+    }
+    if (missed.within) rule.set("within_seconds", static_cast<std::int64_t>(missed.within->count()));
+    list.add(rule);
+  }
+  for (const alerts::InactivityRule& inactivity : rules.inactivity) {
+    Object rule = RuleSummary(inactivity.common, "inactivity");
+    Array metrics;
+    for (const std::string& metric : inactivity.metrics)
+      metrics.add(metric);
+    rule.set("metrics", metrics);
+    rule.set("quiet_seconds", static_cast<std::int64_t>(inactivity.quiet_for.count()));
+    list.add(rule);
+  }
+  for (const alerts::EventRule& event : rules.events) {
+    Object rule = RuleSummary(event.common, "event");
+    rule.set("metric", event.metric);
+    list.add(rule);
+  }
+  for (const alerts::News2Rule& news2 : rules.news2) {
+    Object rule = RuleSummary(news2.common, "news2");
+    rule.set("metric", std::string("news2"));
+    rule.set("min_risk", std::string(alerts::ToString(news2.min_risk)));
+    rule.set("spo2_scale", static_cast<int>(news2.spo2_scale));
+    list.add(rule);
+  }
+  for (const alerts::DeviceRule& device : rules.devices) {
+    Object rule = RuleSummary(device.common, alerts::ToString(device.condition));
+    if (device.condition == alerts::DeviceCondition::kBatteryLow)
+      rule.set("battery_below", device.battery_below);
+    list.add(rule);
+  }
+  for (const alerts::GatewayRule& gateway : rules.gateway) {
+    Object rule = RuleSummary(gateway.common, alerts::ToString(gateway.condition));
+    list.add(rule);
+  }
+  return list;
+}
+
+}  // namespace
+
+std::string RulesSummary(const alerts::RuleSet& rules) {
+  std::ostringstream out;
+  RulesArray(rules).stringify(out);
+  return out.str();
+}
+
+std::string RulesInForceBody(const EventContext& context, const core::EventId& id, core::WallTime time,
+                             const alerts::RuleSet& rules) {
+  Object object = Envelope(context, id, "ehealth-gateway/gateway-event/v0");
+  object.set("time", core::FormatIso8601(time));
+  object.set("code", std::string("rules.in_force"));
+  object.set("severity", std::string("info"));
+  object.set("detail", std::to_string(rules.size()) + " rules");
+  object.set("rules", RulesArray(rules));
+  return Stringify(object);
+}
+
 std::string DeviceEventBody(const EventContext& context, const core::EventId& id,
                             const core::DeviceStatusChange& change) {
   Object object = Envelope(context, id, "ehealth-gateway/device-event/v0");

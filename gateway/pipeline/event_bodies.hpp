@@ -3,6 +3,7 @@
 #include <string>
 
 #include "alerts/alert.hpp"
+#include "alerts/rules.hpp"
 #include "alerts/state.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/reading.hpp"
@@ -24,6 +25,16 @@ std::string AlertBody(const EventContext& context, const core::EventId& id, aler
                       const alerts::Alert& alert);
 std::string GatewayEventBody(const EventContext& context, const core::EventId& id, core::WallTime time,
                              std::string_view code, std::string_view severity, std::string_view detail);
+// The gateway event `rules.in_force` (severity info): the rules the gateway runs, summarised for the
+// care system (id, kind, severity and each rule's limits in the metric's unit), so a resident's charts
+// can draw the limits in force and staff can see which rules watch the resident. Sent at start and
+// whenever the rules change. Not the config itself: no schedules' time zone, no escalation targets.
+std::string RulesInForceBody(const EventContext& context, const core::EventId& id, core::WallTime time,
+                             const alerts::RuleSet& rules);
+// The `rules` array of that body alone: what the gateway remembers as reported (the setting
+// kRulesReportedSetting), so a restart with the same rules sends nothing.
+std::string RulesSummary(const alerts::RuleSet& rules);
+inline constexpr std::string_view kRulesReportedSetting = "rules.reported";
 
 // A device's link changed (docs/events.md, `ehealth-gateway/device-event/v0`).
 std::string DeviceEventBody(const EventContext& context, const core::EventId& id,

@@ -93,6 +93,49 @@ TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid one re
   CHECK(daemon.Wait(5s) == 0);
 }
 
+TEST_CASE("The rules in force are reported once, not again after a restart, and again when they change") {
+  ehg::test::TempDir dir;
+  ehg::test::DaemonConfigOptions options;
+  options.devices = false;
+  const auto config = ehg::test::WriteDaemonConfig(dir.path(), options);
+  // Offline (no broker): the reports stay in the outbox, where the test counts them.
+  const auto reports = [&] {
+    SQLite::Database db((dir / "data" / "gateway.db").string(), SQLite::OPEN_READONLY);
+    db.setBusyTimeout(5000);
+    SQLite::Statement query(db, "SELECT body FROM outbox WHERE kind = 'gateway' ORDER BY seq");
+    std::vector<std::string> bodies;
+    while (query.executeStep()) {
+      const std::string body = query.getColumn(0).getString();
+      if (body.find("\"code\":\"rules.in_force\"") != std::string::npos) bodies.push_back(body);
+    }
+    return bodies;
+  };
+  {
+    Process daemon = ehg::test::StartDaemon(config);
+    REQUIRE(daemon.WaitForOutput("gateway running", 10s));
+    REQUIRE(ehg::test::WaitUntil([&] { return reports().size() == 1; }, 10s));
+    daemon.Signal(SIGTERM);
+    REQUIRE(daemon.Wait(10s) == 0);
+  }
+  Process daemon = ehg::test::StartDaemon(config);
+  REQUIRE(daemon.WaitForOutput("gateway running", 10s));
+  // The main loop looks every second: three turns with the same rules send nothing.
+  std::this_thread::sleep_for(3s);
+  CHECK(reports().size() == 1);
+
+  options.rules =
+      R"([{"id": "pulse-high", "kind": "threshold", "metric": "pulse_rate", "above": 60, "severity": "low"}])";
+  ehg::test::WriteDaemonConfig(dir.path(), options);
+  daemon.Signal(SIGHUP);
+  REQUIRE(daemon.WaitForOutput("msg=\"rules replaced\"", 5s));
+  REQUIRE(ehg::test::WaitUntil([&] { return reports().size() == 2; }, 10s));
+  const std::string latest = reports().back();
+  CHECK(latest.find("\"id\":\"pulse-high\"") != std::string::npos);
+  CHECK(latest.find("\"above\":60") != std::string::npos);
+  daemon.Signal(SIGTERM);
+  CHECK(daemon.Wait(10s) == 0);
+}
+
 TEST_CASE("An invalid config at start: every error logged, exit 78 so systemd does not restart in a loop") {
   ehg::test::TempDir dir;
   const auto config = dir / "gateway.json";
@@ -140,8 +183,8 @@ TEST_CASE("A corrupt database is moved aside, a fresh one started, and a gateway
   CHECK(daemon.Output().find("level=error msg=\"database failed its integrity check") != std::string::npos);
   const auto database = dir / "data" / "gateway.db";
   CHECK(CountRows(database,
-              "SELECT count(*) FROM outbox WHERE kind = 'gateway' AND priority = 1 AND "
-              "body LIKE '%storage.corrupt_database_replaced%'") == 1);
+                  "SELECT count(*) FROM outbox WHERE kind = 'gateway' AND priority = 1 AND "
+                  "body LIKE '%storage.corrupt_database_replaced%'") == 1);
   int moved = 0;
   for (const auto& entry : fs::directory_iterator(dir / "data")) {
     moved += entry.path().filename().string().starts_with("gateway.db.corrupt-") ? 1 : 0;
@@ -197,7 +240,7 @@ TEST_CASE("The update outcome the helper leaves becomes a gateway event, and its
   REQUIRE(daemon.Wait(10s) == 0);
   // No broker: the event waits in the outbox, with its code and the helper's detail.
   CHECK(CountRows(dir / "data" / "gateway.db",
-              "SELECT count(*) FROM outbox WHERE kind = 'gateway' AND body LIKE "
-              "'%\"code\":\"update.rolled_back\"%' "
-              "AND body LIKE '%failed its health check%'") == 1);
+                  "SELECT count(*) FROM outbox WHERE kind = 'gateway' AND body LIKE "
+                  "'%\"code\":\"update.rolled_back\"%' "
+                  "AND body LIKE '%failed its health check%'") == 1);
 }

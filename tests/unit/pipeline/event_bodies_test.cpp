@@ -156,3 +156,78 @@ TEST_CASE("Each piece of an alert's evidence names the FHIR Observation it was s
   const std::string stored = ehg::pipeline::AlertToJson(alert);
   CHECK(stored.find("observation") == std::string::npos);
 }
+
+TEST_CASE("rules.in_force lists every rule with its kind, severity and limits in the metric's unit") {
+  ehg::core::ManualClock clock;
+  ehg::core::EventIdGenerator ids(clock);
+  ehg::alerts::RuleSet rules;
+  ehg::alerts::ThresholdRule low;
+  low.common.id = "spo2-low";
+  low.common.severity = ehg::alerts::Severity::kHigh;
+  low.metric = "spo2";
+  low.below = 90.5;
+  low.persistence.for_duration = 120s;
+  rules.thresholds.push_back(low);
+  ehg::alerts::TrendRule gain;
+  gain.common.id = "weight-gain";
+  gain.metric = "body_weight";
+  gain.rise = 2;
+  gain.window = 72h;
+  rules.trends.push_back(gain);
+  ehg::alerts::MissedRule daily;
+  daily.common.id = "bp-daily";
+  daily.metric = "bp.systolic";
+  daily.daily_from = ehg::alerts::TimeOfDay{7 * 60};
+  daily.daily_by = ehg::alerts::TimeOfDay{10 * 60 + 30};
+  rules.missed.push_back(daily);
+  ehg::alerts::News2Rule news2;
+  news2.common.id = "news2";
+  news2.min_risk = ehg::alerts::News2Risk::kMedium;
+  news2.spo2_scale = ehg::alerts::SpO2Scale::kScale2;
+  rules.news2.push_back(news2);
+  ehg::alerts::DeviceRule battery;
+  battery.common.id = "battery";
+  battery.condition = ehg::alerts::DeviceCondition::kBatteryLow;
+  battery.battery_below = 15;
+  rules.devices.push_back(battery);
+  ehg::alerts::GatewayRule clock_rule;
+  clock_rule.common.id = "clock";
+  clock_rule.condition = ehg::alerts::GatewayCondition::kClockUnsynchronised;
+  rules.gateway.push_back(clock_rule);
+
+  const auto id = ids.Next();
+  const auto body =
+      Parse(ehg::pipeline::RulesInForceBody(kContext, id, WallTime{1'767'225'600'000ms}, rules));
+  CHECK(body->getValue<std::string>("schema") == "ehealth-gateway/gateway-event/v0");
+  CHECK(body->getValue<std::string>("event_id") == id.ToString());
+  CHECK(body->getValue<std::string>("subject") == "r-0001");
+  CHECK(body->getValue<std::string>("code") == "rules.in_force");
+  CHECK(body->getValue<std::string>("severity") == "info");
+  CHECK(body->getValue<std::string>("detail") == "6 rules");
+  const auto list = body->getArray("rules");
+  REQUIRE(list->size() == 6);
+  const auto first = list->getObject(0);
+  CHECK(first->getValue<std::string>("id") == "spo2-low");
+  CHECK(first->getValue<std::string>("kind") == "threshold");
+  CHECK(first->getValue<std::string>("severity") == "high");
+  CHECK(first->getValue<std::string>("metric") == "spo2");
+  CHECK(first->getValue<double>("below") == 90.5);
+  CHECK_FALSE(first->has("above"));  // a limit the rule does not have is absent, not 0
+  CHECK(first->getValue<int>("for_seconds") == 120);
+  const auto trend = list->getObject(1);
+  CHECK(trend->getValue<std::string>("kind") == "trend");
+  CHECK(trend->getValue<double>("rise") == 2);
+  CHECK_FALSE(trend->has("fall"));
+  CHECK(trend->getValue<int>("window_seconds") == 72 * 3600);
+  const auto missed = list->getObject(2);
+  CHECK(missed->getValue<std::string>("daily_from") == "07:00");
+  CHECK(missed->getValue<std::string>("daily_by") == "10:30");
+  const auto score = list->getObject(3);
+  CHECK(score->getValue<std::string>("kind") == "news2");
+  CHECK(score->getValue<std::string>("min_risk") == "medium");
+  CHECK(score->getValue<int>("spo2_scale") == 2);
+  const auto device = list->getObject(4);
+  CHECK(device->getValue<std::string>("kind") == "battery_low");
+  CHECK(device->getValue<double>("battery_below") == 15);
+  CHECK(list->getObject(5)->getValue<std::string>("kind") == "clock");
+}

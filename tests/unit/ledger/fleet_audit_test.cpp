@@ -1,0 +1,117 @@
+// The console's fleet view and audit view on a real PostgreSQL 15.
+#include <doctest/doctest.h>
+
+#include "tests/unit/ledger/bodies.hpp"
+#include "tests/unit/ledger/ledger_database.hpp"
+
+namespace ehg::ledger {
+namespace {
+
+using namespace ehg::ledger_test;
+using std::chrono::milliseconds;
+
+TEST_CASE("the fleet: the tenants' gateways with their signed status and latest update outcome") {
+  LedgerDatabase db;
+  REQUIRE(db.ledger->Enrol({kTenant, kGateway, {"kid-1", "k1"}, "ab12"}, "operator-1", ledger_test::kT0));
+  REQUIRE(db.ledger->Enrol({kTenant, "gw-quiet", {"kid-2", "k2"}, "cd34"}, "operator-1", ledger_test::kT0));
+  REQUIRE(db.ledger->Enrol({"4601", "gw-far", {"kid-3", "k3"}, "ef56"}, "operator-1", ledger_test::kT0));
+  StatusRow status;
+  status.tenant = kTenant;
+  status.gateway = kGateway;
+  status.state = "online";
+  status.time = ledger_test::kT0 + milliseconds(60'000);
+  status.connected_at = ledger_test::kT0;
+  status.version = "0.3.0";
+  status.heartbeat_interval_seconds = 60;
+  status.backlog_events = 12;
+  status.backlog_alerts = 1;
+  status.alerts_awaiting_receipt = 1;
+  status.dropped_observations = 7;
+  status.clock_synchronised = false;
+  REQUIRE(db.ledger->ApplyStatus(status).value());
+  auto update = ReadMessage(kTenant, kGateway, Kind::kGateway, GatewayBody(1));
+  REQUIRE(update);
+  REQUIRE(db.ledger->Store({*update}));
+
+  auto fleet = db.ledger->FleetGateways({kTenant}, 100);
+  REQUIRE_MESSAGE(fleet.has_value(), fleet.error().message);
+  REQUIRE(fleet->size() == 2);
+  const FleetGateway& reporting = fleet->at(0);
+  CHECK(reporting.gateway == kGateway);
+  CHECK(reporting.status == "enrolled");
+  CHECK(reporting.state == "online");
+  CHECK(reporting.software_version == "0.3.0");
+  CHECK(reporting.last_heartbeat == ledger_test::kT0 + milliseconds(60'000));
+  CHECK(reporting.backlog_events == 12);
+  CHECK(reporting.alerts_awaiting_receipt == 1);
+  CHECK(reporting.dropped_observations == 7);
+  CHECK(reporting.clock_synchronised == false);
+  CHECK(reporting.last_update == "update.installed");
+  CHECK(reporting.last_update_at == ledger_test::kT0);
+  // Enrolled and never heard from: no state, no heartbeat, nothing made up.
+  const FleetGateway& quiet = fleet->at(1);
+  CHECK(quiet.gateway == "gw-quiet");
+  CHECK(quiet.state.empty());
+  CHECK_FALSE(quiet.last_heartbeat);
+  CHECK_FALSE(quiet.clock_synchronised);
+  CHECK(quiet.last_update.empty());
+
+  CHECK(db.ledger->FleetGateways({"4601"}, 100)->size() == 1);
+  CHECK(db.ledger->FleetGateways({"*"}, 100)->size() == 3);
+  CHECK(db.ledger->FleetGateways({"5001"}, 100)->empty());
+  CHECK(db.ledger->FleetGateways({"*"}, 2)->size() == 2);
+}
+
+TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and itself audited") {
+  LedgerDatabase db;
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(db.ledger->Append(
+        {ledger_test::kT0 + milliseconds(i), "kari", "resident.read", "0301", "", "r-1", "view"}));
+  }
+  REQUIRE(db.ledger->Append(
+      {ledger_test::kT0 + milliseconds(10), "ola", "alert.acknowledge", "0301", kGateway, "r-2", ""}));
+  REQUIRE(db.ledger->Append(
+      {ledger_test::kT0 + milliseconds(11), "per", "resident.read", "4601", "", "r-9", "view"}));
+  REQUIRE(db.ledger->Append(
+      {ledger_test::kT0 + milliseconds(12), "admin", "account.create", "", "", "", "kari"}));
+
+  AuditQuery all;
+  all.tenants = {"*"};
+  auto rows = db.ledger->ReadAudit(all, "admin", ledger_test::kT0 + milliseconds(20));
+  REQUIRE_MESSAGE(rows.has_value(), rows.error().message);
+  REQUIRE(rows->size() == 8);
+  CHECK(rows->front().entry.action == "account.create");  // newest first
+  CHECK(rows->front().id > rows->back().id);
+
+  // A municipality's administrator: her municipality's rows only (not the region's, not those without
+  // a tenant), and the read she just made is in the log too.
+  AuditQuery oslo;
+  oslo.tenants = {"0301"};
+  rows = db.ledger->ReadAudit(oslo, "admin-oslo", ledger_test::kT0 + milliseconds(21));
+  REQUIRE(rows);
+  CHECK(rows->size() == 6);
+  for (const AuditRow& row : *rows)
+    CHECK(row.entry.tenant == "0301");
+
+  AuditQuery who;
+  who.tenants = {"*"};
+  who.subject = "r-1";
+  who.action = "resident.read";
+  who.limit = 3;
+  rows = db.ledger->ReadAudit(who, "admin", ledger_test::kT0 + milliseconds(22));
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 3);
+  AuditQuery next = who;
+  next.before_id = rows->back().id;
+  auto page = db.ledger->ReadAudit(next, "admin", ledger_test::kT0 + milliseconds(23));
+  REQUIRE(page);
+  CHECK(page->size() == 2);  // the other two of the five, none twice
+  for (const AuditRow& row : *page)
+    CHECK(row.id < rows->back().id);
+  CHECK(db.Count("audit_log WHERE action = 'audit.read'") == 4);
+  CHECK(db.Scalar("SELECT detail FROM audit_log WHERE action = 'audit.read' ORDER BY id DESC LIMIT 1") ==
+        "audit log (subject r-1, action resident.read): 2 rows");
+}
+
+}  // namespace
+}  // namespace ehg::ledger
