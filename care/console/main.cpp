@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", options.tls_key_file, "Its private key (PEM)")->required();
   app.add_option("--web-root", options.web_root, "The console's pages and scripts")
       ->default_val("/usr/share/ehealth-hub/console");
+  app.add_option("--chart-js", options.chart_js, "Chart.js, as the package libjs-chart.js installs it")
+      ->default_val("/usr/share/javascript/chart.js/chart.min.js");
   app.add_option("--database-connections", options.database_connections,
                  "Requests reading the database at once")
       ->check(CLI::Range(1, 64));

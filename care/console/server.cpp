@@ -39,6 +39,7 @@ struct WebFile {
 constexpr WebFile kWebFiles[] = {
     {"/", "index.html", "text/html; charset=utf-8"},
     {"/static/console.js", "console.js", "text/javascript; charset=utf-8"},
+    {"/static/views.js", "views.js", "text/javascript; charset=utf-8"},
     {"/static/console.css", "console.css", "text/css; charset=utf-8"},
 };
 // They decide what runs in a nurse's browser: refused when others may write them (like a trust anchor).
@@ -285,6 +286,9 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ServerOptions option
     if (!content) return tl::unexpected(content.error().WithContext("console web root"));
     impl->files[file.url] = {file.content_type, std::move(*content)};
   }
+  auto chart = core::ReadCheckedFile(options.chart_js, kWebFile);
+  if (!chart) return tl::unexpected(chart.error().WithContext("Chart.js (package libjs-chart.js)"));
+  impl->files["/static/chart.min.js"] = {"text/javascript; charset=utf-8", std::move(*chart)};
   for (int i = 0; i < std::max(1, options.database_connections); ++i) {
     auto worker = std::make_unique<detail::Worker>();
     auto ledger = ledger::Ledger::Open({options.database});

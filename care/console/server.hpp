@@ -20,7 +20,9 @@ struct ServerOptions {
   std::uint16_t port = 8443;  // 0: any free port (tests)
   std::filesystem::path tls_cert_file;
   std::filesystem::path tls_key_file;
-  std::filesystem::path web_root;  // index.html, console.js, console.css
+  std::filesystem::path web_root;  // index.html, console.js, views.js, console.css
+  // Chart.js as Debian's libjs-chart.js installs it, served as /static/chart.min.js (no CDN).
+  std::filesystem::path chart_js = "/usr/share/javascript/chart.js/chart.min.js";
   int database_connections = 4;    // requests that read the database at once
   int max_connections = 256;       // open connections (live feeds hold one each)
   SignInOptions sign_in;

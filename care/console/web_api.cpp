@@ -158,6 +158,113 @@ std::string BoardJson(const std::vector<ledger::BoardAlert>& alerts, core::WallT
   return out.str();
 }
 
+std::optional<std::string> PercentDecode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size() || hex(text[i + 1]) < 0 || hex(text[i + 2]) < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hex(text[i + 1]) * 16 + hex(text[i + 2])));
+    i += 2;
+  }
+  if (!core::IsValidUtf8(out)) return std::nullopt;
+  for (const char c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return std::nullopt;
+  return out;
+}
+
+std::optional<ChartRange> ParseChartRange(std::string_view name) {
+  using std::chrono::hours;
+  using std::chrono::minutes;
+  if (name == "24h") return ChartRange{"24h", hours(24), minutes(5)};
+  if (name == "7d") return ChartRange{"7d", hours(24 * 7), minutes(30)};
+  if (name == "90d") return ChartRange{"90d", hours(24 * 90), hours(6)};
+  return std::nullopt;
+}
+
+std::vector<std::string> AttentionReasons(const ledger::FleetGateway& gateway, core::WallTime now) {
+  std::vector<std::string> reasons;
+  if (gateway.status == "revoked") return reasons;
+  if (gateway.state.empty()) {
+    reasons.emplace_back("never_heard");
+  } else if (gateway.state == "offline") {
+    reasons.emplace_back("offline");
+  } else {
+    const auto interval = std::chrono::seconds(
+        gateway.heartbeat_interval_seconds > 0 ? gateway.heartbeat_interval_seconds : 60);
+    if (!gateway.last_heartbeat || now - *gateway.last_heartbeat > 3 * interval)
+      reasons.emplace_back("silent");
+  }
+  if (gateway.clock_synchronised == false) reasons.emplace_back("clock_unsynchronised");
+  if (gateway.alerts_awaiting_receipt > 0) reasons.emplace_back("alerts_waiting");
+  if (!gateway.last_update.empty() && gateway.last_update != "update.installed")
+    reasons.emplace_back("update_failed");
+  return reasons;
+}
+
+std::string FleetJson(const std::vector<ledger::FleetGateway>& gateways, core::WallTime now) {
+  Poco::JSON::Object fleet;
+  fleet.set("now", Millis(now));
+  Poco::JSON::Array list;
+  for (const ledger::FleetGateway& gateway : gateways) {
+    Poco::JSON::Object item;
+    item.set("tenant", gateway.tenant);
+    item.set("gateway", gateway.gateway);
+    item.set("status", gateway.status);
+    item.set("state", gateway.state);
+    item.set("state_reason", gateway.state_reason);
+    item.set("version", gateway.software_version);
+    if (gateway.last_heartbeat) item.set("last_heartbeat", Millis(*gateway.last_heartbeat));
+    item.set("heartbeat_interval_seconds", gateway.heartbeat_interval_seconds);
+    item.set("backlog_events", gateway.backlog_events);
+    item.set("backlog_alerts", gateway.backlog_alerts);
+    item.set("alerts_awaiting_receipt", gateway.alerts_awaiting_receipt);
+    item.set("dropped_observations", gateway.dropped_observations);
+    if (gateway.clock_synchronised) item.set("clock_synchronised", *gateway.clock_synchronised);
+    item.set("last_update", gateway.last_update);
+    if (gateway.last_update_at) item.set("last_update_at", Millis(*gateway.last_update_at));
+    Poco::JSON::Array reasons;
+    for (const std::string& reason : AttentionReasons(gateway, now))
+      reasons.add(reason);
+    item.set("attention", reasons);
+    list.add(item);
+  }
+  fleet.set("gateways", list);
+  std::ostringstream out;
+  fleet.stringify(out);
+  return out.str();
+}
+
+std::string AuditJson(const std::vector<ledger::AuditRow>& rows) {
+  Poco::JSON::Array list;
+  for (const ledger::AuditRow& row : rows) {
+    Poco::JSON::Object item;
+    item.set("id", row.id);
+    item.set("at", Millis(row.entry.at));
+    item.set("actor", row.entry.actor);
+    item.set("action", row.entry.action);
+    item.set("tenant", row.entry.tenant);
+    item.set("gateway", row.entry.gateway);
+    item.set("subject", row.entry.subject);
+    item.set("detail", row.entry.detail);
+    list.add(item);
+  }
+  Poco::JSON::Object audit;
+  audit.set("rows", list);
+  std::ostringstream out;
+  audit.stringify(out);
+  return out.str();
+}
+
 ConsoleApi::ConsoleApi(StaffSignIn& sign_in, ledger::Ledger& ledger, core::Clock& clock)
     : sign_in_(sign_in), ledger_(ledger), clock_(clock), command_ids_(clock) {}
 
@@ -201,12 +308,17 @@ WebResponse ConsoleApi::Handle(const WebRequest& request) {
     if (!session) return refusal;
     return Act(request, *session);
   }
-  if (request.path == "/api/alerts") {
+  using Reader = WebResponse (ConsoleApi::*)(const WebRequest&, const ledger::StaffSession&);
+  for (const auto& [path, reader] : {std::pair<std::string_view, Reader>{"/api/alerts", &ConsoleApi::Board},
+                                     {"/api/resident", &ConsoleApi::Resident},
+                                     {"/api/fleet", &ConsoleApi::Fleet},
+                                     {"/api/audit", &ConsoleApi::Audit}}) {
+    if (request.path != path) continue;
     if (request.method != "GET") return Problem(405, "method", "GET only");
     WebResponse refusal;
     auto session = SessionOf(request, &refusal);
     if (!session) return refusal;
-    return Board(request, *session);
+    return (this->*reader)(request, *session);
   }
   return Problem(404, "not_found", "no such resource");
 }
@@ -359,6 +471,107 @@ WebResponse ConsoleApi::Act(const WebRequest& request, const ledger::StaffSessio
   answer.set("action", kind);
   if (!action.command_id.empty()) answer.set("command_id", action.command_id);
   return Json(200, answer);
+}
+
+// GET /api/resident?tenant=0301&subject=<pseudonym>&range=24h|7d|90d
+WebResponse ConsoleApi::Resident(const WebRequest& request, const ledger::StaffSession& session) {
+  const accounts::Account& account = session.account;
+  if (!accounts::Allows(account.role, accounts::Permission::kViewResidents))
+    return Problem(403, "role", "this account's role does not see residents' data");
+  const auto tenant = QueryValue(request.query, "tenant");
+  const auto raw_subject = QueryValue(request.query, "subject");
+  const auto subject = raw_subject ? PercentDecode(*raw_subject) : std::nullopt;
+  const auto range = ParseChartRange(QueryValue(request.query, "range").value_or("24h"));
+  if (!tenant || !ledger::ValidTenant(*tenant))
+    return Problem(400, "malformed", "tenant is the municipality number (four digits)");
+  if (!subject || subject->empty() || subject->size() > 128)
+    return Problem(400, "malformed", "subject is the resident's pseudonym (1 to 128 printable bytes)");
+  if (!range) return Problem(400, "malformed", "range is 24h, 7d or 90d");
+  if (!accounts::InScope(account, *tenant)) {
+    core::LogWarning("resident of a municipality outside the account's scope refused",
+                     {{"user", account.username}, {"tenant", *tenant}});
+    return Problem(403, "scope", "this account does not see that municipality");
+  }
+  const core::WallTime now = clock_.Now();
+  // Buckets start at whole multiples of their width, so the same range read twice draws the same
+  // points; the newest bucket is the one still filling.
+  const auto bucket_ms = std::chrono::duration_cast<std::chrono::milliseconds>(range->bucket).count();
+  const core::WallTime to{std::chrono::milliseconds((Millis(now) / bucket_ms + 1) * bucket_ms)};
+  const core::WallTime from = to - range->span;
+  auto view = ledger_.ReadResident({*tenant, *subject, from, to, range->bucket}, account.username, now);
+  if (!view) return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
+  if (!view->known) return Problem(404, "unknown_resident", "nothing is stored for this resident here");
+  // The parts are JSON PostgreSQL built; the rest is ours. Put together as text, not parsed again.
+  Poco::JSON::Object head;
+  head.set("tenant", *tenant);
+  head.set("subject", *subject);
+  head.set("range", range->name);
+  head.set("from", Millis(from));
+  head.set("to", Millis(to));
+  head.set("bucket_seconds", static_cast<std::int64_t>(range->bucket.count()));
+  head.set("now", Millis(now));
+  if (view->rules_reported_at) head.set("rules_reported_at", Millis(*view->rules_reported_at));
+  std::ostringstream out;
+  head.stringify(out);
+  std::string body = out.str();
+  body.pop_back();  // the closing brace
+  body += ",\"series\":" + view->series + ",\"alerts\":" + view->alerts + ",\"news2\":" + view->news2 +
+          ",\"devices\":" + view->devices + ",\"rules\":" + view->rules + "}";
+  return {200, "application/json", std::move(body), {}};
+}
+
+// GET /api/fleet[?tenant=0301]
+WebResponse ConsoleApi::Fleet(const WebRequest& request, const ledger::StaffSession& session) {
+  const accounts::Account& account = session.account;
+  if (!accounts::Allows(account.role, accounts::Permission::kViewFleet))
+    return Problem(403, "role", "this account's role does not see the fleet");
+  std::vector<std::string> tenants = account.tenants;
+  if (const auto tenant = QueryValue(request.query, "tenant")) {
+    if (!accounts::InScope(account, *tenant)) {
+      core::LogWarning("fleet of a municipality outside the account's scope refused",
+                       {{"user", account.username}, {"tenant", *tenant}});
+      return Problem(403, "scope", "this account does not see that municipality");
+    }
+    tenants = {*tenant};
+  }
+  auto fleet = ledger_.FleetGateways(tenants, kFleetLimit);
+  if (!fleet) return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
+  return {200, "application/json", FleetJson(*fleet, clock_.Now()), {}};
+}
+
+// GET /api/audit[?tenant=&actor=&subject=&action=&before=<id>]
+WebResponse ConsoleApi::Audit(const WebRequest& request, const ledger::StaffSession& session) {
+  const accounts::Account& account = session.account;
+  if (!accounts::Allows(account.role, accounts::Permission::kViewAudit))
+    return Problem(403, "role", "this account's role does not read the audit log");
+  ledger::AuditQuery query;
+  query.tenants = account.tenants;
+  for (const auto& [name, field] : {std::pair<const char*, std::string*>{"tenant", &query.tenant},
+                                    {"actor", &query.actor},
+                                    {"subject", &query.subject},
+                                    {"action", &query.action}}) {
+    const auto raw = QueryValue(request.query, name);
+    if (!raw) continue;
+    const auto value = PercentDecode(*raw);
+    if (!value || value->size() > 128)
+      return Problem(400, "malformed", std::string(name) + " is printable text of at most 128 bytes");
+    *field = *value;
+  }
+  if (!query.tenant.empty() && !accounts::InScope(account, query.tenant))
+    return Problem(403, "scope", "this account does not see that municipality");
+  if (const auto before = QueryValue(request.query, "before")) {
+    try {
+      std::size_t used = 0;
+      query.before_id = std::stoll(*before, &used);
+      if (used != before->size() || *query.before_id <= 0) throw std::invalid_argument("before");
+    } catch (const std::exception&) {
+      return Problem(400, "malformed", "before is the id of a row");
+    }
+  }
+  query.limit = kAuditPage;
+  auto rows = ledger_.ReadAudit(query, account.username, clock_.Now());
+  if (!rows) return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
+  return {200, "application/json", AuditJson(*rows), {}};
 }
 
 }  // namespace ehg::console

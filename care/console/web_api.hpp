@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -46,6 +47,10 @@ inline constexpr std::string_view kSessionCookie = "__Host-ehg_session";
 inline constexpr std::size_t kMaxBodyBytes = 8 * 1024;
 // The most alerts one board answer carries.
 inline constexpr std::size_t kBoardLimit = 2000;
+// Gateways on one fleet view (a region's thousands fit; filters narrow it in the page).
+inline constexpr std::size_t kFleetLimit = 20000;
+// Audit rows per page (the next page: ?before=<the last row's id>).
+inline constexpr std::size_t kAuditPage = 200;
 
 // The value of cookie `name` in a Cookie header, or empty.
 std::string CookieValue(std::string_view header, std::string_view name);
@@ -61,6 +66,27 @@ std::optional<std::string> QueryValue(std::string_view query, std::string_view n
 // The board as JSON: {"now": ms, "alerts": [...]}; times in epoch milliseconds.
 std::string BoardJson(const std::vector<ledger::BoardAlert>& alerts, core::WallTime now);
 
+// A query value as the browser's encodeURIComponent wrote it ('+' is a plus); nullopt for a broken
+// escape or a decoded value that is not UTF-8 or holds a control character.
+std::optional<std::string> PercentDecode(std::string_view text);
+
+// The resident view's ranges: how far back from now, and the chart bucket that keeps each under 400
+// points (24 h in 5 min, 7 days in 30 min, 90 days in 6 h).
+struct ChartRange {
+  std::string name;
+  std::chrono::seconds span;
+  std::chrono::seconds bucket;
+};
+std::optional<ChartRange> ParseChartRange(std::string_view name);
+
+// Why a gateway needs municipal IT's attention at `now`; empty when it does not. never_heard (no
+// status since enrolment), offline, silent (online but no heartbeat for three intervals),
+// clock_unsynchronised, alerts_waiting (alerts without the care system's receipt), update_failed (the
+// latest update outcome reported was not "installed"). A revoked gateway is retired on purpose: none.
+std::vector<std::string> AttentionReasons(const ledger::FleetGateway& gateway, core::WallTime now);
+std::string FleetJson(const std::vector<ledger::FleetGateway>& gateways, core::WallTime now);
+std::string AuditJson(const std::vector<ledger::AuditRow>& rows);
+
 class ConsoleApi {
  public:
   ConsoleApi(StaffSignIn& sign_in, ledger::Ledger& ledger, core::Clock& clock);
@@ -73,6 +99,9 @@ class ConsoleApi {
   WebResponse SignOut(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse Board(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse Act(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse Resident(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse Fleet(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse Audit(const WebRequest& request, const ledger::StaffSession& session);
 
   StaffSignIn& sign_in_;
   ledger::Ledger& ledger_;

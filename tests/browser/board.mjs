@@ -1,7 +1,9 @@
 // The care console in Debian's chromium, driven by playwright-core (no browser download): sign-in, the
-// live board, the critical signal, another municipality's nurse, a forged request, sign-out; axe-core
-// on each view. Run by tests/unit/console/browser_test.cpp, which owns the database and the console:
-//   node board.mjs   (environment: CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, PASSWORD, ARTEFACTS)
+// live board, the critical signal, the resident view, another municipality's nurse, forged requests,
+// the fleet (municipal IT), the audit log (an administrator), sign-out; axe-core on each view. Run by
+// tests/unit/console/browser_test.cpp, which owns the database and the console:
+//   node board.mjs   (environment: CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, IT, ADMIN, PASSWORD,
+//                     RESIDENT, ARTEFACTS)
 // Two hand-overs with the test on standard input and output: READY when the board shows the first alert
 // (the test then stores a new critical alert: "STORED <alert id>"), and ACKNOWLEDGED when the nurse's
 // acknowledgement waits to be sent (the test then plays the hub and the gateway: "CONFIRMED").
@@ -12,7 +14,7 @@ import { chromium } from 'playwright-core';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, PASSWORD, ARTEFACTS } = process.env;
+const { CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, IT, ADMIN, PASSWORD, RESIDENT, ARTEFACTS } = process.env;
 mkdirSync(ARTEFACTS, { recursive: true });
 
 const failures = [];
@@ -41,13 +43,13 @@ async function accessibility(page, view) {
   check(serious.length === 0, 'axe: no serious or critical violation on the ' + view);
 }
 
-async function signIn(page, name) {
+async function signIn(page, name, firstView = '#board-view') {
   await page.goto(CONSOLE_URL);
   await page.waitForSelector('#sign-in-view:not([hidden])');
   await page.fill('#username', name);
   await page.fill('#password', PASSWORD);
   await page.click('#sign-in-form button[type=submit]');
-  await page.waitForSelector('#board-view:not([hidden])');
+  await page.waitForSelector(firstView + ':not([hidden])');
 }
 
 const browser = await chromium.launch({
@@ -134,6 +136,25 @@ try {
   await until(page, (selector) => (document.querySelector(selector)?.textContent || '').includes('Løst av'), card(stored));
   check((await page.textContent(card(stored))).includes('Løst av ' + NURSE), 'the resolution is on its way');
 
+  // The resident behind the alert: her charts with the limit of her rule, her alerts, devices and rules.
+  await page.click(card(stored) + ' a.subject');
+  await page.waitForSelector('#resident-view:not([hidden])');
+  await until(page, () => window.ehgConsole.residentRenderedAt > 0);
+  check((await page.textContent('#resident-heading')).includes(RESIDENT), 'the resident view names the pseudonym');
+  check(await page.locator('#charts canvas').count() >= 2, 'a chart for each metric (SpO2, battery)');
+  const limit = await page.evaluate(() => [...document.querySelectorAll('#charts canvas')]
+    .flatMap((canvas) => (window.Chart.getChart(canvas)?.data.datasets || []).map((d) => d.label)));
+  check(limit.some((label) => label.startsWith('spo2-low below 92')), 'the SpO2 chart draws the limit of the rule in force');
+  check((await page.textContent('#timeline')).includes('spo2-low'), 'the alert timeline lists the alert');
+  check((await page.textContent('#devices')).includes('64 %'), 'the devices show the latest battery level');
+  check((await page.textContent('#rules')).includes('below 92'), 'the rules in force are listed with their limits');
+  await accessibility(page, 'resident view');
+  await page.screenshot({ path: ARTEFACTS + '/resident.png', fullPage: true });
+  await page.click('[data-range="7d"]');
+  await until(page, () => document.querySelector('[data-range="7d"]').getAttribute('aria-pressed') === 'true');
+  await page.click('#nav-board');
+  await page.waitForSelector('#board-view:not([hidden])');
+
   // English on request, kept for the next visit.
   await page.click('#language');
   check((await page.textContent('#clinical-heading')).includes('Residents'), 'the board speaks English on request');
@@ -150,9 +171,51 @@ try {
     'the other municipality\'s nurse sees only her own');
   const forged = await otherPage.evaluate(async () => (await fetch('/api/alerts?tenant=0301')).status);
   check(forged === 403, 'a forged request for another municipality\'s board gets 403');
+  const forgedResident = await otherPage.evaluate(async (subject) =>
+    (await fetch('/api/resident?tenant=0301&subject=' + encodeURIComponent(subject))).status, RESIDENT);
+  check(forgedResident === 403, 'a forged request for another municipality\'s resident gets 403');
   const noCsrf = await otherPage.evaluate(async () => (await fetch('/api/session', { method: 'DELETE' })).status);
   check(noCsrf === 403, 'signing out without the CSRF token is refused');
   await other.close();
+
+  // Municipal IT: the fleet, and no resident's data.
+  const it = await browser.newContext({ viewport: { width: 1180, height: 820 }, ignoreHTTPSErrors: true, locale: 'nb-NO' });
+  const itPage = await it.newPage();
+  await signIn(itPage, IT, '#fleet-view');
+  await until(itPage, () => window.ehgConsole.fleetRenderedAt > 0);
+  const fleetText = await itPage.textContent('#fleet');
+  check(fleetText.includes('gw-a') && fleetText.includes('0.4.0'), 'the fleet shows the reporting gateway and its version');
+  check(fleetText.includes('aldri hørt fra'), 'a gateway never heard from needs attention');
+  await itPage.check('#attention-only');
+  check(!(await itPage.textContent('#fleet')).includes('0.4.0'), 'the attention filter leaves the healthy gateway out');
+  await itPage.uncheck('#attention-only');
+  check(await itPage.isHidden('#nav-board'), 'municipal IT has no alert board');
+  const itResident = await itPage.evaluate(async (subject) =>
+    (await fetch('/api/resident?tenant=0301&subject=' + encodeURIComponent(subject))).status, RESIDENT);
+  check(itResident === 403, 'municipal IT cannot read a resident\'s data');
+  await accessibility(itPage, 'fleet view');
+  await itPage.screenshot({ path: ARTEFACTS + '/fleet.png', fullPage: true });
+  await it.close();
+
+  // An administrator: the audit log shows who read the resident and who acted on the alert.
+  const admin = await browser.newContext({ viewport: { width: 1180, height: 820 }, ignoreHTTPSErrors: true, locale: 'nb-NO' });
+  const adminPage = await admin.newPage();
+  await signIn(adminPage, ADMIN, '#fleet-view');
+  await adminPage.click('#nav-audit');
+  await adminPage.waitForSelector('#audit-view:not([hidden])');
+  await until(adminPage, () => document.querySelectorAll('#audit tbody tr').length > 0);
+  const log = await adminPage.textContent('#audit');
+  for (const step of ['session.sign_in', 'resident.read', 'alert.claim', 'alert.acknowledge', 'alert.resolve'])
+    check(log.includes(step), 'the audit log shows ' + step);
+  await adminPage.fill('#audit-subject', RESIDENT);
+  await adminPage.click('#audit-filter button[type=submit]');
+  await until(adminPage, (subject) => [...document.querySelectorAll('#audit tbody tr')].every((row) => row.textContent.includes(subject)), RESIDENT);
+  const filtered = await adminPage.textContent('#audit');
+  check(filtered.includes(NURSE) && filtered.includes('resident.read') && !filtered.includes('session.sign_in'),
+    'filtered by the resident: who read her data and acted on her alerts, nothing else');
+  await accessibility(adminPage, 'audit view');
+  await adminPage.screenshot({ path: ARTEFACTS + '/audit.png', fullPage: true });
+  await admin.close();
 
   // Sign out: the cookie no longer opens anything.
   await page.click('#sign-out');

@@ -1,5 +1,6 @@
-// The care console's page: sign-in, and the live alert board. No framework, no external resource: the
-// Content-Security-Policy allows this file and console.css only.
+// The care console's page: sign-in, the live alert board and the navigation between views (the
+// resident, fleet and audit views are views.js). No framework, no external resource: the
+// Content-Security-Policy allows the console's own files only (Chart.js is served from the console).
 'use strict';
 
 const TEXT = {
@@ -62,7 +63,7 @@ function applyLanguage() {
   const toggle = $('language');
   toggle.textContent = t('other_language');
   toggle.lang = t('other_lang_code');
-  if (state.session) showWho();
+  if (state.session) { showWho(); route(); }
   render();
 }
 
@@ -81,11 +82,24 @@ async function api(method, path, body) {
   return { status: response.status, data };
 }
 
+const VIEWS = ['board', 'resident', 'fleet', 'audit'];
+// The views views.js adds: name -> { permission, show(args) }.
+const views = {};
+window.ehgRegisterView = (name, view) => { views[name] = view; };
+window.ehgShared = { TEXT, state, api, $, t: (key) => t(key), age, showSignIn: (message) => showSignIn(message) };
+
+const allowed = (permission) => Boolean(state.session && state.session.permissions.includes(permission));
+
+function hideViews() {
+  for (const name of VIEWS) $(name + '-view').hidden = true;
+}
+
 function showSignIn(message) {
   state.session = null;
   if (state.events) { state.events.close(); state.events = null; }
   stopBeeping();
-  $('board-view').hidden = true;
+  hideViews();
+  $('views-nav').hidden = true;
   $('who').hidden = true;
   $('sign-in-view').hidden = false;
   $('sign-in-error').textContent = message || '';
@@ -97,12 +111,31 @@ function showWho() {
   $('who-name').textContent = state.session.username + ' (' + role + ')';
 }
 
-function showBoard() {
+function showApp() {
   $('sign-in-view').hidden = true;
-  $('board-view').hidden = false;
   $('who').hidden = false;
   showWho();
-  follow();
+  const nav = $('views-nav');
+  for (const link of nav.querySelectorAll('[data-permission]')) link.hidden = !allowed(link.dataset.permission);
+  nav.hidden = false;
+  if (allowed('view_alerts')) follow();
+  route();
+}
+
+// #board, #resident/<tenant>/<pseudonym, encoded>[/<range>], #fleet, #audit; a view the account may not
+// see falls back to the first it may.
+function route() {
+  if (!state.session) return;
+  const [name, ...args] = location.hash.replace(/^#/, '').split('/');
+  const permitted = (view) => (view === 'board' ? allowed('view_alerts') : views[view] && allowed(views[view].permission));
+  let chosen = VIEWS.includes(name) && permitted(name) ? name : VIEWS.find(permitted);
+  hideViews();
+  for (const link of $('views-nav').querySelectorAll('a')) {
+    if (link.id === 'nav-' + chosen) link.setAttribute('aria-current', 'page'); else link.removeAttribute('aria-current');
+  }
+  if (!chosen) return;
+  $(chosen + '-view').hidden = false;
+  if (chosen === 'board') loadBoard(); else views[chosen].show(chosen === name ? args : []);
 }
 
 // Live updates: the server says "alerts changed"; the board reads them again through the API.
@@ -144,9 +177,11 @@ function alertItem(alert) {
   const badge = document.createElement('span');
   badge.className = 'badge ' + severity;
   badge.textContent = t('severity')[severity] || severity;
-  const subject = document.createElement('span');
+  const subject = document.createElement(allowed('view_residents') ? 'a' : 'span');
   subject.className = 'subject';
   subject.textContent = alert.subject;
+  if (allowed('view_residents'))
+    subject.href = '#resident/' + encodeURIComponent(alert.tenant) + '/' + encodeURIComponent(alert.subject);
   const what = document.createElement('span');
   what.textContent = alert.metric + ' \u00b7 ' + alert.rule_id;
   const ageText = document.createElement('span');
@@ -251,7 +286,7 @@ function render() {
   banner.hidden = critical === 0;
   banner.textContent = critical ? t('critical_banner')(critical) + (audioRunning() ? '' : ' \u2013 ' + t('sound_off')) : '';
   if (critical) startBeeping(); else stopBeeping();
-  $('sound').hidden = audioRunning();
+  $('sound').hidden = audioRunning() || !allowed('view_alerts');
   window.ehgConsole.renders += 1;
   window.ehgConsole.lastRenderAt = performance.now();
   window.ehgConsole.alertIds = state.alerts.map((alert) => alert.alert_id);
@@ -297,7 +332,7 @@ async function signIn(event) {
   enableAudio();
   const { status, data } = await api('POST', '/api/session', { username: $('username').value, password: $('password').value });
   $('password').value = '';
-  if (status === 200 && data) { state.session = data; showBoard(); return; }
+  if (status === 200 && data) { state.session = data; showApp(); return; }
   $('sign-in-error').textContent = status === 401 ? t('refused') : status === 429 ? t('locked') : t('unavailable');
 }
 
@@ -321,7 +356,8 @@ async function start() {
       element.textContent = age(Date.now() + state.clockOffset - Number(element.dataset.raisedAt));
   }, 1000);
   const { status, data } = await api('GET', '/api/session');
-  if (status === 200 && data) { state.session = data; showBoard(); } else showSignIn();
+  window.addEventListener('hashchange', route);
+  if (status === 200 && data) { state.session = data; showApp(); } else showSignIn();
 }
 
 document.addEventListener('DOMContentLoaded', start);

@@ -1,7 +1,8 @@
 // The console in a real browser: Debian's chromium driven by tests/browser/board.mjs (playwright-core,
 // axe-core), against ehealth-console on the test PostgreSQL. This side owns the data: it enrols the
-// accounts, stores alerts the way the hub does (Ledger::Store of the gateway's own bodies), and stores
-// a critical alert while the board is open, which must appear without a reload.
+// accounts and gateways, stores alerts, readings and the rules in force the way the hub does
+// (Ledger::Store of the gateway's own bodies), and stores a critical alert while the board is open,
+// which must appear without a reload. Then the resident view, the fleet and the audit log.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -48,6 +49,45 @@ TEST_CASE(
   REQUIRE((*ledger)->CreateAccount({"kari.nordmann", accounts::Role::kNurse, {"0301"}, *hash}, "test", now));
   REQUIRE((*ledger)->CreateAccount({"ola.nordmann", accounts::Role::kNurse, {"4601"}, *hash}, "test", now));
   REQUIRE((*ledger)->CreateAccount({"per.hansen", accounts::Role::kNurse, {"0301"}, *hash}, "test", now));
+  REQUIRE((*ledger)->CreateAccount({"it.oslo", accounts::Role::kMunicipalIt, {"0301"}, *hash}, "test", now));
+  REQUIRE(
+      (*ledger)->CreateAccount({"admin.oslo", accounts::Role::kAdministrator, {"0301"}, *hash}, "test", now));
+  // The resident's last six hours (SpO2 every five minutes, a battery level), the rules her gateway
+  // reported, and the fleet: gw-a online and reporting, gw-b enrolled and never heard from.
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 72; ++i) {
+    bodies.push_back(
+        ObservationBody(100 + static_cast<std::uint64_t>(i),
+                        Reading("spo2", 91 + i % 7, "%", now - std::chrono::minutes(5 * (72 - i))), "gw-a"));
+  }
+  bodies.push_back(ObservationBody(200, Reading("battery", 64, "%", now - std::chrono::minutes(30)), "gw-a"));
+  auto readings = ledger::ReadMessage("0301", "gw-a", ledger::Kind::kObservation, Bundle(bodies));
+  REQUIRE_MESSAGE(readings.has_value(), readings.error().message);
+  alerts::RuleSet rules;
+  alerts::ThresholdRule low;
+  low.common.id = "spo2-low";
+  low.common.severity = alerts::Severity::kHigh;
+  low.metric = "spo2";
+  low.below = 92;
+  rules.thresholds.push_back(low);
+  auto reported = ledger::ReadMessage(
+      "0301", "gw-a", ledger::Kind::kGateway,
+      pipeline::RulesInForceBody(Context("gw-a"), Id(201), now - std::chrono::hours(7), rules));
+  REQUIRE(reported);
+  REQUIRE((*ledger)->Store({*readings, *reported}));
+  REQUIRE((*ledger)->Enrol({"0301", "gw-a", {"kid-a", "ka"}, "aa"}, "test", now));
+  REQUIRE((*ledger)->Enrol({"0301", "gw-b", {"kid-b", "kb"}, "bb"}, "test", now));
+  ledger::StatusRow status;
+  status.tenant = "0301";
+  status.gateway = "gw-a";
+  status.state = "online";
+  status.time = now - std::chrono::seconds(20);
+  status.connected_at = now - std::chrono::hours(2);
+  status.version = "0.4.0";
+  status.heartbeat_interval_seconds = 60;
+  status.backlog_events = 3;
+  status.clock_synchronised = true;
+  REQUIRE((*ledger)->ApplyStatus(status));
   REQUIRE((*ledger)->Store({AlertMessage("0301", "gw-a", 1, "alert-0301-high", alerts::Severity::kHigh,
                                          now - std::chrono::minutes(7)),
                             AlertMessage("4601", "gw-b", 2, "alert-4601-critical",
@@ -68,7 +108,8 @@ TEST_CASE(
   test::Process browser = test::Process::Start(
       {"/usr/bin/env", "node", std::string(EHG_SOURCE_DIR) + "/tests/browser/board.mjs"},
       {"CONSOLE_URL=https://localhost:" + port[1].str() + "/", "NURSE=kari.nordmann", "COLLEAGUE=per.hansen",
-       "OTHER_NURSE=ola.nordmann", std::string("PASSWORD=") + kPassword, "ARTEFACTS=" + artefacts});
+       "OTHER_NURSE=ola.nordmann", "IT=it.oslo", "ADMIN=admin.oslo", std::string("PASSWORD=") + kPassword,
+       "ARTEFACTS=" + artefacts, std::string("RESIDENT=") + kResident});
   // Until the board is ready, or the script gave up (its output says why).
   bool ready = false;
   for (int i = 0; i < 180 && !ready; ++i) {
@@ -129,14 +170,15 @@ TEST_CASE(
   INFO(console.Output());
   REQUIRE(exit_code.has_value());
   CHECK(*exit_code == 0);
-  CHECK(std::filesystem::exists(artefacts + "/board-critical.png"));
+  for (const char* screenshot : {"board-critical.png", "resident.png", "fleet.png", "audit.png"})
+    CHECK(std::filesystem::exists(artefacts + "/" + screenshot));
 
   // The audit log names each sign-in, each read of a board and each action.
   auto audit =
       test::RunCommand({"/usr/bin/env", "psql", database, "-At", "-c",
                         "SELECT actor || ' ' || action FROM audit_log WHERE action IN "
                         "('session.sign_in', 'session.sign_in_refused', 'alerts.read', 'alert.claim', "
-                        "'alert.acknowledge', 'alert.resolve') ORDER BY id"});
+                        "'alert.acknowledge', 'alert.resolve', 'resident.read', 'audit.read') ORDER BY id"});
   CHECK(audit.output.find("kari.nordmann session.sign_in_refused") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann session.sign_in\n") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann alerts.read") != std::string::npos);
@@ -145,6 +187,9 @@ TEST_CASE(
   CHECK(audit.output.find("kari.nordmann alert.acknowledge") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann alert.resolve") != std::string::npos);
   CHECK(audit.output.find("per.hansen alert.claim") == std::string::npos);  // the second was refused
+  CHECK(audit.output.find("kari.nordmann resident.read") != std::string::npos);
+  CHECK(audit.output.find("ola.nordmann resident.read") == std::string::npos);  // refused before reading
+  CHECK(audit.output.find("admin.oslo audit.read") != std::string::npos);
 }
 
 }  // namespace

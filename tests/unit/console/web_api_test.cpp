@@ -196,6 +196,120 @@ TEST_CASE("the API: sign-in answers, sessions, roles, municipalities, CSRF and o
   CHECK(retry_after);
 }
 
+TEST_CASE("query values are percent-decoded to printable UTF-8 or refused") {
+  CHECK(PercentDecode("demo-resident-7f3a") == "demo-resident-7f3a");
+  CHECK(PercentDecode("r%C3%A6%20x") == "r\u00e6 x");
+  CHECK(PercentDecode("a+b") == "a+b");  // encodeURIComponent writes a plus as %2B, a space as %20
+  CHECK(PercentDecode("%27%22%5C") == "'\"\\");
+  CHECK_FALSE(PercentDecode("%"));
+  CHECK_FALSE(PercentDecode("%4"));
+  CHECK_FALSE(PercentDecode("%zz"));
+  CHECK_FALSE(PercentDecode("%FF%FE"));  // not UTF-8
+  CHECK_FALSE(PercentDecode("a%0Ab"));   // a line break would forge a log line
+  CHECK_FALSE(PercentDecode("%00"));
+  CHECK(PercentDecode("") == "");
+}
+
+TEST_CASE("chart ranges and the buckets that keep each under 400 points") {
+  for (const char* name : {"24h", "7d", "90d"}) {
+    const auto range = ParseChartRange(name);
+    REQUIRE(range);
+    CHECK(range->span / range->bucket <= 400);
+    CHECK(range->span / range->bucket >= 200);
+  }
+  CHECK_FALSE(ParseChartRange("1y"));
+  CHECK_FALSE(ParseChartRange(""));
+}
+
+TEST_CASE(
+    "a gateway needs attention when silent, offline, unsynchronised, holding alerts or failing updates") {
+  const core::WallTime now{milliseconds(1'796'300'000'000)};
+  ledger::FleetGateway fine;
+  fine.status = "enrolled";
+  fine.state = "online";
+  fine.heartbeat_interval_seconds = 60;
+  fine.last_heartbeat = now - std::chrono::seconds(90);
+  fine.clock_synchronised = true;
+  fine.last_update = "update.installed";
+  CHECK(AttentionReasons(fine, now).empty());
+
+  ledger::FleetGateway silent = fine;
+  silent.last_heartbeat = now - std::chrono::seconds(181);  // three intervals and a second
+  CHECK(AttentionReasons(silent, now) == std::vector<std::string>{"silent"});
+  ledger::FleetGateway offline = fine;
+  offline.state = "offline";
+  offline.last_heartbeat = now - std::chrono::hours(5);
+  CHECK(AttentionReasons(offline, now) == std::vector<std::string>{"offline"});
+  ledger::FleetGateway never = fine;
+  never.state.clear();
+  never.last_heartbeat.reset();
+  never.clock_synchronised.reset();
+  CHECK(AttentionReasons(never, now) == std::vector<std::string>{"never_heard"});
+  ledger::FleetGateway troubled = fine;
+  troubled.clock_synchronised = false;
+  troubled.alerts_awaiting_receipt = 2;
+  troubled.last_update = "update.rolled_back";
+  CHECK(AttentionReasons(troubled, now) ==
+        std::vector<std::string>{"clock_unsynchronised", "alerts_waiting", "update_failed"});
+  ledger::FleetGateway revoked = offline;
+  revoked.status = "revoked";
+  CHECK(AttentionReasons(revoked, now).empty());
+
+  const std::string json = FleetJson({troubled, never}, now);
+  CHECK(json.find(R"("attention":["clock_unsynchronised","alerts_waiting","update_failed"])") !=
+        std::string::npos);
+  CHECK(json.find(R"("attention":["never_heard"])") != std::string::npos);
+}
+
+TEST_CASE("the resident, fleet and audit views: each role its own, each municipality its own") {
+  Api api;
+  api.Add("kari.nordmann", accounts::Role::kNurse, {"0301"});
+  api.Add("it.oslo", accounts::Role::kMunicipalIt, {"0301"});
+  api.Add("admin.oslo", accounts::Role::kAdministrator, {"0301"});
+  const auto get = [&](const std::string& cookie, const std::string& path, const std::string& query) {
+    WebRequest request = Api::Request("GET", path);
+    request.cookie = cookie;
+    request.query = query;
+    return api.api.Handle(request);
+  };
+  const auto nurse = api.SignIn("kari.nordmann").first;
+  const auto it = api.SignIn("it.oslo").first;
+  const auto admin = api.SignIn("admin.oslo").first;
+
+  // The resident view: a nurse of the municipality; not IT, not an administrator, not another town.
+  CHECK(get(nurse, "/api/resident", "tenant=0301&subject=demo-resident-7f3a&range=24h").status == 404);
+  CHECK(get(nurse, "/api/resident", "tenant=4601&subject=demo-resident-7f3a&range=24h").status == 403);
+  CHECK(get(it, "/api/resident", "tenant=0301&subject=demo-resident-7f3a").status == 403);
+  CHECK(get(admin, "/api/resident", "tenant=0301&subject=demo-resident-7f3a").status == 403);
+  CHECK(get(nurse, "/api/resident", "tenant=0301&subject=x&range=1y").status == 400);
+  CHECK(get(nurse, "/api/resident", "tenant=03O1&subject=x").status == 400);
+  CHECK(get(nurse, "/api/resident", "tenant=0301&subject=%0A%0Aforged").status == 400);
+  CHECK(get(nurse, "/api/resident", "tenant=0301").status == 400);
+  CHECK(get(nurse, "/api/resident", "tenant=0301&subject=" + std::string(129, 'x')).status == 400);
+  // The 404 was a read of the resident all the same: audited.
+  auto audited = api.ledger->ReadAudit({{"*"}, "", "kari.nordmann", "", "resident.read", {}, 10}, "test",
+                                       api.clock.Now());
+  REQUIRE(audited);
+  CHECK(audited->size() == 1);
+
+  // The fleet: IT and administrators; not a nurse.
+  CHECK(get(it, "/api/fleet", "").status == 200);
+  CHECK(get(it, "/api/fleet", "tenant=4601").status == 403);
+  CHECK(get(admin, "/api/fleet", "").status == 200);
+  CHECK(get(nurse, "/api/fleet", "").status == 403);
+
+  // The audit log: administrators only, in their own municipality.
+  const WebResponse log = get(admin, "/api/audit", "actor=kari.nordmann");
+  CHECK(log.status == 200);
+  CHECK(log.body.find("\"action\":\"resident.read\"") != std::string::npos);
+  CHECK(get(admin, "/api/audit", "tenant=4601").status == 403);
+  CHECK(get(admin, "/api/audit", "before=12x").status == 400);
+  CHECK(get(admin, "/api/audit", "before=-1").status == 400);
+  CHECK(get(admin, "/api/audit", "subject=%FF").status == 400);
+  CHECK(get(nurse, "/api/audit", "").status == 403);
+  CHECK(get(it, "/api/audit", "").status == 403);
+}
+
 TEST_CASE("the live feed wakes a board for its municipalities only, '*' for all, and lets go at close") {
   LiveFeed feed;
   const accounts::Account oslo{1, "kari", accounts::Role::kNurse, {"0301"}, false};
