@@ -8,59 +8,19 @@
 // (the test then stores a new critical alert: "STORED <alert id>"), and ACKNOWLEDGED when the nurse's
 // acknowledgement waits to be sent (the test then plays the hub and the gateway: "CONFIRMED").
 import { createInterface } from 'node:readline';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { accessibility, check, failures, finish, launch, signIn as signInAt, tablet, until } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const { CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, IT, ADMIN, PASSWORD, RESIDENT, ARTEFACTS } = process.env;
 mkdirSync(ARTEFACTS, { recursive: true });
 
-const failures = [];
-const check = (ok, what) => { if (!ok) { failures.push(what); console.error('FAILED: ' + what); } else console.log('ok: ' + what); };
 const lines = createInterface({ input: process.stdin });
 const nextLine = () => new Promise((resolve) => lines.once('line', resolve));
+const signIn = (page, name, firstView) => signInAt(page, CONSOLE_URL, name, PASSWORD, firstView);
 
-// Playwright's waitForFunction polls through eval(), which the console's Content-Security-Policy forbids
-// (as it should); page.evaluate goes through the DevTools protocol, so poll with that.
-async function until(page, predicate, arg, timeout = 10000) {
-  const end = Date.now() + timeout;
-  while (Date.now() < end) {
-    if (await page.evaluate(predicate, arg)) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('timed out waiting for ' + predicate.toString());
-}
-
-async function accessibility(page, view) {
-  // Evaluated through the DevTools protocol: the page's own Content-Security-Policy (no inline script)
-  // stays in force for everything else.
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
-  const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of serious) console.error('axe ' + view + ': ' + v.id + ' (' + v.impact + '): ' + v.help + ' ' + v.nodes.map((n) => n.target.join(' ')).join(', '));
-  check(serious.length === 0, 'axe: no serious or critical violation on the ' + view);
-}
-
-async function signIn(page, name, firstView = '#board-view') {
-  await page.goto(CONSOLE_URL);
-  await page.waitForSelector('#sign-in-view:not([hidden])');
-  await page.fill('#username', name);
-  await page.fill('#password', PASSWORD);
-  await page.click('#sign-in-form button[type=submit]');
-  await page.waitForSelector(firstView + ':not([hidden])');
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run', '--ignore-certificate-errors',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch();
 try {
-  // A tablet in landscape.
-  const nurse = await browser.newContext({ viewport: { width: 1180, height: 820 }, ignoreHTTPSErrors: true, locale: 'nb-NO' });
+  const nurse = await browser.newContext(tablet);
   const page = await nurse.newPage();
   await page.goto(CONSOLE_URL);
   await page.waitForSelector('#sign-in-view:not([hidden])');
@@ -179,7 +139,7 @@ try {
   await other.close();
 
   // Municipal IT: the fleet, and no resident's data.
-  const it = await browser.newContext({ viewport: { width: 1180, height: 820 }, ignoreHTTPSErrors: true, locale: 'nb-NO' });
+  const it = await browser.newContext(tablet);
   const itPage = await it.newPage();
   await signIn(itPage, IT, '#fleet-view');
   await until(itPage, () => window.ehgConsole.fleetRenderedAt > 0);
@@ -198,7 +158,7 @@ try {
   await it.close();
 
   // An administrator: the audit log shows who read the resident and who acted on the alert.
-  const admin = await browser.newContext({ viewport: { width: 1180, height: 820 }, ignoreHTTPSErrors: true, locale: 'nb-NO' });
+  const admin = await browser.newContext(tablet);
   const adminPage = await admin.newPage();
   await signIn(adminPage, ADMIN, '#fleet-view');
   await adminPage.click('#nav-audit');
@@ -229,5 +189,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(failures.length ? 'FAILED ' + failures.length : 'PASSED');
-process.exit(failures.length ? 1 : 0);
+finish();
