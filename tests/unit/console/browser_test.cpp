@@ -52,6 +52,16 @@ TEST_CASE(
   REQUIRE((*ledger)->CreateAccount({"it.oslo", accounts::Role::kMunicipalIt, {"0301"}, *hash}, "test", now));
   REQUIRE(
       (*ledger)->CreateAccount({"admin.oslo", accounts::Role::kAdministrator, {"0301"}, *hash}, "test", now));
+  // A municipality with 500 open alerts (ten per gateway): how long its board takes to show.
+  REQUIRE((*ledger)->CreateAccount({"lise.berg", accounts::Role::kNurse, {"5001"}, *hash}, "test", now));
+  std::vector<ledger::Message> busy;
+  for (std::uint64_t i = 0; i < 500; ++i) {
+    busy.push_back(AlertMessage("5001", "gw-busy-" + std::to_string(i / 10), 1000 + i,
+                                "busy-" + std::to_string(i),
+                                i % 7 == 0 ? alerts::Severity::kCritical : alerts::Severity::kHigh,
+                                now - std::chrono::seconds(static_cast<std::int64_t>(i))));
+  }
+  REQUIRE((*ledger)->Store(busy));
   // The resident's last six hours (SpO2 every five minutes, a battery level), the rules her gateway
   // reported, and the fleet: gw-a online and reporting, gw-b enrolled and never heard from.
   std::vector<std::string> bodies;
@@ -108,8 +118,8 @@ TEST_CASE(
   test::Process browser = test::Process::Start(
       {"/usr/bin/env", "node", std::string(EHG_SOURCE_DIR) + "/tests/browser/board.mjs"},
       {"CONSOLE_URL=https://localhost:" + port[1].str() + "/", "NURSE=kari.nordmann", "COLLEAGUE=per.hansen",
-       "OTHER_NURSE=ola.nordmann", "IT=it.oslo", "ADMIN=admin.oslo", std::string("PASSWORD=") + kPassword,
-       "ARTEFACTS=" + artefacts, std::string("RESIDENT=") + kResident});
+       "OTHER_NURSE=ola.nordmann", "IT=it.oslo", "ADMIN=admin.oslo", "BUSY_NURSE=lise.berg",
+       std::string("PASSWORD=") + kPassword, "ARTEFACTS=" + artefacts, std::string("RESIDENT=") + kResident});
   // Until the board is ready, or the script gave up (its output says why).
   bool ready = false;
   for (int i = 0; i < 180 && !ready; ++i) {
