@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # scripts/demo leaves nothing running: Ctrl-C in live mode (SIGINT to the foreground process group, as
-# a terminal sends it) and SIGTERM to the script alone both stop every process it started - broker,
-# receiver, tail, its subshell, simulators, dbus-daemon and gateway. Each run is a session of its own
+# a terminal sends it) and SIGTERM to the script alone both stop every process it started - the engine's
+# nodes, PostgreSQL, hub, console, the demo's nurse, its subshell, simulators, dbus-daemon and gateway. Each run is a session of its own
 # and carries a marker in its environment: a process left in that session, or carrying the marker, is
 # one the demo left behind.
-#   demo_stops_test.sh <build tree with ehealth-gateway, ehealth-gateway-tools and ehealth-care-tools>
+#   demo_stops_test.sh <build tree with ehealth-gateway, ehealth-gateway-tools, ehealth-hub and ehealth-console>
 set -euo pipefail
 build=$(realpath "$1")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ehg-demo-stops.XXXXXX")
+chmod 755 "$scratch"  # the demo's PostgreSQL runs as the postgres user when this runs as root
 marker="EHG_DEMO_STOPS_TEST=$$.$RANDOM"
 failures=0
 
@@ -73,8 +74,8 @@ start_demo() {
   # The positive control: what must be stopped afterwards is running now.
   local running
   running=$(leftovers "$demo")
-  for expected in 'mosquitto -c' ' receive --broker' 'tail -n +1 -F' 'simulate-serial' 'dbus-daemon' \
-    'simulate-ble' ' run --config'; do
+  for expected in 'nats-server -c' 'postgres -D' ' run --server' 'ehealth-console --database' 'demo-nurse' \
+    'simulate-serial' 'dbus-daemon' 'simulate-ble' ' run --config'; do
     grep -qF -- "$expected" <<<"$running" || { echo "$running" >&2; fail "before stopping: no '$expected' running"; }
   done
   [ "$(grep -c 'scripts/demo' <<<"$running")" -ge 2 ] || fail "before stopping: no subshell of the demo running"
