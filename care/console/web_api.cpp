@@ -211,6 +211,14 @@ std::vector<std::string> AttentionReasons(const ledger::FleetGateway& gateway, c
   return reasons;
 }
 
+bool ValidPackageVersion(std::string_view version) {
+  if (version.empty() || version.size() > 64 || version.front() < '0' || version.front() > '9') return false;
+  return std::all_of(version.begin(), version.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+           c == '+' || c == '~' || c == ':' || c == '-';
+  });
+}
+
 std::string FleetJson(const std::vector<ledger::FleetGateway>& gateways, core::WallTime now) {
   Poco::JSON::Object fleet;
   fleet.set("now", Millis(now));
@@ -232,6 +240,13 @@ std::string FleetJson(const std::vector<ledger::FleetGateway>& gateways, core::W
     if (gateway.clock_synchronised) item.set("clock_synchronised", *gateway.clock_synchronised);
     item.set("last_update", gateway.last_update);
     if (gateway.last_update_at) item.set("last_update_at", Millis(*gateway.last_update_at));
+    if (!gateway.update_request_state.empty()) {
+      Poco::JSON::Object requested;
+      requested.set("version", gateway.update_requested_version);
+      if (gateway.update_requested_at) requested.set("at", Millis(*gateway.update_requested_at));
+      requested.set("state", gateway.update_request_state);
+      item.set("update_request", requested);
+    }
     Poco::JSON::Array reasons;
     for (const std::string& reason : AttentionReasons(gateway, now))
       reasons.add(reason);
@@ -300,6 +315,13 @@ WebResponse ConsoleApi::Handle(const WebRequest& request) {
     if (!session) return refusal;
     if (request.method == "DELETE") return SignOut(request, *session);
     return Json(200, SessionObject(session->account, session->csrf_token));
+  }
+  if (request.path == "/api/fleet/update") {
+    if (request.method != "POST") return Problem(405, "method", "POST only");
+    WebResponse refusal;
+    auto session = SessionOf(request, &refusal);
+    if (!session) return refusal;
+    return RequestUpdate(request, *session);
   }
   if (request.path == "/api/alerts/action") {
     if (request.method != "POST") return Problem(405, "method", "POST only");
@@ -572,6 +594,60 @@ WebResponse ConsoleApi::Audit(const WebRequest& request, const ledger::StaffSess
   auto rows = ledger_.ReadAudit(query, account.username, clock_.Now());
   if (!rows) return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
   return {200, "application/json", AuditJson(*rows), {}};
+}
+
+// POST /api/fleet/update {"tenant", "gateway", "version"}: municipal IT asks a gateway to install a
+// package version. The page asks for a confirmation first; the hub signs and sends the command, and the
+// gateway refuses it while a critical alert is open (its result says so).
+WebResponse ConsoleApi::RequestUpdate(const WebRequest& request, const ledger::StaffSession& session) {
+  if (!SameOrigin(request) || !CsrfMatches(session, request.csrf_token))
+    return Problem(403, "csrf", "the request did not come from the console's own page");
+  const accounts::Account& account = session.account;
+  if (!accounts::Allows(account.role, accounts::Permission::kCommandGateways))
+    return Problem(403, "role", "this account's role does not command gateways");
+  if (request.content_type.rfind("application/json", 0) != 0)
+    return Problem(415, "content_type", "send the request as application/json");
+  std::string tenant;
+  std::string gateway;
+  std::string version;
+  try {
+    Poco::JSON::Parser parser;
+    const auto object = parser.parse(request.body).extract<Poco::JSON::Object::Ptr>();
+    const auto text = [&](const char* key) -> std::optional<std::string> {
+      if (!object || !object->has(key) || !object->get(key).isString()) return std::nullopt;
+      return object->getValue<std::string>(key);
+    };
+    if (!text("tenant") || !text("gateway") || !text("version"))
+      return Problem(400, "malformed", "tenant, gateway and version are needed, as strings");
+    tenant = *text("tenant");
+    gateway = *text("gateway");
+    version = *text("version");
+  } catch (const std::exception&) {
+    return Problem(400, "malformed", "the request is not a JSON object");
+  }
+  if (!ledger::ValidTenant(tenant) || !ledger::ValidGateway(gateway))
+    return Problem(400, "malformed", "tenant is four digits, gateway letters, digits, '_' and '-'");
+  if (!ValidPackageVersion(version))
+    return Problem(400, "version", "a package version: a digit first, then digits, letters and . + ~ : -");
+  if (!accounts::InScope(account, tenant)) {
+    core::LogWarning("update request for a municipality outside the account's scope refused",
+                     {{"user", account.username}, {"tenant", tenant}});
+    return Problem(403, "scope", "this account does not see that municipality");
+  }
+  auto found = ledger_.FindGateway(tenant, gateway);
+  if (!found) return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
+  if (!*found || (*found)->status != "enrolled")
+    return Problem(404, "unknown_gateway", "no enrolled gateway with this id in that municipality");
+  const std::string command_id = command_ids_.Next().ToString();
+  const std::string body = wire::UpdateRequestCommand(command_id, version);
+  if (auto checked = wire::ParseCommand(body); !checked)
+    return Problem(400, "malformed", "the gateway would refuse this: " + checked.error().reason);
+  if (!ledger_.RequestCommand({tenant, gateway, command_id, body, account.username}, clock_.Now()))
+    return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
+  Poco::JSON::Object answer;
+  answer.set("done", true);
+  answer.set("command_id", command_id);
+  return Json(200, answer);
 }
 
 }  // namespace ehg::console

@@ -87,6 +87,10 @@ std::vector<std::string> AttentionReasons(const ledger::FleetGateway& gateway, c
 std::string FleetJson(const std::vector<ledger::FleetGateway>& gateways, core::WallTime now);
 std::string AuditJson(const std::vector<ledger::AuditRow>& rows);
 
+// A Debian package version as an update request may name it: 1 to 64 of [0-9A-Za-z.+~:-], starting with a
+// digit (what the update helper will look for in the repository; anything else is refused up front).
+bool ValidPackageVersion(std::string_view version);
+
 class ConsoleApi {
  public:
   ConsoleApi(StaffSignIn& sign_in, ledger::Ledger& ledger, core::Clock& clock);
@@ -102,6 +106,7 @@ class ConsoleApi {
   WebResponse Resident(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse Fleet(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse Audit(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse RequestUpdate(const WebRequest& request, const ledger::StaffSession& session);
 
   StaffSignIn& sign_in_;
   ledger::Ledger& ledger_;

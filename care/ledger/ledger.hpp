@@ -241,6 +241,11 @@ struct FleetGateway {
   // The latest update outcome the gateway reported (gateway event update.*), and when.
   std::string last_update;
   std::optional<core::WallTime> last_update_at;
+  // The latest update the console asked for: the version, when, and where it is: requested (waiting
+  // for a hub), sent, refused (by the hub: the gateway would refuse it), or the gateway's result status.
+  std::string update_requested_version;
+  std::optional<core::WallTime> update_requested_at;
+  std::string update_request_state;
 };
 
 // The PostgreSQL channel the hub notifies when a tenant's alerts changed (payload: the tenant).
@@ -399,6 +404,8 @@ class Ledger {
   // --- The fleet view (fleet.cpp): the gateways of the tenants (accounts::kAllTenants: every one),
   // by tenant and id, at most `limit`. No health data: not audited as a read of residents.
   Result<std::vector<FleetGateway>> FleetGateways(const std::vector<std::string>& tenants, std::size_t limit);
+  // One gateway as the fleet view shows it; nullopt when the tenant has no such gateway.
+  Result<std::optional<FleetGateway>> FindGateway(std::string_view tenant, std::string_view gateway);
 
   // --- The console's resident view (resident.cpp). Audited as resident.read by `actor`, with the
   // tenant, the pseudonym and the range, whether or not anything was found.

@@ -198,6 +198,16 @@ std::string AlertActionCommand(std::string_view type, std::string_view command_i
   return out.str();
 }
 
+std::string UpdateRequestCommand(std::string_view command_id, std::string_view version) {
+  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object.set("id", std::string(command_id));
+  object.set("type", std::string("update.request"));
+  object.set("version", std::string(version));
+  std::ostringstream out;
+  object.stringify(out);
+  return out.str();
+}
+
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,
                               std::string_view command_id, std::string_view type, bool ok,
                               std::string_view detail) {

@@ -87,6 +87,9 @@ std::string EventReceiptCommand(std::string_view command_id, const std::vector<s
 std::string AlertActionCommand(std::string_view type, std::string_view command_id, std::string_view alert_id,
                                std::string_view by, std::string_view note);
 
+// An update.request command for package `version`, unsigned. The caller checks it with ParseCommand.
+std::string UpdateRequestCommand(std::string_view command_id, std::string_view version);
+
 // The body of a command_result event (ehealth-gateway/command-result/v0).
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,
                               std::string_view command_id, std::string_view type, bool ok,

@@ -152,9 +152,21 @@ try {
   check(!(await itPage.textContent('#fleet')).includes('0.4.0'), 'the attention filter leaves the healthy gateway out');
   await itPage.uncheck('#attention-only');
   check(await itPage.isHidden('#nav-board'), 'municipal IT has no alert board');
+  check(await itPage.isHidden('#sound'), 'nor the board\'s sound control');
   const itResident = await itPage.evaluate(async (subject) =>
     (await fetch('/api/resident?tenant=0301&subject=' + encodeURIComponent(subject))).status, RESIDENT);
   check(itResident === 403, 'municipal IT cannot read a resident\'s data');
+  // An update for gw-a, after a confirmation step: requested, waiting for a hub to send it.
+  await itPage.click('#fleet button[data-gateway="gw-a"]');
+  await itPage.waitForSelector('#fleet-update:not([hidden])');
+  check((await itPage.textContent('#fleet-update-target')).includes('gw-a'), 'the confirmation names the gateway');
+  await itPage.fill('#fleet-update-version', '0.5.0-1');
+  await accessibility(itPage, 'fleet view with the update form');
+  await itPage.click('#fleet-update button[type=submit]');
+  await until(itPage, () => document.getElementById('fleet-update-status').textContent !== '');
+  check((await itPage.textContent('#fleet-update-status')).includes('bedt om'), 'the update request is accepted');
+  await until(itPage, () => document.getElementById('fleet').textContent.includes('0.5.0-1'));
+  check((await itPage.textContent('#fleet')).includes('0.5.0-1: venter på sending'), 'the fleet shows the update waiting to be sent');
   await accessibility(itPage, 'fleet view');
   await itPage.screenshot({ path: ARTEFACTS + '/fleet.png', fullPage: true });
   await it.close();

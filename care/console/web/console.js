@@ -118,6 +118,7 @@ function showApp() {
   const nav = $('views-nav');
   for (const link of nav.querySelectorAll('[data-permission]')) link.hidden = !allowed(link.dataset.permission);
   nav.hidden = false;
+  $('sound').hidden = audioRunning() || !allowed('view_alerts');
   if (allowed('view_alerts')) follow();
   route();
 }

@@ -23,6 +23,11 @@
     offline: 'frakoblet', synced: 'synkronisert', unsynced: 'ikke synkronisert', gateways_shown: (n, total) => n + ' av ' + total + ' gatewayer',
     reasons: { never_heard: 'aldri hørt fra', offline: 'frakoblet', silent: 'taus', clock_unsynchronised: 'klokke ikke synkronisert',
       alerts_waiting: 'varsler uten kvittering', update_failed: 'oppdatering feilet' },
+    request_update: 'Oppdater …', confirm_update: 'Bekreft oppdatering', action_col: 'Handling',
+    update_target: (gateway, tenant) => 'Be ' + gateway + ' (kommune ' + tenant + ') installere versjonen:',
+    update_sent: 'Oppdateringen er bedt om; huben sender den.', update_refused: 'Ikke sendt: ',
+    request_states: { requested: 'venter på sending', sent: 'sendt', ok: 'bekreftet', rejected: 'avvist av gatewayen',
+      refused: 'ikke sendt' },
     actor: 'Hvem', subject: 'Beboer (pseudonym)', action: 'Handling', search: 'Søk', older: 'Eldre', when: 'Når',
     what: 'Hva', detail: 'Detaljer', audit_rows: (n) => n + ' rader', chart_label: (metric, n, unit) => metric + ': ' + n + ' punkter i ' + unit,
   });
@@ -43,6 +48,11 @@
     offline: 'offline', synced: 'synchronised', unsynced: 'not synchronised', gateways_shown: (n, total) => n + ' of ' + total + ' gateways',
     reasons: { never_heard: 'never heard from', offline: 'offline', silent: 'silent', clock_unsynchronised: 'clock not synchronised',
       alerts_waiting: 'alerts without receipt', update_failed: 'update failed' },
+    request_update: 'Update \u2026', confirm_update: 'Confirm the update', action_col: 'Action',
+    update_target: (gateway, tenant) => 'Ask ' + gateway + ' (municipality ' + tenant + ') to install version:',
+    update_sent: 'The update is requested; the hub sends it.', update_refused: 'Not sent: ',
+    request_states: { requested: 'waiting to be sent', sent: 'sent', ok: 'confirmed', rejected: 'refused by the gateway',
+      refused: 'not sent' },
     actor: 'Who', subject: 'Resident (pseudonym)', action: 'Action', search: 'Search', older: 'Older', when: 'When',
     what: 'What', detail: 'Detail', audit_rows: (n) => n + ' rows', chart_label: (metric, n, unit) => metric + ': ' + n + ' points in ' + unit,
   });
@@ -62,7 +72,11 @@
     const body = made.createTBody();
     for (const row of rows) {
       const line = body.insertRow();
-      for (const value of row) line.insertCell().textContent = value === null || value === undefined ? '\u2013' : String(value);
+      for (const value of row) {
+        const cell = line.insertCell();
+        if (value instanceof Node) cell.append(value);
+        else cell.textContent = value === null || value === undefined ? '\u2013' : String(value);
+      }
     }
     return made;
   };
@@ -178,18 +192,50 @@
 
   // ---- The fleet view.
   let fleet = [];
+  let updating = null;  // the gateway whose update form is open
+  const canCommand = () => state.session && state.session.permissions.includes('command_gateways');
+  function updateText(g) {
+    const parts = [];
+    if (g.last_update) parts.push(g.last_update.replace(/^update\./, '') + ' ' + time(g.last_update_at));
+    if (g.update_request) parts.push('\u2192 ' + g.update_request.version + ': ' + (t('request_states')[g.update_request.state] || g.update_request.state));
+    return parts.join(' ') || '\u2013';
+  }
+  function updateButton(g) {
+    const button = element('button', t('request_update'), 'secondary');
+    button.type = 'button';
+    button.dataset.gateway = g.gateway;
+    button.addEventListener('click', () => {
+      updating = g;
+      $('fleet-update-target').textContent = t('update_target')(g.gateway, g.tenant);
+      $('fleet-update').hidden = false;
+      $('fleet-update-version').focus();
+    });
+    return button;
+  }
   function drawFleet() {
     const only = $('attention-only').checked;
     const shown = only ? fleet.filter((g) => g.attention.length) : fleet;
+    const command = canCommand();
     $('fleet-status').textContent = t('gateways_shown')(shown.length, fleet.length);
-    $('fleet').replaceChildren(table(
-      [t('municipality'), t('gateway'), t('state_col'), t('heartbeat'), t('version'), t('backlog'), t('clock'), t('update'), t('attention')],
+    const headers = [t('municipality'), t('gateway'), t('state_col'), t('heartbeat'), t('version'), t('backlog'), t('clock'), t('update'), t('attention')];
+    if (command) headers.push(t('action_col'));
+    $('fleet').replaceChildren(table(headers,
       shown.map((g) => [g.tenant, g.gateway, g.status === 'revoked' ? g.status : (t(g.state) || t('unknown')),
         time(g.last_heartbeat), g.version, g.backlog_events + ' / ' + g.alerts_awaiting_receipt,
         g.clock_synchronised === undefined ? t('unknown') : g.clock_synchronised ? t('synced') : t('unsynced'),
-        g.last_update ? g.last_update.replace(/^update\./, '') + ' ' + time(g.last_update_at) : '\u2013',
-        g.attention.map((r) => t('reasons')[r] || r).join(', ')])));
+        updateText(g), g.attention.map((r) => t('reasons')[r] || r).join(', ')]
+        .concat(command ? [g.status === 'enrolled' ? updateButton(g) : ''] : []))));
     window.ehgConsole.fleetRenderedAt = performance.now();
+  }
+  async function requestUpdate(event) {
+    event.preventDefault();
+    if (!updating) return;
+    const { status, data } = await api('POST', '/api/fleet/update',
+      { tenant: updating.tenant, gateway: updating.gateway, version: $('fleet-update-version').value.trim() });
+    if (status === 401) return showSignIn();
+    $('fleet-update-status').textContent = status === 200 ? t('update_sent') : t('update_refused') + ((data && data.message) || status);
+    if (status === 200) { updating = null; $('fleet-update').hidden = true; $('fleet-update-version').value = ''; }
+    await showFleet();
   }
   async function showFleet() {
     const { status, data } = await api('GET', '/api/fleet');
@@ -218,6 +264,8 @@
 
   document.addEventListener('DOMContentLoaded', () => {
     $('attention-only').addEventListener('change', drawFleet);
+    $('fleet-update').addEventListener('submit', requestUpdate);
+    $('fleet-update-cancel').addEventListener('click', () => { updating = null; $('fleet-update').hidden = true; });
     $('audit-filter').addEventListener('submit', (event) => { event.preventDefault(); loadAudit(false); });
     $('audit-more').addEventListener('click', () => loadAudit(true));
   });

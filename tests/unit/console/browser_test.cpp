@@ -184,11 +184,12 @@ TEST_CASE(
     CHECK(std::filesystem::exists(artefacts + "/" + screenshot));
 
   // The audit log names each sign-in, each read of a board and each action.
-  auto audit =
-      test::RunCommand({"/usr/bin/env", "psql", database, "-At", "-c",
-                        "SELECT actor || ' ' || action FROM audit_log WHERE action IN "
-                        "('session.sign_in', 'session.sign_in_refused', 'alerts.read', 'alert.claim', "
-                        "'alert.acknowledge', 'alert.resolve', 'resident.read', 'audit.read') ORDER BY id"});
+  auto audit = test::RunCommand(
+      {"/usr/bin/env", "psql", database, "-At", "-c",
+       "SELECT actor || ' ' || action FROM audit_log WHERE action IN "
+       "('session.sign_in', 'session.sign_in_refused', 'alerts.read', 'alert.claim', "
+       "'alert.acknowledge', 'alert.resolve', 'resident.read', 'audit.read', 'command.request') "
+       "ORDER BY id"});
   CHECK(audit.output.find("kari.nordmann session.sign_in_refused") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann session.sign_in\n") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann alerts.read") != std::string::npos);
@@ -200,6 +201,7 @@ TEST_CASE(
   CHECK(audit.output.find("kari.nordmann resident.read") != std::string::npos);
   CHECK(audit.output.find("ola.nordmann resident.read") == std::string::npos);  // refused before reading
   CHECK(audit.output.find("admin.oslo audit.read") != std::string::npos);
+  CHECK(audit.output.find("it.oslo command.request") != std::string::npos);
 }
 
 }  // namespace

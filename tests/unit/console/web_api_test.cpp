@@ -310,6 +310,56 @@ TEST_CASE("the resident, fleet and audit views: each role its own, each municipa
   CHECK(get(it, "/api/audit", "").status == 403);
 }
 
+TEST_CASE("an update request: municipal IT only, confirmed by CSRF and origin, an enrolled gateway of hers") {
+  CHECK(ValidPackageVersion("0.5.0-1"));
+  CHECK(ValidPackageVersion("1:2.3~rc1+deb12u1"));
+  CHECK_FALSE(ValidPackageVersion(""));
+  CHECK_FALSE(ValidPackageVersion("latest"));
+  CHECK_FALSE(ValidPackageVersion("1.0; rm -rf /"));
+  CHECK_FALSE(ValidPackageVersion("1.0\n"));
+  CHECK_FALSE(ValidPackageVersion(std::string(65, '1')));
+
+  Api api;
+  api.Add("it.oslo", accounts::Role::kMunicipalIt, {"0301"});
+  api.Add("kari.nordmann", accounts::Role::kNurse, {"0301"});
+  REQUIRE(api.ledger->Enrol({"0301", "gw-a", {"kid-a", "ka"}, "aa"}, "test", api.clock.Now()));
+  REQUIRE(api.ledger->Enrol({"4601", "gw-far", {"kid-b", "kb"}, "bb"}, "test", api.clock.Now()));
+  const auto [cookie, csrf] = api.SignIn("it.oslo");
+  const auto post = [&](const std::string& body, const std::string& token, const std::string& who_cookie) {
+    WebRequest request = Api::Request("POST", "/api/fleet/update", body);
+    request.cookie = who_cookie;
+    request.csrf_token = token;
+    return api.api.Handle(request);
+  };
+  CHECK(post(R"({"tenant":"0301","gateway":"gw-a","version":"0.5.0-1"})", "", cookie).status ==
+        403);  // no CSRF
+  CHECK(post(R"({"tenant":"0301","gateway":"gw-a","version":"latest"})", csrf, cookie).status == 400);
+  CHECK(post(R"({"tenant":"0301","gateway":"gw a","version":"0.5.0-1"})", csrf, cookie).status == 400);
+  CHECK(post(R"({"tenant":"4601","gateway":"gw-far","version":"0.5.0-1"})", csrf, cookie).status == 403);
+  CHECK(post(R"({"tenant":"0301","gateway":"gw-none","version":"0.5.0-1"})", csrf, cookie).status == 404);
+  const auto nurse = api.SignIn("kari.nordmann");
+  CHECK(post(R"({"tenant":"0301","gateway":"gw-a","version":"0.5.0-1"})", nurse.second, nurse.first).status ==
+        403);
+  const WebResponse done = post(R"({"tenant":"0301","gateway":"gw-a","version":"0.5.0-1"})", csrf, cookie);
+  CHECK(done.status == 200);
+  auto gateway = api.ledger->FindGateway("0301", "gw-a");
+  REQUIRE(gateway);
+  REQUIRE(gateway->has_value());
+  CHECK((*gateway)->update_requested_version == "0.5.0-1");
+  CHECK((*gateway)->update_request_state == "requested");
+  // Only the one accepted request is waiting for a hub.
+  std::vector<std::string> bodies;
+  REQUIRE(api.ledger->SendRequestedCommands(
+      10,
+      [&](const ledger::CommandRequest& request) -> Result<ledger::SentCommand> {
+        bodies.push_back(request.body);
+        return tl::unexpected(Error{Errc::kRejected, "test: not sent"});
+      },
+      api.clock.Now()));
+  REQUIRE(bodies.size() == 1);
+  CHECK(bodies[0].find(R"("type":"update.request","version":"0.5.0-1")") != std::string::npos);
+}
+
 TEST_CASE("the live feed wakes a board for its municipalities only, '*' for all, and lets go at close") {
   LiveFeed feed;
   const accounts::Account oslo{1, "kari", accounts::Role::kNurse, {"0301"}, false};

@@ -64,6 +64,48 @@ TEST_CASE("the fleet: the tenants' gateways with their signed status and latest 
   CHECK(db.ledger->FleetGateways({"*"}, 100)->size() == 3);
   CHECK(db.ledger->FleetGateways({"5001"}, 100)->empty());
   CHECK(db.ledger->FleetGateways({"*"}, 2)->size() == 2);
+
+  auto found = db.ledger->FindGateway(kTenant, kGateway);
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->software_version == "0.3.0");
+  CHECK_FALSE(db.ledger->FindGateway("4601", kGateway).value().has_value());  // another municipality's
+  CHECK_FALSE(db.ledger->FindGateway(kTenant, "gw-none").value().has_value());
+}
+
+TEST_CASE("the fleet shows the update the console asked for: requested, sent, then the gateway's answer") {
+  LedgerDatabase db;
+  REQUIRE(db.ledger->Enrol({kTenant, kGateway, {"kid-1", "k1"}, "ab12"}, "operator-1", ledger_test::kT0));
+  const auto state = [&] { return db.ledger->FindGateway(kTenant, kGateway).value().value(); };
+  CHECK(state().update_request_state.empty());
+  REQUIRE(db.ledger->RequestCommand(
+      {kTenant, kGateway, "upd-1", wire::UpdateRequestCommand("upd-1", "0.5.0-1"), "it.oslo"},
+      ledger_test::kT0));
+  CHECK(state().update_requested_version == "0.5.0-1");
+  CHECK(state().update_requested_at == ledger_test::kT0);
+  CHECK(state().update_request_state == "requested");
+  auto sent = db.ledger->SendRequestedCommands(
+      10,
+      [&](const CommandRequest& request) -> Result<SentCommand> {
+        return SentCommand{request.tenant,
+                           request.gateway,
+                           request.command_id,
+                           "update.request",
+                           request.body,
+                           ledger_test::kT0,
+                           ledger_test::kT0 + std::chrono::hours(1)};
+      },
+      ledger_test::kT0);
+  REQUIRE(sent);
+  CHECK(state().update_request_state == "sent");
+  auto result = ReadMessage(kTenant, kGateway, Kind::kCommandResult,
+                            wire::CommandResultBody(Id(7), kGateway, ledger_test::kT0, "upd-1",
+                                                    "update.request", false, "a critical alert is open"));
+  REQUIRE(result);
+  REQUIRE(db.ledger->Store({*result}));
+  CHECK(state().update_request_state == "rejected");
+  // The audit log names who asked for it.
+  CHECK(db.Count("audit_log WHERE actor = 'it.oslo' AND action = 'command.request'") == 1);
 }
 
 TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and itself audited") {
