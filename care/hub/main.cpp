@@ -468,6 +468,14 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::string grants_role;
+  std::string grants_for = "hub";
+  CLI::App* grants = app.add_subcommand(
+      "grants",
+      "Print the SQL that gives a login role what the hub or the console needs (run it as the owner)");
+  grants->add_option("--role", grants_role, "The login role (lower-case letters, digits and _)")->required();
+  grants->add_option("--for", grants_for, "hub or console")->check(CLI::IsMember({"hub", "console"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -479,6 +487,16 @@ int main(int argc, char** argv) {
   if (*enrol_batch) return EnrolBatch(batch_database, batch_file, batch_actor);
   if (*send_command) return Command(command_settings, command_options);
   if (*user) return User(user_request);
+  if (*grants) {
+    auto sql = grants_for == "console" ? ehg::ledger::ConsoleGrants(grants_role)
+                                       : ehg::ledger::HubGrants(grants_role);
+    if (!sql) {
+      std::cerr << "ehealth-hub grants: " << sql.error().message << "\n";
+      return 64;  // EX_USAGE
+    }
+    std::cout << *sql;
+    return 0;
+  }
   for (CLI::App* key_command : key_commands)
     if (*key_command) return Keys(key_command->get_name(), key_request);
   return 1;

@@ -185,9 +185,11 @@ Result<AlertActionOutcome> Ledger::RecordAlertAction(const AlertAction& action, 
   if (action.kind != AlertActionKind::kClaim && (action.command_id.empty() || action.command_body.empty()))
     return Fail(Errc::kInvalidArgument, kind + " needs the command for the gateway");
   return impl_->Run<AlertActionOutcome>("alert action", [&](pqxx::work& tx) {
+    // Not locked (the console's role may only read alerts, and FOR UPDATE needs more): two workers are
+    // ordered by alert_actions' key below. An alert the gateway resolves at this very moment may still
+    // get the action; the gateway then answers "already resolved", and the board shows that answer.
     const pqxx::result alert = tx.exec_params(
-        "SELECT stage, subject FROM alerts WHERE tenant = $1 AND gateway_id = $2 AND alert_id = $3 FOR "
-        "UPDATE",
+        "SELECT stage, subject FROM alerts WHERE tenant = $1 AND gateway_id = $2 AND alert_id = $3",
         action.tenant, action.gateway, action.alert_id);
     // A claim or an acknowledgement of an acknowledged alert, or anything on a resolved one, has nothing
     // left to do.

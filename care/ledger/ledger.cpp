@@ -603,12 +603,37 @@ Result<int> Ledger::SchemaVersion() {
   });
 }
 
+namespace {
+
+bool PlainRoleName(std::string_view role) {
+  return !role.empty() && role.size() <= 63 && !(role[0] >= '0' && role[0] <= '9') &&
+         std::all_of(role.begin(), role.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+}  // namespace
+
+Result<std::string> ConsoleGrants(std::string_view role) {
+  if (!PlainRoleName(role))
+    return Fail(Errc::kInvalidArgument, "a role name is lower-case letters, digits and _");
+  const std::string r(role);
+  return "GRANT USAGE ON SCHEMA public TO " + r +
+         ";\n"
+         "GRANT SELECT ON schema_version, gateways, alerts, alert_events, observations, devices, "
+         "gateway_events, "
+         "commands, staff_accounts TO " +
+         r +
+         ";\n"
+         "GRANT SELECT, INSERT ON audit_log, sign_in_attempts, alert_actions, command_requests TO " +
+         r +
+         ";\n"
+         "GRANT SELECT, INSERT, UPDATE ON staff_sessions TO " +
+         r + ";\n";
+}
+
 Result<std::string> HubGrants(std::string_view role) {
-  const bool plain = !role.empty() && role.size() <= 63 && !(role[0] >= '0' && role[0] <= '9') &&
-                     std::all_of(role.begin(), role.end(), [](char c) {
-                       return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-                     });
-  if (!plain) return Fail(Errc::kInvalidArgument, "a hub role name is lower-case letters, digits and _");
+  if (!PlainRoleName(role))
+    return Fail(Errc::kInvalidArgument, "a hub role name is lower-case letters, digits and _");
   const std::string r(role);
   return "GRANT USAGE ON SCHEMA public TO " + r +
          ";\n"

@@ -420,5 +420,10 @@ class Ledger {
 // SQL that grants a hub's login role what it needs: read and write on every table, but on audit_log
 // only INSERT and SELECT (the trigger refuses changes to it anyway). `role` must be a plain identifier.
 Result<std::string> HubGrants(std::string_view role);
+// SQL that grants the console's login role what it needs and no more: it reads alerts, readings,
+// devices, gateways, commands and accounts; appends to the audit log, sign-in attempts, alert actions
+// and command requests; and keeps its sessions. It cannot store or change events, alerts, accounts or
+// keys, send a command (a hub signs and sends), or change the audit log.
+Result<std::string> ConsoleGrants(std::string_view role);
 
 }  // namespace ehg::ledger

@@ -103,11 +103,17 @@ TEST_CASE(
                             AlertMessage("4601", "gw-b", 2, "alert-4601-critical",
                                          alerts::Severity::kCritical, now - std::chrono::minutes(3))}));
 
+  // The console connects as a role of its own with ledger::ConsoleGrants, as a region runs it.
+  const std::string database_name = database.substr(database.rfind('=') + 1);
+  const std::string role = "ehg_console_" + database_name;
+  auto grants = ledger::ConsoleGrants(role);
+  REQUIRE(grants);
+  test::TestPostgres::Get().Execute(database_name, "CREATE ROLE " + role + " LOGIN; " + *grants);
   const test::TestPki& pki = test::TestPki::Get();
-  test::Process console = test::Process::Start({EHG_CONSOLE_BINARY, "--database", database, "--listen",
-                                                "127.0.0.1:0", "--tls-cert", pki.File("broker.crt").string(),
-                                                "--tls-key", pki.File("broker.key").string(), "--web-root",
-                                                std::string(EHG_SOURCE_DIR) + "/care/console/web"});
+  test::Process console = test::Process::Start(
+      {EHG_CONSOLE_BINARY, "--database", database + " user=" + role, "--listen", "127.0.0.1:0", "--tls-cert",
+       pki.File("broker.crt").string(), "--tls-key", pki.File("broker.key").string(), "--web-root",
+       std::string(EHG_SOURCE_DIR) + "/care/console/web"});
   REQUIRE_MESSAGE(console.WaitForOutput("console listening on https://", seconds(30)), console.Output());
   std::smatch port;
   const std::string output = console.Output();

@@ -1,6 +1,8 @@
 // The console's fleet view and audit view on a real PostgreSQL 15.
 #include <doctest/doctest.h>
 
+#include "care/accounts/passwords.hpp"
+#include "tests/support/postgres/postgres.hpp"
 #include "tests/unit/ledger/bodies.hpp"
 #include "tests/unit/ledger/ledger_database.hpp"
 
@@ -171,6 +173,86 @@ TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and it
   CHECK(db.Count("audit_log WHERE action = 'audit.read'") == 4);
   CHECK(db.Scalar("SELECT detail FROM audit_log WHERE action = 'audit.read' ORDER BY id DESC LIMIT 1") ==
         "audit log (subject r-1, action resident.read): 2 rows");
+}
+
+}  // namespace
+}  // namespace ehg::ledger
+
+namespace ehg::ledger {
+namespace {
+
+TEST_CASE("the console's role reads and acts as the console does, and can change nothing else") {
+  LedgerDatabase db;
+  REQUIRE(db.ledger->Enrol({kTenant, kGateway, {"kid-1", "k1"}, "ab12"}, "operator-1", ledger_test::kT0));
+  alerts::Alert alert = SpO2Alert();
+  auto raised =
+      ReadMessage(kTenant, kGateway, Kind::kAlert, AlertBody(1, alerts::ChangeKind::kRaised, alert));
+  REQUIRE(raised);
+  REQUIRE(db.ledger->Store({*raised}));
+  const auto kari = db.ledger->CreateAccount(
+      {"kari", accounts::Role::kNurse, {kTenant}, std::string(kTestHash)}, "admin", ledger_test::kT0);
+  REQUIRE(kari);
+
+  const std::string database = db.connection.substr(db.connection.rfind('=') + 1);
+  const std::string role = "ehg_console_" + database;
+  CHECK_FALSE(ConsoleGrants("console; DROP TABLE x"));
+  auto grants = ConsoleGrants(role);
+  REQUIRE(grants);
+  test::TestPostgres::Get().Execute(database, "CREATE ROLE " + role + " LOGIN; " + *grants);
+  auto opened = Ledger::Open({test::TestPostgres::Get().Connection(database) + " user=" + role});
+  REQUIRE_MESSAGE(opened.has_value(), opened.error().message);
+  Ledger& console = **opened;
+
+  // What the console does, as that role.
+  const auto now = ledger_test::kT0 + std::chrono::minutes(1);
+  REQUIRE(console.RecordSignIn(*kari, "kari", "192.0.2.7", SignInOutcome::kOk, now));
+  StaffSession session;
+  session.token_digest = accounts::TokenDigest(accounts::NewToken());
+  session.account = {*kari, "kari", accounts::Role::kNurse, {kTenant}, false};
+  session.csrf_token = accounts::NewToken();
+  session.address = "192.0.2.7";
+  session.created_at = now;
+  session.last_seen_at = now;
+  REQUIRE(console.CreateSession(session));
+  auto touched = console.TouchSession(session.token_digest, now, {});
+  REQUIRE_MESSAGE(touched.has_value(), touched.error().message);
+  CHECK(touched->has_value());
+  REQUIRE(console.BoardAlerts({kTenant}, 100, "kari", now).value().size() == 1);
+  AlertAction ack{
+      kTenant,        kGateway,
+      alert.alert_id, AlertActionKind::kAcknowledge,
+      "kari",         "",
+      "cmd-ack-1",    wire::AlertActionCommand("alert.ack", "cmd-ack-1", alert.alert_id, "kari", "")};
+  auto acted = console.RecordAlertAction(ack, now);
+  REQUIRE_MESSAGE(acted.has_value(), acted.error().message);
+  CHECK(acted->done);
+  REQUIRE(console.ReadResident(
+      {kTenant, kResident, ledger_test::kT0 - std::chrono::hours(1), now, std::chrono::seconds(300)}, "kari",
+      now));
+  REQUIRE(console.FleetGateways({kTenant}, 10));
+  REQUIRE(console.FindGateway(kTenant, kGateway));
+  REQUIRE(console.RequestCommand(
+      {kTenant, kGateway, "upd-1", wire::UpdateRequestCommand("upd-1", "0.5.0-1"), "it"}, now));
+  REQUIRE(console.ReadAudit({{"*"}, "", "", "", "", {}, 10}, "admin", now));
+  REQUIRE(console.EndSession(session.token_digest, "signed_out", now));
+
+  // What it must not do: store events, change alerts, accounts or keys, send commands, touch the log.
+  const std::string as_console = "SET ROLE " + role + "; ";
+  for (const char* change :
+       {"UPDATE alerts SET stage = 2", "DELETE FROM alerts",
+        "INSERT INTO events (event_id, tenant, gateway_id, "
+        "kind, event_time) VALUES (gen_random_uuid(), '0301', 'gw-x', 'alert', now())",
+        "UPDATE staff_accounts SET role = 'administrator'",
+        "INSERT INTO staff_accounts (username, role, tenants, "
+        "password_hash, created_at) VALUES ('x', 'administrator', '{*}', '$argon2id$x', now())",
+        "UPDATE command_requests SET sent_at = now()", "UPDATE gateways SET status = 'enrolled'",
+        "INSERT INTO gateway_keys SELECT * FROM gateway_keys", "DELETE FROM audit_log",
+        "SELECT * FROM receipts", "UPDATE alert_actions SET actor = 'someone else'"}) {
+    CAPTURE(change);
+    CHECK_THROWS_WITH(test::TestPostgres::Get().Execute(database, as_console + change),
+                      doctest::Contains("permission denied"));
+  }
+  CHECK(db.Scalar("SELECT stage FROM alerts") == "0");
 }
 
 }  // namespace
