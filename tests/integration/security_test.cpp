@@ -362,7 +362,8 @@ TEST_CASE("Refused commands are logged with their reason and change nothing, acr
   setup.Result("c-last");
   const std::string output = daemon->Output();
   for (const auto& [payload, reason] : refusals) {
-    CAPTURE(reason);
+    const auto& refusal_reason = reason;  // clang 14 cannot capture a structured binding
+    CAPTURE(refusal_reason);
     CHECK(output.find("msg=\"command refused\" reason=" + reason) != std::string::npos);
   }
   CHECK_FALSE(ResultFor(keys, setup.raw->Messages(), "c-bad").has_value());
@@ -710,7 +711,8 @@ TEST_CASE(
        std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>{
            {"c-plaintext", plaintext, {"security.insecure_plaintext_payloads_for_development"}},
            {"c-moved", moved, {"broker.insecure_plaintext_for_development", "broker.uri"}}}) {
-    CAPTURE(id);
+    const auto& command_id = id;  // clang 14 cannot capture a structured binding
+    CAPTURE(command_id);
     REQUIRE(ehg::config::ParseConfig(text, config.parent_path()).has_value());  // valid, only not allowed
     send(R"({"id":")" + id + R"(","type":"config.apply","config":)" + quoted(text) + "}");
     const auto floor = result(id);

@@ -219,8 +219,9 @@ TEST_CASE("kill -9 during the conversion of a large version-7 file: resumed, not
   // Each source's newest reading, any and clinically usable.
   for (const auto& [kind, values] : {std::pair{0, &expected.newest}, std::pair{1, &expected.newest_usable}}) {
     for (const auto& [source, value] : *values) {
-      CAPTURE(source.device);
-      CAPTURE(source.metric);
+      const auto& reading_source = source;  // clang 14 cannot capture a structured binding
+      CAPTURE(reading_source.device);
+      CAPTURE(reading_source.metric);
       SQLite::Statement latest(
           db, "SELECT value FROM latest_readings WHERE device_id = ? AND metric = ? AND kind = ?");
       latest.bind(1, source.device);

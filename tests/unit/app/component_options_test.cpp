@@ -74,7 +74,8 @@ TEST_CASE("BLE devices: the manager's options only when the config has BLE devic
   CHECK(ble->devices[0].profile == "bthome");
   REQUIRE(ble->devices[0].button_meanings.size() == 2);
   for (const auto& [event, meaning] : ble->devices[0].button_meanings) {
-    CAPTURE(event);
+    const auto& button_event = event;  // clang 14 cannot capture a structured binding
+    CAPTURE(button_event);
     CHECK(meaning == (event == "press" ? ehg::devices::ble::ButtonMeaning::kEmergency
                                        : ehg::devices::ble::ButtonMeaning::kIgnore));
   }

@@ -160,7 +160,8 @@ TEST_CASE("A TLS key or the token that other users may read is an error with the
                                           {"status_page.token_file", "token"},
                                           {"status_page.tls_key_file", "status.key"},
                                           {"security.gateway_key_file", "signing.key"}}) {
-    CAPTURE(key);
+    const auto& config_key = key;  // clang 14 cannot capture a structured binding
+    CAPTURE(config_key);
     REQUIRE(errors.count(key) == 1);
     CHECK(errors.at(key).find("may be read by other users; fix it with: chmod 600 " +
                               (home.dir / file).string()) != std::string::npos);

@@ -131,7 +131,10 @@ TEST_CASE("the API: sign-in answers, sessions, roles, municipalities, CSRF and o
   forged.cookie = std::string(kSessionCookie) + "=" + accounts::NewToken();
   CHECK(status(forged) == 401);
 
-  const auto [cookie, csrf] = api.SignIn("kari.nordmann");
+  // Named, not a structured binding: the lambdas below capture them (clang 14 cannot capture a binding).
+  const auto kari = api.SignIn("kari.nordmann");
+  const std::string& cookie = kari.first;
+  const std::string& csrf = kari.second;
   WebRequest board = Api::Request("GET", "/api/alerts");
   board.cookie = cookie;
   CHECK(status(board) == 200);
@@ -324,7 +327,9 @@ TEST_CASE("an update request: municipal IT only, confirmed by CSRF and origin, a
   api.Add("kari.nordmann", accounts::Role::kNurse, {"0301"});
   REQUIRE(api.ledger->Enrol({"0301", "gw-a", {"kid-a", "ka"}, "aa"}, "test", api.clock.Now()));
   REQUIRE(api.ledger->Enrol({"4601", "gw-far", {"kid-b", "kb"}, "bb"}, "test", api.clock.Now()));
-  const auto [cookie, csrf] = api.SignIn("it.oslo");
+  const auto it = api.SignIn("it.oslo");
+  const std::string& cookie = it.first;
+  const std::string& csrf = it.second;
   const auto post = [&](const std::string& body, const std::string& token, const std::string& who_cookie) {
     WebRequest request = Api::Request("POST", "/api/fleet/update", body);
     request.cookie = who_cookie;

@@ -251,8 +251,10 @@ TEST_CASE(
       10s));
   REQUIRE(held.has_value());
   CHECK(first_deliveries.size() == sent.size());
-  for (const auto& [payload, count] : first_deliveries)
-    CHECK_MESSAGE(count == 1, payload);
+  for (const auto& [payload, count] : first_deliveries) {
+    const auto& delivered = payload;  // clang 14 cannot capture a structured binding
+    CHECK_MESSAGE(count == 1, delivered);
+  }
   for (const std::string& payload : by_first)
     CHECK(by_second.count(payload) == 0);
 
@@ -398,8 +400,10 @@ TEST_CASE(
     }
   }
   CHECK(copies.size() == static_cast<std::size_t>(total));
-  for (const auto& [payload, count] : copies)
-    CHECK_MESSAGE(count == 1, payload);
+  for (const auto& [payload, count] : copies) {
+    const auto& delivered = payload;  // clang 14 cannot capture a structured binding
+    CHECK_MESSAGE(count == 1, delivered);
+  }
 
   // The restarted node takes MQTT again.
   const std::string after = UniquePayload("after-restart");

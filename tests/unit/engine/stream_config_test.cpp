@@ -69,7 +69,8 @@ TEST_CASE("stream settings that would break the contract are refused") {
       {"a name NATS would read as a subject", [](StreamSettings& s) { s.name = "EHEALTH.EVENTS"; }},
   };
   for (const auto& [name, apply] : breaks) {
-    CAPTURE(name);
+    const auto& case_name = name;  // clang 14 cannot capture a structured binding
+    CAPTURE(case_name);
     StreamSettings settings;
     apply(settings);
     const auto checked = CheckStreamSettings(settings);
@@ -171,7 +172,8 @@ TEST_CASE("consumer settings without a usable name, ack wait or pending limit ar
       {"nothing may be pending", [](ConsumerSettings& s) { s.max_ack_pending = 0; }},
   };
   for (const auto& [name, apply] : breaks) {
-    CAPTURE(name);
+    const auto& case_name = name;  // clang 14 cannot capture a structured binding
+    CAPTURE(case_name);
     ConsumerSettings settings;
     apply(settings);
     CHECK_FALSE(CheckConsumerSettings(settings).has_value());

@@ -64,7 +64,8 @@ TEST_CASE("hub command: what the gateway would refuse is refused before it is si
       {"lifetime over a week", {"0301", "gw-7", R"({"type":"ping"})", 8 * 24h}},
   };
   for (const auto& [name, request] : refused) {
-    CAPTURE(name);
+    const auto& case_name = name;  // clang 14 cannot capture a structured binding
+    CAPTURE(case_name);
     CHECK_FALSE(PrepareCommand(request, care, kNow, "id-1").has_value());
   }
 }

@@ -37,7 +37,8 @@ TEST_CASE("Each command type becomes its own kind, and a type no kind takes is r
   };
   std::set<std::size_t> seen;
   for (const auto& [payload, kind] : kinds) {
-    CAPTURE(payload);
+    const auto& command_payload = payload;  // clang 14 cannot capture a structured binding
+    CAPTURE(command_payload);
     auto command = ParseCommand(payload);
     REQUIRE(command);
     CHECK(command->body.index() == kind);
