@@ -280,6 +280,20 @@ std::string AuditJson(const std::vector<ledger::AuditRow>& rows) {
   return out.str();
 }
 
+// A request for a municipality outside the account's scope: 403, and a row in the audit log (who tried
+// what, where), so an attempt on another municipality's data leaves a trace where access is reviewed.
+WebResponse ConsoleApi::Refused(const accounts::Account& account, std::string_view tenant,
+                                std::string_view message, std::string_view subject) {
+  const bool shown = ledger::ValidTenant(tenant);
+  if (auto audited = ledger_.Append(
+          {clock_.Now(), account.username, "access.refused", shown ? std::string(tenant) : std::string(), "",
+           shown ? std::string(subject) : std::string(), "outside the account's municipalities"});
+      !audited) {
+    core::LogError("refusal not audited", {{"user", account.username}, {"reason", audited.error().message}});
+  }
+  return Problem(403, "scope", message);
+}
+
 ConsoleApi::ConsoleApi(StaffSignIn& sign_in, ledger::Ledger& ledger, core::Clock& clock)
     : sign_in_(sign_in), ledger_(ledger), clock_(clock), command_ids_(clock) {}
 
@@ -403,7 +417,7 @@ WebResponse ConsoleApi::Board(const WebRequest& request, const ledger::StaffSess
     if (!accounts::InScope(account, *tenant)) {
       core::LogWarning("board of a municipality outside the account's scope refused",
                        {{"user", account.username}, {"tenant", *tenant}});
-      return Problem(403, "scope", "this account does not see that municipality");
+      return Refused(account, *tenant, "this account does not see that municipality");
     }
     tenants = {*tenant};
   }
@@ -461,7 +475,7 @@ WebResponse ConsoleApi::Act(const WebRequest& request, const ledger::StaffSessio
   if (!accounts::InScope(account, action.tenant)) {
     core::LogWarning("action on a municipality outside the account's scope refused",
                      {{"user", account.username}, {"tenant", action.tenant}});
-    return Problem(403, "scope", "this account does not see that municipality");
+    return Refused(account, action.tenant, "this account does not see that municipality");
   }
   if (action.note.size() > wire::kMaxNoteBytes || !core::IsValidUtf8(action.note) ||
       (action.kind != ledger::AlertActionKind::kResolve && !action.note.empty()))
@@ -512,7 +526,7 @@ WebResponse ConsoleApi::Resident(const WebRequest& request, const ledger::StaffS
   if (!accounts::InScope(account, *tenant)) {
     core::LogWarning("resident of a municipality outside the account's scope refused",
                      {{"user", account.username}, {"tenant", *tenant}});
-    return Problem(403, "scope", "this account does not see that municipality");
+    return Refused(account, *tenant, "this account does not see that municipality", *subject);
   }
   const core::WallTime now = clock_.Now();
   // Buckets start at whole multiples of their width, so the same range read twice draws the same
@@ -552,7 +566,7 @@ WebResponse ConsoleApi::Fleet(const WebRequest& request, const ledger::StaffSess
     if (!accounts::InScope(account, *tenant)) {
       core::LogWarning("fleet of a municipality outside the account's scope refused",
                        {{"user", account.username}, {"tenant", *tenant}});
-      return Problem(403, "scope", "this account does not see that municipality");
+      return Refused(account, *tenant, "this account does not see that municipality");
     }
     tenants = {*tenant};
   }
@@ -580,7 +594,7 @@ WebResponse ConsoleApi::Audit(const WebRequest& request, const ledger::StaffSess
     *field = *value;
   }
   if (!query.tenant.empty() && !accounts::InScope(account, query.tenant))
-    return Problem(403, "scope", "this account does not see that municipality");
+    return Refused(account, query.tenant, "this account does not see that municipality");
   if (const auto before = QueryValue(request.query, "before")) {
     try {
       std::size_t used = 0;
@@ -632,7 +646,7 @@ WebResponse ConsoleApi::RequestUpdate(const WebRequest& request, const ledger::S
   if (!accounts::InScope(account, tenant)) {
     core::LogWarning("update request for a municipality outside the account's scope refused",
                      {{"user", account.username}, {"tenant", tenant}});
-    return Problem(403, "scope", "this account does not see that municipality");
+    return Refused(account, tenant, "this account does not see that municipality");
   }
   auto found = ledger_.FindGateway(tenant, gateway);
   if (!found) return Problem(503, "unavailable", "the care system's database cannot be reached; try again");

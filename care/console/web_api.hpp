@@ -107,6 +107,8 @@ class ConsoleApi {
   WebResponse Fleet(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse Audit(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse RequestUpdate(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse Refused(const accounts::Account& account, std::string_view tenant, std::string_view message,
+                      std::string_view subject = {});
 
   StaffSignIn& sign_in_;
   ledger::Ledger& ledger_;

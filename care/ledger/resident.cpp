@@ -58,7 +58,7 @@ Result<ResidentView> Ledger::ReadResident(const ResidentQuery& query, std::strin
             .as<std::string>();
     view.news2 =
         tx.exec_params1("SELECT coalesce(json_agg(json_build_array(" + Ms("e.event_time") +
-                            ", (e.body->'news2'->>'total')::int, e.body->'news2'->>'risk') ORDER BY "
+                            ", (e.body->'news2'->>'total')::numeric, e.body->'news2'->>'risk') ORDER BY "
                             "e.event_time), '[]')::text FROM alerts a JOIN alert_events e ON e.tenant "
                             "= a.tenant AND e.gateway_id = a.gateway_id AND e.alert_id = a.alert_id "
                             "WHERE a.tenant = $1 AND a.subject = $2 AND a.metric = 'news2' AND "
@@ -83,7 +83,9 @@ Result<ResidentView> Ledger::ReadResident(const ResidentQuery& query, std::strin
                   Ms("d.changed_at") + ", 'battery', b.value, 'battery_at', " + Ms("b.effective") +
                   ", 'last_reading_at', " + Ms("h.last_reading") +
                   ") ORDER BY k.gateway_id, k.device_id), '[]')::text FROM known k LEFT JOIN devices d ON "
-                  "d.tenant = $1 AND d.gateway_id = k.gateway_id AND d.device_id = k.device_id LEFT JOIN "
+                  "d.tenant = $1 AND d.subject = $2 AND d.gateway_id = k.gateway_id AND d.device_id = "
+                  "k.device_id "
+                  "LEFT JOIN "
                   "heard h ON "
                   "h.gateway_id = k.gateway_id AND h.device_id = k.device_id LEFT JOIN battery b ON "
                   "b.gateway_id "
@@ -91,7 +93,10 @@ Result<ResidentView> Ledger::ReadResident(const ResidentQuery& query, std::strin
               query.tenant, query.subject, from)[0]
             .as<std::string>();
     const pqxx::result rules = tx.exec_params(
-        "SELECT coalesce(body->'rules', '[]')::text, " + Ms("event_time") +
+        // A gateway's body is its own: rules that are not a list are none.
+        "SELECT CASE WHEN jsonb_typeof(body->'rules') = 'array' THEN body->'rules' ELSE '[]'::jsonb "
+        "END::text, " +
+            Ms("event_time") +
             " FROM gateway_events WHERE tenant = $1 AND code = 'rules.in_force' AND body->>'subject' = $2 "
             "ORDER BY event_time DESC LIMIT 1",
         query.tenant, query.subject);

@@ -265,12 +265,14 @@ Result<std::vector<AuditRow>> Ledger::ReadAudit(const AuditQuery& query, std::st
     std::vector<AuditRow> rows;
     // Empty filters match everything; the tenant scope always applies. A municipality's administrator
     // sees her municipality's rows, and the rows without a municipality (sign-ins, account changes)
-    // whose actor is staff of hers; not the rest of the region's.
+    // whose actor is staff of hers; not the rest of the region's, and never a row without a
+    // municipality that names a resident (another administrator's region-wide search for one).
     const pqxx::result result = tx.exec_params(
         "SELECT id, (extract(epoch FROM at) * 1000)::bigint, actor, action, coalesce(tenant, ''), "
         "coalesce(gateway_id, ''), coalesce(subject, ''), detail FROM audit_log WHERE ($1 OR tenant = "
-        "ANY($2::text[]) OR (tenant IS NULL AND actor IN (SELECT username FROM staff_accounts WHERE tenants "
-        "&& $2::text[]))) AND ($3 = '' OR tenant = $3) AND ($4 = '' OR actor = $4) AND ($5 = '' OR subject "
+        "ANY($2::text[]) OR (tenant IS NULL AND subject IS NULL AND actor IN (SELECT username FROM "
+        "staff_accounts WHERE tenants && $2::text[]))) AND ($3 = '' OR tenant = $3) AND ($4 = '' OR actor = "
+        "$4) AND ($5 = '' OR subject "
         "= $5) AND ($6 = '' OR action = $6) AND ($7::bigint IS NULL OR id < $7::bigint) ORDER BY id DESC "
         "LIMIT $8",
         every_tenant, ArrayLiteral(query.tenants), query.tenant, query.actor, query.subject, query.action,

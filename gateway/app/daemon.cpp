@@ -438,7 +438,10 @@ class Daemon {
   // differ from those last reported: at the first start, after a reload or a config.apply that changed
   // them. Remembered in the store with the event, so a restart with the same rules sends nothing.
   void ReportRulesInForce() {
-    const std::string summary = pipeline::RulesSummary(config_.rules);
+    // Remembered with the gateway and the resident it was for: a gateway moved to another resident
+    // reports its rules again, for the new pseudonym, even when they are the same rules.
+    const std::string summary =
+        config_.gateway.id + "\n" + config_.resident.pseudonym + "\n" + pipeline::RulesSummary(config_.rules);
     if (summary == rules_reported_ || rules_report_in_flight_) return;
     const pipeline::EventContext context{config_.gateway.id, config_.resident.pseudonym};
     core::Event event{ids_.Next(), core::EventKind::kGateway, core::Priority::kHigh, clock_.Now(), {}};

@@ -31,8 +31,9 @@ std::string GatewayEventBody(const EventContext& context, const core::EventId& i
 // whenever the rules change. Not the config itself: no schedules' time zone, no escalation targets.
 std::string RulesInForceBody(const EventContext& context, const core::EventId& id, core::WallTime time,
                              const alerts::RuleSet& rules);
-// The `rules` array of that body alone: what the gateway remembers as reported (the setting
-// kRulesReportedSetting), so a restart with the same rules sends nothing.
+// The `rules` array of that body alone. The gateway remembers it as reported (the setting
+// kRulesReportedSetting, with its gateway id and the resident's pseudonym), so a restart with the same
+// rules for the same resident sends nothing.
 std::string RulesSummary(const alerts::RuleSet& rules);
 inline constexpr std::string_view kRulesReportedSetting = "rules.reported";
 

@@ -14,8 +14,8 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   out << R"({
   "gateway": {"id": "gw-it-01", "tenant": "0301", "log_level": ")"
       << options.log_level << R"(", "assume_clock_synchronised": true},
-  "resident": {"pseudonym": "r-it-0001", "time_zone": ")"
-      << options.time_zone << R"("},
+  "resident": {"pseudonym": ")"
+      << options.pseudonym << R"(", "time_zone": ")" << options.time_zone << R"("},
   "broker": {"uri": ")"
       << options.broker_uri << '"';
   if (options.reconnect_max_seconds > 0)

@@ -34,6 +34,7 @@ struct DaemonConfigOptions {
   // The "status_page" section; empty: disabled (tests run in parallel, the default port is shared).
   std::string status_page_json;
   std::string time_zone = "Europe/Oslo";
+  std::string pseudonym = "r-it-0001";  // the resident's
 };
 
 // Writes a config for a gateway on simulated devices whose data lives in `directory`.

@@ -93,7 +93,9 @@ TEST_CASE("SIGHUP with a broken config keeps the running one, and a valid one re
   CHECK(daemon.Wait(5s) == 0);
 }
 
-TEST_CASE("The rules in force are reported once, not again after a restart, and again when they change") {
+TEST_CASE(
+    "The rules in force are reported once, not again after a restart, again when they or the resident "
+    "change") {
   ehg::test::TempDir dir;
   ehg::test::DaemonConfigOptions options;
   options.devices = false;
@@ -134,6 +136,16 @@ TEST_CASE("The rules in force are reported once, not again after a restart, and 
   CHECK(latest.find("\"above\":60") != std::string::npos);
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(10s) == 0);
+
+  // The gateway moved to another resident with the same rules: reported again, for the new pseudonym.
+  options.pseudonym = "r-it-0002";
+  ehg::test::WriteDaemonConfig(dir.path(), options);
+  Process moved = ehg::test::StartDaemon(config);
+  REQUIRE(moved.WaitForOutput("gateway running", 10s));
+  REQUIRE(ehg::test::WaitUntil([&] { return reports().size() == 3; }, 10s));
+  CHECK(reports().back().find("\"subject\":\"r-it-0002\"") != std::string::npos);
+  moved.Signal(SIGTERM);
+  CHECK(moved.Wait(10s) == 0);
 }
 
 TEST_CASE("An invalid config at start: every error logged, exit 78 so systemd does not restart in a loop") {

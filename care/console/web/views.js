@@ -153,12 +153,17 @@
     }
   }
 
+  // Each read of the view has a number: a reply that comes back after the nurse moved on (another
+  // resident, another range) is dropped, never drawn under the new heading.
+  let residentRead = 0;
   async function showResident(args) {
     const [tenant, encoded, range] = args;
+    const read = ++residentRead;
     for (const chart of charts.splice(0)) chart.destroy();
     $('charts').replaceChildren();
-    if (!tenant || !encoded) { $('resident-heading').textContent = t('resident'); return; }
-    const subject = decodeURIComponent(encoded);
+    let subject = null;
+    try { subject = encoded ? decodeURIComponent(encoded) : null; } catch (error) { subject = null; }
+    if (!tenant || !subject) { $('resident-heading').textContent = t('resident'); return; }
     const chosen = ['24h', '7d', '90d'].includes(range) ? range : '24h';
     $('resident-heading').textContent = t('resident') + ' ' + subject + ' (' + t('municipality') + ' ' + tenant + ')';
     for (const button of document.querySelectorAll('[data-range]')) {
@@ -168,10 +173,13 @@
     $('resident-status').textContent = t('loading');
     const { status, data } = await api('GET', '/api/resident?tenant=' + encodeURIComponent(tenant) + '&subject=' +
       encodeURIComponent(subject) + '&range=' + chosen);
+    if (read !== residentRead) return;
     if (status === 401) return showSignIn();
     if (status === 404) { $('resident-status').textContent = t('unknown_resident'); return; }
     if (status !== 200 || !data) { $('resident-status').textContent = t('unavailable'); return; }
     $('resident-status').textContent = t('updated') + ' ' + time(data.now);
+    // What a gateway reported is its own: anything but a list of objects is shown as no rules.
+    data.rules = Array.isArray(data.rules) ? data.rules.filter((r) => r && typeof r === 'object') : [];
     for (const series of data.series) drawChart(series, data);
     $('news2').replaceChildren(data.news2.length
       ? table([t('when'), 'NEWS2', t('severity_col')], data.news2.map((p) => [time(p[0]), p[1], p[2]]))

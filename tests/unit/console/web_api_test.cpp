@@ -289,6 +289,12 @@ TEST_CASE("the resident, fleet and audit views: each role its own, each municipa
   CHECK(get(nurse, "/api/resident", "tenant=0301&subject=%0A%0Aforged").status == 400);
   CHECK(get(nurse, "/api/resident", "tenant=0301").status == 400);
   CHECK(get(nurse, "/api/resident", "tenant=0301&subject=" + std::string(129, 'x')).status == 400);
+  // The refusal for another municipality is in its audit log, with who tried which resident.
+  auto refused = api.ledger->ReadAudit({{"*"}, "4601", "kari.nordmann", "", "access.refused", {}, 10}, "test",
+                                       api.clock.Now());
+  REQUIRE(refused);
+  REQUIRE(refused->size() == 1);
+  CHECK(refused->front().entry.subject == "demo-resident-7f3a");
   // The 404 was a read of the resident all the same: audited.
   auto audited = api.ledger->ReadAudit({{"*"}, "", "kari.nordmann", "", "resident.read", {}, 10}, "test",
                                        api.clock.Now());

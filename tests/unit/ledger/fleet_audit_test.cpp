@@ -120,6 +120,10 @@ TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and it
       {ledger_test::kT0 + milliseconds(10), "ola", "alert.acknowledge", "0301", kGateway, "r-2", ""}));
   REQUIRE(db.ledger->Append(
       {ledger_test::kT0 + milliseconds(11), "per", "resident.read", "4601", "", "r-9", "view"}));
+  // A search without a municipality that names a resident (kari's, say, as an administrator of two
+  // municipalities): no municipality's administrator sees it, only the region's.
+  REQUIRE(db.ledger->Append(
+      {ledger_test::kT0 + milliseconds(11), "kari", "audit.read", "", "", "r-9", "audit log (subject r-9)"}));
   // Accounts (created by "admin", a region-wide administrator: account.create rows without a
   // municipality) and their sign-ins (also without one).
   const auto kari =
@@ -138,7 +142,7 @@ TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and it
   all.tenants = {"*"};
   auto rows = db.ledger->ReadAudit(all, "admin", ledger_test::kT0 + milliseconds(20));
   REQUIRE_MESSAGE(rows.has_value(), rows.error().message);
-  REQUIRE(rows->size() == 11);
+  REQUIRE(rows->size() == 12);
   CHECK(rows->front().entry.actor == "per");  // newest first
   CHECK(rows->front().entry.action == "session.sign_in");
   CHECK(rows->front().id > rows->back().id);
@@ -153,6 +157,7 @@ TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and it
   for (const AuditRow& row : *rows) {
     CAPTURE(row.entry.action);
     CHECK((row.entry.tenant == "0301" || (row.entry.actor == "kari" && row.entry.tenant.empty())));
+    CHECK(row.entry.subject != "r-9");
   }
 
   AuditQuery who;
@@ -170,7 +175,7 @@ TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and it
   CHECK(page->size() == 2);  // the other two of the five, none twice
   for (const AuditRow& row : *page)
     CHECK(row.id < rows->back().id);
-  CHECK(db.Count("audit_log WHERE action = 'audit.read'") == 4);
+  CHECK(db.Count("audit_log WHERE action = 'audit.read' AND actor <> 'kari'") == 4);  // kari's was appended
   CHECK(db.Scalar("SELECT detail FROM audit_log WHERE action = 'audit.read' ORDER BY id DESC LIMIT 1") ==
         "audit log (subject r-1, action resident.read): 2 rows");
 }

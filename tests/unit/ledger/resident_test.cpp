@@ -189,5 +189,33 @@ TEST_CASE("the resident view: a range, another municipality and an unknown pseud
   CHECK(db.Count("audit_log WHERE action = 'resident.read'") == 3);
 }
 
+TEST_CASE("the resident view: what a gateway reported oddly is shown as nothing, never a failed view") {
+  LedgerDatabase db;
+  REQUIRE(db.ledger->Store(Morning("0301", kGateway, 1)));
+  // A rules report whose "rules" is not a list, and a NEWS2 total with a fraction.
+  std::string odd = pipeline::RulesInForceBody(Context(), Id(3000), ledger_test::kT0, Rules());
+  const auto at = odd.find("\"rules\":[");
+  REQUIRE(at != std::string::npos);
+  odd = odd.substr(0, at) + "\"rules\":\"all of them\"}";
+  REQUIRE(db.ledger->Store({Parsed("0301", kGateway, Kind::kGateway, odd)}));
+  alerts::Alert score = SpO2Alert(alerts::Severity::kHigh);
+  score.alert_id = "news2-odd";
+  score.metric = "news2";
+  score.news2 = alerts::News2Score{6, alerts::News2Risk::kMedium, alerts::SpO2Scale::kScale1, false, {}};
+  std::string body = AlertBody(3001, alerts::ChangeKind::kRaised, score);
+  const auto total = body.find("\"total\":6");
+  REQUIRE(total != std::string::npos);
+  body.replace(total, std::string_view("\"total\":6").size(), "\"total\":6.5");
+  REQUIRE(db.ledger->Store({Parsed("0301", kGateway, Kind::kAlert, body)}));
+
+  ResidentQuery query{"0301", kResident, ledger_test::kT0, ledger_test::kT0 + std::chrono::hours(24),
+                      std::chrono::seconds(600)};
+  auto view = db.ledger->ReadResident(query, "kari", ledger_test::kT0);
+  REQUIRE_MESSAGE(view.has_value(), view.error().message);
+  CHECK(view->rules == "[]");
+  CHECK(view->news2.find("6.5") != std::string::npos);
+  CHECK(JsonArray(view->series)->size() == 2);
+}
+
 }  // namespace
 }  // namespace ehg::ledger
