@@ -4,11 +4,15 @@
 #include <Poco/JSON/Parser.h>
 
 #include <algorithm>
+#include <cctype>
+#include <initializer_list>
+#include <map>
 #include <sstream>
 
 #include "care/ledger/rows.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/utf8.hpp"
+#include "gateway/crypto/keys.hpp"
 #include "gateway/wire/commands.hpp"
 
 namespace ehg::console {
@@ -36,6 +40,49 @@ WebResponse Problem(int status, std::string_view code, std::string_view message)
 // client that is not a browser, still needs the CSRF token where a session is involved).
 bool SameOrigin(const WebRequest& request) {
   return request.origin.empty() || request.origin == "https://" + request.host;
+}
+
+// The checks every change through the API passes first: sent by the console's own page (its origin and
+// the session's CSRF token), by a role allowed to make it, as JSON. nullopt: go on.
+std::optional<WebResponse> RefuseChange(const WebRequest& request, const ledger::StaffSession& session,
+                                        accounts::Permission permission, std::string_view not_allowed) {
+  if (!SameOrigin(request) || !CsrfMatches(session, request.csrf_token))
+    return Problem(403, "csrf", "the request did not come from the console's own page");
+  if (!accounts::Allows(session.account.role, permission)) return Problem(403, "role", not_allowed);
+  if (request.content_type.rfind("application/json", 0) != 0)
+    return Problem(415, "content_type", "send it as application/json");
+  return std::nullopt;
+}
+
+using Members = std::map<std::string, std::string, std::less<>>;
+// The string members of a JSON object body: every one of `required`, and those of `optional` that are
+// there ("" when absent). nullopt when the body is no JSON object or a member is there but no string.
+std::optional<Members> StringMembers(const std::string& body, std::initializer_list<const char*> required,
+                                     std::initializer_list<const char*> optional = {}) {
+  try {
+    Poco::JSON::Parser parser;
+    const auto object = parser.parse(body).extract<Poco::JSON::Object::Ptr>();
+    if (!object) return std::nullopt;
+    Members members;
+    const auto take = [&](const char* name, bool needed) {
+      if (!object->has(name)) return !needed;
+      if (!object->get(name).isString()) return false;
+      members[name] = object->getValue<std::string>(name);
+      return true;
+    };
+    for (const char* name : required)
+      if (!take(name, true)) return std::nullopt;
+    for (const char* name : optional)
+      if (!take(name, false)) return std::nullopt;
+    return members;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string Member(const Members& members, std::string_view name) {
+  const auto found = members.find(name);
+  return found == members.end() ? std::string() : found->second;
 }
 
 Poco::JSON::Object SessionObject(const accounts::Account& account, const std::string& csrf) {
@@ -211,6 +258,28 @@ std::vector<std::string> AttentionReasons(const ledger::FleetGateway& gateway, c
   return reasons;
 }
 
+std::optional<std::string> CertificateFingerprint(std::string_view text) {
+  std::string hex;
+  if (text.find(':') == std::string_view::npos) {
+    hex = text;
+  } else {
+    // "AB:CD:...", as openssl x509 -fingerprint prints it: 32 pairs, a colon between each two.
+    if (text.size() != 32 * 3 - 1) return std::nullopt;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (i % 3 != 2)
+        hex.push_back(text[i]);
+      else if (text[i] != ':')
+        return std::nullopt;
+    }
+  }
+  if (!hex.empty() && hex.size() != 64) return std::nullopt;
+  for (char& c : hex) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return hex;
+}
+
 bool ValidPackageVersion(std::string_view version) {
   if (version.empty() || version.size() > 64 || version.front() < '0' || version.front() > '9') return false;
   return std::all_of(version.begin(), version.end(), [](char c) {
@@ -330,22 +399,19 @@ WebResponse ConsoleApi::Handle(const WebRequest& request) {
     if (request.method == "DELETE") return SignOut(request, *session);
     return Json(200, SessionObject(session->account, session->csrf_token));
   }
-  if (request.path == "/api/fleet/update") {
+  using Handler = WebResponse (ConsoleApi::*)(const WebRequest&, const ledger::StaffSession&);
+  for (const auto& [path, change] :
+       {std::pair<std::string_view, Handler>{"/api/fleet/update", &ConsoleApi::RequestUpdate},
+        {"/api/fleet/enrol", &ConsoleApi::EnrolGateway},
+        {"/api/alerts/action", &ConsoleApi::Act}}) {
+    if (request.path != path) continue;
     if (request.method != "POST") return Problem(405, "method", "POST only");
     WebResponse refusal;
     auto session = SessionOf(request, &refusal);
     if (!session) return refusal;
-    return RequestUpdate(request, *session);
+    return (this->*change)(request, *session);
   }
-  if (request.path == "/api/alerts/action") {
-    if (request.method != "POST") return Problem(405, "method", "POST only");
-    WebResponse refusal;
-    auto session = SessionOf(request, &refusal);
-    if (!session) return refusal;
-    return Act(request, *session);
-  }
-  using Reader = WebResponse (ConsoleApi::*)(const WebRequest&, const ledger::StaffSession&);
-  for (const auto& [path, reader] : {std::pair<std::string_view, Reader>{"/api/alerts", &ConsoleApi::Board},
+  for (const auto& [path, reader] : {std::pair<std::string_view, Handler>{"/api/alerts", &ConsoleApi::Board},
                                      {"/api/resident", &ConsoleApi::Resident},
                                      {"/api/fleet", &ConsoleApi::Fleet},
                                      {"/api/audit", &ConsoleApi::Audit}}) {
@@ -429,36 +495,20 @@ WebResponse ConsoleApi::Board(const WebRequest& request, const ledger::StaffSess
 
 // POST /api/alerts/action {"tenant", "gateway", "alert_id", "action": claim|acknowledge|resolve, "note"}.
 WebResponse ConsoleApi::Act(const WebRequest& request, const ledger::StaffSession& session) {
-  if (!SameOrigin(request) || !CsrfMatches(session, request.csrf_token))
-    return Problem(403, "csrf", "the request did not come from the console's own page");
+  if (auto refused = RefuseChange(request, session, accounts::Permission::kActOnAlerts,
+                                  "this account's role does not act on alerts"))
+    return *refused;
   const accounts::Account& account = session.account;
-  if (!accounts::Allows(account.role, accounts::Permission::kActOnAlerts))
-    return Problem(403, "role", "this account's role does not act on alerts");
-  if (request.content_type.rfind("application/json", 0) != 0)
-    return Problem(415, "content_type", "send the action as application/json");
+  const auto members = StringMembers(request.body, {"tenant", "gateway", "alert_id", "action"}, {"note"});
+  if (!members)
+    return Problem(400, "malformed",
+                   "a JSON object with tenant, gateway, alert_id and action (and a note), as strings");
   ledger::AlertAction action;
-  std::string kind;
-  try {
-    Poco::JSON::Parser parser;
-    const auto object = parser.parse(request.body).extract<Poco::JSON::Object::Ptr>();
-    const auto text = [&](const char* key) -> std::optional<std::string> {
-      if (!object || !object->has(key) || !object->get(key).isString()) return std::nullopt;
-      return object->getValue<std::string>(key);
-    };
-    const auto tenant = text("tenant");
-    const auto gateway = text("gateway");
-    const auto alert_id = text("alert_id");
-    const auto what = text("action");
-    if (!tenant || !gateway || !alert_id || !what)
-      return Problem(400, "malformed", "tenant, gateway, alert_id and action are needed, as strings");
-    action.tenant = *tenant;
-    action.gateway = *gateway;
-    action.alert_id = *alert_id;
-    action.note = text("note").value_or("");
-    kind = *what;
-  } catch (const std::exception&) {
-    return Problem(400, "malformed", "the action is not a JSON object");
-  }
+  action.tenant = Member(*members, "tenant");
+  action.gateway = Member(*members, "gateway");
+  action.alert_id = Member(*members, "alert_id");
+  action.note = Member(*members, "note");
+  const std::string kind = Member(*members, "action");
   if (kind == "claim")
     action.kind = ledger::AlertActionKind::kClaim;
   else if (kind == "acknowledge")
@@ -614,31 +664,16 @@ WebResponse ConsoleApi::Audit(const WebRequest& request, const ledger::StaffSess
 // package version. The page asks for a confirmation first; the hub signs and sends the command, and the
 // gateway refuses it while a critical alert is open (its result says so).
 WebResponse ConsoleApi::RequestUpdate(const WebRequest& request, const ledger::StaffSession& session) {
-  if (!SameOrigin(request) || !CsrfMatches(session, request.csrf_token))
-    return Problem(403, "csrf", "the request did not come from the console's own page");
+  if (auto refused = RefuseChange(request, session, accounts::Permission::kCommandGateways,
+                                  "this account's role does not command gateways"))
+    return *refused;
   const accounts::Account& account = session.account;
-  if (!accounts::Allows(account.role, accounts::Permission::kCommandGateways))
-    return Problem(403, "role", "this account's role does not command gateways");
-  if (request.content_type.rfind("application/json", 0) != 0)
-    return Problem(415, "content_type", "send the request as application/json");
-  std::string tenant;
-  std::string gateway;
-  std::string version;
-  try {
-    Poco::JSON::Parser parser;
-    const auto object = parser.parse(request.body).extract<Poco::JSON::Object::Ptr>();
-    const auto text = [&](const char* key) -> std::optional<std::string> {
-      if (!object || !object->has(key) || !object->get(key).isString()) return std::nullopt;
-      return object->getValue<std::string>(key);
-    };
-    if (!text("tenant") || !text("gateway") || !text("version"))
-      return Problem(400, "malformed", "tenant, gateway and version are needed, as strings");
-    tenant = *text("tenant");
-    gateway = *text("gateway");
-    version = *text("version");
-  } catch (const std::exception&) {
-    return Problem(400, "malformed", "the request is not a JSON object");
-  }
+  const auto members = StringMembers(request.body, {"tenant", "gateway", "version"});
+  if (!members)
+    return Problem(400, "malformed", "a JSON object with tenant, gateway and version, as strings");
+  const std::string tenant = Member(*members, "tenant");
+  const std::string gateway = Member(*members, "gateway");
+  const std::string version = Member(*members, "version");
   if (!ledger::ValidTenant(tenant) || !ledger::ValidGateway(gateway))
     return Problem(400, "malformed", "tenant is four digits, gateway letters, digits, '_' and '-'");
   if (!ValidPackageVersion(version))
@@ -661,6 +696,56 @@ WebResponse ConsoleApi::RequestUpdate(const WebRequest& request, const ledger::S
   Poco::JSON::Object answer;
   answer.set("done", true);
   answer.set("command_id", command_id);
+  return Json(200, answer);
+}
+
+// POST /api/fleet/enrol {"tenant", "gateway", "public_key": JWK or PEM, "certificate_sha256"}: a new
+// gateway of one of the account's municipalities. The hub accepts its messages from then on; the engine
+// still has to let its certificate in (docs/console.md#enrolling-a-gateway).
+WebResponse ConsoleApi::EnrolGateway(const WebRequest& request, const ledger::StaffSession& session) {
+  if (auto refused = RefuseChange(request, session, accounts::Permission::kEnrolGateways,
+                                  "this account's role does not enrol gateways"))
+    return *refused;
+  const accounts::Account& account = session.account;
+  const auto members =
+      StringMembers(request.body, {"tenant", "gateway", "public_key"}, {"certificate_sha256"});
+  if (!members)
+    return Problem(400, "malformed",
+                   "a JSON object with tenant, gateway and public_key (and certificate_sha256), as strings");
+  const std::string tenant = Member(*members, "tenant");
+  const std::string gateway = Member(*members, "gateway");
+  if (!ledger::ValidTenant(tenant) || !ledger::ValidGateway(gateway))
+    return Problem(400, "malformed", "tenant is four digits, gateway letters, digits, '_' and '-'");
+  const auto fingerprint = CertificateFingerprint(Member(*members, "certificate_sha256"));
+  if (!fingerprint)
+    return Problem(400, "certificate",
+                   "certificate_sha256 is the SHA-256 of the gateway's client certificate: 64 hexadecimal "
+                   "digits, ':' between pairs allowed");
+  auto key = crypto::EcKey::FromText(Member(*members, "public_key"));
+  if (!key) return Problem(400, "key", "the public key is not a P-256 key as JWK or PEM");
+  // Nothing of a private key is kept or logged; the person who pasted it is told to use the public one.
+  if (key->has_private())
+    return Problem(400, "private_key",
+                   "that is the gateway's private key: paste its public key (the private key never leaves "
+                   "the gateway; make a new one there, this one has been shown)");
+  if (!accounts::InScope(account, tenant)) {
+    core::LogWarning("enrolment for a municipality outside the account's scope refused",
+                     {{"user", account.username}, {"tenant", tenant}});
+    return Refused(account, tenant, "this account does not see that municipality");
+  }
+  auto enrolled = ledger_.EnrolNew({tenant, gateway, {key->id(), key->Jwk(false)}, *fingerprint},
+                                   account.username, clock_.Now());
+  if (!enrolled) {
+    if (enrolled.error().code == Errc::kRejected)
+      return Problem(409, "known",
+                     "this gateway is enrolled with another key or was revoked: a key rotation or a new "
+                     "enrolment goes through ehealth-hub on a hub host");
+    return Problem(503, "unavailable", "the care system's database cannot be reached; try again");
+  }
+  Poco::JSON::Object answer;
+  answer.set("done", true);
+  answer.set("already", !*enrolled);
+  answer.set("key_id", key->id());
   return Json(200, answer);
 }
 

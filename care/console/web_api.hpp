@@ -90,6 +90,10 @@ std::string AuditJson(const std::vector<ledger::AuditRow>& rows);
 // A Debian package version as an update request may name it: 1 to 64 of [0-9A-Za-z.+~:-], starting with a
 // digit (what the update helper will look for in the repository; anything else is refused up front).
 bool ValidPackageVersion(std::string_view version);
+// A client certificate's SHA-256 as the console takes it: 64 hexadecimal digits, either case, or pairs
+// separated by ':' (openssl x509 -fingerprint); lower-case hex without colons, "" for none given;
+// nullopt for anything else.
+std::optional<std::string> CertificateFingerprint(std::string_view text);
 
 class ConsoleApi {
  public:
@@ -107,6 +111,7 @@ class ConsoleApi {
   WebResponse Fleet(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse Audit(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse RequestUpdate(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse EnrolGateway(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse Refused(const accounts::Account& account, std::string_view tenant, std::string_view message,
                       std::string_view subject = {});
 

@@ -310,6 +310,25 @@ Result<void> Ledger::Enrol(const Enrolment& enrolment, std::string_view actor, W
   return {};
 }
 
+Result<bool> Ledger::EnrolNew(const Enrolment& enrolment, std::string_view actor, WallTime now) {
+  if (!ValidTenant(enrolment.tenant) || !ValidGateway(enrolment.gateway))
+    return Fail(Errc::kInvalidArgument, "enrol: tenant or gateway id is not valid");
+  if (enrolment.key.key_id.empty() || enrolment.key.public_key.empty())
+    return Fail(Errc::kInvalidArgument, "enrol: a key id and a public key are needed");
+  auto outcome = impl_->Run<std::string>("enrol a new gateway", [&](pqxx::work& tx) {
+    return tx
+        .exec_params1("SELECT enrol_new_gateway($1, $2, $3, $4, $5, $6, $7::timestamptz)", enrolment.tenant,
+                      enrolment.gateway, enrolment.key.key_id, enrolment.key.public_key,
+                      enrolment.cert_fingerprint, std::string(actor), Iso(now))[0]
+        .as<std::string>();
+  });
+  if (!outcome) return tl::unexpected(outcome.error());
+  if (*outcome == "known")
+    return Fail(Errc::kRejected, "enrol: " + enrolment.tenant + "/" + enrolment.gateway +
+                                     " is enrolled with another key or was revoked");
+  return *outcome == "enrolled";
+}
+
 Result<void> Ledger::RotateKey(std::string_view tenant, std::string_view gateway, const GatewayKey& key,
                                std::string_view cert_fingerprint, std::string_view actor, WallTime now) {
   if (key.key_id.empty() || key.public_key.empty())
@@ -628,6 +647,9 @@ Result<std::string> ConsoleGrants(std::string_view role) {
          r +
          ";\n"
          "GRANT SELECT, INSERT, UPDATE ON staff_sessions TO " +
+         r +
+         ";\n"
+         "GRANT EXECUTE ON FUNCTION enrol_new_gateway(text, text, text, text, text, text, timestamptz) TO " +
          r + ";\n";
 }
 

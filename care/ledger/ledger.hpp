@@ -315,6 +315,10 @@ class Ledger {
 
   // Enrolment. Each writes its audit row in the same transaction.
   Result<void> Enrol(const Enrolment& enrolment, std::string_view actor, core::WallTime now);
+  // Only a gateway not known before (the console's enrolment, through the schema's enrol_new_gateway:
+  // the console's role writes no gateway or key itself). True: enrolled now; false: it already was,
+  // with this key (a retry). Errc::kRejected when it is enrolled with another key or was revoked.
+  Result<bool> EnrolNew(const Enrolment& enrolment, std::string_view actor, core::WallTime now);
   // The new key becomes the current one; the old one stays accepted for key_grace.
   Result<void> RotateKey(std::string_view tenant, std::string_view gateway, const GatewayKey& key,
                          std::string_view cert_fingerprint, std::string_view actor, core::WallTime now);

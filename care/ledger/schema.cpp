@@ -286,12 +286,49 @@ CREATE INDEX gateway_events_code ON gateway_events (tenant, gateway_id, code, ev
 CREATE INDEX audit_log_at ON audit_log (at);
 )sql";
 
+// Version 5: a new gateway enrolled from the console (docs/console.md#enrolling-a-gateway). The
+// console's role may not write gateways or keys: a console that could add a key to an enrolled gateway
+// could have events forged in that gateway's name. It may call this function instead, which runs with
+// the rights of the schema's owner and only ever adds a gateway not known before, with its first key
+// and its audit row. Answers 'enrolled', 'already' (the same gateway with the same key: a retry) or
+// 'known' (enrolled with another key, or revoked: rotating and enrolling again stay with ehealth-hub).
+constexpr std::string_view kVersion5 = R"sql(
+CREATE FUNCTION enrol_new_gateway(p_tenant text, p_gateway text, p_key_id text, p_public_key text,
+                                  p_cert_fingerprint text, p_actor text, p_at timestamptz)
+  RETURNS text LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  known record;
+BEGIN
+  SELECT status, key_id INTO known FROM gateways WHERE tenant = p_tenant AND gateway_id = p_gateway;
+  IF FOUND THEN
+    IF known.status = 'enrolled' AND known.key_id = p_key_id THEN
+      RETURN 'already';
+    END IF;
+    RETURN 'known';
+  END IF;
+  BEGIN
+    INSERT INTO gateways (tenant, gateway_id, status, key_id, public_key, cert_fingerprint, enrolled_at)
+      VALUES (p_tenant, p_gateway, 'enrolled', p_key_id, p_public_key, p_cert_fingerprint, p_at);
+  EXCEPTION WHEN unique_violation THEN
+    RETURN 'known';  -- enrolled at the same moment by someone else
+  END;
+  INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at)
+    VALUES (p_tenant, p_gateway, p_key_id, p_public_key, p_cert_fingerprint, p_at);
+  INSERT INTO audit_log (at, actor, action, tenant, gateway_id, subject, detail)
+    VALUES (p_at, p_actor, 'gateway.enrol', p_tenant, p_gateway, NULL,
+            'key ' || p_key_id || ', certificate ' || p_cert_fingerprint);
+  RETURN 'enrolled';
+END $$;
+REVOKE ALL ON FUNCTION enrol_new_gateway(text, text, text, text, text, text, timestamptz) FROM PUBLIC;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "the first schema: gateways, keys, events, observations by month, alerts, commands, audit",
               kVersion1},
     Migration{2, "the console's staff accounts, sessions and sign-in attempts", kVersion2},
     Migration{3, "staff actions on alerts and the commands they ask the hub to send", kVersion3},
     Migration{4, "indexes for the resident view and the audit view", kVersion4},
+    Migration{5, "enrolling a new gateway from the console, through a function", kVersion5},
 };
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The care console in Debian's chromium, driven by playwright-core (no browser download): sign-in, the
 // live board, the critical signal, the resident view, another municipality's nurse, forged requests,
-// the fleet (municipal IT), the audit log (an administrator), sign-out; axe-core on each view. Run by
+// the fleet (municipal IT: an update, an enrolment), the audit log (an administrator), sign-out; axe-core on each view. Run by
 // tests/unit/console/browser_test.cpp, which owns the database and the console:
 //   node board.mjs   (environment: CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, IT, ADMIN, BUSY_NURSE,
 //                     PASSWORD, RESIDENT, ARTEFACTS)
@@ -9,6 +9,7 @@
 // Two hand-overs with the test on standard input and output: READY when the board shows the first alert
 // (the test then stores a new critical alert: "STORED <alert id>"), and ACKNOWLEDGED when the nurse's
 // acknowledgement waits to be sent (the test then plays the hub and the gateway: "CONFIRMED").
+import { generateKeyPairSync } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { accessibility, check, failures, finish, launch, signIn as signInAt, tablet, until } from './lib.mjs';
@@ -167,6 +168,31 @@ try {
   check((await itPage.textContent('#fleet-update-status')).includes('bedt om'), 'the update request is accepted');
   await until(itPage, () => document.getElementById('fleet').textContent.includes('0.5.0-1'));
   check((await itPage.textContent('#fleet')).includes('0.5.0-1: venter på sending'), 'the fleet shows the update waiting to be sent');
+  // Enrolling a new gateway: a pasted private key never leaves the page; the public one, after a
+  // confirmation step naming the gateway, enrols it, and it joins the fleet as never heard from.
+  const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const enrolRequests = [];
+  itPage.on('request', (request) => { if (request.url().endsWith('/api/fleet/enrol')) enrolRequests.push(request.postData()); });
+  check(await itPage.inputValue('#enrol-tenant') === '0301', 'the enrolment form starts with her one municipality');
+  await itPage.fill('#enrol-gateway', 'gw-new-01');
+  await itPage.fill('#enrol-key', pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  await itPage.click('#enrol-submit');
+  await until(itPage, () => document.getElementById('enrol-status').textContent !== '');
+  check((await itPage.textContent('#enrol-status')).includes('privat nøkkel'), 'a pasted private key is stopped in the page');
+  check(enrolRequests.length === 0 && await itPage.inputValue('#enrol-key') === '', 'and neither sent nor kept in the form');
+  await itPage.fill('#enrol-key', pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  await itPage.click('#enrol-submit');
+  await itPage.waitForSelector('#enrol-confirm:not([hidden])');
+  check((await itPage.textContent('#enrol-confirm')).includes('gw-new-01'), 'the enrolment\'s confirmation names the gateway');
+  check(enrolRequests.length === 0, 'nothing is sent before the confirmation');
+  await accessibility(itPage, 'fleet view with the enrolment confirmation');
+  await itPage.click('#enrol-submit');
+  await until(itPage, () => document.getElementById('enrol-status').textContent.includes('registrert'));
+  check(enrolRequests.length === 1, 'the confirmed enrolment is sent once');
+  await until(itPage, () => document.getElementById('fleet').textContent.includes('gw-new-01'));
+  const enrolledRow = await itPage.evaluate(() => [...document.querySelectorAll('#fleet tbody tr')]
+    .map((row) => row.textContent).find((text) => text.includes('gw-new-01')) || '');
+  check(enrolledRow.includes('aldri hørt fra'), 'the new gateway is on the fleet view, never heard from yet');
   await accessibility(itPage, 'fleet view');
   await itPage.screenshot({ path: ARTEFACTS + '/fleet.png', fullPage: true });
   await it.close();
@@ -179,7 +205,7 @@ try {
   await adminPage.waitForSelector('#audit-view:not([hidden])');
   await until(adminPage, () => document.querySelectorAll('#audit tbody tr').length > 0);
   const log = await adminPage.textContent('#audit');
-  for (const step of ['session.sign_in', 'resident.read', 'alert.claim', 'alert.acknowledge', 'alert.resolve'])
+  for (const step of ['session.sign_in', 'resident.read', 'alert.claim', 'alert.acknowledge', 'alert.resolve', 'gateway.enrol'])
     check(log.includes(step), 'the audit log shows ' + step);
   await adminPage.fill('#audit-subject', RESIDENT);
   await adminPage.click('#audit-filter button[type=submit]');

@@ -149,7 +149,30 @@ function follow() {
   events.onerror = () => { $('board-status').textContent = t('live_lost'); };
 }
 
-async function loadBoard() {
+// One read of the board at a time: changes that come while one is under way make one more read after
+// it. Without this an older reply that arrives last (two reads under a burst of changes) would draw a
+// board without the newest alert until the next change came.
+let boardRead = null;
+let boardReadAgain = false;
+function loadBoard() {
+  if (boardRead) {
+    boardReadAgain = true;
+    return boardRead;
+  }
+  boardRead = (async () => {
+    try {
+      do {
+        boardReadAgain = false;
+        await readBoard();
+      } while (boardReadAgain);
+    } finally {
+      boardRead = null;
+    }
+  })();
+  return boardRead;
+}
+
+async function readBoard() {
   const { status, data } = await api('GET', '/api/alerts');
   if (status === 401) return showSignIn();
   if (status !== 200 || !data) { $('board-status').textContent = t('unavailable'); return; }

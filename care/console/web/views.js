@@ -26,6 +26,12 @@
     request_update: 'Oppdater …', confirm_update: 'Bekreft oppdatering', action_col: 'Handling',
     update_target: (gateway, tenant) => 'Be ' + gateway + ' (kommune ' + tenant + ') installere versjonen:',
     update_sent: 'Oppdateringen er bedt om; huben sender den.', update_refused: 'Ikke sendt: ',
+    enrol_heading: 'Registrer en ny gateway', enrol_tenant: 'Kommunenummer', enrol_gateway: 'Gatewayens id', public_key: 'Gatewayens offentlige nøkkel (JWK eller PEM)',
+    certificate_sha256: 'Klientsertifikatets SHA-256 (valgfritt)', enrol: 'Registrer \u2026', confirm_enrol: 'Bekreft registrering',
+    enrol_target: (gateway, tenant) => 'Registrere ' + gateway + ' i kommune ' + tenant + '? Huben godtar fra nå av meldinger signert med denne nøkkelen.',
+    enrol_done: (gateway, key) => gateway + ' er registrert med nøkkel ' + key + '. Motoren må også slippe inn sertifikatet (se driftsveiledningen).',
+    enrol_already: (gateway, key) => gateway + ' var allerede registrert med nøkkel ' + key + '.', enrol_refused: 'Ikke registrert: ',
+    private_key: 'Dette er en privat nøkkel, og den er ikke sendt. Lim inn gatewayens offentlige nøkkel; den private forlater aldri gatewayen.',
     request_states: { requested: 'venter på sending', sent: 'sendt', ok: 'bekreftet', rejected: 'avvist av gatewayen',
       refused: 'ikke sendt' },
     actor: 'Hvem', subject: 'Beboer (pseudonym)', action: 'Handling', search: 'Søk', older: 'Eldre', when: 'Når',
@@ -51,6 +57,12 @@
     request_update: 'Update \u2026', confirm_update: 'Confirm the update', action_col: 'Action',
     update_target: (gateway, tenant) => 'Ask ' + gateway + ' (municipality ' + tenant + ') to install version:',
     update_sent: 'The update is requested; the hub sends it.', update_refused: 'Not sent: ',
+    enrol_heading: 'Enrol a new gateway', enrol_tenant: 'Municipality number', enrol_gateway: 'The gateway\'s id', public_key: 'The gateway\'s public key (JWK or PEM)',
+    certificate_sha256: 'SHA-256 of its client certificate (optional)', enrol: 'Enrol \u2026', confirm_enrol: 'Confirm the enrolment',
+    enrol_target: (gateway, tenant) => 'Enrol ' + gateway + ' in municipality ' + tenant + '? The hub accepts messages signed with this key from now on.',
+    enrol_done: (gateway, key) => gateway + ' is enrolled with key ' + key + '. The engine must also let its certificate in (see the operations guide).',
+    enrol_already: (gateway, key) => gateway + ' was already enrolled with key ' + key + '.', enrol_refused: 'Not enrolled: ',
+    private_key: 'This is a private key, and it was not sent. Paste the gateway\'s public key; the private one never leaves the gateway.',
     request_states: { requested: 'waiting to be sent', sent: 'sent', ok: 'confirmed', rejected: 'refused by the gateway',
       refused: 'not sent' },
     actor: 'Who', subject: 'Resident (pseudonym)', action: 'Action', search: 'Search', older: 'Older', when: 'When',
@@ -245,7 +257,54 @@
     if (status === 200) { updating = null; $('fleet-update').hidden = true; $('fleet-update-version').value = ''; }
     await showFleet();
   }
+  // ---- Enrolling a new gateway (municipal IT): the form, then a confirmation step naming it.
+  let enrolling = null;  // the values the confirmation was shown for
+  const canEnrol = () => state.session && state.session.permissions.includes('enrol_gateways');
+  function resetEnrol() {
+    enrolling = null;
+    $('enrol-confirm').hidden = true;
+    $('enrol-cancel').hidden = true;
+    $('enrol-submit').textContent = t('enrol');
+  }
+  // A private key is never sent anywhere: the page stops it before the request (the console refuses it
+  // too, and keeps nothing of it).
+  const looksPrivate = (text) => /PRIVATE KEY|"d"\s*:/.test(text);
+  async function enrol(event) {
+    event.preventDefault();
+    const values = { tenant: $('enrol-tenant').value.trim(), gateway: $('enrol-gateway').value.trim(),
+      public_key: $('enrol-key').value.trim(), certificate_sha256: $('enrol-certificate').value.trim() };
+    if (looksPrivate(values.public_key)) {
+      $('enrol-key').value = '';
+      resetEnrol();
+      $('enrol-status').textContent = t('private_key');
+      return;
+    }
+    if (!enrolling || JSON.stringify(enrolling) !== JSON.stringify(values)) {
+      enrolling = values;
+      $('enrol-confirm').textContent = t('enrol_target')(values.gateway, values.tenant);
+      $('enrol-confirm').hidden = false;
+      $('enrol-cancel').hidden = false;
+      $('enrol-submit').textContent = t('confirm_enrol');
+      $('enrol-status').textContent = '';
+      return;
+    }
+    const { status, data } = await api('POST', '/api/fleet/enrol', values);
+    if (status === 401) return showSignIn();
+    resetEnrol();
+    if (status === 200 && data) {
+      $('enrol-status').textContent = t(data.already ? 'enrol_already' : 'enrol_done')(values.gateway, data.key_id);
+      for (const id of ['enrol-gateway', 'enrol-key', 'enrol-certificate']) $(id).value = '';
+      await showFleet();
+    } else {
+      $('enrol-status').textContent = t('enrol_refused') + ((data && data.message) || status);
+    }
+  }
+
   async function showFleet() {
+    const enrolForm = $('fleet-enrol');
+    enrolForm.hidden = !canEnrol();
+    const own = state.session ? state.session.tenants.filter((tenant) => tenant !== '*') : [];
+    if (!enrolForm.hidden && !$('enrol-tenant').value && own.length === 1) $('enrol-tenant').value = own[0];
     const { status, data } = await api('GET', '/api/fleet');
     if (status === 401) return showSignIn();
     if (status !== 200 || !data) { $('fleet-status').textContent = t('unavailable'); return; }
@@ -274,6 +333,8 @@
     $('attention-only').addEventListener('change', drawFleet);
     $('fleet-update').addEventListener('submit', requestUpdate);
     $('fleet-update-cancel').addEventListener('click', () => { updating = null; $('fleet-update').hidden = true; });
+    $('fleet-enrol').addEventListener('submit', enrol);
+    $('enrol-cancel').addEventListener('click', resetEnrol);
     $('audit-filter').addEventListener('submit', (event) => { event.preventDefault(); loadAudit(false); });
     $('audit-more').addEventListener('click', () => loadAudit(true));
   });

@@ -194,7 +194,8 @@ TEST_CASE(
       {"/usr/bin/env", "psql", database, "-At", "-c",
        "SELECT actor || ' ' || action FROM audit_log WHERE action IN "
        "('session.sign_in', 'session.sign_in_refused', 'alerts.read', 'alert.claim', "
-       "'alert.acknowledge', 'alert.resolve', 'resident.read', 'audit.read', 'command.request') "
+       "'alert.acknowledge', 'alert.resolve', 'resident.read', 'audit.read', 'command.request', "
+       "'gateway.enrol') "
        "ORDER BY id"});
   CHECK(audit.output.find("kari.nordmann session.sign_in_refused") != std::string::npos);
   CHECK(audit.output.find("kari.nordmann session.sign_in\n") != std::string::npos);
@@ -208,6 +209,15 @@ TEST_CASE(
   CHECK(audit.output.find("ola.nordmann resident.read") == std::string::npos);  // refused before reading
   CHECK(audit.output.find("admin.oslo audit.read") != std::string::npos);
   CHECK(audit.output.find("it.oslo command.request") != std::string::npos);
+  CHECK(audit.output.find("it.oslo gateway.enrol") != std::string::npos);
+  // The gateway municipal IT enrolled in the page: its public key only, one key.
+  auto enrolled =
+      test::RunCommand({"/usr/bin/env", "psql", database, "-At", "-c",
+                        "SELECT g.status || ' ' || count(k.*) || ' ' || (g.public_key LIKE '%\"d\"%') "
+                        "FROM gateways g JOIN gateway_keys k USING (tenant, gateway_id) "
+                        "WHERE g.tenant = '0301' AND g.gateway_id = 'gw-new-01' GROUP BY g.status, "
+                        "g.public_key"});
+  CHECK(enrolled.output == "enrolled 1 false\n");
 }
 
 }  // namespace

@@ -2,11 +2,14 @@
 // test PostgreSQL. The live feed's fan-out, stepped without sleeping.
 #include "care/console/web_api.hpp"
 
+#include <Poco/JSON/Object.h>
 #include <doctest/doctest.h>
 
+#include <sstream>
 #include <thread>
 
 #include "care/console/live_feed.hpp"
+#include "gateway/crypto/keys.hpp"
 #include "tests/support/postgres/postgres.hpp"
 
 namespace ehg::console {
@@ -369,6 +372,118 @@ TEST_CASE("an update request: municipal IT only, confirmed by CSRF and origin, a
       api.clock.Now()));
   REQUIRE(bodies.size() == 1);
   CHECK(bodies[0].find(R"("type":"update.request","version":"0.5.0-1")") != std::string::npos);
+}
+
+TEST_CASE("certificate fingerprints: 64 hex digits or openssl's colon pairs, lower-cased, or nothing") {
+  const std::string hex(64, 'a');
+  CHECK(CertificateFingerprint(hex) == hex);
+  CHECK(CertificateFingerprint(std::string(64, 'F')) == std::string(64, 'f'));
+  std::string paired;
+  for (int i = 0; i < 32; ++i)
+    paired += (i ? ":" : "") + std::string("Ab");
+  CHECK(CertificateFingerprint(paired) == [] {
+    std::string out;
+    for (int i = 0; i < 32; ++i)
+      out += "ab";
+    return out;
+  }());
+  CHECK(CertificateFingerprint("") == std::string());
+  CHECK_FALSE(CertificateFingerprint(std::string(63, 'a')));
+  CHECK_FALSE(CertificateFingerprint(std::string(65, 'a')));
+  CHECK_FALSE(CertificateFingerprint(std::string(63, 'a') + "g"));
+  CHECK_FALSE(CertificateFingerprint(":" + paired.substr(1)));
+  CHECK_FALSE(CertificateFingerprint(paired.substr(0, 94) + ":"));
+  CHECK_FALSE(CertificateFingerprint(std::string(95, ':')));
+  CHECK_FALSE(CertificateFingerprint(std::string(62, 'a') + "\n"));
+}
+
+TEST_CASE(
+    "enrolment from the console: municipal IT, a public key, a gateway never known, never a key change") {
+  Api api;
+  api.Add("it.oslo", accounts::Role::kMunicipalIt, {"0301"});
+  api.Add("kari.nordmann", accounts::Role::kNurse, {"0301"});
+  REQUIRE(api.ledger->Enrol({"0301", "gw-old", {"kid-old", "k-old"}, ""}, "test", api.clock.Now()));
+  REQUIRE(api.ledger->Enrol({"0301", "gw-gone", {"kid-gone", "k-gone"}, ""}, "test", api.clock.Now()));
+  REQUIRE(api.ledger->Revoke("0301", "gw-gone", "test", api.clock.Now()));
+  auto key = crypto::EcKey::Generate();
+  REQUIRE(key);
+  const std::string public_jwk = key->Jwk(false);
+  const auto it = api.SignIn("it.oslo");
+  const auto post = [&](Poco::JSON::Object body, const std::pair<std::string, std::string>& who) {
+    std::ostringstream text;
+    body.stringify(text);
+    WebRequest request = Api::Request("POST", "/api/fleet/enrol", text.str());
+    request.cookie = who.first;
+    request.csrf_token = who.second;
+    return api.api.Handle(request);
+  };
+  const auto enrolment = [&](std::string tenant, std::string gateway, std::string public_key,
+                             std::string fingerprint = std::string(64, 'c')) {
+    Poco::JSON::Object body;
+    body.set("tenant", tenant);
+    body.set("gateway", gateway);
+    body.set("public_key", public_key);
+    body.set("certificate_sha256", fingerprint);
+    return body;
+  };
+  const auto audited = [&](const std::string& gateway) {
+    auto rows = api.ledger->ReadAudit({{"*"}, "", "", "", "", {}, 100}, "admin", api.clock.Now());
+    REQUIRE(rows);
+    int count = 0;
+    for (const ledger::AuditRow& row : *rows)
+      if (row.entry.action == "gateway.enrol" && row.entry.gateway == gateway) ++count;
+    return count;
+  };
+
+  // Refused before anything is written.
+  CHECK(post(enrolment("0301", "gw-new", public_jwk), {it.first, ""}).status == 403);  // no CSRF token
+  CHECK(post(enrolment("0301", "gw-new", public_jwk), api.SignIn("kari.nordmann")).status == 403);
+  CHECK(post(enrolment("0301", "gw new", public_jwk), it).status == 400);
+  CHECK(post(enrolment("0301", "gw-new", "not a key"), it).status == 400);
+  CHECK(post(enrolment("0301", "gw-new", public_jwk, "abc"), it).status == 400);
+  const WebResponse pasted_private = post(enrolment("0301", "gw-new", key->Jwk(true)), it);
+  CHECK(pasted_private.status == 400);
+  CHECK(pasted_private.body.find("private_key") != std::string::npos);
+  CHECK(pasted_private.body.find(key->Jwk(true).substr(key->Jwk(true).find("\"d\""), 20)) ==
+        std::string::npos);
+  CHECK(post(enrolment("4601", "gw-new", public_jwk), it).status == 403);  // not her municipality
+  {
+    WebRequest wrong_type = Api::Request("POST", "/api/fleet/enrol", "tenant=0301");
+    wrong_type.cookie = it.first;
+    wrong_type.csrf_token = it.second;
+    wrong_type.content_type = "application/x-www-form-urlencoded";
+    CHECK(api.api.Handle(wrong_type).status == 415);
+  }
+  auto none = api.ledger->FindGateway("0301", "gw-new");
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+
+  // Enrolled, with the key as its public half only; a retry changes nothing.
+  const WebResponse done = post(enrolment("0301", "gw-new", key->PublicPem()), it);
+  CHECK(done.status == 200);
+  CHECK(done.body.find(key->id()) != std::string::npos);
+  auto keys = api.ledger->LookupKeys("0301", "gw-new", api.clock.Now());
+  REQUIRE(keys);
+  REQUIRE(keys->size() == 1);
+  CHECK((*keys)[0].key_id == key->id());
+  CHECK((*keys)[0].public_key.find("\"d\"") == std::string::npos);
+  const WebResponse again = post(enrolment("0301", "gw-new", public_jwk), it);
+  CHECK(again.status == 200);
+  CHECK(again.body.find("\"already\":true") != std::string::npos);
+  CHECK(audited("gw-new") == 1);
+
+  // A gateway already known keeps its key: no new key for an enrolled one, no return for a revoked one.
+  auto other = crypto::EcKey::Generate();
+  REQUIRE(other);
+  CHECK(post(enrolment("0301", "gw-old", other->Jwk(false)), it).status == 409);
+  CHECK(post(enrolment("0301", "gw-gone", other->Jwk(false)), it).status == 409);
+  CHECK(post(enrolment("0301", "gw-new", other->Jwk(false)), it).status == 409);
+  auto old_keys = api.ledger->LookupKeys("0301", "gw-old", api.clock.Now());
+  REQUIRE(old_keys);
+  REQUIRE(old_keys->size() == 1);
+  CHECK((*old_keys)[0].key_id == "kid-old");
+  CHECK_FALSE(api.ledger->LookupKeys("0301", "gw-gone", api.clock.Now()));
+  CHECK(audited("gw-old") == 1);
 }
 
 TEST_CASE("the live feed wakes a board for its municipalities only, '*' for all, and lets go at close") {

@@ -239,6 +239,13 @@ TEST_CASE("the console's role reads and acts as the console does, and can change
   REQUIRE(console.RequestCommand(
       {kTenant, kGateway, "upd-1", wire::UpdateRequestCommand("upd-1", "0.5.0-1"), "it"}, now));
   REQUIRE(console.ReadAudit({{"*"}, "", "", "", "", {}, 10}, "admin", now));
+  // A new gateway, through the schema's function; never another key for one already enrolled.
+  auto enrolled = console.EnrolNew({kTenant, "gw-from-console", {"kid-c", "kc"}, ""}, "it", now);
+  REQUIRE_MESSAGE(enrolled.has_value(), enrolled.error().message);
+  CHECK(*enrolled);
+  auto rekeyed = console.EnrolNew({kTenant, kGateway, {"kid-evil", "ke"}, ""}, "it", now);
+  REQUIRE_FALSE(rekeyed.has_value());
+  CHECK(rekeyed.error().code == Errc::kRejected);
   REQUIRE(console.EndSession(session.token_digest, "signed_out", now));
 
   // What it must not do: store events, change alerts, accounts or keys, send commands, touch the log.
@@ -251,13 +258,19 @@ TEST_CASE("the console's role reads and acts as the console does, and can change
         "INSERT INTO staff_accounts (username, role, tenants, "
         "password_hash, created_at) VALUES ('x', 'administrator', '{*}', '$argon2id$x', now())",
         "UPDATE command_requests SET sent_at = now()", "UPDATE gateways SET status = 'enrolled'",
-        "INSERT INTO gateway_keys SELECT * FROM gateway_keys", "DELETE FROM audit_log",
-        "SELECT * FROM receipts", "UPDATE alert_actions SET actor = 'someone else'"}) {
+        "INSERT INTO gateway_keys SELECT * FROM gateway_keys",
+        "INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at) "
+        "VALUES ('0301', 'demo-gw-01', 'kid-x', 'x', '', now())",
+        "INSERT INTO gateways (tenant, gateway_id, status, key_id, public_key, cert_fingerprint, "
+        "enrolled_at) VALUES ('0301', 'gw-y', 'enrolled', 'kid-y', 'y', '', now())",
+        "DELETE FROM audit_log", "SELECT * FROM receipts",
+        "UPDATE alert_actions SET actor = 'someone else'"}) {
     CAPTURE(change);
     CHECK_THROWS_WITH(test::TestPostgres::Get().Execute(database, as_console + change),
                       doctest::Contains("permission denied"));
   }
   CHECK(db.Scalar("SELECT stage FROM alerts") == "0");
+  CHECK(db.Scalar("SELECT string_agg(key_id, ',' ORDER BY key_id) FROM gateway_keys") == "kid-1,kid-c");
 }
 
 }  // namespace
