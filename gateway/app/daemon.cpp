@@ -79,7 +79,9 @@ class DaemonRemotePort : public RemoteCommandPort {
   DaemonRemotePort(std::filesystem::path config_path, std::filesystem::path storage_path)
       : config_path_(std::move(config_path)), storage_path_(std::move(storage_path)) {}
 
-  config::ConfigResult LoadLocalConfig() override { return config::LoadConfig(config_path_); }
+  Result<std::string> ReadLocalConfigText() override {
+    return core::ReadCheckedFile(config_path_, core::kConfigFile);
+  }
 
   std::optional<std::string> UnusableFiles(const config::Config& candidate) override {
     if (const auto errors = config::CheckNamedFiles(candidate); !errors.empty()) {
@@ -217,8 +219,8 @@ class Daemon {
       return std::move(bundle.json);
     };
     // Carried out on the main thread (which owns the config and reloads it), never on the uplink's.
-    uplink_options.apply_config = [this](const wire::ConfigApply& apply, uplink::CommandDone done) {
-      PostToMain([this, apply, done = std::move(done)] { done(remote_commands_.ApplyConfig(apply)); });
+    uplink_options.apply_config = [this](const wire::ConfigChange& change, uplink::CommandDone done) {
+      PostToMain([this, change, done = std::move(done)] { done(remote_commands_.Apply(change)); });
     };
     uplink_options.request_update = [this](const wire::UpdateRequest& update, const std::string& command_id,
                                            uplink::CommandDone done) {

@@ -7,6 +7,7 @@
 #include "gateway/app/component_options.hpp"
 #include "gateway/config/security_floor.hpp"
 #include "gateway/core/log.hpp"
+#include "gateway/core/overloaded.hpp"
 
 namespace ehg::app {
 
@@ -22,7 +23,7 @@ uplink::CommandOutcome RemoteCommands::ApplyConfig(const wire::ConfigApply& appl
   // The floor is what the local file says now (what the next start takes, local edits included); a
   // remote config may differ from it only in care settings. When the local file does not read, nothing
   // remote replaces it: the installer fixes it on site (and config_ belongs to the main thread).
-  const config::ConfigResult on_disk = port_.LoadLocalConfig();
+  const config::ConfigResult on_disk = LocalConfig();
   if (!on_disk) {
     return {false,
             "the local config file does not read, nothing changed: " + on_disk.error().front().ToString()};
@@ -52,6 +53,29 @@ uplink::CommandOutcome RemoteCommands::ApplyConfig(const wire::ConfigApply& appl
   port_.Reload();
   return {true, "config written (previous kept as " + previous.filename().string() +
                     ") and reloading; broker, uplink, storage and security changes apply after a restart"};
+}
+
+uplink::CommandOutcome RemoteCommands::ApplyRules(const wire::RulesApply& rules) {
+  auto text = port_.ReadLocalConfigText();
+  if (!text) return {false, "the local config file does not read, nothing changed: " + text.error().message};
+  auto changed = config::WithRules(*text, rules.rules);
+  if (!changed)
+    return {false, "the local config file does not read, nothing changed: " + changed.error().message};
+  uplink::CommandOutcome outcome = ApplyConfig({*changed});
+  if (outcome.ok) outcome.detail = "rules replaced; " + outcome.detail;
+  return outcome;
+}
+
+uplink::CommandOutcome RemoteCommands::Apply(const wire::ConfigChange& change) {
+  return std::visit(core::Overloaded{[this](const wire::ConfigApply& apply) { return ApplyConfig(apply); },
+                                     [this](const wire::RulesApply& rules) { return ApplyRules(rules); }},
+                    change);
+}
+
+config::ConfigResult RemoteCommands::LocalConfig() {
+  auto text = port_.ReadLocalConfigText();
+  if (!text) return tl::unexpected(std::vector<config::ConfigError>{{"", text.error().message, 0}});
+  return config::ParseConfig(*text, std::filesystem::absolute(config_path_).parent_path());
 }
 
 uplink::CommandOutcome RemoteCommands::RequestUpdate(const wire::UpdateRequest& update,

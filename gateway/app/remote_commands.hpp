@@ -18,8 +18,9 @@ namespace ehg::app {
 class RemoteCommandPort {
  public:
   virtual ~RemoteCommandPort() = default;
-  // The local config file as the next start would read it (the security floor).
-  virtual config::ConfigResult LoadLocalConfig() = 0;
+  // The local config file's text as the next start would read it (the security floor, and what
+  // rules.apply changes).
+  virtual Result<std::string> ReadLocalConfigText() = 0;
   // Why a candidate config cannot run (a file it names unusable, keys that do not load); nothing if it can.
   virtual std::optional<std::string> UnusableFiles(const config::Config& candidate) = 0;
   // Replaces the config file atomically, the old one kept as `previous`.
@@ -31,8 +32,8 @@ class RemoteCommandPort {
   virtual Result<void> WriteUpdateRequest(std::string_view body) = 0;
 };
 
-// config.apply and update.request from the care system: what is checked before anything changes, and
-// the command result's wording. Each call either changes nothing (ok false, the reason) or does it all.
+// config.apply, rules.apply and update.request from the care system: what is checked before anything changes,
+// and the command result's wording. Each call either changes nothing (ok false, the reason) or does it all.
 class RemoteCommands {
  public:
   RemoteCommands(std::filesystem::path config_path, bool simulators_linked, RemoteCommandPort& port,
@@ -45,11 +46,17 @@ class RemoteCommands {
   // The new file is validated as a whole (the security floor of the local file, named files, keys, the
   // devices this binary can run), written atomically with the old one kept beside it, then reloaded.
   uplink::CommandOutcome ApplyConfig(const wire::ConfigApply& apply);
+  // The local file with its rules replaced, applied as ApplyConfig applies a file.
+  uplink::CommandOutcome ApplyRules(const wire::RulesApply& rules);
+  uplink::CommandOutcome Apply(const wire::ConfigChange& change);
 
   // Refused while a critical alert is open; otherwise writes the request for the update helper.
   uplink::CommandOutcome RequestUpdate(const wire::UpdateRequest& update, const std::string& command_id);
 
  private:
+  // The local file parsed as the next start would parse it.
+  config::ConfigResult LocalConfig();
+
   std::filesystem::path config_path_;
   bool simulators_linked_;
   RemoteCommandPort& port_;

@@ -86,6 +86,23 @@ ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& bas
   return config;
 }
 
+Result<std::string> WithRules(std::string_view text, std::string_view rules) {
+  auto document = core::ParseJson(text);
+  if (!document) return Fail(Errc::kInvalidArgument, "the config is not JSON: " + document.error().message);
+  if (document->type != core::JsonValue::Type::kObject)
+    return Fail(Errc::kInvalidArgument, "the config is not a JSON object");
+  std::string out(text);
+  if (const core::JsonValue* current = document->Find("rules")) {
+    out.replace(current->begin, current->end - current->begin, rules);
+    return out;
+  }
+  // Before the closing brace of the document's object.
+  const std::size_t close = document->end - 1;
+  out.insert(close, std::string(document->members.empty() ? "" : ",") +
+                        "\n  \"rules\": " + std::string(rules) + "\n");
+  return out;
+}
+
 ConfigResult LoadConfig(const std::filesystem::path& file) {
   auto text = core::ReadCheckedFile(file, core::kConfigFile);
   if (!text) return tl::unexpected(std::vector<ConfigError>{ConfigError{"", text.error().message, 0}});

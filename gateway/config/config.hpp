@@ -224,6 +224,11 @@ using ConfigResult = tl::expected<Config, std::vector<ConfigError>>;
 // Parses and validates config text. Relative file paths are resolved against `base_directory`.
 ConfigResult ParseConfig(std::string_view text, const std::filesystem::path& base_directory);
 
+// The config text with its top-level "rules" replaced by `rules` (a JSON array's text), everything else
+// byte for byte as it was, comments included; a file without "rules" gets them as its last member. An
+// error when the text is no JSON object (the result is not validated: ParseConfig does that).
+Result<std::string> WithRules(std::string_view text, std::string_view rules);
+
 // Reads and parses a config file; relative paths inside it are relative to the file's directory. The
 // file itself is read with core::ReadCheckedFile (a regular file of at most 4 MiB, never blocking); the
 // files it names are not opened (see CheckNamedFiles).

@@ -90,6 +90,13 @@ class Reader {
 
   bool Value(JsonValue& value, int depth) {
     value.position = position_;
+    value.begin = offset_;
+    const bool read = ValueAt(value, depth);
+    value.end = offset_;
+    return read;
+  }
+
+  bool ValueAt(JsonValue& value, int depth) {
     if (AtEnd()) return Fail("unexpected end of input, expected a value");
     switch (Peek()) {
       case '{':
@@ -385,6 +392,32 @@ std::string Describe(const JsonValue& value) {
       return "an object";
   }
   return "a value";
+}
+
+std::string WriteJson(const JsonValue& value) {
+  switch (value.type) {
+    case JsonValue::Type::kNull:
+      return "null";
+    case JsonValue::Type::kBool:
+      return value.boolean ? "true" : "false";
+    case JsonValue::Type::kNumber:
+      return value.text.empty() ? JsonNumber(value.number) : value.text;
+    case JsonValue::Type::kString:
+      return JsonQuote(value.text);
+    case JsonValue::Type::kArray: {
+      std::string out = "[";
+      for (std::size_t i = 0; i < value.items.size(); ++i)
+        out += (i ? "," : "") + WriteJson(value.items[i]);
+      return out + "]";
+    }
+    case JsonValue::Type::kObject: {
+      std::string out = "{";
+      for (std::size_t i = 0; i < value.members.size(); ++i)
+        out += (i ? "," : "") + JsonQuote(value.members[i].key) + ":" + WriteJson(value.members[i].value);
+      return out + "}";
+    }
+  }
+  return "null";
 }
 
 std::string JsonQuote(std::string_view raw) {

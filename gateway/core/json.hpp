@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <tl/expected.hpp>
@@ -29,6 +30,10 @@ struct JsonValue {
   std::vector<JsonValue> items;
   std::vector<JsonMember> members;  // in file order
   Position position;
+  // Where the value stands in the text it was read from, as byte offsets [begin, end): a change to one
+  // value can be spliced into the text, keeping the rest of a file (its comments too) as it was.
+  std::size_t begin = 0;
+  std::size_t end = 0;
 
   const JsonValue* Find(std::string_view key) const;
 };
@@ -53,6 +58,9 @@ tl::expected<JsonValue, JsonSyntaxError> ParseJson(std::string_view text);
 // a number in its shortest form that reads back to the same double (no exponent for everyday values).
 std::string JsonQuote(std::string_view text);
 std::string JsonNumber(double value);
+// A value as compact JSON text: strings through JsonQuote, numbers as they were written (or JsonNumber
+// for a value that was not read from text), members in their order.
+std::string WriteJson(const JsonValue& value);
 
 // A short description of a value for error messages: 42, "abc", true, null, an array, an object.
 std::string Describe(const JsonValue& value);

@@ -4,18 +4,10 @@
 #include <variant>
 
 #include "gateway/core/log.hpp"
+#include "gateway/core/overloaded.hpp"
 
 namespace ehg::uplink {
 namespace {
-
-// One lambda per command kind: std::visit over them does not compile when a kind has no handler, so a
-// new kind cannot fall through to an answer meant for another.
-template <class... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
-};
-template <class... Handlers>
-Overloaded(Handlers...) -> Overloaded<Handlers...>;
 
 // iat has whole seconds and the care system's clock may be a little behind: a minute of slack, so a
 // command sent just after a fresh start is not refused (a replay needs the command taken before).
@@ -111,7 +103,8 @@ void CommandIntake::Dispatch(const wire::Command& command, core::WallTime now, C
   const auto answer = [&](bool ok, std::string_view detail) {
     changes_.CommandResult(command.id, command.type, ok, detail, now);
   };
-  std::visit(Overloaded{
+  // One handler per command kind (core::Overloaded): a kind without one does not compile.
+  std::visit(core::Overloaded{
                  // No result: it would be an event needing a receipt of its own. The events' removal is the
                  // answer (and the status's count of events awaiting a receipt).
                  [&](const wire::EventReceipt& receipt) {
@@ -145,6 +138,9 @@ void CommandIntake::Dispatch(const wire::Command& command, core::WallTime now, C
                  // Carried out by the daemon (on its main thread); answered when it is done.
                  [&](const wire::ConfigApply& apply) {
                    if (!effects.ApplyConfig(apply, command)) answer(false, "not supported here");
+                 },
+                 [&](const wire::RulesApply& rules) {
+                   if (!effects.ApplyConfig(rules, command)) answer(false, "not supported here");
                  },
                  [&](const wire::UpdateRequest& update) {
                    if (!effects.RequestUpdate(update, command)) answer(false, "not supported here");

@@ -42,7 +42,7 @@ class CommandEffects {
   virtual void HeartbeatChanged(std::chrono::seconds interval) = 0;  // announced at once
   virtual void StatusRequested() = 0;
   // Carried out by the daemon, which answers later. false: nobody here to do it (answered now).
-  virtual bool ApplyConfig(const wire::ConfigApply& apply, const wire::Command& command) = 0;
+  virtual bool ApplyConfig(const wire::ConfigChange& change, const wire::Command& command) = 0;
   virtual bool RequestUpdate(const wire::UpdateRequest& update, const wire::Command& command) = 0;
 };
 

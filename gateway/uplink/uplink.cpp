@@ -378,9 +378,9 @@ void Uplink::StatusRequested() {
   heartbeat_at_ = clock_.SteadyNow();
 }
 
-bool Uplink::ApplyConfig(const wire::ConfigApply& apply, const wire::Command& command) {
+bool Uplink::ApplyConfig(const wire::ConfigChange& change, const wire::Command& command) {
   if (!options_.apply_config) return false;
-  options_.apply_config(apply, AnswerLater(command));
+  options_.apply_config(change, AnswerLater(command));
   return true;
 }
 

@@ -78,7 +78,7 @@ struct UplinkOptions {
   // Commands the uplink hands to the daemon, called on the uplink thread, which does not wait: the
   // daemon answers through `done` once, from any thread (it carries them out on its main thread); the
   // result is published from the uplink thread. Unset: refused as unsupported.
-  std::function<void(const wire::ConfigApply&, CommandDone done)> apply_config;
+  std::function<void(const wire::ConfigChange&, CommandDone done)> apply_config;
   std::function<void(const wire::UpdateRequest&, const std::string& command_id, CommandDone done)>
       request_update;
   // Turns a batch of stored observation bodies into one message body (the daemon: a FHIR Bundle).
@@ -162,7 +162,7 @@ class Uplink : private CommandEffects {
   bool Receipted(const core::EventId& event_id) override;
   void HeartbeatChanged(std::chrono::seconds interval) override;
   void StatusRequested() override;
-  bool ApplyConfig(const wire::ConfigApply& apply, const wire::Command& command) override;
+  bool ApplyConfig(const wire::ConfigChange& change, const wire::Command& command) override;
   bool RequestUpdate(const wire::UpdateRequest& update, const wire::Command& command) override;
   // The `done` for a command the daemon carries out: posts its result back to the uplink thread.
   CommandDone AnswerLater(const wire::Command& command);

@@ -149,6 +149,13 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
       return refuse("\"config\" must be the complete configuration file as a string");
     }
     body = ConfigApply{text->text};
+  } else if (command.type == "rules.apply") {
+    if (auto key = UnknownKey(*document, {"rules"})) return refuse("unknown key \"" + *key + "\"");
+    const JsonValue* rules = document->Find("rules");
+    if (rules == nullptr || rules->type != JsonValue::Type::kArray) {
+      return refuse("\"rules\" must be the list of rules, as in the config file");
+    }
+    body = RulesApply{core::WriteJson(*rules)};
   } else if (command.type == "update.request") {
     if (auto key = UnknownKey(*document, {"version"})) return refuse("unknown key \"" + *key + "\"");
     const JsonValue* version = document->Find("version");
@@ -206,6 +213,17 @@ std::string UpdateRequestCommand(std::string_view command_id, std::string_view v
   std::ostringstream out;
   object.stringify(out);
   return out.str();
+}
+
+std::string RulesApplyCommand(std::string_view command_id, std::string_view rules) {
+  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+  object.set("id", std::string(command_id));
+  object.set("type", std::string("rules.apply"));
+  std::ostringstream out;
+  object.stringify(out);
+  std::string text = out.str();
+  text.pop_back();  // the closing brace: the rules go in as the JSON they are
+  return text + ",\"rules\":" + std::string(rules) + "}";
 }
 
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,

@@ -40,6 +40,14 @@ struct AlertResolve {
 struct ConfigApply {
   std::string text;
 };
+// The resident's alert rules, nothing else: the gateway puts this list in place of the "rules" of its
+// own config file (the rest of the file, comments included, stays as it is) and applies the file as it
+// applies a config.apply: the same checks, the security floor among them, the previous file kept.
+struct RulesApply {
+  std::string rules;  // a JSON array of rules, as compact JSON text
+};
+// What the daemon's main thread carries out for the uplink: a whole config, or only its rules.
+using ConfigChange = std::variant<ConfigApply, RulesApply>;
 // Install this package version (handed to the update helper, which runs as root; see docs/operations.md).
 struct UpdateRequest {
   std::string version;
@@ -50,12 +58,12 @@ struct StatusRequest {};
 // The command kinds. The uplink dispatches with std::visit, one handler per kind: a kind added here
 // without a handler does not compile.
 using CommandBody = std::variant<EventReceipt, AlertAck, AlertResolve, HeartbeatSet, Ping, StatusRequest,
-                                 ConfigApply, UpdateRequest>;
+                                 ConfigApply, RulesApply, UpdateRequest>;
 
 struct Command {
   std::string id;    // chosen by the care system, echoed in the result
   std::string type;  // event.receipt, alert.receipt, alert.ack, alert.resolve, heartbeat.set, ping, status,
-                     // config.apply, update.request
+                     // config.apply, rules.apply, update.request
   CommandBody body;  // set from `type` by ParseCommand; never a default
 };
 
@@ -89,6 +97,8 @@ std::string AlertActionCommand(std::string_view type, std::string_view command_i
 
 // An update.request command for package `version`, unsigned. The caller checks it with ParseCommand.
 std::string UpdateRequestCommand(std::string_view command_id, std::string_view version);
+// `rules` must be a JSON array (the caller checks the result with ParseCommand before sending it).
+std::string RulesApplyCommand(std::string_view command_id, std::string_view rules);
 
 // The body of a command_result event (ehealth-gateway/command-result/v0).
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,

@@ -639,8 +639,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "config.apply replaces the config atomically or not at all and update.request waits for no critical "
-    "alert") {
+    "config.apply and rules.apply replace the config atomically or not at all, update.request waits for no "
+    "critical alert") {
   Setup setup;
   const Keys& keys = setup.keys;
   auto options = setup.Options();
@@ -737,6 +737,28 @@ TEST_CASE(
   CHECK(daemon.WaitForOutput("msg=\"reloading config\"", 10s));
   CHECK(ReadText(config) == changed);
   CHECK(ReadText(config.string() + ".previous") == original);
+
+  // rules.apply: only the rules change, checked as a whole config; the rest of the file (the log level
+  // just set among it) stays byte for byte.
+  send(
+      R"({"id":"c-bad-rules","type":"rules.apply","rules":[{"id":"x","kind":"threshold","metric":"spo2"}]})");
+  const auto bad_rules = result("c-bad-rules");
+  CHECK(bad_rules->getValue<std::string>("status") == "rejected");
+  CHECK(bad_rules->getValue<std::string>("detail").find("rules[0]") != std::string::npos);
+  CHECK(ReadText(config) == changed);
+  send(R"({"id":"c-rules","type":"rules.apply","rules":[{"id":"spo2-floor","kind":"threshold",)"
+       R"("metric":"spo2","below":85,"severity":"critical"}]})");
+  const auto rules_applied = result("c-rules");
+  CHECK(rules_applied->getValue<std::string>("status") == "ok");
+  CHECK(rules_applied->getValue<std::string>("detail").starts_with("rules replaced; config written"));
+  const std::string with_rules = ReadText(config);
+  const auto rules_at = changed.find("\"rules\": ");
+  REQUIRE(rules_at != std::string::npos);
+  CHECK(with_rules.substr(0, rules_at) == changed.substr(0, rules_at));
+  auto reread = ehg::config::ParseConfig(with_rules, config.parent_path());
+  REQUIRE(reread.has_value());
+  REQUIRE(reread->rules.size() == 1);
+  CHECK(ReadText(config.string() + ".previous") == changed);
 
   // update.request: written for the update helper while no critical alert is open...
   send(R"({"id":"c-update","type":"update.request","version":"0.2.0-1"})");

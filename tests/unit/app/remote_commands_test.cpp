@@ -39,9 +39,7 @@ struct FakePort : ehg::app::RemoteCommandPort {
   int reloads = 0;
   std::vector<std::string> update_requests;
 
-  ehg::config::ConfigResult LoadLocalConfig() override {
-    return ehg::config::ParseConfig(local_text, kConfigPath.parent_path());
-  }
+  ehg::Result<std::string> ReadLocalConfigText() override { return local_text; }
   std::optional<std::string> UnusableFiles(const ehg::config::Config&) override { return unusable; }
   ehg::Result<void> WriteConfig(std::string_view text, const std::filesystem::path& previous) override {
     if (write_fails) return ehg::Fail(ehg::Errc::kIo, "disk full");
@@ -117,6 +115,55 @@ TEST_CASE("config.apply: a binary without simulators refuses a config with sim d
   CHECK_FALSE(outcome.ok);
   CHECK(outcome.detail.find("type \"sim\" needs the simulators") != std::string::npos);
   CHECK(port.configs_written.empty());
+}
+
+TEST_CASE("rules.apply: the local file with new rules, the rest of it as it was, applied as a config") {
+  Fixture f;
+  f.port.local_text = "// installed on 2026-11-02 by the municipality\n" + ConfigText();
+  const auto outcome = f.commands.Apply(ehg::wire::RulesApply{
+      R"([{"id":"sys-high","kind":"threshold","metric":"bp.systolic","above":160,"severity":"high"}])"});
+  CHECK(outcome.ok);
+  CHECK(outcome.detail.starts_with("rules replaced; config written"));
+  REQUIRE(f.port.configs_written.size() == 1);
+  const std::string& written = f.port.configs_written[0].first;
+  CHECK(written.starts_with(
+      "// installed on 2026-11-02 by the municipality\n{\n  \"gateway\": {\"id\": \"gw-1\""));
+  CHECK(
+      written.find(R"("rules": [{"id":"sys-high","kind":"threshold","metric":"bp.systolic","above":160,)") !=
+      std::string::npos);
+  CHECK(written.find("170") == std::string::npos);
+  auto parsed = ehg::config::ParseConfig(written, kConfigPath.parent_path());
+  REQUIRE(parsed);
+  CHECK(parsed->broker.uri == "ssl://broker.example.no:8883");
+  CHECK(f.port.reloads == 1);
+}
+
+TEST_CASE("rules.apply changes nothing for rules that do not validate or text that reaches past them") {
+  Fixture f;
+  SUBCASE("a rule the gateway does not know") {
+    const auto outcome = f.commands.Apply(ehg::wire::RulesApply{R"([{"id":"x","kind":"magic"}])"});
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.detail.starts_with("invalid config, nothing changed: rules[0]"));
+  }
+  SUBCASE("not rules at all") {
+    const auto outcome = f.commands.Apply(ehg::wire::RulesApply{"[1]"});
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.detail.starts_with("invalid config, nothing changed"));
+  }
+  SUBCASE("text that closes the list and sets the broker: a duplicate key, and the floor") {
+    const auto outcome = f.commands.Apply(
+        ehg::wire::RulesApply{R"([], "broker": {"uri": "ssl://elsewhere.example.com:8883"}, "x": [])"});
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.detail.starts_with("invalid config, nothing changed"));
+  }
+  SUBCASE("the local file does not read") {
+    f.port.local_text = "{";
+    const auto outcome = f.commands.Apply(ehg::wire::RulesApply{"[]"});
+    CHECK_FALSE(outcome.ok);
+    CHECK(outcome.detail.starts_with("the local config file does not read, nothing changed"));
+  }
+  CHECK(f.port.configs_written.empty());
+  CHECK(f.port.reloads == 0);
 }
 
 TEST_CASE("update.request: refused while a critical alert is open, else the helper's request is written") {

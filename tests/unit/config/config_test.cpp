@@ -306,3 +306,25 @@ TEST_CASE("Storage windows: a week of raw readings, summaries for the retention,
   CHECK(Errors(with_storage(R"("raw_readings_days": 0)")).find("storage.raw_readings_days") !=
         std::string::npos);
 }
+
+TEST_CASE("WithRules replaces the top-level rules and leaves every other byte, comments included") {
+  const std::string text =
+      "// the installer's note\n{\n  \"gateway\": {\"id\": \"gw-1\"}, /* keep */\n"
+      "  \"devices\": [{\"id\": \"cuff\", \"rules\": [\"not these\"]}],\n"
+      "  \"rules\": [ {\"id\": \"old\"} ] // old rules\n}\n";
+  auto replaced = ehg::config::WithRules(text, R"([{"id":"new"}])");
+  REQUIRE(replaced);
+  CHECK(*replaced ==
+        "// the installer's note\n{\n  \"gateway\": {\"id\": \"gw-1\"}, /* keep */\n"
+        "  \"devices\": [{\"id\": \"cuff\", \"rules\": [\"not these\"]}],\n"
+        "  \"rules\": [{\"id\":\"new\"}] // old rules\n}\n");
+  // Without rules: added as the last member.
+  auto added = ehg::config::WithRules("{\"gateway\": {}} // end\n", "[]");
+  REQUIRE(added);
+  CHECK(*added == "{\"gateway\": {},\n  \"rules\": []\n} // end\n");
+  auto empty = ehg::config::WithRules("{}", "[]");
+  REQUIRE(empty);
+  CHECK(*empty == "{\n  \"rules\": []\n}");
+  CHECK_FALSE(ehg::config::WithRules("[1]", "[]"));
+  CHECK_FALSE(ehg::config::WithRules("{", "[]"));
+}

@@ -136,3 +136,27 @@ TEST_CASE("What the writer produces is valid UTF-8 whatever it is given") {
   const std::string described = ehg::core::Describe(*long_text);
   CHECK(described == "\"" + std::string(36, 'x') + "...\"");
 }
+
+TEST_CASE("Each value knows its bytes in the text, and WriteJson writes it back compactly") {
+  const std::string text =
+      "\xEF\xBB\xBF{ \"a\" : [1, 2.50, -3e2] , // note\n \"b\": {\"c\": \"x\\\"\\u00e6\"}, \"d\": null }";
+  const auto parsed = ParseJson(text);
+  REQUIRE(parsed);
+  const JsonValue* a = parsed->Find("a");
+  REQUIRE(a != nullptr);
+  CHECK(text.substr(a->begin, a->end - a->begin) == "[1, 2.50, -3e2]");
+  const JsonValue* b = parsed->Find("b");
+  REQUIRE(b != nullptr);
+  CHECK(text.substr(b->begin, b->end - b->begin) == "{\"c\": \"x\\\"\\u00e6\"}");
+  CHECK(parsed->begin == 3);  // after the byte order mark
+  CHECK(parsed->end == text.size());
+  CHECK(ehg::core::WriteJson(*parsed) == "{\"a\":[1,2.50,-3e2],\"b\":{\"c\":\"x\\\"\xC3\xA6\"},\"d\":null}");
+  // What it writes reads back to the same values.
+  const auto again = ParseJson(ehg::core::WriteJson(*parsed));
+  REQUIRE(again);
+  CHECK(ehg::core::WriteJson(*again) == ehg::core::WriteJson(*parsed));
+  JsonValue computed;
+  computed.type = JsonValue::Type::kNumber;
+  computed.number = 0.25;
+  CHECK(ehg::core::WriteJson(computed) == "0.25");
+}

@@ -23,7 +23,8 @@ struct RecordedEffects final : ehg::uplink::CommandEffects {
   bool holds_receipted = true;
   std::vector<std::chrono::seconds> heartbeats;
   int status_requests = 0;
-  bool daemon = true;  // a daemon carries out config.apply and update.request
+  bool daemon = true;                     // a daemon carries out config.apply, rules.apply and update.request
+  std::vector<std::string> rules_handed;  // each rules.apply's list as the daemon got it
   std::vector<std::string> handed_to_daemon;
 
   void CareSystemAnswered() override { ++answered; }
@@ -33,7 +34,8 @@ struct RecordedEffects final : ehg::uplink::CommandEffects {
   }
   void HeartbeatChanged(std::chrono::seconds interval) override { heartbeats.push_back(interval); }
   void StatusRequested() override { ++status_requests; }
-  bool ApplyConfig(const ehg::wire::ConfigApply&, const ehg::wire::Command& command) override {
+  bool ApplyConfig(const ehg::wire::ConfigChange& change, const ehg::wire::Command& command) override {
+    if (const auto* rules = std::get_if<ehg::wire::RulesApply>(&change)) rules_handed.push_back(rules->rules);
     if (daemon) handed_to_daemon.push_back(command.id);
     return daemon;
   }
@@ -266,10 +268,12 @@ TEST_CASE("Each kind of command reaches its own handler and answer") {
   take(R"({"id":"c-5","type":"alert.ack","alert_id":"a-1","by":"nurse-0417"})");
   take(R"({"id":"c-6","type":"alert.resolve","alert_id":"a-1","by":"nurse-0417","note":"visited"})");
   take(R"({"id":"c-7","type":"config.apply","config":"{}"})");
+  take(R"({"id":"c-7r","type":"rules.apply","rules":[ {"id": "spo2-low", "below": 92.0} ]})");
   take(R"({"id":"c-8","type":"update.request","version":"1.2.3"})");
   take(R"({"id":"c-9","type":"factory.reset"})");
   rig.effects.daemon = false;
   take(R"({"id":"c-10","type":"config.apply","config":"{}"})");
+  take(R"({"id":"c-10r","type":"rules.apply","rules":[]})");
   take(R"({"id":"c-11","type":"update.request","version":"1.2.3"})");
 
   // Receipts get no result: it would be an event needing a receipt of its own.
@@ -278,6 +282,7 @@ TEST_CASE("Each kind of command reaches its own handler and answer") {
                              {"c-4", {"ok", "status published"}},
                              {"c-9", {"rejected", "unsupported command type"}},
                              {"c-10", {"rejected", "not supported here"}},
+                             {"c-10r", {"rejected", "not supported here"}},
                              {"c-11", {"rejected", "not supported here"}},
                          });
   CHECK(rig.effects.receipts == std::vector<ehg::core::EventId>{receipt_for, receipt_for, observation});
@@ -291,7 +296,9 @@ TEST_CASE("Each kind of command reaches its own handler and answer") {
   REQUIRE(rig.changes->pending().alert_actions.size() == 2);
   CHECK(rig.changes->pending().alert_actions[0].kind == ehg::store::AlertAction::Kind::kAcknowledge);
   CHECK(rig.changes->pending().alert_actions[1].note == "visited");
-  CHECK(rig.effects.handed_to_daemon == std::vector<std::string>{"c-7", "c-8"});
+  CHECK(rig.effects.handed_to_daemon == std::vector<std::string>{"c-7", "c-7r", "c-8"});
+  // The rules as compact JSON, numbers as the care system wrote them.
+  CHECK(rig.effects.rules_handed == std::vector<std::string>{R"([{"id":"spo2-low","below":92.0}])", "[]"});
   CHECK(rig.counters.counters.commands_rejected == 1);
-  CHECK(rig.effects.answered == 11);  // every one of them authentic and fresh
+  CHECK(rig.effects.answered == 13);  // every one of them authentic and fresh
 }

@@ -933,7 +933,7 @@ TEST_CASE("config.apply does not hold the uplink: other commands are answered wh
   auto options = fixture.Options();
   std::mutex mutex;
   ehg::uplink::CommandDone pending;
-  options.apply_config = [&](const ehg::wire::ConfigApply&, ehg::uplink::CommandDone done) {
+  options.apply_config = [&](const ehg::wire::ConfigChange&, ehg::uplink::CommandDone done) {
     std::lock_guard lock(mutex);
     pending = std::move(done);  // the daemon's main thread answers later
   };
@@ -964,7 +964,7 @@ TEST_CASE("A flood of oversized messages while the uplink is busy does not grow 
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   // Holds the uplink thread inside the call (a daemon does not; a slow one must not break the queue).
-  options.apply_config = [&](const ehg::wire::ConfigApply&, ehg::uplink::CommandDone done) {
+  options.apply_config = [&](const ehg::wire::ConfigChange&, ehg::uplink::CommandDone done) {
     applying = true;
     released.wait();
     done({true, "applied"});

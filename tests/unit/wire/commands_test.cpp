@@ -30,6 +30,8 @@ TEST_CASE("Each command type becomes its own kind, and a type no kind takes is r
        ehg::wire::CommandBody(HeartbeatSet{}).index()},
       {R"({"id":"c","type":"config.apply","config":"{}"})",
        ehg::wire::CommandBody(ehg::wire::ConfigApply{}).index()},
+      {R"({"id":"c","type":"rules.apply","rules":[]})",
+       ehg::wire::CommandBody(ehg::wire::RulesApply{}).index()},
       {R"({"id":"c","type":"update.request","version":"0.2.0-1"})",
        ehg::wire::CommandBody(ehg::wire::UpdateRequest{}).index()},
       {R"({"id":"c","type":"status"})", ehg::wire::CommandBody(ehg::wire::StatusRequest{}).index()},
@@ -81,6 +83,19 @@ TEST_CASE("Valid commands parse into their typed form") {
   REQUIRE(resolve_without_note.has_value());
   CHECK(std::get<ehg::wire::AlertResolve>(resolve_without_note->body).note.empty());
 
+  // rules.apply: the list as compact JSON (numbers as written, text escaped again), whatever it holds;
+  // the gateway's config reader judges the rules themselves.
+  auto rules = ParseCommand(
+      R"({"id":"c-8","type":"rules.apply","rules":[ {"id": "spo2-low", "below": 92.50, "note": "a\"b\u00e6"}, 1e2 ]})");
+  REQUIRE(rules.has_value());
+  CHECK(std::get<ehg::wire::RulesApply>(rules->body).rules ==
+        R"([{"id":"spo2-low","below":92.50,"note":"a\"bæ"},1e2])");
+  // What the care side builds reads back the same.
+  auto built = ParseCommand(ehg::wire::RulesApplyCommand("c-9", R"([{"id":"r","above":1}])"));
+  REQUIRE(built.has_value());
+  CHECK(built->type == "rules.apply");
+  CHECK(std::get<ehg::wire::RulesApply>(built->body).rules == R"([{"id":"r","above":1}])");
+
   auto ping = ParseCommand(R"({"id":"c-3","type":"ping"})");
   REQUIRE(ping.has_value());
   CHECK(std::holds_alternative<ehg::wire::Ping>(ping->body));
@@ -106,6 +121,12 @@ TEST_CASE("Invalid commands are refused with a reason, keeping the id when it co
       {"no type", R"({"id":"c"})", "c", "\"type\" must be a string"},
       {"unsupported type", R"({"id":"c","type":"reboot"})", "c", "unsupported command type"},
       {"unknown key", R"({"id":"c","type":"ping","force":true})", "c", "unknown key \"force\""},
+      {"rules as an object", R"({"id":"c","type":"rules.apply","rules":{"id":"r"}})", "c",
+       "\"rules\" must be the list"},
+      {"rules as text", R"({"id":"c","type":"rules.apply","rules":"[]"})", "c", "\"rules\" must be the list"},
+      {"rules missing", R"({"id":"c","type":"rules.apply"})", "c", "\"rules\" must be the list"},
+      {"rules with another key", R"({"id":"c","type":"rules.apply","rules":[],"broker":{}})", "c",
+       "unknown key \"broker\""},
       {"receipt without event id", R"({"id":"c","type":"alert.receipt"})", "c", "\"event_id\" must be"},
       {"receipt with a bad uuid", R"({"id":"c","type":"alert.receipt","event_id":"xyz"})", "c", "not a UUID"},
       {"receipt with ids of the other form", R"({"id":"c","type":"alert.receipt","event_ids":[]})", "c",
