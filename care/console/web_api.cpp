@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <sstream>
 
 #include "care/ledger/rows.hpp"
+#include "gateway/core/json.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/utf8.hpp"
 #include "gateway/crypto/keys.hpp"
@@ -316,6 +318,13 @@ std::string FleetJson(const std::vector<ledger::FleetGateway>& gateways, core::W
       requested.set("state", gateway.update_request_state);
       item.set("update_request", requested);
     }
+    if (!gateway.rules_request_state.empty()) {
+      Poco::JSON::Object requested;
+      if (gateway.rules_requested_at) requested.set("at", Millis(*gateway.rules_requested_at));
+      requested.set("state", gateway.rules_request_state);
+      requested.set("detail", gateway.rules_request_detail);
+      item.set("rules_request", requested);
+    }
     Poco::JSON::Array reasons;
     for (const std::string& reason : AttentionReasons(gateway, now))
       reasons.add(reason);
@@ -403,6 +412,7 @@ WebResponse ConsoleApi::Handle(const WebRequest& request) {
   for (const auto& [path, change] :
        {std::pair<std::string_view, Handler>{"/api/fleet/update", &ConsoleApi::RequestUpdate},
         {"/api/fleet/enrol", &ConsoleApi::EnrolGateway},
+        {"/api/fleet/rules", &ConsoleApi::RequestRules},
         {"/api/alerts/action", &ConsoleApi::Act}}) {
     if (request.path != path) continue;
     if (request.method != "POST") return Problem(405, "method", "POST only");
@@ -667,19 +677,44 @@ WebResponse ConsoleApi::RequestUpdate(const WebRequest& request, const ledger::S
   if (auto refused = RefuseChange(request, session, accounts::Permission::kCommandGateways,
                                   "this account's role does not command gateways"))
     return *refused;
-  const accounts::Account& account = session.account;
   const auto members = StringMembers(request.body, {"tenant", "gateway", "version"});
   if (!members)
     return Problem(400, "malformed", "a JSON object with tenant, gateway and version, as strings");
-  const std::string tenant = Member(*members, "tenant");
-  const std::string gateway = Member(*members, "gateway");
   const std::string version = Member(*members, "version");
-  if (!ledger::ValidTenant(tenant) || !ledger::ValidGateway(gateway))
-    return Problem(400, "malformed", "tenant is four digits, gateway letters, digits, '_' and '-'");
   if (!ValidPackageVersion(version))
     return Problem(400, "version", "a package version: a digit first, then digits, letters and . + ~ : -");
+  return QueueCommand(session.account, Member(*members, "tenant"), Member(*members, "gateway"),
+                      [&](const std::string& id) { return wire::UpdateRequestCommand(id, version); });
+}
+
+// POST /api/fleet/rules {"tenant", "gateway", "rules": the list of rules as JSON text}: a rules.apply
+// for a hub to sign and send. The gateway checks the rules as it checks its own config file and answers;
+// the fleet view shows the answer (docs/console.md#changing-a-residents-rules).
+WebResponse ConsoleApi::RequestRules(const WebRequest& request, const ledger::StaffSession& session) {
+  if (auto refused = RefuseChange(request, session, accounts::Permission::kCommandGateways,
+                                  "this account's role does not command gateways"))
+    return *refused;
+  const auto members = StringMembers(request.body, {"tenant", "gateway", "rules"});
+  if (!members) return Problem(400, "malformed", "a JSON object with tenant, gateway and rules, as strings");
+  const auto list = core::ParseJson(Member(*members, "rules"));
+  if (!list || list->type != core::JsonValue::Type::kArray)
+    return Problem(400, "rules", "the rules are a JSON list, as in the gateway's config file");
+  if (list->items.empty())
+    return Problem(400, "no_rules",
+                   "an empty list would leave the resident without any alert rule: that is done on site, in "
+                   "the gateway's own file");
+  const std::string rules = core::WriteJson(*list);
+  return QueueCommand(session.account, Member(*members, "tenant"), Member(*members, "gateway"),
+                      [&](const std::string& id) { return wire::RulesApplyCommand(id, rules); });
+}
+
+WebResponse ConsoleApi::QueueCommand(const accounts::Account& account, const std::string& tenant,
+                                     const std::string& gateway,
+                                     const std::function<std::string(const std::string&)>& command) {
+  if (!ledger::ValidTenant(tenant) || !ledger::ValidGateway(gateway))
+    return Problem(400, "malformed", "tenant is four digits, gateway letters, digits, '_' and '-'");
   if (!accounts::InScope(account, tenant)) {
-    core::LogWarning("update request for a municipality outside the account's scope refused",
+    core::LogWarning("command for a municipality outside the account's scope refused",
                      {{"user", account.username}, {"tenant", tenant}});
     return Refused(account, tenant, "this account does not see that municipality");
   }
@@ -688,7 +723,7 @@ WebResponse ConsoleApi::RequestUpdate(const WebRequest& request, const ledger::S
   if (!*found || (*found)->status != "enrolled")
     return Problem(404, "unknown_gateway", "no enrolled gateway with this id in that municipality");
   const std::string command_id = command_ids_.Next().ToString();
-  const std::string body = wire::UpdateRequestCommand(command_id, version);
+  const std::string body = command(command_id);
   if (auto checked = wire::ParseCommand(body); !checked)
     return Problem(400, "malformed", "the gateway would refuse this: " + checked.error().reason);
   if (!ledger_.RequestCommand({tenant, gateway, command_id, body, account.username}, clock_.Now()))

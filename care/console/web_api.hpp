@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,6 +113,12 @@ class ConsoleApi {
   WebResponse Audit(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse RequestUpdate(const WebRequest& request, const ledger::StaffSession& session);
   WebResponse EnrolGateway(const WebRequest& request, const ledger::StaffSession& session);
+  WebResponse RequestRules(const WebRequest& request, const ledger::StaffSession& session);
+  // A command for an enrolled gateway of the account's municipalities, queued for a hub to sign and
+  // send: `command` builds its body from the new command id.
+  WebResponse QueueCommand(const accounts::Account& account, const std::string& tenant,
+                           const std::string& gateway,
+                           const std::function<std::string(const std::string&)>& command);
   WebResponse Refused(const accounts::Account& account, std::string_view tenant, std::string_view message,
                       std::string_view subject = {});
 

@@ -9,6 +9,23 @@ namespace {
 
 using namespace ehg::ledger::detail;
 
+// What a requested command is, for its audit row: its type, and the version of an update or the
+// number of rules of a rules change (never the rules' limits: care settings stay out of the log).
+std::string CommandSummary(std::string_view body) {
+  auto document = core::ParseJson(body);
+  if (!document) return "unreadable";
+  const core::JsonValue* type = document->Find("type");
+  if (type == nullptr || type->type != core::JsonValue::Type::kString) return "no type";
+  std::string summary = type->text;
+  if (const core::JsonValue* version = document->Find("version");
+      version != nullptr && version->type == core::JsonValue::Type::kString)
+    summary += " " + version->text;
+  if (const core::JsonValue* rules = document->Find("rules");
+      rules != nullptr && rules->type == core::JsonValue::Type::kArray)
+    summary += " (" + std::to_string(rules->items.size()) + " rules)";
+  return summary;
+}
+
 WallTime Millis(const pqxx::field& field) {
   return WallTime{std::chrono::milliseconds(field.as<std::int64_t>())};
 }
@@ -225,7 +242,7 @@ Result<void> Ledger::RequestCommand(const CommandRequest& request, WallTime now)
   auto done = impl_->Run<bool>("request command", [&](pqxx::work& tx) {
     InsertCommandRequest(tx, request, now);
     AppendAudit(tx, {now, request.requested_by, "command.request", request.tenant, request.gateway, "",
-                     "command " + request.command_id});
+                     "command " + request.command_id + ", " + CommandSummary(request.body)});
     return true;
   });
   if (!done) return tl::unexpected(done.error());

@@ -32,7 +32,11 @@ std::string FleetQuery(std::string_view where) {
          "coalesce(u.code, ''), (extract(epoch FROM u.event_time) * 1000)::bigint, coalesce(r.version, ''), "
          "(extract(epoch FROM r.requested_at) * 1000)::bigint, CASE WHEN r.command_id IS NULL THEN '' WHEN "
          "r.refused IS NOT NULL THEN 'refused' WHEN c.result_status IS NOT NULL THEN c.result_status WHEN "
-         "r.sent_at IS NOT NULL THEN 'sent' ELSE 'requested' END FROM gateways g LEFT JOIN LATERAL (SELECT "
+         "r.sent_at IS NOT NULL THEN 'sent' ELSE 'requested' END, "
+         "(extract(epoch FROM s.requested_at) * 1000)::bigint, CASE WHEN s.command_id IS NULL THEN '' WHEN "
+         "s.refused IS NOT NULL THEN 'refused' WHEN sc.result_status IS NOT NULL THEN sc.result_status WHEN "
+         "s.sent_at IS NOT NULL THEN 'sent' ELSE 'requested' END, coalesce(s.refused, sc.result_detail, '') "
+         "FROM gateways g LEFT JOIN LATERAL (SELECT "
          "code, event_time FROM gateway_events e WHERE e.tenant = g.tenant AND e.gateway_id = g.gateway_id "
          "AND "
          "e.code LIKE 'update.%' ORDER BY e.event_time DESC LIMIT 1) u ON true LEFT JOIN LATERAL (SELECT "
@@ -41,7 +45,11 @@ std::string FleetQuery(std::string_view where) {
          "WHERE q.tenant = g.tenant AND q.gateway_id = g.gateway_id AND body::jsonb->>'type' = "
          "'update.request' "
          "ORDER BY requested_at DESC LIMIT 1) r ON true LEFT JOIN commands c ON c.tenant = g.tenant AND "
-         "c.gateway_id = g.gateway_id AND c.command_id = r.command_id WHERE " +
+         "c.gateway_id = g.gateway_id AND c.command_id = r.command_id "
+         "LEFT JOIN LATERAL (SELECT command_id, requested_at, sent_at, refused FROM command_requests q "
+         "WHERE q.tenant = g.tenant AND q.gateway_id = g.gateway_id AND body::jsonb->>'type' = 'rules.apply' "
+         "ORDER BY requested_at DESC LIMIT 1) s ON true LEFT JOIN commands sc ON sc.tenant = g.tenant AND "
+         "sc.gateway_id = g.gateway_id AND sc.command_id = s.command_id WHERE " +
          std::string(where);
 }
 
@@ -66,6 +74,9 @@ FleetGateway ReadFleetRow(const pqxx::row& row) {
   gateway.update_requested_version = row[16].as<std::string>();
   gateway.update_requested_at = OptionalMillis(row[17]);
   gateway.update_request_state = row[18].as<std::string>();
+  gateway.rules_requested_at = OptionalMillis(row[19]);
+  gateway.rules_request_state = row[20].as<std::string>();
+  gateway.rules_request_detail = row[21].as<std::string>();
   return gateway;
 }
 

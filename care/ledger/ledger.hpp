@@ -246,6 +246,11 @@ struct FleetGateway {
   std::string update_requested_version;
   std::optional<core::WallTime> update_requested_at;
   std::string update_request_state;
+  // The latest rules change the console asked for (rules.apply): when, its state as above, and the
+  // gateway's answer (why it refused the rules, say).
+  std::optional<core::WallTime> rules_requested_at;
+  std::string rules_request_state;
+  std::string rules_request_detail;
 };
 
 // The PostgreSQL channel the hub notifies when a tenant's alerts changed (payload: the tenant).

@@ -168,6 +168,30 @@ try {
   check((await itPage.textContent('#fleet-update-status')).includes('bedt om'), 'the update request is accepted');
   await until(itPage, () => document.getElementById('fleet').textContent.includes('0.5.0-1'));
   check((await itPage.textContent('#fleet')).includes('0.5.0-1: venter på sending'), 'the fleet shows the update waiting to be sent');
+  // A rules change for gw-a: an empty list is refused (it would silence the resident's alerts); a list,
+  // after a confirmation step naming the gateway, is queued for a hub, and the fleet shows it waiting.
+  const rulesCell = () => itPage.evaluate(() => [...document.querySelectorAll('#fleet tbody tr')]
+    .find((row) => row.cells[1].textContent === 'gw-a')?.cells[8].textContent || '');
+  await itPage.click('#fleet button[data-rules-gateway="gw-a"]');
+  await itPage.waitForSelector('#fleet-rules:not([hidden])');
+  check((await itPage.textContent('#fleet-rules-target')).includes('gw-a'), 'the rules form names the gateway');
+  await itPage.fill('#fleet-rules-text', '[]');
+  await itPage.click('#fleet-rules-submit');
+  await itPage.waitForSelector('#fleet-rules-confirm:not([hidden])');
+  await itPage.click('#fleet-rules-submit');
+  await until(itPage, () => document.getElementById('fleet-rules-status').textContent !== '');
+  check((await itPage.textContent('#fleet-rules-status')).includes('Ikke sendt'), 'an empty list of rules is refused');
+  await itPage.fill('#fleet-rules-text', JSON.stringify([{ id: 'spo2-low', kind: 'threshold', metric: 'spo2', below: 90, severity: 'high' }]));
+  await itPage.click('#fleet-rules-submit');
+  await itPage.waitForSelector('#fleet-rules-confirm:not([hidden])');
+  check((await itPage.textContent('#fleet-rules-confirm')).includes('gw-a med én regel'), 'the confirmation says what is replaced');
+  await accessibility(itPage, 'fleet view with the rules form');
+  await itPage.click('#fleet-rules-submit');
+  await until(itPage, () => document.getElementById('fleet-rules-status').textContent.includes('bedt om'));
+  await until(itPage, () => [...document.querySelectorAll('#fleet tbody tr')]
+    .some((row) => row.cells[1].textContent === 'gw-a' && row.cells[8].textContent === 'venter på sending'));
+  check(await rulesCell() === 'venter på sending', 'the fleet shows the rules change waiting to be sent');
+
   // Enrolling a new gateway: a pasted private key never leaves the page; the public one, after a
   // confirmation step naming the gateway, enrols it, and it joins the fleet as never heard from.
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });

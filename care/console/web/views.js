@@ -26,6 +26,11 @@
     request_update: 'Oppdater …', confirm_update: 'Bekreft oppdatering', action_col: 'Handling',
     update_target: (gateway, tenant) => 'Be ' + gateway + ' (kommune ' + tenant + ') installere versjonen:',
     update_sent: 'Oppdateringen er bedt om; huben sender den.', update_refused: 'Ikke sendt: ',
+    change_rules: 'Regler \u2026', rules_col: 'Regelendring', rules_text: 'Reglene som JSON-liste, som i gatewayens konfigurasjonsfil',
+    send_rules: 'Send reglene \u2026', confirm_rules: 'Bekreft regelendring',
+    rules_target: (gateway, tenant) => 'Nye varslingsregler for ' + gateway + ' (kommune ' + tenant + '):',
+    rules_confirm: (gateway, n) => 'Erstatte alle varslingsreglene til ' + gateway + ' med ' + (n === null ? 'denne listen' : n === 1 ? 'én regel' : n + ' regler') + '? Gatewayen sjekker dem som sin egen konfigurasjon og svarer.',
+    rules_sent: 'Regelendringen er bedt om; huben sender den, og gatewayen svarer.',
     enrol_heading: 'Registrer en ny gateway', enrol_tenant: 'Kommunenummer', enrol_gateway: 'Gatewayens id', public_key: 'Gatewayens offentlige nøkkel (JWK eller PEM)',
     certificate_sha256: 'Klientsertifikatets SHA-256 (valgfritt)', enrol: 'Registrer \u2026', confirm_enrol: 'Bekreft registrering',
     enrol_target: (gateway, tenant) => 'Registrere ' + gateway + ' i kommune ' + tenant + '? Huben godtar fra nå av meldinger signert med denne nøkkelen.',
@@ -57,6 +62,11 @@
     request_update: 'Update \u2026', confirm_update: 'Confirm the update', action_col: 'Action',
     update_target: (gateway, tenant) => 'Ask ' + gateway + ' (municipality ' + tenant + ') to install version:',
     update_sent: 'The update is requested; the hub sends it.', update_refused: 'Not sent: ',
+    change_rules: 'Rules \u2026', rules_col: 'Rules change', rules_text: 'The rules as a JSON list, as in the gateway\'s config file',
+    send_rules: 'Send the rules \u2026', confirm_rules: 'Confirm the rules change',
+    rules_target: (gateway, tenant) => 'New alert rules for ' + gateway + ' (municipality ' + tenant + '):',
+    rules_confirm: (gateway, n) => 'Replace all alert rules of ' + gateway + ' with ' + (n === null ? 'this list' : n === 1 ? 'one rule' : n + ' rules') + '? The gateway checks them as its own config and answers.',
+    rules_sent: 'The rules change is requested; the hub sends it and the gateway answers.',
     enrol_heading: 'Enrol a new gateway', enrol_tenant: 'Municipality number', enrol_gateway: 'The gateway\'s id', public_key: 'The gateway\'s public key (JWK or PEM)',
     certificate_sha256: 'SHA-256 of its client certificate (optional)', enrol: 'Enrol \u2026', confirm_enrol: 'Confirm the enrolment',
     enrol_target: (gateway, tenant) => 'Enrol ' + gateway + ' in municipality ' + tenant + '? The hub accepts messages signed with this key from now on.',
@@ -232,19 +242,73 @@
     });
     return button;
   }
+  // ---- A rules change (municipal IT): the list, then a confirmation step naming the gateway.
+  let changingRules = null;  // the gateway whose rules form is open
+  let rulesConfirmed = null;  // the text the confirmation was shown for
+  function rulesText(g) {
+    const r = g.rules_request;
+    if (!r) return '\u2013';
+    return (t('request_states')[r.state] || r.state) + (r.detail && r.state !== 'ok' ? ': ' + r.detail : '');
+  }
+  function closeRules() {
+    changingRules = null;
+    rulesConfirmed = null;
+    $('fleet-rules').hidden = true;
+    $('fleet-rules-confirm').hidden = true;
+    $('fleet-rules-submit').textContent = t('send_rules');
+  }
+  function rulesButton(g) {
+    const button = element('button', t('change_rules'), 'secondary');
+    button.type = 'button';
+    button.dataset.rulesGateway = g.gateway;
+    button.addEventListener('click', () => {
+      closeRules();
+      changingRules = g;
+      $('fleet-rules-target').textContent = t('rules_target')(g.gateway, g.tenant);
+      $('fleet-rules').hidden = false;
+      $('fleet-rules-text').focus();
+    });
+    return button;
+  }
+  async function requestRules(event) {
+    event.preventDefault();
+    if (!changingRules) return;
+    const text = $('fleet-rules-text').value.trim();
+    if (rulesConfirmed !== text) {
+      let count = null;
+      try { const parsed = JSON.parse(text); if (Array.isArray(parsed)) count = parsed.length; } catch (error) { count = null; }
+      rulesConfirmed = text;
+      $('fleet-rules-confirm').textContent = t('rules_confirm')(changingRules.gateway, count);
+      $('fleet-rules-confirm').hidden = false;
+      $('fleet-rules-submit').textContent = t('confirm_rules');
+      return;
+    }
+    const { status, data } = await api('POST', '/api/fleet/rules', { tenant: changingRules.tenant, gateway: changingRules.gateway, rules: text });
+    if (status === 401) return showSignIn();
+    $('fleet-rules-status').textContent = status === 200 ? t('rules_sent') : t('update_refused') + ((data && data.message) || status);
+    if (status === 200) { closeRules(); $('fleet-rules-text').value = ''; } else { rulesConfirmed = null; $('fleet-rules-confirm').hidden = true; $('fleet-rules-submit').textContent = t('send_rules'); }
+    await showFleet();
+  }
+
+  function actionsOf(g) {
+    const box = element('div', '', 'row-actions');
+    box.append(updateButton(g), rulesButton(g));
+    return box;
+  }
+
   function drawFleet() {
     const only = $('attention-only').checked;
     const shown = only ? fleet.filter((g) => g.attention.length) : fleet;
     const command = canCommand();
     $('fleet-status').textContent = t('gateways_shown')(shown.length, fleet.length);
-    const headers = [t('municipality'), t('gateway'), t('state_col'), t('heartbeat'), t('version'), t('backlog'), t('clock'), t('update'), t('attention')];
+    const headers = [t('municipality'), t('gateway'), t('state_col'), t('heartbeat'), t('version'), t('backlog'), t('clock'), t('update'), t('rules_col'), t('attention')];
     if (command) headers.push(t('action_col'));
     $('fleet').replaceChildren(table(headers,
       shown.map((g) => [g.tenant, g.gateway, g.status === 'revoked' ? g.status : (t(g.state) || t('unknown')),
         time(g.last_heartbeat), g.version, g.backlog_events + ' / ' + g.alerts_awaiting_receipt,
         g.clock_synchronised === undefined ? t('unknown') : g.clock_synchronised ? t('synced') : t('unsynced'),
-        updateText(g), g.attention.map((r) => t('reasons')[r] || r).join(', ')]
-        .concat(command ? [g.status === 'enrolled' ? updateButton(g) : ''] : []))));
+        updateText(g), rulesText(g), g.attention.map((r) => t('reasons')[r] || r).join(', ')]
+        .concat(command ? [g.status === 'enrolled' ? actionsOf(g) : ''] : []))));
     window.ehgConsole.fleetRenderedAt = performance.now();
   }
   async function requestUpdate(event) {
@@ -334,6 +398,8 @@
     $('fleet-update').addEventListener('submit', requestUpdate);
     $('fleet-update-cancel').addEventListener('click', () => { updating = null; $('fleet-update').hidden = true; });
     $('fleet-enrol').addEventListener('submit', enrol);
+    $('fleet-rules').addEventListener('submit', requestRules);
+    $('fleet-rules-cancel').addEventListener('click', closeRules);
     $('enrol-cancel').addEventListener('click', resetEnrol);
     $('audit-filter').addEventListener('submit', (event) => { event.preventDefault(); loadAudit(false); });
     $('audit-more').addEventListener('click', () => loadAudit(true));

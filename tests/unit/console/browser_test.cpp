@@ -218,6 +218,12 @@ TEST_CASE(
                         "WHERE g.tenant = '0301' AND g.gateway_id = 'gw-new-01' GROUP BY g.status, "
                         "g.public_key"});
   CHECK(enrolled.output == "enrolled 1 false\n");
+  // The rules change municipal IT confirmed, queued for a hub as the gateway will read it.
+  auto rules_requested =
+      test::RunCommand({"/usr/bin/env", "psql", database, "-At", "-c",
+                        "SELECT requested_by || ' ' || (body::jsonb->'rules'->0->>'below') FROM "
+                        "command_requests WHERE body::jsonb->>'type' = 'rules.apply'"});
+  CHECK(rules_requested.output == "it.oslo 90\n");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "care/console/live_feed.hpp"
 #include "gateway/crypto/keys.hpp"
+#include "gateway/wire/commands.hpp"
 #include "tests/support/postgres/postgres.hpp"
 
 namespace ehg::console {
@@ -372,6 +373,62 @@ TEST_CASE("an update request: municipal IT only, confirmed by CSRF and origin, a
       api.clock.Now()));
   REQUIRE(bodies.size() == 1);
   CHECK(bodies[0].find(R"("type":"update.request","version":"0.5.0-1")") != std::string::npos);
+}
+
+TEST_CASE(
+    "a rules change: municipal IT, a non-empty JSON list, an enrolled gateway of hers, as rules.apply") {
+  Api api;
+  api.Add("it.oslo", accounts::Role::kMunicipalIt, {"0301"});
+  api.Add("kari.nordmann", accounts::Role::kNurse, {"0301"});
+  REQUIRE(api.ledger->Enrol({"0301", "gw-a", {"kid-a", "ka"}, "aa"}, "test", api.clock.Now()));
+  REQUIRE(api.ledger->Enrol({"4601", "gw-far", {"kid-b", "kb"}, "bb"}, "test", api.clock.Now()));
+  const auto it = api.SignIn("it.oslo");
+  const auto post = [&](const std::string& tenant, const std::string& gateway, const std::string& rules,
+                        const std::pair<std::string, std::string>& who) {
+    Poco::JSON::Object body;
+    body.set("tenant", tenant);
+    body.set("gateway", gateway);
+    body.set("rules", rules);
+    std::ostringstream text;
+    body.stringify(text);
+    WebRequest request = Api::Request("POST", "/api/fleet/rules", text.str());
+    request.cookie = who.first;
+    request.csrf_token = who.second;
+    return api.api.Handle(request);
+  };
+  const std::string rules =
+      "[ // SpO2 for a COPD resident\n {\"id\": \"spo2-low\", \"kind\": \"threshold\", \"metric\": \"spo2\", "
+      "\"below\": 88, \"severity\": \"high\"} ]";
+  CHECK(post("0301", "gw-a", rules, {it.first, ""}).status == 403);               // no CSRF token
+  CHECK(post("0301", "gw-a", rules, api.SignIn("kari.nordmann")).status == 403);  // a nurse
+  CHECK(post("0301", "gw-a", "{\"id\": \"x\"}", it).status == 400);               // not a list
+  CHECK(post("0301", "gw-a", "[", it).status == 400);                             // not JSON
+  const WebResponse empty = post("0301", "gw-a", "[]", it);                       // no rule at all
+  CHECK(empty.status == 400);
+  CHECK(empty.body.find("no_rules") != std::string::npos);
+  CHECK(post("4601", "gw-far", rules, it).status == 403);  // not hers
+  CHECK(post("0301", "gw-none", rules, it).status == 404);
+  const WebResponse done = post("0301", "gw-a", rules, it);
+  CHECK(done.status == 200);
+  auto gateway = api.ledger->FindGateway("0301", "gw-a");
+  REQUIRE(gateway);
+  REQUIRE(gateway->has_value());
+  CHECK((*gateway)->rules_request_state == "requested");
+  CHECK((*gateway)->update_request_state.empty());
+  std::vector<std::string> bodies;
+  REQUIRE(api.ledger->SendRequestedCommands(
+      10,
+      [&](const ledger::CommandRequest& request) -> Result<ledger::SentCommand> {
+        bodies.push_back(request.body);
+        return tl::unexpected(Error{Errc::kRejected, "test: not sent"});
+      },
+      api.clock.Now()));
+  REQUIRE(bodies.size() == 1);
+  // The list as the gateway reads it: compact, the comment gone.
+  auto command = wire::ParseCommand(bodies[0]);
+  REQUIRE(command);
+  CHECK(std::get<wire::RulesApply>(command->body).rules ==
+        R"([{"id":"spo2-low","kind":"threshold","metric":"spo2","below":88,"severity":"high"}])");
 }
 
 TEST_CASE("certificate fingerprints: 64 hex digits or openssl's colon pairs, lower-cased, or nothing") {

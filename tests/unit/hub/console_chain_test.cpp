@@ -1,6 +1,7 @@
 // The care console at the end of the real chain: the gateway daemon on simulated devices, the
 // three-node engine, a hub (its turn and its command loop on a thread of this test), PostgreSQL, the
-// console, and a nurse in Debian's chromium (tests/browser/chain.mjs).
+// console, and a nurse in Debian's chromium (tests/browser/chain.mjs); then a rules change from the care
+// side, applied by the gateway.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -11,6 +12,7 @@
 
 #include "care/accounts/passwords.hpp"
 #include "care/hub/send_command.hpp"
+#include "gateway/wire/commands.hpp"
 #include "tests/support/mqtt/mqtt_fixtures.hpp"
 #include "tests/support/process.hpp"
 #include "tests/unit/hub/hub_rig.hpp"
@@ -80,6 +82,33 @@ TEST_CASE(
   REQUIRE(std::regex_search(said, resolved, std::regex("RESOLVED ([0-9a-f-]+)")));
   const std::string alert_id = resolved[1].str();
 
+  // A rules change as municipal IT asks for it: the hub signs and sends it, the gateway checks it as its
+  // own config, answers ok, and reports the rules now in force.
+  const std::string rules_id = "rules-chain-1";
+  REQUIRE(rig.ledger->RequestCommand(
+      {bodies::kTenant, gateway, rules_id,
+       ehg::wire::RulesApplyCommand(
+           rules_id,
+           R"([{"id":"spo2-low","kind":"threshold","metric":"spo2","below":90,"severity":"high"}])"),
+       "it.oslo"},
+      rig.clock.Now()));
+  const auto rules_answered = [&] {
+    return rig.Count("SELECT count(*) FROM commands WHERE command_id = '" + rules_id +
+                     "' AND result_status IS NOT NULL");
+  };
+  for (int i = 0; i < 300 && rules_answered() == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  CHECK(rig.Count("SELECT count(*) FROM commands WHERE command_id = '" + rules_id +
+                  "' AND result_status = 'ok' AND result_detail LIKE 'rules replaced%'") == 1);
+  const auto rules_reported = [&] {
+    return rig.Count(
+        "SELECT count(*) FROM gateway_events WHERE code = 'rules.in_force' AND body::text LIKE "
+        "'%spo2-low%'");
+  };
+  for (int i = 0; i < 300 && rules_reported() == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  CHECK(rules_reported() == 1);
+
   // The gateway itself holds the alert as resolved by the nurse, with her note.
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(15s) == 0);
@@ -102,6 +131,6 @@ TEST_CASE(
                   action + "'") >= 1);
   }
   CHECK(rig.Count("SELECT count(*) FROM command_requests WHERE sent_at IS NOT NULL AND gateway_id = '" +
-                  gateway + "'") == 2);
+                  gateway + "'") == 3);
   CHECK(hub_errors == 0);
 }

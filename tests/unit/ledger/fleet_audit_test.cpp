@@ -106,8 +106,38 @@ TEST_CASE("the fleet shows the update the console asked for: requested, sent, th
   REQUIRE(result);
   REQUIRE(db.ledger->Store({*result}));
   CHECK(state().update_request_state == "rejected");
-  // The audit log names who asked for it.
-  CHECK(db.Count("audit_log WHERE actor = 'it.oslo' AND action = 'command.request'") == 1);
+  // The audit log names who asked for it, and what.
+  CHECK(db.Count("audit_log WHERE actor = 'it.oslo' AND action = 'command.request' AND detail = 'command "
+                 "upd-1, update.request 0.5.0-1'") == 1);
+
+  // A rules change: its own state beside the update's, with the gateway's reason when it refuses.
+  const auto later = ledger_test::kT0 + std::chrono::minutes(1);
+  REQUIRE(
+      db.ledger->RequestCommand({kTenant, kGateway, "rules-1",
+                                 wire::RulesApplyCommand("rules-1", R"([{"id":"a"},{"id":"b"}])"), "it.oslo"},
+                                later));
+  CHECK(state().rules_request_state == "requested");
+  CHECK(state().rules_requested_at == later);
+  CHECK(state().update_request_state == "rejected");
+  REQUIRE(db.ledger->SendRequestedCommands(
+      10,
+      [&](const CommandRequest& request) -> Result<SentCommand> {
+        return SentCommand{request.tenant, request.gateway, request.command_id,           "rules.apply",
+                           request.body,   later,           later + std::chrono::hours(1)};
+      },
+      later));
+  CHECK(state().rules_request_state == "sent");
+  auto refused = ReadMessage(kTenant, kGateway, Kind::kCommandResult,
+                             wire::CommandResultBody(Id(8), kGateway, later, "rules-1", "rules.apply", false,
+                                                     "invalid config, nothing changed: rules[0]: no kind"));
+  REQUIRE(refused);
+  REQUIRE(db.ledger->Store({*refused}));
+  CHECK(state().rules_request_state == "rejected");
+  CHECK(state().rules_request_detail == "invalid config, nothing changed: rules[0]: no kind");
+  CHECK(state().update_request_state == "rejected");
+  // The audit row counts the rules; their limits stay out of the log.
+  CHECK(db.Count("audit_log WHERE action = 'command.request' AND detail = 'command rules-1, rules.apply (2 "
+                 "rules)'") == 1);
 }
 
 TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and itself audited") {
