@@ -758,11 +758,22 @@ WebResponse ConsoleApi::EnrolGateway(const WebRequest& request, const ledger::St
                    "digits, ':' between pairs allowed");
   auto key = crypto::EcKey::FromText(Member(*members, "public_key"));
   if (!key) return Problem(400, "key", "the public key is not a P-256 key as JWK or PEM");
-  // Nothing of a private key is kept or logged; the person who pasted it is told to use the public one.
-  if (key->has_private())
+  // Nothing of a private key is kept or logged; the person who pasted it is told to use the public one,
+  // and the audit log says it happened (someone should see that the gateway gets a new key).
+  if (key->has_private()) {
+    const bool ours = accounts::InScope(account, tenant);
+    if (auto audited = ledger_.Append({clock_.Now(), account.username, "gateway.private_key_refused",
+                                       ours ? tenant : std::string(), ours ? gateway : std::string(), "",
+                                       "a private key was sent to the console and refused, nothing of it "
+                                       "kept: the gateway needs a new key"});
+        !audited) {
+      core::LogError("refused private key not audited",
+                     {{"user", account.username}, {"reason", audited.error().message}});
+    }
     return Problem(400, "private_key",
                    "that is the gateway's private key: paste its public key (the private key never leaves "
                    "the gateway; make a new one there, this one has been shown)");
+  }
   if (!accounts::InScope(account, tenant)) {
     core::LogWarning("enrolment for a municipality outside the account's scope refused",
                      {{"user", account.username}, {"tenant", tenant}});
@@ -771,6 +782,8 @@ WebResponse ConsoleApi::EnrolGateway(const WebRequest& request, const ledger::St
   auto enrolled = ledger_.EnrolNew({tenant, gateway, {key->id(), key->Jwk(false)}, *fingerprint},
                                    account.username, clock_.Now());
   if (!enrolled) {
+    if (enrolled.error().code == Errc::kInvalidArgument)
+      return Problem(400, "key", "the key's id (its kid) must be 1 to 128 visible characters");
     if (enrolled.error().code == Errc::kRejected)
       return Problem(409, "known",
                      "this gateway is enrolled with another key or was revoked: a key rotation or a new "

@@ -8,6 +8,7 @@
 #include "care/engine/subjects.hpp"
 #include "care/ledger/ledger.hpp"
 #include "gateway/core/json.hpp"
+#include "gateway/core/overloaded.hpp"
 #include "gateway/wire/commands.hpp"
 
 namespace ehg::hub {
@@ -55,6 +56,32 @@ Result<PreparedCommand> PrepareCommand(const CommandRequest& request, const cryp
   return prepared;
 }
 
+Result<void> CheckConsoleRequest(std::string_view command_json) {
+  auto command = wire::ParseCommand(command_json);
+  if (!command)
+    return Fail(Errc::kRejected, "command: the gateway would refuse it (" + command.error().reason + ")");
+  const auto refuse = [&]() -> Result<void> {
+    return Fail(Errc::kRejected, "command: the console may not ask for " + command->type);
+  };
+  // One handler per kind (core::Overloaded): a new kind is refused or allowed here on purpose.
+  return std::visit(core::Overloaded{
+                        [&](const wire::AlertAck&) -> Result<void> { return {}; },
+                        [&](const wire::AlertResolve&) -> Result<void> { return {}; },
+                        [&](const wire::UpdateRequest&) -> Result<void> { return {}; },
+                        [&](const wire::RulesApply& rules) -> Result<void> {
+                          if (rules.rules == "[]")
+                            return Fail(Errc::kRejected, "command: the console may not remove every rule");
+                          return {};
+                        },
+                        [&](const wire::ConfigApply&) { return refuse(); },
+                        [&](const wire::EventReceipt&) { return refuse(); },
+                        [&](const wire::HeartbeatSet&) { return refuse(); },
+                        [&](const wire::Ping&) { return refuse(); },
+                        [&](const wire::StatusRequest&) { return refuse(); },
+                    },
+                    command->body);
+}
+
 Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger, engine::Engine& engine) {
   // Recorded first: a result that comes back finds its row, and a command whose publish failed is on
   // record as sent without a result.
@@ -73,6 +100,8 @@ Result<int> SendRequestedCommands(ledger::Ledger& ledger, engine::Engine& engine
   return ledger.SendRequestedCommands(
       50,
       [&](const ledger::CommandRequest& request) -> Result<ledger::SentCommand> {
+        if (auto allowed = CheckConsoleRequest(request.body); !allowed)
+          return tl::unexpected(allowed.error());
         auto prepared = PrepareCommand({request.tenant, request.gateway, request.body, std::chrono::hours(1)},
                                        signing_key, clock.Now(), ids.Next().ToString());
         // Whatever PrepareCommand refuses would be refused again: the request is marked so.

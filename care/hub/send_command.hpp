@@ -45,6 +45,12 @@ struct PreparedCommand {
 Result<PreparedCommand> PrepareCommand(const CommandRequest& request, const crypto::EcKey& signing_key,
                                        core::WallTime now, const std::string& new_id);
 
+// Pure: whether the console may ask for this command (its requests wait in command_requests for a hub to
+// sign): a care worker's acknowledgement or resolution, an update, or a non-empty rules change. A
+// config, a heartbeat interval, a status or a ping are an operator's, through `ehealth-hub command`; a
+// console that was broken into cannot have them signed. The error names the type refused.
+Result<void> CheckConsoleRequest(std::string_view command_json);
+
 // Records the command (the audit of who sent what is the caller's log; the row is its state) and
 // publishes it to the gateway's session.
 Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger, engine::Engine& engine);

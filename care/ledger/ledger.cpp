@@ -315,6 +315,18 @@ Result<bool> Ledger::EnrolNew(const Enrolment& enrolment, std::string_view actor
     return Fail(Errc::kInvalidArgument, "enrol: tenant or gateway id is not valid");
   if (enrolment.key.key_id.empty() || enrolment.key.public_key.empty())
     return Fail(Errc::kInvalidArgument, "enrol: a key id and a public key are needed");
+  // As enrol_new_gateway checks them (it writes them into the audit row).
+  const bool key_id_ok = enrolment.key.key_id.size() <= 128 &&
+                         std::all_of(enrolment.key.key_id.begin(), enrolment.key.key_id.end(),
+                                     [](char c) { return c > 0x20 && c < 0x7f; });
+  const bool fingerprint_ok =
+      enrolment.cert_fingerprint.empty() ||
+      (enrolment.cert_fingerprint.size() == 64 &&
+       std::all_of(enrolment.cert_fingerprint.begin(), enrolment.cert_fingerprint.end(),
+                   [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }));
+  if (!key_id_ok || !fingerprint_ok || enrolment.key.public_key.size() > 4096)
+    return Fail(Errc::kInvalidArgument,
+                "enrol: the key id is 1-128 visible characters, the fingerprint 64 lower-case hex digits");
   auto outcome = impl_->Run<std::string>("enrol a new gateway", [&](pqxx::work& tx) {
     return tx
         .exec_params1("SELECT enrol_new_gateway($1, $2, $3, $4, $5, $6, $7::timestamptz)", enrolment.tenant,

@@ -299,27 +299,40 @@ CREATE FUNCTION enrol_new_gateway(p_tenant text, p_gateway text, p_key_id text, 
 DECLARE
   known record;
 BEGIN
-  SELECT status, key_id INTO known FROM gateways WHERE tenant = p_tenant AND gateway_id = p_gateway;
-  IF FOUND THEN
-    IF known.status = 'enrolled' AND known.key_id = p_key_id THEN
-      RETURN 'already';
-    END IF;
-    RETURN 'known';
+  -- What the audit row is made of is checked here too: the caller may be anything holding the console's
+  -- credentials, not only the console.
+  IF p_key_id !~ '^[[:graph:]]{1,128}$' OR p_cert_fingerprint !~ '^([0-9a-f]{64})?$'
+     OR p_actor !~ '^[[:graph:]]{1,64}$' OR length(p_public_key) > 4096 THEN
+    RAISE EXCEPTION 'enrol_new_gateway: a malformed key id, fingerprint, actor or key'
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  BEGIN
-    INSERT INTO gateways (tenant, gateway_id, status, key_id, public_key, cert_fingerprint, enrolled_at)
-      VALUES (p_tenant, p_gateway, 'enrolled', p_key_id, p_public_key, p_cert_fingerprint, p_at);
-  EXCEPTION WHEN unique_violation THEN
-    RETURN 'known';  -- enrolled at the same moment by someone else
-  END;
-  INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at)
-    VALUES (p_tenant, p_gateway, p_key_id, p_public_key, p_cert_fingerprint, p_at);
-  INSERT INTO audit_log (at, actor, action, tenant, gateway_id, subject, detail)
-    VALUES (p_at, p_actor, 'gateway.enrol', p_tenant, p_gateway, NULL,
-            'key ' || p_key_id || ', certificate ' || p_cert_fingerprint);
-  RETURN 'enrolled';
+  FOR attempt IN 1..2 LOOP
+    SELECT status, key_id, public_key INTO known FROM gateways WHERE tenant = p_tenant AND gateway_id = p_gateway;
+    IF FOUND THEN
+      IF known.status = 'enrolled' AND known.key_id = p_key_id AND known.public_key = p_public_key THEN
+        RETURN 'already';
+      END IF;
+      RETURN 'known';
+    END IF;
+    BEGIN
+      INSERT INTO gateways (tenant, gateway_id, status, key_id, public_key, cert_fingerprint, enrolled_at)
+        VALUES (p_tenant, p_gateway, 'enrolled', p_key_id, p_public_key, p_cert_fingerprint, p_at);
+      INSERT INTO gateway_keys (tenant, gateway_id, key_id, public_key, cert_fingerprint, added_at)
+        VALUES (p_tenant, p_gateway, p_key_id, p_public_key, p_cert_fingerprint, p_at);
+      INSERT INTO audit_log (at, actor, action, tenant, gateway_id, subject, detail)
+        VALUES (p_at, p_actor, 'gateway.enrol', p_tenant, p_gateway, NULL,
+                'key ' || p_key_id || ', certificate ' || p_cert_fingerprint);
+      RETURN 'enrolled';
+    EXCEPTION WHEN unique_violation THEN
+      NULL;  -- enrolled at the same moment by another request: read what it wrote, once
+    END;
+  END LOOP;
+  RETURN 'known';
 END $$;
 REVOKE ALL ON FUNCTION enrol_new_gateway(text, text, text, text, text, text, timestamptz) FROM PUBLIC;
+
+-- The fleet view's latest request of each type per gateway.
+CREATE INDEX command_requests_type ON command_requests (tenant, gateway_id, ((body::jsonb) ->> 'type'), requested_at);
 )sql";
 
 constexpr std::array kMigrations{
@@ -328,7 +341,8 @@ constexpr std::array kMigrations{
     Migration{2, "the console's staff accounts, sessions and sign-in attempts", kVersion2},
     Migration{3, "staff actions on alerts and the commands they ask the hub to send", kVersion3},
     Migration{4, "indexes for the resident view and the audit view", kVersion4},
-    Migration{5, "enrolling a new gateway from the console, through a function", kVersion5},
+    Migration{5, "enrolling a new gateway from the console, through a function; command requests by type",
+              kVersion5},
 };
 
 }  // namespace

@@ -12,9 +12,17 @@
 namespace ehg::app {
 
 uplink::CommandOutcome RemoteCommands::ApplyConfig(const wire::ConfigApply& apply) {
+  auto local = port_.ReadLocalConfigText();
+  if (!local)
+    return {false, "the local config file does not read, nothing changed: " + local.error().message};
+  return ApplyConfigText(apply.text, *local);
+}
+
+uplink::CommandOutcome RemoteCommands::ApplyConfigText(const std::string& text,
+                                                       const std::string& local_text) {
+  const std::filesystem::path base = std::filesystem::absolute(config_path_).parent_path();
   // Relative paths resolve as LoadConfig resolves them in the local file, so equal texts compare equal.
-  config::ConfigResult parsed =
-      config::ParseConfig(apply.text, std::filesystem::absolute(config_path_).parent_path());
+  config::ConfigResult parsed = config::ParseConfig(text, base);
   if (!parsed) {
     const auto& errors = parsed.error();
     return {false, "invalid config, nothing changed: " + errors.front().ToString() +
@@ -23,7 +31,7 @@ uplink::CommandOutcome RemoteCommands::ApplyConfig(const wire::ConfigApply& appl
   // The floor is what the local file says now (what the next start takes, local edits included); a
   // remote config may differ from it only in care settings. When the local file does not read, nothing
   // remote replaces it: the installer fixes it on site (and config_ belongs to the main thread).
-  const config::ConfigResult on_disk = LocalConfig();
+  const config::ConfigResult on_disk = config::ParseConfig(local_text, base);
   if (!on_disk) {
     return {false,
             "the local config file does not read, nothing changed: " + on_disk.error().front().ToString()};
@@ -45,7 +53,7 @@ uplink::CommandOutcome RemoteCommands::ApplyConfig(const wire::ConfigApply& appl
   }
   if (const auto unusable = port_.UnusableFiles(*parsed)) return {false, *unusable};
   const std::filesystem::path previous = config_path_.string() + ".previous";
-  if (auto written = port_.WriteConfig(apply.text, previous); !written) {
+  if (auto written = port_.WriteConfig(text, previous); !written) {
     return {false, "could not write the config, the previous one stays: " + written.error().message};
   }
   core::LogInfo("config replaced by command",
@@ -56,12 +64,15 @@ uplink::CommandOutcome RemoteCommands::ApplyConfig(const wire::ConfigApply& appl
 }
 
 uplink::CommandOutcome RemoteCommands::ApplyRules(const wire::RulesApply& rules) {
-  auto text = port_.ReadLocalConfigText();
-  if (!text) return {false, "the local config file does not read, nothing changed: " + text.error().message};
-  auto changed = config::WithRules(*text, rules.rules);
+  // The file is read once: the floor is checked against the same text the new rules go into, so a local
+  // edit made meanwhile is neither lost nor judged by an older file.
+  auto local = port_.ReadLocalConfigText();
+  if (!local)
+    return {false, "the local config file does not read, nothing changed: " + local.error().message};
+  auto changed = config::WithRules(*local, rules.rules);
   if (!changed)
     return {false, "the local config file does not read, nothing changed: " + changed.error().message};
-  uplink::CommandOutcome outcome = ApplyConfig({*changed});
+  uplink::CommandOutcome outcome = ApplyConfigText(*changed, *local);
   if (outcome.ok) outcome.detail = "rules replaced; " + outcome.detail;
   return outcome;
 }
@@ -70,12 +81,6 @@ uplink::CommandOutcome RemoteCommands::Apply(const wire::ConfigChange& change) {
   return std::visit(core::Overloaded{[this](const wire::ConfigApply& apply) { return ApplyConfig(apply); },
                                      [this](const wire::RulesApply& rules) { return ApplyRules(rules); }},
                     change);
-}
-
-config::ConfigResult RemoteCommands::LocalConfig() {
-  auto text = port_.ReadLocalConfigText();
-  if (!text) return tl::unexpected(std::vector<config::ConfigError>{{"", text.error().message, 0}});
-  return config::ParseConfig(*text, std::filesystem::absolute(config_path_).parent_path());
 }
 
 uplink::CommandOutcome RemoteCommands::RequestUpdate(const wire::UpdateRequest& update,

@@ -54,8 +54,8 @@ class RemoteCommands {
   uplink::CommandOutcome RequestUpdate(const wire::UpdateRequest& update, const std::string& command_id);
 
  private:
-  // The local file parsed as the next start would parse it.
-  config::ConfigResult LocalConfig();
+  // `text` checked against the local file's text (its security floor) and applied.
+  uplink::CommandOutcome ApplyConfigText(const std::string& text, const std::string& local_text);
 
   std::filesystem::path config_path_;
   bool simulators_linked_;

@@ -145,6 +145,8 @@ function follow() {
   const events = new EventSource('/api/events');
   state.events = events;
   events.addEventListener('alerts', () => loadBoard());
+  // Every (re)connection reads the board: notices sent while the stream was down are not replayed.
+  events.onopen = () => loadBoard();
   events.addEventListener('signed_out', () => showSignIn());
   events.onerror = () => { $('board-status').textContent = t('live_lost'); };
 }
@@ -163,7 +165,12 @@ function loadBoard() {
     try {
       do {
         boardReadAgain = false;
-        await readBoard();
+        // A read that failed (the network, a console restarting, the database away) is tried again in
+        // 2 s for as long as it fails: a notice it answered must not be lost with it.
+        if (!(await readBoard())) {
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          if (state.session) boardReadAgain = true;
+        }
       } while (boardReadAgain);
     } finally {
       boardRead = null;
@@ -172,14 +179,23 @@ function loadBoard() {
   return boardRead;
 }
 
+// True when the board was read (or the session is over: nothing to retry).
 async function readBoard() {
-  const { status, data } = await api('GET', '/api/alerts');
-  if (status === 401) return showSignIn();
-  if (status !== 200 || !data) { $('board-status').textContent = t('unavailable'); return; }
+  let answer;
+  try {
+    answer = await api('GET', '/api/alerts');
+  } catch (error) {
+    $('board-status').textContent = t('unavailable');
+    return false;
+  }
+  const { status, data } = answer;
+  if (status === 401) { showSignIn(); return true; }
+  if (status !== 200 || !data) { $('board-status').textContent = t('unavailable'); return false; }
   state.clockOffset = data.now - Date.now();
   state.alerts = data.alerts;
   render();
   $('board-status').textContent = t('updated') + ' ' + new Date(data.now).toLocaleTimeString(state.language);
+  return true;
 }
 
 function age(ms) {

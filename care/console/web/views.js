@@ -242,6 +242,13 @@
     });
     return button;
   }
+  // A confirmed request is sent once: its button stays disabled until the answer (a double tap on a
+  // tablet would otherwise send two).
+  async function sending(button, request) {
+    button.disabled = true;
+    try { return await request(); } finally { button.disabled = false; }
+  }
+
   // ---- A rules change (municipal IT): the list, then a confirmation step naming the gateway.
   let changingRules = null;  // the gateway whose rules form is open
   let rulesConfirmed = null;  // the text the confirmation was shown for
@@ -263,6 +270,7 @@
     button.dataset.rulesGateway = g.gateway;
     button.addEventListener('click', () => {
       closeRules();
+      $('fleet-rules-text').value = '';  // never another gateway's list left in the form
       changingRules = g;
       $('fleet-rules-target').textContent = t('rules_target')(g.gateway, g.tenant);
       $('fleet-rules').hidden = false;
@@ -283,7 +291,8 @@
       $('fleet-rules-submit').textContent = t('confirm_rules');
       return;
     }
-    const { status, data } = await api('POST', '/api/fleet/rules', { tenant: changingRules.tenant, gateway: changingRules.gateway, rules: text });
+    const { status, data } = await sending($('fleet-rules-submit'),
+      () => api('POST', '/api/fleet/rules', { tenant: changingRules.tenant, gateway: changingRules.gateway, rules: text }));
     if (status === 401) return showSignIn();
     $('fleet-rules-status').textContent = status === 200 ? t('rules_sent') : t('update_refused') + ((data && data.message) || status);
     if (status === 200) { closeRules(); $('fleet-rules-text').value = ''; } else { rulesConfirmed = null; $('fleet-rules-confirm').hidden = true; $('fleet-rules-submit').textContent = t('send_rules'); }
@@ -314,8 +323,8 @@
   async function requestUpdate(event) {
     event.preventDefault();
     if (!updating) return;
-    const { status, data } = await api('POST', '/api/fleet/update',
-      { tenant: updating.tenant, gateway: updating.gateway, version: $('fleet-update-version').value.trim() });
+    const { status, data } = await sending(document.querySelector('#fleet-update button[type=submit]'),
+      () => api('POST', '/api/fleet/update', { tenant: updating.tenant, gateway: updating.gateway, version: $('fleet-update-version').value.trim() }));
     if (status === 401) return showSignIn();
     $('fleet-update-status').textContent = status === 200 ? t('update_sent') : t('update_refused') + ((data && data.message) || status);
     if (status === 200) { updating = null; $('fleet-update').hidden = true; $('fleet-update-version').value = ''; }
@@ -352,7 +361,7 @@
       $('enrol-status').textContent = '';
       return;
     }
-    const { status, data } = await api('POST', '/api/fleet/enrol', values);
+    const { status, data } = await sending($('enrol-submit'), () => api('POST', '/api/fleet/enrol', values));
     if (status === 401) return showSignIn();
     resetEnrol();
     if (status === 200 && data) {

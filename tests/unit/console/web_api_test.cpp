@@ -501,6 +501,15 @@ TEST_CASE(
   const WebResponse pasted_private = post(enrolment("0301", "gw-new", key->Jwk(true)), it);
   CHECK(pasted_private.status == 400);
   CHECK(pasted_private.body.find("private_key") != std::string::npos);
+  {
+    auto rows = api.ledger->ReadAudit({{"*"}, "", "", "", "gateway.private_key_refused", {}, 10}, "admin",
+                                      api.clock.Now());
+    REQUIRE(rows);
+    REQUIRE(rows->size() == 1);
+    CHECK((*rows)[0].entry.actor == "it.oslo");
+    CHECK((*rows)[0].entry.gateway == "gw-new");
+    CHECK((*rows)[0].entry.detail.find("\"d\"") == std::string::npos);
+  }
   CHECK(pasted_private.body.find(key->Jwk(true).substr(key->Jwk(true).find("\"d\""), 20)) ==
         std::string::npos);
   CHECK(post(enrolment("4601", "gw-new", public_jwk), it).status == 403);  // not her municipality

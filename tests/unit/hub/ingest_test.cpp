@@ -291,30 +291,41 @@ TEST_CASE("A command the hub sends reaches the real gateway, and its result come
   CHECK(*result()->result_status == "ok");
   CHECK(result()->type == "ping");
 
-  // The console's way: a request in the ledger, signed and sent by the hub's loop, answered the same way.
-  // One the gateway would refuse is marked refused and never sent.
-  REQUIRE(rig.ledger->RequestCommand({bodies::kTenant, gateway, "console-ping-1",
-                                      R"({"id":"console-ping-1","type":"ping"})", "kari.nordmann"},
-                                     rig.clock.Now()));
+  // The console's way: a request in the ledger, signed and sent by the hub's loop, answered the same way
+  // (an acknowledgement of an alert the gateway does not hold: answered, refused by the gateway). One
+  // the gateway would refuse, and one the console may not ask for (a ping is an operator's), are marked
+  // refused and never sent.
+  REQUIRE(rig.ledger->RequestCommand(
+      {bodies::kTenant, gateway, "console-ack-1",
+       R"({"id":"console-ack-1","type":"alert.ack","alert_id":"no-such-alert","by":"kari.nordmann"})",
+       "kari.nordmann"},
+      rig.clock.Now()));
   REQUIRE(rig.ledger->RequestCommand({bodies::kTenant, gateway, "console-odd-1",
                                       R"({"id":"console-odd-1","type":"self.destruct"})", "kari.nordmann"},
+                                     rig.clock.Now()));
+  REQUIRE(rig.ledger->RequestCommand({bodies::kTenant, gateway, "console-ping-1",
+                                      R"({"id":"console-ping-1","type":"ping"})", "kari.nordmann"},
                                      rig.clock.Now()));
   ehg::core::EventIdGenerator ids(rig.clock);
   auto handled = ehg::hub::SendRequestedCommands(*rig.ledger, *rig.engine, rig.care_commands, rig.clock, ids);
   REQUIRE(handled.has_value());
-  CHECK(*handled == 2);
+  CHECK(*handled == 3);
   CHECK(
       ehg::hub::SendRequestedCommands(*rig.ledger, *rig.engine, rig.care_commands, rig.clock, ids).value() ==
       0);
   const auto requested = [&] {
-    return rig.ledger->LookupCommand(bodies::kTenant, gateway, "console-ping-1").value();
+    return rig.ledger->LookupCommand(bodies::kTenant, gateway, "console-ack-1").value();
   };
   REQUIRE(requested().has_value());
   REQUIRE(rig.TurnUntil([&] { return requested()->result_status.has_value(); }, 30s));
-  CHECK(*requested()->result_status == "ok");
+  CHECK(*requested()->result_status == "rejected");
   CHECK_FALSE(rig.ledger->LookupCommand(bodies::kTenant, gateway, "console-odd-1").value().has_value());
   CHECK(rig.Count("SELECT count(*) FROM command_requests WHERE command_id = 'console-odd-1' AND refused LIKE "
                   "'%would refuse%'") == 1);
+  CHECK_FALSE(rig.ledger->LookupCommand(bodies::kTenant, gateway, "console-ping-1").value().has_value());
+  CHECK(
+      rig.Count("SELECT count(*) FROM command_requests WHERE command_id = 'console-ping-1' AND refused LIKE "
+                "'%may not ask for ping%'") == 1);
   daemon.Signal(SIGTERM);
   CHECK(daemon.Wait(15s) == 0);
 }

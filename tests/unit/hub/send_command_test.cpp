@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -67,5 +68,35 @@ TEST_CASE("hub command: what the gateway would refuse is refused before it is si
     const auto& case_name = name;  // clang 14 cannot capture a structured binding
     CAPTURE(case_name);
     CHECK_FALSE(PrepareCommand(request, care, kNow, "id-1").has_value());
+  }
+}
+
+TEST_CASE("hub command: the console may ask for a care worker's decision, an update or rules, nothing else") {
+  using ehg::hub::CheckConsoleRequest;
+  for (const char* allowed :
+       {R"({"id":"c-1","type":"alert.ack","alert_id":"a-1","by":"kari"})",
+        R"({"id":"c-2","type":"alert.resolve","alert_id":"a-1","by":"kari","note":"ok"})",
+        R"({"id":"c-3","type":"update.request","version":"0.5.0-1"})",
+        R"({"id":"c-4","type":"rules.apply","rules":[{"id":"spo2-low"}]})"}) {
+    CAPTURE(allowed);
+    CHECK(CheckConsoleRequest(allowed).has_value());
+  }
+  // What a console that was broken into might queue: each refused, naming what.
+  for (const auto& [command, says] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"id":"c-5","type":"config.apply","config":"{}"})", "may not ask for config.apply"},
+           {R"({"id":"c-6","type":"rules.apply","rules":[]})", "may not remove every rule"},
+           {R"({"id":"c-7","type":"rules.apply","rules":[ ]})", "may not remove every rule"},
+           {R"({"id":"c-8","type":"heartbeat.set","interval_seconds":3600})",
+            "may not ask for heartbeat.set"},
+           {R"({"id":"c-9","type":"ping"})", "may not ask for ping"},
+           {R"({"id":"c-10","type":"status"})", "may not ask for status"},
+           {R"({"id":"c-11","type":"event.receipt","event_ids":["0190e4a8-0000-7000-8000-000000000001"]})",
+            "may not ask for event.receipt"},
+           {R"({"id":"c-12","type":"format.disk"})", "the gateway would refuse it"}}) {
+    const std::string& body = command;  // clang 14 cannot capture a structured binding
+    CAPTURE(body);
+    const auto checked = CheckConsoleRequest(body);
+    REQUIRE_FALSE(checked.has_value());
+    CHECK(checked.error().message.find(says) != std::string::npos);
   }
 }

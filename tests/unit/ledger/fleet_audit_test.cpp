@@ -1,6 +1,10 @@
 // The console's fleet view and audit view on a real PostgreSQL 15.
 #include <doctest/doctest.h>
 
+#include <optional>
+#include <pqxx/pqxx>
+#include <thread>
+
 #include "care/accounts/passwords.hpp"
 #include "tests/support/postgres/postgres.hpp"
 #include "tests/unit/ledger/bodies.hpp"
@@ -215,6 +219,46 @@ TEST_CASE("the audit view: newest first, filtered, in the reader's scope, and it
 
 namespace ehg::ledger {
 namespace {
+
+TEST_CASE("two enrolments of one new gateway at once: one enrols it, the other is told it already is") {
+  LedgerDatabase db;
+  pqxx::connection first(db.connection);
+  pqxx::work holding(first);
+  CHECK(holding
+            .exec_params1("SELECT enrol_new_gateway($1, $2, 'kid-r', 'kr', '', 'it-1', now())", kTenant,
+                          "gw-race")[0]
+            .as<std::string>() == "enrolled");
+  // The second waits on the first's uncommitted row, then finds it (a double tap on "Confirm").
+  std::optional<Result<bool>> second;
+  std::thread other([&] {
+    second = db.ledger->EnrolNew({kTenant, "gw-race", {"kid-r", "kr"}, ""}, "it-2", ledger_test::kT0);
+  });
+  bool waiting = false;
+  for (int i = 0; i < 200 && !waiting; ++i) {
+    waiting = db.Count("pg_stat_activity WHERE wait_event_type = 'Lock'") == 1;
+    if (!waiting) std::this_thread::sleep_for(milliseconds(50));
+  }
+  CHECK(waiting);
+  holding.commit();
+  other.join();
+  REQUIRE(second.has_value());
+  REQUIRE_MESSAGE(second->has_value(), second->error().message);
+  CHECK_FALSE(**second);
+  CHECK(db.Count("audit_log WHERE action = 'gateway.enrol'") == 1);
+  CHECK(db.Count("gateway_keys WHERE gateway_id = 'gw-race'") == 1);
+  // Another key for it, or malformed values for the audit row: refused, nothing written.
+  auto other_key = db.ledger->EnrolNew({kTenant, "gw-race", {"kid-s", "ks"}, ""}, "it-2", ledger_test::kT0);
+  REQUIRE_FALSE(other_key.has_value());
+  CHECK(other_key.error().code == Errc::kRejected);
+  CHECK_FALSE(db.ledger->EnrolNew({kTenant, "gw-odd", {"kid with space", "k"}, ""}, "it", ledger_test::kT0));
+  CHECK_FALSE(db.ledger->EnrolNew({kTenant, "gw-odd", {"kid-o", "k"}, "AB"}, "it", ledger_test::kT0));
+  CHECK_THROWS_WITH(
+      test::TestPostgres::Get().Execute(
+          db.connection.substr(db.connection.rfind('=') + 1),
+          "SELECT enrol_new_gateway('0301', 'gw-odd', 'kid-o', 'k', '', 'it\nforged row', now())"),
+      doctest::Contains("malformed"));
+  CHECK(db.Count("gateways WHERE gateway_id = 'gw-odd'") == 0);
+}
 
 TEST_CASE("the console's role reads and acts as the console does, and can change nothing else") {
   LedgerDatabase db;
