@@ -84,6 +84,19 @@ struct Api {
     request.address = "192.0.2.7";
     return request;
   }
+  // The bodies of the commands waiting for a hub (each then marked refused, so a second call finds none).
+  std::vector<std::string> WaitingCommands() {
+    std::vector<std::string> bodies;
+    auto handled = ledger->SendRequestedCommands(
+        10,
+        [&](const ledger::CommandRequest& request) -> Result<ledger::SentCommand> {
+          bodies.push_back(request.body);
+          return tl::unexpected(Error{Errc::kRejected, "test: not sent"});
+        },
+        clock.Now());
+    REQUIRE(handled);
+    return bodies;
+  }
   // Signs in and returns (cookie header, csrf token).
   std::pair<std::string, std::string> SignIn(const std::string& name) {
     const WebResponse response = api.Handle(Request(
@@ -363,14 +376,7 @@ TEST_CASE("an update request: municipal IT only, confirmed by CSRF and origin, a
   CHECK((*gateway)->update_requested_version == "0.5.0-1");
   CHECK((*gateway)->update_request_state == "requested");
   // Only the one accepted request is waiting for a hub.
-  std::vector<std::string> bodies;
-  REQUIRE(api.ledger->SendRequestedCommands(
-      10,
-      [&](const ledger::CommandRequest& request) -> Result<ledger::SentCommand> {
-        bodies.push_back(request.body);
-        return tl::unexpected(Error{Errc::kRejected, "test: not sent"});
-      },
-      api.clock.Now()));
+  const std::vector<std::string> bodies = api.WaitingCommands();
   REQUIRE(bodies.size() == 1);
   CHECK(bodies[0].find(R"("type":"update.request","version":"0.5.0-1")") != std::string::npos);
 }
@@ -415,14 +421,7 @@ TEST_CASE(
   REQUIRE(gateway->has_value());
   CHECK((*gateway)->rules_request_state == "requested");
   CHECK((*gateway)->update_request_state.empty());
-  std::vector<std::string> bodies;
-  REQUIRE(api.ledger->SendRequestedCommands(
-      10,
-      [&](const ledger::CommandRequest& request) -> Result<ledger::SentCommand> {
-        bodies.push_back(request.body);
-        return tl::unexpected(Error{Errc::kRejected, "test: not sent"});
-      },
-      api.clock.Now()));
+  const std::vector<std::string> bodies = api.WaitingCommands();
   REQUIRE(bodies.size() == 1);
   // The list as the gateway reads it: compact, the comment gone.
   auto command = wire::ParseCommand(bodies[0]);
