@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "gateway/wire/commands.hpp"
+#include "tests/support/ports.hpp"
 
 namespace ehg::test {
 namespace {
@@ -49,19 +50,7 @@ std::string Stringify(const Poco::JSON::Object::Ptr& object) {
 }  // namespace
 
 int FreePort() {
-  const int descriptor = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  if (::bind(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(descriptor);
-    throw std::runtime_error("cannot bind a free port");
-  }
-  socklen_t length = sizeof address;
-  ::getsockname(descriptor, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(descriptor);
-  return ntohs(address.sin_port);
+  return UnusedLoopbackPort();
 }
 
 const TestPki& TestPki::Get() {

@@ -16,7 +16,7 @@
 // mosquitto broker on a free loopback port, and a receiver playing the care system.
 namespace ehg::test {
 
-// A loopback TCP port nothing listens on right now (bound and released).
+// A loopback TCP port nothing listens on right now, from below the ephemeral range (ports.hpp says why).
 int FreePort();
 
 // Certificates made once per test process by scripts/gen-certs.

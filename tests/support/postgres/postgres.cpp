@@ -15,23 +15,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/ports.hpp"
+
 namespace ehg::test {
 namespace {
-
-int UnusedLoopbackPort() {
-  const int descriptor = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(descriptor, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(descriptor);
-    throw std::runtime_error("postgres fixture: cannot bind a free port");
-  }
-  socklen_t length = sizeof address;
-  ::getsockname(descriptor, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(descriptor);
-  return ntohs(address.sin_port);
-}
 
 std::filesystem::path TempRoot() {
   const char* base = std::getenv("TMPDIR");
