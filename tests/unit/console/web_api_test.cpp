@@ -97,6 +97,16 @@ struct Api {
     REQUIRE(handled);
     return bodies;
   }
+  // A JSON POST from the page of a signed-in account (cookie header, csrf token).
+  WebResponse Post(const std::string& path, const Poco::JSON::Object& body,
+                   const std::pair<std::string, std::string>& who) {
+    std::ostringstream text;
+    body.stringify(text);
+    WebRequest request = Request("POST", path, text.str());
+    request.cookie = who.first;
+    request.csrf_token = who.second;
+    return api.Handle(request);
+  }
   // Signs in and returns (cookie header, csrf token).
   std::pair<std::string, std::string> SignIn(const std::string& name) {
     const WebResponse response = api.Handle(Request(
@@ -395,12 +405,7 @@ TEST_CASE(
     body.set("tenant", tenant);
     body.set("gateway", gateway);
     body.set("rules", rules);
-    std::ostringstream text;
-    body.stringify(text);
-    WebRequest request = Api::Request("POST", "/api/fleet/rules", text.str());
-    request.cookie = who.first;
-    request.csrf_token = who.second;
-    return api.api.Handle(request);
+    return api.Post("/api/fleet/rules", body, who);
   };
   const std::string rules =
       "[ // SpO2 for a COPD resident\n {\"id\": \"spo2-low\", \"kind\": \"threshold\", \"metric\": \"spo2\", "
@@ -465,13 +470,8 @@ TEST_CASE(
   REQUIRE(key);
   const std::string public_jwk = key->Jwk(false);
   const auto it = api.SignIn("it.oslo");
-  const auto post = [&](Poco::JSON::Object body, const std::pair<std::string, std::string>& who) {
-    std::ostringstream text;
-    body.stringify(text);
-    WebRequest request = Api::Request("POST", "/api/fleet/enrol", text.str());
-    request.cookie = who.first;
-    request.csrf_token = who.second;
-    return api.api.Handle(request);
+  const auto post = [&](const Poco::JSON::Object& body, const std::pair<std::string, std::string>& who) {
+    return api.Post("/api/fleet/enrol", body, who);
   };
   const auto enrolment = [&](std::string tenant, std::string gateway, std::string public_key,
                              std::string fingerprint = std::string(64, 'c')) {
