@@ -85,13 +85,19 @@ TEST_CASE(
   // A rules change as municipal IT asks for it: the hub signs and sends it, the gateway checks it as its
   // own config, answers ok, and reports the rules now in force.
   const std::string rules_id = "rules-chain-1";
-  REQUIRE(rig.ledger->RequestCommand(
-      {bodies::kTenant, gateway, rules_id,
-       ehg::wire::RulesApplyCommand(
-           rules_id,
-           R"([{"id":"spo2-low","kind":"threshold","metric":"spo2","below":90,"severity":"high"}])"),
-       "it.oslo"},
-      rig.clock.Now()));
+  // On a connection of its own, as the console has: rig.ledger is the hub thread's (one Ledger is one
+  // connection for one thread).
+  auto console_ledger = ehg::ledger::Ledger::Open({rig.database});
+  REQUIRE(console_ledger);
+  REQUIRE(
+      (*console_ledger)
+          ->RequestCommand(
+              {bodies::kTenant, gateway, rules_id,
+               ehg::wire::RulesApplyCommand(
+                   rules_id,
+                   R"([{"id":"spo2-low","kind":"threshold","metric":"spo2","below":90,"severity":"high"}])"),
+               "it.oslo"},
+              rig.clock.Now()));
   const auto rules_answered = [&] {
     return rig.Count("SELECT count(*) FROM commands WHERE command_id = '" + rules_id +
                      "' AND result_status IS NOT NULL");
