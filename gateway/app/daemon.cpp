@@ -3,11 +3,13 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <memory>
@@ -816,9 +818,19 @@ class Daemon {
   std::unique_ptr<http::StatusServer> status_page_;
 };
 
+// glibc gives each thread that allocates an arena of its own (up to eight per core), and every arena keeps
+// pages of its own resident: with the daemon's ten threads, about 0.4 MiB of the steady RSS. The daemon
+// allocates little and rarely (a few per cent of one core), so one shared arena costs nothing measurable.
+// Done before the first thread starts; an operator's MALLOC_ARENA_MAX or GLIBC_TUNABLES wins.
+void LimitMallocArenas() {
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr || std::getenv("GLIBC_TUNABLES") != nullptr) return;
+  ::mallopt(M_ARENA_MAX, 1);
+}
+
 }  // namespace
 
 int RunDaemon(const std::filesystem::path& config_path, const DaemonOptions& options) {
+  LimitMallocArenas();
   // Health data: files and directories we create are for the service user only, whatever the caller's umask.
   ::umask(0077);
   // Before any thread exists, so that every thread inherits the blocked mask.
