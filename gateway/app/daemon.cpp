@@ -1,7 +1,5 @@
 #include "gateway/app/daemon.hpp"
 
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
@@ -31,6 +29,7 @@
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/file_snapshot.hpp"
+#include "gateway/core/json.hpp"
 #include "gateway/core/liveness.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/telemetry.hpp"
@@ -407,13 +406,19 @@ class Daemon {
     outcome_refusal_logged_ = false;
     std::string outcome = "unknown";
     std::string detail = std::move(*text);
-    try {
-      const auto parsed = Poco::JSON::Parser().parse(detail).extract<Poco::JSON::Object::Ptr>();
-      outcome = parsed->optValue<std::string>("outcome", "unknown");
-      detail = parsed->optValue<std::string>("detail", "");
-    } catch (const Poco::Exception& error) {
+    if (const auto parsed = core::ParseJson(detail);
+        parsed && parsed->type == core::JsonValue::Type::kObject) {
+      const auto text_of = [&parsed](std::string_view key) -> std::optional<std::string> {
+        const core::JsonValue* value = parsed->Find(key);
+        if (value == nullptr || value->type != core::JsonValue::Type::kString) return std::nullopt;
+        return value->text;
+      };
+      outcome = text_of("outcome").value_or("unknown");
+      detail = text_of("detail").value_or("");
+    } else {
       core::LogError("update outcome unreadable",
-                     {{"file", outcome_file.string()}, {"reason", error.displayText()}});
+                     {{"file", outcome_file.string()},
+                      {"reason", parsed ? std::string("not a JSON object") : parsed.error().message}});
     }
     store::OutboxChange change;
     change.events.push_back(
@@ -529,7 +534,7 @@ class Daemon {
     options.host = page.host;
     options.port = static_cast<std::uint16_t>(page.port);
     options.refresh = page.refresh;
-    // Poco reads the certificate and key by name while the server starts: it gets checked copies.
+    // OpenSSL reads the certificate and key by name while the server starts: it gets checked copies.
     std::optional<core::FileSnapshot> tls_cert;
     std::optional<core::FileSnapshot> tls_key;
     if (!page.tls_cert_file.empty()) {

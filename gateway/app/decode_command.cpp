@@ -1,8 +1,6 @@
 #include "gateway/app/decode_command.hpp"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -16,11 +14,11 @@
 #include "devices/serial_protocols/decoder.hpp"
 #include "gateway/app/exit_codes.hpp"
 #include "gateway/core/bounded_file.hpp"
+#include "gateway/core/json_writer.hpp"
 #include "gateway/core/vital_signs.hpp"
 
 namespace ehg::app {
 namespace {
-
 
 std::optional<std::vector<std::uint8_t>> ParseHex(std::string_view text) {
   std::vector<std::uint8_t> bytes;
@@ -54,60 +52,65 @@ std::string_view UnitOf(std::string_view metric) {
   return info != nullptr ? info->unit : std::string_view();
 }
 
-// What every printed reading starts with: metric, value, unit and quality flags.
-Poco::JSON::Object ReadingObject(std::string_view metric, double value, core::QualityFlags quality) {
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("metric", std::string(metric));
-  object.set("value", value);
-  object.set("unit", std::string(UnitOf(metric)));
-  Poco::JSON::Array flags;
+// What every printed reading starts with: metric, value, unit and quality flags. The object stays open for
+// the caller's fields; PrintLine closes and prints it.
+void ReadingObject(core::JsonWriter& json, std::string_view metric, double value,
+                   core::QualityFlags quality) {
+  json.BeginObject().Key("metric").String(metric).Key("value").Number(value).Key("unit").String(
+      UnitOf(metric));
+  json.Key("flags").BeginArray();
   for (const std::string& name : quality.Names())
-    flags.add(name);
-  object.set("flags", flags);
-  return object;
+    json.String(name);
+  json.EndArray();
 }
 
-void PrintLine(const Poco::JSON::Object& object) {
-  object.stringify(std::cout);
-  std::cout << "\n";
+void PrintLine(core::JsonWriter& json) {
+  std::cout << std::move(json.EndObject()).Take() << "\n";
 }
 
 void Print(const devices::serial::Sample& sample, std::string_view metric, double value) {
-  Poco::JSON::Object object = ReadingObject(metric, value, sample.flags);
-  if (sample.device_time) object.set("device_time", core::FormatIso8601(*sample.device_time));
+  core::JsonWriter json;
+  ReadingObject(json, metric, value, sample.flags);
+  if (sample.device_time) json.Key("device_time").String(core::FormatIso8601(*sample.device_time));
   if (sample.device_local_time)
-    object.set("device_local_time", core::FormatCivilTime(*sample.device_local_time));
-  if (sample.sequence) object.set("sequence", *sample.sequence);
-  if (sample.user != 1) object.set("user", sample.user);
-  if (sample.battery_low) object.set("battery_low", true);
-  PrintLine(object);
+    json.Key("device_local_time").String(core::FormatCivilTime(*sample.device_local_time));
+  if (sample.sequence) json.Key("sequence").Unsigned(*sample.sequence);
+  if (sample.user != 1) json.Key("user").Unsigned(sample.user);
+  if (sample.battery_low) json.Key("battery_low").Bool(true);
+  PrintLine(json);
 }
 
-void PrintDetails(Poco::JSON::Object& object,
-                  const std::vector<std::pair<std::string, std::string>>& details) {
+// Details with the same key (a device can report several) are joined with commas, in their order.
+void PrintDetails(core::JsonWriter& json, const std::vector<std::pair<std::string, std::string>>& details) {
   if (details.empty()) return;
-  Poco::JSON::Object grouped(Poco::JSON_PRESERVE_KEY_ORDER);
+  std::vector<std::pair<std::string, std::string>> grouped;
   for (const auto& [key, value] : details) {
-    if (grouped.has(key)) {
-      grouped.set(key, grouped.getValue<std::string>(key) + "," + value);
+    const auto same = std::find_if(grouped.begin(), grouped.end(),
+                                   [&key = key](const auto& entry) { return entry.first == key; });
+    if (same != grouped.end()) {
+      same->second += "," + value;
     } else {
-      grouped.set(key, value);
+      grouped.emplace_back(key, value);
     }
   }
-  object.set("details", grouped);
+  json.Key("details").BeginObject();
+  for (const auto& [key, value] : grouped)
+    json.Key(key).String(value);
+  json.EndObject();
 }
 
 void PrintMeasurement(const devices::ble::Measurement& measurement, const devices::ble::ProfileValue& value) {
-  Poco::JSON::Object object = ReadingObject(value.metric, value.value, measurement.flags);
+  core::JsonWriter json;
+  ReadingObject(json, value.metric, value.value, measurement.flags);
   if (measurement.device_local_time) {
-    object.set("device_local_time", core::FormatCivilTime(*measurement.device_local_time));
+    json.Key("device_local_time").String(core::FormatCivilTime(*measurement.device_local_time));
   }
-  if (measurement.device_clock_not_set) object.set("device_clock_not_set", true);
-  if (measurement.sequence) object.set("sequence", *measurement.sequence);
-  if (measurement.user) object.set("user", *measurement.user);
-  if (measurement.intermediate) object.set("intermediate", true);
-  PrintDetails(object, measurement.details);
-  PrintLine(object);
+  if (measurement.device_clock_not_set) json.Key("device_clock_not_set").Bool(true);
+  if (measurement.sequence) json.Key("sequence").Unsigned(*measurement.sequence);
+  if (measurement.user) json.Key("user").Unsigned(*measurement.user);
+  if (measurement.intermediate) json.Key("intermediate").Bool(true);
+  PrintDetails(json, measurement.details);
+  PrintLine(json);
 }
 
 int DecodeCharacteristic(const DecodeRequest& request, const std::vector<std::uint8_t>& bytes) {
@@ -174,23 +177,24 @@ int DecodeBthomeAdvertisement(const DecodeRequest& request, const std::vector<st
     return 1;
   }
   auto print = [&](const std::string& metric, double value,
-                   const std::function<void(Poco::JSON::Object&)>& extra) {
-    Poco::JSON::Object object = ReadingObject(metric, value, {});
+                   const std::function<void(core::JsonWriter&)>& extra) {
+    core::JsonWriter json;
+    ReadingObject(json, metric, value, {});
     if (packet->timestamp) {
-      object.set("device_time",
-                 core::FormatIso8601(core::WallTime(std::chrono::seconds(*packet->timestamp))));
+      json.Key("device_time")
+          .String(core::FormatIso8601(core::WallTime(std::chrono::seconds(*packet->timestamp))));
     }
-    if (packet->packet_id) object.set("packet_id", *packet->packet_id);
-    if (packet->counter) object.set("counter", *packet->counter);
-    if (extra) extra(object);
-    PrintLine(object);
+    if (packet->packet_id) json.Key("packet_id").Unsigned(*packet->packet_id);
+    if (packet->counter) json.Key("counter").Unsigned(*packet->counter);
+    if (extra) extra(json);
+    PrintLine(json);
   };
   for (const devices::ble::ProfileValue& value : packet->values)
     print(value.metric, value.value, {});
   for (const devices::ble::BthomeButtonEvent& button : packet->buttons) {
-    print("button", button.code, [&](Poco::JSON::Object& object) {
-      object.set("event", button.name);
-      object.set("button", button.button);
+    print("button", button.code, [&](core::JsonWriter& json) {
+      json.Key("event").String(button.name);
+      json.Key("button").Unsigned(button.button);
     });
   }
   std::cerr << "bthome: " << bytes.size() << " bytes, " << (packet->encrypted ? "encrypted" : "plain")

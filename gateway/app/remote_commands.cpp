@@ -1,11 +1,10 @@
 #include "gateway/app/remote_commands.hpp"
 
-#include <Poco/JSON/Object.h>
-
 #include <sstream>
 
 #include "gateway/app/component_options.hpp"
 #include "gateway/config/security_floor.hpp"
+#include "gateway/core/json_writer.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/core/overloaded.hpp"
 
@@ -90,14 +89,10 @@ uplink::CommandOutcome RemoteCommands::RequestUpdate(const wire::UpdateRequest& 
   if (*critical > 0) {
     return {false, "a critical alert is open: no update starts until it is resolved"};
   }
-  Poco::JSON::Object body(Poco::JSON_PRESERVE_KEY_ORDER);
-  body.set("version", update.version);
-  body.set("command_id", command_id);
-  body.set("requested_at", core::FormatIso8601(clock_.Now()));
-  std::ostringstream text;
-  body.stringify(text);
-  text << "\n";
-  if (auto written = port_.WriteUpdateRequest(text.str()); !written) {
+  core::JsonWriter body;
+  body.BeginObject().Key("version").String(update.version).Key("command_id").String(command_id);
+  body.Key("requested_at").String(core::FormatIso8601(clock_.Now())).EndObject();
+  if (auto written = port_.WriteUpdateRequest(std::move(body).Take() + "\n"); !written) {
     return {false, "could not write the update request: " + written.error().message};
   }
   core::LogInfo("update requested", {{"version", update.version}});

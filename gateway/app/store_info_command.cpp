@@ -1,12 +1,11 @@
 #include "gateway/app/store_info_command.hpp"
 
-#include <Poco/JSON/Object.h>
-
 #include <iostream>
 
 #include "gateway/app/exit_codes.hpp"
 #include "gateway/config/config.hpp"
 #include "gateway/core/cli_input.hpp"
+#include "gateway/core/json_writer.hpp"
 #include "gateway/store/store.hpp"
 
 namespace ehg::app {
@@ -35,21 +34,20 @@ int PrintStoreInfo(const std::filesystem::path& config_path) {
     std::cerr << "store-info: " << version.error().message << "\n";
     return kExitFailure;
   }
-  Poco::JSON::Object info(Poco::JSON_PRESERVE_KEY_ORDER);
-  info.set("database", database.string());
-  info.set("schema_version", *version);
-  info.set("supported_schema_version", store::kSchemaVersion);
+  core::JsonWriter info;
+  info.BeginObject().Key("database").String(database.string());
+  info.Key("schema_version").Integer(*version).Key("supported_schema_version").Integer(store::kSchemaVersion);
   if (*version == 0) {
-    info.set("open_critical_alerts", 0);
+    info.Key("open_critical_alerts").Integer(0);
   } else {
     const auto critical = store::CountOpenAlerts(database, "critical");
     if (!critical) {
       std::cerr << "store-info: " << critical.error().message << "\n";
       return kExitFailure;
     }
-    info.set("open_critical_alerts", *critical);
+    info.Key("open_critical_alerts").Unsigned(*critical);
   }
-  info.stringify(std::cout);
+  std::cout << std::move(info.EndObject()).Take();
   std::cout << "\n";
   return kExitOk;
 }

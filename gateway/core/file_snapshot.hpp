@@ -9,7 +9,7 @@
 namespace ehg::core {
 
 // A private in-memory copy of a checked file, reachable by a path of its own (/proc/self/fd/N), for the
-// libraries that open TLS files by name themselves (paho and OpenSSL for the broker connection, Poco for
+// libraries that open TLS files by name themselves (paho and OpenSSL for the broker connection, OpenSSL for
 // the status page): they get only what core::ReadCheckedFile read and checked (a regular file within
 // its limit; a key only when others may not read it), never a FIFO or a device that could block their
 // thread, however the named file changes afterwards. The copy is a sealed memfd: nobody can write it,

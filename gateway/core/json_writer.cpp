@@ -90,6 +90,14 @@ JsonWriter& JsonWriter::Integer(std::int64_t value) {
   return *this;
 }
 
+JsonWriter& JsonWriter::Unsigned(std::uint64_t value) {
+  BeforeValue();
+  char buffer[24];
+  const auto written = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out_.append(buffer, written.ptr);
+  return *this;
+}
+
 JsonWriter& JsonWriter::Bool(bool value) {
   BeforeValue();
   out_ += value ? "true" : "false";

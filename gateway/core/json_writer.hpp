@@ -31,6 +31,7 @@ class JsonWriter {
   JsonWriter& String(std::string_view text);
   JsonWriter& Number(double value);
   JsonWriter& Integer(std::int64_t value);
+  JsonWriter& Unsigned(std::uint64_t value);
   JsonWriter& Bool(bool value);
   JsonWriter& Null();
   // JSON text written elsewhere (a nested body), inserted as one value. The caller vouches for it.

@@ -1,14 +1,12 @@
 #include "gateway/http/status.hpp"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-
 #include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
 
 #include "gateway/core/json.hpp"
+#include "gateway/core/json_writer.hpp"
 #include "gateway/core/utf8.hpp"
 
 namespace ehg::http {
@@ -125,9 +123,9 @@ std::vector<Attention> NeedsAttention(const StatusSnapshot& status) {
         {Level::kCritical, "store_failures", std::to_string(failures) + " batches could not be stored"});
   }
   if (const std::uint64_t full = Dropped(status, "store_full"); full > 0) {
-    attention.push_back({Level::kCritical, "store_full",
-                         std::to_string(full) +
-                             " readings refused: the database is full of what may not be removed"});
+    attention.push_back(
+        {Level::kCritical, "store_full",
+         std::to_string(full) + " readings refused: the database is full of what may not be removed"});
   }
   if (!status.clock_synchronised) {
     attention.push_back({Level::kWarning, "clock_unsynchronised",
@@ -193,188 +191,181 @@ Level WorstLevel(const std::vector<Attention>& attention) {
 
 namespace {
 
-using Poco::JSON::Array;
-using Poco::JSON::Object;
+using core::JsonWriter;
 
-Object::Ptr NewObject() {
-  return new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-}
-
-void SetTime(Object& object, const std::string& key, const std::optional<core::WallTime>& time) {
+void OptionalTime(JsonWriter& json, std::string_view key, const std::optional<core::WallTime>& time) {
+  json.Key(key);
   if (time) {
-    object.set(key, core::FormatIso8601(*time));
+    json.String(core::FormatIso8601(*time));
   } else {
-    object.set(key, Poco::Dynamic::Var());
+    json.Null();
   }
 }
 
-template <typename T>
-void SetOptional(Object& object, const std::string& key, const std::optional<T>& value) {
+void OptionalNumber(JsonWriter& json, std::string_view key, const std::optional<double>& value) {
+  json.Key(key);
   if (value) {
-    object.set(key, *value);
+    json.Number(*value);
   } else {
-    object.set(key, Poco::Dynamic::Var());
+    json.Null();
   }
 }
 
-Object::Ptr UplinkJson(const StatusSnapshot& status) {
+void UplinkJson(JsonWriter& json, const StatusSnapshot& status) {
   const UplinkView& uplink = status.uplink;
-  Object::Ptr json = NewObject();
-  json->set("state", uplink.state);
-  SetTime(*json, "connected_since", uplink.connected_since);
-  SetTime(*json, "last_publish", uplink.last_publish);
-  json->set("last_error", uplink.last_error);
-  json->set("backlog_events", uplink.backlog_rows);
-  json->set("backlog_bytes", uplink.backlog_bytes);
-  json->set("backlog_alerts", uplink.backlog_alerts);
-  json->set("in_flight", uplink.in_flight);
-  json->set("alerts_awaiting_receipt", uplink.alerts_awaiting_receipt);
-  json->set("connects", Count(status, "ehg_uplink_connects_total"));
-  json->set("connect_failures", Count(status, "ehg_uplink_connect_failures_total"));
-  json->set("connections_lost", Count(status, "ehg_uplink_connections_lost_total"));
-  json->set("messages_published", Count(status, "ehg_messages_published_total"));
-  json->set("messages_acknowledged", Count(status, "ehg_messages_acknowledged_total"));
-  json->set("alert_resends", Count(status, "ehg_alert_resends_total"));
-  json->set("receipts", Count(status, "ehg_receipts_total"));
-  json->set("commands", Count(status, "ehg_commands_total"));
-  json->set("commands_refused", Count(status, "ehg_commands_refused_total"));
-  return json;
+  json.BeginObject();
+  json.Key("state").String(uplink.state);
+  OptionalTime(json, "connected_since", uplink.connected_since);
+  OptionalTime(json, "last_publish", uplink.last_publish);
+  json.Key("last_error").String(uplink.last_error);
+  json.Key("backlog_events").Unsigned(uplink.backlog_rows);
+  json.Key("backlog_bytes").Unsigned(uplink.backlog_bytes);
+  json.Key("backlog_alerts").Unsigned(uplink.backlog_alerts);
+  json.Key("in_flight").Unsigned(uplink.in_flight);
+  json.Key("alerts_awaiting_receipt").Unsigned(uplink.alerts_awaiting_receipt);
+  json.Key("connects").Unsigned(Count(status, "ehg_uplink_connects_total"));
+  json.Key("connect_failures").Unsigned(Count(status, "ehg_uplink_connect_failures_total"));
+  json.Key("connections_lost").Unsigned(Count(status, "ehg_uplink_connections_lost_total"));
+  json.Key("messages_published").Unsigned(Count(status, "ehg_messages_published_total"));
+  json.Key("messages_acknowledged").Unsigned(Count(status, "ehg_messages_acknowledged_total"));
+  json.Key("alert_resends").Unsigned(Count(status, "ehg_alert_resends_total"));
+  json.Key("receipts").Unsigned(Count(status, "ehg_receipts_total"));
+  json.Key("commands").Unsigned(Count(status, "ehg_commands_total"));
+  json.Key("commands_refused").Unsigned(Count(status, "ehg_commands_refused_total"));
+  json.EndObject();
 }
 
-Object::Ptr DeviceJson(const DeviceView& device, bool values_shown) {
-  Object::Ptr json = NewObject();
-  json->set("id", device.id);
-  json->set("transport", device.transport);
-  json->set("type", device.type);
-  json->set("connection", device.connection);
-  SetTime(*json, "last_seen", device.last_seen);
-  SetTime(*json, "last_reading", device.last_reading);
-  SetOptional(*json, "battery_percent", device.battery_percent);
-  SetOptional(*json, "rssi_dbm", device.rssi_dbm);
+void DeviceJson(JsonWriter& json, const DeviceView& device, bool values_shown) {
+  json.BeginObject();
+  json.Key("id").String(device.id);
+  json.Key("transport").String(device.transport);
+  json.Key("type").String(device.type);
+  json.Key("connection").String(device.connection);
+  OptionalTime(json, "last_seen", device.last_seen);
+  OptionalTime(json, "last_reading", device.last_reading);
+  OptionalNumber(json, "battery_percent", device.battery_percent);
+  json.Key("rssi_dbm");
+  if (device.rssi_dbm) {
+    json.Integer(*device.rssi_dbm);
+  } else {
+    json.Null();
+  }
   std::uint64_t readings = 0;
-  Object::Ptr by_metric = NewObject();
-  for (const auto& [metric, count] : device.readings_by_metric) {
-    by_metric->set(metric, count);
+  for (const auto& [metric, count] : device.readings_by_metric)
     readings += count;
-  }
-  json->set("readings", readings);
-  json->set("readings_by_metric", by_metric);
-  json->set("parse_errors", device.parse_errors);
-  json->set("last_error", device.last_error);
-  json->set("last_error_detail", device.last_error_detail);
+  json.Key("readings").Unsigned(readings);
+  json.Key("readings_by_metric").BeginObject();
+  for (const auto& [metric, count] : device.readings_by_metric)
+    json.Key(metric).Unsigned(count);
+  json.EndObject();
+  json.Key("parse_errors").Unsigned(device.parse_errors);
+  json.Key("last_error").String(device.last_error);
+  json.Key("last_error_detail").String(device.last_error_detail);
   if (values_shown) {
-    Array::Ptr values = new Array;
+    json.Key("last_values").BeginArray();
     for (const LastValue& value : device.last_values) {
-      Object::Ptr item = NewObject();
-      item->set("metric", value.metric);
-      item->set("value", value.value);
-      item->set("unit", value.unit);
-      item->set("received_at", core::FormatIso8601(value.received_at));
-      values->add(item);
+      json.BeginObject().Key("metric").String(value.metric).Key("value").Number(value.value);
+      json.Key("unit").String(value.unit).Key("received_at").String(core::FormatIso8601(value.received_at));
+      json.EndObject();
     }
-    json->set("last_values", values);
+    json.EndArray();
   }
-  return json;
+  json.EndObject();
 }
 
-Object::Ptr AlertJson(const AlertView& alert, core::WallTime now, bool values_shown) {
-  Object::Ptr json = NewObject();
-  json->set("rule", alert.rule_id);
-  json->set("severity", alert.severity);
-  json->set("state", alert.state);
-  json->set("raised_at", core::FormatIso8601(alert.raised_at));
-  json->set("updated_at", core::FormatIso8601(alert.updated_at));
-  json->set("age_seconds", static_cast<std::int64_t>(Age(now, alert.raised_at).count()));
-  if (values_shown) json->set("detail", alert.detail_json);
-  return json;
+void AlertJson(JsonWriter& json, const AlertView& alert, core::WallTime now, bool values_shown) {
+  json.BeginObject();
+  json.Key("rule").String(alert.rule_id);
+  json.Key("severity").String(alert.severity);
+  json.Key("state").String(alert.state);
+  json.Key("raised_at").String(core::FormatIso8601(alert.raised_at));
+  json.Key("updated_at").String(core::FormatIso8601(alert.updated_at));
+  json.Key("age_seconds").Integer(Age(now, alert.raised_at).count());
+  if (values_shown) json.Key("detail").String(alert.detail_json);
+  json.EndObject();
 }
 
 }  // namespace
 
+// Written with core::JsonWriter: whatever a field carries (a device's error text, a label), the answer is
+// valid UTF-8 and valid JSON.
 std::string StatusJson(const StatusSnapshot& status) {
-  Object::Ptr root = NewObject();
-  root->set("schema", "ehealth-gateway/status/v1");
-  Object::Ptr gateway = NewObject();
-  gateway->set("id", status.gateway_id);
-  gateway->set("tenant", status.tenant);
-  gateway->set("version", status.version);
-  gateway->set("now", core::FormatIso8601(status.now));
-  gateway->set("uptime_seconds", static_cast<std::int64_t>(status.uptime.count()));
-  gateway->set("clock_synchronised", status.clock_synchronised);
-  gateway->set("values_shown", status.values_shown);
-  root->set("gateway", gateway);
+  JsonWriter json;
+  json.BeginObject();
+  json.Key("schema").String("ehealth-gateway/status/v1");
+  json.Key("gateway").BeginObject();
+  json.Key("id").String(status.gateway_id);
+  json.Key("tenant").String(status.tenant);
+  json.Key("version").String(status.version);
+  json.Key("now").String(core::FormatIso8601(status.now));
+  json.Key("uptime_seconds").Integer(status.uptime.count());
+  json.Key("clock_synchronised").Bool(status.clock_synchronised);
+  json.Key("values_shown").Bool(status.values_shown);
+  json.EndObject();
 
   const std::vector<Attention> attention = NeedsAttention(status);
-  root->set("level", std::string(ToString(WorstLevel(attention))));
-  Array::Ptr attention_json = new Array;
+  json.Key("level").String(ToString(WorstLevel(attention)));
+  json.Key("attention").BeginArray();
   for (const Attention& item : attention) {
-    Object::Ptr entry = NewObject();
-    entry->set("level", std::string(ToString(item.level)));
-    entry->set("code", item.code);
-    entry->set("message", item.message);
-    attention_json->add(entry);
+    json.BeginObject().Key("level").String(ToString(item.level)).Key("code").String(item.code);
+    json.Key("message").String(item.message).EndObject();
   }
-  root->set("attention", attention_json);
-  root->set("uplink", UplinkJson(status));
+  json.EndArray();
+  json.Key("uplink");
+  UplinkJson(json, status);
 
-  Array::Ptr devices = new Array;
+  json.Key("devices").BeginArray();
   for (const DeviceView& device : status.devices)
-    devices->add(DeviceJson(device, status.values_shown));
-  root->set("devices", devices);
+    DeviceJson(json, device, status.values_shown);
+  json.EndArray();
 
-  Array::Ptr alerts = new Array;
+  json.Key("open_alerts").BeginArray();
   for (const AlertView& alert : status.open_alerts)
-    alerts->add(AlertJson(alert, status.now, status.values_shown));
-  root->set("open_alerts", alerts);
+    AlertJson(json, alert, status.now, status.values_shown);
+  json.EndArray();
 
-  Object::Ptr drops = NewObject();
-  drops->set("observations_over_budget", Dropped(status, "outbox_budget"));
-  drops->set("readings_queue_full", Dropped(status, "queue_full"));
-  drops->set("store_failures", Count(status, "ehg_store_failures_total"));
-  drops->set("commands_queue_full", Dropped(status, "command_queue_full"));
-  drops->set("readings_store_full", Dropped(status, "store_full"));
-  root->set("drops", drops);
+  json.Key("drops").BeginObject();
+  json.Key("observations_over_budget").Unsigned(Dropped(status, "outbox_budget"));
+  json.Key("readings_queue_full").Unsigned(Dropped(status, "queue_full"));
+  json.Key("store_failures").Unsigned(Count(status, "ehg_store_failures_total"));
+  json.Key("commands_queue_full").Unsigned(Dropped(status, "command_queue_full"));
+  json.Key("readings_store_full").Unsigned(Dropped(status, "store_full"));
+  json.EndObject();
 
-  Array::Ptr problems = new Array;
+  json.Key("recent_problems").BeginArray();
   for (const Problem& problem : status.recent_problems) {
-    Object::Ptr entry = NewObject();
-    entry->set("at", core::FormatIso8601(problem.at));
-    entry->set("first_at", core::FormatIso8601(problem.first_at));
-    entry->set("count", problem.count);
-    entry->set("level", problem.level);
-    entry->set("line", problem.line);
-    problems->add(entry);
+    json.BeginObject();
+    json.Key("at").String(core::FormatIso8601(problem.at));
+    json.Key("first_at").String(core::FormatIso8601(problem.first_at));
+    json.Key("count").Unsigned(problem.count);
+    json.Key("level").String(problem.level);
+    json.Key("line").String(problem.line);
+    json.EndObject();
   }
-  root->set("recent_problems", problems);
+  json.EndArray();
 
-  Object::Ptr refusals = NewObject();
+  json.Key("status_page").BeginObject().Key("refusals").BeginObject();
   for (std::size_t kind = 0; kind < kRefusalKinds; ++kind)
-    refusals->set(std::string(ToString(static_cast<Refusal>(kind))), status.page_refusals[kind]);
-  Object::Ptr page = NewObject();
-  page->set("refusals", refusals);
-  root->set("status_page", page);
+    json.Key(ToString(static_cast<Refusal>(kind))).Unsigned(status.page_refusals[kind]);
+  json.EndObject().EndObject();
 
   // Every series the components declared, by the names /metrics gives them.
-  Array::Ptr telemetry = new Array;
+  json.Key("telemetry").BeginArray();
   for (const core::telemetry::FamilySnapshot& family : status.telemetry) {
     for (const core::telemetry::Sample& sample : family.samples) {
-      Object::Ptr entry = NewObject();
-      entry->set("name", family.family.name);
-      entry->set("type", std::string(family.kind == core::telemetry::Kind::kCounter ? "counter" : "gauge"));
-      Object::Ptr labels = NewObject();
+      json.BeginObject();
+      json.Key("name").String(family.family.name);
+      json.Key("type").String(family.kind == core::telemetry::Kind::kCounter ? "counter" : "gauge");
+      json.Key("labels").BeginObject();
       for (std::size_t i = 0; i < family.family.labels.size() && i < sample.label_values.size(); ++i)
-        labels->set(family.family.labels[i], sample.label_values[i]);
-      entry->set("labels", labels);
-      entry->set("value", sample.value);
-      telemetry->add(entry);
+        json.Key(family.family.labels[i]).String(sample.label_values[i]);
+      json.EndObject();
+      json.Key("value").Number(sample.value);
+      json.EndObject();
     }
   }
-  root->set("telemetry", telemetry);
-
-  std::ostringstream text;
-  root->stringify(text);
-  // Poco passes bytes through as they are: whatever a field carries, the answer is valid UTF-8.
-  return core::ValidUtf8(text.str());
+  json.EndArray();
+  return std::move(json.EndObject()).Take();
 }
 
 // ---- /metrics -----------------------------------------------------------------------------------------
@@ -547,7 +538,6 @@ std::string MetricsText(const StatusSnapshot& status) {
   out.Sample("ehg_publish_latency_seconds_bucket", {{"le", "+Inf"}}, static_cast<double>(latency.count));
   out.Sample("ehg_publish_latency_seconds_sum", {}, latency.sum_seconds);
   out.Sample("ehg_publish_latency_seconds_count", {}, static_cast<double>(latency.count));
-
 
   // Every family the components declared: their drops, the store's, the uplink's counters, ...
   for (const core::telemetry::FamilySnapshot& family : status.telemetry) {

@@ -1,8 +1,5 @@
 #include "gateway/wire/commands.hpp"
 
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
@@ -10,6 +7,7 @@
 #include <sstream>
 
 #include "gateway/core/json.hpp"
+#include "gateway/core/json_writer.hpp"
 
 namespace ehg::wire {
 namespace {
@@ -180,68 +178,51 @@ tl::expected<Command, CommandError> ParseCommand(const core::JsonValue& object) 
 }
 
 std::string EventReceiptCommand(std::string_view command_id, const std::vector<std::string>& event_ids) {
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("id", std::string(command_id));
-  object.set("type", "event.receipt");
-  Poco::JSON::Array::Ptr ids = new Poco::JSON::Array;
+  core::JsonWriter json;
+  json.BeginObject().Key("id").String(command_id).Key("type").String("event.receipt");
+  json.Key("event_ids").BeginArray();
   for (const std::string& event_id : event_ids)
-    ids->add(event_id);
-  object.set("event_ids", ids);
-  std::ostringstream out;
-  object.stringify(out);
-  return out.str();
+    json.String(event_id);
+  return std::move(json.EndArray().EndObject()).Take();
 }
 
 std::string AlertActionCommand(std::string_view type, std::string_view command_id, std::string_view alert_id,
                                std::string_view by, std::string_view note) {
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("id", std::string(command_id));
-  object.set("type", std::string(type));
-  object.set("alert_id", std::string(alert_id));
-  object.set("by", std::string(by));
-  if (type == "alert.resolve" && !note.empty()) object.set("note", std::string(note));
-  std::ostringstream out;
-  object.stringify(out);
-  return out.str();
+  core::JsonWriter json;
+  json.BeginObject().Key("id").String(command_id).Key("type").String(type);
+  json.Key("alert_id").String(alert_id).Key("by").String(by);
+  if (type == "alert.resolve" && !note.empty()) json.Key("note").String(note);
+  return std::move(json.EndObject()).Take();
 }
 
 std::string UpdateRequestCommand(std::string_view command_id, std::string_view version) {
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("id", std::string(command_id));
-  object.set("type", std::string("update.request"));
-  object.set("version", std::string(version));
-  std::ostringstream out;
-  object.stringify(out);
-  return out.str();
+  core::JsonWriter json;
+  json.BeginObject().Key("id").String(command_id).Key("type").String("update.request");
+  json.Key("version").String(version);
+  return std::move(json.EndObject()).Take();
 }
 
 std::string RulesApplyCommand(std::string_view command_id, std::string_view rules) {
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("id", std::string(command_id));
-  object.set("type", std::string("rules.apply"));
-  std::ostringstream out;
-  object.stringify(out);
-  std::string text = out.str();
-  text.pop_back();  // the closing brace: the rules go in as the JSON they are
-  return text + ",\"rules\":" + std::string(rules) + "}";
+  core::JsonWriter json;
+  json.BeginObject().Key("id").String(command_id).Key("type").String("rules.apply");
+  json.Key("rules").Raw(rules);  // the rules go in as the JSON they are
+  return std::move(json.EndObject()).Take();
 }
 
 std::string CommandResultBody(const core::EventId& event_id, std::string_view gateway_id, core::WallTime time,
                               std::string_view command_id, std::string_view type, bool ok,
                               std::string_view detail) {
-  Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
-  object.set("schema", "ehealth-gateway/command-result/v0");
-  object.set("event_id", event_id.ToString());
-  object.set("gateway", std::string(gateway_id));
-  object.set("time", core::FormatIso8601(time));
-  object.set("command_id",
-             command_id.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(std::string(command_id)));
-  object.set("type", type.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(std::string(type)));
-  object.set("status", ok ? "ok" : "rejected");
-  object.set("detail", std::string(detail));
-  std::ostringstream out;
-  object.stringify(out);
-  return out.str();
+  core::JsonWriter json;
+  json.BeginObject();
+  json.Key("schema").String("ehealth-gateway/command-result/v0");
+  json.Key("event_id").String(event_id.ToString());
+  json.Key("gateway").String(gateway_id);
+  json.Key("time").String(core::FormatIso8601(time));
+  json.Key("command_id").StringOrNull(command_id);
+  json.Key("type").StringOrNull(type);
+  json.Key("status").String(ok ? "ok" : "rejected");
+  json.Key("detail").String(detail);
+  return std::move(json.EndObject()).Take();
 }
 
 }  // namespace ehg::wire

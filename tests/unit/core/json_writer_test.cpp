@@ -71,17 +71,19 @@ TEST_CASE("JsonWriter's numbers read back to the same value and non-finite ones 
     json.Number(value);
   json.Number(std::nan("")).Number(std::numeric_limits<double>::infinity());
   json.Integer(std::numeric_limits<std::int64_t>::min()).Integer(std::numeric_limits<std::int64_t>::max());
+  json.Unsigned(std::numeric_limits<std::uint64_t>::max());
   json.EndArray();
   const std::string text = std::move(json).Take();
   const auto parsed = ehg::core::ParseJson(text);
   REQUIRE(parsed.has_value());
-  REQUIRE(parsed->items.size() == std::size(values) + 4);
+  REQUIRE(parsed->items.size() == std::size(values) + 5);
   for (std::size_t i = 0; i < std::size(values); ++i)
     CHECK(parsed->items[i].number == values[i]);
   CHECK(parsed->items[std::size(values)].type == JsonValue::Type::kNull);
   CHECK(parsed->items[std::size(values) + 1].type == JsonValue::Type::kNull);
   CHECK(parsed->items[std::size(values) + 2].text == "-9223372036854775808");
   CHECK(parsed->items[std::size(values) + 3].text == "9223372036854775807");
+  CHECK(parsed->items[std::size(values) + 4].text == "18446744073709551615");
   CHECK(text.find("98,") != std::string::npos);  // an integral double without ".0" or an exponent
 }
 
