@@ -461,8 +461,15 @@ std::string JsonQuote(std::string_view raw) {
 
 std::string JsonNumber(double value) {
   if (!std::isfinite(value)) return "null";
-  std::array<char, 32> buffer{};
-  const auto written = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
+  // The shortest text that reads back to the same double. Plain to_chars picks the shorter of fixed and
+  // exponent notation, which turns 100000 into 1e+05 and 0.0001 into 1e-04; values a person would
+  // write without an exponent (a reading, a limit, a count) keep fixed notation, here at most 24 chars.
+  const double magnitude = std::fabs(value);
+  const bool everyday = value == 0 || (magnitude >= 1e-6 && magnitude < 1e15);
+  std::array<char, 40> buffer{};
+  const auto written =
+      everyday ? std::to_chars(buffer.data(), buffer.data() + buffer.size(), value, std::chars_format::fixed)
+               : std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
   return std::string(buffer.data(), written.ptr);
 }
 

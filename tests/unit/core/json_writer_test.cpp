@@ -87,6 +87,17 @@ TEST_CASE("JsonWriter's numbers read back to the same value and non-finite ones 
   CHECK(text.find("98,") != std::string::npos);  // an integral double without ".0" or an exponent
 }
 
+TEST_CASE("Everyday numbers are written without an exponent, very large and small ones with one") {
+  CHECK(ehg::core::JsonNumber(100000) == "100000");
+  CHECK(ehg::core::JsonNumber(0.0001) == "0.0001");
+  CHECK(ehg::core::JsonNumber(-0.5) == "-0.5");
+  CHECK(ehg::core::JsonNumber(36.6) == "36.6");
+  CHECK(ehg::core::JsonNumber(123456789012345.0) == "123456789012345");
+  CHECK(ehg::core::JsonNumber(1e-7) == "1e-07");
+  CHECK(ehg::core::JsonNumber(5e300) == "5e+300");
+  CHECK(ehg::core::JsonNumber(0.0) == "0");
+}
+
 TEST_CASE("JsonWriter keeps hostile strings inside their quotes and its output valid UTF-8") {
   const std::string hostile = std::string("\"},\"admin\":true,\"x\":\"\\\n\t\x01") + "\xff\xfe" + "\xc3\xa6";
   JsonWriter json;
