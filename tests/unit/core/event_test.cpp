@@ -1,7 +1,10 @@
 #include "gateway/core/event.hpp"
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <array>
 #include <set>
 #include <thread>
 #include <vector>
@@ -80,4 +83,41 @@ TEST_CASE("Event kinds have stable names and topics") {
   CHECK(ehg::core::TopicSuffix(EventKind::kObservation) == "event/observation");
   CHECK(ehg::core::TopicSuffix(EventKind::kCommandResult) == "cmd/result");
   CHECK_FALSE(ehg::core::ParseEventKind("alerts").has_value());
+}
+
+TEST_CASE("A forked child never draws the ids its parent draws next") {
+  // Two processes with the same clock: only the random part tells their ids apart, so it must come
+  // fresh from the kernel in each, not from state the fork copied.
+  ManualClock clock;
+  EventIdGenerator ids(clock);
+  (void)ids.Next();  // any per-thread state is set up before the fork
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    for (int i = 0; i < 64; ++i) {
+      const std::string text = ids.Next().ToString();
+      if (::write(pipe_fds[1], text.data(), text.size()) != static_cast<ssize_t>(text.size())) ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::set<std::string> parent;
+  for (int i = 0; i < 64; ++i)
+    parent.insert(ids.Next().ToString());
+  std::string received;
+  std::array<char, 4096> buffer{};
+  ssize_t got = 0;
+  while ((got = ::read(pipe_fds[0], buffer.data(), buffer.size())) > 0)
+    received.append(buffer.data(), static_cast<std::size_t>(got));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(received.size() == 64 * 36);
+  int shared = 0;
+  for (std::size_t i = 0; i < received.size(); i += 36)
+    shared += parent.count(received.substr(i, 36)) > 0 ? 1 : 0;
+  CHECK(shared == 0);
 }
