@@ -6,10 +6,11 @@
 #include <tl/expected.hpp>
 #include <vector>
 
-// A strict JSON reader for configuration files and commands. It exists beside Poco::JSON because a config
-// reader needs what Poco's parser does not give: the line and column of every syntax error and of every value
-// (so validation errors can point into the file), and duplicate keys reported instead of the last one
-// silently winning (a duplicated threshold is a safety bug). Comments (// and /* */) are allowed.
+// A strict JSON reader for configuration files, commands and the gateway's own stored state. Our own rather
+// than Poco::JSON's (the gateway links no Poco) because a config reader needs what Poco's parser does not
+// give: the line and column of every syntax error and of every value (so validation errors can point into
+// the file), and duplicate keys reported instead of the last one silently winning (a duplicated threshold
+// is a safety bug). Comments (// and /* */) are allowed.
 namespace ehg::core {
 
 struct Position {

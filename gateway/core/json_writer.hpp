@@ -8,7 +8,7 @@
 // Writes compact JSON text as it goes: the gateway's event bodies, status messages, command answers and
 // its HTTP views. Commas and colons are placed by the writer, strings go through JsonQuote (the output is
 // valid UTF-8 whatever the input bytes) and numbers through JsonNumber (non-finite values become null).
-// It replaced Poco::JSON in the gateway, whose library alone kept about 1.8 MiB of the daemon resident.
+// It replaced Poco::JSON in the gateway, whose libraries kept about 1.9 MiB of the daemon resident.
 //
 //   JsonWriter json;
 //   json.BeginObject().Key("id").String(id).Key("values").BeginArray();

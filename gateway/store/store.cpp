@@ -739,7 +739,6 @@ Result<std::unique_ptr<SQLite::Database>> OpenAndMigrate(const std::filesystem::
     }
     db->exec("PRAGMA synchronous = FULL");
     db->exec("PRAGMA foreign_keys = ON");
-    LimitPageCache(*db, kWriterPageCacheKiB);
     if (max_database_bytes > 0) {
       const auto page_size = static_cast<std::uint64_t>(db->execAndGet("PRAGMA page_size").getInt64());
       db->exec("PRAGMA max_page_count = " +
@@ -750,6 +749,8 @@ Result<std::unique_ptr<SQLite::Database>> OpenAndMigrate(const std::filesystem::
       core::LogInfo("database schema migrated",
                     {{"from_version", version}, {"to_version", kSchemaVersion}, {"path", path.string()}});
     }
+    // After the migrations, which rewrite tables of a file that may hold 90 days: they keep SQLite's default.
+    LimitPageCache(*db, kWriterPageCacheKiB);
     report.version = kSchemaVersion;
     return db;
   } catch (const SQLite::Exception& exception) {
