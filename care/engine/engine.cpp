@@ -96,11 +96,12 @@ std::string Join(const std::vector<std::string>& lines) {
 }  // namespace
 
 Delivery::Delivery(std::string subject, std::string payload, std::uint64_t stream_sequence,
-                   std::uint64_t delivery_count, std::shared_ptr<void> message)
+                   std::uint64_t delivery_count, core::WallTime stored_at, std::shared_ptr<void> message)
     : subject_(std::move(subject)),
       payload_(std::move(payload)),
       stream_sequence_(stream_sequence),
       delivery_count_(delivery_count),
+      stored_at_(stored_at),
       message_(std::move(message)) {}
 
 struct Engine::Impl {
@@ -393,9 +394,12 @@ Result<void> PullOnce(natsSubscription* subscription, int batch, bool no_wait,
     jsMsgMetaData* meta = nullptr;
     std::uint64_t sequence = 0;
     std::uint64_t delivered = 0;
+    core::WallTime stored_at{};
     if (natsMsg_GetMetaData(&meta, message) == NATS_OK) {
       sequence = meta->Sequence.Stream;
       delivered = meta->NumDelivered;
+      stored_at = core::WallTime(
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(meta->Timestamp)));
       jsMsgMetaData_Destroy(meta);
     }
     const char* data = natsMsg_GetData(message);
@@ -403,7 +407,7 @@ Result<void> PullOnce(natsSubscription* subscription, int batch, bool no_wait,
     deliveries.emplace_back(
         natsMsg_GetSubject(message),
         data != nullptr ? std::string(data, static_cast<std::size_t>(length)) : std::string(), sequence,
-        delivered, std::move(owned));
+        delivered, stored_at, std::move(owned));
   }
   natsMsgList_Destroy(&list);
   return {};

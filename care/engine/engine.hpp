@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "care/engine/stream_config.hpp"
+#include "gateway/core/clock.hpp"
 #include "gateway/core/result.hpp"
 
 // The hub's thin adapter over the NATS C client (nats.c): the connection to the engine's cluster, the
@@ -43,13 +44,15 @@ struct EngineOptions {
 class Delivery {
  public:
   Delivery(std::string subject, std::string payload, std::uint64_t stream_sequence,
-           std::uint64_t delivery_count, std::shared_ptr<void> message);
+           std::uint64_t delivery_count, core::WallTime stored_at, std::shared_ptr<void> message);
 
   const std::string& subject() const { return subject_; }
   const std::string& payload() const { return payload_; }
   std::uint64_t stream_sequence() const { return stream_sequence_; }
   // 1 on the first delivery, more after an ack wait ran out or a Nak.
   std::uint64_t delivery_count() const { return delivery_count_; }
+  // When the stream stored it (its leader's clock, JetStream's metadata); the epoch when not known.
+  core::WallTime stored_at() const { return stored_at_; }
 
  private:
   friend class Engine;
@@ -57,6 +60,7 @@ class Delivery {
   std::string payload_;
   std::uint64_t stream_sequence_ = 0;
   std::uint64_t delivery_count_ = 0;
+  core::WallTime stored_at_{};
   std::shared_ptr<void> message_;  // nats.c's natsMsg, destroyed with the last copy
 };
 

@@ -25,6 +25,22 @@ struct Taken {
   std::size_t message = 0;  // index into the turn's ledger batch, for kStore
 };
 
+// Where an alert's time went on the care side, for `scripts/hub-fleet` and for an operator who asks
+// (debug level): when the engine's stream stored it, when this turn fetched it, when the turn's
+// transaction committed, and when its receipt had reached the engine (Unix ms, so a publisher's own clock
+// on the same host lines up with them).
+void LogAlertTimes(const std::vector<const Taken*>& alerts, const std::vector<ledger::Message>& batch,
+                   core::WallTime fetched, core::WallTime committed, core::WallTime receipt_sent) {
+  const auto ms = [](core::WallTime time) { return time.time_since_epoch().count(); };
+  for (const Taken* item : alerts)
+    for (const ledger::IngestedEvent& event : batch[item->message].events)
+      core::LogDebug("alert times", {{"event_id", event.event_id.ToString()},
+                                     {"engine_stored_ms", ms(item->delivery->stored_at())},
+                                     {"fetched_ms", ms(fetched)},
+                                     {"committed_ms", ms(committed)},
+                                     {"receipt_sent_ms", ms(receipt_sent)}});
+}
+
 }  // namespace
 
 Ingest::Ingest(IngestOptions options, engine::Engine& engine, ledger::Ledger& ledger,
@@ -197,9 +213,11 @@ Result<std::size_t> Ingest::Turn() {
     }
   }
 
+  const core::WallTime committed = clock_.Now();
   // Receipts: every event stored now or before, by gateway, a duplicate too (the gateway sends an event
   // again only when no receipt reached it).
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> receipts;
+  std::vector<const Taken*> alerts_stored;
   for (Taken& item : taken) {
     if (item.fate != Fate::kStore) continue;
     const ledger::Message& message = batch[item.message];
@@ -230,6 +248,7 @@ Result<std::size_t> Ingest::Turn() {
       }
     }
     item.fate = Fate::kAckNow;
+    if (message.kind == ledger::Kind::kAlert) alerts_stored.push_back(&item);
   }
   for (const auto& [gateway, ids] : receipts)
     SendReceipts(gateway.first, gateway.second, ids);
@@ -258,6 +277,8 @@ Result<std::size_t> Ingest::Turn() {
   if (auto flushed = engine_.Flush(); !flushed)
     core::LogWarning("receipts and acknowledgements not confirmed; unconfirmed ones come again",
                      {{"reason", flushed.error().message}});
+  if (core::LogEnabled(core::LogLevel::kDebug))
+    LogAlertTimes(alerts_stored, batch, now, committed, clock_.Now());
   return fetched->size();
 }
 

@@ -153,6 +153,8 @@ void PrintCounters(const char* name, const ehg::hub::IngestCounters& counters) {
 }
 
 int Run(const RunRequest& request) {
+  // The option's check admits only names ParseLogLevel knows.
+  if (auto level = ehg::core::ParseLogLevel(request.log_level)) ehg::core::SetLogLevel(*level);
   ehg::core::SystemClock clock;
   auto decryption_keys = ehg::crypto::KeySet::FromFile(request.decryption_key);
   if (!decryption_keys) return FailConfig("the decryption key", decryption_keys.error());

@@ -42,6 +42,8 @@ void DeclareRunOptions(CLI::App& run, RunSettings& settings) {
   run.add_option("--signing-key", settings.signing_key, "The care system's private command key")->required();
   run.add_option("--durable", settings.durable, "The durable consumer every hub instance shares");
   run.add_option("--batch", settings.batch, "Messages per turn")->check(CLI::Range(1, 1000));
+  run.add_option("--log-level", settings.log_level, "debug, info, warning or error")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}));
 }
 
 }  // namespace ehg::hub

@@ -23,6 +23,8 @@ struct RunSettings {
   std::string signing_key;
   std::string durable = "hub";
   int batch = 200;
+  // debug adds a line per stored alert: where its time went (docs/operations-hub.md, "The hub").
+  std::string log_level = "info";
 };
 
 // Declares run's options, --config first, on the subcommand `run`, writing into `settings` while it parses.

@@ -101,6 +101,7 @@ TEST_CASE(
   CHECK_FALSE(before->leader.empty());
 
   const std::string alert = UniquePayload("alert");
+  const ehg::core::WallTime before_publish = ehg::core::SystemClock().Now();
   const auto started = std::chrono::steady_clock::now();
   const auto published = cluster.MqttPublish(TestCluster::kGateway, kGatewayBase + "/event/alert", alert, 2);
   MESSAGE("first MQTT publish (connect, TLS, PUBACK) took "
@@ -113,6 +114,9 @@ TEST_CASE(
   CHECK(delivery->subject() == "ehealth.v1.0301.gw-it-01.event.alert");
   CHECK(delivery->delivery_count() == 1);
   CHECK(delivery->stream_sequence() > before->last_sequence);
+  // The stream's store time (same host clock): after the publish began, before the fetch returned.
+  CHECK(delivery->stored_at() >= before_publish);
+  CHECK(delivery->stored_at() <= ehg::core::SystemClock().Now());
   const auto parts = ehg::engine::ParseSubject(delivery->subject());
   REQUIRE(parts.has_value());
   CHECK(parts->tenant == "0301");

@@ -26,6 +26,7 @@
 #include "gateway/wire/commands.hpp"
 #include "tests/integration/daemon_support.hpp"
 #include "tests/support/engine/test_cluster.hpp"
+#include "tests/support/log_capture.hpp"
 #include "tests/support/postgres/postgres.hpp"
 #include "tests/support/wait.hpp"
 #include "tests/unit/hub/hub_rig.hpp"
@@ -89,6 +90,51 @@ TEST_CASE(
   CHECK(receipts[1] == std::vector<std::string>{bodies::Id(n + 2).ToString(), bodies::Id(n + 3).ToString(),
                                                 bodies::Id(n + 4).ToString()});
   CHECK(receipts[2] == receipts[0]);
+}
+
+// The value of `key=` in a logfmt line, as a number (-1 when missing).
+static long long AlertTimesField(const std::string& line, const std::string& key) {
+  const std::size_t at = line.find(" " + key + "=");
+  if (at == std::string::npos) return -1;
+  return std::stoll(line.substr(at + key.size() + 2));
+}
+
+TEST_CASE(
+    "At debug level each stored alert says where its time went, in order, and observations say nothing") {
+  HubRig rig(Unique("hub-times"));
+  const std::string gateway = TestCluster::kGateway;
+  rig.Enrol(gateway);
+  const std::string base = std::string("ehealth/v1/") + bodies::kTenant + "/" + gateway + "/";
+  const std::uint64_t n = static_cast<std::uint64_t>(::getpid()) * 1000 + 500;
+  const auto alert = bodies::AlertBody(n + 1, ehg::alerts::ChangeKind::kRaised, bodies::SpO2Alert(), gateway);
+  const std::string batch = bodies::Bundle(
+      {bodies::ObservationBody(n + 2, bodies::Reading("spo2", 95, "%", bodies::kT0), gateway)});
+  ehg::test::LogCapture log(ehg::core::LogLevel::kDebug);
+  const long long before = ehg::core::SystemClock().Now().time_since_epoch().count();
+  REQUIRE(TestCluster::Get().MqttPublish(gateway, base + "event/observation", rig.Seal(batch)).exit_code ==
+          0);
+  REQUIRE(TestCluster::Get().MqttPublish(gateway, base + "event/alert", rig.Seal(alert)).exit_code == 0);
+  REQUIRE(rig.TurnUntil([&] { return rig.ingest->counters().events_new == 2; }));
+  const long long after = ehg::core::SystemClock().Now().time_since_epoch().count();
+
+  std::vector<std::string> lines;
+  for (const std::string& line : log.Lines())
+    if (line.find("msg=\"alert times\"") != std::string::npos) lines.push_back(line);
+  REQUIRE(lines.size() == 1);
+  const std::string& line = lines.front();
+  INFO(line);
+  CHECK(line.find("level=debug") != std::string::npos);
+  CHECK(line.find("event_id=" + bodies::Id(n + 1).ToString()) != std::string::npos);
+  // Stored by the engine after it was published, then fetched, committed and receipted, in that order.
+  const long long stored = AlertTimesField(line, "engine_stored_ms");
+  const long long fetched = AlertTimesField(line, "fetched_ms");
+  const long long committed = AlertTimesField(line, "committed_ms");
+  const long long receipt_sent = AlertTimesField(line, "receipt_sent_ms");
+  CHECK(before <= stored);
+  CHECK(stored <= fetched);
+  CHECK(fetched <= committed);
+  CHECK(committed <= receipt_sent);
+  CHECK(receipt_sent <= after);
 }
 
 TEST_CASE("What does not verify is never stored, and a gateway enrolled late loses nothing") {

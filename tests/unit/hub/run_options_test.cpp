@@ -25,6 +25,7 @@ decryption-key = "/etc/ehealth-hub/care-encryption.key"
 signing-key = "/etc/ehealth-hub/care-commands.key"
 durable = "hub-test"
 batch = 50
+log-level = "debug"
 )";
 
 // A command line of `ehealth-hub`, as main() declares run.
@@ -61,6 +62,7 @@ TEST_CASE("run: the config file gives every option") {
   CHECK(settings.signing_key == "/etc/ehealth-hub/care-commands.key");
   CHECK(settings.durable == "hub-test");
   CHECK(settings.batch == 50);
+  CHECK(settings.log_level == "debug");
 }
 
 TEST_CASE("run: an option on the command line wins over the config file, the rest comes from the file") {
@@ -80,6 +82,7 @@ TEST_CASE("run: without a config file the command line alone works, with the def
   CHECK(command.settings.servers == std::vector<std::string>{"tls://a:4222"});
   CHECK(command.settings.durable == "hub");
   CHECK(command.settings.batch == 200);
+  CHECK(command.settings.log_level == "info");
 }
 
 TEST_CASE("run: the package's hub.toml is valid TOML for run, and needs only server and database") {
@@ -121,6 +124,7 @@ signing-key = "s"
        "config"},
       {"a value the option refuses", "batch = 5000\nserver = \"tls://a:4222\"" + rest, "5000"},
       {"a number that is none", "batch = \"many\"\nserver = \"tls://a:4222\"" + rest, "many"},
+      {"a log level that is none", "log-level = \"loud\"\nserver = \"tls://a:4222\"" + rest, "loud"},
       {"a required option in neither place", "server = \"tls://a:4222\"\ncafile = \"ca\"", "--cert"},
   };
   for (const Refusal& refusal : refusals) {
