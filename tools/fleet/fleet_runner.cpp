@@ -135,6 +135,9 @@ struct SimulatedGateway {
 struct AlertTiming {
   std::optional<core::WallTime> published;  // its first copy out
   std::optional<core::WallTime> receipted;
+  std::uint64_t copies = 0;         // publishes, the first one included
+  std::uint64_t connection = 0;     // the gateway's connection count at the first copy
+  bool connection_changed = false;  // the receipt came on a later connection than the first copy
 };
 
 Result<std::string> ReadText(const std::filesystem::path& path) {
@@ -389,8 +392,10 @@ class Fleet {
     report_.alert_round_trips.insert(report_.alert_round_trips.end(), confirmation.alert_round_trips.begin(),
                                      confirmation.alert_round_trips.end());
     for (const std::string& id : ids)
-      if (auto alert = alerts_.find(id); alert != alerts_.end() && !alert->second.receipted)
+      if (auto alert = alerts_.find(id); alert != alerts_.end() && !alert->second.receipted) {
         alert->second.receipted = clock_.Now();
+        alert->second.connection_changed = alert->second.connection != gateway.connections;
+      }
     for (std::uint64_t message : confirmation.completed)
       gateway.unconfirmed.erase(message);
   }
@@ -482,7 +487,11 @@ class Fleet {
     receipts_.Published(index, message, clock_.SteadyNow());
     if (!found->second.alert_event.empty()) {
       AlertTiming& timing = alerts_[found->second.alert_event];
-      if (!timing.published) timing.published = clock_.Now();
+      ++timing.copies;
+      if (!timing.published) {
+        timing.published = clock_.Now();
+        timing.connection = gateway.connections;
+      }
     }
     if (again) ++report_.copies_resent;
   }
@@ -508,8 +517,9 @@ class Fleet {
     if (options_.alerts_file.empty()) return;
     std::ofstream out(options_.alerts_file, std::ios::trunc);
     for (const auto& [id, timing] : alerts_) {
+      // id, first publish, receipt (Unix ms), copies sent, 1 if the receipt came on a later connection
       if (!timing.published) {
-        out << id << "\t-\t-\n";  // never sent: the gateway never got a connection
+        out << id << "\t-\t-\t0\t0\n";  // never sent: the gateway never got a connection
         continue;
       }
       out << id << '\t' << timing.published->time_since_epoch().count() << '\t';
@@ -517,7 +527,7 @@ class Fleet {
         out << timing.receipted->time_since_epoch().count();
       else
         out << '-';
-      out << '\n';
+      out << '\t' << timing.copies << '\t' << (timing.connection_changed ? 1 : 0) << '\n';
     }
   }
 

@@ -139,16 +139,20 @@ TEST_CASE(
               "SELECT count(*) FROM gateways WHERE software_version = 'fleet-sim' AND backlog_events IS NOT "
               "NULL AND last_heartbeat IS NOT NULL")[0]
           .as<long>() == static_cast<long>(gateways));
-  // Every alert's receipt came back, after its publish.
+  // Every alert's receipt came back, after its publish; each line also says how many copies went out and
+  // whether the receipt came on a later connection than the first copy (the storms drop half the fleet).
   std::ifstream alerts(dir / "alerts.tsv");
   std::size_t alert_lines = 0;
   for (std::string line; std::getline(alerts, line); ++alert_lines) {
     std::istringstream fields(line);
     std::string id, published, receipted;
-    fields >> id >> published >> receipted;
+    int copies = -1, reconnected = -1;
+    fields >> id >> published >> receipted >> copies >> reconnected;
     REQUIRE(published != "-");
     REQUIRE(receipted != "-");
     CHECK(std::stoll(receipted) >= std::stoll(published));
+    CHECK(copies >= 1);
+    CHECK((reconnected == 0 || reconnected == 1));
   }
   CHECK(alert_lines == report->alerts);
 }
