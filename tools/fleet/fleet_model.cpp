@@ -18,15 +18,24 @@ Millis FromSeconds(double seconds) {
 
 }  // namespace
 
-Schedule::Schedule(const Profile& profile, std::size_t gateways, core::SteadyTime start)
-    : profile_(profile), gateways_(gateways), start_(start), next_alert_(start), next_storm_(start) {
+Schedule::Schedule(const Profile& profile, std::size_t gateways, core::SteadyTime start, Shard shard)
+    : profile_(profile),
+      gateways_(gateways),
+      shard_(shard.count == 0 || shard.index >= shard.count ? Shard{} : shard),
+      start_(start),
+      next_alert_(start),
+      next_storm_(start) {
   next_observation_.reserve(gateways);
   next_heartbeat_.reserve(gateways);
   for (std::size_t g = 0; g < gateways; ++g) {
     next_observation_.push_back(start + Spread(g, profile.observation_interval));
     next_heartbeat_.push_back(start + profile.heartbeat_interval / 2 + Spread(g, profile.heartbeat_interval));
   }
-  if (profile.alerts_per_second > 0) next_alert_ = start + FromSeconds(1.0 / profile.alerts_per_second);
+  if (profile.alerts_per_second > 0) {
+    const Millis every = FromSeconds(1.0 / profile.alerts_per_second);
+    next_alert_ = start + every +
+                  every * static_cast<std::int64_t>(shard_.index) / static_cast<std::int64_t>(shard_.count);
+  }
   if (profile.storm_every.count() > 0) next_storm_ = start + profile.storm_every;
   // A stride coprime to the fleet size visits every gateway once per round, neighbours far apart.
   for (std::size_t stride : {7919u, 104729u, 1u})
@@ -49,7 +58,10 @@ core::SteadyTime NextBeat(core::SteadyTime previous, Millis interval, core::Stea
 
 Millis Schedule::Spread(std::size_t gateway, Millis interval) const {
   if (gateways_ == 0) return Millis(0);
-  return Millis(interval.count() * static_cast<std::int64_t>(gateway) / static_cast<std::int64_t>(gateways_));
+  // The gateway's place in the whole fleet: gateway g of shard K of N is the fleet's g * N + K.
+  const auto place = static_cast<std::int64_t>(gateway * shard_.count + shard_.index);
+  const auto fleet = static_cast<std::int64_t>(gateways_ * shard_.count);
+  return Millis(interval.count() * place / fleet);
 }
 
 bool Schedule::InBurst(core::SteadyTime now) const {

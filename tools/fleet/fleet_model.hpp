@@ -45,12 +45,22 @@ struct Action {
   friend bool operator==(const Action&, const Action&) = default;
 };
 
-// Which gateway does what when. Periodic work is spread evenly over each interval (gateway g of n starts
-// at g/n of it), so a fleet of 2,000 does not publish in lock step; alerts go to the gateways in a
-// fixed stride order at the fleet-wide rate.
+// Which part of the whole fleet a process runs (ehealth-fleet-sim --shard K/N): its gateways are every
+// N-th of the fleet from the K-th.
+struct Shard {
+  std::size_t index = 0;
+  std::size_t count = 1;
+};
+
+// Which gateway does what when. Periodic work is spread evenly over each interval by the gateway's place
+// in the whole fleet (gateway g of n starts at g/n of it; with shards, the shards' gateways interleave),
+// so a fleet of 2,000 does not publish in lock step; alerts go to the gateways in a fixed stride order
+// at the process's rate, each shard's a share of the interval after the one before (the shards of a
+// fleet do not raise their alerts in the same instant, as homes do not). Storms and bursts hit every
+// shard at once: they stand for events that reach the whole fleet.
 class Schedule {
  public:
-  Schedule(const Profile& profile, std::size_t gateways, core::SteadyTime start);
+  Schedule(const Profile& profile, std::size_t gateways, core::SteadyTime start, Shard shard = {});
 
   // Everything due up to `now`. Each gateway's periodic work comes at most once per call: a caller that
   // was late gets one batch, not a catch-up flood. Alerts missed by a late caller are all returned
@@ -64,6 +74,7 @@ class Schedule {
 
   Profile profile_;
   std::size_t gateways_;
+  Shard shard_;
   core::SteadyTime start_;
   std::vector<core::SteadyTime> next_observation_;
   std::vector<core::SteadyTime> next_heartbeat_;

@@ -232,7 +232,8 @@ class Fleet {
 
   RunReport Run() {
     const core::SteadyTime start = clock_.SteadyNow();
-    Schedule schedule(options_.profile, gateways_.size(), start + options_.settle);
+    Schedule schedule(options_.profile, gateways_.size(), start + options_.settle,
+                      Shard{options_.shard, options_.shards});
     const core::SteadyTime sending_ends = start + options_.settle + options_.duration;
     std::optional<core::SteadyTime> drain_ends;
     for (std::size_t g = 0; g < gateways_.size(); ++g)

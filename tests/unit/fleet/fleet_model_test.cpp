@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 
 using ehg::fleet::Action;
@@ -79,6 +80,38 @@ TEST_CASE("Alerts come at the fleet-wide rate and visit every gateway in turn") 
     alerts += counts.at({g, ActionKind::kAlert});
   }
   CHECK(alerts == 20);
+}
+
+TEST_CASE("The shards of one fleet interleave: two processes of two gateways send as one fleet of four") {
+  Schedule first(Quiet(), 2, kStart, ehg::fleet::Shard{0, 2});
+  Schedule second(Quiet(), 2, kStart, ehg::fleet::Shard{1, 2});
+  // The fleet's gateways 0..3 start their minute at 0, 15, 30 and 45 s: shard 0 has 0 and 2, shard 1
+  // has 1 and 3.
+  CHECK(first.Due(kStart) == std::vector<Action>{{0, ActionKind::kObservations}});
+  CHECK(second.Due(kStart).empty());
+  CHECK(second.Due(kStart + 15s) == std::vector<Action>{{0, ActionKind::kObservations}});
+  CHECK(first.Due(kStart + 29s).empty());
+  CHECK(first.Due(kStart + 30s) == std::vector<Action>{{1, ActionKind::kObservations}});
+  CHECK(second.Due(kStart + 44s).empty());
+  CHECK(second.Due(kStart + 45s) == std::vector<Action>{{1, ActionKind::kObservations}});
+}
+
+TEST_CASE("The shards' alerts come half an alert interval apart, never in the same instant") {
+  Profile profile = Quiet();
+  profile.alerts_per_second = 1;
+  Schedule first(profile, 2, kStart, ehg::fleet::Shard{0, 2});
+  Schedule second(profile, 2, kStart, ehg::fleet::Shard{1, 2});
+  const auto alerts = [](const std::vector<Action>& due) {
+    return std::count_if(due.begin(), due.end(),
+                         [](const Action& a) { return a.kind == ActionKind::kAlert; });
+  };
+  CHECK(alerts(first.Due(kStart + 999ms)) == 0);
+  CHECK(alerts(first.Due(kStart + 1000ms)) == 1);
+  CHECK(alerts(second.Due(kStart + 1499ms)) == 0);
+  CHECK(alerts(second.Due(kStart + 1500ms)) == 1);
+  CHECK(alerts(first.Due(kStart + 2000ms)) == 1);
+  CHECK(alerts(second.Due(kStart + 2000ms)) == 0);
+  CHECK(alerts(second.Due(kStart + 2500ms)) == 1);
 }
 
 TEST_CASE("Heartbeats come once per heartbeat interval per gateway") {
