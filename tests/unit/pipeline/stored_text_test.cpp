@@ -356,8 +356,9 @@ TEST_CASE("A value JSON cannot carry is written as null, and such a stored alert
   CHECK(restored.error().message == "stored alert: worst_value is not a number");
 }
 
-TEST_CASE("A damaged stored alert is an error naming the field, never a crash, an exception or its value") {
-  const std::vector<Damage> damages = {
+// Stored alert texts damaged one field at a time, with what the error must name and must not quote.
+static std::vector<Damage> DamagedStoredAlerts() {
+  return {
       {With(kStoredAlert, R"("alert_id":"01a21869-2cbf-7002-a8c2-54cc69c2497f")", R"("alert_id":17)"),
        "stored alert: alert_id is not a string", "17"},
       {With(kStoredAlert, R"("metric":"news2",)", ""), "stored alert: metric is missing", ""},
@@ -415,6 +416,10 @@ TEST_CASE("A damaged stored alert is an error naming the field, never a crash, a
       {"null", "stored alert is not an object", ""},
       {R"("text")", "stored alert is not an object", "text"},
   };
+}
+
+TEST_CASE("A damaged stored alert is an error naming the field, never a crash, an exception or its value") {
+  const std::vector<Damage> damages = DamagedStoredAlerts();
   for (const Damage& damage : damages) {
     CAPTURE(damage.json);
     const auto restored = pipeline::AlertFromJson(damage.json);
