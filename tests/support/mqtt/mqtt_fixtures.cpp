@@ -161,9 +161,13 @@ struct TestReceiver::Impl {
     if (ids.empty()) return;  // a message we cannot read gets no receipt; the test sees the resend
     const std::string base =
         received.topic.substr(0, result_topic ? received.topic.size() - 11 : event_topic);
+    // QoS 0, as the hub's receipts reach a gateway (a NATS core publish), and because paho 1.3.12 frees
+    // a QoS 1 publish whose write fails on a dead socket while keeping it for a retry: the retry after
+    // the reconnect read freed memory (heap-use-after-free in MQTTProtocol_retries under ASan, seen when
+    // the broker stopped under this callback). A receipt lost so is what the gateway's resend covers.
     try {
       client->publish(base + "/cmd",
-                      ehg::wire::EventReceiptCommand("receipt-" + std::to_string(++receipts), ids), 1, false);
+                      ehg::wire::EventReceiptCommand("receipt-" + std::to_string(++receipts), ids), 0, false);
     } catch (const std::exception&) {
     }
   }
