@@ -393,7 +393,10 @@ TEST_CASE("A flood from addresses sorting after the installer's never closes its
       try {
         held.emplace_back(page.port, Address(10 + n / 250, 1 + n % 250), 2s);
         ++opened;
-        if (during_installer.load() >= 0) ++during_installer;
+        // Counted only while a request is in flight: a -1 set meanwhile stays -1.
+        int seen = during_installer.load();
+        while (seen >= 0 && !during_installer.compare_exchange_weak(seen, seen + 1)) {
+        }
       } catch (const std::exception&) {
         continue;  // the page pausing its accepts for a moment: try the next address
       }
