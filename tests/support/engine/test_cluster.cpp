@@ -7,6 +7,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tests/support/made_once.hpp"
+
 namespace ehg::test {
 namespace {
 
@@ -27,9 +29,7 @@ TestCluster& TestCluster::Get() {
 }
 
 TestCluster::TestCluster() : pki_(pki_directory_.path()) {
-  RunOrThrow({std::string(EHG_SOURCE_DIR) + "/scripts/gen-certs", "--engine", pki_.string(), kGateway,
-              kOtherGateway},
-             "scripts/gen-certs");
+  CopyTestPki(pki_, {"--engine", kGateway, kOtherGateway});
   const std::filesystem::path gateways = directory_ / "gateways.txt";
   std::ofstream(gateways) << "# tenant gateway-id\n"
                           << kTenant << " " << kGateway << "\n"

@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "gateway/wire/commands.hpp"
+#include "tests/support/made_once.hpp"
 #include "tests/support/ports.hpp"
 
 namespace ehg::test {
@@ -59,10 +60,7 @@ const TestPki& TestPki::Get() {
 }
 
 TestPki::TestPki() {
-  const auto result = RunCommand({"/bin/sh", "-c",
-                                  std::string(EHG_SOURCE_DIR) + "/scripts/gen-certs '" +
-                                      directory_.path().string() + "' " + kGatewayId + " >/dev/null"});
-  if (result.exit_code != 0) throw std::runtime_error("scripts/gen-certs failed: " + result.output);
+  CopyTestPki(directory_.path(), {kGatewayId});
 }
 
 TestBroker::TestBroker(BrokerOptions options) : options_(std::move(options)), port_(FreePort()) {

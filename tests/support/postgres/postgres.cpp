@@ -1,11 +1,9 @@
 #include "tests/support/postgres/postgres.hpp"
 
-#include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,15 +13,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/made_once.hpp"
 #include "tests/support/ports.hpp"
 
 namespace ehg::test {
 namespace {
-
-std::filesystem::path TempRoot() {
-  const char* base = std::getenv("TMPDIR");
-  return base != nullptr && *base != '\0' ? base : "/tmp";
-}
 
 // As root, the server runs as the postgres user, which must own its directories.
 void HandToServerUser(const std::filesystem::path& directory) {
@@ -60,36 +54,20 @@ TestPostgres::TestPostgres(const std::filesystem::path& binaries)
     : binaries_(binaries), port_(UnusedLoopbackPort()) {
   HandToServerUser(directory_.path());
   const auto start = std::chrono::steady_clock::now();
-  // ctest runs every test case in a process of its own, and initdb costs 1-3 s of CPU each time: the
-  // first process makes a cluster once (under a lock, for the processes running beside it) in a
-  // directory beside the temp directories, and every process copies it (about 0.1 s).
+  // initdb costs 1-3 s of CPU: made once for every test process (MadeOnce), each copies it (about 0.1 s).
+  const std::string version = RunCommand({(binaries_ / "initdb").string(), "--version"}).output;
   const std::filesystem::path cache =
-      TempRoot() / ("ehg-test-postgres-initdb-" + std::to_string(::geteuid()));
-  {
-    const int lock = ::open((cache.string() + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-    if (lock < 0 || ::flock(lock, LOCK_EX) != 0)
-      throw std::runtime_error("postgres fixture: cannot lock " + cache.string());
-    const std::string version = RunCommand({(binaries_ / "initdb").string(), "--version"}).output;
-    std::string made;
-    std::getline(std::ifstream(cache / "made-by"), made);
-    if (made + "\n" != version) {
-      std::filesystem::remove_all(cache);
-      std::filesystem::create_directories(cache);
-      HandToServerUser(cache);
-      const CommandResult initdb = RunCommand(
-          AsServerUser({(binaries_ / "initdb").string(), "-D", (cache / "data").string(), "-A", "trust", "-U",
-                        "postgres", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions",
-                        // 1 MiB WAL segments instead of 16: less to copy into every test process.
-                        "--wal-segsize=1"}),
-          std::chrono::seconds(120));
-      if (initdb.exit_code != 0) {
-        ::close(lock);
-        throw std::runtime_error("postgres fixture: initdb failed: " + initdb.output);
-      }
-      std::ofstream(cache / "made-by") << version;  // written last: a cluster half made is made again
-    }
-    ::close(lock);  // the cluster is never changed once made: copies need no lock
-  }
+      MadeOnce("postgres-initdb", version, [&](const std::filesystem::path& into) {
+        HandToServerUser(into);
+        const CommandResult initdb = RunCommand(
+            AsServerUser({(binaries_ / "initdb").string(), "-D", (into / "data").string(), "-A", "trust",
+                          "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions",
+                          // 1 MiB WAL segments instead of 16: less to copy into every test process.
+                          "--wal-segsize=1"}),
+            std::chrono::seconds(120));
+        if (initdb.exit_code != 0)
+          throw std::runtime_error("postgres fixture: initdb failed: " + initdb.output);
+      });
   const CommandResult copied = RunCommand(
       {"/bin/cp", "-a", (cache / "data").string(), (directory_ / "data").string()}, std::chrono::seconds(60));
   if (copied.exit_code != 0)
