@@ -2,40 +2,36 @@
 // any request, as all state is in the hub's PostgreSQL.
 #include <signal.h>
 
-#include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
 
 #include "care/console/server.hpp"
+#include "gateway/command_line/command_line.hpp"
 #include "gateway/core/clock.hpp"
 
+namespace cli = ehg::command_line;
+
 int main(int argc, char** argv) {
-  CLI::App app{
-      "ehealth-console: the care staff's alert board, residents' charts and the fleet, in the browser"};
-  app.set_version_flag("--version", std::string("ehealth-console ") + EHG_VERSION);
+  cli::Program app{
+      "ehealth-console: the care staff's alert board, residents' charts and the fleet, in the browser",
+      std::string("ehealth-console ") + EHG_VERSION};
   // The package's unit runs `ehealth-console --config /etc/ehealth-hub/console.toml`: the keys are the
   // options' long names; a key that is no option is an error (a typo must not leave a default in force).
-  app.set_config("--config", "", "A TOML file with the options below (their long names as keys)");
-  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.ConfigFile("--config", "A TOML file with the options below (their long names as keys)");
   ehg::console::ServerOptions options;
   std::string listen = "127.0.0.1:8443";
-  app.add_option("--database", options.database, "libpq connection string (the hub's database)")->required();
-  app.add_option("--listen", listen, "host:port to serve HTTPS on (port 0: any free one)");
-  app.add_option("--tls-cert", options.tls_cert_file, "The server certificate (PEM)")->required();
-  app.add_option("--tls-key", options.tls_key_file, "Its private key (PEM)")->required();
-  app.add_option("--web-root", options.web_root, "The console's pages and scripts")
-      ->default_val("/usr/share/ehealth-hub/console");
-  app.add_option("--chart-js", options.chart_js, "Chart.js, as the package libjs-chart.js installs it")
-      ->default_val("/usr/share/javascript/chart.js/chart.min.js");
-  app.add_option("--database-connections", options.database_connections,
-                 "Requests reading the database at once")
-      ->check(CLI::Range(1, 64));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int code = app.exit(error);
-    return code == 0 ? 0 : 78;  // EX_CONFIG: the unit does not restart a console configured wrongly
-  }
+  app.Add("--database", options.database, "libpq connection string (the hub's database)").Required();
+  app.Add("--listen", listen, "host:port to serve HTTPS on (port 0: any free one)");
+  app.Add("--tls-cert", options.tls_cert_file, "The server certificate (PEM)").Required();
+  app.Add("--tls-key", options.tls_key_file, "Its private key (PEM)").Required();
+  app.Add("--web-root", options.web_root, "The console's pages and scripts")
+      .Default("/usr/share/ehealth-hub/console");
+  app.Add("--chart-js", options.chart_js, "Chart.js, as the package libjs-chart.js installs it")
+      .Default("/usr/share/javascript/chart.js/chart.min.js");
+  app.Add("--database-connections", options.database_connections, "Requests reading the database at once")
+      .Range(1, 64);
+  if (const auto exit_code = app.Parse(argc, argv))
+    return *exit_code == 0 ? 0 : 78;  // EX_CONFIG: the unit does not restart a console configured wrongly
   const std::size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     std::cerr << "ehealth-console: --listen is host:port\n";

@@ -1,11 +1,13 @@
 // ehealth-engine-admin: the engine's stream and consumer for operators and the demo, through the same
 // library the hub uses (there is no `nats` command-line tool in Debian 12).
-#include <CLI/CLI.hpp>
 #include <iostream>
 #include <sstream>
 #include <string>
 
 #include "care/engine/engine.hpp"
+#include "gateway/command_line/command_line.hpp"
+
+namespace cli = ehg::command_line;
 
 namespace {
 
@@ -25,31 +27,28 @@ int Report(const ehg::Error& error) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ehealth-engine-admin: the event stream and the hub's consumer on the NATS cluster"};
-  app.set_version_flag("--version", std::string("ehealth-engine-admin ") + EHG_VERSION);
-  app.require_subcommand(1);
+  cli::Program app{"ehealth-engine-admin: the event stream and the hub's consumer on the NATS cluster",
+                   std::string("ehealth-engine-admin ") + EHG_VERSION};
+  app.RequireSubcommand();
   std::string servers;
   ehg::engine::EngineOptions options;
   int max_age_hours = 24 * 14;
   double max_gib = 16;
-  app.add_option("--servers", servers, "Every node, comma-separated: tls://host:port,...")->required();
-  app.add_option("--ca", options.ca_file, "CA of the nodes' certificates")->required();
-  app.add_option("--cert", options.cert_file, "Client certificate mapped to the hub user")->required();
-  app.add_option("--key", options.key_file, "Its private key")->required();
+  app.Add("--servers", servers, "Every node, comma-separated: tls://host:port,...").Required();
+  app.Add("--ca", options.ca_file, "CA of the nodes' certificates").Required();
+  app.Add("--cert", options.cert_file, "Client certificate mapped to the hub user").Required();
+  app.Add("--key", options.key_file, "Its private key").Required();
   int wait_seconds = 10;
-  app.add_option("--wait", wait_seconds, "Seconds to wait for a connection")->check(CLI::Range(1, 3600));
+  app.Add("--wait", wait_seconds, "Seconds to wait for a connection").Range(1, 3600);
 
-  CLI::App* create = app.add_subcommand(
+  cli::Command create = app.Subcommand(
       "create-stream",
       "Create the event stream and the hub's durable consumer, or bring them to these settings");
-  create->add_option("--replicas", options.stream.replicas, "Copies of each message")
-      ->check(CLI::Range(1, 5));
-  create->add_option("--max-age-hours", max_age_hours, "Hours a message is kept")
-      ->check(CLI::Range(1, 24 * 365));
-  create->add_option("--max-gib", max_gib, "Size limit of the stream in GiB")
-      ->check(CLI::Range(0.001, 100000.0));
-  CLI::App* info = app.add_subcommand("stream-info", "Print the stream's messages, sequences and replicas");
-  CLI11_PARSE(app, argc, argv);
+  create.Add("--replicas", options.stream.replicas, "Copies of each message").Range(1, 5);
+  create.Add("--max-age-hours", max_age_hours, "Hours a message is kept").Range(1, 24 * 365);
+  create.Add("--max-gib", max_gib, "Size limit of the stream in GiB").Range(0.001, 100000.0);
+  cli::Command info = app.Subcommand("stream-info", "Print the stream's messages, sequences and replicas");
+  if (const auto exit_code = app.Parse(argc, argv)) return *exit_code;
 
   options.servers = SplitServers(servers);
   options.stream.max_age = std::chrono::hours(max_age_hours);
@@ -59,13 +58,13 @@ int main(int argc, char** argv) {
   if (!(*engine)->WaitConnected(std::chrono::seconds(wait_seconds)))
     return Report(
         {ehg::Errc::kUnavailable, "no server reachable within " + std::to_string(wait_seconds) + " s"});
-  if (create->parsed()) {
+  if (create.Parsed()) {
     if (auto stream = (*engine)->EnsureStream(); !stream) return Report(stream.error());
     if (auto consumer = (*engine)->EnsureConsumer(); !consumer) return Report(consumer.error());
     std::cout << "stream " << options.stream.name << " and consumer " << options.consumer.durable
               << " ready\n";
   }
-  if (info->parsed() || create->parsed()) {
+  if (info.Parsed() || create.Parsed()) {
     auto state = (*engine)->StreamInfo();
     if (!state) return Report(state.error());
     std::cout << "stream=" << options.stream.name << " messages=" << state->messages

@@ -6,7 +6,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -25,11 +24,14 @@
 #include "care/hub/send_command.hpp"
 #include "care/hub/staff_command.hpp"
 #include "care/ledger/ledger.hpp"
+#include "gateway/command_line/command_line.hpp"
 #include "gateway/core/bounded_file.hpp"
 #include "gateway/core/clock.hpp"
 #include "gateway/core/event.hpp"
 #include "gateway/core/log.hpp"
 #include "gateway/crypto/keys.hpp"
+
+namespace cli = ehg::command_line;
 
 namespace {
 
@@ -389,107 +391,97 @@ int User(const ehg::hub::UserRequest& request) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ehealth-hub: the region's care hub on NATS JetStream and PostgreSQL"};
-  app.set_version_flag("--version", std::string("ehealth-hub ") + EHG_VERSION);
-  app.require_subcommand(1);
+  cli::Program app{"ehealth-hub: the region's care hub on NATS JetStream and PostgreSQL",
+                   std::string("ehealth-hub ") + EHG_VERSION};
+  app.RequireSubcommand();
 
   RunRequest run_request;
-  CLI::App* run =
-      app.add_subcommand("run", "Take the gateways' events into PostgreSQL and answer with receipts");
-  ehg::hub::DeclareRunOptions(*run, run_request);
+  cli::Command run =
+      app.Subcommand("run", "Take the gateways' events into PostgreSQL and answer with receipts");
+  ehg::hub::DeclareRunOptions(run, run_request);
 
   KeyRequest key_request;
-  std::vector<CLI::App*> key_commands;
+  std::vector<cli::Command> key_commands;
   for (const auto& [name, help] : std::vector<std::pair<std::string, std::string>>{
            {"enrol", "Accept a gateway's messages, signed with this key"},
            {"rotate-key",
             "Make this the gateway's key; the previous one stays accepted for the grace period"},
            {"revoke", "Accept no key of the gateway any more"}}) {
-    CLI::App* key_command = app.add_subcommand(name, help);
-    key_command->add_option("--database", key_request.database, "libpq connection string")->required();
-    key_command->add_option("--tenant", key_request.tenant, "The municipality number")->required();
-    key_command->add_option("--gateway", key_request.gateway, "The gateway id")->required();
-    key_command->add_option("--actor", key_request.actor, "Who does it (the audit log names them)");
+    cli::Command key_command = app.Subcommand(name, help);
+    key_command.Add("--database", key_request.database, "libpq connection string").Required();
+    key_command.Add("--tenant", key_request.tenant, "The municipality number").Required();
+    key_command.Add("--gateway", key_request.gateway, "The gateway id").Required();
+    key_command.Add("--actor", key_request.actor, "Who does it (the audit log names them)");
     if (name != "revoke") {
-      key_command->add_option("--key", key_request.key_file, "The gateway's public key (JWK or PEM)")
-          ->required();
-      key_command->add_option("--cert-fingerprint", key_request.certificate_fingerprint,
-                              "SHA-256 of the gateway's client certificate (DER), hex");
+      key_command.Add("--key", key_request.key_file, "The gateway's public key (JWK or PEM)").Required();
+      key_command.Add("--cert-fingerprint", key_request.certificate_fingerprint,
+                      "SHA-256 of the gateway's client certificate (DER), hex");
     }
     key_commands.push_back(key_command);
   }
 
   std::string batch_database, batch_file, batch_actor = "ehealth-hub cli";
-  CLI::App* enrol_batch = app.add_subcommand("enrol-batch", "Enrol many gateways from a tab-separated file");
-  enrol_batch->add_option("--database", batch_database, "libpq connection string")->required();
-  enrol_batch->add_option("--from", batch_file, "tenant, gateway, public key, certificate SHA-256 per line")
-      ->required();
-  enrol_batch->add_option("--actor", batch_actor, "Who does it (the audit log names them)");
+  cli::Command enrol_batch = app.Subcommand("enrol-batch", "Enrol many gateways from a tab-separated file");
+  enrol_batch.Add("--database", batch_database, "libpq connection string").Required();
+  enrol_batch.Add("--from", batch_file, "tenant, gateway, public key, certificate SHA-256 per line")
+      .Required();
+  enrol_batch.Add("--actor", batch_actor, "Who does it (the audit log names them)");
 
   RunRequest command_settings;
   CommandOptions command_options;
-  CLI::App* send_command =
-      app.add_subcommand("command", "Send one signed command to a gateway (the hub's settings)");
-  ehg::hub::DeclareRunOptions(*send_command, command_settings);
-  send_command->add_option("--tenant", command_options.tenant, "The municipality number")->required();
-  send_command->add_option("--gateway", command_options.gateway, "The gateway id")->required();
-  send_command
-      ->add_option("--command", command_options.command, R"(The command object, e.g. {"type":"ping"})")
-      ->required();
-  send_command
-      ->add_option("--lifetime", command_options.lifetime_seconds, "Seconds the gateway may still take it")
-      ->check(CLI::Range(60, 7 * 24 * 3600));
-  send_command
-      ->add_option("--wait", command_options.wait_seconds, "Seconds to wait for its result (a hub must run)")
-      ->check(CLI::Range(0, 3600));
+  cli::Command send_command =
+      app.Subcommand("command", "Send one signed command to a gateway (the hub's settings)");
+  ehg::hub::DeclareRunOptions(send_command, command_settings);
+  send_command.Add("--tenant", command_options.tenant, "The municipality number").Required();
+  send_command.Add("--gateway", command_options.gateway, "The gateway id").Required();
+  send_command.Add("--command", command_options.command, R"(The command object, e.g. {"type":"ping"})")
+      .Required();
+  send_command.Add("--lifetime", command_options.lifetime_seconds, "Seconds the gateway may still take it")
+      .Range(60, 7 * 24 * 3600);
+  send_command.Add("--wait", command_options.wait_seconds, "Seconds to wait for its result (a hub must run)")
+      .Range(0, 3600);
 
   ehg::hub::UserRequest user_request;
-  CLI::App* user = app.add_subcommand("user", "The console's staff accounts (passwords from standard input)");
-  user->require_subcommand(1);
-  user->fallthrough();  // --database and --actor also after the action
-  user->add_option("--database", user_request.database, "libpq connection string")->required();
-  user->add_option("--actor", user_request.actor, "Who does it (the audit log names them)");
+  cli::Command user = app.Subcommand("user", "The console's staff accounts (passwords from standard input)");
+  user.RequireSubcommand();
+  user.Fallthrough();  // --database and --actor also after the action
+  user.Add("--database", user_request.database, "libpq connection string").Required();
+  user.Add("--actor", user_request.actor, "Who does it (the audit log names them)");
   for (const auto& [name, help] : std::vector<std::pair<std::string, std::string>>{
            {"add", "Create an account: --name, --role, --tenants; its password from standard input"},
            {"disable", "Refuse the account's sign-in and end its sessions"},
            {"enable", "Allow the account's sign-in again"},
            {"password", "Set the account's password from standard input; its sessions end"},
            {"list", "Every account: name, role, municipalities, enabled or disabled"}}) {
-    CLI::App* action = user->add_subcommand(name, help);
-    action->parse_complete_callback(
-        [&user_request, action_name = name] { user_request.action = action_name; });
+    cli::Command action = user.Subcommand(name, help);
+    action.OnParsed([&user_request, action_name = name] { user_request.action = action_name; });
     if (name == "list") continue;
-    action->add_option("--name", user_request.name, "The user name")->required();
+    action.Add("--name", user_request.name, "The user name").Required();
     if (name == "add") {
-      action->add_option("--role", user_request.role, "nurse, coordinator, municipal_it or administrator")
-          ->required();
+      action.Add("--role", user_request.role, "nurse, coordinator, municipal_it or administrator").Required();
       action
-          ->add_option("--tenants", user_request.tenants,
-                       "Municipality numbers, comma-separated; '*': every one (administrator)")
-          ->required();
+          .Add("--tenants", user_request.tenants,
+               "Municipality numbers, comma-separated; '*': every one (administrator)")
+          .Required();
     }
   }
 
   std::string grants_role;
   std::string grants_for = "hub";
-  CLI::App* grants = app.add_subcommand(
+  cli::Command grants = app.Subcommand(
       "grants",
       "Print the SQL that gives a login role what the hub or the console needs (run it as the owner)");
-  grants->add_option("--role", grants_role, "The login role (lower-case letters, digits and _)")->required();
-  grants->add_option("--for", grants_for, "hub or console")->check(CLI::IsMember({"hub", "console"}));
+  grants.Add("--role", grants_role, "The login role (lower-case letters, digits and _)").Required();
+  grants.Add("--for", grants_for, "hub or console").OneOf({"hub", "console"});
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    const int code = app.exit(error);
+  if (const auto exit_code = app.Parse(argc, argv))
     // A `run` that cannot start as configured: the unit does not restart it (RestartPreventExitStatus).
-    return code != 0 && run->parsed() ? kExitConfig : code;
-  }
-  if (*run) return Run(run_request);
-  if (*enrol_batch) return EnrolBatch(batch_database, batch_file, batch_actor);
-  if (*send_command) return Command(command_settings, command_options);
-  if (*user) return User(user_request);
-  if (*grants) {
+    return *exit_code != 0 && run.Parsed() ? kExitConfig : *exit_code;
+  if (run) return Run(run_request);
+  if (enrol_batch) return EnrolBatch(batch_database, batch_file, batch_actor);
+  if (send_command) return Command(command_settings, command_options);
+  if (user) return User(user_request);
+  if (grants) {
     auto sql = grants_for == "console" ? ehg::ledger::ConsoleGrants(grants_role)
                                        : ehg::ledger::HubGrants(grants_role);
     if (!sql) {
@@ -499,7 +491,7 @@ int main(int argc, char** argv) {
     std::cout << *sql;
     return 0;
   }
-  for (CLI::App* key_command : key_commands)
-    if (*key_command) return Keys(key_command->get_name(), key_request);
+  for (const cli::Command& key_command : key_commands)
+    if (key_command) return Keys(key_command.Name(), key_request);
   return 1;
 }

@@ -3,9 +3,7 @@
 #include <string>
 #include <vector>
 
-namespace CLI {
-class App;
-}
+#include "gateway/command_line/command_line.hpp"
 
 // What `ehealth-hub run` needs, from its command line or from a TOML file named by --config (the
 // package's /etc/ehealth-hub/hub.toml), so the systemd unit needs no long command line. The file's keys
@@ -28,8 +26,9 @@ struct RunSettings {
 };
 
 // Declares run's options, --config first, on the subcommand `run`, writing into `settings` while it parses.
-// A key in the file that names no option of run, a section, or a value an option refuses, is an error
-// (CLI::ParseError, as from the command line): a typo must not leave a default in force unnoticed.
-void DeclareRunOptions(CLI::App& run, RunSettings& settings);
+// A key in the file that names no option of run, a section, or a value an option refuses, is refused as
+// the same mistake on the command line (command_line::Command::ConfigFileOption): a typo must not leave a
+// default in force unnoticed.
+void DeclareRunOptions(command_line::Command run, RunSettings& settings);
 
 }  // namespace ehg::hub

@@ -12,7 +12,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { accessibility, check, failures, finish, launch, signIn as signInAt, tablet, until } from './lib.mjs';
+import { accessibility, check, clickUntilShown, failures, finish, launch, signIn as signInAt, tablet, until } from './lib.mjs';
 
 const { CONSOLE_URL, NURSE, COLLEAGUE, OTHER_NURSE, IT, ADMIN, BUSY_NURSE, PASSWORD, RESIDENT, ARTEFACTS } = process.env;
 mkdirSync(ARTEFACTS, { recursive: true });
@@ -100,8 +100,7 @@ try {
   check((await page.textContent(card(stored))).includes('Løst av ' + NURSE), 'the resolution is on its way');
 
   // The resident behind the alert: her charts with the limit of her rule, her alerts, devices and rules.
-  await page.click(card(stored) + ' a.subject');
-  await page.waitForSelector('#resident-view:not([hidden])');
+  await clickUntilShown(page, card(stored) + ' a.subject', '#resident-view:not([hidden])');
   await until(page, () => window.ehgConsole.residentRenderedAt > 0);
   check((await page.textContent('#resident-heading')).includes(RESIDENT), 'the resident view names the pseudonym');
   check(await page.locator('#charts canvas').count() >= 2, 'a chart for each metric (SpO2, battery)');

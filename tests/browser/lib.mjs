@@ -21,6 +21,22 @@ export async function until(page, predicate, arg, timeout = 10000) {
   throw new Error('timed out waiting for ' + predicate.toString());
 }
 
+// Clicks `target` until `shown` is visible (at most five times, 10 s each). The live board redraws every
+// card when any alert changes (render() replaces them): a click that lands while its card is replaced
+// never reaches the link. One retry is the test's; the lost click itself is the console's to fix.
+export async function clickUntilShown(page, target, shown) {
+  for (let attempt = 1; ; attempt++) {
+    await page.click(target);
+    try {
+      await page.waitForSelector(shown, { timeout: 10000 });
+      return;
+    } catch (error) {
+      if (attempt === 5) throw error;
+      console.log('clicked ' + target + ' again: ' + shown + ' not shown after attempt ' + attempt);
+    }
+  }
+}
+
 export async function accessibility(page, view) {
   // Evaluated through the DevTools protocol: the page's own Content-Security-Policy (no inline script)
   // stays in force for everything else.

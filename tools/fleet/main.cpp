@@ -4,7 +4,6 @@
 // care system confirms every event.
 #include <signal.h>
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -12,8 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "gateway/command_line/command_line.hpp"
 #include "tools/fleet/fleet_runner.hpp"
 #include "tools/fleet/provision.hpp"
+
+namespace cli = ehg::command_line;
 
 namespace {
 
@@ -34,47 +36,40 @@ std::vector<std::string> Split(const std::string& text) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ehealth-fleet-sim: simulated gateways for the hub's load and chaos tests"};
-  app.set_version_flag("--version", std::string("ehealth-fleet-sim ") + EHG_VERSION);
-  app.require_subcommand(1);
+  cli::Program app{"ehealth-fleet-sim: simulated gateways for the hub's load and chaos tests",
+                   std::string("ehealth-fleet-sim ") + EHG_VERSION};
+  app.RequireSubcommand();
 
   ehg::fleet::ProvisionRequest provision;
   std::string tenants = "0301";
-  CLI::App* provision_command = app.add_subcommand("provision", "Make the fleet's keys and certificates");
-  provision_command->add_option("--dir", provision.directory, "Where the fleet's files go")->required();
-  provision_command->add_option("--ca", provision.ca_certificate, "The CA certificate (PEM)")->required();
-  provision_command->add_option("--ca-key", provision.ca_key, "The CA's private key (PEM)")->required();
-  provision_command->add_option("--gateways", provision.gateways, "How many")
-      ->required()
-      ->check(CLI::Range(1, 100000));
-  provision_command->add_option("--tenants", tenants, "Municipality numbers, comma-separated (in turn)");
-  provision_command->add_option("--prefix", provision.prefix, "Gateway id prefix");
+  cli::Command provision_command = app.Subcommand("provision", "Make the fleet's keys and certificates");
+  provision_command.Add("--dir", provision.directory, "Where the fleet's files go").Required();
+  provision_command.Add("--ca", provision.ca_certificate, "The CA certificate (PEM)").Required();
+  provision_command.Add("--ca-key", provision.ca_key, "The CA's private key (PEM)").Required();
+  provision_command.Add("--gateways", provision.gateways, "How many").Required().Range(1, 100000);
+  provision_command.Add("--tenants", tenants, "Municipality numbers, comma-separated (in turn)");
+  provision_command.Add("--prefix", provision.prefix, "Gateway id prefix");
 
   ehg::fleet::RunOptions run;
   std::string brokers;
   double observation_seconds = 60, heartbeat_seconds = 60, burst_every = 0, burst_seconds = 30,
          storm_every = 0, receipt_timeout = 30;
   int duration = 60, drain = 60;
-  CLI::App* run_command = app.add_subcommand("run", "Connect the fleet and send until the duration is over");
-  run_command->add_option("--dir", run.fleet_directory, "The provisioned fleet")->required();
-  run_command->add_option("--brokers", brokers, "MQTT TLS addresses, comma-separated (ssl://host:port)")
-      ->required();
-  run_command->add_option("--cafile", run.ca_file, "The engine's CA")->required();
-  run_command->add_option("--care-key", run.care_encryption_key, "The care system's public encryption key")
-      ->required();
-  run_command->add_option("--command-keys", run.command_keys, "The care system's public command key(s)")
-      ->required();
-  run_command->add_option("--duration", duration, "Seconds of sending")->check(CLI::Range(1, 7 * 24 * 3600));
+  cli::Command run_command = app.Subcommand("run", "Connect the fleet and send until the duration is over");
+  run_command.Add("--dir", run.fleet_directory, "The provisioned fleet").Required();
+  run_command.Add("--brokers", brokers, "MQTT TLS addresses, comma-separated (ssl://host:port)").Required();
+  run_command.Add("--cafile", run.ca_file, "The engine's CA").Required();
+  run_command.Add("--care-key", run.care_encryption_key, "The care system's public encryption key")
+      .Required();
+  run_command.Add("--command-keys", run.command_keys, "The care system's public command key(s)").Required();
+  run_command.Add("--duration", duration, "Seconds of sending").Range(1, 7 * 24 * 3600);
   int settle = 0;
-  run_command->add_option("--settle", settle, "Seconds of connecting only, before sending")
-      ->check(CLI::Range(0, 3600));
-  run_command->add_option("--drain", drain, "Seconds to wait for the last receipts")
-      ->check(CLI::Range(0, 3600));
-  run_command->add_option("--limit", run.limit, "Only the first N gateways of the fleet");
+  run_command.Add("--settle", settle, "Seconds of connecting only, before sending").Range(0, 3600);
+  run_command.Add("--drain", drain, "Seconds to wait for the last receipts").Range(0, 3600);
+  run_command.Add("--limit", run.limit, "Only the first N gateways of the fleet");
   std::string shard = "0/1";
-  run_command
-      ->add_option("--shard", shard, "K/N: this process runs every N-th gateway from the K-th (0-based)")
-      ->check([](const std::string& text) {
+  run_command.Add("--shard", shard, "K/N: this process runs every N-th gateway from the K-th (0-based)")
+      .Check([](const std::string& text) {
         std::size_t k = 0, n = 0;
         char slash = 0;
         std::istringstream in(text);
@@ -82,33 +77,24 @@ int main(int argc, char** argv) {
                    ? std::string()
                    : std::string("expected K/N with K < N");
       });
-  run_command->add_option("--observation-interval", observation_seconds,
-                          "Seconds between a gateway's batches");
-  run_command->add_option("--readings", run.profile.readings_per_batch, "Readings per batch")
-      ->check(CLI::Range(1, 50));
-  run_command->add_option("--heartbeat-interval", heartbeat_seconds, "Seconds between heartbeats");
-  run_command->add_option("--alerts-per-second", run.profile.alerts_per_second, "Alerts across the fleet");
-  run_command->add_option("--burst-every", burst_every, "Seconds between bursts (0: none)");
-  run_command->add_option("--burst-seconds", burst_seconds, "Length of a burst");
-  run_command->add_option("--burst-factor", run.profile.burst_factor, "Batches this many times as often");
-  run_command->add_option("--storm-every", storm_every, "Seconds between reconnect storms (0: none)");
-  run_command
-      ->add_option("--storm-fraction", run.profile.storm_fraction, "Share of the fleet each storm drops")
-      ->check(CLI::Range(0.0, 1.0));
-  run_command->add_option("--receipt-timeout", receipt_timeout,
-                          "Seconds before an unconfirmed message goes again");
-  run_command->add_option("--connects-per-second", run.connects_per_second, "Connection attempts per second");
-  run_command->add_option("--events-file", run.events_file, "Write every event sent here");
-  run_command->add_option("--alerts-file", run.alerts_file,
-                          "Write each alert's publish and receipt time here");
+  run_command.Add("--observation-interval", observation_seconds, "Seconds between a gateway's batches");
+  run_command.Add("--readings", run.profile.readings_per_batch, "Readings per batch").Range(1, 50);
+  run_command.Add("--heartbeat-interval", heartbeat_seconds, "Seconds between heartbeats");
+  run_command.Add("--alerts-per-second", run.profile.alerts_per_second, "Alerts across the fleet");
+  run_command.Add("--burst-every", burst_every, "Seconds between bursts (0: none)");
+  run_command.Add("--burst-seconds", burst_seconds, "Length of a burst");
+  run_command.Add("--burst-factor", run.profile.burst_factor, "Batches this many times as often");
+  run_command.Add("--storm-every", storm_every, "Seconds between reconnect storms (0: none)");
+  run_command.Add("--storm-fraction", run.profile.storm_fraction, "Share of the fleet each storm drops")
+      .Range(0.0, 1.0);
+  run_command.Add("--receipt-timeout", receipt_timeout, "Seconds before an unconfirmed message goes again");
+  run_command.Add("--connects-per-second", run.connects_per_second, "Connection attempts per second");
+  run_command.Add("--events-file", run.events_file, "Write every event sent here");
+  run_command.Add("--alerts-file", run.alerts_file, "Write each alert's publish and receipt time here");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& error) {
-    return app.exit(error);
-  }
+  if (const auto exit_code = app.Parse(argc, argv)) return *exit_code;
 
-  if (*provision_command) {
+  if (provision_command) {
     provision.tenants = Split(tenants);
     auto members = ehg::fleet::Provision(provision);
     if (!members) {
