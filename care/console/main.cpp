@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
       std::string("ehealth-console ") + EHG_VERSION};
   // The package's unit runs `ehealth-console --config /etc/ehealth-hub/console.toml`: the keys are the
   // options' long names; a key that is no option is an error (a typo must not leave a default in force).
-  app.ConfigFile("--config", "A TOML file with the options below (their long names as keys)");
+  app.ConfigFileOption("--config", "A TOML file with the options below (their long names as keys)");
   ehg::console::ServerOptions options;
   std::string listen = "127.0.0.1:8443";
   app.Add("--database", options.database, "libpq connection string (the hub's database)").Required();

@@ -1,7 +1,10 @@
 #include "gateway/command_line/command_line.hpp"
 
 #include <CLI/CLI.hpp>
+#include <sstream>
 #include <utility>
+
+#include "gateway/core/bounded_file.hpp"
 
 namespace ehg::command_line {
 namespace {
@@ -11,16 +14,24 @@ Option AddOption(CLI::App* app, const std::string& names, Value& into, const std
   return Option(app->add_option(names, into, description));
 }
 
-// Reads a (sub)command's config file into its options: see Command::ConfigFileOption.
+// Reads a command's config file into its options: see Command::ConfigFileOption. The file is read as
+// every file a command line names (core::ReadCheckedFile): a FIFO, a device such as /dev/zero, a
+// directory or a file past 4 MiB is refused before a byte is read, where CLI11's own reading blocked on a
+// FIFO and grew without end on /dev/zero.
 void ApplyConfigFile(CLI::App& command, const std::string& path) {
-  const std::vector<CLI::ConfigItem> items = CLI::ConfigTOML().from_file(path);
+  auto text = core::ReadCheckedFile(path, core::kConfigFile);
+  if (!text) throw CLI::FileError(text.error().message);
+  std::istringstream input(*text);
+  const std::vector<CLI::ConfigItem> items = CLI::ConfigTOML().from_config(input);
+  // The top-level command's name is argv[0]; a subcommand's is what the user typed.
+  const std::string whose = command.get_parent() == nullptr ? "" : " of " + command.get_name();
   for (const CLI::ConfigItem& item : items) {
     if (!item.parents.empty())
-      throw CLI::ConfigError(path + ": [" + item.parents.front() + "]: no sections, " + command.get_name() +
-                             "'s keys stand at the top");
+      throw CLI::ConfigError(path + ": [" + item.parents.front() + "]: no sections, the keys" + whose +
+                             " stand at the top");
     CLI::Option* option = command.get_option_no_throw("--" + item.name);
     if (option == nullptr || !option->get_configurable())
-      throw CLI::ConfigError(path + ": " + item.fullname() + " is no option of " + command.get_name());
+      throw CLI::ConfigError(path + ": " + item.fullname() + " is no option" + whose);
     if (option->count() > 0) continue;  // the command line wins
     option->add_result(item.inputs);
     option->run_callback();
@@ -142,11 +153,6 @@ Program::Program(const std::string& description, const std::string& version)
 }
 
 Program::~Program() = default;
-
-void Program::ConfigFile(const std::string& names, const std::string& description) {
-  program_->set_config(names, "", description);
-  program_->allow_config_extras(CLI::config_extras_mode::error);
-}
 
 std::optional<int> Program::Parse(int argc, char** argv) {
   try {

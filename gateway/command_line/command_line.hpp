@@ -63,7 +63,8 @@ class Command {
 
   // A --config option of this (sub)command: a TOML file whose keys are the command's options' long names
   // without the dashes; what the command line gives wins over the file. A key that names no option, a
-  // section, or a value an option refuses is refused as the same mistake on the command line would be.
+  // section, or a value an option refuses is refused as the same mistake on the command line would be;
+  // so is a file that is no regular file of at most 4 MiB (a FIFO, /dev/zero), before it is read.
   // Declare it first: CLI11 runs the options' callbacks in the order they were declared, so the file's
   // values are in before the others' checks. (CLI11 2.1 reads a config file for the top level only.)
   void ConfigFileOption(const std::string& names, const std::string& description);
@@ -100,10 +101,6 @@ class Program : public Command {
   ~Program();
   Program(const Program&) = delete;
   Program& operator=(const Program&) = delete;
-
-  // A top-level --config file (CLI11's own): TOML, the options' long names as keys; a key that names no
-  // option is an error.
-  void ConfigFile(const std::string& names, const std::string& description);
 
   // Parses argv. Nothing: the program goes on. A number: the program exits with it, after CLI11 printed
   // the help or the version (0) or what is wrong (its code for the mistake).

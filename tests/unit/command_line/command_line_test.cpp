@@ -3,6 +3,7 @@
 #include "gateway/command_line/command_line.hpp"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <string>
@@ -145,7 +146,7 @@ TEST_CASE("a top-level config file: its keys are the options, any other key is r
   std::ofstream(typo) << "database = \"dbname=x\"\ndatabse = \"y\"\n";
   for (const bool with_typo : {false, true}) {
     Program program{"test", "test 1"};
-    program.ConfigFile("--config", "");
+    program.ConfigFileOption("--config", "");
     std::string database;
     program.Add("--database", database, "").Required();
     const auto refusal = program.ParseArguments({"--config", with_typo ? typo : good});
@@ -155,6 +156,25 @@ TEST_CASE("a top-level config file: its keys are the options, any other key is r
       REQUIRE_FALSE(refusal);
       CHECK(database == "dbname=x");
     }
+  }
+}
+
+TEST_CASE("a config file that is no regular file is refused before it is read, never waited for") {
+  test::TempDir dir;
+  const std::string fifo = (dir / "fifo.toml").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::string big = (dir / "big.toml").string();
+  std::ofstream(big) << std::string(5 * 1024 * 1024, '#');
+  for (const std::string& path : {fifo, std::string("/dev/zero"), dir.path().string(), big}) {
+    INFO(path);
+    Program program{"test", "test 1"};
+    program.ConfigFileOption("--config", "");
+    std::string database;
+    program.Add("--database", database, "");
+    const auto refusal = program.ParseArguments({"--config", path});
+    REQUIRE(refusal.has_value());
+    CHECK(refusal->kind == "FileError");
+    CHECK_MESSAGE(Says(refusal, path), refusal->message);
   }
 }
 
