@@ -13,14 +13,10 @@
 #include <stdexcept>
 
 #include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace ehg::test {
 namespace {
-
-std::filesystem::path TempRoot() {
-  const char* base = std::getenv("TMPDIR");
-  return base != nullptr && *base != '\0' ? base : "/tmp";
-}
 
 std::string ReadAll(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);

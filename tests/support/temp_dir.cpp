@@ -6,9 +6,13 @@
 
 namespace ehg::test {
 
-TempDir::TempDir() {
+std::filesystem::path TempRoot() {
   const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/ehg-test-XXXXXX";
+  return base != nullptr && *base != '\0' ? base : "/tmp";
+}
+
+TempDir::TempDir() {
+  std::string pattern = (TempRoot() / "ehg-test-XXXXXX").string();
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
   path_ = pattern;
 }

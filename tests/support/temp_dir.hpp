@@ -4,6 +4,9 @@
 
 namespace ehg::test {
 
+// $TMPDIR, or /tmp when it is unset or empty: where TempDir and MadeOnce put their directories.
+std::filesystem::path TempRoot();
+
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {
  public:
