@@ -368,15 +368,17 @@ Result<void> Engine::EnsureConsumer() {
 
 namespace {
 
-// One pull request: `no_wait` takes only what the stream has for us now (the server answers at once,
-// with messages or "no messages"); otherwise the request waits for the first message. `timeout` bounds
-// the wait for the server's answer either way. Appends what came to `deliveries`.
-Result<void> PullOnce(natsSubscription* subscription, int batch, bool no_wait,
-                      std::chrono::milliseconds timeout, std::vector<Delivery>& deliveries) {
+// One pull request of up to `batch` messages, no-wait with an expiry of `timeout`. NATS 2.9 answers such
+// a request as a "one-shot" (server/consumer.go, processNextMsgRequest and processWaiting): what the
+// consumer has now at once; when it has nothing, the first messages that come within the expiry, at
+// once; then a 408 status ends the request. nats.c waits for the answer up to the same `timeout`.
+// Appends what came to `deliveries`.
+Result<void> PullOnce(natsSubscription* subscription, int batch, std::chrono::milliseconds timeout,
+                      std::vector<Delivery>& deliveries) {
   jsFetchRequest request;
   jsFetchRequest_Init(&request);
   request.Batch = batch;
-  request.NoWait = no_wait;
+  request.NoWait = true;
   request.Expires = static_cast<int64_t>(Millis(timeout)) * 1'000'000;  // nanoseconds
   natsMsgList list{nullptr, 0};
   const natsStatus status = natsSubscription_FetchRequest(&list, subscription, &request);
@@ -423,20 +425,14 @@ Result<std::vector<Delivery>> Engine::Fetch(int max, std::chrono::milliseconds t
   }
   if (subscription == nullptr) return Fail(Errc::kClosed, "engine: Fetch before EnsureConsumer");
   if (max < 1) return Fail(Errc::kInvalidArgument, "engine: Fetch of fewer than one message");
-  // nats.c's plain fetch of `max` keeps waiting until `max` messages came or the timeout passed: on a
-  // quiet system every alert waited out the whole timeout before the hub saw it (measured: p99 510 ms
-  // from publish to receipt with 50 gateways, the hub's 500 ms fetch wait). So: what is there now;
-  // if nothing, wait for the first message only (a request for one returns the moment it arrives),
-  // then what came with it, without waiting. Under load the first request fills the batch.
+  // One request, answered the moment anything is there (PullOnce). nats.c's plain fetch of `max` kept
+  // waiting until `max` messages came or the timeout passed: on a quiet system every alert waited out the
+  // whole timeout (measured: p99 510 ms from publish to receipt with 50 gateways, the hub's 500 ms fetch
+  // wait). A second no-wait request to top up a turn after its first message did the same: NATS held it
+  // for its whole expiry when nothing more came (measured: a quiet alert lane's alerts 500 ms late).
   std::vector<Delivery> deliveries;
-  if (auto now = PullOnce(subscription, max, true, timeout, deliveries); !now)
-    return tl::unexpected(now.error());
-  if (!deliveries.empty()) return deliveries;
-  if (auto first = PullOnce(subscription, 1, false, timeout, deliveries); !first)
-    return tl::unexpected(first.error());
-  if (deliveries.empty() || max == 1) return deliveries;
-  // A failure here loses nothing: the message in hand goes to the caller, the next turn meets the error.
-  (void)PullOnce(subscription, max - 1, true, timeout, deliveries);
+  if (auto pulled = PullOnce(subscription, max, timeout, deliveries); !pulled)
+    return tl::unexpected(pulled.error());
   return deliveries;
 }
 

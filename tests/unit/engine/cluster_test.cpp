@@ -304,6 +304,45 @@ TEST_CASE(
   CHECK_FALSE(FetchPayload(*first, refused, ack_wait + 500ms).has_value());
 }
 
+// The hub's turns wait in Fetch while nothing comes; an alert that comes then must be handed out at once.
+// Before: a fetch whose first wait ran out asked for one message, and once it had it, topped the batch up
+// with a no-wait request that NATS held for its whole expiry when nothing more came.
+TEST_CASE("a fetch that is waiting hands out a message the moment it comes, not at the fetch's expiry") {
+  auto hub = ConnectedHub("hub-waiting");
+  Drain(*hub);
+  TestPublisher publisher;
+  const std::string payload = UniquePayload("waiting");
+  constexpr auto kExpiry = 3s;
+  std::atomic<bool> published{false};
+  std::chrono::steady_clock::time_point published_at{};
+  // Published after the first fetch's wait ran out, while the hub's loop waits in its next one.
+  std::thread later([&] {
+    std::this_thread::sleep_for(kExpiry + 1s);
+    published_at = std::chrono::steady_clock::now();
+    published = publisher.Publish("ehealth.v1.0301.gw-it-01.event.alert", payload).has_value();
+  });
+  std::optional<Delivery> found;
+  std::chrono::steady_clock::time_point handed_at{};
+  const auto deadline = std::chrono::steady_clock::now() + 4 * kExpiry;
+  while (!found && std::chrono::steady_clock::now() < deadline) {  // as the hub's turns do
+    auto batch = hub->Fetch(50, kExpiry);
+    REQUIRE(batch.has_value());
+    for (Delivery& delivery : *batch) {
+      handed_at = std::chrono::steady_clock::now();
+      if (delivery.payload() == payload) found = std::move(delivery);
+    }
+  }
+  later.join();
+  REQUIRE(published);
+  REQUIRE(found.has_value());
+  // Handed out well within the expiry of the fetch that was waiting: a held request would add all 3 s.
+  const auto latency = handed_at - published_at;
+  MESSAGE("handed out " << std::chrono::duration_cast<std::chrono::milliseconds>(latency).count()
+                        << " ms after the publish");
+  CHECK(latency < kExpiry / 2);
+  REQUIRE(hub->Ack(*found).has_value());
+}
+
 TEST_CASE(
     "a node killed with -9 while publishing: the R3 stream keeps accepting, nothing it acknowledged is lost, "
     "the node catches up") {
