@@ -26,16 +26,20 @@ struct Taken {
 };
 
 // Where an alert's time went on the care side, for `scripts/hub-fleet` and for an operator who asks
-// (debug level): when the engine's stream stored it, when this turn fetched it, when the turn's
-// transaction committed, and when its receipt had reached the engine (Unix ms, so a publisher's own clock
-// on the same host lines up with them).
-void LogAlertTimes(const std::vector<const Taken*>& alerts, const std::vector<ledger::Message>& batch,
+// (debug level): when the engine's stream stored it, when this turn asked the engine for messages and
+// when that fetch returned, when the turn's transaction committed, and when its receipt had reached the
+// engine (Unix ms, so a publisher's own clock on the same host lines up with them). A fetch that began
+// after the store tells that the lane was busy; one that began before it, that the engine was slow.
+void LogAlertTimes(const std::string& lane, const std::vector<const Taken*>& alerts,
+                   const std::vector<ledger::Message>& batch, core::WallTime fetch_began,
                    core::WallTime fetched, core::WallTime committed, core::WallTime receipt_sent) {
   const auto ms = [](core::WallTime time) { return time.time_since_epoch().count(); };
   for (const Taken* item : alerts)
     for (const ledger::IngestedEvent& event : batch[item->message].events)
-      core::LogDebug("alert times", {{"event_id", event.event_id.ToString()},
+      core::LogDebug("alert times", {{"lane", lane},
+                                     {"event_id", event.event_id.ToString()},
                                      {"engine_stored_ms", ms(item->delivery->stored_at())},
+                                     {"fetch_began_ms", ms(fetch_began)},
                                      {"fetched_ms", ms(fetched)},
                                      {"committed_ms", ms(committed)},
                                      {"receipt_sent_ms", ms(receipt_sent)}});
@@ -53,10 +57,16 @@ Ingest::Ingest(IngestOptions options, engine::Engine& engine, ledger::Ledger& le
       clock_(clock),
       ids_(clock) {}
 
+bool Ingest::LeftToAnotherLane(const std::string& subject) const {
+  return !options_.left_to_another_lane.empty() &&
+         engine::SubjectMatches(options_.left_to_another_lane, subject);
+}
+
 Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> Ingest::GatewayKeys(
     const std::vector<engine::Delivery>& deliveries) {
   std::vector<ledger::GatewayRef> refs;
   for (const engine::Delivery& delivery : deliveries) {
+    if (LeftToAnotherLane(delivery.subject())) continue;
     auto subject = engine::ParseSubject(delivery.subject());
     if (!subject || subject->kind == engine::SubjectKind::kCommand) continue;
     ledger::GatewayRef ref{subject->tenant, subject->gateway};
@@ -82,6 +92,7 @@ Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> Ingest::GatewayKeys
 }
 
 Result<std::size_t> Ingest::Turn() {
+  const core::WallTime fetch_began = clock_.Now();
   auto fetched = engine_.Fetch(options_.batch, options_.fetch_wait);
   if (!fetched) return tl::unexpected(fetched.error());
   if (fetched->empty()) return std::size_t{0};
@@ -107,6 +118,12 @@ Result<std::size_t> Ingest::Turn() {
     auto subject = engine::ParseSubject(delivery.subject());
     if (!subject || subject->kind == engine::SubjectKind::kCommand) {
       refuse("subject", subject ? "a command subject in the event stream" : subject.error().message);
+      taken.push_back(item);
+      continue;
+    }
+    if (LeftToAnotherLane(delivery.subject())) {
+      ++counters_.left_to_another_lane;
+      item.fate = Fate::kAckNow;
       taken.push_back(item);
       continue;
     }
@@ -278,7 +295,7 @@ Result<std::size_t> Ingest::Turn() {
     core::LogWarning("receipts and acknowledgements not confirmed; unconfirmed ones come again",
                      {{"reason", flushed.error().message}});
   if (core::LogEnabled(core::LogLevel::kDebug))
-    LogAlertTimes(alerts_stored, batch, now, committed, clock_.Now());
+    LogAlertTimes(options_.lane, alerts_stored, batch, fetch_began, now, committed, clock_.Now());
   return fetched->size();
 }
 

@@ -28,6 +28,12 @@ struct IngestOptions {
   std::chrono::seconds receipt_lifetime{3600};     // a receipt command's exp
   std::chrono::seconds unknown_gateway_retry{60};  // a message of a gateway not enrolled (yet)
   std::chrono::seconds store_failed_retry{5};      // the database did not answer: the turn's messages
+  // Subjects (a NATS pattern, empty: none) that another lane's durable consumer stores: this lane
+  // acknowledges them unopened. That consumer holds each until a lane of its own stored it, so nothing is
+  // lost; storing it here as well only doubled the work, and this lane's long transaction held the other's
+  // insert of the same event id until it committed (docs/operations-hub.md#the-hub).
+  std::string left_to_another_lane;
+  std::string lane = "main";  // named in the debug lines
 };
 
 struct IngestCounters {
@@ -39,8 +45,9 @@ struct IngestCounters {
   std::uint64_t refused = 0;          // did not open, verify or read: terminated, logged
   std::uint64_t unknown_gateway = 0;  // no enrolled key: handed back for later
   std::uint64_t receipts_sent = 0;
-  std::uint64_t receipts_failed = 0;  // not published: the gateway sends the events again
-  std::uint64_t store_failures = 0;   // the turn's messages handed back
+  std::uint64_t receipts_failed = 0;       // not published: the gateway sends the events again
+  std::uint64_t store_failures = 0;        // the turn's messages handed back
+  std::uint64_t left_to_another_lane = 0;  // acknowledged unopened (IngestOptions::left_to_another_lane)
 };
 
 class Ingest {
@@ -57,6 +64,7 @@ class Ingest {
   // The verification keys of every gateway the turn's messages name, in one ledger call.
   Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> GatewayKeys(
       const std::vector<engine::Delivery>& deliveries);
+  bool LeftToAnotherLane(const std::string& subject) const;
   void SendReceipts(const std::string& tenant, const std::string& gateway,
                     const std::vector<std::string>& event_ids);
 

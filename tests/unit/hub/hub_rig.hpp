@@ -55,7 +55,9 @@ struct HubRig {
   std::unique_ptr<ehg::engine::Engine> engine;
   std::unique_ptr<ehg::hub::Ingest> ingest;
 
-  explicit HubRig(const std::string& durable, const std::string& filter = "") {
+  // `left_to_another_lane`: IngestOptions::left_to_another_lane, as the hub's main lane has it.
+  explicit HubRig(const std::string& durable, const std::string& filter = "",
+                  const std::string& left_to_another_lane = "") {
     ledger = std::move(ehg::ledger::Ledger::Open({database}).value());
     auto options = TestCluster::Get().HubOptions(durable);
     options.consumer.filter_subject = filter;
@@ -70,6 +72,7 @@ struct HubRig {
     ingest_options.fetch_wait = 200ms;
     ingest_options.unknown_gateway_retry = 1s;
     ingest_options.store_failed_retry = 1s;
+    ingest_options.left_to_another_lane = left_to_another_lane;
     ingest = std::make_unique<ehg::hub::Ingest>(ingest_options, *engine, *ledger, std::move(decryption),
                                                 care_commands, clock);
   }
