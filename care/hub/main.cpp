@@ -181,6 +181,11 @@ int Run(const RunRequest& request) {
   if (!main_lane) return main_lane.error();
   ehg::hub::IngestOptions alert_options;
   alert_options.lane = "alerts";
+  // Its fetch asks again every 100 ms instead of 500: NATS 2.9 handed a waiting pull request an alert
+  // stored meanwhile often only when the request expired (alerts up to 500 ms late in a burst; up to 100
+  // ms with this). Each request costs the consumer's Raft group two small proposals; 20 a second with two
+  // hub instances.
+  alert_options.fetch_wait = std::chrono::milliseconds(100);
   auto alert_lane = OpenLane(request, request.durable + "-alerts", ehg::engine::kAlertSubjects, alert_options,
                              *decryption_keys, *signing_key, clock);
   if (!alert_lane) return alert_lane.error();
