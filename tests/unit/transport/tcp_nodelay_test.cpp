@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
+
 namespace {
 
 // A listening socket on 127.0.0.1 with an ephemeral port, and one client connected to it.
@@ -53,4 +55,19 @@ TEST_CASE("Nagle is turned off on the connection to the broker port and nowhere 
   CHECK_FALSE(NoDelay(other.client));
   CHECK_FALSE(NoDelay(broker.accepted));  // its peer port is the client's, not the broker's
   CHECK(ehg::transport::DisableNagleOnConnectionsToPort(1) == 0);
+  // A reconnect: a second connection to the same broker port. Only it is changed; the first one is
+  // already without Nagle and stays so.
+  const int again = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<std::uint16_t>(broker.port));
+  REQUIRE(connect(again, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  const int accepted_again = accept(broker.listener, nullptr, nullptr);
+  REQUIRE_FALSE(NoDelay(again));
+  CHECK(ehg::transport::DisableNagleOnConnectionsToPort(broker.port) == 1);
+  CHECK(NoDelay(again));
+  CHECK(NoDelay(broker.client));
+  close(accepted_again);
+  close(again);
 }
