@@ -7,6 +7,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -157,8 +158,9 @@ void PrintCounters(const char* name, const ehg::hub::IngestCounters& counters) {
             << " left to the other lane\n";
 }
 
-// How much lower the main lane's priority is than the alert lane's (see Run).
+// How much lower the main lane's priority is than the alert lane's (see Run), and Linux's lowest.
 constexpr int kMainLaneNice = 10;
+constexpr int kLowestPriority = 19;
 
 int Run(const RunRequest& request) {
   // The option's check admits only names ParseLogLevel knows.
@@ -224,7 +226,12 @@ int Run(const RunRequest& request) {
   // 400 to 750 ms while the main lane stored a catch-up, the database idle). Observations can wait.
   // Nice 10 lowers only this thread (Linux: per thread); the alert lane and the client libraries' threads
   // were started before and keep theirs. Raising it back is not needed and would need privileges.
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kMainLaneNice) != 0)
+  // Relative to what the service manager gave the process (Nice=), at most 19.
+  const auto main_thread = static_cast<id_t>(gettid());
+  errno = 0;
+  const int nice_now = getpriority(PRIO_PROCESS, main_thread);
+  if (errno != 0 ||
+      setpriority(PRIO_PROCESS, main_thread, std::min(nice_now + kMainLaneNice, kLowestPriority)) != 0)
     ehg::core::LogWarning("the main lane's lower priority was not set; both lanes share the processor",
                           {{"reason", std::strerror(errno)}});
   // Observation partitions: this month's and the next two, made ahead so that rows never wait in the
