@@ -224,9 +224,9 @@ int Run(const RunRequest& request) {
   // in a burst or a gateway's catch-up it opens and stores thousands of events, and on a saturated
   // machine an alert's turn waited behind that work (measured in scripts/hub-fleet: an alert lane's turn
   // 400 to 750 ms while the main lane stored a catch-up, the database idle). Observations can wait.
-  // Nice 10 lowers only this thread (Linux: per thread); the alert lane and the client libraries' threads
-  // were started before and keep theirs. Raising it back is not needed and would need privileges.
-  // Relative to what the service manager gave the process (Nice=), at most 19.
+  // Linux keeps a nice value per thread: this lowers only this one, by 10 from what the service manager
+  // gave the process (Nice=), at most to 19. The alert lane and the client libraries' threads were
+  // started before and keep theirs.
   const auto main_thread = static_cast<id_t>(gettid());
   errno = 0;
   const int nice_now = getpriority(PRIO_PROCESS, main_thread);
