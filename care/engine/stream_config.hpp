@@ -44,6 +44,11 @@ struct ConsumerSettings {
 };
 
 inline constexpr const char* kAlertSubjects = "ehealth.v1.*.*.event.alert";
+// The alert lane's ack wait: an alert that a hub instance took and never acknowledged (it died in its
+// turn) goes to another instance after this, not after the main consumer's 30 s. The main lane leaves
+// alerts to this consumer, so nothing else stores them sooner. An alert turn takes milliseconds; one
+// that took longer is redelivered and stored once all the same (unique event ids).
+inline constexpr std::chrono::milliseconds kAlertAckWait{5000};
 
 // What the server reports of an existing stream: the fields we manage.
 struct ObservedStream {

@@ -106,10 +106,10 @@ struct Lane {
   std::unique_ptr<ehg::hub::Ingest> ingest;
 };
 
-// Connects a lane on the durable consumer `durable` (filtered on `filter`, empty: the whole stream).
+// Connects a lane on the durable consumer `consumer` (its filter empty: the whole stream).
 // The failure's exit code and message, or the lane.
-tl::expected<Lane, int> OpenLane(const RunRequest& request, const std::string& durable,
-                                 const std::string& filter, ehg::hub::IngestOptions ingest_options,
+tl::expected<Lane, int> OpenLane(const RunRequest& request, const ehg::engine::ConsumerSettings& consumer,
+                                 ehg::hub::IngestOptions ingest_options,
                                  const ehg::crypto::KeySet& decryption_keys,
                                  const ehg::crypto::EcKey& signing_key, ehg::core::Clock& clock) {
   Lane lane;
@@ -121,8 +121,7 @@ tl::expected<Lane, int> OpenLane(const RunRequest& request, const std::string& d
   options.ca_file = request.ca_file;
   options.cert_file = request.cert_file;
   options.key_file = request.key_file;
-  options.consumer.durable = durable;
-  options.consumer.filter_subject = filter;
+  options.consumer = consumer;
   auto engine = ehg::engine::Engine::Connect(options);
   if (!engine) return tl::unexpected(Fail("the engine", engine.error()));
   lane.engine = std::move(*engine);
@@ -132,8 +131,8 @@ tl::expected<Lane, int> OpenLane(const RunRequest& request, const std::string& d
   }
   if (auto stream = lane.engine->EnsureStream(); !stream)
     return tl::unexpected(Fail("the event stream", stream.error()));
-  if (auto consumer = lane.engine->EnsureConsumer(); !consumer)
-    return tl::unexpected(Fail("the consumer " + durable, consumer.error()));
+  if (auto ensured = lane.engine->EnsureConsumer(); !ensured)
+    return tl::unexpected(Fail("the consumer " + consumer.durable, ensured.error()));
   ingest_options.batch = request.batch;
   lane.ingest = std::make_unique<ehg::hub::Ingest>(ingest_options, *lane.engine, *lane.ledger,
                                                    decryption_keys, signing_key, clock);
@@ -181,10 +180,11 @@ int Run(const RunRequest& request) {
   // each until an alert lane stored it. When both stored them, a main-lane transaction of a burst that
   // had inserted an alert first held the alert lane's insert of it until that transaction committed
   // (measured: up to 850 ms).
+  ehg::engine::ConsumerSettings main_consumer;
+  main_consumer.durable = request.durable;
   ehg::hub::IngestOptions main_options;
   main_options.left_to_another_lane = ehg::engine::kAlertSubjects;
-  auto main_lane =
-      OpenLane(request, request.durable, "", main_options, *decryption_keys, *signing_key, clock);
+  auto main_lane = OpenLane(request, main_consumer, main_options, *decryption_keys, *signing_key, clock);
   if (!main_lane) return main_lane.error();
   ehg::hub::IngestOptions alert_options;
   alert_options.lane = "alerts";
@@ -193,8 +193,11 @@ int Run(const RunRequest& request) {
   // ms with this). Each request costs the consumer's Raft group two small proposals; 20 a second with two
   // hub instances.
   alert_options.fetch_wait = std::chrono::milliseconds(100);
-  auto alert_lane = OpenLane(request, request.durable + "-alerts", ehg::engine::kAlertSubjects, alert_options,
-                             *decryption_keys, *signing_key, clock);
+  ehg::engine::ConsumerSettings alert_consumer;
+  alert_consumer.durable = request.durable + "-alerts";
+  alert_consumer.filter_subject = ehg::engine::kAlertSubjects;
+  alert_consumer.ack_wait = ehg::engine::kAlertAckWait;
+  auto alert_lane = OpenLane(request, alert_consumer, alert_options, *decryption_keys, *signing_key, clock);
   if (!alert_lane) return alert_lane.error();
 
   signal(SIGTERM, OnStopSignal);
