@@ -135,6 +135,7 @@ uplink::UplinkOptions UplinkOptionsFor(const config::Config& config,
                                                                  : uplink::ReceiptScope::kEveryEvent;
   options.heartbeat_interval = HeartbeatInterval(config, settings);
   options.reconnect_max = config.broker.reconnect_max;
+  options.retain_status = config.broker.retain_status;
   return options;
 }
 

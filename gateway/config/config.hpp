@@ -48,6 +48,10 @@ struct BrokerConfig {
   MqttProtocol protocol = MqttProtocol::kV5;
   std::chrono::seconds keepalive{30};
   std::chrono::seconds reconnect_max{60};
+  // Status and last will as retained messages. Off for a broker where no MQTT client reads a status
+  // topic, such as the care side's NATS engine: there a retained message costs three replicated writes
+  // and nobody reads it (docs/mqtt.md#status-retained).
+  bool retain_status = true;
 
   friend bool operator==(const BrokerConfig&, const BrokerConfig&) = default;
 };

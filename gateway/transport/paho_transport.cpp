@@ -92,7 +92,7 @@ class PahoTransport final : public Transport {
  public:
   PahoTransport(PahoOptions options, TransportEvents events)
       : options_(std::move(options)), events_(std::move(events)) {
-    will_ = LastWill{options_.will_topic, options_.will_payload};
+    will_ = LastWill{options_.will_topic, options_.will_payload, true};
     auto address = core::ParseBrokerUri(options_.uri, core::MissingPort::kSchemeDefault);
     if (address) address_ = *address;
   }
@@ -184,7 +184,7 @@ class PahoTransport final : public Transport {
       connect.set_connect_timeout(kConnectTimeout);
       connect.set_automatic_reconnect(false);
       if (LastWill will = CurrentWill(); !will.topic.empty()) {
-        connect.set_will(mqtt::will_options(will.topic, will.payload, 1, true));
+        connect.set_will(mqtt::will_options(will.topic, will.payload, 1, will.retained));
       }
       if (!options_.insecure_plaintext) {
         mqtt::ssl_options ssl;

@@ -27,10 +27,11 @@ struct TransportEvents {
   std::function<void(std::string topic, std::size_t bytes)> oversized;
 };
 
-// The retained message the broker publishes for this client when its connection dies.
+// The message the broker publishes for this client when its connection dies.
 struct LastWill {
   std::string topic;
   std::string payload;
+  bool retained = true;
 };
 
 // Why a connection attempt failed, in plain words, and whether a person must act (a certificate, a

@@ -507,7 +507,7 @@ bool Uplink::PublishStatus() {
 bool Uplink::SendStatus(const std::string& payload) {
   const core::SteadyTime now = clock_.SteadyNow();
   const std::uint64_t tag = next_tag_++;
-  if (!Publish(topics_.status, payload, true, tag)) {
+  if (!Publish(topics_.status, payload, options_.retain_status, tag)) {
     publisher_.NotSent(now);
     return false;
   }
@@ -545,6 +545,7 @@ void Uplink::PrepareLastWill() {
           OfflineStatusBody(options_.gateway_id, options_.tenant, "connection lost", nullptr, connected_at_),
           will.payload)) {
     will.topic = topics_.status;
+    will.retained = options_.retain_status;
   } else {
     will.payload.clear();
   }

@@ -72,6 +72,8 @@ struct UplinkOptions {
   std::chrono::seconds heartbeat_interval{60};
   std::chrono::milliseconds reconnect_initial{1000};
   std::chrono::milliseconds reconnect_max{60000};
+  // Statuses and the last will as retained messages (broker.retain_status).
+  bool retain_status = true;
   // Seals every event payload and opens every command (required: the daemon builds it from the config's
   // security section; only a config that names the development mode gets plaintext).
   std::shared_ptr<const crypto::PayloadProtection> protection;
@@ -171,7 +173,8 @@ class Uplink : private CommandEffects {
   // Seals one message of outbox rows and hands it to the transport: its tag, or nothing (logged).
   std::optional<std::uint64_t> PublishRows(const OutgoingRows& message);
   bool PublishStatus();
-  // A signed status on the status topic, retained; false when the transport did not take it.
+  // A signed status on the status topic (retained unless options say otherwise); false when the
+  // transport did not take it.
   bool SendStatus(const std::string& payload);
   bool Publish(const std::string& topic, const std::string& payload, bool retained, std::uint64_t tag);
   // Signs a status body for the status topic; false (logged, counted) when the key failed us.

@@ -22,6 +22,7 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
     out << R"(, "reconnect_max_seconds": )" << options.reconnect_max_seconds;
   if (options.keepalive_seconds > 0) out << R"(, "keepalive_seconds": )" << options.keepalive_seconds;
   if (!options.broker_protocol.empty()) out << R"(, "protocol": ")" << options.broker_protocol << '"';
+  if (!options.retain_status) out << R"(, "retain_status": false)";
   out << R"(},
   "tls": {"ca_file": ")"
       << options.ca_file << R"(", "cert_file": ")" << options.cert_file << R"(", "key_file": ")"

@@ -319,9 +319,9 @@ class Fleet {
     if (auto signed_will = gateway.protection->SignStatus(uplink::OfflineStatusBody(
             gateway.member.gateway, gateway.member.tenant, "connection lost", nullptr, gateway.connected_at)))
       will = std::move(*signed_will);
-    connector_->Submit([&gateway, generation, will = std::move(will)] {
+    connector_->Submit([&gateway, generation, will = std::move(will), retained = options_.retain_status] {
       if (gateway.generation.load() != generation) return;  // superseded before it started
-      if (!will.empty()) gateway.transport->SetLastWill({gateway.topics->status, will});
+      if (!will.empty()) gateway.transport->SetLastWill({gateway.topics->status, will, retained});
       gateway.transport->Connect();
     });
   }
@@ -511,7 +511,8 @@ class Fleet {
     info.reconnects = gateway.connections > 0 ? gateway.connections - 1 : 0;
     auto signed_status = gateway.protection->SignStatus(uplink::OnlineStatusBody(info));
     if (!signed_status) return;
-    if (gateway.transport->Publish(gateway.topics->status, *signed_status, true, 0)) ++report_.heartbeats;
+    if (gateway.transport->Publish(gateway.topics->status, *signed_status, options_.retain_status, 0))
+      ++report_.heartbeats;
   }
 
   void WriteAlerts() {

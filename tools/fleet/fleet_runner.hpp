@@ -40,6 +40,10 @@ struct RunOptions {
   // When set, per alert: "event_id<TAB>first publish (Unix ms)<TAB>receipt (Unix ms)", "-" for never.
   std::filesystem::path alerts_file;
   std::string resident_prefix = "fleet-resident-";
+  // Heartbeats and last wills as retained messages, as a gateway with broker.retain_status on. Off by
+  // default: the fleet stands for gateways on the care side's engine, where nobody reads them retained
+  // (docs/operations-hub.md#gateways-on-the-engine).
+  bool retain_status = false;
 };
 
 struct RunReport {

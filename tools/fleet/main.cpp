@@ -91,6 +91,8 @@ int main(int argc, char** argv) {
   run_command.Add("--connects-per-second", run.connects_per_second, "Connection attempts per second");
   run_command.Add("--events-file", run.events_file, "Write every event sent here");
   run_command.Add("--alerts-file", run.alerts_file, "Write each alert's publish and receipt time here");
+  run_command.Flag("--retain-status", run.retain_status,
+                   "Heartbeats and last wills retained (a gateway's broker.retain_status)");
 
   if (const auto exit_code = app.Parse(argc, argv)) return *exit_code;
 

@@ -36,6 +36,7 @@ TEST_CASE("A minimal config gets safe defaults") {
   CHECK(config->broker.keepalive == 30s);
   CHECK(config->broker.reconnect_max == 60s);
   CHECK(config->broker.protocol == ehg::config::MqttProtocol::kV5);
+  CHECK(config->broker.retain_status);
   CHECK(config->storage.outbox_budget_bytes == 64ull * 1024 * 1024);
   CHECK(config->storage.readings_retention == std::chrono::days(90));
   CHECK(config->pipeline.queue_capacity == 4096);
@@ -71,7 +72,8 @@ TEST_CASE("Devices and rules become typed structs") {
   const auto config = ParseConfig(R"({
     "gateway": {"id": "gw-1", "tenant": "0301", "log_level": "debug"},
     "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
-    "broker": {"uri": "mqtts://broker.example.no:8883", "keepalive_seconds": 45, "protocol": "3.1.1"},
+    "broker": {"uri": "mqtts://broker.example.no:8883", "keepalive_seconds": 45, "protocol": "3.1.1",
+               "retain_status": false},
     "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
     "security": {"insecure_plaintext_payloads_for_development": true},
     "storage": {"path": "/d.db", "outbox_budget_bytes": 1048576, "readings_retention_days": 7},
@@ -94,6 +96,7 @@ TEST_CASE("Devices and rules become typed structs") {
   CHECK(config->gateway.log_level == ehg::core::LogLevel::kDebug);
   CHECK(config->broker.keepalive == 45s);
   CHECK(config->broker.protocol == ehg::config::MqttProtocol::kV3_1_1);
+  CHECK_FALSE(config->broker.retain_status);
   CHECK(config->pipeline.batch_window == 0ms);
   REQUIRE(config->devices.size() == 3);
   const auto& simulated = std::get<ehg::config::SimulatedDeviceConfig>(config->devices[0].settings);

@@ -317,6 +317,11 @@ TEST_CASE(
     for (const auto& row : work.exec("SELECT identifier FROM observations"))
       CHECK(in_postgres.insert(ehg::test::ObservationKeyOf(row[0].as<std::string>())).second);
     CHECK(work.exec1("SELECT count(*) FROM alerts")[0].as<long>() == 1);
+    // Its statuses, not retained on the engine (broker.retain_status off), were taken too.
+    const auto status = work.exec1(
+        "SELECT state, last_heartbeat IS NOT NULL FROM gateways WHERE gateway_id = " + work.quote(gateway));
+    CHECK_FALSE(status[0].is_null());
+    CHECK(status[1].as<bool>());
   }
   CHECK(in_postgres == stored);
   // The gateway took the alert's receipt: delivered.

@@ -767,6 +767,37 @@ TEST_CASE("Stop says goodbye on the status topic and disconnects") {
 }
 
 TEST_CASE(
+    "With retain_status off, no status is retained: not the first, a heartbeat, the will or the goodbye") {
+  Fixture fixture;
+  auto options = fixture.Options();
+  options.retain_status = false;
+  fixture.Start(options);
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 1; }));
+  fixture.AckAll();
+  fixture.Advance(61s);  // a heartbeat
+  REQUIRE(WaitUntil([&] { return fixture.PublishedTo("status").size() == 2; }));
+  {
+    std::lock_guard lock(fixture.transport->mutex);
+    REQUIRE(fixture.transport->will.has_value());
+    CHECK(fixture.transport->will->topic == std::string(kBase) + "status");
+    CHECK_FALSE(fixture.transport->will->retained);
+  }
+  std::thread acker([&] {
+    WaitUntil([&] { return fixture.PublishedTo("status").size() == 3; });
+    fixture.AckAll();
+  });
+  fixture.uplink->Stop();
+  acker.join();
+  const auto statuses = fixture.PublishedTo("status");
+  REQUIRE(statuses.size() == 3);
+  for (const auto& status : statuses)
+    CHECK_FALSE(status.retained);
+  CHECK(Json(statuses[0].payload)->getValue<std::string>("state") == "online");
+  CHECK(Json(statuses[1].payload)->getValue<std::string>("state") == "online");
+  CHECK(Json(statuses[2].payload)->getValue<std::string>("reason") == "shutdown");
+}
+
+TEST_CASE(
     "While draining, each read starts after the last row sent, and an urgent row restarts from the front") {
   Fixture fixture;
   auto options = fixture.Options();
@@ -840,6 +871,7 @@ TEST_CASE("Every status is signed by the gateway key, and each connection gets i
   }
   REQUIRE(will.has_value());
   CHECK(will->topic == std::string(kBase) + "status");
+  CHECK(will->retained);                                              // broker.retain_status defaults to on
   CHECK(will->payload.find("connection lost") == std::string::npos);  // a JWS, not plain JSON
   const auto first_will = ehg::wire::StatusTracker(&keys.enrolled).Check("0301", "gw-1", will->payload, now);
   REQUIRE(first_will.accepted);
