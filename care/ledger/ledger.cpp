@@ -99,9 +99,6 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
 
   if (message.alert) {
     const AlertRow& alert = *message.alert;
-    // The console's boards of this municipality re-read their alerts (delivered at commit, once per
-    // tenant and transaction; the payload names the tenant only, never a resident).
-    tx.exec_params("SELECT pg_notify($1, $2)", std::string(kAlertChannel), message.tenant);
     tx.exec_params(
         "INSERT INTO alert_events (event_id, tenant, gateway_id, alert_id, change, event_time, body) VALUES "
         "($1::uuid, $2, $3, $4, $5, $6::timestamptz, $7::jsonb)",
@@ -240,11 +237,32 @@ Result<std::vector<MessageOutcome>> Ledger::Store(const std::vector<Message>& ba
   return impl_->Run<std::vector<MessageOutcome>>("store", [&](pqxx::work& tx) {
     std::vector<MessageOutcome> outcomes;
     outcomes.reserve(batch.size());
-    for (const Message& message : batch) {
+    // First the whole batch under one savepoint: two to four statements a message. A savepoint per message
+    // cost two more round trips each, and round trips are what a turn waits on when the machine is busy
+    // (measured: an alert lane turn of 8 alerts took a second while a gateway's catch-up was stored).
+    bool stored = false;
+    if (batch.size() > 1) {
+      tx.exec("SAVEPOINT batch");
+      try {
+        for (const Message& message : batch) {
+          MessageOutcome outcome;
+          outcome.events = StoreMessage(tx, message);
+          outcomes.push_back(std::move(outcome));
+        }
+        tx.exec("RELEASE SAVEPOINT batch");
+        stored = true;
+      } catch (const pqxx::sql_error& error) {
+        if (!Permanent(error.sqlstate())) throw;
+        tx.exec("ROLLBACK TO SAVEPOINT batch");
+        outcomes.clear();
+      }
+    }
+    // Refused (or a message alone): each message under a savepoint of its own. One the database refuses
+    // (its data, never the connection) is rolled back alone and reported; the others commit. The hub acks
+    // what was stored, terminates what was refused, and so never acks anything not stored.
+    for (std::size_t i = 0; !stored && i < batch.size(); ++i) {
+      const Message& message = batch[i];
       MessageOutcome outcome;
-      // Each message under a savepoint: one the database refuses (its data, never the connection) is
-      // rolled back alone and reported; the others commit. The hub acks what was stored, terminates what
-      // was refused, and so never acks anything not stored.
       tx.exec("SAVEPOINT message");
       try {
         outcome.events = StoreMessage(tx, message);
@@ -259,6 +277,18 @@ Result<std::vector<MessageOutcome>> Ledger::Store(const std::vector<Message>& ba
       }
       outcomes.push_back(std::move(outcome));
     }
+    // The console's boards of each municipality with a new alert re-read their alerts: one notification
+    // per tenant and transaction, delivered at commit (the payload names the tenant only, never a
+    // resident).
+    std::set<std::string> tenants_with_new_alerts;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const MessageOutcome& outcome = outcomes[i];
+      if (batch[i].alert && !outcome.refused && outcome.events.size() == 1 &&
+          outcome.events.front().outcome == Outcome::kNew)
+        tenants_with_new_alerts.insert(batch[i].tenant);
+    }
+    for (const std::string& tenant : tenants_with_new_alerts)
+      tx.exec_params("SELECT pg_notify($1, $2)", std::string(kAlertChannel), tenant);
     return outcomes;
   });
 }
