@@ -291,9 +291,11 @@ Result<std::size_t> Ingest::Turn() {
     if (!done) core::LogWarning("acknowledgement not sent", {{"reason", done.error().message}});
   }
   // One round trip for the turn's receipts and acknowledgements (each waited for its own before).
-  if (auto flushed = engine_.Flush(); !flushed)
-    core::LogWarning("receipts and acknowledgements not confirmed; unconfirmed ones come again",
-                     {{"reason", flushed.error().message}});
+  if (options_.confirm_turn) {
+    if (auto flushed = engine_.Flush(); !flushed)
+      core::LogWarning("receipts and acknowledgements not confirmed; unconfirmed ones come again",
+                       {{"reason", flushed.error().message}});
+  }
   if (core::LogEnabled(core::LogLevel::kDebug))
     LogAlertTimes(options_.lane, alerts_stored, batch, fetch_began, now, committed, clock_.Now());
   return fetched->size();

@@ -34,6 +34,11 @@ struct IngestOptions {
   // insert of the same event id until it committed (docs/operations-hub.md#the-hub).
   std::string left_to_another_lane;
   std::string lane = "main";  // named in the debug lines
+  // After the turn's receipts and acknowledgements, one round trip (Flush) to see they reached the engine,
+  // before the next turn. Without it the client sends them within a millisecond by itself, and a failure
+  // shows as a redelivery (a duplicate) or a resend by the gateway, never a loss. The alert lane does not
+  // wait: on a busy engine that round trip took 200 to 560 ms, and the next alert waited for it.
+  bool confirm_turn = true;
 };
 
 struct IngestCounters {

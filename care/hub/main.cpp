@@ -199,6 +199,7 @@ int Run(const RunRequest& request) {
   // until it commits (measured: 150 in one turn, 300 ms, while the other instance's alert lane idled).
   // With 32 the instances share such a backlog, and a new alert waits for a shorter turn.
   alert_options.batch = std::min(request.batch, 32);
+  alert_options.confirm_turn = false;
   ehg::engine::ConsumerSettings alert_consumer;
   alert_consumer.durable = request.durable + "-alerts";
   alert_consumer.filter_subject = ehg::engine::kAlertSubjects;

@@ -56,11 +56,14 @@ struct HubRig {
   std::unique_ptr<ehg::hub::Ingest> ingest;
 
   // `left_to_another_lane`: IngestOptions::left_to_another_lane, as the hub's main lane has it.
+  // `ack_wait` zero: the consumer's default.
   explicit HubRig(const std::string& durable, const std::string& filter = "",
-                  const std::string& left_to_another_lane = "") {
+                  const std::string& left_to_another_lane = "", bool confirm_turn = true,
+                  std::chrono::seconds ack_wait = {}) {
     ledger = std::move(ehg::ledger::Ledger::Open({database}).value());
     auto options = TestCluster::Get().HubOptions(durable);
     options.consumer.filter_subject = filter;
+    if (ack_wait.count() > 0) options.consumer.ack_wait = ack_wait;
     engine = std::move(ehg::engine::Engine::Connect(options).value());
     REQUIRE(engine->WaitConnected(10s));
     REQUIRE(engine->EnsureStream().has_value());
@@ -73,6 +76,7 @@ struct HubRig {
     ingest_options.unknown_gateway_retry = 1s;
     ingest_options.store_failed_retry = 1s;
     ingest_options.left_to_another_lane = left_to_another_lane;
+    ingest_options.confirm_turn = confirm_turn;
     ingest = std::make_unique<ehg::hub::Ingest>(ingest_options, *engine, *ledger, std::move(decryption),
                                                 care_commands, clock);
   }
