@@ -37,6 +37,9 @@ struct Incoming {
   std::uint64_t generation = 0;  // the connection attempt it belongs to
   std::string topic;
   std::string payload;
+  // When paho handed a message over, before it waited in the inbox for the process's one main thread
+  // (which serves every gateway of the process: a real gateway's own thread waits for nobody).
+  core::WallTime arrived{};
 };
 
 class Inbox {
@@ -134,10 +137,11 @@ struct SimulatedGateway {
 
 struct AlertTiming {
   std::optional<core::WallTime> published;  // its first copy out
-  std::optional<core::WallTime> receipted;
-  std::uint64_t copies = 0;         // publishes, the first one included
-  std::uint64_t connection = 0;     // the gateway's connection count at the first copy
-  bool connection_changed = false;  // the receipt came on a later connection than the first copy
+  std::optional<core::WallTime> receipted;  // when its receipt arrived (paho handed it over)
+  std::optional<core::WallTime> handled;    // when the main thread verified it
+  std::uint64_t copies = 0;                 // publishes, the first one included
+  std::uint64_t connection = 0;             // the gateway's connection count at the first copy
+  bool connection_changed = false;          // the receipt came on a later connection than the first copy
 };
 
 Result<std::string> ReadText(const std::filesystem::path& path) {
@@ -295,7 +299,8 @@ class Fleet {
     transport::TransportEvents events;
     auto post = [this, index, &gateway](Incoming::Kind kind, std::string topic = {},
                                         std::string payload = {}) {
-      inbox_.Post({kind, index, gateway.generation.load(), std::move(topic), std::move(payload)});
+      inbox_.Post(
+          {kind, index, gateway.generation.load(), std::move(topic), std::move(payload), clock_.Now()});
     };
     events.connected = [post](bool) { post(Incoming::Kind::kConnected); };
     events.connect_failed = [post](std::string reason) { post(Incoming::Kind::kConnectFailed, {}, reason); };
@@ -362,13 +367,13 @@ class Fleet {
         break;
       }
       case Incoming::Kind::kMessage:
-        OnCommand(incoming.gateway, gateway, incoming.payload, now);
+        OnCommand(incoming.gateway, gateway, incoming.payload, incoming.arrived, now);
         break;
     }
   }
 
   void OnCommand(std::size_t index, SimulatedGateway& gateway, const std::string& payload,
-                 core::SteadyTime now) {
+                 core::WallTime arrived, core::SteadyTime now) {
     auto verified = gateway.protection->OpenCommand(payload, clock_.Now());
     if (!verified) {
       ++report_.commands_refused;
@@ -394,7 +399,8 @@ class Fleet {
                                      confirmation.alert_round_trips.end());
     for (const std::string& id : ids)
       if (auto alert = alerts_.find(id); alert != alerts_.end() && !alert->second.receipted) {
-        alert->second.receipted = clock_.Now();
+        alert->second.receipted = arrived;
+        alert->second.handled = clock_.Now();
         alert->second.connection_changed = alert->second.connection != gateway.connections;
       }
     for (std::uint64_t message : confirmation.completed)
@@ -519,9 +525,10 @@ class Fleet {
     if (options_.alerts_file.empty()) return;
     std::ofstream out(options_.alerts_file, std::ios::trunc);
     for (const auto& [id, timing] : alerts_) {
-      // id, first publish, receipt (Unix ms), copies sent, 1 if the receipt came on a later connection
+      // id, first publish, receipt (Unix ms), copies sent, 1 if the receipt came on a later connection,
+      // when the main thread verified the receipt (Unix ms)
       if (!timing.published) {
-        out << id << "\t-\t-\t0\t0\n";  // never sent: the gateway never got a connection
+        out << id << "\t-\t-\t0\t0\t-\n";  // never sent: the gateway never got a connection
         continue;
       }
       out << id << '\t' << timing.published->time_since_epoch().count() << '\t';
@@ -529,7 +536,12 @@ class Fleet {
         out << timing.receipted->time_since_epoch().count();
       else
         out << '-';
-      out << '\t' << timing.copies << '\t' << (timing.connection_changed ? 1 : 0) << '\n';
+      out << '\t' << timing.copies << '\t' << (timing.connection_changed ? 1 : 0) << '\t';
+      if (timing.handled)
+        out << timing.handled->time_since_epoch().count();
+      else
+        out << '-';
+      out << '\n';
     }
   }
 

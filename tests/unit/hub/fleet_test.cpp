@@ -9,6 +9,7 @@
 #include <pqxx/pqxx>
 #include <set>
 #include <sstream>
+#include <string>
 #include <thread>
 
 #include "care/hub/ingest.hpp"
@@ -139,18 +140,21 @@ TEST_CASE(
               "SELECT count(*) FROM gateways WHERE software_version = 'fleet-sim' AND backlog_events IS NOT "
               "NULL AND last_heartbeat IS NOT NULL")[0]
           .as<long>() == static_cast<long>(gateways));
-  // Every alert's receipt came back, after its publish; each line also says how many copies went out and
-  // whether the receipt came on a later connection than the first copy (the storms drop half the fleet).
+  // Every alert's receipt came back, after its publish; each line also says how many copies went out,
+  // whether the receipt came on a later connection than the first copy (the storms drop half the fleet),
+  // and when the process's main thread verified the receipt, after paho had handed it over.
   std::ifstream alerts(dir / "alerts.tsv");
   std::size_t alert_lines = 0;
   for (std::string line; std::getline(alerts, line); ++alert_lines) {
     std::istringstream fields(line);
-    std::string id, published, receipted;
+    std::string id, published, receipted, handled;
     int copies = -1, reconnected = -1;
-    fields >> id >> published >> receipted >> copies >> reconnected;
+    fields >> id >> published >> receipted >> copies >> reconnected >> handled;
     REQUIRE(published != "-");
     REQUIRE(receipted != "-");
+    REQUIRE(handled != "-");
     CHECK(std::stoll(receipted) >= std::stoll(published));
+    CHECK(std::stoll(handled) >= std::stoll(receipted));
     CHECK(copies >= 1);
     CHECK((reconnected == 0 || reconnected == 1));
   }
