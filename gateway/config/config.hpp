@@ -49,8 +49,8 @@ struct BrokerConfig {
   std::chrono::seconds keepalive{30};
   std::chrono::seconds reconnect_max{60};
   // Status and last will as retained messages. Off for a broker where no MQTT client reads a status
-  // topic, such as the care side's NATS engine: there a retained message costs three replicated writes
-  // and nobody reads it (docs/mqtt.md#status-retained).
+  // topic, such as the care side's NATS engine: there each retained publish costs a replicated store and
+  // a replicated delete more, and nobody reads it (docs/operations-hub.md#gateways-on-the-engine).
   bool retain_status = true;
 
   friend bool operator==(const BrokerConfig&, const BrokerConfig&) = default;
