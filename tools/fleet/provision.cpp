@@ -78,7 +78,8 @@ bool AddExtension(X509* certificate, X509* issuer, int nid, const char* value) {
   return added;
 }
 
-// A client certificate like scripts/gen-certs issues (clientAuth only), valid from an hour ago for 825 days.
+// A client certificate like scripts/gen-certs issues (clientAuth only, the gateway's URI), valid from an hour
+// ago for 825 days.
 Result<Certificate> Issue(const std::string& common_name, EVP_PKEY* public_key, X509* ca, EVP_PKEY* ca_key,
                           std::uint64_t serial) {
   Certificate certificate(X509_new());
@@ -97,6 +98,7 @@ Result<Certificate> Issue(const std::string& common_name, EVP_PKEY* public_key, 
   ok = ok && AddExtension(c, ca, NID_basic_constraints, "critical,CA:FALSE");
   ok = ok && AddExtension(c, ca, NID_key_usage, "critical,digitalSignature");
   ok = ok && AddExtension(c, ca, NID_ext_key_usage, "clientAuth");
+  ok = ok && AddExtension(c, ca, NID_subject_alt_name, ("URI:" + CertificateUri(common_name)).c_str());
   ok = ok && AddExtension(c, ca, NID_subject_key_identifier, "hash");
   ok = ok && AddExtension(c, ca, NID_authority_key_identifier, "keyid:always");
   ok = ok && X509_sign(c, ca_key, EVP_sha256()) > 0;
@@ -123,6 +125,8 @@ std::string Fingerprint(X509* certificate) {
 }
 
 }  // namespace
+
+std::string CertificateUri(const std::string& gateway) { return "urn:ehealth:gateway:" + gateway; }
 
 std::string GatewayId(const std::string& prefix, std::size_t number) {
   std::ostringstream id;

@@ -17,6 +17,8 @@
 #include "care/engine/engine.hpp"
 #include "care/engine/subjects.hpp"
 #include "tests/support/engine/test_cluster.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/wait.hpp"
 
 using ehg::engine::Delivery;
@@ -178,10 +180,11 @@ TEST_CASE(
       [&] {
         const std::string log = cluster.Log(1);
         return Contains(log,
-                        "Publish Violation - User \"CN=gw-it-01\", Subject "
+                        "Publish Violation - User \"urn:ehealth:gateway:gw-it-01\", Subject "
                         "\"ehealth.v1.0301.gw-it-02.event.alert\"") &&
                Contains(log,
-                        "Publish Violation - User \"CN=gw-it-01\", Subject \"ehealth.v1.0301.gw-it-01.cmd\"");
+                        "Publish Violation - User \"urn:ehealth:gateway:gw-it-01\", Subject "
+                        "\"ehealth.v1.0301.gw-it-01.cmd\"");
       },
       5s));
 
@@ -196,6 +199,48 @@ TEST_CASE(
   ehg::test::Process own =
       cluster.MqttSubscribe(TestCluster::kGateway, "ehg-0301-gw-it-01-own", kGatewayBase + "/cmd", 1);
   CHECK(own.WaitForOutput("Subscribed (mid: 1): 1", 15s));
+}
+
+TEST_CASE(
+    "the engine maps a gateway by its certificate's URI: our CA's certificate without it, or another CA's "
+    "with it, is refused at connect") {
+  TestCluster& cluster = TestCluster::Get();
+  // The enrolled gateway's id in the subject, signed by our CA, but no URI (as scripts/gen-certs issued
+  // them before the engine mapped users by URI): NATS finds no user for it.
+  ehg::test::TempDir made;
+  const std::string key = (made / "no-uri.key").string();
+  const std::string request = (made / "no-uri.csr").string();
+  const std::string certificate = (made / "no-uri.crt").string();
+  REQUIRE(ehg::test::RunCommand({"/usr/bin/openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                                 "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-subj",
+                                 std::string("/CN=") + TestCluster::kGateway, "-out", request})
+              .exit_code == 0);
+  REQUIRE(ehg::test::RunCommand({"/usr/bin/openssl", "x509", "-req", "-in", request, "-CA",
+                                 cluster.Pki("ca.crt").string(), "-CAkey", cluster.Pki("ca.key").string(),
+                                 "-CAcreateserial", "-CAserial", (made / "ca.srl").string(), "-days", "1",
+                                 "-out", certificate})
+              .exit_code == 0);
+  const auto publish = [&](const std::string& cert, const std::string& cert_key) {
+    return ehg::test::RunCommand({"/usr/bin/mosquitto_pub", "-V", "mqttv311", "-h", "127.0.0.1", "-p",
+                                  std::to_string(cluster.MqttPort(1)), "--cafile",
+                                  cluster.Pki("ca.crt").string(), "--cert", cert, "--key", cert_key, "-i",
+                                  "pub-no-uri", "-q", "1", "-t", kGatewayBase + "/event/alert", "-m",
+                                  UniquePayload("no-uri"), "-d"},
+                                 std::chrono::seconds(30));
+  };
+  const auto without_uri = publish(certificate, key);
+  CHECK(without_uri.exit_code != 0);
+  CHECK_FALSE(Contains(without_uri.output, "received PUBACK"));
+  CHECK_MESSAGE(Contains(without_uri.output, "received CONNACK (5)"), without_uri.output);  // not authorised
+  // The right URI in a certificate of a CA the engine does not trust: the TLS handshake fails.
+  const auto other_ca =
+      publish(cluster.Pki("gateway-other-ca.crt").string(), cluster.Pki("gateway-other-ca.key").string());
+  CHECK(other_ca.exit_code != 0);
+  CHECK_FALSE(Contains(other_ca.output, "received PUBACK"));
+  // The gateway's own certificate, with the URI: accepted.
+  const auto own = publish(cluster.Pki("gateway.crt").string(), cluster.Pki("gateway.key").string());
+  CHECK_MESSAGE(own.exit_code == 0, own.output);
+  CHECK(Contains(own.output, "received PUBACK"));
 }
 
 TEST_CASE(

@@ -56,8 +56,10 @@ TEST_CASE("Each provisioned gateway has its own certificate from the CA, its own
         {"/usr/bin/openssl", "verify", "-CAfile", (pki / "ca.crt").string(), base.string() + ".crt"});
     CHECK_MESSAGE(verified.exit_code == 0, verified.output);
     const auto text = RunCommand({"/usr/bin/openssl", "x509", "-in", base.string() + ".crt", "-noout",
-                                  "-subject", "-ext", "extendedKeyUsage,basicConstraints"});
+                                  "-subject", "-ext", "extendedKeyUsage,basicConstraints,subjectAltName"});
     CHECK(text.output.find("CN = " + member.gateway) != std::string::npos);
+    // The engine maps the certificate to the gateway's user by this URI (scripts/cluster).
+    CHECK(text.output.find("URI:urn:ehealth:gateway:" + member.gateway + "\n") != std::string::npos);
     CHECK(text.output.find("TLS Web Client Authentication") != std::string::npos);
     CHECK(text.output.find("CA:FALSE") != std::string::npos);
     // The TLS key belongs to the certificate.
