@@ -19,7 +19,7 @@ namespace ehg::engine {
 struct EngineOptions {
   // Every node, tls://host:port; the client tries them in turn and reconnects for ever.
   std::vector<std::string> servers;
-  // TLS: the cluster's CA, and this hub's client certificate (CN = ehealth-hub maps to the hub user).
+  // TLS: the cluster's CA, and this hub's client certificate (its URI urn:ehealth:hub names the hub user).
   std::string ca_file;
   std::string cert_file;
   std::string key_file;

@@ -37,7 +37,71 @@ struct ObservationColumns {
   }
 };
 
+// The ids among `ids` stored before for this gateway and kind. Under READ COMMITTED this sees a copy
+// another transaction committed while an insert of ours waited for it. Another gateway's (or kind's) id
+// is a conflict, not a duplicate: answering it with a receipt would let one gateway silence another's
+// event.
+std::set<std::string> StoredBefore(pqxx::transaction_base& tx, const Message& message, const std::string& kind,
+                                   const std::vector<std::string>& ids) {
+  std::set<std::string> duplicates;
+  for (const auto& row :
+       tx.exec_params("SELECT event_id::text FROM events WHERE event_id = ANY($1::uuid[]) AND tenant = $2 "
+                      "AND gateway_id = $3 AND kind = $4",
+                      ArrayLiteral(ids), message.tenant, message.gateway, kind))
+    duplicates.insert(row[0].as<std::string>());
+  return duplicates;
+}
+
+// An alert event in one statement: its events row and, only when that row is new, its history row and
+// the alert's current state. As three statements it was three round trips an alert, and a turn of the
+// alert lane waits on its round trips when the machine is busy (a gateway's catch-up of 160 alerts:
+// turns of 32 took 100 to 230 ms from fetch to commit, docs/benchmarks.md section 9).
+// Lifecycle order: a later stage always wins (open < acknowledged < resolved), within a stage the later
+// updated_at, then the later event id (UUIDv7, ordered within a gateway). An older event that arrives
+// after a newer one is kept in alert_events but does not roll the current state back. (Sub-statements of
+// one WITH all run: the history and the state are written whatever the final SELECT reads.)
+std::vector<EventOutcome> StoreAlert(pqxx::transaction_base& tx, const Message& message) {
+  const IngestedEvent& event = message.events.front();
+  const AlertRow& alert = *message.alert;
+  const std::string id = event.event_id.ToString();
+  const std::string kind(ToString(message.kind));
+  const pqxx::result inserted = tx.exec_params(
+      "WITH new_event AS (INSERT INTO events (event_id, tenant, gateway_id, kind, event_time) VALUES "
+      "($22::uuid, $1::text, $2::text, $25::text, $23::timestamptz) ON CONFLICT (event_id) DO NOTHING "
+      "RETURNING event_id), "
+      "history AS (INSERT INTO alert_events (event_id, tenant, gateway_id, alert_id, change, event_time, "
+      "body) SELECT event_id, $1::text, $2::text, $3::text, $11::text, $23::timestamptz, $24::jsonb FROM "
+      "new_event), "
+      "current_state AS (INSERT INTO alerts AS a (tenant, gateway_id, alert_id, subject, rule_id, metric, "
+      "device_id, severity, priority, stage, last_change, state, raised_at, updated_at, acknowledged_at, "
+      "acknowledged_by, resolved_at, resolved_by, escalation_level, occurrences, worst_value, last_event_id) "
+      "SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::smallint, "
+      "$10::smallint, $11::text, $12::text, $13::timestamptz, $14::timestamptz, $15::timestamptz, $16::text, "
+      "$17::timestamptz, $18::text, $19::bigint, $20::bigint, $21::float8, event_id FROM new_event "
+      "ON CONFLICT (tenant, gateway_id, alert_id) DO UPDATE SET subject = EXCLUDED.subject, rule_id = "
+      "EXCLUDED.rule_id, metric = EXCLUDED.metric, device_id = EXCLUDED.device_id, severity = "
+      "EXCLUDED.severity, priority = EXCLUDED.priority, stage = EXCLUDED.stage, last_change = "
+      "EXCLUDED.last_change, state = EXCLUDED.state, raised_at = EXCLUDED.raised_at, updated_at = "
+      "EXCLUDED.updated_at, acknowledged_at = EXCLUDED.acknowledged_at, acknowledged_by = "
+      "EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by, "
+      "escalation_level = EXCLUDED.escalation_level, occurrences = EXCLUDED.occurrences, worst_value = "
+      "EXCLUDED.worst_value, last_event_id = EXCLUDED.last_event_id "
+      "WHERE (EXCLUDED.stage, EXCLUDED.updated_at, EXCLUDED.last_event_id) > (a.stage, a.updated_at, "
+      "a.last_event_id)) "
+      "SELECT event_id::text FROM new_event",
+      message.tenant, message.gateway, alert.alert_id, event.subject, alert.rule_id, alert.metric, alert.device,
+      alert.severity, alert.priority, alert.stage, alert.change, alert.state, Iso(alert.raised_at),
+      Iso(alert.updated_at), NullableTime(alert.acknowledged_at), Nullable(alert.acknowledged_by),
+      NullableTime(alert.resolved_at), Nullable(alert.resolved_by), alert.escalation_level, alert.occurrences,
+      alert.worst_value, id, Iso(event.time), message.body, kind);
+  if (!inserted.empty()) return {{event.event_id, Outcome::kNew}};
+  return {{event.event_id, StoredBefore(tx, message, kind, {id}).contains(id) ? Outcome::kDuplicate
+                                                                             : Outcome::kConflict}};
+}
+
 std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message& message) {
+  // An alert body is one event (ReadMessage); its rows are written only with it.
+  if (message.alert && message.events.size() == 1) return StoreAlert(tx, message);
   std::vector<EventOutcome> outcomes;
   outcomes.reserve(message.events.size());
   const std::string kind(ToString(message.kind));
@@ -59,17 +123,8 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
            "RETURNING event_id::text",
            ArrayLiteral(ids), ArrayLiteral(times), message.tenant, message.gateway, kind))
     inserted.insert(row[0].as<std::string>());
-  std::set<std::string> duplicates;
-  if (inserted.size() < ids.size()) {
-    // Stored before; under READ COMMITTED this statement sees a copy another transaction committed while
-    // the insert above waited for it. Another gateway's (or kind's) id is a conflict, not a duplicate:
-    // answering it with a receipt would let one gateway silence another's event.
-    for (const auto& row :
-         tx.exec_params("SELECT event_id::text FROM events WHERE event_id = ANY($1::uuid[]) AND tenant = $2 "
-                        "AND gateway_id = $3 AND kind = $4",
-                        ArrayLiteral(ids), message.tenant, message.gateway, kind))
-      duplicates.insert(row[0].as<std::string>());
-  }
+  const std::set<std::string> duplicates =
+      inserted.size() < ids.size() ? StoredBefore(tx, message, kind, ids) : std::set<std::string>{};
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const Outcome outcome = inserted.contains(ids[i])     ? Outcome::kNew
                             : duplicates.contains(ids[i]) ? Outcome::kDuplicate
@@ -97,40 +152,6 @@ std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message
   const IngestedEvent& event = message.events.front();
   const std::string& id = ids.front();
 
-  if (message.alert) {
-    const AlertRow& alert = *message.alert;
-    tx.exec_params(
-        "INSERT INTO alert_events (event_id, tenant, gateway_id, alert_id, change, event_time, body) VALUES "
-        "($1::uuid, $2, $3, $4, $5, $6::timestamptz, $7::jsonb)",
-        id, message.tenant, message.gateway, alert.alert_id, alert.change, Iso(event.time), message.body);
-    // Lifecycle order: a later stage always wins (open < acknowledged < resolved), within a stage the
-    // later updated_at, then the later event id (UUIDv7, ordered within a gateway). An older event that
-    // arrives after a newer one is kept in alert_events but does not roll the current state back.
-    tx.exec_params(
-        "INSERT INTO alerts AS a (tenant, gateway_id, alert_id, subject, rule_id, metric, device_id, "
-        "severity, "
-        "priority, stage, last_change, state, raised_at, updated_at, acknowledged_at, acknowledged_by, "
-        "resolved_at, resolved_by, escalation_level, occurrences, worst_value, last_event_id) VALUES ($1, "
-        "$2, "
-        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::timestamptz, $14::timestamptz, $15::timestamptz, "
-        "$16, "
-        "$17::timestamptz, $18, $19, $20, $21, $22::uuid) "
-        "ON CONFLICT (tenant, gateway_id, alert_id) DO UPDATE SET subject = EXCLUDED.subject, rule_id = "
-        "EXCLUDED.rule_id, metric = EXCLUDED.metric, device_id = EXCLUDED.device_id, severity = "
-        "EXCLUDED.severity, priority = EXCLUDED.priority, stage = EXCLUDED.stage, last_change = "
-        "EXCLUDED.last_change, state = EXCLUDED.state, raised_at = EXCLUDED.raised_at, updated_at = "
-        "EXCLUDED.updated_at, acknowledged_at = EXCLUDED.acknowledged_at, acknowledged_by = "
-        "EXCLUDED.acknowledged_by, resolved_at = EXCLUDED.resolved_at, resolved_by = EXCLUDED.resolved_by, "
-        "escalation_level = EXCLUDED.escalation_level, occurrences = EXCLUDED.occurrences, worst_value = "
-        "EXCLUDED.worst_value, last_event_id = EXCLUDED.last_event_id "
-        "WHERE (EXCLUDED.stage, EXCLUDED.updated_at, EXCLUDED.last_event_id) > (a.stage, a.updated_at, "
-        "a.last_event_id)",
-        message.tenant, message.gateway, alert.alert_id, event.subject, alert.rule_id, alert.metric,
-        alert.device, alert.severity, alert.priority, alert.stage, alert.change, alert.state,
-        Iso(alert.raised_at), Iso(alert.updated_at), NullableTime(alert.acknowledged_at),
-        Nullable(alert.acknowledged_by), NullableTime(alert.resolved_at), Nullable(alert.resolved_by),
-        alert.escalation_level, alert.occurrences, alert.worst_value, id);
-  }
   if (message.device) {
     tx.exec_params(
         "INSERT INTO device_events (event_id, tenant, gateway_id, device_id, event_time, body) VALUES "

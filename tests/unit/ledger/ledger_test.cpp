@@ -115,6 +115,14 @@ TEST_CASE("the same event stored twice is one row: in one batch, in two transact
   CHECK(Outcomes(Store(*db.ledger, {alert})[0]) == std::vector{Outcome::kNew});
   CHECK(Outcomes(Store(*db.ledger, {alert})[0]) == std::vector{Outcome::kDuplicate});
   CHECK(db.Count("alert_events") == 1);
+  // An alert twice in one batch (one statement each): one history row, one current state.
+  const Message again = Parsed(Kind::kAlert, AlertBody(11, alerts::ChangeKind::kRaised, SpO2Alert()));
+  const auto twice = Store(*db.ledger, {again, again});
+  REQUIRE(twice.size() == 2);
+  CHECK(Outcomes(twice[0]) == std::vector{Outcome::kNew});
+  CHECK(Outcomes(twice[1]) == std::vector{Outcome::kDuplicate});
+  CHECK(db.Count("alert_events") == 2);
+  CHECK(db.Count("alerts") == 1);
 }
 
 TEST_CASE(
@@ -193,6 +201,15 @@ TEST_CASE("an event id another gateway already used is a conflict: nothing writt
   CHECK(Outcomes(Store(*db.ledger, {theirs})[0]) == std::vector{Outcome::kConflict});
   CHECK(db.Count("device_events") == 1);
   CHECK(db.Count("devices WHERE gateway_id = 'gw-other'") == 0);
+  // The same for an alert: neither a history row nor a current state for the other gateway.
+  const Message our_alert = Parsed(Kind::kAlert, AlertBody(12, alerts::ChangeKind::kRaised, SpO2Alert()));
+  Message their_alert = our_alert;
+  their_alert.gateway = "gw-other";
+  CHECK(Outcomes(Store(*db.ledger, {our_alert})[0]) == std::vector{Outcome::kNew});
+  CHECK(Outcomes(Store(*db.ledger, {their_alert})[0]) == std::vector{Outcome::kConflict});
+  CHECK(db.Count("alert_events") == 1);
+  CHECK(db.Count("alerts WHERE gateway_id = 'gw-other'") == 0);
+  CHECK(db.Count("alerts") == 1);
 }
 
 TEST_CASE("a message the database refuses is rolled back alone, the rest of the batch is stored") {
