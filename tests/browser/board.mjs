@@ -91,9 +91,34 @@ try {
   check(await page.isHidden('#critical-banner'), 'the critical signal stops once the alert is acknowledged');
   await page.screenshot({ path: ARTEFACTS + '/board-acknowledged.png', fullPage: true });
 
-  // Resolve with a note, after a confirmation step.
+  // Resolve with a note, after a confirmation step. While she types it the board redraws (a colleague
+  // takes another alert of the municipality): the item she works on is not drawn again, so the note keeps
+  // its focus and caret and the rest of her typing lands in it (a press on one of its buttons would
+  // likewise still be a click).
   await page.click(card(stored) + ' .actions button:text("Løs …")');
-  await page.fill(card(stored) + ' textarea', 'Tilsett, SpO2 96 % etter reposisjonering');
+  await page.fill(card(stored) + ' textarea', 'Tilsett, SpO2');
+  await page.evaluate((selector) => { document.querySelector(selector).dataset.testMark = 'kept'; }, card(stored));
+  const other0301 = 'li[data-alert-id="alert-0301-high"]';
+  const helper = await browser.newContext({ ignoreHTTPSErrors: true });
+  const helperPage = await helper.newPage();
+  await signIn(helperPage, COLLEAGUE);
+  const claimedOther = await helperPage.evaluate(async () => {
+    const session = await (await fetch('/api/session')).json();
+    const response = await fetch('/api/alerts/action', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': session.csrf },
+      body: JSON.stringify({ tenant: '0301', gateway: 'gw-a', alert_id: 'alert-0301-high', action: 'claim' }) });
+    return response.status;
+  });
+  check(claimedOther === 200, 'a colleague takes another alert while the nurse types her note');
+  await helper.close();
+  await until(page, ([selector, colleague]) => (document.querySelector(selector)?.textContent || '').includes('Tatt av ' + colleague),
+    [other0301, COLLEAGUE]);
+  check(await page.evaluate((selector) => document.querySelector(selector)?.dataset.testMark === 'kept', card(stored)),
+    'the redraw left the item she works on as it was');
+  check(await page.evaluate((selector) => document.activeElement === document.querySelector(selector + ' textarea'), card(stored)),
+    'her note keeps the focus through the redraw');
+  await page.keyboard.type(' 96 % etter reposisjonering');
+  check(await page.inputValue(card(stored) + ' textarea') === 'Tilsett, SpO2 96 % etter reposisjonering',
+    'what she types after the redraw lands in her note');
   await accessibility(page, 'alert board with the resolve form');
   await page.click(card(stored) + ' button:text("Bekreft løsning")');
   await until(page, (selector) => (document.querySelector(selector)?.textContent || '').includes('Løst av'), card(stored));

@@ -312,14 +312,55 @@ function actions(alert) {
   return box;
 }
 
+// Each alert's drawn item, kept while what it shows is the same. A board that rebuilt every item on each
+// change (a new alert anywhere in the municipality, a colleague's claim) took a nurse's half-done click
+// with it (the button under her finger replaced between press and release) and the focus and caret of
+// the resolve note she was typing.
+const drawn = new Map();  // keyOf(alert) -> { look, item }
+
+// Everything an item's drawing depends on but the age (ticked in place) and the note's text (kept by the
+// textarea itself, and in state.resolving for a redrawn one).
+function lookOf(alert) {
+  const resolving = Boolean(state.resolving && state.resolving.key === keyOf(alert));
+  return JSON.stringify([alert, resolving, state.language, state.session.username, state.session.permissions]);
+}
+
 function render() {
   if (!state.session) return;
+  // An item that had to be drawn again (its alert changed) gets back the focus and caret its note had.
+  const focused = document.activeElement;
+  const focus = focused && focused.id && focused.closest('#clinical, #technical')
+    ? { id: focused.id, start: focused.selectionStart, end: focused.selectionEnd } : null;
   const technical = (alert) => alert.device !== '' || alert.metric.startsWith('gateway.');
+  const shown = new Set();
   for (const [lane, wanted] of [['clinical', false], ['technical', true]]) {
     const list = $(lane);
     const alerts = state.alerts.filter((alert) => technical(alert) === wanted);
-    list.replaceChildren(...alerts.map(alertItem));
+    const items = alerts.map((alert) => {
+      const key = keyOf(alert);
+      shown.add(key);
+      const look = lookOf(alert);
+      let kept = drawn.get(key);
+      if (!kept || kept.look !== look) {
+        kept = { look, item: alertItem(alert) };
+        drawn.set(key, kept);
+      }
+      return kept.item;
+    });
+    // In order, moving only what is out of place; what is left over at the end is gone from the board.
+    items.forEach((item, index) => {
+      if (list.children[index] !== item) list.insertBefore(item, list.children[index] || null);
+    });
+    while (list.children.length > items.length) list.lastElementChild.remove();
     $(lane + '-empty').hidden = alerts.length > 0;
+  }
+  for (const key of [...drawn.keys()]) if (!shown.has(key)) drawn.delete(key);
+  if (focus && document.activeElement !== focused) {
+    const again = document.getElementById(focus.id);
+    if (again) {
+      again.focus();
+      if (typeof again.setSelectionRange === 'function' && focus.start !== null) again.setSelectionRange(focus.start, focus.end);
+    }
   }
   const critical = state.alerts.filter((alert) => alert.priority === 0 && alert.stage === 0).length;
   const banner = $('critical-banner');
