@@ -27,12 +27,14 @@ struct Taken {
 
 // Where an alert's time went on the care side, for `scripts/hub-fleet` and for an operator who asks
 // (debug level): when the engine's stream stored it, when this turn asked the engine for messages and
-// when that fetch returned, when the turn's transaction committed, and when its receipt had reached the
-// engine (Unix ms, so a publisher's own clock on the same host lines up with them). A fetch that began
-// after the store tells that the lane was busy; one that began before it, that the engine was slow.
+// when that fetch returned, when the turn's transaction committed, when the client had the turn's
+// receipts and when it had its acknowledgements too (Unix ms, so a publisher's own clock on the same host
+// lines up with them). A fetch that began after the store tells that the lane was busy; one that began
+// before it, that the engine was slow.
 void LogAlertTimes(const std::string& lane, const std::vector<const Taken*>& alerts,
                    const std::vector<ledger::Message>& batch, core::WallTime fetch_began,
-                   core::WallTime fetched, core::WallTime committed, core::WallTime receipt_sent) {
+                   core::WallTime fetched, core::WallTime committed, core::WallTime receipts_handed,
+                   core::WallTime receipt_sent) {
   const auto ms = [](core::WallTime time) { return time.time_since_epoch().count(); };
   for (const Taken* item : alerts)
     for (const ledger::IngestedEvent& event : batch[item->message].events)
@@ -42,6 +44,7 @@ void LogAlertTimes(const std::string& lane, const std::vector<const Taken*>& ale
                                      {"fetch_began_ms", ms(fetch_began)},
                                      {"fetched_ms", ms(fetched)},
                                      {"committed_ms", ms(committed)},
+                                     {"receipts_handed_ms", ms(receipts_handed)},
                                      {"receipt_sent_ms", ms(receipt_sent)}});
 }
 
@@ -269,6 +272,7 @@ Result<std::size_t> Ingest::Turn() {
   }
   for (const auto& [gateway, ids] : receipts)
     SendReceipts(gateway.first, gateway.second, ids);
+  const core::WallTime receipts_handed = clock_.Now();
 
   for (const Taken& item : taken) {
     Result<void> done;
@@ -297,7 +301,8 @@ Result<std::size_t> Ingest::Turn() {
                        {{"reason", flushed.error().message}});
   }
   if (core::LogEnabled(core::LogLevel::kDebug))
-    LogAlertTimes(options_.lane, alerts_stored, batch, fetch_began, now, committed, clock_.Now());
+    LogAlertTimes(options_.lane, alerts_stored, batch, fetch_began, now, committed, receipts_handed,
+                  clock_.Now());
   return fetched->size();
 }
 

@@ -140,13 +140,15 @@ TEST_CASE(
   const long long fetch_began = AlertTimesField(line, "fetch_began_ms");
   const long long fetched = AlertTimesField(line, "fetched_ms");
   const long long committed = AlertTimesField(line, "committed_ms");
+  const long long receipts_handed = AlertTimesField(line, "receipts_handed_ms");
   const long long receipt_sent = AlertTimesField(line, "receipt_sent_ms");
   CHECK(before <= stored);
   CHECK(before <= fetch_began);
   CHECK(fetch_began <= fetched);
   CHECK(stored <= fetched);
   CHECK(fetched <= committed);
-  CHECK(committed <= receipt_sent);
+  CHECK(committed <= receipts_handed);
+  CHECK(receipts_handed <= receipt_sent);
   CHECK(receipt_sent <= after);
 }
 
