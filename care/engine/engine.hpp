@@ -73,6 +73,13 @@ struct StreamState {
   int current_followers = 0;  // replicas (besides the leader) that are current
 };
 
+// What a connection sent and received, in messages (publishes, acknowledgements, requests and their
+// replies; not the protocol's pings).
+struct Traffic {
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+};
+
 // Thread-safe except Fetch, which one thread at a time calls (nats.c refuses concurrent fetches on one
 // subscription). Several hub instances each have their own Engine and share the durable consumer.
 class Engine {
@@ -106,8 +113,13 @@ class Engine {
   // lost on the way is a redelivery, which the caller's idempotent write absorbs: the price of a lost ack
   // is a duplicate, never a loss.
   Result<void> AckWithoutConfirmation(const Delivery& delivery);
+  // Without waiting either: a lost Nak is the same message again after the ack wait instead of the delay,
+  // a lost Term the message again, refused again.
   Result<void> Nak(const Delivery& delivery, std::chrono::milliseconds delay);
   Result<void> Term(const Delivery& delivery);
+
+  // Messages this instance's connection sent and received so far (nats.c's statistics).
+  Result<Traffic> ClientTraffic() const;
 
   // Core NATS publish, flushed: the server has it when this returns. NATS MQTT hands it to a subscribed
   // gateway at QoS 0 and only while it is connected (docs/operations-hub.md#the-engine).

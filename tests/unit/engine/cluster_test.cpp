@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -352,6 +353,50 @@ TEST_CASE(
 // The hub's turns wait in Fetch while nothing comes; an alert that comes then must be handed out at once.
 // Before: a fetch whose first wait ran out asked for one message, and once it had it, topped the batch up
 // with a no-wait request that NATS held for its whole expiry when nothing more came.
+TEST_CASE(
+    "an acknowledgement, a nak or a term without confirmation is one message out and no reply waited for, "
+    "Ack waits for the server's") {
+  auto hub = ConnectedHub("hub-ack-traffic", 2s);
+  Drain(*hub);
+  TestPublisher publisher;
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(publisher.Publish("ehealth.v1.0301.gw-it-01.event.device", UniquePayload("traffic")).has_value());
+  // One message a fetch: a request for one is done when it is answered, so nothing else comes in later.
+  const auto one = [&] {
+    auto batch = hub->Fetch(1, 5s);
+    REQUIRE(batch.has_value());
+    REQUIRE(batch->size() == 1);
+    return std::move(batch->front());
+  };
+  const auto traffic = [&] {
+    auto counted = hub->ClientTraffic();
+    REQUIRE(counted.has_value());
+    return *counted;
+  };
+  using Step = std::function<ehg::Result<void>(const Delivery&)>;
+  const std::vector<std::pair<const char*, Step>> unconfirmed{
+      {"ack", [&](const Delivery& d) { return hub->AckWithoutConfirmation(d); }},
+      {"nak", [&](const Delivery& d) { return hub->Nak(d, 60s); }},
+      {"term", [&](const Delivery& d) { return hub->Term(d); }},
+  };
+  for (const auto& [name, step] : unconfirmed) {
+    CAPTURE(name);
+    const Delivery delivery = one();
+    const auto before = traffic();
+    REQUIRE(step(delivery).has_value());
+    REQUIRE(hub->Flush().has_value());  // a PING's PONG: not a message
+    const auto after = traffic();
+    CHECK(after.messages_out == before.messages_out + 1);
+    CHECK(after.messages_in == before.messages_in);
+  }
+  const Delivery confirmed = one();
+  const auto before = traffic();
+  REQUIRE(hub->Ack(confirmed).has_value());
+  const auto after = traffic();
+  CHECK(after.messages_out == before.messages_out + 1);
+  CHECK(after.messages_in == before.messages_in + 1);  // the server's reply
+}
+
 TEST_CASE("a fetch that is waiting hands out a message the moment it comes, not at the fetch's expiry") {
   auto hub = ConnectedHub("hub-waiting");
   Drain(*hub);
