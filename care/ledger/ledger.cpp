@@ -41,8 +41,8 @@ struct ObservationColumns {
 // another transaction committed while an insert of ours waited for it. Another gateway's (or kind's) id
 // is a conflict, not a duplicate: answering it with a receipt would let one gateway silence another's
 // event.
-std::set<std::string> StoredBefore(pqxx::transaction_base& tx, const Message& message, const std::string& kind,
-                                   const std::vector<std::string>& ids) {
+std::set<std::string> StoredBefore(pqxx::transaction_base& tx, const Message& message,
+                                   const std::string& kind, const std::vector<std::string>& ids) {
   std::set<std::string> duplicates;
   for (const auto& row :
        tx.exec_params("SELECT event_id::text FROM events WHERE event_id = ANY($1::uuid[]) AND tenant = $2 "
@@ -89,14 +89,14 @@ std::vector<EventOutcome> StoreAlert(pqxx::transaction_base& tx, const Message& 
       "WHERE (EXCLUDED.stage, EXCLUDED.updated_at, EXCLUDED.last_event_id) > (a.stage, a.updated_at, "
       "a.last_event_id)) "
       "SELECT event_id::text FROM new_event",
-      message.tenant, message.gateway, alert.alert_id, event.subject, alert.rule_id, alert.metric, alert.device,
-      alert.severity, alert.priority, alert.stage, alert.change, alert.state, Iso(alert.raised_at),
-      Iso(alert.updated_at), NullableTime(alert.acknowledged_at), Nullable(alert.acknowledged_by),
-      NullableTime(alert.resolved_at), Nullable(alert.resolved_by), alert.escalation_level, alert.occurrences,
-      alert.worst_value, id, Iso(event.time), message.body, kind);
+      message.tenant, message.gateway, alert.alert_id, event.subject, alert.rule_id, alert.metric,
+      alert.device, alert.severity, alert.priority, alert.stage, alert.change, alert.state,
+      Iso(alert.raised_at), Iso(alert.updated_at), NullableTime(alert.acknowledged_at),
+      Nullable(alert.acknowledged_by), NullableTime(alert.resolved_at), Nullable(alert.resolved_by),
+      alert.escalation_level, alert.occurrences, alert.worst_value, id, Iso(event.time), message.body, kind);
   if (!inserted.empty()) return {{event.event_id, Outcome::kNew}};
-  return {{event.event_id, StoredBefore(tx, message, kind, {id}).contains(id) ? Outcome::kDuplicate
-                                                                             : Outcome::kConflict}};
+  return {{event.event_id,
+           StoredBefore(tx, message, kind, {id}).contains(id) ? Outcome::kDuplicate : Outcome::kConflict}};
 }
 
 std::vector<EventOutcome> StoreMessage(pqxx::transaction_base& tx, const Message& message) {

@@ -126,7 +126,9 @@ std::string Fingerprint(X509* certificate) {
 
 }  // namespace
 
-std::string CertificateUri(const std::string& gateway) { return "urn:ehealth:gateway:" + gateway; }
+std::string CertificateUri(const std::string& gateway) {
+  return "urn:ehealth:gateway:" + gateway;
+}
 
 std::string GatewayId(const std::string& prefix, std::size_t number) {
   std::ostringstream id;

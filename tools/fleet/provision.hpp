@@ -9,7 +9,8 @@
 
 // A simulated fleet's identities (docs/operations-hub.md#the-fleet-simulator): per gateway a P-256 TLS
 // key with a client certificate (CN = gateway id, URI CertificateUri) issued by the given CA, and a
-// separate P-256 signing key for its envelopes and statuses, as a real gateway has. Written into one directory:
+// separate P-256 signing key for its envelopes and statuses, as a real gateway has. Written into one
+// directory:
 //   fleet.tsv          "tenant gateway" lines: the simulator's list and scripts/cluster --gateways
 //   enrol.tsv          "tenant<TAB>gateway<TAB>public JWK<TAB>certificate SHA-256": ehealth-hub enrol --from
 //   gateways/ID.crt    the client certificate; ID.key its key; ID.sign.pem the signing key (PKCS#8)

@@ -222,12 +222,23 @@ TEST_CASE(
                                  "-out", certificate})
               .exit_code == 0);
   const auto publish = [&](const std::string& cert, const std::string& cert_key) {
-    return ehg::test::RunCommand({"/usr/bin/mosquitto_pub", "-V", "mqttv311", "-h", "127.0.0.1", "-p",
-                                  std::to_string(cluster.MqttPort(1)), "--cafile",
-                                  cluster.Pki("ca.crt").string(), "--cert", cert, "--key", cert_key, "-i",
-                                  "pub-no-uri", "-q", "1", "-t", kGatewayBase + "/event/alert", "-m",
-                                  UniquePayload("no-uri"), "-d"},
-                                 std::chrono::seconds(30));
+    std::vector<std::string> argv{"/usr/bin/mosquitto_pub",
+                                  "-V",
+                                  "mqttv311",
+                                  "-h",
+                                  "127.0.0.1",
+                                  "-i",
+                                  "pub-no-uri",
+                                  "-q",
+                                  "1",
+                                  "-d",
+                                  "-m"};
+    for (const std::string& arg :
+         {UniquePayload("no-uri"), std::string("-p"), std::to_string(cluster.MqttPort(1)),
+          std::string("--cafile"), cluster.Pki("ca.crt").string(), std::string("--cert"), cert,
+          std::string("--key"), cert_key, std::string("-t"), kGatewayBase + "/event/alert"})
+      argv.push_back(arg);
+    return ehg::test::RunCommand(argv, std::chrono::seconds(30));
   };
   const auto without_uri = publish(certificate, key);
   CHECK(without_uri.exit_code != 0);
