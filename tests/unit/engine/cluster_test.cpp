@@ -390,11 +390,12 @@ TEST_CASE(
       {"nak", [&](const Delivery& d) { return hub->Nak(d, 60s); }},
       {"term", [&](const Delivery& d) { return hub->Term(d); }},
   };
-  for (const auto& [name, step] : unconfirmed) {
+  for (const auto& entry : unconfirmed) {
+    const char* name = entry.first;  // clang 14 cannot capture a structured binding
     CAPTURE(name);
     const Delivery delivery = one();
     const auto before = traffic();
-    REQUIRE(step(delivery).has_value());
+    REQUIRE(entry.second(delivery).has_value());
     REQUIRE(hub->Flush().has_value());  // a PING's PONG: not a message
     const auto after = traffic();
     CHECK(after.messages_out == before.messages_out + 1);
