@@ -37,7 +37,7 @@ Result<std::vector<FleetMember>> ReadFleet(const std::filesystem::path& director
 
 // The URI naming a gateway's user on the engine (urn:ehealth:gateway:ID), as scripts/gen-certs writes it
 // into the certificate: NATS maps a certificate with a URI to its user with one lookup, one without by
-// comparing its subject with every user's (docs/operations-hub.md#who-may-do-what).
+// comparing its subject with every user's (docs/operations-hub.md#users-and-permissions).
 std::string CertificateUri(const std::string& gateway);
 
 // The gateway id of member `number` (1-based).
