@@ -111,13 +111,18 @@ TEST_CASE(
     "A level set to error hides no warning from the status page, and a real refusal is not merged with "
     "junk") {
   // The problems are the process's: counted from what earlier cases in this process left there.
-  const auto count_of = [](const std::vector<ehg::core::LoggedProblem>& problems, const char* reason) {
+  const auto find = [](const std::vector<ehg::core::LoggedProblem>& problems,
+                       const char* reason) -> const ehg::core::LoggedProblem* {
     const auto found = std::find_if(problems.begin(), problems.end(), [&](const auto& problem) {
       return problem.line.find(std::string("reason=") + reason) != std::string::npos;
     });
-    return found == problems.end() ? std::uint64_t{0} : found->count;
+    return found == problems.end() ? nullptr : &*found;
   };
   const auto before = ehg::core::RecentProblems();
+  const auto count_before = [&](const char* reason) {
+    const ehg::core::LoggedProblem* problem = find(before, reason);
+    return problem == nullptr ? std::uint64_t{0} : problem->count;
+  };
   ehg::test::LogCapture capture(LogLevel::kError);
   ehg::core::LogWarning("command refused", {{"reason", "malformed"}, {"detail", "junk"}});
   ehg::core::LogWarning("command refused", {{"reason", "expired"}, {"detail", "exp in the past"}});
@@ -125,14 +130,10 @@ TEST_CASE(
     ehg::core::LogWarning("command refused", {{"reason", "malformed"}, {"detail", "junk"}});
   CHECK_FALSE(capture.Contains("command refused"));  // not written at level error...
   const auto problems = ehg::core::RecentProblems();
-  const auto expired = std::find_if(problems.begin(), problems.end(), [](const auto& problem) {
-    return problem.line.find("reason=expired") != std::string::npos;
-  });
-  REQUIRE(expired != problems.end());  // ...but kept for the page, and not buried under the junk
-  CHECK(expired->count == count_of(before, "expired") + 1);
-  const auto junk = std::find_if(problems.begin(), problems.end(), [](const auto& problem) {
-    return problem.line.find("reason=malformed") != std::string::npos;
-  });
-  REQUIRE(junk != problems.end());
-  CHECK(junk->count == count_of(before, "malformed") + 51);
+  const ehg::core::LoggedProblem* expired = find(problems, "expired");
+  REQUIRE(expired != nullptr);  // ...but kept for the page, and not buried under the junk
+  CHECK(expired->count == count_before("expired") + 1);
+  const ehg::core::LoggedProblem* junk = find(problems, "malformed");
+  REQUIRE(junk != nullptr);
+  CHECK(junk->count == count_before("malformed") + 51);
 }
