@@ -507,29 +507,6 @@ Result<void> Engine::Flush() {
   return {};
 }
 
-Result<void> Engine::PublishToSession(std::string_view subject, std::string_view payload) {
-  if (auto ready = impl_->Ready(); !ready) return ready;
-  const std::string name = MqttSessionSubject(subject);
-  natsMsg* message = nullptr;
-  natsStatus status =
-      natsMsg_Create(&message, name.c_str(), nullptr, payload.data(), static_cast<int>(payload.size()));
-  // The header NATS MQTT puts on a QoS 1 message: a node that is not the consumer's delivers it to the
-  // gateway only with it (mqttDeliverMsgCbQos1 in nats-server's mqtt.go).
-  if (status == NATS_OK) status = natsMsgHeader_Set(message, "Nmqtt-Pub", "1");
-  jsPubAck* ack = nullptr;
-  jsErrCode js_error = static_cast<jsErrCode>(0);
-  if (status == NATS_OK) {
-    jsPubOptions publish_options;
-    jsPubOptions_Init(&publish_options);
-    publish_options.MaxWait = Millis(impl_->options.api_timeout);
-    status = js_PublishMsg(&ack, impl_->jetstream, message, &publish_options, &js_error);
-  }
-  if (ack != nullptr) jsPubAck_Destroy(ack);
-  if (message != nullptr) natsMsg_Destroy(message);
-  if (status != NATS_OK) return Failed("engine: publish to session", status, js_error);
-  return {};
-}
-
 Result<StreamState> Engine::StreamInfo() {
   if (auto ready = impl_->Ready(); !ready) return tl::unexpected(ready.error());
   jsOptions js_options = impl_->ApiOptions();

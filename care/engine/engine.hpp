@@ -128,10 +128,6 @@ class Engine {
   Result<void> PublishWithoutFlush(std::string_view subject, std::string_view payload);
   // One round trip: what was sent before it (publishes, acks, naks) has reached the server.
   Result<void> Flush();
-  // Stores the message in NATS MQTT's own message stream under MqttSessionSubject(subject): a gateway
-  // with a QoS 1 subscription on `subject` gets it at QoS 1, also when it was offline when this was
-  // called (its session's consumer holds it). Returns once the stream stored it.
-  Result<void> PublishToSession(std::string_view subject, std::string_view payload);
 
   Result<StreamState> StreamInfo();
 

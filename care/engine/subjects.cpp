@@ -146,10 +146,6 @@ Result<std::string> CommandSubject(std::string_view tenant, std::string_view gat
   return SubjectOf(GatewaySubject{std::string(tenant), std::string(gateway), SubjectKind::kCommand, {}});
 }
 
-std::string MqttSessionSubject(std::string_view subject) {
-  return "$MQTT.msgs." + std::string(subject);
-}
-
 bool SubjectMatches(std::string_view pattern, std::string_view subject) {
   const std::vector<std::string_view> wanted = Tokens(pattern, '.');
   const std::vector<std::string_view> tokens = Tokens(subject, '.');

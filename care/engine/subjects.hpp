@@ -48,11 +48,6 @@ std::string SubjectOf(const GatewaySubject& parts);
 // ehealth.v1.{tenant}.{gateway}.cmd, where the hub sends receipts and commands.
 Result<std::string> CommandSubject(std::string_view tenant, std::string_view gateway);
 
-// The subject NATS MQTT stores a QoS 1 message under in its own stream ($MQTT_msgs): a message published
-// there with JetStream reaches the gateway's QoS 1 subscription as QoS 1, also after the gateway was
-// offline (docs/operations-hub.md#the-engine).
-std::string MqttSessionSubject(std::string_view subject);
-
 // NATS subject matching: '*' matches one token, a final '>' one or more.
 bool SubjectMatches(std::string_view pattern, std::string_view subject);
 

@@ -178,6 +178,7 @@ Result<std::size_t> Ingest::Turn() {
       row.alerts_awaiting_receipt = verdict.status.alerts_awaiting_receipt;
       row.dropped_observations = verdict.status.dropped_observations;
       row.clock_synchronised = verdict.status.clock_synchronised;
+      row.received_at = now;
       if (verdict.status.heartbeat_interval.count() > 0)
         row.heartbeat_interval_seconds = verdict.status.heartbeat_interval.count();
       item.fate = Fate::kLater;  // until ApplyStatuses below committed it

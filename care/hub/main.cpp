@@ -215,10 +215,13 @@ int Run(const RunRequest& request) {
   // pings, and systemd restarts the hub.
   std::atomic<std::int64_t> alert_lane_turned{std::chrono::steady_clock::now().time_since_epoch().count()};
   // The alert lane also sends the commands care staff asked for on the console (an acknowledgement, a
-  // resolution): at most every 200 ms, so a nurse's action reaches the gateway within a turn or two.
+  // resolution): at most every 200 ms, so a nurse's action reaches the gateway within a turn or two. And
+  // every 2 s it sends again the commands whose gateway came back online without having answered
+  // (ResendCommands): one small query when none is due.
   ehg::core::EventIdGenerator command_ids(clock);
   std::thread alerts([&] {
     auto next_commands = std::chrono::steady_clock::now();
+    auto next_resend = std::chrono::steady_clock::now();
     while (stop_signal == 0) {
       TurnOnce(*alert_lane, "alerts");
       alert_lane_turned = std::chrono::steady_clock::now().time_since_epoch().count();
@@ -228,6 +231,14 @@ int Run(const RunRequest& request) {
                                                   clock, command_ids);
       if (!sent)
         ehg::core::LogWarning("requested commands not sent; tried again", {{"reason", sent.error().message}});
+      if (std::chrono::steady_clock::now() < next_resend) continue;
+      next_resend = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      auto resent = ehg::hub::ResendCommands(*alert_lane->ledger, *alert_lane->engine, clock.Now(), {});
+      if (!resent)
+        ehg::core::LogWarning("commands not sent again; tried again", {{"reason", resent.error().message}});
+      else if (*resent > 0)
+        ehg::core::LogInfo("commands sent again to gateways back online",
+                           {{"count", std::to_string(*resent)}});
     }
   });
   // The main lane (this thread, from here on) gives the processor to the alert lane when both want it:

@@ -86,12 +86,12 @@ Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger,
   // Recorded first: a result that comes back finds its row, and a command whose publish failed is on
   // record as sent without a result.
   if (auto recorded = ledger.RecordCommand({command.tenant, command.gateway, command.command_id, command.type,
-                                            command.body, command.sent_at, command.expires_at});
+                                            command.body, command.sent_at, command.expires_at, command.jws});
       !recorded)
     return recorded;
   auto subject = engine::CommandSubject(command.tenant, command.gateway);
   if (!subject) return tl::unexpected(subject.error());
-  return engine.PublishToSession(*subject, command.jws);
+  return engine.Publish(*subject, command.jws);
 }
 
 Result<int> SendRequestedCommands(ledger::Ledger& ledger, engine::Engine& engine,
@@ -108,12 +108,24 @@ Result<int> SendRequestedCommands(ledger::Ledger& ledger, engine::Engine& engine
         if (!prepared) return Fail(Errc::kRejected, prepared.error().message);
         auto subject = engine::CommandSubject(prepared->tenant, prepared->gateway);
         if (!subject) return Fail(Errc::kRejected, subject.error().message);
-        if (auto published = engine.PublishToSession(*subject, prepared->jws); !published)
+        if (auto published = engine.Publish(*subject, prepared->jws); !published)
           return Fail(Errc::kUnavailable, published.error().message);
         return ledger::SentCommand{prepared->tenant, prepared->gateway, prepared->command_id, prepared->type,
-                                   prepared->body,   prepared->sent_at, prepared->expires_at};
+                                   prepared->body,   prepared->sent_at, prepared->expires_at, prepared->jws};
       },
       clock.Now());
+}
+
+Result<int> ResendCommands(ledger::Ledger& ledger, engine::Engine& engine, core::WallTime now,
+                           const ledger::ResendPolicy& policy) {
+  return ledger.ResendCommands(
+      50, policy,
+      [&](const ledger::CommandToResend& command) -> Result<void> {
+        auto subject = engine::CommandSubject(command.tenant, command.gateway);
+        if (!subject) return tl::unexpected(subject.error());
+        return engine.Publish(*subject, command.jws);
+      },
+      now);
 }
 
 }  // namespace ehg::hub

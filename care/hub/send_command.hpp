@@ -13,12 +13,15 @@ class Engine;
 }
 namespace ehg::ledger {
 class Ledger;
-}
+struct ResendPolicy;
+}  // namespace ehg::ledger
 
 // A command from the care side to one gateway (docs/operations-hub.md#commands-to-a-gateway): checked
 // against the gateway's own command contract, signed with the care system's key, recorded in the
-// ledger, and stored in the gateway's MQTT session so it arrives also after the gateway was offline.
-// Its result comes back as a cmd.result event, which the hub's turn writes to the same row.
+// ledger with what was signed, and published to the gateway's command subject. A gateway on the engine
+// subscribes at QoS 0, so nothing keeps a command for it while it is away: the hubs send it again once
+// it reports itself online (ResendCommands) until its result comes, as a cmd.result event the hub's
+// turn writes to the same row, or the command expires.
 namespace ehg::hub {
 
 struct CommandRequest {
@@ -52,7 +55,7 @@ Result<PreparedCommand> PrepareCommand(const CommandRequest& request, const cryp
 Result<void> CheckConsoleRequest(std::string_view command_json);
 
 // Records the command (the audit of who sent what is the caller's log; the row is its state) and
-// publishes it to the gateway's session.
+// publishes it to the gateway's command subject.
 Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger, engine::Engine& engine);
 
 // Sends what the console asked for (ledger::RequestCommand, RecordAlertAction): each waiting request is
@@ -63,5 +66,12 @@ Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger,
 Result<int> SendRequestedCommands(ledger::Ledger& ledger, engine::Engine& engine,
                                   const crypto::EcKey& signing_key, core::Clock& clock,
                                   core::EventIdGenerator& ids);
+
+// Sends again, as first signed, the commands without a result whose gateway reported itself online
+// since they last went out (ledger::ResendPolicy says how soon), at most 50 a call. The gateway carries
+// out each command once: a repeat of one it took is refused by its replay window, and the first copy's
+// result is in its durable outbox. Several hubs may call it at once. Returns how many went out.
+Result<int> ResendCommands(ledger::Ledger& ledger, engine::Engine& engine, core::WallTime now,
+                           const ledger::ResendPolicy& policy);
 
 }  // namespace ehg::hub

@@ -269,14 +269,7 @@ Result<int> Ledger::SendRequestedCommands(
             "$3",
             request.tenant, request.gateway, request.command_id, sent.error().message.substr(0, 500));
       } else {
-        tx.exec_params(
-            "INSERT INTO commands (tenant, gateway_id, command_id, type, body, sent_at, expires_at) VALUES "
-            "($1, $2, "
-            "$3, $4, $5::jsonb, $6::timestamptz, $7::timestamptz) ON CONFLICT (tenant, gateway_id, "
-            "command_id) DO "
-            "UPDATE SET sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at",
-            sent->tenant, sent->gateway, sent->command_id, sent->type, sent->body, Iso(sent->sent_at),
-            Iso(sent->expires_at));
+        RecordCommandIn(tx, *sent);
         tx.exec_params(
             "UPDATE command_requests SET sent_at = $4::timestamptz WHERE tenant = $1 AND gateway_id = $2 AND "
             "command_id = $3",

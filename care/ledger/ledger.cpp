@@ -514,25 +514,37 @@ bool ApplyStatusIn(pqxx::transaction_base& tx, const StatusRow& status) {
                .affected_rows() > 0;
   }
   const bool online = status.state == "online";
-  return tx.exec_params(
-               "UPDATE gateways SET state = $3, state_reason = $4, status_time = $5::timestamptz, "
-               "last_heartbeat = CASE WHEN $3 = 'online' THEN $5::timestamptz ELSE last_heartbeat END, "
-               "connected_at = $6::timestamptz, software_version = coalesce($7, software_version), "
-               "heartbeat_interval_seconds = coalesce($8, heartbeat_interval_seconds), "
-               "backlog_events = coalesce($9, backlog_events), backlog_bytes = coalesce($10, "
-               "backlog_bytes), "
-               "backlog_alerts = coalesce($11, backlog_alerts), "
-               "alerts_awaiting_receipt = coalesce($12, alerts_awaiting_receipt), "
-               "dropped_observations = coalesce($13, dropped_observations), "
-               "clock_synchronised = coalesce($14, clock_synchronised) "
-               "WHERE tenant = $1 AND gateway_id = $2 AND (status_time IS NULL OR status_time < "
-               "$5::timestamptz "
-               "OR (status_time = $5::timestamptz AND NOT $15))",
-               status.tenant, status.gateway, status.state, Nullable(status.reason), Iso(*status.time),
-               Iso(status.connected_at), Nullable(status.version), status.heartbeat_interval_seconds,
-               status.backlog_events, status.backlog_bytes, status.backlog_alerts,
-               status.alerts_awaiting_receipt, status.dropped_observations, status.clock_synchronised, online)
-             .affected_rows() > 0;
+  const bool applied =
+      tx.exec_params(
+            "UPDATE gateways SET state = $3, state_reason = $4, status_time = $5::timestamptz, "
+            "last_heartbeat = CASE WHEN $3 = 'online' THEN $5::timestamptz ELSE last_heartbeat END, "
+            "status_received_at = CASE WHEN $3 = 'online' THEN coalesce($16::timestamptz, "
+            "status_received_at) ELSE status_received_at END, "
+            "connected_at = $6::timestamptz, software_version = coalesce($7, software_version), "
+            "heartbeat_interval_seconds = coalesce($8, heartbeat_interval_seconds), "
+            "backlog_events = coalesce($9, backlog_events), backlog_bytes = coalesce($10, "
+            "backlog_bytes), "
+            "backlog_alerts = coalesce($11, backlog_alerts), "
+            "alerts_awaiting_receipt = coalesce($12, alerts_awaiting_receipt), "
+            "dropped_observations = coalesce($13, dropped_observations), "
+            "clock_synchronised = coalesce($14, clock_synchronised) "
+            "WHERE tenant = $1 AND gateway_id = $2 AND (status_time IS NULL OR status_time < "
+            "$5::timestamptz "
+            "OR (status_time = $5::timestamptz AND NOT $15))",
+            status.tenant, status.gateway, status.state, Nullable(status.reason), Iso(*status.time),
+            Iso(status.connected_at), Nullable(status.version), status.heartbeat_interval_seconds,
+            status.backlog_events, status.backlog_bytes, status.backlog_alerts,
+            status.alerts_awaiting_receipt, status.dropped_observations, status.clock_synchronised, online,
+            NullableTime(status.received_at))
+          .affected_rows() > 0;
+  // Not newer than the one kept (its clock went back, or a copy): still a sign of life for the commands
+  // waiting for it, by the hub's clock. Only then: the update above wrote it otherwise.
+  if (!applied && online && status.received_at)
+    tx.exec_params(
+        "UPDATE gateways SET status_received_at = $3::timestamptz WHERE tenant = $1 AND gateway_id = $2 AND "
+        "state = 'online' AND (status_received_at IS NULL OR status_received_at < $3::timestamptz)",
+        status.tenant, status.gateway, Iso(*status.received_at));
+  return applied;
 }
 
 }  // namespace
@@ -562,20 +574,57 @@ Result<void> Ledger::Append(const AuditEntry& entry) {
   return {};
 }
 
+namespace detail {
+
+void RecordCommandIn(pqxx::transaction_base& tx, const SentCommand& command) {
+  tx.exec_params(
+      "INSERT INTO commands (tenant, gateway_id, command_id, type, body, sent_at, expires_at, jws, "
+      "last_sent_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6::timestamptz, $7::timestamptz, $8, "
+      "$6::timestamptz) "
+      "ON CONFLICT (tenant, gateway_id, command_id) DO UPDATE SET sent_at = EXCLUDED.sent_at, "
+      "expires_at = EXCLUDED.expires_at, jws = EXCLUDED.jws, last_sent_at = EXCLUDED.last_sent_at, sends = 1",
+      command.tenant, command.gateway, command.command_id, command.type, command.body, Iso(command.sent_at),
+      Iso(command.expires_at), Nullable(command.jws));
+}
+
+}  // namespace detail
+
 Result<void> Ledger::RecordCommand(const SentCommand& command) {
   auto done = impl_->Run<bool>("record command", [&](pqxx::work& tx) {
-    tx.exec_params(
-        "INSERT INTO commands (tenant, gateway_id, command_id, type, body, sent_at, expires_at) VALUES ($1, "
-        "$2, $3, "
-        "$4, $5::jsonb, $6::timestamptz, $7::timestamptz) ON CONFLICT (tenant, gateway_id, command_id) DO "
-        "UPDATE SET "
-        "sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at",
-        command.tenant, command.gateway, command.command_id, command.type, command.body, Iso(command.sent_at),
-        Iso(command.expires_at));
+    detail::RecordCommandIn(tx, command);
     return true;
   });
   if (!done) return tl::unexpected(done.error());
   return {};
+}
+
+Result<int> Ledger::ResendCommands(int limit, const ResendPolicy& policy,
+                                   const std::function<Result<void>(const CommandToResend&)>& send,
+                                   WallTime now) {
+  return impl_->Run<int>("resend commands", [&](pqxx::work& tx) {
+    int sent = 0;
+    // The wait doubles with each send; the exponent is capped so that power() stays a finite number.
+    for (const auto& row : tx.exec_params(
+             "SELECT c.tenant, c.gateway_id, c.command_id, c.jws, c.sends FROM commands c "
+             "JOIN gateways g ON g.tenant = c.tenant AND g.gateway_id = c.gateway_id "
+             "WHERE c.result_status IS NULL AND c.jws IS NOT NULL AND c.expires_at > $1::timestamptz "
+             "AND g.state = 'online' AND g.status_received_at > c.last_sent_at "
+             "AND c.last_sent_at <= $1::timestamptz - make_interval(secs => least($2 * power(2, "
+             "least(c.sends, 40) - 1), $3)) "
+             "ORDER BY c.last_sent_at LIMIT $4 FOR UPDATE OF c SKIP LOCKED",
+             Iso(now), static_cast<double>(policy.first_wait.count()),
+             static_cast<double>(policy.longest_wait.count()), limit)) {
+      const CommandToResend command{row[0].as<std::string>(), row[1].as<std::string>(),
+                                    row[2].as<std::string>(), row[3].as<std::string>(), row[4].as<int>()};
+      if (!send(command)) break;  // the engine away: the rest next time
+      tx.exec_params(
+          "UPDATE commands SET last_sent_at = $4::timestamptz, sends = sends + 1 WHERE tenant = $1 AND "
+          "gateway_id = $2 AND command_id = $3",
+          command.tenant, command.gateway, command.command_id, Iso(now));
+      ++sent;
+    }
+    return sent;
+  });
 }
 
 Result<void> Ledger::RecordReceipt(const SentReceipt& receipt) {

@@ -85,6 +85,27 @@ struct SentCommand {
   std::string body;  // the command object as JSON
   core::WallTime sent_at{};
   core::WallTime expires_at{};
+  std::string jws;  // what went on the wire: sent again until the result comes (empty: never again)
+};
+
+// A command to send again (ResendCommands): as signed the first time, so the gateway's replay window
+// knows it.
+struct CommandToResend {
+  std::string tenant;
+  std::string gateway;
+  std::string command_id;
+  std::string jws;
+  int sends = 0;  // how often it went out before
+};
+
+// When a command without a result goes out again: after the gateway reported itself online since its
+// last send, and no sooner than `first_wait` after the first send, doubled after each further one, at
+// most `longest_wait`. The waits keep a command whose result is on its way (in the gateway's outbox,
+// behind a backlog) from being sent again and again: each repeat is refused by the gateway's replay
+// window, and logged there as a warning.
+struct ResendPolicy {
+  std::chrono::seconds first_wait{15};
+  std::chrono::seconds longest_wait{15 * 60};
 };
 
 struct SentReceipt {
@@ -349,6 +370,12 @@ class Ledger {
   Result<void> RecordReceipt(const SentReceipt& receipt);
   Result<std::optional<CommandState>> LookupCommand(std::string_view tenant, std::string_view gateway,
                                                     std::string_view command_id);
+  // Up to `limit` commands due again under `policy` at `now` (not expired, no result yet; see
+  // ResendPolicy), each locked while `send` publishes it (other hubs skip it), then its last send moved to
+  // `now`. An error of `send` ends the call: the rest wait for the next. Returns how many went out.
+  Result<int> ResendCommands(int limit, const ResendPolicy& policy,
+                             const std::function<Result<void>(const CommandToResend&)>& send,
+                             core::WallTime now);
 
   // A resident's values of one metric in [from, to), oldest first; audited as `observations.read`.
   Result<std::vector<ObservationRow>> QueryObservations(const ObservationQuery& query, core::WallTime now);

@@ -11,6 +11,8 @@ namespace detail {
 
 // One row of the append-only audit log, in the caller's transaction.
 void AppendAudit(pqxx::transaction_base& tx, const AuditEntry& entry);
+// A command the hub sent (Ledger::RecordCommand), in the caller's transaction.
+void RecordCommandIn(pqxx::transaction_base& tx, const SentCommand& command);
 
 }  // namespace detail
 

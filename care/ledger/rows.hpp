@@ -141,6 +141,9 @@ struct StatusRow {
   std::optional<std::int64_t> alerts_awaiting_receipt;
   std::optional<std::int64_t> dropped_observations;
   std::optional<bool> clock_synchronised;
+  // When the hub took it, by the hub's clock (the gateway's may lie): a gateway online since a command
+  // went out gets it again (Ledger::ResendCommands). nullopt: not recorded.
+  std::optional<core::WallTime> received_at;
 };
 Result<StatusRow> ReadStatus(std::string_view tenant, std::string_view gateway, std::string_view body);
 

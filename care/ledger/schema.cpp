@@ -335,6 +335,20 @@ REVOKE ALL ON FUNCTION enrol_new_gateway(text, text, text, text, text, text, tim
 CREATE INDEX command_requests_type ON command_requests (tenant, gateway_id, ((body::jsonb) ->> 'type'), requested_at);
 )sql";
 
+// Version 6: commands sent again until their result comes (docs/hub-database.md#commands). On the
+// engine a gateway's command subscription is QoS 0, so a command sent while it is away is not kept for
+// it: the hub keeps what it signed (jws), when it last went out and how often, and sends it again once
+// the gateway reports itself online after that (status_received_at, the hub's clock: the gateway's may
+// lie). Commands sent before have no jws and are not sent again (they went to the gateway's session).
+constexpr std::string_view kVersion6 = R"sql(
+ALTER TABLE commands ADD COLUMN jws text, ADD COLUMN last_sent_at timestamptz,
+  ADD COLUMN sends integer NOT NULL DEFAULT 1;
+UPDATE commands SET last_sent_at = sent_at;
+ALTER TABLE commands ALTER COLUMN last_sent_at SET NOT NULL;
+CREATE INDEX commands_awaiting_result ON commands (tenant, gateway_id) WHERE result_status IS NULL AND jws IS NOT NULL;
+ALTER TABLE gateways ADD COLUMN status_received_at timestamptz;
+)sql";
+
 constexpr std::array kMigrations{
     Migration{1, "the first schema: gateways, keys, events, observations by month, alerts, commands, audit",
               kVersion1},
@@ -343,6 +357,7 @@ constexpr std::array kMigrations{
     Migration{4, "indexes for the resident view and the audit view", kVersion4},
     Migration{5, "enrolling a new gateway from the console, through a function; command requests by type",
               kVersion5},
+    Migration{6, "commands sent again until their result comes", kVersion6},
 };
 
 }  // namespace

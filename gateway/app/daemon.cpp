@@ -377,6 +377,7 @@ class Daemon {
     options.session_expiry = config.uplink.session_expiry;  // MQTT 5 only
     // The last will is the uplink's: signed anew before each connection.
     options.maximum_packet_bytes = uplink::kMaxIncomingPacketBytes;
+    options.subscription_qos = config.broker.command_qos;
     return [options](transport::TransportEvents events) {
       return transport::MakePahoTransport(options, std::move(events));
     };

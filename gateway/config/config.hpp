@@ -52,6 +52,11 @@ struct BrokerConfig {
   // topic, such as the care side's NATS engine: there each retained publish costs a replicated store and
   // a replicated delete more, and nobody reads it (docs/operations-hub.md#gateways-on-the-engine).
   bool retain_status = true;
+  // The QoS of the command subscription. 1: the broker keeps commands in the gateway's session while it
+  // is offline. 0 for the care side's NATS engine: there a QoS 1 subscription is a durable JetStream
+  // consumer per gateway, which costs the engine most in reconnection storms, and the hub sends each
+  // command again until its result comes instead (docs/operations-hub.md#gateways-on-the-engine).
+  int command_qos = 1;
 
   friend bool operator==(const BrokerConfig&, const BrokerConfig&) = default;
 };

@@ -113,6 +113,7 @@ void ParseBroker(ObjectReader& reader, BrokerConfig& out) {
   if (auto seconds = reader.Integer("reconnect_max_seconds", 1, 3600, "seconds"))
     out.reconnect_max = std::chrono::seconds(*seconds);
   if (auto flag = reader.Bool("retain_status")) out.retain_status = *flag;
+  if (auto qos = reader.Integer("command_qos", 0, 1, "an MQTT QoS")) out.command_qos = static_cast<int>(*qos);
   // A string, as the MQTT specifications name their versions. Not Choice(): its "one of 5, 3.1.1" would
   // read as if the number 5 were accepted.
   constexpr std::string_view kProtocolExpected = R"("5" or "3.1.1" (the MQTT version, as a string))";

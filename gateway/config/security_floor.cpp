@@ -29,6 +29,7 @@ const std::vector<FloorKey>& FloorKeys() {
       Key("broker.keepalive_seconds", [](const Config& c) { return c.broker.keepalive; }),
       Key("broker.reconnect_max_seconds", [](const Config& c) { return c.broker.reconnect_max; }),
       Key("broker.protocol", [](const Config& c) { return c.broker.protocol; }),
+      Key("broker.command_qos", [](const Config& c) { return c.broker.command_qos; }),
       Key("tls.ca_file", [](const Config& c) { return c.tls.ca_file; }),
       Key("tls.cert_file", [](const Config& c) { return c.tls.cert_file; }),
       Key("tls.key_file", [](const Config& c) { return c.tls.key_file; }),

@@ -238,7 +238,7 @@ class PahoTransport final : public Transport {
     std::lock_guard lock(mutex_);
     if (!session_ || !session_->client) return Fail(Errc::kUnavailable, "not connected");
     try {
-      session_->client->subscribe(topic, 1);
+      session_->client->subscribe(topic, options_.subscription_qos);
       return {};
     } catch (const mqtt::exception& exception) {
       return Fail(Errc::kUnavailable, exception.what());

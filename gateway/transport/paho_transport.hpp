@@ -32,11 +32,14 @@ struct PahoOptions {
   // of ours (paho has already read it by then). With MQTT 3.1.1 nothing is announced (there is no such
   // property) but the drop applies all the same. 0: nothing announced, nothing dropped.
   std::size_t maximum_packet_bytes = 0;
+  // The QoS of every subscription (the gateway's: broker.command_qos). 0 on the NATS engine, where a
+  // QoS 1 subscription is a durable consumer per client (docs/mqtt.md#command-qos).
+  int subscription_qos = 1;
 };
 
-// paho-mqtt-cpp behind our port: MQTT 5 (or 3.1.1, PahoOptions::version), QoS 1, persistence off and no
-// offline buffer (the SQLite outbox is the only durable copy), automatic reconnect off (the uplink reconnects
-// itself), TLS 1.2+ with the server certificate and host name verified and a client certificate.
+// paho-mqtt-cpp behind our port: MQTT 5 (or 3.1.1, PahoOptions::version), QoS 1 publishes, persistence off
+// and no offline buffer (the SQLite outbox is the only durable copy), automatic reconnect off (the uplink
+// reconnects itself), TLS 1.2+ with the server certificate and host name verified and a client certificate.
 std::unique_ptr<Transport> MakePahoTransport(PahoOptions options, TransportEvents events);
 
 // The keepalive paho is given: it declares a link dead when a PINGRESP is missing one keepalive after

@@ -23,6 +23,7 @@ std::filesystem::path WriteDaemonConfig(const std::filesystem::path& directory,
   if (options.keepalive_seconds > 0) out << R"(, "keepalive_seconds": )" << options.keepalive_seconds;
   if (!options.broker_protocol.empty()) out << R"(, "protocol": ")" << options.broker_protocol << '"';
   if (!options.retain_status) out << R"(, "retain_status": false)";
+  if (options.command_qos != 1) out << R"(, "command_qos": )" << options.command_qos;
   out << R"(},
   "tls": {"ca_file": ")"
       << options.ca_file << R"(", "cert_file": ")" << options.cert_file << R"(", "key_file": ")"

@@ -26,6 +26,7 @@ struct DaemonConfigOptions {
   int keepalive_seconds = 0;              // 0: the default
   std::string broker_protocol;            // broker.protocol ("5", "3.1.1"); empty: the default
   bool retain_status = true;              // broker.retain_status
+  int command_qos = 1;                    // broker.command_qos
   std::uint64_t outbox_budget_bytes = 0;  // 0: the default
   // The "security" section. Delivery tests read plain bodies; the security tests give real keys.
   std::string security_json = R"({"insecure_plaintext_payloads_for_development": true})";

@@ -223,6 +223,7 @@ class Fleet {
       paho.key_file = base.string() + ".key";
       paho.version = transport::MqttVersion::kV3_1_1;
       paho.keepalive = std::chrono::seconds(30);
+      paho.subscription_qos = options_.command_qos;
       gateway->transport = transport::MakePahoTransport(paho, Events(index, *gateway));
       gateways_.push_back(std::move(gateway));
     }

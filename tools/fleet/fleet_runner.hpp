@@ -44,6 +44,9 @@ struct RunOptions {
   // default: the fleet stands for gateways on the care side's engine, where nobody reads them retained
   // (docs/operations-hub.md#gateways-on-the-engine).
   bool retain_status = false;
+  // The QoS of each gateway's command subscription (broker.command_qos). 0 by default, as gateways on the
+  // engine subscribe: at 1 NATS keeps a durable consumer per gateway (docs/operations-hub.md).
+  int command_qos = 0;
 };
 
 struct RunReport {

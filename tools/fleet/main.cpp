@@ -93,6 +93,8 @@ int main(int argc, char** argv) {
   run_command.Add("--alerts-file", run.alerts_file, "Write each alert's publish and receipt time here");
   run_command.Flag("--retain-status", run.retain_status,
                    "Heartbeats and last wills retained (a gateway's broker.retain_status)");
+  run_command.Add("--command-qos", run.command_qos, "QoS of each gateway's command subscription (0 or 1)")
+      .Range(0, 1);
 
   if (const auto exit_code = app.Parse(argc, argv)) return *exit_code;
 

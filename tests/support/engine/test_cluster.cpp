@@ -122,7 +122,7 @@ CommandResult TestCluster::MqttPublish(const std::string& gateway, const std::st
 }
 
 Process TestCluster::MqttSubscribe(const std::string& gateway, const std::string& client_id,
-                                   const std::string& topic, int count, int node) const {
+                                   const std::string& topic, int count, int node, int qos) const {
   // stdbuf: mosquitto_sub buffers its -d lines in a pipe, the tests wait for them as they come.
   std::vector<std::string> argv{
       "/usr/bin/stdbuf", "-oL", "/usr/bin/mosquitto_sub",      "-V", "mqttv311", "-h",
@@ -130,7 +130,7 @@ Process TestCluster::MqttSubscribe(const std::string& gateway, const std::string
   for (const std::string& arg : GatewayTls(gateway))
     argv.push_back(arg);
   for (const std::string& arg : {std::string("-i"), client_id, std::string("-c"), std::string("-q"),
-                                 std::string("1"), std::string("-t"), topic, std::string("-v"),
+                                 std::to_string(qos), std::string("-t"), topic, std::string("-v"),
                                  std::string("-d"), std::string("-C"), std::to_string(count)})
     argv.push_back(arg);
   return Process::Start(argv);

@@ -51,10 +51,10 @@ class TestCluster {
   // output in the result (its PUBACK line).
   CommandResult MqttPublish(const std::string& gateway, const std::string& topic, const std::string& payload,
                             int node = 1, bool retain = false, const std::string& version = "mqttv311") const;
-  // mosquitto_sub -V mqttv311 -q 1 -c (a persistent session) with `gateway`'s certificate; prints
+  // mosquitto_sub -V mqttv311 -q QOS -c (a persistent session) with `gateway`'s certificate; prints
   // "<topic> <payload>" per message and its -d debug lines; exits after `count` messages.
   Process MqttSubscribe(const std::string& gateway, const std::string& client_id, const std::string& topic,
-                        int count, int node = 1) const;
+                        int count, int node = 1, int qos = 1) const;
 
  private:
   TestCluster();

@@ -37,6 +37,7 @@ TEST_CASE("A minimal config gets safe defaults") {
   CHECK(config->broker.reconnect_max == 60s);
   CHECK(config->broker.protocol == ehg::config::MqttProtocol::kV5);
   CHECK(config->broker.retain_status);
+  CHECK(config->broker.command_qos == 1);  // the broker keeps commands while the gateway is offline
   CHECK(config->storage.outbox_budget_bytes == 64ull * 1024 * 1024);
   CHECK(config->storage.readings_retention == std::chrono::days(90));
   CHECK(config->pipeline.queue_capacity == 4096);
@@ -73,7 +74,7 @@ TEST_CASE("Devices and rules become typed structs") {
     "gateway": {"id": "gw-1", "tenant": "0301", "log_level": "debug"},
     "resident": {"pseudonym": "r-0001", "time_zone": "Europe/Oslo"},
     "broker": {"uri": "mqtts://broker.example.no:8883", "keepalive_seconds": 45, "protocol": "3.1.1",
-               "retain_status": false},
+               "retain_status": false, "command_qos": 0},
     "tls": {"ca_file": "/a", "cert_file": "/b", "key_file": "/c"},
     "security": {"insecure_plaintext_payloads_for_development": true},
     "storage": {"path": "/d.db", "outbox_budget_bytes": 1048576, "readings_retention_days": 7},
@@ -97,6 +98,7 @@ TEST_CASE("Devices and rules become typed structs") {
   CHECK(config->broker.keepalive == 45s);
   CHECK(config->broker.protocol == ehg::config::MqttProtocol::kV3_1_1);
   CHECK_FALSE(config->broker.retain_status);
+  CHECK(config->broker.command_qos == 0);
   CHECK(config->pipeline.batch_window == 0ms);
   REQUIRE(config->devices.size() == 3);
   const auto& simulated = std::get<ehg::config::SimulatedDeviceConfig>(config->devices[0].settings);

@@ -160,7 +160,8 @@ TEST_CASE(
                                    "alert.ack",
                                    request.body,
                                    at,
-                                   at + std::chrono::hours(1)};
+                                   at + std::chrono::hours(1),
+                                   "signed-" + request.command_id};
       },
       core::SystemClock().Now());
   REQUIRE(sent);

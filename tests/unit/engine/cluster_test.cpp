@@ -561,8 +561,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a core publish on a gateway's cmd subject reaches its MQTT subscriber at QoS 0 while online, a session "
-    "publish also after it was offline") {
+    "a core publish on a gateway's cmd subject reaches its MQTT subscriber at QoS 0 while online, and "
+    "nothing keeps it while the subscriber is away") {
   TestCluster& cluster = TestCluster::Get();
   auto hub = ConnectedHub("hub-commands");
   const auto subject = ehg::engine::CommandSubject(TestCluster::kTenant, TestCluster::kGateway);
@@ -587,20 +587,18 @@ TEST_CASE(
   REQUIRE(sequence.has_value());
   CHECK(*sequence == before->last_sequence + 1);
 
-  // Offline (the session persists: clean session off): a core publish has no receiver and is gone; one
-  // stored through the MQTT message stream waits for the session.
+  // Offline (the session persists: clean session off): a core publish has no receiver and is gone. The
+  // gateway comes back subscribed at QoS 0, as gateways on the engine are (broker.command_qos), and
+  // gets what is published from then on. That loss is why the hub sends a command again until its
+  // result comes (hub::ResendCommands, tested in hub/ingest_test against the real gateway).
   const std::string lost = UniquePayload("core-while-offline");
-  const std::string kept = UniquePayload("session-while-offline");
   REQUIRE(hub->Publish(*subject, lost).has_value());
-  REQUIRE(hub->PublishToSession(*subject, kept).has_value());
-  ehg::test::Process back = cluster.MqttSubscribe(TestCluster::kGateway, client, topic, 2, 1);
-  REQUIRE(back.WaitForOutput(kept, 15s));
+  ehg::test::Process back = cluster.MqttSubscribe(TestCluster::kGateway, client, topic, 1, 1, 0);
+  REQUIRE(back.WaitForOutput("Subscribed (mid: 1): 0", 15s));
   const std::string marker = UniquePayload("online-again");
   REQUIRE(hub->Publish(*subject, marker).has_value());
   REQUIRE(back.Wait(10s).has_value());
   const std::string output = back.Output();
-  CHECK(Contains(output, "received PUBLISH (d0, q1, r0, m1, '" + topic + "'"));
-  CHECK(Contains(output, topic + " " + kept));
   CHECK(Contains(output, topic + " " + marker));
   CHECK_FALSE(Contains(output, lost));
 }

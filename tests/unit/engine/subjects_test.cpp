@@ -112,7 +112,6 @@ TEST_CASE("the command subject is built only for a valid tenant and gateway") {
   CHECK(*subject == "ehealth.v1.0301.gw-it-01.cmd");
   CHECK_FALSE(CommandSubject("301", "gw").has_value());
   CHECK_FALSE(CommandSubject("0301", "gw.*").has_value());
-  CHECK(MqttSessionSubject(*subject) == "$MQTT.msgs.ehealth.v1.0301.gw-it-01.cmd");
 }
 
 TEST_CASE("subject patterns match as NATS matches them") {

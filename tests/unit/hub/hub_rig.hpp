@@ -120,7 +120,7 @@ struct HubRig {
 };
 
 // The real gateway daemon's config for the engine: MQTT 3.1.1 with its certificate, statuses not
-// retained (as docs/operations-hub.md advises for the engine), the rig's keys
+// retained and commands at QoS 0 (as docs/operations-hub.md advises for the engine), the rig's keys
 // (written into `keys`), simulated oximeter and cuff, an alert on every SpO2 reading.
 inline ehg::test::DaemonConfigOptions GatewayOnEngine(const HubRig& rig, const ehg::test::TempDir& keys) {
   REQUIRE(ehg::crypto::WritePrivateKeyFile(keys / "gateway.key", rig.gateway_key).has_value());
@@ -130,6 +130,7 @@ inline ehg::test::DaemonConfigOptions GatewayOnEngine(const HubRig& rig, const e
   options.broker_uri = "ssl://localhost:" + std::to_string(TestCluster::Get().MqttPort(1));
   options.broker_protocol = "3.1.1";
   options.retain_status = false;
+  options.command_qos = 0;
   options.ca_file = TestCluster::Get().Pki("ca.crt").string();
   options.cert_file = TestCluster::Get().Pki("gateway.crt").string();
   options.key_file = TestCluster::Get().Pki("gateway.key").string();

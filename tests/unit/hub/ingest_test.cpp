@@ -341,8 +341,12 @@ TEST_CASE(
 }
 
 // ehealth-hub command (care/hub/send_command.cpp): a signed command from the hub reaches the real
-// gateway through its MQTT session, and the gateway's result comes back into the command's row.
-TEST_CASE("A command the hub sends reaches the real gateway, and its result comes back into the ledger") {
+// gateway, and the gateway's result comes back into the command's row. Sent while the gateway is away:
+// its command subscription is QoS 0 (broker.command_qos, as on the engine), so nothing keeps the command
+// for it, and the hub sends it again once the gateway reports itself online (hub::ResendCommands).
+TEST_CASE(
+    "A command the hub sends reaches the real gateway, also one sent while it was away, and its result "
+    "comes back into the ledger") {
   HubRig rig(Unique("hub-command"));
   const std::string gateway = TestCluster::kGateway;
   rig.Enrol(gateway);
@@ -350,17 +354,6 @@ TEST_CASE("A command the hub sends reaches the real gateway, and its result come
   ehg::test::TempDir dir;
   ehg::test::DaemonConfigOptions options = GatewayOnEngine(rig, keys);
   options.devices = false;
-  Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
-  REQUIRE(daemon.WaitForOutput("msg=\"broker connected\"", 20s));
-  // Its session's subscription exists once its first status is in: the gateway subscribes before it
-  // publishes its status on the same connection, and the engine takes the packets in order. A command
-  // sent to a session without a subscription has no consumer and is not kept (docs/operations-hub.md).
-  REQUIRE(rig.TurnUntil(
-      [&] {
-        return rig.Count("SELECT count(*) FROM gateways WHERE state = 'online' AND gateway_id = '" + gateway +
-                         "'") == 1;
-      },
-      20s));
 
   auto prepared = ehg::hub::PrepareCommand({bodies::kTenant, gateway, R"({"type":"ping"})"},
                                            rig.care_commands, rig.clock.Now(), Unique("jti"));
@@ -371,11 +364,33 @@ TEST_CASE("A command the hub sends reaches the real gateway, and its result come
   };
   REQUIRE(result().has_value());  // recorded as sent, no result yet
   CHECK_FALSE(result()->result_status.has_value());
+
+  Process daemon = ehg::test::StartDaemon(ehg::test::WriteDaemonConfig(dir.path(), options));
+  REQUIRE(daemon.WaitForOutput("msg=\"broker connected\"", 20s));
+  REQUIRE(rig.TurnUntil(
+      [&] {
+        return rig.Count("SELECT count(*) FROM gateways WHERE state = 'online' AND gateway_id = '" + gateway +
+                         "'") == 1;
+      },
+      20s));
+  // Online and subscribed (it subscribes before it publishes its status on the same connection), yet no
+  // result: the command sent while it was away went to nobody.
+  CHECK_FALSE(rig.TurnUntil([&] { return result()->result_status.has_value(); }, 3s));
+
+  // Sent again (a first wait of 1 s instead of 15 s, so the test is short), and answered once.
+  const ehg::ledger::ResendPolicy policy{1s, 60s};
+  auto resent = ehg::hub::ResendCommands(*rig.ledger, *rig.engine, rig.clock.Now(), policy);
+  REQUIRE(resent.has_value());
+  CHECK(*resent == 1);
   const bool answered = rig.TurnUntil([&] { return result()->result_status.has_value(); }, 30s);
   INFO(daemon.Output().substr(daemon.Output().size() > 3000 ? daemon.Output().size() - 3000 : 0));
   REQUIRE(answered);
   CHECK(*result()->result_status == "ok");
   CHECK(result()->type == "ping");
+  // Answered: not sent again, however long the gateway stays online.
+  CHECK(ehg::hub::ResendCommands(*rig.ledger, *rig.engine, rig.clock.Now() + 1h, policy).value() == 0);
+  CHECK(rig.Count("SELECT sends FROM commands WHERE command_id = '" + prepared->command_id + "'") == 2);
+  CHECK(daemon.Output().find("msg=\"command refused\"") == std::string::npos);  // taken once, no repeat
 
   // The console's way: a request in the ledger, signed and sent by the hub's loop, answered the same way
   // (an acknowledgement of an alert the gateway does not hold: answered, refused by the gateway). One

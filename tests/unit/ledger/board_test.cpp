@@ -164,9 +164,14 @@ TEST_CASE("actions on an alert: first come first served, acknowledge and resolve
         ++calls;
         CHECK(request.command_id == "cmd-1");
         CHECK(request.requested_by == "per.hansen");
-        return SentCommand{
-            request.tenant, request.gateway,          request.command_id,           "alert.ack",
-            request.body,   kT0 + milliseconds(3000), kT0 + milliseconds(3'603'000)};
+        return SentCommand{request.tenant,
+                           request.gateway,
+                           request.command_id,
+                           "alert.ack",
+                           request.body,
+                           kT0 + milliseconds(3000),
+                           kT0 + milliseconds(3'603'000),
+                           "signed"};
       },
       kT0 + milliseconds(3000));
   REQUIRE(sent);

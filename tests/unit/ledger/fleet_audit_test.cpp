@@ -99,7 +99,8 @@ TEST_CASE("the fleet shows the update the console asked for: requested, sent, th
                            "update.request",
                            request.body,
                            ledger_test::kT0,
-                           ledger_test::kT0 + std::chrono::hours(1)};
+                           ledger_test::kT0 + std::chrono::hours(1),
+                           "signed"};
       },
       ledger_test::kT0);
   REQUIRE(sent);
@@ -126,8 +127,14 @@ TEST_CASE("the fleet shows the update the console asked for: requested, sent, th
   REQUIRE(db.ledger->SendRequestedCommands(
       10,
       [&](const CommandRequest& request) -> Result<SentCommand> {
-        return SentCommand{request.tenant, request.gateway, request.command_id,           "rules.apply",
-                           request.body,   later,           later + std::chrono::hours(1)};
+        return SentCommand{request.tenant,
+                           request.gateway,
+                           request.command_id,
+                           "rules.apply",
+                           request.body,
+                           later,
+                           later + std::chrono::hours(1),
+                           "signed"};
       },
       later));
   CHECK(state().rules_request_state == "sent");

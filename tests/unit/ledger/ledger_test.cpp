@@ -600,7 +600,7 @@ TEST_CASE("a verified status updates the gateway's heartbeat, version and backlo
 TEST_CASE("commands sent, their results and receipts are kept") {
   LedgerDatabase db;
   REQUIRE(db.ledger->RecordCommand({kTenant, kGateway, "c-8812", "ping", R"({"id":"c-8812","type":"ping"})",
-                                    kT0, kT0 + milliseconds(3'600'000)}));
+                                    kT0, kT0 + milliseconds(3'600'000), "signed-c-8812"}));
   auto command = db.ledger->LookupCommand(kTenant, kGateway, "c-8812");
   REQUIRE(command);
   REQUIRE(*command);

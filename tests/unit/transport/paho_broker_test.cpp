@@ -55,7 +55,7 @@ struct BrokerClient {
   std::uint64_t next_tag = 1;
 
   BrokerClient(const ehg::test::TestBroker& broker, MqttVersion version, std::string id,
-               const std::string& certificate, const std::string& will_topic)
+               const std::string& certificate, const std::string& will_topic, int subscription_qos = 1)
       : client_id(std::move(id)) {
     const ehg::test::TestPki& pki = ehg::test::TestPki::Get();
     ehg::transport::PahoOptions options;
@@ -69,6 +69,7 @@ struct BrokerClient {
     options.will_topic = will_topic;
     options.will_payload = R"({"state":"offline"})";
     options.maximum_packet_bytes = 147456;
+    options.subscription_qos = subscription_qos;
     ehg::transport::TransportEvents events;
     auto shared = heard;
     events.connected = [shared](bool present) {
@@ -247,5 +248,35 @@ TEST_CASE("Against mosquitto, in MQTT 5 and 3.1.1: PUBACK, commands, the session
     CHECK(ehg::test::WaitUntil(
         [&] { return gateway.heard->Locked([](BrokerHeard& h) { return h.lost; }) == 1; }, 10s));
     CHECK(care.WaitToReceive(base + "status", R"({"state":"offline"})"));
+  }
+}
+
+// broker.command_qos 0, as on the NATS engine: commands arrive while connected, and the broker keeps
+// none for the gateway while it is away, though the session is kept. That is what the hub's resending
+// is for (docs/mqtt.md#command-qos). The command sent after the reconnection arriving alone shows it: a
+// QoS 1 subscription would have had the one sent while offline delivered first.
+TEST_CASE("Against mosquitto, a QoS 0 command subscription: commands while connected, none kept offline") {
+  for (const MqttVersion version : kBothVersions) {
+    CAPTURE(VersionName(version));
+    BrokerClient& care = *Peers().care;
+    const std::string suffix = version == MqttVersion::kV5 ? "5" : "311";
+    const std::string base = "ehealth/v1/0301/gw-qos0-v" + suffix + "/";
+    BrokerClient gateway(Peers().broker, version, "ehg-0301-gw-qos0-v" + suffix, "gateway", "", 0);
+    gateway.ConnectAndWait();
+    REQUIRE(gateway.transport->Subscribe(base + "cmd"));
+    REQUIRE(ehg::test::WaitUntil(
+        [&] {
+          REQUIRE(care.PublishAcknowledged(base + "cmd", "probe"));
+          return ehg::test::WaitUntil([&] { return gateway.Received(base + "cmd", "probe"); }, 200ms);
+        },
+        5s));
+
+    gateway.transport->Disconnect();
+    REQUIRE(care.PublishAcknowledged(base + "cmd", "sent-while-offline"));
+    gateway.ConnectAndWait();
+    CHECK(gateway.heard->Locked([](BrokerHeard& h) { return h.connects.back(); }));  // session present
+    REQUIRE(care.PublishAcknowledged(base + "cmd", "sent-after-reconnecting"));
+    CHECK(gateway.WaitToReceive(base + "cmd", "sent-after-reconnecting"));
+    CHECK_FALSE(gateway.Received(base + "cmd", "sent-while-offline"));
   }
 }
