@@ -4,9 +4,9 @@
 
 #include "care/command_signing.hpp"
 #include "care/engine/subjects.hpp"
+#include "care/hub/open_messages.hpp"
 #include "care/ledger/rows.hpp"
 #include "gateway/core/log.hpp"
-#include "gateway/crypto/envelope.hpp"
 #include "gateway/wire/commands.hpp"
 #include "gateway/wire/status_check.hpp"
 
@@ -106,6 +106,8 @@ Result<std::size_t> Ingest::Turn() {
   std::vector<Taken> taken;
   std::vector<ledger::StatusRow> statuses;
   std::vector<std::size_t> status_of;  // index into `taken` of each status
+  std::vector<SealedMessage> sealed;   // the events to open
+  std::vector<std::size_t> sealed_of;  // index into `taken` of each
   // The database unreachable: every message is offered again (kLater), none refused for it.
   auto keys = GatewayKeys(*fetched);
   if (!keys)
@@ -187,24 +189,24 @@ Result<std::size_t> Ingest::Turn() {
       taken.push_back(item);
       continue;
     }
-    auto opened = crypto::OpenEnvelope(delivery.payload(), decryption_keys_, gateway_keys);
-    if (!opened) {
-      refuse(crypto::ToString(opened.error().reason), opened.error().message);
-      taken.push_back(item);
-      continue;
-    }
-    const auto kind = ledger::ParseKind(core::ToString(subject->event));
-    auto message = kind ? ledger::ReadMessage(subject->tenant, subject->gateway, *kind, opened->body)
-                        : Result<ledger::Message>(tl::unexpected(Error{Errc::kParse, "unknown kind"}));
-    if (!message) {
-      refuse("body", message.error().message);
-      taken.push_back(item);
-      continue;
+    // Opened below, with the turn's other events, on the lane's threads.
+    sealed_of.push_back(taken.size());
+    sealed.push_back({delivery.payload(), &gateway_keys, std::move(*subject)});
+    taken.push_back(item);
+  }
+  const std::vector<OpenedMessage> opened = OpenMessages(sealed, decryption_keys_, options_.open_threads);
+  for (std::size_t i = 0; i < opened.size(); ++i) {
+    Taken& item = taken[sealed_of[i]];
+    if (!opened[i].message) {
+      ++counters_.refused;
+      core::LogWarning("message refused", {{"subject", item.delivery->subject()},
+                                           {"reason", opened[i].refusal},
+                                           {"detail", opened[i].detail}});
+      continue;  // its fate stays kRefuse
     }
     item.fate = Fate::kStore;
     item.message = batch.size();
-    batch.push_back(std::move(*message));
-    taken.push_back(item);
+    batch.push_back(std::move(*opened[i].message));
   }
 
   // The turn's statuses in one transaction (a heartbeat from each of 2,000 gateways a minute was a commit

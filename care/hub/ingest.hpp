@@ -39,6 +39,10 @@ struct IngestOptions {
   // shows as a redelivery (a duplicate) or a resend by the gateway, never a loss. The alert lane does not
   // wait: on a busy engine that round trip took 200 to 560 ms, and the next alert waited for it.
   bool confirm_turn = true;
+  // Threads that open a turn's events (OpenMessages), this one among them: opening is most of a turn's
+  // CPU, and meanwhile the engine and the database are idle (measured in hub_ingest_bench: one instance
+  // used about half of two cores opening, storing and acknowledging one step after another).
+  int open_threads = 2;
 };
 
 struct IngestCounters {
