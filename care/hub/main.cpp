@@ -200,6 +200,9 @@ int Run(const RunRequest& request) {
   // With 32 the instances share such a backlog, and a new alert waits for a shorter turn.
   alert_options.batch = std::min(request.batch, 32);
   alert_options.confirm_turn = false;
+  // Its turns are short and its messages small: a second thread would cost more than it saves.
+  alert_options.open_threads = 1;
+  alert_options.prefetch = false;
   ehg::engine::ConsumerSettings alert_consumer;
   alert_consumer.durable = request.durable + "-alerts";
   alert_consumer.filter_subject = ehg::engine::kAlertSubjects;
