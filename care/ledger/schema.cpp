@@ -345,7 +345,7 @@ ALTER TABLE commands ADD COLUMN jws text, ADD COLUMN last_sent_at timestamptz,
   ADD COLUMN sends integer NOT NULL DEFAULT 1;
 UPDATE commands SET last_sent_at = sent_at;
 ALTER TABLE commands ALTER COLUMN last_sent_at SET NOT NULL;
-CREATE INDEX commands_awaiting_result ON commands (tenant, gateway_id) WHERE result_status IS NULL AND jws IS NOT NULL;
+CREATE INDEX commands_awaiting_result ON commands (expires_at) WHERE result_status IS NULL AND jws IS NOT NULL;
 ALTER TABLE gateways ADD COLUMN status_received_at timestamptz;
 )sql";
 
