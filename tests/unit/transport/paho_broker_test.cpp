@@ -190,6 +190,27 @@ bool CutConnection(const std::string& connect_line) {
   return false;
 }
 
+// Subscribes the gateway to `topic`. The SUBACK is not reported: a command arriving shows the
+// subscription is in place.
+void SubscribeToCommands(BrokerClient& gateway, BrokerClient& care, const std::string& topic) {
+  REQUIRE(gateway.transport->Subscribe(topic));
+  REQUIRE(ehg::test::WaitUntil(
+      [&] {
+        REQUIRE(care.PublishAcknowledged(topic, "probe"));
+        return ehg::test::WaitUntil([&] { return gateway.Received(topic, "probe"); }, 200ms);
+      },
+      5s));
+}
+
+// The gateway disconnects, "sent-while-offline" is published to `topic` meanwhile, and the gateway
+// connects again to the session it had.
+void SendWhileOffline(BrokerClient& gateway, BrokerClient& care, const std::string& topic) {
+  gateway.transport->Disconnect();
+  REQUIRE(care.PublishAcknowledged(topic, "sent-while-offline"));
+  gateway.ConnectAndWait();
+  CHECK(gateway.heard->Locked([](BrokerHeard& h) { return h.connects.back(); }));  // session present
+}
+
 }  // namespace
 
 // One case, so the steps share a broker and connections (paho takes about 2 s to connect with TLS): the
@@ -223,22 +244,12 @@ TEST_CASE("Against mosquitto, in MQTT 5 and 3.1.1: PUBACK, commands, the session
     });
     CHECK(care.WaitToReceive(base + "event/alert", "alert-1"));
 
-    // A command. The SUBACK is not reported: a command arriving shows the subscription is in place.
-    REQUIRE(gateway.transport->Subscribe(base + "cmd"));
-    REQUIRE(ehg::test::WaitUntil(
-        [&] {
-          REQUIRE(care.PublishAcknowledged(base + "cmd", "probe"));
-          return ehg::test::WaitUntil([&] { return gateway.Received(base + "cmd", "probe"); }, 200ms);
-        },
-        5s));
+    SubscribeToCommands(gateway, care, base + "cmd");
 
     // A command sent while the gateway is offline: the broker kept the session (MQTT 5: the session
     // expiry; 3.1.1: clean session off), so the subscription holds without a new SUBSCRIBE and the
     // queued QoS 1 command is delivered on the next connection.
-    gateway.transport->Disconnect();
-    REQUIRE(care.PublishAcknowledged(base + "cmd", "sent-while-offline"));
-    gateway.ConnectAndWait();
-    CHECK(gateway.heard->Locked([](BrokerHeard& h) { return h.connects.back(); }));  // session present
+    SendWhileOffline(gateway, care, base + "cmd");
     CHECK(gateway.WaitToReceive(base + "cmd", "sent-while-offline"));
 
     // The connection dies without a DISCONNECT: the broker publishes the last will.
@@ -263,18 +274,8 @@ TEST_CASE("Against mosquitto, a QoS 0 command subscription: commands while conne
     const std::string base = "ehealth/v1/0301/gw-qos0-v" + suffix + "/";
     BrokerClient gateway(Peers().broker, version, "ehg-0301-gw-qos0-v" + suffix, "gateway", "", 0);
     gateway.ConnectAndWait();
-    REQUIRE(gateway.transport->Subscribe(base + "cmd"));
-    REQUIRE(ehg::test::WaitUntil(
-        [&] {
-          REQUIRE(care.PublishAcknowledged(base + "cmd", "probe"));
-          return ehg::test::WaitUntil([&] { return gateway.Received(base + "cmd", "probe"); }, 200ms);
-        },
-        5s));
-
-    gateway.transport->Disconnect();
-    REQUIRE(care.PublishAcknowledged(base + "cmd", "sent-while-offline"));
-    gateway.ConnectAndWait();
-    CHECK(gateway.heard->Locked([](BrokerHeard& h) { return h.connects.back(); }));  // session present
+    SubscribeToCommands(gateway, care, base + "cmd");
+    SendWhileOffline(gateway, care, base + "cmd");
     REQUIRE(care.PublishAcknowledged(base + "cmd", "sent-after-reconnecting"));
     CHECK(gateway.WaitToReceive(base + "cmd", "sent-after-reconnecting"));
     CHECK_FALSE(gateway.Received(base + "cmd", "sent-while-offline"));
