@@ -23,6 +23,14 @@ std::string WithId(std::string_view text, const std::string& id) {
          std::string(text.substr(brace + 1));
 }
 
+// Publishes a signed command (or a resend of one) to its gateway's command subject.
+Result<void> PublishCommand(engine::Engine& engine, const std::string& tenant, const std::string& gateway,
+                            const std::string& jws) {
+  auto subject = engine::CommandSubject(tenant, gateway);
+  if (!subject) return tl::unexpected(subject.error());
+  return engine.Publish(*subject, jws);
+}
+
 }  // namespace
 
 Result<PreparedCommand> PrepareCommand(const CommandRequest& request, const crypto::EcKey& signing_key,
@@ -89,9 +97,7 @@ Result<void> SendCommand(const PreparedCommand& command, ledger::Ledger& ledger,
                                             command.body, command.sent_at, command.expires_at, command.jws});
       !recorded)
     return recorded;
-  auto subject = engine::CommandSubject(command.tenant, command.gateway);
-  if (!subject) return tl::unexpected(subject.error());
-  return engine.Publish(*subject, command.jws);
+  return PublishCommand(engine, command.tenant, command.gateway, command.jws);
 }
 
 Result<int> SendRequestedCommands(ledger::Ledger& ledger, engine::Engine& engine,
@@ -120,10 +126,8 @@ Result<int> ResendCommands(ledger::Ledger& ledger, engine::Engine& engine, core:
                            const ledger::ResendPolicy& policy) {
   return ledger.ResendCommands(
       50, policy,
-      [&](const ledger::CommandToResend& command) -> Result<void> {
-        auto subject = engine::CommandSubject(command.tenant, command.gateway);
-        if (!subject) return tl::unexpected(subject.error());
-        return engine.Publish(*subject, command.jws);
+      [&](const ledger::CommandToResend& command) {
+        return PublishCommand(engine, command.tenant, command.gateway, command.jws);
       },
       now);
 }
