@@ -17,31 +17,25 @@ namespace {
 // A receipt names at most this many events: the gateway refuses longer lists (wire::kMaxReceiptEventIds).
 constexpr std::size_t kReceiptIds = wire::kMaxReceiptEventIds;
 
-// What became of one delivery in a turn.
-enum class Fate { kStore, kAckNow, kRefuse, kLater };
-
-struct Taken {
-  const engine::Delivery* delivery = nullptr;
-  Fate fate = Fate::kRefuse;
-  std::size_t message = 0;  // index into the turn's ledger batch, for kStore
-};
-
 // Where an alert's time went on the care side, for `scripts/hub-fleet` and for an operator who asks
 // (debug level): when the engine's stream stored it, when this turn asked the engine for messages and
 // when that fetch returned, when the turn's transaction committed, when the client had the turn's
 // receipts and when it had its acknowledgements too (Unix ms, so a publisher's own clock on the same host
 // lines up with them). A fetch that began after the store tells that the lane was busy; one that began
 // before it, that the engine was slow.
-void LogAlertTimes(const std::string& lane, const std::vector<const Taken*>& alerts,
-                   const std::vector<ledger::Message>& batch, core::WallTime fetch_began,
-                   core::WallTime fetched, core::WallTime committed, core::WallTime receipts_handed,
-                   core::WallTime receipt_sent) {
+struct AlertStored {
+  const engine::Delivery* delivery;
+  const ledger::Message* message;
+};
+void LogAlertTimes(const std::string& lane, const std::vector<AlertStored>& alerts,
+                   core::WallTime fetch_began, core::WallTime fetched, core::WallTime committed,
+                   core::WallTime receipts_handed, core::WallTime receipt_sent) {
   const auto ms = [](core::WallTime time) { return time.time_since_epoch().count(); };
-  for (const Taken* item : alerts)
-    for (const ledger::IngestedEvent& event : batch[item->message].events)
+  for (const AlertStored& alert : alerts)
+    for (const ledger::IngestedEvent& event : alert.message->events)
       core::LogDebug("alert times", {{"lane", lane},
                                      {"event_id", event.event_id.ToString()},
-                                     {"engine_stored_ms", ms(item->delivery->stored_at())},
+                                     {"engine_stored_ms", ms(alert.delivery->stored_at())},
                                      {"fetch_began_ms", ms(fetch_began)},
                                      {"fetched_ms", ms(fetched)},
                                      {"committed_ms", ms(committed)},
@@ -52,23 +46,16 @@ void LogAlertTimes(const std::string& lane, const std::vector<const Taken*>& ale
 }  // namespace
 
 Ingest::Ingest(IngestOptions options, engine::Engine& engine, ledger::Ledger& ledger,
-               crypto::KeySet decryption_keys, crypto::EcKey signing_key, core::Clock& clock)
+               crypto::KeySet decryption_keys, crypto::EcKey signing_key, core::Clock& clock,
+               ledger::Ledger* lookahead)
     : options_(options),
       engine_(engine),
       ledger_(ledger),
       decryption_keys_(std::move(decryption_keys)),
       signing_key_(std::move(signing_key)),
       clock_(clock),
+      lookahead_(lookahead),
       ids_(clock) {}
-
-Result<std::vector<engine::Delivery>> Ingest::Fetch() {
-  if (next_fetch_.valid()) {
-    auto prefetched = next_fetch_.get();
-    // One that came back empty ran out while the last turn worked: ask again, waiting as a turn does.
-    if (!prefetched || !prefetched->empty()) return prefetched;
-  }
-  return engine_.Fetch(options_.batch, options_.fetch_wait);
-}
 
 bool Ingest::LeftToAnotherLane(const std::string& subject) const {
   return !options_.left_to_another_lane.empty() &&
@@ -76,7 +63,7 @@ bool Ingest::LeftToAnotherLane(const std::string& subject) const {
 }
 
 Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> Ingest::GatewayKeys(
-    const std::vector<engine::Delivery>& deliveries) {
+    const std::vector<engine::Delivery>& deliveries, ledger::Ledger& keys_from) const {
   std::vector<ledger::GatewayRef> refs;
   for (const engine::Delivery& delivery : deliveries) {
     if (LeftToAnotherLane(delivery.subject())) continue;
@@ -87,7 +74,7 @@ Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> Ingest::GatewayKeys
   }
   std::map<ledger::GatewayRef, Result<crypto::KeySet>> sets;
   if (refs.empty()) return sets;
-  auto found = ledger_.LookupKeys(refs, clock_.Now());
+  auto found = keys_from.LookupKeys(refs, clock_.Now());
   if (!found) return tl::unexpected(found.error());
   for (auto& [ref, keys] : *found) {
     if (!keys) {
@@ -104,56 +91,77 @@ Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> Ingest::GatewayKeys
   return sets;
 }
 
-Result<std::size_t> Ingest::Turn() {
-  const core::WallTime fetch_began = clock_.Now();
-  auto fetched = Fetch();
+Result<Ingest::Prepared> Ingest::FetchAndPrepare(ledger::Ledger& keys_from) {
+  Prepared turn;
+  turn.fetch_began = clock_.Now();
+  auto fetched = engine_.Fetch(options_.batch, options_.fetch_wait);
   if (!fetched) return tl::unexpected(fetched.error());
-  if (fetched->empty()) return std::size_t{0};
-  if (options_.prefetch) {
-    // Only the engine and the options, which nothing changes, are used there.
+  turn.deliveries = std::move(*fetched);
+  turn.fetched = clock_.Now();
+  if (!turn.deliveries.empty()) Prepare(turn, keys_from);
+  return turn;
+}
+
+Result<Ingest::Prepared> Ingest::NextPrepared() {
+  if (next_.valid()) {
+    auto prepared = next_.get();
+    // One that came back empty ran out while the last turn worked: ask again, waiting as a turn does.
+    if (!prepared || !prepared->deliveries.empty()) return prepared;
+  }
+  return FetchAndPrepare(ledger_);
+}
+
+Result<std::size_t> Ingest::Turn() {
+  auto turn = NextPrepared();
+  if (!turn) return tl::unexpected(turn.error());
+  if (turn->deliveries.empty()) return std::size_t{0};
+  if (lookahead_ != nullptr) {
+    // The engine (thread-safe), the options, the keys and the clock, which nothing here changes, and the
+    // lookahead connection, which only that thread uses.
     try {
-      next_fetch_ = std::async(std::launch::async,
-                               [this] { return engine_.Fetch(options_.batch, options_.fetch_wait); });
+      next_ = std::async(std::launch::async, [this] { return FetchAndPrepare(*lookahead_); });
     } catch (const std::system_error&) {
-      // Out of threads: the next turn fetches for itself.
+      // Out of threads: the next turn fetches and opens for itself.
     }
   }
-  counters_.messages += fetched->size();
-  const core::WallTime now = clock_.Now();
+  Commit(*turn);
+  return turn->deliveries.size();
+}
 
-  std::vector<ledger::Message> batch;
-  std::vector<Taken> taken;
-  std::vector<ledger::StatusRow> statuses;
-  std::vector<std::size_t> status_of;  // index into `taken` of each status
+void Ingest::Prepare(Prepared& turn, ledger::Ledger& keys_from) const {
+  IngestCounters& counted = turn.counted;
+  counted.messages = turn.deliveries.size();
+  const core::WallTime now = clock_.Now();
   std::vector<SealedMessage> sealed;   // the events to open
-  std::vector<std::size_t> sealed_of;  // index into `taken` of each
+  std::vector<std::size_t> sealed_of;  // index into `turn.taken` of each
   // The database unreachable: every message is offered again (kLater), none refused for it.
-  auto keys = GatewayKeys(*fetched);
+  auto keys = GatewayKeys(turn.deliveries, keys_from);
   if (!keys)
     core::LogWarning("gateway keys not read; the turn's messages are offered again",
                      {{"reason", keys.error().message}});
-  for (const engine::Delivery& delivery : *fetched) {
-    Taken item{&delivery, Fate::kRefuse, 0};
+  for (std::size_t index = 0; index < turn.deliveries.size(); ++index) {
+    const engine::Delivery& delivery = turn.deliveries[index];
+    Taken item{index, Fate::kRefuse, 0};
     const auto refuse = [&](std::string_view reason, const std::string& detail) {
-      ++counters_.refused;
+      ++counted.refused;
       core::LogWarning("message refused",
                        {{"subject", delivery.subject()}, {"reason", reason}, {"detail", detail}});
     };
     auto subject = engine::ParseSubject(delivery.subject());
     if (!subject || subject->kind == engine::SubjectKind::kCommand) {
       refuse("subject", subject ? "a command subject in the event stream" : subject.error().message);
-      taken.push_back(item);
+      turn.taken.push_back(item);
       continue;
     }
     if (LeftToAnotherLane(delivery.subject())) {
-      ++counters_.left_to_another_lane;
+      ++counted.left_to_another_lane;
       item.fate = Fate::kAckNow;
-      taken.push_back(item);
+      turn.taken.push_back(item);
       continue;
     }
     if (!keys) {
       item.fate = Fate::kLater;
-      taken.push_back(item);
+      turn.taken.push_back(item);
       continue;
     }
     const auto found = keys->find(ledger::GatewayRef{subject->tenant, subject->gateway});
@@ -162,7 +170,7 @@ Result<std::size_t> Ingest::Turn() {
           found == keys->end() ? Error{Errc::kUnavailable, "no answer"} : found->second.error();
       if (error.code == Errc::kNotFound) {
         // Perhaps enrolled soon: kept in the stream and offered again, never lost.
-        ++counters_.unknown_gateway;
+        ++counted.unknown_gateway;
         core::LogWarning("message of a gateway that is not enrolled; offered again later",
                          {{"tenant", subject->tenant}, {"gateway", subject->gateway}});
         item.fate = Fate::kLater;
@@ -171,7 +179,7 @@ Result<std::size_t> Ingest::Turn() {
       } else {
         item.fate = Fate::kLater;
       }
-      taken.push_back(item);
+      turn.taken.push_back(item);
       continue;
     }
     const crypto::KeySet& gateway_keys = *found->second;
@@ -181,7 +189,7 @@ Result<std::size_t> Ingest::Turn() {
           tracker.Check(subject->tenant, subject->gateway, delivery.payload(), now);
       if (!verdict.accepted) {
         refuse("status_" + verdict.reason, verdict.detail);
-        taken.push_back(item);
+        turn.taken.push_back(item);
         continue;
       }
       // Order across copies is the ledger's: it keeps a status only when it is newer.
@@ -202,38 +210,47 @@ Result<std::size_t> Ingest::Turn() {
       row.received_at = now;
       if (verdict.status.heartbeat_interval.count() > 0)
         row.heartbeat_interval_seconds = verdict.status.heartbeat_interval.count();
-      item.fate = Fate::kLater;  // until ApplyStatuses below committed it
-      status_of.push_back(taken.size());
-      statuses.push_back(std::move(row));
-      taken.push_back(item);
+      item.fate = Fate::kLater;  // until ApplyStatuses in Commit committed it
+      turn.status_of.push_back(turn.taken.size());
+      turn.statuses.push_back(std::move(row));
+      turn.taken.push_back(item);
       continue;
     }
-    // Opened below, with the turn's other events, on the lane's threads.
-    sealed_of.push_back(taken.size());
+    // Opened below, with the turn's other events, on the lane's threads. `keys` outlives that.
+    sealed_of.push_back(turn.taken.size());
     sealed.push_back({delivery.payload(), &gateway_keys, std::move(*subject)});
-    taken.push_back(item);
+    turn.taken.push_back(item);
   }
-  const std::vector<OpenedMessage> opened = OpenMessages(sealed, decryption_keys_, options_.open_threads);
+  std::vector<OpenedMessage> opened = OpenMessages(sealed, decryption_keys_, options_.open_threads);
   for (std::size_t i = 0; i < opened.size(); ++i) {
-    Taken& item = taken[sealed_of[i]];
+    Taken& item = turn.taken[sealed_of[i]];
     if (!opened[i].message) {
-      ++counters_.refused;
-      core::LogWarning("message refused", {{"subject", item.delivery->subject()},
+      ++counted.refused;
+      core::LogWarning("message refused", {{"subject", turn.deliveries[item.delivery].subject()},
                                            {"reason", opened[i].refusal},
                                            {"detail", opened[i].detail}});
       continue;  // its fate stays kRefuse
     }
     item.fate = Fate::kStore;
-    item.message = batch.size();
-    batch.push_back(std::move(*opened[i].message));
+    item.message = turn.batch.size();
+    turn.batch.push_back(std::move(*opened[i].message));
   }
+}
+
+void Ingest::Commit(Prepared& turn) {
+  counters_.messages += turn.counted.messages;
+  counters_.refused += turn.counted.refused;
+  counters_.unknown_gateway += turn.counted.unknown_gateway;
+  counters_.left_to_another_lane += turn.counted.left_to_another_lane;
+  std::vector<Taken>& taken = turn.taken;
+  const std::vector<ledger::Message>& batch = turn.batch;
 
   // The turn's statuses in one transaction (a heartbeat from each of 2,000 gateways a minute was a commit
   // each), acknowledged once it committed.
-  if (!statuses.empty()) {
-    if (auto applied = ledger_.ApplyStatuses(statuses); applied) {
-      counters_.statuses += statuses.size();
-      for (std::size_t index : status_of)
+  if (!turn.statuses.empty()) {
+    if (auto applied = ledger_.ApplyStatuses(turn.statuses); applied) {
+      counters_.statuses += turn.statuses.size();
+      for (std::size_t index : turn.status_of)
         taken[index].fate = Fate::kAckNow;
     } else {
       core::LogWarning("statuses not stored; offered again", {{"reason", applied.error().message}});
@@ -259,15 +276,16 @@ Result<std::size_t> Ingest::Turn() {
   // Receipts: every event stored now or before, by gateway, a duplicate too (the gateway sends an event
   // again only when no receipt reached it).
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> receipts;
-  std::vector<const Taken*> alerts_stored;
+  std::vector<AlertStored> alerts_stored;
   for (Taken& item : taken) {
     if (item.fate != Fate::kStore) continue;
+    const engine::Delivery& delivery = turn.deliveries[item.delivery];
     const ledger::Message& message = batch[item.message];
     const ledger::MessageOutcome& outcome = outcomes.at(item.message);
     if (outcome.refused) {
       ++counters_.refused;
       core::LogWarning("message refused by the database",
-                       {{"subject", item.delivery->subject()}, {"reason", outcome.refused->message}});
+                       {{"subject", delivery.subject()}, {"reason", outcome.refused->message}});
       item.fate = Fate::kRefuse;
       continue;
     }
@@ -285,30 +303,30 @@ Result<std::size_t> Ingest::Turn() {
         case ledger::Outcome::kConflict:
           ++counters_.events_conflict;
           core::LogError("event id stored for another gateway or kind: no receipt",
-                         {{"event_id", event.event_id.ToString()}, {"subject", item.delivery->subject()}});
+                         {{"event_id", event.event_id.ToString()}, {"subject", delivery.subject()}});
           break;
       }
     }
     item.fate = Fate::kAckNow;
-    if (message.kind == ledger::Kind::kAlert) alerts_stored.push_back(&item);
+    if (message.kind == ledger::Kind::kAlert) alerts_stored.push_back({&delivery, &message});
   }
   for (const auto& [gateway, ids] : receipts)
     SendReceipts(gateway.first, gateway.second, ids);
   const core::WallTime receipts_handed = clock_.Now();
 
   for (const Taken& item : taken) {
+    const engine::Delivery& delivery = turn.deliveries[item.delivery];
     Result<void> done;
     switch (item.fate) {
       case Fate::kAckNow:
-        done = engine_.AckWithoutConfirmation(*item.delivery);
+        done = engine_.AckWithoutConfirmation(delivery);
         break;
       case Fate::kRefuse:
-        done = engine_.Term(*item.delivery);
+        done = engine_.Term(delivery);
         break;
       case Fate::kLater:
-        done =
-            engine_.Nak(*item.delivery, item.delivery->delivery_count() > 1 ? options_.unknown_gateway_retry
-                                                                            : options_.store_failed_retry);
+        done = engine_.Nak(delivery, delivery.delivery_count() > 1 ? options_.unknown_gateway_retry
+                                                                   : options_.store_failed_retry);
         break;
       case Fate::kStore:
         break;
@@ -323,9 +341,8 @@ Result<std::size_t> Ingest::Turn() {
                        {{"reason", flushed.error().message}});
   }
   if (core::LogEnabled(core::LogLevel::kDebug))
-    LogAlertTimes(options_.lane, alerts_stored, batch, fetch_began, now, committed, receipts_handed,
+    LogAlertTimes(options_.lane, alerts_stored, turn.fetch_began, turn.fetched, committed, receipts_handed,
                   clock_.Now());
-  return fetched->size();
 }
 
 void Ingest::SendReceipts(const std::string& tenant, const std::string& gateway,

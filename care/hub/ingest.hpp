@@ -44,12 +44,6 @@ struct IngestOptions {
   // CPU, and meanwhile the engine and the database are idle (measured in hub_ingest_bench: one instance
   // used about half of two cores opening, storing and acknowledging one step after another).
   int open_threads = 2;
-  // After a turn that fetched something, the next turn's fetch is asked for on a thread of its own while
-  // this one opens, stores and acknowledges: the engine fills it meanwhile (measured in hub_ingest_bench:
-  // a fetch of 200 Bundles took 0.74 ms a message, a third of a turn, with the database idle). Off for
-  // the alert lane, whose turns are short. The fetched messages wait at most one turn; should that outlast
-  // the consumer's ack wait, they come again and the ledger's event ids absorb them.
-  bool prefetch = true;
 };
 
 struct IngestCounters {
@@ -68,8 +62,18 @@ struct IngestCounters {
 
 class Ingest {
  public:
+  // `lookahead`, a second connection to the same database, or null. Given one, the lane is a pipeline:
+  // while a turn stores and acknowledges on `ledger`, the next turn's messages are fetched, their
+  // gateways' keys looked up on `lookahead`, and opened, on a thread of its own (measured in
+  // hub_ingest_bench: storing took 1.2 ms a message and opening 0.8, one after the other, with the
+  // database or the hub idle meanwhile). The fetched messages wait at most one turn unacknowledged;
+  // should that outlast the consumer's ack wait, they come again and the ledger's event ids absorb them.
+  // A gateway revoked meanwhile is refused from the turn after. Without one (the alert lane, whose
+  // turns are short), each turn fetches, opens, stores and acknowledges in turn.
+  // `clock` is read from both threads.
   Ingest(IngestOptions options, engine::Engine& engine, ledger::Ledger& ledger,
-         crypto::KeySet decryption_keys, crypto::EcKey signing_key, core::Clock& clock);
+         crypto::KeySet decryption_keys, crypto::EcKey signing_key, core::Clock& clock,
+         ledger::Ledger* lookahead = nullptr);
 
   // One turn. An error only when the engine could not be read; everything about single messages is
   // counted and logged.
@@ -77,11 +81,37 @@ class Ingest {
   const IngestCounters& counters() const { return counters_; }
 
  private:
+  // What became of one delivery in a turn.
+  enum class Fate { kStore, kAckNow, kRefuse, kLater };
+  struct Taken {
+    std::size_t delivery = 0;  // index into Prepared::deliveries
+    Fate fate = Fate::kRefuse;
+    std::size_t message = 0;  // index into Prepared::batch, for kStore
+  };
+  // A turn's messages fetched, sorted and opened: nothing stored or acknowledged yet. Made on the
+  // pipeline's thread or the lane's, so what it counts waits here until the lane folds it in.
+  struct Prepared {
+    std::vector<engine::Delivery> deliveries;
+    core::WallTime fetch_began{};
+    core::WallTime fetched{};
+    std::vector<Taken> taken;            // one per delivery, in their order
+    std::vector<ledger::Message> batch;  // the opened events, to store
+    std::vector<ledger::StatusRow> statuses;
+    std::vector<std::size_t> status_of;  // index into `taken` of each status
+    IngestCounters counted;              // messages, refused, unknown_gateway, left_to_another_lane
+  };
+
+  // A fetch that waits up to fetch_wait, and what Prepare makes of it; `keys_from` for the lookup.
+  Result<Prepared> FetchAndPrepare(ledger::Ledger& keys_from);
+  // The pipeline's next turn when there is one with messages, else FetchAndPrepare on the lane's ledger.
+  Result<Prepared> NextPrepared();
+  // Opens and verifies the turn's messages. Touches neither counters_ nor ledger_.
+  void Prepare(Prepared& turn, ledger::Ledger& keys_from) const;
+  // Stores, answers and acknowledges a prepared turn, on the lane's thread.
+  void Commit(Prepared& turn);
   // The verification keys of every gateway the turn's messages name, in one ledger call.
   Result<std::map<ledger::GatewayRef, Result<crypto::KeySet>>> GatewayKeys(
-      const std::vector<engine::Delivery>& deliveries);
-  // The prefetched messages when there are any, else a fetch that waits up to fetch_wait.
-  Result<std::vector<engine::Delivery>> Fetch();
+      const std::vector<engine::Delivery>& deliveries, ledger::Ledger& keys_from) const;
   bool LeftToAnotherLane(const std::string& subject) const;
   void SendReceipts(const std::string& tenant, const std::string& gateway,
                     const std::vector<std::string>& event_ids);
@@ -92,10 +122,12 @@ class Ingest {
   crypto::KeySet decryption_keys_;
   crypto::EcKey signing_key_;
   core::Clock& clock_;
+  ledger::Ledger* lookahead_;
   core::EventIdGenerator ids_;
   IngestCounters counters_;
-  // The next turn's fetch (IngestOptions::prefetch); its destructor waits for it (at most fetch_wait).
-  std::future<Result<std::vector<engine::Delivery>>> next_fetch_;
+  // The pipeline's next turn (see the constructor); its destructor waits for it (at most fetch_wait and
+  // one opening).
+  std::future<Result<Prepared>> next_;
 };
 
 }  // namespace ehg::hub

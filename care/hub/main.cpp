@@ -102,21 +102,28 @@ class ServiceManager {
 // One consumer's worth of the hub: its own engine connection, database connection and ingest turn.
 struct Lane {
   std::unique_ptr<ehg::ledger::Ledger> ledger;
+  // A second database connection for the pipeline's key lookups (Ingest's `lookahead`), or null.
+  std::unique_ptr<ehg::ledger::Ledger> lookahead;
   std::unique_ptr<ehg::engine::Engine> engine;
   std::unique_ptr<ehg::hub::Ingest> ingest;
 };
 
 // Connects a lane on the durable consumer `consumer` (its filter empty: the whole stream), taking at most
-// `ingest_options.batch` messages a turn.
+// `ingest_options.batch` messages a turn; `pipeline`: the next turn is opened while one stores.
 // The failure's exit code and message, or the lane.
 tl::expected<Lane, int> OpenLane(const RunRequest& request, const ehg::engine::ConsumerSettings& consumer,
-                                 ehg::hub::IngestOptions ingest_options,
+                                 ehg::hub::IngestOptions ingest_options, bool pipeline,
                                  const ehg::crypto::KeySet& decryption_keys,
                                  const ehg::crypto::EcKey& signing_key, ehg::core::Clock& clock) {
   Lane lane;
   auto ledger = ehg::ledger::Ledger::Open({request.database});
   if (!ledger) return tl::unexpected(Fail("the database", ledger.error()));
   lane.ledger = std::move(*ledger);
+  if (pipeline) {
+    auto lookahead = ehg::ledger::Ledger::Open({request.database});
+    if (!lookahead) return tl::unexpected(Fail("the database", lookahead.error()));
+    lane.lookahead = std::move(*lookahead);
+  }
   ehg::engine::EngineOptions options;
   options.servers = request.servers;
   options.ca_file = request.ca_file;
@@ -135,7 +142,7 @@ tl::expected<Lane, int> OpenLane(const RunRequest& request, const ehg::engine::C
   if (auto ensured = lane.engine->EnsureConsumer(); !ensured)
     return tl::unexpected(Fail("the consumer " + consumer.durable, ensured.error()));
   lane.ingest = std::make_unique<ehg::hub::Ingest>(ingest_options, *lane.engine, *lane.ledger,
-                                                   decryption_keys, signing_key, clock);
+                                                   decryption_keys, signing_key, clock, lane.lookahead.get());
   return lane;
 }
 
@@ -185,7 +192,8 @@ int Run(const RunRequest& request) {
   ehg::hub::IngestOptions main_options;
   main_options.batch = request.batch;
   main_options.left_to_another_lane = ehg::engine::kAlertSubjects;
-  auto main_lane = OpenLane(request, main_consumer, main_options, *decryption_keys, *signing_key, clock);
+  auto main_lane =
+      OpenLane(request, main_consumer, main_options, true, *decryption_keys, *signing_key, clock);
   if (!main_lane) return main_lane.error();
   ehg::hub::IngestOptions alert_options;
   alert_options.lane = "alerts";
@@ -200,14 +208,15 @@ int Run(const RunRequest& request) {
   // With 32 the instances share such a backlog, and a new alert waits for a shorter turn.
   alert_options.batch = std::min(request.batch, 32);
   alert_options.confirm_turn = false;
-  // Its turns are short and its messages small: a second thread would cost more than it saves.
+  // Its turns are short and its messages small: a second thread, to open or to run ahead (the main
+  // lane's pipeline), would cost more than it saves.
   alert_options.open_threads = 1;
-  alert_options.prefetch = false;
   ehg::engine::ConsumerSettings alert_consumer;
   alert_consumer.durable = request.durable + "-alerts";
   alert_consumer.filter_subject = ehg::engine::kAlertSubjects;
   alert_consumer.ack_wait = ehg::engine::kAlertAckWait;
-  auto alert_lane = OpenLane(request, alert_consumer, alert_options, *decryption_keys, *signing_key, clock);
+  auto alert_lane =
+      OpenLane(request, alert_consumer, alert_options, false, *decryption_keys, *signing_key, clock);
   if (!alert_lane) return alert_lane.error();
 
   signal(SIGTERM, OnStopSignal);

@@ -393,6 +393,7 @@ RunResult Hub(const Backlog& backlog, const HubBenchSettings& settings, int inst
   struct Instance {
     std::unique_ptr<ehg::engine::Engine> engine;
     std::unique_ptr<ehg::ledger::Ledger> ledger;
+    std::unique_ptr<ehg::ledger::Ledger> lookahead;  // the pipeline's, as the hub's main lane has it
     std::unique_ptr<ehg::hub::Ingest> ingest;
   };
   std::vector<Instance> hubs;
@@ -400,13 +401,14 @@ RunResult Hub(const Backlog& backlog, const HubBenchSettings& settings, int inst
     Instance hub;
     hub.engine = ConnectEngine(durable);
     hub.ledger = OpenLedger(database, backlog, clock);
+    hub.lookahead = OpenLedger(database, backlog, clock);
     ehg::crypto::KeySet decryption;
     decryption.Add(backlog.care_encryption);
     ehg::hub::IngestOptions options;
     options.batch = settings.batch;
     options.fetch_wait = std::chrono::milliseconds(200);
     hub.ingest = std::make_unique<ehg::hub::Ingest>(options, *hub.engine, *hub.ledger, std::move(decryption),
-                                                    backlog.care_commands, clock);
+                                                    backlog.care_commands, clock, hub.lookahead.get());
     hubs.push_back(std::move(hub));
   }
   RunResult result;

@@ -48,6 +48,7 @@ TEST_CASE(
 
   const std::string database = TestPostgres::Get().FreshDatabase();
   auto ledger = std::move(ehg::ledger::Ledger::Open({database}).value());
+  auto lookahead = std::move(ehg::ledger::Ledger::Open({database}).value());  // as the main lane has it
   {
     std::ifstream enrol(dir / "fleet" / "enrol.tsv");
     std::string line;
@@ -72,7 +73,8 @@ TEST_CASE(
   decryption.Add(care_encryption);
   ehg::hub::IngestOptions ingest_options;
   ingest_options.fetch_wait = 100ms;
-  ehg::hub::Ingest ingest(ingest_options, *engine, *ledger, std::move(decryption), care_commands, clock);
+  ehg::hub::Ingest ingest(ingest_options, *engine, *ledger, std::move(decryption), care_commands, clock,
+                          lookahead.get());
   std::atomic<bool> hub_stop{false};
   std::thread hub([&] {
     while (!hub_stop) {
@@ -109,7 +111,7 @@ TEST_CASE(
   // Three storms of half the fleet each. A gateway still connecting when a storm comes is not dropped
   // (a loaded machine has connect failures), so ask for at least one storm's worth, not all three.
   CHECK(report->storm_drops >= gateways / 2);
-  CHECK(report->connections > gateways);   // and they came back
+  CHECK(report->connections > gateways);  // and they came back
   CHECK(report->alerts >= 20);
   CHECK(report->heartbeats >= gateways * 2);
   CHECK(report->events_waiting == 0);

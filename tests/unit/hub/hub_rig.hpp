@@ -53,6 +53,7 @@ struct HubRig {
   std::string database = TestPostgres::Get().FreshDatabase();
   std::unique_ptr<ehg::ledger::Ledger> ledger;
   std::unique_ptr<ehg::engine::Engine> engine;
+  std::unique_ptr<ehg::ledger::Ledger> lookahead;  // the pipeline's, as the hub's main lane has it
   std::unique_ptr<ehg::hub::Ingest> ingest;
 
   // `left_to_another_lane`: IngestOptions::left_to_another_lane, as the hub's main lane has it.
@@ -61,6 +62,7 @@ struct HubRig {
                   const std::string& left_to_another_lane = "", bool confirm_turn = true,
                   std::chrono::seconds ack_wait = {}) {
     ledger = std::move(ehg::ledger::Ledger::Open({database}).value());
+    lookahead = std::move(ehg::ledger::Ledger::Open({database}).value());
     auto options = TestCluster::Get().HubOptions(durable);
     options.consumer.filter_subject = filter;
     if (ack_wait.count() > 0) options.consumer.ack_wait = ack_wait;
@@ -78,7 +80,7 @@ struct HubRig {
     ingest_options.left_to_another_lane = left_to_another_lane;
     ingest_options.confirm_turn = confirm_turn;
     ingest = std::make_unique<ehg::hub::Ingest>(ingest_options, *engine, *ledger, std::move(decryption),
-                                                care_commands, clock);
+                                                care_commands, clock, lookahead.get());
   }
 
   void Enrol(const std::string& gateway) {

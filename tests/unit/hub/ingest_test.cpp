@@ -198,6 +198,69 @@ TEST_CASE("PostgreSQL restarted under a turn: its messages are offered again and
   CHECK(rig.Count("SELECT count(*) FROM events") == 1);
 }
 
+// The main lane's pipeline (Ingest's `lookahead`): while a turn stores, the next turn's messages are
+// fetched and opened, but nothing of them is stored or acknowledged before that turn commits. A hub that
+// stops with such a turn in hand loses none of it: the consumer offers those messages again.
+TEST_CASE(
+    "A lane that ran ahead and stopped stored and acknowledged nothing of its next turn, and the next "
+    "instance stores every message once") {
+  HubRig rig(Unique("hub-ahead"), "", "", true, 3s);  // ack wait 3 s: what was held comes back soon
+  const std::string gateway = Unique("gw-ahead");
+  rig.Enrol(gateway);
+  ehg::test::TestPublisher publisher;
+  const std::string subject =
+      std::string("ehealth.v1.") + bodies::kTenant + "." + gateway + ".event.observation";
+  const std::uint64_t n = static_cast<std::uint64_t>(::getpid()) * 1000 + 800;
+  constexpr int kMessages = 8;
+  for (int i = 0; i < kMessages; ++i)
+    REQUIRE(publisher
+                .Publish(subject, rig.Seal(bodies::Bundle({bodies::ObservationBody(
+                                      n + static_cast<std::uint64_t>(i),
+                                      bodies::Reading("spo2", 95, "%", bodies::kT0 + std::chrono::seconds(i)),
+                                      gateway)})))
+                .has_value());
+  // Lanes of their own on the rig's engine and databases (rig.ingest never turns here).
+  const auto make_lane = [&](ehg::ledger::Ledger* lookahead) {
+    ehg::crypto::KeySet decryption;
+    decryption.Add(rig.care_encryption);
+    ehg::hub::IngestOptions options;
+    options.batch = 3;
+    options.fetch_wait = 200ms;
+    return std::make_unique<ehg::hub::Ingest>(options, *rig.engine, *rig.ledger, std::move(decryption),
+                                              rig.care_commands, rig.clock, lookahead);
+  };
+  long stored_by_first = 0;
+  {
+    auto ahead = make_lane(rig.lookahead.get());
+    auto turn = ahead->Turn();
+    REQUIRE(turn.has_value());
+    REQUIRE(*turn > 0);
+    stored_by_first = static_cast<long>(ahead->counters().events_new);
+    CHECK(stored_by_first == static_cast<long>(*turn));
+  }  // the lane stops here: its destructor waits for the next turn, fetched and opened, never committed
+  CHECK(rig.Count("SELECT count(*) FROM events") == stored_by_first);
+
+  auto next = make_lane(nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (rig.Count("SELECT count(*) FROM events") < kMessages && std::chrono::steady_clock::now() < deadline)
+    REQUIRE(next->Turn().has_value());
+  CHECK(rig.Count("SELECT count(DISTINCT event_id) FROM events") == kMessages);
+  // Each once: what the first instance stored it acknowledged, so none of that came again.
+  CHECK(static_cast<long>(next->counters().events_new) == kMessages - stored_by_first);
+  CHECK(next->counters().events_duplicate == 0);
+  // And the first instance had run ahead: the message after its turn was held by it, so the next
+  // instance got the last one, which nobody held, first, and the held one only after the ack wait.
+  const auto stored_at = [&](std::uint64_t id) {
+    pqxx::connection connection(rig.database);
+    pqxx::work work(connection);
+    return work
+        .exec1("SELECT extract(epoch FROM stored_at) FROM events WHERE event_id = '" +
+               bodies::Id(id).ToString() + "'")[0]
+        .as<double>();
+  };
+  CHECK(stored_at(n + static_cast<std::uint64_t>(stored_by_first)) > stored_at(n + kMessages - 1));
+}
+
 // The hub's two lanes (care/hub/main.cpp): the alert lane, a consumer of its own that reads alerts only,
 // and the main one that reads everything in order and leaves alerts to the alert lane.
 TEST_CASE(
