@@ -55,22 +55,30 @@ std::string Base64UrlEncode(std::string_view text) {
 
 std::optional<std::vector<std::uint8_t>> Base64UrlDecode(std::string_view text) {
   if (text.size() % 4 == 1) return std::nullopt;
-  std::vector<std::uint8_t> out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (const char c : text) {
-    const int value = kDecodeTable[static_cast<unsigned char>(c)];
-    if (value < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<std::uint8_t>((buffer >> bits) & 0xff));
-    }
+  // Sized once and written through a pointer, four characters at a time: the hub decodes every event's
+  // ciphertext and signed payload (about 170 KB a Bundle of 50 readings), and a byte at a time through
+  // push_back was a tenth of its CPU (perf, hub_ingest_bench).
+  const std::size_t groups = text.size() / 4;
+  const std::size_t rest = text.size() % 4;  // 0, 2 or 3 characters: 0, 1 or 2 bytes
+  std::vector<std::uint8_t> out(groups * 3 + (rest == 0 ? 0 : rest - 1));
+  std::uint8_t* next = out.data();
+  const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  for (std::size_t i = 0; i < groups; ++i, in += 4) {
+    const int a = kDecodeTable[in[0]], b = kDecodeTable[in[1]], c = kDecodeTable[in[2]],
+              d = kDecodeTable[in[3]];
+    if ((a | b | c | d) < 0) return std::nullopt;
+    const auto group = static_cast<std::uint32_t>((a << 18) | (b << 12) | (c << 6) | d);
+    *next++ = static_cast<std::uint8_t>(group >> 16);
+    *next++ = static_cast<std::uint8_t>(group >> 8);
+    *next++ = static_cast<std::uint8_t>(group);
   }
+  if (rest == 0) return out;
+  const int a = kDecodeTable[in[0]], b = kDecodeTable[in[1]], c = rest == 3 ? kDecodeTable[in[2]] : 0;
+  if ((a | b | c) < 0) return std::nullopt;
   // The bits left over must be zero: otherwise two encodings would decode to the same bytes.
-  if (bits > 0 && (buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+  if (rest == 2 ? (b & 0x0F) != 0 : (c & 0x03) != 0) return std::nullopt;
+  *next++ = static_cast<std::uint8_t>((a << 2) | (b >> 4));
+  if (rest == 3) *next = static_cast<std::uint8_t>(((b & 0x0F) << 4) | (c >> 2));
   return out;
 }
 

@@ -47,6 +47,22 @@ TEST_CASE("Columns count characters, not UTF-8 bytes") {
   CHECK(ErrorOf("{\"æøå\": x}") == "1:9 unexpected character 'x', expected a value");
 }
 
+TEST_CASE("Strings read in runs between escapes keep their text and the columns after them") {
+  // Runs of plain characters are appended at once; escapes, multi-byte characters and what follows the
+  // string must come out as if read a character at a time.
+  const auto parsed = ParseJson("{\"a\\\"bæ\\u00f8c\": \"x\\\\y\\nz\"}");
+  REQUIRE(parsed.has_value());
+  REQUIRE(parsed->members.size() == 1);
+  CHECK(parsed->members[0].key ==
+        "a\"b\xC3\xA6\xC3\xB8"
+        "c");
+  CHECK(parsed->members[0].value.text == "x\\y\nz");
+  CHECK(parsed->members[0].value.position.column == 18);
+  CHECK(ErrorOf("{\"a\\\"bæ\": x}") == "1:11 unexpected character 'x', expected a value");
+  CHECK(ErrorOf("[\"abæ\x01\"]") == "1:6 control character in string (escape it)");
+  CHECK(ErrorOf("[1,\n \"abæ") == "2:2 unterminated string");
+}
+
 // Kept outside the test body: the texts hold unbalanced braces.
 struct SyntaxCase {
   const char* name;

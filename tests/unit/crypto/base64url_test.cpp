@@ -45,3 +45,23 @@ TEST_CASE("Base64url refuses padding, other alphabets and non-canonical endings"
   CHECK_FALSE(Base64UrlDecode("Zh").has_value());
   CHECK_FALSE(Base64UrlDecode("Zm9=").has_value());
 }
+
+TEST_CASE("Base64url refuses a character outside its alphabet at any position, in a group or the tail") {
+  // Seven characters: one group of four and a tail of three, which together decode to five bytes.
+  const std::string valid = Base64UrlEncode(std::string_view("hello"));
+  REQUIRE(valid.size() == 7);
+  REQUIRE(Base64UrlDecode(valid).has_value());
+  for (const char bad : {'=', '+', '/', ' ', '\0', '\x80', '\xff'}) {
+    for (std::size_t at = 0; at < valid.size(); ++at) {
+      std::string text = valid;
+      text[at] = bad;
+      CAPTURE(at);
+      CAPTURE(static_cast<int>(static_cast<unsigned char>(bad)));
+      CHECK_FALSE(Base64UrlDecode(text).has_value());
+    }
+  }
+  // A tail of three characters carries two bytes and two unused bits, which must be zero.
+  CHECK(Base64UrlDecode("Zm8") == std::vector<std::uint8_t>{'f', 'o'});
+  CHECK_FALSE(Base64UrlDecode("Zm9").has_value());
+  CHECK_FALSE(Base64UrlDecode("Zm-").has_value());
+}
